@@ -1,0 +1,116 @@
+package org.ccalab.api.comparison;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.ccalab.api.run.CellView;
+import org.ccalab.api.run.RunRepository;
+import org.ccalab.api.run.RunRow;
+import org.ccalab.api.system.ApiException;
+import org.springframework.stereotype.Service;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Compares runs, or every run of some experiments, against a baseline. The baseline is a run, or (with
+ * experiments) an experiment, whose cells are then the first measured per key in sweep order and whose
+ * loss is that of its first run with the metric. Benchmark runs get a ratio per matching cell (phase,
+ * scope, causal, batch, seqLen); training runs the ratio of their final and minimum loss.
+ */
+@Service
+class ComparisonService {
+    static final int MAX_RUNS = 2000;
+
+    private final RunRepository runs;
+    private final ComparisonRepository comparisons;
+    private final JsonMapper json;
+
+    ComparisonService(RunRepository runs, ComparisonRepository comparisons, JsonMapper json) {
+        this.runs = runs;
+        this.comparisons = comparisons;
+        this.json = json;
+    }
+
+    record Baseline(String type, UUID id, List<UUID> runIds) {}
+
+    record TrainingRatio(String metric, Double finalValue, Long finalStep, Double minValue, Double baselineFinalValue,
+                         Double baselineMinValue, Double finalRatio, Double minRatio) {}
+
+    record RunComparison(UUID runId, UUID experimentId, String experimentName, int ordinal, String kind, String family,
+                         String status, boolean baseline, JsonNode variant, JsonNode spec, List<Ratios.CellRatio> cells,
+                         int unmatchedCells, TrainingRatio training) {}
+
+    record Comparison(Baseline baseline, String metric, List<RunComparison> runs) {}
+
+    Comparison compare(List<UUID> runIds, List<UUID> experimentIds, UUID baselineId, String metric) {
+        boolean byExperiment = !experimentIds.isEmpty();
+        for (UUID e : experimentIds) {
+            if (!comparisons.experimentExists(e)) throw ApiException.notFound("experiment", e);
+        }
+        List<RunRow> rows = runs.findAll(runIds, experimentIds);
+        Set<UUID> found = new LinkedHashSet<>();
+        rows.forEach(r -> found.add(r.id()));
+        for (UUID id : runIds) {
+            if (!found.contains(id)) throw ApiException.notFound("run", id);
+        }
+        if (rows.size() > MAX_RUNS) {
+            throw ApiException.badParameter(byExperiment ? "experiments" : "runs",
+                    "the comparison covers " + rows.size() + " runs, at most " + MAX_RUNS);
+        }
+        if (rows.isEmpty()) throw ApiException.badParameter("experiments", "the experiments have no runs to compare");
+
+        Baseline baseline = resolveBaseline(baselineId, rows, experimentIds);
+        List<RunRow> baselineRows = new ArrayList<>();
+        for (UUID id : baseline.runIds()) {
+            RunRow r = rows.stream().filter(x -> x.id().equals(id)).findFirst()
+                    .orElseGet(() -> runs.find(id).orElseThrow(() -> ApiException.notFound("run", id)));
+            baselineRows.add(r);
+        }
+
+        List<UUID> all = new ArrayList<>(found);
+        baseline.runIds().stream().filter(id -> !found.contains(id)).forEach(all::add);
+        Map<UUID, List<CellView>> cells = runs.cellsOf(all);
+        Map<UUID, ComparisonRepository.LossSummary> losses = comparisons.lossSummaries(all, metric);
+
+        // Baseline cells: per key, the first in sweep order among the baseline's runs.
+        Map<CellKey, CellView> baselineCells = new java.util.LinkedHashMap<>();
+        for (RunRow r : baselineRows) Ratios.index(cells.getOrDefault(r.id(), List.of())).forEach(baselineCells::putIfAbsent);
+        ComparisonRepository.LossSummary baselineLoss = baselineRows.stream().map(r -> losses.get(r.id()))
+                .filter(java.util.Objects::nonNull).findFirst().orElse(null);
+
+        List<RunComparison> out = new ArrayList<>();
+        for (RunRow r : rows) {
+            List<CellView> own = cells.getOrDefault(r.id(), List.of());
+            List<Ratios.CellRatio> ratios = Ratios.cells(own, baselineCells);
+            int unmatched = Ratios.index(own).size() - ratios.size();
+            ComparisonRepository.LossSummary loss = losses.get(r.id());
+            TrainingRatio training = null;
+            if ("TRAINING".equals(r.kind()) || loss != null) {
+                Double f = loss == null ? null : loss.finalValue();
+                Double m = loss == null ? null : loss.minValue();
+                Double bf = baselineLoss == null ? null : baselineLoss.finalValue();
+                Double bm = baselineLoss == null ? null : baselineLoss.minValue();
+                training = new TrainingRatio(metric, f, loss == null ? null : loss.finalStep(), m, bf, bm,
+                        Ratios.ratio(f, bf), Ratios.ratio(m, bm));
+            }
+            out.add(new RunComparison(r.id(), r.experimentId(), r.experimentName(), r.ordinal(), r.kind(), r.family(),
+                    r.status(), baseline.runIds().contains(r.id()), json.readTree(r.variantJson()),
+                    json.readTree(r.specJson()), ratios, unmatched, training));
+        }
+        return new Comparison(baseline, metric, out);
+    }
+
+    private Baseline resolveBaseline(UUID baselineId, List<RunRow> rows, List<UUID> experimentIds) {
+        if (baselineId == null) return new Baseline("run", rows.getFirst().id(), List.of(rows.getFirst().id()));
+        if (experimentIds.contains(baselineId)) {
+            List<UUID> ids = rows.stream().filter(r -> r.experimentId().equals(baselineId)).map(RunRow::id).toList();
+            return new Baseline("experiment", baselineId, ids);
+        }
+        if (runs.find(baselineId).isPresent()) return new Baseline("run", baselineId, List.of(baselineId));
+        throw ApiException.badParameter("baseline", "must be one of the compared runs"
+                + (experimentIds.isEmpty() ? "" : " or experiments") + ", or another existing run; " + baselineId + " is neither");
+    }
+}

@@ -1,0 +1,200 @@
+package org.ccalab.api.system;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ccalab.common.sweep.InvalidSweepException;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.bind.MethodArgumentNotValidException;
+import org.springframework.web.bind.MissingServletRequestParameterException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.ServletWebRequest;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.context.request.async.AsyncRequestTimeoutException;
+import org.springframework.web.method.annotation.HandlerMethodValidationException;
+import org.springframework.beans.TypeMismatchException;
+import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.exc.StreamReadException;
+import tools.jackson.core.TokenStreamLocation;
+
+/**
+ * Every error as an RFC 9457 problem: {@code type} (a stable URI per {@link ProblemType}), {@code title},
+ * {@code status}, {@code detail}, and {@code errors: [{field, message}]} naming each field at fault with
+ * its path in the request ({@code variants[1].nKvHeads}). Spring's own exceptions pass through
+ * {@link #handleExceptionInternal} so they get the same shape.
+ */
+@RestControllerAdvice
+public class ProblemAdvice extends ResponseEntityExceptionHandler {
+    private static final Logger log = LoggerFactory.getLogger(ProblemAdvice.class);
+
+    @ExceptionHandler(ApiException.class)
+    ResponseEntity<Object> handleApi(ApiException ex) {
+        return problem(ex.type(), ex.getMessage(), ex.errors());
+    }
+
+    @ExceptionHandler(InvalidSweepException.class)
+    ResponseEntity<Object> handleSweep(InvalidSweepException ex) {
+        List<FieldError> errors = ex.violations().stream().map(v -> new FieldError(v.field(), v.reason())).toList();
+        ProblemType type = ProblemType.VALIDATION_FAILED;
+        if (errors.stream().anyMatch(e -> e.field().equals("grid"))) type = ProblemType.GRID_TOO_LARGE;
+        else if (errors.stream().allMatch(e -> e.field().endsWith(".family"))) type = ProblemType.UNKNOWN_VARIANT_FAMILY;
+        return problem(type, summary(errors), errors);
+    }
+
+    @ExceptionHandler(InvalidConfigException.class)
+    ResponseEntity<Object> handleInvalidConfig(InvalidConfigException ex) {
+        List<FieldError> errors = List.of(new FieldError(ex.field(), ex.reason()));
+        ProblemType type = ex.field().endsWith(".family") || ex.field().equals("family")
+                ? ProblemType.UNKNOWN_VARIANT_FAMILY : ProblemType.VALIDATION_FAILED;
+        return problem(type, summary(errors), errors);
+    }
+
+    @ExceptionHandler(DataIntegrityViolationException.class)
+    ResponseEntity<Object> handleIntegrity(DataIntegrityViolationException ex) {
+        // Validation runs before any write, so reaching a constraint means a race or a bug: say which.
+        log.warn("constraint violated: {}", ex.getMostSpecificCause().getMessage());
+        return problem(ProblemType.DATA_CONFLICT, "the change conflicts with stored data: "
+                + ex.getMostSpecificCause().getMessage(), List.of());
+    }
+
+    @ExceptionHandler(Exception.class)
+    ResponseEntity<Object> handleUnexpected(Exception ex) {
+        log.error("unhandled error", ex);
+        return problem(ProblemType.INTERNAL_ERROR, "an unexpected error occurred; it has been logged", List.of());
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleMethodArgumentNotValid(MethodArgumentNotValidException ex, HttpHeaders headers,
+                                                                  HttpStatusCode status, WebRequest request) {
+        List<FieldError> errors = new ArrayList<>();
+        ex.getBindingResult().getFieldErrors().forEach(e -> errors.add(new FieldError(e.getField(), e.getDefaultMessage())));
+        ex.getBindingResult().getGlobalErrors().forEach(e -> errors.add(new FieldError(e.getObjectName(), e.getDefaultMessage())));
+        return problem(ProblemType.VALIDATION_FAILED, summary(errors), errors);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHandlerMethodValidationException(HandlerMethodValidationException ex, HttpHeaders headers,
+                                                                            HttpStatusCode status, WebRequest request) {
+        List<FieldError> errors = new ArrayList<>();
+        ex.getParameterValidationResults().forEach(r -> r.getResolvableErrors().forEach(e ->
+                errors.add(new FieldError(r.getMethodParameter().getParameterName(), e.getDefaultMessage()))));
+        return problem(ProblemType.BAD_PARAMETER, summary(errors), errors);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleMissingServletRequestParameter(MissingServletRequestParameterException ex,
+                                                                          HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        List<FieldError> errors = List.of(new FieldError(ex.getParameterName(), "is required"));
+        return problem(ProblemType.BAD_PARAMETER, summary(errors), errors);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleTypeMismatch(TypeMismatchException ex, HttpHeaders headers, HttpStatusCode status,
+                                                        WebRequest request) {
+        String name = ex instanceof MethodArgumentTypeMismatchException m ? m.getName() : ex.getPropertyName();
+        String expected = ex.getRequiredType() == null ? "a valid value" : describeType(ex.getRequiredType());
+        List<FieldError> errors = List.of(new FieldError(name, "must be " + expected + ", got \"" + ex.getValue() + "\""));
+        return problem(ProblemType.BAD_PARAMETER, summary(errors), errors);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex, HttpHeaders headers,
+                                                                  HttpStatusCode status, WebRequest request) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (t instanceof BodyTooLargeException big) return problem(ProblemType.BODY_TOO_LARGE, big.getMessage(), List.of());
+        }
+        if (ex.getCause() instanceof JacksonException jackson) {
+            String path = jsonPath(jackson.getPath());
+            String where = location(jackson.getLocation());
+            if (!(jackson instanceof StreamReadException) && !path.isEmpty()) {
+                // A well-formed document with a value of the wrong type: a field error, not a syntax error.
+                String message = jackson.getOriginalMessage().lines().findFirst().orElse("has an invalid value");
+                List<FieldError> errors = List.of(new FieldError(path, message));
+                return problem(ProblemType.VALIDATION_FAILED, path + ": " + message, errors);
+            }
+            String message = jackson.getOriginalMessage().lines().findFirst().orElse("malformed JSON") + where;
+            return problem(ProblemType.MALFORMED_JSON, message, List.of(new FieldError(path.isEmpty() ? "body" : path, message)));
+        }
+        String message = "the request body is missing or unreadable";
+        return problem(ProblemType.MALFORMED_JSON, message, List.of(new FieldError("body", message)));
+    }
+
+    /** An SSE stream reaching its timeout is a normal end: the client reconnects; there is no body to write. */
+    @Override
+    protected ResponseEntity<Object> handleAsyncRequestTimeoutException(AsyncRequestTimeoutException ex, HttpHeaders headers,
+                                                                        HttpStatusCode status, WebRequest request) {
+        if (request instanceof ServletWebRequest web && web.getResponse() != null && web.getResponse().isCommitted()) return null;
+        return super.handleAsyncRequestTimeoutException(ex, headers, status, request);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleExceptionInternal(Exception ex, Object body, HttpHeaders headers,
+                                                             HttpStatusCode statusCode, WebRequest request) {
+        ProblemDetail detail = body instanceof ProblemDetail pd ? pd : ProblemDetail.forStatus(statusCode);
+        ProblemType type = ProblemType.forStatus(statusCode.value());
+        if (detail.getType() == null || "about:blank".equals(detail.getType().toString())) detail.setType(type.uri());
+        if (detail.getProperties() == null || !detail.getProperties().containsKey("errors")) detail.setProperty("errors", List.of());
+        HttpHeaders out = new HttpHeaders();
+        if (headers != null) out.putAll(headers);
+        out.setContentType(MediaType.APPLICATION_PROBLEM_JSON);
+        return ResponseEntity.status(statusCode).headers(out).body(detail);
+    }
+
+    static ResponseEntity<Object> problem(ProblemType type, String detail, List<FieldError> errors) {
+        return ResponseEntity.status(type.status()).contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .body(toProblem(type, detail, errors));
+    }
+
+    /** The problem body; also written by filters, which run outside this advice. */
+    public static ProblemDetail toProblem(ProblemType type, String detail, List<FieldError> errors) {
+        ProblemDetail pd = ProblemDetail.forStatusAndDetail(type.status(), detail);
+        pd.setType(type.uri());
+        pd.setTitle(type.title());
+        pd.setProperty("errors", errors);
+        return pd;
+    }
+
+    private static String summary(List<FieldError> errors) {
+        if (errors.isEmpty()) return "the request is invalid";
+        FieldError first = errors.getFirst();
+        String head = first.field() + ": " + first.message();
+        return errors.size() == 1 ? head : head + " (and " + (errors.size() - 1) + " more)";
+    }
+
+    /** Jackson's path as the request wrote it: {@code variants[1].dModel}. */
+    static String jsonPath(List<JacksonException.Reference> path) {
+        StringBuilder sb = new StringBuilder();
+        for (JacksonException.Reference r : path) {
+            if (r.getPropertyName() != null) {
+                if (!sb.isEmpty()) sb.append('.');
+                sb.append(r.getPropertyName());
+            } else if (r.getIndex() >= 0) {
+                sb.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String location(TokenStreamLocation loc) {
+        if (loc == null || loc.getLineNr() < 0) return "";
+        return " (line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ")";
+    }
+
+    private static String describeType(Class<?> type) {
+        if (type == Integer.class || type == int.class || type == Long.class || type == long.class) return "an integer";
+        if (type == java.util.UUID.class) return "a UUID";
+        if (type.isEnum()) return "one of " + java.util.Arrays.toString(type.getEnumConstants());
+        return "a valid " + type.getSimpleName();
+    }
+}

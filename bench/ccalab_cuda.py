@@ -1,0 +1,219 @@
+"""Our fatbin's kernels called from PyTorch through the CUDA driver API (ctypes on libcuda.so.1).
+
+The same kernels, arguments and launch shapes as org.ccalab.engine.backend.cuda (Java): this module is the
+device-side twin used by side_by_side.py so that one run on the GPU host checks and times our kernels beside
+PyTorch's SDPA on the same tensors. Tensors are torch tensors; their data_ptr() is passed as the device pointer
+(torch and the driver API share the primary context).
+"""
+import ctypes
+import math
+
+import torch
+
+_cuda = ctypes.CDLL("libcuda.so.1")
+CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
+
+FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
+DECODE_THREADS = 128
+CCA_TT = 64
+CCA_THREADS = 256
+
+
+def _check(rc, what):
+    if rc != 0:
+        name = ctypes.c_char_p()
+        _cuda.cuGetErrorName(rc, ctypes.byref(name))
+        raise RuntimeError(f"{what} failed: {rc} {name.value.decode() if name.value else ''}")
+
+
+class Kernels:
+    def __init__(self, fatbin_path):
+        torch.cuda.init()
+        torch.zeros(1, device="cuda")  # makes torch's primary context current on this thread
+        self.module = ctypes.c_void_p()
+        _check(_cuda.cuModuleLoad(ctypes.byref(self.module), fatbin_path.encode()), f"cuModuleLoad({fatbin_path})")
+        self.funcs = {}
+        # (mt, bn) used by flash_fwd calls that name none (the layers): the kernel lab's way to time a variant
+        # inside a whole layer; None = the shipped heuristic.
+        self.force_variant = None
+
+    def fn(self, name, smem=0):
+        f, allowed = self.funcs.get(name, (None, 48 * 1024))
+        if f is None:
+            f = ctypes.c_void_p()
+            _check(_cuda.cuModuleGetFunction(ctypes.byref(f), self.module, name.encode()), f"cuModuleGetFunction({name})")
+        if smem > allowed:  # raised per call: a later call may need more (e.g. the prologue with longer convs)
+            _check(_cuda.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem), "cuFuncSetAttribute")
+            allowed = smem
+        self.funcs[name] = (f, allowed)
+        return f
+
+    def launch(self, name, grid, block, smem, *args):
+        f = self.fn(name, smem)
+        holders = []
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                holders.append(ctypes.c_void_p(a.data_ptr()))
+            elif a is None:
+                holders.append(ctypes.c_void_p(0))
+            elif isinstance(a, float):
+                holders.append(ctypes.c_float(a))
+            else:
+                holders.append(ctypes.c_int(a))
+        params = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.byref(h), ctypes.c_void_p) for h in holders])
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        _check(_cuda.cuLaunchKernel(f, *grid, *block, smem, stream, params, None), f"cuLaunchKernel({name})")
+
+    # q [B,T,Hq,D], k/v [B,T,Hkv,D] bf16 contiguous -> o [B,T,Hq,D], lse [B,Hq,T]
+    @staticmethod
+    def flash_variant(D):
+        """(rows tiles per warp, keys per K/V tile) as the Java backend picks them (CudaKernels.flashVariant):
+        D=128: 8 warps x 16 rows over 128-key tiles (run 13: fastest at every measured shape, 1k-64k);
+        D=64: 4 warps x 32 rows over 64-key tiles (run 3)."""
+        return (1, 128) if D == 128 else (2, 64)
+
+    # (mt, keys per K/V tile) -> kernel name suffix; _n128 exists for D=128 only
+    FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
+
+    def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN):
+        B, T, Hq, D = q.shape
+        Hkv = k.shape[2]
+        assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128)
+        if mt is None and self.force_variant is not None and D == 128:
+            mt, bn = self.force_variant
+        if mt is None:
+            mt, bn = self.flash_variant(D)
+        out = torch.empty_like(q) if out is None else out
+        lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
+        smem = (FLASH_BM * D + 4 * bn * D) * 2
+        # mt = 16-row MMA tiles per warp: 1 -> 8 warps (shipped), 2 -> 4 warps of 32 rows (the "_m2" lab variant)
+        name = f"flash_fwd_hd{D}" + ("_causal" if causal else "") + self.FLASH_VARIANTS[(mt, bn)]
+        self.launch(name, ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (FLASH_THREADS // mt, 1, 1), smem,
+                    out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
+        return out, lse
+
+    # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True):
+        B, T, Hq, D = q.shape
+        Hkv = k.shape[2]
+        dq = torch.zeros(B, T, Hq, D, device=q.device, dtype=torch.float32)
+        dk = torch.zeros(B, T, Hkv, D, device=q.device, dtype=torch.float32)
+        dv = torch.zeros_like(dk)
+        dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
+        rows = B * T * Hq
+        self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
+        smem = 4 * 64 * D * 2 + 64 * 64 * 2 + 2 * 64 * 4
+        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // 64), Hq, B), (128, 1, 1), smem,
+                    dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
+        return dq, dk, dv
+
+    @staticmethod
+    def decode_splits(B, Hq, Hkv, L, sms=132):
+        # CudaBackend.decodeSplit's rule (runs 3-4): ~4 blocks per SM, ~8 when G >= 4 (those blocks are ALU-heavier),
+        # chunks of at least 256 keys, a multiple of 64.
+        G = Hq // Hkv
+        n = max(1, min(-(-(8 if G >= 4 else 4) * sms // (B * Hkv)), -(-L // 256)))
+        chunk = -(-L // n)
+        chunk = -(-chunk // 64) * 64
+        return -(-L // chunk), chunk
+
+    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]
+    def decode(self, q, kc, vc, L, work=None):
+        B, Hq, D = q.shape
+        Tmax, Hkv = kc.shape[1], kc.shape[2]
+        G = Hq // Hkv
+        n, chunk = self.decode_splits(B, Hq, Hkv, L)
+        if work is None:
+            work = (torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32),
+                    torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32))
+        po, pml = work
+        self.launch(f"decode_splitkv_hd{D}_g{G}", (n, Hkv, B), (DECODE_THREADS, 1, 1), 0,
+                    po, pml, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
+        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16)
+        self.launch(f"decode_combine_hd{D}", (Hq, B, 1), (D, 1, 1), 0, o, po, pml, Hq, n)
+        return o
+
+    # z [B,T,(Hq+Hkv)*D] bf16 -> qh [B,T,Hq,D], kh [B,T,Hkv,D]. w1t is repack_w1(W1).
+    def cca_prologue(self, z, w0, b0, w1t, b1, theta, Hq, Hkv, D, rotary, rope_base, temp_mode, eps, qk_mean=True,
+                     out=None, impl="tc"):
+        B, T, C = z.shape
+        k0, k1 = w0.shape[1], w1t.shape[1]
+        P = k0 - 1 + k1 - 1
+        if out is None:
+            out = (torch.empty(B, T, Hq, D, device=z.device, dtype=torch.bfloat16),
+                   torch.empty(B, T, Hkv, D, device=z.device, dtype=torch.bfloat16))
+        if impl == "tc":  # v2: TF32 tensor cores, 64 tokens per block
+            smem = (CCA_TT + P) * D * 2 + ((CCA_TT + k1 - 1) * (D + 4) + 32 * (D + 8) + CCA_TT + D) * 4
+            name, tt, threads = f"cca_prologue_hd{D}", CCA_TT, CCA_THREADS
+        else:  # v1: FP32 FMAs, 32 tokens per block, one thread per channel
+            smem = ((32 + P) * D + (32 + k1 - 1) * D + 32) * 4
+            name, tt, threads = f"cca_prologue_fma_hd{D}", 32, D
+        self.launch(name, ((T + tt - 1) // tt, Hq + Hkv, B), (threads, 1, 1), smem,
+                    out[0], out[1], z, w0, b0, w1t, b1, theta, T, Hq, Hkv, k0, k1, rotary, float(rope_base),
+                    temp_mode, float(eps), 1 if qk_mean else 0)
+        return out
+
+    # Backward of cca_prologue (v1: four small FP32 kernels + the grouped stage-2 conv's GEMMs through torch.bmm).
+    # dqh [B,T,Hq,D], dkh [B,T,Hkv,D] fp32 (flash_bwd's dq, dk) -> dz [B,T,C] bf16 and the parameter gradients
+    # in PyTorch's layouts: w0 [C,k0], b0 [C], W1 [C,D,k1], b1 [C], theta [Hkv] (fp32).
+    def cca_prologue_bwd(self, z, w0, b0, w1t, b1, theta, Hq, Hkv, D, rotary, rope_base, temp_mode, eps, dqh, dkh,
+                         qk_mean=True):
+        B, T, C = z.shape
+        k0, k1 = w0.shape[1], w1t.shape[1]
+        NG, U, P, BT = Hq + Hkv, T + k1 - 1, k0 - 1 + k1 - 1, B * T
+        f32 = torch.float32
+        u = torch.empty(B, U, C, device=z.device, dtype=f32)
+        self.launch("cca_bwd_conv0", (min(8192, -(-B * U * C // 256)), 1, 1), (256, 1, 1), 0, u, z, w0, b0, B, T, C,
+                    k0, k1)
+        ug = u.view(B, U, NG, D)
+        # tap j's input rows u[t + j] for every output token t, per conv group: [NG, B*T, D_in]
+        uj = [ug[:, j:j + T].permute(2, 0, 1, 3).reshape(NG, BT, D) for j in range(k1)]
+        s = torch.baddbmm(b1.view(NG, 1, D), uj[0], w1t[:, 0])
+        for j in range(1, k1):
+            s.baddbmm_(uj[j], w1t[:, j])
+        dS = torch.empty(NG, BT, D, device=z.device, dtype=f32)
+        dZd = torch.empty(B, T, C, device=z.device, dtype=f32)
+        dTheta = torch.zeros(Hkv, device=z.device, dtype=f32)
+        self.launch(f"cca_bwd_head_hd{D}", (T, Hkv, B), (D, 1, 1), 0, dS, dZd, dTheta, s, z, dqh, dkh, theta, T, Hq,
+                    Hkv, rotary, float(rope_base), temp_mode, float(eps), 1 if qk_mean else 0)
+        db1 = dS.sum(1).reshape(C)
+        # dW1 = u^T dS reduces over B*T with a [D, D] result per group: split the reduction into chunks (split-K)
+        # so that the GEMM has more than NG output tiles to spread over the SMs (run 18: 151 us -> see perf log).
+        n = 16 if BT % 16 == 0 and BT >= 4096 else 1
+
+        def tn(a):
+            return torch.bmm(a.reshape(NG * n, BT // n, D).transpose(1, 2), dS.view(NG * n, BT // n, D)) \
+                .view(NG, n, D, D).sum(1)
+        dw1t = torch.stack([tn(uj[j]) for j in range(k1)], 1)  # [NG, k1, Din, Dout]
+        du = torch.zeros(B, U, NG, D, device=z.device, dtype=f32)
+        for j in range(k1):
+            du[:, j:j + T] += torch.bmm(dS, w1t[:, j].transpose(1, 2)).view(NG, B, T, D).permute(1, 2, 0, 3)
+        du = du.view(B, U, C)
+        dz = torch.empty(B, T, C, device=z.device, dtype=torch.bfloat16)
+        self.launch("cca_bwd_dz", (min(8192, -(-B * T * C // 256)), 1, 1), (256, 1, 1), 0, dz, dZd, du, w0, B, T, C,
+                    k0, k1)
+        zp = torch.nn.functional.pad(z.float(), (0, 0, P, 0))  # [B, T + P, C]: the forward's one causal padding
+        dw0 = torch.stack([(du * zp[:, j:j + U]).sum((0, 1)) for j in range(k0)], 1)
+        grads = {"w0": dw0, "b0": du.sum((0, 1)), "W1": dw1t.permute(0, 3, 2, 1).reshape(C, D, k1), "b1": db1,
+                 "theta": dTheta}
+        return dz, grads
+
+    # Value shift backward: dv [B,T,Hkv,D] fp32 (gradient of the shifted values) -> dy [B,T,Hkv*D] bf16.
+    def value_shift_bwd(self, dv):
+        B, T = dv.shape[0], dv.shape[1]
+        Dk = dv.numel() // (B * T)
+        dy = torch.empty(B, T, Dk, device=dv.device, dtype=torch.bfloat16)
+        self.launch("value_shift_bwd", (min(4096, -(-B * T * Dk // 256)), 1, 1), (256, 1, 1), 0, dy, dv, B, T, Dk)
+        return dy
+
+    def value_shift(self, y):
+        B, T, Dk = y.shape
+        v = torch.empty_like(y)
+        self.launch("value_shift_kernel", (min(4096, -(-B * T * Dk // 256)), 1, 1), (256, 1, 1), 0, v, y, B, T, Dk)
+        return v
+
+
+def repack_w1(W1, n_groups, D):
+    """PyTorch grouped Conv1d weight [C, D, k1] -> [groups, k1, D_in, D_out] fp32 (what the kernel reads)."""
+    k1 = W1.shape[2]
+    return W1.float().view(n_groups, D, D, k1).permute(0, 3, 2, 1).contiguous()

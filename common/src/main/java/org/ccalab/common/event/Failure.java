@@ -1,0 +1,3 @@
+package org.ccalab.common.event;
+
+public record Failure(FailureClass failureClass, String message) {}

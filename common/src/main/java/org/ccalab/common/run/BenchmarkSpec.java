@@ -1,0 +1,31 @@
+package org.ccalab.common.run;
+
+import java.util.List;
+import org.ccalab.common.validation.Check;
+
+/**
+ * One benchmark run: one variant timed at one (batch, seqLen) for each phase and scope listed.
+ * Nulls take defaults: all phases, both scopes, causal, bf16, 3 warm-up and 10 timed iterations.
+ */
+public record BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scope> scopes, Boolean causal,
+                            String dtype, Integer warmup, Integer iterations) {
+    public static final int MAX_SEQ_LEN = 131_072;
+    public static final int MAX_BATCH = 256;
+    public static final List<String> DTYPES = List.of("bf16", "fp16", "fp32", "fp64");
+
+    public BenchmarkSpec {
+        Check.inRange("batch", batch, 1, MAX_BATCH);
+        Check.inRange("seqLen", seqLen, 1, MAX_SEQ_LEN);
+        if (phases == null || phases.isEmpty()) phases = List.of(Phase.values());
+        if (scopes == null || scopes.isEmpty()) scopes = List.of(Scope.values());
+        phases = List.copyOf(phases);
+        scopes = List.copyOf(scopes);
+        if (causal == null) causal = true;
+        if (dtype == null) dtype = "bf16";
+        Check.that(DTYPES.contains(dtype), "dtype", "must be one of " + DTYPES + ", got " + dtype);
+        if (warmup == null) warmup = 3;
+        if (iterations == null) iterations = 10;
+        Check.inRange("warmup", warmup, 0, 1000);
+        Check.inRange("iterations", iterations, 1, 10_000);
+    }
+}

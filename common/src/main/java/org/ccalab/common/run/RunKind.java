@@ -1,0 +1,3 @@
+package org.ccalab.common.run;
+
+public enum RunKind { BENCHMARK, TRAINING }

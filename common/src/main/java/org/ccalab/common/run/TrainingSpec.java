@@ -1,0 +1,45 @@
+package org.ccalab.common.run;
+
+import org.ccalab.common.validation.Check;
+
+/**
+ * One training run of a small decoder-only LM whose blocks use the run's attention variant.
+ * dataset: {@code recall} (synthetic multi-query associative recall), {@code brown} or {@code nlp-corpus} (pinned npm corpora),
+ * named corpora known to the engine, or {@code file:/path}. tokenizer: {@code bytes} or {@code gpt2}.
+ * Nulls take the defaults below.
+ */
+public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, Integer seqLen, Integer batch,
+                           Integer steps, Double learningRate, Integer warmupSteps, Double weightDecay,
+                           Double gradClip, Integer evalEvery, Integer checkpointEvery, Integer mlpHidden) {
+    public static final int MAX_STEPS = 1_000_000;
+
+    public TrainingSpec {
+        if (dataset == null) dataset = "recall";
+        if (tokenizer == null) tokenizer = "bytes";
+        if (nLayers == null) nLayers = 2;
+        if (seqLen == null) seqLen = 64;
+        if (batch == null) batch = 8;
+        if (steps == null) steps = 200;
+        if (learningRate == null) learningRate = 3e-3;
+        if (warmupSteps == null) warmupSteps = Math.min(20, steps / 10);
+        if (weightDecay == null) weightDecay = 0.1;
+        if (gradClip == null) gradClip = 1.0;
+        if (evalEvery == null) evalEvery = 50;
+        if (checkpointEvery == null) checkpointEvery = 100;
+        if (mlpHidden == null) mlpHidden = 0; // 0: the SwiGLU default, 8/3 * dModel rounded to 8
+        Check.that(!dataset.isBlank() && dataset.length() <= 512, "dataset", "must be 1..512 characters");
+        Check.that(tokenizer.equals("bytes") || tokenizer.equals("gpt2"), "tokenizer",
+                "must be bytes or gpt2, got " + tokenizer);
+        Check.inRange("nLayers", nLayers, 1, 64);
+        Check.inRange("seqLen", seqLen, 2, 65_536);
+        Check.inRange("batch", batch, 1, 1024);
+        Check.inRange("steps", steps, 1, MAX_STEPS);
+        Check.inRange("learningRate", learningRate, 1e-8, 1.0);
+        Check.inRange("warmupSteps", warmupSteps, 0, steps);
+        Check.inRange("weightDecay", weightDecay, 0.0, 1.0);
+        Check.inRange("gradClip", gradClip, 0.0, 1e6);
+        Check.inRange("evalEvery", evalEvery, 1, MAX_STEPS);
+        Check.inRange("checkpointEvery", checkpointEvery, 1, MAX_STEPS);
+        Check.inRange("mlpHidden", mlpHidden, 0, 65_536);
+    }
+}

@@ -1,0 +1,181 @@
+package org.ccalab.common.sweep;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.ccalab.common.variant.AttentionConfig;
+
+/**
+ * Binds the loose JSON tree of a request (maps, lists, numbers, strings, booleans, as a JSON parser yields
+ * them) to the wire records through their canonical constructors, so that every failure, a wrong type or a
+ * record's own validation, names its full path ({@code variants[1].conv.convSeqKernel}). A missing
+ * primitive binds as 0/false, as Jackson does, and the record's checks then name it; an unknown key is an
+ * error rather than silently dropped, because a misspelt grid or variant parameter would otherwise run
+ * a different experiment than the one asked for.
+ */
+final class RecordBinder {
+    private static final Map<String, Class<? extends AttentionConfig>> FAMILIES = families();
+
+    private RecordBinder() {}
+
+    /** The wire names of the variant families, in declaration order. */
+    static List<String> familyNames() {
+        return List.copyOf(FAMILIES.keySet());
+    }
+
+    static AttentionConfig bindVariant(Object json, String path) {
+        if (!(json instanceof Map<?, ?> map)) throw new InvalidConfigException(path, "must be an object, got " + describe(json));
+        Object family = map.get("family");
+        if (family == null) throw new InvalidConfigException(path + ".family", "is required, one of " + familyNames());
+        Class<? extends AttentionConfig> type = family instanceof String s ? FAMILIES.get(s.toLowerCase(Locale.ROOT)) : null;
+        if (type == null)
+            throw new InvalidConfigException(path + ".family", "unknown variant family " + describe(family) + ", expected one of " + familyNames());
+        Map<String, Object> rest = new LinkedHashMap<>();
+        map.forEach((k, v) -> rest.put(String.valueOf(k), v));
+        rest.remove("family");
+        return bindRecord(type, rest, path);
+    }
+
+    /** Binds {@code json} (a map) to the record {@code type}; {@code path} prefixes every error field. */
+    static <R> R bindRecord(Class<R> type, Map<String, ?> json, String path) {
+        if (!type.isRecord()) throw new IllegalArgumentException(type.getName() + " is not a record");
+        RecordComponent[] components = type.getRecordComponents();
+        List<String> names = Arrays.stream(components).map(RecordComponent::getName).toList();
+        for (String key : json.keySet()) {
+            if (!names.contains(key))
+                throw new InvalidConfigException(join(path, key), "unknown parameter, expected one of " + names);
+        }
+        Object[] args = new Object[components.length];
+        Class<?>[] types = new Class<?>[components.length];
+        for (int i = 0; i < components.length; i++) {
+            RecordComponent c = components[i];
+            types[i] = c.getType();
+            args[i] = convert(json.get(c.getName()), c.getType(), c.getGenericType(), join(path, c.getName()));
+        }
+        try {
+            Constructor<R> ctor = type.getDeclaredConstructor(types);
+            return ctor.newInstance(args);
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof InvalidConfigException ice) {
+                throw path.isEmpty() ? ice : ice.under(path);
+            }
+            if (e.getCause() instanceof RuntimeException re) throw new InvalidConfigException(path.isEmpty() ? type.getSimpleName() : path, re.getMessage());
+            throw new IllegalStateException(e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot construct " + type.getName(), e);
+        }
+    }
+
+    static Object convert(Object value, Class<?> type, Type generic, String path) {
+        if (value == null) return type.isPrimitive() ? zero(type) : null;
+        if (type == int.class || type == Integer.class) return (int) integral(value, path, Integer.MIN_VALUE, Integer.MAX_VALUE, "an integer");
+        if (type == long.class || type == Long.class) return integral(value, path, Long.MIN_VALUE, Long.MAX_VALUE, "an integer");
+        if (type == double.class || type == Double.class) {
+            if (value instanceof Number n) {
+                double d = n.doubleValue();
+                if (!Double.isFinite(d)) throw new InvalidConfigException(path, "must be a finite number, got " + value);
+                return d;
+            }
+            throw new InvalidConfigException(path, "must be a number, got " + describe(value));
+        }
+        if (type == boolean.class || type == Boolean.class) {
+            if (value instanceof Boolean b) return b;
+            throw new InvalidConfigException(path, "must be true or false, got " + describe(value));
+        }
+        if (type == String.class) {
+            if (value instanceof String s) return s;
+            throw new InvalidConfigException(path, "must be a string, got " + describe(value));
+        }
+        if (type.isEnum()) return enumValue(value, type, path);
+        if (type == List.class) {
+            if (!(value instanceof List<?> list)) throw new InvalidConfigException(path, "must be an array, got " + describe(value));
+            Type element = generic instanceof ParameterizedType p ? p.getActualTypeArguments()[0] : Object.class;
+            Class<?> elementClass = element instanceof Class<?> c ? c : Object.class;
+            List<Object> out = new ArrayList<>(list.size());
+            for (int i = 0; i < list.size(); i++) {
+                Object converted = convert(list.get(i), elementClass, element, path + "[" + i + "]");
+                if (converted == null) throw new InvalidConfigException(path + "[" + i + "]", "must not be null");
+                out.add(converted);
+            }
+            return out;
+        }
+        if (type == AttentionConfig.class) return bindVariant(value, path);
+        if (type.isRecord()) {
+            if (!(value instanceof Map<?, ?> map)) throw new InvalidConfigException(path, "must be an object, got " + describe(value));
+            Map<String, Object> m = new LinkedHashMap<>();
+            map.forEach((k, v) -> m.put(String.valueOf(k), v));
+            return bindRecord(type, m, path);
+        }
+        if (type == Object.class) return value;
+        throw new IllegalStateException("no binding for " + type.getName() + " at " + path);
+    }
+
+    private static long integral(Object value, String path, long min, long max, String what) {
+        if (!(value instanceof Number n)) throw new InvalidConfigException(path, "must be " + what + ", got " + describe(value));
+        BigDecimal d = switch (n) {
+            case BigDecimal b -> b;
+            case BigInteger b -> new BigDecimal(b);
+            case Double x when !Double.isFinite(x) -> throw new InvalidConfigException(path, "must be " + what + ", got " + x);
+            case Float x when !Float.isFinite(x) -> throw new InvalidConfigException(path, "must be " + what + ", got " + x);
+            case Double x -> BigDecimal.valueOf(x);
+            case Float x -> BigDecimal.valueOf(x.doubleValue());
+            default -> BigDecimal.valueOf(n.longValue());
+        };
+        if (d.stripTrailingZeros().scale() > 0) throw new InvalidConfigException(path, "must be " + what + ", got " + value);
+        if (d.compareTo(BigDecimal.valueOf(min)) < 0 || d.compareTo(BigDecimal.valueOf(max)) > 0)
+            throw new InvalidConfigException(path, "must be in [" + min + ", " + max + "], got " + value);
+        return d.longValueExact();
+    }
+
+    private static Object enumValue(Object value, Class<?> type, String path) {
+        List<String> names = Arrays.stream(type.getEnumConstants()).map(c -> ((Enum<?>) c).name()).toList();
+        if (value instanceof String s) {
+            for (Object c : type.getEnumConstants()) {
+                if (((Enum<?>) c).name().equalsIgnoreCase(s)) return c;
+            }
+        }
+        throw new InvalidConfigException(path, "must be one of " + names + ", got " + describe(value));
+    }
+
+    private static Object zero(Class<?> type) {
+        if (type == boolean.class) return false;
+        if (type == int.class) return 0;
+        if (type == long.class) return 0L;
+        if (type == double.class) return 0.0;
+        throw new IllegalStateException("no zero for " + type);
+    }
+
+    static String describe(Object value) {
+        if (value == null) return "null";
+        if (value instanceof String s) return "\"" + (s.length() > 60 ? s.substring(0, 60) + "..." : s) + "\"";
+        if (value instanceof Map<?, ?>) return "an object";
+        if (value instanceof List<?>) return "an array";
+        return String.valueOf(value);
+    }
+
+    private static String join(String path, String name) {
+        return path.isEmpty() ? name : path + "." + name;
+    }
+
+    private static Map<String, Class<? extends AttentionConfig>> families() {
+        Map<String, Class<? extends AttentionConfig>> out = new LinkedHashMap<>();
+        for (JsonSubTypes.Type t : AttentionConfig.class.getAnnotation(JsonSubTypes.class).value()) {
+            @SuppressWarnings("unchecked") Class<? extends AttentionConfig> c = (Class<? extends AttentionConfig>) t.value();
+            out.put(t.name(), c);
+        }
+        return Collections.unmodifiableMap(out);
+    }
+}

@@ -1,0 +1,37 @@
+package org.ccalab.common.variant;
+
+import org.ccalab.common.validation.Check;
+
+/**
+ * Grouped-query attention: nHeads query heads of E / nHeads share nKvHeads key/value heads, each used by
+ * {@link #groupSize()} consecutive query heads. MQA is nKvHeads = 1; MHA is nKvHeads = nHeads.
+ */
+public record GqaConfig(int dModel, int nHeads, int nKvHeads, RopeSpec rope) implements AttentionConfig {
+    public GqaConfig {
+        Check.inRange("dModel", dModel, 1, MAX_WIDTH);
+        Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
+        Check.divides("nHeads", nHeads, dModel, "dModel");
+        Check.atMost("dModel/nHeads", dModel / nHeads, MAX_HEAD_DIM);
+        Check.positive("nKvHeads", nKvHeads);
+        Check.divides("nKvHeads", nKvHeads, nHeads, "nHeads");
+        if (rope == null) rope = RopeSpec.FULL;
+    }
+
+    public GqaConfig(int dModel, int nHeads, int nKvHeads) {
+        this(dModel, nHeads, nKvHeads, RopeSpec.FULL);
+    }
+
+    public int headDim() {
+        return dModel / nHeads;
+    }
+
+    /** Query heads per KV head (the paper's G). */
+    public int groupSize() {
+        return nHeads / nKvHeads;
+    }
+
+    @Override
+    public String family() {
+        return "gqa";
+    }
+}

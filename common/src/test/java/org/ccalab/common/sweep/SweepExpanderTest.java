@@ -1,0 +1,182 @@
+package org.ccalab.common.sweep;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ccalab.common.run.Phase;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.KeyTemperature;
+import org.ccalab.common.variant.MhaConfig;
+import org.junit.jupiter.api.Test;
+
+class SweepExpanderTest {
+    private final SweepExpander expander = new SweepExpander();
+
+    private static Map<String, Object> mha() {
+        return map("family", "mha", "dModel", 256, "nHeads", 4);
+    }
+
+    private static Map<String, Object> gqa(int kv) {
+        return map("family", "gqa", "dModel", 256, "nHeads", 4, "nKvHeads", kv);
+    }
+
+    private static Map<String, Object> map(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
+        return m;
+    }
+
+    private static SweepRequest bench(List<?> variants, Map<String, ?> grid, Map<String, ?> base) {
+        return new SweepRequest(RunKind.BENCHMARK, variants, grid, base, null);
+    }
+
+    private static List<String> fields(Runnable r) {
+        try {
+            r.run();
+        } catch (InvalidSweepException e) {
+            return e.violations().stream().map(InvalidConfigException::field).toList();
+        }
+        throw new AssertionError("expected an InvalidSweepException");
+    }
+
+    @Test
+    void shouldExpandVariantsTimesCartesianGridWithLastKeyFastest() {
+        List<SweepPoint> points = expander.expand(bench(List.of(mha(), gqa(2)),
+                map("seqLen", List.of(128, 256, 512), "seed", List.of(1, 2)), map("batch", 2)));
+
+        assertThat(points).hasSize(2 * 3 * 2);
+        assertThat(points).extracting(SweepPoint::ordinal).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+        assertThat(points.subList(0, 6)).allSatisfy(p -> assertThat(p.spec().variant()).isInstanceOf(MhaConfig.class));
+        assertThat(points.subList(6, 12)).allSatisfy(p -> assertThat(p.spec().variant()).isEqualTo(new GqaConfig(256, 4, 2)));
+        assertThat(points).extracting(p -> p.spec().benchmark().seqLen())
+                .containsExactly(128, 128, 256, 256, 512, 512, 128, 128, 256, 256, 512, 512);
+        assertThat(points).extracting(p -> p.spec().seed()).containsExactly(1L, 2L, 1L, 2L, 1L, 2L, 1L, 2L, 1L, 2L, 1L, 2L);
+        assertThat(points).allSatisfy(p -> assertThat(p.spec().benchmark().batch()).isEqualTo(2));
+        assertThat(points.get(3).gridValues()).containsExactly(Map.entry("seqLen", 256), Map.entry("seed", 2));
+        assertThat(points.get(7).variantIndex()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldMakeOneRunPerVariantWithTheDefaultSeedWhenThereIsNoGrid() {
+        List<SweepPoint> points = expander.expand(bench(List.of(mha()), null, map("batch", 1, "seqLen", 64, "phases", List.of("forward"))));
+
+        assertThat(points).singleElement().satisfies(p -> {
+            RunSpec spec = p.spec();
+            assertThat(spec.seed()).isEqualTo(SweepExpander.DEFAULT_SEED);
+            assertThat(spec.benchmark().phases()).containsExactly(Phase.FORWARD);
+            assertThat(spec.training()).isNull();
+            assertThat(p.gridValues()).isEmpty();
+        });
+    }
+
+    @Test
+    void shouldBindNestedRecordsAndEnumsOfATrainingSweep() {
+        Map<String, Object> cca = map("family", "cca", "dModel", 256, "nHeads", 2, "headDim", 32,
+                "conv", map("convSeqKernel", 3, "keyTemperature", "linear"));
+        List<SweepPoint> points = expander.expand(new SweepRequest(RunKind.TRAINING, List.of(cca),
+                map("learningRate", List.of(1e-3, 3e-3)), null, map("steps", 50, "seqLen", 32)));
+
+        assertThat(points).hasSize(2);
+        CcaConfig config = (CcaConfig) points.get(0).spec().variant();
+        assertThat(config.conv().convSeqKernel()).isEqualTo(3);
+        assertThat(config.conv().keyTemperature()).isEqualTo(KeyTemperature.LINEAR);
+        assertThat(config.compression()).isEqualTo(4);
+        assertThat(points).extracting(p -> p.spec().training().learningRate()).containsExactly(1e-3, 3e-3);
+        assertThat(points.get(1).spec().training().steps()).isEqualTo(50);
+    }
+
+    @Test
+    void shouldAcceptExactlyTheLimitAndRejectOneMoreAtGrid() {
+        SweepExpander small = new SweepExpander(6);
+        assertThat(small.expand(bench(List.of(mha(), gqa(1)), map("seqLen", List.of(8, 16, 32)), map("batch", 1)))).hasSize(6);
+
+        assertThatThrownBy(() -> small.expand(bench(List.of(mha(), gqa(1)), map("seqLen", List.of(8, 16, 32, 64)), map("batch", 1))))
+                .isInstanceOfSatisfying(InvalidSweepException.class, e -> {
+                    assertThat(e.violations()).singleElement().satisfies(v -> {
+                        assertThat(v.field()).isEqualTo("grid");
+                        assertThat(v.reason()).contains("2 variants x 4 seqLen = 8 runs").contains("at most 6");
+                    });
+                });
+    }
+
+    @Test
+    void shouldRejectAnAbsurdGridWithoutOverflowOrExpandingIt() {
+        List<Integer> thousand = java.util.stream.IntStream.rangeClosed(1, 1000).boxed().toList();
+        Map<String, Object> grid = map("seed", thousand, "batch", thousand.subList(0, 256), "seqLen", thousand,
+                "warmup", thousand, "iterations", thousand, "dtype", List.of("bf16", "fp16", "fp32", "fp64"));
+        assertThat(fields(() -> expander.expand(bench(List.of(mha()), grid, map())))).containsExactly("grid");
+    }
+
+    @Test
+    void shouldNameTheVariantFieldAtFaultForEveryBadVariant() {
+        List<Object> variants = List.of(mha(), gqa(3), map("family", "mla", "dModel", 256, "nHeads", 4, "kvLoraRank", 64, "qkRopeHeadDim", 3, "vHeadDim", 64),
+                map("family", "ovq"), map("dModel", 8), "mha", map("family", "mha", "dModel", 256, "nHeads", 4, "nKvHeads", 2));
+
+        assertThat(fields(() -> expander.expand(bench(variants, null, map("batch", 1, "seqLen", 8)))))
+                .containsExactly("variants[1].nKvHeads", "variants[2].qkRopeHeadDim", "variants[3].family",
+                        "variants[4].family", "variants[5]", "variants[6].nKvHeads");
+    }
+
+    @Test
+    void shouldNameNestedAndTypeFaultsWithTheirPath() {
+        List<Object> variants = List.of(
+                map("family", "cca", "dModel", 256, "nHeads", 2, "headDim", 32, "conv", map("convSeqKernel", 99)),
+                map("family", "gqa", "dModel", "wide", "nHeads", 4, "nKvHeads", 1),
+                map("family", "mha", "dModel", 256.5, "nHeads", 4),
+                map("family", "mha", "dModel", 256, "nHeads", 4, "rope", map("fraction", 2.0, "base", 10000)),
+                map("family", "mha", "dModel", 1e12, "nHeads", 4));
+
+        assertThat(fields(() -> expander.expand(bench(variants, null, map("batch", 1, "seqLen", 8)))))
+                .containsExactly("variants[0].conv.convSeqKernel", "variants[1].dModel", "variants[2].dModel",
+                        "variants[3].rope.fraction", "variants[4].dModel");
+    }
+
+    @Test
+    void shouldPlaceAGridValueFaultAtItsGridEntryAndABaseFaultAtTheBase() {
+        InvalidSweepException e = (InvalidSweepException) org.assertj.core.api.Assertions.catchThrowable(() ->
+                expander.expand(bench(List.of(mha()), map("seqLen", List.of(64, 0, 200_000), "batch", List.of(1, "two")),
+                        map("dtype", "fp8"))));
+
+        assertThat(e.violations()).extracting(InvalidConfigException::field)
+                .contains("grid.seqLen[1]", "grid.seqLen[2]", "grid.batch[1]", "benchmark.dtype")
+                .doesNotHaveDuplicates();
+        assertThat(e.violations()).filteredOn(v -> v.field().equals("grid.seqLen[2]"))
+                .singleElement().satisfies(v -> assertThat(v.reason()).contains("200000"));
+    }
+
+    @Test
+    void shouldRejectUnknownGridKeysEmptyAxesDuplicatesAndNonArrays() {
+        assertThat(fields(() -> expander.expand(bench(List.of(mha()),
+                map("seqlen", List.of(1), "batch", List.of(), "seed", List.of(1, 1.0), "dtype", "bf16", "learningRate", List.of(1e-3)),
+                map("batch", 1, "seqLen", 8)))))
+                .containsExactly("grid.seqlen", "grid.batch", "grid.seed[1]", "grid.dtype", "grid.learningRate");
+    }
+
+    @Test
+    void shouldRejectAMissingKindNoVariantsAndTheOtherKindsBase() {
+        assertThat(fields(() -> expander.expand(new SweepRequest(null, List.of(mha()), null, map(), null)))).containsExactly("kind");
+        assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.BENCHMARK, List.of(), null, map("batch", 1, "seqLen", 8), map()))))
+                .containsExactly("training", "variants");
+    }
+
+    @Test
+    void shouldRejectUnknownBaseParametersAndNonIntegralSeeds() {
+        assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()), map("seed", List.of(1.5)), null,
+                map("stepz", 10))))).containsExactly("grid.seed[0]");
+        assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()), null, null,
+                map("stepz", 10))))).containsExactly("training.stepz");
+    }
+
+    @Test
+    void shouldListTheGridKeysOfEachKind() {
+        assertThat(SweepExpander.gridKeys(RunKind.BENCHMARK)).startsWith("seed", "batch", "seqLen").contains("phases", "dtype");
+        assertThat(SweepExpander.gridKeys(RunKind.TRAINING)).contains("seed", "learningRate", "dataset", "steps").doesNotContain("phases");
+    }
+}

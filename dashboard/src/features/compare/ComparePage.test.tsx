@@ -1,0 +1,172 @@
+import { render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { MemoryRouter, Route, Routes, useLocation } from 'react-router';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fakeApi } from '../../test/fakeApi';
+import { ComparePage } from './ComparePage';
+
+afterEach(() => vi.unstubAllGlobals());
+
+const mha = { family: 'mha', dModel: 32, nHeads: 2 };
+const gqa = { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 };
+const run = (id: string, variant: object, kind: 'TRAINING' | 'BENCHMARK', extra: object = {}) => ({
+  id,
+  experimentId: 'exp',
+  kind,
+  family: (variant as { family: string }).family,
+  status: 'SUCCEEDED',
+  seed: 1,
+  spec: { kind, variant, seed: 1, ...(kind === 'TRAINING' ? { training: { steps: 3, seqLen: 16 } } : { benchmark: { seqLen: 32, batch: 1 } }) },
+  metrics: kind === 'TRAINING' ? [{ name: 'train/loss' }, { name: 'val/loss' }] : [],
+  ...extra,
+});
+const series = (losses: number[], val: number) => ({
+  runId: 'x',
+  series: [
+    { name: 'train/loss', points: losses.map((v, i) => ({ step: i + 1, value: v, tokens: (i + 1) * 64, elapsedS: i * 0.1 })) },
+    { name: 'val/loss', points: [{ step: 3, value: val }] },
+  ],
+});
+const cell = (p50Ms: number, tflops: number) => ({ phase: 'FORWARD', scope: 'LAYER', causal: true, batch: 1, seqLen: 32, dtype: 'fp32', p50Ms, tflops });
+
+function Where() {
+  const loc = useLocation();
+  return <output data-testid="location">{loc.search}</output>;
+}
+
+function setup(extra: Record<string, { body: unknown }> = {}, ids = ['t-mha', 't-gqa', 'b-mha', 'b-gqa']) {
+  return fakeApi({
+    'GET /api/runs': { body: { items: ids.map((id) => ({ id })), page: 0, size: 120, totalElements: ids.length } },
+    'GET /api/runs/t-mha': { body: run('t-mha', mha, 'TRAINING') },
+    'GET /api/runs/t-gqa': { body: run('t-gqa', gqa, 'TRAINING') },
+    'GET /api/runs/b-mha': { body: run('b-mha', mha, 'BENCHMARK') },
+    'GET /api/runs/b-gqa': { body: run('b-gqa', gqa, 'BENCHMARK') },
+    'GET /api/runs/t-mha/metrics': { body: series([3, 2.5, 2], 2.0) },
+    'GET /api/runs/t-gqa/metrics': { body: series([3, 2.6, 2.2], 2.5) },
+    'GET /api/runs/b-mha/cells': { body: { cells: [cell(2, 4)] } },
+    'GET /api/runs/b-gqa/cells': { body: { cells: [cell(1, 5)] } },
+    'POST /api/variants/cost': (c) => ({ body: { cost: { kvCacheBytesPerToken: (c.body as { variant: { family: string } }).variant.family === 'mha' ? 128 : 64, prefillFlops: 1e6 } } }),
+    'GET /api/experiments': { body: { items: [], page: 0, size: 15, totalElements: 0 } },
+    ...extra,
+  });
+}
+
+function renderAt(url: string) {
+  return render(
+    <MemoryRouter initialEntries={[url]}>
+      <Routes>
+        <Route
+          path="/compare"
+          element={
+            <>
+              <ComparePage />
+              <Where />
+            </>
+          }
+        />
+      </Routes>
+    </MemoryRouter>,
+  );
+}
+
+describe('ComparePage', () => {
+  it('draws the curves, the ratios to the baseline, the Pareto frontier and the config diff', async () => {
+    setup();
+    renderAt('/compare?experiments=exp&baseline=t-mha');
+    const training = await screen.findByTestId('training-ratios');
+    await waitFor(() => expect(within(training).getAllByRole('row')).toHaveLength(3));
+    // GQA: min val loss 2.5 against the MHA baseline 2.0.
+    await waitFor(() => expect(within(training).getByText('1.25×')).toBeInTheDocument());
+    const chart = screen.getByTestId('chart-train/loss vs step');
+    expect(chart.querySelectorAll('path[stroke-dasharray]').length).toBe(1); // the baseline is dashed
+    expect(chart.querySelectorAll('g.series')).toHaveLength(2);
+
+    // The benchmark runs have no MHA ratio unless the baseline is a benchmark run: pick it.
+    await userEvent.selectOptions(screen.getByLabelText('Baseline'), 'b-mha');
+    const cells = screen.getByTestId('cell-ratios');
+    const gqaRow = within(cells).getByRole('link', { name: 'b-gqa' }).closest('tr')!;
+    expect(within(gqaRow).getByText('2.00×')).toBeInTheDocument(); // speed-up: GQA 1 ms vs MHA 2 ms
+    expect(within(gqaRow).getByText('1.25×')).toBeInTheDocument(); // TFLOP/s 5 vs 4
+    expect(screen.getByTestId('location')).toHaveTextContent('baseline=b-mha');
+
+    // Pareto: GQA has half the KV bytes but a worse loss, so both are on the frontier.
+    expect(screen.getAllByText(/— on the frontier/)).toHaveLength(2);
+    expect(screen.getByTestId('config-diff')).toHaveTextContent('variant.family');
+  });
+
+  it('keeps the view in the URL so the permalink reproduces it', async () => {
+    setup();
+    renderAt('/compare?experiments=exp&x=tokens&smooth=0');
+    await screen.findByTestId('training-ratios');
+    expect(await screen.findByTestId('chart-train/loss vs tokens')).toBeInTheDocument();
+    await userEvent.click(screen.getByRole('radio', { name: 'time' }));
+    expect(screen.getByTestId('location').textContent).toBe('?experiments=exp&x=time&smooth=0');
+    expect(screen.getByTestId('chart-train/loss vs time')).toBeInTheDocument();
+  });
+
+  it('averages the seeds of a variant into one curve with its range shaded', async () => {
+    setup(
+      {
+        'GET /api/runs/t-mha2': { body: { ...run('t-mha2', mha, 'TRAINING'), seed: 2, spec: { ...run('t-mha2', mha, 'TRAINING').spec, seed: 2 } } },
+        'GET /api/runs/t-mha2/metrics': { body: series([5, 4.5, 4], 3.0) },
+      },
+      ['t-mha', 't-mha2', 't-gqa'],
+    );
+    renderAt('/compare?experiments=exp&smooth=0&seeds=mean');
+    const chart = await screen.findByTestId('chart-train/loss vs step');
+    await waitFor(() => expect(chart.querySelectorAll('g.series')).toHaveLength(2));
+    const mhaSeries = chart.querySelector('g.series[data-series^="MHA"]')!;
+    expect(mhaSeries.getAttribute('data-series')).toBe('MHA E32 2h · mean of 2 seeds (baseline)');
+    expect(mhaSeries.querySelector('path.band')).not.toBeNull();
+    expect(chart.querySelector('g.series[data-series^="GQA"] path.band')).toBeNull();
+    // The mean of (3, 5), (2.5, 4.5), (2, 4) is 4, 3.5, 3: the line's y falls as the loss does.
+    const ys = mhaSeries.querySelector('path.line')!.getAttribute('d')!.split(/[ML]/).filter(Boolean).map((p) => Number(p.split(',')[1]));
+    expect(ys).toHaveLength(3);
+    expect(ys[0]).toBeLessThan(ys[1]);
+    await userEvent.selectOptions(screen.getByLabelText('Seeds'), 'each');
+    expect(screen.getByTestId('location').textContent).not.toContain('seeds=');
+    await waitFor(() => expect(chart.querySelectorAll('g.series')).toHaveLength(3));
+  });
+
+  it('draws the kernel charts of every measured phase when asked for all phases', async () => {
+    setup({ 'GET /api/runs/b-gqa/cells': { body: { cells: [cell(1, 5), { ...cell(0.5, 2), phase: 'DECODE' }] } } });
+    renderAt('/compare?experiments=exp&phase=ALL');
+    expect(await screen.findByTestId('chart-Latency (p50) vs sequence length, forward')).toBeInTheDocument();
+    expect(screen.getByTestId('chart-TFLOP/s vs sequence length, decode')).toBeInTheDocument();
+    expect(screen.queryByTestId('chart-Latency (p50) vs sequence length, backward')).toBeNull();
+  });
+
+  it('reads a whole experiment with its cells from one bulk comparison when the api offers it', async () => {
+    const api = setup({
+      'GET /api/compare': {
+        body: {
+          baseline: { type: 'experiment', id: 'exp', runIds: [] },
+          metric: 'val/loss',
+          runs: [
+            { runId: 'b-mha', experimentId: 'exp', ordinal: 0, kind: 'BENCHMARK', family: 'mha', status: 'SUCCEEDED', variant: mha, spec: run('b-mha', mha, 'BENCHMARK').spec, cells: [cell(2, 4)] },
+            { runId: 'b-gqa', experimentId: 'exp', ordinal: 1, kind: 'BENCHMARK', family: 'gqa', status: 'SUCCEEDED', variant: gqa, spec: run('b-gqa', gqa, 'BENCHMARK').spec, cells: [cell(1, 5)] },
+          ],
+        },
+      },
+    });
+    renderAt('/compare?experiments=exp');
+    const cells = await screen.findByTestId('cell-ratios');
+    const gqaRow = within(cells).getByRole('link', { name: 'b-gqa' }).closest('tr')!;
+    expect(within(gqaRow).getByText('2.00×')).toBeInTheDocument();
+    const compareCall = api.calls.find((c) => c.url.startsWith('/api/compare'))!;
+    expect(compareCall.url).toBe('/api/compare?experiments=exp&baseline=exp');
+    expect(api.calls.filter((c) => c.url.startsWith('/api/runs'))).toEqual([]);
+  });
+
+  it('says what to do when nothing is chosen', async () => {
+    setup();
+    renderAt('/compare');
+    expect(screen.getByText(/Choose runs or experiments to compare/)).toBeInTheDocument();
+  });
+
+  it('shows the api error when a run cannot be loaded', async () => {
+    fakeApi({ 'GET /api/experiments': { body: { items: [] } } });
+    renderAt('/compare?runs=missing');
+    expect(await screen.findByRole('alert')).toHaveTextContent('Not Found');
+  });
+});

@@ -1,0 +1,151 @@
+// Loads what the compare view draws: the runs (named directly or through their experiments), their cells,
+// their metric series (downsampled by the server) and the cost model of each distinct variant.
+
+import { endpoints, withQuery } from '../../shared/api/endpoints';
+import { ApiError, http } from '../../shared/api/http';
+import type { BenchmarkCell, CostEstimate, MetricPoint, RunDetail } from '../../shared/api/types';
+import { experimentsApi } from '../experiments/api';
+import { runsApi, toRun } from '../runs/api';
+import { variantKey, variantLabel } from './variantLabel';
+
+/**
+ * Runs read one by one (named runs, or experiments when the api has no bulk comparison): beyond this the
+ * view asks the user to narrow the selection. Through GET /api/compare an experiment of up to
+ * MAX_BULK_RUNS runs arrives in one request, cells included.
+ */
+export const MAX_COMPARE_RUNS = 120;
+export const MAX_BULK_RUNS = 2000;
+/** Curves drawn at most; more runs still appear in the tables and the Pareto plot. */
+export const MAX_CURVES = 200;
+const CONCURRENCY = 12;
+
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export interface ComparedRun {
+  run: RunDetail;
+  label: string;
+  variantKey: string;
+  cells: BenchmarkCell[];
+  cost?: CostEstimate;
+}
+
+export interface CompareData {
+  runs: ComparedRun[];
+  truncated: number;
+  metricNames: string[];
+}
+
+interface ServerComparison {
+  runs: {
+    runId: string;
+    experimentId?: string;
+    experimentName?: string;
+    ordinal?: number;
+    kind: 'BENCHMARK' | 'TRAINING';
+    family: string;
+    status: string;
+    variant: RunDetail['spec']['variant'];
+    spec: RunDetail['spec'];
+    cells?: BenchmarkCell[];
+  }[];
+}
+
+/**
+ * Every run of one experiment with all its cells, in one request: compared against itself, each cell of
+ * the experiment matches its own key, so GET /api/compare returns them all (p50 and TFLOP/s, which is
+ * what the view draws). Undefined when the api cannot (no such endpoint, or too many runs).
+ */
+async function experimentInBulk(experimentId: string, signal?: AbortSignal): Promise<{ run: RunDetail; cells: BenchmarkCell[] }[] | undefined> {
+  try {
+    const body = await http.get<ServerComparison>(withQuery(endpoints.compare, { experiments: experimentId, baseline: experimentId }), signal);
+    if (!body || !Array.isArray(body.runs)) return undefined;
+    return body.runs.map((r) => ({
+      run: toRun<RunDetail>({ id: r.runId, experimentId: r.experimentId, experimentName: r.experimentName, ordinal: r.ordinal, kind: r.kind, family: r.family, status: r.status, variant: r.variant, spec: r.spec }),
+      cells: (r.cells ?? []).map((c) => ({ ...c })),
+    }));
+  } catch (e) {
+    if (e instanceof ApiError && e.problem.status >= 400 && e.problem.status < 500) return undefined;
+    throw e;
+  }
+}
+
+function costSeqLen(run: RunDetail): number {
+  return run.spec?.training?.seqLen ?? run.spec?.benchmark?.seqLen ?? 1024;
+}
+
+export async function loadCompare(runIds: string[], experimentIds: string[], signal?: AbortSignal): Promise<CompareData> {
+  const bulkCells = new Map<string, BenchmarkCell[]>();
+  const listed: RunDetail[] = [];
+  let cap = MAX_COMPARE_RUNS;
+  for (const exp of experimentIds) {
+    const bulk = await experimentInBulk(exp, signal);
+    if (bulk) {
+      cap = MAX_BULK_RUNS;
+      for (const b of bulk) {
+        listed.push(b.run);
+        bulkCells.set(b.run.id, b.cells);
+      }
+    } else {
+      // The list endpoint carries each run's variant and spec; cells then come run by run.
+      const page = await runsApi.list({ experimentId: exp, size: MAX_COMPARE_RUNS, sort: 'ordinal,asc' }, signal);
+      listed.push(...(page.items as RunDetail[]));
+    }
+  }
+  const unique = [...new Set([...runIds, ...listed.map((r) => r.id)])];
+  // Runs read one by one count against the smaller cap, whatever the bulk path brought.
+  const oneByOne = unique.filter((id) => !bulkCells.has(id));
+  const allowedOneByOne = new Set(oneByOne.slice(0, MAX_COMPARE_RUNS));
+  const chosen = unique.filter((id) => bulkCells.has(id) || allowedOneByOne.has(id)).slice(0, cap);
+  const byId = new Map(listed.filter((r) => r.spec).map((r) => [r.id, r]));
+  const details = await mapLimit(chosen, CONCURRENCY, (id) => (byId.has(id) ? Promise.resolve(byId.get(id)!) : runsApi.get(id, signal)));
+  const cells = await mapLimit(details, CONCURRENCY, (r) =>
+    bulkCells.has(r.id) ? Promise.resolve(bulkCells.get(r.id)!) : r.kind === 'BENCHMARK' ? runsApi.cells(r.id, signal).catch(() => []) : Promise.resolve([]),
+  );
+  // One cost request per distinct (variant, S): a sweep of many seeds shares them.
+  const costKeys = new Map<string, { variant: RunDetail['spec']['variant']; seqLen: number }>();
+  for (const r of details) if (r.spec?.variant) costKeys.set(`${variantKey(r.spec.variant)}@${costSeqLen(r)}`, { variant: r.spec.variant, seqLen: costSeqLen(r) });
+  const costs = new Map<string, CostEstimate>();
+  await mapLimit([...costKeys.entries()], CONCURRENCY, async ([k, v]) => {
+    try {
+      costs.set(k, await experimentsApi.cost(v.variant, v.seqLen, undefined, signal));
+    } catch {
+      // A variant the cost model refuses is still compared; it only leaves the Pareto plot.
+    }
+  });
+  const metricNames = [...new Set(details.flatMap((r) => r.metricNames ?? []))].sort();
+  return {
+    runs: details.map((run, i) => ({
+      run,
+      label: variantLabel(run.spec?.variant),
+      variantKey: variantKey(run.spec?.variant),
+      cells: cells[i],
+      cost: run.spec?.variant ? costs.get(`${variantKey(run.spec.variant)}@${costSeqLen(run)}`) : undefined,
+    })),
+    truncated: unique.length - chosen.length,
+    metricNames,
+  };
+}
+
+/** Series of the training runs for the chosen metric plus the losses the summaries need. */
+export async function loadSeries(runs: ComparedRun[], metric: string, signal?: AbortSignal): Promise<Record<string, Record<string, MetricPoint[]>>> {
+  const training = runs.filter((r) => r.run.kind === 'TRAINING').slice(0, MAX_CURVES);
+  const names = [...new Set([metric, 'train/loss', 'val/loss'])];
+  const out: Record<string, Record<string, MetricPoint[]>> = {};
+  await mapLimit(training, CONCURRENCY, async (r) => {
+    const available = r.run.metricNames;
+    const wanted = available && available.length > 0 ? names.filter((n) => available.includes(n)) : names;
+    out[r.run.id] = wanted.length > 0 ? await runsApi.series(r.run.id, wanted, { maxPoints: 600 }, signal).catch(() => ({})) : {};
+  });
+  return out;
+}

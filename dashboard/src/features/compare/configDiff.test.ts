@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { diffConfigs } from './configDiff';
+
+describe('diffConfigs', () => {
+  it('keeps only the keys whose values differ', () => {
+    const d = diffConfigs([
+      { id: 'a', config: { kind: 'TRAINING', seed: 1, variant: { family: 'mha', dModel: 256, nHeads: 4 }, training: { steps: 100 } } },
+      { id: 'b', config: { kind: 'TRAINING', seed: 2, variant: { family: 'gqa', dModel: 256, nHeads: 4, nKvHeads: 2 }, training: { steps: 100 } } },
+    ]);
+    expect(d.keys).toEqual(['seed', 'variant.family', 'variant.nKvHeads']);
+    expect(d.values.a).toEqual({ seed: '1', 'variant.family': 'mha', 'variant.nKvHeads': '—' });
+    expect(d.values.b['variant.nKvHeads']).toBe('2');
+  });
+
+  it('is empty for identical configs', () => {
+    const c = { kind: 'BENCHMARK', benchmark: { phases: ['FORWARD'] } };
+    expect(diffConfigs([
+      { id: 'a', config: c },
+      { id: 'b', config: structuredClone(c) },
+    ]).keys).toEqual([]);
+  });
+});

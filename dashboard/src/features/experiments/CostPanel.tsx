@@ -1,0 +1,83 @@
+import { useEffect, useRef, useState } from 'react';
+import type { AttentionConfig, CostEstimate } from '../../shared/api/types';
+import { bytes, si } from '../../shared/format';
+import { ApiError, type FieldError } from '../../shared/api/http';
+import { experimentsApi } from './api';
+
+// Known fields of org.ccalab.common.variant.cost.CostEstimate, formatted; any other numeric field is shown raw.
+const KNOWN: { key: string; label: string; fmt: (v: number) => string }[] = [
+  { key: 'parameters', label: 'Parameters', fmt: (v) => si(v) },
+  { key: 'kvCacheBytesPerToken', label: 'KV bytes / token', fmt: bytes },
+  { key: 'kvBytesPerToken', label: 'KV bytes / token', fmt: bytes },
+  { key: 'kvCacheBytes', label: 'KV cache at S', fmt: bytes },
+  { key: 'decodeStateBytes', label: 'Decode state', fmt: bytes },
+  { key: 'prefillFlops', label: 'Prefill FLOPs', fmt: (v) => si(v) },
+  { key: 'prefillFlopsCausal', label: 'Prefill FLOPs (causal)', fmt: (v) => si(v) },
+  { key: 'decodeFlops', label: 'Decode FLOPs / token', fmt: (v) => si(v) },
+];
+
+/** The exact cost of a variant as it is edited: POST /api/variants/cost, debounced while typing. */
+export interface CostPanelProps {
+  variant: AttentionConfig;
+  seqLen: number;
+  dtype?: string;
+  /**
+   * The cost model validates the variant as the api will: its field errors (or none) after each answer,
+   * with the variant's JSON that was judged.
+   */
+  onProblem?: (errors: FieldError[], variantJson: string) => void;
+}
+
+export function CostPanel({ variant, seqLen, dtype, onProblem }: CostPanelProps) {
+  const [cost, setCost] = useState<CostEstimate>();
+  const [error, setError] = useState<string>();
+  const key = JSON.stringify(variant);
+  const report = useRef(onProblem);
+  report.current = onProblem;
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      experimentsApi
+        .cost(JSON.parse(key) as AttentionConfig, seqLen, dtype, controller.signal)
+        .then((c) => {
+          setCost(c);
+          setError(undefined);
+          report.current?.([], key);
+        })
+        .catch((e: Error) => {
+          if (e.name === 'AbortError') return;
+          setCost(undefined);
+          const p = e instanceof ApiError ? e.problem : undefined;
+          report.current?.(p?.status === 400 ? p.errors : [], key);
+          setError(p?.errors[0]?.message ? `${p.errors[0].field}: ${p.errors[0].message}` : (p?.detail ?? e.message));
+        });
+    }, 300);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [key, seqLen, dtype]);
+
+  if (error) return <p className="cost cost-error">Cost model: {error}</p>;
+  if (!cost) return <p className="cost muted">Cost model…</p>;
+  const seen = new Set<string>();
+  const rows = KNOWN.filter((k) => typeof cost[k.key] === 'number' && !seen.has(k.label) && seen.add(k.label)).map((k) => [k.label, k.fmt(cost[k.key] as number)]);
+  return (
+    <dl className="cost" aria-label={`Cost model at S = ${seqLen}`}>
+      {rows.map(([label, value]) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+      <div>
+        <dt>at S</dt>
+        <dd>
+          {seqLen}
+          {dtype ? `, ${dtype}` : ''}
+        </dd>
+      </div>
+    </dl>
+  );
+}

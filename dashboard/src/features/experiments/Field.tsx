@@ -1,0 +1,49 @@
+import type { ReactNode } from 'react';
+import { fieldId } from './fieldErrors';
+
+export type ErrorMap = Record<string, string[]>;
+
+export function FieldMessages({ path, errors }: { path: string; errors: ErrorMap }) {
+  const messages = errors[path];
+  if (!messages || messages.length === 0) return null;
+  return (
+    <span id={`${fieldId(path)}-error`} className="field-error" role="alert" data-field={path}>
+      {messages.join('; ')}
+    </span>
+  );
+}
+
+/** Props that tie an input to its label and to the api's message about it. */
+export function inputProps(path: string, errors: ErrorMap) {
+  const invalid = (errors[path]?.length ?? 0) > 0;
+  return {
+    id: fieldId(path),
+    name: path,
+    'aria-invalid': invalid || undefined,
+    'aria-describedby': invalid ? `${fieldId(path)}-error` : undefined,
+  };
+}
+
+export interface TextFieldProps {
+  path: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  errors: ErrorMap;
+  placeholder?: string;
+  hint?: string;
+  inputMode?: 'numeric' | 'decimal' | 'text';
+  wide?: boolean;
+  children?: ReactNode;
+}
+
+/** Numbers are typed as text (inputMode hints the keyboard) so the api, not the browser, judges them. */
+export function TextField({ path, label, value, onChange, errors, placeholder, hint, inputMode, wide }: TextFieldProps) {
+  return (
+    <div className={`field${wide ? ' wide' : ''}${errors[path] ? ' field-invalid' : ''}`}>
+      <label htmlFor={fieldId(path)}>{label}</label>
+      <input {...inputProps(path, errors)} type="text" inputMode={inputMode} value={value} placeholder={placeholder} title={hint} onChange={(e) => onChange(e.target.value)} />
+      <FieldMessages path={path} errors={errors} />
+    </div>
+  );
+}

@@ -1,0 +1,79 @@
+import { act, render, screen, waitFor } from '@testing-library/react';
+import { MemoryRouter, Route, Routes } from 'react-router';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeEventSource, fakeApi } from '../../test/fakeApi';
+import { RunPage } from './RunPage';
+
+let status = 'RUNNING';
+let points = [{ step: 1, value: 4 }];
+
+beforeEach(() => {
+  status = 'RUNNING';
+  points = [{ step: 1, value: 4 }];
+  FakeEventSource.instances = [];
+  vi.stubGlobal('EventSource', FakeEventSource);
+  fakeApi({
+    'GET /api/runs/r1': () => ({
+      body: {
+        id: 'r1',
+        experimentId: 'e1',
+        experimentName: 'tiny',
+        kind: 'TRAINING',
+        family: 'gqa',
+        status,
+        attempt: 1,
+        maxAttempts: 3,
+        spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16 } },
+        environments: [{ attempt: 1, backend: 'cpu', host: 'box' }],
+        checkpoints: [{ step: 15, uri: 'file:///ck/15', sha256: 'abc', bytes: 2048 }],
+        metrics: [{ name: 'train/loss' }],
+        failure: status === 'FAILED' ? { failureClass: 'DIVERGED', message: 'loss is NaN at step 3' } : undefined,
+      },
+    }),
+    'GET /api/runs/r1/metrics': () => ({ body: { runId: 'r1', series: [{ name: 'train/loss', points }] } }),
+    'POST /api/variants/cost': (c) => ({ body: { cost: { parameters: 3072, kvCacheBytesPerToken: 64, seqLen: (c.body as { seqLen: number }).seqLen } } }),
+    'GET /api/runs/r1/events': { body: { items: [{ attempt: 1, seq: 1, type: 'STARTED', time: '2026-01-01T00:00:00Z', payload: { workerId: 'w1' } }], page: 0, size: 1000, totalElements: 1 } },
+  });
+});
+afterEach(() => vi.unstubAllGlobals());
+
+function renderRun() {
+  return render(
+    <MemoryRouter initialEntries={['/runs/r1']}>
+      <Routes>
+        <Route path="/runs/:id" element={<RunPage />} />
+      </Routes>
+    </MemoryRouter>,
+  );
+}
+
+const pathPoints = () => (document.querySelector('[data-testid="chart-train/loss"] g.series path')?.getAttribute('d')?.match(/[ML]/g) ?? []).length;
+
+describe('RunPage', () => {
+  it('redraws the metric chart when the live stream reports new points, without a reload', async () => {
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    expect(screen.getByText('worker w1')).toBeInTheDocument();
+    // The exact cost of the run's variant at its sequence length sits beside the measurements.
+    expect(await screen.findByText('3.07k', {}, { timeout: 2000 })).toBeInTheDocument();
+    expect(screen.getByLabelText('Cost model at S = 16')).toBeInTheDocument();
+    await waitFor(() => expect(pathPoints()).toBe(1));
+    const es = FakeEventSource.instances.find((e) => e.url === '/api/live/runs/r1')!;
+    act(() => es.open());
+    points = [...points, { step: 2, value: 3 }, { step: 3, value: 2.5 }];
+    act(() => es.emit('metrics', { runId: 'r1', points: [] }));
+    await waitFor(() => expect(pathPoints()).toBe(3), { timeout: 2000 });
+  });
+
+  it('shows the failure and closes the stream once the run is terminal', async () => {
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    const es = FakeEventSource.instances.find((e) => e.url === '/api/live/runs/r1')!;
+    status = 'FAILED';
+    act(() => es.emit('status', { status: 'FAILED' }));
+    expect(await screen.findByText('DIVERGED')).toBeInTheDocument();
+    expect(screen.getByText('loss is NaN at step 3')).toBeInTheDocument();
+    await waitFor(() => expect(es.closed).toBe(true));
+    expect(screen.queryByRole('button', { name: 'Cancel run' })).toBeNull();
+  });
+});

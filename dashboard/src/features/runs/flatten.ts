@@ -1,0 +1,19 @@
+// Nested configs as dotted key/value rows: the run page lists them and the compare view diffs them.
+
+export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (value === null || value === undefined) {
+    if (prefix) out[prefix] = '';
+    return out;
+  }
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== 'object')) out[prefix] = value.join(', ');
+    else value.forEach((v, i) => flatten(v, `${prefix}[${i}]`, out));
+    return out;
+  }
+  if (typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    return out;
+  }
+  out[prefix] = String(value);
+  return out;
+}

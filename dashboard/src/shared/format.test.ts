@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { bytes, fixed, seconds, si, tick } from './format';
+
+describe('format', () => {
+  it('si keeps three significant digits', () => {
+    expect(si(4224)).toBe('4.22k');
+    expect(si(2.749e12, 'FLOP')).toBe('2.75T FLOP');
+    expect(si(undefined)).toBe('—');
+  });
+  it('tick drops trailing zeros', () => {
+    expect(tick(10)).toBe('10');
+    expect(tick(0.25)).toBe('0.25');
+    expect(tick(2000)).toBe('2k');
+    expect(tick(1500000)).toBe('1.5M');
+    expect(tick(16384)).toBe('16k');
+    expect(tick(15000)).toBe('15k');
+  });
+  it('bytes uses binary units', () => {
+    expect(bytes(128)).toBe('128 B');
+    expect(bytes(8192)).toBe('8.00 KiB');
+  });
+  it('fixed and seconds', () => {
+    expect(fixed(0.00001)).toBe('1.00e-5');
+    expect(fixed(1.23456)).toBe('1.235');
+    expect(seconds(75)).toBe('1 m 15 s');
+  });
+});

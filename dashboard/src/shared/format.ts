@@ -1,0 +1,72 @@
+// Number and time formatting shared by tables, charts and the cost panel.
+
+const SI = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+
+/** 1234567 -> "1.23M"; keeps three significant digits, which is what a comparison table needs. */
+export function si(value: number | undefined | null, unit = ''): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '—';
+  if (value === 0) return `0${unit ? ' ' + unit : ''}`;
+  const sign = value < 0 ? '-' : '';
+  let v = Math.abs(value);
+  let i = 0;
+  while (v >= 1000 && i < SI.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  const text = `${sign}${v.toFixed(digits)}${SI[i]}`;
+  return unit ? `${text} ${unit}` : text;
+}
+
+export function bytes(value: number | undefined | null): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = value;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v.toFixed(0) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
+export function fixed(value: number | undefined | null, digits = 3): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '—';
+  if (value !== 0 && (Math.abs(value) < 10 ** -digits || Math.abs(value) >= 1e6)) return value.toExponential(2);
+  return value.toFixed(digits);
+}
+
+export function dateTime(iso: string | undefined | null): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/** Seconds between two instants, or from `from` to now while the second is absent. */
+export function duration(fromIso: string | undefined | null, toIso?: string | null, now = Date.now()): string {
+  if (!fromIso) return '—';
+  const from = new Date(fromIso).getTime();
+  const to = toIso ? new Date(toIso).getTime() : now;
+  if (!Number.isFinite(from) || !Number.isFinite(to)) return '—';
+  return seconds((to - from) / 1000);
+}
+
+export function seconds(s: number | undefined | null): string {
+  if (s === undefined || s === null || !Number.isFinite(s)) return '—';
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} m ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} m`;
+}
+
+export function shortId(id: string | undefined | null): string {
+  return id ? id.slice(0, 8) : '—';
+}
+
+/** Axis tick labels: short, no trailing zeros ("10", "0.25", "2k", "1.5M"). */
+export function tick(value: number): string {
+  if (!Number.isFinite(value)) return '';
+  // Sequence lengths are powers of two and read as 1k, 2k, ... 16k, as papers label them.
+  if (value >= 1024 && Number.isInteger(Math.log2(value)) && value <= 2 ** 30) return value >= 2 ** 20 ? `${value / 2 ** 20}M` : `${value / 1024}k`;
+  if (Math.abs(value) >= 1000) return si(value).replace(/\.0+(?=[a-zA-Z])|(\.\d*?)0+(?=[a-zA-Z])/, '$1');
+  return String(Number(value.toPrecision(4)));
+}

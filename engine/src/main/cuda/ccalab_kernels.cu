@@ -1,0 +1,119 @@
+// The one translation unit nvcc turns into ccalab.fatbin. Every kernel the Java backend loads is an
+// extern "C" instance below, named <op>_<dir>_hd<D>[_variant]; the templates are device functions so that
+// each instance is a plain C symbol. CudaKernels.java lists the same names.
+#include "attention/flash_fwd.cuh"     // defines: flash_fwd_kernel
+#include "attention/decode.cuh"        // defines: decode_splitkv_kernel, decode_combine_kernel
+#include "attention/flash_bwd.cuh"     // defines: flash_bwd_preprocess_kernel, flash_bwd_kernel
+#include "attention/cca_prologue.cuh"  // defines: cca_prologue_kernel, value_shift_kernel
+#include "attention/cca_prologue_fma.cuh"  // defines: cca_prologue_fma_kernel
+
+#define FLASH_FWD(D, CAUSAL, MT, NAME)                                                                         \
+    extern "C" __global__ void __launch_bounds__(flash::nthreads<MT>(), 1)                                    \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
+        flash_fwd_kernel<D, CAUSAL, MT>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);                      \
+    }
+FLASH_FWD(64, true, 1, flash_fwd_hd64_causal)
+FLASH_FWD(64, false, 1, flash_fwd_hd64)
+FLASH_FWD(128, true, 1, flash_fwd_hd128_causal)
+FLASH_FWD(128, false, 1, flash_fwd_hd128)
+// The 4-warp, 32-rows-per-warp layout, launched with 128 threads (kernel lab: compared side by side).
+FLASH_FWD(64, true, 2, flash_fwd_hd64_causal_m2)
+FLASH_FWD(64, false, 2, flash_fwd_hd64_m2)
+FLASH_FWD(128, true, 2, flash_fwd_hd128_causal_m2)
+FLASH_FWD(128, false, 2, flash_fwd_hd128_m2)
+// 128-key K/V tiles, 8 warps x 16 rows: half the barriers and O rescales per key, 240 registers, no spill; the
+// backend's choice at D=128 since run 13 (283-300 TF vs 256-271 for the 64-key layouts; docs/perf-log.md).
+// (A 4 warps x 32 rows / 32-key variant, the m2 layout without its spill, lost 10-30% in run 13 and was dropped.)
+#define FLASH_FWD_BN(D, CAUSAL, MT, BN, NAME)                                                                  \
+    extern "C" __global__ void __launch_bounds__(flash::nthreads<MT>(), 1)                                    \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
+        flash_fwd_kernel<D, CAUSAL, MT, BN>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);                  \
+    }
+FLASH_FWD_BN(128, true, 1, 128, flash_fwd_hd128_causal_n128)
+FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
+
+#define DECODE(D, G)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(decode::NTHREADS)                                            \
+    decode_splitkv_hd##D##_g##G(float* partO, float* partML, const __nv_bfloat16* Q, const __nv_bfloat16* Kc, \
+                                const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
+        decode_splitkv_kernel<D, G>(partO, partML, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale);                    \
+    }
+// G = 16 spills (16 heads x 8 accumulators x 8 lanes of q in registers): not instantiated; the backend
+// refuses it with a message naming nKvHeads.
+DECODE(64, 1) DECODE(64, 2) DECODE(64, 4) DECODE(64, 8)
+DECODE(128, 1) DECODE(128, 2) DECODE(128, 4) DECODE(128, 8)
+
+#define DECODE_COMBINE(D)                                                                                     \
+    extern "C" __global__ void decode_combine_hd##D(__nv_bfloat16* O, const float* partO, const float* partML, \
+                                                    int Hq, int nSplit) {                                      \
+        decode_combine_kernel<D>(O, partO, partML, Hq, nSplit);                                               \
+    }
+DECODE_COMBINE(64)
+DECODE_COMBINE(128)
+
+#define CCA_PROLOGUE(D)                                                                                        \
+    extern "C" __global__ void __launch_bounds__(cca::NTHREADS) cca_prologue_hd##D(                                       \
+        __nv_bfloat16* qOut, __nv_bfloat16* kOut, const __nv_bfloat16* z, const float* w0, const float* b0,   \
+        const float* w1t, const float* b1, const float* theta, int T, int Hq, int Hkv, int k0, int k1,         \
+        int rotary, float ropeBase, int tempMode, float normEps, int qkMean) {                                 \
+        cca_prologue_kernel<D>(qOut, kOut, z, w0, b0, w1t, b1, theta, T, Hq, Hkv, k0, k1, rotary, ropeBase,   \
+                               tempMode, normEps, qkMean);                                                     \
+    }
+CCA_PROLOGUE(64)
+CCA_PROLOGUE(128)
+
+#define CCA_PROLOGUE_FMA(D)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(D) cca_prologue_fma_hd##D(                                   \
+        __nv_bfloat16* qOut, __nv_bfloat16* kOut, const __nv_bfloat16* z, const float* w0, const float* b0,   \
+        const float* w1t, const float* b1, const float* theta, int T, int Hq, int Hkv, int k0, int k1,         \
+        int rotary, float ropeBase, int tempMode, float normEps, int qkMean) {                                 \
+        cca_prologue_fma_kernel<D>(qOut, kOut, z, w0, b0, w1t, b1, theta, T, Hq, Hkv, k0, k1, rotary,         \
+                                   ropeBase, tempMode, normEps, qkMean);                                       \
+    }
+CCA_PROLOGUE_FMA(64)
+CCA_PROLOGUE_FMA(128)
+
+#define FLASH_BWD(D, CAUSAL, NAME)                                                                             \
+    extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1)                                      \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
+        flash_bwd_kernel<D, CAUSAL>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale);                     \
+    }
+FLASH_BWD(64, true, flash_bwd_hd64_causal)
+FLASH_BWD(64, false, flash_bwd_hd64)
+FLASH_BWD(128, true, flash_bwd_hd128_causal)
+FLASH_BWD(128, false, flash_bwd_hd128)
+
+#define FLASH_BWD_PRE(D)                                                                                       \
+    extern "C" __global__ void flash_bwd_preprocess_hd##D(float* Dv, const __nv_bfloat16* O,                  \
+                                                          const __nv_bfloat16* dO, int B, int T, int Hq) {    \
+        flash_bwd_preprocess_kernel<D>(Dv, O, dO, B, T, Hq);                                                  \
+    }
+FLASH_BWD_PRE(64)
+FLASH_BWD_PRE(128)
+
+// CCA prologue and value-shift backward (v1, FP32; attention/cca_prologue_bwd.cuh).
+#include "attention/cca_prologue_bwd.cuh"
+extern "C" __global__ void cca_bwd_conv0(float* u, const __nv_bfloat16* z, const float* w0, const float* b0, int B,
+                                         int T, int C, int k0, int k1) {
+    cca_bwd_conv0_kernel(u, z, w0, b0, B, T, C, k0, k1);
+}
+#define CCA_BWD_HEAD(D)                                                                                        \
+    extern "C" __global__ void __launch_bounds__(D) cca_bwd_head_hd##D(                                        \
+        float* dS, float* dZd, float* dTheta, const float* s, const __nv_bfloat16* z, const float* dQh,        \
+        const float* dKh, const float* theta, int T, int Hq, int Hkv, int rotary, float ropeBase, int tempMode, \
+        float normEps, int qkMean) {                                                                           \
+        cca_bwd_head_kernel<D>(dS, dZd, dTheta, s, z, dQh, dKh, theta, T, Hq, Hkv, rotary, ropeBase, tempMode, \
+                               normEps, qkMean);                                                               \
+    }
+CCA_BWD_HEAD(64)
+CCA_BWD_HEAD(128)
+extern "C" __global__ void cca_bwd_dz(__nv_bfloat16* dz, const float* dZd, const float* du, const float* w0, int B,
+                                      int T, int C, int k0, int k1) {
+    cca_bwd_dz_kernel(dz, dZd, du, w0, B, T, C, k0, k1);
+}
+extern "C" __global__ void value_shift_bwd(__nv_bfloat16* dy, const float* dv, int B, int T, int Dk) {
+    value_shift_bwd_kernel(dy, dv, B, T, Dk);
+}

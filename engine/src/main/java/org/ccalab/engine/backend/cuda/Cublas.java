@@ -1,0 +1,95 @@
+package org.ccalab.engine.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+
+/**
+ * cuBLAS through java.lang.foreign: a handle bound to our stream and bf16 GEMMs with float32 accumulation
+ * (cublasGemmEx, CUDA_R_16BF, CUBLAS_COMPUTE_32F). cuBLAS uses the runtime's primary context, which is the
+ * one {@link CudaDevice} makes current, so device pointers from JCuda are valid here.
+ */
+final class Cublas implements AutoCloseable {
+    private static final int CUDA_R_16BF = 14, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+    private static final int OP_N = 0, OP_T = 1;
+
+    private final Arena arena = Arena.ofShared();
+    private final Path library;
+    private final MethodHandle gemmEx;
+    private final MethodHandle destroy;
+    private final MemorySegment handle;
+    private final MemorySegment one;
+    private final MemorySegment zero;
+
+    Cublas(Path library, long stream) {
+        this.library = library;
+        SymbolLookup lib;
+        try {
+            lib = SymbolLookup.libraryLookup(library, arena);
+        } catch (IllegalArgumentException e) {
+            throw new CudaUnavailableException("cuBLAS at " + library + " could not be loaded: " + e.getMessage(), e);
+        }
+        Linker linker = Linker.nativeLinker();
+        MethodHandle create = linker.downcallHandle(find(lib, "cublasCreate_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        MethodHandle setStream = linker.downcallHandle(find(lib, "cublasSetStream_v2"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        destroy = linker.downcallHandle(find(lib, "cublasDestroy_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        gemmEx = linker.downcallHandle(find(lib, "cublasGemmEx"), FunctionDescriptor.of(JAVA_INT,
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        MemorySegment out = arena.allocate(ADDRESS);
+        check((int) invoke(create, out), "cublasCreate_v2");
+        handle = out.get(ADDRESS, 0);
+        check((int) invoke(setStream, handle, MemorySegment.ofAddress(stream)), "cublasSetStream_v2");
+        one = arena.allocateFrom(JAVA_FLOAT, 1f);
+        zero = arena.allocateFrom(JAVA_FLOAT, 0f);
+    }
+
+    private MemorySegment find(SymbolLookup lib, String name) {
+        return lib.find(name).orElseThrow(() -> new CudaUnavailableException(
+                "cuBLAS at " + library + " has no symbol " + name + " (not a cuBLAS 12/13 library?)"));
+    }
+
+    Path library() {
+        return library;
+    }
+
+    /**
+     * Row-major c [M, N] = a [M, K] . b[N, K]^T (a PyTorch Linear: y = x W^T), bf16 in and out, fp32 accumulate.
+     * In cuBLAS's column-major terms that is c^T = b . a^T: op T on b, op N on a.
+     */
+    void gemmNt(long c, long a, long b, int m, int n, int k) {
+        int rc = (int) invoke(gemmEx, handle, OP_T, OP_N, n, m, k, one, MemorySegment.ofAddress(b), CUDA_R_16BF, k,
+                MemorySegment.ofAddress(a), CUDA_R_16BF, k, zero, MemorySegment.ofAddress(c), CUDA_R_16BF, n,
+                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        check(rc, "cublasGemmEx(m=" + m + ", n=" + n + ", k=" + k + ")");
+    }
+
+    private static Object invoke(MethodHandle h, Object... args) {
+        try {
+            return h.invokeWithArguments(args);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private static void check(int status, String what) {
+        if (status != 0) throw new IllegalStateException(what + " failed with cuBLAS status " + status);
+    }
+
+    @Override
+    public void close() {
+        invoke(destroy, handle);
+        arena.close();
+    }
+}

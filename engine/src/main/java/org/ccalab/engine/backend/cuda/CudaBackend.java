@@ -1,0 +1,322 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Logger;
+import jcuda.CudaException;
+import jcuda.Pointer;
+import org.ccalab.common.variant.KeyTemperature;
+import org.ccalab.engine.backend.Backend;
+
+/**
+ * The CUDA backend: our kernels for attention (flash forward, split-KV decode, the CCA/CCGQA prologue, the
+ * value shift) and cuBLAS for GEMMs, all on one stream of device 0's primary context. Operations take device
+ * buffers from {@link #allocate} and only enqueue work; {@link #synchronize()} or a download waits for it.
+ *
+ * <p>Open with {@link #open()}; use {@link #probe()} first where the GPU is optional: it never throws.
+ */
+public final class CudaBackend implements Backend, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
+
+    private final CudaDevice device;
+    private final KernelModule kernels;
+    private final Cublas cublas;
+    private final CudaProbe probe;
+    private final CudaKernels.Prologue prologue = CudaKernels.Prologue.fromProperty();
+
+    private CudaBackend(CudaDevice device, KernelModule kernels, Cublas cublas, CudaProbe probe) {
+        this.device = device;
+        this.kernels = kernels;
+        this.cublas = cublas;
+        this.probe = probe;
+    }
+
+    private static volatile CudaProbe probed;
+
+    /**
+     * Whether this machine can run the backend, and why not; never throws (CI has no GPU). Probed once per
+     * JVM: after a failed native load JCuda's classes stay unusable, so a second probe could only say less.
+     */
+    public static CudaProbe probe() {
+        CudaProbe p = probed;
+        if (p == null) {
+            try {
+                p = CudaProbe.run();
+            } catch (LinkageError | CudaException | CudaUnavailableException e) {
+                p = CudaProbe.unavailable(e.toString());
+            }
+            probed = p;
+        }
+        return p;
+    }
+
+    /**
+     * Opens device 0 with our kernels and cuBLAS; fails with {@link CudaUnavailableException} saying what is
+     * missing (driver, device, kernels, a kernel the fatbin lacks, cuBLAS).
+     */
+    public static CudaBackend open() {
+        CudaProbe p = probe();
+        if (!p.available()) throw new CudaUnavailableException("CUDA backend unavailable: " + p.reason());
+        CudaDevice dev = new CudaDevice();
+        KernelModule mod = null;
+        try {
+            mod = new KernelModule(KernelImage.locate());
+            List<String> missing = new ArrayList<>();
+            for (String name : CudaKernels.all()) {
+                try {
+                    mod.function(name, 0);
+                } catch (CudaUnavailableException e) {
+                    missing.add(name);
+                }
+            }
+            if (!missing.isEmpty())
+                throw new CudaUnavailableException("CUDA kernels missing from " + mod.image().source() + ": " + missing);
+            Cublas blas = new Cublas(CublasLocator.locate(), dev.streamHandle());
+            LOG.info(() -> "CUDA backend: " + p.describe() + ", kernels " + p.kernelsSource() + ", cuBLAS " + blas.library());
+            return new CudaBackend(dev, mod, blas, p);
+        } catch (RuntimeException e) {
+            if (mod != null) mod.close();
+            dev.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public String describe() {
+        return "cuda: " + probe.describe();
+    }
+
+    public CudaProbe deviceInfo() {
+        return probe;
+    }
+
+    /** sha256 of the loaded fatbin: the run environment's kernel build hash. */
+    public String kernelBuildHash() {
+        return kernels.image().sha256();
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    public DeviceBuffer allocate(long bytes) {
+        return device.pool().allocate(bytes);
+    }
+
+    public DeviceBuffer uploadBf16(short[] values) {
+        DeviceBuffer b = allocate(values.length * 2L);
+        device.upload(b, values);
+        return b;
+    }
+
+    public DeviceBuffer uploadFloats(float[] values) {
+        DeviceBuffer b = allocate(values.length * 4L);
+        device.upload(b, values);
+        return b;
+    }
+
+    public short[] downloadBf16(DeviceBuffer b, int count) {
+        return device.downloadShorts(b, count);
+    }
+
+    public float[] downloadFloats(DeviceBuffer b, int count) {
+        return device.downloadFloats(b, count);
+    }
+
+    public void poison(DeviceBuffer b) {
+        device.poison(b);
+    }
+
+    public void synchronize() {
+        device.synchronize();
+    }
+
+    public int multiprocessors() {
+        return device.multiprocessors();
+    }
+
+    CudaDevice device() {
+        return device;
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    /** Row-major c [M, N] = a [M, K] . b [N, K]^T in bf16 with fp32 accumulation (cuBLAS). */
+    public void gemmNt(DeviceBuffer c, DeviceBuffer a, DeviceBuffer b, int m, int n, int k) {
+        need(c, (long) m * n * 2, "c");
+        need(a, (long) m * k * 2, "a");
+        need(b, (long) n * k * 2, "b");
+        cublas.gemmNt(c.address(), a.address(), b.address(), m, n, k);
+    }
+
+    /**
+     * o [B, T, Hq, D] and lse [B, Hq, T] (fp32, natural log, for backward) from q [B, T, Hq, D],
+     * k, v [B, T, Hkv, D]. KV heads >= {@code vShiftFrom} read V one token back (CCA's value shift; pass
+     * {@code kvHeads} for none).
+     */
+    public void flashForward(DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                             AttentionShape s, boolean causal, int vShiftFrom) {
+        need(o, s.qElements() * 2, "o");
+        need(lse, (long) s.batch() * s.qHeads() * s.tokens() * 4, "lse");
+        need(q, s.qElements() * 2, "q");
+        need(k, s.kvElements() * 2, "k");
+        need(v, s.kvElements() * 2, "v");
+        if (vShiftFrom < 0 || vShiftFrom > s.kvHeads())
+            throw new IllegalArgumentException("vShiftFrom " + vShiftFrom + " outside [0, kvHeads=" + s.kvHeads() + "]");
+        CudaKernels.FlashVariant fv = CudaKernels.flashVariant(s);
+        int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
+        kernels.launch(CudaKernels.flashForward(s.headDim(), causal, fv), grid, fv.threads(), fv.smem(s.headDim()),
+                device.stream(), Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()),
+                        ints(s.kvHeads()), ints(vShiftFrom), floats((float) (1.0 / Math.sqrt(s.headDim())))));
+    }
+
+    /**
+     * FlashAttention-2 backward: dq [B, T, Hq, D], dk, dv [B, T, Hkv, D] fp32 accumulators (zeroed here, then
+     * added to with atomics: grouped query heads sum into their KV head) from the forward's q, k, v, o, lse and
+     * dO [B, T, Hq, D] bf16. The row sums Dv [B, Hq, T] = rowsum(dO * o) live in a pooled scratch buffer.
+     */
+    public void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
+                              DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s,
+                              boolean causal) {
+        need(dq, s.qElements() * 4, "dq");
+        need(dk, s.kvElements() * 4, "dk");
+        need(dv, s.kvElements() * 4, "dv");
+        need(q, s.qElements() * 2, "q");
+        need(k, s.kvElements() * 2, "k");
+        need(v, s.kvElements() * 2, "v");
+        need(o, s.qElements() * 2, "o");
+        need(dO, s.qElements() * 2, "dO");
+        need(lse, (long) s.batch() * s.qHeads() * s.tokens() * 4, "lse");
+        device.zero(dq, s.qElements() * 4);
+        device.zero(dk, s.kvElements() * 4);
+        device.zero(dv, s.kvElements() * 4);
+        long rows = (long) s.batch() * s.tokens() * s.qHeads();
+        try (DeviceBuffer dvec = allocate(rows * 4)) {
+            kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim()),
+                    new int[] {(int) ((rows + 7) / 8), 1, 1}, CudaKernels.BWD_PRE_THREADS, 0, device.stream(),
+                    Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
+            int[] grid = {(s.tokens() + CudaKernels.BWD_TILE - 1) / CudaKernels.BWD_TILE, s.qHeads(), s.batch()};
+            kernels.launch(CudaKernels.flashBackward(s.headDim(), causal), grid, CudaKernels.BWD_THREADS,
+                    CudaKernels.flashBackwardSmem(s.headDim()), device.stream(),
+                    Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                            ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
+                            floats((float) (1.0 / Math.sqrt(s.headDim())))));
+        }
+    }
+
+    /** How decode splits the cache: {@code splits} chunks of {@code chunk} keys each. */
+    public record DecodeSplit(int splits, int chunk) {}
+
+    /**
+     * About four 4-warp blocks per SM, eight when G >= 4 (those blocks do G dot products per key and were
+     * ALU-bound with fewer), chunks of at least 256 keys, a multiple of 64. Runs 3-4: eight blocks per SM cost
+     * MHA shapes 8%; four cost G=4 a quarter of its bandwidth; 128-key chunks slowed batch 1.
+     */
+    public DecodeSplit decodeSplit(int batch, int qHeads, int kvHeads, int length) {
+        int perSm = qHeads / kvHeads >= 4 ? 8 : 4;
+        int want = Math.max(1, Math.min(ceil(perSm * multiprocessors(), batch * kvHeads), ceil(length, 256)));
+        int chunk = ceil(ceil(length, want), 64) * 64;
+        return new DecodeSplit(ceil(length, chunk), chunk);
+    }
+
+    /**
+     * One query token per sequence: o [B, Hq, D] from q [B, Hq, D] over the first {@code length} positions of
+     * the caches kCache, vCache [B, capacity, Hkv, D] (the prefill layout). Workspace comes from the pool.
+     */
+    public void decode(DeviceBuffer o, DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, int batch, int length,
+                       int capacity, int qHeads, int kvHeads, int headDim) {
+        AttentionShape s = new AttentionShape(batch, capacity, qHeads, kvHeads, headDim);
+        if (length <= 0 || length > capacity)
+            throw new IllegalArgumentException("length " + length + " outside [1, capacity=" + capacity + "]");
+        int g = s.group();
+        if (g != 1 && g != 2 && g != 4 && g != 8)
+            throw new IllegalArgumentException("nKvHeads: qHeads/kvHeads = " + g + " has no decode kernel (1, 2, 4 or 8)");
+        need(o, (long) batch * qHeads * headDim * 2, "o");
+        need(q, (long) batch * qHeads * headDim * 2, "q");
+        need(kCache, s.kvElements() * 2, "kCache");
+        need(vCache, s.kvElements() * 2, "vCache");
+        DecodeSplit sp = decodeSplit(batch, qHeads, kvHeads, length);
+        try (DeviceBuffer partO = allocate((long) batch * qHeads * sp.splits() * headDim * 4);
+             DeviceBuffer partMl = allocate((long) batch * qHeads * sp.splits() * 2 * 4)) {
+            kernels.launch(CudaKernels.decodeSplit(headDim, g), new int[] {sp.splits(), kvHeads, batch},
+                    CudaKernels.DECODE_THREADS, 0, device.stream(), Pointer.to(ptr(partO), ptr(partMl), ptr(q),
+                            ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
+                            floats((float) (1.0 / Math.sqrt(headDim)))));
+            kernels.launch(CudaKernels.decodeCombine(headDim), new int[] {qHeads, batch, 1}, headDim, 0, device.stream(),
+                    Pointer.to(ptr(o), ptr(partO), ptr(partMl), ints(qHeads), ints(sp.splits())));
+            // The pool may hand the workspace to the next call while these kernels are queued: same stream,
+            // so the next user's kernels run after them; only a host read would race, and none happens.
+        }
+    }
+
+    /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
+    public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,
+                                  boolean qkMean) {}
+
+    /**
+     * q̂ [B, T, Hq, D], k̂ [B, T, Hkv, D] from the packed projections z [B, T, (Hq + Hkv) D]: both convs,
+     * q-k mean, L2 norm with key temperature, partial RoPE.
+     */
+    public void ccaPrologue(DeviceBuffer qOut, DeviceBuffer kOut, DeviceBuffer z, CcaPrologueWeights w,
+                            AttentionShape s, PrologueOptions opt) {
+        long c = (long) (s.qHeads() + s.kvHeads()) * s.headDim();
+        need(z, (long) s.batch() * s.tokens() * c * 2, "z");
+        need(qOut, s.qElements() * 2, "qOut");
+        need(kOut, s.kvElements() * 2, "kOut");
+        need(w.w1t(), (s.qHeads() + s.kvHeads()) * (long) w.k1() * s.headDim() * s.headDim() * 4, "w1t");
+        if (opt.rotaryDims() < 0 || opt.rotaryDims() > s.headDim() || opt.rotaryDims() % 2 != 0)
+            throw new IllegalArgumentException("rotaryDims " + opt.rotaryDims() + " must be even and within [0, headDim]");
+        CudaKernels.Prologue impl = prologue;
+        int smem = CudaKernels.ccaSmem(impl, s.headDim(), w.k0(), w.k1());
+        int tt = CudaKernels.ccaTokensPerBlock(impl);
+        int[] grid = {(s.tokens() + tt - 1) / tt, s.qHeads() + s.kvHeads(), s.batch()};
+        kernels.launch(CudaKernels.ccaPrologue(impl, s.headDim()), grid, CudaKernels.ccaThreads(impl, s.headDim()), smem,
+                device.stream(),
+                Pointer.to(ptr(qOut), ptr(kOut), ptr(z), ptr(w.w0()), ptr(w.b0()), ptr(w.w1t()), ptr(w.b1()),
+                        ptr(w.theta()), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), ints(w.k0()),
+                        ints(w.k1()), ints(opt.rotaryDims()), floats((float) opt.ropeBase()),
+                        ints(opt.temperature().ordinal()), floats((float) opt.normEps()), ints(opt.qkMean() ? 1 : 0)));
+    }
+
+    /** v [B, T, Dk] from y [B, T, Dk]: channels >= Dk/2 take the previous token (zeros at t=0). */
+    public void valueShift(DeviceBuffer v, DeviceBuffer y, int batch, int tokens, int width) {
+        long n = (long) batch * tokens * width;
+        need(v, n * 2, "v");
+        need(y, n * 2, "y");
+        int blocks = (int) Math.min(4096, (n + 255) / 256);
+        kernels.launch(CudaKernels.VALUE_SHIFT, new int[] {blocks, 1, 1}, 256, 0, device.stream(),
+                Pointer.to(ptr(v), ptr(y), ints(batch), ints(tokens), ints(width)));
+    }
+
+    private static void need(DeviceBuffer b, long bytes, String name) {
+        if (b.bytes() < bytes)
+            throw new IllegalArgumentException(name + ": device buffer of " + b.bytes() + " bytes, the shape needs " + bytes);
+    }
+
+    private static Pointer ptr(DeviceBuffer b) {
+        return Pointer.to(b.pointer());
+    }
+
+    private static Pointer ints(int v) {
+        return Pointer.to(new int[] {v});
+    }
+
+    private static Pointer floats(float v) {
+        return Pointer.to(new float[] {v});
+    }
+
+    private static int ceil(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    @Override
+    public void close() {
+        device.synchronize();
+        cublas.close();
+        kernels.close();
+        device.close();
+    }
+}

@@ -1,0 +1,632 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.ccalab.common.variant.CcgqaConfig;
+import org.ccalab.common.variant.KeyTemperature;
+import org.ccalab.engine.attention.AttentionLayer;
+import org.ccalab.engine.attention.AttentionLayers;
+import org.ccalab.engine.backend.cpu.AttentionKernel;
+import org.ccalab.engine.backend.cpu.CpuBackend;
+
+/**
+ * Benchmarks the CUDA backend: variants x sequence lengths x phases, JSON out, a short table on stdout.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -cp engine.jar:... org.ccalab.engine.backend.cuda.CudaBenchCli \
+ *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer] [--reps 20]
+ * </pre>
+ * Phases: {@code check} (GPU vs the float64 CPU reference on fresh random inputs: flash forward per variant
+ * shape, decode, decode == last prefill row, GEMM), {@code core} (causal attention forward), {@code decode}
+ * (one token over a KV cache, KV bytes/s), {@code gemm} (the model's projection shapes + 8192^3) and
+ * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
+ * + prologue + flash with fused value shift + out GEMM). Times are CUDA-event medians after warm-up, inputs
+ * rotated over two sets. Exit status 1 when a check fails.
+ */
+public final class CudaBenchCli {
+    static final int E = 2048;
+
+    /** An attention shape of the paper's kernel benchmark at E = 2048. */
+    record Variant(String name, String family, int qHeads, int kvHeads, int headDim) {}
+
+    static final List<Variant> VARIANTS = List.of(
+            new Variant("MHA 16x128", "mha", 16, 16, 128),
+            new Variant("GQA-4 16q/4kv", "gqa", 16, 4, 128),
+            new Variant("GQA-8 16q/2kv", "gqa", 16, 2, 128),
+            new Variant("CCA-4x 4q/4kv", "cca", 4, 4, 128),
+            new Variant("CCGQA 8q/2kv (2x/8x)", "ccgqa", 8, 2, 128),
+            // The issue's headline CCGQA: query compression 4 (E / (4 x 128)), KV compression 8 and 16.
+            new Variant("CCGQA-4x 4q/2kv (4x/8x)", "ccgqa", 4, 2, 128),
+            new Variant("CCGQA-4x 4q/1kv (4x/16x)", "ccgqa", 4, 1, 128),
+            new Variant("MHA 32x64", "mha", 32, 32, 64));
+
+    private final CudaBackend cuda;
+    private final int reps;
+    private final List<Map<String, Object>> cells = new ArrayList<>();
+    private final List<String> table = new ArrayList<>();
+    private boolean checksFailed;
+
+    CudaBenchCli(CudaBackend cuda, int reps) {
+        this.cuda = cuda;
+        this.reps = reps;
+    }
+
+    public static void main(String[] args) throws IOException {
+        Map<String, String> opt = parse(args);
+        Path out = Path.of(opt.getOrDefault("out", "cuda_bench.json"));
+        int[] seqs = Arrays.stream(opt.getOrDefault("seqs", "1024,4096,16384").split(",")).mapToInt(Integer::parseInt).toArray();
+        List<String> phases = List.of(opt.getOrDefault("phases", "check,core,decode,gemm,layer").split(","));
+        CudaProbe probe = CudaBackend.probe();
+        System.out.println("probe: " + probe.describe());
+        if (!probe.available()) {
+            System.err.println("CUDA backend unavailable: " + probe.reason());
+            System.exit(2);
+        }
+        try (CudaBackend cuda = CudaBackend.open()) {
+            CudaBenchCli cli = new CudaBenchCli(cuda, Integer.parseInt(opt.getOrDefault("reps", "20")));
+            if (phases.contains("check")) cli.checks();
+            if (phases.contains("core")) cli.core(seqs);
+            if (phases.contains("decode")) cli.decode();
+            if (phases.contains("gemm")) cli.gemm();
+            if (phases.contains("layer")) cli.layers(seqs);
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("device", probe.describe());
+            doc.put("kernels", probe.kernelsSource());
+            doc.put("kernelBuildHash", cuda.kernelBuildHash());
+            doc.put("jvm", System.getProperty("java.vm.name") + " " + Runtime.version());
+            doc.put("checksPassed", !cli.checksFailed);
+            doc.put("cells", cli.cells);
+            Files.writeString(out, Json.write(doc));
+            System.out.println();
+            cli.table.forEach(System.out::println);
+            System.out.println(cli.checksFailed ? "SOME CHECKS FAILED" : "ALL CHECKS PASSED");
+            System.out.println("wrote " + out.toAbsolutePath());
+            if (cli.checksFailed) System.exit(1);
+        }
+    }
+
+    boolean checksFailed() {
+        return checksFailed;
+    }
+
+    // ---------------------------------------------------------------- correctness
+
+    void checks() {
+        AttentionKernel ref = CpuBackend.create().attention();
+        for (Variant v : VARIANTS)
+            for (int t : new int[] {1, 200, 517})
+                for (boolean causal : new boolean[] {true, false}) checkFlash(ref, v, 2, t, causal);
+        checkDecode(ref, new Variant("GQA 8q/2kv", "gqa", 8, 2, 128), 2, 700, 1000);
+        checkDecode(ref, new Variant("MHA 4x64", "mha", 4, 4, 64), 1, 3000, 3000);
+        checkGemm(300, 200, 256);
+        checkBackward(ref, new Variant("GQA 4q/2kv", "gqa", 4, 2, 128), 2, 150, true);
+        checkBackward(ref, new Variant("MHA 2x64", "mha", 2, 2, 64), 1, 333, false);
+        checkCcaLayer(new CcgqaConfig(256, 2, 2, 64), 2, 150);    // CCA, C = 2, fused value shift (even Hkv)
+        checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
+        checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
+        checkCcaLayer(new CcgqaConfig(512, 4, 1, 128), 1, 200);   // CCGQA-4x shape: G = 4 onto one KV head
+    }
+
+    /**
+     * A whole CCA/CCGQA layer on the GPU (2 GEMMs, prologue, attention with value shift, out GEMM) against the
+     * float64 CPU layer ({@link org.ccalab.engine.attention.AttentionLayers}) with the same parameters. Weights
+     * are rounded to bf16 (GEMMs) / float (convs) in the CPU layer first, so the difference is the GPU's bf16
+     * intermediates (z, q̂, k̂, y, attention output: ~2^-9 each) and float32 accumulation.
+     */
+    private void checkCcaLayer(CcgqaConfig cfg, int batch, int tokens) {
+        AttentionLayer layer = AttentionLayers.create(cfg, new java.util.Random(7));
+        Map<String, double[]> p = new LinkedHashMap<>();
+        for (var prm : layer.parameters()) {
+            double[] d = prm.value().data();
+            boolean conv = prm.name().startsWith("conv") || prm.name().equals("temp");
+            if (prm.name().equals("temp")) for (int i = 0; i < d.length; i++) d[i] = 0.3 * (i + 1) - 0.2;
+            for (int i = 0; i < d.length; i++) d[i] = conv ? (float) d[i] : Bf16.toFloat(Bf16.fromFloat((float) d[i]));
+            p.put(prm.name(), d);
+        }
+        int e = cfg.dModel(), hq = cfg.nQHeads(), hkv = cfg.nKvHeads(), d = cfg.headDim(), c = (hq + hkv) * d, dk = hkv * d;
+        int k0 = cfg.conv().convSeqKernel(), k1 = cfg.conv().convChannelKernel(), rows = batch * tokens;
+        short[] x = Bf16.fromDoubles(Random.doubles((long) rows * e, 41));
+        double[] want = layer.forward(org.ccalab.engine.tensor.Tensor.wrap(Bf16.toDoubles(x), batch, tokens, e)).output().data();
+        AttentionShape s = new AttentionShape(batch, tokens, hq, hkv, d);
+        List<DeviceBuffer> held = new ArrayList<>();
+        try {
+            DeviceBuffer dx = keep(held, cuda.uploadBf16(x));
+            DeviceBuffer wqk = keep(held, cuda.uploadBf16(Bf16.fromDoubles(concat(p.get("q_proj.weight"), p.get("k_proj.weight")))));
+            DeviceBuffer wv = keep(held, cuda.uploadBf16(Bf16.fromDoubles(
+                    concat(p.get("v_proj_current.weight"), p.get("v_proj_delayed.weight")))));
+            DeviceBuffer wo = keep(held, cuda.uploadBf16(Bf16.fromDoubles(p.get("o_proj.weight"))));
+            CcaPrologueWeights w = new CcaPrologueWeights(keep(held, cuda.uploadFloats(floats(p.get("conv_qk_depthwise.weight")))),
+                    keep(held, cuda.uploadFloats(floats(p.get("conv_qk_depthwise.bias")))),
+                    keep(held, cuda.uploadFloats(CcaPrologueWeights.repackW1(floats(p.get("conv_qk_grouped.weight")), hq + hkv, d, k1))),
+                    keep(held, cuda.uploadFloats(floats(p.get("conv_qk_grouped.bias")))),
+                    keep(held, cuda.uploadFloats(floats(p.get("temp")))), k0, k1);
+            DeviceBuffer z = keep(held, cuda.allocate((long) rows * c * 2)), y = keep(held, cuda.allocate((long) rows * dk * 2));
+            DeviceBuffer q = keep(held, cuda.allocate(s.qElements() * 2)), k = keep(held, cuda.allocate(s.kvElements() * 2));
+            DeviceBuffer o = keep(held, cuda.allocate(s.qElements() * 2)), lse = keep(held, cuda.allocate((long) batch * hq * tokens * 4));
+            DeviceBuffer out = keep(held, cuda.allocate((long) rows * e * 2));
+            cuda.poison(out);
+            cuda.gemmNt(z, dx, wqk, rows, c, e);
+            cuda.gemmNt(y, dx, wv, rows, dk, e);
+            var rope = cfg.conv().rope();
+            cuda.ccaPrologue(q, k, z, w, s, new CudaBackend.PrologueOptions(rope.rotaryDims(d), rope.base(),
+                    cfg.conv().keyTemperature(), cfg.conv().normEps(), cfg.conv().qkMean()));
+            if (hkv % 2 == 0) {
+                cuda.flashForward(o, lse, q, k, y, s, true, hkv / 2);
+            } else {
+                DeviceBuffer v = keep(held, cuda.allocate(s.kvElements() * 2));
+                cuda.valueShift(v, y, batch, tokens, dk);
+                cuda.flashForward(o, lse, q, k, v, s, true, hkv);
+            }
+            cuda.gemmNt(out, o, wo, rows, e, hq * d);
+            Err err = Err.of(Bf16.toDoubles(cuda.downloadBf16(out, rows * e)), want);
+            // Five bf16 roundings of intermediates at ~2e-3 each, partly cancelling: 1e-2 is about twice what
+            // they give together; a wrong conv tap, head mapping or shift gives O(1).
+            record("check", "cca layer vs CPU " + cfg.nQHeads() + "q/" + hkv + "kv D" + d + " B" + batch + " T" + tokens,
+                    err.rel() < 1e-2, err, Map.of());
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    private static double[] concat(double[] a, double[] b) {
+        double[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static float[] floats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+
+    private void checkFlash(AttentionKernel ref, Variant v, int batch, int tokens, boolean causal) {
+        AttentionShape s = new AttentionShape(batch, tokens, v.qHeads(), v.kvHeads(), v.headDim());
+        double[] q = Random.doubles(s.qElements(), 11 + tokens), k = Random.doubles(s.kvElements(), 12 + tokens),
+                vv = Random.doubles(s.kvElements(), 13 + tokens);
+        // The reference sees exactly the bf16-rounded inputs the GPU sees.
+        short[] qb = Bf16.fromDoubles(q), kb = Bf16.fromDoubles(k), vb = Bf16.fromDoubles(vv);
+        double[] o = new double[q.length], lse = new double[batch * v.qHeads() * tokens];
+        ref.forward(o, lse, Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb), new AttentionKernel.Dims(batch,
+                tokens, v.qHeads(), v.kvHeads(), v.headDim(), v.headDim(), 1.0 / Math.sqrt(v.headDim()), causal));
+        try (DeviceBuffer dq = cuda.uploadBf16(qb); DeviceBuffer dk = cuda.uploadBf16(kb); DeviceBuffer dv = cuda.uploadBf16(vb);
+             DeviceBuffer dout = cuda.allocate(s.qElements() * 2); DeviceBuffer dl = cuda.allocate(lse.length * 4L)) {
+            cuda.poison(dout);
+            cuda.poison(dl);
+            cuda.flashForward(dout, dl, dq, dk, dv, s, causal, v.kvHeads());
+            double[] got = Bf16.toDoubles(cuda.downloadBf16(dout, q.length));
+            float[] gotLse = cuda.downloadFloats(dl, lse.length);
+            Err e = Err.of(got, o);
+            double lseErr = 0;
+            for (int i = 0; i < lse.length; i++) lseErr = Math.max(lseErr, Double.isNaN(gotLse[i]) ? 1e9 : Math.abs(gotLse[i] - lse[i]));
+            // bf16 output rounding alone gives ~2e-3 relative; fp32 accumulation with bf16 probabilities adds about as much.
+            boolean ok = e.rel() < 8e-3 && lseErr < 1e-3;
+            record("check", "flash_fwd " + v.name() + " B" + batch + " T" + tokens + (causal ? " causal" : ""), ok, e,
+                    Map.of("lseMaxAbsError", lseErr));
+        }
+    }
+
+    private void checkDecode(AttentionKernel ref, Variant v, int batch, int length, int capacity) {
+        AttentionShape cache = new AttentionShape(batch, capacity, v.qHeads(), v.kvHeads(), v.headDim());
+        AttentionShape pre = new AttentionShape(batch, length, v.qHeads(), v.kvHeads(), v.headDim());
+        int d = v.headDim();
+        short[] qAll = Bf16.fromDoubles(Random.doubles(pre.qElements(), 21));
+        short[] kc = Bf16.fromDoubles(Random.doubles(cache.kvElements(), 22));
+        short[] vc = Bf16.fromDoubles(Random.doubles(cache.kvElements(), 23));
+        // The decode query is the last prefill row: then decode == prefill's last row, and both == the reference.
+        short[] qLast = new short[batch * v.qHeads() * d];
+        short[] kPre = new short[(int) pre.kvElements()], vPre = new short[(int) pre.kvElements()];
+        int rowKv = v.kvHeads() * d, rowQ = v.qHeads() * d;
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(qAll, (b * length + length - 1) * rowQ, qLast, b * rowQ, rowQ);
+            System.arraycopy(kc, b * capacity * rowKv, kPre, b * length * rowKv, length * rowKv);
+            System.arraycopy(vc, b * capacity * rowKv, vPre, b * length * rowKv, length * rowKv);
+        }
+        double[] o = new double[qAll.length], lse = new double[batch * v.qHeads() * length];
+        ref.forward(o, lse, Bf16.toDoubles(qAll), Bf16.toDoubles(kPre), Bf16.toDoubles(vPre), new AttentionKernel.Dims(batch,
+                length, v.qHeads(), v.kvHeads(), d, d, 1.0 / Math.sqrt(d), true));
+        double[] want = new double[qLast.length];
+        for (int b = 0; b < batch; b++) System.arraycopy(o, (b * length + length - 1) * rowQ, want, b * rowQ, rowQ);
+        try (DeviceBuffer dq = cuda.uploadBf16(qLast); DeviceBuffer dk = cuda.uploadBf16(kc); DeviceBuffer dv = cuda.uploadBf16(vc);
+             DeviceBuffer dout = cuda.allocate(qLast.length * 2L); DeviceBuffer dqa = cuda.uploadBf16(qAll);
+             DeviceBuffer dkp = cuda.uploadBf16(kPre); DeviceBuffer dvp = cuda.uploadBf16(vPre);
+             DeviceBuffer dpre = cuda.allocate(pre.qElements() * 2); DeviceBuffer dl = cuda.allocate(lse.length * 4L)) {
+            cuda.poison(dout);
+            cuda.decode(dout, dq, dk, dv, batch, length, capacity, v.qHeads(), v.kvHeads(), d);
+            double[] got = Bf16.toDoubles(cuda.downloadBf16(dout, qLast.length));
+            Err e = Err.of(got, want);
+            record("check", "decode " + v.name() + " B" + batch + " L" + length + " cap" + capacity, e.rel() < 8e-3, e, Map.of());
+            cuda.flashForward(dpre, dl, dqa, dkp, dvp, pre, true, v.kvHeads());
+            double[] preOut = Bf16.toDoubles(cuda.downloadBf16(dpre, qAll.length));
+            double[] preLast = new double[qLast.length];
+            for (int b = 0; b < batch; b++) System.arraycopy(preOut, (b * length + length - 1) * rowQ, preLast, b * rowQ, rowQ);
+            Err same = Err.of(got, preLast);
+            record("check", "decode == last prefill row " + v.name(), same.rel() < 8e-3, same, Map.of());
+        }
+    }
+
+    /** dq, dk, dv of the GPU backward against the CPU backward (float64) on the same bf16 inputs and dO. */
+    private void checkBackward(AttentionKernel ref, Variant v, int batch, int tokens, boolean causal) {
+        AttentionShape s = new AttentionShape(batch, tokens, v.qHeads(), v.kvHeads(), v.headDim());
+        short[] qb = Random.bf16(s.qElements(), 51), kb = Random.bf16(s.kvElements(), 52), vb = Random.bf16(s.kvElements(), 53);
+        short[] gb = Random.bf16(s.qElements(), 54);
+        var dims = new AttentionKernel.Dims(batch, tokens, v.qHeads(), v.kvHeads(), v.headDim(), v.headDim(),
+                1.0 / Math.sqrt(v.headDim()), causal);
+        try (DeviceBuffer q = cuda.uploadBf16(qb); DeviceBuffer k = cuda.uploadBf16(kb); DeviceBuffer vv = cuda.uploadBf16(vb);
+             DeviceBuffer g = cuda.uploadBf16(gb); DeviceBuffer o = cuda.allocate(s.qElements() * 2);
+             DeviceBuffer lse = cuda.allocate((long) batch * v.qHeads() * tokens * 4);
+             DeviceBuffer dq = cuda.allocate(s.qElements() * 4); DeviceBuffer dk = cuda.allocate(s.kvElements() * 4);
+             DeviceBuffer dv = cuda.allocate(s.kvElements() * 4)) {
+            cuda.flashForward(o, lse, q, k, vv, s, causal, v.kvHeads());
+            // The reference backward uses the GPU's own (bf16) forward output and LSE, as the kernel does.
+            double[] oRef = Bf16.toDoubles(cuda.downloadBf16(o, (int) s.qElements()));
+            float[] lseF = cuda.downloadFloats(lse, batch * v.qHeads() * tokens);
+            double[] lseRef = new double[lseF.length];
+            for (int i = 0; i < lseF.length; i++) lseRef[i] = lseF[i];
+            double[] wq = new double[(int) s.qElements()], wk = new double[(int) s.kvElements()], wv = new double[(int) s.kvElements()];
+            ref.backward(wq, wk, wv, Bf16.toDoubles(gb), Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb), oRef,
+                    lseRef, dims);
+            cuda.flashBackward(dq, dk, dv, q, k, vv, o, lse, g, s, causal);
+            String name = "flash_bwd " + v.name() + " B" + batch + " T" + tokens + (causal ? " causal" : "");
+            // bf16 probabilities and dS in the MMAs: PyTorch's bf16 attention lands at ~1.7e-3 (run 9).
+            for (var e : List.of(Map.entry("dq", new Object[] {dq, wq}), Map.entry("dk", new Object[] {dk, wk}),
+                    Map.entry("dv", new Object[] {dv, wv}))) {
+                double[] want = (double[]) e.getValue()[1];
+                float[] got = cuda.downloadFloats((DeviceBuffer) e.getValue()[0], want.length);
+                double[] gd = new double[got.length];
+                for (int i = 0; i < got.length; i++) gd[i] = got[i];
+                Err err = Err.of(gd, want);
+                record("check", name + " " + e.getKey(), err.rel() < 8e-3, err, Map.of());
+            }
+        }
+    }
+
+    private void checkGemm(int m, int n, int k) {
+        short[] a = Bf16.fromDoubles(Random.doubles((long) m * k, 31)), b = Bf16.fromDoubles(Random.doubles((long) n * k, 32));
+        double[] ad = Bf16.toDoubles(a), bd = Bf16.toDoubles(b), want = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double acc = 0;
+                for (int p = 0; p < k; p++) acc += ad[i * k + p] * bd[j * k + p];
+                want[i * n + j] = acc;
+            }
+        try (DeviceBuffer da = cuda.uploadBf16(a); DeviceBuffer db = cuda.uploadBf16(b); DeviceBuffer dc = cuda.allocate((long) m * n * 2)) {
+            cuda.poison(dc);
+            cuda.gemmNt(dc, da, db, m, n, k);
+            Err e = Err.of(Bf16.toDoubles(cuda.downloadBf16(dc, m * n)), want);
+            record("check", "gemm_nt " + m + "x" + n + "x" + k, e.rel() < 5e-3, e, Map.of());
+        }
+    }
+
+    private void record(String phase, String name, boolean ok, Err e, Map<String, Object> extra) {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("phase", phase);
+        c.put("case", name);
+        c.put("ok", ok);
+        c.put("maxAbsError", e.maxAbs());
+        c.put("relError", e.rel());
+        c.putAll(extra);
+        cells.add(c);
+        if (!ok) checksFailed = true;
+        System.out.printf(Locale.ROOT, "%s %s: rel %.2e max abs %.2e%n", ok ? "PASS" : "FAIL", name, e.rel(), e.maxAbs());
+    }
+
+    // ---------------------------------------------------------------- timing
+
+    /**
+     * Median/p10/p90 ms of {@code body(i)}, i alternating input sets. Each sample times {@code inner} calls
+     * back to back and divides: one call per event pair measured the host's launch cost (JCuda, FFM) as device
+     * idle time on kernels under ~0.1 ms (run 3: a 58 us GEMM read 87 us).
+     */
+    Stats time(java.util.function.IntConsumer body) {
+        for (int i = 0; i < 3; i++) body.accept(i);
+        cuda.synchronize();
+        double[] ms = new double[reps];
+        try (CudaDevice.Timer t = cuda.device().new Timer()) {
+            t.start();
+            body.accept(0);
+            double once = t.stopMillis();
+            int inner = (int) Math.max(1, Math.min(20, Math.ceil(1.0 / Math.max(once, 1e-3))));
+            for (int r = 0; r < reps; r++) {
+                t.start();
+                for (int k = 0; k < inner; k++) body.accept(r * inner + k);
+                ms[r] = t.stopMillis() / inner;
+            }
+        }
+        Arrays.sort(ms);
+        return new Stats(ms[reps / 10], ms[reps / 2], ms[Math.min(reps - 1, reps * 9 / 10)]);
+    }
+
+    record Stats(double p10, double p50, double p90) {}
+
+    void core(int[] seqs) {
+        table.add("== attention core forward, causal, batch 1 (ms p50, TFLOP/s) ==");
+        for (Variant v : VARIANTS)
+            for (int t : seqs) {
+                AttentionShape s = new AttentionShape(1, t, v.qHeads(), v.kvHeads(), v.headDim());
+                DeviceBuffer[] q = {randomBf16(s.qElements(), 1), randomBf16(s.qElements(), 2)};
+                DeviceBuffer[] k = {randomBf16(s.kvElements(), 3), randomBf16(s.kvElements(), 4)};
+                DeviceBuffer[] vv = {randomBf16(s.kvElements(), 5), randomBf16(s.kvElements(), 6)};
+                try (DeviceBuffer o = cuda.allocate(s.qElements() * 2); DeviceBuffer l = cuda.allocate((long) s.qHeads() * t * 4)) {
+                    Stats st = time(i -> cuda.flashForward(o, l, q[i & 1], k[i & 1], vv[i & 1], s, true, v.kvHeads()));
+                    double tf = s.causalForwardFlops() / (st.p50() * 1e-3) / 1e12;
+                    cell("forward", "core", v, t, 1, st, tf, 0, kvBytesPerToken(v));
+                    table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF", v.name(), t, st.p50(), tf));
+                    if (t <= 16384) {
+                        try (DeviceBuffer g = randomBf16(s.qElements(), 7); DeviceBuffer dq = cuda.allocate(s.qElements() * 4);
+                             DeviceBuffer dk = cuda.allocate(s.kvElements() * 4); DeviceBuffer dv = cuda.allocate(s.kvElements() * 4)) {
+                            cuda.flashForward(o, l, q[0], k[0], vv[0], s, true, v.kvHeads());
+                            Stats bw = time(i -> cuda.flashBackward(dq, dk, dv, q[0], k[0], vv[0], o, l, g, s, true));
+                            double btf = 2.5 * s.causalForwardFlops() / (bw.p50() * 1e-3) / 1e12;
+                            cell("backward", "core", v, t, 1, bw, btf, 0, kvBytesPerToken(v));
+                            table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (backward)", v.name(), t,
+                                    bw.p50(), btf));
+                        }
+                    }
+                } finally {
+                    closeAll(q);
+                    closeAll(k);
+                    closeAll(vv);
+                }
+            }
+    }
+
+    void decode() {
+        table.add("== decode, one token over a bf16 KV cache, D=128 (KV bytes read / s) ==");
+        int[][] cases = {{1, 16384, 16, 16}, {8, 16384, 16, 16}, {8, 65536, 16, 16}, {8, 16384, 16, 4}, {8, 65536, 4, 4},
+                         {32, 16384, 8, 2}, {1, 16384, 4, 4}, {1, 16384, 8, 2}};
+        for (int[] c : cases) {
+            int b = c[0], len = c[1], hq = c[2], hkv = c[3], d = 128;
+            AttentionShape s = new AttentionShape(b, len, hq, hkv, d);
+            DeviceBuffer[] q = {randomBf16((long) b * hq * d, 7), randomBf16((long) b * hq * d, 8)};
+            DeviceBuffer[] k = {randomBf16(s.kvElements(), 9), randomBf16(s.kvElements(), 10)};
+            DeviceBuffer[] vv = {randomBf16(s.kvElements(), 11), randomBf16(s.kvElements(), 12)};
+            try (DeviceBuffer o = cuda.allocate((long) b * hq * d * 2)) {
+                Stats st = time(i -> cuda.decode(o, q[i & 1], k[i & 1], vv[i & 1], b, len, len, hq, hkv, d));
+                double bytes = 2.0 * s.kvElements() * 2;
+                double bw = bytes / (st.p50() * 1e-3);
+                Variant v = new Variant(hq + "q/" + hkv + "kv", hq == hkv ? "mha" : "gqa", hq, hkv, d);
+                cell("decode", "core", v, len, b, st, 0, bw, kvBytesPerToken(v));
+                table.add(String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv: %8.1f us %5.2f TB/s", b, len, hq, hkv,
+                        st.p50() * 1e3, bw / 1e12));
+            } finally {
+                closeAll(q);
+                closeAll(k);
+                closeAll(vv);
+            }
+        }
+    }
+
+    void gemm() {
+        table.add("== GEMM bf16 (cuBLAS via FFM), row-major [M,K] x [N,K]^T ==");
+        int[][] shapes = {{16384, 6144, 2048}, {16384, 2048, 2048}, {16384, 1280, 2048}, {16384, 1024, 2048},
+                          {16384, 512, 2048}, {16384, 2048, 1024}, {16384, 2048, 512}, {8192, 8192, 8192}};
+        for (int[] sh : shapes) {
+            int m = sh[0], n = sh[1], k = sh[2];
+            DeviceBuffer[] a = {randomBf16((long) m * k, 13), randomBf16((long) m * k, 14)};
+            DeviceBuffer[] b = {randomBf16((long) n * k, 15), randomBf16((long) n * k, 16)};
+            try (DeviceBuffer c = cuda.allocate((long) m * n * 2)) {
+                Stats st = time(i -> cuda.gemmNt(c, a[i & 1], b[i & 1], m, n, k));
+                double tf = 2.0 * m * n * k / (st.p50() * 1e-3) / 1e12;
+                Map<String, Object> cl = baseCell("gemm", "gemm", m, 1, st);
+                cl.put("m", m);
+                cl.put("n", n);
+                cl.put("k", k);
+                cl.put("tflops", tf);
+                cells.add(cl);
+                table.add(String.format(Locale.ROOT, "%5d x %5d x %5d: %7.3f ms %5.0f TF", m, n, k, st.p50(), tf));
+            } finally {
+                closeAll(a);
+                closeAll(b);
+            }
+        }
+    }
+
+    void layers(int[] seqs) {
+        table.add("== attention layer forward, E=2048, batch 1, causal (ms p50) ==");
+        for (int t : seqs)
+            for (Variant v : VARIANTS) {
+                if (v.headDim() != 128) continue;
+                boolean cc = v.family().startsWith("cc");
+                int hq = v.qHeads(), hkv = v.kvHeads(), d = v.headDim();
+                AttentionShape s = new AttentionShape(1, t, hq, hkv, d);
+                List<DeviceBuffer> held = new ArrayList<>();
+                DeviceBuffer[] x = {keep(held, randomBf16((long) t * E, 17)), keep(held, randomBf16((long) t * E, 18))};
+                DeviceBuffer wo = keep(held, randomBf16((long) E * hq * d, 19));
+                DeviceBuffer q = keep(held, cuda.allocate(s.qElements() * 2)), k = keep(held, cuda.allocate(s.kvElements() * 2));
+                DeviceBuffer vv = keep(held, cuda.allocate(s.kvElements() * 2)), o = keep(held, cuda.allocate(s.qElements() * 2));
+                DeviceBuffer lse = keep(held, cuda.allocate((long) hq * t * 4)), y = keep(held, cuda.allocate((long) t * E * 2));
+                try {
+                    Stats st;
+                    if (!cc) {
+                        DeviceBuffer wq = keep(held, randomBf16((long) hq * d * E, 20)), wk = keep(held, randomBf16((long) hkv * d * E, 21));
+                        DeviceBuffer wv = keep(held, randomBf16((long) hkv * d * E, 22));
+                        st = time(i -> {
+                            cuda.gemmNt(q, x[i & 1], wq, t, hq * d, E);
+                            cuda.gemmNt(k, x[i & 1], wk, t, hkv * d, E);
+                            cuda.gemmNt(vv, x[i & 1], wv, t, hkv * d, E);
+                            cuda.flashForward(o, lse, q, k, vv, s, true, hkv);
+                            cuda.gemmNt(y, o, wo, t, E, hq * d);
+                        });
+                    } else {
+                        int c = (hq + hkv) * d;
+                        DeviceBuffer wqk = keep(held, randomBf16((long) c * E, 23)), wv = keep(held, randomBf16((long) hkv * d * E, 24));
+                        DeviceBuffer z = keep(held, cuda.allocate((long) t * c * 2));
+                        CcaPrologueWeights w = new CcaPrologueWeights(keep(held, cuda.uploadFloats(Random.floats(c * 2, 25, 0.5))),
+                                keep(held, cuda.uploadFloats(Random.floats(c, 26, 0.1))),
+                                keep(held, cuda.uploadFloats(CcaPrologueWeights.repackW1(Random.floats(c * d * 2, 27, 1 / Math.sqrt(2 * d)),
+                                        hq + hkv, d, 2))),
+                                keep(held, cuda.uploadFloats(Random.floats(c, 28, 0.1))),
+                                keep(held, cuda.uploadFloats(Random.floats(hkv, 29, 0.3))), 2, 2);
+                        CudaBackend.PrologueOptions opt = new CudaBackend.PrologueOptions(d / 2, 10000.0, KeyTemperature.EXP, 1e-12, true);
+                        boolean fusedShift = hkv % 2 == 0;
+                        DeviceBuffer vs = fusedShift ? vv : keep(held, cuda.allocate(s.kvElements() * 2));
+                        st = time(i -> {
+                            cuda.gemmNt(z, x[i & 1], wqk, t, c, E);
+                            cuda.gemmNt(vv, x[i & 1], wv, t, hkv * d, E);
+                            cuda.ccaPrologue(q, k, z, w, s, opt);
+                            if (!fusedShift) cuda.valueShift(vs, vv, 1, t, hkv * d);
+                            cuda.flashForward(o, lse, q, k, vs, s, true, fusedShift ? hkv / 2 : hkv);
+                            cuda.gemmNt(y, o, wo, t, E, hq * d);
+                        });
+                    }
+                    cell("forward", "layer", v, t, 1, st, 0, 0, kvBytesPerToken(v));
+                    table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms", v.name(), t, st.p50()));
+                } finally {
+                    held.forEach(DeviceBuffer::close);
+                }
+            }
+    }
+
+    private static DeviceBuffer keep(List<DeviceBuffer> held, DeviceBuffer b) {
+        held.add(b);
+        return b;
+    }
+
+    private static long kvBytesPerToken(Variant v) {
+        return 2L * v.kvHeads() * v.headDim() * 2;
+    }
+
+    private Map<String, Object> baseCell(String phase, String scope, int seq, int batch, Stats st) {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("phase", phase);
+        c.put("scope", scope);
+        c.put("causal", true);
+        c.put("batch", batch);
+        c.put("seqLen", seq);
+        c.put("dtype", "bf16");
+        c.put("backend", "cuda");
+        c.put("p10Ms", st.p10());
+        c.put("p50Ms", st.p50());
+        c.put("p90Ms", st.p90());
+        return c;
+    }
+
+    private void cell(String phase, String scope, Variant v, int seq, int batch, Stats st, double tflops, double bytesPerS,
+                      long kvBytesPerToken) {
+        Map<String, Object> c = baseCell(phase, scope, seq, batch, st);
+        c.put("variant", v.name());
+        c.put("family", v.family());
+        c.put("qHeads", v.qHeads());
+        c.put("kvHeads", v.kvHeads());
+        c.put("headDim", v.headDim());
+        c.put("tflops", tflops);
+        c.put("bytesPerS", bytesPerS);
+        c.put("kvBytesPerToken", kvBytesPerToken);
+        cells.add(c);
+    }
+
+    private DeviceBuffer randomBf16(long n, long seed) {
+        return cuda.uploadBf16(Random.bf16(n, seed));
+    }
+
+    private static void closeAll(DeviceBuffer[] bs) {
+        for (DeviceBuffer b : bs) b.close();
+    }
+
+    private static Map<String, String> parse(String[] args) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--") || i + 1 >= args.length)
+                throw new IllegalArgumentException("expected --name value pairs, got " + String.join(" ", args));
+            m.put(args[i].substring(2), args[++i]);
+        }
+        return m;
+    }
+
+    /** Relative Frobenius error and max absolute error; NaN anywhere (an unwritten output) is infinite error. */
+    record Err(double rel, double maxAbs) {
+        static Err of(double[] got, double[] want) {
+            double num = 0, den = 0, max = 0;
+            for (int i = 0; i < got.length; i++) {
+                if (!Double.isFinite(got[i])) return new Err(Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY);
+                double d = got[i] - want[i];
+                num += d * d;
+                den += want[i] * want[i];
+                max = Math.max(max, Math.abs(d));
+            }
+            return new Err(Math.sqrt(num / Math.max(den, 1e-300)), max);
+        }
+    }
+
+    /** Fast deterministic inputs (xorshift), never zeros: uniform on [-sqrt 3, sqrt 3], unit variance. */
+    static final class Random {
+        static double[] doubles(long n, long seed) {
+            double[] out = new double[Math.toIntExact(n)];
+            long s = seed * 0x9E3779B97F4A7C15L + 1;
+            for (int i = 0; i < out.length; i++) {
+                s ^= s << 13;
+                s ^= s >>> 7;
+                s ^= s << 17;
+                out[i] = ((s >>> 11) * 0x1.0p-53 * 2 - 1) * 1.7320508075688772;
+            }
+            return out;
+        }
+
+        static float[] floats(int n, long seed, double scale) {
+            double[] d = doubles(n, seed);
+            float[] f = new float[n];
+            for (int i = 0; i < n; i++) f[i] = (float) (d[i] * scale);
+            return f;
+        }
+
+        static short[] bf16(long n, long seed) {
+            return Bf16.fromDoubles(doubles(n, seed));
+        }
+    }
+
+    /** Minimal JSON for maps, lists, strings, numbers and booleans (keeps the bundle free of a JSON library). */
+    static final class Json {
+        static String write(Object o) {
+            StringBuilder sb = new StringBuilder();
+            write(sb, o, 0);
+            return sb.append('\n').toString();
+        }
+
+        private static void write(StringBuilder sb, Object o, int indent) {
+            switch (o) {
+                case null -> sb.append("null");
+                case Map<?, ?> m -> {
+                    sb.append('{');
+                    int i = 0;
+                    for (var e : m.entrySet()) {
+                        sb.append(i++ == 0 ? "\n" : ",\n").append(" ".repeat(indent + 1));
+                        str(sb, String.valueOf(e.getKey()));
+                        sb.append(": ");
+                        write(sb, e.getValue(), indent + 1);
+                    }
+                    sb.append('\n').append(" ".repeat(indent)).append('}');
+                }
+                case List<?> l -> {
+                    sb.append('[');
+                    for (int i = 0; i < l.size(); i++) {
+                        sb.append(i == 0 ? "\n" : ",\n").append(" ".repeat(indent + 1));
+                        write(sb, l.get(i), indent + 1);
+                    }
+                    sb.append('\n').append(" ".repeat(indent)).append(']');
+                }
+                case Double d -> sb.append(Double.isFinite(d) ? d.toString() : "null");
+                case Number n -> sb.append(n);
+                case Boolean b -> sb.append(b);
+                default -> str(sb, o.toString());
+            }
+        }
+
+        private static void str(StringBuilder sb, String s) {
+            sb.append('"');
+            for (char c : s.toCharArray()) {
+                if (c == '"' || c == '\\') sb.append('\\').append(c);
+                else if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+                else sb.append(c);
+            }
+            sb.append('"');
+        }
+    }
+}

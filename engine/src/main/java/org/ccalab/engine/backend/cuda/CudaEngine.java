@@ -1,0 +1,70 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.nio.file.Path;
+import org.ccalab.common.event.EnvironmentFingerprint;
+import org.ccalab.common.event.FailureClass;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.engine.run.Engine;
+import org.ccalab.engine.run.EnvironmentProbe;
+import org.ccalab.engine.run.RunFailedException;
+import org.ccalab.engine.run.RunObserver;
+import org.ccalab.engine.run.RunStoppedException;
+
+/**
+ * The engine on the CUDA backend, found by {@link org.ccalab.engine.run.Engines} by reflection. Runs BENCHMARK
+ * runs with our kernels ({@link CudaBenchmarkRun}); TRAINING runs fail as INVALID_CONFIG naming the backend:
+ * only the attention core has a backward kernel so far (no CCA prologue backward, no GPU training loop) — run
+ * them with engine.backend=cpu.
+ */
+public final class CudaEngine implements Engine, AutoCloseable {
+    private final CudaBackend cuda;
+    private final EnvironmentFingerprint environment;
+
+    private CudaEngine(CudaBackend cuda) {
+        this.cuda = cuda;
+        CudaProbe p = cuda.deviceInfo();
+        EnvironmentProbe.GitState git = EnvironmentProbe.git();
+        String driver = p.driverVersion() / 1000 + "." + p.driverVersion() % 1000 / 10;
+        // The kernels are built by the toolkit that compiled the fatbin; the driver's CUDA version is what runs them.
+        this.environment = new EnvironmentFingerprint(git.commit(), git.dirty(), EnvironmentProbe.engineVersion(),
+                cuda.kernelBuildHash(), "cuda", p.device(), driver, driver, EnvironmentProbe.jvm(), EnvironmentProbe.host());
+    }
+
+    /** Opens device 0; throws {@link CudaUnavailableException} with the reason when it cannot. */
+    public static CudaEngine create() {
+        return new CudaEngine(CudaBackend.open());
+    }
+
+    @Override
+    public void run(RunSpec spec, Path workDir, String resumeFrom, RunObserver observer) {
+        try {
+            switch (spec.kind()) {
+                case BENCHMARK -> new CudaBenchmarkRun(cuda, spec, observer).execute();
+                case TRAINING -> throw new RunFailedException(FailureClass.INVALID_CONFIG,
+                        "training is not implemented on the CUDA backend (only the attention core has a backward kernel);"
+                                + " use engine.backend=cpu");
+            }
+        } catch (RunStoppedException | RunFailedException e) {
+            throw e;
+        } catch (IllegalArgumentException e) { // InvalidConfigException included: bad shapes name their field
+            throw new RunFailedException(FailureClass.INVALID_CONFIG, e.getMessage(), e);
+        } catch (CudaUnavailableException e) {
+            boolean oom = e.getMessage() != null && e.getMessage().startsWith("CUDA out of memory");
+            throw new RunFailedException(oom ? FailureClass.OUT_OF_MEMORY : FailureClass.DEVICE_ERROR, e.getMessage(), e);
+        } catch (jcuda.CudaException e) {
+            throw new RunFailedException(FailureClass.DEVICE_ERROR, "CUDA error: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new RunFailedException(FailureClass.CODE_ERROR, e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public EnvironmentFingerprint environment() {
+        return environment;
+    }
+
+    @Override
+    public void close() {
+        cuda.close();
+    }
+}

@@ -1,0 +1,143 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Names and launch shapes of the kernels in ccalab_kernels.cu. The constants must match the CUDA side
+ * (flash::BM/BN/NTHREADS, decode::NTHREADS, cca::TT/NTHREADS and the shared-memory layouts); GPU tests catch a mismatch as wrong results.
+ */
+final class CudaKernels {
+    static final int FLASH_BM = 128, FLASH_BN = 64, FLASH_THREADS = 256;
+    static final int DECODE_THREADS = 128;
+    static final int CCA_TT = 64, CCA_THREADS = 256;
+    static final int[] HEAD_DIMS = {64, 128};
+    static final int[] DECODE_GROUPS = {1, 2, 4, 8};
+
+    private CudaKernels() {}
+
+    /**
+     * A forward kernel's layout: 16-row MMA tiles per warp (1: 8 warps of 16 rows; 2: 4 warps of 32, each K/V
+     * fragment used twice) and keys per K/V tile. The name suffix matches ccalab_kernels.cu.
+     */
+    enum FlashVariant {
+        M1(1, FLASH_BN, ""), M2(2, FLASH_BN, "_m2"), N128(1, 128, "_n128");
+
+        final int rowTiles, keysPerTile;
+        final String suffix;
+
+        FlashVariant(int rowTiles, int keysPerTile, String suffix) {
+            this.rowTiles = rowTiles;
+            this.keysPerTile = keysPerTile;
+            this.suffix = suffix;
+        }
+
+        int threads() {
+            return FLASH_THREADS / rowTiles;
+        }
+
+        /** Q tile plus double-buffered K and V tiles, bf16. */
+        int smem(int headDim) {
+            return (FLASH_BM * headDim + 4 * keysPerTile * headDim) * 2;
+        }
+
+        /** Only D = 128 has the 128-key instance (its 160 KB of shared memory would not pay off at D = 64). */
+        boolean exists(int headDim) {
+            return this != N128 || headDim == 128;
+        }
+    }
+
+    static String flashForward(int headDim, boolean causal, FlashVariant v) {
+        return "flash_fwd_hd" + headDim + (causal ? "_causal" : "") + v.suffix;
+    }
+
+    /**
+     * D = 128: 8 warps of 16 rows over 128-key tiles (run 13, docs/perf-log.md: 283-300 TF against 256-271 for
+     * the 64-key layouts at every measured shape from 1k to 64k; half the barriers and O rescales per key).
+     * D = 64: 4 warps of 32 rows over 64-key tiles (run 3: +25% over 8 warps of 16).
+     */
+    static FlashVariant flashVariant(AttentionShape s) {
+        return s.headDim() == 128 ? FlashVariant.N128 : FlashVariant.M2;
+    }
+
+    static final int BWD_TILE = 64, BWD_THREADS = 128, BWD_PRE_THREADS = 256;
+
+    static String flashBackward(int headDim, boolean causal) {
+        return "flash_bwd_hd" + headDim + (causal ? "_causal" : "");
+    }
+
+    static String flashBackwardPreprocess(int headDim) {
+        return "flash_bwd_preprocess_hd" + headDim;
+    }
+
+    /** K, V, Q, dO tiles (bf16), dS^T tile (bf16), LSE and Dv of the query tile (fp32). */
+    static int flashBackwardSmem(int headDim) {
+        return 4 * BWD_TILE * headDim * 2 + BWD_TILE * BWD_TILE * 2 + 2 * BWD_TILE * 4;
+    }
+
+    static String decodeSplit(int headDim, int group) {
+        return "decode_splitkv_hd" + headDim + "_g" + group;
+    }
+
+    static String decodeCombine(int headDim) {
+        return "decode_combine_hd" + headDim;
+    }
+
+    /** The two prologue implementations: v1 FP32 FMAs (32 tokens x D threads) and v2 TF32 tensor cores. */
+    enum Prologue {
+        FMA, TENSOR_CORE;
+
+        static Prologue fromProperty() {
+            // v3 TF32 (256 threads, bf16 halo) measured 0.35 ms against the FMA version's 0.58 at 16k (run 4).
+            String v = System.getProperty("ccalab.cca.prologue", "tc");
+            return switch (v) {
+                case "fma" -> FMA;
+                case "tc" -> TENSOR_CORE;
+                default -> throw new IllegalArgumentException("ccalab.cca.prologue must be fma or tc, was " + v);
+            };
+        }
+    }
+
+    static String ccaPrologue(Prologue impl, int headDim) {
+        return (impl == Prologue.FMA ? "cca_prologue_fma_hd" : "cca_prologue_hd") + headDim;
+    }
+
+    static int ccaTokensPerBlock(Prologue impl) {
+        return impl == Prologue.FMA ? 32 : CCA_TT;
+    }
+
+    static int ccaThreads(Prologue impl, int headDim) {
+        return impl == Prologue.FMA ? headDim : CCA_THREADS;
+    }
+
+    static int ccaSmem(Prologue impl, int headDim, int k0, int k1) {
+        int p = k0 - 1 + k1 - 1;
+        if (impl == Prologue.FMA) return ((32 + p) * headDim + (32 + k1 - 1) * headDim + 32) * 4;
+        // z halo (bf16), stage-1 rows (padded), one W chunk of 32 rows (padded), per-token factors, RoPE
+        // frequencies (double)
+        return (CCA_TT + p) * headDim * 2
+                + ((CCA_TT + k1 - 1) * (headDim + 4) + 32 * (headDim + 8) + CCA_TT + headDim) * 4;
+    }
+
+    static final String VALUE_SHIFT = "value_shift_kernel";
+
+    /** Every kernel the backend may launch; checked against the fatbin when the backend opens. */
+    static List<String> all() {
+        List<String> names = new ArrayList<>();
+        for (int d : HEAD_DIMS) {
+            for (FlashVariant v : FlashVariant.values()) {
+                if (!v.exists(d)) continue;
+                names.add(flashForward(d, true, v));
+                names.add(flashForward(d, false, v));
+            }
+            for (int g : DECODE_GROUPS) names.add(decodeSplit(d, g));
+            names.add(decodeCombine(d));
+            names.add(flashBackward(d, true));
+            names.add(flashBackward(d, false));
+            names.add(flashBackwardPreprocess(d));
+            for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));
+        }
+        names.add(VALUE_SHIFT);
+        return names;
+    }
+}

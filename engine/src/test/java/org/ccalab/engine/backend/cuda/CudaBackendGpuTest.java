@@ -1,0 +1,75 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ccalab.common.event.BenchmarkCell;
+import org.ccalab.common.event.CheckpointRef;
+import org.ccalab.common.event.FailureClass;
+import org.ccalab.common.event.MetricPoint;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.run.TrainingSpec;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.engine.run.RunFailedException;
+import org.ccalab.engine.run.RunObserver;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * On a GPU host (tag {@code gpu}, excluded from CI's surefire run): every kernel the backend launches against
+ * the float64 CPU reference on fresh random inputs, plus decode == last prefill row and a cuBLAS GEMM. The
+ * cases and tolerances are the benchmark CLI's {@code check} phase, so the bench and the test cannot drift.
+ */
+@Tag("gpu")
+class CudaBackendGpuTest {
+    @Test
+    void kernelsMatchTheFloat64Reference() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        try (CudaBackend cuda = CudaBackend.open()) {
+            CudaBenchCli cli = new CudaBenchCli(cuda, 3);
+            cli.checks();
+            assertThat(cli.checksFailed()).isFalse();
+        }
+    }
+
+    @Test
+    void theEngineBenchmarksACcaLayerAndRefusesTraining() {
+        List<BenchmarkCell> cells = new ArrayList<>();
+        RunObserver obs = new RunObserver() {
+            public void metrics(List<MetricPoint> points) {}
+
+            public void cells(List<BenchmarkCell> c) {
+                cells.addAll(c);
+            }
+
+            public void checkpoint(CheckpointRef checkpoint) {}
+
+            public boolean stopRequested() {
+                return false;
+            }
+        };
+        try (CudaEngine engine = CudaEngine.create()) {
+            engine.run(new RunSpec(RunKind.BENCHMARK, new CcaConfig(2048, 4, 128), 1,
+                    new BenchmarkSpec(1, 2048, null, null, null, null, null, null), null), null, null, obs);
+            assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
+                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE");
+            assertThat(cells).allSatisfy(c -> {
+                assertThat(c.backend()).isEqualTo("cuda");
+                assertThat(c.p50Ms()).isPositive();
+                assertThat(c.p10Ms()).isLessThanOrEqualTo(c.p90Ms());
+            });
+            assertThat(engine.environment().kernelBuildHash()).hasSize(64);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.TRAINING,
+                            new CcaConfig(2048, 4, 128), 1, null, sampleTraining()), null, null, obs))
+                    .isInstanceOfSatisfying(RunFailedException.class,
+                            e -> assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG));
+        }
+    }
+
+    private static TrainingSpec sampleTraining() {
+        return new TrainingSpec(null, null, null, null, null, null, null, null, null, null, null, null, null);
+    }
+}
