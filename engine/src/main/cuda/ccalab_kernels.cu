@@ -117,3 +117,7 @@ extern "C" __global__ void cca_bwd_dz(__nv_bfloat16* dz, const float* dZd, const
 extern "C" __global__ void value_shift_bwd(__nv_bfloat16* dy, const float* dv, int B, int T, int Dk) {
     value_shift_bwd_kernel(dy, dv, B, T, Dk);
 }
+
+// Kernels of other capabilities, each with its own instance file.
+#include "mla_kernels.cuh"       // MLA prefill core and absorbed decode
+#include "training_kernels.cuh"  // what a GPU training step needs besides attention and GEMMs

@@ -1,0 +1,2 @@
+// MLA kernels (prefill core forward, absorbed decode): written in attention/mla_*.cuh; instances here.
+#pragma once
