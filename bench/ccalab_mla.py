@@ -1,0 +1,79 @@
+"""MLA kernels of our fatbin (engine/src/main/cuda/mla_kernels.cuh) called from PyTorch through ccalab_cuda.
+
+Prefill core: q, k [B,T,H,DQK], v [B,T,H,DV] bf16 -> o [B,T,H,DV] bf16, lse [B,H,T] fp32 (natural log).
+Absorbed decode: qa [B,H,R+DR] bf16 (per head [W_UK,h^T q^C_h ; q^R_h]), cache [B,Tmax,R+DR] bf16 (one row
+[c_t ; k^R_t] per token, the first L valid) -> o_lat [B,H,R] fp32 = sum_s p_s c_s (the caller applies W_UV).
+The softmax scale is an argument in both (mla.md: d_qk^-1/2, d_qk = d_n + d_r, for decode too).
+"""
+import math
+
+import torch
+
+from ccalab_cuda import Kernels
+
+FWD_BM, FWD_BN, FWD_THREADS = 128, 64, 256
+FWD_DIMS = ((192, 128), (96, 64))  # (DQK, DV) instances
+DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
+DECODE_BN = {512: 64, 448: 64, 960: 32}  # latent width R -> cache rows per tile (instances, all with DR = 64)
+DECODE_DR = 64
+
+
+def fwd_smem(dqk, dv):
+    """Bytes of dynamic shared memory of mla_fwd (mla::fwd_smem_bytes): Q tile + 2 K tiles + 2 V tiles, rows padded."""
+    return (FWD_BM * (dqk + 8) + 2 * FWD_BN * (dqk + 8) + 2 * FWD_BN * (dv + 8)) * 2
+
+
+def decode_smem(r, dr, bn):
+    """mla_decode::smem_bytes: Q rows + 2 cache tiles (bf16, rows padded) + the S tile(s) in fp32."""
+    dk = r + dr
+    return (DECODE_HEADS_PER_BLOCK * (dk + 8) + 2 * bn * (dk + 8)) * 2 + \
+        (DECODE_WARPS * 8 // bn) * DECODE_HEADS_PER_BLOCK * (bn + 4) * 4
+
+
+class MlaKernels:
+    def __init__(self, kernels):
+        self.k = kernels if isinstance(kernels, Kernels) else Kernels(kernels)
+        self.sms = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+
+    def fwd(self, q, k, v, causal=True, scale=None, out=None, lse=None):
+        B, T, H, dqk = q.shape
+        dv = v.shape[-1]
+        assert (dqk, dv) in FWD_DIMS, f"no mla_fwd instance for d_qk={dqk}, d_v={dv}"
+        assert k.shape == q.shape and v.shape[:3] == q.shape[:3], (q.shape, k.shape, v.shape)
+        assert all(x.is_contiguous() and x.dtype == torch.bfloat16 for x in (q, k, v))
+        scale = 1.0 / math.sqrt(dqk) if scale is None else float(scale)
+        out = torch.empty(B, T, H, dv, device=q.device, dtype=torch.bfloat16) if out is None else out
+        lse = torch.empty(B, H, T, device=q.device, dtype=torch.float32) if lse is None else lse
+        name = f"mla_fwd_qk{dqk}_v{dv}" + ("_causal" if causal else "")
+        self.k.launch(name, ((T + FWD_BM - 1) // FWD_BM, H, B), (FWD_THREADS, 1, 1), fwd_smem(dqk, dv),
+                      out, lse, q, k, v, int(T), int(H), scale)
+        return out, lse
+
+    def decode_splits(self, B, H, L, bn):
+        """(number of splits, rows per split): one block per SM (the kernel's shared memory allows one), as many
+        splits as fill the SMs in one wave, chunks a multiple of the tile height."""
+        blocks = B * ((H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK)
+        n = max(1, min(self.sms // blocks, -(-L // bn)))
+        chunk = -(-L // n)
+        chunk = -(-chunk // bn) * bn
+        return -(-L // chunk), chunk
+
+    def decode(self, qa, cache, L, r, scale, work=None, out=None):
+        B, H, dk = qa.shape
+        Tmax = cache.shape[1]
+        dr = dk - r
+        assert r in DECODE_BN and dr == DECODE_DR, f"no mla_decode instance for r_kv={r}, d_r={dr}"
+        assert cache.shape == (B, Tmax, dk) and 1 <= L <= Tmax, (cache.shape, L)
+        assert qa.is_contiguous() and cache.is_contiguous() and qa.dtype == cache.dtype == torch.bfloat16
+        bn = DECODE_BN[r]
+        n, chunk = self.decode_splits(B, H, L, bn)
+        if work is None or work[0].shape[2] != n:
+            work = (torch.empty(B, H, n, r, device=qa.device, dtype=torch.float32),
+                    torch.empty(B, H, n, 2, device=qa.device, dtype=torch.float32))
+        po, pml = work
+        groups = (H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK
+        self.k.launch(f"mla_decode_r{r}_rope{dr}", (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn),
+                      po, pml, qa, cache, int(L), int(Tmax), int(H), int(chunk), float(scale))
+        out = torch.empty(B, H, r, device=qa.device, dtype=torch.float32) if out is None else out
+        self.k.launch(f"mla_decode_combine_r{r}", (H, B, 1), (r // 4, 1, 1), 0, out, po, pml, int(H), int(n))
+        return out

@@ -1,0 +1,225 @@
+// defines: mla_decode_splitkv_kernel<R, DR, BN>, mla_decode_combine_kernel<R> — absorbed MLA decode
+// (mla.md section 3): one new token's n query heads over the latent cache, as MQA with one K/V row per token.
+//
+// Letters: B batch, H heads, R = r_kv latent width, DR = d_r rope width, DK = R + DR, L valid cache rows,
+// Tmax cache capacity, S splits of the sequence (chunk rows each, the last one shorter).
+// Layouts:
+//   Qa [B, H, DK] bf16: per head [q~ ; q^R] with q~ = W_UK,h^T q^C_h (absorbed, rounded to bf16 once) and q^R the
+//      rotated rope query;
+//   Cache [B, Tmax, DK] bf16: one row [c_t ; k^R_t] per token (FlashMLA / vLLM "head size 576, 1 KV head"; the
+//      engine's KvCache keys row), the first L rows valid; the values are the first R columns of the same row;
+//   partO [B, H, S, R] fp32 (unnormalised), partML [B, H, S, 2] fp32 (running max in log2 units, sum);
+//   OLat [B, H, R] fp32: o~_h = sum_s p_{h,s} c_s (the caller applies W_UV,h).
+// Logits are scale * (q~ . c_s + q^R . k^R_s) with scale passed in (mla.md: d_qk^-1/2, not DK^-1/2).
+//
+// One block = one chunk of the sequence x 16 heads (one m16 MMA row block; H <= 16 reads the cache once for all
+// heads, H > 16 once per 16-head group). 8 warps. Per tile of BN rows, double-buffered through cp.async:
+//   S [16, BN] = Qa C^T on mma.sync: warp w computes key columns 8(w % (BN/8)).. over the k-slice w / (BN/8)
+//     of DK (BN = 64: one slice; BN = 32: two halves summed when read), written to shared memory;
+//   every warp then reads the whole S, runs the same online softmax (identical arithmetic, so identical m, l in
+//     every warp) and accumulates O [16, R] += P C[:, :R] for its own 16-column groups of R.
+// Memory-bound by design (mla.md: ~2n FLOP per cache byte, below the H100 ridge): the K/V tile is read from
+// global memory once and used by both products; one tile loads while the previous one is computed.
+#pragma once
+#include "../common/mma.cuh"
+
+namespace mla_decode {
+constexpr int NWARPS = 8, NTHREADS = NWARPS * 32, HT = 16;  // HT: heads per block (MMA rows)
+template <int R, int DR, int BN> __host__ __device__ constexpr int smem_bytes() {
+    return (HT * (R + DR + 8) + 2 * BN * (R + DR + 8)) * 2 + (NWARPS * 8 / BN) * HT * (BN + 4) * 4;
+}
+}
+
+template <int R, int DR, int BN>
+__device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ partO, float* __restrict__ partML,
+                                                          const __nv_bfloat16* __restrict__ Qa,
+                                                          const __nv_bfloat16* __restrict__ Cache, int L, int Tmax,
+                                                          int H, int chunk, float scale) {
+    using namespace mla_decode;
+    constexpr int DK = R + DR, SK = DK + 8, CH = DK / 8;      // padded row stride: odd count of 16-byte chunks
+    constexpr int KSPLIT = NWARPS * 8 / BN, KSTEPS = DK / 16 / KSPLIT;  // k-slices of S and their 16-wide steps
+    constexpr int NG = R / 16, GPW = (NG + NWARPS - 1) / NWARPS;     // 16-column groups of O, per warp
+    constexpr int SS = BN + 4;                                       // S row stride (floats)
+    static_assert(DK % 16 == 0 && (DK / 8) % 2 == 0 && R % 16 == 0, "widths: multiples of 16");
+    static_assert(NWARPS * 8 % BN == 0 && KSTEPS % 2 == 0 && KSTEPS * 16 * KSPLIT == DK, "S work split");
+    extern __shared__ __align__(128) __nv_bfloat16 smem[];
+    __nv_bfloat16* Qs = smem;             // [HT, SK]
+    __nv_bfloat16* Cs = Qs + HT * SK;     // [2][BN, SK]
+    float* Ss = reinterpret_cast<float*>(Cs + 2 * BN * SK);  // [KSPLIT][HT, SS]
+
+    const int split = blockIdx.x, h0 = blockIdx.y * HT, b = blockIdx.z, nSplit = gridDim.x;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int start = split * chunk, end = min(L, start + chunk);
+    const int nTiles = (end - start + BN - 1) / BN;
+    const __nv_bfloat16* Cb = Cache + (long)b * Tmax * DK;
+
+    for (int i = tid; i < HT * CH; i += NTHREADS) {
+        int r = i / CH, c = i % CH, h = h0 + r;
+        bool ok = h < H;
+        cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * DK + c * 8 : Qa, ok ? 16 : 0);
+    }
+    auto load_tile = [&](int j, int buf) {
+        __nv_bfloat16* cs = Cs + buf * BN * SK;
+        for (int i = tid; i < BN * CH; i += NTHREADS) {
+            int r = i / CH, c = i % CH, t = start + j * BN + r;
+            bool ok = t < end;
+            cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * DK + c * 8 : Cb, ok ? 16 : 0);
+        }
+    };
+    load_tile(0, 0);
+    cp_async_commit();
+
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    float o[GPW][2][4];
+    float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f};  // heads lane/4 and lane/4 + 8
+#pragma unroll
+    for (int g = 0; g < GPW; g++)
+#pragma unroll
+        for (int n = 0; n < 2; n++) o[g][n][0] = o[g][n][1] = o[g][n][2] = o[g][n][3] = 0.f;
+    const int keyTile = warp % (BN / 8), slice = warp / (BN / 8);
+
+    for (int j = 0; j < nTiles; j++) {
+        const int buf = j & 1;
+        if (j + 1 < nTiles) {
+            load_tile(j + 1, buf ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const __nv_bfloat16* cs = Cs + buf * BN * SK;
+
+        // S partial: 16 heads x 8 keys over this warp's k-slice, two k-steps per K ldmatrix.
+        float sacc[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int k2 = 0; k2 < KSTEPS / 2; k2++) {
+            const int k = slice * KSTEPS + 2 * k2;
+            uint32_t b0, b1, b2, b3, qa[4];
+            ldmatrix_x4(b0, b1, b2, b3, smem_u32(cs + (keyTile * 8 + (lane & 7)) * SK + (2 * k + (lane >> 3)) * 8));
+            ldmatrix_x4(qa[0], qa[1], qa[2], qa[3], smem_u32(Qs + (lane & 15) * SK + (2 * k + (lane >> 4)) * 8));
+            mma_bf16_16816(sacc, qa, b0, b1);
+            ldmatrix_x4(qa[0], qa[1], qa[2], qa[3], smem_u32(Qs + (lane & 15) * SK + (2 * k + 2 + (lane >> 4)) * 8));
+            mma_bf16_16816(sacc, qa, b2, b3);
+        }
+        {
+            float* sp = Ss + slice * HT * SS + (lane >> 2) * SS + keyTile * 8 + (lane & 3) * 2;
+            *reinterpret_cast<float2*>(sp) = make_float2(sacc[0], sacc[1]);
+            *reinterpret_cast<float2*>(sp + 8 * SS) = make_float2(sacc[2], sacc[3]);
+        }
+        __syncthreads();
+
+        // The whole S in the C-fragment layout of a [16, BN] tile; keys past the chunk end masked.
+        float s[BN / 8][4];
+        const int kBase = start + j * BN;
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            const int c = nt * 8 + (lane & 3) * 2;
+            float2 lo = make_float2(0.f, 0.f), hi = make_float2(0.f, 0.f);
+#pragma unroll
+            for (int sl = 0; sl < KSPLIT; sl++) {
+                const float* sp = Ss + sl * HT * SS + (lane >> 2) * SS + c;
+                float2 a = *reinterpret_cast<const float2*>(sp), d = *reinterpret_cast<const float2*>(sp + 8 * SS);
+                lo.x += a.x; lo.y += a.y; hi.x += d.x; hi.y += d.y;
+            }
+            const bool ok0 = kBase + c < end, ok1 = kBase + c + 1 < end;
+            s[nt][0] = ok0 ? lo.x * scaleLog2 : -INFINITY;
+            s[nt][1] = ok1 ? lo.y * scaleLog2 : -INFINITY;
+            s[nt][2] = ok0 ? hi.x * scaleLog2 : -INFINITY;
+            s[nt][3] = ok1 ? hi.y * scaleLog2 : -INFINITY;
+        }
+        float mx[2] = {mRow[0], mRow[1]};
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
+        }
+        float corr[2], base[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
+            base[r] = mx[r] == -INFINITY ? 0.f : mx[r];
+            corr[r] = exp2f(mRow[r] - base[r]);
+            mRow[r] = mx[r];
+            lRow[r] *= corr[r];
+        }
+#pragma unroll
+        for (int g = 0; g < GPW; g++)
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+                o[g][n][0] *= corr[0]; o[g][n][1] *= corr[0];
+                o[g][n][2] *= corr[1]; o[g][n][3] *= corr[1];
+            }
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[nt][e] = exp2f(s[nt][e] - base[e >> 1]);
+            lRow[0] += s[nt][0] + s[nt][1];
+            lRow[1] += s[nt][2] + s[nt][3];
+        }
+        // O += P V with V = the first R columns of the same cache rows.
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int g = 0; g < GPW; g++) {
+                const int grp = warp + g * NWARPS;
+                if (grp < NG) {
+                    uint32_t b0, b1, b2, b3;
+                    ldmatrix_x4_trans(b0, b1, b2, b3,
+                                      smem_u32(cs + (16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3)) * SK + (2 * grp + (lane >> 4)) * 8));
+                    mma_bf16_16816(o[g][0], pa, b0, b1);
+                    mma_bf16_16816(o[g][1], pa, b2, b3);
+                }
+            }
+        }
+        __syncthreads();  // the next iteration's prefetch and S overwrite this tile's buffers
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
+    }
+    const int hA = h0 + (lane >> 2), hB = hA + 8;
+    const long rowA = ((long)b * H + hA) * nSplit + split, rowB = ((long)b * H + hB) * nSplit + split;
+#pragma unroll
+    for (int g = 0; g < GPW; g++) {
+        const int grp = warp + g * NWARPS;
+        if (grp < NG) {
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+                const int c = grp * 16 + n * 8 + (lane & 3) * 2;
+                if (hA < H) *reinterpret_cast<float2*>(partO + rowA * R + c) = make_float2(o[g][n][0], o[g][n][1]);
+                if (hB < H) *reinterpret_cast<float2*>(partO + rowB * R + c) = make_float2(o[g][n][2], o[g][n][3]);
+            }
+        }
+    }
+    if (warp == 0 && (lane & 3) == 0) {
+        if (hA < H) { partML[rowA * 2] = mRow[0]; partML[rowA * 2 + 1] = lRow[0]; }
+        if (hB < H) { partML[rowB * 2] = mRow[1]; partML[rowB * 2 + 1] = lRow[1]; }
+    }
+}
+
+// grid (H, B), R / 4 threads (4 columns each): merge the S partial results of each head (log-sum-exp).
+template <int R>
+__device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OLat, const float* __restrict__ partO,
+                                                          const float* __restrict__ partML, int H, int nSplit) {
+    const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x * 4;
+    const long row0 = ((long)b * H + h) * nSplit;
+    float mx = -INFINITY;
+    for (int s = 0; s < nSplit; s++) mx = fmaxf(mx, partML[(row0 + s) * 2]);
+    float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+    float ls = 0.f;
+    for (int s = 0; s < nSplit; s++) {
+        const float ms = partML[(row0 + s) * 2];
+        const float c = ms == -INFINITY ? 0.f : exp2f(ms - mx);
+        const float4 p = *reinterpret_cast<const float4*>(partO + (row0 + s) * R + d);
+        a.x += p.x * c; a.y += p.y * c; a.z += p.z * c; a.w += p.w * c;
+        ls += partML[(row0 + s) * 2 + 1] * c;
+    }
+    const float inv = ls > 0.f ? 1.f / ls : 0.f;
+    *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * R + d) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+}
