@@ -93,6 +93,7 @@ class Kernels:
         return out, lse
 
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
+    # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev)
     def flash_bwd(self, q, k, v, o, lse, do, causal=True):
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
@@ -102,8 +103,8 @@ class Kernels:
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
         self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-        smem = 4 * 64 * D * 2 + 64 * 64 * 2 + 2 * 64 * 4
-        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // 64), Hq, B), (128, 1, 1), smem,
+        smem = (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
+        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // 128), Hq, B), (256, 1, 1), smem,
                     dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
         return dq, dk, dv
 

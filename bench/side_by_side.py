@@ -201,7 +201,8 @@ def check_bwd(K):
     own bf16 backward (SDPA flash) on the same inputs, plus a floor."""
     ok = True
     for (B, T, Hq, Hkv, D, causal) in [(1, 77, 2, 2, 64, True), (2, 200, 4, 2, 128, True), (1, 300, 4, 4, 128, False),
-                                       (1, 1000, 8, 2, 64, True), (1, 513, 2, 1, 128, True)]:
+                                       (1, 1000, 8, 2, 64, True), (1, 513, 2, 1, 128, True),
+                                       (1, 700, 2, 2, 64, False), (1, 2048, 4, 4, 128, True)]:
         torch.manual_seed(T + Hq)
         q = torch.randn(B, T, Hq, D, device=dev).to(bf16)
         k = torch.randn(B, T, Hkv, D, device=dev).to(bf16)
@@ -244,7 +245,7 @@ def time_bwd():
                 except Exception as ex:
                     row[label] = {"error": str(ex)[:200]}
             fl = 2.5 * attn_flops(1, T, Hq, D, True)  # backward = 2.5x forward FLOPs (FA convention)
-            for key in ("ours", "flash", "cudnn"):
+            for key in ("ours", "ours_v1", "flash", "cudnn"):
                 if "p50" in row[key]:
                     row[key]["tflops"] = fl / row[key]["p50"] / 1e9
             rows.append(row)
@@ -578,6 +579,8 @@ def main():
         print("== attention core backward, causal, batch 1 (ms p50 / TFLOP/s at 2.5x forward FLOPs) ==")
         for r in bwd:
             line = f"{r['shape']:>15} T={r['T']:>6}: ours {r['ours']['p50']:.3f} ms {r['ours']['tflops']:.0f} TF"
+            if "p50" in r.get("ours_v1", {}):
+                line += f" (v1 {r['ours_v1']['p50']:.3f} ms {r['ours_v1']['tflops']:.0f} TF)"
             for k in ("flash", "cudnn"):
                 if "p50" in r[k]:
                     line += f" | {k} {r[k]['p50']:.3f} ms {r[k]['tflops']:.0f} TF x{r[k]['p50'] / r['ours']['p50']:.2f}"

@@ -4,17 +4,13 @@
 // Outputs are fp32 accumulators, zeroed by the caller: dQ [B, T, Hq, D], dK, dV [B, T, Hkv, D] (GQA: the G
 // query heads of a group add into one KV head with atomics). Dv [B, Hq, T] = rowsum(dO * O), from the
 // preprocess kernel (FA2 eq.: dS = P o (dP - Dv)).
-// One block = one 64-row K/V tile of one query head, 4 warps x 16 KV rows, looping over the 64-row query tiles
-// that can see it. Working transposed keeps every product in the forward's fragment patterns:
+// Each block loops over the query tiles that can see its K/V tile. Working transposed keeps every product in the
+// forward's fragment patterns:
 //   S^T = K Q^T, P^T = exp(S^T * scale - LSE), dV += P^T dO, dP^T = V dO^T, dS^T = P^T o (dP^T - Dv),
 //   dK += dS^T Q, and dQ += dS K through dS^T staged in shared memory (atomicAdd into fp32 dQ).
-// Single-buffered Q/dO loads: correctness first, no overlap of loads with math (see docs/perf-log.md).
+// Versions and their measurements: docs/perf-log.md (v1 is kept in kernels-dev/flash_bwd_v1_bkv64.cuh).
 #pragma once
 #include "../common/mma.cuh"
-
-namespace flash_bwd {
-constexpr int BKV = 64, BQ = 64, NTHREADS = 128;
-}
 
 // Dv [B, Hq, T] = rowsum(dO * O); one warp per (b, t, h) row of the [B, T, Hq, D] layout.
 template <int D>
@@ -34,22 +30,43 @@ __device__ __forceinline__ void flash_bwd_preprocess_kernel(float* __restrict__ 
     }
 }
 
+// v2: one block = one 128-row K/V tile of one query head, 8 warps x 16 KV rows, over 64-row query tiles.
+// Against v1 (64-row K/V tiles, 4 warps, single-buffered): each Q/dO tile loaded from memory and each dQ atomic
+// now serves twice the keys (half the dQ atomics and Q/dO traffic per FLOP); Q/dO/LSE/Dv of the next query tile
+// load (cp.async) while the current one computes; dQ is split over 8 warps as 4 row groups x 2 column halves, so
+// its accumulator is 32 registers instead of 64 (v1 spilled); dQ/dK/dV atomics are float2 on sm_90; the causal
+// mask and the sequence-end checks run only on the tiles that need them.
+namespace flash_bwd {
+constexpr int BKV = 128, BQ = 64, NWARPS = 8, NTHREADS = 32 * NWARPS;
+template <int D>
+constexpr int smem_bytes() { return (2 * BKV * D + 4 * BQ * D + BKV * BQ) * 2 + 4 * BQ * 4; }
+}  // namespace flash_bwd
+
+DEVI void atomic_add2(float* p, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    atomicAdd(reinterpret_cast<float2*>(p), make_float2(a, b));
+#else
+    atomicAdd(p, a);
+    atomicAdd(p + 1, b);
+#endif
+}
+
 template <int D, bool CAUSAL>
 __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* __restrict__ dK, float* __restrict__ dV,
-                                                 const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
-                                                 const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO,
-                                                 const float* __restrict__ LSE, const float* __restrict__ Dv, int T, int Hq,
-                                                 int Hkv, float scale) {
+                                                    const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
+                                                    const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO,
+                                                    const float* __restrict__ LSE, const float* __restrict__ Dv, int T, int Hq,
+                                                    int Hkv, float scale) {
     using namespace flash_bwd;
     constexpr int CH = D / 8;
     extern __shared__ __align__(128) __nv_bfloat16 smem[];
-    __nv_bfloat16* Ks = smem;              // [BKV, D]
-    __nv_bfloat16* Vs = Ks + BKV * D;      // [BKV, D]
-    __nv_bfloat16* Qs = Vs + BKV * D;      // [BQ, D]
-    __nv_bfloat16* dOs = Qs + BQ * D;      // [BQ, D]
-    __nv_bfloat16* dSs = dOs + BQ * D;     // [BKV, BQ] dS^T
-    float* Ls = reinterpret_cast<float*>(dSs + BKV * BQ);  // [BQ] LSE * log2(e)
-    float* Ds = Ls + BQ;                                   // [BQ] Dv
+    __nv_bfloat16* Ks = smem;                 // [BKV, D]
+    __nv_bfloat16* Vs = Ks + BKV * D;         // [BKV, D]
+    __nv_bfloat16* Qs = Vs + BKV * D;         // [2][BQ, D]
+    __nv_bfloat16* dOs = Qs + 2 * BQ * D;     // [2][BQ, D]
+    __nv_bfloat16* dSs = dOs + 2 * BQ * D;    // [BKV, BQ] dS^T
+    float* Ls = reinterpret_cast<float*>(dSs + BKV * BQ);  // [2][BQ] LSE * log2(e)
+    float* Ds = Ls + 2 * BQ;                               // [2][BQ] Dv
 
     const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -60,6 +77,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
     const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
     const float* Lb = LSE + ((long)b * Hq + h) * T;
     const float* Db = Dv + ((long)b * Hq + h) * T;
+    float* dQb = dQ + (long)b * T * qStride + (long)h * D;
     const float LOG2E = 1.4426950408889634f, sl = scale * LOG2E;
 
     for (int i = tid; i < BKV * CH; i += NTHREADS) {
@@ -67,6 +85,24 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
         cp_async_16(smem_u32(Ks + swz<D>(r, c)), t < T ? Kb + t * kStride + c * 8 : Kb, t < T ? 16 : 0);
         cp_async_16(smem_u32(Vs + swz<D>(r, c)), t < T ? Vb + t * kStride + c * 8 : Vb, t < T ? 16 : 0);
     }
+    auto loadQTile = [&](int q0, int st) {
+        __nv_bfloat16* qs = Qs + st * BQ * D;
+        __nv_bfloat16* dos = dOs + st * BQ * D;
+        for (int i = tid; i < BQ * CH; i += NTHREADS) {
+            int r = i / CH, c = i % CH, t = q0 + r;
+            cp_async_16(smem_u32(qs + swz<D>(r, c)), t < T ? Qb + t * qStride + c * 8 : Qb, t < T ? 16 : 0);
+            cp_async_16(smem_u32(dos + swz<D>(r, c)), t < T ? dOb + t * qStride + c * 8 : dOb, t < T ? 16 : 0);
+        }
+        for (int i = tid; i < BQ; i += NTHREADS) {
+            int t = q0 + i;
+            Ls[st * BQ + i] = t < T ? Lb[t] * LOG2E : INFINITY;  // rows past T get P = 0
+            Ds[st * BQ + i] = t < T ? Db[t] : 0.f;
+        }
+    };
+
+    const int nQ = (T + BQ - 1) / BQ;
+    const int qStart = CAUSAL ? kv0 / BQ : 0;
+    if (qStart < nQ) loadQTile(qStart * BQ, 0);
     cp_async_commit();
 
     float dk[D / 8][4], dv[D / 8][4];
@@ -75,32 +111,26 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
 #pragma unroll
         for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
 
-    const int nQ = (T + BQ - 1) / BQ;
-    const int qStart = CAUSAL ? kv0 / BQ : 0;
     const int kvRowA = kv0 + warp * 16 + (lane >> 2), kvRowB = kvRowA + 8;
+    // dQ split: warp -> 16 query rows (warp & 3) x half of D (warp >> 2)
+    const int dqRow = (warp & 3) * 16, dqCol = (warp >> 2) * (D / 2);
     for (int qi = qStart; qi < nQ; qi++) {
-        const int q0 = qi * BQ;
-        __syncthreads();  // the previous tile's Qs/dOs/dSs are consumed
-        for (int i = tid; i < BQ * CH; i += NTHREADS) {
-            int r = i / CH, c = i % CH, t = q0 + r;
-            cp_async_16(smem_u32(Qs + swz<D>(r, c)), t < T ? Qb + t * qStride + c * 8 : Qb, t < T ? 16 : 0);
-            cp_async_16(smem_u32(dOs + swz<D>(r, c)), t < T ? dOb + t * qStride + c * 8 : dOb, t < T ? 16 : 0);
-        }
-        cp_async_commit();
-        for (int i = tid; i < BQ; i += NTHREADS) {
-            int t = q0 + i;
-            Ls[i] = t < T ? Lb[t] * LOG2E : INFINITY;  // rows past T get P = 0
-            Ds[i] = t < T ? Db[t] : 0.f;
-        }
+        const int q0 = qi * BQ, st = (qi - qStart) & 1;
         cp_async_wait<0>();
-        __syncthreads();
+        __syncthreads();  // this tile landed; every warp is done with the previous tile (its stage and dS^T)
+        if (qi + 1 < nQ) loadQTile(q0 + BQ, st ^ 1);
+        cp_async_commit();
+        const __nv_bfloat16* qs = Qs + st * BQ * D;
+        const __nv_bfloat16* dos = dOs + st * BQ * D;
+        const float* ls = Ls + st * BQ;
+        const float* ds = Ds + st * BQ;
 
         // S^T (16 kv x 64 q per warp) = K Q^T ; dP^T = V dO^T
-        float st[BQ / 8][4], dpt[BQ / 8][4];
+        float sT[BQ / 8][4], dpT[BQ / 8][4];
 #pragma unroll
         for (int n = 0; n < BQ / 8; n++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) st[n][e] = dpt[n][e] = 0.f;
+            for (int e = 0; e < 4; e++) sT[n][e] = dpT[n][e] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
             uint32_t ka[4], va[4];
@@ -110,41 +140,53 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
             for (int np = 0; np < BQ / 16; np++) {
                 uint32_t b0, b1, b2, b3;
                 int row = 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
-                ldmatrix_x4(b0, b1, b2, b3, smem_u32(Qs + swz<D>(row, ch)));
-                mma_bf16_16816(st[2 * np], ka, b0, b1);
-                mma_bf16_16816(st[2 * np + 1], ka, b2, b3);
-                ldmatrix_x4(b0, b1, b2, b3, smem_u32(dOs + swz<D>(row, ch)));
-                mma_bf16_16816(dpt[2 * np], va, b0, b1);
-                mma_bf16_16816(dpt[2 * np + 1], va, b2, b3);
+                ldmatrix_x4(b0, b1, b2, b3, smem_u32(qs + swz<D>(row, ch)));
+                mma_bf16_16816(sT[2 * np], ka, b0, b1);
+                mma_bf16_16816(sT[2 * np + 1], ka, b2, b3);
+                ldmatrix_x4(b0, b1, b2, b3, smem_u32(dos + swz<D>(row, ch)));
+                mma_bf16_16816(dpT[2 * np], va, b0, b1);
+                mma_bf16_16816(dpT[2 * np + 1], va, b2, b3);
             }
         }
-        // P^T and dS^T in place (st -> P^T, dpt -> dS^T)
+        // P^T and dS^T in place; the mask only where the tile crosses the diagonal or the sequence end
+        const bool edge = (CAUSAL && q0 < kv0 + BKV) || q0 + BQ > T || kv0 + BKV > T;
+        if (edge) {
 #pragma unroll
-        for (int n = 0; n < BQ / 8; n++) {
+            for (int n = 0; n < BQ / 8; n++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int qc = n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
-                bool masked = (CAUSAL && q < kvr) || kvr >= T;
-                float p = masked ? 0.f : exp2f(st[n][e] * sl - Ls[qc]);
-                st[n][e] = p;
-                dpt[n][e] = p * (dpt[n][e] - Ds[qc]);
-            }
+                for (int e = 0; e < 4; e++) {
+                    int qc = n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
+                    bool masked = (CAUSAL && q < kvr) || kvr >= T;
+                    float p = masked ? 0.f : exp2f(sT[n][e] * sl - ls[qc]);
+                    sT[n][e] = p;
+                    dpT[n][e] = p * (dpT[n][e] - ds[qc]);
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < BQ / 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int qc = n * 8 + (lane & 3) * 2 + (e & 1);
+                    float p = exp2f(sT[n][e] * sl - ls[qc]);
+                    sT[n][e] = p;
+                    dpT[n][e] = p * (dpT[n][e] - ds[qc]);
+                }
         }
         // dV += P^T dO ; dK += dS^T Q   (k = q rows)
 #pragma unroll
         for (int kk = 0; kk < BQ / 16; kk++) {
-            uint32_t pa[4] = {pack_bf16(st[2 * kk][0], st[2 * kk][1]), pack_bf16(st[2 * kk][2], st[2 * kk][3]),
-                              pack_bf16(st[2 * kk + 1][0], st[2 * kk + 1][1]), pack_bf16(st[2 * kk + 1][2], st[2 * kk + 1][3])};
-            uint32_t sa[4] = {pack_bf16(dpt[2 * kk][0], dpt[2 * kk][1]), pack_bf16(dpt[2 * kk][2], dpt[2 * kk][3]),
-                              pack_bf16(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]), pack_bf16(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
+            uint32_t pa[4] = {pack_bf16(sT[2 * kk][0], sT[2 * kk][1]), pack_bf16(sT[2 * kk][2], sT[2 * kk][3]),
+                              pack_bf16(sT[2 * kk + 1][0], sT[2 * kk + 1][1]), pack_bf16(sT[2 * kk + 1][2], sT[2 * kk + 1][3])};
+            uint32_t sa[4] = {pack_bf16(dpT[2 * kk][0], dpT[2 * kk][1]), pack_bf16(dpT[2 * kk][2], dpT[2 * kk][3]),
+                              pack_bf16(dpT[2 * kk + 1][0], dpT[2 * kk + 1][1]), pack_bf16(dpT[2 * kk + 1][2], dpT[2 * kk + 1][3])};
 #pragma unroll
             for (int dp = 0; dp < D / 16; dp++) {
                 uint32_t b0, b1, b2, b3;
                 int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3), ch = 2 * dp + (lane >> 4);
-                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(dOs + swz<D>(row, ch)));
+                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(dos + swz<D>(row, ch)));
                 mma_bf16_16816(dv[2 * dp], pa, b0, b1);
                 mma_bf16_16816(dv[2 * dp + 1], pa, b2, b3);
-                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(Qs + swz<D>(row, ch)));
+                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(qs + swz<D>(row, ch)));
                 mma_bf16_16816(dk[2 * dp], sa, b0, b1);
                 mma_bf16_16816(dk[2 * dp + 1], sa, b2, b3);
             }
@@ -153,35 +195,34 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
 #pragma unroll
         for (int n = 0; n < BQ / 8; n++) {
             int qc = n * 8 + (lane & 3) * 2, ra = warp * 16 + (lane >> 2), rb = ra + 8;
-            *reinterpret_cast<uint32_t*>(dSs + swz<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(dpt[n][0], dpt[n][1]);
-            *reinterpret_cast<uint32_t*>(dSs + swz<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(dpt[n][2], dpt[n][3]);
+            *reinterpret_cast<uint32_t*>(dSs + swz<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][0], dpT[n][1]);
+            *reinterpret_cast<uint32_t*>(dSs + swz<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][2], dpT[n][3]);
         }
         __syncthreads();
-        // dQ (16 q rows per warp x D) = dS K = (dS^T)^T K, added to global fp32 with atomics
-        float dq[D / 8][4];
+        // dQ[dqRow..+16, dqCol..+D/2] += dS K = (dS^T)^T K over the 128 keys of the tile
+        float dq[D / 16][4];
 #pragma unroll
-        for (int i = 0; i < D / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+        for (int i = 0; i < D / 16; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < BKV / 16; kk++) {
             uint32_t a[4];
-            int kvr = 16 * kk + (lane & 7) + ((lane >> 4) << 3), qc = warp * 16 + (((lane >> 3) & 1) << 3);
+            int kvr = 16 * kk + (lane & 7) + ((lane >> 4) << 3), qc = dqRow + (((lane >> 3) & 1) << 3);
             ldmatrix_x4_trans(a[0], a[1], a[2], a[3], smem_u32(dSs + swz<BQ>(kvr, qc >> 3)));
 #pragma unroll
-            for (int dp = 0; dp < D / 16; dp++) {
+            for (int dp = 0; dp < D / 32; dp++) {
                 uint32_t b0, b1, b2, b3;
-                int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3), ch = 2 * dp + (lane >> 4);
+                int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3), ch = dqCol / 8 + 2 * dp + (lane >> 4);
                 ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(Ks + swz<D>(row, ch)));
                 mma_bf16_16816(dq[2 * dp], a, b0, b1);
                 mma_bf16_16816(dq[2 * dp + 1], a, b2, b3);
             }
         }
-        const int qa = q0 + warp * 16 + (lane >> 2), qb = qa + 8;
-        float* dQb = dQ + (long)b * T * qStride + (long)h * D;
+        const int qa = q0 + dqRow + (lane >> 2), qb = qa + 8;
 #pragma unroll
-        for (int dt = 0; dt < D / 8; dt++) {
-            int c = dt * 8 + (lane & 3) * 2;
-            if (qa < T) { atomicAdd(dQb + qa * qStride + c, dq[dt][0] * scale); atomicAdd(dQb + qa * qStride + c + 1, dq[dt][1] * scale); }
-            if (qb < T) { atomicAdd(dQb + qb * qStride + c, dq[dt][2] * scale); atomicAdd(dQb + qb * qStride + c + 1, dq[dt][3] * scale); }
+        for (int dt = 0; dt < D / 16; dt++) {
+            int c = dqCol + dt * 8 + (lane & 3) * 2;
+            if (qa < T) atomic_add2(dQb + qa * qStride + c, dq[dt][0] * scale, dq[dt][1] * scale);
+            if (qb < T) atomic_add2(dQb + qb * qStride + c, dq[dt][2] * scale, dq[dt][3] * scale);
         }
     }
     float* dKb = dK + (long)b * T * kStride + (long)hk * D;
@@ -190,12 +231,12 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
     for (int dt = 0; dt < D / 8; dt++) {
         int c = dt * 8 + (lane & 3) * 2;
         if (kvRowA < T) {
-            atomicAdd(dKb + kvRowA * kStride + c, dk[dt][0] * scale); atomicAdd(dKb + kvRowA * kStride + c + 1, dk[dt][1] * scale);
-            atomicAdd(dVb + kvRowA * kStride + c, dv[dt][0]); atomicAdd(dVb + kvRowA * kStride + c + 1, dv[dt][1]);
+            atomic_add2(dKb + kvRowA * kStride + c, dk[dt][0] * scale, dk[dt][1] * scale);
+            atomic_add2(dVb + kvRowA * kStride + c, dv[dt][0], dv[dt][1]);
         }
         if (kvRowB < T) {
-            atomicAdd(dKb + kvRowB * kStride + c, dk[dt][2] * scale); atomicAdd(dKb + kvRowB * kStride + c + 1, dk[dt][3] * scale);
-            atomicAdd(dVb + kvRowB * kStride + c, dv[dt][2]); atomicAdd(dVb + kvRowB * kStride + c + 1, dv[dt][3]);
+            atomic_add2(dKb + kvRowB * kStride + c, dk[dt][2] * scale, dk[dt][3] * scale);
+            atomic_add2(dVb + kvRowB * kStride + c, dv[dt][2], dv[dt][3]);
         }
     }
 }

@@ -198,7 +198,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim()),
                     new int[] {(int) ((rows + 7) / 8), 1, 1}, CudaKernels.BWD_PRE_THREADS, 0, device.stream(),
                     Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
-            int[] grid = {(s.tokens() + CudaKernels.BWD_TILE - 1) / CudaKernels.BWD_TILE, s.qHeads(), s.batch()};
+            int[] grid = {(s.tokens() + CudaKernels.BWD_KV_TILE - 1) / CudaKernels.BWD_KV_TILE, s.qHeads(), s.batch()};
             kernels.launch(CudaKernels.flashBackward(s.headDim(), causal), grid, CudaKernels.BWD_THREADS,
                     CudaKernels.flashBackwardSmem(s.headDim()), device.stream(),
                     Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),

@@ -60,7 +60,11 @@ final class CudaKernels {
         return s.headDim() == 128 ? FlashVariant.N128 : FlashVariant.M2;
     }
 
-    static final int BWD_TILE = 64, BWD_THREADS = 128, BWD_PRE_THREADS = 256;
+    /**
+     * Backward v2 (docs/perf-log.md): one block per 128-key K/V tile and query head, 8 warps, over 64-row query
+     * tiles loaded double-buffered.
+     */
+    static final int BWD_KV_TILE = 128, BWD_Q_TILE = 64, BWD_THREADS = 256, BWD_PRE_THREADS = 256;
 
     static String flashBackward(int headDim, boolean causal) {
         return "flash_bwd_hd" + headDim + (causal ? "_causal" : "");
@@ -70,9 +74,9 @@ final class CudaKernels {
         return "flash_bwd_preprocess_hd" + headDim;
     }
 
-    /** K, V, Q, dO tiles (bf16), dS^T tile (bf16), LSE and Dv of the query tile (fp32). */
+    /** K, V tiles, two stages of Q and dO tiles (bf16), the dS^T tile (bf16), two stages of LSE and Dv (fp32). */
     static int flashBackwardSmem(int headDim) {
-        return 4 * BWD_TILE * headDim * 2 + BWD_TILE * BWD_TILE * 2 + 2 * BWD_TILE * 4;
+        return (2 * BWD_KV_TILE * headDim + 4 * BWD_Q_TILE * headDim + BWD_KV_TILE * BWD_Q_TILE) * 2 + 4 * BWD_Q_TILE * 4;
     }
 
     static String decodeSplit(int headDim, int group) {
