@@ -14,8 +14,11 @@ from ccalab_cuda import Kernels
 FWD_BM, FWD_BN, FWD_THREADS = 128, 64, 256
 FWD_DIMS = ((192, 128), (96, 64))  # (DQK, DV) instances
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
-DECODE_BN = {512: 64, 448: 64, 960: 32}  # latent width R -> cache rows per tile (instances, all with DR = 64)
+DECODE_BN = {512: 64, 448: 64, 960: 32}  # latent width R -> default cache rows per tile (all instances DR = 64)
+DECODE_VARIANTS = {(512, 64): "", (448, 64): "", (960, 32): ""}  # (R, BN) -> kernel name suffix
+SMEM_PER_SM = 228 * 1024  # H100 / A100-class shared memory per SM; each block also reserves 1 KB
 DECODE_DR = 64
+COMBINE_GROUPS = 8  # mla_decode::CGROUPS: thread rows of the combine kernel, each over every 8th split
 
 
 def fwd_smem(dqk, dv):
@@ -49,31 +52,33 @@ class MlaKernels:
                       out, lse, q, k, v, int(T), int(H), scale)
         return out, lse
 
-    def decode_splits(self, B, H, L, bn):
-        """(number of splits, rows per split): one block per SM (the kernel's shared memory allows one), as many
-        splits as fill the SMs in one wave, chunks a multiple of the tile height."""
+    def decode_splits(self, B, H, L, bn, r=512):
+        """(number of splits, rows per split): as many splits as fill the SMs in one wave at the blocks per SM that
+        the kernel's shared memory allows (1 for every instance now), chunks a multiple of BN."""
+        per_sm = max(1, SMEM_PER_SM // (decode_smem(r, DECODE_DR, bn) + 1024))
         blocks = B * ((H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK)
-        n = max(1, min(self.sms // blocks, -(-L // bn)))
+        n = max(1, min(self.sms * per_sm // blocks, -(-L // bn)))
         chunk = -(-L // n)
         chunk = -(-chunk // bn) * bn
         return -(-L // chunk), chunk
 
-    def decode(self, qa, cache, L, r, scale, work=None, out=None):
+    def decode(self, qa, cache, L, r, scale, work=None, out=None, bn=None):
         B, H, dk = qa.shape
         Tmax = cache.shape[1]
         dr = dk - r
-        assert r in DECODE_BN and dr == DECODE_DR, f"no mla_decode instance for r_kv={r}, d_r={dr}"
+        bn = DECODE_BN.get(r) if bn is None else bn
+        assert (r, bn) in DECODE_VARIANTS and dr == DECODE_DR, f"no mla_decode instance for r_kv={r}, d_r={dr}, BN={bn}"
         assert cache.shape == (B, Tmax, dk) and 1 <= L <= Tmax, (cache.shape, L)
         assert qa.is_contiguous() and cache.is_contiguous() and qa.dtype == cache.dtype == torch.bfloat16
-        bn = DECODE_BN[r]
-        n, chunk = self.decode_splits(B, H, L, bn)
+        n, chunk = self.decode_splits(B, H, L, bn, r)
         if work is None or work[0].shape[2] != n:
             work = (torch.empty(B, H, n, r, device=qa.device, dtype=torch.float32),
                     torch.empty(B, H, n, 2, device=qa.device, dtype=torch.float32))
         po, pml = work
         groups = (H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK
-        self.k.launch(f"mla_decode_r{r}_rope{dr}", (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn),
+        self.k.launch(f"mla_decode_r{r}_rope{dr}{DECODE_VARIANTS[(r, bn)]}", (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn),
                       po, pml, qa, cache, int(L), int(Tmax), int(H), int(chunk), float(scale))
         out = torch.empty(B, H, r, device=qa.device, dtype=torch.float32) if out is None else out
-        self.k.launch(f"mla_decode_combine_r{r}", (H, B, 1), (r // 4, 1, 1), 0, out, po, pml, int(H), int(n))
+        self.k.launch(f"mla_decode_combine_r{r}", (H, B, r // 64), (16, COMBINE_GROUPS, 1), 0, out, po, pml, int(H),
+                      int(n))
         return out

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ccalab_mla import DECODE_BN, DECODE_DR, MlaKernels  # noqa: E402
+from ccalab_mla import DECODE_BN, DECODE_DR, DECODE_VARIANTS, MlaKernels  # noqa: E402
 
 dev = "cuda"
 bf16 = torch.bfloat16
@@ -119,8 +119,11 @@ def check_decode(M):
              (8, 16, 512, 777, 800), (1, 16, 512, 16384, 16384), (2, 8, 512, 300, 300), (1, 20, 512, 555, 600),
              (2, 16, 448, 1234, 1300), (1, 16, 448, 65, 65), (2, 16, 960, 1234, 1234), (1, 16, 960, 33, 40),
              (1, 16, 960, 5000, 5000)]
-    for (B, H, R, L, Tmax) in cases:
-        case = f"mla_decode r{R} rope{dr} B{B} H{H} L{L} Tmax{Tmax}"
+    cases = [(B, H, R, L, Tmax, DECODE_BN[R]) for (B, H, R, L, Tmax) in cases]
+    # lab variants (other BN at the same R), when mla_kernels.cuh has any
+    cases += [(3, 16, R, 1000, 1024, bn) for (R, bn) in DECODE_VARIANTS if bn != DECODE_BN[R]]
+    for (B, H, R, L, Tmax, bn) in cases:
+        case = f"mla_decode{DECODE_VARIANTS[(R, bn)]} r{R} rope{dr} B{B} H{H} L{L} Tmax{Tmax}"
 
         def run():
             torch.manual_seed(B * 100003 + L * 7 + R)
@@ -134,7 +137,7 @@ def check_decode(M):
             # Absorb in fp32, round once to bf16 (mla.md open question 9).
             qa = torch.cat([torch.einsum("bhd,hdr->bhr", q_nope, w_uk), q_rope], -1).to(bf16).contiguous()
             o_lat = torch.full((B, H, R), float("nan"), device=dev)
-            M.decode(qa, cache, L, R, scale, out=o_lat)
+            M.decode(qa, cache, L, R, scale, out=o_lat, bn=bn)
             torch.cuda.synchronize()
             # float64 naive MLA (mla.md section 2): K, V expanded per head from the cached latents.
             cd, krd = cache[:, :L, :R].double(), cache[:, :L, R:].double()
@@ -270,28 +273,33 @@ def time_decode(M):
             inner = max(10, nsets)
             caches = [torch.randn(B, L, R + dr, device=dev).to(bf16) for _ in range(nsets)]
             qas = [torch.randn(B, H, R + dr, device=dev).to(bf16) for _ in range(nsets)]
-            n, _ = M.decode_splits(B, H, L, DECODE_BN[R])
-            work = (torch.empty(B, H, n, R, device=dev), torch.empty(B, H, n, 2, device=dev))
             out = torch.empty(B, H, R, device=dev)
-            row = {"kind": "decode", "B": B, "L": L, "H": H, "r_kv": R, "d_r": dr, "splits": n,
-                   "cache_bytes": cache_bytes, "input_sets": nsets}
-            timed("ours", row, lambda i: M.decode(qas[i % nsets], caches[i % nsets], L, R, scale, work=work, out=out),
-                  reps=20, inner=inner)
+            row = {"kind": "decode", "B": B, "L": L, "H": H, "r_kv": R, "d_r": dr, "cache_bytes": cache_bytes,
+                   "input_sets": nsets}
+            variants = [("ours" if bn == DECODE_BN[R] else f"ours_n{bn}", bn) for (r, bn) in DECODE_VARIANTS if r == R]
+            for label, bn in variants:
+                n, _ = M.decode_splits(B, H, L, bn, R)
+                work = (torch.empty(B, H, n, R, device=dev), torch.empty(B, H, n, 2, device=dev))
+                row[label + "_splits"] = n
+                timed(label, row, lambda i: M.decode(qas[i % nsets], caches[i % nsets], L, R, scale, work=work,
+                                                     out=out, bn=bn), reps=20, inner=inner)
             timed("torch_absorbed", row, lambda i: torch_absorbed_decode(qas[i % nsets], caches[i % nsets], R, scale),
                   reps=10, inner=inner)
-            for key in ("ours", "torch_absorbed"):
+            for key in [label for label, _ in variants] + ["torch_absorbed"]:
                 val = row[key]
                 if "p50" in val:
                     val["us"] = val["p50"] * 1e3
                     val["cache_bytes_per_s"] = cache_bytes / (val["p50"] / 1e3)
-                    val["of_copy_read_bw"] = val["cache_bytes_per_s"] / cp["read_plus_write_bytes_per_s"] * 2
+                    # perf-log convention: cache bytes/s over the copy's read+write bytes/s
+                    val["of_copy_bw"] = val["cache_bytes_per_s"] / cp["read_plus_write_bytes_per_s"]
                     TABLE.append(f"decode B{B:<2d} L{L:<5d} {key:14s} {val['us']:9.1f} us "
-                                 f"{val['cache_bytes_per_s'] / 1e12:5.2f} TB/s")
+                                 f"{val['cache_bytes_per_s'] / 1e12:5.2f} TB/s "
+                                 f"({100 * val['of_copy_bw']:.0f}% of copy)")
                 else:
                     TABLE.append(f"decode B{B} L{L} {key}: {val['error'][:100]}")
             RESULTS["timings"].append(row)
             print(json.dumps(row), flush=True)
-            del caches, qas, work
+            del caches, qas
 
 
 def main():

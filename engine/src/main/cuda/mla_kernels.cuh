@@ -17,17 +17,24 @@ MLA_FWD(192, 128, false, mla_fwd_qk192_v128)
 MLA_FWD(96, 64, true, mla_fwd_qk96_v64_causal)
 MLA_FWD(96, 64, false, mla_fwd_qk96_v64)
 
-// BN: cache rows per tile, 64 where two tiles fit in shared memory, 32 for the 1024-wide MLA-4 rows.
-#define MLA_DECODE(R, DR, BN)                                                                                   \
+// BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows fill shared memory) where it fits,
+// BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. A BN=32 variant at R=512 (2 blocks per SM,
+// twice the splits) lost 3-25% at every measured shape (H100, B 1/8/32 x L 4k-64k) and was dropped.
+#define MLA_DECODE(R, DR, BN, SUFFIX)                                                                           \
     extern "C" __global__ void __launch_bounds__(mla_decode::NTHREADS, 1)                                       \
-    mla_decode_r##R##_rope##DR(float* partO, float* partML, const __nv_bfloat16* Qa, const __nv_bfloat16* Cache, \
-                               int L, int Tmax, int H, int chunk, float scale) {                                \
+    mla_decode_r##R##_rope##DR##SUFFIX(float* partO, float* partML, const __nv_bfloat16* Qa,                   \
+                                       const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk,           \
+                                       float scale) {                                                           \
         mla_decode_splitkv_kernel<R, DR, BN>(partO, partML, Qa, Cache, L, Tmax, H, chunk, scale);               \
-    }                                                                                                           \
+    }
+#define MLA_DECODE_COMBINE(R)                                                                                   \
     extern "C" __global__ void mla_decode_combine_r##R(float* OLat, const float* partO, const float* partML,     \
                                                        int H, int nSplit) {                                     \
         mla_decode_combine_kernel<R>(OLat, partO, partML, H, nSplit);                                           \
     }
-MLA_DECODE(512, 64, 64)
-MLA_DECODE(448, 64, 64)
-MLA_DECODE(960, 64, 32)
+MLA_DECODE(512, 64, 64, )
+MLA_DECODE(448, 64, 64, )
+MLA_DECODE(960, 64, 32, )
+MLA_DECODE_COMBINE(512)
+MLA_DECODE_COMBINE(448)
+MLA_DECODE_COMBINE(960)

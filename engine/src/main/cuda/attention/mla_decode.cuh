@@ -203,23 +203,42 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
     }
 }
 
-// grid (H, B), R / 4 threads (4 columns each): merge the S partial results of each head (log-sum-exp).
+// grid (H, B, R / 64), block (16, CGROUPS): merge the S partial results of each head (log-sum-exp). Thread x owns
+// 4 columns of a 64-column slice; the CGROUPS thread rows take every CGROUPS-th split with a running max (no
+// serial pass over all splits first: at batch 1 with ~128 splits that pass was the combine's latency) and are
+// merged through shared memory, so ~128 blocks share the partO reads even at batch 1.
+namespace mla_decode {
+constexpr int CGROUPS = 8;
+// Merge (m2, l2, a2) into (m, l, a); m in log2 units, -inf = empty.
+DEVI void merge_partial(float& m, float& l, float4& a, float m2, float l2, float4 a2) {
+    const float mn = fmaxf(m, m2);
+    const float ca = m == -INFINITY ? 0.f : exp2f(m - mn), cb = m2 == -INFINITY ? 0.f : exp2f(m2 - mn);
+    a.x = a.x * ca + a2.x * cb; a.y = a.y * ca + a2.y * cb; a.z = a.z * ca + a2.z * cb; a.w = a.w * ca + a2.w * cb;
+    l = l * ca + l2 * cb;
+    m = mn;
+}
+}
 template <int R>
 __device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OLat, const float* __restrict__ partO,
                                                           const float* __restrict__ partML, int H, int nSplit) {
-    const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x * 4;
+    using namespace mla_decode;
+    const int h = blockIdx.x, b = blockIdx.y, d = blockIdx.z * 64 + threadIdx.x * 4, grp = threadIdx.y;
     const long row0 = ((long)b * H + h) * nSplit;
-    float mx = -INFINITY;
-    for (int s = 0; s < nSplit; s++) mx = fmaxf(mx, partML[(row0 + s) * 2]);
+    float m = -INFINITY, l = 0.f;
     float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
-    float ls = 0.f;
-    for (int s = 0; s < nSplit; s++) {
-        const float ms = partML[(row0 + s) * 2];
-        const float c = ms == -INFINITY ? 0.f : exp2f(ms - mx);
-        const float4 p = *reinterpret_cast<const float4*>(partO + (row0 + s) * R + d);
-        a.x += p.x * c; a.y += p.y * c; a.z += p.z * c; a.w += p.w * c;
-        ls += partML[(row0 + s) * 2 + 1] * c;
+#pragma unroll 4
+    for (int s = grp; s < nSplit; s += CGROUPS) {
+        const float2 ml = *reinterpret_cast<const float2*>(partML + (row0 + s) * 2);
+        merge_partial(m, l, a, ml.x, ml.y, *reinterpret_cast<const float4*>(partO + (row0 + s) * R + d));
     }
-    const float inv = ls > 0.f ? 1.f / ls : 0.f;
+    __shared__ float4 sA[CGROUPS][16];
+    __shared__ float sM[CGROUPS][16], sL[CGROUPS][16];
+    sA[grp][threadIdx.x] = a;
+    sM[grp][threadIdx.x] = m;
+    sL[grp][threadIdx.x] = l;
+    __syncthreads();
+    if (grp != 0) return;
+    for (int g = 1; g < CGROUPS; g++) merge_partial(m, l, a, sM[g][threadIdx.x], sL[g][threadIdx.x], sA[g][threadIdx.x]);
+    const float inv = l > 0.f ? 1.f / l : 0.f;
     *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * R + d) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
 }
