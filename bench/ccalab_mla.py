@@ -11,19 +11,20 @@ import torch
 
 from ccalab_cuda import Kernels
 
-FWD_BM, FWD_BN, FWD_THREADS = 128, 64, 256
-FWD_DIMS = ((192, 128), (96, 64))  # (DQK, DV) instances
+FWD_BM, FWD_THREADS = 128, 256
+FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
+FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
 DECODE_BN = {512: 64, 448: 64, 960: 32}  # latent width R -> default cache rows per tile (all instances DR = 64)
-DECODE_VARIANTS = {(512, 64): "", (448, 64): "", (960, 32): ""}  # (R, BN) -> kernel name suffix
-SMEM_PER_SM = 228 * 1024  # H100 / A100-class shared memory per SM; each block also reserves 1 KB
+DECODE_VARIANTS = {(512, 64): "", (512, 32): "_n32", (448, 64): "", (448, 32): "_n32", (960, 32): ""}  # -> suffix
+SMEM_PER_SM = 228 * 1024  # H100 shared memory per SM (when torch does not say); each block also reserves 1 KB
 DECODE_DR = 64
 COMBINE_GROUPS = 8  # mla_decode::CGROUPS: thread rows of the combine kernel, each over every 8th split
 
 
-def fwd_smem(dqk, dv):
+def fwd_smem(dqk, dv, bn):
     """Bytes of dynamic shared memory of mla_fwd (mla::fwd_smem_bytes): Q tile + 2 K tiles + 2 V tiles, rows padded."""
-    return (FWD_BM * (dqk + 8) + 2 * FWD_BN * (dqk + 8) + 2 * FWD_BN * (dv + 8)) * 2
+    return (FWD_BM * (dqk + 8) + 2 * bn * (dqk + 8) + 2 * bn * (dv + 8)) * 2
 
 
 def decode_smem(r, dr, bn):
@@ -36,26 +37,39 @@ def decode_smem(r, dr, bn):
 class MlaKernels:
     def __init__(self, kernels):
         self.k = kernels if isinstance(kernels, Kernels) else Kernels(kernels)
-        self.sms = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+        props = torch.cuda.get_device_properties(torch.cuda.current_device())
+        self.sms = props.multi_processor_count
+        # the largest dynamic shared memory a block may opt into (H100 227 KB, A100 163 KB)
+        self.smem_max = getattr(props, "shared_memory_per_block_optin", 227 * 1024)
+        self.smem_per_sm = getattr(props, "shared_memory_per_multiprocessor", SMEM_PER_SM)
 
-    def fwd(self, q, k, v, causal=True, scale=None, out=None, lse=None):
+    def default_fwd_bn(self, dqk, dv):
+        bn = FWD_BN.get((dqk, dv))
+        return bn if bn is None or fwd_smem(dqk, dv, bn) <= self.smem_max else 64
+
+    def default_decode_bn(self, r):
+        bn = DECODE_BN.get(r)
+        return bn if bn is None or decode_smem(r, DECODE_DR, bn) <= self.smem_max else 32
+
+    def fwd(self, q, k, v, causal=True, scale=None, out=None, lse=None, bn=None):
         B, T, H, dqk = q.shape
         dv = v.shape[-1]
-        assert (dqk, dv) in FWD_DIMS, f"no mla_fwd instance for d_qk={dqk}, d_v={dv}"
+        bn = self.default_fwd_bn(dqk, dv) if bn is None else bn
+        assert ((dqk, dv), bn) in FWD_VARIANTS, f"no mla_fwd instance for d_qk={dqk}, d_v={dv}, {bn}-key tiles"
         assert k.shape == q.shape and v.shape[:3] == q.shape[:3], (q.shape, k.shape, v.shape)
         assert all(x.is_contiguous() and x.dtype == torch.bfloat16 for x in (q, k, v))
         scale = 1.0 / math.sqrt(dqk) if scale is None else float(scale)
         out = torch.empty(B, T, H, dv, device=q.device, dtype=torch.bfloat16) if out is None else out
         lse = torch.empty(B, H, T, device=q.device, dtype=torch.float32) if lse is None else lse
-        name = f"mla_fwd_qk{dqk}_v{dv}" + ("_causal" if causal else "")
-        self.k.launch(name, ((T + FWD_BM - 1) // FWD_BM, H, B), (FWD_THREADS, 1, 1), fwd_smem(dqk, dv),
+        name = f"mla_fwd_qk{dqk}_v{dv}" + ("_causal" if causal else "") + FWD_VARIANTS[((dqk, dv), bn)]
+        self.k.launch(name, ((T + FWD_BM - 1) // FWD_BM, H, B), (FWD_THREADS, 1, 1), fwd_smem(dqk, dv, bn),
                       out, lse, q, k, v, int(T), int(H), scale)
         return out, lse
 
     def decode_splits(self, B, H, L, bn, r=512):
         """(number of splits, rows per split): as many splits as fill the SMs in one wave at the blocks per SM that
-        the kernel's shared memory allows (1 for every instance now), chunks a multiple of BN."""
-        per_sm = max(1, SMEM_PER_SM // (decode_smem(r, DECODE_DR, bn) + 1024))
+        the kernel's shared memory allows (1 at BN=64, 2 at BN=32 with R <= 512), chunks a multiple of BN."""
+        per_sm = max(1, self.smem_per_sm // (decode_smem(r, DECODE_DR, bn) + 1024))
         blocks = B * ((H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK)
         n = max(1, min(self.sms * per_sm // blocks, -(-L // bn)))
         chunk = -(-L // n)
@@ -66,7 +80,7 @@ class MlaKernels:
         B, H, dk = qa.shape
         Tmax = cache.shape[1]
         dr = dk - r
-        bn = DECODE_BN.get(r) if bn is None else bn
+        bn = self.default_decode_bn(r) if bn is None else bn
         assert (r, bn) in DECODE_VARIANTS and dr == DECODE_DR, f"no mla_decode instance for r_kv={r}, d_r={dr}, BN={bn}"
         assert cache.shape == (B, Tmax, dk) and 1 <= L <= Tmax, (cache.shape, L)
         assert qa.is_contiguous() and cache.is_contiguous() and qa.dtype == cache.dtype == torch.bfloat16

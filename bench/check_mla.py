@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ccalab_mla import DECODE_BN, DECODE_DR, DECODE_VARIANTS, MlaKernels  # noqa: E402
+from ccalab_mla import DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
 
 dev = "cuda"
 bf16 = torch.bfloat16
@@ -85,10 +85,10 @@ def attention_plain_bf16(q, k, v, causal, scale):
 
 def check_prefill(M):
     ok = True
-    for (dqk, dv) in ((192, 128), (96, 64)):
+    for ((dqk, dv), bn), suffix in FWD_VARIANTS.items():
         for (B, T, H) in ((1, 1, 16), (2, 77, 4), (1, 333, 16), (2, 333, 4), (1, 1024, 16), (2, 1024, 4)):
             for causal in (True, False):
-                case = f"mla_fwd qk{dqk} v{dv} B{B} T{T} H{H} causal={causal}"
+                case = f"mla_fwd{suffix} qk{dqk} v{dv} B{B} T{T} H{H} causal={causal}"
 
                 def run():
                     torch.manual_seed(hash((dqk, B, T, H, causal)) % 100000)
@@ -98,7 +98,7 @@ def check_prefill(M):
                     scale = 1.0 / math.sqrt(dqk)
                     o = torch.full((B, T, H, dv), float("nan"), device=dev, dtype=bf16)
                     lse = torch.full((B, H, T), float("nan"), device=dev)
-                    M.fwd(q, k, v, causal, scale, out=o, lse=lse)
+                    M.fwd(q, k, v, causal, scale, out=o, lse=lse, bn=bn)
                     torch.cuda.synchronize()
                     r, rlse = attention_f64(q, k, v, causal, scale)
                     good = check(case, o, r, attention_plain_bf16(q, k, v, causal, scale))
@@ -224,6 +224,9 @@ def time_prefill(M):
         flops = H * T * T * (dqk + dv)  # causal: half of 2 * B * H * T^2 * (d_qk + d_v)
         row = {"kind": "prefill", "T": T, "H": H, "d_qk": dqk, "d_v": dv, "causal": True}
         timed("ours", row, lambda i: M.fwd(*sets[i % 2], True, out=o, lse=lse))
+        for ((dims, bn), suffix) in FWD_VARIANTS.items():
+            if dims == (dqk, dv) and bn != FWD_BN[dims]:
+                timed("ours" + suffix, row, lambda i: M.fwd(*sets[i % 2], True, out=o, lse=lse, bn=bn))
         timed("sdpa_flash_vpad", row, lambda i: sdpa(views[i % 2][0], views[i % 2][1], views[i % 2][3], True,
                                                      SDPBackend.FLASH_ATTENTION))
         timed("sdpa_cudnn", row, lambda i: sdpa(*views[i % 2][:3], True, SDPBackend.CUDNN_ATTENTION))

@@ -6,20 +6,28 @@
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
 #include "attention/mla_decode.cuh"  // defines: mla_decode_splitkv_kernel, mla_decode_combine_kernel
 
-#define MLA_FWD(DQK, DV, CAUSAL, NAME)                                                                          \
+// BNT keys per K/V tile; QREG: Q fragments in registers (else re-read from shared memory at each k-step).
+#define MLA_FWD(DQK, DV, CAUSAL, BNT, QREG, NAME)                                                               \
     extern "C" __global__ void __launch_bounds__(mla::NTHREADS, 1)                                              \
     NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          int T, int H, float scale) {                                                                            \
-        mla_fwd_kernel<DQK, DV, CAUSAL>(O, LSE, Q, K, V, T, H, scale);                                          \
+        mla_fwd_kernel<DQK, DV, CAUSAL, BNT, QREG>(O, LSE, Q, K, V, T, H, scale);                               \
     }
-MLA_FWD(192, 128, true, mla_fwd_qk192_v128_causal)
-MLA_FWD(192, 128, false, mla_fwd_qk192_v128)
-MLA_FWD(96, 64, true, mla_fwd_qk96_v64_causal)
-MLA_FWD(96, 64, false, mla_fwd_qk96_v64)
+// d_qk 192: 128-key tiles with Q re-read from shared memory (230 registers, no spill) are the default; they beat
+// 64-key tiles with Q in registers (the _n64 lab variant) by 4% at T 4k and 16k (H100, H=16, causal:
+// 280 vs 269 TFLOP/s at 16k; SDPA flash with V padded to 192: 263).
+MLA_FWD(192, 128, true, 128, false, mla_fwd_qk192_v128_causal)
+MLA_FWD(192, 128, false, 128, false, mla_fwd_qk192_v128)
+MLA_FWD(192, 128, true, 64, true, mla_fwd_qk192_v128_causal_n64)
+MLA_FWD(192, 128, false, 64, true, mla_fwd_qk192_v128_n64)
+MLA_FWD(96, 64, true, 64, true, mla_fwd_qk96_v64_causal)
+MLA_FWD(96, 64, false, 64, true, mla_fwd_qk96_v64)
 
-// BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows fill shared memory) where it fits,
-// BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. A BN=32 variant at R=512 (2 blocks per SM,
-// twice the splits) lost 3-25% at every measured shape (H100, B 1/8/32 x L 4k-64k) and was dropped.
+// BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows, 172 KB of shared memory) where it
+// fits; BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. The _n32 instances at R = 512 / 448
+// (98 KB) are for GPUs with less shared memory per block (A100: 163 KB); on the H100 they lost 3-25% to BN=64
+// at every measured shape (B 1/8/32 x L 4k-64k, twice the splits). The same holds for the prefill default at
+// d_qk 192 (223 KB): the A100 takes the _n64 instance (137 KB).
 #define MLA_DECODE(R, DR, BN, SUFFIX)                                                                           \
     extern "C" __global__ void __launch_bounds__(mla_decode::NTHREADS, 1)                                       \
     mla_decode_r##R##_rope##DR##SUFFIX(float* partO, float* partML, const __nv_bfloat16* Qa,                   \
@@ -33,7 +41,9 @@ MLA_FWD(96, 64, false, mla_fwd_qk96_v64)
         mla_decode_combine_kernel<R>(OLat, partO, partML, H, nSplit);                                           \
     }
 MLA_DECODE(512, 64, 64, )
+MLA_DECODE(512, 64, 32, _n32)
 MLA_DECODE(448, 64, 64, )
+MLA_DECODE(448, 64, 32, _n32)
 MLA_DECODE(960, 64, 32, )
 MLA_DECODE_COMBINE(512)
 MLA_DECODE_COMBINE(448)

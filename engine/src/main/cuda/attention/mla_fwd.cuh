@@ -6,12 +6,14 @@
 //   Q, K [B, T, H, DQK] bf16 (rope slice already rotated);  V [B, T, H, DV] bf16;
 //   O [B, T, H, DV] bf16;  LSE [B, H, T] fp32, natural log, the flash_fwd convention (a backward can reuse it).
 // The structure of flash_fwd (FlashAttention-2): one block = BM=128 query rows of one head, 8 warps x 16 rows,
-// Q fragments held in registers, K/V tiles of BN=64 keys double-buffered through cp.async, S = QK^T and
-// O += PV on mma.sync m16n8k16 with fp32 accumulators, online softmax in base 2, causal tiles longest first.
+// K/V tiles of BNT keys double-buffered through cp.async, S = QK^T and O += PV on mma.sync m16n8k16 with fp32
+// accumulators, online softmax in base 2, causal tiles longest first. Q fragments in registers (QREG) or
+// re-read from shared memory at each k-step (mla_kernels.cuh says which instance uses which, and why).
 // Differences: K and V tiles have their own widths, and shared-memory rows are padded by 16 bytes instead of
 // XOR-swizzled: DQK/8 = 24 or 12 chunks is not always a multiple of 8, and a row stride of an odd number of
 // 16-byte chunks already puts the 8 rows an ldmatrix reads in 8 different bank groups.
-// Registers at DQK=192: 48 (Q) + 64 (O) + 32 (S) accumulators; BN=128 would need 32 more and spill.
+// Registers at DQK=192: 48 (Q) + 64 (O) + 32 (S) with BNT=64; BNT=128 (half the barriers and O rescales per
+// key, as flash_fwd's n128) needs 64 for S and so leaves Q in shared memory (QREG=false): 230 registers.
 #pragma once
 #include "../common/mma.cuh"
 
@@ -19,16 +21,17 @@ namespace mla {
 constexpr int BM = 128, BN = 64, NWARPS = 8, NTHREADS = NWARPS * 32;
 // Shared-memory row stride in elements: one extra 16-byte chunk (DIM/8 must be even so the stride is odd).
 template <int DIM> __host__ __device__ constexpr int padded() { return DIM + 8; }
-template <int DQK, int DV> __host__ __device__ constexpr int fwd_smem_bytes() {
-    return (BM * padded<DQK>() + 2 * BN * padded<DQK>() + 2 * BN * padded<DV>()) * 2;
+template <int DQK, int DV, int BNT = BN> __host__ __device__ constexpr int fwd_smem_bytes() {
+    return (BM * padded<DQK>() + 2 * BNT * padded<DQK>() + 2 * BNT * padded<DV>()) * 2;
 }
 }
 
-template <int DQK, int DV, bool CAUSAL>
+template <int DQK, int DV, bool CAUSAL, int BNT = mla::BN, bool QREG = true>
 __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
                                                const __nv_bfloat16* __restrict__ V, int T, int H, float scale) {
     using namespace mla;
+    constexpr int BN = BNT;
     static_assert(DQK % 32 == 0 && DV % 16 == 0, "MMA tiles: DQK/16 k-steps, DV/16 ldmatrix pairs");
     static_assert((DQK / 8) % 2 == 0 && (DV / 8) % 2 == 0, "padded rows must be an odd number of 16-byte chunks");
     constexpr int SQ = padded<DQK>(), SV = padded<DV>();
@@ -68,7 +71,7 @@ __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, fl
     cp_async_commit();
 
     const float scaleLog2 = scale * 1.4426950408889634f;
-    uint32_t qf[DQK / 16][4];  // this warp's 16 query rows as A fragments
+    uint32_t qf[QREG ? DQK / 16 : 1][4];  // this warp's 16 query rows as A fragments (QREG)
     float o[DV / 8][4];        // O accumulator: 16 rows x DV
     float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f};  // rows lane/4 and lane/4 + 8
 #pragma unroll
@@ -85,10 +88,10 @@ __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, fl
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (j == 0) {
+        if (QREG && j == 0) {
 #pragma unroll
             for (int kk = 0; kk < DQK / 16; kk++)
-                ldmatrix_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3],
+                ldmatrix_x4(qf[QREG ? kk : 0][0], qf[QREG ? kk : 0][1], qf[QREG ? kk : 0][2], qf[QREG ? kk : 0][3],
                             smem_u32(Qs + (wrow0 + (lane & 15)) * SQ + (2 * kk + (lane >> 4)) * 8));
         }
         const __nv_bfloat16* ks = Ks + buf * BN * SQ;
@@ -99,13 +102,20 @@ __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, fl
         for (int i = 0; i < BN / 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < DQK / 16; kk++) {
+            uint32_t qa[4];
+            if (QREG) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) qa[e] = qf[QREG ? kk : 0][e];
+            } else {
+                ldmatrix_x4(qa[0], qa[1], qa[2], qa[3], smem_u32(Qs + (wrow0 + (lane & 15)) * SQ + (2 * kk + (lane >> 4)) * 8));
+            }
 #pragma unroll
             for (int np = 0; np < BN / 16; np++) {
                 uint32_t b0, b1, b2, b3;
                 ldmatrix_x4(b0, b1, b2, b3,
                             smem_u32(ks + (16 * np + (lane & 7) + ((lane >> 4) << 3)) * SQ + (2 * kk + ((lane >> 3) & 1)) * 8));
-                mma_bf16_16816(s[2 * np], qf[kk], b0, b1);
-                mma_bf16_16816(s[2 * np + 1], qf[kk], b2, b3);
+                mma_bf16_16816(s[2 * np], qa, b0, b1);
+                mma_bf16_16816(s[2 * np + 1], qa, b2, b3);
             }
         }
         const int k0 = j * BN;
