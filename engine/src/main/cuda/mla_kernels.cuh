@@ -1,6 +1,7 @@
 // MLA kernels (prefill core forward, absorbed decode): templates in attention/mla_*.cuh; instances here.
-// Names: mla_fwd_qk<DQK>_v<DV>[_causal]; mla_decode_r<R>_rope<DR> + mla_decode_combine_r<R> for the latent
-// widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8 448, MLA-4 960).
+// Names: mla_fwd_qk<DQK>_v<DV>[_causal][_n64]; mla_decode_r<R>_rope<DR>[_n32] + mla_decode_combine_r<R> for the
+// latent widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8 448, MLA-4 960). The suffixed
+// instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
 // MLA backward is not written yet (the prefill core's LSE is kept in flash_fwd's convention for it).
 #pragma once
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
