@@ -132,6 +132,7 @@ class TrainingKernels:
     # logits [N, V] (bf16 or fp32), targets [N] int32 (-1 ignored) -> loss [N] fp32, dlogits, correct [N] int32
     def cross_entropy(self, logits, targets, grad=True, inplace=False, grad_scale=None, correct=True):
         N, V = logits.shape
+        assert logits.is_contiguous() and targets.dtype == torch.int32
         if grad_scale is None:
             count = int((targets != -1).sum().item())
             grad_scale = 1.0 / count if count > 0 else 0.0

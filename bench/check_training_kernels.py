@@ -161,8 +161,11 @@ def case_rmsnorm_formula():
 
 
 # ---------------------------------------------------------------- SwiGLU
-def swiglu_operands(N, F_, packed, seed):
+def swiglu_operands(N, F_, packed, seed, misaligned=False):
     torch.manual_seed(seed)
+    if misaligned:  # halves of a wider buffer, starting one element in: not 16-byte aligned (scalar path)
+        gu = (2 * torch.randn(N, 2 * F_ + 8, device=dev)).to(bf16)
+        return gu[:, 1:1 + F_], gu[:, 1 + F_:1 + 2 * F_]
     if packed:
         gu = (2 * torch.randn(N, 2 * F_, device=dev)).to(bf16)
         return gu[:, :F_], gu[:, F_:]
@@ -174,9 +177,9 @@ def swiglu_bwd_math(dh, a, b):
     return dh * b * sig * (1 + a * (1 - sig)), dh * a * sig
 
 
-def case_swiglu(T, N, F_, packed):
-    gate, up = swiglu_operands(N, F_, packed, N + F_)
-    name = f"swiglu N{N} F{F_} {'packed [N,2F]' if packed else 'separate'}"
+def case_swiglu(T, N, F_, packed, misaligned=False):
+    gate, up = swiglu_operands(N, F_, packed, N + F_, misaligned)
+    name = f"swiglu N{N} F{F_} {'packed [N,2F]' if packed else 'separate'}{' misaligned' if misaligned else ''}"
     h = T.swiglu_fwd(gate, up)
     torch.cuda.synchronize()
     a, b = gate.double(), up.double()
@@ -228,9 +231,11 @@ def case_embedding(T, N, V, E, table_dtype, dx_dtype, hot=None):
 
 
 # ---------------------------------------------------------------- cross-entropy
-def case_cross_entropy(T, N, V, dtype, inplace=False):
+def case_cross_entropy(T, N, V, dtype, inplace=False, misaligned=False):
     torch.manual_seed(N * 3 + V)
     logits = (3 * torch.randn(N, V, device=dev)).to(dtype)
+    if misaligned:  # contiguous rows starting one element into the allocation: the scalar path
+        logits = torch.empty(N * V + 1, device=dev, dtype=dtype)[1:].view(N, V).copy_(logits)
     if N > 2:
         logits[1] = 0  # every logit tied: loss log V, argmax 0
         logits[2] += 200  # large logits: the max subtraction must keep exp finite
@@ -252,7 +257,8 @@ def case_cross_entropy(T, N, V, dtype, inplace=False):
     src = logits if inplace else logits.clone()
     loss, d, correct = T.cross_entropy(src, t.to(torch.int32), grad=True, inplace=inplace, grad_scale=1.0 / count)
     torch.cuda.synchronize()
-    name = f"cross_entropy N{N} V{V} {str(dtype)[6:]}{' in place' if inplace else ''}"
+    name = f"cross_entropy N{N} V{V} {str(dtype)[6:]}{' in place' if inplace else ''}" + \
+        (" misaligned" if misaligned else "")
     check(name + " loss", loss, loss_ref, loss_plain, 1e-5)
     check(name + " dlogits", d, d_ref, d_plain, 1e-3 if dtype == bf16 else 1e-5)
     mean_ours = loss.double().sum().item() / count
@@ -516,17 +522,19 @@ def main():
                              (4097, 2048, bf16, False), (4097, 2048, f32, True), (77, 264, bf16, True),
                              (300, 8192, f32, False), (5, 8, f32, False)]:
         run_case(f"rmsnorm_bwd N{N} E{E}", case_rmsnorm_bwd, T, N, E, dt, dres)
-    for (N, F_, packed) in [(1, 8, False), (33, 1003, False), (7, 1003, True), (1000, 5632, True),
-                            (4096, 5632, False), (257, 2056, True)]:
-        run_case(f"swiglu N{N} F{F_}", case_swiglu, T, N, F_, packed)
+    for (N, F_, packed, mis) in [(1, 8, False, False), (33, 1003, False, False), (7, 1003, True, False),
+                                 (1000, 5632, True, False), (4096, 5632, False, False), (257, 2056, True, False),
+                                 (64, 1024, True, True)]:
+        run_case(f"swiglu N{N} F{F_}", case_swiglu, T, N, F_, packed, mis)
     for (N, V, E, tdt, ddt, hot) in [(1, 256, 256, bf16, f32, None), (1000, 256, 2048, f32, f32, None),
                                      (4097, 50304, 2048, bf16, bf16, None), (4097, 50304, 2048, f32, f32, None),
                                      (5000, 1000, 264, f32, f32, 3000), (300, 64, 8, bf16, f32, None)]:
         run_case(f"embedding N{N} V{V} E{E}", case_embedding, T, N, V, E, tdt, ddt, hot)
-    for (N, V, dt, inplace) in [(1, 256, bf16, False), (37, 256, bf16, False), (100, 1003, bf16, False),
-                                (64, 1003, f32, False), (512, 50304, bf16, False), (256, 50304, f32, False),
-                                (300, 50304, bf16, True)]:
-        run_case(f"cross_entropy N{N} V{V}", case_cross_entropy, T, N, V, dt, inplace)
+    for (N, V, dt, inplace, mis) in [(1, 256, bf16, False, False), (37, 256, bf16, False, False),
+                                     (100, 1003, bf16, False, False), (64, 1003, f32, False, False),
+                                     (512, 50304, bf16, False, False), (256, 50304, f32, False, False),
+                                     (300, 50304, bf16, True, False), (37, 256, bf16, True, True)]:
+        run_case(f"cross_entropy N{N} V{V}", case_cross_entropy, T, N, V, dt, inplace, mis)
     run_case("cross_entropy bad target", case_cross_entropy_bad_target, T)
     for (n, wd, mis) in [(1, 0.1, False), (7, 0.0, False), (4099, 0.1, False), (1 << 20, 0.1, False),
                          (4099, 0.1, True), (1 << 20, 0.0, False)]:

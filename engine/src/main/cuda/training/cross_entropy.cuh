@@ -1,6 +1,6 @@
 // defines: cross_entropy_kernel<T> — softmax cross-entropy of one row per block, with its gradient.
 //
-// Letters: N rows, V vocabulary (any V; 16-byte vectors when V is a multiple of 8). logits [N, V] bf16 or fp32;
+// Letters: N rows, V vocabulary (any V; 16-byte vectors when V is a multiple of 8 and the buffers are aligned). logits [N, V] bf16 or fp32;
 // targets [N] int32, -1 = not scored (data/Batch.IGNORE); loss [N] fp32 per row (0 where not scored; NaN for a
 // target outside [-1, V), so that a bad batch diverges loudly); correct [N] int32 (nullable): argmax == target,
 // ties to the lowest index as train/CrossEntropy.java; dlogits (nullable, may be the logits buffer itself):
@@ -66,7 +66,7 @@ __device__ __forceinline__ void cross_entropy_kernel(float* __restrict__ loss, T
     const int tgt = targets[row];
     const T* x = logits + row * V;
     T* d = dlogits != nullptr ? dlogits + row * V : nullptr;
-    const bool vec = (V & 7) == 0;
+    const bool vec = (V & 7) == 0 && aligned16(x) && (d == nullptr || aligned16(d));
     if (tgt < 0 || tgt >= V) {  // not scored: zero gradient
         if (tid == 0) {
             loss[row] = tgt == -1 ? 0.f : __int_as_float(0x7fc00000);

@@ -41,6 +41,7 @@ __device__ __forceinline__ void embedding_fwd_kernel(__nv_bfloat16* __restrict__
     const int id = ids[row];
     const bool valid = id >= 0 && id < V;
     const T* src = table + (long)(valid ? id : 0) * E;
+#pragma unroll 4
     for (int c = lane * 8; c < E; c += 256) {
         float v[8];
         if (valid) load8(src + c, v);

@@ -33,6 +33,7 @@ __device__ __forceinline__ void rmsnorm_fwd_kernel(__nv_bfloat16* __restrict__ y
     const __nv_bfloat16* rr = RESIDUAL ? r + row * E : nullptr;
     __nv_bfloat16* sr = RESIDUAL ? sum + row * E : nullptr;
     float ss = 0.f;
+#pragma unroll 4
     for (int c = lane * 8; c < E; c += 256) {
         float v[8];
         load8(xr + c, v);
@@ -52,6 +53,7 @@ __device__ __forceinline__ void rmsnorm_fwd_kernel(__nv_bfloat16* __restrict__ y
     if (lane == 0) rstd[row] = rs;
     const __nv_bfloat16* src = RESIDUAL ? sr : xr;  // this lane wrote these columns itself: no barrier needed
     __nv_bfloat16* yr = y + row * E;
+#pragma unroll 4
     for (int c = lane * 8; c < E; c += 256) {
         float v[8], g[8];
         load8(src + c, v);
@@ -81,6 +83,7 @@ __device__ __forceinline__ void rmsnorm_bwd_kernel(OutT* __restrict__ dx, float*
         const long off = (long)row * E;
         const float rs = rstd[row];
         float dot = 0.f;
+#pragma unroll 4
         for (int c = lane * 8; c < E; c += 256) {
             float d[8], v[8], g[8];
             load8(dy + off + c, d);
@@ -90,6 +93,7 @@ __device__ __forceinline__ void rmsnorm_bwd_kernel(OutT* __restrict__ dx, float*
             for (int i = 0; i < 8; i++) dot += d[i] * g[i] * v[i];
         }
         const float mean = warp_sum(dot) * rs / (float)E;  // mean(dy * w * xhat)
+#pragma unroll 2
         for (int c = lane * 8; c < E; c += 256) {
             float d[8], v[8], g[8], o[8];
             load8(dy + off + c, d);

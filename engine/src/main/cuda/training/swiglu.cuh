@@ -5,8 +5,8 @@
 // dgate, dup with row stride ldOut (may alias gate, up: each element is read before it is written, by the same
 // thread).
 //   h = silu(a) * b;   da = dh * b * sig(a) * (1 + a * (1 - sig(a))),  db = dh * silu(a)   (model/SwiGluMlp.java)
-// Elementwise and memory-bound: 16-byte vectors when F and the strides are multiples of 8, else a scalar path
-// (any F). Grid-stride over 64-bit element indices.
+// Elementwise and memory-bound: 16-byte vectors when F, the strides and the pointers allow them, else a scalar
+// path (any F, any view). Grid-stride over 64-bit element indices.
 #pragma once
 #include "vec.cuh"
 
@@ -22,7 +22,7 @@ __device__ __forceinline__ void swiglu_fwd_kernel(__nv_bfloat16* __restrict__ h,
                                                   const __nv_bfloat16* __restrict__ up, int N, int F, int ldIn) {
     using namespace train;
     const long stride = (long)gridDim.x * blockDim.x;
-    if ((F & 7) == 0 && (ldIn & 7) == 0) {
+    if ((F & 7) == 0 && (ldIn & 7) == 0 && aligned16(h, gate, up)) {
         const long F8 = F / 8, total = (long)N * F8;
         for (long k = (long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
             const long row = k / F8, c = (k - row * F8) * 8;
@@ -54,7 +54,7 @@ __device__ __forceinline__ void swiglu_bwd_kernel(__nv_bfloat16* dgate, __nv_bfl
                                                   const __nv_bfloat16* up, int N, int F, int ldIn, int ldOut) {
     using namespace train;
     const long stride = (long)gridDim.x * blockDim.x;
-    if ((F & 7) == 0 && (ldIn & 7) == 0 && (ldOut & 7) == 0) {
+    if ((F & 7) == 0 && (ldIn & 7) == 0 && (ldOut & 7) == 0 && aligned16(dgate, dup, gate, up) && aligned16(dh)) {
         const long F8 = F / 8, total = (long)N * F8;
         for (long k = (long)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
             const long row = k / F8, c = (k - row * F8) * 8;

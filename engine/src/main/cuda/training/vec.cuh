@@ -41,6 +41,11 @@ TDEVI void store8(float* p, const float* v) {
     reinterpret_cast<float4*>(p)[0] = make_float4(v[0], v[1], v[2], v[3]);
     reinterpret_cast<float4*>(p)[1] = make_float4(v[4], v[5], v[6], v[7]);
 }
+// Whether every pointer allows 16-byte vector access (views into larger buffers may not).
+TDEVI bool aligned16(const void* a, const void* b = nullptr, const void* c = nullptr, const void* d = nullptr) {
+    return ((reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b) | reinterpret_cast<uintptr_t>(c) |
+             reinterpret_cast<uintptr_t>(d)) & 15) == 0;
+}
 // Rounds 8 floats through T (what storing and reloading them would give).
 template <typename T> TDEVI void round8(float* v) {
 #pragma unroll
