@@ -75,7 +75,8 @@ class Kernels:
     # (mt, keys per K/V tile) -> kernel name suffix; _n128 exists for D=128 only
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
-    def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN):
+    def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
+                  suffix=None):
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128)
@@ -87,7 +88,7 @@ class Kernels:
         lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
         smem = (FLASH_BM * D + 4 * bn * D) * 2
         # mt = 16-row MMA tiles per warp: 1 -> 8 warps (shipped), 2 -> 4 warps of 32 rows (the "_m2" lab variant)
-        name = f"flash_fwd_hd{D}" + ("_causal" if causal else "") + self.FLASH_VARIANTS[(mt, bn)]
+        name = f"flash_fwd_hd{D}" + ("_causal" if causal else "") + (suffix or self.FLASH_VARIANTS[(mt, bn)])
         self.launch(name, ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (FLASH_THREADS // mt, 1, 1), smem,
                     out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
         return out, lse

@@ -245,7 +245,7 @@ def time_bwd():
                 except Exception as ex:
                     row[label] = {"error": str(ex)[:200]}
             fl = 2.5 * attn_flops(1, T, Hq, D, True)  # backward = 2.5x forward FLOPs (FA convention)
-            for key in ("ours", "ours_v1", "flash", "cudnn"):
+            for key in ("ours", "flash", "cudnn"):
                 if "p50" in row[key]:
                     row[key]["tflops"] = fl / row[key]["p50"] / 1e9
             rows.append(row)
@@ -293,6 +293,9 @@ def time_core(K, quick):
             row["ours"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse), reps)
             for mt in (1, 2):
                 row[f"ours_mt{mt}"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=mt), reps)
+            if D == 128:  # run 21: the same n128 kernel with the library exp2f, in the same process
+                row["ours_exp2f"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=1, bn=128,
+                                                                suffix="_n128_exp2f"), reps)
             for (mt, bn) in (LAB_VARIANTS if D == 128 else []):
                 row[f"ours_{mt}x{bn}"] = bench(
                     lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=mt, bn=bn), reps)

@@ -20,7 +20,9 @@ template <int MT> __host__ __device__ constexpr int nthreads() { return BM / (16
 }
 
 // BNT: keys per K/V tile (64 = flash::BN; 128 for the D=128 instances the backend launches since run 13).
-template <int D, bool CAUSAL, int MT, int BNT = flash::BN>
+// FASTEXP: exponentials as one ex2.approx.ftz (FlashAttention builds with --use_fast_math for the same effect);
+// false = the library exp2f with its denormal handling, kept for the lab (run 21).
+template <int D, bool CAUSAL, int MT, int BNT = flash::BN, bool FASTEXP = true>
 __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE, const __nv_bfloat16* __restrict__ Q,
                  const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                  int vShiftFrom, float scale) {
@@ -142,23 +144,24 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
                 }
             }
             // Online softmax (FlashAttention-2 eq. without the final 1/l until the epilogue).
-            float mx[2] = {mRow[mt][0], mRow[mt][1]};
+            // The max runs on raw scores and is scaled once per row (scale > 0 keeps the order).
+            float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
             for (int nt = 0; nt < BN / 8; nt++) {
-                mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1]) * scaleLog2);
-                mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3]) * scaleLog2);
+                mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1]));
+                mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3]));
             }
 #pragma unroll
             for (int r = 0; r < 2; r++) {
                 mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
                 mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
+                mx[r] = fmaxf(mRow[mt][r], mx[r] * scaleLog2);
             }
             float corr[2], base[2];
 #pragma unroll
             for (int r = 0; r < 2; r++) {
                 base[r] = mx[r] == -INFINITY ? 0.f : mx[r];
-                corr[r] = exp2f(mRow[mt][r] - base[r]);
-                mRow[mt][r] = mx[r];
+                corr[r] = exp2_<FASTEXP>(mRow[mt][r] - base[r]);
                 lRow[mt][r] *= corr[r];
             }
 #pragma unroll
@@ -166,12 +169,14 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
                 o[mt][i][0] *= corr[0]; o[mt][i][1] *= corr[0];
                 o[mt][i][2] *= corr[1]; o[mt][i][3] *= corr[1];
             }
+            mRow[mt][0] = mx[0];
+            mRow[mt][1] = mx[1];
 #pragma unroll
             for (int nt = 0; nt < BN / 8; nt++) {
-                s[mt][nt][0] = exp2f(s[mt][nt][0] * scaleLog2 - base[0]);
-                s[mt][nt][1] = exp2f(s[mt][nt][1] * scaleLog2 - base[0]);
-                s[mt][nt][2] = exp2f(s[mt][nt][2] * scaleLog2 - base[1]);
-                s[mt][nt][3] = exp2f(s[mt][nt][3] * scaleLog2 - base[1]);
+                s[mt][nt][0] = exp2_<FASTEXP>(s[mt][nt][0] * scaleLog2 - base[0]);
+                s[mt][nt][1] = exp2_<FASTEXP>(s[mt][nt][1] * scaleLog2 - base[0]);
+                s[mt][nt][2] = exp2_<FASTEXP>(s[mt][nt][2] * scaleLog2 - base[1]);
+                s[mt][nt][3] = exp2_<FASTEXP>(s[mt][nt][3] * scaleLog2 - base[1]);
                 lRow[mt][0] += s[mt][nt][0] + s[mt][nt][1];
                 lRow[mt][1] += s[mt][nt][2] + s[mt][nt][3];
             }

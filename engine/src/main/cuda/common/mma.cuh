@@ -42,3 +42,12 @@ DEVI uint32_t pack_bf16(float lo, float hi) {
 // ldmatrix reads in 8 different bank groups (no conflicts) while keeping cp.async writes 16-byte aligned.
 template <int D>
 DEVI int swz(int row, int chunk) { return row * D + ((chunk ^ (row & 7)) << 3); }
+
+// 2^x as the single MUFU instruction (denormal results flush to zero: they are below bf16's resolution of a
+// probability anyway). exp2f without --use_fast_math adds range scaling around it on every call.
+DEVI float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+template <bool FAST> DEVI float exp2_(float x) { return FAST ? fast_exp2(x) : exp2f(x); }

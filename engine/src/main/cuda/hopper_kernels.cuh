@@ -1,0 +1,2 @@
+// Hopper (sm_90a) kernels: wgmma/TMA versions of the attention core; instances here.
+#pragma once
