@@ -61,10 +61,10 @@ class TrainingKernels:
         return y, rstd, s
 
     # dy, x [N, E] bf16, w [E], rstd [N] fp32 -> dx [N, E] (dx_dtype; + dres if given), dw [E] fp32 (+= into dw)
-    def rmsnorm_bwd(self, dy, x, w, rstd, dres=None, dx_dtype=torch.float32, dw=None):
+    def rmsnorm_bwd(self, dy, x, w, rstd, dres=None, dx_dtype=torch.float32, dw=None, out=None):
         N, E = x.shape
         assert E % 8 == 0
-        dx = torch.empty(N, E, device=x.device, dtype=dx_dtype)
+        dx = torch.empty(N, E, device=x.device, dtype=dx_dtype) if out is None else out  # out may be dres
         dw = torch.zeros(E, device=x.device, dtype=torch.float32) if dw is None else dw
         P = _cdiv(N, RMS_BWD_ROWS)
         partial = torch.empty(P, E, device=x.device, dtype=torch.float32)

@@ -144,6 +144,11 @@ def case_rmsnorm_bwd(T, N, E, dx_dtype, with_dres):
     check(name + " dx", dx, dxr, dxp.to(dx_dtype), 1e-5 if dx_dtype == f32 else 1e-3)
     check(name + " dw", dw, dwr, dwp, 1e-5)
     record(name + " deterministic", torch.equal(dx, dx2) and torch.equal(dw, dw2), "two runs bitwise equal")
+    if with_dres:  # accumulate into the residual gradient in place (Block.backward's dx2 += norm backward)
+        acc = dres.clone()
+        T.rmsnorm_bwd(dy, x, w, rstd, dres=acc, dx_dtype=dx_dtype, dw=dw0.clone(), out=acc)
+        torch.cuda.synchronize()
+        check_equal(name + " in place (out = dres)", acc, dx)
 
 
 def case_rmsnorm_formula():

@@ -64,10 +64,10 @@ __device__ __forceinline__ void rmsnorm_fwd_kernel(__nv_bfloat16* __restrict__ y
     }
 }
 
-// Dynamic shared memory: BWD_WARPS * E floats. dres (nullable) is the residual path's gradient, added to dx.
+// Dynamic shared memory: BWD_WARPS * E floats. dres (nullable) is the residual path's gradient, added to dx; it
+// may be dx itself (accumulate in place: each element is read before it is written, by the same thread).
 template <typename OutT>
-__device__ __forceinline__ void rmsnorm_bwd_kernel(OutT* __restrict__ dx, float* __restrict__ dwPartial,
-                                                   const OutT* __restrict__ dres, const __nv_bfloat16* __restrict__ dy,
+__device__ __forceinline__ void rmsnorm_bwd_kernel(OutT* dx, float* __restrict__ dwPartial, const OutT* dres, const __nv_bfloat16* __restrict__ dy,
                                                    const __nv_bfloat16* __restrict__ x, const float* __restrict__ w,
                                                    const float* __restrict__ rstd, int N, int E) {
     using namespace train;

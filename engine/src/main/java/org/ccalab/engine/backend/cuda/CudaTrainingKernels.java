@@ -38,6 +38,7 @@ public final class CudaTrainingKernels {
     static final String EMB_COUNT = "embedding_bwd_count", EMB_SCAN = "embedding_bwd_scan";
     static final String EMB_SCATTER = "embedding_bwd_scatter";
     static final String ADAMW = "adamw_step", SUMSQ_PARTIAL = "grad_sumsq_partial", SUMSQ_REDUCE = "grad_sumsq_reduce";
+    static final String CAST_F32_BF16 = "cast_f32_bf16";
 
     /** Element type of a tensor a kernel comes in two versions for; the suffix of its name. */
     public enum Dtype {
@@ -75,7 +76,7 @@ public final class CudaTrainingKernels {
     /** Every training kernel; the backend can check them against the fatbin when it opens. */
     public static List<String> all() {
         List<String> names = new ArrayList<>(List.of(RMSNORM_FWD, RMSNORM_RESIDUAL_FWD, RMSNORM_DW_REDUCE, SWIGLU_FWD,
-                SWIGLU_BWD, EMB_COUNT, EMB_SCAN, EMB_SCATTER, ADAMW, SUMSQ_PARTIAL, SUMSQ_REDUCE));
+                SWIGLU_BWD, EMB_COUNT, EMB_SCAN, EMB_SCATTER, ADAMW, SUMSQ_PARTIAL, SUMSQ_REDUCE, CAST_F32_BF16));
         for (Dtype d : Dtype.values()) {
             names.add(rmsnormBackward(d));
             names.add(embeddingForward(d));
@@ -183,8 +184,9 @@ public final class CudaTrainingKernels {
     }
 
     /**
-     * dx [N, E] (dtype dxType) = the norm's input gradient, plus dres [N, E] (same dtype; null for none: the
-     * residual path's gradient); dw [E] fp32 += the gain's gradient, summed in a fixed order. dy, x bf16.
+     * dx [N, E] (dtype dxType) = the norm's input gradient, plus dres [N, E] (same dtype; null for none; may be
+     * dx itself: the residual path's gradient); dw [E] fp32 += the gain's gradient, summed in a fixed order.
+     * dy, x bf16.
      */
     public void rmsnormBackward(DeviceBuffer dx, Dtype dxType, DeviceBuffer dw, DeviceBuffer dres, DeviceBuffer dy,
                                 DeviceBuffer x, DeviceBuffer w, DeviceBuffer rstd, int n, int e) {
@@ -349,6 +351,15 @@ public final class CudaTrainingKernels {
         launch(rope(xType), Math.multiplyExact(batch, tokens), ROPE_THREADS, 0,
                 Pointer.to(ptr(x), ints(tokens), ints(heads), ints(headDim), ints(offset), ints(dims), ints(pos0),
                         floats((float) base), ints(inverse ? 1 : 0)));
+    }
+
+    /** y [n] bf16 = x [n] fp32 rounded to nearest even (flash backward's fp32 dQ/dK/dV into bf16 GEMM operands). */
+    public void castToBf16(DeviceBuffer y, DeviceBuffer x, long n) {
+        need(y, n * 2, "y");
+        need(x, n * 4, "x");
+        if (n == 0) return;
+        launch(CAST_F32_BF16, elementwiseBlocks(ceil(n, 2)), ELEMENTWISE_THREADS, 0,
+                Pointer.to(ptr(y), ptr(x), Pointer.to(new long[] {n})));
     }
 
     private static void need(DeviceBuffer b, long bytes, String name) {
