@@ -293,9 +293,6 @@ def time_core(K, quick):
             row["ours"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse), reps)
             for mt in (1, 2):
                 row[f"ours_mt{mt}"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=mt), reps)
-            if D == 128:  # run 21: the same n128 kernel with the library exp2f, in the same process
-                row["ours_exp2f"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=1, bn=128,
-                                                                suffix="_n128_exp2f"), reps)
             for (mt, bn) in (LAB_VARIANTS if D == 128 else []):
                 row[f"ours_{mt}x{bn}"] = bench(
                     lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=mt, bn=bn), reps)

@@ -33,12 +33,6 @@ FLASH_FWD(128, false, 2, flash_fwd_hd128_m2)
     }
 FLASH_FWD_BN(128, true, 1, 128, flash_fwd_hd128_causal_n128)
 FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
-// Lab (run 21): the n128 layout with the library exp2f, as before run 21.
-extern "C" __global__ void __launch_bounds__(flash::nthreads<1>(), 1)
-flash_fwd_hd128_causal_n128_exp2f(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,
-                                  const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale) {
-    flash_fwd_kernel<128, true, 1, 128, false>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);
-}
 
 #define DECODE(D, G)                                                                                          \
     extern "C" __global__ void __launch_bounds__(decode::NTHREADS)                                            \
