@@ -157,7 +157,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
                 for (int e = 0; e < 4; e++) {
                     int qc = n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
                     bool masked = (CAUSAL && q < kvr) || kvr >= T;
-                    float p = masked ? 0.f : fast_exp2(sT[n][e] * sl - ls[qc]);
+                    float p = masked ? 0.f : exp2f(sT[n][e] * sl - ls[qc]);
                     sT[n][e] = p;
                     dpT[n][e] = p * (dpT[n][e] - ds[qc]);
                 }
@@ -167,7 +167,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     int qc = n * 8 + (lane & 3) * 2 + (e & 1);
-                    float p = fast_exp2(sT[n][e] * sl - ls[qc]);
+                    float p = exp2f(sT[n][e] * sl - ls[qc]);
                     sT[n][e] = p;
                     dpT[n][e] = p * (dpT[n][e] - ds[qc]);
                 }
