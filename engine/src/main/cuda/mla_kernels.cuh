@@ -6,6 +6,7 @@
 #pragma once
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
 #include "attention/mla_decode.cuh"  // defines: mla_decode_splitkv_kernel, mla_decode_combine_kernel
+#include "attention/mla_layer.cuh"   // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel
 
 // BNT keys per K/V tile; QREG: Q fragments in registers (else re-read from shared memory at each k-step).
 #define MLA_FWD(DQK, DV, CAUSAL, BNT, QREG, NAME)                                                               \
@@ -49,3 +50,24 @@ MLA_DECODE(960, 64, 32, )
 MLA_DECODE_COMBINE(512)
 MLA_DECODE_COMBINE(448)
 MLA_DECODE_COMBINE(960)
+
+// The layer's small steps (attention/mla_layer.cuh; grids and blocks there, launched by CudaMla.java).
+extern "C" __global__ void __launch_bounds__(mla_layer::LATENT_THREADS)
+mla_kv_latent(__nv_bfloat16* C, __nv_bfloat16* Cache, const __nv_bfloat16* A, const float* w, int T, int Tmax, int pos0,
+              int R, int DR, float eps, float base) {
+    mla_kv_latent_kernel(C, Cache, A, w, T, Tmax, pos0, R, DR, eps, base);
+}
+extern "C" __global__ void __launch_bounds__(mla_layer::EXPAND_THREADS)
+mla_expand_kv(__nv_bfloat16* K, __nv_bfloat16* V, const __nv_bfloat16* KvUp, const __nv_bfloat16* Cache, int T, int Tmax,
+              int H, int DN, int DR, int DV, int R) {
+    mla_expand_kv_kernel(K, V, KvUp, Cache, T, Tmax, H, DN, DR, DV, R);
+}
+extern "C" __global__ void __launch_bounds__(mla_layer::ABSORB_COLS)
+mla_absorb_q(__nv_bfloat16* Qa, const __nv_bfloat16* Q, const __nv_bfloat16* Wkvb, int B, int H, int DN, int DR, int DV,
+             int R) {
+    mla_absorb_q_kernel(Qa, Q, Wkvb, B, H, DN, DR, DV, R);
+}
+extern "C" __global__ void __launch_bounds__(mla_layer::UNABSORB_WARPS * 32)
+mla_unabsorb(__nv_bfloat16* Att, const float* OLat, const __nv_bfloat16* Wkvb, int B, int H, int DN, int DV, int R) {
+    mla_unabsorb_kernel(Att, OLat, Wkvb, B, H, DN, DV, R);
+}

@@ -142,6 +142,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return device;
     }
 
+    /** The loaded fatbin, for launchers kept outside this class (CudaMla). */
+    KernelModule kernels() {
+        return kernels;
+    }
+
     // ---------------------------------------------------------------- operations
 
     /** Row-major c [M, N] = a [M, K] . b [N, K]^T in bf16 with fp32 accumulation (cuBLAS). */

@@ -17,6 +17,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.CompressedConvSpec;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.engine.run.RunStoppedException;
 import org.ccalab.engine.run.RunObserver;
 
@@ -24,8 +25,9 @@ import org.ccalab.engine.run.RunObserver;
  * One BENCHMARK run on the GPU: the variant at (batch, seqLen) for each requested phase x scope our kernels
  * cover, on random bf16 inputs and weights. FORWARD/CORE = attention (with the CCA prologue for CCA/CCGQA);
  * FORWARD/LAYER = projections (cuBLAS) + core + output projection; DECODE/CORE = one token over a KV cache of
- * seqLen; BACKWARD/CORE for MHA/GQA. Not covered, and logged as such: BACKWARD for CCA/CCGQA and layers, DECODE/LAYER, MLA, dtypes other
- * than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE. Errors are NaN: the GPU-vs-reference checks
+ * seqLen; BACKWARD/CORE for MHA/GQA. MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE, CORE and LAYER (its
+ * layer with RoPE, norms and the latent cache). Not covered, and logged as such: BACKWARD for CCA/CCGQA, MLA and
+ * layers, DECODE/LAYER but for MLA, dtypes other than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE. Errors are NaN: the GPU-vs-reference checks
  * are {@link CudaBenchCli}'s check phase and the gpu-tagged tests, at shapes the float64 reference can afford.
  */
 final class CudaBenchmarkRun {
@@ -40,7 +42,7 @@ final class CudaBenchmarkRun {
                 case CcaConfig a -> of(a.asGrouped());
                 case CcgqaConfig g -> new Shape(g.dModel(), g.nQHeads(), g.nKvHeads(), g.headDim(), g.conv());
                 default -> throw new InvalidConfigException("variant.family",
-                        "no CUDA kernels for " + c.family() + " (mha, gqa, cca, ccgqa have them)");
+                        "no CUDA kernels for " + c.family() + " (mha, gqa, cca, ccgqa, mla have them)");
             };
         }
     }
@@ -49,20 +51,31 @@ final class CudaBenchmarkRun {
     private final RunSpec spec;
     private final BenchmarkSpec bs;
     private final RunObserver observer;
-    private final Shape shape;
+    private final Shape shape;                 // null for MLA
+    private final CudaMlaBenchmark mla;        // null but for MLA
 
     CudaBenchmarkRun(CudaBackend cuda, RunSpec spec, RunObserver observer) {
         this.cuda = cuda;
         this.spec = spec;
         this.bs = spec.benchmark();
         this.observer = observer;
-        this.shape = Shape.of(spec.variant());
         if (!bs.dtype().equals("bf16"))
             throw new InvalidConfigException("benchmark.dtype", "the CUDA kernels are bf16 only, got " + bs.dtype());
+        if (spec.variant() instanceof MlaConfig m) {
+            this.shape = null;
+            this.mla = new CudaMlaBenchmark(cuda, m, bs, spec.seed());
+            return;
+        }
+        this.shape = Shape.of(spec.variant());
+        this.mla = null;
         new AttentionShape(bs.batch(), bs.seqLen(), shape.qHeads(), shape.kvHeads(), shape.headDim());
     }
 
     void execute() {
+        if (mla != null) {
+            executeMla();
+            return;
+        }
         List<BenchmarkCell> cells = new ArrayList<>();
         for (Phase phase : bs.phases())
             for (Scope scope : bs.scopes()) {
@@ -78,6 +91,24 @@ final class CudaBenchmarkRun {
                 }
                 cells.add(cell(phase, scope, ms));
             }
+        observer.cells(cells);
+    }
+
+    /** MLA: FORWARD and DECODE cells for each scope; BACKWARD has no kernel, said once, no cell. */
+    private void executeMla() {
+        List<BenchmarkCell> cells = new ArrayList<>();
+        for (Phase phase : bs.phases()) {
+            if (!CudaMlaBenchmark.covers(phase)) {
+                LOG.warning(() -> "CUDA benchmark: MLA " + phase + " has no kernel (mla_kernels.cuh has no backward); no "
+                        + phase + " cells for scopes " + bs.scopes());
+                continue;
+            }
+            for (Scope scope : bs.scopes()) {
+                if (observer.stopRequested()) throw new RunStoppedException(0);
+                double[] ms = mla.measure(phase, scope, this::time);
+                cells.add(mla.cell(phase, scope, ms, cuda.device().pool().liveBytes()));
+            }
+        }
         observer.cells(cells);
     }
 

@@ -142,6 +142,7 @@ final class CudaKernels {
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));
         }
         names.add(VALUE_SHIFT);
+        names.addAll(CudaMlaKernels.all());
         return names;
     }
 }

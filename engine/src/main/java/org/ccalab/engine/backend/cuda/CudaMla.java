@@ -1,0 +1,220 @@
+package org.ccalab.engine.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+
+/**
+ * Launchers of the MLA kernels on the backend's stream (shapes and instance choice: {@link CudaMlaKernels}).
+ * Letters as mla_layer.cuh: B batch, T tokens, Tmax cache capacity, H heads, DN / DR / DV head dims, DQK = DN + DR,
+ * R = r_kv. Every launcher checks its buffers' sizes first and only enqueues; decode's split workspace comes
+ * from the pool and goes back once queued (same stream: the next user runs after these kernels).
+ */
+public final class CudaMla {
+    /** What the instance choice and the split rule read from device 0 (the device {@link CudaDevice} opens). */
+    record Limits(int multiprocessors, int smemOptin, int smemPerMultiprocessor) {
+        static Limits ofDevice0() {
+            CUdevice dev = new CUdevice();
+            cuDeviceGet(dev, 0);
+            return new Limits(attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+                    attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN),
+                    attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR));
+        }
+
+        private static int attribute(CUdevice dev, int attr) {
+            int[] v = new int[1];
+            cuDeviceGetAttribute(v, attr, dev);
+            return v[0];
+        }
+    }
+
+    private final KernelModule kernels;
+    private final CudaDevice device;
+    private final Limits limits;
+
+    CudaMla(CudaBackend cuda) {
+        this(cuda.kernels(), cuda.device(), Limits.ofDevice0());
+    }
+
+    CudaMla(KernelModule kernels, CudaDevice device, Limits limits) {
+        this.kernels = kernels;
+        this.device = device;
+        this.limits = limits;
+    }
+
+    Limits limits() {
+        return limits;
+    }
+
+    /** The prefill-core instance this device runs for (d_qk, d_v). */
+    CudaMlaKernels.FwdInstance fwdInstance(int qkDim, int vDim) {
+        return CudaMlaKernels.fwdInstance(qkDim, vDim, limits.smemOptin());
+    }
+
+    CudaMlaKernels.DecodeInstance decodeInstance(int latent, int ropeDim) {
+        return CudaMlaKernels.decodeInstance(latent, ropeDim, limits.smemOptin());
+    }
+
+    /**
+     * Prefill core ("MHA mode", mla.md section 2 step 5): o [B, T, H, DV] bf16 and lse [B, H, T] fp32 (natural
+     * log) from q, k [B, T, H, DQK] and v [B, T, H, DV] bf16.
+     */
+    public void forward(DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int batch,
+                        int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
+        positive(batch, tokens, heads);
+        long rows = (long) batch * tokens * heads;
+        need(o, rows * vDim * 2, "o");
+        need(lse, rows * 4, "lse");
+        need(q, rows * qkDim * 2, "q");
+        need(k, rows * qkDim * 2, "k");
+        need(v, rows * vDim * 2, "v");
+        CudaMlaKernels.FwdInstance f = fwdInstance(qkDim, vDim);
+        launch(f.name(causal), new int[] {CudaMlaKernels.ceil(tokens, CudaMlaKernels.FWD_BM), heads, batch},
+                new int[] {CudaMlaKernels.FWD_THREADS, 1, 1}, f.smem(),
+                Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(tokens), ints(heads), floats(scale)));
+    }
+
+    /**
+     * Absorbed decode (mla.md section 3 steps 3-4 before W_UV): oLat [B, H, R] fp32 = sum_s p_s c_s over the first
+     * {@code length} rows of cache [B, capacity, R + DR] bf16, for absorbed queries qa [B, H, R + DR] bf16.
+     */
+    public void decode(DeviceBuffer oLat, DeviceBuffer qa, DeviceBuffer cache, int batch, int length, int capacity,
+                       int heads, int latent, int ropeDim, double scale) {
+        positive(batch, capacity, heads);
+        if (length < 1 || length > capacity)
+            throw new IllegalArgumentException("length " + length + " outside [1, capacity=" + capacity + "]");
+        int dk = latent + ropeDim;
+        need(oLat, (long) batch * heads * latent * 4, "oLat");
+        need(qa, (long) batch * heads * dk * 2, "qa");
+        need(cache, (long) batch * capacity * dk * 2, "cache");
+        CudaMlaKernels.DecodeInstance inst = decodeInstance(latent, ropeDim);
+        CudaMlaKernels.DecodeSplit sp = CudaMlaKernels.decodeSplit(batch, heads, length, inst, limits.multiprocessors(),
+                limits.smemPerMultiprocessor());
+        long parts = (long) batch * heads * sp.splits();
+        try (DeviceBuffer partO = device.pool().allocate(parts * latent * 4);
+             DeviceBuffer partMl = device.pool().allocate(parts * 2 * 4)) {
+            launch(inst.name(), new int[] {sp.splits(), CudaMlaKernels.ceil(heads, CudaMlaKernels.DECODE_HEADS_PER_BLOCK), batch},
+                    new int[] {CudaMlaKernels.DECODE_THREADS, 1, 1}, inst.smem(),
+                    Pointer.to(ptr(partO), ptr(partMl), ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads),
+                            ints(sp.chunk()), floats(scale)));
+            launch(inst.combineName(), CudaMlaKernels.combineGrid(batch, heads, latent),
+                    new int[] {CudaMlaKernels.COMBINE_X, CudaMlaKernels.COMBINE_GROUPS, 1}, 0,
+                    Pointer.to(ptr(oLat), ptr(partO), ptr(partMl), ints(heads), ints(sp.splits())));
+        }
+    }
+
+    /**
+     * The latent step (mla.md section 2 step 2) for T new tokens at positions pos0..pos0+T-1: from a [B, T, R + DR]
+     * (kv_a_proj output) writes cache rows [c ; RoPE(k^R)] at those positions of cache [B, capacity, R + DR] and,
+     * when {@code c} is not null, c [B, T, R] contiguous. normWeight [R] fp32.
+     */
+    public void kvLatent(DeviceBuffer c, DeviceBuffer cache, DeviceBuffer a, DeviceBuffer normWeight, int batch,
+                         int tokens, int capacity, int pos0, int latent, int ropeDim, double eps, double ropeBase) {
+        positive(batch, tokens, capacity);
+        if (pos0 < 0 || pos0 + tokens > capacity)
+            throw new IllegalArgumentException("positions [" + pos0 + ", " + (pos0 + tokens) + ") outside the cache capacity " + capacity);
+        if (ropeDim % 2 != 0 || ropeDim > CudaMlaKernels.MAX_ROPE_DIMS)
+            throw new IllegalArgumentException("ropeDim " + ropeDim + " must be even and at most " + CudaMlaKernels.MAX_ROPE_DIMS);
+        int dk = latent + ropeDim;
+        long rows = (long) batch * tokens;
+        if (c != null) need(c, rows * latent * 2, "c");
+        need(cache, (long) batch * capacity * dk * 2, "cache");
+        need(a, rows * dk * 2, "a");
+        need(normWeight, latent * 4L, "normWeight");
+        launch(CudaMlaKernels.KV_LATENT, new int[] {Math.toIntExact(rows), 1, 1},
+                new int[] {CudaMlaKernels.LATENT_THREADS, 1, 1}, 0,
+                Pointer.to(nullable(c), ptr(cache), ptr(a), ptr(normWeight), ints(tokens), ints(capacity), ints(pos0),
+                        ints(latent), ints(ropeDim), floats(eps), floats(ropeBase)));
+    }
+
+    /**
+     * Steps 3-4 of the prefill: k [B, T, H, DQK] = [k^C_h ; k^R], v [B, T, H, DV] from kvUp [B, T, H, DN + DV]
+     * (kv_b_proj output) and the rope keys of cache rows 0..T-1 (cache [B, capacity, R + DR]).
+     */
+    public void expandKv(DeviceBuffer k, DeviceBuffer v, DeviceBuffer kvUp, DeviceBuffer cache, int batch, int tokens,
+                         int capacity, int heads, int nopeDim, int ropeDim, int vDim, int latent) {
+        positive(batch, tokens, heads);
+        if (tokens > capacity) throw new IllegalArgumentException("tokens " + tokens + " exceed the cache capacity " + capacity);
+        multiplesOf8(nopeDim, ropeDim, vDim, latent);
+        long rows = (long) batch * tokens;
+        need(k, rows * heads * (nopeDim + ropeDim) * 2, "k");
+        need(v, rows * heads * vDim * 2, "v");
+        need(kvUp, rows * heads * (nopeDim + vDim) * 2, "kvUp");
+        need(cache, (long) batch * capacity * (latent + ropeDim) * 2, "cache");
+        launch(CudaMlaKernels.EXPAND_KV, new int[] {Math.toIntExact(rows), 1, 1},
+                new int[] {CudaMlaKernels.EXPAND_THREADS, 1, 1}, 0,
+                Pointer.to(ptr(k), ptr(v), ptr(kvUp), ptr(cache), ints(tokens), ints(capacity), ints(heads), ints(nopeDim),
+                        ints(ropeDim), ints(vDim), ints(latent)));
+    }
+
+    /**
+     * Absorption (mla.md section 3 step 2): qa [B, H, R + DR] = [W_UK,h^T q^C_h ; q^R_h] from one token's
+     * queries q [B, H, DN + DR] (rope slice rotated) and kvB = kv_b_proj.weight [H, DN + DV, R].
+     */
+    public void absorbQuery(DeviceBuffer qa, DeviceBuffer q, DeviceBuffer kvB, int batch, int heads, int nopeDim,
+                            int ropeDim, int vDim, int latent) {
+        positive(batch, heads, latent);
+        if (nopeDim > CudaMlaKernels.ABSORB_MAX_DN)
+            throw new IllegalArgumentException("qkNopeHeadDim " + nopeDim + " exceeds " + CudaMlaKernels.ABSORB_MAX_DN);
+        need(qa, (long) batch * heads * (latent + ropeDim) * 2, "qa");
+        need(q, (long) batch * heads * (nopeDim + ropeDim) * 2, "q");
+        need(kvB, (long) heads * (nopeDim + vDim) * latent * 2, "kvB");
+        launch(CudaMlaKernels.ABSORB_Q, CudaMlaKernels.absorbGrid(batch, heads, latent),
+                new int[] {CudaMlaKernels.ABSORB_COLS, 1, 1}, 0,
+                Pointer.to(ptr(qa), ptr(q), ptr(kvB), ints(batch), ints(heads), ints(nopeDim), ints(ropeDim), ints(vDim),
+                        ints(latent)));
+    }
+
+    /** Un-absorption (mla.md section 3 step 4): att [B, H, DV] bf16 = W_UV,h oLat_h from oLat [B, H, R] fp32. */
+    public void unabsorb(DeviceBuffer att, DeviceBuffer oLat, DeviceBuffer kvB, int batch, int heads, int nopeDim, int vDim,
+                         int latent) {
+        positive(batch, heads, latent);
+        multiplesOf8(latent);
+        need(att, (long) batch * heads * vDim * 2, "att");
+        need(oLat, (long) batch * heads * latent * 4, "oLat");
+        need(kvB, (long) heads * (nopeDim + vDim) * latent * 2, "kvB");
+        launch(CudaMlaKernels.UNABSORB, CudaMlaKernels.unabsorbGrid(batch, heads, vDim),
+                new int[] {CudaMlaKernels.UNABSORB_WARPS * 32, 1, 1}, 0,
+                Pointer.to(ptr(att), ptr(oLat), ptr(kvB), ints(batch), ints(heads), ints(nopeDim), ints(vDim), ints(latent)));
+    }
+
+    // KernelModule.launch takes a 1-D block; the combine kernel's block is 16 x 8.
+    private void launch(String name, int[] grid, int[] block, int smem, Pointer params) {
+        cuLaunchKernel(kernels.function(name, smem), grid[0], grid[1], grid[2], block[0], block[1], block[2], smem,
+                device.stream(), params, null);
+    }
+
+    private static void positive(int... sizes) {
+        for (int s : sizes) if (s < 1) throw new IllegalArgumentException("sizes must be positive, got " + s);
+    }
+
+    private static void multiplesOf8(int... widths) {
+        for (int w : widths)
+            if (w % 8 != 0) throw new IllegalArgumentException("width " + w + " must be a multiple of 8 (16-byte chunks)");
+    }
+
+    static void need(DeviceBuffer b, long bytes, String name) {
+        if (b.bytes() < bytes)
+            throw new IllegalArgumentException(name + ": device buffer of " + b.bytes() + " bytes, the shape needs " + bytes);
+    }
+
+    private static Pointer ptr(DeviceBuffer b) {
+        return Pointer.to(b.pointer());
+    }
+
+    private static Pointer nullable(DeviceBuffer b) {
+        return b == null ? Pointer.to(new jcuda.driver.CUdeviceptr()) : ptr(b);
+    }
+
+    private static Pointer ints(int v) {
+        return Pointer.to(new int[] {v});
+    }
+
+    private static Pointer floats(double v) {
+        return Pointer.to(new float[] {(float) v});
+    }
+}

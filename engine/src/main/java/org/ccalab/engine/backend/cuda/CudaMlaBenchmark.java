@@ -1,0 +1,203 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntConsumer;
+import org.ccalab.common.event.BenchmarkCell;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.Phase;
+import org.ccalab.common.run.Scope;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.cost.CostModel;
+import org.ccalab.common.variant.cost.CostEstimate;
+
+/**
+ * The MLA cells of a CUDA BENCHMARK run ({@link CudaBenchmarkRun} times them). FORWARD/CORE = the prefill core
+ * (mla_fwd) on random q, k, v; FORWARD/LAYER = {@link CudaMlaLayer#prefill}; DECODE/CORE = absorbed decode +
+ * combine over a random latent cache of seqLen rows; DECODE/LAYER = {@link CudaMlaLayer#decode} of one token
+ * after seqLen cached ones. BACKWARD: there is no MLA backward kernel, so no cell ({@link #covers}).
+ * FLOPs and KV bytes per token are the cost model's (mla.md section 5): causal S(S+1) attention term, 2W per
+ * token through the projections, absorbed decode per cached token.
+ */
+final class CudaMlaBenchmark {
+    /** Times a body called with the iteration index; returns {p10, p50, p90} ms. */
+    interface Timing {
+        double[] time(IntConsumer body);
+    }
+
+    private final CudaBackend cuda;
+    private final MlaConfig cfg;
+    private final BenchmarkSpec bs;
+    private final long seed;
+    private final CostEstimate cost;
+
+    CudaMlaBenchmark(CudaBackend cuda, MlaConfig cfg, BenchmarkSpec bs, long seed) {
+        String why = CudaMlaKernels.unsupported(cfg);
+        if (why != null) throw new InvalidConfigException("variant", why);
+        this.cuda = cuda;
+        this.cfg = cfg;
+        this.bs = bs;
+        this.seed = seed;
+        this.cost = CostModel.estimate(cfg, bs.seqLen(), 2);
+    }
+
+    /** Whether a cell exists for this phase: no MLA backward kernel is written (mla_kernels.cuh). */
+    static boolean covers(Phase phase) {
+        return phase != Phase.BACKWARD;
+    }
+
+    double[] measure(Phase phase, Scope scope, Timing timing) {
+        return switch (phase) {
+            case FORWARD -> scope == Scope.CORE ? forwardCore(timing) : forwardLayer(timing);
+            case DECODE -> scope == Scope.CORE ? decodeCore(timing) : decodeLayer(timing);
+            case BACKWARD -> throw new IllegalStateException("MLA has no backward kernel; covers(BACKWARD) is false");
+        };
+    }
+
+    BenchmarkCell cell(Phase phase, Scope scope, double[] ms, long peakBytes) {
+        int b = bs.batch(), s = bs.seqLen();
+        long kvPerToken = CostModel.kvCacheBytesPerToken(cfg, 2);
+        double flops = b * flops(phase, scope, cost, cfg, s, bs.causal());
+        double bytes = b * bytes(phase, scope, cfg, s, kvPerToken);
+        double sec = ms[1] / 1e3;
+        return new BenchmarkCell(phase, scope, bs.causal(), b, s, "bf16", "cuda", ms[0], ms[1], ms[2], flops / sec / 1e12,
+                bytes / sec, peakBytes, kvPerToken, Double.NaN, Double.NaN);
+    }
+
+    /** FLOPs of one sequence (the cost model's; causal prefill counts S(S+1)/2 query-key pairs). */
+    static double flops(Phase phase, Scope scope, CostEstimate cost, MlaConfig cfg, int seqLen, boolean causal) {
+        return switch (phase) {
+            case FORWARD -> scope == Scope.CORE
+                    ? (causal ? cost.prefillAttentionFlops() / (2.0 * seqLen) * (seqLen + 1) : cost.prefillAttentionFlops())
+                    : (causal ? cost.prefillFlopsCausal() : cost.prefillFlops());
+            case DECODE -> scope == Scope.CORE ? CostModel.decodeFlops(cfg, seqLen) - CostModel.decodeFlops(cfg, 0)
+                    : CostModel.decodeFlops(cfg, seqLen);
+            case BACKWARD -> throw new IllegalArgumentException("no MLA backward");
+        };
+    }
+
+    /**
+     * Bytes one sequence moves at least: decode reads the latent cache (seqLen rows of the cost model's bytes);
+     * the prefill core reads q, k, v and writes o once; the prefill layer reads x and the weights, writes y.
+     */
+    static double bytes(Phase phase, Scope scope, MlaConfig cfg, int seqLen, long kvPerToken) {
+        int n = cfg.nHeads();
+        return switch (phase) {
+            case DECODE -> (double) seqLen * kvPerToken;
+            case FORWARD -> scope == Scope.CORE
+                    ? 2.0 * seqLen * n * (2.0 * cfg.qkHeadDim() + 2.0 * cfg.vHeadDim())
+                    : 2.0 * (2.0 * seqLen * cfg.dModel() + CostModel.linearWeights(cfg));
+            case BACKWARD -> throw new IllegalArgumentException("no MLA backward");
+        };
+    }
+
+    private double[] forwardCore(Timing timing) {
+        int b = bs.batch(), t = bs.seqLen(), n = cfg.nHeads();
+        long rows = (long) b * t * n;
+        List<DeviceBuffer> held = new ArrayList<>();
+        try {
+            CudaMla mla = new CudaMla(cuda);
+            DeviceBuffer q = random(held, rows * cfg.qkHeadDim(), 1, 1), k = random(held, rows * cfg.qkHeadDim(), 2, 1);
+            DeviceBuffer v = random(held, rows * cfg.vHeadDim(), 3, 1);
+            DeviceBuffer o = alloc(held, rows * cfg.vHeadDim() * 2), lse = alloc(held, rows * 4);
+            double scale = 1 / Math.sqrt(cfg.qkHeadDim());
+            return timing.time(i -> mla.forward(o, lse, q, k, v, b, t, n, cfg.qkHeadDim(), cfg.vHeadDim(), bs.causal(), scale));
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    private double[] forwardLayer(Timing timing) {
+        if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "the MLA layer's prefill is causal");
+        int b = bs.batch(), t = bs.seqLen(), e = cfg.dModel();
+        List<DeviceBuffer> held = new ArrayList<>();
+        try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, randomParameters(cfg, seed), b, t)) {
+            DeviceBuffer x = random(held, (long) b * t * e, 10, 1), y = alloc(held, (long) b * t * e * 2);
+            return timing.time(i -> layer.prefill(y, x, t));
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    private double[] decodeCore(Timing timing) {
+        int b = bs.batch(), len = bs.seqLen(), n = cfg.nHeads(), r = cfg.kvLoraRank(), dr = cfg.qkRopeHeadDim();
+        List<DeviceBuffer> held = new ArrayList<>();
+        try {
+            CudaMla mla = new CudaMla(cuda);
+            // latents after the norm and rotated keys are unit scale; the absorbed query likewise
+            DeviceBuffer cache = random(held, (long) b * len * (r + dr), 20, 1);
+            DeviceBuffer qa = random(held, (long) b * n * (r + dr), 21, 1), oLat = alloc(held, (long) b * n * r * 4);
+            double scale = 1 / Math.sqrt(cfg.qkHeadDim());
+            return timing.time(i -> mla.decode(oLat, qa, cache, b, len, len, n, r, dr, scale));
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    private double[] decodeLayer(Timing timing) {
+        int b = bs.batch(), len = bs.seqLen(), e = cfg.dModel(), w = cfg.kvLoraRank() + cfg.qkRopeHeadDim();
+        List<DeviceBuffer> held = new ArrayList<>();
+        try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, randomParameters(cfg, seed), b, len + 1)) {
+            // seqLen cached tokens of random unit-scale latents, then one new token each iteration at position seqLen
+            short[] rows = Bf16.fromDoubles(CudaBenchCli.Random.doubles((long) b * (len + 1) * w, seed * 31 + 22));
+            cuda.device().upload(layer.cache(), rows);
+            DeviceBuffer x = random(held, (long) b * e, 23, 1), y = alloc(held, (long) b * e * 2);
+            return timing.time(i -> {
+                layer.assumeCached(len);
+                layer.decode(y, x);
+            });
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /**
+     * Random parameters under the CPU layer's names and shapes: linears N(0, 0.02)-scaled like Init.linear
+     * (uniform of that standard deviation), norm weights 1.
+     */
+    static Map<String, double[]> randomParameters(MlaConfig c, long seed) {
+        int e = c.dModel(), n = c.nHeads(), dqk = c.qkHeadDim(), r = c.kvLoraRank(), rq = c.qLoraRank();
+        Map<String, double[]> p = new LinkedHashMap<>();
+        if (c.hasQueryCompression()) {
+            p.put("q_a_proj.weight", scaled((long) rq * e, seed + 1));
+            p.put("q_a_layernorm.weight", ones(rq));
+            p.put("q_b_proj.weight", scaled((long) n * dqk * rq, seed + 2));
+        } else {
+            p.put("q_proj.weight", scaled((long) n * dqk * e, seed + 1));
+        }
+        p.put("kv_a_proj_with_mqa.weight", scaled((long) (r + c.qkRopeHeadDim()) * e, seed + 3));
+        p.put("kv_a_layernorm.weight", ones(r));
+        p.put("kv_b_proj.weight", scaled((long) n * (c.qkNopeHeadDim() + c.vHeadDim()) * r, seed + 4));
+        p.put("o_proj.weight", scaled((long) e * n * c.vHeadDim(), seed + 5));
+        return p;
+    }
+
+    private static double[] scaled(long n, long seed) {
+        double[] d = CudaBenchCli.Random.doubles(n, seed);
+        for (int i = 0; i < d.length; i++) d[i] *= 0.02;
+        return d;
+    }
+
+    private static double[] ones(int n) {
+        double[] d = new double[n];
+        java.util.Arrays.fill(d, 1.0);
+        return d;
+    }
+
+    private DeviceBuffer random(List<DeviceBuffer> held, long n, long s, double scale) {
+        double[] x = CudaBenchCli.Random.doubles(n, seed * 31 + s);
+        for (int i = 0; i < x.length; i++) x[i] *= scale;
+        DeviceBuffer buf = cuda.uploadBf16(Bf16.fromDoubles(x));
+        held.add(buf);
+        return buf;
+    }
+
+    private DeviceBuffer alloc(List<DeviceBuffer> held, long bytes) {
+        DeviceBuffer buf = cuda.allocate(bytes);
+        held.add(buf);
+        return buf;
+    }
+}

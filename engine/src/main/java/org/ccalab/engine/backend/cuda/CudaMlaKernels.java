@@ -1,0 +1,180 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.ccalab.common.variant.MlaConfig;
+
+/**
+ * Names, instances and launch shapes of the MLA kernels (mla_kernels.cuh: prefill core mla_fwd, absorbed decode
+ * mla_decode + mla_decode_combine, and the layer's small steps in attention/mla_layer.cuh). The constants and
+ * rules mirror the CUDA namespaces mla, mla_decode and mla_layer and the Python launcher bench/ccalab_mla.py
+ * (which the kernels were verified with): variant choice by the device's opt-in shared memory, the split rule,
+ * shared-memory sizes. Everything here is static and tested without a GPU.
+ */
+final class CudaMlaKernels {
+    // ---- prefill core (mla::BM, mla::NTHREADS)
+    static final int FWD_BM = 128, FWD_THREADS = 256;
+    // ---- absorbed decode (mla_decode::NTHREADS, HT, CGROUPS)
+    static final int DECODE_THREADS = 256, DECODE_WARPS = 8, DECODE_HEADS_PER_BLOCK = 16, DECODE_DR = 64;
+    static final int COMBINE_X = 16, COMBINE_GROUPS = 8, COMBINE_COLS = 64;
+    /** The driver reserves this much shared memory per block on top of the dynamic request (sm_80 / sm_90). */
+    static final int SMEM_RESERVED_PER_BLOCK = 1024;
+    // ---- layer steps (mla_layer::*)
+    static final int LATENT_THREADS = 128, EXPAND_THREADS = 128;
+    static final int ABSORB_COLS = 128, ABSORB_BATCH = 8, ABSORB_MAX_DN = 256;
+    static final int UNABSORB_WARPS = 8, UNABSORB_BATCH = 8, MAX_ROPE_DIMS = 512;
+
+    static final String KV_LATENT = "mla_kv_latent", EXPAND_KV = "mla_expand_kv", ABSORB_Q = "mla_absorb_q",
+            UNABSORB = "mla_unabsorb";
+
+    private CudaMlaKernels() {}
+
+    /** One prefill-core instance: (d_qk, d_v) with {@code keysPerTile} keys per K/V tile; suffix of its name. */
+    record FwdInstance(int qkDim, int vDim, int keysPerTile, String suffix) {
+        /** Q tile + two K tiles + two V tiles, rows padded by 8 elements (mla::fwd_smem_bytes). */
+        int smem() {
+            return (FWD_BM * (qkDim + 8) + 2 * keysPerTile * (qkDim + 8) + 2 * keysPerTile * (vDim + 8)) * 2;
+        }
+
+        String name(boolean causal) {
+            return "mla_fwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "") + suffix;
+        }
+    }
+
+    /** Every mla_fwd instance of mla_kernels.cuh; per (d_qk, d_v) the default first, then the smaller ones. */
+    static final List<FwdInstance> FWD_INSTANCES = List.of(
+            new FwdInstance(192, 128, 128, ""), new FwdInstance(192, 128, 64, "_n64"),
+            new FwdInstance(96, 64, 64, ""));
+
+    /**
+     * The instance for (d_qk, d_v) on a device whose blocks may opt into {@code smemOptin} bytes: the default
+     * where it fits (H100: the 128-key tile at d_qk 192, 218 KB), else the next smaller (A100: _n64, 134 KB);
+     * as ccalab_mla.py's default_fwd_bn.
+     */
+    static FwdInstance fwdInstance(int qkDim, int vDim, int smemOptin) {
+        boolean known = false;
+        for (FwdInstance f : FWD_INSTANCES) {
+            if (f.qkDim() != qkDim || f.vDim() != vDim) continue;
+            known = true;
+            if (f.smem() <= smemOptin) return f;
+        }
+        if (!known)
+            throw new IllegalArgumentException("no mla_fwd kernel for d_qk=" + qkDim + ", d_v=" + vDim
+                    + " (instances: d_qk 192 / d_v 128, d_qk 96 / d_v 64)");
+        throw new IllegalArgumentException("no mla_fwd instance for d_qk=" + qkDim + ", d_v=" + vDim + " fits the device's "
+                + smemOptin + " bytes of opt-in shared memory per block");
+    }
+
+    /** One absorbed-decode instance: latent width R (d_r 64) with {@code rowsPerTile} cache rows per tile. */
+    record DecodeInstance(int latent, int rowsPerTile, String suffix) {
+        /** Q rows + 2 cache tiles (bf16, rows padded) + the S tile(s) in fp32 (mla_decode::smem_bytes). */
+        int smem() {
+            int dk = latent + DECODE_DR;
+            return (DECODE_HEADS_PER_BLOCK * (dk + 8) + 2 * rowsPerTile * (dk + 8)) * 2
+                    + (DECODE_WARPS * 8 / rowsPerTile) * DECODE_HEADS_PER_BLOCK * (rowsPerTile + 4) * 4;
+        }
+
+        String name() {
+            return "mla_decode_r" + latent + "_rope" + DECODE_DR + suffix;
+        }
+
+        String combineName() {
+            return "mla_decode_combine_r" + latent;
+        }
+    }
+
+    /** Every mla_decode instance; per R the default first (64-row tiles, or 32 for the 1024-wide MLA-4 rows). */
+    static final List<DecodeInstance> DECODE_INSTANCES = List.of(
+            new DecodeInstance(512, 64, ""), new DecodeInstance(512, 32, "_n32"),
+            new DecodeInstance(448, 64, ""), new DecodeInstance(448, 32, "_n32"),
+            new DecodeInstance(960, 32, ""));
+
+    /** The decode instance for latent width R that fits {@code smemOptin} (ccalab_mla.py's default_decode_bn). */
+    static DecodeInstance decodeInstance(int latent, int ropeDim, int smemOptin) {
+        if (ropeDim != DECODE_DR)
+            throw new IllegalArgumentException("no mla_decode kernel for qkRopeHeadDim=" + ropeDim + " (instances: 64)");
+        boolean known = false;
+        for (DecodeInstance d : DECODE_INSTANCES) {
+            if (d.latent() != latent) continue;
+            known = true;
+            if (d.smem() <= smemOptin) return d;
+        }
+        if (!known)
+            throw new IllegalArgumentException("no mla_decode kernel for kvLoraRank=" + latent + " (instances: 448, 512, 960)");
+        throw new IllegalArgumentException("no mla_decode instance for kvLoraRank=" + latent + " fits the device's "
+                + smemOptin + " bytes of opt-in shared memory per block");
+    }
+
+    /** How decode splits the cache: {@code splits} chunks of {@code chunk} rows (a multiple of the tile). */
+    record DecodeSplit(int splits, int chunk) {}
+
+    /**
+     * As many splits as fill the SMs in one wave at the blocks per SM the kernel's shared memory allows (1 at
+     * BN=64, 2 at BN=32 with R <= 512 on an H100), never more than one tile each; chunks a multiple of the tile.
+     * ccalab_mla.py's decode_splits, which the decode timings of the perf log were taken with.
+     */
+    static DecodeSplit decodeSplit(int batch, int heads, int length, DecodeInstance inst, int multiprocessors,
+                                   int smemPerMultiprocessor) {
+        if (length < 1) throw new IllegalArgumentException("decode length " + length + " must be >= 1");
+        int bn = inst.rowsPerTile();
+        int perSm = Math.max(1, smemPerMultiprocessor / (inst.smem() + SMEM_RESERVED_PER_BLOCK));
+        long blocks = (long) batch * ceil(heads, DECODE_HEADS_PER_BLOCK);
+        int n = (int) Math.max(1, Math.min((long) multiprocessors * perSm / blocks, ceil(length, bn)));
+        int chunk = ceil(ceil(length, n), bn) * bn;
+        return new DecodeSplit(ceil(length, chunk), chunk);
+    }
+
+    /** Combine grid (H, B, R / 64) over blocks of 16 x 8 threads. */
+    static int[] combineGrid(int batch, int heads, int latent) {
+        return new int[] {heads, batch, latent / COMBINE_COLS};
+    }
+
+    static int[] absorbGrid(int batch, int heads, int latent) {
+        return new int[] {ceil(latent, ABSORB_COLS), heads, ceil(batch, ABSORB_BATCH)};
+    }
+
+    static int[] unabsorbGrid(int batch, int heads, int vDim) {
+        return new int[] {ceil(vDim, UNABSORB_WARPS), heads, ceil(batch, UNABSORB_BATCH)};
+    }
+
+    /**
+     * Why the GPU cannot run this MLA config, or null when it can: the prefill core has instances for
+     * (d_qk, d_v) = (192, 128) and (96, 64), decode for r_kv 448 / 512 / 960 with d_r 64; the small kernels move
+     * 16-byte chunks (every width a multiple of 8) and keep d_n <= 256 query values per token in shared memory.
+     */
+    static String unsupported(MlaConfig c) {
+        boolean fwd = FWD_INSTANCES.stream().anyMatch(f -> f.qkDim() == c.qkHeadDim() && f.vDim() == c.vHeadDim());
+        if (!fwd) return "no mla_fwd kernel for qkNopeHeadDim + qkRopeHeadDim = " + c.qkHeadDim() + ", vHeadDim = "
+                + c.vHeadDim() + " (the CUDA instances: 192 / 128 and 96 / 64)";
+        if (c.qkRopeHeadDim() != DECODE_DR)
+            return "no mla_decode kernel for qkRopeHeadDim " + c.qkRopeHeadDim() + " (the CUDA instances: 64)";
+        if (DECODE_INSTANCES.stream().noneMatch(d -> d.latent() == c.kvLoraRank()))
+            return "no mla_decode kernel for kvLoraRank " + c.kvLoraRank() + " (the CUDA instances: 448, 512, 960)";
+        if (c.qkNopeHeadDim() % 8 != 0 || c.qkNopeHeadDim() > ABSORB_MAX_DN)
+            return "qkNopeHeadDim " + c.qkNopeHeadDim() + " must be a multiple of 8 and at most " + ABSORB_MAX_DN;
+        if (c.dModel() % 8 != 0) return "dModel " + c.dModel() + " must be a multiple of 8";
+        if (c.hasQueryCompression() && c.qLoraRank() % 8 != 0)
+            return "qLoraRank " + c.qLoraRank() + " must be a multiple of 8 (rmsnorm_fwd reads 16-byte chunks)";
+        return null;
+    }
+
+    /** Every MLA kernel the backend may launch, and the training kernels the MLA layer borrows (RoPE, RMSNorm). */
+    static List<String> all() {
+        List<String> names = new ArrayList<>();
+        for (FwdInstance f : FWD_INSTANCES) {
+            names.add(f.name(true));
+            names.add(f.name(false));
+        }
+        for (DecodeInstance d : DECODE_INSTANCES) {
+            names.add(d.name());
+            if (!names.contains(d.combineName())) names.add(d.combineName());
+        }
+        names.addAll(List.of(KV_LATENT, EXPAND_KV, ABSORB_Q, UNABSORB, CudaTrainingKernels.RMSNORM_FWD,
+                CudaTrainingKernels.rope(CudaTrainingKernels.Dtype.BF16)));
+        return names;
+    }
+
+    static int ceil(long a, long b) {
+        return Math.toIntExact((a + b - 1) / b);
+    }
+}

@@ -1,0 +1,134 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.ccalab.common.variant.MlaConfig;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The MLA kernels' host-side rules without a GPU: instance choice by shared memory, the split rule and the
+ * shared-memory sizes against bench/ccalab_mla.py (the launcher the kernels were verified with; expected values
+ * computed with its functions at the H100's 132 SMs, 228 KB per SM, 227 KB opt-in, and the A100's 108 / 164 /
+ * 163 KB), the names and tile sizes against the instances in mla_kernels.cuh, and config support.
+ */
+class CudaMlaKernelsTest {
+    static final int H100_SMS = 132, H100_SMEM_SM = 228 * 1024, H100_OPTIN = 227 * 1024;
+    static final int A100_OPTIN = 163 * 1024;
+    static final Path CUDA = Path.of("src/main/cuda");
+
+    @Test
+    void sharedMemorySizesAreThePythonLaunchersOnes() {
+        assertThat(CudaMlaKernels.FWD_INSTANCES).extracting(CudaMlaKernels.FwdInstance::smem)
+                .containsExactly(223232, 137216, 71680);
+        assertThat(CudaMlaKernels.DECODE_INSTANCES).extracting(CudaMlaKernels.DecodeInstance::smem)
+                .containsExactly(172544, 98048, 154112, 87808, 169728);
+    }
+
+    @Test
+    void theDefaultInstanceIsTakenWhereItFitsElseTheSmallerOne() {
+        assertThat(CudaMlaKernels.fwdInstance(192, 128, H100_OPTIN).name(true)).isEqualTo("mla_fwd_qk192_v128_causal");
+        assertThat(CudaMlaKernels.fwdInstance(192, 128, A100_OPTIN).name(true)).isEqualTo("mla_fwd_qk192_v128_causal_n64");
+        assertThat(CudaMlaKernels.fwdInstance(96, 64, A100_OPTIN).name(false)).isEqualTo("mla_fwd_qk96_v64");
+        assertThat(CudaMlaKernels.decodeInstance(512, 64, H100_OPTIN).name()).isEqualTo("mla_decode_r512_rope64");
+        assertThat(CudaMlaKernels.decodeInstance(512, 64, A100_OPTIN).name()).isEqualTo("mla_decode_r512_rope64_n32");
+        assertThat(CudaMlaKernels.decodeInstance(448, 64, A100_OPTIN).combineName()).isEqualTo("mla_decode_combine_r448");
+        assertThat(CudaMlaKernels.decodeInstance(960, 64, H100_OPTIN).name()).isEqualTo("mla_decode_r960_rope64");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(960, 64, A100_OPTIN)).hasMessageContaining("shared memory");
+        assertThatThrownBy(() -> CudaMlaKernels.fwdInstance(192, 128, 100_000)).hasMessageContaining("shared memory");
+        assertThatThrownBy(() -> CudaMlaKernels.fwdInstance(128, 128, H100_OPTIN)).hasMessageContaining("d_qk=128");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(256, 64, H100_OPTIN)).hasMessageContaining("kvLoraRank=256");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(512, 32, H100_OPTIN)).hasMessageContaining("qkRopeHeadDim=32");
+    }
+
+    @Test
+    void theSplitRuleIsThePythonLaunchersDecodeSplits() {
+        // {B, H, L, R} -> {splits, chunk}: ccalab_mla.MlaKernels.decode_splits at the H100's limits
+        int[][] cases = {{1, 16, 4096, 512, 64, 64}, {8, 16, 16384, 512, 16, 1024}, {32, 16, 65536, 512, 4, 16384},
+                         {1, 16, 1, 512, 1, 64}, {2, 20, 555, 512, 9, 64}, {1, 16, 5000, 960, 79, 64},
+                         {3, 16, 1000, 448, 16, 64}, {64, 16, 4096, 512, 2, 2048}};
+        for (int[] c : cases) {
+            var inst = CudaMlaKernels.decodeInstance(c[3], 64, H100_OPTIN);
+            var sp = CudaMlaKernels.decodeSplit(c[0], c[1], c[2], inst, H100_SMS, H100_SMEM_SM);
+            assertThat(new int[] {sp.splits(), sp.chunk()}).as("B%d H%d L%d R%d", c[0], c[1], c[2], c[3])
+                    .containsExactly(c[4], c[5]);
+            // every row covered once: the last split is non-empty and none runs past L
+            assertThat((long) (sp.splits() - 1) * sp.chunk()).isLessThan(c[2]);
+            assertThat((long) sp.splits() * sp.chunk()).isGreaterThanOrEqualTo(c[2]);
+            assertThat(sp.chunk() % inst.rowsPerTile()).isZero();
+        }
+        // A100 (108 SMs, 164 KB per SM), batch 1: the _n32 instance, two blocks per SM
+        var n32 = CudaMlaKernels.decodeInstance(512, 64, A100_OPTIN);
+        assertThat(CudaMlaKernels.decodeSplit(1, 16, 4096, n32, 108, 164 * 1024)).isEqualTo(new CudaMlaKernels.DecodeSplit(64, 64));
+        assertThatThrownBy(() -> CudaMlaKernels.decodeSplit(1, 16, 0, n32, 108, 164 * 1024)).hasMessageContaining("length 0");
+    }
+
+    @Test
+    void gridsCoverEveryOutput() {
+        assertThat(CudaMlaKernels.combineGrid(3, 16, 960)).containsExactly(16, 3, 15);
+        assertThat(CudaMlaKernels.absorbGrid(9, 16, 448)).containsExactly(4, 16, 2);
+        assertThat(CudaMlaKernels.unabsorbGrid(8, 4, 64)).containsExactly(8, 4, 1);
+    }
+
+    /** Every name the backend checks at open is an instance of the CUDA sources, with the same tile sizes. */
+    @Test
+    void namesAndTilesMatchTheCudaInstances() throws IOException {
+        String mla = Files.readString(CUDA.resolve("mla_kernels.cuh"));
+        Map<String, Integer> fwdTiles = new HashMap<>();
+        Matcher f = Pattern.compile("MLA_FWD\\((\\d+), (\\d+), (true|false), (\\d+), (true|false), (\\w+)\\)").matcher(mla);
+        while (f.find()) fwdTiles.put(f.group(6), Integer.parseInt(f.group(4)));
+        for (var inst : CudaMlaKernels.FWD_INSTANCES)
+            for (boolean causal : new boolean[] {true, false})
+                assertThat(fwdTiles).as(inst.name(causal)).containsEntry(inst.name(causal), inst.keysPerTile());
+        Map<String, Integer> decodeTiles = new HashMap<>();
+        Matcher d = Pattern.compile("MLA_DECODE\\((\\d+), (\\d+), (\\d+), (\\w*)\\)").matcher(mla);
+        while (d.find())
+            decodeTiles.put("mla_decode_r" + d.group(1) + "_rope" + d.group(2) + d.group(4), Integer.parseInt(d.group(3)));
+        for (var inst : CudaMlaKernels.DECODE_INSTANCES) {
+            assertThat(decodeTiles).as(inst.name()).containsEntry(inst.name(), inst.rowsPerTile());
+            assertThat(mla).contains("MLA_DECODE_COMBINE(" + inst.latent() + ")");
+        }
+        for (String k : new String[] {CudaMlaKernels.KV_LATENT, CudaMlaKernels.EXPAND_KV, CudaMlaKernels.ABSORB_Q,
+                                      CudaMlaKernels.UNABSORB})
+            assertThat(mla).contains("\n" + k + "(");
+        String training = Files.readString(CUDA.resolve("training_kernels.cuh"));
+        assertThat(training).contains("\nrope_bf16(", "\nrmsnorm_fwd(");
+        assertThat(CudaKernels.all()).containsAll(CudaMlaKernels.all());
+    }
+
+    /** The Java constants are the CUDA namespaces' (a mismatch would launch wrong grids or shared memory). */
+    @Test
+    void launchConstantsMatchTheCudaNamespaces() throws IOException {
+        String layer = Files.readString(CUDA.resolve("attention/mla_layer.cuh"));
+        assertThat(layer).contains("LATENT_THREADS = " + CudaMlaKernels.LATENT_THREADS,
+                "EXPAND_THREADS = " + CudaMlaKernels.EXPAND_THREADS, "ABSORB_COLS = " + CudaMlaKernels.ABSORB_COLS,
+                "ABSORB_BATCH = " + CudaMlaKernels.ABSORB_BATCH, "ABSORB_MAX_DN = " + CudaMlaKernels.ABSORB_MAX_DN,
+                "UNABSORB_WARPS = " + CudaMlaKernels.UNABSORB_WARPS, "UNABSORB_BATCH = " + CudaMlaKernels.UNABSORB_BATCH,
+                "MAX_HALF_ROPE = " + CudaMlaKernels.MAX_ROPE_DIMS / 2);
+        String decode = Files.readString(CUDA.resolve("attention/mla_decode.cuh"));
+        assertThat(decode).contains("NWARPS = " + CudaMlaKernels.DECODE_WARPS, "HT = " + CudaMlaKernels.DECODE_HEADS_PER_BLOCK,
+                "CGROUPS = " + CudaMlaKernels.COMBINE_GROUPS);
+        String fwd = Files.readString(CUDA.resolve("attention/mla_fwd.cuh"));
+        assertThat(fwd).contains("BM = " + CudaMlaKernels.FWD_BM, "NWARPS = 8, NTHREADS = NWARPS * 32");
+        assertThat(CudaMlaKernels.FWD_THREADS).isEqualTo(8 * 32);
+    }
+
+    @Test
+    void configsWithoutKernelsAreNamed() {
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 512))).isNull();
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(512, 4, 256, 448, 32, 64, 64, 1e4, 1e-6))).isNull();
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 256))).contains("kvLoraRank 256");
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 160, 32, 128, 1e4, 1e-6)))
+                .contains("qkRopeHeadDim 32");
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 32, 512))).contains("qkRopeHeadDim = 128, vHeadDim = 64");
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 100, 512, 128, 64, 128, 1e4, 1e-6)))
+                .contains("qLoraRank 100");
+    }
+}
