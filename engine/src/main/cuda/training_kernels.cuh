@@ -1,5 +1,6 @@
-// Training kernels (RMSNorm, SwiGLU, embedding, cross-entropy, AdamW, grad norm, RoPE): templates in training/;
-// instances here. CudaTrainingKernels.java lists the same names, launch shapes and shared-memory sizes.
+// Training kernels (RMSNorm, SwiGLU, embedding, cross-entropy, AdamW, grad norm, RoPE, fp32 -> bf16 cast):
+// templates in training/; instances here. CudaTrainingKernels.java lists the same names, launch shapes and
+// shared-memory sizes.
 // Argument order as everywhere: outputs, then inputs, then sizes.
 #pragma once
 #include "training/rmsnorm.cuh"        // defines: rmsnorm_fwd_kernel, rmsnorm_bwd_kernel, rmsnorm_dw_reduce_kernel
@@ -8,6 +9,7 @@
 #include "training/cross_entropy.cuh"  // defines: cross_entropy_kernel
 #include "training/adamw.cuh"          // defines: adamw_kernel, grad_sumsq_partial_kernel, grad_sumsq_reduce_kernel
 #include "training/rope.cuh"           // defines: rope_kernel
+#include "training/cast.cuh"           // defines: cast_f32_bf16_kernel
 
 // ---- RMSNorm: grid ceil(N / 8) x 256 threads (fwd); ceil(N / 32) x 128 threads, 4 * E * 4 bytes smem (bwd)
 extern "C" __global__ void __launch_bounds__(rmsnorm::FWD_THREADS)
@@ -106,4 +108,10 @@ rope_bf16(__nv_bfloat16* x, int T, int H, int headDim, int offset, int dims, int
 extern "C" __global__ void __launch_bounds__(rope::THREADS)
 rope_f32(float* x, int T, int H, int headDim, int offset, int dims, int pos0, float base, int inverse) {
     rope_kernel<float>(x, T, H, headDim, offset, dims, pos0, base, inverse);
+}
+
+// ---- fp32 -> bf16 cast: grid-stride, 256 threads
+extern "C" __global__ void __launch_bounds__(cast::THREADS)
+cast_f32_bf16(__nv_bfloat16* y, const float* x, long n) {
+    cast_f32_bf16_kernel(y, x, n);
 }

@@ -20,6 +20,8 @@ import org.ccalab.engine.model.ModelConfig;
 import org.ccalab.engine.model.SplitMix64;
 import org.ccalab.engine.tokenizer.Tokenizer;
 import org.ccalab.engine.train.Trainer;
+import org.ccalab.engine.train.Trainer.Evaluation;
+import org.ccalab.engine.train.Trainer.StepResult;
 
 /**
  * One TRAINING run: builds tokenizer, dataset, model and trainer from the spec, resumes from a checkpoint
@@ -27,8 +29,12 @@ import org.ccalab.engine.train.Trainer;
  * {@code grad_norm}, {@code throughput/tokens_per_s}; at every evalEvery steps and at the end
  * {@code val/loss}, {@code val/ppl} (and {@code recall/accuracy} on the recall task); a checkpoint every
  * checkpointEvery steps and at the end. The observer is polled before every step.
+ *
+ * <p>The loop it drives is a {@link Loop}: the CPU {@link Trainer} by default, or another backend's trainer
+ * (the CUDA engine's) built by a {@link LoopFactory} from the same CPU model, so that both start from the same
+ * parameters and report the same metrics.
  */
-final class TrainingRun {
+public final class TrainingRun {
     private static final System.Logger LOG = System.getLogger(TrainingRun.class.getName());
 
     private final RunSpec spec;
@@ -37,26 +43,108 @@ final class TrainingRun {
     private final RunObserver observer;
     private final Datasets datasets;
     private final AttentionFactory attention;
+    private final LoopFactory loops;
+
+    /** What a training run drives: one update at a time, evaluation, and the state a checkpoint holds. */
+    public interface Loop extends AutoCloseable {
+        StepResult step();
+
+        Evaluation evaluate();
+
+        void save(Path file);
+
+        /** Restores weights, moments, step and data position from a checkpoint of the same model. */
+        void restore(Path file);
+
+        long completedSteps();
+
+        boolean done();
+
+        /** Releases what the loop holds beyond the heap (device memory); nothing for the CPU trainer. */
+        @Override
+        default void close() {}
+    }
+
+    /** Builds the loop of a run from its model (built from the run seed: the initial parameters), data, spec, seed. */
+    @FunctionalInterface
+    public interface LoopFactory {
+        /** Refuses, before the model is built, a configuration this loop cannot train; accepts all by default. */
+        default void requireSupported(ModelConfig config, TrainingSpec spec) {}
+
+        Loop create(LanguageModel model, Dataset data, TrainingSpec spec, long seed);
+    }
+
+    /** The float64 CPU {@link Trainer}; refuses shapes beyond the host's array limits. */
+    static final LoopFactory CPU = new LoopFactory() {
+        @Override
+        public void requireSupported(ModelConfig mc, TrainingSpec ts) {
+            CpuLimits.requireArray("logits [batch * seqLen, vocab]", (long) ts.batch() * ts.seqLen() * mc.vocabSize());
+            CpuLimits.requireArray("MLP activations [batch * seqLen, mlpHidden]", (long) ts.batch() * ts.seqLen() * mc.mlpHidden());
+        }
+
+        @Override
+        public Loop create(LanguageModel model, Dataset data, TrainingSpec ts, long seed) {
+            return cpuLoop(new Trainer(model, data, ts, seed));
+        }
+    };
+
+    private static Loop cpuLoop(Trainer t) {
+        return new Loop() {
+            public StepResult step() {
+                return t.step();
+            }
+
+            public Evaluation evaluate() {
+                return t.evaluate();
+            }
+
+            public void save(Path file) {
+                t.save(file);
+            }
+
+            public void restore(Path file) {
+                t.restore(file);
+            }
+
+            public long completedSteps() {
+                return t.completedSteps();
+            }
+
+            public boolean done() {
+                return t.done();
+            }
+        };
+    }
 
     TrainingRun(RunSpec spec, Path workDir, String resumeFrom, RunObserver observer, Datasets datasets,
                 AttentionFactory attention) {
+        this(spec, workDir, resumeFrom, observer, datasets, attention, CPU);
+    }
+
+    public TrainingRun(RunSpec spec, Path workDir, String resumeFrom, RunObserver observer, Datasets datasets,
+                       AttentionFactory attention, LoopFactory loops) {
         this.spec = spec;
         this.workDir = workDir;
         this.resumeFrom = resumeFrom;
         this.observer = observer;
         this.datasets = datasets;
         this.attention = attention;
+        this.loops = loops;
     }
 
-    void execute() {
+    public void execute() {
         TrainingSpec ts = spec.training();
         Tokenizer tokenizer = Tokenizer.named(ts.tokenizer());
         Dataset data = datasets.open(ts.dataset(), tokenizer, spec.seed());
         ModelConfig mc = new ModelConfig(spec.variant(), data.vocabSize(), ts.nLayers(), ts.mlpHidden());
-        CpuLimits.requireArray("logits [batch * seqLen, vocab]", (long) ts.batch() * ts.seqLen() * data.vocabSize());
-        CpuLimits.requireArray("MLP activations [batch * seqLen, mlpHidden]", (long) ts.batch() * ts.seqLen() * mc.mlpHidden());
+        loops.requireSupported(mc, ts);
         LanguageModel model = new LanguageModel(mc, attention, SplitMix64.derive(spec.seed(), "init"));
-        Trainer trainer = new Trainer(model, data, ts, spec.seed());
+        try (Loop trainer = loops.create(model, data, ts, spec.seed())) {
+            train(trainer, model, data, ts);
+        }
+    }
+
+    private void train(Loop trainer, LanguageModel model, Dataset data, TrainingSpec ts) {
         if (resumeFrom != null && !resumeFrom.isBlank()) {
             Path checkpoint = checkpointPath(resumeFrom);
             if (checkpoint != null) {
@@ -76,7 +164,7 @@ final class TrainingRun {
             while (!trainer.done()) {
                 if (observer.stopRequested()) throw new RunStoppedException(trainer.completedSteps());
                 long t0 = System.nanoTime();
-                Trainer.StepResult r = trainer.step();
+                StepResult r = trainer.step();
                 double stepSeconds = (System.nanoTime() - t0) / 1e9;
                 double elapsed = (System.nanoTime() - start) / 1e9;
                 long tokens = r.tokens();
@@ -87,7 +175,7 @@ final class TrainingRun {
                         (double) ts.batch() * ts.seqLen() / stepSeconds, tokens, elapsed));
                 boolean last = trainer.done();
                 if (r.step() % ts.evalEvery() == 0 || last) {
-                    Trainer.Evaluation ev = trainer.evaluate();
+                    Evaluation ev = trainer.evaluate();
                     double at = (System.nanoTime() - start) / 1e9;
                     metrics.add(new MetricPoint("val/loss", r.step(), ev.loss(), tokens, at));
                     metrics.add(new MetricPoint("val/ppl", r.step(), ev.perplexity(), tokens, at));
@@ -108,7 +196,7 @@ final class TrainingRun {
         metrics.flush();
     }
 
-    private CheckpointRef writeCheckpoint(Trainer trainer) {
+    private CheckpointRef writeCheckpoint(Loop trainer) {
         long step = trainer.completedSteps();
         Path file = workDir.resolve("checkpoints").resolve(String.format("step-%08d.safetensors", step));
         trainer.save(file);

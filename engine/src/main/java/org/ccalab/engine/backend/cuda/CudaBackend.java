@@ -147,6 +147,33 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return kernels;
     }
 
+    // ---------------------------------------------------------------- for GPU training (backend.cuda.train)
+
+    /** The training kernels (training_kernels.cuh) on this backend's stream and memory pool. */
+    public CudaTrainingKernels trainingKernels() {
+        return new CudaTrainingKernels(kernels, device);
+    }
+
+    /** Zeroes the whole buffer (a multiple of 4 bytes) on the stream, ordered with the kernels around it. */
+    public void zero(DeviceBuffer b) {
+        device.zero(b, b.bytes());
+    }
+
+    /** The raw stream handle, for native libraries (a second cuBLAS handle) that must run on this stream. */
+    public long streamHandle() {
+        return device.streamHandle();
+    }
+
+    /** A buffer's raw device address, for native libraries bound through java.lang.foreign. */
+    public long address(DeviceBuffer b) {
+        return b.address();
+    }
+
+    /** The cuBLAS library this backend loaded. */
+    public java.nio.file.Path cublasLibrary() {
+        return cublas.library();
+    }
+
     // ---------------------------------------------------------------- operations
 
     /** Row-major c [M, N] = a [M, K] . b [N, K]^T in bf16 with fp32 accumulation (cuBLAS). */

@@ -4,24 +4,32 @@ import java.nio.file.Path;
 import org.ccalab.common.event.EnvironmentFingerprint;
 import org.ccalab.common.event.FailureClass;
 import org.ccalab.common.run.RunSpec;
+import org.ccalab.engine.attention.AttentionLayers;
+import org.ccalab.engine.backend.cuda.train.GpuTrainer;
+import org.ccalab.engine.data.CorpusStore;
+import org.ccalab.engine.data.Datasets;
 import org.ccalab.engine.run.Engine;
 import org.ccalab.engine.run.EnvironmentProbe;
 import org.ccalab.engine.run.RunFailedException;
 import org.ccalab.engine.run.RunObserver;
 import org.ccalab.engine.run.RunStoppedException;
+import org.ccalab.engine.run.TrainingRun;
 
 /**
  * The engine on the CUDA backend, found by {@link org.ccalab.engine.run.Engines} by reflection. Runs BENCHMARK
- * runs with our kernels ({@link CudaBenchmarkRun}); TRAINING runs fail as INVALID_CONFIG naming the backend:
- * only the attention core has a backward kernel so far (no CCA prologue backward, no GPU training loop) — run
- * them with engine.backend=cpu.
+ * runs with our kernels ({@link CudaBenchmarkRun}) and TRAINING runs of MHA/GQA/MQA models through the CPU
+ * engine's {@link TrainingRun} (same data, initial parameters, metrics and checkpoints) with the GPU loop of
+ * {@link GpuTrainer}. Training CCA, CCGQA or MLA fails as INVALID_CONFIG (no GPU training path for them yet):
+ * run those with engine.backend=cpu.
  */
 public final class CudaEngine implements Engine, AutoCloseable {
     private final CudaBackend cuda;
     private final EnvironmentFingerprint environment;
+    private final Datasets datasets;
 
-    private CudaEngine(CudaBackend cuda) {
+    private CudaEngine(CudaBackend cuda, Datasets datasets) {
         this.cuda = cuda;
+        this.datasets = datasets;
         CudaProbe p = cuda.deviceInfo();
         EnvironmentProbe.GitState git = EnvironmentProbe.git();
         String driver = p.driverVersion() / 1000 + "." + p.driverVersion() % 1000 / 10;
@@ -32,7 +40,7 @@ public final class CudaEngine implements Engine, AutoCloseable {
 
     /** Opens device 0; throws {@link CudaUnavailableException} with the reason when it cannot. */
     public static CudaEngine create() {
-        return new CudaEngine(CudaBackend.open());
+        return new CudaEngine(CudaBackend.open(), new Datasets(CorpusStore.fromEnvironment()));
     }
 
     @Override
@@ -40,9 +48,11 @@ public final class CudaEngine implements Engine, AutoCloseable {
         try {
             switch (spec.kind()) {
                 case BENCHMARK -> new CudaBenchmarkRun(cuda, spec, observer).execute();
-                case TRAINING -> throw new RunFailedException(FailureClass.INVALID_CONFIG,
-                        "training is not implemented on the CUDA backend (only the attention core has a backward kernel);"
-                                + " use engine.backend=cpu");
+                case TRAINING -> {
+                    GpuTrainer.requireSupported(spec.variant());
+                    new TrainingRun(spec, workDir, resumeFrom, observer, datasets, AttentionLayers::create,
+                            GpuTrainer.factory(cuda)).execute();
+                }
             }
         } catch (RunStoppedException | RunFailedException e) {
             throw e;

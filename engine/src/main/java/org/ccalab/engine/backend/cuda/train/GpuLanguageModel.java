@@ -1,0 +1,222 @@
+package org.ccalab.engine.backend.cuda.train;
+
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.ATT;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.GATE;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.H1;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.H2;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.HM;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.K;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.LSE;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.Q;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.RSTD1;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.RSTD2;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.UP;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.V;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.X;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.X2;
+
+import java.util.List;
+import org.ccalab.engine.attention.Parameter;
+import org.ccalab.engine.backend.cuda.AttentionShape;
+import org.ccalab.engine.backend.cuda.CudaBackend;
+import org.ccalab.engine.backend.cuda.CudaTrainingKernels;
+import org.ccalab.engine.backend.cuda.CudaTrainingKernels.Dtype;
+import org.ccalab.engine.backend.cuda.DeviceBuffer;
+
+/**
+ * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, SwiGLU MLP),
+ * final RMSNorm, output head tied to the embedding; forward, fused softmax cross-entropy, and backward that
+ * ADDS into the fp32 parameter gradients. Activations live in buffers planned once ({@link ActivationPlan}) for
+ * the run's B and T; nothing is allocated per step (the kernels' small scratch comes from the pool's cache).
+ *
+ * <p>Precision: activations and GEMM operands bf16 with fp32 accumulation, norm statistics and every
+ * parameter gradient fp32; the residual stream and its gradient are bf16 (as llm.c). Everything is queued on the
+ * backend's one stream; only the host reads (loss, correct, the grad norm) wait.
+ */
+final class GpuLanguageModel implements AutoCloseable {
+    private final CudaBackend cuda;
+    private final CudaTrainingKernels k;
+    private final Gemm gemm;
+    private final ModelShape s;
+    private final ParameterLayout layout;
+    private final DeviceParameters params;
+    private final Activations act;
+    private final AttentionShape attention;
+
+    GpuLanguageModel(CudaBackend cuda, ModelShape shape, List<Parameter> initial) {
+        this.cuda = cuda;
+        this.k = cuda.trainingKernels();
+        this.s = shape;
+        this.layout = new ParameterLayout(shape);
+        this.attention = new AttentionShape(shape.batch(), shape.tokens(), shape.qHeads(), shape.kvHeads(), shape.headDim());
+        Gemm g = null;
+        DeviceParameters p = null;
+        try {
+            g = new Gemm(cuda);
+            p = new DeviceParameters(cuda, layout, initial);
+            this.act = new Activations(cuda, new ActivationPlan(shape));
+        } catch (RuntimeException e) {
+            if (p != null) p.close();
+            if (g != null) g.close();
+            throw e;
+        }
+        this.gemm = g;
+        this.params = p;
+    }
+
+    ModelShape shape() {
+        return s;
+    }
+
+    DeviceParameters parameters() {
+        return params;
+    }
+
+    private DeviceParameters.Tensor param(int layer, int which) {
+        return params.get(layout.layer(layer, which));
+    }
+
+    /** logits [N, V] bf16 (in the "logits" buffer) from tokens [N] = [B*T]. */
+    void forward(int[] tokens) {
+        int n = s.rows(), e = s.width(), f = s.hidden();
+        if (tokens.length != n) throw new IllegalArgumentException("tokens length " + tokens.length + " != B*T = " + n);
+        DeviceBuffer ids = act.get("ids");
+        Transfers.upload(cuda, ids, tokens);
+        DeviceParameters.Tensor emb = params.get(ParameterLayout.EMBEDDING);
+        k.embeddingForward(act.layer(0, X), ids, emb.value(), Dtype.F32, n, s.vocab(), e);
+        DeviceParameters.Tensor norm0 = param(0, ParameterLayout.ATTN_NORM);
+        k.rmsnormForward(act.layer(0, H1), act.layer(0, RSTD1), act.layer(0, X), norm0.value(), n, e, s.normEps());
+        DeviceBuffer branch = act.get("branch");
+        for (int i = 0; i < s.layers(); i++) {
+            // attention: q, k, v = h1 W^T, RoPE on q and k, causal flash attention, then o_proj into the branch
+            gemm.forward(act.layer(i, Q), act.layer(i, H1), param(i, ParameterLayout.Q).bf16(), n, e, s.qWidth());
+            gemm.forward(act.layer(i, K), act.layer(i, H1), param(i, ParameterLayout.K).bf16(), n, e, s.kvWidth());
+            gemm.forward(act.layer(i, V), act.layer(i, H1), param(i, ParameterLayout.V).bf16(), n, e, s.kvWidth());
+            rope(act.layer(i, Q), Dtype.BF16, s.qHeads(), false);
+            rope(act.layer(i, K), Dtype.BF16, s.kvHeads(), false);
+            cuda.flashForward(act.layer(i, ATT), act.layer(i, LSE), act.layer(i, Q), act.layer(i, K), act.layer(i, V),
+                    attention, true, s.kvHeads());
+            gemm.forward(branch, act.layer(i, ATT), param(i, ParameterLayout.O).bf16(), n, s.qWidth(), e);
+            // x2 = x + attn; h2 = norm2(x2)
+            k.rmsnormResidualForward(act.layer(i, H2), act.layer(i, RSTD2), act.layer(i, X2), act.layer(i, X), branch,
+                    param(i, ParameterLayout.MLP_NORM).value(), n, e, s.normEps());
+            // MLP: down(silu(gate(h2)) * up(h2)) into the branch
+            gemm.forward(act.layer(i, GATE), act.layer(i, H2), param(i, ParameterLayout.GATE).bf16(), n, e, f);
+            gemm.forward(act.layer(i, UP), act.layer(i, H2), param(i, ParameterLayout.UP).bf16(), n, e, f);
+            k.swigluForward(act.layer(i, HM), act.layer(i, GATE), act.layer(i, UP), n, f);
+            gemm.forward(branch, act.layer(i, HM), param(i, ParameterLayout.DOWN).bf16(), n, f, e);
+            // next block's input x = x2 + mlp, normed by the next block's first norm (or the final norm)
+            boolean last = i == s.layers() - 1;
+            DeviceBuffer next = last ? act.get("xFinal") : act.layer(i + 1, X);
+            DeviceBuffer h = last ? act.get("hFinal") : act.layer(i + 1, H1);
+            DeviceBuffer rstd = last ? act.get("rstdFinal") : act.layer(i + 1, RSTD1);
+            DeviceBuffer w = last ? params.get(layout.finalNorm()).value() : param(i + 1, ParameterLayout.ATTN_NORM).value();
+            k.rmsnormResidualForward(h, rstd, next, act.layer(i, X2), branch, w, n, e, s.normEps());
+        }
+        gemm.forward(act.get("logits"), act.get("hFinal"), emb.bf16(), n, e, s.vocab());
+    }
+
+    /**
+     * Per-row loss [N] (and correct [N]) of the last forward's logits against targets [N] (-1 not scored); with
+     * {@code grad} the logits are overwritten by dLoss/dlogits = (softmax - onehot) / scored, which backward reads.
+     */
+    void crossEntropy(int[] targets, int scored, boolean grad) {
+        int n = s.rows();
+        if (targets.length != n) throw new IllegalArgumentException("targets length " + targets.length + " != B*T = " + n);
+        DeviceBuffer t = act.get("targets");
+        Transfers.upload(cuda, t, targets);
+        DeviceBuffer logits = act.get("logits");
+        k.crossEntropy(act.get("loss"), grad ? logits : null, act.get("correct"), logits, Dtype.BF16, t, n, s.vocab(),
+                scored == 0 ? 0f : 1f / scored);
+    }
+
+    float[] rowLoss() {
+        return cuda.downloadFloats(act.get("loss"), s.rows());
+    }
+
+    int[] rowCorrect() {
+        return Transfers.downloadInts(cuda, act.get("correct"), s.rows());
+    }
+
+    /** Adds every parameter's gradient from the dlogits that {@link #crossEntropy} left in the logits buffer. */
+    void backward() {
+        int n = s.rows(), e = s.width(), f = s.hidden();
+        DeviceBuffer dlogits = act.get("logits"), dres = act.get("dres"), dnorm = act.get("dnorm");
+        DeviceParameters.Tensor emb = params.get(ParameterLayout.EMBEDDING);
+        DeviceParameters.Tensor finalNorm = params.get(layout.finalNorm());
+        // tied head: dE += dlogits^T hFinal; dhFinal = dlogits E
+        gemm.backwardWeight(emb.grad(), dlogits, act.get("hFinal"), n, e, s.vocab());
+        gemm.backwardInput(dnorm, dlogits, emb.bf16(), n, e, s.vocab(), false);
+        k.rmsnormBackward(dres, Dtype.BF16, finalNorm.grad(), null, dnorm, act.get("xFinal"), finalNorm.value(),
+                act.get("rstdFinal"), n, e);
+        for (int i = s.layers() - 1; i >= 0; i--) {
+            // dres is the gradient at this block's output y = x2 + down(hm)
+            DeviceParameters.Tensor down = param(i, ParameterLayout.DOWN), gate = param(i, ParameterLayout.GATE),
+                    up = param(i, ParameterLayout.UP), mlpNorm = param(i, ParameterLayout.MLP_NORM);
+            DeviceBuffer dhm = act.get("dhm");
+            gemm.backwardWeight(down.grad(), dres, act.layer(i, HM), n, f, e);
+            gemm.backwardInput(dhm, dres, down.bf16(), n, f, e, false);
+            // SwiGLU backward in place: the saved gate and up become their gradients
+            k.swigluBackward(act.layer(i, GATE), act.layer(i, UP), dhm, act.layer(i, GATE), act.layer(i, UP), n, f);
+            gemm.backwardWeight(gate.grad(), act.layer(i, GATE), act.layer(i, H2), n, e, f);
+            gemm.backwardWeight(up.grad(), act.layer(i, UP), act.layer(i, H2), n, e, f);
+            gemm.backwardInput(dnorm, act.layer(i, GATE), gate.bf16(), n, e, f, false);
+            gemm.backwardInput(dnorm, act.layer(i, UP), up.bf16(), n, e, f, true);
+            // the residual carries dres through; the norm adds its input gradient: dres = gradient at x2
+            k.rmsnormBackward(dres, Dtype.BF16, mlpNorm.grad(), dres, dnorm, act.layer(i, X2), mlpNorm.value(),
+                    act.layer(i, RSTD2), n, e);
+            attentionBackward(i, dres, dnorm);
+            DeviceParameters.Tensor attnNorm = param(i, ParameterLayout.ATTN_NORM);
+            k.rmsnormBackward(dres, Dtype.BF16, attnNorm.grad(), dres, dnorm, act.layer(i, X), attnNorm.value(),
+                    act.layer(i, RSTD1), n, e);
+        }
+        k.embeddingBackward(emb.grad(), dres, Dtype.BF16, act.get("ids"), n, s.vocab(), e);
+    }
+
+    /** dnorm [N, E] = gradient at h1 from dres (gradient at the attention output's residual sum x2). */
+    private void attentionBackward(int i, DeviceBuffer dres, DeviceBuffer dnorm) {
+        int n = s.rows(), e = s.width();
+        DeviceParameters.Tensor wq = param(i, ParameterLayout.Q), wk = param(i, ParameterLayout.K),
+                wv = param(i, ParameterLayout.V), wo = param(i, ParameterLayout.O);
+        DeviceBuffer dAtt = act.get("dAtt");
+        gemm.backwardWeight(wo.grad(), dres, act.layer(i, ATT), n, s.qWidth(), e);
+        gemm.backwardInput(dAtt, dres, wo.bf16(), n, s.qWidth(), e, false);
+        DeviceBuffer dq32 = act.get("dq32"), dk32 = act.get("dk32"), dv32 = act.get("dv32");
+        cuda.flashBackward(dq32, dk32, dv32, act.layer(i, Q), act.layer(i, K), act.layer(i, V), act.layer(i, ATT),
+                act.layer(i, LSE), dAtt, attention, true);
+        // RoPE is orthogonal: its backward rotates the gradients of the rotated q and k back
+        rope(dq32, Dtype.F32, s.qHeads(), true);
+        rope(dk32, Dtype.F32, s.kvHeads(), true);
+        DeviceBuffer dq = act.get("dq"), dk = act.get("dk"), dv = act.get("dv");
+        k.castToBf16(dq, dq32, (long) n * s.qWidth());
+        k.castToBf16(dk, dk32, (long) n * s.kvWidth());
+        k.castToBf16(dv, dv32, (long) n * s.kvWidth());
+        gemm.backwardWeight(wq.grad(), dq, act.layer(i, H1), n, e, s.qWidth());
+        gemm.backwardWeight(wk.grad(), dk, act.layer(i, H1), n, e, s.kvWidth());
+        gemm.backwardWeight(wv.grad(), dv, act.layer(i, H1), n, e, s.kvWidth());
+        gemm.backwardInput(dnorm, dq, wq.bf16(), n, e, s.qWidth(), false);
+        gemm.backwardInput(dnorm, dk, wk.bf16(), n, e, s.kvWidth(), true);
+        gemm.backwardInput(dnorm, dv, wv.bf16(), n, e, s.kvWidth(), true);
+    }
+
+    private void rope(DeviceBuffer x, Dtype dtype, int heads, boolean inverse) {
+        if (s.rotaryDims() == 0) return;
+        k.rope(x, dtype, s.batch(), s.tokens(), heads, s.headDim(), 0, s.rotaryDims(), 0, s.ropeBase(), inverse);
+    }
+
+    /** The global L2 norm of every gradient, summed in fp64 in parameter order (a fixed order: deterministic). */
+    double gradNorm() {
+        DeviceBuffer total = act.get("sumsq");
+        cuda.zero(total);
+        for (DeviceParameters.Tensor t : params.tensors())
+            k.addGradSumSquares(total, t.grad(), Math.toIntExact(t.entry().elements()));
+        return Math.sqrt(Transfers.downloadDoubles(cuda, total, 1)[0]);
+    }
+
+    @Override
+    public void close() {
+        act.close();
+        params.close();
+        gemm.close();
+    }
+}

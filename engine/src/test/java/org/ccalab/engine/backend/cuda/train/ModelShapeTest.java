@@ -1,0 +1,82 @@
+package org.ccalab.engine.backend.cuda.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.stream.Stream;
+import org.ccalab.common.run.TrainingSpec;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.common.variant.CcgqaConfig;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.RopeSpec;
+import org.ccalab.engine.model.ModelConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ModelShapeTest {
+    static TrainingSpec spec(int batch, int seqLen) {
+        return new TrainingSpec("recall", "bytes", 2, seqLen, batch, 10, 3e-3, 2, 0.1, 1.0, 5, 10, 0);
+    }
+
+    @Test
+    void derivesEverySizeFromTheModelConfigAndTheBatch() {
+        ModelConfig mc = new ModelConfig(new GqaConfig(512, 8, 2, new RopeSpec(0.5, 500)), 300, 3, 0);
+        ModelShape s = ModelShape.of(mc, spec(4, 96));
+        assertThat(s).isEqualTo(new ModelShape(4, 96, 512, 8, 2, 64, mc.mlpHidden(), 300, 3, 32, 500, mc.normEps()));
+        assertThat(s.rows()).isEqualTo(384);
+        assertThat(s.qWidth()).isEqualTo(512);
+        assertThat(s.kvWidth()).isEqualTo(128);
+        assertThat(s.hidden()).isEqualTo(1368); // 8/3 * 512 rounded up to a multiple of 8
+    }
+
+    @Test
+    void mhaIsGqaWithOneKvHeadPerQueryHeadAndMqaHasOne() {
+        assertThat(ModelShape.of(new ModelConfig(new MhaConfig(256, 4), 256, 2, 0), spec(2, 64)).kvHeads()).isEqualTo(4);
+        ModelShape mqa = ModelShape.of(new ModelConfig(new GqaConfig(256, 2, 1), 256, 2, 0), spec(2, 64));
+        assertThat(mqa.kvHeads()).isEqualTo(1);
+        assertThat(mqa.headDim()).isEqualTo(128);
+        assertThat(mqa.rotaryDims()).isEqualTo(128); // RopeSpec.FULL, as GqaAttention applies it
+        assertThat(mqa.ropeBase()).isEqualTo(10_000.0);
+    }
+
+    static Stream<AttentionConfig> unsupported() {
+        return Stream.of(new CcaConfig(256, 4, 64), new CcgqaConfig(256, 4, 2, 64),
+                new MlaConfig(256, 4, 0, 64, 64, 64, 64, 10_000, 1e-6));
+    }
+
+    @ParameterizedTest
+    @MethodSource("unsupported")
+    void refusesEveryOtherFamilyNamingWhatIsSupported(AttentionConfig variant) {
+        assertThatThrownBy(() -> GpuTrainer.requireSupported(variant))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("GPU training supports MHA/GQA only")
+                .hasMessageContaining(variant.family());
+        assertThatThrownBy(() -> GpuTrainer.factory(null).requireSupported(new ModelConfig(variant, 256, 2, 0), spec(2, 64)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("MHA/GQA only");
+    }
+
+    @Test
+    void acceptsMhaGqaAndMqaBeforeAnyDeviceIsNeeded() {
+        for (AttentionConfig v : new AttentionConfig[] {new MhaConfig(512, 4), new GqaConfig(512, 8, 2), new GqaConfig(512, 4, 1)})
+            GpuTrainer.factory(null).requireSupported(new ModelConfig(v, 256, 2, 0), spec(2, 64));
+    }
+
+    @Test
+    void refusesHeadDimsWithoutFlashKernelsAndUnalignedWidths() {
+        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(new MhaConfig(64, 4), 256, 2, 0), spec(2, 64)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("head dim").hasMessageContaining("16");
+        assertThatThrownBy(() -> new ModelShape(1, 8, 132, 2, 2, 64, 64, 10, 1, 64, 1e4, 1e-6))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("multiple of 8");
+    }
+
+    @Test
+    void refusesBuffersBeyondIntIndexing() {
+        assertThatThrownBy(() -> new ModelShape(1024, 65_536, 512, 8, 8, 64, 1368, 50_304, 1, 64, 1e4, 1e-6))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("int indexing");
+    }
+}

@@ -1,0 +1,78 @@
+package org.ccalab.engine.backend.cuda.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.engine.attention.AttentionLayers;
+import org.ccalab.engine.attention.Parameter;
+import org.ccalab.engine.backend.cuda.Bf16;
+import org.ccalab.engine.model.LanguageModel;
+import org.ccalab.engine.model.ModelConfig;
+import org.ccalab.engine.model.SplitMix64;
+import org.ccalab.engine.train.AdamW;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ParameterLayoutTest {
+    static Stream<AttentionConfig> variants() {
+        return Stream.of(new MhaConfig(256, 4), new GqaConfig(256, 4, 2), new GqaConfig(256, 2, 1));
+    }
+
+    static LanguageModel cpuModel(AttentionConfig v, int layers) {
+        return new LanguageModel(new ModelConfig(v, 256, layers, 0), AttentionLayers::create, SplitMix64.derive(7, "init"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("variants")
+    void plansExactlyTheCpuModelsTensorsInItsOrder(AttentionConfig v) {
+        LanguageModel model = cpuModel(v, 3);
+        ParameterLayout layout = new ParameterLayout(ModelShape.of(model.config(), ModelShapeTest.spec(2, 64)));
+        layout.requireMatches(model.parameters());
+        assertThat(layout.size()).isEqualTo(model.parameters().size());
+        assertThat(layout.totalElements()).isEqualTo(model.parameterCount());
+        assertThat(layout.entries().get(layout.layer(1, ParameterLayout.K)).name()).isEqualTo("layers.1.attn.k_proj.weight");
+        assertThat(layout.entries().get(layout.layer(2, ParameterLayout.DOWN)).name()).isEqualTo("layers.2.mlp.down_proj.weight");
+        assertThat(layout.entries().get(layout.finalNorm()).name()).isEqualTo("norm.weight");
+        // decay and the bf16 copy follow AdamW.java's rule: matrices only
+        AdamW cpu = new AdamW(model.parameters(), 0.1);
+        for (ParameterLayout.Entry e : layout.entries()) assertThat(e.isMatrix()).as(e.name()).isEqualTo(cpu.decays(e.index()));
+    }
+
+    @Test
+    void refusesACpuModelOfAnotherShapeNamingTheTensor() {
+        LanguageModel mha = cpuModel(new MhaConfig(256, 4), 2);
+        ParameterLayout gqa = new ParameterLayout(ModelShape.of(cpuModel(new GqaConfig(256, 4, 2), 2).config(),
+                ModelShapeTest.spec(2, 64)));
+        assertThatThrownBy(() -> gqa.requireMatches(mha.parameters())).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("layers.0.attn.k_proj.weight").hasMessageContaining("[256, 256]")
+                .hasMessageContaining("[128, 256]");
+        List<Parameter> fewer = new ArrayList<>(mha.parameters());
+        fewer.removeLast();
+        ParameterLayout same = new ParameterLayout(ModelShape.of(mha.config(), ModelShapeTest.spec(2, 64)));
+        assertThatThrownBy(() -> same.requireMatches(fewer)).hasMessageContaining("tensors");
+        assertThatThrownBy(() -> same.layer(2, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
+    void packsFloat64IntoFp32AndBf16AsTheDeviceHoldsThem() {
+        double[] x = {0.1, -3.0e-5, 1.0 + 1e-12, 65504.25, 0.0};
+        float[] f = ParameterLayout.toFloats(x);
+        for (int i = 0; i < x.length; i++) assertThat(f[i]).isEqualTo((float) x[i]);
+        short[] h = ParameterLayout.toBf16(f);
+        for (int i = 0; i < x.length; i++) {
+            assertThat(h[i]).isEqualTo(Bf16.fromFloat(f[i]));
+            assertThat((double) Bf16.toFloat(h[i])).isCloseTo(x[i], org.assertj.core.data.Offset.offset(Math.abs(x[i]) / 256));
+        }
+        double[] back = new double[x.length];
+        ParameterLayout.toDoubles(f, back);
+        for (int i = 0; i < x.length; i++) assertThat(back[i]).isEqualTo((double) f[i]);
+        assertThatThrownBy(() -> ParameterLayout.toDoubles(f, new double[2])).isInstanceOf(IllegalArgumentException.class);
+    }
+}
