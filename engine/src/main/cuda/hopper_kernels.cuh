@@ -1,2 +1,33 @@
 // Hopper (sm_90a) kernels: wgmma/TMA versions of the attention core; instances here.
+// Each body is guarded by __CUDA_ARCH_FEAT_SM90_ALL: the sm_90 / sm_80 / PTX images of the fatbin get a __trap(),
+// so a driver that loaded anything but the sm_90a image fails the launch instead of computing garbage.
 #pragma once
+#include "attention/flash_fwd_wgmma.cuh"  // defines: flash_fwd_wgmma_kernel, wgmma_debug_tile_kernel
+
+// Launch: grid ((T + 127) / 128, Hq, B), block 256, dynamic shared memory wgfa::SMEM_BYTES = 230400 bytes (opt-in
+// attribute needed); arguments as flash_fwd_hd128*: O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale.
+#define FLASH_FWD_WGMMA(CAUSAL, NAME)                                                                          \
+    extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)                                           \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
+        flash_fwd_wgmma_kernel<CAUSAL>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);                        \
+    }
+FLASH_FWD_WGMMA(true, flash_fwd_hd128_causal_wgmma)
+FLASH_FWD_WGMMA(false, flash_fwd_hd128_wgmma)
+
+// Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
+extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)
+wgmma_debug_tile(float* S, float* Ot, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V) {
+    wgmma_debug_tile_kernel(S, Ot, Q, K, V);
+}
+// out[0] = __CUDA_ARCH__ of the image the driver loaded, out[1] = 1 if it is the sm_90a (wgmma) image.
+extern "C" __global__ void wgmma_arch_probe(int* out) {
+#if defined(__CUDA_ARCH__)
+    out[0] = __CUDA_ARCH__;
+#endif
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    out[1] = 1;
+#else
+    out[1] = 0;
+#endif
+}

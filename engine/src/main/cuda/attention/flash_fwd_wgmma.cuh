@@ -1,0 +1,321 @@
+// defines: flash_fwd_wgmma_kernel<CAUSAL> (D = 128), wgmma_debug_tile_kernel — Hopper (sm_90a) attention forward
+// on wgmma ("FA3-lite"). Same contract as flash_fwd.cuh's flash_fwd_kernel:
+//   Q, O [B, T, Hq, D] bf16;  K, V [B, T, Hkv, D] bf16;  LSE [B, Hq, T] fp32 natural log;  GQA head h reads KV head
+//   h / (Hq / Hkv); causal aligns query t with key t; any T (ragged tails zero-filled and masked); KV heads
+//   >= vShiftFrom read V at row t-1 (zeros at t = 0).
+//
+// Why: the mma.sync kernel (flash_fwd_hd128_causal_n128, ~300 TF/s at 16k on H100) is shared-memory-bandwidth
+// bound: each of its 8 warps re-reads the whole K/V tile through ldmatrix. wgmma reads a B tile from shared memory
+// once per warpgroup (64 query rows) instead of once per warp (16 rows): 4x fewer shared-memory bytes per FLOP.
+//
+// Design (one block = 128 query rows of one (batch, head); 256 threads = 2 consumer warpgroups x 64 rows):
+// - Q tile [128 x 128] and a 3-stage ring of K/V tiles [128 keys x 128] in shared memory, each tile stored as two
+//   64-column halves of 128-byte rows with the 128-byte swizzle (16-byte chunk c of row r at chunk c ^ (r & 7);
+//   tiles 1024-byte aligned so the hardware's address-bit XOR matches): wgmma's canonical SW128 layout. Loaded by
+//   cp.async from all 256 threads (no TMA: it would need tensor maps built on the host by the launcher);
+//   fence.proxy.async after the copies land, before the barrier, makes them visible to the tensor cores.
+// - S = Q K^T: 8 x wgmma m64n128k16, both operands from shared-memory descriptors (K-major; k-step = +32 bytes
+//   inside the swizzled row, the next 64-column half at +16 KB; SBO = 1024 bytes = 8 rows).
+// - O += P V: 8 x wgmma m64n128k16 with P as the register A operand (bf16 pairs packed from the S accumulators: the
+//   accumulator and A fragment layouts coincide, as for mma.sync) and V straight from its row-major [keys, D] tile
+//   as an MN-major B operand (imm-trans-b = 1; LBO = 16 KB between the two 64-wide D halves, SBO = 1024 bytes
+//   between 8-key groups; k-step = 16 keys = +2 KB).
+// - Overlap inside a warpgroup (FA3's intra-warpgroup pipelining): the wgmma for S(j+1) and for O += P(j) V(j) are
+//   issued back to back; the softmax of S(j+1) (exp2, row max/sum) runs while O += P(j) V(j) is still on the tensor
+//   cores; O is rescaled after that group retires. The two warpgroups interleave on top of that.
+// - One barrier per key tile: the tile j+1 copies have landed (cp.async.wait_group 0 + fence.proxy.async) and every
+//   thread has retired tile j-1's wgmmas, so the copy of tile j+2 may overwrite tile j-1's stage: one tile of lead
+//   for the copies, 3 stages: 32 KB Q + 3 x 64 KB K/V + 1 KB alignment slack = 225 KB of the 227 KB opt-in limit.
+// - Online softmax in base 2 with the scale folded into one FFMA; causal masking only on tiles that cross the
+//   diagonal (with BM = BN, the last tile of the block) or the sequence end; longest-first causal block order.
+// Builds only for sm_90a (wgmma); the other targets compile a __trap() so that loading the wrong image fails loudly.
+#pragma once
+#include "../common/mma.cuh"
+
+namespace wgfa {
+constexpr int BM = 128, BN = 128, D = 128, STAGES = 3, NTHREADS = 256;
+constexpr int TILE_BYTES = 128 * D * 2;  // one 128-row x 128-column bf16 tile: 32 KB
+constexpr int HALF_BYTES = 128 * 128;    // one 64-column half of it: 128 rows x 128 bytes
+constexpr int SMEM_BYTES = TILE_BYTES * (1 + 2 * STAGES) + 1024;  // Q, K/V ring, slack to align the base to 1024
+
+// Byte offset of 16-byte chunk c (0..15, i.e. columns 8c..8c+7) of row r inside a 128-row tile.
+DEVI uint32_t tile_off(int r, int c) { return (c >> 3) * HALF_BYTES + r * 128 + (((c & 7) ^ (r & 7)) << 4); }
+
+// wgmma shared-memory matrix descriptor: start address, leading / stride byte offsets (16-byte units), 128B swizzle.
+DEVI uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32) |
+           (1ull << 62);
+}
+DEVI void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+DEVI void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> DEVI void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+// Pins an accumulator register after wgmma.wait_group: reads of it cannot be hoisted above the wait.
+DEVI void fence_operand(float& x) { asm volatile("" : "+f"(x)::"memory"); }
+DEVI void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// D[64x128] (+)= A[64x16] (shared, K-major) * B[16x128] (shared, K-major): S = Q K^T. accumulate = 0 on the first k-step.
+DEVI void wgmma_m64n128k16_ss(float (&d)[64], uint64_t descA, uint64_t descB, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(descA), "l"(descB), "r"(accumulate)
+        : "memory");
+}
+// D[64x128] += A[64x16] (registers, bf16 pairs) * B[16x128] (shared, MN-major: imm-trans-b = 1): O += P V.
+DEVI void wgmma_m64n128k16_rs_tb(float (&d)[64], const uint32_t (&a)[4], uint64_t descB) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1)
+        : "memory");
+}
+
+// Copies rows t0 - shift .. of a [rows, stride] bf16 matrix into a swizzled 128-row tile; rows outside [0, T) as
+// zeros. 16 threads per 256-byte row: coalesced 16-byte copies.
+DEVI void load_tile(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int tid) {
+#pragma unroll
+    for (int k = 0; k < 128 * 16 / NTHREADS; k++) {
+        const int i = tid + k * NTHREADS, r = i >> 4, c = i & 15, t = t0 + r - shift;
+        const bool ok = t >= 0 && t < T;
+        cp_async_16(dst + tile_off(r, c), ok ? g + (long)t * stride + c * 8 : g, ok ? 16 : 0);
+    }
+}
+
+// S = Q K^T for this warpgroup's 64 rows: 8 k-steps of 16 over D = 128.
+DEVI void issue_qk(float (&s)[64], uint32_t sQwg, uint32_t sK) {
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        const uint32_t off = (kk >> 2) * HALF_BYTES + (kk & 3) * 32;
+        wgmma_m64n128k16_ss(s, make_desc(sQwg + off, 16, 1024), make_desc(sK + off, 16, 1024), kk > 0);
+    }
+    wg_commit();
+}
+// O += P V: 8 k-steps of 16 keys.
+DEVI void issue_pv(float (&o)[64], const uint32_t (&p)[BN / 16][4], uint32_t sV) {
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) wgmma_m64n128k16_rs_tb(o, p[kk], make_desc(sV + kk * 16 * 128, HALF_BYTES, 1024));
+    wg_commit();
+}
+DEVI void pack_p(uint32_t (&p)[BN / 16][4], const float (&s)[64]) {
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        p[kk][0] = pack_bf16(s[8 * kk + 0], s[8 * kk + 1]);
+        p[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+        p[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+        p[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+}
+}  // namespace wgfa
+
+template <bool CAUSAL>
+__device__ __forceinline__ void flash_fwd_wgmma_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
+                                                       const __nv_bfloat16* __restrict__ Q,
+                                                       const __nv_bfloat16* __restrict__ K,
+                                                       const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
+                                                       int vShiftFrom, float scale) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace wgfa;
+    extern __shared__ __align__(1024) uint8_t wgfa_smem[];
+    const uint32_t sbase = (smem_u32(wgfa_smem) + 1023u) & ~1023u;
+    const uint32_t sQ = sbase;
+    auto sK = [&](int st) { return sbase + TILE_BYTES * (1 + 2 * st); };
+    auto sV = [&](int st) { return sbase + TILE_BYTES * (2 + 2 * st); };
+
+    const int tile = gridDim.x - 1 - blockIdx.x;  // longest causal blocks first
+    const int q0 = tile * BM, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int tid = threadIdx.x, wg = tid >> 7, wwarp = (tid >> 5) & 3, lane = tid & 31;
+    const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
+    const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
+    const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
+    const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
+    const int vShift = hk >= vShiftFrom ? 1 : 0;
+    const int nTilesAll = (T + BN - 1) / BN;
+    const int nTiles = CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll;
+
+    auto load_kv = [&](int j) {
+        if (j < nTiles) {
+            load_tile(sK(j % STAGES), Kb, kStride, j * BN, 0, T, tid);
+            load_tile(sV(j % STAGES), Vb, kStride, j * BN, vShift, T, tid);
+        }
+        cp_async_commit();  // empty groups too: the wait counts below stay uniform
+    };
+    load_tile(sQ, Qb, qStride, q0, 0, T, tid);
+    load_kv(0);
+    load_kv(1);
+    cp_async_wait<1>();
+    fence_proxy_async();
+    __syncthreads();
+
+    const uint32_t sQwg = sQ + wg * 64 * 128;  // this warpgroup's 64 rows (8 KB into each half)
+    const int wrow0 = q0 + wg * 64 + wwarp * 16;  // first query row of this warp
+    const int rowA = wrow0 + (lane >> 2), rowB = rowA + 8;
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    float s[64], o[64];
+    uint32_t p[BN / 16][4];
+    float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f}, corr[2];
+#pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+
+    // Tile j's scores in s (raw) -> probabilities exp2(s * scale*log2e - m) in place; running max / sum updated,
+    // corr = the factor O must be rescaled by before P(j) V(j) is added.
+    auto softmax = [&](int j) {
+#pragma unroll
+        for (int i = 0; i < 64; i++) fence_operand(s[i]);
+        const int k0 = j * BN;
+        const bool needMask = CAUSAL ? (k0 + BN - 1 > wrow0) : (k0 + BN > T);
+        if (needMask) {
+#pragma unroll
+            for (int nt = 0; nt < BN / 8; nt++) {
+                const int c = k0 + nt * 8 + (lane & 3) * 2;
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int col = c + (e & 1), row = e < 2 ? rowA : rowB;
+                    if (CAUSAL ? col > row : col >= T) s[nt * 4 + e] = -INFINITY;
+                }
+            }
+        }
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[nt * 4 + 0], s[nt * 4 + 1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[nt * 4 + 2], s[nt * 4 + 3]));
+        }
+        float base[2], sum[2] = {0.f, 0.f};
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
+            mx[r] = fmaxf(mRow[r], mx[r] * scaleLog2);
+            base[r] = mx[r] == -INFINITY ? 0.f : mx[r];
+            corr[r] = fast_exp2(mRow[r] - base[r]);
+            mRow[r] = mx[r];
+        }
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            s[nt * 4 + 0] = fast_exp2(fmaf(s[nt * 4 + 0], scaleLog2, -base[0]));
+            s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scaleLog2, -base[0]));
+            s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scaleLog2, -base[1]));
+            s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scaleLog2, -base[1]));
+            sum[0] += s[nt * 4 + 0] + s[nt * 4 + 1];
+            sum[1] += s[nt * 4 + 2] + s[nt * 4 + 3];
+        }
+        lRow[0] = lRow[0] * corr[0] + sum[0];
+        lRow[1] = lRow[1] * corr[1] + sum[1];
+    };
+
+    issue_qk(s, sQwg, sK(0));
+    wg_wait<0>();
+    softmax(0);
+    // Steady state (straight-line, no conditional wgmma: ptxas then keeps the two groups in flight).
+    for (int j = 0; j + 1 < nTiles; j++) {
+        cp_async_wait<0>();   // tile j+1 has landed (this thread's copies) ...
+        fence_proxy_async();  // ... and is visible to the tensor cores
+        __syncthreads();      // everyone's copies; everyone retired tile j-1, whose stage the next copy reuses
+        load_kv(j + 2);
+        pack_p(p, s);
+        issue_qk(s, sQwg, sK((j + 1) % STAGES));
+        issue_pv(o, p, sV(j % STAGES));
+        wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
+        softmax(j + 1);
+        wg_wait<0>();
+#pragma unroll
+        for (int i = 0; i < 64; i++) fence_operand(o[i]);
+#pragma unroll
+        for (int i = 0; i < 64; i += 4) {
+            o[i] *= corr[0]; o[i + 1] *= corr[0];
+            o[i + 2] *= corr[1]; o[i + 3] *= corr[1];
+        }
+    }
+    pack_p(p, s);
+    issue_pv(o, p, sV((nTiles - 1) % STAGES));
+    wg_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; i++) fence_operand(o[i]);
+
+    __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
+    }
+    const float inv0 = lRow[0] > 0.f ? 1.f / lRow[0] : 0.f, inv1 = lRow[1] > 0.f ? 1.f / lRow[1] : 0.f;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++) {
+        const int c = dt * 8 + (lane & 3) * 2;
+        if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * qStride + c) = pack_bf16(o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
+        if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * qStride + c) = pack_bf16(o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
+    }
+    if ((lane & 3) == 0 && LSE != nullptr) {
+        float* L = LSE + ((long)b * Hq + h) * T;
+        if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
+        if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
+    }
+#else
+    __trap();  // wgmma needs the sm_90a image
+#endif
+}
+
+// Debug: one 128 x 128 tile. S = Q K^T (fp32) and O = bf16(S) V (fp32), Q/K/V [128, 128] bf16 row-major; checks the
+// descriptors of both products in isolation (bench/check_wgmma.py runs it first).
+__device__ __forceinline__ void wgmma_debug_tile_kernel(float* S, float* Ot, const __nv_bfloat16* Q,
+                                                        const __nv_bfloat16* K, const __nv_bfloat16* V) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace wgfa;
+    extern __shared__ __align__(1024) uint8_t wgfa_smem[];
+    const uint32_t sbase = (smem_u32(wgfa_smem) + 1023u) & ~1023u;
+    const int tid = threadIdx.x, wg = tid >> 7, wwarp = (tid >> 5) & 3, lane = tid & 31;
+    load_tile(sbase, Q, 128, 0, 0, 128, tid);
+    load_tile(sbase + TILE_BYTES, K, 128, 0, 0, 128, tid);
+    load_tile(sbase + 2 * TILE_BYTES, V, 128, 0, 0, 128, tid);
+    cp_async_commit();
+    cp_async_wait<0>();
+    fence_proxy_async();
+    __syncthreads();
+    float s[64], o[64];
+    uint32_t p[BN / 16][4];
+#pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+    issue_qk(s, sbase + wg * 64 * 128, sbase + TILE_BYTES);
+    wg_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; i++) fence_operand(s[i]);
+    pack_p(p, s);
+    issue_pv(o, p, sbase + 2 * TILE_BYTES);
+    wg_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; i++) fence_operand(o[i]);
+    const int rowA = wg * 64 + wwarp * 16 + (lane >> 2);
+#pragma unroll
+    for (int nt = 0; nt < 16; nt++) {
+        const int c = nt * 8 + (lane & 3) * 2;
+        S[rowA * 128 + c] = s[nt * 4];
+        S[rowA * 128 + c + 1] = s[nt * 4 + 1];
+        S[(rowA + 8) * 128 + c] = s[nt * 4 + 2];
+        S[(rowA + 8) * 128 + c + 1] = s[nt * 4 + 3];
+        Ot[rowA * 128 + c] = o[nt * 4];
+        Ot[rowA * 128 + c + 1] = o[nt * 4 + 1];
+        Ot[(rowA + 8) * 128 + c] = o[nt * 4 + 2];
+        Ot[(rowA + 8) * 128 + c + 1] = o[nt * 4 + 3];
+    }
+#else
+    __trap();
+#endif
+}
