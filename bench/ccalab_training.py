@@ -4,6 +4,8 @@ The same names, launch shapes and argument orders as org.ccalab.engine.backend.c
 Tensors are torch CUDA tensors, contiguous unless said otherwise. Letters: N rows (tokens), E width (a multiple
 of 8), F MLP hidden width, V vocabulary.
 """
+import ctypes
+
 import torch
 
 # launch shapes (training/*.cuh; CudaTrainingKernels.java)
@@ -44,6 +46,26 @@ def xent_threads(V):
 class TrainingKernels:
     def __init__(self, kernels):
         self.K = kernels  # ccalab_cuda.Kernels
+
+    def _launch_raw(self, name, grid, block, smem, *args):
+        """Kernels.launch, but ctypes scalars pass as they are (a 64-bit `long` parameter needs c_longlong)."""
+        import ccalab_cuda as cc
+        f = self.K.fn(name, smem)
+        holders = []
+        for a in args:
+            if isinstance(a, ctypes._SimpleCData):
+                holders.append(a)
+            elif isinstance(a, torch.Tensor):
+                holders.append(ctypes.c_void_p(a.data_ptr()))
+            elif a is None:
+                holders.append(ctypes.c_void_p(0))
+            elif isinstance(a, float):
+                holders.append(ctypes.c_float(a))
+            else:
+                holders.append(ctypes.c_int(a))
+        params = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.byref(h), ctypes.c_void_p) for h in holders])
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        cc._check(cc._cuda.cuLaunchKernel(f, *grid, *block, smem, stream, params, None), f"cuLaunchKernel({name})")
 
     # x [N, E] bf16, w [E] fp32 -> y [N, E] bf16, rstd [N] fp32; with residual r: also s = bf16(x + r), y = norm(s)
     def rmsnorm_fwd(self, x, w, eps, residual=None, out=None):
@@ -160,6 +182,14 @@ class TrainingKernels:
             self.K.launch("grad_sumsq_partial", (b, 1, 1), (SUMSQ_THREADS, 1, 1), 0, partials, g, n)
             self.K.launch("grad_sumsq_reduce", (1, 1, 1), (SUMSQ_THREADS, 1, 1), 0, total, partials, b)
         return total
+
+    # y [n] bf16 = x [n] fp32 rounded to nearest even (flat views; any alignment)
+    def cast_to_bf16(self, x, out=None):
+        n = x.numel()
+        y = torch.empty(n, device=x.device, dtype=torch.bfloat16) if out is None else out
+        self._launch_raw("cast_f32_bf16", (elementwise_blocks(_cdiv(n, 2)), 1, 1), (ELEMENTWISE_THREADS, 1, 1), 0,
+                         y, x, ctypes.c_longlong(n))
+        return y
 
     # in place on x [B, T, H, D] (bf16 or fp32): channels [offset, offset + dims) of each head
     def rope(self, x, offset, dims, pos0=0, base=10000.0, inverse=False):

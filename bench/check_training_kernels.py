@@ -341,6 +341,17 @@ def case_grad_norm(T):
            abs(norm - math.sqrt(ref.item())) <= 1e-9 * math.sqrt(ref.item()), f"{norm:.9g}")
 
 
+def case_cast(T, n, misaligned):
+    torch.manual_seed(n)
+    x = torch.randn(n + 1, device=dev) * 10.0 ** torch.randint(-40, 39, (n + 1,), device=dev).float()
+    x[:min(n + 1, 6)] = torch.tensor([float("inf"), -float("inf"), -0.0, 3.4e38, 1e-41, -1.00390625], device=dev)[:min(n + 1, 6)]
+    y = torch.full((n + 1,), float("nan"), device=dev).to(bf16)
+    xs, ys = (x[1:], y[1:]) if misaligned else (x[:n], y[:n])
+    T.cast_to_bf16(xs, out=ys)
+    torch.cuda.synchronize()
+    check_equal(f"cast_f32_bf16 n{n}{' misaligned' if misaligned else ''}", ys, xs.to(bf16))
+
+
 # ---------------------------------------------------------------- RoPE
 def rope_math(x, offset, dims, pos0, base, inverse, dtype):
     """backend/cpu/Rope.java in `dtype` (angles too: float64 is the reference, float32 the plain HF way)."""
@@ -545,6 +556,8 @@ def main():
                          (4099, 0.1, True), (1 << 20, 0.0, False)]:
         run_case(f"adamw n{n}", case_adamw, T, n, wd, mis)
     run_case("grad_sumsq", case_grad_norm, T)
+    for (n, mis) in [(1, False), (7, False), (4097, False), (1 << 20, False), (4097, True)]:
+        run_case(f"cast_f32_bf16 n{n}", case_cast, T, n, mis)
     for (B, Tn, H, D, off, dims, pos0, dt, inv) in [(1, 7, 2, 64, 0, 64, 0, bf16, False),
                                                     (2, 300, 4, 128, 0, 64, 0, bf16, False),
                                                     (1, 4096, 2, 128, 0, 128, 1000, bf16, False),
