@@ -1,0 +1,317 @@
+package org.ccalab.engine.backend.cuda.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.ccalab.common.event.BenchmarkCell;
+import org.ccalab.common.event.CheckpointRef;
+import org.ccalab.common.event.MetricPoint;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.run.TrainingSpec;
+import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.engine.attention.AttentionLayers;
+import org.ccalab.engine.attention.Parameter;
+import org.ccalab.engine.backend.cuda.Bf16;
+import org.ccalab.engine.backend.cuda.CudaBackend;
+import org.ccalab.engine.backend.cuda.CudaEngine;
+import org.ccalab.engine.backend.cuda.DeviceBuffer;
+import org.ccalab.engine.data.Batch;
+import org.ccalab.engine.data.Dataset;
+import org.ccalab.engine.data.TextDataset;
+import org.ccalab.engine.model.LanguageModel;
+import org.ccalab.engine.model.ModelConfig;
+import org.ccalab.engine.model.SplitMix64;
+import org.ccalab.engine.run.CpuEngine;
+import org.ccalab.engine.run.RunObserver;
+import org.ccalab.engine.tokenizer.ByteTokenizer;
+import org.ccalab.engine.train.CrossEntropy;
+import org.ccalab.engine.train.Trainer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * On a GPU host (tag {@code gpu}): the GPU training path against the float64 CPU model it mirrors. Every case
+ * prints what it compares, the error and the tolerance.
+ *
+ * <p>Tolerances come from bf16: one rounding has relative error at most 2^-9 (0.2%), RMS about 0.11%. A gradient
+ * reaches layer 0 through about a dozen bf16 roundings in series (logits, dlogits, each GEMM output, the residual
+ * gradient per sublayer, the dq/dk/dv casts), independent, so they add in quadrature to about 0.4% RMS; the sum
+ * over N rows that forms a weight gradient averages independent errors rather than amplifying them. 2e-2 (L2
+ * relative, per tensor) leaves a factor of about five over that estimate while still catching any real mistake
+ * (a wrong transpose, a missed RoPE, a dropped residual term gives O(1) errors). The loss sees fewer roundings:
+ * 1e-2 relative.
+ */
+@Tag("gpu")
+class GpuTrainingGpuTest {
+    static final double LOSS_TOL = 1e-2, GRAD_TOL = 2e-2;
+    private static CudaBackend cuda;
+
+    @BeforeAll
+    static void open() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        cuda = CudaBackend.open();
+    }
+
+    @AfterAll
+    static void close() {
+        if (cuda != null) cuda.close();
+    }
+
+    static TrainingSpec spec(int batch, int seqLen, int steps) {
+        return new TrainingSpec("file:/test", "bytes", 2, seqLen, batch, steps, 3e-3, Math.min(10, steps / 10), 0.1, 1.0,
+                1000, 1000, 0);
+    }
+
+    @Test
+    void castRoundsToNearestEvenLikeTheHost() {
+        SplitMix64 rng = new SplitMix64(3);
+        float[] x = new float[1001]; // odd: the scalar tail after the pairs
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rng.nextGaussian() * Math.pow(10, (i % 9) - 4));
+        x[0] = 1.00390625f; // exactly half-way between two bf16 values: ties to even (1.0)
+        try (DeviceBuffer in = cuda.uploadFloats(x); DeviceBuffer out = cuda.allocate(x.length * 2L)) {
+            cuda.trainingKernels().castToBf16(out, in, x.length);
+            short[] got = cuda.downloadBf16(out, x.length);
+            int wrong = 0;
+            for (int i = 0; i < x.length; i++) if (got[i] != Bf16.fromFloat(x[i])) wrong++;
+            System.out.printf("cast_f32_bf16: %d of %d elements differ from Bf16.fromFloat (tolerance 0)%n", wrong, x.length);
+            assertThat(wrong).isZero();
+        }
+    }
+
+    @Test
+    void trainingGemmsMatchFloat64Products() {
+        int rows = 96, in = 72, out = 40; // not multiples of the tile sizes
+        SplitMix64 rng = new SplitMix64(5);
+        short[] x = randomBf16(rows * in, rng), w = randomBf16(out * in, rng), dy = randomBf16(rows * out, rng);
+        double[] xd = Bf16.toDoubles(x), wd = Bf16.toDoubles(w), dyd = Bf16.toDoubles(dy);
+        try (Gemm gemm = new Gemm(cuda); DeviceBuffer xb = cuda.uploadBf16(x); DeviceBuffer wb = cuda.uploadBf16(w);
+             DeviceBuffer dyb = cuda.uploadBf16(dy); DeviceBuffer y = cuda.allocate(rows * out * 2L);
+             DeviceBuffer dx = cuda.allocate(rows * in * 2L); DeviceBuffer dw = cuda.uploadFloats(new float[out * in])) {
+            gemm.forward(y, xb, wb, rows, in, out);
+            double[] yRef = new double[rows * out];
+            for (int r = 0; r < rows; r++)
+                for (int o = 0; o < out; o++)
+                    for (int i = 0; i < in; i++) yRef[r * out + o] += xd[r * in + i] * wd[o * in + i];
+            expectClose("y = x W^T (bf16 out)", Bf16.toDoubles(cuda.downloadBf16(y, rows * out)), yRef, 8e-3);
+            gemm.backwardInput(dx, dyb, wb, rows, in, out, false);
+            gemm.backwardInput(dx, dyb, wb, rows, in, out, true); // accumulate: twice the product
+            double[] dxRef = new double[rows * in];
+            for (int r = 0; r < rows; r++)
+                for (int o = 0; o < out; o++)
+                    for (int i = 0; i < in; i++) dxRef[r * in + i] += 2 * dyd[r * out + o] * wd[o * in + i];
+            expectClose("dx = dy W, then += dy W (bf16 out)", Bf16.toDoubles(cuda.downloadBf16(dx, rows * in)), dxRef, 1.2e-2);
+            gemm.backwardWeight(dw, dyb, xb, rows, in, out);
+            gemm.backwardWeight(dw, dyb, xb, rows, in, out);
+            double[] dwRef = new double[out * in];
+            for (int r = 0; r < rows; r++)
+                for (int o = 0; o < out; o++)
+                    for (int i = 0; i < in; i++) dwRef[o * in + i] += 2 * dyd[r * out + o] * xd[r * in + i];
+            float[] dwGot = cuda.downloadFloats(dw, out * in);
+            double[] dwd = new double[dwGot.length];
+            for (int i = 0; i < dwd.length; i++) dwd[i] = dwGot[i];
+            expectClose("dW += dy^T x twice (fp32 out)", dwd, dwRef, 1e-5);
+        }
+    }
+
+    private static short[] randomBf16(int n, SplitMix64 rng) {
+        short[] h = new short[n];
+        for (int i = 0; i < n; i++) h[i] = Bf16.fromFloat((float) rng.nextGaussian());
+        return h;
+    }
+
+    /** L2-relative error; bf16 outputs: 2^-9 per element rounding, so 8e-3 is about four times the RMS. */
+    private static void expectClose(String what, double[] got, double[] ref, double tol) {
+        double rel = relativeL2(got, ref);
+        System.out.printf("%-40s L2 rel err %.3e (tolerance %.1e)%n", what, rel, tol);
+        assertThat(rel).as(what).isLessThan(tol);
+    }
+
+    static double relativeL2(double[] got, double[] ref) {
+        double num = 0, den = 0;
+        for (int i = 0; i < ref.length; i++) {
+            num += (got[i] - ref[i]) * (got[i] - ref[i]);
+            den += ref[i] * ref[i];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-300));
+    }
+
+    static Stream<AttentionConfig> variants() {
+        // MHA and GQA at head dim 64, MQA at head dim 128 (the two flash kernel families)
+        return Stream.of(new MhaConfig(256, 4), new GqaConfig(256, 4, 2), new GqaConfig(256, 2, 1));
+    }
+
+    @ParameterizedTest
+    @MethodSource("variants")
+    void oneForwardBackwardMatchesTheFloat64CpuModel(AttentionConfig variant) {
+        int b = 2, t = 64;
+        ModelConfig mc = new ModelConfig(variant, 256, 2, 0);
+        LanguageModel cpu = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(11, "init"));
+        SplitMix64 rng = new SplitMix64(12);
+        int[] tokens = new int[b * t], targets = new int[b * t];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = rng.nextInt(256);
+            targets[i] = i % 7 == 3 ? Batch.IGNORE : rng.nextInt(256); // some rows not scored
+        }
+        int scored = new Batch(tokens, targets, b, t).scoredTargets();
+        // CPU float64
+        LanguageModel.Pass pass = cpu.forward(tokens, b, t);
+        CrossEntropy.Result ce = CrossEntropy.compute(pass.logits(), targets, 256, true);
+        cpu.zeroGrad();
+        cpu.backward(pass, pass.logits());
+        // GPU from the same parameters
+        try (GpuLanguageModel gpu = new GpuLanguageModel(cuda, ModelShape.of(mc, spec(b, t, 1)), cpu.parameters())) {
+            gpu.parameters().zeroGrads();
+            gpu.forward(tokens);
+            gpu.crossEntropy(targets, scored, true);
+            double loss = GpuTrainer.meanLoss(gpu.rowLoss(), scored);
+            gpu.backward();
+            double lossRel = Math.abs(loss - ce.loss()) / ce.loss();
+            System.out.printf("%s: loss GPU %.6f CPU %.6f rel err %.2e (tolerance %.0e)%n", variant, loss, ce.loss(),
+                    lossRel, LOSS_TOL);
+            List<String> failures = new ArrayList<>();
+            List<Parameter> ps = cpu.parameters();
+            double worst = 0;
+            for (int i = 0; i < ps.size(); i++) {
+                float[] g = gpu.parameters().downloadGrad(i);
+                double[] gd = new double[g.length];
+                for (int j = 0; j < g.length; j++) gd[j] = g[j];
+                double rel = relativeL2(gd, ps.get(i).grad().data());
+                worst = Math.max(worst, rel);
+                System.out.printf("  %-40s grad L2 rel err %.3e  |g_cpu| %.3e%n", ps.get(i).name(), rel,
+                        Math.sqrt(dot(ps.get(i).grad().data())));
+                if (!(rel < GRAD_TOL)) failures.add(ps.get(i).name() + " " + rel);
+            }
+            System.out.printf("%s: worst gradient rel err %.3e (tolerance %.0e)%n", variant, worst, GRAD_TOL);
+            assertThat(lossRel).as("loss relative error").isLessThan(LOSS_TOL);
+            assertThat(failures).as("gradients above %s relative L2 error", GRAD_TOL).isEmpty();
+        }
+    }
+
+    private static double dot(double[] x) {
+        double s = 0;
+        for (double v : x) s += v * v;
+        return s;
+    }
+
+    static Dataset text() {
+        String sentence = "the quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun. ";
+        StringBuilder sb = new StringBuilder();
+        SplitMix64 rng = new SplitMix64(21);
+        String[] words = sentence.split(" ");
+        for (int i = 0; i < 6000; i++) sb.append(words[rng.nextInt(words.length)]).append(i % 11 == 10 ? ". " : " ");
+        ByteTokenizer tok = new ByteTokenizer();
+        return new TextDataset("synthetic-words", tok.encode(sb.toString()), tok.vocabSize());
+    }
+
+    /**
+     * 100 steps on both backends from the same initial model, same batches and schedule. The GPU's losses must
+     * fall (mean of the last 10 below 80% of the first 10) and stay near the CPU's: bf16 perturbs every update a
+     * little and the trajectories drift apart slowly, so per step within 5% and on average within 2%.
+     */
+    @Test
+    void hundredStepsLowerTheLossAndTrackTheCpuRun() {
+        int steps = 100;
+        TrainingSpec spec = spec(4, 64, steps);
+        Dataset data = text();
+        ModelConfig mc = new ModelConfig(new GqaConfig(128, 2, 1), data.vocabSize(), spec.nLayers(), spec.mlpHidden());
+        Trainer cpu = new Trainer(new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(31, "init")), data, spec, 31);
+        double[] cpuLoss = new double[steps], gpuLoss = new double[steps];
+        long t0 = System.nanoTime();
+        for (int s = 0; s < steps; s++) cpuLoss[s] = cpu.step().loss();
+        long t1 = System.nanoTime();
+        try (GpuTrainer gpu = new GpuTrainer(cuda,
+                new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(31, "init")), data, spec, 31)) {
+            for (int s = 0; s < steps; s++) gpuLoss[s] = gpu.step().loss();
+            assertThat(gpu.done()).isTrue();
+        }
+        long t2 = System.nanoTime();
+        double maxRel = 0, sumRel = 0;
+        for (int s = 0; s < steps; s++) {
+            double rel = Math.abs(gpuLoss[s] - cpuLoss[s]) / cpuLoss[s];
+            maxRel = Math.max(maxRel, rel);
+            sumRel += rel;
+            if (s % 10 == 0 || s == steps - 1)
+                System.out.printf("step %3d  loss GPU %.4f CPU %.4f rel %.2e%n", s + 1, gpuLoss[s], cpuLoss[s], rel);
+        }
+        double first = mean(gpuLoss, 0, 10), last = mean(gpuLoss, steps - 10, steps);
+        System.out.printf("GPU loss mean first 10 %.4f, last 10 %.4f (ratio %.3f, must be < 0.8); vs CPU: max rel %.2e"
+                        + " (tolerance 5e-2), mean rel %.2e (tolerance 2e-2); CPU %.1f s, GPU %.1f s%n", first, last,
+                last / first, maxRel, sumRel / steps, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        assertThat(last).as("mean loss of the last 10 steps vs 0.8 x the first 10").isLessThan(0.8 * first);
+        assertThat(maxRel).as("largest per-step relative loss difference GPU vs CPU").isLessThan(5e-2);
+        assertThat(sumRel / steps).as("mean relative loss difference GPU vs CPU").isLessThan(2e-2);
+    }
+
+    private static double mean(double[] x, int from, int to) {
+        double s = 0;
+        for (int i = from; i < to; i++) s += x[i];
+        return s / (to - from);
+    }
+
+    /** Records metric names and checkpoints. */
+    static class Recorder implements RunObserver {
+        final List<MetricPoint> points = new ArrayList<>();
+        final List<CheckpointRef> checkpoints = new ArrayList<>();
+
+        public void metrics(List<MetricPoint> p) {
+            points.addAll(p);
+        }
+
+        public void cells(List<BenchmarkCell> c) {}
+
+        public void checkpoint(CheckpointRef c) {
+            checkpoints.add(c);
+        }
+
+        public boolean stopRequested() {
+            return false;
+        }
+
+        Map<String, Integer> countsByName() {
+            Map<String, Integer> m = new TreeMap<>();
+            for (MetricPoint p : points) m.merge(p.name(), 1, Integer::sum);
+            return m;
+        }
+
+        double first(String name) {
+            return points.stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow().value();
+        }
+    }
+
+    @Test
+    void theCudaEngineTrainsWithTheCpuRunsMetricsAndCheckpoints(@TempDir Path dir) {
+        RunSpec spec = new RunSpec(RunKind.TRAINING, new MhaConfig(128, 2), 5, null,
+                new TrainingSpec("recall", "bytes", 2, 64, 2, 6, 3e-3, 2, 0.1, 1.0, 3, 3, 0));
+        Recorder gpu = new Recorder(), cpu = new Recorder();
+        try (CudaEngine engine = CudaEngine.create()) {
+            engine.run(spec, dir.resolve("gpu"), null, gpu);
+        }
+        new CpuEngine().run(spec, dir.resolve("cpu"), null, cpu);
+        System.out.println("CUDA engine metrics " + gpu.countsByName() + ", checkpoints at "
+                + gpu.checkpoints.stream().map(CheckpointRef::step).toList());
+        System.out.println("CPU engine metrics  " + cpu.countsByName() + ", checkpoints at "
+                + cpu.checkpoints.stream().map(CheckpointRef::step).toList());
+        assertThat(gpu.countsByName()).isEqualTo(cpu.countsByName());
+        assertThat(gpu.countsByName()).containsKeys("train/loss", "lr", "grad_norm", "throughput/tokens_per_s", "val/loss",
+                "val/ppl", "recall/accuracy");
+        assertThat(gpu.checkpoints).extracting(CheckpointRef::step).containsExactly(3L, 6L);
+        assertThat(cpu.checkpoints).extracting(CheckpointRef::step).containsExactly(3L, 6L);
+        double gl = gpu.first("train/loss"), cl = cpu.first("train/loss");
+        System.out.printf("first train/loss GPU %.5f CPU %.5f (tolerance %.0e relative)%n", gl, cl, LOSS_TOL);
+        assertThat(Math.abs(gl - cl) / cl).isLessThan(LOSS_TOL);
+        assertThat(gpu.first("lr")).isEqualTo(cpu.first("lr"));
+    }
+}
