@@ -11,6 +11,8 @@ import java.util.Locale;
 import java.util.Map;
 import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.KeyTemperature;
+import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.attention.AttentionLayer;
 import org.ccalab.engine.attention.AttentionLayers;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
@@ -21,13 +23,15 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp engine.jar:... org.ccalab.engine.backend.cuda.CudaBenchCli \
- *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer] [--reps 20]
+ *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer,mla] [--reps 20]
  * </pre>
  * Phases: {@code check} (GPU vs the float64 CPU reference on fresh random inputs: flash forward per variant
  * shape, decode, decode == last prefill row, GEMM), {@code core} (causal attention forward), {@code decode}
  * (one token over a KV cache, KV bytes/s), {@code gemm} (the model's projection shapes + 8192^3) and
  * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
- * + prologue + flash with fused value shift + out GEMM). Times are CUDA-event medians after warm-up, inputs
+ * + prologue + flash with fused value shift + out GEMM) and {@code mla} (MLA at E = 2048, V2-Lite r_kv 512 and
+ * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill and decode step; its
+ * checks are in {@code check}). Times are CUDA-event medians after warm-up, inputs
  * rotated over two sets. Exit status 1 when a check fails.
  */
 public final class CudaBenchCli {
@@ -47,6 +51,12 @@ public final class CudaBenchCli {
             new Variant("CCGQA-4x 4q/1kv (4x/16x)", "ccgqa", 4, 1, 128),
             new Variant("MHA 32x64", "mha", 32, 32, 64));
 
+    /**
+     * MLA at the paper's width: DeepSeek-V2-Lite's attention (16 heads, d_qk 192, d_v 128, r_kv 512, d_r 64) and
+     * MLA-4 (r_kv 960: the MHA/4 cache of mla.md section 6).
+     */
+    static final List<MlaConfig> MLA = List.of(MlaConfig.kvMatched(E, 16, 512), MlaConfig.kvMatched(E, 16, 960));
+
     private final CudaBackend cuda;
     private final int reps;
     private final List<Map<String, Object>> cells = new ArrayList<>();
@@ -62,7 +72,7 @@ public final class CudaBenchCli {
         Map<String, String> opt = parse(args);
         Path out = Path.of(opt.getOrDefault("out", "cuda_bench.json"));
         int[] seqs = Arrays.stream(opt.getOrDefault("seqs", "1024,4096,16384").split(",")).mapToInt(Integer::parseInt).toArray();
-        List<String> phases = List.of(opt.getOrDefault("phases", "check,core,decode,gemm,layer").split(","));
+        List<String> phases = List.of(opt.getOrDefault("phases", "check,core,decode,gemm,layer,mla").split(","));
         CudaProbe probe = CudaBackend.probe();
         System.out.println("probe: " + probe.describe());
         if (!probe.available()) {
@@ -76,6 +86,11 @@ public final class CudaBenchCli {
             if (phases.contains("decode")) cli.decode();
             if (phases.contains("gemm")) cli.gemm();
             if (phases.contains("layer")) cli.layers(seqs);
+            if (phases.contains("mla")) {
+                cli.mlaCore(seqs);
+                cli.mlaDecode();
+                cli.mlaLayers(seqs);
+            }
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("device", probe.describe());
             doc.put("kernels", probe.kernelsSource());
@@ -112,6 +127,73 @@ public final class CudaBenchCli {
         checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
         checkCcaLayer(new CcgqaConfig(512, 4, 1, 128), 1, 200);   // CCGQA-4x shape: G = 4 onto one KV head
+        checkMlaCore(ref, 2, 333, 16, 192, 128, true);
+        checkMlaCore(ref, 1, 200, 4, 192, 128, false);
+        checkMlaCore(ref, 2, 130, 4, 96, 64, true);
+        checkMlaDecode(ref, 2, 700, 1000, 16, 512);
+        checkMlaDecode(ref, 1, 4097, 4097, 20, 960);
+        checkMlaDecode(ref, 3, 65, 100, 16, 448);
+        CudaMlaLayerCheck mla = new CudaMlaLayerCheck(cuda, MLA.get(0));
+        Err pre = mla.prefill(1, 200, 61);
+        record("check", "mla layer prefill vs CPU " + mla.describe() + " B1 T200", pre.rel() < CudaMlaLayerCheck.TOLERANCE, pre,
+                Map.of());
+        CudaMlaLayerCheck.DecodeErrors dec = mla.decode(1, 100, 90, 62);
+        record("check", "mla layer decode == prefill rows " + mla.describe() + " B1 T90..99",
+                dec.vsPrefill().rel() < CudaMlaLayerCheck.TOLERANCE, dec.vsPrefill(), Map.of());
+        record("check", "mla layer decode vs CPU " + mla.describe() + " B1 T90..99", dec.vsCpu().rel() < CudaMlaLayerCheck.TOLERANCE,
+                dec.vsCpu(), Map.of());
+    }
+
+    /** The MLA prefill core (d_qk != d_v) against the CPU attention kernel in float64 on the same bf16 inputs. */
+    private void checkMlaCore(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal) {
+        long rows = (long) batch * tokens * heads;
+        short[] qb = Random.bf16(rows * qkDim, 71 + tokens), kb = Random.bf16(rows * qkDim, 72 + tokens);
+        short[] vb = Random.bf16(rows * vDim, 73 + tokens);
+        double scale = 1 / Math.sqrt(qkDim);
+        double[] o = new double[(int) (rows * vDim)], lse = new double[(int) rows];
+        ref.forward(o, lse, Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb),
+                new AttentionKernel.Dims(batch, tokens, heads, heads, qkDim, vDim, scale, causal));
+        CudaMla mla = new CudaMla(cuda);
+        try (DeviceBuffer q = cuda.uploadBf16(qb); DeviceBuffer k = cuda.uploadBf16(kb); DeviceBuffer v = cuda.uploadBf16(vb);
+             DeviceBuffer dout = cuda.allocate(rows * vDim * 2); DeviceBuffer dl = cuda.allocate(rows * 4)) {
+            cuda.poison(dout);
+            cuda.poison(dl);
+            mla.forward(dout, dl, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
+            Err e = Err.of(Bf16.toDoubles(cuda.downloadBf16(dout, (int) (rows * vDim))), o);
+            float[] gotLse = cuda.downloadFloats(dl, (int) rows);
+            double lseErr = 0;
+            for (int i = 0; i < lse.length; i++) lseErr = Math.max(lseErr, Double.isNaN(gotLse[i]) ? 1e9 : Math.abs(gotLse[i] - lse[i]));
+            // as flash_fwd: bf16 output rounding plus bf16 probabilities
+            record("check", mla.fwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads,
+                    e.rel() < 8e-3 && lseErr < 1e-3, e, Map.of("lseMaxAbsError", lseErr));
+        }
+    }
+
+    /**
+     * Absorbed MLA decode (latent o~ = sum_s p_s c_s, fp32) against the CPU decode kernel as MQA over the latent
+     * rows [c ; k^R] with values c, in float64 on the same bf16 cache and absorbed queries.
+     */
+    private void checkMlaDecode(AttentionKernel ref, int batch, int length, int capacity, int heads, int latent) {
+        int dr = CudaMlaKernels.DECODE_DR, dk = latent + dr;
+        double scale = 1 / Math.sqrt(128 + dr);
+        short[] cache = Random.bf16((long) batch * capacity * dk, 81 + length), qa = Random.bf16((long) batch * heads * dk, 82);
+        double[] rowsD = Bf16.toDoubles(cache), values = new double[batch * capacity * latent];
+        for (int i = 0; i < batch * capacity; i++) System.arraycopy(rowsD, i * dk, values, i * latent, latent);
+        double[] want = new double[batch * heads * latent];
+        ref.decode(want, Bf16.toDoubles(qa), rowsD, values, capacity, length, batch, heads, 1, dk, latent, scale);
+        CudaMla mla = new CudaMla(cuda);
+        try (DeviceBuffer dc = cuda.uploadBf16(cache); DeviceBuffer dq = cuda.uploadBf16(qa);
+             DeviceBuffer out = cuda.allocate((long) want.length * 4)) {
+            cuda.poison(out);
+            mla.decode(out, dq, dc, batch, length, capacity, heads, latent, dr, scale);
+            float[] got = cuda.downloadFloats(out, want.length);
+            double[] g = new double[got.length];
+            for (int i = 0; i < g.length; i++) g[i] = got[i];
+            Err e = Err.of(g, want);
+            // fp32 output; bf16 probabilities in the P.C MMA are the one rounding (~2e-3)
+            record("check", mla.decodeInstance(latent, dr).name() + " B" + batch + " H" + heads + " L" + length + " cap" + capacity,
+                    e.rel() < 8e-3, e, Map.of());
+        }
     }
 
     /**
@@ -376,6 +458,100 @@ public final class CudaBenchCli {
                     closeAll(vv);
                 }
             }
+    }
+
+    /** The MLA prefill core (causal, batch 1) of each {@link #MLA} config: one row per distinct (d_qk, d_v). */
+    void mlaCore(int[] seqs) {
+        table.add("== MLA prefill core forward, causal, batch 1, 16 heads, d_qk 192 / d_v 128 (ms p50, TFLOP/s) ==");
+        MlaConfig c = MLA.get(0);
+        CudaMla mla = new CudaMla(cuda);
+        for (int t : seqs) {
+            long rows = (long) t * c.nHeads();
+            DeviceBuffer[] q = {randomBf16(rows * c.qkHeadDim(), 1), randomBf16(rows * c.qkHeadDim(), 2)};
+            DeviceBuffer[] k = {randomBf16(rows * c.qkHeadDim(), 3), randomBf16(rows * c.qkHeadDim(), 4)};
+            DeviceBuffer[] v = {randomBf16(rows * c.vHeadDim(), 5), randomBf16(rows * c.vHeadDim(), 6)};
+            try (DeviceBuffer o = cuda.allocate(rows * c.vHeadDim() * 2); DeviceBuffer l = cuda.allocate(rows * 4)) {
+                double scale = 1 / Math.sqrt(c.qkHeadDim());
+                Stats st = time(i -> mla.forward(o, l, q[i & 1], k[i & 1], v[i & 1], 1, t, c.nHeads(), c.qkHeadDim(), c.vHeadDim(),
+                        true, scale));
+                double tf = CudaMlaBenchmark.flops(org.ccalab.common.run.Phase.FORWARD, org.ccalab.common.run.Scope.CORE,
+                        CostModel.estimate(c, t, 2), c, t, true) / (st.p50() * 1e-3) / 1e12;
+                mlaCell("forward", "core", c, t, 1, st, tf, 0);
+                table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, st.p50(), tf,
+                        mla.fwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
+            } finally {
+                closeAll(q);
+                closeAll(k);
+                closeAll(v);
+            }
+        }
+    }
+
+    /** Absorbed MLA decode (decode + combine) over a random latent cache: cache bytes read per second. */
+    void mlaDecode() {
+        table.add("== MLA absorbed decode, one token, 16 heads (latent cache bytes read / s) ==");
+        int[][] cases = {{1, 16384}, {8, 16384}, {32, 16384}, {8, 65536}};
+        CudaMla mla = new CudaMla(cuda);
+        for (MlaConfig c : MLA)
+            for (int[] cs : cases) {
+                int b = cs[0], len = cs[1], h = c.nHeads(), r = c.kvLoraRank(), dr = c.qkRopeHeadDim();
+                long kv = CostModel.kvCacheBytesPerToken(c, 2);
+                DeviceBuffer[] cache = {randomBf16((long) b * len * (r + dr), 7), randomBf16((long) b * len * (r + dr), 8)};
+                DeviceBuffer[] qa = {randomBf16((long) b * h * (r + dr), 9), randomBf16((long) b * h * (r + dr), 10)};
+                try (DeviceBuffer o = cuda.allocate((long) b * h * r * 4)) {
+                    double scale = 1 / Math.sqrt(c.qkHeadDim());
+                    Stats st = time(i -> mla.decode(o, qa[i & 1], cache[i & 1], b, len, len, h, r, dr, scale));
+                    double bw = (double) b * len * kv / (st.p50() * 1e-3);
+                    mlaCell("decode", "core", c, len, b, st, 0, bw);
+                    table.add(String.format(Locale.ROOT, "B=%2d L=%6d %s: %8.1f us %5.2f TB/s", b, len, mlaName(c), st.p50() * 1e3,
+                            bw / 1e12));
+                } finally {
+                    closeAll(cache);
+                    closeAll(qa);
+                }
+            }
+    }
+
+    /** Whole MLA layers at E = 2048, batch 1: causal prefill and one decode step after seqLen cached tokens. */
+    void mlaLayers(int[] seqs) {
+        table.add("== MLA layer, E=2048, batch 1: causal prefill (ms p50) and one decode step after T tokens (us p50) ==");
+        for (MlaConfig c : MLA)
+            for (int t : seqs) {
+                Map<String, double[]> p = CudaMlaBenchmark.randomParameters(c, 30);
+                try (CudaMlaLayer layer = new CudaMlaLayer(cuda, c, p, 1, t + 1);
+                     DeviceBuffer x0 = randomBf16((long) t * E, 31); DeviceBuffer x1 = randomBf16((long) t * E, 32);
+                     DeviceBuffer y = cuda.allocate((long) t * E * 2); DeviceBuffer yt = cuda.allocate(E * 2L)) {
+                    DeviceBuffer[] x = {x0, x1};
+                    Stats pre = time(i -> layer.prefill(y, x[i & 1], t));
+                    mlaCell("forward", "layer", c, t, 1, pre, (double) CostModel.prefillFlopsCausal(c, t) / (pre.p50() * 1e-3) / 1e12, 0);
+                    layer.prefill(y, x0, t);
+                    Stats dec = time(i -> {
+                        layer.assumeCached(t);
+                        layer.decode(yt, x0);
+                    });
+                    mlaCell("decode", "layer", c, t, 1, dec, 0, (double) t * CostModel.kvCacheBytesPerToken(c, 2) / (dec.p50() * 1e-3));
+                    table.add(String.format(Locale.ROOT, "%22s T=%6d: prefill %8.3f ms, decode step %8.1f us", mlaName(c), t,
+                            pre.p50(), dec.p50() * 1e3));
+                }
+            }
+    }
+
+    private static String mlaName(MlaConfig c) {
+        return "MLA " + c.nHeads() + "h r_kv " + c.kvLoraRank();
+    }
+
+    private void mlaCell(String phase, String scope, MlaConfig c, int seq, int batch, Stats st, double tflops, double bytesPerS) {
+        Map<String, Object> m = baseCell(phase, scope, seq, batch, st);
+        m.put("variant", mlaName(c));
+        m.put("family", "mla");
+        m.put("qHeads", c.nHeads());
+        m.put("kvLoraRank", c.kvLoraRank());
+        m.put("qkHeadDim", c.qkHeadDim());
+        m.put("vHeadDim", c.vHeadDim());
+        m.put("tflops", tflops);
+        m.put("bytesPerS", bytesPerS);
+        m.put("kvBytesPerToken", CostModel.kvCacheBytesPerToken(c, 2));
+        cells.add(m);
     }
 
     void decode() {
