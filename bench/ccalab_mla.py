@@ -4,6 +4,8 @@ Prefill core: q, k [B,T,H,DQK], v [B,T,H,DV] bf16 -> o [B,T,H,DV] bf16, lse [B,H
 Absorbed decode: qa [B,H,R+DR] bf16 (per head [W_UK,h^T q^C_h ; q^R_h]), cache [B,Tmax,R+DR] bf16 (one row
 [c_t ; k^R_t] per token, the first L valid) -> o_lat [B,H,R] fp32 = sum_s p_s c_s (the caller applies W_UV).
 The softmax scale is an argument in both (mla.md: d_qk^-1/2, d_qk = d_n + d_r, for decode too).
+Layer steps (attention/mla_layer.cuh, the Java layer CudaMlaLayer.java launches the same): kv_latent (RMSNorm of the
+latent + RoPE of the rope key into cache rows), expand_kv (K = [k^C_h ; k^R], V per head), absorb_q, unabsorb.
 """
 import math
 
@@ -96,3 +98,43 @@ class MlaKernels:
         self.k.launch(f"mla_decode_combine_r{r}", (H, B, r // 64), (16, COMBINE_GROUPS, 1), 0, out, po, pml, int(H),
                       int(n))
         return out
+
+    # ---- layer steps (attention/mla_layer.cuh; grids as CudaMlaKernels.java)
+    LATENT_THREADS, EXPAND_THREADS, ABSORB_COLS, ABSORB_BATCH, UNABSORB_WARPS, UNABSORB_BATCH = 128, 128, 128, 8, 8, 8
+
+    def kv_latent(self, a, w, cache, pos0, r, eps, base, c=None):
+        """a [B, T, R + DR] bf16 (kv_a output), w [R] fp32 -> cache[:, pos0:pos0+T] = [RMSNorm(a[..., :R]) ;
+        RoPE(a[..., R:])] in place, and c [B, T, R] (when given) = the normed latent."""
+        B, T, dk = a.shape
+        Tmax = cache.shape[1]
+        assert cache.shape == (B, Tmax, dk) and pos0 + T <= Tmax and a.is_contiguous() and cache.is_contiguous()
+        assert w.dtype == torch.float32 and w.shape == (r,)
+        self.k.launch("mla_kv_latent", (B * T, 1, 1), (self.LATENT_THREADS, 1, 1), 0, c, cache, a, w, int(T), int(Tmax),
+                      int(pos0), int(r), int(dk - r), float(eps), float(base))
+
+    def expand_kv(self, kv_up, cache, T, dn, dr, dv, r):
+        """kv_up [B, T, H, DN + DV], cache [B, Tmax, R + DR] -> k [B, T, H, DN + DR] = [k^C ; k^R], v [B, T, H, DV]."""
+        B, _, H, _ = kv_up.shape
+        k = torch.empty(B, T, H, dn + dr, device=kv_up.device, dtype=torch.bfloat16)
+        v = torch.empty(B, T, H, dv, device=kv_up.device, dtype=torch.bfloat16)
+        self.k.launch("mla_expand_kv", (B * T, 1, 1), (self.EXPAND_THREADS, 1, 1), 0, k, v, kv_up, cache, int(T),
+                      int(cache.shape[1]), int(H), int(dn), int(dr), int(dv), int(r))
+        return k, v
+
+    def absorb_q(self, q, w_kvb, dn, dr, dv, r):
+        """q [B, H, DN + DR] bf16, w_kvb [H * (DN + DV), R] -> qa [B, H, R + DR] = [W_UK,h^T q^C_h ; q^R_h]."""
+        B, H, _ = q.shape
+        qa = torch.empty(B, H, r + dr, device=q.device, dtype=torch.bfloat16)
+        grid = (-(-r // self.ABSORB_COLS), H, -(-B // self.ABSORB_BATCH))
+        self.k.launch("mla_absorb_q", grid, (self.ABSORB_COLS, 1, 1), 0, qa, q, w_kvb, int(B), int(H), int(dn), int(dr),
+                      int(dv), int(r))
+        return qa
+
+    def unabsorb(self, o_lat, w_kvb, dn, dv):
+        """o_lat [B, H, R] fp32 -> att [B, H, DV] bf16 = W_UV,h o_lat_h."""
+        B, H, r = o_lat.shape
+        att = torch.empty(B, H, dv, device=o_lat.device, dtype=torch.bfloat16)
+        grid = (-(-dv // self.UNABSORB_WARPS), H, -(-B // self.UNABSORB_BATCH))
+        self.k.launch("mla_unabsorb", grid, (self.UNABSORB_WARPS * 32, 1, 1), 0, att, o_lat, w_kvb, int(B), int(H), int(dn),
+                      int(dv), int(r))
+        return att

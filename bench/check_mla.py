@@ -9,6 +9,8 @@
     token, several L (1, non-multiples of the tile and of the split chunk), padded and multi-group head counts.
 Tolerance (FlashAttention's tests, as bench/side_by_side.py): our error vs float64 <= 2x the error of a plain
 bf16 PyTorch implementation of the same math + a floor of 1e-3. Outputs are poisoned with NaN before each call.
+(d) The layer steps of attention/mla_layer.cuh (kv_latent, expand_kv, absorb_q, unabsorb) against float64 torch on
+    the same bf16 inputs: bf16 outputs within 2^-8 relative (one rounding), fp32 sums as (b).
 (c) Timing (CUDA events, warm-up, graph replays, median): prefill H=16 d_qk 192 / d_v 128 causal at T 4k, 16k
     beside SDPA (flash with V zero-padded to 192 as HF does, cuDNN, memory-efficient); decode B 1/8/32 x L
     4k/16k/64k, H=16, r_kv 512, d_r 64: microseconds and cache bytes/s beside a torch absorbed decode (two bf16
@@ -153,6 +155,66 @@ def check_decode(M):
             plain_lat = torch.matmul(s.softmax(-1).to(bf16), cache[:, :L, :R])
             plain = torch.einsum("hdr,bhr->bhd", w_uv.double(), plain_lat.double())
             return check(case, ours, ref, plain)
+        ok &= bool(guarded(case, run))
+    return ok
+
+
+# ---------------------------------------------------------------- (d) layer steps
+def rope_f64(x, pos, base):
+    """Rotate-half RoPE of x [..., T, DR] at positions pos [T] (backend/cpu/Rope.java), float64."""
+    dr = x.shape[-1]
+    half = dr // 2
+    inv = base ** (-2.0 * torch.arange(half, device=dev, dtype=torch.float64) / dr)
+    ang = pos.double()[:, None] * inv[None, :]
+    c, s = ang.cos(), ang.sin()
+    a, b = x[..., :half], x[..., half:]
+    return torch.cat([a * c - b * s, b * c + a * s], -1)
+
+
+def check_layer_steps(M):
+    """Each step against float64 on its bf16 inputs; one bf16 rounding of the output allows 2^-8 relative per
+    element, so the normwise bound is 2^-8 (4e-3) and a wrong index gives O(1)."""
+    ok = True
+    bound = 2.0 ** -8
+    for (B, T, Tmax, pos0, H, dn, dr, dv, R) in ((2, 77, 100, 0, 16, 128, 64, 128, 512), (3, 1, 50, 37, 4, 32, 64, 64, 448),
+                                                 (1, 130, 130, 0, 20, 128, 64, 128, 960), (9, 1, 10, 9, 16, 128, 64, 128, 512)):
+        case = f"mla layer steps B{B} T{T} pos0 {pos0} H{H} dn{dn} dr{dr} dv{dv} r{R}"
+
+        def run():
+            torch.manual_seed(B * 1000 + T + R)
+            a = (torch.randn(B, T, R + dr, device=dev) * 0.7).to(bf16)
+            w = torch.rand(R, device=dev) + 0.5
+            cache = torch.full((B, Tmax, R + dr), float("nan"), device=dev, dtype=bf16)
+            c = torch.full((B, T, R), float("nan"), device=dev, dtype=bf16)
+            M.kv_latent(a, w, cache, pos0, R, 1e-6, 1e4, c=c)
+            torch.cuda.synchronize()
+            ad = a.double()
+            c_ref = ad[..., :R] * (ad[..., :R].pow(2).mean(-1, keepdim=True) + 1e-6).rsqrt() * w.double()
+            kr_ref = rope_f64(ad[..., R:], torch.arange(pos0, pos0 + T, device=dev), 1e4)
+            good = record(case + " kv_latent c", rel_err(c, c_ref) <= bound, f"err {rel_err(c, c_ref):.2e} (bound {bound:.1e})")
+            row = cache[:, pos0:pos0 + T]
+            good &= record(case + " kv_latent cache row",
+                           rel_err(row, torch.cat([c_ref, kr_ref], -1)) <= bound and bool((row[..., :R] == c).all()),
+                           f"err {rel_err(row, torch.cat([c_ref, kr_ref], -1)):.2e}, c bits equal {bool((row[..., :R] == c).all())}")
+            if pos0 == 0:
+                kv_up = torch.randn(B, T, H, dn + dv, device=dev).to(bf16)
+                k, v = M.expand_kv(kv_up, cache, T, dn, dr, dv, R)
+                torch.cuda.synchronize()
+                k_ref = torch.cat([kv_up[..., :dn], cache[:, :T, None, R:].expand(B, T, H, dr)], -1)
+                good &= record(case + " expand_kv", bool((k == k_ref).all()) and bool((v == kv_up[..., dn:]).all()),
+                               "exact copies")
+            w_kvb = (torch.randn(H * (dn + dv), R, device=dev) / math.sqrt(R)).to(bf16)
+            q = torch.randn(B, H, dn + dr, device=dev).to(bf16)
+            qa = M.absorb_q(q, w_kvb, dn, dr, dv, R)
+            w3 = w_kvb.double().view(H, dn + dv, R)
+            qa_ref = torch.cat([torch.einsum("bhd,hdr->bhr", q[..., :dn].double(), w3[:, :dn]), q[..., dn:].double()], -1)
+            good &= record(case + " absorb_q", rel_err(qa, qa_ref) <= bound, f"err {rel_err(qa, qa_ref):.2e}")
+            o_lat = torch.randn(B, H, R, device=dev)
+            att = M.unabsorb(o_lat, w_kvb, dn, dv)
+            att_ref = torch.einsum("hdr,bhr->bhd", w3[:, dn:], o_lat.double())
+            torch.cuda.synchronize()
+            good &= record(case + " unabsorb", rel_err(att, att_ref) <= bound, f"err {rel_err(att, att_ref):.2e}")
+            return good
         ok &= bool(guarded(case, run))
     return ok
 
@@ -317,6 +379,7 @@ def main():
     M = MlaKernels(args.fatbin)
     ok = check_prefill(M)
     ok &= check_decode(M)
+    ok &= check_layer_steps(M)
     if not args.skip_timing:
         for name, fn in (("timing prefill", time_prefill), ("timing decode", time_decode)):
             try:
