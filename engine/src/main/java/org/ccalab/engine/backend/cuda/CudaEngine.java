@@ -25,11 +25,10 @@ import org.ccalab.engine.run.TrainingRun;
 public final class CudaEngine implements Engine, AutoCloseable {
     private final CudaBackend cuda;
     private final EnvironmentFingerprint environment;
-    private final Datasets datasets;
+    private Datasets datasets; // opened by the first TRAINING run: benchmarks never touch the corpus store
 
-    private CudaEngine(CudaBackend cuda, Datasets datasets) {
+    private CudaEngine(CudaBackend cuda) {
         this.cuda = cuda;
-        this.datasets = datasets;
         CudaProbe p = cuda.deviceInfo();
         EnvironmentProbe.GitState git = EnvironmentProbe.git();
         String driver = p.driverVersion() / 1000 + "." + p.driverVersion() % 1000 / 10;
@@ -40,7 +39,7 @@ public final class CudaEngine implements Engine, AutoCloseable {
 
     /** Opens device 0; throws {@link CudaUnavailableException} with the reason when it cannot. */
     public static CudaEngine create() {
-        return new CudaEngine(CudaBackend.open(), new Datasets(CorpusStore.fromEnvironment()));
+        return new CudaEngine(CudaBackend.open());
     }
 
     @Override
@@ -50,6 +49,7 @@ public final class CudaEngine implements Engine, AutoCloseable {
                 case BENCHMARK -> new CudaBenchmarkRun(cuda, spec, observer).execute();
                 case TRAINING -> {
                     GpuTrainer.requireSupported(spec.variant());
+                    if (datasets == null) datasets = new Datasets(CorpusStore.fromEnvironment());
                     new TrainingRun(spec, workDir, resumeFrom, observer, datasets, AttentionLayers::create,
                             GpuTrainer.factory(cuda)).execute();
                 }

@@ -1,5 +1,6 @@
 package org.ccalab.engine.backend.cuda.train;
 
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 
@@ -10,7 +11,10 @@ import org.ccalab.engine.backend.cuda.DeviceBuffer;
 /**
  * Host <-> device copies into buffers that already exist (the backend's uploads allocate new ones). Each waits
  * for the stream first: the synchronous copies run on the legacy stream, which does not order itself after the
- * backend's non-blocking stream, and a kernel queued there may still read or write the buffer.
+ * backend's non-blocking stream, and a kernel queued there may still read or write the buffer. An upload also
+ * waits for the context afterwards: from pageable memory cuMemcpyHtoD may return once the data is staged,
+ * before the DMA lands, and a kernel on the non-blocking stream would not wait for it (the step's token ids
+ * are uploaded right before the embedding reads them).
  */
 final class Transfers {
     private Transfers() {}
@@ -19,18 +23,21 @@ final class Transfers {
         fits(dst, src.length * 4L);
         cuda.synchronize();
         cuMemcpyHtoD(dst.pointer(), Pointer.to(src), src.length * 4L);
+        cuCtxSynchronize();
     }
 
     static void upload(CudaBackend cuda, DeviceBuffer dst, float[] src) {
         fits(dst, src.length * 4L);
         cuda.synchronize();
         cuMemcpyHtoD(dst.pointer(), Pointer.to(src), src.length * 4L);
+        cuCtxSynchronize();
     }
 
     static void upload(CudaBackend cuda, DeviceBuffer dst, short[] src) {
         fits(dst, src.length * 2L);
         cuda.synchronize();
         cuMemcpyHtoD(dst.pointer(), Pointer.to(src), src.length * 2L);
+        cuCtxSynchronize();
     }
 
     static int[] downloadInts(CudaBackend cuda, DeviceBuffer src, int count) {
