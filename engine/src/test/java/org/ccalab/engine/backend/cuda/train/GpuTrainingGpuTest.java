@@ -276,6 +276,51 @@ class GpuTrainingGpuTest {
         return s / (to - from);
     }
 
+    /**
+     * A GPU checkpoint is the CPU format: the CPU trainer resumes from it with exactly the GPU's fp32 weights
+     * (widened to float64) and takes the next step to nearly the GPU's loss; a fresh GPU trainer restores the same
+     * weights exactly.
+     */
+    @Test
+    void checkpointsMoveBetweenTheGpuAndCpuTrainers(@TempDir Path dir) {
+        TrainingSpec spec = spec(2, 64, 8);
+        Dataset data = text();
+        ModelConfig mc = new ModelConfig(new MhaConfig(128, 2), data.vocabSize(), spec.nLayers(), spec.mlpHidden());
+        Path file = dir.resolve("step-3.safetensors");
+        LanguageModel gpuHost = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(41, "init"));
+        double gpuStep4;
+        List<Parameter> saved = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(41, "init")).parameters();
+        try (GpuTrainer gpu = new GpuTrainer(cuda, gpuHost, data, spec, 41)) {
+            for (int s = 0; s < 3; s++) gpu.step();
+            gpu.save(file);
+            gpu.model().parameters().downloadValues(saved);
+            gpuStep4 = gpu.step().loss();
+        }
+        Trainer cpu = new Trainer(new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(99, "init")), data, spec, 41);
+        cpu.restore(file);
+        assertThat(cpu.completedSteps()).isEqualTo(3);
+        int differ = 0;
+        for (int i = 0; i < saved.size(); i++)
+            if (!java.util.Arrays.equals(saved.get(i).value().data(), cpu.model().parameters().get(i).value().data())) differ++;
+        double cpuStep4 = cpu.step().loss();
+        System.out.printf("checkpoint at step 3: %d tensors differ after the CPU restore (must be 0); step 4 loss GPU %.5f,"
+                + " CPU from the GPU checkpoint %.5f (tolerance %.0e relative)%n", differ, gpuStep4, cpuStep4, LOSS_TOL);
+        assertThat(differ).isZero();
+        assertThat(Math.abs(gpuStep4 - cpuStep4) / cpuStep4).isLessThan(LOSS_TOL);
+        LanguageModel other = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(7, "init"));
+        try (GpuTrainer resumed = new GpuTrainer(cuda, other, data, spec, 41)) {
+            resumed.restore(file);
+            assertThat(resumed.completedSteps()).isEqualTo(3);
+            List<Parameter> back = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(7, "init")).parameters();
+            resumed.model().parameters().downloadValues(back);
+            for (int i = 0; i < saved.size(); i++)
+                assertThat(back.get(i).value().data()).as(back.get(i).name()).containsExactly(saved.get(i).value().data());
+            double resumedStep4 = resumed.step().loss();
+            System.out.printf("GPU resumed from its checkpoint: step 4 loss %.5f vs %.5f uninterrupted%n", resumedStep4, gpuStep4);
+            assertThat(Math.abs(resumedStep4 - gpuStep4) / gpuStep4).isLessThan(1e-3);
+        }
+    }
+
     /** Records metric names and checkpoints. */
     static class Recorder implements RunObserver {
         final List<MetricPoint> points = new ArrayList<>();
