@@ -11,7 +11,8 @@ namespace cast {
 constexpr int THREADS = 256;
 }
 
-__device__ __forceinline__ void cast_f32_bf16_kernel(__nv_bfloat16* __restrict__ y, const float* __restrict__ x, long n) {
+__device__ __forceinline__ void cast_f32_bf16_kernel(__nv_bfloat16* __restrict__ y, const float* __restrict__ x,
+                                                     long n) {
     const long stride = (long)gridDim.x * blockDim.x;
     const bool pairs = ((reinterpret_cast<uintptr_t>(x) & 7) | (reinterpret_cast<uintptr_t>(y) & 3)) == 0;
     const long body = pairs ? n / 2 : 0;
