@@ -69,8 +69,9 @@ class Kernels:
     def flash_variant(D):
         """(rows tiles per warp, keys per K/V tile) as the Java backend picks them (CudaKernels.flashVariant):
         D=128: 8 warps x 16 rows over 128-key tiles (run 13: fastest at every measured shape, 1k-64k);
-        D=64: 4 warps x 32 rows over 64-key tiles (run 3)."""
-        return (1, 128) if D == 128 else (2, 64)
+        D=64: 4 warps x 32 rows over 64-key tiles (run 3); D=256: 8 warps x 16 rows over 64-key tiles, Q re-read
+        from shared memory (the only D=256 instance)."""
+        return (1, 128) if D == 128 else (2, 64) if D == 64 else (1, 64)
 
     # (mt, keys per K/V tile) -> kernel name suffix; _n128 exists for D=128 only
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
@@ -79,7 +80,7 @@ class Kernels:
                   suffix=None):
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
-        assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128)
+        assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
         if mt is None and self.force_variant is not None and D == 128:
             mt, bn = self.force_variant
         if mt is None:

@@ -112,7 +112,8 @@ def plain_attention_bf16(q, k, v, causal, v_shift_from=None):
 def check_flash(K, quick):
     ok = True
     cases = [(1, 1, 1, 1, 64), (1, 77, 2, 2, 64), (2, 200, 4, 2, 128), (1, 1000, 4, 4, 128), (1, 2048, 8, 2, 128),
-             (1, 513, 16, 16, 64), (2, 129, 8, 1, 128), (1, 1000, 4, 2, 128), (1, 777, 4, 1, 128)]
+             (1, 513, 16, 16, 64), (2, 129, 8, 1, 128), (1, 1000, 4, 2, 128), (1, 777, 4, 1, 128),
+             (1, 333, 2, 2, 256), (2, 1000, 4, 1, 256)]
     for (B, T, Hq, Hkv, D) in cases:
         for causal in (True, False):
             for vs in ((None, Hkv // 2) if Hkv % 2 == 0 else (None,)):
@@ -122,7 +123,8 @@ def check_flash(K, quick):
                 v = torch.randn(B, T, Hkv, D, device=dev).to(bf16)
                 r, rlse = ref.attention_f64(q, k, v, causal, vs)
                 naive = plain_attention_bf16(q, k, v, causal, vs)
-                for (mt, bn) in ([(1, 64), (2, 64)] + ([(1, 128)] if D == 128 else [])):
+                layouts = [(1, 64)] if D == 256 else [(1, 64), (2, 64)] + ([(1, 128)] if D == 128 else [])
+                for (mt, bn) in layouts:
                     o = torch.full_like(q, float("nan"))
                     lse = torch.full((B, Hq, T), float("nan"), device=dev)
                     K.flash_fwd(q, k, v, causal, vs, out=o, lse=lse, mt=mt, bn=bn)
@@ -141,7 +143,8 @@ def check_flash(K, quick):
 def check_decode(K):
     ok = True
     for (B, L, Tmax, Hq, Hkv, D) in [(1, 1, 8, 4, 4, 128), (2, 1000, 1100, 8, 2, 128), (3, 4097, 5000, 16, 2, 64),
-                                     (1, 16384, 16384, 8, 8, 128), (4, 300, 300, 8, 1, 64)]:
+                                     (1, 16384, 16384, 8, 8, 128), (4, 300, 300, 8, 1, 64),
+                                     (2, 3000, 3000, 8, 2, 256), (1, 100, 128, 2, 2, 256)]:
         torch.manual_seed(L)
         q = torch.randn(B, Hq, D, device=dev).to(bf16)
         kc = torch.randn(B, Tmax, Hkv, D, device=dev).to(bf16)
@@ -275,13 +278,13 @@ def time_core(K, quick):
     rows = []
     shapes = [("MHA 16x128", 16, 16, 128), ("GQA 16q/4kv", 16, 4, 128), ("CCA-4x 4q/4kv", 4, 4, 128),
               ("CCGQA 8q/2kv", 8, 2, 128), ("MHA 32x64", 32, 32, 64), ("CCGQA-4x 4q/2kv", 4, 2, 128),
-              ("CCGQA-4x 4q/1kv", 4, 1, 128)]
+              ("CCGQA-4x 4q/1kv", 4, 1, 128), ("MHA 8x256", 8, 8, 256), ("GQA-4 8q/2kv D256", 8, 2, 256)]
     if CORE_ONLY:
         shapes = [sh for sh in shapes if sh[0] in CORE_ONLY]
     seqs = [4096, 16384] if quick else [1024, 4096, 16384, 65536]
     for (name, Hq, Hkv, D) in shapes:
         for T in seqs:
-            if T == 65536 and Hq >= 16:
+            if T == 65536 and Hq * D >= 2048:
                 continue  # ~1 s per timing loop; the 16k point carries the comparison
             sets = [(torch.randn(1, T, Hq, D, device=dev).to(bf16), torch.randn(1, T, Hkv, D, device=dev).to(bf16),
                      torch.randn(1, T, Hkv, D, device=dev).to(bf16)) for _ in range(2)]
@@ -291,7 +294,7 @@ def time_core(K, quick):
             reps = 20 if T >= 16384 else 40
             row = {"shape": name, "T": T, "Hq": Hq, "Hkv": Hkv, "D": D, "causal": True}
             row["ours"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse), reps)
-            for mt in (1, 2):
+            for mt in ((1, 2) if D < 256 else ()):
                 row[f"ours_mt{mt}"] = bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=mt), reps)
             for (mt, bn) in (LAB_VARIANTS if D == 128 else []):
                 row[f"ours_{mt}x{bn}"] = bench(
@@ -541,10 +544,8 @@ def main():
     print("\n== attention core forward, causal, batch 1 (ms p50 / TFLOP/s; ratio = theirs / ours) ==")
     for r in core:
         o = r["ours"]
-        line = f"{r['shape']:>15} T={r['T']:>6}: ours {o['p50']:.3f} ms {o['tflops']:.0f} TF" \
-               f" (mt1 {r['ours_mt1']['tflops']:.0f}, mt2 {r['ours_mt2']['tflops']:.0f}" \
-               + "".join(f", {k[5:]} {v['tflops']:.0f}" for k, v in r.items() if k.startswith("ours_") and
-                         k not in ("ours_mt1", "ours_mt2")) + ")"
+        line = f"{r['shape']:>15} T={r['T']:>6}: ours {o['p50']:.3f} ms {o['tflops']:.0f} TF (" \
+               + ", ".join(f"{k[5:]} {v['tflops']:.0f}" for k, v in r.items() if k.startswith("ours_")) + ")"
         for k in ("flash", "cudnn"):
             if "p50" in r[k]:
                 line += f" | {k} {r[k]['p50']:.3f} ms {r[k]['tflops']:.0f} TF x{r[k]['p50'] / o['p50']:.2f}"

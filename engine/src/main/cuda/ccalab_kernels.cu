@@ -33,6 +33,10 @@ FLASH_FWD(128, false, 2, flash_fwd_hd128_m2)
     }
 FLASH_FWD_BN(128, true, 1, 128, flash_fwd_hd128_causal_n128)
 FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
+// D = 256 (the paper's third head dim): 8 warps x 16 rows over 64-key tiles, Q re-read from shared memory
+// (192 KB of shared memory: Q tile + double-buffered K/V). Forward and decode only: no D=256 backward yet.
+FLASH_FWD_BN(256, true, 1, 64, flash_fwd_hd256_causal)
+FLASH_FWD_BN(256, false, 1, 64, flash_fwd_hd256)
 
 #define DECODE(D, G)                                                                                          \
     extern "C" __global__ void __launch_bounds__(decode::NTHREADS)                                            \
@@ -44,6 +48,7 @@ FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
 // refuses it with a message naming nKvHeads.
 DECODE(64, 1) DECODE(64, 2) DECODE(64, 4) DECODE(64, 8)
 DECODE(128, 1) DECODE(128, 2) DECODE(128, 4) DECODE(128, 8)
+DECODE(256, 1) DECODE(256, 2) DECODE(256, 4) DECODE(256, 8)
 
 #define DECODE_COMBINE(D)                                                                                     \
     extern "C" __global__ void decode_combine_hd##D(__nv_bfloat16* O, const float* partO, const float* partML, \
@@ -52,6 +57,7 @@ DECODE(128, 1) DECODE(128, 2) DECODE(128, 4) DECODE(128, 8)
     }
 DECODE_COMBINE(64)
 DECODE_COMBINE(128)
+DECODE_COMBINE(256)
 
 #define CCA_PROLOGUE(D)                                                                                        \
     extern "C" __global__ void __launch_bounds__(cca::NTHREADS) cca_prologue_hd##D(                                       \

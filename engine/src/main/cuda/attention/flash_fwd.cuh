@@ -62,8 +62,11 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
     cp_async_commit();
 
     const float scaleLog2 = scale * 1.4426950408889634f;
-    constexpr int QREG = MT == 1 ? D / 16 : 1;
-    uint32_t qf[QREG][4];                      // MT=1: this warp's 16 query rows as A fragments
+    // Q fragments live in registers for MT=1 up to D=128; at D=256 they would take 64 registers next to O's 128,
+    // so Q is re-read from shared memory per k-step there (as in the MT=2 layout).
+    constexpr bool QREGS = MT == 1 && D <= 128;
+    constexpr int QREG = QREGS ? D / 16 : 1;
+    uint32_t qf[QREG][4];                      // QREGS: this warp's 16 query rows as A fragments
     float o[MT][D / 8][4];                     // O accumulator: 16*MT rows x D
     float mRow[MT][2], lRow[MT][2];            // running max (scaled, log2) / partial sums of rows lane/4, +8
 #pragma unroll
@@ -85,7 +88,7 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (MT == 1 && j == 0) {
+        if (QREGS && j == 0) {
 #pragma unroll
             for (int kk = 0; kk < QREG; kk++)
                 ldmatrix_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3],
@@ -104,9 +107,9 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
             uint32_t qa[MT][4];
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
-                if (MT == 1) {
+                if (QREGS) {
 #pragma unroll
-                    for (int e = 0; e < 4; e++) qa[mt][e] = qf[MT == 1 ? kk : 0][e];
+                    for (int e = 0; e < 4; e++) qa[mt][e] = qf[QREGS ? kk : 0][e];
                 } else {
                     ldmatrix_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
                                 smem_u32(Qs + swz<D>(wrow0 + mt * 16 + (lane & 15), 2 * kk + (lane >> 4))));

@@ -12,8 +12,8 @@ public record AttentionShape(int batch, int tokens, int qHeads, int kvHeads, int
         positive("kvHeads", kvHeads);
         if (qHeads % kvHeads != 0)
             throw new IllegalArgumentException("qHeads (" + qHeads + ") must be a multiple of kvHeads (" + kvHeads + ")");
-        if (headDim != 64 && headDim != 128)
-            throw new IllegalArgumentException("headDim " + headDim + " has no CUDA kernel (64 or 128)");
+        if (headDim != 64 && headDim != 128 && headDim != 256)
+            throw new IllegalArgumentException("headDim " + headDim + " has no CUDA kernel (64, 128 or 256)");
     }
 
     private static void positive(String field, int v) {
@@ -37,5 +37,10 @@ public record AttentionShape(int batch, int tokens, int qHeads, int kvHeads, int
     /** Causal forward FLOPs counted as FlashAttention does: half of 4·B·H·T²·D. */
     public double causalForwardFlops() {
         return 2.0 * batch * qHeads * (double) tokens * tokens * headDim;
+    }
+
+    /** Forward and decode exist for every head dim; the backward and the CCA prologue for 64 and 128 only. */
+    public boolean hasBackward() {
+        return headDim <= 128;
     }
 }

@@ -213,6 +213,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
                               DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s,
                               boolean causal) {
+        if (!s.hasBackward())
+            throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim() + " (64 and 128 have one)");
         need(dq, s.qElements() * 4, "dq");
         need(dk, s.kvElements() * 4, "dk");
         need(dv, s.kvElements() * 4, "dv");
@@ -294,6 +296,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     public void ccaPrologue(DeviceBuffer qOut, DeviceBuffer kOut, DeviceBuffer z, CcaPrologueWeights w,
                             AttentionShape s, PrologueOptions opt) {
+        if (!s.hasBackward())
+            throw new IllegalArgumentException("no CCA prologue kernel for headDim " + s.headDim() + " (64 and 128 have one)");
         long c = (long) (s.qHeads() + s.kvHeads()) * s.headDim();
         need(z, (long) s.batch() * s.tokens() * c * 2, "z");
         need(qOut, s.qElements() * 2, "qOut");

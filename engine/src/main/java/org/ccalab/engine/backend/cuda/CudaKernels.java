@@ -11,7 +11,9 @@ final class CudaKernels {
     static final int FLASH_BM = 128, FLASH_BN = 64, FLASH_THREADS = 256;
     static final int DECODE_THREADS = 128;
     static final int CCA_TT = 64, CCA_THREADS = 256;
-    static final int[] HEAD_DIMS = {64, 128};
+    static final int[] HEAD_DIMS = {64, 128, 256};
+    /** Head dims with a flash backward and a CCA prologue (forward and backward); D = 256 has neither yet. */
+    static final int[] BWD_HEAD_DIMS = {64, 128};
     static final int[] DECODE_GROUPS = {1, 2, 4, 8};
 
     private CudaKernels() {}
@@ -41,9 +43,16 @@ final class CudaKernels {
             return (FLASH_BM * headDim + 4 * keysPerTile * headDim) * 2;
         }
 
-        /** Only D = 128 has the 128-key instance (its 160 KB of shared memory would not pay off at D = 64). */
+        /**
+         * Only D = 128 has the 128-key instance (its 160 KB of shared memory would not pay off at D = 64); D = 256
+         * has only M1 (192 KB of shared memory; Q is re-read from shared memory there).
+         */
         boolean exists(int headDim) {
-            return this != N128 || headDim == 128;
+            return switch (this) {
+                case M1 -> true;
+                case M2 -> headDim <= 128;
+                case N128 -> headDim == 128;
+            };
         }
     }
 
@@ -54,10 +63,15 @@ final class CudaKernels {
     /**
      * D = 128: 8 warps of 16 rows over 128-key tiles (run 13, docs/perf-log.md: 283-300 TF against 256-271 for
      * the 64-key layouts at every measured shape from 1k to 64k; half the barriers and O rescales per key).
-     * D = 64: 4 warps of 32 rows over 64-key tiles (run 3: +25% over 8 warps of 16).
+     * D = 64: 4 warps of 32 rows over 64-key tiles (run 3: +25% over 8 warps of 16). D = 256: the only
+     * instance, 8 warps of 16 rows over 64-key tiles.
      */
     static FlashVariant flashVariant(AttentionShape s) {
-        return s.headDim() == 128 ? FlashVariant.N128 : FlashVariant.M2;
+        return switch (s.headDim()) {
+            case 128 -> FlashVariant.N128;
+            case 64 -> FlashVariant.M2;
+            default -> FlashVariant.M1;
+        };
     }
 
     /**
@@ -136,6 +150,8 @@ final class CudaKernels {
             }
             for (int g : DECODE_GROUPS) names.add(decodeSplit(d, g));
             names.add(decodeCombine(d));
+        }
+        for (int d : BWD_HEAD_DIMS) {
             names.add(flashBackward(d, true));
             names.add(flashBackward(d, false));
             names.add(flashBackwardPreprocess(d));

@@ -1,0 +1,37 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.ccalab.engine.backend.cuda.CudaKernels.FlashVariant;
+import org.junit.jupiter.api.Test;
+
+/** The kernel names and layouts the backend asks the fatbin for, per head dim (no GPU needed). */
+class CudaKernelsTest {
+    @Test
+    void eachHeadDimGetsTheLayoutThatExistsForIt() {
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 64))).isEqualTo(FlashVariant.M2);
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 128))).isEqualTo(FlashVariant.N128);
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 256))).isEqualTo(FlashVariant.M1);
+        for (int d : CudaKernels.HEAD_DIMS)
+            assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, d)).exists(d)).isTrue();
+        // 192 KB at D = 256: the Q tile and double-buffered K/V tiles of 64 keys, within Hopper's 227 KB
+        assertThat(FlashVariant.M1.smem(256)).isEqualTo(196_608).isLessThanOrEqualTo(227 * 1024);
+    }
+
+    @Test
+    void headDim256HasForwardAndDecodeButNoBackwardOrPrologue() {
+        assertThat(CudaKernels.all()).contains("flash_fwd_hd256_causal", "flash_fwd_hd256", "decode_splitkv_hd256_g4",
+                "decode_combine_hd256", "flash_bwd_hd128_causal", "cca_prologue_hd128");
+        assertThat(CudaKernels.all()).noneMatch(n -> n.startsWith("flash_bwd_hd256") || n.startsWith("cca_prologue_hd256")
+                || n.equals("flash_fwd_hd256_causal_m2") || n.equals("flash_fwd_hd256_causal_n128"));
+        assertThat(new AttentionShape(1, 16, 4, 4, 256).hasBackward()).isFalse();
+        assertThat(new AttentionShape(1, 16, 4, 4, 128).hasBackward()).isTrue();
+    }
+
+    @Test
+    void otherHeadDimsAreRefusedByName() {
+        assertThatThrownBy(() -> new AttentionShape(1, 16, 4, 4, 96)).hasMessageContaining("headDim 96")
+                .hasMessageContaining("64, 128 or 256");
+    }
+}
