@@ -111,21 +111,21 @@ class Kernels:
         return dq, dk, dv
 
     @staticmethod
-    def decode_splits(B, Hq, Hkv, L, sms=132):
+    def decode_splits(B, Hq, Hkv, L, sms=132, min_chunk=256):
         # CudaBackend.decodeSplit's rule (runs 3-4): ~4 blocks per SM, ~8 when G >= 4 (those blocks are ALU-heavier),
         # chunks of at least 256 keys, a multiple of 64.
         G = Hq // Hkv
-        n = max(1, min(-(-(8 if G >= 4 else 4) * sms // (B * Hkv)), -(-L // 256)))
+        n = max(1, min(-(-(8 if G >= 4 else 4) * sms // (B * Hkv)), -(-L // min_chunk)))
         chunk = -(-L // n)
         chunk = -(-chunk // 64) * 64
         return -(-L // chunk), chunk
 
     # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]
-    def decode(self, q, kc, vc, L, work=None):
+    def decode(self, q, kc, vc, L, work=None, min_chunk=256):
         B, Hq, D = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
-        n, chunk = self.decode_splits(B, Hq, Hkv, L)
+        n, chunk = self.decode_splits(B, Hq, Hkv, L, min_chunk=min_chunk)
         if work is None:
             work = (torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32),
                     torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32))
