@@ -5,12 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.ccalab.common.event.BenchmarkCell;
 import org.ccalab.common.event.CheckpointRef;
-import org.ccalab.common.event.MetricPoint;
 import org.ccalab.common.run.RunKind;
 import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.run.TrainingSpec;
@@ -30,7 +26,6 @@ import org.ccalab.engine.model.LanguageModel;
 import org.ccalab.engine.model.ModelConfig;
 import org.ccalab.engine.model.SplitMix64;
 import org.ccalab.engine.run.CpuEngine;
-import org.ccalab.engine.run.RunObserver;
 import org.ccalab.engine.tokenizer.ByteTokenizer;
 import org.ccalab.engine.train.CrossEntropy;
 import org.ccalab.engine.train.Trainer;
@@ -321,41 +316,11 @@ class GpuTrainingGpuTest {
         }
     }
 
-    /** Records metric names and checkpoints. */
-    static class Recorder implements RunObserver {
-        final List<MetricPoint> points = new ArrayList<>();
-        final List<CheckpointRef> checkpoints = new ArrayList<>();
-
-        public void metrics(List<MetricPoint> p) {
-            points.addAll(p);
-        }
-
-        public void cells(List<BenchmarkCell> c) {}
-
-        public void checkpoint(CheckpointRef c) {
-            checkpoints.add(c);
-        }
-
-        public boolean stopRequested() {
-            return false;
-        }
-
-        Map<String, Integer> countsByName() {
-            Map<String, Integer> m = new TreeMap<>();
-            for (MetricPoint p : points) m.merge(p.name(), 1, Integer::sum);
-            return m;
-        }
-
-        double first(String name) {
-            return points.stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow().value();
-        }
-    }
-
     @Test
     void theCudaEngineTrainsWithTheCpuRunsMetricsAndCheckpoints(@TempDir Path dir) {
         RunSpec spec = new RunSpec(RunKind.TRAINING, new MhaConfig(128, 2), 5, null,
                 new TrainingSpec("recall", "bytes", 2, 64, 2, 6, 3e-3, 2, 0.1, 1.0, 3, 3, 0));
-        Recorder gpu = new Recorder(), cpu = new Recorder();
+        MetricRecorder gpu = new MetricRecorder(), cpu = new MetricRecorder();
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(spec, dir.resolve("gpu"), null, gpu);
         }

@@ -78,7 +78,7 @@ class TrainingRunLoopTest {
     @Test
     void drivesTheGivenLoopToTheEndAndClosesIt(@TempDir Path dir) {
         CountingLoops loops = new CountingLoops();
-        GpuTrainingGpuTest.Recorder obs = new GpuTrainingGpuTest.Recorder();
+        MetricRecorder obs = new MetricRecorder();
         new TrainingRun(SPEC, dir, null, obs, datasets(), AttentionLayers::create, loops).execute();
         assertThat(loops.created).hasValue(1);
         assertThat(loops.closed).hasValue(1);
@@ -90,7 +90,7 @@ class TrainingRunLoopTest {
     @Test
     void closesTheLoopWhenTheRunIsStopped(@TempDir Path dir) {
         CountingLoops loops = new CountingLoops();
-        GpuTrainingGpuTest.Recorder stopAtOnce = new GpuTrainingGpuTest.Recorder() {
+        MetricRecorder stopAtOnce = new MetricRecorder() {
             @Override
             public boolean stopRequested() {
                 return true;
@@ -109,7 +109,7 @@ class TrainingRunLoopTest {
                 throw new InvalidConfigException("variant", "not on this backend");
             }
         };
-        assertThatThrownBy(() -> new TrainingRun(SPEC, dir, null, new GpuTrainingGpuTest.Recorder(), datasets(),
+        assertThatThrownBy(() -> new TrainingRun(SPEC, dir, null, new MetricRecorder(), datasets(),
                 (c, r) -> {
                     throw new AssertionError("the model must not be built");
                 }, loops).execute()).isInstanceOf(InvalidConfigException.class).hasMessageContaining("not on this backend");
