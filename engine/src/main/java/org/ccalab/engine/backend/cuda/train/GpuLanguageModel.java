@@ -130,7 +130,12 @@ final class GpuLanguageModel implements AutoCloseable {
                 scored == 0 ? 0f : 1f / scored);
     }
 
-    float[] rowLoss() {
+    /** The last forward's logits [N, V] (before {@link #crossEntropy} with grad overwrites them), for comparisons. */
+    double[] logits() {
+        return org.ccalab.engine.backend.cuda.Bf16.toDoubles(cuda.downloadBf16(act.get("logits"), s.rows() * s.vocab()));
+    }
+
+        float[] rowLoss() {
         return cuda.downloadFloats(act.get("loss"), s.rows());
     }
 

@@ -176,6 +176,7 @@ class GpuTrainingGpuTest {
         int scored = new Batch(tokens, targets, b, t).scoredTargets();
         // CPU float64
         LanguageModel.Pass pass = cpu.forward(tokens, b, t);
+        double[] cpuLogits = pass.logits().clone(); // the cross-entropy below overwrites them with dlogits
         CrossEntropy.Result ce = CrossEntropy.compute(pass.logits(), targets, 256, true);
         cpu.zeroGrad();
         cpu.backward(pass, pass.logits());
@@ -183,6 +184,8 @@ class GpuTrainingGpuTest {
         try (GpuLanguageModel gpu = new GpuLanguageModel(cuda, ModelShape.of(mc, spec(b, t, 1)), cpu.parameters())) {
             gpu.parameters().zeroGrads();
             gpu.forward(tokens);
+            double logitsRel = relativeL2(gpu.logits(), cpuLogits);
+            System.out.printf("%s: logits L2 rel err %.3e (tolerance %.0e)%n", variant, logitsRel, GRAD_TOL);
             gpu.crossEntropy(targets, scored, true);
             double loss = GpuTrainer.meanLoss(gpu.rowLoss(), scored);
             gpu.backward();
@@ -203,6 +206,7 @@ class GpuTrainingGpuTest {
                 if (!(rel < GRAD_TOL)) failures.add(ps.get(i).name() + " " + rel);
             }
             System.out.printf("%s: worst gradient rel err %.3e (tolerance %.0e)%n", variant, worst, GRAD_TOL);
+            assertThat(logitsRel).as("logits relative L2 error (the forward alone)").isLessThan(GRAD_TOL);
             assertThat(lossRel).as("loss relative error").isLessThan(LOSS_TOL);
             assertThat(failures).as("gradients above %s relative L2 error", GRAD_TOL).isEmpty();
         }
