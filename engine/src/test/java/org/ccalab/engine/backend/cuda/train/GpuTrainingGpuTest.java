@@ -232,8 +232,10 @@ class GpuTrainingGpuTest {
      * 100 steps on both backends from the same initial model, same batches and schedule (the CPU run took 29 s on
      * 2 cores, its loss 5.5 -> 0.6). The GPU's losses must fall (mean of the last 10 below 80% of the first 10) and
      * stay near the CPU's: bf16 perturbs every update by about its gradient error (~1%) and the trajectories drift
-     * apart slowly, so each step within 5% of max(L_cpu, 1 nat) and the mean difference within 2% of it (the floor
-     * of 1 nat keeps the low-loss end from turning a few hundredths of a nat into a large ratio).
+     * apart slowly. Where the loss falls fastest (~0.05 nat a step), a lag of one step is ~3% of L, so each step
+     * must be within 8% of max(L_cpu, 1 nat) and the mean difference within 3% of it (the floor of 1 nat keeps the
+     * low-loss end from turning a few hundredths of a nat into a large ratio). A wrong gradient term slows or
+     * stalls the fall and shows as tens of percent.
      */
     @Test
     void hundredStepsLowerTheLossAndTrackTheCpuRun() {
@@ -262,11 +264,11 @@ class GpuTrainingGpuTest {
         }
         double first = mean(gpuLoss, 0, 10), last = mean(gpuLoss, steps - 10, steps);
         System.out.printf("GPU loss mean first 10 %.4f, last 10 %.4f (ratio %.3f, must be < 0.8); vs CPU: max rel %.2e"
-                        + " (tolerance 5e-2), mean rel %.2e (tolerance 2e-2); CPU %.1f s, GPU %.1f s%n", first, last,
+                        + " (tolerance 8e-2), mean rel %.2e (tolerance 3e-2); CPU %.1f s, GPU %.1f s%n", first, last,
                 last / first, maxRel, sumRel / steps, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
         assertThat(last).as("mean loss of the last 10 steps vs 0.8 x the first 10").isLessThan(0.8 * first);
-        assertThat(maxRel).as("largest per-step relative loss difference GPU vs CPU").isLessThan(5e-2);
-        assertThat(sumRel / steps).as("mean relative loss difference GPU vs CPU").isLessThan(2e-2);
+        assertThat(maxRel).as("largest per-step relative loss difference GPU vs CPU").isLessThan(8e-2);
+        assertThat(sumRel / steps).as("mean relative loss difference GPU vs CPU").isLessThan(3e-2);
     }
 
     private static double mean(double[] x, int from, int to) {
