@@ -273,6 +273,214 @@ __device__ __forceinline__ void flash_fwd_wgmma_kernel(__nv_bfloat16* __restrict
 #endif
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// v2: a producer warpgroup. Block = 384 threads: warpgroup 0 copies Q and the K/V tiles with cp.async and hands
+// each tile over through an mbarrier ("full": 128 producer arrivals; each producer thread waits for its own
+// copies, then fence.proxy.async, then arrives = release) and gets the stage back through another ("empty": 256
+// consumer arrivals after that tile's wgmmas retired); warpgroups 1-2 are the consumers (64 query rows each). No
+// block-wide barrier in the loop: the two consumer warpgroups are free to drift apart, so one's softmax can run
+// under the other's wgmmas (v1's per-tile __syncthreads kept them in lockstep: both softmaxes at once, tensor cores
+// idle). Registers: the 384-thread cap is 168; setmaxnreg gives the producer 40 and the consumers 232 (per SM
+// sub-partition one warp of each warpgroup: 40 + 2 x 232 <= 512 per thread slot). (A single producer warp, 288
+// threads, caps at 168: one sub-partition then holds 3 warps; it spilled and serialized the wgmmas.)
+namespace wgfa {
+constexpr int NTHREADS2 = 384;
+DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }
+DEVI void mbar_arrive(uint32_t a) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(a) : "memory"); }
+DEVI void mbar_wait(uint32_t a, int parity) {
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(a), "r"(parity) : "memory");
+    } while (!done);
+}
+// The producer warpgroup's 128-row tile copy (2048 chunks over 128 threads).
+DEVI void load_tile_wg(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
+#pragma unroll 4
+    for (int k = 0; k < 128 * 16 / 128; k++) {
+        const int i = ptid + k * 128, r = i >> 4, c = i & 15, t = t0 + r - shift;
+        const bool ok = t >= 0 && t < T;
+        cp_async_16(dst + tile_off(r, c), ok ? g + (long)t * stride + c * 8 : g, ok ? 16 : 0);
+    }
+}
+template <bool CAUSAL>
+DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float (&corr)[2], int k0, int wrow0,
+                       int rowA, int rowB, int T, int lane, float scaleLog2) {
+#pragma unroll
+    for (int i = 0; i < 64; i++) fence_operand(s[i]);
+    const bool needMask = CAUSAL ? (k0 + BN - 1 > wrow0) : (k0 + BN > T);
+    if (needMask) {
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            const int c = k0 + nt * 8 + (lane & 3) * 2;
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int col = c + (e & 1), row = e < 2 ? rowA : rowB;
+                if (CAUSAL ? col > row : col >= T) s[nt * 4 + e] = -INFINITY;
+            }
+        }
+    }
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; nt++) {
+        mx[0] = fmaxf(mx[0], fmaxf(s[nt * 4 + 0], s[nt * 4 + 1]));
+        mx[1] = fmaxf(mx[1], fmaxf(s[nt * 4 + 2], s[nt * 4 + 3]));
+    }
+    float base[2], sum[2] = {0.f, 0.f};
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
+        mx[r] = fmaxf(mRow[r], mx[r] * scaleLog2);
+        base[r] = mx[r] == -INFINITY ? 0.f : mx[r];
+        corr[r] = fast_exp2(mRow[r] - base[r]);
+        mRow[r] = mx[r];
+    }
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; nt++) {
+        s[nt * 4 + 0] = fast_exp2(fmaf(s[nt * 4 + 0], scaleLog2, -base[0]));
+        s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scaleLog2, -base[0]));
+        s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scaleLog2, -base[1]));
+        s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scaleLog2, -base[1]));
+        sum[0] += s[nt * 4 + 0] + s[nt * 4 + 1];
+        sum[1] += s[nt * 4 + 2] + s[nt * 4 + 3];
+    }
+    lRow[0] = lRow[0] * corr[0] + sum[0];
+    lRow[1] = lRow[1] * corr[1] + sum[1];
+}
+}  // namespace wgfa
+
+// PINGPONG (v3): the two consumer warpgroups take turns issuing their wgmmas (FA3's warp scheduler barriers:
+// named barriers 1 and 2, 256 threads each: a warpgroup waits on its own, issues, then arrives on the other's), so
+// that one warpgroup's softmax runs while the other's products occupy the tensor cores.
+template <bool CAUSAL, bool PINGPONG = false>
+__device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
+                                                        const __nv_bfloat16* __restrict__ Q,
+                                                        const __nv_bfloat16* __restrict__ K,
+                                                        const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
+                                                        int vShiftFrom, float scale) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace wgfa;
+    extern __shared__ __align__(1024) uint8_t wgfa_smem[];
+    __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[0..2], empty[0..2]
+    const uint32_t sbase = (smem_u32(wgfa_smem) + 1023u) & ~1023u;
+    const uint32_t sQ = sbase;
+    auto sK = [&](int st) { return sbase + TILE_BYTES * (1 + 2 * st); };
+    auto sV = [&](int st) { return sbase + TILE_BYTES * (2 + 2 * st); };
+    const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
+
+    const int tile = gridDim.x - 1 - blockIdx.x;  // longest causal blocks first
+    const int q0 = tile * BM, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
+    const int nTilesAll = (T + BN - 1) / BN;
+    const int nTiles = CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll;
+    if (tid == 0) {
+        for (int i = 0; i < STAGES; i++) {
+            mbar_init(fullBar + 8 * i, 128);
+            mbar_init(emptyBar + 8 * i, 256);
+        }
+    }
+    __syncthreads();
+
+    if (warp < 4) {  // producer warpgroup
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
+        const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
+        const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
+        const int vShift = hk >= vShiftFrom ? 1 : 0;
+        for (int j = 0; j < nTiles; j++) {
+            const int st = j % STAGES;
+            if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
+            if (j == 0) load_tile_wg(sQ, Qb, qStride, q0, 0, T, tid);
+            load_tile_wg(sK(st), Kb, kStride, j * BN, 0, T, tid);
+            load_tile_wg(sV(st), Vb, kStride, j * BN, vShift, T, tid);
+            cp_async_commit();
+            cp_async_wait<0>();
+            fence_proxy_async();
+            mbar_arrive(fullBar + 8 * st);
+        }
+    } else {  // consumer warpgroups 1, 2
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    const int wg = (warp >> 2) - 1, wwarp = warp & 3;
+    // turn-taking: wait for my turn / hand the turn to the other warpgroup (named barrier ids 1 + wg)
+    auto my_turn = [&]() {
+        if (PINGPONG) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+    };
+    auto your_turn = [&]() {
+        if (PINGPONG) asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
+    };
+    if (wg == 1) your_turn();  // warpgroup 0 issues first
+    const uint32_t sQwg = sQ + wg * 64 * 128;
+    const int wrow0 = q0 + wg * 64 + wwarp * 16;
+    const int rowA = wrow0 + (lane >> 2), rowB = rowA + 8;
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    float s[64], o[64];
+    uint32_t p[BN / 16][4];
+    float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f}, corr[2];
+#pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+
+    mbar_wait(fullBar, 0);
+    fence_proxy_async();
+    my_turn();
+    issue_qk(s, sQwg, sK(0));
+    your_turn();
+    wg_wait<0>();
+    softmax_tile<CAUSAL>(s, mRow, lRow, corr, 0, wrow0, rowA, rowB, T, lane, scaleLog2);
+    for (int j = 0; j + 1 < nTiles; j++) {
+        const int st1 = (j + 1) % STAGES;
+        mbar_wait(fullBar + 8 * st1, ((j + 1) / STAGES) & 1);
+        fence_proxy_async();
+        pack_p(p, s);
+        my_turn();
+        issue_qk(s, sQwg, sK(st1));
+        issue_pv(o, p, sV(j % STAGES));
+        your_turn();
+        wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
+        softmax_tile<CAUSAL>(s, mRow, lRow, corr, (j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2);
+        wg_wait<0>();
+#pragma unroll
+        for (int i = 0; i < 64; i++) fence_operand(o[i]);
+        mbar_arrive(emptyBar + 8 * (j % STAGES));  // K(j), V(j) no longer read by this thread's warpgroup
+#pragma unroll
+        for (int i = 0; i < 64; i += 4) {
+            o[i] *= corr[0]; o[i + 1] *= corr[0];
+            o[i + 2] *= corr[1]; o[i + 3] *= corr[1];
+        }
+    }
+    pack_p(p, s);
+    my_turn();
+    issue_pv(o, p, sV((nTiles - 1) % STAGES));
+    if (wg == 0) your_turn();  // warpgroup 1's last turn is not handed back: no arrival left pending at exit
+    wg_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; i++) fence_operand(o[i]);
+
+    __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
+    }
+    const float inv0 = lRow[0] > 0.f ? 1.f / lRow[0] : 0.f, inv1 = lRow[1] > 0.f ? 1.f / lRow[1] : 0.f;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++) {
+        const int c = dt * 8 + (lane & 3) * 2;
+        if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * qStride + c) = pack_bf16(o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
+        if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * qStride + c) = pack_bf16(o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
+    }
+    if ((lane & 3) == 0 && LSE != nullptr) {
+        float* L = LSE + ((long)b * Hq + h) * T;
+        if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
+        if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
+    }
+    }  // consumers
+#else
+    __trap();  // wgmma needs the sm_90a image
+#endif
+}
+
 // Debug: one 128 x 128 tile. S = Q K^T (fp32) and O = bf16(S) V (fp32), Q/K/V [128, 128] bf16 row-major; checks the
 // descriptors of both products in isolation (bench/check_wgmma.py runs it first).
 __device__ __forceinline__ void wgmma_debug_tile_kernel(float* S, float* Ot, const __nv_bfloat16* Q,
