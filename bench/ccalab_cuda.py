@@ -156,6 +156,16 @@ class Kernels:
                     temp_mode, float(eps), 1 if qk_mean else 0)
         return out
 
+    # One CCA/CCGQA decode token (cca_decode_step_hd{D}): z_t [B,C] bf16; window [B,P,C] bf16 and v_state [B,Dk/2]
+    # bf16 updated in place; q [B,Hq,D] out; k_cache/v_cache [B,Tmax,Hkv,D] row pos written (v = [vc ; old state]).
+    def cca_decode_step(self, z_t, window, v_state, vc, vd_new, q, k_cache, v_cache, pos, w0, b0, w1t, b1, theta,
+                        Hq, Hkv, D, rotary, rope_base, temp_mode, eps, qk_mean=True):
+        B, Tmax = k_cache.shape[0], k_cache.shape[1]
+        k0, k1 = w0.shape[1], w1t.shape[1]
+        self.launch(f"cca_decode_step_hd{D}", (Hq + Hkv, B, 1), (D, 1, 1), 0, q, k_cache, v_cache, window, v_state,
+                    z_t, vc, vd_new, w0, b0, w1t, b1, theta, pos, Tmax, Hq, Hkv, k0, k1, rotary, float(rope_base),
+                    temp_mode, float(eps), 1 if qk_mean else 0)
+
     # Backward of cca_prologue (v1: four small FP32 kernels + the grouped stage-2 conv's GEMMs through torch.bmm).
     # dqh [B,T,Hq,D], dkh [B,T,Hkv,D] fp32 (flash_bwd's dq, dk) -> dz [B,T,C] bf16 and the parameter gradients
     # in PyTorch's layouts: w0 [C,k0], b0 [C], W1 [C,D,k1], b1 [C], theta [Hkv] (fp32).

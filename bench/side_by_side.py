@@ -192,12 +192,43 @@ def check_prologue(K):
             name = f"cca_prologue_{impl} B{B} T{T} Hq{Hq} Hkv{Hkv} D{D} k0={k0} k1={k1} rope={frac} temp={temp} mean={mean}"
             ok &= check(name + " q", qh, rq, rq.to(bf16))
             ok &= check(name + " k", kh, rk, rk.to(bf16))
+        ok &= check_cca_decode(K, z, p, Hq, Hkv, D, k0, k1, rotary, temp, mean, rq, rk)
     y = torch.randn(2, 50, 256, device=dev).to(bf16)
     v = K.value_shift(y)
     want = torch.cat([y[..., :128], F.pad(y[:, :-1, 128:], (0, 0, 1, 0))], -1)
     vok = torch.equal(v, want)
     RESULTS["checks"].append({"case": "value_shift", "ok": vok})
     print(f"{'PASS' if vok else 'FAIL'} value_shift")
+    return ok and vok
+
+
+def check_cca_decode(K, z, p, Hq, Hkv, D, k0, k1, rotary, temp, mean, rq, rk):
+    """Token-by-token CCA decode from a zero state (cca_decode_step) against the float64 prefill prologue at every
+    position: q, the appended keys, and the value cache holding [W_vc x_t ; W_vd x_{t-1}] (bit-exact copies)."""
+    B, T, C = z.shape
+    P, Dk = k0 - 1 + k1 - 1, Hkv * D
+    window = torch.zeros(B, P, C, device=dev, dtype=bf16)
+    v_state = torch.zeros(B, Dk // 2, device=dev, dtype=bf16)
+    vcur = torch.randn(B, T, Dk // 2, device=dev).to(bf16)
+    vdel = torch.randn(B, T, Dk // 2, device=dev).to(bf16)
+    kc = torch.full((B, T, Hkv, D), float("nan"), device=dev, dtype=bf16)
+    vcache = torch.full((B, T, Hkv, D), float("nan"), device=dev, dtype=bf16)
+    qs = torch.full((B, T, Hq, D), float("nan"), device=dev, dtype=bf16)
+    w1t = repack_w1(p["W1"], Hq + Hkv, D)
+    for t in range(T):
+        q = torch.empty(B, Hq, D, device=dev, dtype=bf16)
+        K.cca_decode_step(z[:, t].contiguous(), window, v_state, vcur[:, t].contiguous(), vdel[:, t].contiguous(), q,
+                          kc, vcache, t, p["w0"], p["b0"], w1t, p["b1"], p["theta"], Hq, Hkv, D, rotary, 10000.0, temp,
+                          1e-12, mean)
+        qs[:, t] = q
+    torch.cuda.synchronize()
+    name = f"cca_decode_step B{B} T{T} Hq{Hq} Hkv{Hkv} D{D} k0={k0} k1={k1} temp={temp} mean={mean}"
+    ok = check(name + " q", qs, rq, rq.to(bf16))
+    ok &= check(name + " k cache", kc, rk, rk.to(bf16))
+    want_v = torch.cat([vcur, torch.cat([torch.zeros_like(vdel[:, :1]), vdel[:, :-1]], 1)], -1).view(B, T, Hkv, D)
+    vok = torch.equal(vcache, want_v) and torch.equal(v_state, vdel[:, -1])
+    RESULTS["checks"].append({"case": name + " v cache and state", "ok": vok})
+    print(f"{'PASS' if vok else 'FAIL'} {name} v cache and state (exact)")
     return ok and vok
 
 

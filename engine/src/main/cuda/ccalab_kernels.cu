@@ -124,6 +124,21 @@ extern "C" __global__ void value_shift_bwd(__nv_bfloat16* dy, const float* dv, i
     value_shift_bwd_kernel(dy, dv, B, T, Dk);
 }
 
+// One token of CCA / CCGQA decode: prologue from the conv window, K/V cache append, state update.
+#include "attention/cca_decode.cuh"
+#define CCA_DECODE_STEP(D)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(D) cca_decode_step_hd##D(                                     \
+        __nv_bfloat16* qOut, __nv_bfloat16* kCache, __nv_bfloat16* vCache, __nv_bfloat16* window,              \
+        __nv_bfloat16* vState, const __nv_bfloat16* z, const __nv_bfloat16* vc, const __nv_bfloat16* vdNew,     \
+        const float* w0, const float* b0, const float* w1t, const float* b1, const float* theta, int pos,       \
+        int Tmax, int Hq, int Hkv, int k0, int k1, int rotary, float ropeBase, int tempMode, float normEps,    \
+        int qkMean) {                                                                                          \
+        cca_decode_step_kernel<D>(qOut, kCache, vCache, window, vState, z, vc, vdNew, w0, b0, w1t, b1, theta, \
+                                  pos, Tmax, Hq, Hkv, k0, k1, rotary, ropeBase, tempMode, normEps, qkMean);    \
+    }
+CCA_DECODE_STEP(64)
+CCA_DECODE_STEP(128)
+
 // Kernels of other capabilities, each with its own instance file.
 #include "mla_kernels.cuh"       // MLA prefill core and absorbed decode
 #include "training_kernels.cuh"  // what a GPU training step needs besides attention and GEMMs

@@ -317,6 +317,42 @@ public final class CudaBackend implements Backend, AutoCloseable {
                         ints(opt.temperature().ordinal()), floats((float) opt.normEps()), ints(opt.qkMean() ? 1 : 0)));
     }
 
+    /**
+     * One CCA/CCGQA decode token at position {@code pos} (cca.md section 3): q [B, Hq, D] from the new token's
+     * packed projections z [B, (Hq + Hkv) D] and the conv window [B, P, (Hq + Hkv) D] (raw z of the previous
+     * P = k0 - 1 + k1 - 1 tokens, oldest first, zeros at the start; shifted in place); k^ appended to kCache
+     * [B, capacity, Hkv, D] at row pos; v = [W_vc x_t ; W_vd x_{t-1}] appended to vCache from vc = W_vc x_t
+     * [B, Dk/2] and the value-shift state vState [B, Dk/2] (W_vd x_{t-1}), which becomes vdNew = W_vd x_t.
+     * The cache thus holds shifted values: decode attention reads it with no shift (vShiftFrom = Hkv).
+     */
+    public void ccaDecodeStep(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer window,
+                              DeviceBuffer vState, DeviceBuffer z, DeviceBuffer vc, DeviceBuffer vdNew, CcaPrologueWeights w,
+                              AttentionShape s, int pos, PrologueOptions opt) {
+        if (!s.hasBackward())
+            throw new IllegalArgumentException("no CCA decode kernel for headDim " + s.headDim() + " (64 and 128 have one)");
+        if (pos < 0 || pos >= s.tokens())
+            throw new IllegalArgumentException("pos " + pos + " outside the cache capacity " + s.tokens());
+        if (w.k0() > 16 || w.k1() > 16)
+            throw new IllegalArgumentException("conv sizes k0 " + w.k0() + ", k1 " + w.k1() + ": the decode kernel takes up to 16");
+        long c = (long) (s.qHeads() + s.kvHeads()) * s.headDim(), half = (long) s.kvHeads() * s.headDim() / 2;
+        int p = w.k0() - 1 + w.k1() - 1;
+        need(q, (long) s.batch() * s.qHeads() * s.headDim() * 2, "q");
+        need(kCache, s.kvElements() * 2, "kCache");
+        need(vCache, s.kvElements() * 2, "vCache");
+        need(window, (long) s.batch() * p * c * 2, "window");
+        need(z, (long) s.batch() * c * 2, "z");
+        need(vState, s.batch() * half * 2, "vState");
+        need(vc, s.batch() * half * 2, "vc");
+        need(vdNew, s.batch() * half * 2, "vdNew");
+        kernels.launch(CudaKernels.ccaDecodeStep(s.headDim()), new int[] {s.qHeads() + s.kvHeads(), s.batch(), 1},
+                s.headDim(), 0, device.stream(),
+                Pointer.to(ptr(q), ptr(kCache), ptr(vCache), ptr(window), ptr(vState), ptr(z), ptr(vc), ptr(vdNew),
+                        ptr(w.w0()), ptr(w.b0()), ptr(w.w1t()), ptr(w.b1()), ptr(w.theta()), ints(pos), ints(s.tokens()),
+                        ints(s.qHeads()), ints(s.kvHeads()), ints(w.k0()), ints(w.k1()), ints(opt.rotaryDims()),
+                        floats((float) opt.ropeBase()), ints(opt.temperature().ordinal()), floats((float) opt.normEps()),
+                        ints(opt.qkMean() ? 1 : 0)));
+    }
+
     /** v [B, T, Dk] from y [B, T, Dk]: channels >= Dk/2 take the previous token (zeros at t=0). */
     public void valueShift(DeviceBuffer v, DeviceBuffer y, int batch, int tokens, int width) {
         long n = (long) batch * tokens * width;

@@ -139,6 +139,11 @@ final class CudaKernels {
 
     static final String VALUE_SHIFT = "value_shift_kernel";
 
+    /** One CCA/CCGQA decode token: D threads per head group (attention/cca_decode.cuh). */
+    static String ccaDecodeStep(int headDim) {
+        return "cca_decode_step_hd" + headDim;
+    }
+
     /** Every kernel the backend may launch; checked against the fatbin when the backend opens. */
     static List<String> all() {
         List<String> names = new ArrayList<>();
@@ -156,6 +161,7 @@ final class CudaKernels {
             names.add(flashBackward(d, false));
             names.add(flashBackwardPreprocess(d));
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));
+            names.add(ccaDecodeStep(d));
         }
         names.add(VALUE_SHIFT);
         names.addAll(CudaMlaKernels.all());
