@@ -30,9 +30,9 @@ dev, bf16 = "cuda", torch.bfloat16
 WG_BM, WG_THREADS = 128, 256
 WG_SMEM = 32768 * 7 + 1024  # Q tile + 3 stages of K/V tiles + alignment slack (wgfa::SMEM_BYTES)
 # kernel name suffix -> threads per block: v1 (2 consumer warpgroups, cp.async by all), v2 (+ producer
-# warpgroup), v3 (v2 + ping-pong)
-VARIANTS = {"wgmma": 256, "wgmma2": 384, "wgmma3": 384}
-CHECKED = ["wgmma", "wgmma2", "wgmma3"]  # variants run through the float64 checks and timed
+# warpgroup), v3 (v2 + ping-pong), v4 (v2, softmax pinned before the P V wait, cheaper copies), v5 (v4 + ping-pong)
+VARIANTS = {"wgmma": 256, "wgmma2": 384, "wgmma3": 384, "wgmma4": 384, "wgmma5": 384}
+CHECKED = ["wgmma2", "wgmma3", "wgmma4", "wgmma5"]  # variants run through the float64 checks and timed
 
 
 def wg_fwd(K, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, variant="wgmma"):
@@ -159,9 +159,19 @@ def main():
     ap.add_argument("--out", default=".")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-timing", action="store_true")
+    ap.add_argument("--profile-one", default=None,
+                    help="only launch this variant 3 times at MHA 16x128 T=16k causal (for ncu), then exit")
     ap.add_argument("--variants", default=",".join(CHECKED), help="kernel suffixes to check and time, e.g. wgmma2")
     a = ap.parse_args()
     CHECKED[:] = a.variants.split(",")
+    if a.profile_one:
+        K = Kernels(a.fatbin)
+        q = torch.randn(1, 16384, 16, 128, device=dev).to(bf16)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        for _ in range(3):
+            wg_fwd(K, q, k, v, True, variant=a.profile_one)
+        torch.cuda.synchronize()
+        return
     OUT = a.out
     os.makedirs(OUT, exist_ok=True)
     K = Kernels(a.fatbin)

@@ -29,6 +29,14 @@
 // - Online softmax in base 2 with the scale folded into one FFMA; causal masking only on tiles that cross the
 //   diagonal (with BM = BN, the last tile of the block) or the sequence end; longest-first causal block order.
 // Builds only for sm_90a (wgmma); the other targets compile a __trap() so that loading the wrong image fails loudly.
+//
+// Versions (instances in hopper_kernels.cuh; measurements in docs/perf-log-wgmma.md):
+//   v1 flash_fwd_wgmma_kernel: the design above, 256 threads.
+//   v2 flash_fwd_wgmma2_kernel<C, false, false>: + producer warpgroup and mbarrier stages (384 threads).
+//   v3 <C, true, false>: v2 + ping-pong between the consumer warpgroups.
+//   v4 <C, false, true>: v2 + the softmax pinned before the P V wait + cheaper producer copies: the one to ship
+//      (fastest or within run-to-run noise at every measured shape: 476-497 TF/s at 16k on H100).
+//   v5 <C, true, true>: v4 + ping-pong (measured 1-5% behind v4).
 #pragma once
 #include "../common/mma.cuh"
 
@@ -280,9 +288,10 @@ __device__ __forceinline__ void flash_fwd_wgmma_kernel(__nv_bfloat16* __restrict
 // consumer arrivals after that tile's wgmmas retired); warpgroups 1-2 are the consumers (64 query rows each). No
 // block-wide barrier in the loop: the two consumer warpgroups are free to drift apart, so one's softmax can run
 // under the other's wgmmas (v1's per-tile __syncthreads kept them in lockstep: both softmaxes at once, tensor cores
-// idle). Registers: the 384-thread cap is 168; setmaxnreg gives the producer 40 and the consumers 232 (per SM
-// sub-partition one warp of each warpgroup: 40 + 2 x 232 <= 512 per thread slot). (A single producer warp, 288
-// threads, caps at 168: one sub-partition then holds 3 warps; it spilled and serialized the wgmmas.)
+// idle). Registers: the 384-thread cap is 168; setmaxnreg gives the producer 56 and the consumers 224 (per SM
+// sub-partition one warp of each warpgroup: 56 + 2 x 224 <= 512 per thread slot; 40 / 232 spilled in v4). (A
+// single producer warp, 288 threads, caps at 168: one sub-partition then holds 3 of the 9 warps; it spilled and
+// serialized the wgmmas.)
 namespace wgfa {
 constexpr int NTHREADS2 = 384;
 DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }
@@ -303,7 +312,26 @@ DEVI void load_tile_wg(uint32_t dst, const __nv_bfloat16* g, long stride, int t0
         cp_async_16(dst + tile_off(r, c), ok ? g + (long)t * stride + c * 8 : g, ok ? 16 : 0);
     }
 }
-template <bool CAUSAL>
+// v4's copy: a thread keeps one 16-byte column chunk c and rows r0 + 8k, so the swizzled shared-memory offset
+// ((c & 7) ^ (r & 7)) is the same for all its 16 rows: one add per copy instead of v2's per-copy index math (the
+// ncu source view of v2 showed the producer's SEL/IMAD/SHF chains among the most-sampled instructions).
+DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
+    const int r0 = ptid >> 4, c = ptid & 15;
+    const uint32_t d0 = dst + tile_off(r0, c);
+    const int tb = t0 + r0 - shift;
+    const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
+    const long step = 8 * stride;
+#pragma unroll 4
+    for (int k = 0; k < 16; k++) {
+        const int t = tb + 8 * k;
+        const bool ok = (unsigned)t < (unsigned)T;
+        cp_async_16(d0 + k * 8 * 128, ok ? gp + k * step : g, ok ? 16 : 0);
+    }
+}
+// PIN (v4+): the results pass through empty volatile asm at the end, so the compiler cannot sink the softmax below
+// the following wgmma.wait_group 0 (in v2/v3 it did: ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 right
+// after the first FMNMX, i.e. the softmax waited for P(j) V(j) instead of overlapping it).
+template <bool CAUSAL, bool PIN = false>
 DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float (&corr)[2], int k0, int wrow0,
                        int rowA, int rowB, int T, int lane, float scaleLog2) {
 #pragma unroll
@@ -347,13 +375,21 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
     }
     lRow[0] = lRow[0] * corr[0] + sum[0];
     lRow[1] = lRow[1] * corr[1] + sum[1];
+    if (PIN) {
+#pragma unroll
+        for (int i = 0; i < 64; i++) fence_operand(s[i]);
+        fence_operand(lRow[0]); fence_operand(lRow[1]);
+        fence_operand(mRow[0]); fence_operand(mRow[1]);
+        fence_operand(corr[0]); fence_operand(corr[1]);
+    }
 }
 }  // namespace wgfa
 
 // PINGPONG (v3): the two consumer warpgroups take turns issuing their wgmmas (FA3's warp scheduler barriers:
 // named barriers 1 and 2, 256 threads each: a warpgroup waits on its own, issues, then arrives on the other's), so
 // that one warpgroup's softmax runs while the other's products occupy the tensor cores.
-template <bool CAUSAL, bool PINGPONG = false>
+// V4: PIN + load_tile_wg_fast.
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
@@ -384,7 +420,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     __syncthreads();
 
     if (warp < 4) {  // producer warpgroup
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
         const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
         const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
@@ -392,16 +428,16 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         for (int j = 0; j < nTiles; j++) {
             const int st = j % STAGES;
             if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
-            if (j == 0) load_tile_wg(sQ, Qb, qStride, q0, 0, T, tid);
-            load_tile_wg(sK(st), Kb, kStride, j * BN, 0, T, tid);
-            load_tile_wg(sV(st), Vb, kStride, j * BN, vShift, T, tid);
+            if (j == 0) (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
+            (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, j * BN, 0, T, tid);
+            (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, j * BN, vShift, T, tid);
             cp_async_commit();
             cp_async_wait<0>();
             fence_proxy_async();
             mbar_arrive(fullBar + 8 * st);
         }
     } else {  // consumer warpgroups 1, 2
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     const int wg = (warp >> 2) - 1, wwarp = warp & 3;
     // turn-taking: wait for my turn / hand the turn to the other warpgroup (named barrier ids 1 + wg)
     auto my_turn = [&]() {
@@ -427,7 +463,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     issue_qk(s, sQwg, sK(0));
     your_turn();
     wg_wait<0>();
-    softmax_tile<CAUSAL>(s, mRow, lRow, corr, 0, wrow0, rowA, rowB, T, lane, scaleLog2);
+    softmax_tile<CAUSAL, V4>(s, mRow, lRow, corr, 0, wrow0, rowA, rowB, T, lane, scaleLog2);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st1 = (j + 1) % STAGES;
         mbar_wait(fullBar + 8 * st1, ((j + 1) / STAGES) & 1);
@@ -438,7 +474,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         issue_pv(o, p, sV(j % STAGES));
         your_turn();
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        softmax_tile<CAUSAL>(s, mRow, lRow, corr, (j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2);
+        softmax_tile<CAUSAL, V4>(s, mRow, lRow, corr, (j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2);
         wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 64; i++) fence_operand(o[i]);
