@@ -368,8 +368,6 @@ def time_decode(K):
         kv_bytes = 2 * B * L * Hkv * D * 2
         row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "copy_bw": copy_bw}
         row["ours"] = bench(lambda i: K.decode(*sets[i % 2], L), 30, inner=10)
-        if B * Hkv <= 16:  # lab (run 23): chunks of 64 keys instead of 256 where there are few (batch x KV head) rows
-            row["ours_c64"] = bench(lambda i: K.decode(*sets[i % 2], L, min_chunk=64), 30, inner=10)
         for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
             try:
                 row[label] = bench(lambda i: sdpa(sets[i % 2][0][:, None], sets[i % 2][1], sets[i % 2][2], False, be), 30,

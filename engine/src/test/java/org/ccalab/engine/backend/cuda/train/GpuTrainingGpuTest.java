@@ -229,13 +229,14 @@ class GpuTrainingGpuTest {
     }
 
     /**
-     * 100 steps on both backends from the same initial model, same batches and schedule (the CPU run took 29 s on
-     * 2 cores, its loss 5.5 -> 0.6). The GPU's losses must fall (mean of the last 10 below 80% of the first 10) and
-     * stay near the CPU's: bf16 perturbs every update by about its gradient error (~1%) and the trajectories drift
-     * apart slowly. Where the loss falls fastest (~0.05 nat a step), a lag of one step is ~3% of L, so each step
-     * must be within 8% of max(L_cpu, 1 nat) and the mean difference within 3% of it (the floor of 1 nat keeps the
-     * low-loss end from turning a few hundredths of a nat into a large ratio). A wrong gradient term slows or
-     * stalls the fall and shows as tens of percent.
+     * 100 steps on both backends from the same initial model, same batches and schedule (loss 5.5 -> 0.6). Two
+     * regimes, measured on the H100 (session 2, run 23): while the runs are still close, bf16's ~0.4% gradient error
+     * per update compounds by ~1.5x a step (step 11: 1.7e-4 of max(L, 1 nat), step 21: 9.4e-3), so each of the
+     * first 20 steps must be within 2%; through the steep drop (steps 35-55) the two runs cross the same plateau a
+     * few steps apart and differ by up to 14% (a first version of this test bounded every step by 8%, a guess made
+     * before any GPU run, and failed there: 13.8%); once converged they agree again, so the mean of the last 20
+     * losses must be within 5% of the CPU's (measured 1.6%). A wrong gradient term shows in the first 20 steps
+     * already (it changes the first update), or as a stalled curve (the fall: last 10 below 80% of the first 10).
      */
     @Test
     void hundredStepsLowerTheLossAndTrackTheCpuRun() {
@@ -254,21 +255,24 @@ class GpuTrainingGpuTest {
             assertThat(gpu.done()).isTrue();
         }
         long t2 = System.nanoTime();
-        double maxRel = 0, sumRel = 0;
+        double maxEarly = 0, maxAll = 0;
         for (int s = 0; s < steps; s++) {
             double rel = Math.abs(gpuLoss[s] - cpuLoss[s]) / Math.max(cpuLoss[s], 1.0);
-            maxRel = Math.max(maxRel, rel);
-            sumRel += rel;
-            if (s % 10 == 0 || s == steps - 1)
+            if (s < 20) maxEarly = Math.max(maxEarly, rel);
+            maxAll = Math.max(maxAll, rel);
+            if (s % 5 == 0 || s == steps - 1)
                 System.out.printf("step %3d  loss GPU %.4f CPU %.4f diff / max(L, 1) %.2e%n", s + 1, gpuLoss[s], cpuLoss[s], rel);
         }
         double first = mean(gpuLoss, 0, 10), last = mean(gpuLoss, steps - 10, steps);
-        System.out.printf("GPU loss mean first 10 %.4f, last 10 %.4f (ratio %.3f, must be < 0.8); vs CPU: max rel %.2e"
-                        + " (tolerance 8e-2), mean rel %.2e (tolerance 3e-2); CPU %.1f s, GPU %.1f s%n", first, last,
-                last / first, maxRel, sumRel / steps, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        double tailGpu = mean(gpuLoss, steps - 20, steps), tailCpu = mean(cpuLoss, steps - 20, steps);
+        double tailRel = Math.abs(tailGpu - tailCpu) / tailCpu;
+        System.out.printf("GPU loss mean first 10 %.4f, last 10 %.4f (ratio %.3f, must be < 0.8); vs CPU: max rel in the"
+                        + " first 20 steps %.2e (tolerance 2e-2), last-20 means %.4f vs %.4f rel %.2e (tolerance 5e-2),"
+                        + " max rel over all steps %.2e (reported); CPU %.1f s, GPU %.1f s%n", first, last, last / first,
+                maxEarly, tailGpu, tailCpu, tailRel, maxAll, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
         assertThat(last).as("mean loss of the last 10 steps vs 0.8 x the first 10").isLessThan(0.8 * first);
-        assertThat(maxRel).as("largest per-step relative loss difference GPU vs CPU").isLessThan(8e-2);
-        assertThat(sumRel / steps).as("mean relative loss difference GPU vs CPU").isLessThan(3e-2);
+        assertThat(maxEarly).as("largest relative loss difference GPU vs CPU over the first 20 steps").isLessThan(2e-2);
+        assertThat(tailRel).as("mean loss of the last 20 steps, GPU vs CPU").isLessThan(5e-2);
     }
 
     private static double mean(double[] x, int from, int to) {
