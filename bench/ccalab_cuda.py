@@ -14,6 +14,8 @@ _cuda = ctypes.CDLL("libcuda.so.1")
 CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 
 FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
+# The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
+WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
 DECODE_THREADS = 128
 CCA_TT = 64
 CCA_THREADS = 256
@@ -36,6 +38,17 @@ class Kernels:
         # (mt, bn) used by flash_fwd calls that name none (the layers): the kernel lab's way to time a variant
         # inside a whole layer; None = the shipped heuristic.
         self.force_variant = None
+        # As CudaBackend.probeHopperForward: D=128 runs on the wgmma kernel where the driver loaded the sm_90a image.
+        self.hopper = self._probe_hopper()
+
+    def _probe_hopper(self):
+        r = torch.zeros(2, dtype=torch.int32, device="cuda")
+        try:
+            self.launch("wgmma_arch_probe", (1, 1, 1), (1, 1, 1), 0, r)
+        except RuntimeError:  # an older fatbin without the probe
+            return False
+        torch.cuda.synchronize()
+        return int(r[1].item()) == 1
 
     def fn(self, name, smem=0):
         f, allowed = self.funcs.get(name, (None, 48 * 1024))
@@ -81,6 +94,13 @@ class Kernels:
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
+        if mt is None and suffix is None and self.force_variant is None and D == 128 and self.hopper:
+            out = torch.empty_like(q) if out is None else out
+            lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
+            self.launch(f"flash_fwd_hd{D}" + ("_causal" if causal else "") + WGMMA_SUFFIX,
+                        ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (WGMMA_THREADS, 1, 1), WGMMA_SMEM, out, lse, q, k, v,
+                        T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
+            return out, lse
         if mt is None and self.force_variant is not None and D == 128:
             mt, bn = self.force_variant
         if mt is None:

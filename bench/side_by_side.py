@@ -124,12 +124,18 @@ def check_flash(K, quick):
                 r, rlse = ref.attention_f64(q, k, v, causal, vs)
                 naive = plain_attention_bf16(q, k, v, causal, vs)
                 layouts = [(1, 64)] if D == 256 else [(1, 64), (2, 64)] + ([(1, 128)] if D == 128 else [])
+                if D == 128 and K.hopper:
+                    layouts.append((None, None))  # the default: the wgmma kernel on Hopper
                 for (mt, bn) in layouts:
                     o = torch.full_like(q, float("nan"))
                     lse = torch.full((B, Hq, T), float("nan"), device=dev)
-                    K.flash_fwd(q, k, v, causal, vs, out=o, lse=lse, mt=mt, bn=bn)
+                    if mt is None:
+                        K.flash_fwd(q, k, v, causal, vs, out=o, lse=lse)
+                    else:
+                        K.flash_fwd(q, k, v, causal, vs, out=o, lse=lse, mt=mt, bn=bn)
                     torch.cuda.synchronize()
-                    name = f"flash_fwd{K.FLASH_VARIANTS[(mt, bn)]} B{B} T{T} Hq{Hq} Hkv{Hkv} D{D} causal={causal} vshift={vs}"
+                    label = "_wgmma" if mt is None else K.FLASH_VARIANTS[(mt, bn)]
+                    name = f"flash_fwd{label} B{B} T{T} Hq{Hq} Hkv{Hkv} D{D} causal={causal} vshift={vs}"
                     ok &= check(name, o, r, naive)
                     lerr = (lse.double() - rlse).abs().max().item() if torch.isfinite(lse).all() else float("inf")
                     lok = lerr < 1e-3

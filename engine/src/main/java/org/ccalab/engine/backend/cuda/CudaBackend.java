@@ -23,6 +23,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final Cublas cublas;
     private final CudaProbe probe;
     private final CudaKernels.Prologue prologue = CudaKernels.Prologue.fromProperty();
+    /** D = 128 forward on the wgmma kernel: the driver runs our sm_90a image (probed at open). */
+    private boolean hopperForward;
 
     private CudaBackend(CudaDevice device, KernelModule kernels, Cublas cublas, CudaProbe probe) {
         this.device = device;
@@ -73,12 +75,45 @@ public final class CudaBackend implements Backend, AutoCloseable {
                 throw new CudaUnavailableException("CUDA kernels missing from " + mod.image().source() + ": " + missing);
             Cublas blas = new Cublas(CublasLocator.locate(), dev.streamHandle());
             LOG.info(() -> "CUDA backend: " + p.describe() + ", kernels " + p.kernelsSource() + ", cuBLAS " + blas.library());
-            return new CudaBackend(dev, mod, blas, p);
+            CudaBackend backend = new CudaBackend(dev, mod, blas, p);
+            backend.hopperForward = backend.probeHopperForward();
+            return backend;
         } catch (RuntimeException e) {
             if (mod != null) mod.close();
             dev.close();
             throw e;
         }
+    }
+
+    /**
+     * Whether the D = 128 forward runs on the wgmma kernel. {@code ccalab.flash.forward}: auto (default: wgmma
+     * when the driver loaded the fatbin's sm_90a image, which a one-thread probe kernel reports; its other images
+     * would trap), mma (always the mma.sync kernels), wgmma (required: fails if the device cannot run it).
+     */
+    private boolean probeHopperForward() {
+        String mode = System.getProperty("ccalab.flash.forward", "auto");
+        if (!mode.equals("auto") && !mode.equals("mma") && !mode.equals("wgmma"))
+            throw new IllegalArgumentException("ccalab.flash.forward must be auto, mma or wgmma, was " + mode);
+        if (mode.equals("mma")) return false;
+        int arch, sm90a;
+        try (DeviceBuffer out = allocate(8)) {
+            device.zero(out, 8);
+            kernels.launch(CudaKernels.ARCH_PROBE, new int[] {1, 1, 1}, 1, 0, device.stream(), Pointer.to(ptr(out)));
+            float[] raw = device.downloadFloats(out, 2);
+            arch = Float.floatToRawIntBits(raw[0]);
+            sm90a = Float.floatToRawIntBits(raw[1]);
+        }
+        if (mode.equals("wgmma") && sm90a != 1)
+            throw new CudaUnavailableException("ccalab.flash.forward=wgmma, but the driver runs the compute_" + arch
+                    + " image of the fatbin, not sm_90a");
+        boolean hopper = sm90a == 1;
+        LOG.info(() -> "CUDA backend: D=128 forward on " + (hopper ? "wgmma (sm_90a image)" : "mma.sync (image " + arch + ")"));
+        return hopper;
+    }
+
+    /** The forward layout this backend launches for a shape. */
+    CudaKernels.FlashVariant flashVariant(AttentionShape s) {
+        return CudaKernels.flashVariant(s, hopperForward);
     }
 
     @Override
@@ -198,7 +233,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         need(v, s.kvElements() * 2, "v");
         if (vShiftFrom < 0 || vShiftFrom > s.kvHeads())
             throw new IllegalArgumentException("vShiftFrom " + vShiftFrom + " outside [0, kvHeads=" + s.kvHeads() + "]");
-        CudaKernels.FlashVariant fv = CudaKernels.flashVariant(s);
+        CudaKernels.FlashVariant fv = flashVariant(s);
         int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
         kernels.launch(CudaKernels.flashForward(s.headDim(), causal, fv), grid, fv.threads(), fv.smem(s.headDim()),
                 device.stream(), Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()),

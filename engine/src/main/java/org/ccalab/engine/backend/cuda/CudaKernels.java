@@ -23,7 +23,14 @@ final class CudaKernels {
      * fragment used twice) and keys per K/V tile. The name suffix matches ccalab_kernels.cu.
      */
     enum FlashVariant {
-        M1(1, FLASH_BN, ""), M2(2, FLASH_BN, "_m2"), N128(1, 128, "_n128");
+        M1(1, FLASH_BN, ""), M2(2, FLASH_BN, "_m2"), N128(1, 128, "_n128"),
+        /**
+         * Hopper only (sm_90a image; other images trap): wgmma with both operands in shared memory, a producer
+         * warpgroup filling a 3-stage K/V ring through mbarriers, two consumer warpgroups of 64 rows
+         * (attention/flash_fwd_wgmma.cuh, version 4: 476-497 TF/s at 16k, 1.49-1.53x FA2, docs/perf-log-wgmma.md).
+         * 384 threads, 225 KB of shared memory: the Q tile, 3 K/V stages and alignment slack.
+         */
+        WGMMA(1, 128, WGMMA_SUFFIX);
 
         final int rowTiles, keysPerTile;
         final String suffix;
@@ -35,12 +42,12 @@ final class CudaKernels {
         }
 
         int threads() {
-            return FLASH_THREADS / rowTiles;
+            return this == WGMMA ? 384 : FLASH_THREADS / rowTiles;
         }
 
-        /** Q tile plus double-buffered K and V tiles, bf16. */
+        /** Q tile plus double-buffered K and V tiles, bf16 (WGMMA: see its comment). */
         int smem(int headDim) {
-            return (FLASH_BM * headDim + 4 * keysPerTile * headDim) * 2;
+            return this == WGMMA ? 32768 * 7 + 1024 : (FLASH_BM * headDim + 4 * keysPerTile * headDim) * 2;
         }
 
         /**
@@ -51,7 +58,7 @@ final class CudaKernels {
             return switch (this) {
                 case M1 -> true;
                 case M2 -> headDim <= 128;
-                case N128 -> headDim == 128;
+                case N128, WGMMA -> headDim == 128;
             };
         }
     }
@@ -64,11 +71,12 @@ final class CudaKernels {
      * D = 128: 8 warps of 16 rows over 128-key tiles (run 13, docs/perf-log.md: 283-300 TF against 256-271 for
      * the 64-key layouts at every measured shape from 1k to 64k; half the barriers and O rescales per key).
      * D = 64: 4 warps of 32 rows over 64-key tiles (run 3: +25% over 8 warps of 16). D = 256: the only
-     * instance, 8 warps of 16 rows over 64-key tiles.
+     * instance, 8 warps of 16 rows over 64-key tiles. {@code hopper}: the device runs the sm_90a image (the
+     * backend probes it when it opens), so D = 128 takes the wgmma kernel.
      */
-    static FlashVariant flashVariant(AttentionShape s) {
+    static FlashVariant flashVariant(AttentionShape s, boolean hopper) {
         return switch (s.headDim()) {
-            case 128 -> FlashVariant.N128;
+            case 128 -> hopper ? FlashVariant.WGMMA : FlashVariant.N128;
             case 64 -> FlashVariant.M2;
             default -> FlashVariant.M1;
         };
@@ -139,6 +147,12 @@ final class CudaKernels {
 
     static final String VALUE_SHIFT = "value_shift_kernel";
 
+    /** The shipped wgmma forward version (docs/perf-log-wgmma.md). */
+    static final String WGMMA_SUFFIX = "_wgmma4";
+
+    /** Writes {__CUDA_ARCH__, 1 if the loaded image is sm_90a} into two ints: whether WGMMA may be launched. */
+    static final String ARCH_PROBE = "wgmma_arch_probe";
+
     /** One CCA/CCGQA decode token: D threads per head group (attention/cca_decode.cuh). */
     static String ccaDecodeStep(int headDim) {
         return "cca_decode_step_hd" + headDim;
@@ -164,6 +178,7 @@ final class CudaKernels {
             names.add(ccaDecodeStep(d));
         }
         names.add(VALUE_SHIFT);
+        names.add(ARCH_PROBE);
         names.addAll(CudaMlaKernels.all());
         return names;
     }

@@ -10,11 +10,19 @@ import org.junit.jupiter.api.Test;
 class CudaKernelsTest {
     @Test
     void eachHeadDimGetsTheLayoutThatExistsForIt() {
-        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 64))).isEqualTo(FlashVariant.M2);
-        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 128))).isEqualTo(FlashVariant.N128);
-        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 256))).isEqualTo(FlashVariant.M1);
-        for (int d : CudaKernels.HEAD_DIMS)
-            assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, d)).exists(d)).isTrue();
+        for (boolean hopper : new boolean[] {false, true}) {
+            assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 64), hopper)).isEqualTo(FlashVariant.M2);
+            assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 256), hopper)).isEqualTo(FlashVariant.M1);
+            for (int d : CudaKernels.HEAD_DIMS)
+                assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, d), hopper).exists(d)).isTrue();
+        }
+        // D = 128: the wgmma kernel where the sm_90a image runs, else the 128-key mma.sync layout
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 128), false)).isEqualTo(FlashVariant.N128);
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 128), true)).isEqualTo(FlashVariant.WGMMA);
+        assertThat(FlashVariant.WGMMA.threads()).isEqualTo(384);
+        assertThat(FlashVariant.WGMMA.smem(128)).isEqualTo(230_400).isLessThanOrEqualTo(227 * 1024);
+        assertThat(CudaKernels.all()).contains("flash_fwd_hd128_causal" + CudaKernels.WGMMA_SUFFIX,
+                "flash_fwd_hd128" + CudaKernels.WGMMA_SUFFIX, CudaKernels.ARCH_PROBE);
         // 192 KB at D = 256: the Q tile and double-buffered K/V tiles of 64 keys, within Hopper's 227 KB
         assertThat(FlashVariant.M1.smem(256)).isEqualTo(196_608).isLessThanOrEqualTo(227 * 1024);
     }
