@@ -328,9 +328,12 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
         cp_async_16(d0 + k * 8 * 128, ok ? gp + k * step : g, ok ? 16 : 0);
     }
 }
-// PIN (v4+): the results pass through empty volatile asm at the end, so the compiler cannot sink the softmax below
-// the following wgmma.wait_group 0 (in v2/v3 it did: ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 right
-// after the first FMNMX, i.e. the softmax waited for P(j) V(j) instead of overlapping it).
+// PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
+// wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
+// arrive right after the first FMNMX: the softmax waited for P(j) V(j) instead of overlapping it). Found after
+// measuring: the PTX already has the whole softmax between wait_group 1 and wait_group 0 in v2 and v4 alike, and
+// empty asm emits no PTX, so this pin cannot reach ptxas, whose scheduler made the move; v4's gain is its copy
+// change. Kept because it is free; the real fix (e.g. the arrive moved later, checked in the SASS) is still open.
 template <bool CAUSAL, bool PIN = false>
 DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float (&corr)[2], int k0, int wrow0,
                        int rowA, int rowB, int T, int lane, float scaleLog2) {
