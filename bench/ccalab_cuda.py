@@ -65,7 +65,9 @@ class Kernels:
         f = self.fn(name, smem)
         holders = []
         for a in args:
-            if isinstance(a, torch.Tensor):
+            if isinstance(a, ctypes._SimpleCData):  # passed as it is (e.g. c_longlong for a 64-bit parameter)
+                holders.append(a)
+            elif isinstance(a, torch.Tensor):
                 holders.append(ctypes.c_void_p(a.data_ptr()))
             elif a is None:
                 holders.append(ctypes.c_void_p(0))

@@ -47,26 +47,6 @@ class TrainingKernels:
     def __init__(self, kernels):
         self.K = kernels  # ccalab_cuda.Kernels
 
-    def _launch_raw(self, name, grid, block, smem, *args):
-        """Kernels.launch, but ctypes scalars pass as they are (a 64-bit `long` parameter needs c_longlong)."""
-        import ccalab_cuda as cc
-        f = self.K.fn(name, smem)
-        holders = []
-        for a in args:
-            if isinstance(a, ctypes._SimpleCData):
-                holders.append(a)
-            elif isinstance(a, torch.Tensor):
-                holders.append(ctypes.c_void_p(a.data_ptr()))
-            elif a is None:
-                holders.append(ctypes.c_void_p(0))
-            elif isinstance(a, float):
-                holders.append(ctypes.c_float(a))
-            else:
-                holders.append(ctypes.c_int(a))
-        params = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.byref(h), ctypes.c_void_p) for h in holders])
-        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-        cc._check(cc._cuda.cuLaunchKernel(f, *grid, *block, smem, stream, params, None), f"cuLaunchKernel({name})")
-
     # x [N, E] bf16, w [E] fp32 -> y [N, E] bf16, rstd [N] fp32; with residual r: also s = bf16(x + r), y = norm(s)
     def rmsnorm_fwd(self, x, w, eps, residual=None, out=None):
         N, E = x.shape
@@ -187,8 +167,8 @@ class TrainingKernels:
     def cast_to_bf16(self, x, out=None):
         n = x.numel()
         y = torch.empty(n, device=x.device, dtype=torch.bfloat16) if out is None else out
-        self._launch_raw("cast_f32_bf16", (elementwise_blocks(_cdiv(n, 2)), 1, 1), (ELEMENTWISE_THREADS, 1, 1), 0,
-                         y, x, ctypes.c_longlong(n))
+        self.K.launch("cast_f32_bf16", (elementwise_blocks(_cdiv(n, 2)), 1, 1), (ELEMENTWISE_THREADS, 1, 1), 0,
+                      y, x, ctypes.c_longlong(n))
         return y
 
     # in place on x [B, T, H, D] (bf16 or fp32): channels [offset, offset + dims) of each head

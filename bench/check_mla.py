@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from side_by_side import bench as sbs_bench  # noqa: E402
 from ccalab_mla import DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
 
 dev = "cuda"
@@ -221,42 +222,8 @@ def check_layer_steps(M):
 
 # ---------------------------------------------------------------- (c) timing
 def bench(fn, reps=20, warmup=3, inner=2):
-    """Median/p10/p90 milliseconds per call of fn(i) (i picks the rotated input set), `inner` calls captured in
-    one CUDA graph and replayed (eager if capture fails, said in 'mode'); events time each replay."""
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for i in range(warmup):
-            fn(i)
-    torch.cuda.current_stream().wait_stream(s)
-    torch.cuda.synchronize()
-    mode = "graph"
-    try:
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            for i in range(inner):
-                fn(i)
-        run = g.replay
-    except Exception as ex:  # noqa: BLE001 - recorded in the result
-        mode = f"eager ({type(ex).__name__})"
-        torch.cuda.synchronize()
-
-        def run():
-            for i in range(inner):
-                fn(i)
-    run()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        run()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) / inner)
-    times.sort()
-    return {"p10": times[len(times) // 10], "p50": times[len(times) // 2], "p90": times[(9 * len(times)) // 10],
-            "mode": mode}
+    """side_by_side.bench (CUDA-graph replays of `inner` calls of fn(i), event medians) with this script's defaults."""
+    return sbs_bench(fn, reps, warmup, inner)
 
 
 def timed(label, row, fn, **kw):

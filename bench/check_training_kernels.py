@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ccalab_cuda import Kernels  # noqa: E402
+from side_by_side import bench as sbs_bench  # noqa: E402
 from ccalab_training import TrainingKernels  # noqa: E402
 
 dev = "cuda"
@@ -389,43 +390,8 @@ def case_rope(T, B, Tn, H, D, offset, dims, pos0, dtype, inverse):
 
 # ---------------------------------------------------------------- timing
 def bench(fn, reps=30, warmup=3, inner=4, graph=True):
-    """Median/p10/p90 ms per call (bench/side_by_side.py's method: CUDA-graph replay of `inner` calls, events)."""
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(warmup):
-            fn()
-    torch.cuda.current_stream().wait_stream(s)
-    torch.cuda.synchronize()
-    mode = "graph"
-    try:
-        if not graph:
-            raise RuntimeError("graph capture not requested")
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            for _ in range(inner):
-                fn()
-        run = g.replay
-    except Exception as ex:  # noqa: BLE001 - recorded in the result
-        mode = f"eager ({type(ex).__name__})"
-        torch.cuda.synchronize()
-
-        def run():
-            for _ in range(inner):
-                fn()
-    run()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        run()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) / inner)
-    times.sort()
-    return {"p10": times[len(times) // 10], "p50": times[len(times) // 2], "p90": times[(9 * len(times)) // 10],
-            "mode": mode}
+    """side_by_side.bench (CUDA-graph replays of `inner` calls, event medians) for a fn that takes no argument."""
+    return sbs_bench(lambda i: fn(), reps, warmup, inner, graph)
 
 
 def timed(name, fn, nbytes, graph=True):
