@@ -26,7 +26,8 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer,mla] [--reps 20]
  * </pre>
  * Phases: {@code check} (GPU vs the float64 CPU reference on fresh random inputs: flash forward per variant
- * shape, decode, decode == last prefill row, GEMM), {@code core} (causal attention forward), {@code decode}
+ * shape, decode, decode == last prefill row, GEMM), {@code core} (attention forward causal and not, for head dims
+ * 64, 128 and 256, and backward causal and not for 64 and 128), {@code decode}
  * (one token over a KV cache, KV bytes/s), {@code gemm} (the model's projection shapes + 8192^3) and
  * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
  * + prologue + flash with fused value shift + out GEMM) and {@code mla} (MLA at E = 2048, V2-Lite r_kv 512 and
@@ -49,7 +50,14 @@ public final class CudaBenchCli {
             // The headline CCGQA: query compression 4 (E / (4 x 128)), KV compression 8 and 16.
             new Variant("CCGQA-4x 4q/2kv (4x/8x)", "ccgqa", 4, 2, 128),
             new Variant("CCGQA-4x 4q/1kv (4x/16x)", "ccgqa", 4, 1, 128),
-            new Variant("MHA 32x64", "mha", 32, 32, 64));
+            // The paper's other head dims at the same width (core only: no D=256 prologue or backward yet).
+            new Variant("MHA 32x64", "mha", 32, 32, 64),
+            new Variant("GQA-4 32q/8kv d64", "gqa", 32, 8, 64),
+            new Variant("CCA-4x 8q/8kv d64", "cca", 8, 8, 64),
+            new Variant("MHA 8x256", "mha", 8, 8, 256),
+            new Variant("GQA-4 8q/2kv d256", "gqa", 8, 2, 256),
+            new Variant("GQA-8 8q/1kv d256", "gqa", 8, 1, 256),
+            new Variant("CCA-4x 2q/2kv d256", "cca", 2, 2, 256));
 
     /**
      * MLA at the paper's width: DeepSeek-V2-Lite's attention (16 heads, d_qk 192, d_v 128, r_kv 512, d_r 64) and
@@ -428,36 +436,43 @@ public final class CudaBenchCli {
 
     record Stats(double p10, double p50, double p90) {}
 
+    /**
+     * The attention core at each length, causal and not: forward for every variant, backward where the head dim
+     * has a backward kernel (64, 128) up to 16k. FLOPs: 4 B H T^2 D, half of it causal; backward 2.5x forward.
+     */
     void core(int[] seqs) {
-        table.add("== attention core forward, causal, batch 1 (ms p50, TFLOP/s) ==");
+        table.add("== attention core, batch 1 (ms p50, TFLOP/s) ==");
         for (Variant v : VARIANTS)
-            for (int t : seqs) {
-                AttentionShape s = new AttentionShape(1, t, v.qHeads(), v.kvHeads(), v.headDim());
-                DeviceBuffer[] q = {randomBf16(s.qElements(), 1), randomBf16(s.qElements(), 2)};
-                DeviceBuffer[] k = {randomBf16(s.kvElements(), 3), randomBf16(s.kvElements(), 4)};
-                DeviceBuffer[] vv = {randomBf16(s.kvElements(), 5), randomBf16(s.kvElements(), 6)};
-                try (DeviceBuffer o = cuda.allocate(s.qElements() * 2); DeviceBuffer l = cuda.allocate((long) s.qHeads() * t * 4)) {
-                    Stats st = time(i -> cuda.flashForward(o, l, q[i & 1], k[i & 1], vv[i & 1], s, true, v.kvHeads()));
-                    double tf = s.causalForwardFlops() / (st.p50() * 1e-3) / 1e12;
-                    cell("forward", "core", v, t, 1, st, tf, 0, kvBytesPerToken(v));
-                    table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF", v.name(), t, st.p50(), tf));
-                    if (t <= 16384) {
-                        try (DeviceBuffer g = randomBf16(s.qElements(), 7); DeviceBuffer dq = cuda.allocate(s.qElements() * 4);
-                             DeviceBuffer dk = cuda.allocate(s.kvElements() * 4); DeviceBuffer dv = cuda.allocate(s.kvElements() * 4)) {
-                            cuda.flashForward(o, l, q[0], k[0], vv[0], s, true, v.kvHeads());
-                            Stats bw = time(i -> cuda.flashBackward(dq, dk, dv, q[0], k[0], vv[0], o, l, g, s, true));
-                            double btf = 2.5 * s.causalForwardFlops() / (bw.p50() * 1e-3) / 1e12;
-                            cell("backward", "core", v, t, 1, bw, btf, 0, kvBytesPerToken(v));
-                            table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (backward)", v.name(), t,
-                                    bw.p50(), btf));
+            for (int t : seqs)
+                for (boolean causal : new boolean[] {true, false}) {
+                    AttentionShape s = new AttentionShape(1, t, v.qHeads(), v.kvHeads(), v.headDim());
+                    double flops = causal ? s.causalForwardFlops() : 2 * s.causalForwardFlops();
+                    String tag = causal ? "" : " non-causal";
+                    DeviceBuffer[] q = {randomBf16(s.qElements(), 1), randomBf16(s.qElements(), 2)};
+                    DeviceBuffer[] k = {randomBf16(s.kvElements(), 3), randomBf16(s.kvElements(), 4)};
+                    DeviceBuffer[] vv = {randomBf16(s.kvElements(), 5), randomBf16(s.kvElements(), 6)};
+                    try (DeviceBuffer o = cuda.allocate(s.qElements() * 2); DeviceBuffer l = cuda.allocate((long) s.qHeads() * t * 4)) {
+                        Stats st = time(i -> cuda.flashForward(o, l, q[i & 1], k[i & 1], vv[i & 1], s, causal, v.kvHeads()));
+                        double tf = flops / (st.p50() * 1e-3) / 1e12;
+                        cell("forward", "core", v, t, 1, st, tf, 0, kvBytesPerToken(v), causal);
+                        table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF%s", v.name(), t, st.p50(), tf, tag));
+                        if (t <= 16384 && s.hasBackward()) {
+                            try (DeviceBuffer g = randomBf16(s.qElements(), 7); DeviceBuffer dq = cuda.allocate(s.qElements() * 4);
+                                 DeviceBuffer dk = cuda.allocate(s.kvElements() * 4); DeviceBuffer dv = cuda.allocate(s.kvElements() * 4)) {
+                                cuda.flashForward(o, l, q[0], k[0], vv[0], s, causal, v.kvHeads());
+                                Stats bw = time(i -> cuda.flashBackward(dq, dk, dv, q[0], k[0], vv[0], o, l, g, s, causal));
+                                double btf = 2.5 * flops / (bw.p50() * 1e-3) / 1e12;
+                                cell("backward", "core", v, t, 1, bw, btf, 0, kvBytesPerToken(v), causal);
+                                table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (backward%s)", v.name(), t,
+                                        bw.p50(), btf, tag));
+                            }
                         }
+                    } finally {
+                        closeAll(q);
+                        closeAll(k);
+                        closeAll(vv);
                     }
-                } finally {
-                    closeAll(q);
-                    closeAll(k);
-                    closeAll(vv);
                 }
-            }
     }
 
     /** The MLA prefill core (causal, batch 1) of each {@link #MLA} config: one row per distinct (d_qk, d_v). */
@@ -671,10 +686,14 @@ public final class CudaBenchCli {
     }
 
     private Map<String, Object> baseCell(String phase, String scope, int seq, int batch, Stats st) {
+        return baseCell(phase, scope, seq, batch, st, true);
+    }
+
+    private Map<String, Object> baseCell(String phase, String scope, int seq, int batch, Stats st, boolean causal) {
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("phase", phase);
         c.put("scope", scope);
-        c.put("causal", true);
+        c.put("causal", causal);
         c.put("batch", batch);
         c.put("seqLen", seq);
         c.put("dtype", "bf16");
@@ -687,7 +706,12 @@ public final class CudaBenchCli {
 
     private void cell(String phase, String scope, Variant v, int seq, int batch, Stats st, double tflops, double bytesPerS,
                       long kvBytesPerToken) {
-        Map<String, Object> c = baseCell(phase, scope, seq, batch, st);
+        cell(phase, scope, v, seq, batch, st, tflops, bytesPerS, kvBytesPerToken, true);
+    }
+
+    private void cell(String phase, String scope, Variant v, int seq, int batch, Stats st, double tflops, double bytesPerS,
+                      long kvBytesPerToken, boolean causal) {
+        Map<String, Object> c = baseCell(phase, scope, seq, batch, st, causal);
         c.put("variant", v.name());
         c.put("family", v.family());
         c.put("qHeads", v.qHeads());
