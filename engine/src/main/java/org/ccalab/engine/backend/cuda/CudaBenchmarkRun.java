@@ -18,6 +18,8 @@ import org.ccalab.common.variant.CompressedConvSpec;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.engine.backend.cpu.AttentionKernel;
+import org.ccalab.engine.backend.cpu.CpuBackend;
 import org.ccalab.engine.run.RunStoppedException;
 import org.ccalab.engine.run.RunObserver;
 
@@ -27,8 +29,9 @@ import org.ccalab.engine.run.RunObserver;
  * FORWARD/LAYER = projections (cuBLAS) + core + output projection; DECODE/CORE = one token over a KV cache of
  * seqLen; BACKWARD/CORE for MHA/GQA. MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE, CORE and LAYER (its
  * layer with RoPE, norms and the latent cache). Not covered, and logged as such: BACKWARD for CCA/CCGQA, MLA and
- * layers, DECODE/LAYER but for MLA, dtypes other than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE. Errors are NaN: the GPU-vs-reference checks
- * are {@link CudaBenchCli}'s check phase and the gpu-tagged tests, at shapes the float64 reference can afford.
+ * layers, DECODE/LAYER but for MLA, dtypes other than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE.
+ * Errors: MHA/GQA core cells carry the same kernel's error against the float64 CPU reference at a small shape
+ * ({@link #referenceError}); the others are NaN and covered by {@link CudaBenchCli}'s checks and the gpu tests.
  */
 final class CudaBenchmarkRun {
     private static final Logger LOG = Logger.getLogger(CudaBenchmarkRun.class.getName());
@@ -80,10 +83,12 @@ final class CudaBenchmarkRun {
         for (Phase phase : bs.phases())
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
+                cuda.device().pool().resetPeak();
                 double[] ms = switch (phase) {
                     case FORWARD -> scope == Scope.CORE ? forwardCore() : forwardLayer();
                     case DECODE -> scope == Scope.CORE ? decodeCore() : null;
-                    case BACKWARD -> scope == Scope.CORE && shape.conv() == null ? backwardCore() : null;
+                    case BACKWARD -> scope == Scope.CORE && shape.conv() == null && attentionShape().hasBackward()
+                            ? backwardCore() : null;
                 };
                 if (ms == null) {
                     LOG.warning(() -> "CUDA benchmark: " + phase + "/" + scope + " is not implemented; no cell");
@@ -105,8 +110,9 @@ final class CudaBenchmarkRun {
             }
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
+                cuda.device().pool().resetPeak();
                 double[] ms = mla.measure(phase, scope, this::time);
-                cells.add(mla.cell(phase, scope, ms, cuda.device().pool().liveBytes()));
+                cells.add(mla.cell(phase, scope, ms, cuda.device().pool().peakLiveBytes()));
             }
         }
         observer.cells(cells);
@@ -125,8 +131,31 @@ final class CudaBenchmarkRun {
         };
         double bytes = phase == Phase.DECODE ? (double) b * t * kvPerToken
                 : 2.0 * b * t * (hq + 2 * hkv) * d + 2.0 * b * t * hq * d;
+        long peak = cuda.device().pool().peakLiveBytes();  // of the measurement just finished, before the check allocates
+        CudaBenchCli.Err err = referenceError(phase, scope);
         return new BenchmarkCell(phase, scope, bs.causal(), b, t, "bf16", "cuda", ms[0], ms[1], ms[2], flops / s / 1e12,
-                bytes / s, cuda.device().pool().liveBytes(), kvPerToken, Double.NaN, Double.NaN);
+                bytes / s, peak, kvPerToken, err == null ? Double.NaN : err.maxAbs(), err == null ? Double.NaN : err.rel());
+    }
+
+    /**
+     * The cell's kernel against the float64 CPU reference at a small shape of the same variant (batch 1, up to 256
+     * tokens; decode over up to 512 cached tokens) on fresh bf16 inputs, as CudaBenchCli's check phase measures it:
+     * the timed shape itself would take the CPU minutes. MHA/GQA cores; the CCA prologue and the layers are
+     * checked by CudaBenchCli's layer checks and the gpu tests, not per cell (NaN).
+     */
+    private CudaBenchCli.Err referenceError(Phase phase, Scope scope) {
+        if (scope != Scope.CORE || shape.conv() != null) return null;
+        String family = spec.variant().family();
+        var v = new CudaBenchCli.Variant(family, family, shape.qHeads(), shape.kvHeads(), shape.headDim());
+        AttentionKernel ref = CpuBackend.create().attention();
+        CudaBenchCli checks = new CudaBenchCli(cuda, 1);
+        int t = Math.min(bs.seqLen(), 256), cached = Math.min(bs.seqLen(), 512);
+        return switch (phase) {
+            case FORWARD -> checks.flashForwardCheck(ref, v, 1, t, bs.causal()).out();
+            case BACKWARD -> checks.backwardErrors(ref, v, 1, t, bs.causal()).values().stream()
+                    .max(java.util.Comparator.comparingDouble(CudaBenchCli.Err::rel)).orElseThrow();
+            case DECODE -> checks.decodeErrors(ref, v, 1, cached, cached)[0];
+        };
     }
 
     private double[] time(IntConsumer body) {

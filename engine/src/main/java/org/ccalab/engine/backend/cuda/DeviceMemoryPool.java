@@ -22,6 +22,7 @@ public final class DeviceMemoryPool implements AutoCloseable {
     private final Map<Long, ArrayDeque<DevicePointer>> free = new HashMap<>();
     private long cachedBytes;
     private long liveBytes;
+    private long peakLiveBytes;
 
     static long sizeClass(long bytes) {
         if (bytes <= 0) throw new IllegalArgumentException("allocation of " + bytes + " bytes");
@@ -50,6 +51,7 @@ public final class DeviceMemoryPool implements AutoCloseable {
             }
         }
         liveBytes += cls;
+        peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
         return new DeviceBuffer(this, p, bytes, cls);
     }
 
@@ -82,6 +84,15 @@ public final class DeviceMemoryPool implements AutoCloseable {
 
     public synchronized long liveBytes() {
         return liveBytes;
+    }
+
+    /** The most bytes live at once (size classes) since the last {@link #resetPeak()}: a measurement's peak memory. */
+    public synchronized long peakLiveBytes() {
+        return peakLiveBytes;
+    }
+
+    public synchronized void resetPeak() {
+        peakLiveBytes = liveBytes;
     }
 
     @Override

@@ -69,6 +69,44 @@ class CudaBackendGpuTest {
         }
     }
 
+    /**
+     * An MHA core benchmark's cells carry the kernel's measured error against the float64 CPU reference (at a small
+     * shape, see CudaBenchmarkRun.referenceError) and the measurement's peak device memory.
+     */
+    @Test
+    void mhaCoreCellsCarryTheirMeasuredErrorAndPeakMemory() {
+        List<BenchmarkCell> cells = new ArrayList<>();
+        RunObserver obs = new RunObserver() {
+            public void metrics(List<MetricPoint> points) {}
+
+            public void cells(List<BenchmarkCell> c) {
+                cells.addAll(c);
+            }
+
+            public void checkpoint(CheckpointRef checkpoint) {}
+
+            public boolean stopRequested() {
+                return false;
+            }
+        };
+        try (CudaEngine engine = CudaEngine.create()) {
+            engine.run(new RunSpec(RunKind.BENCHMARK, new org.ccalab.common.variant.GqaConfig(2048, 16, 4), 1,
+                    new BenchmarkSpec(1, 1024, null, List.of(org.ccalab.common.run.Scope.CORE), null, null, null, null), null),
+                    null, null, obs);
+            assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
+                    .containsExactlyInAnyOrder("FORWARD/CORE", "BACKWARD/CORE", "DECODE/CORE");
+            long qkvBytes = 1024L * (16 + 2 * 4) * 128 * 2;
+            assertThat(cells).allSatisfy(c -> {
+                System.out.printf("%s/%s: max rel error %.2e, max abs %.2e, peak %d bytes%n", c.phase(), c.scope(),
+                        c.maxRelError(), c.maxAbsError(), c.peakMemoryBytes());
+                assertThat(c.maxRelError()).as("%s error vs float64", c.phase()).isFinite().isPositive().isLessThan(8e-3);
+                assertThat(c.maxAbsError()).isFinite().isPositive();
+            });
+            assertThat(cells).filteredOn(c -> c.phase() != org.ccalab.common.run.Phase.DECODE)
+                    .allSatisfy(c -> assertThat(c.peakMemoryBytes()).isGreaterThan(qkvBytes));
+        }
+    }
+
     private static TrainingSpec sampleTraining() {
         return new TrainingSpec(null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
