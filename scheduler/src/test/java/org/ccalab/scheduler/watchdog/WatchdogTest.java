@@ -25,11 +25,13 @@ import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Leases and cancellation, with a 3 s heartbeat lease and the real loops. The dispatch lease is longer so
- * that a slow consumer on a loaded machine cannot turn "not started yet" into a lost worker.
+ * Leases and cancellation, with a 5 s heartbeat lease and the real loops. The leases are longer than the other
+ * scheduler tests' 3 s so that a loaded CI machine, where one heartbeat can take seconds from send to row,
+ * cannot turn a live worker into a lost one; the dispatch lease is longer still, so that "not started yet"
+ * cannot either.
  */
 @SchedulerIntegrationTest
-@TestPropertySource(properties = "ccalab.scheduler.dispatch-lease-timeout=10s")
+@TestPropertySource(properties = {"ccalab.scheduler.lease-timeout=5s", "ccalab.scheduler.dispatch-lease-timeout=10s"})
 class WatchdogTest {
     @Autowired TestRuns runs;
     @Autowired WorkerSimulator worker;
@@ -90,7 +92,7 @@ class WatchdogTest {
         long start = System.nanoTime();
         long seq = 1;
         // Twice the lease, heartbeating every 500 ms: the run must stay RUNNING at attempt 1 throughout.
-        while (System.nanoTime() - start < Duration.ofSeconds(6).toNanos()) {
+        while (System.nanoTime() - start < Duration.ofSeconds(10).toNanos()) {
             worker.send(worker.heartbeat(run, 1, seq++));
             await().pollDelay(Duration.ofMillis(500)).until(() -> true);
             assertThat(runs.row(run)).containsEntry("status", "RUNNING").containsEntry("attempt", 1);
