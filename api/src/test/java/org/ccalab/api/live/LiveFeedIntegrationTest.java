@@ -29,7 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class LiveFeedIntegrationTest {
     static final FreshDatabase db = new FreshDatabase();
-    static final Duration WAIT = Duration.ofSeconds(10);
+    static final Duration WAIT = Duration.ofSeconds(30);  // a ceiling: a loaded CI machine once needed more than 10 s
 
     @DynamicPropertySource
     static void database(DynamicPropertyRegistry registry) {

@@ -48,9 +48,9 @@ class LivePollingFallbackTest {
                 """);
         UUID run = UUID.fromString(r.json().get("runs").get(0).get("id").asString());
         try (SseClient sse = new SseClient(http, "/api/live/runs/" + run)) {
-            assertThat(sse.next("status", Duration.ofSeconds(10))).isNotNull();
+            assertThat(sse.next("status", Duration.ofSeconds(30))).isNotNull();
             new Fixtures(jdbc).point(run, "train/loss", 3, 1.75);
-            SseClient.Event metrics = sse.next("metrics", Duration.ofSeconds(10));
+            SseClient.Event metrics = sse.next("metrics", Duration.ofSeconds(30));
             assertThat(metrics).isNotNull();
             assertThat(json.readTree(metrics.data()).get("points").get(0).get("value").asDouble()).isEqualTo(1.75);
         }
