@@ -91,7 +91,10 @@ public class LiveFeeds implements DisposableBean {
         sender.execute(() -> {
             stream.lastSteps = new java.util.HashMap<>(runs.lastSteps(runId));
             stream.lastCellId = runs.maxCellId(runId);
-            push(runId, stream);
+            // Only the status here: the cursors were just set to "now", so points or cells written after that
+            // arrive with the signal their writer sends (a client that reacts to this first event by writing
+            // must not race this same task's metrics query).
+            push(runId, stream, false);
         });
         return emitter;
     }
@@ -149,6 +152,10 @@ public class LiveFeeds implements DisposableBean {
     }
 
     private void push(UUID runId, RunStream s) {
+        push(runId, s, true);
+    }
+
+    private void push(UUID runId, RunStream s, boolean withData) {
         try {
             RunRow row = runs.find(runId).orElse(null);
             if (row == null) return;
@@ -157,6 +164,7 @@ public class LiveFeeds implements DisposableBean {
                 if (!send(s.emitter, SseEmitter.event().name("status").data(status))) return;
                 s.statusSignature = status.signature();
             }
+            if (!withData) return;
             List<Map.Entry<String, MetricPointView>> points;
             do {
                 points = runs.pointsAfter(runId, s.lastSteps, POINTS_PER_EVENT);
