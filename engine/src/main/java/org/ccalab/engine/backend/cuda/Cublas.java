@@ -18,7 +18,7 @@ import java.nio.file.Path;
  * one {@link CudaDevice} makes current, so device pointers from JCuda are valid here.
  */
 final class Cublas implements AutoCloseable {
-    private static final int CUDA_R_16BF = 14, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+    private static final int CUDA_R_32F = 0, CUDA_R_16BF = 14, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
     private static final int OP_N = 0, OP_T = 1;
 
     private final Arena arena = Arena.ofShared();
@@ -67,10 +67,19 @@ final class Cublas implements AutoCloseable {
      * In cuBLAS's column-major terms that is c^T = b . a^T: op T on b, op N on a.
      */
     void gemmNt(long c, long a, long b, int m, int n, int k) {
-        int rc = (int) invoke(gemmEx, handle, OP_T, OP_N, n, m, k, one, MemorySegment.ofAddress(b), CUDA_R_16BF, k,
-                MemorySegment.ofAddress(a), CUDA_R_16BF, k, zero, MemorySegment.ofAddress(c), CUDA_R_16BF, n,
-                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        check(rc, "cublasGemmEx(m=" + m + ", n=" + n + ", k=" + k + ")");
+        gemmEx(OP_T, OP_N, n, m, k, b, k, a, k, c, false, n, false);
+    }
+
+    /**
+     * One cublasGemmEx in cuBLAS's column-major terms: c = op(first) op(second) (+ c when accumulate), operands
+     * bf16, fp32 accumulation, c bf16 or fp32 (cFloat32).
+     */
+    void gemmEx(int opFirst, int opSecond, int m, int n, int k, long first, int ldFirst, long second, int ldSecond, long c,
+                boolean cFloat32, int ldc, boolean accumulate) {
+        int rc = (int) invoke(gemmEx, handle, opFirst, opSecond, m, n, k, one, MemorySegment.ofAddress(first), CUDA_R_16BF,
+                ldFirst, MemorySegment.ofAddress(second), CUDA_R_16BF, ldSecond, accumulate ? one : zero,
+                MemorySegment.ofAddress(c), cFloat32 ? CUDA_R_32F : CUDA_R_16BF, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        check(rc, "cublasGemmEx(m=" + m + ", n=" + n + ", k=" + k + ", ops " + opFirst + "/" + opSecond + ")");
     }
 
     private static Object invoke(MethodHandle h, Object... args) {

@@ -204,12 +204,19 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return b.address();
     }
 
-    /** The cuBLAS library this backend loaded. */
-    public java.nio.file.Path cublasLibrary() {
-        return cublas.library();
-    }
-
     // ---------------------------------------------------------------- operations
+
+    /**
+     * cublasGemmEx in cuBLAS's column-major terms on this backend's handle and stream: c = op(first) op(second)
+     * (+ c when accumulate), bf16 operands, fp32 accumulation, c bf16 or fp32. The general form behind
+     * {@link #gemmNt}, for callers that map their own row-major products (the trainer's Gemm); buffer sizes are
+     * the caller's to check.
+     */
+    public void gemmColumnMajor(int opFirst, int opSecond, int m, int n, int k, DeviceBuffer first, int ldFirst,
+                                DeviceBuffer second, int ldSecond, DeviceBuffer c, boolean cFloat32, int ldc, boolean accumulate) {
+        cublas.gemmEx(opFirst, opSecond, m, n, k, first.address(), ldFirst, second.address(), ldSecond, c.address(), cFloat32,
+                ldc, accumulate);
+    }
 
     /** Row-major c [M, N] = a [M, K] . b [N, K]^T in bf16 with fp32 accumulation (cuBLAS). */
     public void gemmNt(DeviceBuffer c, DeviceBuffer a, DeviceBuffer b, int m, int n, int k) {

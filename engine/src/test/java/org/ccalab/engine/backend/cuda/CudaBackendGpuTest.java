@@ -38,19 +38,7 @@ class CudaBackendGpuTest {
     @Test
     void theEngineBenchmarksACcaLayerAndRefusesTraining() {
         List<BenchmarkCell> cells = new ArrayList<>();
-        RunObserver obs = new RunObserver() {
-            public void metrics(List<MetricPoint> points) {}
-
-            public void cells(List<BenchmarkCell> c) {
-                cells.addAll(c);
-            }
-
-            public void checkpoint(CheckpointRef checkpoint) {}
-
-            public boolean stopRequested() {
-                return false;
-            }
-        };
+        RunObserver obs = recording(cells);
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, new CcaConfig(2048, 4, 128), 1,
                     new BenchmarkSpec(1, 2048, null, null, null, null, null, null), null), null, null, obs);
@@ -76,19 +64,7 @@ class CudaBackendGpuTest {
     @Test
     void mhaCoreCellsCarryTheirMeasuredErrorAndPeakMemory() {
         List<BenchmarkCell> cells = new ArrayList<>();
-        RunObserver obs = new RunObserver() {
-            public void metrics(List<MetricPoint> points) {}
-
-            public void cells(List<BenchmarkCell> c) {
-                cells.addAll(c);
-            }
-
-            public void checkpoint(CheckpointRef checkpoint) {}
-
-            public boolean stopRequested() {
-                return false;
-            }
-        };
+        RunObserver obs = recording(cells);
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, new org.ccalab.common.variant.GqaConfig(2048, 16, 4), 1,
                     new BenchmarkSpec(1, 1024, null, List.of(org.ccalab.common.run.Scope.CORE), null, null, null, null), null),
@@ -105,6 +81,23 @@ class CudaBackendGpuTest {
             assertThat(cells).filteredOn(c -> c.phase() != org.ccalab.common.run.Phase.DECODE)
                     .allSatisfy(c -> assertThat(c.peakMemoryBytes()).isGreaterThan(qkvBytes));
         }
+    }
+
+    /** An observer that keeps the cells a run reports. */
+    private static RunObserver recording(List<BenchmarkCell> cells) {
+        return new RunObserver() {
+            public void metrics(List<MetricPoint> points) {}
+
+            public void cells(List<BenchmarkCell> c) {
+                cells.addAll(c);
+            }
+
+            public void checkpoint(CheckpointRef checkpoint) {}
+
+            public boolean stopRequested() {
+                return false;
+            }
+        };
     }
 
     private static TrainingSpec sampleTraining() {

@@ -1,26 +1,16 @@
 package org.ccalab.engine.backend.cuda.train;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
-import java.lang.invoke.MethodHandle;
 import org.ccalab.engine.backend.cuda.CudaBackend;
 import org.ccalab.engine.backend.cuda.DeviceBuffer;
 
 /**
- * The three row-major GEMMs of a Linear layer's training step, on a cuBLAS handle bound to the backend's
- * stream (cublasGemmEx through java.lang.foreign; the backend's own handle only does forward products).
+ * The three row-major GEMMs of a Linear layer's training step, mapped onto cuBLAS's column-major GEMM
+ * (CudaBackend.gemmColumnMajor, the backend's handle and stream).
  * Operands bf16, accumulation fp32; the output bf16 (activations and their gradients) or fp32 (weight
  * gradients, accumulated with beta = 1). W is a PyTorch weight [out, in].
  */
-final class Gemm implements AutoCloseable {
-    static final int CUDA_R_32F = 0, CUDA_R_16BF = 14, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+final class Gemm {
+    static final int CUDA_R_32F = 0, CUDA_R_16BF = 14;
     static final int OP_N = 0, OP_T = 1;
 
     /**
@@ -40,34 +30,9 @@ final class Gemm implements AutoCloseable {
     }
 
     private final CudaBackend cuda;
-    private final Arena arena = Arena.ofShared();
-    private final MethodHandle gemmEx;
-    private final MethodHandle destroy;
-    private final MemorySegment handle;
-    private final MemorySegment one;
-    private final MemorySegment zero;
 
     Gemm(CudaBackend cuda) {
         this.cuda = cuda;
-        SymbolLookup lib = SymbolLookup.libraryLookup(cuda.cublasLibrary(), arena);
-        Linker linker = Linker.nativeLinker();
-        MethodHandle create = linker.downcallHandle(find(lib, "cublasCreate_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        MethodHandle setStream = linker.downcallHandle(find(lib, "cublasSetStream_v2"),
-                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        destroy = linker.downcallHandle(find(lib, "cublasDestroy_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        gemmEx = linker.downcallHandle(find(lib, "cublasGemmEx"), FunctionDescriptor.of(JAVA_INT,
-                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
-                ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        MemorySegment out = arena.allocate(ADDRESS);
-        check((int) invoke(create, out), "cublasCreate_v2");
-        handle = out.get(ADDRESS, 0);
-        check((int) invoke(setStream, handle, MemorySegment.ofAddress(cuda.streamHandle())), "cublasSetStream_v2");
-        one = arena.allocateFrom(JAVA_FLOAT, 1f);
-        zero = arena.allocateFrom(JAVA_FLOAT, 0f);
-    }
-
-    private static MemorySegment find(SymbolLookup lib, String name) {
-        return lib.find(name).orElseThrow(() -> new IllegalStateException("cuBLAS has no symbol " + name));
     }
 
     /** y [rows, out] bf16 = x [rows, in] W^T, W [out, in] bf16: a Linear's forward. */
@@ -91,36 +56,12 @@ final class Gemm implements AutoCloseable {
         need(b, (long) k * n * 2, "B");
         need(c, (long) m * n * (cType == CUDA_R_32F ? 4 : 2), "C");
         Call g = rowMajor(transA, transB, m, n, k);
-        int rc = (int) invoke(gemmEx, handle, g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), one,
-                MemorySegment.ofAddress(cuda.address(b)), CUDA_R_16BF, g.ldFirst(),
-                MemorySegment.ofAddress(cuda.address(a)), CUDA_R_16BF, g.ldSecond(),
-                accumulate ? one : zero, MemorySegment.ofAddress(cuda.address(c)), cType, g.ldc(),
-                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        check(rc, "cublasGemmEx(" + m + "x" + n + "x" + k + ", transA=" + transA + ", transB=" + transB + ")");
+        cuda.gemmColumnMajor(g.opFirst(), g.opSecond(), g.m(), g.n(), g.k(), b, g.ldFirst(), a, g.ldSecond(), c,
+                cType == CUDA_R_32F, g.ldc(), accumulate);
     }
 
     private static void need(DeviceBuffer b, long bytes, String name) {
         if (b.bytes() < bytes)
             throw new IllegalArgumentException("GEMM operand " + name + ": device buffer of " + b.bytes() + " bytes, needs " + bytes);
-    }
-
-    private static Object invoke(MethodHandle h, Object... args) {
-        try {
-            return h.invokeWithArguments(args);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
-    private static void check(int status, String what) {
-        if (status != 0) throw new IllegalStateException(what + " failed with cuBLAS status " + status);
-    }
-
-    @Override
-    public void close() {
-        invoke(destroy, handle);
-        arena.close();
     }
 }

@@ -49,18 +49,15 @@ final class GpuLanguageModel implements AutoCloseable {
         this.s = shape;
         this.layout = new ParameterLayout(shape);
         this.attention = new AttentionShape(shape.batch(), shape.tokens(), shape.qHeads(), shape.kvHeads(), shape.headDim());
-        Gemm g = null;
+        this.gemm = new Gemm(cuda);
         DeviceParameters p = null;
         try {
-            g = new Gemm(cuda);
             p = new DeviceParameters(cuda, layout, initial);
             this.act = new Activations(cuda, new ActivationPlan(shape));
         } catch (RuntimeException e) {
             if (p != null) p.close();
-            if (g != null) g.close();
             throw e;
         }
-        this.gemm = g;
         this.params = p;
     }
 
@@ -222,6 +219,5 @@ final class GpuLanguageModel implements AutoCloseable {
     public void close() {
         act.close();
         params.close();
-        gemm.close();
     }
 }

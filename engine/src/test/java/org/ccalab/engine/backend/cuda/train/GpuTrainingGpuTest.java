@@ -92,7 +92,8 @@ class GpuTrainingGpuTest {
         SplitMix64 rng = new SplitMix64(5);
         short[] x = randomBf16(rows * in, rng), w = randomBf16(out * in, rng), dy = randomBf16(rows * out, rng);
         double[] xd = Bf16.toDoubles(x), wd = Bf16.toDoubles(w), dyd = Bf16.toDoubles(dy);
-        try (Gemm gemm = new Gemm(cuda); DeviceBuffer xb = upload(x); DeviceBuffer wb = upload(w);
+        Gemm gemm = new Gemm(cuda);
+        try (DeviceBuffer xb = upload(x); DeviceBuffer wb = upload(w);
              DeviceBuffer dyb = upload(dy); DeviceBuffer y = cuda.allocate(rows * out * 2L);
              DeviceBuffer dx = cuda.allocate(rows * in * 2L); DeviceBuffer dw = upload(new float[out * in])) {
             gemm.forward(y, xb, wb, rows, in, out);
