@@ -7,18 +7,18 @@ import org.ccalab.common.event.BenchmarkCell;
 import org.ccalab.common.event.CheckpointRef;
 import org.ccalab.common.event.MetricPoint;
 
-/** Records what a run reports; stops when the supplied condition says so. */
-final class RecordingObserver implements RunObserver {
-    final List<List<MetricPoint>> metricBatches = new ArrayList<>();
-    final List<BenchmarkCell> cells = new ArrayList<>();
-    final List<CheckpointRef> checkpoints = new ArrayList<>();
+/** Records what a run reports; stops when the supplied condition says so (also used by the CUDA engine tests). */
+public final class RecordingObserver implements RunObserver {
+    public final List<List<MetricPoint>> metricBatches = new ArrayList<>();
+    public final List<BenchmarkCell> cells = new ArrayList<>();
+    public final List<CheckpointRef> checkpoints = new ArrayList<>();
     private final BooleanSupplier stop;
 
-    RecordingObserver(BooleanSupplier stop) {
+    public RecordingObserver(BooleanSupplier stop) {
         this.stop = stop;
     }
 
-    RecordingObserver() {
+    public RecordingObserver() {
         this(() -> false);
     }
 

@@ -2,19 +2,16 @@ package org.ccalab.engine.backend.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.ArrayList;
 import java.util.List;
 import org.ccalab.common.event.BenchmarkCell;
-import org.ccalab.common.event.CheckpointRef;
 import org.ccalab.common.event.FailureClass;
-import org.ccalab.common.event.MetricPoint;
 import org.ccalab.common.run.BenchmarkSpec;
 import org.ccalab.common.run.RunKind;
 import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.run.TrainingSpec;
 import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.engine.run.RecordingObserver;
 import org.ccalab.engine.run.RunFailedException;
-import org.ccalab.engine.run.RunObserver;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -37,8 +34,8 @@ class CudaBackendGpuTest {
 
     @Test
     void theEngineBenchmarksACcaLayerAndRefusesTraining() {
-        List<BenchmarkCell> cells = new ArrayList<>();
-        RunObserver obs = recording(cells);
+        RecordingObserver obs = new RecordingObserver();
+        List<BenchmarkCell> cells = obs.cells;
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, new CcaConfig(2048, 4, 128), 1,
                     new BenchmarkSpec(1, 2048, null, null, null, null, null, null), null), null, null, obs);
@@ -63,8 +60,8 @@ class CudaBackendGpuTest {
      */
     @Test
     void mhaCoreCellsCarryTheirMeasuredErrorAndPeakMemory() {
-        List<BenchmarkCell> cells = new ArrayList<>();
-        RunObserver obs = recording(cells);
+        RecordingObserver obs = new RecordingObserver();
+        List<BenchmarkCell> cells = obs.cells;
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, new org.ccalab.common.variant.GqaConfig(2048, 16, 4), 1,
                     new BenchmarkSpec(1, 1024, null, List.of(org.ccalab.common.run.Scope.CORE), null, null, null, null), null),
@@ -81,23 +78,6 @@ class CudaBackendGpuTest {
             assertThat(cells).filteredOn(c -> c.phase() != org.ccalab.common.run.Phase.DECODE)
                     .allSatisfy(c -> assertThat(c.peakMemoryBytes()).isGreaterThan(qkvBytes));
         }
-    }
-
-    /** An observer that keeps the cells a run reports. */
-    private static RunObserver recording(List<BenchmarkCell> cells) {
-        return new RunObserver() {
-            public void metrics(List<MetricPoint> points) {}
-
-            public void cells(List<BenchmarkCell> c) {
-                cells.addAll(c);
-            }
-
-            public void checkpoint(CheckpointRef checkpoint) {}
-
-            public boolean stopRequested() {
-                return false;
-            }
-        };
     }
 
     private static TrainingSpec sampleTraining() {

@@ -3,20 +3,17 @@ package org.ccalab.engine.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.ccalab.common.event.BenchmarkCell;
-import org.ccalab.common.event.CheckpointRef;
 import org.ccalab.common.event.FailureClass;
-import org.ccalab.common.event.MetricPoint;
 import org.ccalab.common.run.BenchmarkSpec;
 import org.ccalab.common.run.RunKind;
 import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.common.variant.cost.CostModel;
+import org.ccalab.engine.run.RecordingObserver;
 import org.ccalab.engine.run.RunFailedException;
-import org.ccalab.engine.run.RunObserver;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -63,11 +60,12 @@ class CudaMlaGpuTest {
 
     @Test
     void theEngineBenchmarksMlaForwardAndDecodeButNotBackward() {
-        List<BenchmarkCell> cells = new ArrayList<>();
+        RecordingObserver obs = new RecordingObserver();
+        List<BenchmarkCell> cells = obs.cells;
         MlaConfig cfg = MlaConfig.kvMatched(2048, 16, 512);
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, cfg, 1, new BenchmarkSpec(2, 1024, null, null, null, null, null, null),
-                    null), null, null, collect(cells));
+                    null), null, null, obs);
             cells.forEach(c -> System.out.printf(Locale.ROOT, "MLA cell %s/%s: p50 %.4f ms, %.1f TFLOP/s, %.3g B/s, kv %d B/token%n",
                     c.phase(), c.scope(), c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.kvBytesPerToken()));
             assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
@@ -81,7 +79,7 @@ class CudaMlaGpuTest {
             });
             // r_kv 256 has no decode kernel: the run fails as INVALID_CONFIG naming it, before any cell
             assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.BENCHMARK, MlaConfig.kvMatched(2048, 16, 256), 1,
-                    new BenchmarkSpec(1, 128, null, null, null, null, null, null), null), null, null, collect(new ArrayList<>())))
+                    new BenchmarkSpec(1, 128, null, null, null, null, null, null), null), null, null, new RecordingObserver()))
                     .isInstanceOfSatisfying(RunFailedException.class, e -> {
                         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
                         assertThat(e.getMessage()).contains("kvLoraRank 256");
@@ -112,21 +110,5 @@ class CudaMlaGpuTest {
         System.out.printf(Locale.ROOT, "%s %s: rel %.2e max abs %.2e (tolerance rel %.0e)%n", ok ? "PASS" : "FAIL", what,
                 err.rel(), err.maxAbs(), tol);
         assertThat(err.rel()).as(what + ": relative error (max abs " + err.maxAbs() + ")").isLessThan(tol);
-    }
-
-    private static RunObserver collect(List<BenchmarkCell> cells) {
-        return new RunObserver() {
-            public void metrics(List<MetricPoint> points) {}
-
-            public void cells(List<BenchmarkCell> c) {
-                cells.addAll(c);
-            }
-
-            public void checkpoint(CheckpointRef checkpoint) {}
-
-            public boolean stopRequested() {
-                return false;
-            }
-        };
     }
 }
