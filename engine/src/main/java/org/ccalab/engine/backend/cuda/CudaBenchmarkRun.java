@@ -175,14 +175,24 @@ final class CudaBenchmarkRun {
     }
 
     private DeviceBuffer random(List<DeviceBuffer> held, long n, long seed, double scale) {
-        double[] x = CudaBenchCli.Random.doubles(n, spec.seed() * 31 + seed);
+        return randomBf16(cuda, held, n, spec.seed() * 31 + seed, scale);
+    }
+
+    private DeviceBuffer alloc(List<DeviceBuffer> held, long bytes) {
+        return scratch(cuda, held, bytes);
+    }
+
+    /** n bf16 values, uniform with unit variance times scale, from a seed; added to held (closed by the caller). */
+    static DeviceBuffer randomBf16(CudaBackend cuda, List<DeviceBuffer> held, long n, long seed, double scale) {
+        double[] x = CudaBenchCli.Random.doubles(n, seed);
         for (int i = 0; i < x.length; i++) x[i] *= scale;
         DeviceBuffer buf = cuda.uploadBf16(Bf16.fromDoubles(x));
         held.add(buf);
         return buf;
     }
 
-    private DeviceBuffer alloc(List<DeviceBuffer> held, long bytes) {
+    /** Uninitialised device memory, added to held. */
+    static DeviceBuffer scratch(CudaBackend cuda, List<DeviceBuffer> held, long bytes) {
         DeviceBuffer buf = cuda.allocate(bytes);
         held.add(buf);
         return buf;

@@ -188,16 +188,10 @@ final class CudaMlaBenchmark {
     }
 
     private DeviceBuffer random(List<DeviceBuffer> held, long n, long s, double scale) {
-        double[] x = CudaBenchCli.Random.doubles(n, seed * 31 + s);
-        for (int i = 0; i < x.length; i++) x[i] *= scale;
-        DeviceBuffer buf = cuda.uploadBf16(Bf16.fromDoubles(x));
-        held.add(buf);
-        return buf;
+        return CudaBenchmarkRun.randomBf16(cuda, held, n, seed * 31 + s, scale);
     }
 
     private DeviceBuffer alloc(List<DeviceBuffer> held, long bytes) {
-        DeviceBuffer buf = cuda.allocate(bytes);
-        held.add(buf);
-        return buf;
+        return CudaBenchmarkRun.scratch(cuda, held, bytes);
     }
 }
