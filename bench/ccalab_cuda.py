@@ -96,13 +96,22 @@ class Kernels:
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
-        if mt is None and suffix is None and self.force_variant is None and D == 128 and self.hopper:
-            out = torch.empty_like(q) if out is None else out
-            lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
-            self.launch(f"flash_fwd_hd{D}" + ("_causal" if causal else "") + WGMMA_SUFFIX,
-                        ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (WGMMA_THREADS, 1, 1), WGMMA_SMEM, out, lse, q, k, v,
-                        T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
-            return out, lse
+        wgmma = mt is None and suffix is None and self.force_variant is None and D == 128 and self.hopper
+        if mt is None and self.force_variant is not None and D == 128:
+            mt, bn = self.force_variant
+        if mt is None:
+            mt, bn = self.flash_variant(D)
+        out = torch.empty_like(q) if out is None else out
+        lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
+        name = f"flash_fwd_hd{D}" + ("_causal" if causal else "")
+        if wgmma:  # the Hopper kernel, as CudaKernels.flashVariant picks it
+            name, threads, smem = name + WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM
+        else:  # mt = 16-row MMA tiles per warp: 1 -> 8 warps, 2 -> 4 warps of 32 rows (the "_m2" layout)
+            name, threads, smem = (name + (suffix or self.FLASH_VARIANTS[(mt, bn)]), FLASH_THREADS // mt,
+                                   (FLASH_BM * D + 4 * bn * D) * 2)
+        self.launch(name, ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1), smem,
+                    out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
+        return out, lse
         if mt is None and self.force_variant is not None and D == 128:
             mt, bn = self.force_variant
         if mt is None:
