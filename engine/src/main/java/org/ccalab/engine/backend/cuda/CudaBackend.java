@@ -194,15 +194,6 @@ public final class CudaBackend implements Backend, AutoCloseable {
         device.zero(b, b.bytes());
     }
 
-    /** The raw stream handle, for native libraries (a second cuBLAS handle) that must run on this stream. */
-    public long streamHandle() {
-        return device.streamHandle();
-    }
-
-    /** A buffer's raw device address, for native libraries bound through java.lang.foreign. */
-    public long address(DeviceBuffer b) {
-        return b.address();
-    }
 
     // ---------------------------------------------------------------- operations
 
