@@ -16,7 +16,7 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 # The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
-DECODE_THREADS = 128
+DECODE_WARPS, DECODE_STAGES, DECODE_PER_SM, DECODE_MAX_SPLITS = 4, 4, 2, 256  # CudaBackend.decodeSplit
 CCA_TT = 64
 CCA_THREADS = 256
 
@@ -142,26 +142,53 @@ class Kernels:
         return dq, dk, dv
 
     @staticmethod
-    def decode_splits(B, Hq, Hkv, L, sms=132, min_chunk=256):
-        # CudaBackend.decodeSplit's rule (runs 3-4): ~4 blocks per SM, ~8 when G >= 4 (those blocks are ALU-heavier),
-        # chunks of at least 256 keys, a multiple of 64.
-        G = Hq // Hkv
-        n = max(1, min(-(-(8 if G >= 4 else 4) * sms // (B * Hkv)), -(-L // min_chunk)))
+    def decode_splits(B, Hkv, L, D, sms=132, per_sm=DECODE_PER_SM, warps=4):
+        # CudaBackend.decodeSplit's rule (decode v3, session 3): about per_sm blocks per SM over B x Hkv x S
+        # blocks, chunks a whole number of tiles (1024 * warps / D keys), at most DECODE_MAX_SPLITS splits.
+        tk = 1024 * warps // D
+        n = max(1, min(-(-per_sm * sms // (B * Hkv)), -(-L // tk), DECODE_MAX_SPLITS))
         chunk = -(-L // n)
-        chunk = -(-chunk // 64) * 64
+        chunk = -(-chunk // tk) * tk
         return -(-L // chunk), chunk
 
-    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]
-    def decode(self, q, kc, vc, L, work=None, min_chunk=256):
+    def decode_counters(self, n):
+        # zeroed once; decode v3 leaves them zero after every launch
+        if getattr(self, "_counters", None) is None or self._counters.numel() < n:
+            self._counters = torch.zeros(max(n, 4096), dtype=torch.int32, device="cuda")
+        return self._counters
+
+    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]. One launch (decode v3);
+    # `variant` = (warps, stages) names a lab instance decode_hd<D>_g<G>_w<W>_s<S> instead of the shipped one.
+    def decode(self, q, kc, vc, L, per_sm=DECODE_PER_SM, variant=None, splits=None, o=None):
         B, Hq, D = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
-        n, chunk = self.decode_splits(B, Hq, Hkv, L, min_chunk=min_chunk)
-        if work is None:
-            work = (torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32),
-                    torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32))
-        po, pml = work
-        self.launch(f"decode_splitkv_hd{D}_g{G}", (n, Hkv, B), (DECODE_THREADS, 1, 1), 0,
+        warps, stages = variant or (DECODE_WARPS, DECODE_STAGES)
+        n, chunk = self.decode_splits(B, Hkv, L, D, per_sm=per_sm, warps=warps)
+        if splits is not None:  # a forced split count (checks of the combine)
+            tk = 1024 * warps // D
+            chunk = -(-(-(-L // splits)) // tk) * tk
+            n = -(-L // chunk)
+        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16) if o is None else o
+        po = torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32) if n > 1 else None
+        pml = torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32) if n > 1 else None
+        name = f"decode_hd{D}_g{G}" + (f"_w{warps}_s{stages}" if variant else "")
+        smem = stages * (1024 * warps // D) * D * 4
+        self.launch(name, (n, Hkv, B), (32 * warps, 1, 1), smem, o, po, pml, self.decode_counters(B * Hkv), q, kc,
+                    vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
+        return o
+
+    # decode v2 (kernels-dev/decode_v2_two_kernels.cuh, two launches), for the lab's side-by-side
+    def decode_v2(self, q, kc, vc, L):
+        B, Hq, D = q.shape
+        Tmax, Hkv = kc.shape[1], kc.shape[2]
+        G = Hq // Hkv
+        n = max(1, min(-(-(8 if G >= 4 else 4) * 132 // (B * Hkv)), -(-L // 256)))
+        chunk = -(-(-(-L // n)) // 64) * 64
+        n = -(-L // chunk)
+        po = torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32)
+        pml = torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32)
+        self.launch(f"decode_splitkv_hd{D}_g{G}", (n, Hkv, B), (128, 1, 1), 0,
                     po, pml, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
         o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16)
         self.launch(f"decode_combine_hd{D}", (Hq, B, 1), (D, 1, 1), 0, o, po, pml, Hq, n)

@@ -160,8 +160,9 @@ def check_decode(K):
         r, _ = ref.attention_f64(q[:, None], kc[:, :L], vc[:, :L], False, None)
         naive = plain_attention_bf16(q[:, None].contiguous(), kc[:, :L].contiguous(), vc[:, :L].contiguous(), False)
         ok &= check(f"decode B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv} D{D}", o, r[:, 0], naive[:, 0])
-        o64 = K.decode(q, kc, vc, L, min_chunk=64)  # the lab split rule (more, shorter chunks)
-        ok &= check(f"decode 64-key chunks B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv} D{D}", o64, r[:, 0], naive[:, 0])
+        for n in (1, 7, 256):  # forced split counts: one block per head, a few, the most (the fused combine)
+            on = K.decode(q, kc, vc, L, splits=n)
+            ok &= check(f"decode {n} splits B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv} D{D}", on, r[:, 0], naive[:, 0])
     # decode == prefill: the last row of a causal prefill over the same cache
     B, T, Hq, Hkv, D = 2, 777, 8, 2, 128
     q = torch.randn(B, T, Hq, D, device=dev).to(bf16)

@@ -1,37 +1,84 @@
-// defines: decode_splitkv_kernel<D, G>, decode_combine_kernel<D> — one new query token over a KV cache.
+// defines: decode_kernel<D, G, NW, NST> — one new query token over a KV cache, split-KV, combine fused (v3).
 //
-// Letters: B batch, L tokens in the cache, Tmax cache capacity, Hq query heads, Hkv KV heads, G = Hq / Hkv.
+// Letters: B batch, L tokens in the cache, Tmax cache capacity, Hq query heads, Hkv KV heads, G = Hq / Hkv,
+// S splits of the sequence (gridDim.x), NW warps per block, NST cp.async stages.
 //   Q [B, Hq, D] bf16; Kc, Vc [B, Tmax, Hkv, D] bf16 (the prefill layout, so prefill fills it in place);
-//   partO [B, Hq, S, D] fp32 (unnormalised), partML [B, Hq, S, 2] fp32 (running max in log2 units, sum);
 //   O [B, Hq, D] bf16.
-// Memory-bound: every K/V byte is read once per KV head (all G query heads of a group share the block that
-// reads it), 16-byte loads, four keys in flight per row group. The sequence is split into S chunks so that
-// batch 1 still fills the 132 SMs; a second tiny kernel merges the chunks (log-sum-exp).
+//   S > 1 only: partO [B, Hq, S, D] fp32 (unnormalised), partML [B, Hq, S, 2] fp32 (max in log2 units, sum),
+//   counters [B * Hkv] int32, zero before the first launch; the kernel leaves them zero again.
+// Memory-bound: every K/V byte is read once per KV head (all G query heads of a group share the block that reads
+// it). v2 (kernels-dev/decode_v2_two_kernels.cuh) loaded 4 keys per row group into registers and waited for them
+// before the next 4: at batch 1 with 2-4 KV heads only ~16 KB per SM were in flight and the blocks ran a chain of
+// dependent load rounds (34-57% of copy bandwidth). v3 streams the chunk through an NST-deep cp.async ring in
+// shared memory (NST tiles of K and V in flight per block, 64 KB at the default), and the last block of each
+// (b, KV head) to finish merges the S partial results (an atomic counter), so one launch does everything.
 #pragma once
 #include "../common/mma.cuh"
 
-namespace decode {
-constexpr int NWARPS = 4, NTHREADS = NWARPS * 32, UNROLL = 4;
+namespace dec {
+constexpr int UNROLL = 4;  // passes of RPB keys per tile: one online-softmax rescale per UNROLL keys
+// Keys per tile: (32 / (D / 8)) rows per warp pass x NW warps x UNROLL passes (= 1024 NW / D).
+template <int D, int NW> __host__ __device__ constexpr int tile_keys() { return (256 / D) * NW * UNROLL; }
+// Dynamic shared memory of a launch: the ring (K and V tiles); the block's merge and the combine reuse it.
+template <int D, int NW, int NST> __host__ __device__ constexpr int smem_bytes() { return NST * tile_keys<D, NW>() * D * 2 * 2; }
+constexpr int MAX_SPLITS = 256;  // the combine keeps 2 x G x S floats of the split maxima and sums in the ring
 }
 
-template <int D, int G>
-__device__ __forceinline__ void decode_splitkv_kernel(float* __restrict__ partO, float* __restrict__ partML, const __nv_bfloat16* __restrict__ Q,
-                      const __nv_bfloat16* __restrict__ Kc, const __nv_bfloat16* __restrict__ Vc, int L, int Tmax,
-                      int Hkv, int chunk, float scale) {
-    using namespace decode;
-    constexpr int LPR = D / 8;          // lanes per key row (8 bf16 each)
-    constexpr int RPW = 32 / LPR;       // key rows per warp per pass
-    constexpr int RPB = RPW * NWARPS;   // key rows per block per pass
+template <int D, int G, int NW, int NST>
+__device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
+                                              float* __restrict__ partML, int* __restrict__ counters,
+                                              const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
+                                              const __nv_bfloat16* __restrict__ Vc, int L, int Tmax, int Hkv, int chunk,
+                                              float scale) {
+    using namespace dec;
+    constexpr int NT = NW * 32;
+    constexpr int LPR = D / 8;         // lanes per key row (8 bf16 each)
+    constexpr int RPW = 32 / LPR;      // key rows per warp per pass
+    constexpr int RPB = RPW * NW;      // key rows per block per pass
+    constexpr int TK = RPB * UNROLL;   // keys per tile
+    constexpr int CPT = TK * LPR / NT; // 16-byte copies per thread per tile, per tensor
+    static_assert(CPT * NT == TK * LPR, "tile copies must divide over the block");
+    constexpr int RING = smem_bytes<D, NW, NST>();
+    static_assert(NW * G * (D + 2) * 4 <= RING, "the block merge must fit in the ring");
+    static_assert((2 * G * MAX_SPLITS + G) * 4 + NT * 16 + 16 <= RING, "the combine must fit in the ring");
+    extern __shared__ __align__(16) unsigned char dsmem[];
+    __nv_bfloat16* ring = reinterpret_cast<__nv_bfloat16*>(dsmem);  // [NST][K, V][TK][D]
+
     const int split = blockIdx.x, hk = blockIdx.y, b = blockIdx.z, nSplit = gridDim.x;
     const int Hq = Hkv * G;
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, sub = lane % LPR, grp = lane / LPR;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, sub = lane % LPR, grp = lane / LPR;
     const int start = split * chunk, end = min(L, start + chunk);
+    const int nTiles = (end - start + TK - 1) / TK;  // >= 1: the launcher makes S = ceil(L / chunk)
+    const long rowStride = (long)Hkv * D;
+    const __nv_bfloat16* Kb = Kc + (long)b * Tmax * rowStride + hk * D;
+    const __nv_bfloat16* Vb = Vc + (long)b * Tmax * rowStride + hk * D;
 
+    // Tile `tile` of this chunk into stage tile % NST; rows past the chunk end are zero-filled (src size 0).
+    auto issue = [&](int tile) {
+        __nv_bfloat16* ks = ring + (tile % NST) * 2 * TK * D;
+        __nv_bfloat16* vs = ks + TK * D;
+        const int t0 = start + tile * TK;
+#pragma unroll
+        for (int j = 0; j < CPT; j++) {
+            const int c = tid + j * NT, r = c / LPR, col = c % LPR, t = t0 + r;
+            const bool ok = t < end;
+            const long off = (long)(ok ? t : start) * rowStride + col * 8;
+            cp_async_16(smem_u32(ks + r * D + col * 8), Kb + off, ok ? 16 : 0);
+            cp_async_16(smem_u32(vs + r * D + col * 8), Vb + off, ok ? 16 : 0);
+        }
+    };
+#pragma unroll
+    for (int s = 0; s < NST - 1; s++) {
+        if (s < nTiles) issue(s);
+        cp_async_commit();
+    }
+
+    // q while the first tiles are in flight.
     float q[G][8];
     const float sl = scale * 1.4426950408889634f;
 #pragma unroll
     for (int g = 0; g < G; g++) {
-        uint4 raw = *reinterpret_cast<const uint4*>(Q + ((long)b * Hq + hk * G + g) * D + sub * 8);
+        uint4 raw = __ldg(reinterpret_cast<const uint4*>(Q + ((long)b * Hq + hk * G + g) * D + sub * 8));
         const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
 #pragma unroll
         for (int i = 0; i < 8; i++) q[g][i] = __bfloat162float(e[i]) * sl;
@@ -43,30 +90,24 @@ __device__ __forceinline__ void decode_splitkv_kernel(float* __restrict__ partO,
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
     }
-    const long rowStride = (long)Hkv * D;
-    const __nv_bfloat16* Kb = Kc + (long)b * Tmax * rowStride + hk * D + sub * 8;
-    const __nv_bfloat16* Vb = Vc + (long)b * Tmax * rowStride + hk * D + sub * 8;
 
-    // The trip count is uniform over the block so that every lane reaches the full-warp shuffles.
-    for (int base = start; base < end; base += RPB * UNROLL) {
-        uint4 kr[UNROLL], vr[UNROLL];
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            int t = base + u * RPB + warp * RPW + grp;
-            kr[u] = vr[u] = make_uint4(0, 0, 0, 0);
-            if (t < end) {
-                kr[u] = __ldg(reinterpret_cast<const uint4*>(Kb + t * rowStride));
-                vr[u] = __ldg(reinterpret_cast<const uint4*>(Vb + t * rowStride));
-            }
-        }
-        // Scores of the UNROLL keys first, then one online-softmax update per head for all of them: one
-        // rescale of the accumulators per UNROLL keys instead of per key (G >= 4 was ALU-bound in v1).
+    // NST - 1 tiles ahead of the one being read; the trip count is uniform over the block (full-warp shuffles).
+    for (int it = 0; it < nTiles; it++) {
+        if (it + NST - 1 < nTiles) issue(it + NST - 1);
+        cp_async_commit();
+        cp_async_wait<NST - 1>();
+        __syncthreads();
+        const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
+        const __nv_bfloat16* vs = ks + TK * D;
+        const int base = start + it * TK;
+        // Scores of the UNROLL keys first, then one online-softmax update per head for all of them.
         float sc[UNROLL][G];
-        bool valid[UNROLL];
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
-            valid[u] = base + u * RPB + warp * RPW + grp < end;
-            const __nv_bfloat16* ke = reinterpret_cast<const __nv_bfloat16*>(&kr[u]);
+            const int r = u * RPB + warp * RPW + grp;
+            const bool valid = base + r < end;
+            uint4 kr = *reinterpret_cast<const uint4*>(ks + r * D + sub * 8);
+            const __nv_bfloat16* ke = reinterpret_cast<const __nv_bfloat16*>(&kr);
             float kf[8];
 #pragma unroll
             for (int i = 0; i < 8; i++) kf[i] = __bfloat162float(ke[i]);
@@ -77,16 +118,19 @@ __device__ __forceinline__ void decode_splitkv_kernel(float* __restrict__ partO,
                 for (int i = 0; i < 8; i++) s += q[g][i] * kf[i];
 #pragma unroll
                 for (int off = LPR / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
-                sc[u][g] = valid[u] ? s : -INFINITY;
+                sc[u][g] = valid ? s : -INFINITY;
             }
         }
         float vf[UNROLL][8];
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
-            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vr[u]);
+            const int r = u * RPB + warp * RPW + grp;
+            uint4 vr = *reinterpret_cast<const uint4*>(vs + r * D + sub * 8);
+            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vr);
 #pragma unroll
             for (int i = 0; i < 8; i++) vf[u][i] = __bfloat162float(ve[i]);
         }
+        __syncthreads();  // every warp is done with this stage before the next iteration refills it
 #pragma unroll
         for (int g = 0; g < G; g++) {
             float mx = m[g];
@@ -107,7 +151,9 @@ __device__ __forceinline__ void decode_splitkv_kernel(float* __restrict__ partO,
             }
         }
     }
-    // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via smem.
+    cp_async_wait<0>();  // only empty groups remain; the ring is reused below
+
+    // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via the ring.
 #pragma unroll
     for (int off = LPR; off < 32; off <<= 1) {
 #pragma unroll
@@ -124,47 +170,114 @@ __device__ __forceinline__ void decode_splitkv_kernel(float* __restrict__ partO,
             m[g] = mn;
         }
     }
-    __shared__ float sM[NWARPS][G], sL[NWARPS][G];
-    __shared__ float sAcc[NWARPS][G][D];
+    float* sAcc = reinterpret_cast<float*>(dsmem);  // [NW][G][D]
+    float* sM = sAcc + NW * G * D;                  // [NW][G]
+    float* sL = sM + NW * G;                        // [NW][G]
     if (grp == 0) {
 #pragma unroll
         for (int g = 0; g < G; g++) {
-            if (sub == 0) { sM[warp][g] = m[g]; sL[warp][g] = l[g]; }
+            if (sub == 0) { sM[warp * G + g] = m[g]; sL[warp * G + g] = l[g]; }
 #pragma unroll
-            for (int i = 0; i < 8; i++) sAcc[warp][g][sub * 8 + i] = acc[g][i];
+            for (int i = 0; i < 8; i++) sAcc[(warp * G + g) * D + sub * 8 + i] = acc[g][i];
         }
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < G * D; idx += NTHREADS) {
-        int g = idx / D, d = idx % D;
+    for (int idx = tid; idx < G * D; idx += NT) {
+        const int g = idx / D, d = idx % D;
         float mx = -INFINITY;
-        for (int w = 0; w < NWARPS; w++) mx = fmaxf(mx, sM[w][g]);
+#pragma unroll
+        for (int w = 0; w < NW; w++) mx = fmaxf(mx, sM[w * G + g]);
         float a = 0.f, ls = 0.f;
-        for (int w = 0; w < NWARPS; w++) {
-            float c = mx == -INFINITY ? 0.f : exp2f(sM[w][g] - mx);
-            a += sAcc[w][g][d] * c;
-            ls += sL[w][g] * c;
+#pragma unroll
+        for (int w = 0; w < NW; w++) {
+            const float c = mx == -INFINITY ? 0.f : exp2f(sM[w * G + g] - mx);
+            a += sAcc[(w * G + g) * D + d] * c;
+            ls += sL[w * G + g] * c;
         }
-        long row = ((long)b * Hq + hk * G + g) * nSplit + split;
-        partO[row * D + d] = a;
-        if (d == 0) { partML[row * 2] = mx; partML[row * 2 + 1] = ls; }
+        const long head = (long)b * Hq + hk * G + g;
+        if (nSplit == 1) {
+            O[head * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
+        } else {
+            const long row = head * nSplit + split;
+            partO[row * D + d] = a;
+            if (d == 0) { partML[row * 2] = mx; partML[row * 2 + 1] = ls; }
+        }
     }
-}
+    if (nSplit == 1) return;
 
-// grid (Hq, B), D threads: merge the S partial results of each head.
-template <int D>
-__device__ __forceinline__ void decode_combine_kernel(__nv_bfloat16* __restrict__ O, const float* __restrict__ partO,
-                                      const float* __restrict__ partML, int Hq, int nSplit) {
-    const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x;
-    const long row0 = ((long)b * Hq + h) * nSplit;
-    float mx = -INFINITY;
-    for (int s = 0; s < nSplit; s++) mx = fmaxf(mx, partML[(row0 + s) * 2]);
-    float a = 0.f, ls = 0.f;
-    for (int s = 0; s < nSplit; s++) {
-        float ms = partML[(row0 + s) * 2];
-        float c = ms == -INFINITY ? 0.f : exp2f(ms - mx);
-        a += partO[(row0 + s) * D + d] * c;
-        ls += partML[(row0 + s) * 2 + 1] * c;
+    // The last block of this (b, KV head) to get here merges the S partial results of its G heads.
+    __shared__ int sLast;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        int* ctr = counters + b * Hkv + hk;
+        const int last = atomicAdd(ctr, 1) == nSplit - 1;
+        if (last) *ctr = 0;  // every block of this group has counted: ready for the next launch
+        sLast = last;
     }
-    O[((long)b * Hq + h) * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
+    __syncthreads();
+    if (!sLast) return;
+    __threadfence();
+
+    float* sMs = reinterpret_cast<float*>(dsmem);  // [G][S] split maxima, then their weights
+    float* sLs = sMs + G * nSplit;                 // [G][S] split sums
+    float* sInv = sLs + G * nSplit;                // [G] 1 / total sum
+    float4* red = reinterpret_cast<float4*>(dsmem + (((2 * G * nSplit + G) * 4 + 15) & ~15));  // [NT]
+    const long head0 = (long)b * Hq + hk * G;
+    for (int idx = tid; idx < G * nSplit; idx += NT) {
+        const long row = head0 * nSplit + idx;  // (head0 + g) * S + s with idx = g * S + s
+        sMs[idx] = __ldcg(partML + row * 2);
+        sLs[idx] = __ldcg(partML + row * 2 + 1);
+    }
+    __syncthreads();
+    for (int g = warp; g < G; g += NW) {
+        float mx = -INFINITY;
+        for (int s = lane; s < nSplit; s += 32) mx = fmaxf(mx, sMs[g * nSplit + s]);
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
+        float ls = 0.f;
+        for (int s = lane; s < nSplit; s += 32) {
+            const float ms = sMs[g * nSplit + s];
+            const float w = ms == -INFINITY ? 0.f : exp2f(ms - mx);
+            sMs[g * nSplit + s] = w;
+            ls += w * sLs[g * nSplit + s];
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) ls += __shfl_xor_sync(0xffffffff, ls, off);
+        if (lane == 0) sInv[g] = ls > 0.f ? 1.f / ls : 0.f;
+    }
+    __syncthreads();
+    // G * D / 4 float4 columns; when fewer than NT, R thread rows split the S partials and add up via `red`.
+    constexpr int C4 = G * D / 4, CW = C4 < NT ? C4 : NT, R = NT / CW, CPC = C4 / CW;
+    const int cl = tid % CW, rr = tid / CW;
+    float4 a[CPC];
+#pragma unroll
+    for (int k = 0; k < CPC; k++) a[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int s = rr; s < nSplit; s += R) {
+#pragma unroll
+        for (int k = 0; k < CPC; k++) {
+            const int c = cl + k * CW, g = c / (D / 4), d4 = c % (D / 4);
+            const float w = sMs[g * nSplit + s];
+            const float4 p = __ldcg(reinterpret_cast<const float4*>(partO + ((head0 + g) * nSplit + s) * D) + d4);
+            a[k].x += w * p.x; a[k].y += w * p.y; a[k].z += w * p.z; a[k].w += w * p.w;
+        }
+    }
+    if constexpr (R > 1) {
+        red[tid] = a[0];
+        __syncthreads();
+        if (rr != 0) return;
+#pragma unroll
+        for (int j = 1; j < R; j++) {
+            const float4 o = red[j * CW + cl];
+            a[0].x += o.x; a[0].y += o.y; a[0].z += o.z; a[0].w += o.w;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < CPC; k++) {
+        const int c = cl + k * CW, g = c / (D / 4), d4 = c % (D / 4);
+        const float inv = sInv[g];
+        uint2 packed = make_uint2(pack_bf16(a[k].x * inv, a[k].y * inv), pack_bf16(a[k].z * inv, a[k].w * inv));
+        *reinterpret_cast<uint2*>(O + (head0 + g) * D + d4 * 4) = packed;
+    }
 }
