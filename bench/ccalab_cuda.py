@@ -16,7 +16,8 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 # The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
-DECODE_WARPS, DECODE_STAGES, DECODE_PER_SM, DECODE_MAX_SPLITS = 4, 4, 2, 256  # CudaBackend.decodeSplit
+# decode v3 (CudaKernels.DECODE_V3_*, CudaBackend.DECODE_V3_BELOW)
+DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 8, 256, 16
 CCA_TT = 64
 CCA_THREADS = 256
 
@@ -142,14 +143,21 @@ class Kernels:
         return dq, dk, dv
 
     @staticmethod
-    def decode_splits(B, Hkv, L, D, sms=132, per_sm=DECODE_PER_SM, warps=4):
-        # CudaBackend.decodeSplit's rule (decode v3, session 3): about per_sm blocks per SM over B x Hkv x S
-        # blocks, chunks a whole number of tiles (1024 * warps / D keys), at most DECODE_MAX_SPLITS splits.
+    def decode_splits(B, Hkv, L, D, sms=132, per_sm=1, warps=DECODE_WARPS, cluster=DECODE_CLUSTER):
+        # CudaBackend.decodeSplit's v3 rule: about per_sm blocks per SM over B x Hkv x S blocks, chunks a whole
+        # number of tiles (1024 * warps / D keys), at most DECODE_MAX_SPLITS splits, S rounded up to a multiple
+        # of the cluster (trailing splits may be empty).
         tk = 1024 * warps // D
         n = max(1, min(-(-per_sm * sms // (B * Hkv)), -(-L // tk), DECODE_MAX_SPLITS))
         chunk = -(-L // n)
         chunk = -(-chunk // tk) * tk
-        return -(-L // chunk), chunk
+        return -(-(-(-L // chunk)) // cluster) * cluster, chunk
+
+    @staticmethod
+    def decode_smem(D, G, warps, stages):
+        # decode.cuh's dec::smem_bytes (CudaKernels.decodeSmem)
+        return max(stages * (1024 * warps // D) * D * 4, ((warps + 1) * (D + 2) + 16 + 2) * G * 4,
+                   (2 * G * DECODE_MAX_SPLITS + G) * 4 + 16 + warps * 32 * 16)
 
     def decode_counters(self, n):
         # zeroed once; decode v3 leaves them zero after every launch
@@ -157,29 +165,32 @@ class Kernels:
             self._counters = torch.zeros(max(n, 4096), dtype=torch.int32, device="cuda")
         return self._counters
 
-    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]. One launch (decode v3);
-    # `variant` = (warps, stages) names a lab instance decode_hd<D>_g<G>_w<W>_s<S> instead of the shipped one.
-    def decode(self, q, kc, vc, L, per_sm=DECODE_PER_SM, variant=None, splits=None, o=None):
+    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]. As CudaBackend.decode: v3 (one
+    # launch) where B x Hkv < DECODE_V3_BELOW, else v2. `variant` = (warps, stages, cluster) runs a decode lab
+    # instance decode_hd<D>_g<G>_w<W>_s<S>[_c<CL>] (kernels-dev/decode_lab.cu); `splits` forces a split count (v3).
+    def decode(self, q, kc, vc, L, per_sm=1, variant=None, splits=None, o=None):
         B, Hq, D = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
-        warps, stages = variant or (DECODE_WARPS, DECODE_STAGES)
-        n, chunk = self.decode_splits(B, Hkv, L, D, per_sm=per_sm, warps=warps)
+        if variant is None and splits is None and B * Hkv >= DECODE_V3_BELOW:
+            return self.decode_v2(q, kc, vc, L, o=o)
+        warps, stages, cl = variant or (DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER)
+        n, chunk = self.decode_splits(B, Hkv, L, D, per_sm=per_sm, warps=warps, cluster=cl)
         if splits is not None:  # a forced split count (checks of the combine)
             tk = 1024 * warps // D
             chunk = -(-(-(-L // splits)) // tk) * tk
-            n = -(-L // chunk)
+            n = -(-(-(-L // chunk)) // cl) * cl
         o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16) if o is None else o
-        po = torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32) if n > 1 else None
-        pml = torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32) if n > 1 else None
-        name = f"decode_hd{D}_g{G}" + (f"_w{warps}_s{stages}" if variant else "")
-        smem = stages * (1024 * warps // D) * D * 4
-        self.launch(name, (n, Hkv, B), (32 * warps, 1, 1), smem, o, po, pml, self.decode_counters(B * Hkv), q, kc,
-                    vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
+        parts = n // cl
+        po = torch.empty(B, Hq, parts, D, device=q.device, dtype=torch.float32) if parts > 1 else None
+        pml = torch.empty(B, Hq, parts, 2, device=q.device, dtype=torch.float32) if parts > 1 else None
+        name = f"decode_hd{D}_g{G}" + (f"_w{warps}_s{stages}" + (f"_c{cl}" if cl > 1 else "") if variant else "")
+        self.launch(name, (n, Hkv, B), (32 * warps, 1, 1), self.decode_smem(D, G, warps, stages), o, po, pml,
+                    self.decode_counters(B * Hkv) if parts > 1 else None, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
         return o
 
-    # decode v2 (kernels-dev/decode_v2_two_kernels.cuh, two launches), for the lab's side-by-side
-    def decode_v2(self, q, kc, vc, L):
+    # decode v2 (two launches): CudaBackend.decodeSplit's v2 rule
+    def decode_v2(self, q, kc, vc, L, o=None):
         B, Hq, D = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
@@ -190,7 +201,7 @@ class Kernels:
         pml = torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32)
         self.launch(f"decode_splitkv_hd{D}_g{G}", (n, Hkv, B), (128, 1, 1), 0,
                     po, pml, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
-        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16)
+        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16) if o is None else o
         self.launch(f"decode_combine_hd{D}", (Hq, B, 1), (D, 1, 1), 0, o, po, pml, Hq, n)
         return o
 

@@ -21,7 +21,8 @@ import cca_reference as ref  # noqa: E402
 from torch.nn.attention import SDPBackend  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
-VARIANTS = {(4, 4): (1, 2, 3), (8, 2): (1, 2, 3), (8, 3): (1, 2), (4, 6): (1, 2)}  # (warps, stages): blocks/SM
+# (warps, stages, cluster): blocks per SM to try
+VARIANTS = {(8, 2, 1): (1, 2), (8, 2, 8): (1, 2), (8, 2, 4): (1,), (4, 4, 8): (1, 2), (8, 3, 8): (1,)}
 
 
 def checks(K):
@@ -37,16 +38,21 @@ def checks(K):
         r, _ = ref.attention_f64(q[:, None], kc[:, :L], vc[:, :L], False, None)
         naive = sbs.plain_attention_bf16(q[:, None].contiguous(), kc[:, :L].contiguous(), vc[:, :L].contiguous(), False)
         G = Hq // Hkv
-        variants = [(4, 4)] + [v for v in ((8, 2), (8, 3), (4, 6)) if D == 128 and G in (1, 4)]
-        if (D, G) in ((128, 8), (256, 4)):
-            variants.append((8, 2))
+        variants = {(64, 1): [(8, 2, 1)], (64, 2): [(8, 2, 8)], (64, 8): [(8, 2, 1), (8, 2, 8)],
+                    (128, 2): [(8, 2, 1)], (128, 8): [(8, 2, 1), (8, 2, 8)], (256, 1): [(8, 2, 1)],
+                    (256, 4): [(8, 2, 8)], (256, 8): [(8, 2, 1), (8, 2, 8)]}.get((D, G))
+        if D == 128 and G in (1, 4):
+            variants = list(VARIANTS) + ([(4, 4, 1), (8, 3, 8)] if G == 4 else [(4, 4, 1)])
+        if not variants:
+            print(f"(no lab instance for D{D} G{G})")
+            continue
         for var in variants:
             for splits in (None, 1, 3, 256):
                 for rep in range(2):
                     o = torch.full((B, Hq, D), float("nan"), device=dev, dtype=bf16)
                     K.decode(q, kc, vc, L, variant=var, splits=splits, o=o)
                     torch.cuda.synchronize()
-                    ok &= sbs.check(f"decode v3 w{var[0]}s{var[1]} splits={splits} rep{rep} B{B} L{L} Tmax{Tmax} "
+                    ok &= sbs.check(f"decode v3 w{var[0]}s{var[1]}c{var[2]} splits={splits} rep{rep} B{B} L{L} Tmax{Tmax} "
                                     f"Hq{Hq} Hkv{Hkv} D{D}", o, r[:, 0], naive[:, 0])
     return ok
 
@@ -63,10 +69,10 @@ def timings(K, copy_bw):
         kv = 2 * B * L * Hkv * D * 2
         row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "copy_bw": copy_bw, "kv_bytes": kv}
         row["v2"] = sbs.bench(lambda i: K.decode_v2(*sets[i % 2], L), 30, inner=10)
-        for (w, s), pers in VARIANTS.items():
+        for (w, s, c), pers in VARIANTS.items():
             for p in pers:
-                row[f"v3_w{w}s{s}_k{p}"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L, per_sm=p, variant=(w, s)), 30,
-                                                     inner=10)
+                row[f"v3_w{w}s{s}c{c}_k{p}"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L, per_sm=p, variant=(w, s, c)),
+                                                         30, inner=10)
         for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
             try:
                 row[label] = sbs.bench(lambda i: sbs.sdpa(sets[i % 2][0][:, None], sets[i % 2][1], sets[i % 2][2], False,

@@ -2,7 +2,7 @@
 // extern "C" instance below, named <op>_<dir>_hd<D>[_variant]; the templates are device functions so that
 // each instance is a plain C symbol. CudaKernels.java lists the same names.
 #include "attention/flash_fwd.cuh"     // defines: flash_fwd_kernel
-#include "attention/decode.cuh"        // defines: decode_kernel
+#include "attention/decode.cuh"        // defines: decode_splitkv_kernel, decode_combine_kernel, decode_kernel
 #include "attention/flash_bwd.cuh"     // defines: flash_bwd_preprocess_kernel, flash_bwd_kernel
 #include "attention/cca_prologue.cuh"  // defines: cca_prologue_kernel, value_shift_kernel
 #include "attention/cca_prologue_fma.cuh"  // defines: cca_prologue_fma_kernel
@@ -38,22 +38,42 @@ FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
 FLASH_FWD_BN(256, true, 1, 64, flash_fwd_hd256_causal)
 FLASH_FWD_BN(256, false, 1, 64, flash_fwd_hd256)
 
-// Decode v3 (attention/decode.cuh): one launch, split-KV through a cp.async ring, combine fused into the last
-// block of each KV head. NW warps, NST stages: decode_hd<D>_g<G> is 4 warps x 4 stages (64 KB of shared memory).
-#define DECODE(D, G, NW, NST, NAME)                                                                           \
+// Decode (attention/decode.cuh). v2: decode_splitkv_hd<D>_g<G> + decode_combine_hd<D>, two launches, the
+// batched choice. v3: decode_hd<D>_g<G>, one launch (cp.async ring, combine fused into the last block), 8 warps x
+// 2 stages of 64-key tiles at D=128; the choice at batch 1 with few KV heads (CudaBackend.decodeSplit).
+// G = 16 spills (16 heads x 8 accumulators x 8 lanes of q in registers): not instantiated; the backend
+// refuses it with a message naming nKvHeads.
+#define DECODE(D, G)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(decode::NTHREADS)                                            \
+    decode_splitkv_hd##D##_g##G(float* partO, float* partML, const __nv_bfloat16* Q, const __nv_bfloat16* Kc, \
+                                const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
+        decode_splitkv_kernel<D, G>(partO, partML, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale);                    \
+    }
+DECODE(64, 1) DECODE(64, 2) DECODE(64, 4) DECODE(64, 8)
+DECODE(128, 1) DECODE(128, 2) DECODE(128, 4) DECODE(128, 8)
+DECODE(256, 1) DECODE(256, 2) DECODE(256, 4) DECODE(256, 8)
+
+#define DECODE_COMBINE(D)                                                                                     \
+    extern "C" __global__ void decode_combine_hd##D(__nv_bfloat16* O, const float* partO, const float* partML, \
+                                                    int Hq, int nSplit) {                                      \
+        decode_combine_kernel<D>(O, partO, partML, Hq, nSplit);                                               \
+    }
+DECODE_COMBINE(64)
+DECODE_COMBINE(128)
+DECODE_COMBINE(256)
+
+#define DECODE_V3(D, G, NW, NST, NAME)                                                                        \
     extern "C" __global__ void __launch_bounds__(NW * 32) NAME(                                               \
         __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                 \
         const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) { \
         decode_kernel<D, G, NW, NST>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale);       \
     }
-// G = 16 spills (16 heads x 8 accumulators x 8 lanes of q in registers): not instantiated; the backend
-// refuses it with a message naming nKvHeads.
-DECODE(64, 1, 4, 4, decode_hd64_g1) DECODE(64, 2, 4, 4, decode_hd64_g2)
-DECODE(64, 4, 4, 4, decode_hd64_g4) DECODE(64, 8, 4, 4, decode_hd64_g8)
-DECODE(128, 1, 4, 4, decode_hd128_g1) DECODE(128, 2, 4, 4, decode_hd128_g2)
-DECODE(128, 4, 4, 4, decode_hd128_g4) DECODE(128, 8, 4, 4, decode_hd128_g8)
-DECODE(256, 1, 4, 4, decode_hd256_g1) DECODE(256, 2, 4, 4, decode_hd256_g2)
-DECODE(256, 4, 4, 4, decode_hd256_g4) DECODE(256, 8, 4, 4, decode_hd256_g8)
+DECODE_V3(64, 1, 8, 2, decode_hd64_g1) DECODE_V3(64, 2, 8, 2, decode_hd64_g2)
+DECODE_V3(64, 4, 8, 2, decode_hd64_g4) DECODE_V3(64, 8, 8, 2, decode_hd64_g8)
+DECODE_V3(128, 1, 8, 2, decode_hd128_g1) DECODE_V3(128, 2, 8, 2, decode_hd128_g2)
+DECODE_V3(128, 4, 8, 2, decode_hd128_g4) DECODE_V3(128, 8, 8, 2, decode_hd128_g8)
+DECODE_V3(256, 1, 8, 2, decode_hd256_g1) DECODE_V3(256, 2, 8, 2, decode_hd256_g2)
+DECODE_V3(256, 4, 8, 2, decode_hd256_g4) DECODE_V3(256, 8, 8, 2, decode_hd256_g8)
 
 #define CCA_PROLOGUE(D)                                                                                        \
     extern "C" __global__ void __launch_bounds__(cca::NTHREADS) cca_prologue_hd##D(                                       \

@@ -1,36 +1,212 @@
-// defines: decode_kernel<D, G, NW, NST> — one new query token over a KV cache, split-KV, combine fused (v3).
+// defines: decode_splitkv_kernel<D, G> + decode_combine_kernel<D> (v2, batched) and decode_kernel<D, G, NW, NST>
+// (v3, few blocks' worth of KV heads) — one new query token over a KV cache, split-KV.
 //
 // Letters: B batch, L tokens in the cache, Tmax cache capacity, Hq query heads, Hkv KV heads, G = Hq / Hkv,
 // S splits of the sequence (gridDim.x), NW warps per block, NST cp.async stages.
 //   Q [B, Hq, D] bf16; Kc, Vc [B, Tmax, Hkv, D] bf16 (the prefill layout, so prefill fills it in place);
-//   O [B, Hq, D] bf16.
-//   S > 1 only: partO [B, Hq, S, D] fp32 (unnormalised), partML [B, Hq, S, 2] fp32 (max in log2 units, sum),
-//   counters [B * Hkv] int32, zero before the first launch; the kernel leaves them zero again.
+//   partO [B, Hq, S, D] fp32 (unnormalised), partML [B, Hq, S, 2] fp32 (running max in log2 units, sum);
+//   O [B, Hq, D] bf16; v3 only: counters [B * Hkv] int32, zero before the first launch, left zero by each launch.
 // Memory-bound: every K/V byte is read once per KV head (all G query heads of a group share the block that reads
-// it). v2 (kernels-dev/decode_v2_two_kernels.cuh) loaded 4 keys per row group into registers and waited for them
-// before the next 4: at batch 1 with 2-4 KV heads only ~16 KB per SM were in flight and the blocks ran a chain of
-// dependent load rounds (34-57% of copy bandwidth). v3 streams the chunk through an NST-deep cp.async ring in
-// shared memory (NST tiles of K and V in flight per block, 64 KB at the default), and the last block of each
-// (b, KV head) to finish merges the S partial results (an atomic counter), so one launch does everything.
+// it). v2: 16-byte register loads, four keys in flight per row group, a second tiny kernel merges the S chunks
+// (log-sum-exp). It reaches 105-129% of copy bandwidth once B x Hkv fills the SMs with many blocks, but at batch 1
+// with 2-4 KV heads an SM has only ~16-32 KB in flight and every block runs a chain of dependent load rounds, and
+// the combine kernel adds a launch and its own latency chain (34-57% of copy bandwidth).
+// v3 streams each chunk through an NST-deep cp.async ring in shared memory (NST tiles of K and V issued before the
+// first is read), loads q while they fly, and the last block of each (b, KV head) to finish (an atomic counter it
+// resets) merges the S partials: one launch. It wins at batch 1 with few KV heads and loses 5-20% where v2's many
+// 4-warp blocks hide the G >= 4 ALU work better (decode lab, docs/perf-log.md "Decode v3"): CudaBackend.decodeSplit
+// picks per shape.
 #pragma once
 #include "../common/mma.cuh"
+#include <cooperative_groups.h>
+namespace cg = cooperative_groups;
 
+namespace decode {
+constexpr int NWARPS = 4, NTHREADS = NWARPS * 32, UNROLL = 4;
+}
+
+template <int D, int G>
+__device__ __forceinline__ void decode_splitkv_kernel(float* __restrict__ partO, float* __restrict__ partML, const __nv_bfloat16* __restrict__ Q,
+                      const __nv_bfloat16* __restrict__ Kc, const __nv_bfloat16* __restrict__ Vc, int L, int Tmax,
+                      int Hkv, int chunk, float scale) {
+    using namespace decode;
+    constexpr int LPR = D / 8;          // lanes per key row (8 bf16 each)
+    constexpr int RPW = 32 / LPR;       // key rows per warp per pass
+    constexpr int RPB = RPW * NWARPS;   // key rows per block per pass
+    const int split = blockIdx.x, hk = blockIdx.y, b = blockIdx.z, nSplit = gridDim.x;
+    const int Hq = Hkv * G;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, sub = lane % LPR, grp = lane / LPR;
+    const int start = split * chunk, end = min(L, start + chunk);
+
+    float q[G][8];
+    const float sl = scale * 1.4426950408889634f;
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        uint4 raw = *reinterpret_cast<const uint4*>(Q + ((long)b * Hq + hk * G + g) * D + sub * 8);
+        const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
+#pragma unroll
+        for (int i = 0; i < 8; i++) q[g][i] = __bfloat162float(e[i]) * sl;
+    }
+    float m[G], l[G], acc[G][8];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY; l[g] = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
+    }
+    const long rowStride = (long)Hkv * D;
+    const __nv_bfloat16* Kb = Kc + (long)b * Tmax * rowStride + hk * D + sub * 8;
+    const __nv_bfloat16* Vb = Vc + (long)b * Tmax * rowStride + hk * D + sub * 8;
+
+    // The trip count is uniform over the block so that every lane reaches the full-warp shuffles.
+    for (int base = start; base < end; base += RPB * UNROLL) {
+        uint4 kr[UNROLL], vr[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            int t = base + u * RPB + warp * RPW + grp;
+            kr[u] = vr[u] = make_uint4(0, 0, 0, 0);
+            if (t < end) {
+                kr[u] = __ldg(reinterpret_cast<const uint4*>(Kb + t * rowStride));
+                vr[u] = __ldg(reinterpret_cast<const uint4*>(Vb + t * rowStride));
+            }
+        }
+        // Scores of the UNROLL keys first, then one online-softmax update per head for all of them: one
+        // rescale of the accumulators per UNROLL keys instead of per key (G >= 4 was ALU-bound in v1).
+        float sc[UNROLL][G];
+        bool valid[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            valid[u] = base + u * RPB + warp * RPW + grp < end;
+            const __nv_bfloat16* ke = reinterpret_cast<const __nv_bfloat16*>(&kr[u]);
+            float kf[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) kf[i] = __bfloat162float(ke[i]);
+#pragma unroll
+            for (int g = 0; g < G; g++) {
+                float s = 0.f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) s += q[g][i] * kf[i];
+#pragma unroll
+                for (int off = LPR / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
+                sc[u][g] = valid[u] ? s : -INFINITY;
+            }
+        }
+        float vf[UNROLL][8];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vr[u]);
+#pragma unroll
+            for (int i = 0; i < 8; i++) vf[u][i] = __bfloat162float(ve[i]);
+        }
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float mx = m[g];
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) mx = fmaxf(mx, sc[u][g]);
+            if (mx == -INFINITY) continue;  // nothing valid yet in this row group
+            float c = exp2f(m[g] - mx), p[UNROLL], ps = 0.f;
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) { p[u] = exp2f(sc[u][g] - mx); ps += p[u]; }
+            m[g] = mx;
+            l[g] = l[g] * c + ps;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float a = acc[g][i] * c;
+#pragma unroll
+                for (int u = 0; u < UNROLL; u++) a += p[u] * vf[u][i];
+                acc[g][i] = a;
+            }
+        }
+    }
+    // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via smem.
+#pragma unroll
+    for (int off = LPR; off < 32; off <<= 1) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float mo = __shfl_xor_sync(0xffffffff, m[g], off), lo = __shfl_xor_sync(0xffffffff, l[g], off);
+            float mn = fmaxf(m[g], mo);
+            float ca = mn == -INFINITY ? 0.f : exp2f(m[g] - mn), cb = mn == -INFINITY ? 0.f : exp2f(mo - mn);
+            l[g] = l[g] * ca + lo * cb;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float ao = __shfl_xor_sync(0xffffffff, acc[g][i], off);
+                acc[g][i] = acc[g][i] * ca + ao * cb;
+            }
+            m[g] = mn;
+        }
+    }
+    __shared__ float sM[NWARPS][G], sL[NWARPS][G];
+    __shared__ float sAcc[NWARPS][G][D];
+    if (grp == 0) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            if (sub == 0) { sM[warp][g] = m[g]; sL[warp][g] = l[g]; }
+#pragma unroll
+            for (int i = 0; i < 8; i++) sAcc[warp][g][sub * 8 + i] = acc[g][i];
+        }
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < G * D; idx += NTHREADS) {
+        int g = idx / D, d = idx % D;
+        float mx = -INFINITY;
+        for (int w = 0; w < NWARPS; w++) mx = fmaxf(mx, sM[w][g]);
+        float a = 0.f, ls = 0.f;
+        for (int w = 0; w < NWARPS; w++) {
+            float c = mx == -INFINITY ? 0.f : exp2f(sM[w][g] - mx);
+            a += sAcc[w][g][d] * c;
+            ls += sL[w][g] * c;
+        }
+        long row = ((long)b * Hq + hk * G + g) * nSplit + split;
+        partO[row * D + d] = a;
+        if (d == 0) { partML[row * 2] = mx; partML[row * 2 + 1] = ls; }
+    }
+}
+
+// grid (Hq, B), D threads: merge the S partial results of each head.
+template <int D>
+__device__ __forceinline__ void decode_combine_kernel(__nv_bfloat16* __restrict__ O, const float* __restrict__ partO,
+                                      const float* __restrict__ partML, int Hq, int nSplit) {
+    const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x;
+    const long row0 = ((long)b * Hq + h) * nSplit;
+    float mx = -INFINITY;
+    for (int s = 0; s < nSplit; s++) mx = fmaxf(mx, partML[(row0 + s) * 2]);
+    float a = 0.f, ls = 0.f;
+    for (int s = 0; s < nSplit; s++) {
+        float ms = partML[(row0 + s) * 2];
+        float c = ms == -INFINITY ? 0.f : exp2f(ms - mx);
+        a += partO[(row0 + s) * D + d] * c;
+        ls += partML[(row0 + s) * 2 + 1] * c;
+    }
+    O[((long)b * Hq + h) * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
+}
+
+// ---------------------------------------------------------------- v3
 namespace dec {
 constexpr int UNROLL = 4;  // passes of RPB keys per tile: one online-softmax rescale per UNROLL keys
 // Keys per tile: (32 / (D / 8)) rows per warp pass x NW warps x UNROLL passes (= 1024 NW / D).
 template <int D, int NW> __host__ __device__ constexpr int tile_keys() { return (256 / D) * NW * UNROLL; }
-// Dynamic shared memory of a launch: the ring (K and V tiles); the block's merge and the combine reuse it.
-template <int D, int NW, int NST> __host__ __device__ constexpr int smem_bytes() { return NST * tile_keys<D, NW>() * D * 2 * 2; }
-constexpr int MAX_SPLITS = 256;  // the combine keeps 2 x G x S floats of the split maxima and sums in the ring
+constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
+__host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
+// Dynamic shared memory of a launch (CudaKernels.decodeSmem): the ring (K and V tiles), which the block's merge
+// ([NW][G][D] + 2 [NW][G] floats, then the block's result [G][D] + 2 [G]) and the combine ([2][G][S] + [G]
+// floats, [NT] float4) reuse; the cluster leader's weights and sums take G (CL + 2) floats more.
+template <int D, int G, int NW, int NST> __host__ __device__ constexpr int smem_bytes() {
+    return cmax(NST * tile_keys<D, NW>() * D * 2 * 2,
+                cmax(((NW + 1) * (D + 2) + MAX_CLUSTER + 2) * G * 4, (2 * G * MAX_SPLITS + G) * 4 + 16 + NW * 32 * 16));
+}
 }
 
-template <int D, int G, int NW, int NST>
+// CL > 1: launched in clusters of CL consecutive splits (__cluster_dims__(CL, 1, 1), S a multiple of CL); each
+// cluster merges its CL block results through distributed shared memory into one partial, so the last block's
+// combine reads S / CL partials instead of S (the combine of S = 64 partials of 4 heads was ~4 us at batch 1).
+template <int D, int G, int NW, int NST, int CL = 1>
 __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
                                               float* __restrict__ partML, int* __restrict__ counters,
                                               const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
                                               const __nv_bfloat16* __restrict__ Vc, int L, int Tmax, int Hkv, int chunk,
                                               float scale) {
     using namespace dec;
+    static_assert(CL >= 1 && CL <= MAX_CLUSTER, "cluster size");
     constexpr int NT = NW * 32;
     constexpr int LPR = D / 8;         // lanes per key row (8 bf16 each)
     constexpr int RPW = 32 / LPR;      // key rows per warp per pass
@@ -38,9 +214,6 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     constexpr int TK = RPB * UNROLL;   // keys per tile
     constexpr int CPT = TK * LPR / NT; // 16-byte copies per thread per tile, per tensor
     static_assert(CPT * NT == TK * LPR, "tile copies must divide over the block");
-    constexpr int RING = smem_bytes<D, NW, NST>();
-    static_assert(NW * G * (D + 2) * 4 <= RING, "the block merge must fit in the ring");
-    static_assert((2 * G * MAX_SPLITS + G) * 4 + NT * 16 + 16 <= RING, "the combine must fit in the ring");
     extern __shared__ __align__(16) unsigned char dsmem[];
     __nv_bfloat16* ring = reinterpret_cast<__nv_bfloat16*>(dsmem);  // [NST][K, V][TK][D]
 
@@ -48,7 +221,9 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     const int Hq = Hkv * G;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, sub = lane % LPR, grp = lane / LPR;
     const int start = split * chunk, end = min(L, start + chunk);
-    const int nTiles = (end - start + TK - 1) / TK;  // >= 1: the launcher makes S = ceil(L / chunk)
+    // >= 1 where CL = 1 (the launcher makes S = ceil(L / chunk)); with clusters S is rounded up to a multiple of CL
+    // and trailing splits may be empty (m = -inf, l = 0: weight 0 in every merge).
+    const int nTiles = end > start ? (end - start + TK - 1) / TK : 0;
     const long rowStride = (long)Hkv * D;
     const __nv_bfloat16* Kb = Kc + (long)b * Tmax * rowStride + hk * D;
     const __nv_bfloat16* Vb = Vc + (long)b * Tmax * rowStride + hk * D;
@@ -182,6 +357,11 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         }
     }
     __syncthreads();
+    // This block's result per (g, d); CL > 1 keeps it in shared memory for the cluster merge.
+    float* sRes = sL + NW * G;      // [G][D]
+    float* sResM = sRes + G * D;    // [G]
+    float* sResL = sResM + G;       // [G]
+    const int nParts = nSplit / CL, part = split / CL;  // partials written to partO / partML
     for (int idx = tid; idx < G * D; idx += NT) {
         const int g = idx / D, d = idx % D;
         float mx = -INFINITY;
@@ -195,7 +375,10 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             ls += sL[w * G + g] * c;
         }
         const long head = (long)b * Hq + hk * G + g;
-        if (nSplit == 1) {
+        if constexpr (CL > 1) {
+            sRes[idx] = a;
+            if (d == 0) { sResM[g] = mx; sResL[g] = ls; }
+        } else if (nSplit == 1) {
             O[head * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
         } else {
             const long row = head * nSplit + split;
@@ -203,15 +386,60 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             if (d == 0) { partML[row * 2] = mx; partML[row * 2 + 1] = ls; }
         }
     }
-    if (nSplit == 1) return;
+    if constexpr (CL > 1) {
+        cg::cluster_group cluster = cg::this_cluster();
+        cluster.sync();  // every block's result is in its shared memory
+        const bool leader = cluster.block_rank() == 0;
+        if (leader) {
+            float* sW = sResL + G;  // [G][CL] weights, then [G] 1 / sum where nParts == 1
+            float* sTot = sW + G * CL;
+            if (tid < G) {
+                const int g = tid;
+                float mr[CL], mx = -INFINITY;
+#pragma unroll
+                for (int r = 0; r < CL; r++) { mr[r] = cluster.map_shared_rank(sResM, r)[g]; mx = fmaxf(mx, mr[r]); }
+                float ls = 0.f;
+#pragma unroll
+                for (int r = 0; r < CL; r++) {
+                    const float w = mx == -INFINITY ? 0.f : exp2f(mr[r] - mx);
+                    sW[g * CL + r] = w;
+                    ls += w * cluster.map_shared_rank(sResL, r)[g];
+                }
+                sTot[g] = ls;
+                sTot[G + g] = mx;
+            }
+            __syncthreads();  // the leader's threads only: the other blocks of the cluster are at the next sync
+            for (int idx = tid; idx < G * D; idx += NT) {
+                const int g = idx / D, d = idx % D;
+                float rv[CL];
+#pragma unroll
+                for (int r = 0; r < CL; r++) rv[r] = cluster.map_shared_rank(sRes, r)[idx];
+                float a = 0.f;
+#pragma unroll
+                for (int r = 0; r < CL; r++) a += sW[g * CL + r] * rv[r];
+                const long head = (long)b * Hq + hk * G + g;
+                if (nParts == 1) {
+                    O[head * D + d] = __float2bfloat16(sTot[g] > 0.f ? a / sTot[g] : 0.f);
+                } else {
+                    const long row = head * nParts + part;
+                    partO[row * D + d] = a;
+                    if (d == 0) { partML[row * 2] = sTot[G + g]; partML[row * 2 + 1] = sTot[g]; }
+                }
+            }
+        }
+        cluster.sync();  // the leader has read the others' shared memory: now they may exit
+        if (!leader || nParts == 1) return;
+    } else {
+        if (nSplit == 1) return;
+    }
 
-    // The last block of this (b, KV head) to get here merges the S partial results of its G heads.
+    // The last block of this (b, KV head) to get here merges the nParts partial results of its G heads.
     __shared__ int sLast;
     __threadfence();
     __syncthreads();
     if (tid == 0) {
         int* ctr = counters + b * Hkv + hk;
-        const int last = atomicAdd(ctr, 1) == nSplit - 1;
+        const int last = atomicAdd(ctr, 1) == nParts - 1;
         if (last) *ctr = 0;  // every block of this group has counted: ready for the next launch
         sLast = last;
     }
@@ -220,27 +448,27 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     __threadfence();
 
     float* sMs = reinterpret_cast<float*>(dsmem);  // [G][S] split maxima, then their weights
-    float* sLs = sMs + G * nSplit;                 // [G][S] split sums
-    float* sInv = sLs + G * nSplit;                // [G] 1 / total sum
-    float4* red = reinterpret_cast<float4*>(dsmem + (((2 * G * nSplit + G) * 4 + 15) & ~15));  // [NT]
+    float* sLs = sMs + G * nParts;                 // [G][S] split sums
+    float* sInv = sLs + G * nParts;                // [G] 1 / total sum
+    float4* red = reinterpret_cast<float4*>(dsmem + (((2 * G * nParts + G) * 4 + 15) & ~15));  // [NT]
     const long head0 = (long)b * Hq + hk * G;
-    for (int idx = tid; idx < G * nSplit; idx += NT) {
-        const long row = head0 * nSplit + idx;  // (head0 + g) * S + s with idx = g * S + s
+    for (int idx = tid; idx < G * nParts; idx += NT) {
+        const long row = head0 * nParts + idx;  // (head0 + g) * S + s with idx = g * S + s
         sMs[idx] = __ldcg(partML + row * 2);
         sLs[idx] = __ldcg(partML + row * 2 + 1);
     }
     __syncthreads();
     for (int g = warp; g < G; g += NW) {
         float mx = -INFINITY;
-        for (int s = lane; s < nSplit; s += 32) mx = fmaxf(mx, sMs[g * nSplit + s]);
+        for (int s = lane; s < nParts; s += 32) mx = fmaxf(mx, sMs[g * nParts + s]);
 #pragma unroll
         for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
         float ls = 0.f;
-        for (int s = lane; s < nSplit; s += 32) {
-            const float ms = sMs[g * nSplit + s];
+        for (int s = lane; s < nParts; s += 32) {
+            const float ms = sMs[g * nParts + s];
             const float w = ms == -INFINITY ? 0.f : exp2f(ms - mx);
-            sMs[g * nSplit + s] = w;
-            ls += w * sLs[g * nSplit + s];
+            sMs[g * nParts + s] = w;
+            ls += w * sLs[g * nParts + s];
         }
 #pragma unroll
         for (int off = 16; off > 0; off >>= 1) ls += __shfl_xor_sync(0xffffffff, ls, off);
@@ -253,13 +481,13 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     float4 a[CPC];
 #pragma unroll
     for (int k = 0; k < CPC; k++) a[k] = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 4
-    for (int s = rr; s < nSplit; s += R) {
+#pragma unroll 8
+    for (int s = rr; s < nParts; s += R) {
 #pragma unroll
         for (int k = 0; k < CPC; k++) {
             const int c = cl + k * CW, g = c / (D / 4), d4 = c % (D / 4);
-            const float w = sMs[g * nSplit + s];
-            const float4 p = __ldcg(reinterpret_cast<const float4*>(partO + ((head0 + g) * nSplit + s) * D) + d4);
+            const float w = sMs[g * nParts + s];
+            const float4 p = __ldcg(reinterpret_cast<const float4*>(partO + ((head0 + g) * nParts + s) * D) + d4);
             a[k].x += w * p.x; a[k].y += w * p.y; a[k].z += w * p.z; a[k].w += w * p.w;
         }
     }

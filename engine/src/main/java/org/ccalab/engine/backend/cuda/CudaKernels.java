@@ -109,6 +109,26 @@ final class CudaKernels {
         return "decode_combine_hd" + headDim;
     }
 
+    /** Decode v3 (one launch, combine fused): DECODE_V3_WARPS warps, DECODE_V3_STAGES cp.async stages. */
+    static final int DECODE_V3_WARPS = 8, DECODE_V3_STAGES = 2, DECODE_V3_MAX_SPLITS = 256;
+
+    static String decode(int headDim, int group) {
+        return "decode_hd" + headDim + "_g" + group;
+    }
+
+    /** Keys per v3 tile: (256 / D) rows per warp pass x warps x 4 passes. */
+    static int decodeTileKeys(int headDim) {
+        return 256 / headDim * DECODE_V3_WARPS * 4;
+    }
+
+    /** decode.cuh's dec::smem_bytes: the K/V ring, or the block merge, or the combine, whichever is largest. */
+    static int decodeSmem(int headDim, int group) {
+        int ring = DECODE_V3_STAGES * decodeTileKeys(headDim) * headDim * 4;
+        int merge = DECODE_V3_WARPS * group * (headDim + 2) * 4;
+        int combine = (2 * group * DECODE_V3_MAX_SPLITS + group) * 4 + 16 + DECODE_V3_WARPS * 32 * 16;
+        return Math.max(ring, Math.max(merge, combine));
+    }
+
     /** The two prologue implementations: v1 FP32 FMAs (32 tokens x D threads) and v2 TF32 tensor cores. */
     enum Prologue {
         FMA, TENSOR_CORE;
@@ -167,7 +187,10 @@ final class CudaKernels {
                 names.add(flashForward(d, true, v));
                 names.add(flashForward(d, false, v));
             }
-            for (int g : DECODE_GROUPS) names.add(decodeSplit(d, g));
+            for (int g : DECODE_GROUPS) {
+                names.add(decodeSplit(d, g));
+                names.add(decode(d, g));
+            }
             names.add(decodeCombine(d));
         }
         for (int d : BWD_HEAD_DIMS) {
