@@ -17,7 +17,7 @@ FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 # The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
 # decode v3 (CudaKernels.DECODE_V3_*, CudaBackend.DECODE_V3_BELOW)
-DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 8, 256, 16
+DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
 CCA_TT = 64
 CCA_THREADS = 256
 
@@ -148,7 +148,7 @@ class Kernels:
         # number of tiles (1024 * warps / D keys), at most DECODE_MAX_SPLITS splits, S rounded up to a multiple
         # of the cluster (trailing splits may be empty).
         tk = 1024 * warps // D
-        n = max(1, min(-(-per_sm * sms // (B * Hkv)), -(-L // tk), DECODE_MAX_SPLITS))
+        n = max(1, min(math.ceil(per_sm * sms / (B * Hkv)), -(-L // tk), DECODE_MAX_SPLITS))  # per_sm may be < 1
         chunk = -(-L // n)
         chunk = -(-chunk // tk) * tk
         return -(-(-(-L // chunk)) // cluster) * cluster, chunk

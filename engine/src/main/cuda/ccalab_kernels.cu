@@ -40,7 +40,8 @@ FLASH_FWD_BN(256, false, 1, 64, flash_fwd_hd256)
 
 // Decode (attention/decode.cuh). v2: decode_splitkv_hd<D>_g<G> + decode_combine_hd<D>, two launches, the
 // batched choice. v3: decode_hd<D>_g<G>, one launch (cp.async ring, combine fused into the last block), 8 warps x
-// 2 stages of 64-key tiles at D=128; the choice at batch 1 with few KV heads (CudaBackend.decodeSplit).
+// 2 stages of 64-key tiles at D=128; the choice at batch 1 with few KV heads (CudaBackend.decodeSplit). The
+// template's cluster merge (CL > 1) lost in the decode lab and is not instantiated here.
 // G = 16 spills (16 heads x 8 accumulators x 8 lanes of q in registers): not instantiated; the backend
 // refuses it with a message naming nKvHeads.
 #define DECODE(D, G)                                                                                          \

@@ -109,8 +109,12 @@ final class CudaKernels {
         return "decode_combine_hd" + headDim;
     }
 
-    /** Decode v3 (one launch, combine fused): DECODE_V3_WARPS warps, DECODE_V3_STAGES cp.async stages. */
-    static final int DECODE_V3_WARPS = 8, DECODE_V3_STAGES = 2, DECODE_V3_MAX_SPLITS = 256;
+    /**
+     * Decode v3 (one launch, combine fused): DECODE_V3_WARPS warps, DECODE_V3_STAGES cp.async stages, clusters of
+     * DECODE_V3_CLUSTER splits (the instances' __cluster_dims__; 1 = none: clusters of 8 merging through
+     * distributed shared memory lost 20-45 points of bandwidth in the decode lab).
+     */
+    static final int DECODE_V3_WARPS = 8, DECODE_V3_STAGES = 2, DECODE_V3_CLUSTER = 1, DECODE_V3_MAX_SPLITS = 256;
 
     static String decode(int headDim, int group) {
         return "decode_hd" + headDim + "_g" + group;
@@ -121,10 +125,13 @@ final class CudaKernels {
         return 256 / headDim * DECODE_V3_WARPS * 4;
     }
 
-    /** decode.cuh's dec::smem_bytes: the K/V ring, or the block merge, or the combine, whichever is largest. */
+    /**
+     * decode.cuh's dec::smem_bytes: the K/V ring, or the block merge with the cluster merge's weights, or the
+     * combine, whichever is largest.
+     */
     static int decodeSmem(int headDim, int group) {
         int ring = DECODE_V3_STAGES * decodeTileKeys(headDim) * headDim * 4;
-        int merge = DECODE_V3_WARPS * group * (headDim + 2) * 4;
+        int merge = ((DECODE_V3_WARPS + 1) * (headDim + 2) + 16 + 2) * group * 4;
         int combine = (2 * group * DECODE_V3_MAX_SPLITS + group) * 4 + 16 + DECODE_V3_WARPS * 32 * 16;
         return Math.max(ring, Math.max(merge, combine));
     }

@@ -16,8 +16,12 @@ class CudaDecodeSplitTest {
         assertThat(CudaBackend.decodeSplit(1, 8, 2, 16384, 128, H100_SMS)).isEqualTo(new DecodeSplit(64, 256, true));
         // 16q/4kv at 16k: 4 x 32 splits of 512 keys
         assertThat(CudaBackend.decodeSplit(1, 16, 4, 16384, 128, H100_SMS)).isEqualTo(new DecodeSplit(32, 512, true));
-        // one token in the cache: one split, one tile
+        // one token in the cache: one split of one tile, no partials to combine
         assertThat(CudaBackend.decodeSplit(1, 16, 4, 1, 128, H100_SMS)).isEqualTo(new DecodeSplit(1, 64, true));
+        assertThat(CudaBackend.decodeSplit(1, 16, 4, 1, 128, H100_SMS).partials()).isEqualTo(1);
+        assertThat(CudaBackend.decodeSplit(1, 8, 2, 16384, 128, H100_SMS).partials()).isEqualTo(64);
+        // 1000 keys: 16 one-tile splits (132 / 2 SMs per head would allow more), two clusters
+        assertThat(CudaBackend.decodeSplit(1, 8, 2, 1000, 128, H100_SMS)).isEqualTo(new DecodeSplit(16, 64, true));
         // D = 256 tiles hold 32 keys, D = 64 ones 128
         assertThat(CudaBackend.decodeSplit(1, 8, 1, 4096, 256, H100_SMS)).isEqualTo(new DecodeSplit(128, 32, true));
         assertThat(CudaBackend.decodeSplit(1, 8, 1, 4096, 64, H100_SMS)).isEqualTo(new DecodeSplit(32, 128, true));
@@ -39,13 +43,17 @@ class CudaDecodeSplitTest {
                 for (int hkv : new int[] {1, 2, 4, 16})
                     for (int length : new int[] {1, 63, 64, 65, 1000, 4097, 16384, 65536, 1 << 20}) {
                         DecodeSplit sp = CudaBackend.decodeSplit(b, hkv * 4, hkv, length, d, H100_SMS);
-                        assertThat(sp.splits()).isPositive();
-                        assertThat((long) sp.splits() * sp.chunk()).isGreaterThanOrEqualTo(length);
-                        assertThat((long) (sp.splits() - 1) * sp.chunk()).isLessThan(length);  // the last one too
-                        if (sp.fused()) {
+                        int nonEmpty = (length + sp.chunk() - 1) / sp.chunk();
+                        assertThat(nonEmpty).isPositive();
+                        if (sp.fused()) {  // whole clusters; only the last cluster may hold empty splits
+                            int cl = CudaKernels.DECODE_V3_CLUSTER;
+                            assertThat(sp.splits()).isEqualTo((nonEmpty + cl - 1) / cl * cl);
+                            assertThat(sp.partials()).isEqualTo(sp.splits() / cl);
                             assertThat(sp.chunk() % CudaKernels.decodeTileKeys(d)).isZero();
                             assertThat(sp.splits()).isLessThanOrEqualTo(CudaKernels.DECODE_V3_MAX_SPLITS);
-                        } else {
+                        } else {  // every split holds keys
+                            assertThat(sp.splits()).isEqualTo(nonEmpty);
+                            assertThat(sp.partials()).isEqualTo(sp.splits());
                             assertThat(sp.chunk() % 64).isZero();
                         }
                     }
@@ -55,8 +63,9 @@ class CudaDecodeSplitTest {
     @Test
     void theFusedKernelsSharedMemoryMatchesDecodeCuh() {
         // dec::smem_bytes<D, G, 8, 2>: the two 64-key K/V stages at D = 128 (64 KB), the merge at D = 256, G = 8
+        // (9 x [G][D + 2] floats: 8 warps' and the block's result, and the cluster leader's G x 18 floats)
         assertThat(CudaKernels.decodeSmem(128, 4)).isEqualTo(65_536);
-        assertThat(CudaKernels.decodeSmem(256, 8)).isEqualTo(8 * 8 * 258 * 4);
+        assertThat(CudaKernels.decodeSmem(256, 8)).isEqualTo((9 * 258 + 18) * 8 * 4);
         for (int d : new int[] {64, 128, 256})
             for (int g : new int[] {1, 2, 4, 8})
                 assertThat(CudaKernels.decodeSmem(d, g)).isLessThanOrEqualTo(227 * 1024);
