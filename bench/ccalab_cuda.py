@@ -29,6 +29,12 @@ def _check(rc, what):
         raise RuntimeError(f"{what} failed: {rc} {name.value.decode() if name.value else ''}")
 
 
+def wide_bwd_smem(dqk, dv, bkv, bq):
+    """flash_bwd_wide::smem_bytes (D=256 and MLA backward): K, V tiles, two stages of Q and dO tiles, dS^T, rows
+    padded by 8 elements; LSE and Dv stages."""
+    return (bkv * (dqk + 8) + bkv * (dv + 8) + 2 * bq * (dqk + 8) + 2 * bq * (dv + 8) + bkv * (bq + 8)) * 2 + 4 * bq * 4
+
+
 class Kernels:
     def __init__(self, fatbin_path):
         torch.cuda.init()
@@ -137,8 +143,11 @@ class Kernels:
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
         self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-        smem = (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
-        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // 128), Hq, B), (256, 1, 1), smem,
+        if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 32>: 64-key tiles, 8 warps
+            bkv, smem = 64, wide_bwd_smem(256, 256, 64, 32)
+        else:
+            bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
+        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // bkv), Hq, B), (256, 1, 1), smem,
                     dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
         return dq, dk, dv
 
@@ -168,11 +177,11 @@ class Kernels:
     # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]. As CudaBackend.decode: v3 (one
     # launch) where B x Hkv < DECODE_V3_BELOW, else v2. `variant` = (warps, stages, cluster) runs a decode lab
     # instance decode_hd<D>_g<G>_w<W>_s<S>[_c<CL>] (kernels-dev/decode_lab.cu); `splits` forces a split count (v3).
-    def decode(self, q, kc, vc, L, per_sm=1, variant=None, splits=None, o=None):
+    def decode(self, q, kc, vc, L, per_sm=1, variant=None, splits=None, o=None, v3=None):
         B, Hq, D = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
-        if variant is None and splits is None and B * Hkv >= DECODE_V3_BELOW:
+        if not v3 and variant is None and splits is None and B * Hkv >= DECODE_V3_BELOW:
             return self.decode_v2(q, kc, vc, L, o=o)
         warps, stages, cl = variant or (DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER)
         n, chunk = self.decode_splits(B, Hkv, L, D, per_sm=per_sm, warps=warps, cluster=cl)

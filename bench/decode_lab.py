@@ -93,14 +93,57 @@ def timings(K, copy_bw):
     return rows
 
 
+def shipped(K, copy_bw):
+    """The shipped choice (CudaBackend.decode: v3 where B x Hkv < 16, else v2) at the issue's shapes, v3 at 0.5 and
+    1 block per SM and v2 beside it, FA2 and cuDNN SDPA decode (a query of length 1) in the same process."""
+    rows = []
+    shapes = [(1, L, Hq, Hkv) for (Hq, Hkv) in ((16, 4), (8, 2), (16, 16)) for L in (4096, 16384, 65536)] + \
+             [(8, L, 16, 16) for L in (4096, 16384, 65536)] + [(8, 16384, 16, 4), (32, 16384, 8, 2)]
+    for (B, L, Hq, Hkv) in shapes:
+        D = 128
+        sets = [(torch.randn(B, Hq, D, device=dev).to(bf16), torch.randn(B, L, Hkv, D, device=dev).to(bf16),
+                 torch.randn(B, L, Hkv, D, device=dev).to(bf16)) for _ in range(2)]
+        kv = 2 * B * L * Hkv * D * 2
+        row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "copy_bw": copy_bw, "kv_bytes": kv}
+        row["shipped"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L), 30, inner=10)
+        row["v2"] = sbs.bench(lambda i: K.decode_v2(*sets[i % 2], L), 30, inner=10)
+        for p in (0.5, 1):
+            row[f"v3_k{p}"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L, per_sm=p, v3=True), 30, inner=10)
+        for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                row[label] = sbs.bench(lambda i: sbs.sdpa(sets[i % 2][0][:, None], sets[i % 2][1], sets[i % 2][2], False,
+                                                          be), 30, inner=10)
+            except Exception as ex:  # noqa: BLE001
+                row[label] = {"error": str(ex)[:200]}
+        for k, v in row.items():
+            if isinstance(v, dict) and "p50" in v:
+                v["pct_copy"] = kv / (v["p50"] / 1e3) / copy_bw * 100
+        rows.append(row)
+        print(f"B={B} L={L:>6} {Hq}q/{Hkv}kv: " + " | ".join(
+            f"{k} {row[k]['p50'] * 1e3:.1f} us {row[k]['pct_copy']:.0f}%" for k in
+            ("shipped", "v2", "v3_k0.5", "v3_k1", "flash", "cudnn") if "p50" in row.get(k, {})), flush=True)
+        del sets
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fatbin", required=True)
     ap.add_argument("--out", default=".")
+    ap.add_argument("--shipped", action="store_true", help="time the shipped fatbin's choice (no lab instances)")
     a = ap.parse_args()
     K = Kernels(a.fatbin)
     p = torch.cuda.get_device_properties(0)
     print({"name": p.name, "sms": p.multi_processor_count, "torch": torch.__version__}, flush=True)
+    if a.shipped:
+        copy_bw = sbs.copy_bandwidth()
+        print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
+        rows = shipped(K, copy_bw)
+        copy_bw2 = sbs.copy_bandwidth()
+        print(f"copy bandwidth again {copy_bw2 / 1e12:.3f} TB/s", flush=True)
+        with open(os.path.join(a.out, "decode_shipped.json"), "w") as f:
+            json.dump({"device": p.name, "copy_bw": [copy_bw, copy_bw2], "timings": rows}, f, indent=1)
+        return
     ok = checks(K)
     print("ALL DECODE CHECKS PASSED" if ok else "SOME DECODE CHECKS FAILED", flush=True)
     copy_bw = sbs.copy_bandwidth()

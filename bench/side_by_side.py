@@ -245,7 +245,9 @@ def check_bwd(K):
     ok = True
     for (B, T, Hq, Hkv, D, causal) in [(1, 77, 2, 2, 64, True), (2, 200, 4, 2, 128, True), (1, 300, 4, 4, 128, False),
                                        (1, 1000, 8, 2, 64, True), (1, 513, 2, 1, 128, True),
-                                       (1, 700, 2, 2, 64, False), (1, 2048, 4, 4, 128, True)]:
+                                       (1, 700, 2, 2, 64, False), (1, 2048, 4, 4, 128, True),
+                                       (1, 77, 2, 2, 256, True), (2, 300, 4, 2, 256, True), (1, 513, 4, 4, 256, False),
+                                       (1, 1024, 8, 2, 256, True)]:
         torch.manual_seed(T + Hq)
         q = torch.randn(B, T, Hq, D, device=dev).to(bf16)
         k = torch.randn(B, T, Hkv, D, device=dev).to(bf16)
@@ -269,7 +271,8 @@ def check_bwd(K):
 
 def time_bwd():
     rows = []
-    for (name, Hq, Hkv, D) in [("MHA 16x128", 16, 16, 128), ("CCA-4x 4q/4kv", 4, 4, 128), ("GQA 16q/4kv", 16, 4, 128)]:
+    for (name, Hq, Hkv, D) in [("MHA 16x128", 16, 16, 128), ("CCA-4x 4q/4kv", 4, 4, 128), ("GQA 16q/4kv", 16, 4, 128),
+                               ("MHA 8x256", 8, 8, 256), ("GQA 8q/2kv D256", 8, 2, 256)]:
         for T in (4096, 16384):
             q = torch.randn(1, T, Hq, D, device=dev).to(bf16)
             k = torch.randn(1, T, Hkv, D, device=dev).to(bf16)

@@ -34,7 +34,7 @@ FLASH_FWD(128, false, 2, flash_fwd_hd128_m2)
 FLASH_FWD_BN(128, true, 1, 128, flash_fwd_hd128_causal_n128)
 FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
 // D = 256 (the paper's third head dim): 8 warps x 16 rows over 64-key tiles, Q re-read from shared memory
-// (192 KB of shared memory: Q tile + double-buffered K/V). Forward and decode only: no D=256 backward yet.
+// (192 KB of shared memory: Q tile + double-buffered K/V). The D=256 backward is flash_bwd_hd256 below.
 FLASH_FWD_BN(256, true, 1, 64, flash_fwd_hd256_causal)
 FLASH_FWD_BN(256, false, 1, 64, flash_fwd_hd256)
 
@@ -116,6 +116,18 @@ FLASH_BWD(128, false, flash_bwd_hd128)
     }
 FLASH_BWD_PRE(64)
 FLASH_BWD_PRE(128)
+FLASH_BWD_PRE(256)
+
+// D = 256 backward: flash_bwd_wide_kernel (attention/flash_bwd.cuh), 64-key tiles x 8 warps (4 row groups x 2
+// column halves of dK/dV), 32-row query tiles, 140,800 bytes of shared memory (flash_bwd_wide::smem_bytes).
+#define FLASH_BWD_WIDE(DQK, DV, CAUSAL, BKV, CS, BQ, NAME)                                                     \
+    extern "C" __global__ void __launch_bounds__(BKV / 16 * CS * 32, 1)                                       \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale); \
+    }
+FLASH_BWD_WIDE(256, 256, true, 64, 2, 32, flash_bwd_hd256_causal)
+FLASH_BWD_WIDE(256, 256, false, 64, 2, 32, flash_bwd_hd256)
 
 // CCA prologue and value-shift backward (v1, FP32; attention/cca_prologue_bwd.cuh).
 #include "attention/cca_prologue_bwd.cuh"

@@ -362,6 +362,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     float* sResM = sRes + G * D;    // [G]
     float* sResL = sResM + G;       // [G]
     const int nParts = nSplit / CL, part = split / CL;  // partials written to partO / partML
+    (void)part;  // read by the cluster merge only
     for (int idx = tid; idx < G * D; idx += NT) {
         const int g = idx / D, d = idx % D;
         float mx = -INFINITY;
@@ -387,6 +388,9 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         }
     }
     if constexpr (CL > 1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+        __trap();  // clusters are sm_90+; the shipped instances are CL = 1
+#else
         cg::cluster_group cluster = cg::this_cluster();
         cluster.sync();  // every block's result is in its shared memory
         const bool leader = cluster.block_rank() == 0;
@@ -429,6 +433,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         }
         cluster.sync();  // the leader has read the others' shared memory: now they may exit
         if (!leader || nParts == 1) return;
+#endif
     } else {
         if (nSplit == 1) return;
     }

@@ -247,7 +247,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                               DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s,
                               boolean causal) {
         if (!s.hasBackward())
-            throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim() + " (64 and 128 have one)");
+            throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim());
         need(dq, s.qElements() * 4, "dq");
         need(dk, s.kvElements() * 4, "dk");
         need(dv, s.kvElements() * 4, "dv");
@@ -265,7 +265,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
             kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim()),
                     new int[] {(int) ((rows + 7) / 8), 1, 1}, CudaKernels.BWD_PRE_THREADS, 0, device.stream(),
                     Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
-            int[] grid = {(s.tokens() + CudaKernels.BWD_KV_TILE - 1) / CudaKernels.BWD_KV_TILE, s.qHeads(), s.batch()};
+            int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
+            int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};
             kernels.launch(CudaKernels.flashBackward(s.headDim(), causal), grid, CudaKernels.BWD_THREADS,
                     CudaKernels.flashBackwardSmem(s.headDim()), device.stream(),
                     Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
@@ -276,9 +277,15 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     /**
      * How decode splits the cache: {@code splits} chunks of {@code chunk} keys each; {@code fused}: decode v3 (one
-     * launch, the combine in the last block of each KV head) instead of v2 (split kernel + combine kernel).
+     * launch, the combine in the last block of each KV head) instead of v2 (split kernel + combine kernel). v3's
+     * splits are a whole number of clusters (CudaKernels.DECODE_V3_CLUSTER); the trailing ones may be empty.
      */
-    public record DecodeSplit(int splits, int chunk, boolean fused) {}
+    public record DecodeSplit(int splits, int chunk, boolean fused) {
+        /** The partial results the combine merges: one per cluster for v3, one per split for v2. */
+        public int partials() {
+            return fused ? splits / CudaKernels.DECODE_V3_CLUSTER : splits;
+        }
+    }
 
     /** Below this many (sequence, KV head) pairs decode runs v3; at and above it v2 (decode lab, session 3). */
     static final int DECODE_V3_BELOW = 16;
@@ -289,7 +296,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     /**
      * v3 where B x Hkv < 16 (batch 1 with few KV heads): one 8-warp block per SM over B x Hkv x S blocks, chunks
-     * whole 64-key tiles (D=128), at most 256 splits. The decode lab (docs/perf-log.md "Decode v3") measured one
+     * whole 64-key tiles (D=128), at most 256 splits, rounded up to whole clusters. The decode lab (docs/perf-log.md "Decode v3") measured one
      * block per SM best at batch 1 for G=4 (more splits make the fused combine longer) and v3 behind v2 by 5-20%
      * once B x Hkv >= 16. v2 elsewhere: about four 4-warp blocks per SM, eight when G >= 4 (those blocks do G dot
      * products per key and were ALU-bound with fewer), chunks of at least 256 keys, a multiple of 64. Runs 3-4:
@@ -303,7 +310,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
             int want = Math.max(1, Math.min(Math.min(ceil(multiprocessors, pairs), ceil(length, tile)),
                     CudaKernels.DECODE_V3_MAX_SPLITS));
             int chunk = ceil(ceil(length, want), tile) * tile;
-            return new DecodeSplit(ceil(length, chunk), chunk, true);
+            int cl = CudaKernels.DECODE_V3_CLUSTER;
+            return new DecodeSplit(ceil(ceil(length, chunk), cl) * cl, chunk, true);
         }
         int perSm = qHeads / kvHeads >= 4 ? 8 : 4;
         int want = Math.max(1, Math.min(ceil(perSm * multiprocessors, pairs), ceil(length, 256)));
@@ -329,16 +337,16 @@ public final class CudaBackend implements Backend, AutoCloseable {
         need(vCache, s.kvElements() * 2, "vCache");
         DecodeSplit sp = decodeSplit(batch, qHeads, kvHeads, length, headDim);
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        if (sp.fused() && sp.splits() == 1) {  // one block per KV head: no partials, no counters
-            kernels.launch(CudaKernels.decode(headDim, g), new int[] {1, kvHeads, batch},
+        if (sp.fused() && sp.partials() == 1) {  // one cluster per KV head: no partials, no counters
+            kernels.launch(CudaKernels.decode(headDim, g), new int[] {sp.splits(), kvHeads, batch},
                     CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
                     Pointer.to(ptr(o), Pointer.to(new long[] {0}), Pointer.to(new long[] {0}), Pointer.to(new long[] {0}),
                             ptr(q), ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
                             floats(scale)));
             return;
         }
-        try (DeviceBuffer partO = allocate((long) batch * qHeads * sp.splits() * headDim * 4);
-             DeviceBuffer partMl = allocate((long) batch * qHeads * sp.splits() * 2 * 4)) {
+        try (DeviceBuffer partO = allocate((long) batch * qHeads * sp.partials() * headDim * 4);
+             DeviceBuffer partMl = allocate((long) batch * qHeads * sp.partials() * 2 * 4)) {
             if (sp.fused()) {
                 kernels.launch(CudaKernels.decode(headDim, g), new int[] {sp.splits(), kvHeads, batch},
                         CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
@@ -386,7 +394,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     public void ccaPrologue(DeviceBuffer qOut, DeviceBuffer kOut, DeviceBuffer z, CcaPrologueWeights w,
                             AttentionShape s, PrologueOptions opt) {
-        if (!s.hasBackward())
+        if (!s.hasCcaPrologue())
             throw new IllegalArgumentException("no CCA prologue kernel for headDim " + s.headDim() + " (64 and 128 have one)");
         long c = (long) (s.qHeads() + s.kvHeads()) * s.headDim();
         need(z, (long) s.batch() * s.tokens() * c * 2, "z");
@@ -418,7 +426,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public void ccaDecodeStep(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer window,
                               DeviceBuffer vState, DeviceBuffer z, DeviceBuffer vc, DeviceBuffer vdNew, CcaPrologueWeights w,
                               AttentionShape s, int pos, PrologueOptions opt) {
-        if (!s.hasBackward())
+        if (!s.hasCcaPrologue())
             throw new IllegalArgumentException("no CCA decode kernel for headDim " + s.headDim() + " (64 and 128 have one)");
         if (pos < 0 || pos >= s.tokens())
             throw new IllegalArgumentException("pos " + pos + " outside the cache capacity " + s.tokens());

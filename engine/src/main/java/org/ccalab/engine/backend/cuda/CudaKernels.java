@@ -13,7 +13,9 @@ final class CudaKernels {
     static final int CCA_TT = 64, CCA_THREADS = 256;
     static final int[] HEAD_DIMS = {64, 128, 256};
     /** Head dims with a flash backward and a CCA prologue (forward and backward); D = 256 has neither yet. */
-    static final int[] BWD_HEAD_DIMS = {64, 128};
+    static final int[] BWD_HEAD_DIMS = {64, 128, 256};
+    /** Head dims with a CCA prologue (and its backward and decode step). */
+    static final int[] PROLOGUE_HEAD_DIMS = {64, 128};
     static final int[] DECODE_GROUPS = {1, 2, 4, 8};
 
     private CudaKernels() {}
@@ -98,7 +100,28 @@ final class CudaKernels {
 
     /** K, V tiles, two stages of Q and dO tiles (bf16), the dS^T tile (bf16), two stages of LSE and Dv (fp32). */
     static int flashBackwardSmem(int headDim) {
+        if (headDim == 256) return wideBackwardSmem(256, 256, BWD256_KV_TILE, BWD256_Q_TILE);
         return (2 * BWD_KV_TILE * headDim + 4 * BWD_Q_TILE * headDim + BWD_KV_TILE * BWD_Q_TILE) * 2 + 4 * BWD_Q_TILE * 4;
+    }
+
+    /**
+     * D = 256 runs flash_bwd_wide_kernel (attention/flash_bwd.cuh): 64-key blocks of 8 warps (4 row groups x 2
+     * column halves of dK/dV), 32-row query tiles.
+     */
+    static final int BWD256_KV_TILE = 64, BWD256_Q_TILE = 32;
+
+    /** Keys per backward block (the grid's x extent is ceil(T / this)). */
+    static int flashBackwardKvTile(int headDim) {
+        return headDim == 256 ? BWD256_KV_TILE : BWD_KV_TILE;
+    }
+
+    /**
+     * flash_bwd_wide::smem_bytes: K and V tiles, two stages of Q and dO tiles, dS^T (rows padded by 8 elements),
+     * two stages of LSE and Dv.
+     */
+    static int wideBackwardSmem(int qkDim, int vDim, int kvTile, int qTile) {
+        return (kvTile * (qkDim + 8) + kvTile * (vDim + 8) + 2 * qTile * (qkDim + 8) + 2 * qTile * (vDim + 8)
+                + kvTile * (qTile + 8)) * 2 + 4 * qTile * 4;
     }
 
     static String decodeSplit(int headDim, int group) {
@@ -204,6 +227,8 @@ final class CudaKernels {
             names.add(flashBackward(d, true));
             names.add(flashBackward(d, false));
             names.add(flashBackwardPreprocess(d));
+        }
+        for (int d : PROLOGUE_HEAD_DIMS) {
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));
             names.add(ccaDecodeStep(d));
         }
