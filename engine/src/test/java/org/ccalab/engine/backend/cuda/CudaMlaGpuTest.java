@@ -74,8 +74,14 @@ class CudaMlaGpuTest {
                     String what = "mla core backward " + grad + " B" + c[0] + " T" + c[1] + " H" + c[2] + " d_qk " + c[3]
                             + " d_v " + c[4] + (causal ? " causal" : "");
                     System.out.printf(Locale.ROOT, "%s: rel %.2e max abs %.2e%n", what, err.rel(), err.maxAbs());
-                    // bf16 probabilities and dS in the MMAs, as flash_bwd (PyTorch's bf16 attention: ~1.7e-3)
-                    assertThat(err.rel()).as(what).isLessThan(8e-3);
+                    if (c[1] == 1 && !grad.equals("dv")) {
+                        // one key: P = 1 and dS = dP - Dv = 0, so the reference dq, dk are exactly 0; ours differ
+                        // by the rounding of O (bf16) inside Dv only (~1e-7)
+                        assertThat(err.maxAbs()).as(what).isLessThan(1e-5);
+                    } else {
+                        // bf16 probabilities and dS in the MMAs, as flash_bwd (PyTorch's bf16 attention: ~1.7e-3)
+                        assertThat(err.rel()).as(what).isLessThan(8e-3);
+                    }
                 });
             }
         }
