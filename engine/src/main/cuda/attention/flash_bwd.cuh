@@ -253,14 +253,17 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
 // of the XOR swizzle's 8). BQ query rows per tile: 32 at D=256 (64 spills: S^T and dP^T are BQ/2 registers each).
 namespace flash_bwd_wide {
 template <int DIM> __host__ __device__ constexpr int stride() { return DIM + 8; }
-template <int DQK, int DV, int BKV, int BQ> __host__ __device__ constexpr int smem_bytes() {
+// STAGE adds the P^T tile [BKV, BQ + 8] bf16.
+template <int DQK, int DV, int BKV, int BQ, bool STAGE = false> __host__ __device__ constexpr int smem_bytes() {
     return (BKV * stride<DQK>() + BKV * stride<DV>() + 2 * BQ * stride<DQK>() + 2 * BQ * stride<DV>() +
-            BKV * stride<BQ>()) * 2 + 4 * BQ * 4;
+            (STAGE ? 2 : 1) * BKV * stride<BQ>()) * 2 + 4 * BQ * 4;
 }
 template <int DIM> DEVI int pidx(int row, int chunk) { return row * stride<DIM>() + chunk * 8; }
 }  // namespace flash_bwd_wide
 
-template <int DQK, int DV, bool CAUSAL, int BKV, int CS, int BQ>
+// STAGE (lab): the CS warps of a row group compute S^T and dP^T for their own BQ / CS query columns only and
+// exchange P^T and dS^T through shared memory (FA2's way) instead of each recomputing all BQ columns.
+template <int DQK, int DV, bool CAUSAL, int BKV, int CS, int BQ, bool STAGE = false>
 __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                       float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                       const __nv_bfloat16* __restrict__ K,
@@ -274,6 +277,8 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
     constexpr int QR = BQ / 16, QW = NW / QR, QC = DQK / QW;  // dQ: QR row groups x QW column parts of QC
     static_assert(NW % QR == 0 && KC % 16 == 0 && VC % 16 == 0 && QC % 16 == 0 && BQ % 16 == 0, "warp tiling");
     static_assert(DQK % 16 == 0 && DV % 16 == 0, "MMA k-steps");
+    constexpr int QH = STAGE ? BQ / CS : BQ;  // query columns of S^T / dP^T per warp
+    static_assert(QH % 16 == 0, "S^T column tiles");
     constexpr int SQ = stride<DQK>(), SV = stride<DV>();
     extern __shared__ __align__(128) __nv_bfloat16 smem[];
     __nv_bfloat16* Ks = smem;                  // [BKV, SQ]
@@ -281,12 +286,13 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
     __nv_bfloat16* Qs = Vs + BKV * SV;         // [2][BQ, SQ]
     __nv_bfloat16* dOs = Qs + 2 * BQ * SQ;     // [2][BQ, SV]
     __nv_bfloat16* dSs = dOs + 2 * BQ * SV;    // [BKV, BQ + 8] dS^T
-    float* Ls = reinterpret_cast<float*>(dSs + BKV * stride<BQ>());  // [2][BQ] LSE * log2(e)
+    __nv_bfloat16* Ps = dSs + BKV * stride<BQ>();  // [BKV, BQ + 8] P^T (STAGE only)
+    float* Ls = reinterpret_cast<float*>(Ps + (STAGE ? BKV * stride<BQ>() : 0));  // [2][BQ] LSE * log2(e)
     float* Ds = Ls + 2 * BQ;                               // [2][BQ] Dv
 
     const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int rg = warp % NWR, cs = warp / NWR;
+    const int rg = warp % NWR, cs = warp / NWR, qoff = STAGE ? cs * QH : 0;
     const long qStride = (long)Hq * DQK, oStride = (long)Hq * DV, kStride = (long)Hkv * DQK, vStride = (long)Hkv * DV;
     const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * DQK;
     const __nv_bfloat16* dOb = dO + (long)b * T * oStride + (long)h * DV;
@@ -352,9 +358,9 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
         const float* ds = Ds + st * BQ;
 
         // S^T (16 kv x BQ q per warp) = K Q^T over DQK; dP^T = V dO^T over DV
-        float sT[BQ / 8][4], dpT[BQ / 8][4];
+        float sT[QH / 8][4], dpT[QH / 8][4];
 #pragma unroll
-        for (int n = 0; n < BQ / 8; n++)
+        for (int n = 0; n < QH / 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) sT[n][e] = dpT[n][e] = 0.f;
 #pragma unroll
@@ -362,9 +368,9 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
             uint32_t ka[4];
             ldmatrix_x4(ka[0], ka[1], ka[2], ka[3], smem_u32(Ks + pidx<DQK>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
 #pragma unroll
-            for (int np = 0; np < BQ / 16; np++) {
+            for (int np = 0; np < QH / 16; np++) {
                 uint32_t b0, b1, b2, b3;
-                int row = 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
+                int row = qoff + 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
                 ldmatrix_x4(b0, b1, b2, b3, smem_u32(qs + pidx<DQK>(row, ch)));
                 mma_bf16_16816(sT[2 * np], ka, b0, b1);
                 mma_bf16_16816(sT[2 * np + 1], ka, b2, b3);
@@ -375,9 +381,9 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
             uint32_t va[4];
             ldmatrix_x4(va[0], va[1], va[2], va[3], smem_u32(Vs + pidx<DV>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
 #pragma unroll
-            for (int np = 0; np < BQ / 16; np++) {
+            for (int np = 0; np < QH / 16; np++) {
                 uint32_t b0, b1, b2, b3;
-                int row = 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
+                int row = qoff + 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
                 ldmatrix_x4(b0, b1, b2, b3, smem_u32(dos + pidx<DV>(row, ch)));
                 mma_bf16_16816(dpT[2 * np], va, b0, b1);
                 mma_bf16_16816(dpT[2 * np + 1], va, b2, b3);
@@ -385,22 +391,39 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
         }
         const bool edge = (CAUSAL && q0 < kv0 + BKV) || q0 + BQ > T || kv0 + BKV > T;
 #pragma unroll
-        for (int n = 0; n < BQ / 8; n++)
+        for (int n = 0; n < QH / 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int qc = n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
+                int qc = qoff + n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
                 bool masked = edge && ((CAUSAL && q < kvr) || kvr >= T);
                 float p = masked ? 0.f : exp2f(sT[n][e] * sl - ls[qc]);
                 sT[n][e] = p;
                 dpT[n][e] = p * (dpT[n][e] - ds[qc]);
             }
+        if constexpr (STAGE) {  // this warp's P^T and dS^T columns to shared memory; the row group reads all of them
+#pragma unroll
+            for (int n = 0; n < QH / 8; n++) {
+                int qc = qoff + n * 8 + (lane & 3) * 2, ra = rg * 16 + (lane >> 2), rb = ra + 8;
+                *reinterpret_cast<uint32_t*>(Ps + pidx<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(sT[n][0], sT[n][1]);
+                *reinterpret_cast<uint32_t*>(Ps + pidx<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(sT[n][2], sT[n][3]);
+                *reinterpret_cast<uint32_t*>(dSs + pidx<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][0], dpT[n][1]);
+                *reinterpret_cast<uint32_t*>(dSs + pidx<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][2], dpT[n][3]);
+            }
+            __syncthreads();
+        }
         // dV[:, this warp's columns] += P^T dO ; dK[:, columns] += dS^T Q   (k = q rows)
 #pragma unroll
         for (int kk = 0; kk < BQ / 16; kk++) {
-            uint32_t pa[4] = {pack_bf16(sT[2 * kk][0], sT[2 * kk][1]), pack_bf16(sT[2 * kk][2], sT[2 * kk][3]),
-                              pack_bf16(sT[2 * kk + 1][0], sT[2 * kk + 1][1]), pack_bf16(sT[2 * kk + 1][2], sT[2 * kk + 1][3])};
-            uint32_t sa[4] = {pack_bf16(dpT[2 * kk][0], dpT[2 * kk][1]), pack_bf16(dpT[2 * kk][2], dpT[2 * kk][3]),
-                              pack_bf16(dpT[2 * kk + 1][0], dpT[2 * kk + 1][1]), pack_bf16(dpT[2 * kk + 1][2], dpT[2 * kk + 1][3])};
+            uint32_t pa[4], sa[4];
+            if constexpr (STAGE) {
+                ldmatrix_x4(pa[0], pa[1], pa[2], pa[3], smem_u32(Ps + pidx<BQ>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
+                ldmatrix_x4(sa[0], sa[1], sa[2], sa[3], smem_u32(dSs + pidx<BQ>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
+            } else {
+                pa[0] = pack_bf16(sT[2 * kk][0], sT[2 * kk][1]); pa[1] = pack_bf16(sT[2 * kk][2], sT[2 * kk][3]);
+                pa[2] = pack_bf16(sT[2 * kk + 1][0], sT[2 * kk + 1][1]); pa[3] = pack_bf16(sT[2 * kk + 1][2], sT[2 * kk + 1][3]);
+                sa[0] = pack_bf16(dpT[2 * kk][0], dpT[2 * kk][1]); sa[1] = pack_bf16(dpT[2 * kk][2], dpT[2 * kk][3]);
+                sa[2] = pack_bf16(dpT[2 * kk + 1][0], dpT[2 * kk + 1][1]); sa[3] = pack_bf16(dpT[2 * kk + 1][2], dpT[2 * kk + 1][3]);
+            }
             const int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3);
 #pragma unroll
             for (int dp = 0; dp < VC / 16; dp++) {
@@ -417,8 +440,8 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
                 mma_bf16_16816(dk[2 * dp + 1], sa, b2, b3);
             }
         }
-        // dS^T to shared memory (bf16, [kv][q]), once per row group
-        if (cs == 0) {
+        // dS^T to shared memory (bf16, [kv][q]), once per row group (STAGE wrote it above)
+        if (!STAGE && cs == 0) {
 #pragma unroll
             for (int n = 0; n < BQ / 8; n++) {
                 int qc = n * 8 + (lane & 3) * 2, ra = rg * 16 + (lane >> 2), rb = ra + 8;
