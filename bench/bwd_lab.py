@@ -21,8 +21,8 @@ from torch.nn.attention import SDPBackend  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
 # name stem -> (dqk, dv, bkv, cs, bq, stage)
-LAB = {"bwdlab_256_256_st_q64": (256, 256, 64, 2, 64, True), "bwdlab_256_256_st_q32": (256, 256, 64, 2, 32, True),
-       "bwdlab_192_128_st_q64": (192, 128, 64, 2, 64, True), "bwdlab_96_64_st_q64": (96, 64, 64, 2, 64, True)}
+LAB = {"bwdlab_256_256_q32": (256, 256, 64, 2, 32, False), "bwdlab_192_128_q64": (192, 128, 64, 2, 64, False),
+       "bwdlab_192_128_st_q64": (192, 128, 64, 2, 64, True), "bwdlab_96_64_q64": (96, 64, 64, 2, 64, False)}
 
 
 def wide_bwd(K, stem, q, k, v, o, lse, do, causal, scale):
@@ -34,7 +34,7 @@ def wide_bwd(K, stem, q, k, v, o, lse, do, causal, scale):
     dvv = torch.zeros(B, T, Hkv, dv, device=dev)
     dvec = torch.empty(B, Hq, T, device=dev)
     K.launch(f"flash_bwd_preprocess_hd{dv}", (-(-B * T * Hq // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-    smem = wide_bwd_smem(dqk, dv, bkv, bq) + (bkv * (bq + 8) * 2 if st else 0)
+    smem = wide_bwd_smem(dqk, dv, bkv, bq, st)
     K.launch(stem + ("_causal" if causal else ""), (-(-T // bkv), Hq, B), (bkv // 16 * cs * 32, 1, 1), smem, dq, dk,
              dvv, q, k, v, do, lse, dvec, T, Hq, Hkv, float(scale))
     return dq, dk, dvv
@@ -97,7 +97,8 @@ def checks(K, M):
 
 def timings(K, M):
     rows = []
-    for (shape, H, Hkv, dqk, dv) in (("MHA 8x256", 8, 8, 256, 256), ("MLA 16 192/128", 16, 16, 192, 128)):
+    for (shape, H, Hkv, dqk, dv) in (("MHA 8x256", 8, 8, 256, 256), ("MLA 16 192/128", 16, 16, 192, 128),
+                                     ("MLA 16 96/64", 16, 16, 96, 64)):
         for T in (4096, 16384):
             q = torch.randn(1, T, H, dqk, device=dev).to(bf16)
             k = torch.randn(1, T, Hkv, dqk, device=dev).to(bf16)

@@ -29,10 +29,11 @@ def _check(rc, what):
         raise RuntimeError(f"{what} failed: {rc} {name.value.decode() if name.value else ''}")
 
 
-def wide_bwd_smem(dqk, dv, bkv, bq):
-    """flash_bwd_wide::smem_bytes (D=256 and MLA backward): K, V tiles, two stages of Q and dO tiles, dS^T, rows
-    padded by 8 elements; LSE and Dv stages."""
-    return (bkv * (dqk + 8) + bkv * (dv + 8) + 2 * bq * (dqk + 8) + 2 * bq * (dv + 8) + bkv * (bq + 8)) * 2 + 4 * bq * 4
+def wide_bwd_smem(dqk, dv, bkv, bq, stage=False):
+    """flash_bwd_wide::smem_bytes (D=256 and MLA backward): K, V tiles, two stages of Q and dO tiles, dS^T (and P^T
+    when staged), rows padded by 8 elements; LSE and Dv stages."""
+    return (bkv * (dqk + 8) + bkv * (dv + 8) + 2 * bq * (dqk + 8) + 2 * bq * (dv + 8) + (2 if stage else 1) * bkv * (bq + 8)) \
+        * 2 + 4 * bq * 4
 
 
 class Kernels:
@@ -143,8 +144,8 @@ class Kernels:
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
         self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-        if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 32>: 64-key tiles, 8 warps
-            bkv, smem = 64, wide_bwd_smem(256, 256, 64, 32)
+        if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps
+            bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
         else:
             bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
         self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // bkv), Hq, B), (256, 1, 1), smem,

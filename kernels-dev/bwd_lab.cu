@@ -10,11 +10,12 @@
          const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
         flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ, ST>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale); \
     }
-BWD_LAB(256, 256, true, 64, 2, 64, true, bwdlab_256_256_st_q64_causal)
-BWD_LAB(256, 256, false, 64, 2, 64, true, bwdlab_256_256_st_q64)
-BWD_LAB(256, 256, true, 64, 2, 32, true, bwdlab_256_256_st_q32_causal)
-BWD_LAB(256, 256, false, 64, 2, 32, true, bwdlab_256_256_st_q32)
+// session 3 lab 2: the unstaged kernels the first verification shipped, and the staged 64-row MLA tile (spills 4 B)
+BWD_LAB(256, 256, true, 64, 2, 32, false, bwdlab_256_256_q32_causal)
+BWD_LAB(256, 256, false, 64, 2, 32, false, bwdlab_256_256_q32)
+BWD_LAB(192, 128, true, 64, 2, 64, false, bwdlab_192_128_q64_causal)
+BWD_LAB(192, 128, false, 64, 2, 64, false, bwdlab_192_128_q64)
 BWD_LAB(192, 128, true, 64, 2, 64, true, bwdlab_192_128_st_q64_causal)
 BWD_LAB(192, 128, false, 64, 2, 64, true, bwdlab_192_128_st_q64)
-BWD_LAB(96, 64, true, 64, 2, 64, true, bwdlab_96_64_st_q64_causal)
-BWD_LAB(96, 64, false, 64, 2, 64, true, bwdlab_96_64_st_q64)
+BWD_LAB(96, 64, true, 64, 2, 64, false, bwdlab_96_64_q64_causal)
+BWD_LAB(96, 64, false, 64, 2, 64, false, bwdlab_96_64_q64)

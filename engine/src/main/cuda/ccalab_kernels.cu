@@ -119,15 +119,17 @@ FLASH_BWD_PRE(128)
 FLASH_BWD_PRE(256)
 
 // D = 256 backward: flash_bwd_wide_kernel (attention/flash_bwd.cuh), 64-key tiles x 8 warps (4 row groups x 2
-// column halves of dK/dV), 32-row query tiles, 140,800 bytes of shared memory (flash_bwd_wide::smem_bytes).
-#define FLASH_BWD_WIDE(DQK, DV, CAUSAL, BKV, CS, BQ, NAME)                                                     \
+// column halves of dK/dV), 64-row query tiles, P^T and dS^T exchanged through shared memory (STAGE: 193 vs 152
+// TFLOP/s at 16k for recomputing them in both halves with 32-row tiles, backward lab), 222,208 bytes of shared
+// memory (flash_bwd_wide::smem_bytes): Hopper only, as the D=256 forward.
+#define FLASH_BWD_WIDE(DQK, DV, CAUSAL, BKV, CS, BQ, ST, NAME)                                                 \
     extern "C" __global__ void __launch_bounds__(BKV / 16 * CS * 32, 1)                                       \
     NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
-        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale); \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ, ST>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale); \
     }
-FLASH_BWD_WIDE(256, 256, true, 64, 2, 32, flash_bwd_hd256_causal)
-FLASH_BWD_WIDE(256, 256, false, 64, 2, 32, flash_bwd_hd256)
+FLASH_BWD_WIDE(256, 256, true, 64, 2, 64, true, flash_bwd_hd256_causal)
+FLASH_BWD_WIDE(256, 256, false, 64, 2, 64, true, flash_bwd_hd256)
 
 // CCA prologue and value-shift backward (v1, FP32; attention/cca_prologue_bwd.cuh).
 #include "attention/cca_prologue_bwd.cuh"

@@ -26,20 +26,20 @@ MLA_FWD(192, 128, false, 64, true, mla_fwd_qk192_v128_n64)
 MLA_FWD(96, 64, true, 64, true, mla_fwd_qk96_v64_causal)
 MLA_FWD(96, 64, false, 64, true, mla_fwd_qk96_v64)
 
-// d_qk 192 / d_v 128: 64-key tiles x 8 warps (4 row groups x 2 column halves of dK/dV), 64-row query tiles,
-// 139,264 bytes of shared memory; 96/64 the same layout, 77,824 bytes (128-key blocks with whole dK/dV rows per
-// warp spilled 8 bytes on sm_80/sm_90). The caller
-// includes attention/flash_bwd.cuh (ccalab_kernels.cu does, before this file).
-#define MLA_BWD(DQK, DV, CAUSAL, BKV, CS, NAME)                                                                 \
-    extern "C" __global__ void __launch_bounds__(BKV / 16 * CS * 32, 1)                                         \
+// Both: 64-key tiles x 8 warps (4 row groups x 2 column halves of dK/dV), P^T and dS^T exchanged through shared
+// memory (STAGE). d_qk 192 / d_v 128: 32-row query tiles, 96,768 bytes (64-row tiles ran 165 vs 146 TFLOP/s at 16k
+// for the unstaged kernel in the backward lab but spill 4 bytes on sm_90); 96/64: 64-row query tiles, 87,040 bytes.
+// The caller includes attention/flash_bwd.cuh (ccalab_kernels.cu does, before this file).
+#define MLA_BWD(DQK, DV, CAUSAL, BQ, NAME)                                                                      \
+    extern "C" __global__ void __launch_bounds__(256, 1)                                                        \
     NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int H, float scale) {                \
-        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, 64>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, H, H, scale);     \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, 64, 2, BQ, true>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, H, H, scale); \
     }
-MLA_BWD(192, 128, true, 64, 2, mla_bwd_qk192_v128_causal)
-MLA_BWD(192, 128, false, 64, 2, mla_bwd_qk192_v128)
-MLA_BWD(96, 64, true, 64, 2, mla_bwd_qk96_v64_causal)
-MLA_BWD(96, 64, false, 64, 2, mla_bwd_qk96_v64)
+MLA_BWD(192, 128, true, 32, mla_bwd_qk192_v128_causal)
+MLA_BWD(192, 128, false, 32, mla_bwd_qk192_v128)
+MLA_BWD(96, 64, true, 64, mla_bwd_qk96_v64_causal)
+MLA_BWD(96, 64, false, 64, mla_bwd_qk96_v64)
 
 // BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows, 172 KB of shared memory) where it
 // fits; BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. The _n32 instances at R = 512 / 448

@@ -100,15 +100,15 @@ final class CudaKernels {
 
     /** K, V tiles, two stages of Q and dO tiles (bf16), the dS^T tile (bf16), two stages of LSE and Dv (fp32). */
     static int flashBackwardSmem(int headDim) {
-        if (headDim == 256) return wideBackwardSmem(256, 256, BWD256_KV_TILE, BWD256_Q_TILE);
+        if (headDim == 256) return wideBackwardSmem(256, 256, BWD256_KV_TILE, BWD256_Q_TILE, true);
         return (2 * BWD_KV_TILE * headDim + 4 * BWD_Q_TILE * headDim + BWD_KV_TILE * BWD_Q_TILE) * 2 + 4 * BWD_Q_TILE * 4;
     }
 
     /**
      * D = 256 runs flash_bwd_wide_kernel (attention/flash_bwd.cuh): 64-key blocks of 8 warps (4 row groups x 2
-     * column halves of dK/dV), 32-row query tiles.
+     * column halves of dK/dV), 64-row query tiles, P^T and dS^T staged through shared memory.
      */
-    static final int BWD256_KV_TILE = 64, BWD256_Q_TILE = 32;
+    static final int BWD256_KV_TILE = 64, BWD256_Q_TILE = 64;
 
     /** Keys per backward block (the grid's x extent is ceil(T / this)). */
     static int flashBackwardKvTile(int headDim) {
@@ -116,12 +116,12 @@ final class CudaKernels {
     }
 
     /**
-     * flash_bwd_wide::smem_bytes: K and V tiles, two stages of Q and dO tiles, dS^T (rows padded by 8 elements),
-     * two stages of LSE and Dv.
+     * flash_bwd_wide::smem_bytes: K and V tiles, two stages of Q and dO tiles, dS^T and, staged, P^T (rows padded
+     * by 8 elements), two stages of LSE and Dv.
      */
-    static int wideBackwardSmem(int qkDim, int vDim, int kvTile, int qTile) {
+    static int wideBackwardSmem(int qkDim, int vDim, int kvTile, int qTile, boolean staged) {
         return (kvTile * (qkDim + 8) + kvTile * (vDim + 8) + 2 * qTile * (qkDim + 8) + 2 * qTile * (vDim + 8)
-                + kvTile * (qTile + 8)) * 2 + 4 * qTile * 4;
+                + (staged ? 2 : 1) * kvTile * (qTile + 8)) * 2 + 4 * qTile * 4;
     }
 
     static String decodeSplit(int headDim, int group) {

@@ -67,18 +67,23 @@ final class CudaMlaKernels {
 
     /**
      * The prefill core's backward (mla_bwd_qk<DQK>_v<DV>[_causal]: flash_bwd_wide_kernel of attention/flash_bwd.cuh):
-     * {@code keysPerBlock} keys of one head per block, dK/dV columns split {@code columnParts} ways over the warps,
-     * 64-row query tiles; Dv [B, H, T] = rowsum(dO o O) first (flash_bwd_preprocess_hd<DV>).
+     * 64 keys of one head per block, 8 warps (4 row groups x 2 column halves of dK/dV), {@code queryTile}-row query
+     * tiles, P^T and dS^T staged through shared memory; Dv [B, H, T] = rowsum(dO o O) first
+     * (flash_bwd_preprocess_hd<DV>).
      */
-    record BwdInstance(int qkDim, int vDim, int keysPerBlock, int columnParts) {
-        static final int Q_TILE = 64;
+    record BwdInstance(int qkDim, int vDim, int queryTile) {
+        static final int KEYS_PER_BLOCK = 64, THREADS = 256;
+
+        int keysPerBlock() {
+            return KEYS_PER_BLOCK;
+        }
 
         int threads() {
-            return keysPerBlock / 16 * columnParts * 32;
+            return THREADS;
         }
 
         int smem() {
-            return CudaKernels.wideBackwardSmem(qkDim, vDim, keysPerBlock, Q_TILE);
+            return CudaKernels.wideBackwardSmem(qkDim, vDim, KEYS_PER_BLOCK, queryTile, true);
         }
 
         String name(boolean causal) {
@@ -90,8 +95,8 @@ final class CudaMlaKernels {
         }
     }
 
-    /** Every mla_bwd instance of mla_kernels.cuh (139 KB and 76 KB of shared memory: A100 and H100 alike). */
-    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 64, 2), new BwdInstance(96, 64, 64, 2));
+    /** Every mla_bwd instance of mla_kernels.cuh (95 KB and 85 KB of shared memory: A100 and H100 alike). */
+    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 32), new BwdInstance(96, 64, 64));
 
     static BwdInstance bwdInstance(int qkDim, int vDim) {
         for (BwdInstance b : BWD_INSTANCES)
