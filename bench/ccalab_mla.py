@@ -14,7 +14,7 @@ import torch
 from ccalab_cuda import Kernels, wide_bwd_smem
 
 FWD_BM, FWD_THREADS = 128, 256
-BWD_TILES = {(192, 128): 32, (96, 64): 64}  # (DQK, DV) -> query rows per tile (mla_bwd: 64 keys, 8 warps, staged)
+BWD_TILES = {(192, 128): 64, (96, 64): 64}  # (DQK, DV) -> query rows per tile (mla_bwd: 64 keys, 8 warps, staged)
 FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
 FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16

@@ -26,20 +26,21 @@ MLA_FWD(192, 128, false, 64, true, mla_fwd_qk192_v128_n64)
 MLA_FWD(96, 64, true, 64, true, mla_fwd_qk96_v64_causal)
 MLA_FWD(96, 64, false, 64, true, mla_fwd_qk96_v64)
 
-// Both: 64-key tiles x 8 warps (4 row groups x 2 column halves of dK/dV), P^T and dS^T exchanged through shared
-// memory (STAGE). d_qk 192 / d_v 128: 32-row query tiles, 96,768 bytes (64-row tiles ran 165 vs 146 TFLOP/s at 16k
-// for the unstaged kernel in the backward lab but spill 4 bytes on sm_90); 96/64: 64-row query tiles, 87,040 bytes.
+// Both: 64-key tiles x 8 warps (4 row groups x 2 column halves of dK/dV), 64-row query tiles, P^T and dS^T
+// exchanged through shared memory (STAGE). d_qk 192 / d_v 128: dQ in two passes of 48 columns (QCH; one pass of
+// 96 spilled 4 bytes on sm_90), 148,480 bytes; 96/64: 87,040 bytes. Backward lab (16k, causal, H=16): 192/128
+// staged 164 TFLOP/s vs 147 unstaged and 144 with 32-row tiles; 96/64 staged 143 vs 131 unstaged.
 // The caller includes attention/flash_bwd.cuh (ccalab_kernels.cu does, before this file).
-#define MLA_BWD(DQK, DV, CAUSAL, BQ, NAME)                                                                      \
+#define MLA_BWD(DQK, DV, CAUSAL, QCH, NAME)                                                                     \
     extern "C" __global__ void __launch_bounds__(256, 1)                                                        \
     NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int H, float scale) {                \
-        flash_bwd_wide_kernel<DQK, DV, CAUSAL, 64, 2, BQ, true>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, H, H, scale); \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, 64, 2, 64, true, QCH>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, H, H, scale); \
     }
-MLA_BWD(192, 128, true, 32, mla_bwd_qk192_v128_causal)
-MLA_BWD(192, 128, false, 32, mla_bwd_qk192_v128)
-MLA_BWD(96, 64, true, 64, mla_bwd_qk96_v64_causal)
-MLA_BWD(96, 64, false, 64, mla_bwd_qk96_v64)
+MLA_BWD(192, 128, true, 48, mla_bwd_qk192_v128_causal)
+MLA_BWD(192, 128, false, 48, mla_bwd_qk192_v128)
+MLA_BWD(96, 64, true, 0, mla_bwd_qk96_v64_causal)
+MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
 
 // BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows, 172 KB of shared memory) where it
 // fits; BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. The _n32 instances at R = 512 / 448

@@ -263,7 +263,7 @@ template <int DIM> DEVI int pidx(int row, int chunk) { return row * stride<DIM>(
 
 // STAGE (lab): the CS warps of a row group compute S^T and dP^T for their own BQ / CS query columns only and
 // exchange P^T and dS^T through shared memory (FA2's way) instead of each recomputing all BQ columns.
-template <int DQK, int DV, bool CAUSAL, int BKV, int CS, int BQ, bool STAGE = false>
+template <int DQK, int DV, bool CAUSAL, int BKV, int CS, int BQ, bool STAGE = false, int QCH_ = 0>
 __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                       float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                       const __nv_bfloat16* __restrict__ K,
@@ -277,6 +277,8 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
     constexpr int QR = BQ / 16, QW = NW / QR, QC = DQK / QW;  // dQ: QR row groups x QW column parts of QC
     static_assert(NW % QR == 0 && KC % 16 == 0 && VC % 16 == 0 && QC % 16 == 0 && BQ % 16 == 0, "warp tiling");
     static_assert(DQK % 16 == 0 && DV % 16 == 0, "MMA k-steps");
+    constexpr int QCH = QCH_ > 0 ? QCH_ : QC;  // dQ columns per accumulation pass
+    static_assert(QC % QCH == 0 && QCH % 16 == 0, "dQ passes");
     constexpr int QH = STAGE ? BQ / CS : BQ;  // query columns of S^T / dP^T per warp
     static_assert(QH % 16 == 0, "S^T column tiles");
     constexpr int SQ = stride<DQK>(), SV = stride<DV>();
@@ -450,30 +452,34 @@ __device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, fl
             }
         }
         __syncthreads();
-        // dQ[dqRow..+16, dqCol..+QC] += dS K = (dS^T)^T K over the BKV keys of the tile
-        float dq[QC / 8][4];
-#pragma unroll
-        for (int i = 0; i < QC / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < BKV / 16; kk++) {
-            uint32_t a[4];
-            int kvr = 16 * kk + (lane & 7) + ((lane >> 4) << 3), qc = dqRow + (((lane >> 3) & 1) << 3);
-            ldmatrix_x4_trans(a[0], a[1], a[2], a[3], smem_u32(dSs + pidx<BQ>(kvr, qc >> 3)));
-#pragma unroll
-            for (int dp = 0; dp < QC / 16; dp++) {
-                uint32_t b0, b1, b2, b3;
-                int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3), ch = dqCol / 8 + 2 * dp + (lane >> 4);
-                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(Ks + pidx<DQK>(row, ch)));
-                mma_bf16_16816(dq[2 * dp], a, b0, b1);
-                mma_bf16_16816(dq[2 * dp + 1], a, b2, b3);
-            }
-        }
+        // dQ[dqRow..+16, dqCol..+QC] += dS K = (dS^T)^T K over the BKV keys of the tile, QCH columns at a time
+        // (QCH < QC holds fewer dQ accumulators live beside dK and dV: the MLA 192/128 instance spilled without)
         const int qa = q0 + dqRow + (lane >> 2), qb = qa + 8;
 #pragma unroll
-        for (int dt = 0; dt < QC / 8; dt++) {
-            int c = dqCol + dt * 8 + (lane & 3) * 2;
-            if (qa < T) atomic_add2(dQb + qa * qStride + c, dq[dt][0] * scale, dq[dt][1] * scale);
-            if (qb < T) atomic_add2(dQb + qb * qStride + c, dq[dt][2] * scale, dq[dt][3] * scale);
+        for (int c0 = 0; c0 < QC; c0 += QCH) {
+            float dq[QCH / 8][4];
+#pragma unroll
+            for (int i = 0; i < QCH / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < BKV / 16; kk++) {
+                uint32_t a[4];
+                int kvr = 16 * kk + (lane & 7) + ((lane >> 4) << 3), qc = dqRow + (((lane >> 3) & 1) << 3);
+                ldmatrix_x4_trans(a[0], a[1], a[2], a[3], smem_u32(dSs + pidx<BQ>(kvr, qc >> 3)));
+#pragma unroll
+                for (int dp = 0; dp < QCH / 16; dp++) {
+                    uint32_t b0, b1, b2, b3;
+                    int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3), ch = (dqCol + c0) / 8 + 2 * dp + (lane >> 4);
+                    ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(Ks + pidx<DQK>(row, ch)));
+                    mma_bf16_16816(dq[2 * dp], a, b0, b1);
+                    mma_bf16_16816(dq[2 * dp + 1], a, b2, b3);
+                }
+            }
+#pragma unroll
+            for (int dt = 0; dt < QCH / 8; dt++) {
+                int c = dqCol + c0 + dt * 8 + (lane & 3) * 2;
+                if (qa < T) atomic_add2(dQb + qa * qStride + c, dq[dt][0] * scale, dq[dt][1] * scale);
+                if (qb < T) atomic_add2(dQb + qb * qStride + c, dq[dt][2] * scale, dq[dt][3] * scale);
+            }
         }
     }
     float* dKb = dK + (long)b * T * kStride + (long)hk * DQK;

@@ -95,8 +95,8 @@ final class CudaMlaKernels {
         }
     }
 
-    /** Every mla_bwd instance of mla_kernels.cuh (95 KB and 85 KB of shared memory: A100 and H100 alike). */
-    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 32), new BwdInstance(96, 64, 64));
+    /** Every mla_bwd instance of mla_kernels.cuh (145 KB and 85 KB of shared memory: A100 and H100 alike). */
+    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 64), new BwdInstance(96, 64, 64));
 
     static BwdInstance bwdInstance(int qkDim, int vDim) {
         for (BwdInstance b : BWD_INSTANCES)

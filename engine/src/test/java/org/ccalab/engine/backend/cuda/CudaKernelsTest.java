@@ -43,7 +43,7 @@ class CudaKernelsTest {
         assertThat(CudaKernels.flashBackwardKvTile(128)).isEqualTo(128);
         assertThat(CudaKernels.flashBackwardSmem(256)).isEqualTo(222_208).isLessThanOrEqualTo(227 * 1024);
         // the MLA core's backward instances (mla_kernels.cuh): A100's 163 KB opt-in holds both
-        assertThat(CudaMlaKernels.bwdInstance(192, 128).smem()).isEqualTo(96_768);
+        assertThat(CudaMlaKernels.bwdInstance(192, 128).smem()).isEqualTo(148_480).isLessThanOrEqualTo(163 * 1024);
         assertThat(CudaMlaKernels.bwdInstance(96, 64).smem()).isEqualTo(87_040);
         assertThat(CudaMlaKernels.bwdInstance(192, 128).threads()).isEqualTo(256);
         assertThat(CudaMlaKernels.all()).contains("mla_bwd_qk192_v128_causal", "mla_bwd_qk96_v64");
