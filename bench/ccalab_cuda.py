@@ -16,7 +16,8 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 # The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
-DECODE_THREADS = 128
+# decode v3 (CudaKernels.DECODE_V3_*, CudaBackend.DECODE_V3_BELOW)
+DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
 CCA_TT = 64
 CCA_THREADS = 256
 
@@ -26,6 +27,13 @@ def _check(rc, what):
         name = ctypes.c_char_p()
         _cuda.cuGetErrorName(rc, ctypes.byref(name))
         raise RuntimeError(f"{what} failed: {rc} {name.value.decode() if name.value else ''}")
+
+
+def wide_bwd_smem(dqk, dv, bkv, bq, stage=False):
+    """flash_bwd_wide::smem_bytes (D=256 and MLA backward): K, V tiles, two stages of Q and dO tiles, dS^T (and P^T
+    when staged), rows padded by 8 elements; LSE and Dv stages."""
+    return (bkv * (dqk + 8) + bkv * (dv + 8) + 2 * bq * (dqk + 8) + 2 * bq * (dv + 8) + (2 if stage else 1) * bkv * (bq + 8)) \
+        * 2 + 4 * bq * 4
 
 
 class Kernels:
@@ -136,34 +144,74 @@ class Kernels:
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
         self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-        smem = (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
-        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // 128), Hq, B), (256, 1, 1), smem,
+        if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps
+            bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
+        else:
+            bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
+        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // bkv), Hq, B), (256, 1, 1), smem,
                     dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
         return dq, dk, dv
 
     @staticmethod
-    def decode_splits(B, Hq, Hkv, L, sms=132, min_chunk=256):
-        # CudaBackend.decodeSplit's rule (runs 3-4): ~4 blocks per SM, ~8 when G >= 4 (those blocks are ALU-heavier),
-        # chunks of at least 256 keys, a multiple of 64.
-        G = Hq // Hkv
-        n = max(1, min(-(-(8 if G >= 4 else 4) * sms // (B * Hkv)), -(-L // min_chunk)))
+    def decode_splits(B, Hkv, L, D, sms=132, per_sm=1, warps=DECODE_WARPS, cluster=DECODE_CLUSTER):
+        # CudaBackend.decodeSplit's v3 rule: about per_sm blocks per SM over B x Hkv x S blocks, chunks a whole
+        # number of tiles (1024 * warps / D keys), at most DECODE_MAX_SPLITS splits, S rounded up to a multiple
+        # of the cluster (trailing splits may be empty).
+        tk = 1024 * warps // D
+        n = max(1, min(math.ceil(per_sm * sms / (B * Hkv)), -(-L // tk), DECODE_MAX_SPLITS))  # per_sm may be < 1
         chunk = -(-L // n)
-        chunk = -(-chunk // 64) * 64
-        return -(-L // chunk), chunk
+        chunk = -(-chunk // tk) * tk
+        return -(-(-(-L // chunk)) // cluster) * cluster, chunk
 
-    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]
-    def decode(self, q, kc, vc, L, work=None, min_chunk=256):
+    @staticmethod
+    def decode_smem(D, G, warps, stages):
+        # decode.cuh's dec::smem_bytes (CudaKernels.decodeSmem)
+        return max(stages * (1024 * warps // D) * D * 4, ((warps + 1) * (D + 2) + 16 + 2) * G * 4,
+                   (2 * G * DECODE_MAX_SPLITS + G) * 4 + 16 + warps * 32 * 16)
+
+    def decode_counters(self, n):
+        # zeroed once; decode v3 leaves them zero after every launch
+        if getattr(self, "_counters", None) is None or self._counters.numel() < n:
+            self._counters = torch.zeros(max(n, 4096), dtype=torch.int32, device="cuda")
+        return self._counters
+
+    # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]. As CudaBackend.decode: v3 (one
+    # launch) where B x Hkv < DECODE_V3_BELOW, else v2. `variant` = (warps, stages, cluster) runs a decode lab
+    # instance decode_hd<D>_g<G>_w<W>_s<S>[_c<CL>] (kernels-dev/decode_lab.cu); `splits` forces a split count (v3).
+    def decode(self, q, kc, vc, L, per_sm=1, variant=None, splits=None, o=None, v3=None):
         B, Hq, D = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
-        n, chunk = self.decode_splits(B, Hq, Hkv, L, min_chunk=min_chunk)
-        if work is None:
-            work = (torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32),
-                    torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32))
-        po, pml = work
-        self.launch(f"decode_splitkv_hd{D}_g{G}", (n, Hkv, B), (DECODE_THREADS, 1, 1), 0,
+        if not v3 and variant is None and splits is None and B * Hkv >= DECODE_V3_BELOW:
+            return self.decode_v2(q, kc, vc, L, o=o)
+        warps, stages, cl = variant or (DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER)
+        n, chunk = self.decode_splits(B, Hkv, L, D, per_sm=per_sm, warps=warps, cluster=cl)
+        if splits is not None:  # a forced split count (checks of the combine)
+            tk = 1024 * warps // D
+            chunk = -(-(-(-L // splits)) // tk) * tk
+            n = -(-(-(-L // chunk)) // cl) * cl
+        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16) if o is None else o
+        parts = n // cl
+        po = torch.empty(B, Hq, parts, D, device=q.device, dtype=torch.float32) if parts > 1 else None
+        pml = torch.empty(B, Hq, parts, 2, device=q.device, dtype=torch.float32) if parts > 1 else None
+        name = f"decode_hd{D}_g{G}" + (f"_w{warps}_s{stages}" + (f"_c{cl}" if cl > 1 else "") if variant else "")
+        self.launch(name, (n, Hkv, B), (32 * warps, 1, 1), self.decode_smem(D, G, warps, stages), o, po, pml,
+                    self.decode_counters(B * Hkv) if parts > 1 else None, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
+        return o
+
+    # decode v2 (two launches): CudaBackend.decodeSplit's v2 rule
+    def decode_v2(self, q, kc, vc, L, o=None):
+        B, Hq, D = q.shape
+        Tmax, Hkv = kc.shape[1], kc.shape[2]
+        G = Hq // Hkv
+        n = max(1, min(-(-(8 if G >= 4 else 4) * 132 // (B * Hkv)), -(-L // 256)))
+        chunk = -(-(-(-L // n)) // 64) * 64
+        n = -(-L // chunk)
+        po = torch.empty(B, Hq, n, D, device=q.device, dtype=torch.float32)
+        pml = torch.empty(B, Hq, n, 2, device=q.device, dtype=torch.float32)
+        self.launch(f"decode_splitkv_hd{D}_g{G}", (n, Hkv, B), (128, 1, 1), 0,
                     po, pml, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
-        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16)
+        o = torch.empty(B, Hq, D, device=q.device, dtype=torch.bfloat16) if o is None else o
         self.launch(f"decode_combine_hd{D}", (Hq, B, 1), (D, 1, 1), 0, o, po, pml, Hq, n)
         return o
 

@@ -11,9 +11,10 @@ import math
 
 import torch
 
-from ccalab_cuda import Kernels
+from ccalab_cuda import Kernels, wide_bwd_smem
 
 FWD_BM, FWD_THREADS = 128, 256
+BWD_TILES = {(192, 128): 64, (96, 64): 64}  # (DQK, DV) -> query rows per tile (mla_bwd: 64 keys, 8 warps, staged)
 FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
 FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
@@ -67,6 +68,24 @@ class MlaKernels:
         self.k.launch(name, ((T + FWD_BM - 1) // FWD_BM, H, B), (FWD_THREADS, 1, 1), fwd_smem(dqk, dv, bn),
                       out, lse, q, k, v, int(T), int(H), scale)
         return out, lse
+
+    def bwd(self, q, k, v, o, lse, do, causal=True, scale=None):
+        """Backward of the prefill core: dq, dk [B,T,H,DQK], dv [B,T,H,DV] fp32 from dO [B,T,H,DV] bf16 and the
+        forward's o and lse (mla_bwd_qk<DQK>_v<DV>: flash_bwd_wide_kernel; Dv by flash_bwd_preprocess_hd<DV>)."""
+        B, T, H, dqk = q.shape
+        dv = v.shape[-1]
+        bq = BWD_TILES[(dqk, dv)]
+        scale = 1.0 / math.sqrt(dqk) if scale is None else float(scale)
+        dq = torch.zeros(B, T, H, dqk, device=q.device, dtype=torch.float32)
+        dk = torch.zeros_like(dq)
+        dvv = torch.zeros(B, T, H, dv, device=q.device, dtype=torch.float32)
+        dvec = torch.empty(B, H, T, device=q.device, dtype=torch.float32)
+        rows = B * T * H
+        self.k.launch(f"flash_bwd_preprocess_hd{dv}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, H)
+        self.k.launch(f"mla_bwd_qk{dqk}_v{dv}" + ("_causal" if causal else ""), (-(-T // 64), H, B),
+                      (256, 1, 1), wide_bwd_smem(dqk, dv, 64, bq, True), dq, dk, dvv, q, k, v, do, lse, dvec,
+                      int(T), int(H), scale)
+        return dq, dk, dvv
 
     def decode_splits(self, B, H, L, bn, r=512):
         """(number of splits, rows per split): as many splits as fill the SMs in one wave at the blocks per SM that

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from side_by_side import bench as sbs_bench  # noqa: E402
-from ccalab_mla import DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
+from ccalab_mla import BWD_TILES, DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
 
 dev = "cuda"
 bf16 = torch.bfloat16
@@ -109,6 +109,44 @@ def check_prefill(M):
                     good &= record(case + " lse", lerr < 1e-3, f"max abs err {lerr:.2e} (limit 1e-3)", err=lerr)
                     return good
                 ok &= bool(guarded(case, run))
+    return ok
+
+
+def check_bwd(M):
+    """Backward of the prefill core (mla_bwd_*) against float64 autograd; tolerance as side_by_side.check_bwd: at
+    most twice the error of the plain bf16 implementation's autograd backward, plus a floor."""
+    ok = True
+    for (dqk, dv) in BWD_TILES:
+        for (B, T, H, causal) in ((1, 1, 4, True), (1, 77, 4, True), (2, 200, 4, False), (1, 333, 16, True),
+                                  (2, 513, 4, True), (1, 1024, 8, False), (1, 2048, 4, True)):
+            case = f"mla_bwd qk{dqk} v{dv} B{B} T{T} H{H} causal={causal}"
+
+            def run():
+                torch.manual_seed(hash((dqk, B, T, H, causal, "bwd")) % 100000)
+                q = torch.randn(B, T, H, dqk, device=dev).to(bf16)
+                k = torch.randn(B, T, H, dqk, device=dev).to(bf16)
+                v = torch.randn(B, T, H, dv, device=dev).to(bf16)
+                do = torch.randn(B, T, H, dv, device=dev).to(bf16)
+                scale = 1.0 / math.sqrt(dqk)
+                o, lse = M.fwd(q, k, v, causal, scale)
+                dq, dk, dvv = M.bwd(q, k, v, o, lse, do, causal, scale)
+                torch.cuda.synchronize()
+                qd, kd, vd = (x.double().requires_grad_() for x in (q, k, v))
+                r, _ = attention_f64(qd, kd, vd, causal, scale)
+                r.backward(do.double())
+                qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
+                attention_plain_bf16(qb, kb, vb, causal, scale).backward(do)
+                if T == 1:  # one key: P = 1 and dS = dP - Dv = 0, so dq = dk = 0 up to O's rounding in Dv
+                    good = True
+                    for g, x in (("dq", dq), ("dk", dk)):
+                        m = x.abs().max().item() if torch.isfinite(x).all() else float("inf")
+                        good &= record(f"{case} {g}", m < 1e-5, f"max abs {m:.2e} (exact 0; limit 1e-5)", err=m)
+                else:
+                    good = check(case + " dq", dq, qd.grad, qb.grad, 2e-3)
+                    good &= check(case + " dk", dk, kd.grad, kb.grad, 2e-3)
+                good &= check(case + " dv", dvv, vd.grad, vb.grad, 2e-3)
+                return good
+            ok &= bool(guarded(case, run))
     return ok
 
 
@@ -276,6 +314,42 @@ def time_prefill(M):
         del sets, views
 
 
+def time_bwd(M):
+    """Backward of the prefill core at H=16, d_qk 192 / d_v 128, causal: ours (preprocess + mla_bwd) beside SDPA's
+    backward (flash with V zero-padded to 192 as the forward timing does, cuDNN at the real widths)."""
+    from torch.nn.attention import SDPBackend
+    H, dqk, dv = 16, 192, 128
+    for T in (4096, 16384):
+        q, k, v = (torch.randn(1, T, H, d, device=dev).to(bf16) for d in (dqk, dqk, dv))
+        do = torch.randn(1, T, H, dv, device=dev).to(bf16)
+        o, lse = M.fwd(q, k, v, True)
+        flops = 2.5 * H * T * T * (dqk + dv)  # backward = 2.5x the causal forward's FLOPs (FA convention)
+        row = {"kind": "backward", "T": T, "H": H, "d_qk": dqk, "d_v": dv, "causal": True}
+        timed("ours", row, lambda i: M.bwd(q, k, v, o, lse, do, True), reps=10)
+        for label, be, pad in (("sdpa_flash_vpad", SDPBackend.FLASH_ATTENTION, True),
+                               ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION, False)):
+            qb, kb = (x.transpose(1, 2).detach().clone().requires_grad_() for x in (q, k))
+            vv = F.pad(v, (0, dqk - dv)) if pad else v
+            vb = vv.transpose(1, 2).detach().clone().requires_grad_()
+            g = F.pad(do, (0, dqk - dv)).transpose(1, 2) if pad else do.transpose(1, 2)
+            try:
+                ob = sdpa(qb, kb, vb, True, be)
+                row[label] = sbs_bench(lambda i: torch.autograd.grad(ob, (qb, kb, vb), g, retain_graph=True), 10, 3, 2,
+                                       graph=False)
+            except Exception as ex:  # noqa: BLE001
+                torch.cuda.synchronize()
+                row[label] = {"error": f"{type(ex).__name__}: {str(ex)[:200]}"}
+        for key, val in row.items():
+            if isinstance(val, dict) and "p50" in val:
+                val["tflops"] = flops / val["p50"] / 1e9
+                TABLE.append(f"backward T{T} {key:16s} {val['p50']:8.3f} ms {val['tflops']:6.1f} TF/s ({val['mode']})")
+            elif isinstance(val, dict):
+                TABLE.append(f"backward T{T} {key:16s} {val['error'][:100]}")
+        RESULTS["timings"].append(row)
+        print(json.dumps(row), flush=True)
+        del q, k, v, do, o, lse
+
+
 def copy_bandwidth():
     n = 1 << 30  # 2 GiB of bf16 read and 2 GiB written
     a = torch.empty(n, dtype=bf16, device=dev).normal_()
@@ -345,10 +419,11 @@ def main():
     print(f"device {RESULTS['device']}, torch {RESULTS['torch']}", flush=True)
     M = MlaKernels(args.fatbin)
     ok = check_prefill(M)
+    ok &= check_bwd(M)
     ok &= check_decode(M)
     ok &= check_layer_steps(M)
     if not args.skip_timing:
-        for name, fn in (("timing prefill", time_prefill), ("timing decode", time_decode)):
+        for name, fn in (("timing prefill", time_prefill), ("timing backward", time_bwd), ("timing decode", time_decode)):
             try:
                 fn(M)
             except Exception as ex:  # noqa: BLE001 - timing failures are reported, checks still count

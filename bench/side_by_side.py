@@ -160,8 +160,9 @@ def check_decode(K):
         r, _ = ref.attention_f64(q[:, None], kc[:, :L], vc[:, :L], False, None)
         naive = plain_attention_bf16(q[:, None].contiguous(), kc[:, :L].contiguous(), vc[:, :L].contiguous(), False)
         ok &= check(f"decode B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv} D{D}", o, r[:, 0], naive[:, 0])
-        o64 = K.decode(q, kc, vc, L, min_chunk=64)  # the lab split rule (more, shorter chunks)
-        ok &= check(f"decode 64-key chunks B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv} D{D}", o64, r[:, 0], naive[:, 0])
+        for n in (1, 7, 256):  # forced split counts: one block per head, a few, the most (the fused combine)
+            on = K.decode(q, kc, vc, L, splits=n)
+            ok &= check(f"decode {n} splits B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv} D{D}", on, r[:, 0], naive[:, 0])
     # decode == prefill: the last row of a causal prefill over the same cache
     B, T, Hq, Hkv, D = 2, 777, 8, 2, 128
     q = torch.randn(B, T, Hq, D, device=dev).to(bf16)
@@ -244,7 +245,9 @@ def check_bwd(K):
     ok = True
     for (B, T, Hq, Hkv, D, causal) in [(1, 77, 2, 2, 64, True), (2, 200, 4, 2, 128, True), (1, 300, 4, 4, 128, False),
                                        (1, 1000, 8, 2, 64, True), (1, 513, 2, 1, 128, True),
-                                       (1, 700, 2, 2, 64, False), (1, 2048, 4, 4, 128, True)]:
+                                       (1, 700, 2, 2, 64, False), (1, 2048, 4, 4, 128, True),
+                                       (1, 77, 2, 2, 256, True), (2, 300, 4, 2, 256, True), (1, 513, 4, 4, 256, False),
+                                       (1, 1024, 8, 2, 256, True)]:
         torch.manual_seed(T + Hq)
         q = torch.randn(B, T, Hq, D, device=dev).to(bf16)
         k = torch.randn(B, T, Hkv, D, device=dev).to(bf16)
@@ -268,7 +271,8 @@ def check_bwd(K):
 
 def time_bwd():
     rows = []
-    for (name, Hq, Hkv, D) in [("MHA 16x128", 16, 16, 128), ("CCA-4x 4q/4kv", 4, 4, 128), ("GQA 16q/4kv", 16, 4, 128)]:
+    for (name, Hq, Hkv, D) in [("MHA 16x128", 16, 16, 128), ("CCA-4x 4q/4kv", 4, 4, 128), ("GQA 16q/4kv", 16, 4, 128),
+                               ("MHA 8x256", 8, 8, 256), ("GQA 8q/2kv D256", 8, 2, 256)]:
         for T in (4096, 16384):
             q = torch.randn(1, T, Hq, D, device=dev).to(bf16)
             k = torch.randn(1, T, Hkv, D, device=dev).to(bf16)

@@ -2,7 +2,7 @@
 // extern "C" instance below, named <op>_<dir>_hd<D>[_variant]; the templates are device functions so that
 // each instance is a plain C symbol. CudaKernels.java lists the same names.
 #include "attention/flash_fwd.cuh"     // defines: flash_fwd_kernel
-#include "attention/decode.cuh"        // defines: decode_splitkv_kernel, decode_combine_kernel
+#include "attention/decode.cuh"        // defines: decode_splitkv_kernel, decode_combine_kernel, decode_kernel
 #include "attention/flash_bwd.cuh"     // defines: flash_bwd_preprocess_kernel, flash_bwd_kernel
 #include "attention/cca_prologue.cuh"  // defines: cca_prologue_kernel, value_shift_kernel
 #include "attention/cca_prologue_fma.cuh"  // defines: cca_prologue_fma_kernel
@@ -34,18 +34,22 @@ FLASH_FWD(128, false, 2, flash_fwd_hd128_m2)
 FLASH_FWD_BN(128, true, 1, 128, flash_fwd_hd128_causal_n128)
 FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
 // D = 256 (the paper's third head dim): 8 warps x 16 rows over 64-key tiles, Q re-read from shared memory
-// (192 KB of shared memory: Q tile + double-buffered K/V). Forward and decode only: no D=256 backward yet.
+// (192 KB of shared memory: Q tile + double-buffered K/V). The D=256 backward is flash_bwd_hd256 below.
 FLASH_FWD_BN(256, true, 1, 64, flash_fwd_hd256_causal)
 FLASH_FWD_BN(256, false, 1, 64, flash_fwd_hd256)
 
+// Decode (attention/decode.cuh). v2: decode_splitkv_hd<D>_g<G> + decode_combine_hd<D>, two launches, the
+// batched choice. v3: decode_hd<D>_g<G>, one launch (cp.async ring, combine fused into the last block), 8 warps x
+// 2 stages of 64-key tiles at D=128; the choice at batch 1 with few KV heads (CudaBackend.decodeSplit). The
+// template's cluster merge (CL > 1) lost in the decode lab and is not instantiated here.
+// G = 16 spills (16 heads x 8 accumulators x 8 lanes of q in registers): not instantiated; the backend
+// refuses it with a message naming nKvHeads.
 #define DECODE(D, G)                                                                                          \
     extern "C" __global__ void __launch_bounds__(decode::NTHREADS)                                            \
     decode_splitkv_hd##D##_g##G(float* partO, float* partML, const __nv_bfloat16* Q, const __nv_bfloat16* Kc, \
                                 const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
         decode_splitkv_kernel<D, G>(partO, partML, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale);                    \
     }
-// G = 16 spills (16 heads x 8 accumulators x 8 lanes of q in registers): not instantiated; the backend
-// refuses it with a message naming nKvHeads.
 DECODE(64, 1) DECODE(64, 2) DECODE(64, 4) DECODE(64, 8)
 DECODE(128, 1) DECODE(128, 2) DECODE(128, 4) DECODE(128, 8)
 DECODE(256, 1) DECODE(256, 2) DECODE(256, 4) DECODE(256, 8)
@@ -58,6 +62,19 @@ DECODE(256, 1) DECODE(256, 2) DECODE(256, 4) DECODE(256, 8)
 DECODE_COMBINE(64)
 DECODE_COMBINE(128)
 DECODE_COMBINE(256)
+
+#define DECODE_V3(D, G, NW, NST, NAME)                                                                        \
+    extern "C" __global__ void __launch_bounds__(NW * 32) NAME(                                               \
+        __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                 \
+        const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) { \
+        decode_kernel<D, G, NW, NST>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale);       \
+    }
+DECODE_V3(64, 1, 8, 2, decode_hd64_g1) DECODE_V3(64, 2, 8, 2, decode_hd64_g2)
+DECODE_V3(64, 4, 8, 2, decode_hd64_g4) DECODE_V3(64, 8, 8, 2, decode_hd64_g8)
+DECODE_V3(128, 1, 8, 2, decode_hd128_g1) DECODE_V3(128, 2, 8, 2, decode_hd128_g2)
+DECODE_V3(128, 4, 8, 2, decode_hd128_g4) DECODE_V3(128, 8, 8, 2, decode_hd128_g8)
+DECODE_V3(256, 1, 8, 2, decode_hd256_g1) DECODE_V3(256, 2, 8, 2, decode_hd256_g2)
+DECODE_V3(256, 4, 8, 2, decode_hd256_g4) DECODE_V3(256, 8, 8, 2, decode_hd256_g8)
 
 #define CCA_PROLOGUE(D)                                                                                        \
     extern "C" __global__ void __launch_bounds__(cca::NTHREADS) cca_prologue_hd##D(                                       \
@@ -99,6 +116,20 @@ FLASH_BWD(128, false, flash_bwd_hd128)
     }
 FLASH_BWD_PRE(64)
 FLASH_BWD_PRE(128)
+FLASH_BWD_PRE(256)
+
+// D = 256 backward: flash_bwd_wide_kernel (attention/flash_bwd.cuh), 64-key tiles x 8 warps (4 row groups x 2
+// column halves of dK/dV), 64-row query tiles, P^T and dS^T exchanged through shared memory (STAGE: 193 vs 152
+// TFLOP/s at 16k for recomputing them in both halves with 32-row tiles, backward lab), 222,208 bytes of shared
+// memory (flash_bwd_wide::smem_bytes): Hopper only, as the D=256 forward.
+#define FLASH_BWD_WIDE(DQK, DV, CAUSAL, BKV, CS, BQ, ST, NAME)                                                 \
+    extern "C" __global__ void __launch_bounds__(BKV / 16 * CS * 32, 1)                                       \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ, ST>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale); \
+    }
+FLASH_BWD_WIDE(256, 256, true, 64, 2, 64, true, flash_bwd_hd256_causal)
+FLASH_BWD_WIDE(256, 256, false, 64, 2, 64, true, flash_bwd_hd256)
 
 // CCA prologue and value-shift backward (v1, FP32; attention/cca_prologue_bwd.cuh).
 #include "attention/cca_prologue_bwd.cuh"

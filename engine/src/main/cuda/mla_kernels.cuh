@@ -2,7 +2,8 @@
 // Names: mla_fwd_qk<DQK>_v<DV>[_causal][_n64]; mla_decode_r<R>_rope<DR>[_n32] + mla_decode_combine_r<R> for the
 // latent widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8 448, MLA-4 960). The suffixed
 // instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
-// MLA backward is not written yet (the prefill core's LSE is kept in flash_fwd's convention for it).
+// Backward of the prefill core: mla_bwd_qk<DQK>_v<DV>[_causal] (flash_bwd_wide_kernel of attention/flash_bwd.cuh
+// with H query = H KV heads; Dv from flash_bwd_preprocess_hd<DV>; the forward's LSE).
 #pragma once
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
 #include "attention/mla_decode.cuh"  // defines: mla_decode_splitkv_kernel, mla_decode_combine_kernel
@@ -24,6 +25,22 @@ MLA_FWD(192, 128, true, 64, true, mla_fwd_qk192_v128_causal_n64)
 MLA_FWD(192, 128, false, 64, true, mla_fwd_qk192_v128_n64)
 MLA_FWD(96, 64, true, 64, true, mla_fwd_qk96_v64_causal)
 MLA_FWD(96, 64, false, 64, true, mla_fwd_qk96_v64)
+
+// Both: 64-key tiles x 8 warps (4 row groups x 2 column halves of dK/dV), 64-row query tiles, P^T and dS^T
+// exchanged through shared memory (STAGE). d_qk 192 / d_v 128: dQ in two passes of 48 columns (QCH; one pass of
+// 96 spilled 4 bytes on sm_90), 148,480 bytes; 96/64: 87,040 bytes. Backward lab (16k, causal, H=16): 192/128
+// staged 164 TFLOP/s vs 147 unstaged and 144 with 32-row tiles; 96/64 staged 143 vs 131 unstaged.
+// The caller includes attention/flash_bwd.cuh (ccalab_kernels.cu does, before this file).
+#define MLA_BWD(DQK, DV, CAUSAL, QCH, NAME)                                                                     \
+    extern "C" __global__ void __launch_bounds__(256, 1)                                                        \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int H, float scale) {                \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, 64, 2, 64, true, QCH>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, H, H, scale); \
+    }
+MLA_BWD(192, 128, true, 48, mla_bwd_qk192_v128_causal)
+MLA_BWD(192, 128, false, 48, mla_bwd_qk192_v128)
+MLA_BWD(96, 64, true, 0, mla_bwd_qk96_v64_causal)
+MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
 
 // BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows, 172 KB of shared memory) where it
 // fits; BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. The _n32 instances at R = 512 / 448

@@ -1,14 +1,25 @@
-// defines: decode_splitkv_kernel<D, G>, decode_combine_kernel<D> — one new query token over a KV cache.
+// defines: decode_splitkv_kernel<D, G> + decode_combine_kernel<D> (v2, batched) and decode_kernel<D, G, NW, NST>
+// (v3, few blocks' worth of KV heads) — one new query token over a KV cache, split-KV.
 //
-// Letters: B batch, L tokens in the cache, Tmax cache capacity, Hq query heads, Hkv KV heads, G = Hq / Hkv.
+// Letters: B batch, L tokens in the cache, Tmax cache capacity, Hq query heads, Hkv KV heads, G = Hq / Hkv,
+// S splits of the sequence (gridDim.x), NW warps per block, NST cp.async stages.
 //   Q [B, Hq, D] bf16; Kc, Vc [B, Tmax, Hkv, D] bf16 (the prefill layout, so prefill fills it in place);
 //   partO [B, Hq, S, D] fp32 (unnormalised), partML [B, Hq, S, 2] fp32 (running max in log2 units, sum);
-//   O [B, Hq, D] bf16.
-// Memory-bound: every K/V byte is read once per KV head (all G query heads of a group share the block that
-// reads it), 16-byte loads, four keys in flight per row group. The sequence is split into S chunks so that
-// batch 1 still fills the 132 SMs; a second tiny kernel merges the chunks (log-sum-exp).
+//   O [B, Hq, D] bf16; v3 only: counters [B * Hkv] int32, zero before the first launch, left zero by each launch.
+// Memory-bound: every K/V byte is read once per KV head (all G query heads of a group share the block that reads
+// it). v2: 16-byte register loads, four keys in flight per row group, a second tiny kernel merges the S chunks
+// (log-sum-exp). It reaches 105-129% of copy bandwidth once B x Hkv fills the SMs with many blocks, but at batch 1
+// with 2-4 KV heads an SM has only ~16-32 KB in flight and every block runs a chain of dependent load rounds, and
+// the combine kernel adds a launch and its own latency chain (34-57% of copy bandwidth).
+// v3 streams each chunk through an NST-deep cp.async ring in shared memory (NST tiles of K and V issued before the
+// first is read), loads q while they fly, and the last block of each (b, KV head) to finish (an atomic counter it
+// resets) merges the S partials: one launch. It wins at batch 1 with few KV heads and loses 5-20% where v2's many
+// 4-warp blocks hide the G >= 4 ALU work better (decode lab, docs/perf-log.md "Decode v3"): CudaBackend.decodeSplit
+// picks per shape.
 #pragma once
 #include "../common/mma.cuh"
+#include <cooperative_groups.h>
+namespace cg = cooperative_groups;
 
 namespace decode {
 constexpr int NWARPS = 4, NTHREADS = NWARPS * 32, UNROLL = 4;
@@ -167,4 +178,339 @@ __device__ __forceinline__ void decode_combine_kernel(__nv_bfloat16* __restrict_
         ls += partML[(row0 + s) * 2 + 1] * c;
     }
     O[((long)b * Hq + h) * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
+}
+
+// ---------------------------------------------------------------- v3
+namespace dec {
+constexpr int UNROLL = 4;  // passes of RPB keys per tile: one online-softmax rescale per UNROLL keys
+// Keys per tile: (32 / (D / 8)) rows per warp pass x NW warps x UNROLL passes (= 1024 NW / D).
+template <int D, int NW> __host__ __device__ constexpr int tile_keys() { return (256 / D) * NW * UNROLL; }
+constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
+__host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
+// Dynamic shared memory of a launch (CudaKernels.decodeSmem): the ring (K and V tiles), which the block's merge
+// ([NW][G][D] + 2 [NW][G] floats, then the block's result [G][D] + 2 [G]) and the combine ([2][G][S] + [G]
+// floats, [NT] float4) reuse; the cluster leader's weights and sums take G (CL + 2) floats more.
+template <int D, int G, int NW, int NST> __host__ __device__ constexpr int smem_bytes() {
+    return cmax(NST * tile_keys<D, NW>() * D * 2 * 2,
+                cmax(((NW + 1) * (D + 2) + MAX_CLUSTER + 2) * G * 4, (2 * G * MAX_SPLITS + G) * 4 + 16 + NW * 32 * 16));
+}
+}
+
+// CL > 1: launched in clusters of CL consecutive splits (__cluster_dims__(CL, 1, 1), S a multiple of CL); each
+// cluster merges its CL block results through distributed shared memory into one partial, so the last block's
+// combine reads S / CL partials instead of S (the combine of S = 64 partials of 4 heads was ~4 us at batch 1).
+template <int D, int G, int NW, int NST, int CL = 1>
+__device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
+                                              float* __restrict__ partML, int* __restrict__ counters,
+                                              const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
+                                              const __nv_bfloat16* __restrict__ Vc, int L, int Tmax, int Hkv, int chunk,
+                                              float scale) {
+    using namespace dec;
+    static_assert(CL >= 1 && CL <= MAX_CLUSTER, "cluster size");
+    constexpr int NT = NW * 32;
+    constexpr int LPR = D / 8;         // lanes per key row (8 bf16 each)
+    constexpr int RPW = 32 / LPR;      // key rows per warp per pass
+    constexpr int RPB = RPW * NW;      // key rows per block per pass
+    constexpr int TK = RPB * UNROLL;   // keys per tile
+    constexpr int CPT = TK * LPR / NT; // 16-byte copies per thread per tile, per tensor
+    static_assert(CPT * NT == TK * LPR, "tile copies must divide over the block");
+    extern __shared__ __align__(16) unsigned char dsmem[];
+    __nv_bfloat16* ring = reinterpret_cast<__nv_bfloat16*>(dsmem);  // [NST][K, V][TK][D]
+
+    const int split = blockIdx.x, hk = blockIdx.y, b = blockIdx.z, nSplit = gridDim.x;
+    const int Hq = Hkv * G;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, sub = lane % LPR, grp = lane / LPR;
+    const int start = split * chunk, end = min(L, start + chunk);
+    // >= 1 where CL = 1 (the launcher makes S = ceil(L / chunk)); with clusters S is rounded up to a multiple of CL
+    // and trailing splits may be empty (m = -inf, l = 0: weight 0 in every merge).
+    const int nTiles = end > start ? (end - start + TK - 1) / TK : 0;
+    const long rowStride = (long)Hkv * D;
+    const __nv_bfloat16* Kb = Kc + (long)b * Tmax * rowStride + hk * D;
+    const __nv_bfloat16* Vb = Vc + (long)b * Tmax * rowStride + hk * D;
+
+    // Tile `tile` of this chunk into stage tile % NST; rows past the chunk end are zero-filled (src size 0).
+    auto issue = [&](int tile) {
+        __nv_bfloat16* ks = ring + (tile % NST) * 2 * TK * D;
+        __nv_bfloat16* vs = ks + TK * D;
+        const int t0 = start + tile * TK;
+#pragma unroll
+        for (int j = 0; j < CPT; j++) {
+            const int c = tid + j * NT, r = c / LPR, col = c % LPR, t = t0 + r;
+            const bool ok = t < end;
+            const long off = (long)(ok ? t : start) * rowStride + col * 8;
+            cp_async_16(smem_u32(ks + r * D + col * 8), Kb + off, ok ? 16 : 0);
+            cp_async_16(smem_u32(vs + r * D + col * 8), Vb + off, ok ? 16 : 0);
+        }
+    };
+#pragma unroll
+    for (int s = 0; s < NST - 1; s++) {
+        if (s < nTiles) issue(s);
+        cp_async_commit();
+    }
+
+    // q while the first tiles are in flight.
+    float q[G][8];
+    const float sl = scale * 1.4426950408889634f;
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        uint4 raw = __ldg(reinterpret_cast<const uint4*>(Q + ((long)b * Hq + hk * G + g) * D + sub * 8));
+        const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
+#pragma unroll
+        for (int i = 0; i < 8; i++) q[g][i] = __bfloat162float(e[i]) * sl;
+    }
+    float m[G], l[G], acc[G][8];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY; l[g] = 0.f;
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
+    }
+
+    // NST - 1 tiles ahead of the one being read; the trip count is uniform over the block (full-warp shuffles).
+    for (int it = 0; it < nTiles; it++) {
+        if (it + NST - 1 < nTiles) issue(it + NST - 1);
+        cp_async_commit();
+        cp_async_wait<NST - 1>();
+        __syncthreads();
+        const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
+        const __nv_bfloat16* vs = ks + TK * D;
+        const int base = start + it * TK;
+        // Scores of the UNROLL keys first, then one online-softmax update per head for all of them.
+        float sc[UNROLL][G];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            const int r = u * RPB + warp * RPW + grp;
+            const bool valid = base + r < end;
+            uint4 kr = *reinterpret_cast<const uint4*>(ks + r * D + sub * 8);
+            const __nv_bfloat16* ke = reinterpret_cast<const __nv_bfloat16*>(&kr);
+            float kf[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) kf[i] = __bfloat162float(ke[i]);
+#pragma unroll
+            for (int g = 0; g < G; g++) {
+                float s = 0.f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) s += q[g][i] * kf[i];
+#pragma unroll
+                for (int off = LPR / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
+                sc[u][g] = valid ? s : -INFINITY;
+            }
+        }
+        float vf[UNROLL][8];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            const int r = u * RPB + warp * RPW + grp;
+            uint4 vr = *reinterpret_cast<const uint4*>(vs + r * D + sub * 8);
+            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vr);
+#pragma unroll
+            for (int i = 0; i < 8; i++) vf[u][i] = __bfloat162float(ve[i]);
+        }
+        __syncthreads();  // every warp is done with this stage before the next iteration refills it
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float mx = m[g];
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) mx = fmaxf(mx, sc[u][g]);
+            if (mx == -INFINITY) continue;  // nothing valid yet in this row group
+            float c = exp2f(m[g] - mx), p[UNROLL], ps = 0.f;
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) { p[u] = exp2f(sc[u][g] - mx); ps += p[u]; }
+            m[g] = mx;
+            l[g] = l[g] * c + ps;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float a = acc[g][i] * c;
+#pragma unroll
+                for (int u = 0; u < UNROLL; u++) a += p[u] * vf[u][i];
+                acc[g][i] = a;
+            }
+        }
+    }
+    cp_async_wait<0>();  // only empty groups remain; the ring is reused below
+
+    // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via the ring.
+#pragma unroll
+    for (int off = LPR; off < 32; off <<= 1) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float mo = __shfl_xor_sync(0xffffffff, m[g], off), lo = __shfl_xor_sync(0xffffffff, l[g], off);
+            float mn = fmaxf(m[g], mo);
+            float ca = mn == -INFINITY ? 0.f : exp2f(m[g] - mn), cb = mn == -INFINITY ? 0.f : exp2f(mo - mn);
+            l[g] = l[g] * ca + lo * cb;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                float ao = __shfl_xor_sync(0xffffffff, acc[g][i], off);
+                acc[g][i] = acc[g][i] * ca + ao * cb;
+            }
+            m[g] = mn;
+        }
+    }
+    float* sAcc = reinterpret_cast<float*>(dsmem);  // [NW][G][D]
+    float* sM = sAcc + NW * G * D;                  // [NW][G]
+    float* sL = sM + NW * G;                        // [NW][G]
+    if (grp == 0) {
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            if (sub == 0) { sM[warp * G + g] = m[g]; sL[warp * G + g] = l[g]; }
+#pragma unroll
+            for (int i = 0; i < 8; i++) sAcc[(warp * G + g) * D + sub * 8 + i] = acc[g][i];
+        }
+    }
+    __syncthreads();
+    // This block's result per (g, d); CL > 1 keeps it in shared memory for the cluster merge.
+    float* sRes = sL + NW * G;      // [G][D]
+    float* sResM = sRes + G * D;    // [G]
+    float* sResL = sResM + G;       // [G]
+    const int nParts = nSplit / CL, part = split / CL;  // partials written to partO / partML
+    (void)part;  // read by the cluster merge only
+    for (int idx = tid; idx < G * D; idx += NT) {
+        const int g = idx / D, d = idx % D;
+        float mx = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < NW; w++) mx = fmaxf(mx, sM[w * G + g]);
+        float a = 0.f, ls = 0.f;
+#pragma unroll
+        for (int w = 0; w < NW; w++) {
+            const float c = mx == -INFINITY ? 0.f : exp2f(sM[w * G + g] - mx);
+            a += sAcc[(w * G + g) * D + d] * c;
+            ls += sL[w * G + g] * c;
+        }
+        const long head = (long)b * Hq + hk * G + g;
+        if constexpr (CL > 1) {
+            sRes[idx] = a;
+            if (d == 0) { sResM[g] = mx; sResL[g] = ls; }
+        } else if (nSplit == 1) {
+            O[head * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
+        } else {
+            const long row = head * nSplit + split;
+            partO[row * D + d] = a;
+            if (d == 0) { partML[row * 2] = mx; partML[row * 2 + 1] = ls; }
+        }
+    }
+    if constexpr (CL > 1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+        __trap();  // clusters are sm_90+; the shipped instances are CL = 1
+#else
+        cg::cluster_group cluster = cg::this_cluster();
+        cluster.sync();  // every block's result is in its shared memory
+        const bool leader = cluster.block_rank() == 0;
+        if (leader) {
+            float* sW = sResL + G;  // [G][CL] weights, then [G] 1 / sum where nParts == 1
+            float* sTot = sW + G * CL;
+            if (tid < G) {
+                const int g = tid;
+                float mr[CL], mx = -INFINITY;
+#pragma unroll
+                for (int r = 0; r < CL; r++) { mr[r] = cluster.map_shared_rank(sResM, r)[g]; mx = fmaxf(mx, mr[r]); }
+                float ls = 0.f;
+#pragma unroll
+                for (int r = 0; r < CL; r++) {
+                    const float w = mx == -INFINITY ? 0.f : exp2f(mr[r] - mx);
+                    sW[g * CL + r] = w;
+                    ls += w * cluster.map_shared_rank(sResL, r)[g];
+                }
+                sTot[g] = ls;
+                sTot[G + g] = mx;
+            }
+            __syncthreads();  // the leader's threads only: the other blocks of the cluster are at the next sync
+            for (int idx = tid; idx < G * D; idx += NT) {
+                const int g = idx / D, d = idx % D;
+                float rv[CL];
+#pragma unroll
+                for (int r = 0; r < CL; r++) rv[r] = cluster.map_shared_rank(sRes, r)[idx];
+                float a = 0.f;
+#pragma unroll
+                for (int r = 0; r < CL; r++) a += sW[g * CL + r] * rv[r];
+                const long head = (long)b * Hq + hk * G + g;
+                if (nParts == 1) {
+                    O[head * D + d] = __float2bfloat16(sTot[g] > 0.f ? a / sTot[g] : 0.f);
+                } else {
+                    const long row = head * nParts + part;
+                    partO[row * D + d] = a;
+                    if (d == 0) { partML[row * 2] = sTot[G + g]; partML[row * 2 + 1] = sTot[g]; }
+                }
+            }
+        }
+        cluster.sync();  // the leader has read the others' shared memory: now they may exit
+        if (!leader || nParts == 1) return;
+#endif
+    } else {
+        if (nSplit == 1) return;
+    }
+
+    // The last block of this (b, KV head) to get here merges the nParts partial results of its G heads.
+    __shared__ int sLast;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        int* ctr = counters + b * Hkv + hk;
+        const int last = atomicAdd(ctr, 1) == nParts - 1;
+        if (last) *ctr = 0;  // every block of this group has counted: ready for the next launch
+        sLast = last;
+    }
+    __syncthreads();
+    if (!sLast) return;
+    __threadfence();
+
+    float* sMs = reinterpret_cast<float*>(dsmem);  // [G][S] split maxima, then their weights
+    float* sLs = sMs + G * nParts;                 // [G][S] split sums
+    float* sInv = sLs + G * nParts;                // [G] 1 / total sum
+    float4* red = reinterpret_cast<float4*>(dsmem + (((2 * G * nParts + G) * 4 + 15) & ~15));  // [NT]
+    const long head0 = (long)b * Hq + hk * G;
+    for (int idx = tid; idx < G * nParts; idx += NT) {
+        const long row = head0 * nParts + idx;  // (head0 + g) * S + s with idx = g * S + s
+        sMs[idx] = __ldcg(partML + row * 2);
+        sLs[idx] = __ldcg(partML + row * 2 + 1);
+    }
+    __syncthreads();
+    for (int g = warp; g < G; g += NW) {
+        float mx = -INFINITY;
+        for (int s = lane; s < nParts; s += 32) mx = fmaxf(mx, sMs[g * nParts + s]);
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
+        float ls = 0.f;
+        for (int s = lane; s < nParts; s += 32) {
+            const float ms = sMs[g * nParts + s];
+            const float w = ms == -INFINITY ? 0.f : exp2f(ms - mx);
+            sMs[g * nParts + s] = w;
+            ls += w * sLs[g * nParts + s];
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) ls += __shfl_xor_sync(0xffffffff, ls, off);
+        if (lane == 0) sInv[g] = ls > 0.f ? 1.f / ls : 0.f;
+    }
+    __syncthreads();
+    // G * D / 4 float4 columns; when fewer than NT, R thread rows split the S partials and add up via `red`.
+    constexpr int C4 = G * D / 4, CW = C4 < NT ? C4 : NT, R = NT / CW, CPC = C4 / CW;
+    const int cl = tid % CW, rr = tid / CW;
+    float4 a[CPC];
+#pragma unroll
+    for (int k = 0; k < CPC; k++) a[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 8
+    for (int s = rr; s < nParts; s += R) {
+#pragma unroll
+        for (int k = 0; k < CPC; k++) {
+            const int c = cl + k * CW, g = c / (D / 4), d4 = c % (D / 4);
+            const float w = sMs[g * nParts + s];
+            const float4 p = __ldcg(reinterpret_cast<const float4*>(partO + ((head0 + g) * nParts + s) * D) + d4);
+            a[k].x += w * p.x; a[k].y += w * p.y; a[k].z += w * p.z; a[k].w += w * p.w;
+        }
+    }
+    if constexpr (R > 1) {
+        red[tid] = a[0];
+        __syncthreads();
+        if (rr != 0) return;
+#pragma unroll
+        for (int j = 1; j < R; j++) {
+            const float4 o = red[j * CW + cl];
+            a[0].x += o.x; a[0].y += o.y; a[0].z += o.z; a[0].w += o.w;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < CPC; k++) {
+        const int c = cl + k * CW, g = c / (D / 4), d4 = c % (D / 4);
+        const float inv = sInv[g];
+        uint2 packed = make_uint2(pack_bf16(a[k].x * inv, a[k].y * inv), pack_bf16(a[k].z * inv, a[k].w * inv));
+        *reinterpret_cast<uint2*>(O + (head0 + g) * D + d4 * 4) = packed;
+    }
 }

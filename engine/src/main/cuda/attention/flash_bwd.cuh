@@ -240,3 +240,260 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS>: the same algorithm for head dims the v2 layout cannot hold in
+// registers (D = 256) and for q/k and v widths that differ (the MLA prefill core: 192/128, 96/64).
+// Q, K [.., DQK]; V, O, dO [.., DV]; dQ, dK fp32 [.., DQK]; dV fp32 [.., DV]; LSE, Dv as above (Dv = rowsum over DV).
+// Block: BKV keys of one query head, NW = (BKV / 16) x CS warps. Warp w takes the 16 KV rows (w % (BKV / 16)) and
+// the column part (w / (BKV / 16)) of CS of dK and dV, so its accumulators are (DQK + DV) / (2 CS) registers
+// (D=256, CS=2: 128, as v2's at D=128). The CS warps of a row group recompute the same S^T and dP^T (the price of
+// keeping P^T and dS^T in registers: 7/5 of the MMA work at CS=2); one of them writes dS^T for the dQ product.
+// Shared-memory rows (dS^T's too) are padded by one 16-byte chunk (as mla_fwd.cuh: DQK/8 = 12 is not a multiple
+// of the XOR swizzle's 8). BQ query rows per tile: 32 at D=256 (64 spills: S^T and dP^T are BQ/2 registers each).
+namespace flash_bwd_wide {
+template <int DIM> __host__ __device__ constexpr int stride() { return DIM + 8; }
+// STAGE adds the P^T tile [BKV, BQ + 8] bf16.
+template <int DQK, int DV, int BKV, int BQ, bool STAGE = false> __host__ __device__ constexpr int smem_bytes() {
+    return (BKV * stride<DQK>() + BKV * stride<DV>() + 2 * BQ * stride<DQK>() + 2 * BQ * stride<DV>() +
+            (STAGE ? 2 : 1) * BKV * stride<BQ>()) * 2 + 4 * BQ * 4;
+}
+template <int DIM> DEVI int pidx(int row, int chunk) { return row * stride<DIM>() + chunk * 8; }
+}  // namespace flash_bwd_wide
+
+// STAGE (lab): the CS warps of a row group compute S^T and dP^T for their own BQ / CS query columns only and
+// exchange P^T and dS^T through shared memory (FA2's way) instead of each recomputing all BQ columns.
+template <int DQK, int DV, bool CAUSAL, int BKV, int CS, int BQ, bool STAGE = false, int QCH_ = 0>
+__device__ __forceinline__ void flash_bwd_wide_kernel(float* __restrict__ dQ, float* __restrict__ dK,
+                                                      float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
+                                                      const __nv_bfloat16* __restrict__ K,
+                                                      const __nv_bfloat16* __restrict__ V,
+                                                      const __nv_bfloat16* __restrict__ dO, const float* __restrict__ LSE,
+                                                      const float* __restrict__ Dv, int T, int Hq, int Hkv, float scale) {
+    using namespace flash_bwd_wide;
+    constexpr int NWR = BKV / 16, NW = NWR * CS, NT = NW * 32;
+    constexpr int CQK = DQK / 8, CV = DV / 8;                  // 16-byte chunks per row
+    constexpr int KC = DQK / CS, VC = DV / CS;                 // dK / dV columns per warp
+    constexpr int QR = BQ / 16, QW = NW / QR, QC = DQK / QW;  // dQ: QR row groups x QW column parts of QC
+    static_assert(NW % QR == 0 && KC % 16 == 0 && VC % 16 == 0 && QC % 16 == 0 && BQ % 16 == 0, "warp tiling");
+    static_assert(DQK % 16 == 0 && DV % 16 == 0, "MMA k-steps");
+    constexpr int QCH = QCH_ > 0 ? QCH_ : QC;  // dQ columns per accumulation pass
+    static_assert(QC % QCH == 0 && QCH % 16 == 0, "dQ passes");
+    constexpr int QH = STAGE ? BQ / CS : BQ;  // query columns of S^T / dP^T per warp
+    static_assert(QH % 16 == 0, "S^T column tiles");
+    constexpr int SQ = stride<DQK>(), SV = stride<DV>();
+    extern __shared__ __align__(128) __nv_bfloat16 smem[];
+    __nv_bfloat16* Ks = smem;                  // [BKV, SQ]
+    __nv_bfloat16* Vs = Ks + BKV * SQ;         // [BKV, SV]
+    __nv_bfloat16* Qs = Vs + BKV * SV;         // [2][BQ, SQ]
+    __nv_bfloat16* dOs = Qs + 2 * BQ * SQ;     // [2][BQ, SV]
+    __nv_bfloat16* dSs = dOs + 2 * BQ * SV;    // [BKV, BQ + 8] dS^T
+    __nv_bfloat16* Ps = dSs + BKV * stride<BQ>();  // [BKV, BQ + 8] P^T (STAGE only)
+    float* Ls = reinterpret_cast<float*>(Ps + (STAGE ? BKV * stride<BQ>() : 0));  // [2][BQ] LSE * log2(e)
+    float* Ds = Ls + 2 * BQ;                               // [2][BQ] Dv
+
+    const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int rg = warp % NWR, cs = warp / NWR, qoff = STAGE ? cs * QH : 0;
+    const long qStride = (long)Hq * DQK, oStride = (long)Hq * DV, kStride = (long)Hkv * DQK, vStride = (long)Hkv * DV;
+    const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * DQK;
+    const __nv_bfloat16* dOb = dO + (long)b * T * oStride + (long)h * DV;
+    const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * DQK;
+    const __nv_bfloat16* Vb = V + (long)b * T * vStride + (long)hk * DV;
+    const float* Lb = LSE + ((long)b * Hq + h) * T;
+    const float* Db = Dv + ((long)b * Hq + h) * T;
+    float* dQb = dQ + (long)b * T * qStride + (long)h * DQK;
+    const float LOG2E = 1.4426950408889634f, sl = scale * LOG2E;
+
+    for (int i = tid; i < BKV * CQK; i += NT) {
+        int r = i / CQK, c = i % CQK, t = kv0 + r;
+        cp_async_16(smem_u32(Ks + pidx<DQK>(r, c)), t < T ? Kb + t * kStride + c * 8 : Kb, t < T ? 16 : 0);
+    }
+    for (int i = tid; i < BKV * CV; i += NT) {
+        int r = i / CV, c = i % CV, t = kv0 + r;
+        cp_async_16(smem_u32(Vs + pidx<DV>(r, c)), t < T ? Vb + t * vStride + c * 8 : Vb, t < T ? 16 : 0);
+    }
+    auto loadQTile = [&](int q0, int st) {
+        __nv_bfloat16* qs = Qs + st * BQ * SQ;
+        __nv_bfloat16* dos = dOs + st * BQ * SV;
+        for (int i = tid; i < BQ * CQK; i += NT) {
+            int r = i / CQK, c = i % CQK, t = q0 + r;
+            cp_async_16(smem_u32(qs + pidx<DQK>(r, c)), t < T ? Qb + t * qStride + c * 8 : Qb, t < T ? 16 : 0);
+        }
+        for (int i = tid; i < BQ * CV; i += NT) {
+            int r = i / CV, c = i % CV, t = q0 + r;
+            cp_async_16(smem_u32(dos + pidx<DV>(r, c)), t < T ? dOb + t * oStride + c * 8 : dOb, t < T ? 16 : 0);
+        }
+        for (int i = tid; i < BQ; i += NT) {
+            int t = q0 + i;
+            Ls[st * BQ + i] = t < T ? Lb[t] * LOG2E : INFINITY;  // rows past T get P = 0
+            Ds[st * BQ + i] = t < T ? Db[t] : 0.f;
+        }
+    };
+
+    const int nQ = (T + BQ - 1) / BQ;
+    const int qStart = CAUSAL ? kv0 / BQ : 0;
+    if (qStart < nQ) loadQTile(qStart * BQ, 0);
+    cp_async_commit();
+
+    float dk[KC / 8][4], dv[VC / 8][4];
+#pragma unroll
+    for (int i = 0; i < KC / 8; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) dk[i][e] = 0.f;
+#pragma unroll
+    for (int i = 0; i < VC / 8; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) dv[i][e] = 0.f;
+
+    const int kvRowA = kv0 + rg * 16 + (lane >> 2), kvRowB = kvRowA + 8;
+    const int dqRow = (warp % QR) * 16, dqCol = (warp / QR) * QC;
+    for (int qi = qStart; qi < nQ; qi++) {
+        const int q0 = qi * BQ, st = (qi - qStart) & 1;
+        cp_async_wait<0>();
+        __syncthreads();  // this tile landed; every warp is done with the previous tile (its stage and dS^T)
+        if (qi + 1 < nQ) loadQTile(q0 + BQ, st ^ 1);
+        cp_async_commit();
+        const __nv_bfloat16* qs = Qs + st * BQ * SQ;
+        const __nv_bfloat16* dos = dOs + st * BQ * SV;
+        const float* ls = Ls + st * BQ;
+        const float* ds = Ds + st * BQ;
+
+        // S^T (16 kv x BQ q per warp) = K Q^T over DQK; dP^T = V dO^T over DV
+        float sT[QH / 8][4], dpT[QH / 8][4];
+#pragma unroll
+        for (int n = 0; n < QH / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) sT[n][e] = dpT[n][e] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < DQK / 16; kk++) {
+            uint32_t ka[4];
+            ldmatrix_x4(ka[0], ka[1], ka[2], ka[3], smem_u32(Ks + pidx<DQK>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
+#pragma unroll
+            for (int np = 0; np < QH / 16; np++) {
+                uint32_t b0, b1, b2, b3;
+                int row = qoff + 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
+                ldmatrix_x4(b0, b1, b2, b3, smem_u32(qs + pidx<DQK>(row, ch)));
+                mma_bf16_16816(sT[2 * np], ka, b0, b1);
+                mma_bf16_16816(sT[2 * np + 1], ka, b2, b3);
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < DV / 16; kk++) {
+            uint32_t va[4];
+            ldmatrix_x4(va[0], va[1], va[2], va[3], smem_u32(Vs + pidx<DV>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
+#pragma unroll
+            for (int np = 0; np < QH / 16; np++) {
+                uint32_t b0, b1, b2, b3;
+                int row = qoff + 16 * np + (lane & 7) + ((lane >> 4) << 3), ch = 2 * kk + ((lane >> 3) & 1);
+                ldmatrix_x4(b0, b1, b2, b3, smem_u32(dos + pidx<DV>(row, ch)));
+                mma_bf16_16816(dpT[2 * np], va, b0, b1);
+                mma_bf16_16816(dpT[2 * np + 1], va, b2, b3);
+            }
+        }
+        const bool edge = (CAUSAL && q0 < kv0 + BKV) || q0 + BQ > T || kv0 + BKV > T;
+#pragma unroll
+        for (int n = 0; n < QH / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int qc = qoff + n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
+                bool masked = edge && ((CAUSAL && q < kvr) || kvr >= T);
+                float p = masked ? 0.f : exp2f(sT[n][e] * sl - ls[qc]);
+                sT[n][e] = p;
+                dpT[n][e] = p * (dpT[n][e] - ds[qc]);
+            }
+        if constexpr (STAGE) {  // this warp's P^T and dS^T columns to shared memory; the row group reads all of them
+#pragma unroll
+            for (int n = 0; n < QH / 8; n++) {
+                int qc = qoff + n * 8 + (lane & 3) * 2, ra = rg * 16 + (lane >> 2), rb = ra + 8;
+                *reinterpret_cast<uint32_t*>(Ps + pidx<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(sT[n][0], sT[n][1]);
+                *reinterpret_cast<uint32_t*>(Ps + pidx<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(sT[n][2], sT[n][3]);
+                *reinterpret_cast<uint32_t*>(dSs + pidx<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][0], dpT[n][1]);
+                *reinterpret_cast<uint32_t*>(dSs + pidx<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][2], dpT[n][3]);
+            }
+            __syncthreads();
+        }
+        // dV[:, this warp's columns] += P^T dO ; dK[:, columns] += dS^T Q   (k = q rows)
+#pragma unroll
+        for (int kk = 0; kk < BQ / 16; kk++) {
+            uint32_t pa[4], sa[4];
+            if constexpr (STAGE) {
+                ldmatrix_x4(pa[0], pa[1], pa[2], pa[3], smem_u32(Ps + pidx<BQ>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
+                ldmatrix_x4(sa[0], sa[1], sa[2], sa[3], smem_u32(dSs + pidx<BQ>(rg * 16 + (lane & 15), 2 * kk + (lane >> 4))));
+            } else {
+                pa[0] = pack_bf16(sT[2 * kk][0], sT[2 * kk][1]); pa[1] = pack_bf16(sT[2 * kk][2], sT[2 * kk][3]);
+                pa[2] = pack_bf16(sT[2 * kk + 1][0], sT[2 * kk + 1][1]); pa[3] = pack_bf16(sT[2 * kk + 1][2], sT[2 * kk + 1][3]);
+                sa[0] = pack_bf16(dpT[2 * kk][0], dpT[2 * kk][1]); sa[1] = pack_bf16(dpT[2 * kk][2], dpT[2 * kk][3]);
+                sa[2] = pack_bf16(dpT[2 * kk + 1][0], dpT[2 * kk + 1][1]); sa[3] = pack_bf16(dpT[2 * kk + 1][2], dpT[2 * kk + 1][3]);
+            }
+            const int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3);
+#pragma unroll
+            for (int dp = 0; dp < VC / 16; dp++) {
+                uint32_t b0, b1, b2, b3;
+                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(dos + pidx<DV>(row, cs * (VC / 8) + 2 * dp + (lane >> 4))));
+                mma_bf16_16816(dv[2 * dp], pa, b0, b1);
+                mma_bf16_16816(dv[2 * dp + 1], pa, b2, b3);
+            }
+#pragma unroll
+            for (int dp = 0; dp < KC / 16; dp++) {
+                uint32_t b0, b1, b2, b3;
+                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(qs + pidx<DQK>(row, cs * (KC / 8) + 2 * dp + (lane >> 4))));
+                mma_bf16_16816(dk[2 * dp], sa, b0, b1);
+                mma_bf16_16816(dk[2 * dp + 1], sa, b2, b3);
+            }
+        }
+        // dS^T to shared memory (bf16, [kv][q]), once per row group (STAGE wrote it above)
+        if (!STAGE && cs == 0) {
+#pragma unroll
+            for (int n = 0; n < BQ / 8; n++) {
+                int qc = n * 8 + (lane & 3) * 2, ra = rg * 16 + (lane >> 2), rb = ra + 8;
+                *reinterpret_cast<uint32_t*>(dSs + pidx<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][0], dpT[n][1]);
+                *reinterpret_cast<uint32_t*>(dSs + pidx<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][2], dpT[n][3]);
+            }
+        }
+        __syncthreads();
+        // dQ[dqRow..+16, dqCol..+QC] += dS K = (dS^T)^T K over the BKV keys of the tile, QCH columns at a time
+        // (QCH < QC holds fewer dQ accumulators live beside dK and dV: the MLA 192/128 instance spilled without)
+        const int qa = q0 + dqRow + (lane >> 2), qb = qa + 8;
+#pragma unroll
+        for (int c0 = 0; c0 < QC; c0 += QCH) {
+            float dq[QCH / 8][4];
+#pragma unroll
+            for (int i = 0; i < QCH / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < BKV / 16; kk++) {
+                uint32_t a[4];
+                int kvr = 16 * kk + (lane & 7) + ((lane >> 4) << 3), qc = dqRow + (((lane >> 3) & 1) << 3);
+                ldmatrix_x4_trans(a[0], a[1], a[2], a[3], smem_u32(dSs + pidx<BQ>(kvr, qc >> 3)));
+#pragma unroll
+                for (int dp = 0; dp < QCH / 16; dp++) {
+                    uint32_t b0, b1, b2, b3;
+                    int row = 16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3), ch = (dqCol + c0) / 8 + 2 * dp + (lane >> 4);
+                    ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(Ks + pidx<DQK>(row, ch)));
+                    mma_bf16_16816(dq[2 * dp], a, b0, b1);
+                    mma_bf16_16816(dq[2 * dp + 1], a, b2, b3);
+                }
+            }
+#pragma unroll
+            for (int dt = 0; dt < QCH / 8; dt++) {
+                int c = dqCol + c0 + dt * 8 + (lane & 3) * 2;
+                if (qa < T) atomic_add2(dQb + qa * qStride + c, dq[dt][0] * scale, dq[dt][1] * scale);
+                if (qb < T) atomic_add2(dQb + qb * qStride + c, dq[dt][2] * scale, dq[dt][3] * scale);
+            }
+        }
+    }
+    float* dKb = dK + (long)b * T * kStride + (long)hk * DQK;
+    float* dVb = dV + (long)b * T * vStride + (long)hk * DV;
+#pragma unroll
+    for (int dt = 0; dt < KC / 8; dt++) {
+        int c = cs * KC + dt * 8 + (lane & 3) * 2;
+        if (kvRowA < T) atomic_add2(dKb + kvRowA * kStride + c, dk[dt][0] * scale, dk[dt][1] * scale);
+        if (kvRowB < T) atomic_add2(dKb + kvRowB * kStride + c, dk[dt][2] * scale, dk[dt][3] * scale);
+    }
+#pragma unroll
+    for (int dt = 0; dt < VC / 8; dt++) {
+        int c = cs * VC + dt * 8 + (lane & 3) * 2;
+        if (kvRowA < T) atomic_add2(dVb + kvRowA * vStride + c, dv[dt][0], dv[dt][1]);
+        if (kvRowB < T) atomic_add2(dVb + kvRowB * vStride + c, dv[dt][2], dv[dt][3]);
+    }
+}

@@ -39,8 +39,13 @@ public record AttentionShape(int batch, int tokens, int qHeads, int kvHeads, int
         return 2.0 * batch * qHeads * (double) tokens * tokens * headDim;
     }
 
-    /** Forward and decode exist for every head dim; the backward and the CCA prologue for 64 and 128 only. */
+    /** Forward, decode and the attention backward exist for every head dim (64, 128, 256). */
     public boolean hasBackward() {
+        return true;
+    }
+
+    /** The CCA prologue (and its backward and decode step) exists for head dims 64 and 128 only. */
+    public boolean hasCcaPrologue() {
         return headDim <= 128;
     }
 }

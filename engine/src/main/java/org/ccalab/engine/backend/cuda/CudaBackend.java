@@ -247,7 +247,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                               DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s,
                               boolean causal) {
         if (!s.hasBackward())
-            throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim() + " (64 and 128 have one)");
+            throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim());
         need(dq, s.qElements() * 4, "dq");
         need(dk, s.kvElements() * 4, "dk");
         need(dv, s.kvElements() * 4, "dv");
@@ -265,7 +265,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
             kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim()),
                     new int[] {(int) ((rows + 7) / 8), 1, 1}, CudaKernels.BWD_PRE_THREADS, 0, device.stream(),
                     Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
-            int[] grid = {(s.tokens() + CudaKernels.BWD_KV_TILE - 1) / CudaKernels.BWD_KV_TILE, s.qHeads(), s.batch()};
+            int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
+            int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};
             kernels.launch(CudaKernels.flashBackward(s.headDim(), causal), grid, CudaKernels.BWD_THREADS,
                     CudaKernels.flashBackwardSmem(s.headDim()), device.stream(),
                     Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
@@ -274,19 +275,48 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
-    /** How decode splits the cache: {@code splits} chunks of {@code chunk} keys each. */
-    public record DecodeSplit(int splits, int chunk) {}
+    /**
+     * How decode splits the cache: {@code splits} chunks of {@code chunk} keys each; {@code fused}: decode v3 (one
+     * launch, the combine in the last block of each KV head) instead of v2 (split kernel + combine kernel). v3's
+     * splits are a whole number of clusters (CudaKernels.DECODE_V3_CLUSTER); the trailing ones may be empty.
+     */
+    public record DecodeSplit(int splits, int chunk, boolean fused) {
+        /** The partial results the combine merges: one per cluster for v3, one per split for v2. */
+        public int partials() {
+            return fused ? splits / CudaKernels.DECODE_V3_CLUSTER : splits;
+        }
+    }
+
+    /** Below this many (sequence, KV head) pairs decode runs v3; at and above it v2 (decode lab, session 3). */
+    static final int DECODE_V3_BELOW = 16;
+
+    public DecodeSplit decodeSplit(int batch, int qHeads, int kvHeads, int length, int headDim) {
+        return decodeSplit(batch, qHeads, kvHeads, length, headDim, multiprocessors());
+    }
 
     /**
-     * About four 4-warp blocks per SM, eight when G >= 4 (those blocks do G dot products per key and were
-     * ALU-bound with fewer), chunks of at least 256 keys, a multiple of 64. Runs 3-4: eight blocks per SM cost
-     * MHA shapes 8%; four cost G=4 a quarter of its bandwidth; 128-key chunks slowed batch 1.
+     * v3 where B x Hkv < 16 (batch 1 with few KV heads): one 8-warp block per SM over B x Hkv x S blocks, chunks
+     * whole 64-key tiles (D=128), at most 256 splits, rounded up to whole clusters. The decode lab (docs/perf-log.md "Decode v3") measured one
+     * block per SM best at batch 1 for G=4 (more splits make the fused combine longer) and v3 behind v2 by 5-20%
+     * once B x Hkv >= 16. v2 elsewhere: about four 4-warp blocks per SM, eight when G >= 4 (those blocks do G dot
+     * products per key and were ALU-bound with fewer), chunks of at least 256 keys, a multiple of 64. Runs 3-4:
+     * eight blocks per SM cost MHA shapes 8%; four cost G=4 a quarter of its bandwidth.
      */
-    public DecodeSplit decodeSplit(int batch, int qHeads, int kvHeads, int length) {
+    static DecodeSplit decodeSplit(int batch, int qHeads, int kvHeads, int length, int headDim, int multiprocessors) {
+        if (length <= 0) throw new IllegalArgumentException("length " + length + " must be positive");
+        int pairs = batch * kvHeads;
+        if (pairs < DECODE_V3_BELOW) {
+            int tile = CudaKernels.decodeTileKeys(headDim);
+            int want = Math.max(1, Math.min(Math.min(ceil(multiprocessors, pairs), ceil(length, tile)),
+                    CudaKernels.DECODE_V3_MAX_SPLITS));
+            int chunk = ceil(ceil(length, want), tile) * tile;
+            int cl = CudaKernels.DECODE_V3_CLUSTER;
+            return new DecodeSplit(ceil(ceil(length, chunk), cl) * cl, chunk, true);
+        }
         int perSm = qHeads / kvHeads >= 4 ? 8 : 4;
-        int want = Math.max(1, Math.min(ceil(perSm * multiprocessors(), batch * kvHeads), ceil(length, 256)));
+        int want = Math.max(1, Math.min(ceil(perSm * multiprocessors, pairs), ceil(length, 256)));
         int chunk = ceil(ceil(length, want), 64) * 64;
-        return new DecodeSplit(ceil(length, chunk), chunk);
+        return new DecodeSplit(ceil(length, chunk), chunk, false);
     }
 
     /**
@@ -305,18 +335,53 @@ public final class CudaBackend implements Backend, AutoCloseable {
         need(q, (long) batch * qHeads * headDim * 2, "q");
         need(kCache, s.kvElements() * 2, "kCache");
         need(vCache, s.kvElements() * 2, "vCache");
-        DecodeSplit sp = decodeSplit(batch, qHeads, kvHeads, length);
-        try (DeviceBuffer partO = allocate((long) batch * qHeads * sp.splits() * headDim * 4);
-             DeviceBuffer partMl = allocate((long) batch * qHeads * sp.splits() * 2 * 4)) {
-            kernels.launch(CudaKernels.decodeSplit(headDim, g), new int[] {sp.splits(), kvHeads, batch},
-                    CudaKernels.DECODE_THREADS, 0, device.stream(), Pointer.to(ptr(partO), ptr(partMl), ptr(q),
-                            ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
-                            floats((float) (1.0 / Math.sqrt(headDim)))));
-            kernels.launch(CudaKernels.decodeCombine(headDim), new int[] {qHeads, batch, 1}, headDim, 0, device.stream(),
-                    Pointer.to(ptr(o), ptr(partO), ptr(partMl), ints(qHeads), ints(sp.splits())));
+        DecodeSplit sp = decodeSplit(batch, qHeads, kvHeads, length, headDim);
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (sp.fused() && sp.partials() == 1) {  // one cluster per KV head: no partials, no counters
+            kernels.launch(CudaKernels.decode(headDim, g), new int[] {sp.splits(), kvHeads, batch},
+                    CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
+                    Pointer.to(ptr(o), Pointer.to(new long[] {0}), Pointer.to(new long[] {0}), Pointer.to(new long[] {0}),
+                            ptr(q), ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
+                            floats(scale)));
+            return;
+        }
+        try (DeviceBuffer partO = allocate((long) batch * qHeads * sp.partials() * headDim * 4);
+             DeviceBuffer partMl = allocate((long) batch * qHeads * sp.partials() * 2 * 4)) {
+            if (sp.fused()) {
+                kernels.launch(CudaKernels.decode(headDim, g), new int[] {sp.splits(), kvHeads, batch},
+                        CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
+                        Pointer.to(ptr(o), ptr(partO), ptr(partMl), ptr(decodeCounters(batch * kvHeads)), ptr(q),
+                                ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
+                                floats(scale)));
+            } else {
+                kernels.launch(CudaKernels.decodeSplit(headDim, g), new int[] {sp.splits(), kvHeads, batch},
+                        CudaKernels.DECODE_THREADS, 0, device.stream(), Pointer.to(ptr(partO), ptr(partMl), ptr(q),
+                                ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
+                                floats(scale)));
+                kernels.launch(CudaKernels.decodeCombine(headDim), new int[] {qHeads, batch, 1}, headDim, 0,
+                        device.stream(), Pointer.to(ptr(o), ptr(partO), ptr(partMl), ints(qHeads), ints(sp.splits())));
+            }
             // The pool may hand the workspace to the next call while these kernels are queued: same stream,
             // so the next user's kernels run after them; only a host read would race, and none happens.
         }
+    }
+
+    private DeviceBuffer decodeCounters;
+    private int decodeCounterSlots;
+
+    /**
+     * Decode v3's per-(sequence, KV head) arrival counters: zeroed once on the stream when (re)allocated; every
+     * launch leaves them zero (the last block of each group resets its counter), so launches on this stream can
+     * share them.
+     */
+    private DeviceBuffer decodeCounters(int slots) {
+        if (decodeCounters == null || decodeCounterSlots < slots) {
+            if (decodeCounters != null) decodeCounters.close();
+            decodeCounterSlots = Math.max(slots, 1024);
+            decodeCounters = allocate(decodeCounterSlots * 4L);
+            device.zero(decodeCounters, decodeCounterSlots * 4L);
+        }
+        return decodeCounters;
     }
 
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
@@ -329,7 +394,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     public void ccaPrologue(DeviceBuffer qOut, DeviceBuffer kOut, DeviceBuffer z, CcaPrologueWeights w,
                             AttentionShape s, PrologueOptions opt) {
-        if (!s.hasBackward())
+        if (!s.hasCcaPrologue())
             throw new IllegalArgumentException("no CCA prologue kernel for headDim " + s.headDim() + " (64 and 128 have one)");
         long c = (long) (s.qHeads() + s.kvHeads()) * s.headDim();
         need(z, (long) s.batch() * s.tokens() * c * 2, "z");
@@ -361,7 +426,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public void ccaDecodeStep(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer window,
                               DeviceBuffer vState, DeviceBuffer z, DeviceBuffer vc, DeviceBuffer vdNew, CcaPrologueWeights w,
                               AttentionShape s, int pos, PrologueOptions opt) {
-        if (!s.hasBackward())
+        if (!s.hasCcaPrologue())
             throw new IllegalArgumentException("no CCA decode kernel for headDim " + s.headDim() + " (64 and 128 have one)");
         if (pos < 0 || pos >= s.tokens())
             throw new IllegalArgumentException("pos " + pos + " outside the cache capacity " + s.tokens());
@@ -420,6 +485,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public void close() {
         device.synchronize();
+        if (decodeCounters != null) decodeCounters.close();
         cublas.close();
         kernels.close();
         device.close();

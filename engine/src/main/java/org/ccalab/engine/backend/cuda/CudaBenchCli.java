@@ -50,7 +50,7 @@ public final class CudaBenchCli {
             // The headline CCGQA: query compression 4 (E / (4 x 128)), KV compression 8 and 16.
             new Variant("CCGQA-4x 4q/2kv (4x/8x)", "ccgqa", 4, 2, 128),
             new Variant("CCGQA-4x 4q/1kv (4x/16x)", "ccgqa", 4, 1, 128),
-            // The paper's other head dims at the same width (core only: no D=256 prologue or backward yet).
+            // The paper's other head dims at the same width (core only: no D=256 CCA prologue yet).
             new Variant("MHA 32x64", "mha", 32, 32, 64),
             new Variant("GQA-4 32q/8kv d64", "gqa", 32, 8, 64),
             new Variant("CCA-4x 8q/8kv d64", "cca", 8, 8, 64),
@@ -131,6 +131,10 @@ public final class CudaBenchCli {
         checkGemm(300, 200, 256);
         checkBackward(ref, new Variant("GQA 4q/2kv", "gqa", 4, 2, 128), 2, 150, true);
         checkBackward(ref, new Variant("MHA 2x64", "mha", 2, 2, 64), 1, 333, false);
+        checkBackward(ref, new Variant("GQA 4q/2kv d256", "gqa", 4, 2, 256), 2, 150, true);
+        checkBackward(ref, new Variant("MHA 2x256", "mha", 2, 2, 256), 1, 97, false);
+        checkMlaBackward(ref, 2, 150, 4, 192, 128, true);
+        checkMlaBackward(ref, 1, 130, 4, 96, 64, false);
         checkCcaLayer(new CcgqaConfig(256, 2, 2, 64), 2, 150);    // CCA, C = 2, fused value shift (even Hkv)
         checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
@@ -174,6 +178,54 @@ public final class CudaBenchCli {
             // as flash_fwd: bf16 output rounding plus bf16 probabilities
             record("check", mla.fwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads,
                     e.rel() < 8e-3 && lseErr < 1e-3, e, Map.of("lseMaxAbsError", lseErr));
+        }
+    }
+
+    private void checkMlaBackward(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal) {
+        String name = CudaMlaKernels.bwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads;
+        // bf16 probabilities and dS in the MMAs, as flash_bwd
+        mlaBackwardErrors(ref, batch, tokens, heads, qkDim, vDim, causal).forEach((grad, err) -> record("check",
+                name + " " + grad, err.rel() < 8e-3, err, Map.of()));
+    }
+
+    /**
+     * dq, dk, dv of the MLA prefill core's backward (d_qk != d_v) against the CPU attention kernel's backward in
+     * float64 (the one MlaAttention's backward runs) on the same bf16 inputs and dO, with the GPU forward's o and lse.
+     */
+    Map<String, Err> mlaBackwardErrors(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim,
+                                       boolean causal) {
+        long rows = (long) batch * tokens * heads;
+        short[] qb = Random.bf16(rows * qkDim, 91), kb = Random.bf16(rows * qkDim, 92), vb = Random.bf16(rows * vDim, 93);
+        short[] gb = Random.bf16(rows * vDim, 94);
+        double scale = 1 / Math.sqrt(qkDim);
+        var dims = new AttentionKernel.Dims(batch, tokens, heads, heads, qkDim, vDim, scale, causal);
+        CudaMla mla = new CudaMla(cuda);
+        try (DeviceBuffer q = cuda.uploadBf16(qb); DeviceBuffer k = cuda.uploadBf16(kb); DeviceBuffer v = cuda.uploadBf16(vb);
+             DeviceBuffer g = cuda.uploadBf16(gb); DeviceBuffer o = cuda.allocate(rows * vDim * 2);
+             DeviceBuffer lse = cuda.allocate(rows * 4); DeviceBuffer dq = cuda.allocate(rows * qkDim * 4);
+             DeviceBuffer dk = cuda.allocate(rows * qkDim * 4); DeviceBuffer dv = cuda.allocate(rows * vDim * 4)) {
+            mla.forward(o, lse, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
+            double[] oRef = Bf16.toDoubles(cuda.downloadBf16(o, (int) (rows * vDim)));
+            float[] lseF = cuda.downloadFloats(lse, (int) rows);
+            double[] lseRef = new double[lseF.length];
+            for (int i = 0; i < lseF.length; i++) lseRef[i] = lseF[i];
+            double[] wq = new double[(int) (rows * qkDim)], wk = new double[(int) (rows * qkDim)], wv = new double[(int) (rows * vDim)];
+            ref.backward(wq, wk, wv, Bf16.toDoubles(gb), Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb), oRef,
+                    lseRef, dims);
+            cuda.poison(dq);
+            cuda.poison(dk);
+            cuda.poison(dv);
+            mla.backward(dq, dk, dv, q, k, v, o, lse, g, batch, tokens, heads, qkDim, vDim, causal, scale);
+            Map<String, Err> errors = new LinkedHashMap<>();
+            for (var e : List.of(Map.entry("dq", new Object[] {dq, wq}), Map.entry("dk", new Object[] {dk, wk}),
+                    Map.entry("dv", new Object[] {dv, wv}))) {
+                double[] want = (double[]) e.getValue()[1];
+                float[] got = cuda.downloadFloats((DeviceBuffer) e.getValue()[0], want.length);
+                double[] gd = new double[got.length];
+                for (int i = 0; i < got.length; i++) gd[i] = got[i];
+                errors.put(e.getKey(), Err.of(gd, want));
+            }
+            return errors;
         }
     }
 
@@ -456,8 +508,8 @@ public final class CudaBenchCli {
     record Stats(double p10, double p50, double p90) {}
 
     /**
-     * The attention core at each length, causal and not: forward for every variant, backward where the head dim
-     * has a backward kernel (64, 128) up to 16k. FLOPs: 4 B H T^2 D, half of it causal; backward 2.5x forward.
+     * The attention core at each length, causal and not: forward for every variant, backward (every head dim: 64,
+     * 128, 256) up to 16k. FLOPs: 4 B H T^2 D, half of it causal; backward 2.5x forward.
      */
     void core(int[] seqs) {
         table.add("== attention core, batch 1 (ms p50, TFLOP/s) ==");
@@ -496,7 +548,7 @@ public final class CudaBenchCli {
 
     /** The MLA prefill core (causal, batch 1) of each {@link #MLA} config: one row per distinct (d_qk, d_v). */
     void mlaCore(int[] seqs) {
-        table.add("== MLA prefill core forward, causal, batch 1, 16 heads, d_qk 192 / d_v 128 (ms p50, TFLOP/s) ==");
+        table.add("== MLA prefill core forward and backward, causal, batch 1, 16 heads, d_qk 192 / d_v 128 (ms p50, TFLOP/s) ==");
         MlaConfig c = MLA.get(0);
         CudaMla mla = new CudaMla(cuda);
         for (int t : seqs) {
@@ -513,6 +565,18 @@ public final class CudaBenchCli {
                 mlaCell("forward", "core", c, t, 1, st, tf, 0);
                 table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, st.p50(), tf,
                         mla.fwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
+                if (t <= 16384) {  // the core backward (mla_bwd), 2.5x the forward's FLOPs
+                    try (DeviceBuffer g = randomBf16(rows * c.vHeadDim(), 11); DeviceBuffer dq = cuda.allocate(rows * c.qkHeadDim() * 4);
+                         DeviceBuffer dk = cuda.allocate(rows * c.qkHeadDim() * 4); DeviceBuffer dv = cuda.allocate(rows * c.vHeadDim() * 4)) {
+                        mla.forward(o, l, q[0], k[0], v[0], 1, t, c.nHeads(), c.qkHeadDim(), c.vHeadDim(), true, scale);
+                        Stats bw = time(i -> mla.backward(dq, dk, dv, q[0], k[0], v[0], o, l, g, 1, t, c.nHeads(), c.qkHeadDim(),
+                                c.vHeadDim(), true, scale));
+                        double btf = 2.5 * tf * st.p50() / bw.p50();
+                        mlaCell("backward", "core", c, t, 1, bw, btf, 0);
+                        table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, bw.p50(), btf,
+                                CudaMlaKernels.bwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
+                    }
+                }
             } finally {
                 closeAll(q);
                 closeAll(k);

@@ -27,9 +27,9 @@ import org.ccalab.engine.run.RunObserver;
  * One BENCHMARK run on the GPU: the variant at (batch, seqLen) for each requested phase x scope our kernels
  * cover, on random bf16 inputs and weights. FORWARD/CORE = attention (with the CCA prologue for CCA/CCGQA);
  * FORWARD/LAYER = projections (cuBLAS) + core + output projection; DECODE/CORE = one token over a KV cache of
- * seqLen; BACKWARD/CORE for MHA/GQA. MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE, CORE and LAYER (its
- * layer with RoPE, norms and the latent cache). Not covered, and logged as such: BACKWARD for CCA/CCGQA, MLA and
- * layers, DECODE/LAYER but for MLA, dtypes other than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE.
+ * seqLen; BACKWARD/CORE for MHA/GQA (head dims 64, 128, 256). MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE,
+ * CORE and LAYER (its layer with RoPE, norms and the latent cache), BACKWARD/CORE. Not covered, and logged as such:
+ * BACKWARD for CCA/CCGQA and layers, DECODE/LAYER but for MLA, dtypes other than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE.
  * Errors: MHA/GQA core cells carry the same kernel's error against the float64 CPU reference at a small shape
  * ({@link #referenceError}); the others are NaN and covered by {@link CudaBenchCli}'s checks and the gpu tests.
  */
@@ -99,16 +99,15 @@ final class CudaBenchmarkRun {
         observer.cells(cells);
     }
 
-    /** MLA: FORWARD and DECODE cells for each scope; BACKWARD has no kernel, said once, no cell. */
+    /** MLA: FORWARD and DECODE cells for each scope, BACKWARD for the core; BACKWARD/LAYER has no kernel, no cell. */
     private void executeMla() {
         List<BenchmarkCell> cells = new ArrayList<>();
         for (Phase phase : bs.phases()) {
-            if (!CudaMlaBenchmark.covers(phase)) {
-                LOG.warning(() -> "CUDA benchmark: MLA " + phase + " has no kernel (mla_kernels.cuh has no backward); no "
-                        + phase + " cells for scopes " + bs.scopes());
-                continue;
-            }
             for (Scope scope : bs.scopes()) {
+                if (!CudaMlaBenchmark.covers(phase, scope)) {
+                    LOG.warning(() -> "CUDA benchmark: MLA " + phase + "/" + scope + " has no kernel (no layer backward); no cell");
+                    continue;
+                }
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();
                 double[] ms = mla.measure(phase, scope, this::time);

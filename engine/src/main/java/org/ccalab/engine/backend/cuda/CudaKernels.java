@@ -13,7 +13,9 @@ final class CudaKernels {
     static final int CCA_TT = 64, CCA_THREADS = 256;
     static final int[] HEAD_DIMS = {64, 128, 256};
     /** Head dims with a flash backward and a CCA prologue (forward and backward); D = 256 has neither yet. */
-    static final int[] BWD_HEAD_DIMS = {64, 128};
+    static final int[] BWD_HEAD_DIMS = {64, 128, 256};
+    /** Head dims with a CCA prologue (and its backward and decode step). */
+    static final int[] PROLOGUE_HEAD_DIMS = {64, 128};
     static final int[] DECODE_GROUPS = {1, 2, 4, 8};
 
     private CudaKernels() {}
@@ -98,7 +100,28 @@ final class CudaKernels {
 
     /** K, V tiles, two stages of Q and dO tiles (bf16), the dS^T tile (bf16), two stages of LSE and Dv (fp32). */
     static int flashBackwardSmem(int headDim) {
+        if (headDim == 256) return wideBackwardSmem(256, 256, BWD256_KV_TILE, BWD256_Q_TILE, true);
         return (2 * BWD_KV_TILE * headDim + 4 * BWD_Q_TILE * headDim + BWD_KV_TILE * BWD_Q_TILE) * 2 + 4 * BWD_Q_TILE * 4;
+    }
+
+    /**
+     * D = 256 runs flash_bwd_wide_kernel (attention/flash_bwd.cuh): 64-key blocks of 8 warps (4 row groups x 2
+     * column halves of dK/dV), 64-row query tiles, P^T and dS^T staged through shared memory.
+     */
+    static final int BWD256_KV_TILE = 64, BWD256_Q_TILE = 64;
+
+    /** Keys per backward block (the grid's x extent is ceil(T / this)). */
+    static int flashBackwardKvTile(int headDim) {
+        return headDim == 256 ? BWD256_KV_TILE : BWD_KV_TILE;
+    }
+
+    /**
+     * flash_bwd_wide::smem_bytes: K and V tiles, two stages of Q and dO tiles, dS^T and, staged, P^T (rows padded
+     * by 8 elements), two stages of LSE and Dv.
+     */
+    static int wideBackwardSmem(int qkDim, int vDim, int kvTile, int qTile, boolean staged) {
+        return (kvTile * (qkDim + 8) + kvTile * (vDim + 8) + 2 * qTile * (qkDim + 8) + 2 * qTile * (vDim + 8)
+                + (staged ? 2 : 1) * kvTile * (qTile + 8)) * 2 + 4 * qTile * 4;
     }
 
     static String decodeSplit(int headDim, int group) {
@@ -107,6 +130,33 @@ final class CudaKernels {
 
     static String decodeCombine(int headDim) {
         return "decode_combine_hd" + headDim;
+    }
+
+    /**
+     * Decode v3 (one launch, combine fused): DECODE_V3_WARPS warps, DECODE_V3_STAGES cp.async stages, clusters of
+     * DECODE_V3_CLUSTER splits (the instances' __cluster_dims__; 1 = none: clusters of 8 merging through
+     * distributed shared memory lost 20-45 points of bandwidth in the decode lab).
+     */
+    static final int DECODE_V3_WARPS = 8, DECODE_V3_STAGES = 2, DECODE_V3_CLUSTER = 1, DECODE_V3_MAX_SPLITS = 256;
+
+    static String decode(int headDim, int group) {
+        return "decode_hd" + headDim + "_g" + group;
+    }
+
+    /** Keys per v3 tile: (256 / D) rows per warp pass x warps x 4 passes. */
+    static int decodeTileKeys(int headDim) {
+        return 256 / headDim * DECODE_V3_WARPS * 4;
+    }
+
+    /**
+     * decode.cuh's dec::smem_bytes: the K/V ring, or the block merge with the cluster merge's weights, or the
+     * combine, whichever is largest.
+     */
+    static int decodeSmem(int headDim, int group) {
+        int ring = DECODE_V3_STAGES * decodeTileKeys(headDim) * headDim * 4;
+        int merge = ((DECODE_V3_WARPS + 1) * (headDim + 2) + 16 + 2) * group * 4;
+        int combine = (2 * group * DECODE_V3_MAX_SPLITS + group) * 4 + 16 + DECODE_V3_WARPS * 32 * 16;
+        return Math.max(ring, Math.max(merge, combine));
     }
 
     /** The two prologue implementations: v1 FP32 FMAs (32 tokens x D threads) and v2 TF32 tensor cores. */
@@ -167,13 +217,18 @@ final class CudaKernels {
                 names.add(flashForward(d, true, v));
                 names.add(flashForward(d, false, v));
             }
-            for (int g : DECODE_GROUPS) names.add(decodeSplit(d, g));
+            for (int g : DECODE_GROUPS) {
+                names.add(decodeSplit(d, g));
+                names.add(decode(d, g));
+            }
             names.add(decodeCombine(d));
         }
         for (int d : BWD_HEAD_DIMS) {
             names.add(flashBackward(d, true));
             names.add(flashBackward(d, false));
             names.add(flashBackwardPreprocess(d));
+        }
+        for (int d : PROLOGUE_HEAD_DIMS) {
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));
             names.add(ccaDecodeStep(d));
         }

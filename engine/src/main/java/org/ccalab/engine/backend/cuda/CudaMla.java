@@ -79,6 +79,40 @@ public final class CudaMla {
     }
 
     /**
+     * Backward of the prefill core: dq, dk [B, T, H, DQK] and dv [B, T, H, DV] fp32 (zeroed here, then accumulated)
+     * from dO [B, T, H, DV] bf16, the inputs q, k, v and the forward's o and lse (natural log, as {@link #forward}
+     * writes it). Dv = rowsum(dO o O) goes through a pool buffer.
+     */
+    public void backward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                         DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens, int heads, int qkDim,
+                         int vDim, boolean causal, double scale) {
+        positive(batch, tokens, heads);
+        CudaMlaKernels.BwdInstance inst = CudaMlaKernels.bwdInstance(qkDim, vDim);
+        long rows = (long) batch * tokens * heads;
+        need(dq, rows * qkDim * 4, "dq");
+        need(dk, rows * qkDim * 4, "dk");
+        need(dv, rows * vDim * 4, "dv");
+        need(q, rows * qkDim * 2, "q");
+        need(k, rows * qkDim * 2, "k");
+        need(v, rows * vDim * 2, "v");
+        need(o, rows * vDim * 2, "o");
+        need(dO, rows * vDim * 2, "dO");
+        need(lse, rows * 4, "lse");
+        device.zero(dq, rows * qkDim * 4);
+        device.zero(dk, rows * qkDim * 4);
+        device.zero(dv, rows * vDim * 4);
+        try (DeviceBuffer dvec = device.pool().allocate(rows * 4)) {
+            launch(inst.preprocessName(), new int[] {CudaMlaKernels.ceil(rows, 8), 1, 1},
+                    new int[] {CudaKernels.BWD_PRE_THREADS, 1, 1}, 0,
+                    Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads)));
+            launch(inst.name(causal), new int[] {CudaMlaKernels.ceil(tokens, inst.keysPerBlock()), heads, batch},
+                    new int[] {inst.threads(), 1, 1}, inst.smem(),
+                    Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                            ints(tokens), ints(heads), floats(scale)));
+        }
+    }
+
+    /**
      * Absorbed decode (mla.md section 3 steps 3-4 before W_UV): oLat [B, H, R] fp32 = sum_s p_s c_s over the first
      * {@code length} rows of cache [B, capacity, R + DR] bf16, for absorbed queries qa [B, H, R + DR] bf16.
      */

@@ -18,7 +18,8 @@ import org.ccalab.common.variant.cost.CostEstimate;
  * The MLA cells of a CUDA BENCHMARK run ({@link CudaBenchmarkRun} times them). FORWARD/CORE = the prefill core
  * (mla_fwd) on random q, k, v; FORWARD/LAYER = {@link CudaMlaLayer#prefill}; DECODE/CORE = absorbed decode +
  * combine over a random latent cache of seqLen rows; DECODE/LAYER = {@link CudaMlaLayer#decode} of one token
- * after seqLen cached ones. BACKWARD: there is no MLA backward kernel, so no cell ({@link #covers}).
+ * after seqLen cached ones. BACKWARD/CORE = {@link CudaMla#backward} (dq, dk, dv of the prefill core from a random
+ * dO and the forward's o and lse); there is no layer backward, so no BACKWARD/LAYER cell ({@link #covers}).
  * FLOPs and KV bytes per token are the cost model's (mla.md section 5): causal S(S+1) attention term, 2W per
  * token through the projections, absorbed decode per cached token.
  */
@@ -44,16 +45,19 @@ final class CudaMlaBenchmark {
         this.cost = CostModel.estimate(cfg, bs.seqLen(), 2);
     }
 
-    /** Whether a cell exists for this phase: no MLA backward kernel is written (mla_kernels.cuh). */
-    static boolean covers(Phase phase) {
-        return phase != Phase.BACKWARD;
+    /** Whether a cell exists for this phase and scope: the backward exists for the core only (mla_bwd). */
+    static boolean covers(Phase phase, Scope scope) {
+        return phase != Phase.BACKWARD || scope == Scope.CORE;
     }
 
     double[] measure(Phase phase, Scope scope, Timing timing) {
         return switch (phase) {
             case FORWARD -> scope == Scope.CORE ? forwardCore(timing) : forwardLayer(timing);
             case DECODE -> scope == Scope.CORE ? decodeCore(timing) : decodeLayer(timing);
-            case BACKWARD -> throw new IllegalStateException("MLA has no backward kernel; covers(BACKWARD) is false");
+            case BACKWARD -> {
+                if (scope != Scope.CORE) throw new IllegalStateException("MLA has no layer backward; covers is false");
+                yield backwardCore(timing);
+            }
         };
     }
 
@@ -75,7 +79,10 @@ final class CudaMlaBenchmark {
                     : (causal ? cost.prefillFlopsCausal() : cost.prefillFlops());
             case DECODE -> scope == Scope.CORE ? CostModel.decodeFlops(cfg, seqLen) - CostModel.decodeFlops(cfg, 0)
                     : CostModel.decodeFlops(cfg, seqLen);
-            case BACKWARD -> throw new IllegalArgumentException("no MLA backward");
+            case BACKWARD -> { // the core only: 2.5x its forward (FlashAttention's convention)
+                if (scope != Scope.CORE) throw new IllegalArgumentException("no MLA layer backward");
+                yield 2.5 * flops(Phase.FORWARD, Scope.CORE, cost, cfg, seqLen, causal);
+            }
         };
     }
 
@@ -90,7 +97,11 @@ final class CudaMlaBenchmark {
             case FORWARD -> scope == Scope.CORE
                     ? 2.0 * seqLen * n * (2.0 * cfg.qkHeadDim() + 2.0 * cfg.vHeadDim())
                     : 2.0 * (2.0 * seqLen * cfg.dModel() + CostModel.linearWeights(cfg));
-            case BACKWARD -> throw new IllegalArgumentException("no MLA backward");
+            case BACKWARD -> { // the core: reads q, k, v, o, dO (bf16), writes dq, dk, dv (fp32)
+                if (scope != Scope.CORE) throw new IllegalArgumentException("no MLA layer backward");
+                yield (double) seqLen * n * (2.0 * (2 * cfg.qkHeadDim() + 3 * cfg.vHeadDim())
+                        + 4.0 * (2 * cfg.qkHeadDim() + cfg.vHeadDim()));
+            }
         };
     }
 
@@ -105,6 +116,24 @@ final class CudaMlaBenchmark {
             DeviceBuffer o = alloc(held, rows * cfg.vHeadDim() * 2), lse = alloc(held, rows * 4);
             double scale = 1 / Math.sqrt(cfg.qkHeadDim());
             return timing.time(i -> mla.forward(o, lse, q, k, v, b, t, n, cfg.qkHeadDim(), cfg.vHeadDim(), bs.causal(), scale));
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    private double[] backwardCore(Timing timing) {
+        int b = bs.batch(), t = bs.seqLen(), n = cfg.nHeads(), dqk = cfg.qkHeadDim(), dv = cfg.vHeadDim();
+        long rows = (long) b * t * n;
+        List<DeviceBuffer> held = new ArrayList<>();
+        try {
+            CudaMla mla = new CudaMla(cuda);
+            DeviceBuffer q = random(held, rows * dqk, 1, 1), k = random(held, rows * dqk, 2, 1);
+            DeviceBuffer v = random(held, rows * dv, 3, 1), dO = random(held, rows * dv, 4, 1);
+            DeviceBuffer o = alloc(held, rows * dv * 2), lse = alloc(held, rows * 4);
+            DeviceBuffer dq = alloc(held, rows * dqk * 4), dk = alloc(held, rows * dqk * 4), dvv = alloc(held, rows * dv * 4);
+            double scale = 1 / Math.sqrt(dqk);
+            mla.forward(o, lse, q, k, v, b, t, n, dqk, dv, bs.causal(), scale);
+            return timing.time(i -> mla.backward(dq, dk, dvv, q, k, v, o, lse, dO, b, t, n, dqk, dv, bs.causal(), scale));
         } finally {
             held.forEach(DeviceBuffer::close);
         }

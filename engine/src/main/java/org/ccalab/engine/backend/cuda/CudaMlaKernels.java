@@ -65,6 +65,46 @@ final class CudaMlaKernels {
                 + smemOptin + " bytes of opt-in shared memory per block");
     }
 
+    /**
+     * The prefill core's backward (mla_bwd_qk<DQK>_v<DV>[_causal]: flash_bwd_wide_kernel of attention/flash_bwd.cuh):
+     * 64 keys of one head per block, 8 warps (4 row groups x 2 column halves of dK/dV), {@code queryTile}-row query
+     * tiles, P^T and dS^T staged through shared memory; Dv [B, H, T] = rowsum(dO o O) first
+     * (flash_bwd_preprocess_hd<DV>).
+     */
+    record BwdInstance(int qkDim, int vDim, int queryTile) {
+        static final int KEYS_PER_BLOCK = 64, THREADS = 256;
+
+        int keysPerBlock() {
+            return KEYS_PER_BLOCK;
+        }
+
+        int threads() {
+            return THREADS;
+        }
+
+        int smem() {
+            return CudaKernels.wideBackwardSmem(qkDim, vDim, KEYS_PER_BLOCK, queryTile, true);
+        }
+
+        String name(boolean causal) {
+            return "mla_bwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "");
+        }
+
+        String preprocessName() {
+            return CudaKernels.flashBackwardPreprocess(vDim);
+        }
+    }
+
+    /** Every mla_bwd instance of mla_kernels.cuh (145 KB and 85 KB of shared memory: A100 and H100 alike). */
+    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 64), new BwdInstance(96, 64, 64));
+
+    static BwdInstance bwdInstance(int qkDim, int vDim) {
+        for (BwdInstance b : BWD_INSTANCES)
+            if (b.qkDim() == qkDim && b.vDim() == vDim) return b;
+        throw new IllegalArgumentException("no mla_bwd kernel for d_qk " + qkDim + ", d_v " + vDim
+                + " (the CUDA instances: 192 / 128 and 96 / 64)");
+    }
+
     /** One absorbed-decode instance: latent width R (d_r 64) with {@code rowsPerTile} cache rows per tile. */
     record DecodeInstance(int latent, int rowsPerTile, String suffix) {
         /** Q rows + 2 cache tiles (bf16, rows padded) + the S tile(s) in fp32 (mla_decode::smem_bytes). */
@@ -164,6 +204,10 @@ final class CudaMlaKernels {
         for (FwdInstance f : FWD_INSTANCES) {
             names.add(f.name(true));
             names.add(f.name(false));
+        }
+        for (BwdInstance b : BWD_INSTANCES) {
+            names.add(b.name(true));
+            names.add(b.name(false));
         }
         for (DecodeInstance d : DECODE_INSTANCES) {
             names.add(d.name());

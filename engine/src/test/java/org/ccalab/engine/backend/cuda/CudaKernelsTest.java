@@ -28,13 +28,26 @@ class CudaKernelsTest {
     }
 
     @Test
-    void headDim256HasForwardAndDecodeButNoBackwardOrPrologue() {
+    void headDim256HasForwardDecodeAndBackwardButNoPrologue() {
         assertThat(CudaKernels.all()).contains("flash_fwd_hd256_causal", "flash_fwd_hd256", "decode_splitkv_hd256_g4",
-                "decode_combine_hd256", "flash_bwd_hd128_causal", "cca_prologue_hd128");
-        assertThat(CudaKernels.all()).noneMatch(n -> n.startsWith("flash_bwd_hd256") || n.startsWith("cca_prologue_hd256")
+                "decode_combine_hd256", "decode_hd256_g4", "flash_bwd_hd128_causal", "cca_prologue_hd128",
+                "flash_bwd_hd256_causal", "flash_bwd_hd256", "flash_bwd_preprocess_hd256");
+        assertThat(CudaKernels.all()).noneMatch(n -> n.startsWith("cca_prologue_hd256")
                 || n.equals("flash_fwd_hd256_causal_m2") || n.equals("flash_fwd_hd256_causal_n128"));
-        assertThat(new AttentionShape(1, 16, 4, 4, 256).hasBackward()).isFalse();
-        assertThat(new AttentionShape(1, 16, 4, 4, 128).hasBackward()).isTrue();
+        for (int d : CudaKernels.HEAD_DIMS) assertThat(new AttentionShape(1, 16, 4, 4, d).hasBackward()).isTrue();
+        assertThat(new AttentionShape(1, 16, 4, 4, 256).hasCcaPrologue()).isFalse();
+        assertThat(new AttentionShape(1, 16, 4, 4, 128).hasCcaPrologue()).isTrue();
+        // D = 256: 64-key blocks, 64-row query tiles, P^T staged, rows padded by 8 (flash_bwd_wide::smem_bytes<256,
+        // 256, 64, 64, true>): within Hopper's 227 KB, as the D = 256 forward
+        assertThat(CudaKernels.flashBackwardKvTile(256)).isEqualTo(64);
+        assertThat(CudaKernels.flashBackwardKvTile(128)).isEqualTo(128);
+        assertThat(CudaKernels.flashBackwardSmem(256)).isEqualTo(222_208).isLessThanOrEqualTo(227 * 1024);
+        // the MLA core's backward instances (mla_kernels.cuh): A100's 163 KB opt-in holds both
+        assertThat(CudaMlaKernels.bwdInstance(192, 128).smem()).isEqualTo(148_480).isLessThanOrEqualTo(163 * 1024);
+        assertThat(CudaMlaKernels.bwdInstance(96, 64).smem()).isEqualTo(87_040);
+        assertThat(CudaMlaKernels.bwdInstance(192, 128).threads()).isEqualTo(256);
+        assertThat(CudaMlaKernels.all()).contains("mla_bwd_qk192_v128_causal", "mla_bwd_qk96_v64");
+        assertThatThrownBy(() -> CudaMlaKernels.bwdInstance(128, 128)).hasMessageContaining("no mla_bwd kernel");
     }
 
     @Test

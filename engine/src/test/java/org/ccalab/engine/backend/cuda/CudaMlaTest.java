@@ -100,7 +100,14 @@ class CudaMlaTest {
         long kv = CostModel.kvCacheBytesPerToken(V2_LITE, 2);
         assertThat(kv).isEqualTo(2 * (r + dr));
         assertThat(CudaMlaBenchmark.bytes(Phase.DECODE, Scope.CORE, V2_LITE, s, kv)).isEqualTo((double) s * kv);
-        assertThat(CudaMlaBenchmark.covers(Phase.BACKWARD)).isFalse();
-        assertThat(CudaMlaBenchmark.covers(Phase.FORWARD) && CudaMlaBenchmark.covers(Phase.DECODE)).isTrue();
+        // the backward: the core only, 2.5x its forward FLOPs
+        assertThat(CudaMlaBenchmark.covers(Phase.BACKWARD, Scope.CORE)).isTrue();
+        assertThat(CudaMlaBenchmark.covers(Phase.BACKWARD, Scope.LAYER)).isFalse();
+        for (Scope sc : Scope.values())
+            assertThat(CudaMlaBenchmark.covers(Phase.FORWARD, sc) && CudaMlaBenchmark.covers(Phase.DECODE, sc)).isTrue();
+        assertThat(CudaMlaBenchmark.flops(Phase.BACKWARD, Scope.CORE, cost, V2_LITE, s, true))
+                .isEqualTo(2.5 * n * (dqk + dv) * s * (s + 1));
+        assertThatThrownBy(() -> CudaMlaBenchmark.flops(Phase.BACKWARD, Scope.LAYER, cost, V2_LITE, s, true))
+                .hasMessageContaining("no MLA layer backward");
     }
 }
