@@ -35,7 +35,7 @@ import cca_reference as ref  # noqa: E402
 dev, bf16 = "cuda", torch.bfloat16
 BWD_THREADS = 384
 BWD_SMEM = 202752  # wgbwd::SMEM_BYTES
-VARIANTS = ["wgmma", "wgmma2"]
+VARIANTS = ["wgmma", "wgmma2", "wgmma3"]  # v1, v2 (shipped), v3 (v2 + bulk reduce-adds for dQ)
 
 
 def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
@@ -175,6 +175,34 @@ def time_all(K, quick):
     return rows
 
 
+def summarize_ncu(path):
+    import csv
+    with open(path, newline="") as f:
+        lines = f.read().splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith('"Address"') or l.startswith("Address") or '"Source"' in l)
+    rows = list(csv.DictReader(lines[start:]))
+    cols = rows[0].keys()
+    src = next(c for c in cols if c.strip() == "Source")
+    addr = next(c for c in cols if c.strip() == "Address")
+    stall = next((c for c in cols if c.startswith("Warp Stall Sampling (All")), None)
+    execd = next((c for c in cols if c.startswith("Instructions Executed")), None)
+
+    def num(x):
+        try:
+            return float(str(x).replace(",", ""))
+        except ValueError:
+            return 0.0
+    total = sum(num(r[stall]) for r in rows) if stall else 0
+    print(f"# {len(rows)} SASS lines, {total:.0f} stall samples; columns: {addr}, {stall}, {execd}, {src}")
+    print("# 40 most-sampled instructions (address, samples, % of all, executed, SASS)")
+    for r in sorted(rows, key=lambda r: -num(r[stall]))[:40]:
+        print(f"{r[addr]} {num(r[stall]):8.0f} {100 * num(r[stall]) / max(total, 1):5.1f}% {num(r[execd]):10.0f} {r[src]}")
+    print("# all instructions executed more than 100000 times, in address order, with their samples")
+    for r in rows:
+        if num(r[execd]) > 100000:
+            print(f"{r[addr]} {num(r[stall]):8.0f} {num(r[execd]):10.0f} {r[src]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fatbin", required=True)
@@ -182,8 +210,25 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="kernel suffixes to check and time")
+    ap.add_argument("--profile-one", default=None,
+                    help="only launch this variant 3 times at MHA 16x128 T=16k causal (for ncu), then exit")
+    ap.add_argument("--summarize-ncu", default=None,
+                    help="CSV of `ncu -i R --page source --csv --print-source sass`: print the consumer loop's SASS "
+                         "with stall samples, and the 40 most-sampled instructions, then exit")
     a = ap.parse_args()
     VARIANTS[:] = a.variants.split(",")
+    if a.summarize_ncu:
+        summarize_ncu(a.summarize_ncu)
+        return
+    if a.profile_one:
+        K = Kernels(a.fatbin)
+        sets = [torch.randn(1, 16384, 16, 128, device=dev).to(bf16) for _ in range(4)]
+        q, k, v, do = sets
+        o, lse = K.flash_fwd(q, k, v, True)
+        for _ in range(3):
+            wg_bwd(K, q, k, v, o, lse, do, True, None if a.profile_one == "mma" else a.profile_one)
+        torch.cuda.synchronize()
+        return
     os.makedirs(a.out, exist_ok=True)
     K = Kernels(a.fatbin)
     print("device:", torch.cuda.get_device_name(), "| torch", torch.__version__, "| gpu", sbs.gpu_state())

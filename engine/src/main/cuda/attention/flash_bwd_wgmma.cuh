@@ -112,7 +112,7 @@ DEVI void pack_a(uint32_t (&p)[BQ / 16][4], const float (&s)[32]) {
 DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 }  // namespace wgbwd
 
-template <bool CAUSAL, bool OVERLAP>
+template <bool CAUSAL, int VERSION>
 __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                        float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                        const __nv_bfloat16* __restrict__ K,
@@ -123,6 +123,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd;
     using wgfa::fence_operand;
+    constexpr bool OVERLAP = VERSION >= 2, BULK = VERSION >= 3;
     extern __shared__ __align__(1024) uint8_t wgbwd_smem[];
     __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[0..STAGES), empty[0..STAGES)
     const uint32_t sbase = (smem_u32(wgbwd_smem) + 1023u) & ~1023u;
@@ -216,13 +217,26 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             if (wg == 0) asm volatile("bar.sync 2, 128;\n" ::: "memory");  // this warpgroup's staging is in
             else asm volatile("bar.sync 3, 128;\n" ::: "memory");
             const int wtid = tid & 127;
+            if constexpr (BULK) {  // v3: one bulk reduce-add of a 256-byte row per thread of the first two warps
+                if (wtid < BQ && q0 + wtid < T) {
+                    asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], 256;\n"
+                                 ::"l"(dQb + (long)(q0 + wtid) * qStride + wg * 64), "r"(smem_u32(stg + wtid * DQ_LD))
+                                 : "memory");
+                    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+                }
+            } else {
 #pragma unroll
-            for (int k = 0; k < 8; k++) {
-                const int j = wtid + 128 * k, r = j >> 4, c4 = (j & 15) * 4;
-                if (q0 + r < T)
-                    atomicAdd(reinterpret_cast<float4*>(dQb + (long)(q0 + r) * qStride + wg * 64 + c4),
-                              *reinterpret_cast<const float4*>(stg + r * DQ_LD + c4));
+                for (int k = 0; k < 8; k++) {
+                    const int j = wtid + 128 * k, r = j >> 4, c4 = (j & 15) * 4;
+                    if (q0 + r < T)
+                        atomicAdd(reinterpret_cast<float4*>(dQb + (long)(q0 + r) * qStride + wg * 64 + c4),
+                                  *reinterpret_cast<const float4*>(stg + r * DQ_LD + c4));
+                }
             }
+        };
+        // v3: the staging rows a thread handed to the bulk engine must have been read before they are rewritten
+        auto bulk_read_wait = [&]() {
+            if (BULK) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
         };
         for (int i = 0; i < nIter; i++) {
             const int st = i % STAGES, q0 = (qStart + i) * BQ;
@@ -279,6 +293,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                 }
             }
             wgfa::fence_proxy_async();
+            bulk_read_wait();
             consumer_sync();  // both warpgroups' dS^T rows are in; the buffer's previous dQ readers have retired
             wgfa::wg_fence();
             issue_dq(dq, sDS(i & 1), sK + wg * (KV_BYTES / 2));
@@ -296,6 +311,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                     *reinterpret_cast<float2*>(stg + ra * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n] * scale, dq[4 * n + 1] * scale);
                     *reinterpret_cast<float2*>(stg + rb * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n + 2] * scale, dq[4 * n + 3] * scale);
                 }
+                if (BULK) wgfa::fence_proxy_async();  // the bulk engine (async proxy) reads the staging
             } else {
                 wgfa::wg_wait<0>();
 #pragma unroll
@@ -305,6 +321,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             }
         }
         if (OVERLAP) dq_atomics_staged((qStart + nIter - 1) * BQ);  // the last tile's
+        if (BULK) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");  // done before the block exits
 #pragma unroll
         for (int j = 0; j < 64; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
         float* dKb = dK + (long)b * T * kStride + (long)hk * D;
