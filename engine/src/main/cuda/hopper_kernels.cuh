@@ -56,6 +56,9 @@ FLASH_BWD_WGMMA(false, 2, flash_bwd_hd128_wgmma2)
 // v3 = v2 with bulk reduce-adds (cp.reduce.async.bulk) instead of the float4 atomics for dQ; same launch.
 FLASH_BWD_WGMMA(true, 3, flash_bwd_hd128_causal_wgmma3)
 FLASH_BWD_WGMMA(false, 3, flash_bwd_hd128_wgmma3)
+// v4 = v2 with the per-tile instruction stream trimmed (per-warpgroup instances, precomputed descriptors); same launch.
+FLASH_BWD_WGMMA(true, 4, flash_bwd_hd128_causal_wgmma4)
+FLASH_BWD_WGMMA(false, 4, flash_bwd_hd128_wgmma4)
 
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)

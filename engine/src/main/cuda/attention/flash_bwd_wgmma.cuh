@@ -109,7 +109,32 @@ DEVI void pack_a(uint32_t (&p)[BQ / 16][4], const float (&s)[32]) {
         p[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
     }
 }
+// The consumer warpgroup index: a run-time int (v1-v3) or a compile-time WgIndex<N> (v4).
+template <int N> struct WgIndex {};
+DEVI int wg_value(int w) { return w; }
+template <int N> DEVI int wg_value(WgIndex<N>) { return N; }
 DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
+
+// v4: descriptors from a precomputed low word (start address >> 4 | LBO >> 4 << 16) plus compile-time k-step
+// offsets; the high word (SBO = 1024, 128-byte swizzle) is the same constant for every operand here. Shared
+// addresses stay below 256 KB, so the start-address field (14 bits) never carries into LBO.
+DEVI uint32_t desc_lo(uint32_t addr, uint32_t lbo) { return ((addr & 0x3FFFF) >> 4) | ((lbo >> 4) << 16); }
+DEVI uint64_t desc_of(uint32_t lo) { return ((uint64_t)0x40000040u << 32) | lo; }
+DEVI void issue_st4(float (&s)[32], uint32_t loA, uint32_t loB) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+        wgmma_m64n64k16_ss<0, 0>(s, desc_of(loA + (((kk >> 2) * (KV_BYTES / 2) + (kk & 3) * 32) >> 4)),
+                                 desc_of(loB + (((kk >> 2) * Q_HALF + (kk & 3) * 32) >> 4)), kk > 0);
+}
+DEVI void issue_acc4(float (&acc)[64], const uint32_t (&a)[BQ / 16][4], uint32_t loT) {
+#pragma unroll
+    for (int kk = 0; kk < BQ / 16; kk++) wgfa::wgmma_m64n128k16_rs_tb(acc, a[kk], desc_of(loT + kk * (2048 >> 4)));
+}
+DEVI void issue_dq4(float (&dq)[32], uint32_t loDS, uint32_t loK) {
+#pragma unroll
+    for (int kk = 0; kk < BKV / 16; kk++)
+        wgmma_m64n64k16_ss<1, 1>(dq, desc_of(loDS + kk * (2048 >> 4)), desc_of(loK + kk * (2048 >> 4)), kk > 0);
+}
 }  // namespace wgbwd
 
 template <bool CAUSAL, int VERSION>
@@ -180,7 +205,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         }
     } else {  // consumer warpgroups 1, 2
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-        const int wg = (warp >> 2) - 1, wwarp = warp & 3;
+    // v4 instantiates the body per warpgroup (wg a compile-time constant: its shared-memory offsets and
+    // descriptors become uniform-register arithmetic); v1-v3 take wg at run time
+    auto consumer = [&](auto wgc) {
+        const int wg = wg_value(wgc), wwarp = warp & 3;
         const uint32_t sKwg = sK + wg * 64 * 128, sVwg = sV + wg * 64 * 128;  // this warpgroup's 64 key rows
         const int rA = wg * 64 + wwarp * 16 + (lane >> 2), rB = rA + 8;     // key rows in the tile
         const int kA = kv0 + rA, kB = kv0 + rB;
@@ -193,11 +221,21 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
 #pragma unroll
         for (int i = 0; i < 64; i++) dk[i] = dv[i] = 0.f;
 
+        // v4: the descriptors' low words, computed once
+        const uint32_t loK = desc_lo(sKwg, 16), loV = desc_lo(sVwg, 16), loQ0 = desc_lo(sQ(0), 16),
+                       loDO0 = desc_lo(sdO(0), 16), loQt0 = desc_lo(sQ(0), Q_HALF), loDOt0 = desc_lo(sdO(0), Q_HALF),
+                       loDS0 = desc_lo(sDS(0), DS_BYTES), loKh = desc_lo(sK + wg * (KV_BYTES / 2), KV_BYTES / 2);
         auto issue_s_dp = [&](int st) {
             wgfa::wg_fence();
-            issue_st(s, sKwg, sQ(st));
-            wgfa::wg_commit();
-            issue_st(dp, sVwg, sdO(st));
+            if constexpr (VERSION >= 4) {
+                issue_st4(s, loK, loQ0 + st * (Q_BYTES >> 4));
+                wgfa::wg_commit();
+                issue_st4(dp, loV, loDO0 + st * (Q_BYTES >> 4));
+            } else {
+                issue_st(s, sKwg, sQ(st));
+                wgfa::wg_commit();
+                issue_st(dp, sVwg, sdO(st));
+            }
             wgfa::wg_commit();
         };
         // dQ rows q0 + 16 wwarp + lane/4 (+8), columns 64 wg + 8n + cq: float2 atomics, scaled
@@ -212,6 +250,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         };
 
         float* stg = sDQ + wg * BQ * DQ_LD;  // v2: this warpgroup's dQ staging buffer
+        // v4: the staged atomics' per-thread addresses, computed once (row wtid / 16 + 8k, columns 4 (wtid % 16))
+        const int wtid0 = tid & 127;
+        [[maybe_unused]] const float* stgRd = stg + (wtid0 >> 4) * DQ_LD + (wtid0 & 15) * 4;
+        [[maybe_unused]] float* dqRd = dQb + (long)(wtid0 >> 4) * qStride + wg * 64 + (wtid0 & 15) * 4;
         // v2: the previous tile's dQ from the staging buffer, coalesced float4 atomics (64 rows x 16 per warpgroup)
         auto dq_atomics_staged = [&](int q0) {
             if (wg == 0) asm volatile("bar.sync 2, 128;\n" ::: "memory");  // this warpgroup's staging is in
@@ -223,6 +265,20 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                                  ::"l"(dQb + (long)(q0 + wtid) * qStride + wg * 64), "r"(smem_u32(stg + wtid * DQ_LD))
                                  : "memory");
                     asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+                }
+            } else if constexpr (VERSION >= 4) {
+                float* p = dqRd + (long)q0 * qStride;
+                if (q0 + BQ <= T) {
+#pragma unroll
+                    for (int k = 0; k < 8; k++)
+                        atomicAdd(reinterpret_cast<float4*>(p + k * 8 * qStride),
+                                  *reinterpret_cast<const float4*>(stgRd + k * 8 * DQ_LD));
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 8; k++)
+                        if (q0 + (wtid >> 4) + 8 * k < T)
+                            atomicAdd(reinterpret_cast<float4*>(p + k * 8 * qStride),
+                                      *reinterpret_cast<const float4*>(stgRd + k * 8 * DQ_LD));
                 }
             } else {
 #pragma unroll
@@ -280,8 +336,13 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             pack_a(pa, s);
             pack_a(sa, dp);
             wgfa::wg_fence();
-            issue_acc(dv, pa, sdO(st));
-            issue_acc(dk, sa, sQ(st));
+            if constexpr (VERSION >= 4) {
+                issue_acc4(dv, pa, loDOt0 + st * (Q_BYTES >> 4));
+                issue_acc4(dk, sa, loQt0 + st * (Q_BYTES >> 4));
+            } else {
+                issue_acc(dv, pa, sdO(st));
+                issue_acc(dk, sa, sQ(st));
+            }
             wgfa::wg_commit();
             // dS^T (bf16) to shared memory: key row r, query columns 8n + cq, +1 (128-byte swizzle of 16-byte chunks)
             {
@@ -296,7 +357,8 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             bulk_read_wait();
             consumer_sync();  // both warpgroups' dS^T rows are in; the buffer's previous dQ readers have retired
             wgfa::wg_fence();
-            issue_dq(dq, sDS(i & 1), sK + wg * (KV_BYTES / 2));
+            if constexpr (VERSION >= 4) issue_dq4(dq, loDS0 + (i & 1) * (DS_BYTES >> 4), loKh);
+            else issue_dq(dq, sDS(i & 1), sK + wg * (KV_BYTES / 2));
             wgfa::wg_commit();
             if (OVERLAP) {
                 wgfa::wg_wait<0>();  // dV, dK, dQ of this tile done
@@ -337,6 +399,13 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                 atomic_add2(dKb + (long)kB * kStride + c, dk[4 * n + 2] * scale, dk[4 * n + 3] * scale);
                 atomic_add2(dVb + (long)kB * kStride + c, dv[4 * n + 2], dv[4 * n + 3]);
             }
+        }
+    };
+        if constexpr (VERSION >= 4) {
+            if (warp < 8) consumer(WgIndex<0>{});
+            else consumer(WgIndex<1>{});
+        } else {
+            consumer((warp >> 2) - 1);
         }
     }
 #else
