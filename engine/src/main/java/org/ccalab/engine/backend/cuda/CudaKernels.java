@@ -115,7 +115,7 @@ final class CudaKernels {
     }
 
     /** The shipped wgmma backward version (docs/perf-log-wgmma.md, "Backward"). */
-    static final String BWD_WGMMA_SUFFIX = "_wgmma2";
+    static final String BWD_WGMMA_SUFFIX = "_wgmma4";
 
     static String flashBackward(int headDim, boolean causal, BwdVariant v) {
         return flashBackward(headDim, causal) + (v == BwdVariant.WGMMA ? BWD_WGMMA_SUFFIX : "");
