@@ -16,6 +16,8 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 # The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
+# The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4): 384 threads, 202752 bytes.
+BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, 202752
 DECODE_THREADS = 128
 CCA_TT = 64
 CCA_THREADS = 256
@@ -126,8 +128,9 @@ class Kernels:
         return out, lse
 
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
-    # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev)
-    def flash_bwd(self, q, k, v, o, lse, do, causal=True):
+    # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
+    # the sm_90a image: the wgmma kernel, as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False):
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         dq = torch.zeros(B, T, Hq, D, device=q.device, dtype=torch.float32)
@@ -136,8 +139,12 @@ class Kernels:
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
         self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-        smem = (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
-        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // 128), Hq, B), (256, 1, 1), smem,
+        name = f"flash_bwd_hd{D}" + ("_causal" if causal else "")
+        if self.hopper and D == 128 and not mma:
+            name, threads, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM
+        else:
+            threads, smem = 256, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
+        self.launch(name, (-(-T // 128), Hq, B), (threads, 1, 1), smem,
                     dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
         return dq, dk, dv
 
