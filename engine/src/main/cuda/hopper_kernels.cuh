@@ -59,6 +59,9 @@ FLASH_BWD_WGMMA(false, 3, flash_bwd_hd128_wgmma3)
 // v4 = v2 with the per-tile instruction stream trimmed (per-warpgroup instances, precomputed descriptors); same launch.
 FLASH_BWD_WGMMA(true, 4, flash_bwd_hd128_causal_wgmma4)
 FLASH_BWD_WGMMA(false, 4, flash_bwd_hd128_wgmma4)
+// v5 = v4 with dQ owned by alternate warpgroups (no per-tile barrier between them); same launch.
+FLASH_BWD_WGMMA(true, 5, flash_bwd_hd128_causal_wgmma5)
+FLASH_BWD_WGMMA(false, 5, flash_bwd_hd128_wgmma5)
 
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)

@@ -34,6 +34,10 @@
 //   descriptors = a low word computed once + constant k-step offsets, one row address per tile for the staged
 //   atomics and their row checks only on the tile past T. (Instantiating the consumer body per warpgroup, so that
 //   wg is a compile-time constant, spilled 56-132 bytes: dropped.)
+// - v5 (VERSION 5): v4 without the lockstep: tile i's dQ (all of D, m64n128, both operands MN-major) is computed by
+//   warpgroup i & 1 alone once the other's dS^T rows arrive on an mbarrier (dsReady), followed by float2 atomics
+//   from its accumulators; the other warpgroup does not wait and runs on into tile i + 1. The dS^T buffer (i & 1)
+//   comes back to both writers through a second mbarrier (dsFree) when the owner's dQ wgmma has retired.
 // - Causal: query tiles entirely above the diagonal are skipped (the loop starts at kv0 / 64); the mask runs only
 //   on tiles that cross the diagonal or contain keys past T (query rows past T get LSE = +inf: P = 0).
 // Builds only for sm_90a; other targets compile a __trap().
@@ -84,6 +88,26 @@ DEVI void wgmma_m64n64k16_ss(float (&d)[32], uint64_t descA, uint64_t descB, int
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
           "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
         : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
+        : "memory");
+}
+
+// v5: D[64x128] (+)= A[64x16] * B[16x128], both from shared memory and both MN-major (dQ = dS K over all of D).
+DEVI void wgmma_m64n128k16_ss_tt(float (&d)[64], uint64_t descA, uint64_t descB, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, "
+        "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, "
+        "%34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, "
+        "%56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(descA), "l"(descB), "r"(accumulate)
         : "memory");
 }
 
@@ -155,7 +179,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     using wgfa::fence_operand;
     constexpr bool OVERLAP = VERSION >= 2, BULK = VERSION == 3;
     extern __shared__ __align__(1024) uint8_t wgbwd_smem[];
-    __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[0..STAGES), empty[0..STAGES)
+    __shared__ __align__(8) uint64_t bars[2 * STAGES + 4];  // full[STAGES], empty[STAGES], v5: dsReady[2], dsFree[2]
     const uint32_t sbase = (smem_u32(wgbwd_smem) + 1023u) & ~1023u;
     uint8_t* gbase = wgbwd_smem + (sbase - smem_u32(wgbwd_smem));  // the same bytes, generic address
     const uint32_t sK = sbase, sV = sbase + OFF_V;
@@ -166,6 +190,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     float* sDv = reinterpret_cast<float*>(gbase + OFF_DV);  // [STAGES][64] Dv (0 past T)
     float* sDQ = reinterpret_cast<float*>(gbase + OFF_DQ);  // v2: per warpgroup [64][DQ_LD] dQ staging
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
+    const uint32_t dsReadyBar = smem_u32(&bars[2 * STAGES]), dsFreeBar = smem_u32(&bars[2 * STAGES + 2]);
 
     const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -177,6 +202,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         for (int i = 0; i < STAGES; i++) {
             wgfa::mbar_init(fullBar + 8 * i, 128);
             wgfa::mbar_init(emptyBar + 8 * i, 256);
+        }
+        for (int i = 0; i < 2; i++) {  // v5
+            wgfa::mbar_init(dsReadyBar + 8 * i, 256);  // both warpgroups' dS^T rows of a tile are in
+            wgfa::mbar_init(dsFreeBar + 8 * i, 128);   // the tile's dQ owner has read the dS^T buffer
         }
     }
     __syncthreads();
@@ -293,6 +322,95 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         auto bulk_read_wait = [&]() {
             if (BULK) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
         };
+        if constexpr (VERSION == 5) {
+        // v5: tile i's dQ is owned by warpgroup i & 1 (dQ over all of D: m64n128, 64 accumulators); the other
+        // warpgroup hands its dS^T rows over through dsReady and runs on into the next tile. dsFree returns the
+        // dS^T buffer (i & 1) to both writers two tiles later.
+        float dq5[64];
+        const uint32_t loKfull = desc_lo(sK, KV_BYTES / 2);
+        for (int i = 0; i < nIter; i++) {
+            const int st = i % STAGES, q0 = (qStart + i) * BQ, buf = i & 1, use = i >> 1;
+            const bool owner = buf == wg;
+            wgfa::mbar_wait(fullBar + 8 * st, (i / STAGES) & 1);
+            issue_s_dp(st);
+            wgfa::wg_wait<1>();  // S^T done (dP^T may still run)
+#pragma unroll
+            for (int j = 0; j < 32; j++) fence_operand(s[j]);
+            const float* ls = sL + st * BQ;
+            const float* ds = sDv + st * BQ;
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
+                s[4 * n + 0] = fast_exp2(fmaf(s[4 * n + 0], sl, -l.x));
+                s[4 * n + 1] = fast_exp2(fmaf(s[4 * n + 1], sl, -l.y));
+                s[4 * n + 2] = fast_exp2(fmaf(s[4 * n + 2], sl, -l.x));
+                s[4 * n + 3] = fast_exp2(fmaf(s[4 * n + 3], sl, -l.y));
+            }
+            if (needMask) {
+#pragma unroll
+                for (int n = 0; n < 8; n++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
+                        if ((CAUSAL && q < k) || k >= T) s[4 * n + e] = 0.f;
+                    }
+            }
+            wgfa::wg_wait<0>();  // dP^T done
+#pragma unroll
+            for (int j = 0; j < 32; j++) fence_operand(dp[j]);
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                const float2 d = *reinterpret_cast<const float2*>(ds + n * 8 + cq);
+                dp[4 * n + 0] = s[4 * n + 0] * (dp[4 * n + 0] - d.x);
+                dp[4 * n + 1] = s[4 * n + 1] * (dp[4 * n + 1] - d.y);
+                dp[4 * n + 2] = s[4 * n + 2] * (dp[4 * n + 2] - d.x);
+                dp[4 * n + 3] = s[4 * n + 3] * (dp[4 * n + 3] - d.y);
+            }
+            pack_a(pa, s);
+            pack_a(sa, dp);
+            wgfa::wg_fence();
+            issue_acc4(dv, pa, loDOt0 + st * (Q_BYTES >> 4));
+            issue_acc4(dk, sa, loQt0 + st * (Q_BYTES >> 4));
+            wgfa::wg_commit();
+            if (use > 0) wgfa::mbar_wait(dsFreeBar + 8 * buf, (use - 1) & 1);  // tile i-2's owner has read it
+            {
+                uint8_t* dsT = gbase + OFF_DS + buf * DS_BYTES;
+#pragma unroll
+                for (int n = 0; n < 8; n++) {
+                    *reinterpret_cast<uint32_t*>(dsT + rA * 128 + ((n ^ (rA & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2];
+                    *reinterpret_cast<uint32_t*>(dsT + rB * 128 + ((n ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
+                }
+            }
+            wgfa::fence_proxy_async();
+            wgfa::mbar_arrive(dsReadyBar + 8 * buf);
+            wgfa::wg_wait<0>();  // dV, dK done: P^T / dS^T registers free, Q / dO of this stage no longer read
+#pragma unroll
+            for (int j = 0; j < 64; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
+            wgfa::mbar_arrive(emptyBar + 8 * st);
+            if (owner) {
+                wgfa::mbar_wait(dsReadyBar + 8 * buf, use & 1);  // the other warpgroup's dS^T rows
+                wgfa::wg_fence();
+#pragma unroll
+                for (int kk = 0; kk < BKV / 16; kk++)
+                    wgmma_m64n128k16_ss_tt(dq5, desc_of(loDS0 + buf * (DS_BYTES >> 4) + kk * (2048 >> 4)),
+                                           desc_of(loKfull + kk * (2048 >> 4)), kk > 0);
+                wgfa::wg_commit();
+                wgfa::wg_wait<0>();
+#pragma unroll
+                for (int j = 0; j < 64; j++) fence_operand(dq5[j]);
+                wgfa::mbar_arrive(dsFreeBar + 8 * buf);
+                const int qa = q0 + wwarp * 16 + (lane >> 2), qb = qa + 8;
+                float* pa_ = dQb + (long)qa * qStride + cq;
+                float* pb_ = pa_ + 8 * qStride;
+#pragma unroll
+                for (int n = 0; n < 16; n++) {
+                    if (qa < T) atomic_add2(pa_ + n * 8, dq5[4 * n] * scale, dq5[4 * n + 1] * scale);
+                    if (qb < T) atomic_add2(pb_ + n * 8, dq5[4 * n + 2] * scale, dq5[4 * n + 3] * scale);
+                }
+            }
+        }
+        } else {
         for (int i = 0; i < nIter; i++) {
             const int st = i % STAGES, q0 = (qStart + i) * BQ;
             wgfa::mbar_wait(fullBar + 8 * st, (i / STAGES) & 1);
@@ -383,6 +501,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         }
         if (OVERLAP) dq_atomics_staged((qStart + nIter - 1) * BQ);  // the last tile's
         if (BULK) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");  // done before the block exits
+        }  // VERSION != 5
 #pragma unroll
         for (int j = 0; j < 64; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
         float* dKb = dK + (long)b * T * kStride + (long)hk * D;
