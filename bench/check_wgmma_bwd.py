@@ -35,7 +35,7 @@ import cca_reference as ref  # noqa: E402
 dev, bf16 = "cuda", torch.bfloat16
 BWD_THREADS = 384
 BWD_SMEM = 202752  # wgbwd::SMEM_BYTES
-VARIANTS = ["wgmma4", "wgmma5"]  # v4 (shipped), v5 (checked and timed by default; v1-v3 "wgmma", "wgmma2", "wgmma3")
+VARIANTS = ["wgmma4", "wgmma5"]  # v4 (shipped) and v5 by default; v1-v3: "wgmma", "wgmma2", "wgmma3" (all measured: perf-log-wgmma.md)
 
 
 def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
