@@ -1,6 +1,10 @@
 """Checks and times the Hopper wgmma attention backward (engine/src/main/cuda/attention/flash_bwd_wgmma.cuh).
 
     python3 bench/check_wgmma_bwd.py --fatbin F --out DIR [--variants wgmma,wgmma2] [--quick] [--no-timing]
+    python3 bench/check_wgmma_bwd.py --fatbin F --profile-one wgmma4      (under ncu: 3 launches at MHA 16k causal)
+    python3 bench/check_wgmma_bwd.py --fatbin x --summarize-ncu SRC.csv  (ncu's source page: hot SASS lines)
+
+Variants (kernel suffixes): wgmma (v1), wgmma2, wgmma3, wgmma4 (shipped), wgmma5; default wgmma4,wgmma5.
 
 1. The driver loaded the sm_90a image (wgmma_arch_probe), else every wgmma kernel would trap.
 2. dQ, dK, dV of flash_bwd_hd128[_causal]_<variant> (and of the mma.sync flash_bwd_hd128 beside it) against float64
@@ -11,7 +15,8 @@
    side_by_side.check_bwd: error at most twice that of PyTorch's plain bf16 attention backward (SDPA math) on the
    same inputs, plus 2e-3. A second launch must agree with the first to 1e-5 (fp32 atomic order only; more is a
    race). Cases: T = 64, 77, 200, 300, 333, 513, 1000, 1500, 2048, 4096 (tails of the 64-row query and 128-key
-   tiles), causal and not, MHA and GQA (G = 2, 4, 8), B = 2.
+   tiles), causal and not, MHA and GQA (G = 2, 4, 8), B = 2. (FA2 / cuDNN are timed eager: they refuse graph
+   capture; at 16k the launch overhead is far below their spread.)
 3. Timing (side_by_side.bench, CUDA-graph replays, event medians, two input sets rotated): our backward (Dv
    preprocess + the kernel + the output zeroing, as the backend runs it) for each variant and for the mma.sync v2,
    beside SDPA's FA2 and cuDNN backward (autograd.grad on a saved forward), MHA 16x128, GQA 16q/4kv, CCA 4q/4kv at

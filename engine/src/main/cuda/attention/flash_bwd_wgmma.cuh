@@ -1,4 +1,5 @@
-// defines: flash_bwd_wgmma_kernel<CAUSAL, OVERLAP> (D = 128) — Hopper (sm_90a) attention backward on wgmma.
+// defines: flash_bwd_wgmma_kernel<CAUSAL, VERSION> (D = 128) — Hopper (sm_90a) attention backward on wgmma.
+// Shipped: VERSION 4 (flash_bwd_hd128[_causal]_wgmma4); v1-v5 and their measurements: docs/perf-log-wgmma.md.
 // Same contract as flash_bwd.cuh's flash_bwd_kernel (a drop-in: same arguments, grid, outputs):
 //   Q, dO [B, T, Hq, D] bf16; K, V [B, T, Hkv, D] bf16; LSE [B, Hq, T] fp32 (the forward's, natural log);
 //   Dv [B, Hq, T] = rowsum(dO * O) from flash_bwd_preprocess_kernel; outputs dQ [B, T, Hq, D], dK, dV [B, T, Hkv, D]
@@ -21,8 +22,8 @@
 //     named barrier over the 256 consumer threads, then
 //     dQ[:, half] = dS K[:, half]  wgmma m64n64k16, both operands MN-major (imm-trans-a, imm-trans-b): warpgroup
 //                       c takes D columns 64c..64c+63 over all 128 keys; float2 atomics into fp32 dQ (scaled).
-// - v1 (OVERLAP = false): dQ waited for, then float2 atomics straight from the accumulators, then the next tile.
-// - v2 (OVERLAP = true): dQ staged (scaled, fp32) in shared memory, the next query tile's S^T / dP^T wgmmas issued,
+// - v1 (VERSION 1): dQ waited for, then float2 atomics straight from the accumulators, then the next tile.
+// - v2 (VERSION 2): dQ staged (scaled, fp32) in shared memory, the next query tile's S^T / dP^T wgmmas issued,
 //   then coalesced float4 atomics from the staging buffer while those run on the tensor cores. (Keeping dQ in
 //   registers across the next tile's issue spilled: dK + dV + S^T + dP^T + dQ = 224 of the 232 registers.)
 // - v3 (VERSION 3): v2 with the atomics replaced by bulk reduce-adds (cp.reduce.async.bulk .add.f32, no tensor map
@@ -32,12 +33,13 @@
 // - v4 (VERSION 4): v2 with a cheaper instruction stream (ncu on v2: the consumer warps issue ~1100 instructions
 //   per query tile, ~8 of them per wgmma for its two descriptors, plus per-row address math for the atomics):
 //   descriptors = a low word computed once + constant k-step offsets, one row address per tile for the staged
-//   atomics and their row checks only on the tile past T. (Instantiating the consumer body per warpgroup, so that
+//   atomics and their row checks only on the tile past T. Measured +0-7% over v2 (shipped). (Instantiating the consumer body per warpgroup, so that
 //   wg is a compile-time constant, spilled 56-132 bytes: dropped.)
 // - v5 (VERSION 5): v4 without the lockstep: tile i's dQ (all of D, m64n128, both operands MN-major) is computed by
 //   warpgroup i & 1 alone once the other's dS^T rows arrive on an mbarrier (dsReady), followed by float2 atomics
 //   from its accumulators; the other warpgroup does not wait and runs on into tile i + 1. The dS^T buffer (i & 1)
 //   comes back to both writers through a second mbarrier (dsFree) when the owner's dQ wgmma has retired.
+//   Measured 2-4% behind v4 at 16k: the owner of tile i + 1 then waits for the other warpgroup's dS^T(i + 1).
 // - Causal: query tiles entirely above the diagonal are skipped (the loop starts at kv0 / 64); the mask runs only
 //   on tiles that cross the diagonal or contain keys past T (query rows past T get LSE = +inf: P = 0).
 // Builds only for sm_90a; other targets compile a __trap().
