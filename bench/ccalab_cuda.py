@@ -18,6 +18,8 @@ FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
 # decode v3 (CudaKernels.DECODE_V3_*, CudaBackend.DECODE_V3_BELOW)
 DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
+# The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4): 384 threads, 202752 bytes.
+BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, 202752
 CCA_TT = 64
 CCA_THREADS = 256
 
@@ -134,8 +136,9 @@ class Kernels:
         return out, lse
 
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
-    # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev)
-    def flash_bwd(self, q, k, v, o, lse, do, causal=True):
+    # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
+    # the sm_90a image: the wgmma kernel, as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False):
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         dq = torch.zeros(B, T, Hq, D, device=q.device, dtype=torch.float32)
@@ -144,11 +147,15 @@ class Kernels:
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
         self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
+        name = f"flash_bwd_hd{D}" + ("_causal" if causal else "")
+        threads = 256
         if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps
             bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
+        elif self.hopper and D == 128 and not mma:
+            name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 128, BWD_WGMMA_SMEM
         else:
             bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
-        self.launch(f"flash_bwd_hd{D}" + ("_causal" if causal else ""), (-(-T // bkv), Hq, B), (256, 1, 1), smem,
+        self.launch(name, (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
                     dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
         return dq, dk, dv
 

@@ -37,6 +37,32 @@ FLASH_FWD_WGMMA2(false, true, true, false, flash_fwd_hd128_wgmma5)
 FLASH_FWD_WGMMA2(true, false, true, true, flash_fwd_hd128_causal_wgmma6)
 FLASH_FWD_WGMMA2(false, false, true, true, flash_fwd_hd128_wgmma6)
 
+// Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
+// ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);
+// block 384, dynamic shared memory wgbwd::SMEM_BYTES = 202752 bytes (opt-in attribute needed).
+// v1 _wgmma: dQ waited for before the next query tile; v2 _wgmma2: the next tile's S^T / dP^T issued first.
+// Shipped: v4 (CudaKernels.BWD_WGMMA_SUFFIX = "_wgmma4"); measurements of v1-v5 in docs/perf-log-wgmma.md.
+#include "attention/flash_bwd_wgmma.cuh"  // defines: flash_bwd_wgmma_kernel
+#define FLASH_BWD_WGMMA(CAUSAL, VERSION, NAME)                                                                  \
+    extern "C" __global__ void __launch_bounds__(wgbwd::NTHREADS, 1)                                           \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {      \
+        flash_bwd_wgmma_kernel<CAUSAL, VERSION>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale);           \
+    }
+FLASH_BWD_WGMMA(true, 1, flash_bwd_hd128_causal_wgmma)
+FLASH_BWD_WGMMA(false, 1, flash_bwd_hd128_wgmma)
+FLASH_BWD_WGMMA(true, 2, flash_bwd_hd128_causal_wgmma2)
+FLASH_BWD_WGMMA(false, 2, flash_bwd_hd128_wgmma2)
+// v3 = v2 with bulk reduce-adds (cp.reduce.async.bulk) instead of the float4 atomics for dQ; same launch.
+FLASH_BWD_WGMMA(true, 3, flash_bwd_hd128_causal_wgmma3)
+FLASH_BWD_WGMMA(false, 3, flash_bwd_hd128_wgmma3)
+// v4 = v2 with the per-tile instruction stream trimmed (precomputed descriptors, hoisted atomic rows): shipped.
+FLASH_BWD_WGMMA(true, 4, flash_bwd_hd128_causal_wgmma4)
+FLASH_BWD_WGMMA(false, 4, flash_bwd_hd128_wgmma4)
+// v5 = v4 with dQ owned by alternate warpgroups (no per-tile barrier between them); same launch.
+FLASH_BWD_WGMMA(true, 5, flash_bwd_hd128_causal_wgmma5)
+FLASH_BWD_WGMMA(false, 5, flash_bwd_hd128_wgmma5)
+
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)
 wgmma_debug_tile(float* S, float* Ot, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V) {

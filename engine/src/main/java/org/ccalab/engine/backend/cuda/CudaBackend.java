@@ -25,6 +25,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final CudaKernels.Prologue prologue = CudaKernels.Prologue.fromProperty();
     /** D = 128 forward on the wgmma kernel: the driver runs our sm_90a image (probed at open). */
     private boolean hopperForward;
+    /** D = 128 backward on the wgmma kernel: likewise, under its own switch (ccalab.flash.backward). */
+    private boolean hopperBackward;
 
     private CudaBackend(CudaDevice device, KernelModule kernels, Cublas cublas, CudaProbe probe) {
         this.device = device;
@@ -76,7 +78,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             Cublas blas = new Cublas(CublasLocator.locate(), dev.streamHandle());
             LOG.info(() -> "CUDA backend: " + p.describe() + ", kernels " + p.kernelsSource() + ", cuBLAS " + blas.library());
             CudaBackend backend = new CudaBackend(dev, mod, blas, p);
-            backend.hopperForward = backend.probeHopperForward();
+            backend.probeHopper();
             return backend;
         } catch (RuntimeException e) {
             if (mod != null) mod.close();
@@ -86,15 +88,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
     }
 
     /**
-     * Whether the D = 128 forward runs on the wgmma kernel. {@code ccalab.flash.forward}: auto (default: wgmma
-     * when the driver loaded the fatbin's sm_90a image, which a one-thread probe kernel reports; its other images
-     * would trap), mma (always the mma.sync kernels), wgmma (required: fails if the device cannot run it).
+     * Whether the D = 128 forward and backward run on the wgmma kernels. {@code ccalab.flash.forward} and
+     * {@code ccalab.flash.backward}, each: auto (default: wgmma when the driver loaded the fatbin's sm_90a image,
+     * which a one-thread probe kernel reports; its other images would trap), mma (always the mma.sync kernels),
+     * wgmma (required: fails if the device cannot run it). See CudaKernels.useWgmma.
      */
-    private boolean probeHopperForward() {
-        String mode = System.getProperty("ccalab.flash.forward", "auto");
-        if (!mode.equals("auto") && !mode.equals("mma") && !mode.equals("wgmma"))
-            throw new IllegalArgumentException("ccalab.flash.forward must be auto, mma or wgmma, was " + mode);
-        if (mode.equals("mma")) return false;
+    private void probeHopper() {
+        String fwd = System.getProperty("ccalab.flash.forward", "auto");
+        String bwd = System.getProperty("ccalab.flash.backward", "auto");
         int arch, sm90a;
         try (DeviceBuffer out = allocate(8)) {
             device.zero(out, 8);
@@ -103,17 +104,20 @@ public final class CudaBackend implements Backend, AutoCloseable {
             arch = Float.floatToRawIntBits(raw[0]);
             sm90a = Float.floatToRawIntBits(raw[1]);
         }
-        if (mode.equals("wgmma") && sm90a != 1)
-            throw new CudaUnavailableException("ccalab.flash.forward=wgmma, but the driver runs the compute_" + arch
-                    + " image of the fatbin, not sm_90a");
-        boolean hopper = sm90a == 1;
-        LOG.info(() -> "CUDA backend: D=128 forward on " + (hopper ? "wgmma (sm_90a image)" : "mma.sync (image " + arch + ")"));
-        return hopper;
+        hopperForward = CudaKernels.useWgmma("ccalab.flash.forward", fwd, arch, sm90a == 1);
+        hopperBackward = CudaKernels.useWgmma("ccalab.flash.backward", bwd, arch, sm90a == 1);
+        LOG.info(() -> "CUDA backend (image " + arch + (sm90a == 1 ? ", sm_90a" : "") + "): D=128 forward on "
+                + (hopperForward ? "wgmma" : "mma.sync") + ", backward on " + (hopperBackward ? "wgmma" : "mma.sync"));
     }
 
     /** The forward layout this backend launches for a shape. */
     CudaKernels.FlashVariant flashVariant(AttentionShape s) {
         return CudaKernels.flashVariant(s, hopperForward);
+    }
+
+    /** The backward kernel this backend launches for a shape. */
+    CudaKernels.BwdVariant backwardVariant(AttentionShape s) {
+        return CudaKernels.backwardVariant(s.headDim(), hopperBackward);
     }
 
     @Override
@@ -265,10 +269,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
             kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim()),
                     new int[] {(int) ((rows + 7) / 8), 1, 1}, CudaKernels.BWD_PRE_THREADS, 0, device.stream(),
                     Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
+            CudaKernels.BwdVariant bv = backwardVariant(s);
             int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
             int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};
-            kernels.launch(CudaKernels.flashBackward(s.headDim(), causal), grid, CudaKernels.BWD_THREADS,
-                    CudaKernels.flashBackwardSmem(s.headDim()), device.stream(),
+            kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv), grid, bv.threads(), bv.smem(s.headDim()),
+                    device.stream(),
                     Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
                             ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
                             floats((float) (1.0 / Math.sqrt(s.headDim())))));

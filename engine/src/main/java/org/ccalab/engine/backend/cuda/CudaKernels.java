@@ -94,6 +94,59 @@ final class CudaKernels {
         return "flash_bwd_hd" + headDim + (causal ? "_causal" : "");
     }
 
+    /**
+     * The backward kernels: MMA, the mma.sync v2 above (D = 64 and 128, any device); WGMMA, the Hopper one
+     * (attention/flash_bwd_wgmma.cuh, D = 128 only, sm_90a image only: other images trap): same arguments, grid and
+     * outputs, 384 threads (a producer warpgroup and two consumer warpgroups of 64 keys) and its own shared memory.
+     */
+    enum BwdVariant {
+        MMA, WGMMA;
+
+        int threads() {
+            return this == WGMMA ? 384 : BWD_THREADS;
+        }
+
+        /** WGMMA: K, V, 2 stages of Q / dO / LSE / Dv, 2 dS^T tiles, the dQ staging and 1 KB alignment slack. */
+        int smem(int headDim) {
+            return this == WGMMA ? 202_752 : flashBackwardSmem(headDim);
+        }
+
+        boolean exists(int headDim) {
+            return this == MMA || headDim == 128;
+        }
+    }
+
+    /** The shipped wgmma backward version (docs/perf-log-wgmma.md, "Backward"). */
+    static final String BWD_WGMMA_SUFFIX = "_wgmma4";
+
+    static String flashBackward(int headDim, boolean causal, BwdVariant v) {
+        return flashBackward(headDim, causal) + (v == BwdVariant.WGMMA ? BWD_WGMMA_SUFFIX : "");
+    }
+
+    /** D = 128 takes the wgmma backward where the device runs the sm_90a image ({@code hopper}); else mma.sync. */
+    static BwdVariant backwardVariant(int headDim, boolean hopper) {
+        return hopper && BwdVariant.WGMMA.exists(headDim) ? BwdVariant.WGMMA : BwdVariant.MMA;
+    }
+
+    /**
+     * Whether a pass uses the wgmma kernels, from its switch ({@code ccalab.flash.forward} or
+     * {@code ccalab.flash.backward}): auto (where the driver loaded the sm_90a image, {@code sm90a}), mma (never),
+     * wgmma (required: fails if the driver runs another image, {@code arch} names it).
+     */
+    static boolean useWgmma(String property, String mode, int arch, boolean sm90a) {
+        return switch (mode) {
+            case "auto" -> sm90a;
+            case "mma" -> false;
+            case "wgmma" -> {
+                if (!sm90a)
+                    throw new CudaUnavailableException(property + "=wgmma, but the driver runs the compute_" + arch
+                            + " image of the fatbin, not sm_90a");
+                yield true;
+            }
+            default -> throw new IllegalArgumentException(property + " must be auto, mma or wgmma, was " + mode);
+        };
+    }
+
     static String flashBackwardPreprocess(int headDim) {
         return "flash_bwd_preprocess_hd" + headDim;
     }
@@ -227,6 +280,10 @@ final class CudaKernels {
             names.add(flashBackward(d, true));
             names.add(flashBackward(d, false));
             names.add(flashBackwardPreprocess(d));
+            if (BwdVariant.WGMMA.exists(d)) {
+                names.add(flashBackward(d, true, BwdVariant.WGMMA));
+                names.add(flashBackward(d, false, BwdVariant.WGMMA));
+            }
         }
         for (int d : PROLOGUE_HEAD_DIMS) {
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));

@@ -28,6 +28,41 @@ class CudaKernelsTest {
     }
 
     @Test
+    void theBackwardTakesTheWgmmaKernelOnlyAtHeadDim128OnTheSm90aImage() {
+        assertThat(CudaKernels.backwardVariant(128, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);
+        assertThat(CudaKernels.backwardVariant(128, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
+        assertThat(CudaKernels.backwardVariant(64, true)).isEqualTo(CudaKernels.BwdVariant.MMA);
+        assertThat(CudaKernels.backwardVariant(64, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
+        assertThat(CudaKernels.flashBackward(128, true, CudaKernels.BwdVariant.WGMMA))
+                .isEqualTo("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX);
+        assertThat(CudaKernels.flashBackward(128, false, CudaKernels.BwdVariant.MMA)).isEqualTo("flash_bwd_hd128");
+        assertThat(CudaKernels.all()).contains("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX,
+                        "flash_bwd_hd128" + CudaKernels.BWD_WGMMA_SUFFIX)
+                .noneMatch(n -> n.startsWith("flash_bwd_hd64_") && n.contains("wgmma"));
+        assertThat(CudaKernels.BwdVariant.WGMMA.threads()).isEqualTo(384);
+        // wgbwd::SMEM_BYTES, within Hopper's 227 KB opt-in limit; the mma.sync kernel keeps its own layout
+        assertThat(CudaKernels.BwdVariant.WGMMA.smem(128)).isEqualTo(202_752).isLessThanOrEqualTo(227 * 1024);
+        assertThat(CudaKernels.BwdVariant.MMA.smem(128)).isEqualTo(CudaKernels.flashBackwardSmem(128));
+        assertThat(CudaKernels.BwdVariant.MMA.threads()).isEqualTo(CudaKernels.BWD_THREADS);
+    }
+
+    @Test
+    void theWgmmaSwitchesFollowTheProbeUnlessForced() {
+        for (String p : new String[] {"ccalab.flash.forward", "ccalab.flash.backward"}) {
+            assertThat(CudaKernels.useWgmma(p, "auto", 900, true)).isTrue();
+            assertThat(CudaKernels.useWgmma(p, "auto", 800, false)).isFalse();
+            assertThat(CudaKernels.useWgmma(p, "mma", 900, true)).isFalse();
+            assertThat(CudaKernels.useWgmma(p, "mma", 800, false)).isFalse();
+            assertThat(CudaKernels.useWgmma(p, "wgmma", 900, true)).isTrue();
+            assertThatThrownBy(() -> CudaKernels.useWgmma(p, "wgmma", 900, false))
+                    .isInstanceOf(CudaUnavailableException.class).hasMessageContaining(p + "=wgmma")
+                    .hasMessageContaining("compute_900");
+            assertThatThrownBy(() -> CudaKernels.useWgmma(p, "fast", 900, true))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(p + " must be auto, mma or wgmma");
+        }
+    }
+
+    @Test
     void headDim256HasForwardDecodeAndBackwardButNoPrologue() {
         assertThat(CudaKernels.all()).contains("flash_fwd_hd256_causal", "flash_fwd_hd256", "decode_splitkv_hd256_g4",
                 "decode_combine_hd256", "decode_hd256_g4", "flash_bwd_hd128_causal", "cca_prologue_hd128",
