@@ -1,0 +1,59 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Locale;
+import java.util.Map;
+import org.ccalab.common.variant.CcgqaConfig;
+import org.ccalab.common.variant.CompressedConvSpec;
+import org.ccalab.common.variant.KeyTemperature;
+import org.ccalab.common.variant.RopeSpec;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * On a GPU host (tag {@code gpu}): the GPU CCA / CCGQA layer ({@link CudaCcaLayer}) forward output, dx and every
+ * parameter gradient against the float64 CPU layer on fresh random inputs, for CCA and CCGQA shapes (G = 1, 2, 4,
+ * one KV head), head dims 64 and 128, conv widths 2-3, the three key-temperature modes, the ablations without the
+ * q-k mean or the value shift, batch 1 and 2, and a length whose dW1 GEMM takes the split-K path. Tolerances:
+ * {@link CudaCcaLayerCheck} (why: its comment).
+ */
+@Tag("gpu")
+class CudaCcaLayerGpuTest {
+    @BeforeAll
+    static void gpu() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            // E, Hq, Hkv, D, k0, k1, temperature, qkMean, valueShift, B, T
+            "512, 4, 4, 128, 2, 2, EXP, true, true, 2, 200",
+            "512, 4, 2, 128, 2, 2, EXP, true, true, 1, 333",
+            "512, 4, 1, 128, 2, 2, EXP, true, true, 1, 257",
+            "512, 8, 2, 64, 2, 2, EXP, true, true, 2, 150",
+            "512, 4, 2, 128, 3, 3, LINEAR, true, true, 1, 190",
+            "512, 4, 4, 64, 3, 2, CLAMPED_EXP, true, true, 1, 190",
+            "256, 2, 2, 64, 2, 3, EXP, false, false, 2, 97",
+            "256, 2, 1, 128, 2, 2, EXP, true, true, 1, 4096"})
+    void layerForwardAndEveryGradientMatchTheFloat64CpuLayer(int e, int hq, int hkv, int d, int k0, int k1,
+                                                             KeyTemperature temp, boolean qkMean, boolean shift, int b, int t) {
+        CcgqaConfig cfg = new CcgqaConfig(e, hq, hkv, d, new CompressedConvSpec(k0, k1, RopeSpec.HALF, temp, 1e-12, qkMean, shift));
+        CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 7 + t);
+        try (CudaBackend cuda = CudaBackend.open()) {
+            Map<String, CudaBenchCli.Err> err = check.run(cuda, b, t, 300 + t);
+            assertThat(err).containsKeys("out", "dx", "q_proj.weight", "k_proj.weight", "v_proj_current.weight",
+                    "v_proj_delayed.weight", "conv_qk_depthwise.weight", "conv_qk_depthwise.bias", "conv_qk_grouped.weight",
+                    "conv_qk_grouped.bias", "temp", "o_proj.weight");
+            err.forEach((what, x) -> {
+                double tol = CudaCcaLayerCheck.tolerance(what);
+                System.out.printf(Locale.ROOT, "%s %s B%d T%d %s: rel %.2e max abs %.2e (tolerance %.0e)%n",
+                        x.rel() < tol ? "PASS" : "FAIL", check.describe(), b, t, what, x.rel(), x.maxAbs(), tol);
+            });
+            err.forEach((what, x) -> assertThat(x.rel()).as("%s B%d T%d %s relative error (max abs %s)", check.describe(), b, t,
+                    what, x.maxAbs()).isLessThan(CudaCcaLayerCheck.tolerance(what)));
+        }
+    }
+}
