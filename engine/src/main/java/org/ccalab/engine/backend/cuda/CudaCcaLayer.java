@@ -252,6 +252,91 @@ public final class CudaCcaLayer implements AutoCloseable {
                 Pointer.to(ptr(gW0), ptr(gB0), ptr(du), ptr(z), ints(batch), ints(tokens), ints(c), ints(k0), ints(k1), ints(per)));
     }
 
+    // ---------------------------------------------------------------- decode
+
+    /**
+     * One layer's decode state for the layer's batch (cca.md section 3): K/V caches [B, capacity, Hkv, D] (keys
+     * post-prologue, values already shifted), the conv window [B, P, C] of raw packed projections and the
+     * value-shift state [B, Dk/2] = W_vd x_{t-1}; zeros at the start. {@code length} tokens are cached.
+     */
+    public final class DecodeState implements AutoCloseable {
+        final int capacity;
+        final DeviceBuffer kCache, vCache, window, vState, zt, vc, vd, q, att;
+        int length;
+
+        private DecodeState(int capacity) {
+            this.capacity = capacity;
+            int p = k0 - 1 + k1 - 1;
+            AttentionShape cache = new AttentionShape(batch, capacity, hq, hkv, d);
+            this.kCache = cuda.allocate(cache.kvElements() * 2);
+            this.vCache = cuda.allocate(cache.kvElements() * 2);
+            this.window = cuda.allocate(Math.max(4, (long) batch * p * c * 2));
+            this.vState = cuda.allocate((long) batch * (dk / 2) * 2);
+            this.zt = cuda.allocate((long) batch * c * 2);
+            this.vc = cuda.allocate((long) batch * (dk / 2) * 2);
+            this.vd = cuda.allocate((long) batch * (dk / 2) * 2);
+            this.q = cuda.allocate((long) batch * dq * 2);
+            this.att = cuda.allocate((long) batch * dq * 2);
+            cuda.zero(window);
+            cuda.zero(vState);
+        }
+
+        public int length() {
+            return length;
+        }
+
+        /** The K and V caches, for a benchmark that fills them with random rows. */
+        public DeviceBuffer keys() {
+            return kCache;
+        }
+
+        public DeviceBuffer values() {
+            return vCache;
+        }
+
+        /** Declares the first {@code rows} cache rows valid (a benchmark fills them with random rows). */
+        public void assumeCached(int rows) {
+            if (rows < 0 || rows >= capacity) throw new IllegalArgumentException("rows " + rows + " outside [0, " + capacity + ")");
+            length = rows;
+        }
+
+        @Override
+        public void close() {
+            for (DeviceBuffer b : List.of(kCache, vCache, window, vState, zt, vc, vd, q, att)) b.close();
+        }
+    }
+
+    /** A zero decode state for up to {@code capacity} tokens per sequence; needs the value shift (the decode kernel's). */
+    public DecodeState newDecodeState(int capacity) {
+        if (!valueShift)
+            throw new InvalidConfigException("variant.conv.valueShift", "the CUDA CCA decode step implements the value shift;"
+                    + " a layer without it has no GPU decode");
+        int g = hq / hkv;
+        if (g != 1 && g != 2 && g != 4 && g != 8)
+            throw new InvalidConfigException("variant.nKvHeads", "qHeads/kvHeads = " + g + " has no decode kernel (1, 2, 4 or 8)");
+        return new DecodeState(capacity);
+    }
+
+    /**
+     * One token per sequence at position {@code st.length()}: y [B, E] bf16 from x_t [B, E] bf16 (projections,
+     * {@link CudaBackend#ccaDecodeStep}, split-KV decode over the cache, o_proj); the state advances one token.
+     */
+    public void decode(DeviceBuffer yt, DeviceBuffer xt, DecodeState st) {
+        int pos = st.length;
+        if (pos >= st.capacity) throw new IllegalStateException("decode state full: " + st.capacity + " tokens");
+        need(xt, (long) batch * e * 2, "xt");
+        need(yt, (long) batch * e * 2, "yt");
+        int half = dk / 2;
+        cuda.gemmNt(st.zt, xt, wqk, batch, c, e);
+        blas.gemmEx(1, 0, half, batch, e, wv.address(), e, xt.address(), e, st.vc.address(), false, half, false);
+        blas.gemmEx(1, 0, half, batch, e, wv.address() + (long) half * e * 2, e, xt.address(), e, st.vd.address(), false, half, false);
+        cuda.ccaDecodeStep(st.q, st.kCache, st.vCache, st.window, st.vState, st.zt, st.vc, st.vd, conv,
+                new AttentionShape(batch, st.capacity, hq, hkv, d), pos, options);
+        cuda.decode(st.att, st.q, st.kCache, st.vCache, batch, pos + 1, st.capacity, hq, hkv, d);
+        cuda.gemmNt(yt, st.att, wo, batch, e, dq);
+        st.length = pos + 1;
+    }
+
     // ---------------------------------------------------------------- gradients
 
     /** Zeroes every parameter gradient (the backward adds into them). */

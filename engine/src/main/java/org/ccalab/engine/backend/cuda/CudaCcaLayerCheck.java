@@ -90,6 +90,32 @@ final class CudaCcaLayerCheck {
         return err;
     }
 
+    /**
+     * The GPU layer's decode ({@link CudaCcaLayer#decode}) token by token from a zero state over {@code tokens}
+     * tokens against the CPU layer's causal forward over all of them (cca.md: decode equals prefill row by row).
+     */
+    CudaBenchCli.Err decode(CudaBackend cuda, int batch, int tokens, long seed) {
+        int e = cfg.dModel(), rows = batch * tokens;
+        short[] x = CudaBenchCli.Random.bf16((long) rows * e, seed);
+        double[] want = reference.forward(Tensor.wrap(Bf16.toDoubles(x), batch, tokens, e)).output().data();
+        double[] got = new double[want.length];
+        try (CudaCcaLayer layer = new CudaCcaLayer(cuda, cfg, params, batch, 1);
+             CudaCcaLayer.DecodeState st = layer.newDecodeState(tokens);
+             DeviceBuffer yt = cuda.allocate((long) batch * e * 2)) {
+            for (int t = 0; t < tokens; t++) {
+                short[] xt = new short[batch * e];
+                for (int b = 0; b < batch; b++) System.arraycopy(x, (b * tokens + t) * e, xt, b * e, e);
+                try (DeviceBuffer dxt = cuda.uploadBf16(xt)) {
+                    cuda.poison(yt);
+                    layer.decode(yt, dxt, st);
+                    double[] y = Bf16.toDoubles(cuda.downloadBf16(yt, batch * e));
+                    for (int b = 0; b < batch; b++) System.arraycopy(y, b * e, got, (b * tokens + t) * e, e);
+                }
+            }
+        }
+        return CudaBenchCli.Err.of(got, want);
+    }
+
     /** The bound for one entry of {@link #run}'s result. */
     static double tolerance(String what) {
         return what.equals("out") ? FORWARD_TOLERANCE : GRADIENT_TOLERANCE;

@@ -33,19 +33,29 @@ class CudaBackendGpuTest {
     }
 
     @Test
-    void theEngineBenchmarksACcaLayerAndRefusesTraining() {
+    void theEngineBenchmarksACcaLayerForwardBackwardAndDecodeAndRefusesTraining() {
         RecordingObserver obs = new RecordingObserver();
         List<BenchmarkCell> cells = obs.cells;
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, new CcaConfig(2048, 4, 128), 1,
                     new BenchmarkSpec(1, 2048, null, null, null, null, null, null), null), null, null, obs);
             assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
-                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE");
+                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER", "BACKWARD/CORE",
+                            "BACKWARD/LAYER");
             assertThat(cells).allSatisfy(c -> {
+                System.out.printf("CCA-4x %s/%s: p50 %.4f ms, %.1f TFLOP/s, %.3g B/s, peak %d B, max rel error %.2e%n", c.phase(),
+                        c.scope(), c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.peakMemoryBytes(), c.maxRelError());
                 assertThat(c.backend()).isEqualTo("cuda");
                 assertThat(c.p50Ms()).isPositive();
                 assertThat(c.p10Ms()).isLessThanOrEqualTo(c.p90Ms());
+                assertThat(c.tflops()).isPositive();
+                assertThat(c.peakMemoryBytes()).isPositive();
             });
+            // every cell but the CCA forward core (prologue + attention: covered by the layer's) carries its error
+            assertThat(cells).filteredOn(c -> !(c.phase() == org.ccalab.common.run.Phase.FORWARD
+                            && c.scope() == org.ccalab.common.run.Scope.CORE))
+                    .allSatisfy(c -> assertThat(c.maxRelError()).as("%s/%s error vs float64", c.phase(), c.scope()).isFinite()
+                            .isPositive().isLessThan(CudaCcaLayerCheck.GRADIENT_TOLERANCE));
             assertThat(engine.environment().kernelBuildHash()).hasSize(64);
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.TRAINING,
                             new CcaConfig(2048, 4, 128), 1, null, sampleTraining()), null, null, obs))

@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * parameter gradient against the float64 CPU layer on fresh random inputs, for CCA and CCGQA shapes (G = 1, 2, 4,
  * one KV head), head dims 64 and 128, conv widths 2-3, the three key-temperature modes, the ablations without the
  * q-k mean or the value shift, batch 1 and 2, and a length whose dW1 GEMM takes the split-K path. Tolerances:
- * {@link CudaCcaLayerCheck} (why: its comment).
+ * {@link CudaCcaLayerCheck} (why: its comment). Also: decode token by token against the CPU forward rows, and the
+ * benchmark's MHA/GQA layer ({@link CudaBenchmarkRun.GqaLayer}) against the CPU GqaAttention without RoPE.
  */
 @Tag("gpu")
 class CudaCcaLayerGpuTest {
@@ -54,6 +55,40 @@ class CudaCcaLayerGpuTest {
             });
             err.forEach((what, x) -> assertThat(x.rel()).as("%s B%d T%d %s relative error (max abs %s)", check.describe(), b, t,
                     what, x.maxAbs()).isLessThan(CudaCcaLayerCheck.tolerance(what)));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"2048, 4, 4, 128, 2, 2, EXP, 2, 40", "512, 8, 2, 64, 3, 2, LINEAR, 1, 70", "512, 4, 1, 128, 2, 3, CLAMPED_EXP, 2, 33"})
+    void decodeTokenByTokenMatchesTheCpuForwardRows(int e, int hq, int hkv, int d, int k0, int k1, KeyTemperature temp, int b,
+                                                     int t) {
+        CcgqaConfig cfg = new CcgqaConfig(e, hq, hkv, d, new CompressedConvSpec(k0, k1, RopeSpec.HALF, temp, 1e-12, true, true));
+        CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 9 + t);
+        try (CudaBackend cuda = CudaBackend.open()) {
+            CudaBenchCli.Err err = check.decode(cuda, b, t, 700 + t);
+            double tol = CudaCcaLayerCheck.FORWARD_TOLERANCE;
+            System.out.printf(Locale.ROOT, "%s decode %s B%d T0..%d vs CPU forward rows: rel %.2e max abs %.2e (tolerance %.0e)%n",
+                    err.rel() < tol ? "PASS" : "FAIL", check.describe(), b, t - 1, err.rel(), err.maxAbs(), tol);
+            assertThat(err.rel()).as("decode %s relative error", check.describe()).isLessThan(tol);
+        }
+    }
+
+    /** The benchmark's MHA/GQA layer (no RoPE): forward, dx, the four weight gradients, and a decode step. */
+    @ParameterizedTest
+    @CsvSource({"16, 4, 128, 1, 200", "8, 8, 64, 2, 150", "8, 1, 128, 1, 97"})
+    void theBenchmarkGqaLayerMatchesTheFloat64CpuLayer(int hq, int hkv, int d, int b, int t) {
+        var shape = new CudaBenchmarkRun.Shape(hq * d, hq, hkv, d, null);
+        try (CudaBackend cuda = CudaBackend.open()) {
+            Map<String, CudaBenchCli.Err> err = new java.util.LinkedHashMap<>(
+                    CudaBenchmarkRun.GqaLayer.check(cuda, shape, org.ccalab.common.run.Phase.BACKWARD, b, t, 21));
+            assertThat(err).containsKeys("out", "dx", "q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight");
+            err.put("decode", CudaBenchmarkRun.GqaLayer.check(cuda, shape, org.ccalab.common.run.Phase.DECODE, b, t, 22).get("out"));
+            err.forEach((what, x) -> {
+                double tol = CudaCcaLayerCheck.tolerance(what.equals("decode") ? "out" : what);
+                System.out.printf(Locale.ROOT, "%s gqa layer %dq/%dkv D%d B%d T%d %s: rel %.2e max abs %.2e (tolerance %.0e)%n",
+                        x.rel() < tol ? "PASS" : "FAIL", hq, hkv, d, b, t, what, x.rel(), x.maxAbs(), tol);
+                assertThat(x.rel()).as("gqa layer %s", what).isLessThan(tol);
+            });
         }
     }
 }
