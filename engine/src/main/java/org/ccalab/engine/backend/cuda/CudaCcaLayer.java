@@ -40,11 +40,15 @@ public final class CudaCcaLayer implements AutoCloseable {
     private final AttentionShape shape;
     private final CudaBackend.PrologueOptions options;
     private final List<DeviceBuffer> owned = new ArrayList<>();
-    // weights
-    private final DeviceBuffer wqk, wv, wo;           // bf16 [C, E], [Dk, E], [E, Dq]
+    // weights: the q|k and current|delayed value projections as row blocks of [C, E] / [Dk, E] (one buffer each
+    // when the layer owns them, separate buffers from a trainer); bf16
+    private final Pair wqk, wv;
+    private final DeviceBuffer wo;                    // bf16 [E, Dq]
     private final CcaPrologueWeights conv;            // fp32
     // gradients, fp32, same layouts (gW1t as w1t: [NG, k1, D_in, D_out])
-    private final DeviceBuffer gWqk, gWv, gWo, gW0, gB0, gW1t, gB1, gTheta;
+    private final Pair gWqk, gWv;
+    private final DeviceBuffer gWo, gW0, gB0, gW1t, gB1, gTheta;
+    private final DeviceBuffer ownedGradQk, ownedGradV; // the packed gradient buffers when the layer owns them, else null
     // saved by forward
     private final DeviceBuffer z, y, vs, qh, kh, o, lse;
     private final DeviceBuffer ones;                  // fp32 ones for the bias broadcasts and column sums
@@ -82,11 +86,11 @@ public final class CudaCcaLayer implements AutoCloseable {
         this.options = new CudaBackend.PrologueOptions(rope.rotaryDims(d), rope.base(), cfg.conv().keyTemperature(),
                 cfg.conv().normEps(), cfg.conv().qkMean());
         try {
-            this.wqk = keep(cuda.uploadBf16(bf16(concat(get(params, "q_proj.weight", (long) dq * e), get(params, "k_proj.weight",
-                    (long) dk * e)))));
             int cur = dk - dk / 2;
-            this.wv = keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
-                    get(params, "v_proj_delayed.weight", (long) (dk / 2) * e)))));
+            this.wqk = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "q_proj.weight", (long) dq * e),
+                    get(params, "k_proj.weight", (long) dk * e))))), dq, dk, (long) e * 2);
+            this.wv = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
+                    get(params, "v_proj_delayed.weight", (long) (dk / 2) * e))))), cur, dk / 2, (long) e * 2);
             this.wo = keep(cuda.uploadBf16(bf16(get(params, "o_proj.weight", (long) e * dq))));
             float[] w1 = floats(get(params, "conv_qk_grouped.weight", (long) c * d * k1));
             this.conv = new CcaPrologueWeights(keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
@@ -94,28 +98,131 @@ public final class CudaCcaLayer implements AutoCloseable {
                     keep(cuda.uploadFloats(CcaPrologueWeights.repackW1(w1, ng, d, k1))),
                     keep(cuda.uploadFloats(floats(get(params, "conv_qk_grouped.bias", c)))),
                     keep(cuda.uploadFloats(floats(get(params, "temp", hkv)))), k0, k1);
-            this.gWqk = zeroed((long) c * e * 4);
-            this.gWv = zeroed((long) dk * e * 4);
+            this.ownedGradQk = zeroed((long) c * e * 4);
+            this.ownedGradV = zeroed((long) dk * e * 4);
+            this.gWqk = Pair.packed(ownedGradQk, dq, dk, (long) e * 4);
+            this.gWv = Pair.packed(ownedGradV, cur, dk / 2, (long) e * 4);
             this.gWo = zeroed((long) e * dq * 4);
             this.gW0 = zeroed((long) c * k0 * 4);
             this.gB0 = zeroed(c * 4L);
             this.gW1t = zeroed((long) c * d * k1 * 4);
             this.gB1 = zeroed(c * 4L);
             this.gTheta = zeroed(hkv * 4L);
-            this.z = keep(cuda.allocate((long) rows * c * 2));
-            this.y = keep(cuda.allocate((long) rows * dk * 2));
-            this.vs = valueShift ? keep(cuda.allocate((long) rows * dk * 2)) : y;
-            this.qh = keep(cuda.allocate(shape.qElements() * 2));
-            this.kh = keep(cuda.allocate(shape.kvElements() * 2));
-            this.o = keep(cuda.allocate(shape.qElements() * 2));
-            this.lse = keep(cuda.allocate((long) batch * hq * tokens * 4));
-            int n = Math.max(Math.max(rows, batch * uLen), batch * W1_SPLIT);
-            float[] one = new float[n];
-            java.util.Arrays.fill(one, 1f);
-            this.ones = keep(cuda.uploadFloats(one));
+            DeviceBuffer[] a = activations();
+            this.z = a[0];
+            this.y = a[1];
+            this.vs = a[2];
+            this.qh = a[3];
+            this.kh = a[4];
+            this.o = a[5];
+            this.lse = a[6];
+            this.ones = a[7];
         } catch (RuntimeException ex) {
             close();
             throw ex;
+        }
+    }
+
+    /**
+     * A layer on a trainer's device tensors (values and fp32 gradients it does not own): the projections as
+     * separate [out, E] bf16 matrices, the conv weights and the temperature fp32 (W1 already repacked, its
+     * gradient in the same layout). Allocates only the saved activations.
+     */
+    public record Tensors(DeviceBuffer wq, DeviceBuffer wk, DeviceBuffer wvCurrent, DeviceBuffer wvDelayed, DeviceBuffer wo,
+                          CcaPrologueWeights conv, DeviceBuffer gWq, DeviceBuffer gWk, DeviceBuffer gWvCurrent,
+                          DeviceBuffer gWvDelayed, DeviceBuffer gWo, DeviceBuffer gW0, DeviceBuffer gB0, DeviceBuffer gW1t,
+                          DeviceBuffer gB1, DeviceBuffer gTheta) {}
+
+    public CudaCcaLayer(CudaBackend cuda, CcgqaConfig cfg, Tensors t, int batch, int tokens) {
+        this.cuda = cuda;
+        this.blas = cuda.cublas();
+        this.cfg = cfg;
+        this.e = cfg.dModel();
+        this.hq = cfg.nQHeads();
+        this.hkv = cfg.nKvHeads();
+        this.d = cfg.headDim();
+        this.dq = hq * d;
+        this.dk = hkv * d;
+        this.c = dq + dk;
+        this.ng = hq + hkv;
+        this.k0 = cfg.conv().convSeqKernel();
+        this.k1 = cfg.conv().convChannelKernel();
+        this.batch = batch;
+        this.tokens = tokens;
+        this.rows = batch * tokens;
+        this.uLen = tokens + k1 - 1;
+        this.valueShift = cfg.conv().valueShift();
+        this.shape = new AttentionShape(batch, tokens, hq, hkv, d);
+        if (!shape.hasBackward())
+            throw new InvalidConfigException("variant.headDim", "the CUDA CCA layer needs headDim 64 or 128 (flash backward and"
+                    + " prologue kernels), got " + d);
+        var rope = cfg.conv().rope();
+        this.options = new CudaBackend.PrologueOptions(rope.rotaryDims(d), rope.base(), cfg.conv().keyTemperature(),
+                cfg.conv().normEps(), cfg.conv().qkMean());
+        int cur = dk - dk / 2;
+        need(t.wq(), (long) dq * e * 2, "wq");
+        need(t.wk(), (long) dk * e * 2, "wk");
+        need(t.wvCurrent(), (long) cur * e * 2, "wvCurrent");
+        need(t.wvDelayed(), (long) (dk / 2) * e * 2, "wvDelayed");
+        need(t.wo(), (long) e * dq * 2, "wo");
+        need(t.conv().w1t(), (long) c * d * k1 * 4, "w1t");
+        need(t.gW1t(), (long) c * d * k1 * 4, "gW1t");
+        need(t.gWq(), (long) dq * e * 4, "gWq");
+        need(t.gWk(), (long) dk * e * 4, "gWk");
+        need(t.gWo(), (long) e * dq * 4, "gWo");
+        this.wqk = new Pair(t.wq().address(), dq, t.wk().address(), dk, (long) e * 2);
+        this.wv = new Pair(t.wvCurrent().address(), cur, t.wvDelayed().address(), dk / 2, (long) e * 2);
+        this.wo = t.wo();
+        this.conv = t.conv();
+        this.gWqk = new Pair(t.gWq().address(), dq, t.gWk().address(), dk, (long) e * 4);
+        this.gWv = new Pair(t.gWvCurrent().address(), cur, t.gWvDelayed().address(), dk / 2, (long) e * 4);
+        this.gWo = t.gWo();
+        this.gW0 = t.gW0();
+        this.gB0 = t.gB0();
+        this.gW1t = t.gW1t();
+        this.gB1 = t.gB1();
+        this.gTheta = t.gTheta();
+        this.ownedGradQk = null;
+        this.ownedGradV = null;
+        try {
+            DeviceBuffer[] a = activations();
+            this.z = a[0];
+            this.y = a[1];
+            this.vs = a[2];
+            this.qh = a[3];
+            this.kh = a[4];
+            this.o = a[5];
+            this.lse = a[6];
+            this.ones = a[7];
+        } catch (RuntimeException ex) {
+            close();
+            throw ex;
+        }
+    }
+
+    /** z, y, shifted values, q̂, k̂, o, lse (saved by forward) and the ones vector, owned. */
+    private DeviceBuffer[] activations() {
+        DeviceBuffer yb = keep(cuda.allocate((long) rows * dk * 2));
+        int n = Math.max(Math.max(rows, batch * uLen), batch * W1_SPLIT);
+        float[] one = new float[n];
+        java.util.Arrays.fill(one, 1f);
+        return new DeviceBuffer[] {keep(cuda.allocate((long) rows * c * 2)), yb,
+                valueShift ? keep(cuda.allocate((long) rows * dk * 2)) : yb, keep(cuda.allocate(shape.qElements() * 2)),
+                keep(cuda.allocate(shape.kvElements() * 2)), keep(cuda.allocate(shape.qElements() * 2)),
+                keep(cuda.allocate((long) batch * hq * tokens * 4)), keep(cuda.uploadFloats(one))};
+    }
+
+    /**
+     * Two row blocks [n1, E] and [n2, E] of one projection (raw device addresses, rowBytes per row): packed when
+     * the second follows the first in memory, then each GEMM over them is one call.
+     */
+    record Pair(long first, int n1, long second, int n2, long rowBytes) {
+        static Pair packed(DeviceBuffer b, int n1, int n2, long rowBytes) {
+            return new Pair(b.address(), n1, b.address() + n1 * rowBytes, n2, rowBytes);
+        }
+
+        boolean isPacked() {
+            return second == first + n1 * rowBytes;
         }
     }
 
@@ -136,8 +243,8 @@ public final class CudaCcaLayer implements AutoCloseable {
     public void forward(DeviceBuffer out, DeviceBuffer x) {
         need(x, (long) rows * e * 2, "x");
         need(out, (long) rows * e * 2, "out");
-        cuda.gemmNt(z, x, wqk, rows, c, e);
-        cuda.gemmNt(y, x, wv, rows, dk, e);
+        project(z, x, wqk, rows);
+        project(y, x, wv, rows);
         cuda.ccaPrologue(qh, kh, z, conv, shape, options);
         if (valueShift) cuda.valueShift(vs, y, batch, tokens, dk);
         cuda.flashForward(o, lse, qh, kh, vs, shape, true, hkv);
@@ -186,10 +293,10 @@ public final class CudaCcaLayer implements AutoCloseable {
             DeviceBuffer dz = scratch(tmp, (long) rows * c * 2);
             prologueBackward(tmp, dz, dq32, dk32);
             // 1. down-projections
-            inputGrad(dx, dz, wqk, e, c, false);
-            inputGrad(dx, dy, wv, e, dk, true);
-            weightGrad(gWqk, dz, x, c, e);
-            weightGrad(gWv, dy, x, dk, e);
+            inputGrad(dx, dz, wqk, false);
+            inputGrad(dx, dy, wv, true);
+            weightGrad(gWqk, dz, x);
+            weightGrad(gWv, dy, x);
         } finally {
             tmp.forEach(DeviceBuffer::close);
         }
@@ -327,9 +434,9 @@ public final class CudaCcaLayer implements AutoCloseable {
         need(xt, (long) batch * e * 2, "xt");
         need(yt, (long) batch * e * 2, "yt");
         int half = dk / 2;
-        cuda.gemmNt(st.zt, xt, wqk, batch, c, e);
-        blas.gemmEx(1, 0, half, batch, e, wv.address(), e, xt.address(), e, st.vc.address(), false, half, false);
-        blas.gemmEx(1, 0, half, batch, e, wv.address() + (long) half * e * 2, e, xt.address(), e, st.vd.address(), false, half, false);
+        project(st.zt, xt, wqk, batch);
+        blas.gemmEx(1, 0, half, batch, e, wv.first(), e, xt.address(), e, st.vc.address(), false, half, false);
+        blas.gemmEx(1, 0, half, batch, e, wv.second(), e, xt.address(), e, st.vd.address(), false, half, false);
         cuda.ccaDecodeStep(st.q, st.kCache, st.vCache, st.window, st.vState, st.zt, st.vc, st.vd, conv,
                 new AttentionShape(batch, st.capacity, hq, hkv, d), pos, options);
         cuda.decode(st.att, st.q, st.kCache, st.vCache, batch, pos + 1, st.capacity, hq, hkv, d);
@@ -341,7 +448,8 @@ public final class CudaCcaLayer implements AutoCloseable {
 
     /** Zeroes every parameter gradient (the backward adds into them). */
     public void zeroGradients() {
-        for (DeviceBuffer g : List.of(gWqk, gWv, gWo, gW0, gB0, gW1t, gB1, gTheta)) cuda.zero(g);
+        if (ownedGradQk == null) throw new IllegalStateException("the gradients are the trainer's buffers: it zeroes them");
+        for (DeviceBuffer g : List.of(ownedGradQk, ownedGradV, gWo, gW0, gB0, gW1t, gB1, gTheta)) cuda.zero(g);
     }
 
     /**
@@ -349,11 +457,12 @@ public final class CudaCcaLayer implements AutoCloseable {
      * buffers; W1 back in PyTorch's [C, D, k1], the packed projections split).
      */
     public Map<String, double[]> gradients() {
+        if (ownedGradQk == null) throw new IllegalStateException("the gradients are the trainer's buffers: read them there");
         Map<String, double[]> g = new LinkedHashMap<>();
-        double[] qk = doubles(cuda.downloadFloats(gWqk, c * e));
+        double[] qk = doubles(cuda.downloadFloats(ownedGradQk, c * e));
         g.put("q_proj.weight", java.util.Arrays.copyOfRange(qk, 0, dq * e));
         g.put("k_proj.weight", java.util.Arrays.copyOfRange(qk, dq * e, c * e));
-        double[] v = doubles(cuda.downloadFloats(gWv, dk * e));
+        double[] v = doubles(cuda.downloadFloats(ownedGradV, dk * e));
         int cur = dk - dk / 2;
         g.put("v_proj_current.weight", java.util.Arrays.copyOfRange(v, 0, cur * e));
         g.put("v_proj_delayed.weight", java.util.Arrays.copyOfRange(v, cur * e, dk * e));
@@ -367,7 +476,7 @@ public final class CudaCcaLayer implements AutoCloseable {
     }
 
     /** The inverse of {@link CcaPrologueWeights#repackW1}: [groups, k1, D_in, D_out] -> PyTorch's [C, D, k1]. */
-    static float[] unpackW1(float[] w1t, int groups, int headDim, int k1) {
+    public static float[] unpackW1(float[] w1t, int groups, int headDim, int k1) {
         int dd = headDim;
         if (w1t.length != groups * dd * dd * k1)
             throw new IllegalArgumentException("w1t has " + w1t.length + " values, expected groups*D*D*k1 = " + groups * dd * dd * k1);
@@ -382,9 +491,42 @@ public final class CudaCcaLayer implements AutoCloseable {
 
     // ---------------------------------------------------------------- GEMMs (cuBLAS column-major)
 
+    /** out [n, n1 + n2] bf16 = x [n, E] [W1 ; W2]^T: one GEMM when packed, else one per block (column offset). */
+    private void project(DeviceBuffer out, DeviceBuffer x, Pair w, int n) {
+        int width = w.n1() + w.n2();
+        if (w.isPacked()) {
+            blas.gemmEx(1, 0, width, n, e, w.first(), e, x.address(), e, out.address(), false, width, false);
+            return;
+        }
+        blas.gemmEx(1, 0, w.n1(), n, e, w.first(), e, x.address(), e, out.address(), false, width, false);
+        blas.gemmEx(1, 0, w.n2(), n, e, w.second(), e, x.address(), e, out.address() + (long) w.n1() * 2, false, width, false);
+    }
+
+    /** [dW1 ; dW2] [out, E] fp32 += dy [N, n1 + n2]^T x [N, E] (bf16 operands). */
+    private void weightGrad(Pair dw, DeviceBuffer dy, DeviceBuffer in) {
+        int width = dw.n1() + dw.n2();
+        if (dw.isPacked()) {
+            blas.gemmEx(0, 1, e, width, rows, in.address(), e, dy.address(), width, dw.first(), true, e, true);
+            return;
+        }
+        blas.gemmEx(0, 1, e, dw.n1(), rows, in.address(), e, dy.address(), width, dw.first(), true, e, true);
+        blas.gemmEx(0, 1, e, dw.n2(), rows, in.address(), e, dy.address() + (long) dw.n1() * 2, width, dw.second(), true, e, true);
+    }
+
     /** dW [out, in] fp32 += dy [N, out]^T x [N, in] (bf16 operands). */
     private void weightGrad(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer in, int out, int inWidth) {
         blas.gemmEx(0, 1, inWidth, out, rows, in.address(), inWidth, dy.address(), out, dw.address(), true, inWidth, true);
+    }
+
+    /** dx [N, E] bf16 (+)= dy [N, n1 + n2] [W1 ; W2]. */
+    private void inputGrad(DeviceBuffer dx, DeviceBuffer dy, Pair w, boolean accumulate) {
+        int width = w.n1() + w.n2();
+        if (w.isPacked()) {
+            blas.gemmEx(0, 0, e, rows, width, w.first(), e, dy.address(), width, dx.address(), false, e, accumulate);
+            return;
+        }
+        blas.gemmEx(0, 0, e, rows, w.n1(), w.first(), e, dy.address(), width, dx.address(), false, e, accumulate);
+        blas.gemmEx(0, 0, e, rows, w.n2(), w.second(), e, dy.address() + (long) w.n1() * 2, width, dx.address(), false, e, true);
     }
 
     /** dIn [N, in] bf16 (+)= dy [N, out] W [out, in]. */

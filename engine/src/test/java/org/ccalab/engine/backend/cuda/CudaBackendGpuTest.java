@@ -33,7 +33,7 @@ class CudaBackendGpuTest {
     }
 
     @Test
-    void theEngineBenchmarksACcaLayerForwardBackwardAndDecodeAndRefusesTraining() {
+    void theEngineBenchmarksACcaLayerForwardBackwardAndDecodeAndRefusesMlaTraining() {
         RecordingObserver obs = new RecordingObserver();
         List<BenchmarkCell> cells = obs.cells;
         try (CudaEngine engine = CudaEngine.create()) {
@@ -58,7 +58,7 @@ class CudaBackendGpuTest {
                             .isPositive().isLessThan(CudaCcaLayerCheck.GRADIENT_TOLERANCE));
             assertThat(engine.environment().kernelBuildHash()).hasSize(64);
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.TRAINING,
-                            new CcaConfig(2048, 4, 128), 1, null, sampleTraining()), null, null, obs))
+                            org.ccalab.common.variant.MlaConfig.kvMatched(2048, 16, 512), 1, null, sampleTraining()), null, null, obs))
                     .isInstanceOfSatisfying(RunFailedException.class,
                             e -> assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG));
         }
