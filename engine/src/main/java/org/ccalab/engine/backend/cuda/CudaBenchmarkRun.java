@@ -42,7 +42,8 @@ import org.ccalab.engine.run.RunObserver;
  * cached tokens.
  * </ul>
  * MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE, CORE and LAYER. Not covered, and logged as such: MLA
- * BACKWARD, BACKWARD at head dim 256, dtypes other than bf16 (INVALID_CONFIG).
+ * BACKWARD, BACKWARD at head dim 256, the CCA decode layer without the value shift, dtypes other than bf16
+ * (INVALID_CONFIG).
  *
  * <p>FLOPs ({@link #flops}, CostModel's conventions): forward core = the causal (or full) attention term, forward
  * layer = CostModel's prefill FLOPs (linear and conv weights 2 per token, plus attention); backward = 2x the
@@ -101,14 +102,14 @@ final class CudaBenchmarkRun {
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();
-                double[] ms = !covers(shape, phase) ? null : switch (phase) {
+                double[] ms = !covers(shape, phase, scope) ? null : switch (phase) {
                     case FORWARD -> scope == Scope.CORE ? forwardCore() : forwardLayer();
                     case DECODE -> scope == Scope.CORE ? decodeCore() : decodeLayer();
                     case BACKWARD -> scope == Scope.CORE ? backwardCore() : backwardLayer();
                 };
                 if (ms == null) {
-                    LOG.warning(() -> "CUDA benchmark: " + phase + "/" + scope + " has no kernel for head dim " + shape.headDim()
-                            + "; no cell");
+                    LOG.warning(() -> "CUDA benchmark: " + phase + "/" + scope + " is not covered for this variant (backward: head"
+                            + " dim 64 or 128, here " + shape.headDim() + "; CCA decode layer: with the value shift); no cell");
                     continue;
                 }
                 cells.add(cell(phase, scope, ms));
@@ -135,9 +136,13 @@ final class CudaBenchmarkRun {
         observer.cells(cells);
     }
 
-    /** Whether the variant's head dim has the phase's kernels (both scopes): backward needs 64 or 128. */
-    static boolean covers(Shape shape, Phase phase) {
-        return phase != Phase.BACKWARD || shape.headDim() == 64 || shape.headDim() == 128;
+    /**
+     * Whether the variant has the cell's kernels: backward needs head dim 64 or 128; the CCA/CCGQA decode layer
+     * needs the value shift (the decode step kernel implements it).
+     */
+    static boolean covers(Shape shape, Phase phase, Scope scope) {
+        if (phase == Phase.BACKWARD) return shape.headDim() == 64 || shape.headDim() == 128;
+        return phase != Phase.DECODE || scope != Scope.LAYER || shape.conv() == null || shape.conv().valueShift();
     }
 
     private BenchmarkCell cell(Phase phase, Scope scope, double[] ms) {

@@ -21,13 +21,22 @@ class CudaBenchmarkRunTest {
         for (var c : new Object[] {new MhaConfig(2048, 16), new GqaConfig(2048, 32, 8), new CcaConfig(2048, 4, 128),
                 new CcgqaConfig(2048, 4, 1, 128), new CcgqaConfig(2048, 8, 2, 64)}) {
             var shape = CudaBenchmarkRun.Shape.of((org.ccalab.common.variant.AttentionConfig) c);
-            for (Phase p : Phase.values()) assertThat(CudaBenchmarkRun.covers(shape, p)).as(c + " " + p).isTrue();
+            for (Phase p : Phase.values())
+                for (Scope s : Scope.values()) assertThat(CudaBenchmarkRun.covers(shape, p, s)).as(c + " " + p + "/" + s).isTrue();
         }
         var d256 = CudaBenchmarkRun.Shape.of(new MhaConfig(2048, 8));
         assertThat(d256.headDim()).isEqualTo(256);
-        assertThat(CudaBenchmarkRun.covers(d256, Phase.BACKWARD)).isFalse();
-        assertThat(CudaBenchmarkRun.covers(d256, Phase.FORWARD)).isTrue();
-        assertThat(CudaBenchmarkRun.covers(d256, Phase.DECODE)).isTrue();
+        for (Scope s : Scope.values()) {
+            assertThat(CudaBenchmarkRun.covers(d256, Phase.BACKWARD, s)).isFalse();
+            assertThat(CudaBenchmarkRun.covers(d256, Phase.FORWARD, s)).isTrue();
+            assertThat(CudaBenchmarkRun.covers(d256, Phase.DECODE, s)).isTrue();
+        }
+        // the CCA decode step implements the value shift: its ablation has a decode core cell but no layer cell
+        var noShift = CudaBenchmarkRun.Shape.of(new CcgqaConfig(2048, 4, 2, 128,
+                new org.ccalab.common.variant.CompressedConvSpec(null, null, null, null, null, null, false)));
+        assertThat(CudaBenchmarkRun.covers(noShift, Phase.DECODE, Scope.CORE)).isTrue();
+        assertThat(CudaBenchmarkRun.covers(noShift, Phase.DECODE, Scope.LAYER)).isFalse();
+        assertThat(CudaBenchmarkRun.covers(noShift, Phase.BACKWARD, Scope.LAYER)).isTrue();
     }
 
     @Test
