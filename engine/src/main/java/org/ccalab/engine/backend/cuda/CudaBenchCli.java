@@ -279,9 +279,9 @@ public final class CudaBenchCli {
     /** {@link CudaCcaLayer}'s forward, dx and every parameter gradient against the float64 CPU layer. */
     private void checkLayerBackward(CcgqaConfig cfg, int batch, int tokens) {
         CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 11 + tokens);
-        check.run(cuda, batch, tokens, 500 + tokens).forEach((what, err) -> record("check", "cca layer backward vs CPU "
-                + check.describe() + " B" + batch + " T" + tokens + " " + what, err.rel() < CudaCcaLayerCheck.tolerance(what), err,
-                Map.of()));
+        check.run(cuda, batch, tokens, 500 + tokens).forEach((what, x) -> record("check", "cca layer backward vs CPU "
+                + check.describe() + " B" + batch + " T" + tokens + " " + what, x.err().rel() < CudaCcaLayerCheck.tolerance(what, x),
+                x.err(), Map.of("gpuSpread", x.spread(), "tolerance", CudaCcaLayerCheck.tolerance(what, x))));
     }
 
     /** {@link CudaCcaLayer#decode} token by token from a zero state against the CPU layer's forward rows. */
