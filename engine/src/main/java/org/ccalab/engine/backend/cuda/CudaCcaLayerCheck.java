@@ -31,7 +31,7 @@ import org.ccalab.engine.tensor.Tensor;
  * over every softmax row (sum_ij P_ij (dP_ij - D_i) S_ij), small against its terms, so the bf16 rounding of P, dS and
  * O in any bf16 attention backward moves it by more than 3e-2 relative (the plain bf16 PyTorch layer: up to 3e-2 at
  * T = 200 in run 19; ours up to 3.8e-2 at E = 512 and, likely, 0.15 at E = 2048 with beta up to 2.7:
- * bench/results/2026-11-23-s3-layer-run1-gpu-tests.log). Its bound is measured, not guessed: {@link #run} also
+ * bench/results/2026-11-23-s3-layer-run1-gpu-tests.txt). Its bound is measured, not guessed: {@link #run} also
  * runs the GPU layer on a copy of x perturbed at the bf16 ulp level and reports how far the GPU's own result moves
  * ({@link Entry#spread}): rounding noise moves it about as far as it is from float64, a wrong formula does not
  * (while the float64 layer's temperature gradient moves by only 3e-3 to 7e-3 when x gets relative noise of 2^-8,
