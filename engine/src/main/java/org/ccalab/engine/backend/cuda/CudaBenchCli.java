@@ -281,7 +281,7 @@ public final class CudaBenchCli {
         CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 11 + tokens);
         check.run(cuda, batch, tokens, 500 + tokens).forEach((what, x) -> record("check", "cca layer backward vs CPU "
                 + check.describe() + " B" + batch + " T" + tokens + " " + what, x.err().rel() < CudaCcaLayerCheck.tolerance(what, x),
-                x.err(), Map.of("gpuSpread", x.spread(), "tolerance", CudaCcaLayerCheck.tolerance(what, x))));
+                x.err(), Map.of("gpuNoise", x.noise(), "tolerance", CudaCcaLayerCheck.tolerance(what, x))));
     }
 
     /** {@link CudaCcaLayer#decode} token by token from a zero state against the CPU layer's forward rows. */

@@ -51,11 +51,14 @@ class CudaBackendGpuTest {
                 assertThat(c.tflops()).isPositive();
                 assertThat(c.peakMemoryBytes()).isPositive();
             });
-            // every cell but the CCA forward core (prologue + attention: covered by the layer's) carries its error
+            // every cell but the CCA forward core (prologue + attention: covered by the layer's) carries its error; the
+            // layer backward's worst gradient at E = 2048 sits on bf16's noise floor (CudaCcaLayerCheck), bounded by its cap
             assertThat(cells).filteredOn(c -> !(c.phase() == org.ccalab.common.run.Phase.FORWARD
                             && c.scope() == org.ccalab.common.run.Scope.CORE))
                     .allSatisfy(c -> assertThat(c.maxRelError()).as("%s/%s error vs float64", c.phase(), c.scope()).isFinite()
-                            .isPositive().isLessThan(CudaCcaLayerCheck.GRADIENT_TOLERANCE));
+                            .isPositive().isLessThan(c.phase() == org.ccalab.common.run.Phase.BACKWARD
+                                    && c.scope() == org.ccalab.common.run.Scope.LAYER
+                                    ? CudaCcaLayerCheck.GRADIENT_CAP : CudaCcaLayerCheck.GRADIENT_TOLERANCE));
             assertThat(engine.environment().kernelBuildHash()).hasSize(64);
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.TRAINING,
                             org.ccalab.common.variant.MlaConfig.kvMatched(2048, 16, 512), 1, null, sampleTraining()), null, null, obs))

@@ -51,12 +51,12 @@ class CudaCcaLayerGpuTest {
                     "conv_qk_grouped.bias", "temp", "o_proj.weight");
             err.forEach((what, x) -> {
                 double tol = CudaCcaLayerCheck.tolerance(what, x);
-                System.out.printf(Locale.ROOT, "%s %s B%d T%d %s: rel %.2e max abs %.2e, GPU spread %.2e (tolerance %.2e)%n",
+                System.out.printf(Locale.ROOT, "%s %s B%d T%d %s: rel %.2e max abs %.2e, GPU noise %.2e (tolerance %.2e)%n",
                         x.err().rel() < tol ? "PASS" : "FAIL", check.describe(), b, t, what, x.err().rel(), x.err().maxAbs(),
-                        x.spread(), tol);
+                        x.noise(), tol);
             });
-            err.forEach((what, x) -> assertThat(x.err().rel()).as("%s B%d T%d %s relative error (max abs %s, GPU spread %s)",
-                    check.describe(), b, t, what, x.err().maxAbs(), x.spread()).isLessThan(CudaCcaLayerCheck.tolerance(what, x)));
+            err.forEach((what, x) -> assertThat(x.err().rel()).as("%s B%d T%d %s relative error (max abs %s, GPU noise %s)",
+                    check.describe(), b, t, what, x.err().maxAbs(), x.noise()).isLessThan(CudaCcaLayerCheck.tolerance(what, x)));
         }
     }
 
