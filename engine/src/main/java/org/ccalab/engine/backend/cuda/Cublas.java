@@ -98,10 +98,17 @@ final class Cublas implements AutoCloseable {
      */
     void gemmStridedBatched(int opA, int opB, int m, int n, int k, long a, int lda, long strideA, long b, int ldb,
                             long strideB, long c, int ldc, long strideC, int batch, boolean float32, boolean accumulate) {
+        gemmStridedBatched(opA, opB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch, float32, accumulate, true);
+    }
+
+    /** As above; {@code tf32} false: fp32 operands multiplied in full fp32 (CUBLAS_COMPUTE_32F), slower. */
+    void gemmStridedBatched(int opA, int opB, int m, int n, int k, long a, int lda, long strideA, long b, int ldb,
+                            long strideB, long c, int ldc, long strideC, int batch, boolean float32, boolean accumulate,
+                            boolean tf32) {
         int type = float32 ? CUDA_R_32F : CUDA_R_16BF;
         int rc = (int) invoke(gemmStridedBatchedEx, handle, opA, opB, m, n, k, one, MemorySegment.ofAddress(a), type, lda,
                 strideA, MemorySegment.ofAddress(b), type, ldb, strideB, accumulate ? one : zero, MemorySegment.ofAddress(c),
-                type, ldc, strideC, batch, float32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                type, ldc, strideC, batch, float32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         check(rc, "cublasGemmStridedBatchedEx(m=" + m + ", n=" + n + ", k=" + k + ", batch " + batch + ", ops " + opA + "/" + opB
                 + (float32 ? ", fp32/TF32" : ", bf16") + ")");
     }

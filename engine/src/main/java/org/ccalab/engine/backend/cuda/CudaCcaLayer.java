@@ -534,9 +534,16 @@ public final class CudaCcaLayer implements AutoCloseable {
         blas.gemmEx(0, 0, inWidth, rows, out, w.address(), inWidth, dy.address(), out, dIn.address(), false, inWidth, accumulate);
     }
 
+    /**
+     * The stage-2 conv's GEMMs multiply in TF32 (as bench/layer_backward.py's torch.bmm with allow_tf32) unless
+     * {@code -Dccalab.cca.backward.tf32=false} asks for full fp32 products (a precision lab switch).
+     */
+    static final boolean TF32 = Boolean.parseBoolean(System.getProperty("ccalab.cca.backward.tf32", "true"));
+
     private void gemm32(int opA, int opB, int m, int n, int k, long a, int lda, long strideA, long b, int ldb, long strideB,
                         long cAddr, int ldc, long strideC, int count, boolean accumulate) {
-        blas.gemmStridedBatched(opA, opB, m, n, k, a, lda, strideA, b, ldb, strideB, cAddr, ldc, strideC, count, true, accumulate);
+        blas.gemmStridedBatched(opA, opB, m, n, k, a, lda, strideA, b, ldb, strideB, cAddr, ldc, strideC, count, true, accumulate,
+                TF32);
     }
 
     // ---------------------------------------------------------------- helpers

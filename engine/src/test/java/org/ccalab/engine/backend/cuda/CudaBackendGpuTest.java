@@ -52,7 +52,8 @@ class CudaBackendGpuTest {
                 assertThat(c.peakMemoryBytes()).isPositive();
             });
             // every cell but the CCA forward core (prologue + attention: covered by the layer's) carries its error; the
-            // layer backward's worst gradient at E = 2048 sits on bf16's noise floor (CudaCcaLayerCheck), bounded by its cap
+            // layer backward's worst gradient at E = 2048 is 9.5e-2 from float64 (an open finding: CudaCcaLayerCheck's
+            // comment), bounded here by the check's cap so that anything worse still fails
             assertThat(cells).filteredOn(c -> !(c.phase() == org.ccalab.common.run.Phase.FORWARD
                             && c.scope() == org.ccalab.common.run.Scope.CORE))
                     .allSatisfy(c -> assertThat(c.maxRelError()).as("%s/%s error vs float64", c.phase(), c.scope()).isFinite()
