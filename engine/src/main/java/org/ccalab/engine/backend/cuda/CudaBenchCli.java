@@ -137,7 +137,7 @@ public final class CudaBenchCli {
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
         checkCcaLayer(new CcgqaConfig(512, 4, 1, 128), 1, 200);   // CCGQA-4x shape: G = 4 onto one KV head
         // the GPU layers' backward (dx and every parameter gradient) and decode against the float64 CPU layers
-        checkLayerBackward(new CcgqaConfig(512, 4, 4, 128), 2, 200);  // CCA, G = 1 (at E = 2048: open, CudaCcaLayerCheck)
+        checkLayerBackward(new CcgqaConfig(512, 4, 4, 128), 2, 200);  // CCA, G = 1 (E = 2048: the gpu test, bound from plain bf16)
         checkLayerBackward(new CcgqaConfig(512, 4, 2, 128, new org.ccalab.common.variant.CompressedConvSpec(3, 3, null,
                 KeyTemperature.LINEAR, null, null, null)), 2, 150);
         checkLayerBackward(new CcgqaConfig(512, 4, 1, 64, new org.ccalab.common.variant.CompressedConvSpec(2, 2, null,

@@ -32,21 +32,52 @@ import org.ccalab.engine.tensor.Tensor;
  * rounding downstream, and takes the GPU's noise as the change of its error: noise = |e2 - e1| / (sqrt 2 |want|),
  * e1, e2 the GPU-minus-float64 differences at the two inputs. Rounding noise makes e1 and e2 independent (|e2 - e1|
  * ~ sqrt 2 |e1|, error / noise ~ 1); a wrong formula makes them nearly equal (the same bias twice), which the bound
- * then exposes. Bound for dx and every gradient: max({@link #GRADIENT_TOLERANCE}, 3 x noise), at most
- * {@link #GRADIENT_CAP} ({@link #TEMPERATURE_CAP} for the temperature). It matters for CCA with one query head per
- * KV head: there the q/k-path gradients are noisier (E = 512, 4q/4kv: 1.6e-2 to 2.4e-2 at noise 1.2e-2 to 1.8e-2; the
- * temperature's, per KV head a covariance over every softmax row, 5e-2 at noise 3.9e-2) than for CCGQA (under 2e-2).
+ * then exposes. It matters for CCA with one query head per KV head: there the q/k-path gradients are noisier (E = 512,
+ * 4q/4kv: 1.6e-2 to 2.4e-2 at noise 1.2e-2 to 1.8e-2; the temperature's, per KV head a covariance over every softmax
+ * row, 5e-2 at noise 3.9e-2) than for CCGQA (under 2e-2).
  *
- * <p>Open (not covered by the gpu test): CCA-4x at E = 2048 with the engine's initialisation (0.02-std linears,
- * U(+-0.71) stage-1 conv) has q/k-path gradients 5.4e-2 to 7.6e-2 and the temperature's 0.2 to 0.33 from float64, about
- * 3 and 5 times the measured noise, so mostly systematic; dx, the value and o_proj gradients and the output are
- * within 4e-3 (bench/results/2026-11-23-s3-layer-run4-gpu-tests.txt). Not TF32: the fp32 FMA prologue with fp32
- * stage-2 GEMMs gives the same (run 5). The Python-launched layer on the same kernels with cca_reference.py's
- * initialisation gets 8.5e-3 there (plain bf16 PyTorch 1.5e-2; run 3). Next experiment: the mma.sync forward
- * ({@code -Dccalab.flash.forward=mma}) instead of the wgmma forward, whose O feeds the backward's D = rowsum(dO o O).
+ * <p>Where the softmax is sharp, the noise estimate undercounts bf16's floor and the bound is taken from a plain bf16
+ * implementation on the same inputs instead ({@link PlainBf16}). CCA-4x at E = 2048 with the engine's initialisation
+ * (0.02-std linears, U(+-0.71) stage-1 conv; each softmax row's largest weight 0.98 on average, logits up to 13.8) has
+ * q/k-path gradients 5.2e-2 to 7.6e-2 and the temperature's 0.196 from float64 at 2.2e-2 to 3.7e-2 "noise". That is
+ * not a bug but the flash backward's own floor (run s3-ccaprec-1, bench/cca_case_floor.py on the gpu test's exact
+ * inputs, bench/results/2026-11-23-s3-ccaprec-run1-floor_e2048.txt): plain bf16 PyTorch autograd with SDPA flash /
+ * cuDNN is 6.0e-2 to 6.8e-2 (q/k path) and 0.107 (temperature) off on the same inputs, and with the conv prologue in
+ * fp32 as ours, 5.2e-2 to 7.6e-2 and 0.197, equal to ours to 2 digits; the Python-launched kernels reproduce the Java
+ * layer's errors to 3 digits with the wgmma or the mma.sync forward, TF32 or fp32 prologue. A float64 emulation puts
+ * the error on one rounding every flash backward makes: D = rowsum(dO o O) from the bf16 O (alone 5.1e-2 on W_q, 0.11
+ * on the temperature; bf16 q^, k^ alone 4e-3): with P ~ one-hot, dS = P (dP - D) cancels. The same rounding model
+ * (no kernel) has about the same error / noise ratio as ours (2.4 and 4.4 on W_q and the temperature, ours 2.4 and 5.3):
+ * a ratio above 1 is a property of these inputs' roundings, not of a wrong formula (likely: 1-3-ulp nudges of x move
+ * many elements of O by less than O's bf16 ulp, so their rounding is not re-drawn). (SDPA math, which materialises P and
+ * never forms D from O, gets 2.9e-2 and 1.5e-2.) The same mechanism at E = 512 (4q/4kv B2 T200, row maximum 0.91):
+ * plain bf16 flash 2.2e-2 to 2.7e-2 and 3.8e-2 (temperature), ours 1.6e-2 to 2.4e-2 and 5.0e-2 (run s3-ccaprec-2).
+ *
+ * <p>Bound for dx and every gradient: max({@link #GRADIENT_TOLERANCE}, 3 x noise, 2 x the case's measured plain bf16
+ * flash error for the q/k-path gradients and the temperature where one was measured), at most {@link #GRADIENT_CAP}
+ * ({@link #TEMPERATURE_CAP} for the temperature): the caps are twice the worst plain bf16 flash error measured on any
+ * checked case (CCA-4x E = 2048: 6.75e-2 on conv_qk_depthwise.weight with cuDNN, 0.107 on the temperature with FA2).
+ * Factor 2 as bench/layer_backward.py's rule; ours is at 0.86x to 1.14x of plain bf16 on the q/k path there and 1.83x
+ * on the temperature (0.196 against 0.214). Verified on the H100 (run s3-ccaprec-2,
+ * bench/results/2026-11-23-s3-ccaprec-run2-gpu-tests.txt): the case passes at bounds 0.135 / 0.214 with the errors
+ * above, every other case unchanged.
  */
 final class CudaCcaLayerCheck {
-    static final double FORWARD_TOLERANCE = 1e-2, GRADIENT_TOLERANCE = 3e-2, GRADIENT_CAP = 0.15, TEMPERATURE_CAP = 0.5;
+    static final double FORWARD_TOLERANCE = 1e-2, GRADIENT_TOLERANCE = 3e-2, GRADIENT_CAP = 0.135, TEMPERATURE_CAP = 0.214;
+
+    /**
+     * A plain bf16 implementation's error on a case's exact inputs (bench/cca_case_floor.py: PyTorch autograd, bf16
+     * weights and activations, SDPA flash and cuDNN, the worse of the two): the worst over the q/k-path gradients
+     * (q_proj, k_proj, the two convs) and the temperature's. {@link #NONE} where none was measured.
+     */
+    record PlainBf16(double qkPath, double temperature) {
+        static final PlainBf16 NONE = new PlainBf16(0, 0);
+
+        double of(String what) {
+            if (what.equals("temp")) return temperature;
+            return what.startsWith("q_proj") || what.startsWith("k_proj") || what.startsWith("conv_") ? qkPath : 0;
+        }
+    }
 
     /** One compared quantity: the GPU's error against float64 and its measured rounding noise (both relative). */
     record Entry(CudaBenchCli.Err err, double noise) {}
@@ -111,7 +142,7 @@ final class CudaCcaLayerCheck {
      * Every element moved by 1 to 3 bf16 ulps (+-1..3 in the bit pattern, never across zero: |v| >> ulp), random
      * sign: enough to re-draw the roundings of everything computed from it.
      */
-    private static short[] nudge(short[] v, long seed) {
+    static short[] nudge(short[] v, long seed) {
         double[] r = CudaBenchCli.Random.doubles(v.length, seed);
         short[] out = v.clone();
         for (int i = 0; i < out.length; i++) {
@@ -184,8 +215,17 @@ final class CudaCcaLayerCheck {
 
     /** The bound for one entry of {@link #run}'s result: fixed for "out", noise-adaptive for the rest (class comment). */
     static double tolerance(String what, Entry entry) {
+        return tolerance(what, entry, PlainBf16.NONE);
+    }
+
+    /**
+     * The bound for one entry of {@link #run}'s result on a case with a measured plain bf16 error: fixed for "out",
+     * else the larger of the noise-adaptive bound and twice the plain bf16 error, capped (class comment).
+     */
+    static double tolerance(String what, Entry entry, PlainBf16 plain) {
         if (what.equals("out")) return FORWARD_TOLERANCE;
-        return Math.min(what.equals("temp") ? TEMPERATURE_CAP : GRADIENT_CAP, Math.max(GRADIENT_TOLERANCE, 3 * entry.noise()));
+        return Math.min(what.equals("temp") ? TEMPERATURE_CAP : GRADIENT_CAP,
+                Math.max(Math.max(GRADIENT_TOLERANCE, 3 * entry.noise()), 2 * plain.of(what)));
     }
 
     /** Whether every entry is within its bound. */
