@@ -2,6 +2,9 @@
 
     python3 bench/cca_case_floor.py --case case.safetensors[.gz] --fatbin ccalab.fatbin --out $OUT
 
+Write the case file first (on a CPU host; defaults: the gpu test's CCA-4x E=2048 B1 T256 case, -Dccalab.dump.e/hq/hkv/d/b/t/
+temp pick another): ./mvnw -pl engine test -Dkernels.skip -Dtest=CcaLayerCaseDump -Dccalab.dumpCcaCase=DIR
+-Dsurefire.failIfNoSpecifiedTests=false; gzip DIR/case.safetensors to carry it (48 MB -> 34 MB at E = 2048).
 The file holds the CudaCcaLayerCheck parameters (CPU names, PyTorch layouts), x, g, the noise estimate's nudged x', g'
 and the Java float64 CPU layer's out, dx and gradients at (x, g). Here, on the same inputs:
   f64     PyTorch float64 autograd of cca_reference.py's layer (first checked against the Java float64 results)
