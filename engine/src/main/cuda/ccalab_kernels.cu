@@ -174,3 +174,4 @@ CCA_DECODE_STEP(128)
 #include "mla_kernels.cuh"       // MLA prefill core and absorbed decode
 #include "training_kernels.cuh"  // what a GPU training step needs besides attention and GEMMs
 #include "hopper_kernels.cuh"    // wgmma attention core (sm_90a; other targets get a trap)
+#include "attention/cca_layer_bwd.cuh"  // the CCA layer backward's depthwise-conv parameter gradients (Java layer)

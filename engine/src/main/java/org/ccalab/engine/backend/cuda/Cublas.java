@@ -3,6 +3,7 @@ package org.ccalab.engine.backend.cuda;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -20,11 +21,14 @@ import java.nio.file.Path;
 final class Cublas implements AutoCloseable {
     private static final int CUDA_R_32F = 0, CUDA_R_16BF = 14, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
     private static final int OP_N = 0, OP_T = 1;
+    /** cublasComputeType_t: fp32 accumulation with fp32 operands rounded to TF32 in the tensor cores. */
+    private static final int CUBLAS_COMPUTE_32F_FAST_TF32 = 77;
 
     private final Arena arena = Arena.ofShared();
     private final Path library;
     private final MethodHandle gemmEx;
     private final MethodHandle destroy;
+    private final MethodHandle gemmStridedBatchedEx;
     private final MemorySegment handle;
     private final MemorySegment one;
     private final MemorySegment zero;
@@ -45,6 +49,10 @@ final class Cublas implements AutoCloseable {
         gemmEx = linker.downcallHandle(find(lib, "cublasGemmEx"), FunctionDescriptor.of(JAVA_INT,
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        gemmStridedBatchedEx = linker.downcallHandle(find(lib, "cublasGemmStridedBatchedEx"), FunctionDescriptor.of(JAVA_INT,
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG,
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
+                JAVA_INT));
         MemorySegment out = arena.allocate(ADDRESS);
         check((int) invoke(create, out), "cublasCreate_v2");
         handle = out.get(ADDRESS, 0);
@@ -80,6 +88,29 @@ final class Cublas implements AutoCloseable {
                 ldFirst, MemorySegment.ofAddress(second), CUDA_R_16BF, ldSecond, accumulate ? one : zero,
                 MemorySegment.ofAddress(c), cFloat32 ? CUDA_R_32F : CUDA_R_16BF, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         check(rc, "cublasGemmEx(m=" + m + ", n=" + n + ", k=" + k + ", ops " + opFirst + "/" + opSecond + ")");
+    }
+
+    /**
+     * cublasGemmStridedBatchedEx in column-major terms: for i in [0, batch), c_i = op(a_i) op(b_i) (+ c_i when
+     * accumulate), x_i = x + i * strideX elements. {@code float32}: operands and c fp32, accumulated in fp32 with
+     * TF32 tensor-core products (CUBLAS_COMPUTE_32F_FAST_TF32, as PyTorch's bmm with allow_tf32); otherwise
+     * operands and c bf16 with fp32 accumulation. Addresses are raw device addresses (offsets added by the caller).
+     */
+    void gemmStridedBatched(int opA, int opB, int m, int n, int k, long a, int lda, long strideA, long b, int ldb,
+                            long strideB, long c, int ldc, long strideC, int batch, boolean float32, boolean accumulate) {
+        gemmStridedBatched(opA, opB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch, float32, accumulate, true);
+    }
+
+    /** As above; {@code tf32} false: fp32 operands multiplied in full fp32 (CUBLAS_COMPUTE_32F), slower. */
+    void gemmStridedBatched(int opA, int opB, int m, int n, int k, long a, int lda, long strideA, long b, int ldb,
+                            long strideB, long c, int ldc, long strideC, int batch, boolean float32, boolean accumulate,
+                            boolean tf32) {
+        int type = float32 ? CUDA_R_32F : CUDA_R_16BF;
+        int rc = (int) invoke(gemmStridedBatchedEx, handle, opA, opB, m, n, k, one, MemorySegment.ofAddress(a), type, lda,
+                strideA, MemorySegment.ofAddress(b), type, ldb, strideB, accumulate ? one : zero, MemorySegment.ofAddress(c),
+                type, ldc, strideC, batch, float32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        check(rc, "cublasGemmStridedBatchedEx(m=" + m + ", n=" + n + ", k=" + k + ", batch " + batch + ", ops " + opA + "/" + opB
+                + (float32 ? ", fp32/TF32" : ", bf16") + ")");
     }
 
     private static Object invoke(MethodHandle h, Object... args) {

@@ -495,4 +495,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         kernels.close();
         device.close();
     }
+
+    // ---------------------------------------------------------------- for launchers outside this class
+
+    /** The backend's cuBLAS handle (bound to its stream), for CudaCcaLayer's strided and fp32 GEMMs. */
+    Cublas cublas() {
+        return cublas;
+    }
 }

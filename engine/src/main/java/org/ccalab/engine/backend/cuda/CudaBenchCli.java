@@ -32,7 +32,8 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
  * + prologue + flash with fused value shift + out GEMM) and {@code mla} (MLA at E = 2048, V2-Lite r_kv 512 and
  * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill and decode step; its
- * checks are in {@code check}). Times are CUDA-event medians after warm-up, inputs
+ * checks are in {@code check}). {@code layer} also times each D = 128 layer's whole backward up to 16k
+ * ({@link #layerBackward}; the layers' backward and decode are checked against the CPU in {@code check}). Times are CUDA-event medians after warm-up, inputs
  * rotated over two sets. Exit status 1 when a check fails.
  */
 public final class CudaBenchCli {
@@ -139,6 +140,16 @@ public final class CudaBenchCli {
         checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
         checkCcaLayer(new CcgqaConfig(512, 4, 1, 128), 1, 200);   // CCGQA-4x shape: G = 4 onto one KV head
+        // the GPU layers' backward (dx and every parameter gradient) and decode against the float64 CPU layers
+        checkLayerBackward(new CcgqaConfig(512, 4, 4, 128), 2, 200);  // CCA, G = 1 (E = 2048: the gpu test, bound from plain bf16)
+        checkLayerBackward(new CcgqaConfig(512, 4, 2, 128, new org.ccalab.common.variant.CompressedConvSpec(3, 3, null,
+                KeyTemperature.LINEAR, null, null, null)), 2, 150);
+        checkLayerBackward(new CcgqaConfig(512, 4, 1, 64, new org.ccalab.common.variant.CompressedConvSpec(2, 2, null,
+                KeyTemperature.CLAMPED_EXP, null, null, null)), 1, 257);
+        checkCcaDecodeLayer(new CcgqaConfig(E, 4, 4, 128), 2, 40);
+        checkCcaDecodeLayer(new CcgqaConfig(512, 8, 2, 64), 1, 70);
+        checkGqaLayer(new Variant("GQA 16q/4kv", "gqa", 16, 4, 128), 1, 200);
+        checkGqaLayer(new Variant("MHA 8x64", "mha", 8, 8, 64), 2, 150);
         checkMlaCore(ref, 2, 333, 16, 192, 128, true);
         checkMlaCore(ref, 1, 200, 4, 192, 128, false);
         checkMlaCore(ref, 2, 130, 4, 96, 64, true);
@@ -315,6 +326,33 @@ public final class CudaBenchCli {
         } finally {
             held.forEach(DeviceBuffer::close);
         }
+    }
+
+    /** {@link CudaCcaLayer}'s forward, dx and every parameter gradient against the float64 CPU layer. */
+    private void checkLayerBackward(CcgqaConfig cfg, int batch, int tokens) {
+        CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 11 + tokens);
+        check.run(cuda, batch, tokens, 500 + tokens).forEach((what, x) -> record("check", "cca layer backward vs CPU "
+                + check.describe() + " B" + batch + " T" + tokens + " " + what, x.err().rel() < CudaCcaLayerCheck.tolerance(what, x),
+                x.err(), Map.of("gpuNoise", x.noise(), "tolerance", CudaCcaLayerCheck.tolerance(what, x))));
+    }
+
+    /** {@link CudaCcaLayer#decode} token by token from a zero state against the CPU layer's forward rows. */
+    private void checkCcaDecodeLayer(CcgqaConfig cfg, int batch, int tokens) {
+        CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 13 + tokens);
+        Err err = check.decode(cuda, batch, tokens, 600 + tokens);
+        record("check", "cca layer decode vs CPU forward rows " + check.describe() + " B" + batch + " T0.." + (tokens - 1),
+                err.rel() < CudaCcaLayerCheck.FORWARD_TOLERANCE, err, Map.of());
+    }
+
+    /** The benchmark's MHA/GQA layer (no RoPE): forward, backward (dx, weight gradients) and a decode step vs the CPU. */
+    private void checkGqaLayer(Variant v, int batch, int tokens) {
+        var shape = new CudaBenchmarkRun.Shape(v.qHeads() * v.headDim(), v.qHeads(), v.kvHeads(), v.headDim(), null);
+        String name = v.name() + " E" + shape.dModel() + " B" + batch + " T" + tokens;
+        CudaBenchmarkRun.GqaLayer.check(cuda, shape, org.ccalab.common.run.Phase.BACKWARD, batch, tokens, 17)
+                .forEach((what, err) -> record("check", "gqa layer backward vs CPU " + name + " " + what,
+                        err.rel() < CudaCcaLayerCheck.tolerance(what), err, Map.of()));
+        Err dec = CudaBenchmarkRun.GqaLayer.check(cuda, shape, org.ccalab.common.run.Phase.DECODE, batch, tokens, 18).get("out");
+        record("check", "gqa layer decode step vs CPU " + name, dec.rel() < CudaCcaLayerCheck.FORWARD_TOLERANCE, dec, Map.of());
     }
 
     private static double[] concat(double[] a, double[] b) {
@@ -757,6 +795,54 @@ public final class CudaBenchCli {
                     held.forEach(DeviceBuffer::close);
                 }
             }
+        layerBackward(seqs);
+    }
+
+    /**
+     * Whole-layer backward from saved activations at E = 2048, batch 1, causal, up to 16k: MHA/GQA = o_proj GEMM
+     * grads + flash backward + q/k/v GEMM grads ({@link CudaBenchmarkRun.GqaLayer}), CCA/CCGQA =
+     * {@link CudaCcaLayer#backward} (k0 = k1 = 2, EXP temperature, half RoPE: bench/layer_backward.py's layer).
+     * TFLOP/s in CostModel's conventions ({@link CudaBenchmarkRun#flops}).
+     */
+    void layerBackward(int[] seqs) {
+        table.add("== attention layer backward, E=2048, batch 1, causal (ms p50, TFLOP/s) ==");
+        for (int t : seqs) {
+            if (t > 16384) continue;
+            for (Variant v : VARIANTS) {
+                if (v.headDim() != 128) continue;
+                boolean cc = v.family().startsWith("cc");
+                org.ccalab.common.variant.AttentionConfig cfg = switch (v.family()) {
+                    case "mha" -> new org.ccalab.common.variant.MhaConfig(E, v.qHeads());
+                    case "gqa" -> new org.ccalab.common.variant.GqaConfig(E, v.qHeads(), v.kvHeads());
+                    default -> new CcgqaConfig(E, v.qHeads(), v.kvHeads(), v.headDim());
+                };
+                List<DeviceBuffer> held = new ArrayList<>();
+                DeviceBuffer x = keep(held, randomBf16((long) t * E, 41)), g = keep(held, randomBf16((long) t * E, 42));
+                DeviceBuffer out = keep(held, cuda.allocate((long) t * E * 2)), dx = keep(held, cuda.allocate((long) t * E * 2));
+                try {
+                    Stats st;
+                    if (cc) {
+                        CcgqaConfig c = (CcgqaConfig) cfg;
+                        try (CudaCcaLayer layer = new CudaCcaLayer(cuda, c, new CudaCcaLayerCheck(c, 1).parameters(), 1, t)) {
+                            layer.forward(out, x);
+                            st = time(i -> layer.backward(dx, g));
+                        }
+                    } else {
+                        var shape = CudaBenchmarkRun.Shape.of(cfg);
+                        try (var layer = new CudaBenchmarkRun.GqaLayer(cuda, shape, CudaBenchmarkRun.GqaLayer.parameters(shape, 1), 1, t)) {
+                            layer.forward(out, x);
+                            st = time(i -> layer.backward(dx, g));
+                        }
+                    }
+                    double tf = CudaBenchmarkRun.flops(cfg, org.ccalab.common.run.Phase.BACKWARD, org.ccalab.common.run.Scope.LAYER, t,
+                            true) / (st.p50() * 1e-3) / 1e12;
+                    cell("backward", "layer", v, t, 1, st, tf, 0, kvBytesPerToken(v));
+                    table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (layer backward)", v.name(), t, st.p50(), tf));
+                } finally {
+                    held.forEach(DeviceBuffer::close);
+                }
+            }
+        }
     }
 
     private static DeviceBuffer keep(List<DeviceBuffer> held, DeviceBuffer b) {

@@ -2,6 +2,8 @@ package org.ccalab.engine.backend.cuda;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Map;
 import java.util.List;
 import java.util.function.IntConsumer;
 import java.util.logging.Logger;
@@ -18,6 +20,8 @@ import org.ccalab.common.variant.CompressedConvSpec;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.cost.CostEstimate;
+import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
 import org.ccalab.engine.backend.cpu.CpuBackend;
 import org.ccalab.engine.run.RunStoppedException;
@@ -25,13 +29,27 @@ import org.ccalab.engine.run.RunObserver;
 
 /**
  * One BENCHMARK run on the GPU: the variant at (batch, seqLen) for each requested phase x scope our kernels
- * cover, on random bf16 inputs and weights. FORWARD/CORE = attention (with the CCA prologue for CCA/CCGQA);
- * FORWARD/LAYER = projections (cuBLAS) + core + output projection; DECODE/CORE = one token over a KV cache of
- * seqLen; BACKWARD/CORE for MHA/GQA (head dims 64, 128, 256). MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE,
- * CORE and LAYER (its layer with RoPE, norms and the latent cache), BACKWARD/CORE. Not covered, and logged as such:
- * BACKWARD for CCA/CCGQA and layers, DECODE/LAYER but for MLA, dtypes other than bf16 (INVALID_CONFIG). MHA/GQA layers here carry no RoPE.
- * Errors: MHA/GQA core cells carry the same kernel's error against the float64 CPU reference at a small shape
- * ({@link #referenceError}); the others are NaN and covered by {@link CudaBenchCli}'s checks and the gpu tests.
+ * cover, on random bf16 inputs and weights. Cells (CCA and CCGQA alike; MHA/GQA layers here carry no RoPE):
+ * <ul>
+ * <li>FORWARD/CORE: attention (with the prologue for CCA/CCGQA); FORWARD/LAYER: projections (cuBLAS) + core +
+ * output projection.
+ * <li>BACKWARD/CORE (head dims 64, 128; 256 for MHA/GQA): the flash backward, on the latent shape for CCA/CCGQA.
+ * BACKWARD/LAYER (the same head dims): the whole layer's backward from saved activations: MHA/GQA = o_proj GEMM grads, flash
+ * backward, q/k/v GEMM grads ({@link GqaLayer}); CCA/CCGQA = {@link CudaCcaLayer#backward} (flash, value-shift
+ * and prologue backward, the stage-2 conv's GEMMs, projection grads).
+ * <li>DECODE/CORE: one token over a KV cache of seqLen; DECODE/LAYER: one token through the whole layer
+ * (projections, for CCA/CCGQA {@link CudaBackend#ccaDecodeStep}, split-KV decode, o_proj) after seqLen - 1
+ * cached tokens.
+ * </ul>
+ * MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE, CORE and LAYER, BACKWARD/CORE. Not covered, and logged as
+ * such: MLA BACKWARD/LAYER, CCA/CCGQA BACKWARD at head dim 256 (no prologue kernel there), the CCA decode layer
+ * without the value shift, dtypes other than bf16 (INVALID_CONFIG).
+ *
+ * <p>FLOPs ({@link #flops}, CostModel's conventions): forward core = the causal (or full) attention term, forward
+ * layer = CostModel's prefill FLOPs (linear and conv weights 2 per token, plus attention); backward = 2x the
+ * forward's weight FLOPs (input and weight gradients) + 2.5x the attention term (FlashAttention-2's count);
+ * decode = CostModel.decodeFlops (core: the attention over the cache only). Errors: every cell carries its kernel's
+ * error against the float64 CPU reference at a small shape of the same variant ({@link #referenceError}).
  */
 final class CudaBenchmarkRun {
     private static final Logger LOG = Logger.getLogger(CudaBenchmarkRun.class.getName());
@@ -84,14 +102,14 @@ final class CudaBenchmarkRun {
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();
-                double[] ms = switch (phase) {
+                double[] ms = !covers(shape, phase, scope) ? null : switch (phase) {
                     case FORWARD -> scope == Scope.CORE ? forwardCore() : forwardLayer();
-                    case DECODE -> scope == Scope.CORE ? decodeCore() : null;
-                    case BACKWARD -> scope == Scope.CORE && shape.conv() == null && attentionShape().hasBackward()
-                            ? backwardCore() : null;
+                    case DECODE -> scope == Scope.CORE ? decodeCore() : decodeLayer();
+                    case BACKWARD -> scope == Scope.CORE ? backwardCore() : backwardLayer();
                 };
                 if (ms == null) {
-                    LOG.warning(() -> "CUDA benchmark: " + phase + "/" + scope + " is not implemented; no cell");
+                    LOG.warning(() -> "CUDA benchmark: " + phase + "/" + scope + " is not covered for this variant (backward: head"
+                            + " dim 64 or 128, here " + shape.headDim() + "; CCA decode layer: with the value shift); no cell");
                     continue;
                 }
                 cells.add(cell(phase, scope, ms));
@@ -117,19 +135,23 @@ final class CudaBenchmarkRun {
         observer.cells(cells);
     }
 
+    /**
+     * Whether the variant has the cell's kernels: backward needs head dim 64 or 128, or 256 without the CCA prologue
+     * (its backward exists for D <= 128 only); the CCA/CCGQA decode layer needs the value shift (the decode step
+     * kernel implements it).
+     */
+    static boolean covers(Shape shape, Phase phase, Scope scope) {
+        if (phase == Phase.BACKWARD)
+            return shape.headDim() == 64 || shape.headDim() == 128 || (shape.headDim() == 256 && shape.conv() == null);
+        return phase != Phase.DECODE || scope != Scope.LAYER || shape.conv() == null || shape.conv().valueShift();
+    }
+
     private BenchmarkCell cell(Phase phase, Scope scope, double[] ms) {
-        int b = bs.batch(), t = bs.seqLen(), hq = shape.qHeads(), hkv = shape.kvHeads(), d = shape.headDim(), e = shape.dModel();
+        int b = bs.batch(), t = bs.seqLen();
         double s = ms[1] / 1e3;
-        double attn = (bs.causal() ? 2.0 : 4.0) * b * hq * (double) t * t * d;
-        double proj = 2.0 * b * t * e * ((double) (hq + 2 * hkv) * d + (double) hq * d);
-        long kvPerToken = 2L * hkv * d * 2;
-        double flops = switch (phase) {
-            case DECODE -> 4.0 * b * hq * (double) t * d;
-            case BACKWARD -> 2.5 * attn;
-            default -> scope == Scope.LAYER ? attn + proj : attn;
-        };
-        double bytes = phase == Phase.DECODE ? (double) b * t * kvPerToken
-                : 2.0 * b * t * (hq + 2 * hkv) * d + 2.0 * b * t * hq * d;
+        long kvPerToken = CostModel.kvCacheBytesPerToken(spec.variant(), 2);
+        double flops = b * flops(spec.variant(), phase, scope, t, bs.causal());
+        double bytes = b * bytes(shape, CostModel.linearWeights(spec.variant()), phase, scope, t, kvPerToken);
         long peak = cuda.device().pool().peakLiveBytes();  // of the measurement just finished, before the check allocates
         CudaBenchCli.Err err = referenceError(phase, scope);
         return new BenchmarkCell(phase, scope, bs.causal(), b, t, "bf16", "cuda", ms[0], ms[1], ms[2], flops / s / 1e12,
@@ -137,23 +159,91 @@ final class CudaBenchmarkRun {
     }
 
     /**
-     * The cell's kernel against the float64 CPU reference at a small shape of the same variant (batch 1, up to 256
-     * tokens; decode over up to 512 cached tokens) on fresh bf16 inputs, as CudaBenchCli's check phase measures it:
-     * the timed shape itself would take the CPU minutes. MHA/GQA cores; the CCA prologue and the layers are
-     * checked by CudaBenchCli's layer checks and the gpu tests, not per cell (NaN).
+     * FLOPs of one sequence in CostModel's conventions. Forward: core = the attention term (causal: S(S+1)/2 pairs),
+     * layer = prefill FLOPs (weights + convs + attention). Backward: 2x the forward's weight and conv FLOPs (input and
+     * weight gradients; none in the core) + 2.5x its attention term. Decode at context S: core = the attention over
+     * the cache, layer = CostModel.decodeFlops.
+     */
+    static double flops(AttentionConfig variant, Phase phase, Scope scope, int seqLen, boolean causal) {
+        CostEstimate c = CostModel.estimate(variant, seqLen, 2);
+        double attention = causal ? c.prefillFlopsCausal() - (c.prefillFlops() - c.prefillAttentionFlops()) : c.prefillAttentionFlops();
+        double weights = c.prefillFlops() - c.prefillAttentionFlops();
+        return switch (phase) {
+            case FORWARD -> scope == Scope.CORE ? attention : weights + attention;
+            case BACKWARD -> scope == Scope.CORE ? 2.5 * attention : 2 * weights + 2.5 * attention;
+            case DECODE -> scope == Scope.CORE ? CostModel.decodeFlops(variant, seqLen) - CostModel.decodeFlops(variant, 0)
+                    : CostModel.decodeFlops(variant, seqLen);
+        };
+    }
+
+    /**
+     * Bytes one sequence moves at least (bf16 activations, fp32 attention gradients). Decode: the KV cache read
+     * (both scopes, as the MLA cells). Forward core: q, k, v in, o out; backward core: q, k, v, o, dO in, fp32 dq,
+     * dk, dv out. Layers add x and the output (forward) or dOut and dx (backward) at width E, the bf16 weights
+     * read once, and in backward the fp32 weight gradients read and written.
+     */
+    static double bytes(Shape shape, long linearWeights, Phase phase, Scope scope, int seqLen, long kvPerToken) {
+        double q = (double) seqLen * shape.qHeads() * shape.headDim(), kv = (double) seqLen * shape.kvHeads() * shape.headDim();
+        double io = 2.0 * 2 * seqLen * shape.dModel();
+        return switch (phase) {
+            case DECODE -> (double) seqLen * kvPerToken;
+            case FORWARD -> 2 * (2 * q + 2 * kv) + (scope == Scope.CORE ? 0 : io + 2.0 * linearWeights);
+            case BACKWARD -> 2 * (3 * q + 2 * kv) + 4 * (q + 2 * kv) + (scope == Scope.CORE ? 0 : io + 10.0 * linearWeights);
+        };
+    }
+
+    /**
+     * The cell's kernels against the float64 CPU reference at a small shape of the same variant (batch 1, up to 256
+     * tokens; decode over up to 512 cached tokens, the CCA decode layer over up to 64 decoded tokens) on fresh bf16
+     * inputs: the timed shape itself would take the CPU minutes. Cores: CudaBenchCli's kernel checks (the flash
+     * backward and split-KV decode on the latent shape for CCA/CCGQA). Layers: {@link GqaLayer#check} (MHA/GQA with
+     * the same shape and no RoPE, as timed) and {@link CudaCcaLayerCheck} (forward: the output; backward: the worst of
+     * dx and every parameter gradient but the key temperature's, whose relative error measures its conditioning
+     * rather than the kernels (CudaCcaLayerCheck's comment; the gpu test bounds it); decode: token-by-token decode
+     * against the CPU forward rows). The CCA forward core (prologue + attention) is covered by the forward layer's
+     * error and the gpu tests, not per cell (NaN).
      */
     private CudaBenchCli.Err referenceError(Phase phase, Scope scope) {
-        if (scope != Scope.CORE || shape.conv() != null) return null;
+        int t = Math.min(bs.seqLen(), 256), cached = Math.min(bs.seqLen(), 512);
+        if (scope == Scope.LAYER) {
+            if (shape.conv() == null) {
+                Map<String, CudaBenchCli.Err> err = GqaLayer.check(cuda, shape, phase, 1, phase == Phase.DECODE ? cached : t, spec.seed());
+                return worst(err, phase);
+            }
+            CudaCcaLayerCheck check = new CudaCcaLayerCheck(ccgqa(), spec.seed());
+            if (phase == Phase.DECODE) return check.decode(cuda, 1, Math.min(bs.seqLen(), 64), spec.seed() + 3);
+            Map<String, CudaBenchCli.Err> err = new java.util.LinkedHashMap<>();
+            check.run(cuda, 1, t, spec.seed() + 3).forEach((k, v) -> {
+                if (!k.equals("temp")) err.put(k, v.err());
+            });
+            return worst(err, phase);
+        }
+        if (shape.conv() != null && phase == Phase.FORWARD) return null;
         String family = spec.variant().family();
         var v = new CudaBenchCli.Variant(family, family, shape.qHeads(), shape.kvHeads(), shape.headDim());
         AttentionKernel ref = CpuBackend.create().attention();
         CudaBenchCli checks = new CudaBenchCli(cuda, 1);
-        int t = Math.min(bs.seqLen(), 256), cached = Math.min(bs.seqLen(), 512);
         return switch (phase) {
             case FORWARD -> checks.flashForwardCheck(ref, v, 1, t, bs.causal()).out();
             case BACKWARD -> checks.backwardErrors(ref, v, 1, t, bs.causal()).values().stream()
-                    .max(java.util.Comparator.comparingDouble(CudaBenchCli.Err::rel)).orElseThrow();
+                    .max(Comparator.comparingDouble(CudaBenchCli.Err::rel)).orElseThrow();
             case DECODE -> checks.decodeErrors(ref, v, 1, cached, cached)[0];
+        };
+    }
+
+    /** Forward: the output's error; backward: the worst gradient's (relative); decode: the decoded rows'. */
+    private static CudaBenchCli.Err worst(Map<String, CudaBenchCli.Err> err, Phase phase) {
+        if (phase != Phase.BACKWARD) return err.get("out");
+        return err.entrySet().stream().filter(x -> !x.getKey().equals("out")).map(Map.Entry::getValue)
+                .max(Comparator.comparingDouble(CudaBenchCli.Err::rel)).orElseThrow();
+    }
+
+    /** The CCA/CCGQA variant as a CcgqaConfig. */
+    private CcgqaConfig ccgqa() {
+        return switch (spec.variant()) {
+            case CcaConfig a -> a.asGrouped();
+            case CcgqaConfig g -> g;
+            default -> throw new IllegalStateException("not a CCA variant: " + spec.variant().family());
         };
     }
 
@@ -300,7 +390,7 @@ final class CudaBenchmarkRun {
         if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "CCA attention is causal");
     }
 
-    /** Attention backward (MHA/GQA core); the CCA prologue and layer backward have no kernels yet. */
+    /** The flash backward (for CCA/CCGQA on the latent shape: q̂, k̂ and the shifted values stand in as random). */
     private double[] backwardCore() {
         AttentionShape s = attentionShape();
         List<DeviceBuffer> held = new ArrayList<>();
@@ -326,6 +416,256 @@ final class CudaBenchmarkRun {
             return time(i -> cuda.decode(o, q, k, v, b, len, len, hq, hkv, d));
         } finally {
             held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /**
+     * The layer's backward from saved activations (one forward first): MHA/GQA {@link GqaLayer}, CCA/CCGQA
+     * {@link CudaCcaLayer}. Parameter gradients accumulate over the iterations (as over micro-batches).
+     */
+    private double[] backwardLayer() {
+        int rows = bs.batch() * bs.seqLen(), e = shape.dModel();
+        List<DeviceBuffer> held = new ArrayList<>();
+        try {
+            DeviceBuffer x = random(held, (long) rows * e, 10, 1), g = random(held, (long) rows * e, 30, 1);
+            DeviceBuffer out = alloc(held, (long) rows * e * 2), dx = alloc(held, (long) rows * e * 2);
+            if (shape.conv() == null) {
+                try (GqaLayer layer = new GqaLayer(cuda, shape, GqaLayer.parameters(shape, spec.seed()), bs.batch(), bs.seqLen())) {
+                    layer.forward(out, x);
+                    return time(i -> layer.backward(dx, g));
+                }
+            }
+            if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "CCA attention is causal");
+            try (CudaCcaLayer layer = new CudaCcaLayer(cuda, ccgqa(), new CudaCcaLayerCheck(ccgqa(), spec.seed()).parameters(),
+                    bs.batch(), bs.seqLen())) {
+                layer.forward(out, x);
+                return time(i -> layer.backward(dx, g));
+            }
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /** One token through the whole layer after seqLen - 1 cached tokens (random cache rows). */
+    private double[] decodeLayer() {
+        int b = bs.batch(), len = bs.seqLen(), e = shape.dModel();
+        AttentionShape cache = new AttentionShape(b, len, shape.qHeads(), shape.kvHeads(), shape.headDim());
+        List<DeviceBuffer> held = new ArrayList<>();
+        try {
+            DeviceBuffer xt = random(held, (long) b * e, 40, 1), yt = alloc(held, (long) b * e * 2);
+            if (shape.conv() == null) {
+                DeviceBuffer k = random(held, cache.kvElements(), 21, 1), v = random(held, cache.kvElements(), 22, 1);
+                try (GqaLayer layer = new GqaLayer(cuda, shape, GqaLayer.parameters(shape, spec.seed()), b, 1)) {
+                    return time(i -> layer.decode(yt, xt, k, v, len - 1, len));
+                }
+            }
+            try (CudaCcaLayer layer = new CudaCcaLayer(cuda, ccgqa(), new CudaCcaLayerCheck(ccgqa(), spec.seed()).parameters(), b, 1);
+                 CudaCcaLayer.DecodeState st = layer.newDecodeState(len)) {
+                cuda.device().upload(st.keys(), CudaBenchCli.Random.bf16(cache.kvElements(), spec.seed() * 31 + 21));
+                cuda.device().upload(st.values(), CudaBenchCli.Random.bf16(cache.kvElements(), spec.seed() * 31 + 22));
+                return time(i -> {
+                    st.assumeCached(len - 1);
+                    layer.decode(yt, xt, st);
+                });
+            }
+        } finally {
+            held.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /**
+     * The MHA/GQA layer this benchmark times, without RoPE (as FORWARD/LAYER): q, k, v = x W^T (cuBLAS), causal
+     * flash attention, o_proj; backward = o_proj GEMM grads, flash backward, the fp32 q/k/v gradients cast to bf16,
+     * their GEMM grads (weight gradients fp32, added); decode = the new token's q, k, v (k, v written straight
+     * into the cache row), split-KV decode, o_proj. Parameters under GqaAttention's names.
+     */
+    static final class GqaLayer implements AutoCloseable {
+        private final CudaBackend cuda;
+        private final Cublas blas;
+        private final int e, hq, hkv, d, dq, dk, batch, tokens, rows;
+        private final AttentionShape s;
+        private final List<DeviceBuffer> owned = new ArrayList<>();
+        private final DeviceBuffer wq, wk, wv, wo, gWq, gWk, gWv, gWo, q, k, v, o, lse;
+        private DeviceBuffer x;
+
+        GqaLayer(CudaBackend cuda, Shape shape, Map<String, double[]> p, int batch, int tokens) {
+            this.cuda = cuda;
+            this.blas = cuda.cublas();
+            this.e = shape.dModel();
+            this.hq = shape.qHeads();
+            this.hkv = shape.kvHeads();
+            this.d = shape.headDim();
+            this.dq = hq * d;
+            this.dk = hkv * d;
+            this.batch = batch;
+            this.tokens = tokens;
+            this.rows = batch * tokens;
+            this.s = new AttentionShape(batch, tokens, hq, hkv, d);
+            try {
+                this.wq = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("q_proj.weight"))));
+                this.wk = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("k_proj.weight"))));
+                this.wv = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("v_proj.weight"))));
+                this.wo = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("o_proj.weight"))));
+                this.gWq = zeroed((long) dq * e * 4);
+                this.gWk = zeroed((long) dk * e * 4);
+                this.gWv = zeroed((long) dk * e * 4);
+                this.gWo = zeroed((long) e * dq * 4);
+                this.q = keep(cuda.allocate(s.qElements() * 2));
+                this.k = keep(cuda.allocate(s.kvElements() * 2));
+                this.v = keep(cuda.allocate(s.kvElements() * 2));
+                this.o = keep(cuda.allocate(s.qElements() * 2));
+                this.lse = keep(cuda.allocate((long) batch * hq * tokens * 4));
+            } catch (RuntimeException ex) {
+                close();
+                throw ex;
+            }
+        }
+
+        /** The CPU layer's initial parameters for this shape without RoPE, rounded to bf16 (what the GPU holds). */
+        static Map<String, double[]> parameters(Shape shape, long seed) {
+            Map<String, double[]> p = new java.util.LinkedHashMap<>();
+            for (var prm : reference(shape, seed).parameters()) {
+                double[] w = prm.value().data();
+                for (int i = 0; i < w.length; i++) w[i] = Bf16.toFloat(Bf16.fromFloat((float) w[i]));
+                p.put(prm.name(), w);
+            }
+            return p;
+        }
+
+        private static org.ccalab.engine.attention.AttentionLayer reference(Shape shape, long seed) {
+            return org.ccalab.engine.attention.AttentionLayers.create(new GqaConfig(shape.dModel(), shape.qHeads(), shape.kvHeads(),
+                    new org.ccalab.common.variant.RopeSpec(0, 10_000.0)), new java.util.Random(seed));
+        }
+
+        void forward(DeviceBuffer out, DeviceBuffer x) {
+            cuda.gemmNt(q, x, wq, rows, dq, e);
+            cuda.gemmNt(k, x, wk, rows, dk, e);
+            cuda.gemmNt(v, x, wv, rows, dk, e);
+            cuda.flashForward(o, lse, q, k, v, s, true, hkv);
+            cuda.gemmNt(out, o, wo, rows, e, dq);
+            this.x = x;
+        }
+
+        void backward(DeviceBuffer dx, DeviceBuffer dOut) {
+            CudaTrainingKernels tk = cuda.trainingKernels();
+            try (DeviceBuffer dO = cuda.allocate((long) rows * dq * 2); DeviceBuffer dq32 = cuda.allocate(s.qElements() * 4);
+                 DeviceBuffer dk32 = cuda.allocate(s.kvElements() * 4); DeviceBuffer dv32 = cuda.allocate(s.kvElements() * 4);
+                 DeviceBuffer dqb = cuda.allocate(s.qElements() * 2); DeviceBuffer dkb = cuda.allocate(s.kvElements() * 2);
+                 DeviceBuffer dvb = cuda.allocate(s.kvElements() * 2)) {
+                weightGrad(gWo, dOut, o, e, dq);
+                inputGrad(dO, dOut, wo, dq, e, false);
+                cuda.flashBackward(dq32, dk32, dv32, q, k, v, o, lse, dO, s, true);
+                tk.castToBf16(dqb, dq32, s.qElements());
+                tk.castToBf16(dkb, dk32, s.kvElements());
+                tk.castToBf16(dvb, dv32, s.kvElements());
+                weightGrad(gWq, dqb, x, dq, e);
+                weightGrad(gWk, dkb, x, dk, e);
+                weightGrad(gWv, dvb, x, dk, e);
+                inputGrad(dx, dqb, wq, e, dq, false);
+                inputGrad(dx, dkb, wk, e, dk, true);
+                inputGrad(dx, dvb, wv, e, dk, true);
+            }
+        }
+
+        /** yt [B, E] for the token at {@code pos} from xt [B, E]; its k, v are written into cache row pos. */
+        void decode(DeviceBuffer yt, DeviceBuffer xt, DeviceBuffer kCache, DeviceBuffer vCache, int pos, int capacity) {
+            try (DeviceBuffer qt = cuda.allocate((long) batch * dq * 2); DeviceBuffer ot = cuda.allocate((long) batch * dq * 2)) {
+                cuda.gemmNt(qt, xt, wq, batch, dq, e);
+                long row = (long) pos * dk * 2;
+                blas.gemmEx(1, 0, dk, batch, e, wk.address(), e, xt.address(), e, kCache.address() + row, false, capacity * dk, false);
+                blas.gemmEx(1, 0, dk, batch, e, wv.address(), e, xt.address(), e, vCache.address() + row, false, capacity * dk, false);
+                cuda.decode(ot, qt, kCache, vCache, batch, pos + 1, capacity, hq, hkv, d);
+                cuda.gemmNt(yt, ot, wo, batch, e, dq);
+            }
+        }
+
+        Map<String, double[]> gradients() {
+            Map<String, double[]> g = new java.util.LinkedHashMap<>();
+            g.put("q_proj.weight", doubles(cuda.downloadFloats(gWq, dq * e)));
+            g.put("k_proj.weight", doubles(cuda.downloadFloats(gWk, dk * e)));
+            g.put("v_proj.weight", doubles(cuda.downloadFloats(gWv, dk * e)));
+            g.put("o_proj.weight", doubles(cuda.downloadFloats(gWo, e * dq)));
+            return g;
+        }
+
+        /**
+         * This layer against the float64 CPU GqaAttention of the same shape without RoPE, same bf16 parameters and
+         * inputs. FORWARD: "out"; BACKWARD: "out", "dx" and each weight gradient; DECODE: "out" = the last of
+         * {@code tokens} tokens decoded over a cache the GPU filled with the projections of the first tokens - 1.
+         */
+        static Map<String, CudaBenchCli.Err> check(CudaBackend cuda, Shape shape, Phase phase, int batch, int tokens, long seed) {
+            int e = shape.dModel(), rows = batch * tokens;
+            var ref = reference(shape, seed);
+            Map<String, double[]> p = parameters(shape, seed);
+            for (var prm : ref.parameters()) System.arraycopy(p.get(prm.name()), 0, prm.value().data(), 0, prm.value().data().length);
+            short[] x = CudaBenchCli.Random.bf16((long) rows * e, seed + 5), g = CudaBenchCli.Random.bf16((long) rows * e, seed + 6);
+            var pass = ref.forward(org.ccalab.engine.tensor.Tensor.wrap(Bf16.toDoubles(x), batch, tokens, e));
+            Map<String, CudaBenchCli.Err> err = new java.util.LinkedHashMap<>();
+            if (phase == Phase.DECODE) {
+                double[] want = new double[batch * e];
+                for (int b = 0; b < batch; b++)
+                    System.arraycopy(pass.output().data(), (b * tokens + tokens - 1) * e, want, b * e, e);
+                short[] xt = new short[batch * e];
+                for (int b = 0; b < batch; b++) System.arraycopy(x, (b * tokens + tokens - 1) * e, xt, b * e, e);
+                try (GqaLayer layer = new GqaLayer(cuda, shape, p, batch, tokens);
+                     DeviceBuffer dx = cuda.uploadBf16(x); DeviceBuffer out = cuda.allocate((long) rows * e * 2);
+                     DeviceBuffer dxt = cuda.uploadBf16(xt); DeviceBuffer yt = cuda.allocate((long) batch * e * 2)) {
+                    layer.forward(out, dx);  // its k, v [B, T, Hkv, D] are the cache (capacity T); row T-1 is rewritten
+                    cuda.poison(yt);
+                    layer.decode(yt, dxt, layer.k, layer.v, tokens - 1, tokens);
+                    err.put("out", CudaBenchCli.Err.of(Bf16.toDoubles(cuda.downloadBf16(yt, batch * e)), want));
+                }
+                return err;
+            }
+            for (var prm : ref.parameters()) prm.zeroGrad();
+            double[] wantDx = phase == Phase.BACKWARD
+                    ? ref.backward(pass, org.ccalab.engine.tensor.Tensor.wrap(Bf16.toDoubles(g), batch, tokens, e)).data() : null;
+            try (GqaLayer layer = new GqaLayer(cuda, shape, p, batch, tokens);
+                 DeviceBuffer dx = cuda.uploadBf16(x); DeviceBuffer dg = cuda.uploadBf16(g);
+                 DeviceBuffer out = cuda.allocate((long) rows * e * 2); DeviceBuffer ddx = cuda.allocate((long) rows * e * 2)) {
+                cuda.poison(out);
+                layer.forward(out, dx);
+                err.put("out", CudaBenchCli.Err.of(Bf16.toDoubles(cuda.downloadBf16(out, rows * e)), pass.output().data()));
+                if (phase == Phase.BACKWARD) {
+                    cuda.poison(ddx);
+                    layer.backward(ddx, dg);
+                    err.put("dx", CudaBenchCli.Err.of(Bf16.toDoubles(cuda.downloadBf16(ddx, rows * e)), wantDx));
+                    Map<String, double[]> got = layer.gradients();
+                    for (var prm : ref.parameters()) err.put(prm.name(), CudaBenchCli.Err.of(got.get(prm.name()), prm.grad().data()));
+                }
+            }
+            return err;
+        }
+
+        private void weightGrad(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer in, int out, int inWidth) {
+            blas.gemmEx(0, 1, inWidth, out, rows, in.address(), inWidth, dy.address(), out, dw.address(), true, inWidth, true);
+        }
+
+        private void inputGrad(DeviceBuffer dIn, DeviceBuffer dy, DeviceBuffer w, int inWidth, int out, boolean accumulate) {
+            blas.gemmEx(0, 0, inWidth, rows, out, w.address(), inWidth, dy.address(), out, dIn.address(), false, inWidth, accumulate);
+        }
+
+        private static double[] doubles(float[] f) {
+            double[] r = new double[f.length];
+            for (int i = 0; i < f.length; i++) r[i] = f[i];
+            return r;
+        }
+
+        private DeviceBuffer keep(DeviceBuffer b) {
+            owned.add(b);
+            return b;
+        }
+
+        private DeviceBuffer zeroed(long bytes) {
+            DeviceBuffer b = keep(cuda.allocate(bytes));
+            cuda.zero(b);
+            return b;
+        }
+
+        @Override
+        public void close() {
+            owned.forEach(DeviceBuffer::close);
+            owned.clear();
         }
     }
 }

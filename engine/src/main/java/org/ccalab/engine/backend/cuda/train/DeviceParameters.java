@@ -62,7 +62,7 @@ final class DeviceParameters implements AutoCloseable {
     void uploadValues(List<Parameter> values) {
         layout.requireMatches(values);
         for (Tensor t : tensors) {
-            float[] f = ParameterLayout.toFloats(values.get(t.entry().index()).value().data());
+            float[] f = ParameterLayout.toDevice(t.entry(), ParameterLayout.toFloats(values.get(t.entry().index()).value().data()));
             Transfers.upload(cuda, t.value(), f);
             if (t.bf16() != null) Transfers.upload(cuda, t.bf16(), ParameterLayout.toBf16(f));
         }
@@ -72,28 +72,34 @@ final class DeviceParameters implements AutoCloseable {
     void downloadValues(List<Parameter> into) {
         layout.requireMatches(into);
         for (Tensor t : tensors)
-            ParameterLayout.toDoubles(cuda.downloadFloats(t.value(), count(t)), into.get(t.entry().index()).value().data());
+            ParameterLayout.toDoubles(download(t, t.value()), into.get(t.entry().index()).value().data());
     }
 
+    /** A tensor's gradient in the CPU layout. */
     float[] downloadGrad(int index) {
         Tensor t = tensors.get(index);
-        return cuda.downloadFloats(t.grad(), count(t));
+        return download(t, t.grad());
+    }
+
+    /** One of a tensor's fp32 buffers, in the CPU layout ({@link ParameterLayout#toHost}). */
+    private float[] download(Tensor t, DeviceBuffer b) {
+        return ParameterLayout.toHost(t.entry(), cuda.downloadFloats(b, count(t)));
     }
 
     /** Copies the AdamW moments into a CPU optimizer over the same layout (Checkpoint writes them from there). */
     void downloadMoments(AdamW into) {
         for (Tensor t : tensors) {
             int i = t.entry().index();
-            ParameterLayout.toDoubles(cuda.downloadFloats(t.m(), count(t)), into.firstMoment(i));
-            ParameterLayout.toDoubles(cuda.downloadFloats(t.v(), count(t)), into.secondMoment(i));
+            ParameterLayout.toDoubles(download(t, t.m()), into.firstMoment(i));
+            ParameterLayout.toDoubles(download(t, t.v()), into.secondMoment(i));
         }
     }
 
     void uploadMoments(AdamW from) {
         for (Tensor t : tensors) {
             int i = t.entry().index();
-            Transfers.upload(cuda, t.m(), ParameterLayout.toFloats(from.firstMoment(i)));
-            Transfers.upload(cuda, t.v(), ParameterLayout.toFloats(from.secondMoment(i)));
+            Transfers.upload(cuda, t.m(), ParameterLayout.toDevice(t.entry(), ParameterLayout.toFloats(from.firstMoment(i))));
+            Transfers.upload(cuda, t.v(), ParameterLayout.toDevice(t.entry(), ParameterLayout.toFloats(from.secondMoment(i))));
         }
     }
 

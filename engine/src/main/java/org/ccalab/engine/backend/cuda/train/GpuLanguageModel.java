@@ -18,13 +18,16 @@ import static org.ccalab.engine.backend.cuda.train.ActivationPlan.X2;
 import java.util.List;
 import org.ccalab.engine.attention.Parameter;
 import org.ccalab.engine.backend.cuda.AttentionShape;
+import org.ccalab.engine.backend.cuda.CcaPrologueWeights;
 import org.ccalab.engine.backend.cuda.CudaBackend;
+import org.ccalab.engine.backend.cuda.CudaCcaLayer;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels.Dtype;
 import org.ccalab.engine.backend.cuda.DeviceBuffer;
 
 /**
- * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, SwiGLU MLP),
+ * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, or CCA/CCGQA
+ * attention through {@link CudaCcaLayer} on the layer's parameter buffers; SwiGLU MLP),
  * final RMSNorm, output head tied to the embedding; forward, fused softmax cross-entropy, and backward that
  * ADDS into the fp32 parameter gradients. Activations live in buffers planned once ({@link ActivationPlan}) for
  * the run's B and T; nothing is allocated per step (the kernels' small scratch comes from the pool's cache).
@@ -42,6 +45,8 @@ final class GpuLanguageModel implements AutoCloseable {
     private final DeviceParameters params;
     private final Activations act;
     private final AttentionShape attention;
+    /** CCA/CCGQA: one layer object per block (its saved activations; the tensors are params'), else null. */
+    private final CudaCcaLayer[] cca;
 
     GpuLanguageModel(CudaBackend cuda, ModelShape shape, List<Parameter> initial) {
         this.cuda = cuda;
@@ -51,14 +56,38 @@ final class GpuLanguageModel implements AutoCloseable {
         this.attention = new AttentionShape(shape.batch(), shape.tokens(), shape.qHeads(), shape.kvHeads(), shape.headDim());
         this.gemm = new Gemm(cuda);
         DeviceParameters p = null;
+        Activations a = null;
+        CudaCcaLayer[] layers = shape.cca() == null ? null : new CudaCcaLayer[shape.layers()];
         try {
             p = new DeviceParameters(cuda, layout, initial);
-            this.act = new Activations(cuda, new ActivationPlan(shape));
+            a = new Activations(cuda, new ActivationPlan(shape));
+            if (layers != null)
+                for (int i = 0; i < layers.length; i++)
+                    layers[i] = new CudaCcaLayer(cuda, shape.cca(), ccaTensors(p, i), shape.batch(), shape.tokens());
         } catch (RuntimeException e) {
+            if (layers != null) for (CudaCcaLayer l : layers) if (l != null) l.close();
+            if (a != null) a.close();
             if (p != null) p.close();
             throw e;
         }
         this.params = p;
+        this.act = a;
+        this.cca = layers;
+    }
+
+    /** Layer i's CCA tensors: bf16 copies of the projections, fp32 convs and temperature, fp32 gradients. */
+    private CudaCcaLayer.Tensors ccaTensors(DeviceParameters p, int i) {
+        var c = s.cca();
+        DeviceParameters.Tensor q = p.get(layout.attention(i, ParameterLayout.CCA_Q)), k = p.get(layout.attention(i, ParameterLayout.CCA_K)),
+                vc = p.get(layout.attention(i, ParameterLayout.CCA_V_CURRENT)),
+                vd = p.get(layout.attention(i, ParameterLayout.CCA_V_DELAYED)), o = p.get(layout.attention(i, ParameterLayout.CCA_O)),
+                w0 = p.get(layout.attention(i, ParameterLayout.CCA_W0)), b0 = p.get(layout.attention(i, ParameterLayout.CCA_B0)),
+                w1 = p.get(layout.attention(i, ParameterLayout.CCA_W1)), b1 = p.get(layout.attention(i, ParameterLayout.CCA_B1)),
+                temp = p.get(layout.attention(i, ParameterLayout.CCA_TEMP));
+        CcaPrologueWeights conv = new CcaPrologueWeights(w0.value(), b0.value(), w1.value(), b1.value(), temp.value(),
+                c.conv().convSeqKernel(), c.conv().convChannelKernel());
+        return new CudaCcaLayer.Tensors(q.bf16(), k.bf16(), vc.bf16(), vd.bf16(), o.bf16(), conv, q.grad(), k.grad(), vc.grad(),
+                vd.grad(), o.grad(), w0.grad(), b0.grad(), w1.grad(), b1.grad(), temp.grad());
     }
 
     ModelShape shape() {
@@ -85,6 +114,9 @@ final class GpuLanguageModel implements AutoCloseable {
         k.rmsnormForward(act.layer(0, H1), act.layer(0, RSTD1), act.layer(0, X), norm0.value(), n, e, s.normEps());
         DeviceBuffer branch = act.get("branch");
         for (int i = 0; i < s.layers(); i++) {
+            if (cca != null) {
+                cca[i].forward(branch, act.layer(i, H1));  // CCA/CCGQA attention, o_proj included
+            } else {
             // attention: q, k, v = h1 W^T, RoPE on q and k, causal flash attention, then o_proj into the branch
             gemm.forward(act.layer(i, Q), act.layer(i, H1), param(i, ParameterLayout.Q).bf16(), n, e, s.qWidth());
             gemm.forward(act.layer(i, K), act.layer(i, H1), param(i, ParameterLayout.K).bf16(), n, e, s.kvWidth());
@@ -94,6 +126,7 @@ final class GpuLanguageModel implements AutoCloseable {
             cuda.flashForward(act.layer(i, ATT), act.layer(i, LSE), act.layer(i, Q), act.layer(i, K), act.layer(i, V),
                     attention, true, s.kvHeads());
             gemm.forward(branch, act.layer(i, ATT), param(i, ParameterLayout.O).bf16(), n, s.qWidth(), e);
+            }
             // x2 = x + attn; h2 = norm2(x2)
             k.rmsnormResidualForward(act.layer(i, H2), act.layer(i, RSTD2), act.layer(i, X2), act.layer(i, X), branch,
                     param(i, ParameterLayout.MLP_NORM).value(), n, e, s.normEps());
@@ -177,6 +210,10 @@ final class GpuLanguageModel implements AutoCloseable {
 
     /** dnorm [N, E] = gradient at h1 from dres (gradient at the attention output's residual sum x2). */
     private void attentionBackward(int i, DeviceBuffer dres, DeviceBuffer dnorm) {
+        if (cca != null) {
+            cca[i].backward(dnorm, dres);  // adds into the layer's parameter gradients
+            return;
+        }
         int n = s.rows(), e = s.width();
         DeviceParameters.Tensor wq = param(i, ParameterLayout.Q), wk = param(i, ParameterLayout.K),
                 wv = param(i, ParameterLayout.V), wo = param(i, ParameterLayout.O);
@@ -217,6 +254,7 @@ final class GpuLanguageModel implements AutoCloseable {
 
     @Override
     public void close() {
+        if (cca != null) for (CudaCcaLayer l : cca) l.close();
         act.close();
         params.close();
     }

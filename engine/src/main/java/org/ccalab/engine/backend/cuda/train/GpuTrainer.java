@@ -68,7 +68,7 @@ public final class GpuTrainer implements TrainingRun.Loop {
     }
 
     /**
-     * Refuses, with INVALID_CONFIG's exception, a variant GPU training does not support (CCA, CCGQA, MLA): checked
+     * Refuses, with INVALID_CONFIG's exception, a variant GPU training does not support (MLA): checked
      * before the run opens its data or builds its model.
      */
     public static void requireSupported(AttentionConfig variant) {

@@ -3,20 +3,30 @@ package org.ccalab.engine.backend.cuda.train;
 import org.ccalab.common.run.TrainingSpec;
 import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.engine.model.ModelConfig;
 
 /**
  * Every size a GPU training step needs, derived once from the model config and the batch shape, and the
- * checks that refuse what the GPU path cannot train: attention other than MHA/GQA/MQA (CCA, CCGQA and MLA have
+ * checks that refuse what the GPU path cannot train: attention other than MHA/GQA/MQA, CCA and CCGQA (MLA has
  * no GPU training path), a head dim without flash kernels (64 or 128), a width that is not a multiple of 8
  * (the norm kernels read 8-element vectors).
  *
  * @param rotaryDims RoPE channels per head (rotate-half, the first rotaryDims of each head), 0 for none
+ * @param cca        the CCA/CCGQA attention (its layer is {@link org.ccalab.engine.backend.cuda.CudaCcaLayer}: heads,
+ *                   convs, RoPE and temperature from here), or null for MHA/GQA
  */
 public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
-                         int layers, int rotaryDims, double ropeBase, double normEps) {
+                         int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca) {
+    /** An MHA/GQA model's shape. */
+    public ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
+                      int layers, int rotaryDims, double ropeBase, double normEps) {
+        this(batch, tokens, width, qHeads, kvHeads, headDim, hidden, vocab, layers, rotaryDims, ropeBase, normEps, null);
+    }
+
     public ModelShape {
         if (width % 8 != 0) throw new InvalidConfigException("dModel", "GPU training needs a multiple of 8, got " + width);
         if (headDim != 64 && headDim != 128)
@@ -29,18 +39,29 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
                     + " elements is beyond one GPU buffer's int indexing");
     }
 
-    /** The GQA form of a variant GPU training supports (MHA is GQA with Hkv = H, MQA with Hkv = 1). */
-    static GqaConfig supportedAttention(AttentionConfig attention) {
+    /**
+     * The form of a variant GPU training supports: GQA (MHA is GQA with Hkv = H, MQA with Hkv = 1) or CCGQA (CCA
+     * is CCGQA with Hq = Hkv); MLA is refused.
+     */
+    static AttentionConfig supportedAttention(AttentionConfig attention) {
         return switch (attention) {
             case MhaConfig m -> m.asGqa();
             case GqaConfig g -> g;
-            default -> throw new InvalidConfigException("variant", "GPU training supports MHA/GQA only (got "
+            case CcaConfig a -> a.asGrouped();
+            case CcgqaConfig g -> g;
+            default -> throw new InvalidConfigException("variant", "GPU training supports MHA/GQA/CCA/CCGQA only (got "
                     + attention.family() + "); train " + attention.family() + " with engine.backend=cpu");
         };
     }
 
     public static ModelShape of(ModelConfig config, TrainingSpec spec) {
-        GqaConfig g = supportedAttention(config.attention());
+        if (supportedAttention(config.attention()) instanceof CcgqaConfig c) {
+            var rope = c.conv().rope();
+            return new ModelShape(spec.batch(), spec.seqLen(), c.dModel(), c.nQHeads(), c.nKvHeads(), c.headDim(),
+                    config.mlpHidden(), config.vocabSize(), config.nLayers(), rope.rotaryDims(c.headDim()), rope.base(),
+                    config.normEps(), c);
+        }
+        GqaConfig g = (GqaConfig) supportedAttention(config.attention());
         return new ModelShape(spec.batch(), spec.seqLen(), g.dModel(), g.nHeads(), g.nKvHeads(), g.headDim(),
                 config.mlpHidden(), config.vocabSize(), config.nLayers(), g.rope().rotaryDims(g.headDim()), g.rope().base(),
                 config.normEps());

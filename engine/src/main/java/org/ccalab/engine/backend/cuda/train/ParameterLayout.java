@@ -12,6 +12,13 @@ import org.ccalab.engine.attention.Parameter;
  * {@code attn.o_proj.weight} [E, Hq*D], {@code post_attention_layernorm.weight} [E], {@code mlp.gate_proj.weight},
  * {@code mlp.up_proj.weight} [F, E], {@code mlp.down_proj.weight} [E, F]; then {@code norm.weight} [E].
  * Matrices get a bf16 copy for the GEMMs and weight decay (AdamW.java decays rank >= 2 only).
+ *
+ * <p>CCA/CCGQA layers have ten attention tensors instead of four (CompressedConvAttention's order, indices
+ * {@link #CCA_Q} ..): {@code attn.q_proj.weight} [Dq, E], {@code attn.k_proj.weight} [Dk, E],
+ * {@code attn.v_proj_current.weight} [Dk - Dk/2, E], {@code attn.v_proj_delayed.weight} [Dk/2, E],
+ * {@code attn.conv_qk_depthwise.weight} [C, 1, k0], {@code .bias} [C], {@code attn.conv_qk_grouped.weight}
+ * [C, D, k1], {@code .bias} [C], {@code attn.temp} [Hkv], {@code attn.o_proj.weight} [E, Dq]. On the device the
+ * grouped conv weight (value, gradient, moments) is held repacked for the kernels ({@link #toDevice}).
  */
 final class ParameterLayout {
     /** One tensor: its name, shape, and index in the list. */
@@ -32,24 +39,49 @@ final class ParameterLayout {
         }
     }
 
-    /** Indices within one layer's run of {@link #PER_LAYER} tensors. */
+    /**
+     * Indices within one MHA/GQA layer's run of {@link #PER_LAYER} tensors; ATTN_NORM and MLP_NORM .. DOWN name
+     * the same tensors of a CCA layer (whose attention tensors are {@link #attention}'s).
+     */
     static final int ATTN_NORM = 0, Q = 1, K = 2, V = 3, O = 4, MLP_NORM = 5, GATE = 6, UP = 7, DOWN = 8, PER_LAYER = 9;
+    /** A CCA/CCGQA layer's attention tensors, in order: the argument of {@link #attention}. */
+    static final int CCA_Q = 0, CCA_K = 1, CCA_V_CURRENT = 2, CCA_V_DELAYED = 3, CCA_W0 = 4, CCA_B0 = 5, CCA_W1 = 6, CCA_B1 = 7,
+            CCA_TEMP = 8, CCA_O = 9, CCA_TENSORS = 10;
     static final int EMBEDDING = 0;
+    static final String GROUPED_CONV = "attn.conv_qk_grouped.weight";
 
     private final List<Entry> entries;
     private final int layers;
+    /** Attention tensors per layer: 4 (q, k, v, o) or {@link #CCA_TENSORS}. */
+    private final int attentionTensors;
 
     ParameterLayout(ModelShape s) {
         this.layers = s.layers();
+        this.attentionTensors = s.cca() == null ? 4 : CCA_TENSORS;
         List<Entry> es = new ArrayList<>();
         add(es, "embed_tokens.weight", s.vocab(), s.width());
         for (int i = 0; i < s.layers(); i++) {
             String p = "layers." + i + ".";
             add(es, p + "input_layernorm.weight", s.width());
-            add(es, p + "attn.q_proj.weight", s.qWidth(), s.width());
-            add(es, p + "attn.k_proj.weight", s.kvWidth(), s.width());
-            add(es, p + "attn.v_proj.weight", s.kvWidth(), s.width());
-            add(es, p + "attn.o_proj.weight", s.width(), s.qWidth());
+            if (s.cca() == null) {
+                add(es, p + "attn.q_proj.weight", s.qWidth(), s.width());
+                add(es, p + "attn.k_proj.weight", s.kvWidth(), s.width());
+                add(es, p + "attn.v_proj.weight", s.kvWidth(), s.width());
+                add(es, p + "attn.o_proj.weight", s.width(), s.qWidth());
+            } else {
+                var c = s.cca();
+                int kv = s.kvWidth(), packed = c.packedWidth(), k0 = c.conv().convSeqKernel(), k1 = c.conv().convChannelKernel();
+                add(es, p + "attn.q_proj.weight", s.qWidth(), s.width());
+                add(es, p + "attn.k_proj.weight", kv, s.width());
+                add(es, p + "attn.v_proj_current.weight", kv - kv / 2, s.width());
+                add(es, p + "attn.v_proj_delayed.weight", kv / 2, s.width());
+                add(es, p + "attn.conv_qk_depthwise.weight", packed, 1, k0);
+                add(es, p + "attn.conv_qk_depthwise.bias", packed);
+                add(es, p + GROUPED_CONV, packed, s.headDim(), k1);
+                add(es, p + "attn.conv_qk_grouped.bias", packed);
+                add(es, p + "attn.temp", s.kvHeads());
+                add(es, p + "attn.o_proj.weight", s.width(), s.qWidth());
+            }
             add(es, p + "post_attention_layernorm.weight", s.width());
             add(es, p + "mlp.gate_proj.weight", s.hidden(), s.width());
             add(es, p + "mlp.up_proj.weight", s.hidden(), s.width());
@@ -71,11 +103,25 @@ final class ParameterLayout {
         return entries.size();
     }
 
-    /** Index of tensor {@code which} (ATTN_NORM .. DOWN) of layer {@code layer}. */
+    private int perLayer() {
+        return 1 + attentionTensors + 4;
+    }
+
+    /** Index of tensor {@code which} (ATTN_NORM .. DOWN; Q .. O only for MHA/GQA) of layer {@code layer}. */
     int layer(int layer, int which) {
         if (layer < 0 || layer >= layers || which < 0 || which >= PER_LAYER)
             throw new IndexOutOfBoundsException("layer " + layer + " tensor " + which);
-        return 1 + layer * PER_LAYER + which;
+        if (attentionTensors != 4 && which >= Q && which <= O)
+            throw new IllegalArgumentException("a CCA layer has no tensor " + which + " (its attention tensors are attention(layer, CCA_*))");
+        int offset = which < MLP_NORM ? which : which - MLP_NORM + 1 + attentionTensors;
+        return 1 + layer * perLayer() + offset;
+    }
+
+    /** Index of attention tensor {@code j} (CCA_Q .. CCA_O; or 0 .. 3 = q, k, v, o) of layer {@code layer}. */
+    int attention(int layer, int j) {
+        if (layer < 0 || layer >= layers || j < 0 || j >= attentionTensors)
+            throw new IndexOutOfBoundsException("layer " + layer + " attention tensor " + j);
+        return 1 + layer * perLayer() + 1 + j;
     }
 
     int finalNorm() {
@@ -112,6 +158,23 @@ final class ParameterLayout {
     static void toDoubles(float[] src, double[] dst) {
         if (src.length != dst.length) throw new IllegalArgumentException(src.length + " values into " + dst.length);
         for (int i = 0; i < src.length; i++) dst[i] = src[i];
+    }
+
+    /**
+     * A tensor's fp32 host values (CPU layout) in the device's layout: the grouped conv weight [C, D, k1] repacked
+     * to [C / D, k1, D_in, D_out] (CcaPrologueWeights.repackW1), every other tensor as it is.
+     */
+    static float[] toDevice(Entry e, float[] host) {
+        if (!e.name().endsWith(GROUPED_CONV)) return host;
+        int[] sh = e.shape();
+        return org.ccalab.engine.backend.cuda.CcaPrologueWeights.repackW1(host, sh[0] / sh[1], sh[1], sh[2]);
+    }
+
+    /** The inverse of {@link #toDevice}. */
+    static float[] toHost(Entry e, float[] device) {
+        if (!e.name().endsWith(GROUPED_CONV)) return device;
+        int[] sh = e.shape();
+        return org.ccalab.engine.backend.cuda.CudaCcaLayer.unpackW1(device, sh[0] / sh[1], sh[1], sh[2]);
     }
 
     /** The bf16 copy the GEMMs read: the fp32 master value rounded to nearest even, as the AdamW kernel writes it. */

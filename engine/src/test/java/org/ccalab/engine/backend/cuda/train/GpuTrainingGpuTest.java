@@ -48,10 +48,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  * relative, per tensor) leaves a factor of about five over that estimate while still catching any real mistake
  * (a wrong transpose, a missed RoPE, a dropped residual term gives O(1) errors). The loss sees fewer roundings:
  * 1e-2 relative.
+ *
+ * <p>CCA/CCGQA models ({@link org.ccalab.engine.backend.cuda.CudaCcaLayer}) add bf16 roundings of z, the shifted
+ * values, q̂, k̂, dz and dy, and TF32 products in the stage-2 conv GEMMs, and their small conv and temperature
+ * tensors sum gradients over few channels: {@link #CCA_GRAD_TOL} = 3e-2, the GPU CCA layer check's bound (a single
+ * layer's worst gradient, Python-launched on the same kernels, was 1.3e-2 in run 19).
  */
 @Tag("gpu")
 class GpuTrainingGpuTest {
-    static final double LOSS_TOL = 1e-2, GRAD_TOL = 2e-2;
+    static final double LOSS_TOL = 1e-2, GRAD_TOL = 2e-2, CCA_GRAD_TOL = 3e-2;
     private static CudaBackend cuda;
 
     @BeforeAll
@@ -158,8 +163,16 @@ class GpuTrainingGpuTest {
     }
 
     static Stream<AttentionConfig> variants() {
-        // MHA and GQA at head dim 64, MQA at head dim 128 (the two flash kernel families)
-        return Stream.of(new MhaConfig(256, 4), new GqaConfig(256, 4, 2), new GqaConfig(256, 2, 1));
+        // MHA and GQA at head dim 64, MQA at head dim 128 (the two flash kernel families); CCA (2x compression, D 64)
+        // and CCGQA (4 query heads onto 1 KV head, D 64; 2 onto 1 at D 128, LINEAR temperature, k0 = k1 = 3)
+        return Stream.of(new MhaConfig(256, 4), new GqaConfig(256, 4, 2), new GqaConfig(256, 2, 1),
+                new org.ccalab.common.variant.CcaConfig(256, 2, 64), new org.ccalab.common.variant.CcgqaConfig(256, 4, 1, 64),
+                new org.ccalab.common.variant.CcgqaConfig(256, 2, 1, 128, new org.ccalab.common.variant.CompressedConvSpec(3, 3,
+                        null, org.ccalab.common.variant.KeyTemperature.LINEAR, null, null, null)));
+    }
+
+    private static double gradTolerance(AttentionConfig variant) {
+        return variant.family().startsWith("cc") ? CCA_GRAD_TOL : GRAD_TOL;
     }
 
     @ParameterizedTest
@@ -186,6 +199,7 @@ class GpuTrainingGpuTest {
             gpu.parameters().zeroGrads();
             gpu.forward(tokens);
             double logitsRel = relativeL2(gpu.logits(), cpuLogits);
+            double gradTol = gradTolerance(variant);
             System.out.printf("%s: logits L2 rel err %.3e (tolerance %.0e)%n", variant, logitsRel, GRAD_TOL);
             gpu.crossEntropy(targets, scored, true);
             double loss = GpuTrainer.meanLoss(gpu.rowLoss(), scored);
@@ -204,12 +218,12 @@ class GpuTrainingGpuTest {
                 worst = Math.max(worst, rel);
                 System.out.printf("  %-40s grad L2 rel err %.3e  |g_cpu| %.3e%n", ps.get(i).name(), rel,
                         Math.sqrt(dot(ps.get(i).grad().data())));
-                if (!(rel < GRAD_TOL)) failures.add(ps.get(i).name() + " " + rel);
+                if (!(rel < gradTol)) failures.add(ps.get(i).name() + " " + rel);
             }
-            System.out.printf("%s: worst gradient rel err %.3e (tolerance %.0e)%n", variant, worst, GRAD_TOL);
+            System.out.printf("%s: worst gradient rel err %.3e (tolerance %.0e)%n", variant, worst, gradTol);
             assertThat(logitsRel).as("logits relative L2 error (the forward alone)").isLessThan(GRAD_TOL);
             assertThat(lossRel).as("loss relative error").isLessThan(LOSS_TOL);
-            assertThat(failures).as("gradients above %s relative L2 error", GRAD_TOL).isEmpty();
+            assertThat(failures).as("gradients above %s relative L2 error", gradTol).isEmpty();
         }
     }
 
@@ -276,6 +290,50 @@ class GpuTrainingGpuTest {
         assertThat(tailRel).as("mean loss of the last 20 steps, GPU vs CPU").isLessThan(5e-2);
     }
 
+    /**
+     * The loss-curve test's CCGQA twin, shorter (60 steps; CCA's float64 CPU layer is the slow side): same batches,
+     * schedule and initial model on both backends. A prediction written before any GPU run of it: the first 10
+     * steps within 2% of the CPU's (the MHA run's early regime, which a wrong gradient term breaks at once), the
+     * mean of the last 10 below 0.8x the first 10, and the last 20 steps' mean within 5% of the CPU's.
+     */
+    @Test
+    void sixtyCcgqaStepsLowerTheLossAndTrackTheCpuRun() {
+        int steps = 60;
+        TrainingSpec spec = spec(4, 64, steps);
+        Dataset data = text();
+        ModelConfig mc = new ModelConfig(new org.ccalab.common.variant.CcgqaConfig(128, 2, 1, 64), data.vocabSize(),
+                spec.nLayers(), spec.mlpHidden());
+        Trainer cpu = new Trainer(new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(33, "init")), data, spec, 33);
+        double[] cpuLoss = new double[steps], gpuLoss = new double[steps];
+        long t0 = System.nanoTime();
+        for (int s = 0; s < steps; s++) cpuLoss[s] = cpu.step().loss();
+        long t1 = System.nanoTime();
+        try (GpuTrainer gpu = new GpuTrainer(cuda,
+                new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(33, "init")), data, spec, 33)) {
+            for (int s = 0; s < steps; s++) gpuLoss[s] = gpu.step().loss();
+            assertThat(gpu.done()).isTrue();
+        }
+        long t2 = System.nanoTime();
+        double maxEarly = 0, maxAll = 0;
+        for (int s = 0; s < steps; s++) {
+            double rel = Math.abs(gpuLoss[s] - cpuLoss[s]) / Math.max(cpuLoss[s], 1.0);
+            if (s < 10) maxEarly = Math.max(maxEarly, rel);
+            maxAll = Math.max(maxAll, rel);
+            if (s % 5 == 0 || s == steps - 1)
+                System.out.printf("CCGQA step %3d  loss GPU %.4f CPU %.4f diff / max(L, 1) %.2e%n", s + 1, gpuLoss[s], cpuLoss[s], rel);
+        }
+        double first = mean(gpuLoss, 0, 10), last = mean(gpuLoss, steps - 10, steps);
+        double tailGpu = mean(gpuLoss, steps - 20, steps), tailCpu = mean(cpuLoss, steps - 20, steps);
+        double tailRel = Math.abs(tailGpu - tailCpu) / tailCpu;
+        System.out.printf("CCGQA GPU loss mean first 10 %.4f, last 10 %.4f (ratio %.3f, must be < 0.8); vs CPU: max rel in the"
+                        + " first 10 steps %.2e (tolerance 2e-2), last-20 means %.4f vs %.4f rel %.2e (tolerance 5e-2),"
+                        + " max rel over all steps %.2e (reported); CPU %.1f s, GPU %.1f s%n", first, last, last / first,
+                maxEarly, tailGpu, tailCpu, tailRel, maxAll, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        assertThat(last).as("mean loss of the last 10 steps vs 0.8 x the first 10").isLessThan(0.8 * first);
+        assertThat(maxEarly).as("largest relative loss difference GPU vs CPU over the first 10 steps").isLessThan(2e-2);
+        assertThat(tailRel).as("mean loss of the last 20 steps, GPU vs CPU").isLessThan(5e-2);
+    }
+
     private static double mean(double[] x, int from, int to) {
         double s = 0;
         for (int i = from; i < to; i++) s += x[i];
@@ -287,11 +345,17 @@ class GpuTrainingGpuTest {
      * (widened to float64) and takes the next step to nearly the GPU's loss; a fresh GPU trainer restores the same
      * weights exactly.
      */
-    @Test
-    void checkpointsMoveBetweenTheGpuAndCpuTrainers(@TempDir Path dir) {
+    /** MHA, and CCGQA: its grouped conv weight and moments are held repacked on the device. */
+    static Stream<AttentionConfig> checkpointVariants() {
+        return Stream.of(new MhaConfig(128, 2), new org.ccalab.common.variant.CcgqaConfig(128, 2, 1, 64));
+    }
+
+    @ParameterizedTest
+    @MethodSource("checkpointVariants")
+    void checkpointsMoveBetweenTheGpuAndCpuTrainers(AttentionConfig variant, @TempDir Path dir) {
         TrainingSpec spec = spec(2, 64, 8);
         Dataset data = text();
-        ModelConfig mc = new ModelConfig(new MhaConfig(128, 2), data.vocabSize(), spec.nLayers(), spec.mlpHidden());
+        ModelConfig mc = new ModelConfig(variant, data.vocabSize(), spec.nLayers(), spec.mlpHidden());
         Path file = dir.resolve("step-3.safetensors");
         LanguageModel gpuHost = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(41, "init"));
         double gpuStep4;

@@ -45,8 +45,7 @@ class ModelShapeTest {
     }
 
     static Stream<AttentionConfig> unsupported() {
-        return Stream.of(new CcaConfig(256, 4, 64), new CcgqaConfig(256, 4, 2, 64),
-                new MlaConfig(256, 4, 0, 64, 64, 64, 64, 10_000, 1e-6));
+        return Stream.of(new MlaConfig(256, 4, 0, 64, 64, 64, 64, 10_000, 1e-6));
     }
 
     @ParameterizedTest
@@ -54,10 +53,30 @@ class ModelShapeTest {
     void refusesEveryOtherFamilyNamingWhatIsSupported(AttentionConfig variant) {
         assertThatThrownBy(() -> GpuTrainer.requireSupported(variant))
                 .isInstanceOf(InvalidConfigException.class)
-                .hasMessageContaining("GPU training supports MHA/GQA only")
+                .hasMessageContaining("GPU training supports MHA/GQA/CCA/CCGQA only")
                 .hasMessageContaining(variant.family());
         assertThatThrownBy(() -> GpuTrainer.factory(null).requireSupported(new ModelConfig(variant, 256, 2, 0), spec(2, 64)))
-                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("MHA/GQA only");
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("MHA/GQA/CCA/CCGQA only");
+    }
+
+    @Test
+    void acceptsCcaAndCcgqaWithTheirOwnHeadsConvsAndRope() {
+        ModelShape cca = ModelShape.of(new ModelConfig(new CcaConfig(256, 2, 64), 256, 2, 0), spec(2, 64));
+        assertThat(cca.cca()).isEqualTo(new CcaConfig(256, 2, 64).asGrouped());
+        assertThat(cca.qHeads()).isEqualTo(2);
+        assertThat(cca.kvHeads()).isEqualTo(2);
+        assertThat(cca.headDim()).isEqualTo(64);
+        assertThat(cca.rotaryDims()).isEqualTo(32); // cca.md's default: RoPE on half of each head
+        ModelShape g = ModelShape.of(new ModelConfig(new CcgqaConfig(256, 4, 2, 64), 256, 2, 0), spec(2, 64));
+        assertThat(g.cca()).isEqualTo(new CcgqaConfig(256, 4, 2, 64));
+        assertThat(g.qWidth()).isEqualTo(256);
+        assertThat(g.kvWidth()).isEqualTo(128);
+        GpuTrainer.requireSupported(new CcaConfig(256, 2, 64));
+        GpuTrainer.factory(null).requireSupported(new ModelConfig(new CcgqaConfig(256, 4, 1, 64), 256, 2, 0), spec(2, 64));
+        assertThat(ModelShape.of(new ModelConfig(new MhaConfig(256, 4), 256, 2, 0), spec(2, 64)).cca()).isNull();
+        // CCA needs the flash backward's head dims too
+        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(new CcgqaConfig(256, 8, 8, 32), 256, 2, 0), spec(2, 64)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("head dim");
     }
 
     @Test

@@ -45,6 +45,48 @@ class ParameterLayoutTest {
         for (ParameterLayout.Entry e : layout.entries()) assertThat(e.isMatrix()).as(e.name()).isEqualTo(cpu.decays(e.index()));
     }
 
+    @ParameterizedTest
+    @MethodSource("ccaVariants")
+    void plansTheCpuCcaModelsTensorsWithTheirAttentionIndices(AttentionConfig v) {
+        LanguageModel model = cpuModel(v, 3);
+        ParameterLayout layout = new ParameterLayout(ModelShape.of(model.config(), ModelShapeTest.spec(2, 64)));
+        layout.requireMatches(model.parameters());
+        assertThat(layout.totalElements()).isEqualTo(model.parameterCount());
+        String[] names = {"q_proj.weight", "k_proj.weight", "v_proj_current.weight", "v_proj_delayed.weight",
+                "conv_qk_depthwise.weight", "conv_qk_depthwise.bias", "conv_qk_grouped.weight", "conv_qk_grouped.bias", "temp",
+                "o_proj.weight"};
+        assertThat(ParameterLayout.CCA_TENSORS).isEqualTo(names.length);
+        for (int j = 0; j < names.length; j++)
+            assertThat(layout.entries().get(layout.attention(1, j)).name()).isEqualTo("layers.1.attn." + names[j]);
+        assertThat(layout.entries().get(layout.layer(2, ParameterLayout.ATTN_NORM)).name()).isEqualTo("layers.2.input_layernorm.weight");
+        assertThat(layout.entries().get(layout.layer(2, ParameterLayout.MLP_NORM)).name())
+                .isEqualTo("layers.2.post_attention_layernorm.weight");
+        assertThat(layout.entries().get(layout.layer(0, ParameterLayout.DOWN)).name()).isEqualTo("layers.0.mlp.down_proj.weight");
+        assertThat(layout.entries().get(layout.finalNorm()).name()).isEqualTo("norm.weight");
+        assertThatThrownBy(() -> layout.layer(0, ParameterLayout.Q)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> layout.attention(0, names.length)).isInstanceOf(IndexOutOfBoundsException.class);
+        AdamW cpu = new AdamW(model.parameters(), 0.1);
+        for (ParameterLayout.Entry e : layout.entries()) assertThat(e.isMatrix()).as(e.name()).isEqualTo(cpu.decays(e.index()));
+    }
+
+    static Stream<AttentionConfig> ccaVariants() {
+        return Stream.of(new org.ccalab.common.variant.CcaConfig(256, 2, 64), new org.ccalab.common.variant.CcgqaConfig(256, 4, 1, 64));
+    }
+
+    @Test
+    void theGroupedConvWeightTravelsRepackedForTheKernelsAndBack() {
+        LanguageModel model = cpuModel(new org.ccalab.common.variant.CcgqaConfig(256, 4, 2, 64), 1);
+        ParameterLayout layout = new ParameterLayout(ModelShape.of(model.config(), ModelShapeTest.spec(2, 64)));
+        ParameterLayout.Entry w1 = layout.entries().get(layout.attention(0, ParameterLayout.CCA_W1));
+        float[] host = ParameterLayout.toFloats(model.parameters().get(w1.index()).value().data());
+        float[] dev = ParameterLayout.toDevice(w1, host);
+        assertThat(dev).isEqualTo(org.ccalab.engine.backend.cuda.CcaPrologueWeights.repackW1(host, 6, 64, 2)).isNotEqualTo(host);
+        assertThat(ParameterLayout.toHost(w1, dev)).isEqualTo(host);
+        ParameterLayout.Entry q = layout.entries().get(layout.attention(0, ParameterLayout.CCA_Q));
+        assertThat(ParameterLayout.toDevice(q, host)).isSameAs(host);
+        assertThat(ParameterLayout.toHost(q, host)).isSameAs(host);
+    }
+
     @Test
     void refusesACpuModelOfAnotherShapeNamingTheTensor() {
         LanguageModel mha = cpuModel(new MhaConfig(256, 4), 2);
