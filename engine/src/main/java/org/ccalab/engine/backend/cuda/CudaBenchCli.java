@@ -545,6 +545,37 @@ public final class CudaBenchCli {
 
     record Stats(double p10, double p50, double p90) {}
 
+    /** Calls per captured graph in {@link #timeGraph}: a replay then lasts well above the event timer's resolution. */
+    static final int GRAPH_CALLS = 20;
+
+    /**
+     * As {@link #time}, over replays of one CUDA graph of {@link #GRAPH_CALLS} calls ({@link CudaDevice.CapturedGraph}):
+     * the kernels' own time, without the host's launch gaps; null (said in the table) where the body cannot be
+     * captured.
+     */
+    Stats timeGraph(java.util.function.IntConsumer body) {
+        for (int i = 0; i < 3; i++) body.accept(i);
+        cuda.synchronize();
+        double[] ms = new double[reps];
+        try (CudaDevice.CapturedGraph g = cuda.device().new CapturedGraph(() -> {
+                 for (int k = 0; k < GRAPH_CALLS; k++) body.accept(k);
+             });
+             CudaDevice.Timer t = cuda.device().new Timer()) {
+            g.launch();
+            cuda.synchronize();
+            for (int r = 0; r < reps; r++) {
+                t.start();
+                g.launch();
+                ms[r] = t.stopMillis() / GRAPH_CALLS;
+            }
+        } catch (jcuda.CudaException e) {
+            table.add("  (no graph timing: " + e.getMessage() + ")");
+            return null;
+        }
+        Arrays.sort(ms);
+        return new Stats(ms[reps / 10], ms[reps / 2], ms[Math.min(reps - 1, reps * 9 / 10)]);
+    }
+
     /**
      * The attention core at each length, causal and not: forward for every variant, backward (every head dim: 64,
      * 128, 256) up to 16k. FLOPs: 4 B H T^2 D, half of it causal; backward 2.5x forward.
@@ -636,11 +667,19 @@ public final class CudaBenchCli {
                 DeviceBuffer[] qa = {randomBf16((long) b * h * (r + dr), 9), randomBf16((long) b * h * (r + dr), 10)};
                 try (DeviceBuffer o = cuda.allocate((long) b * h * r * 4)) {
                     double scale = 1 / Math.sqrt(c.qkHeadDim());
-                    Stats st = time(i -> mla.decode(o, qa[i & 1], cache[i & 1], b, len, len, h, r, dr, scale));
-                    double bw = (double) b * len * kv / (st.p50() * 1e-3);
-                    mlaCell("decode", "core", c, len, b, st, 0, bw);
-                    table.add(String.format(Locale.ROOT, "B=%2d L=%6d %s: %8.1f us %5.2f TB/s", b, len, mlaName(c), st.p50() * 1e3,
-                            bw / 1e12));
+                    java.util.function.IntConsumer step = i -> mla.decode(o, qa[i & 1], cache[i & 1], b, len, len, h, r, dr, scale);
+                    Stats eager = time(step), graph = timeGraph(step);
+                    double bytes = (double) b * len * kv;
+                    Stats st = graph != null ? graph : eager;  // as the attention decode: the graph replay's time
+                    mlaCell("decode", "core", c, len, b, st, 0, bytes / (st.p50() * 1e-3));
+                    cells.getLast().put("timing", graph != null ? "graph" : "eager");
+                    cells.getLast().put("eagerP50Ms", eager.p50());
+                    String line = String.format(Locale.ROOT, "B=%2d L=%6d %s: eager %8.1f us %5.2f TB/s", b, len, mlaName(c),
+                            eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
+                    if (graph != null)
+                        line += String.format(Locale.ROOT, " | graph %8.1f us %5.2f TB/s", graph.p50() * 1e3,
+                                bytes / (graph.p50() * 1e-3) / 1e12);
+                    table.add(line);
                 } finally {
                     closeAll(cache);
                     closeAll(qa);
@@ -701,13 +740,21 @@ public final class CudaBenchCli {
             DeviceBuffer[] k = {randomBf16(s.kvElements(), 9), randomBf16(s.kvElements(), 10)};
             DeviceBuffer[] vv = {randomBf16(s.kvElements(), 11), randomBf16(s.kvElements(), 12)};
             try (DeviceBuffer o = cuda.allocate((long) b * hq * d * 2)) {
-                Stats st = time(i -> cuda.decode(o, q[i & 1], k[i & 1], vv[i & 1], b, len, len, hq, hkv, d));
+                java.util.function.IntConsumer step = i -> cuda.decode(o, q[i & 1], k[i & 1], vv[i & 1], b, len, len, hq, hkv, d);
+                Stats eager = time(step), graph = timeGraph(step);
                 double bytes = 2.0 * s.kvElements() * 2;
-                double bw = bytes / (st.p50() * 1e-3);
                 Variant v = new Variant(hq + "q/" + hkv + "kv", hq == hkv ? "mha" : "gqa", hq, hkv, d);
-                cell("decode", "core", v, len, b, st, 0, bw, kvBytesPerToken(v));
-                table.add(String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv: %8.1f us %5.2f TB/s", b, len, hq, hkv,
-                        st.p50() * 1e3, bw / 1e12));
+                String line = String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv: eager %8.1f us %5.2f TB/s", b, len, hq,
+                        hkv, eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
+                // the cell carries the graph replay's time where there is one (the kernels' time), the eager one else
+                Stats st = graph != null ? graph : eager;
+                cell("decode", "core", v, len, b, st, 0, bytes / (st.p50() * 1e-3), kvBytesPerToken(v));
+                cells.getLast().put("timing", graph != null ? "graph" : "eager");
+                cells.getLast().put("eagerP50Ms", eager.p50());
+                if (graph != null)
+                    line += String.format(Locale.ROOT, " | graph %8.1f us %5.2f TB/s", graph.p50() * 1e3,
+                            bytes / (graph.p50() * 1e-3) / 1e12);
+                table.add(line);
             } finally {
                 closeAll(q);
                 closeAll(k);

@@ -11,13 +11,19 @@ import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import static jcuda.driver.JCudaDriver.cuMemsetD8;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import jcuda.Pointer;
@@ -26,6 +32,9 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
@@ -122,6 +131,50 @@ final class CudaDevice implements AutoCloseable {
     private static void checkSize(DeviceBuffer b, long bytes) {
         if (bytes > b.bytes())
             throw new IllegalArgumentException("copy of " + bytes + " bytes into a device buffer of " + b.bytes());
+    }
+
+    /**
+     * The work a body enqueues on the stream, captured once as a CUDA graph and replayed by {@link #launch}. A
+     * replay runs the kernels back to back, without the host's per-launch gaps (through JCuda ~10-20 us a launch,
+     * more than a batch-1 decode kernel takes), as a serving loop that replays graphs would. The body must only
+     * enqueue work: no host copies or synchronisation. Buffers it takes from the pool and closes go back to the
+     * pool while the graph still names them, so nothing else may allocate from the pool between capture and close.
+     */
+    final class CapturedGraph implements AutoCloseable {
+        private final CUgraph graph = new CUgraph();
+        private final CUgraphExec exec = new CUgraphExec();
+
+        CapturedGraph(Runnable body) {
+            cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
+            try {
+                body.run();
+            } catch (RuntimeException e) {
+                try {
+                    cuStreamEndCapture(stream, graph);  // leave capture mode; the invalidated graph is dropped
+                    cuGraphDestroy(graph);
+                } catch (RuntimeException ignored) {
+                    e.addSuppressed(ignored);
+                }
+                throw e;
+            }
+            cuStreamEndCapture(stream, graph);
+            try {
+                cuGraphInstantiate(exec, graph, 0);
+            } catch (RuntimeException e) {
+                cuGraphDestroy(graph);
+                throw e;
+            }
+        }
+
+        void launch() {
+            cuGraphLaunch(exec, stream);
+        }
+
+        @Override
+        public void close() {
+            cuGraphExecDestroy(exec);
+            cuGraphDestroy(graph);
+        }
     }
 
     /** Milliseconds of device time between two points on the stream. */
