@@ -143,14 +143,37 @@ def time_all(K, quick):
             for variant in CHECKED:
                 row[variant + "_again"] = sbs.bench(
                     lambda i: wg_fwd(K, *sets[i % 2], True, out=o, lse=lse, variant=variant), reps)
-            for key in [k for k in row if isinstance(row[k], dict)]:
-                if "p50" in row[key]:
-                    row[key]["tflops"] = fl / row[key]["p50"] / 1e9
+            add_tflops(row, fl)
             rows.append(row)
             sbs.RESULTS["timings"].append({"kind": "wgmma_fwd", **row})
             print(json.dumps(row), flush=True)
             del sets
     return rows
+
+
+def add_tflops(row, flops):
+    """Adds "tflops" (at `flops` per call) to each timing of a row that has a median."""
+    for key in [k for k in row if isinstance(row[k], dict)]:
+        if "p50" in row[key]:
+            row[key]["tflops"] = flops / row[key]["p50"] / 1e9
+
+
+def print_table(rows, variants, base, base_header, title):
+    """The TF/s table of time_all's rows: each variant (and its second timing), `base` (our mma.sync kernel,
+    headed `base_header`), FA2, cuDNN, then the last variant's ratios to FA2, cuDNN and `base`."""
+    def tf(r, k):
+        return r[k].get("tflops", float("nan"))
+    best = variants[-1]
+    print(f"{title}; ratios for {best}")
+    print("| shape | T | " + " | ".join(f"{v} (again)" for v in variants) +
+          f" | {base_header} | FA2 | cuDNN | /FA2 | /cuDNN | /{base} |")
+    print("|---|---|" + "---|" * (len(variants) + 6))
+    for r in rows:
+        w = tf(r, best)
+        print(f"| {r['shape']} | {r['T'] // 1024}k | " +
+              " | ".join(f"{tf(r, v):.0f} ({tf(r, v + '_again'):.0f})" for v in variants) +
+              f" | {tf(r, base):.0f} | {tf(r, 'fa2'):.0f} | {tf(r, 'cudnn'):.0f} | {w / tf(r, 'fa2'):.2f} | "
+              f"{w / tf(r, 'cudnn'):.2f} | {w / tf(r, base):.2f} |")
 
 
 def main():
@@ -191,19 +214,7 @@ def main():
     nfail = sum(1 for c in sbs.RESULTS["checks"] if not c["ok"])
     print(f"\n{len(sbs.RESULTS['checks'])} checks, {nfail} failed")
     if rows:
-        def tf(r, k):
-            return r[k].get("tflops", float("nan"))
-        best = CHECKED[-1]
-        print(f"TF/s; ratios for {best}")
-        print("| shape | T | " + " | ".join(f"{v} (again)" for v in CHECKED) +
-              " | n128 | FA2 | cuDNN | /FA2 | /cuDNN | /n128 |")
-        print("|---|---|" + "---|" * (len(CHECKED) + 6))
-        for r in rows:
-            w = tf(r, best)
-            print(f"| {r['shape']} | {r['T'] // 1024}k | " +
-                  " | ".join(f"{tf(r, v):.0f} ({tf(r, v + '_again'):.0f})" for v in CHECKED) +
-                  f" | {tf(r, 'n128'):.0f} | {tf(r, 'fa2'):.0f} | {tf(r, 'cudnn'):.0f} | {w / tf(r, 'fa2'):.2f} | "
-                  f"{w / tf(r, 'cudnn'):.2f} | {w / tf(r, 'n128'):.2f} |")
+        print_table(rows, CHECKED, "n128", "n128", "TF/s")
     print("ALL CHECKS PASSED" if ok else "SOME CHECKS FAILED (timings above are of an incorrect kernel)")
 
 

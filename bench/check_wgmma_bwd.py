@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import side_by_side as sbs  # noqa: E402
 from ccalab_cuda import Kernels  # noqa: E402
 import cca_reference as ref  # noqa: E402
+from check_wgmma import add_tflops, arch_probe, print_table  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
 BWD_THREADS = 384
@@ -69,17 +70,6 @@ def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
     K.launch(name, (-(-T // 128), Hq, B), (threads, 1, 1), smem, dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv,
              1.0 / math.sqrt(D))
     return dq, dk, dv
-
-
-def arch_probe(K):
-    r = torch.full((2,), -1, device=dev, dtype=torch.int32)
-    K.launch("wgmma_arch_probe", (1, 1, 1), (1, 1, 1), 0, r)
-    torch.cuda.synchronize()
-    arch, feat = r.tolist()
-    ok = arch == 900 and feat == 1
-    print(f"{'PASS' if ok else 'FAIL'} arch probe: loaded image __CUDA_ARCH__={arch}, sm_90a features={feat}")
-    sbs.RESULTS["checks"].append({"case": "arch probe (sm_90a image loaded)", "arch": arch, "feat": feat, "ok": ok})
-    return ok
 
 
 def check_bwd(K, quick):
@@ -169,9 +159,7 @@ def time_all(K, quick):
                     row[label] = {"error": str(ex)[:200]}
             for variant in VARIANTS:
                 row[variant + "_again"] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, variant, outs), reps)
-            for key in [k for k in row if isinstance(row[k], dict)]:
-                if "p50" in row[key]:
-                    row[key]["tflops"] = fl / row[key]["p50"] / 1e9
+            add_tflops(row, fl)
             rows.append(row)
             sbs.RESULTS["timings"].append({"kind": "wgmma_bwd", **row})
             print(json.dumps(row), flush=True)
@@ -248,19 +236,7 @@ def main():
     nfail = sum(1 for c in sbs.RESULTS["checks"] if not c["ok"])
     print(f"\n{len(sbs.RESULTS['checks'])} checks, {nfail} failed")
     if rows:
-        def tf(r, k):
-            return r[k].get("tflops", float("nan"))
-        best = VARIANTS[-1]
-        print(f"backward TF/s (2.5x forward FLOPs), causal, batch 1; ratios for {best}")
-        print("| shape | T | " + " | ".join(f"{v} (again)" for v in VARIANTS) +
-              " | mma v2 | FA2 | cuDNN | /FA2 | /cuDNN | /mma |")
-        print("|---|---|" + "---|" * (len(VARIANTS) + 6))
-        for r in rows:
-            w = tf(r, best)
-            print(f"| {r['shape']} | {r['T'] // 1024}k | " +
-                  " | ".join(f"{tf(r, v):.0f} ({tf(r, v + '_again'):.0f})" for v in VARIANTS) +
-                  f" | {tf(r, 'mma'):.0f} | {tf(r, 'fa2'):.0f} | {tf(r, 'cudnn'):.0f} | {w / tf(r, 'fa2'):.2f} | "
-                  f"{w / tf(r, 'cudnn'):.2f} | {w / tf(r, 'mma'):.2f} |")
+        print_table(rows, VARIANTS, "mma", "mma v2", "backward TF/s (2.5x forward FLOPs), causal, batch 1")
     print("ALL CHECKS PASSED" if ok else "SOME CHECKS FAILED (timings above may be of an incorrect kernel)")
 
 
