@@ -57,31 +57,48 @@ def checks(K):
     return ok
 
 
+def decode_case(B, L, Hq, Hkv, copy_bw):
+    """Two input sets (q [B, Hq, 128], k and v [B, L, Hkv, 128], bf16) and the row a decode shape's timings go in."""
+    D = 128
+    sets = [(torch.randn(B, Hq, D, device=dev).to(bf16), torch.randn(B, L, Hkv, D, device=dev).to(bf16),
+             torch.randn(B, L, Hkv, D, device=dev).to(bf16)) for _ in range(2)]
+    kv = 2 * B * L * Hkv * D * 2
+    row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "copy_bw": copy_bw, "kv_bytes": kv}
+    return sets, row
+
+
+def time_sdpa(row, sets):
+    """FA2 and cuDNN SDPA decode (a query of length 1) on the same sets, into row["flash"] / row["cudnn"]."""
+    for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+        try:
+            row[label] = sbs.bench(lambda i: sbs.sdpa(sets[i % 2][0][:, None], sets[i % 2][1], sets[i % 2][2], False,
+                                                      be), 30, inner=10)
+        except Exception as ex:  # noqa: BLE001
+            row[label] = {"error": str(ex)[:200]}
+
+
+def add_pct_copy(row):
+    """Each timing of the row with a median gets "pct_copy": its K/V read rate as % of the measured copy bandwidth."""
+    kv, copy_bw = row["kv_bytes"], row["copy_bw"]
+    for k, v in row.items():
+        if isinstance(v, dict) and "p50" in v:
+            v["pct_copy"] = kv / (v["p50"] / 1e3) / copy_bw * 100
+
+
 def timings(K, copy_bw):
     rows = []
     shapes = [(1, L, 16, 4) for L in (4096, 16384, 65536)] + [(1, L, 8, 2) for L in (4096, 16384, 65536)] + \
              [(1, L, 16, 16) for L in (4096, 16384, 65536)] + [(8, L, 16, 16) for L in (4096, 16384, 65536)] + \
              [(8, 16384, 16, 4), (32, 16384, 8, 2)]
     for (B, L, Hq, Hkv) in shapes:
-        D = 128
-        sets = [(torch.randn(B, Hq, D, device=dev).to(bf16), torch.randn(B, L, Hkv, D, device=dev).to(bf16),
-                 torch.randn(B, L, Hkv, D, device=dev).to(bf16)) for _ in range(2)]
-        kv = 2 * B * L * Hkv * D * 2
-        row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "copy_bw": copy_bw, "kv_bytes": kv}
+        sets, row = decode_case(B, L, Hq, Hkv, copy_bw)
         row["v2"] = sbs.bench(lambda i: K.decode_v2(*sets[i % 2], L), 30, inner=10)
         for (w, s, c), pers in VARIANTS.items():
             for p in pers:
                 row[f"v3_w{w}s{s}c{c}_k{p}"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L, per_sm=p, variant=(w, s, c)),
                                                          30, inner=10)
-        for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
-            try:
-                row[label] = sbs.bench(lambda i: sbs.sdpa(sets[i % 2][0][:, None], sets[i % 2][1], sets[i % 2][2], False,
-                                                          be), 30, inner=10)
-            except Exception as ex:  # noqa: BLE001
-                row[label] = {"error": str(ex)[:200]}
-        for k, v in row.items():
-            if isinstance(v, dict) and "p50" in v:
-                v["pct_copy"] = kv / (v["p50"] / 1e3) / copy_bw * 100
+        time_sdpa(row, sets)
+        add_pct_copy(row)
         rows.append(row)
         best = max((k for k in row if k.startswith("v3_")), key=lambda k: row[k]["pct_copy"])
         print(f"B={B} L={L:>6} {Hq}q/{Hkv}kv: v2 {row['v2']['p50'] * 1e3:.1f} us {row['v2']['pct_copy']:.0f}% | "
@@ -100,24 +117,13 @@ def shipped(K, copy_bw):
     shapes = [(1, L, Hq, Hkv) for (Hq, Hkv) in ((16, 4), (8, 2), (16, 16)) for L in (4096, 16384, 65536)] + \
              [(8, L, 16, 16) for L in (4096, 16384, 65536)] + [(8, 16384, 16, 4), (32, 16384, 8, 2)]
     for (B, L, Hq, Hkv) in shapes:
-        D = 128
-        sets = [(torch.randn(B, Hq, D, device=dev).to(bf16), torch.randn(B, L, Hkv, D, device=dev).to(bf16),
-                 torch.randn(B, L, Hkv, D, device=dev).to(bf16)) for _ in range(2)]
-        kv = 2 * B * L * Hkv * D * 2
-        row = {"B": B, "L": L, "Hq": Hq, "Hkv": Hkv, "D": D, "copy_bw": copy_bw, "kv_bytes": kv}
+        sets, row = decode_case(B, L, Hq, Hkv, copy_bw)
         row["shipped"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L), 30, inner=10)
         row["v2"] = sbs.bench(lambda i: K.decode_v2(*sets[i % 2], L), 30, inner=10)
         for p in (0.5, 1):
             row[f"v3_k{p}"] = sbs.bench(lambda i: K.decode(*sets[i % 2], L, per_sm=p, v3=True), 30, inner=10)
-        for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
-            try:
-                row[label] = sbs.bench(lambda i: sbs.sdpa(sets[i % 2][0][:, None], sets[i % 2][1], sets[i % 2][2], False,
-                                                          be), 30, inner=10)
-            except Exception as ex:  # noqa: BLE001
-                row[label] = {"error": str(ex)[:200]}
-        for k, v in row.items():
-            if isinstance(v, dict) and "p50" in v:
-                v["pct_copy"] = kv / (v["p50"] / 1e3) / copy_bw * 100
+        time_sdpa(row, sets)
+        add_pct_copy(row)
         rows.append(row)
         print(f"B={B} L={L:>6} {Hq}q/{Hkv}kv: " + " | ".join(
             f"{k} {row[k]['p50'] * 1e3:.1f} us {row[k]['pct_copy']:.0f}%" for k in
