@@ -60,6 +60,37 @@ public final class CudaCcaLayer implements AutoCloseable {
      * saved activations for {@code batch} sequences of {@code tokens} tokens; gradients start at zero.
      */
     public CudaCcaLayer(CudaBackend cuda, CcgqaConfig cfg, Map<String, double[]> params, int batch, int tokens) {
+        this(cuda, cfg, batch, tokens, layer -> layer.upload(params));
+    }
+
+    /**
+     * A layer on a trainer's device tensors (values and fp32 gradients it does not own): the projections as
+     * separate [out, E] bf16 matrices, the conv weights and the temperature fp32 (W1 already repacked, its
+     * gradient in the same layout). Allocates only the saved activations.
+     */
+    public record Tensors(DeviceBuffer wq, DeviceBuffer wk, DeviceBuffer wvCurrent, DeviceBuffer wvDelayed, DeviceBuffer wo,
+                          CcaPrologueWeights conv, DeviceBuffer gWq, DeviceBuffer gWk, DeviceBuffer gWvCurrent,
+                          DeviceBuffer gWvDelayed, DeviceBuffer gWo, DeviceBuffer gW0, DeviceBuffer gB0, DeviceBuffer gW1t,
+                          DeviceBuffer gB1, DeviceBuffer gTheta) {}
+
+    public CudaCcaLayer(CudaBackend cuda, CcgqaConfig cfg, Tensors t, int batch, int tokens) {
+        this(cuda, cfg, batch, tokens, layer -> layer.adopt(t));
+    }
+
+    /**
+     * The weights and gradients a layer works on, and the packed gradient buffers when it owns them (else null):
+     * uploaded from the CPU layer's parameters or adopted from a trainer's tensors.
+     */
+    private record Parameters(Pair wqk, Pair wv, DeviceBuffer wo, CcaPrologueWeights conv, Pair gWqk, Pair gWv,
+                              DeviceBuffer gWo, DeviceBuffer gW0, DeviceBuffer gB0, DeviceBuffer gW1t, DeviceBuffer gB1,
+                              DeviceBuffer gTheta, DeviceBuffer ownedGradQk, DeviceBuffer ownedGradV) {}
+
+    /**
+     * The geometry from {@code cfg}, then the parameters from {@code parameters} (called once the geometry is set)
+     * and the saved activations; what the layer allocated is freed if any step fails.
+     */
+    private CudaCcaLayer(CudaBackend cuda, CcgqaConfig cfg, int batch, int tokens,
+                         java.util.function.Function<CudaCcaLayer, Parameters> parameters) {
         this.cuda = cuda;
         this.blas = cuda.cublas();
         this.cfg = cfg;
@@ -86,28 +117,21 @@ public final class CudaCcaLayer implements AutoCloseable {
         this.options = new CudaBackend.PrologueOptions(rope.rotaryDims(d), rope.base(), cfg.conv().keyTemperature(),
                 cfg.conv().normEps(), cfg.conv().qkMean());
         try {
-            int cur = dk - dk / 2;
-            this.wqk = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "q_proj.weight", (long) dq * e),
-                    get(params, "k_proj.weight", (long) dk * e))))), dq, dk, (long) e * 2);
-            this.wv = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
-                    get(params, "v_proj_delayed.weight", (long) (dk / 2) * e))))), cur, dk / 2, (long) e * 2);
-            this.wo = keep(cuda.uploadBf16(bf16(get(params, "o_proj.weight", (long) e * dq))));
-            float[] w1 = floats(get(params, "conv_qk_grouped.weight", (long) c * d * k1));
-            this.conv = new CcaPrologueWeights(keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
-                    keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.bias", c)))),
-                    keep(cuda.uploadFloats(CcaPrologueWeights.repackW1(w1, ng, d, k1))),
-                    keep(cuda.uploadFloats(floats(get(params, "conv_qk_grouped.bias", c)))),
-                    keep(cuda.uploadFloats(floats(get(params, "temp", hkv)))), k0, k1);
-            this.ownedGradQk = zeroed((long) c * e * 4);
-            this.ownedGradV = zeroed((long) dk * e * 4);
-            this.gWqk = Pair.packed(ownedGradQk, dq, dk, (long) e * 4);
-            this.gWv = Pair.packed(ownedGradV, cur, dk / 2, (long) e * 4);
-            this.gWo = zeroed((long) e * dq * 4);
-            this.gW0 = zeroed((long) c * k0 * 4);
-            this.gB0 = zeroed(c * 4L);
-            this.gW1t = zeroed((long) c * d * k1 * 4);
-            this.gB1 = zeroed(c * 4L);
-            this.gTheta = zeroed(hkv * 4L);
+            Parameters p = parameters.apply(this);
+            this.wqk = p.wqk();
+            this.wv = p.wv();
+            this.wo = p.wo();
+            this.conv = p.conv();
+            this.gWqk = p.gWqk();
+            this.gWv = p.gWv();
+            this.gWo = p.gWo();
+            this.gW0 = p.gW0();
+            this.gB0 = p.gB0();
+            this.gW1t = p.gW1t();
+            this.gB1 = p.gB1();
+            this.gTheta = p.gTheta();
+            this.ownedGradQk = p.ownedGradQk();
+            this.ownedGradV = p.ownedGradV();
             DeviceBuffer[] a = activations();
             this.z = a[0];
             this.y = a[1];
@@ -123,42 +147,29 @@ public final class CudaCcaLayer implements AutoCloseable {
         }
     }
 
-    /**
-     * A layer on a trainer's device tensors (values and fp32 gradients it does not own): the projections as
-     * separate [out, E] bf16 matrices, the conv weights and the temperature fp32 (W1 already repacked, its
-     * gradient in the same layout). Allocates only the saved activations.
-     */
-    public record Tensors(DeviceBuffer wq, DeviceBuffer wk, DeviceBuffer wvCurrent, DeviceBuffer wvDelayed, DeviceBuffer wo,
-                          CcaPrologueWeights conv, DeviceBuffer gWq, DeviceBuffer gWk, DeviceBuffer gWvCurrent,
-                          DeviceBuffer gWvDelayed, DeviceBuffer gWo, DeviceBuffer gW0, DeviceBuffer gB0, DeviceBuffer gW1t,
-                          DeviceBuffer gB1, DeviceBuffer gTheta) {}
+    /** The CPU layer's parameters uploaded (owned), the gradients zeroed (owned, the projections' packed). */
+    private Parameters upload(Map<String, double[]> params) {
+        int cur = dk - dk / 2;
+        Pair wqk = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "q_proj.weight", (long) dq * e),
+                get(params, "k_proj.weight", (long) dk * e))))), dq, dk, (long) e * 2);
+        Pair wv = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
+                get(params, "v_proj_delayed.weight", (long) (dk / 2) * e))))), cur, dk / 2, (long) e * 2);
+        DeviceBuffer wo = keep(cuda.uploadBf16(bf16(get(params, "o_proj.weight", (long) e * dq))));
+        float[] w1 = floats(get(params, "conv_qk_grouped.weight", (long) c * d * k1));
+        var conv = new CcaPrologueWeights(keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
+                keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.bias", c)))),
+                keep(cuda.uploadFloats(CcaPrologueWeights.repackW1(w1, ng, d, k1))),
+                keep(cuda.uploadFloats(floats(get(params, "conv_qk_grouped.bias", c)))),
+                keep(cuda.uploadFloats(floats(get(params, "temp", hkv)))), k0, k1);
+        DeviceBuffer gradQk = zeroed((long) c * e * 4);
+        DeviceBuffer gradV = zeroed((long) dk * e * 4);
+        return new Parameters(wqk, wv, wo, conv, Pair.packed(gradQk, dq, dk, (long) e * 4),
+                Pair.packed(gradV, cur, dk / 2, (long) e * 4), zeroed((long) e * dq * 4), zeroed((long) c * k0 * 4),
+                zeroed(c * 4L), zeroed((long) c * d * k1 * 4), zeroed(c * 4L), zeroed(hkv * 4L), gradQk, gradV);
+    }
 
-    public CudaCcaLayer(CudaBackend cuda, CcgqaConfig cfg, Tensors t, int batch, int tokens) {
-        this.cuda = cuda;
-        this.blas = cuda.cublas();
-        this.cfg = cfg;
-        this.e = cfg.dModel();
-        this.hq = cfg.nQHeads();
-        this.hkv = cfg.nKvHeads();
-        this.d = cfg.headDim();
-        this.dq = hq * d;
-        this.dk = hkv * d;
-        this.c = dq + dk;
-        this.ng = hq + hkv;
-        this.k0 = cfg.conv().convSeqKernel();
-        this.k1 = cfg.conv().convChannelKernel();
-        this.batch = batch;
-        this.tokens = tokens;
-        this.rows = batch * tokens;
-        this.uLen = tokens + k1 - 1;
-        this.valueShift = cfg.conv().valueShift();
-        this.shape = new AttentionShape(batch, tokens, hq, hkv, d);
-        if (!shape.hasBackward())
-            throw new InvalidConfigException("variant.headDim", "the CUDA CCA layer needs headDim 64 or 128 (flash backward and"
-                    + " prologue kernels), got " + d);
-        var rope = cfg.conv().rope();
-        this.options = new CudaBackend.PrologueOptions(rope.rotaryDims(d), rope.base(), cfg.conv().keyTemperature(),
-                cfg.conv().normEps(), cfg.conv().qkMean());
+    /** A trainer's tensors, checked for size (not owned). */
+    private Parameters adopt(Tensors t) {
         int cur = dk - dk / 2;
         need(t.wq(), (long) dq * e * 2, "wq");
         need(t.wk(), (long) dk * e * 2, "wk");
@@ -170,34 +181,11 @@ public final class CudaCcaLayer implements AutoCloseable {
         need(t.gWq(), (long) dq * e * 4, "gWq");
         need(t.gWk(), (long) dk * e * 4, "gWk");
         need(t.gWo(), (long) e * dq * 4, "gWo");
-        this.wqk = new Pair(t.wq().address(), dq, t.wk().address(), dk, (long) e * 2);
-        this.wv = new Pair(t.wvCurrent().address(), cur, t.wvDelayed().address(), dk / 2, (long) e * 2);
-        this.wo = t.wo();
-        this.conv = t.conv();
-        this.gWqk = new Pair(t.gWq().address(), dq, t.gWk().address(), dk, (long) e * 4);
-        this.gWv = new Pair(t.gWvCurrent().address(), cur, t.gWvDelayed().address(), dk / 2, (long) e * 4);
-        this.gWo = t.gWo();
-        this.gW0 = t.gW0();
-        this.gB0 = t.gB0();
-        this.gW1t = t.gW1t();
-        this.gB1 = t.gB1();
-        this.gTheta = t.gTheta();
-        this.ownedGradQk = null;
-        this.ownedGradV = null;
-        try {
-            DeviceBuffer[] a = activations();
-            this.z = a[0];
-            this.y = a[1];
-            this.vs = a[2];
-            this.qh = a[3];
-            this.kh = a[4];
-            this.o = a[5];
-            this.lse = a[6];
-            this.ones = a[7];
-        } catch (RuntimeException ex) {
-            close();
-            throw ex;
-        }
+        return new Parameters(new Pair(t.wq().address(), dq, t.wk().address(), dk, (long) e * 2),
+                new Pair(t.wvCurrent().address(), cur, t.wvDelayed().address(), dk / 2, (long) e * 2), t.wo(), t.conv(),
+                new Pair(t.gWq().address(), dq, t.gWk().address(), dk, (long) e * 4),
+                new Pair(t.gWvCurrent().address(), cur, t.gWvDelayed().address(), dk / 2, (long) e * 4), t.gWo(), t.gW0(),
+                t.gB0(), t.gW1t(), t.gB1(), t.gTheta(), null, null);
     }
 
     /** z, y, shifted values, q̂, k̂, o, lse (saved by forward) and the ones vector, owned. */
