@@ -17,6 +17,7 @@ import side_by_side as sbs  # noqa: E402
 import cca_reference as ref  # noqa: E402
 from ccalab_cuda import Kernels, wide_bwd_smem  # noqa: E402
 from ccalab_mla import MlaKernels  # noqa: E402
+from check_mla import attention_f64, attention_plain_bf16  # noqa: E402
 from torch.nn.attention import SDPBackend  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
@@ -38,24 +39,6 @@ def wide_bwd(K, stem, q, k, v, o, lse, do, causal, scale):
     K.launch(stem + ("_causal" if causal else ""), (-(-T // bkv), Hq, B), (bkv // 16 * cs * 32, 1, 1), smem, dq, dk,
              dvv, q, k, v, do, lse, dvec, T, Hq, Hkv, float(scale))
     return dq, dk, dvv
-
-
-def mla_ref(q, k, v, causal, scale):
-    qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))
-    s = (qh @ kh.transpose(-1, -2)) * scale
-    if causal:
-        T = q.shape[1]
-        s = s.masked_fill(torch.ones(T, T, device=dev, dtype=torch.bool).triu(1), float("-inf"))
-    return (s.softmax(-1) @ vh).transpose(1, 2)
-
-
-def mla_plain(q, k, v, causal, scale):
-    qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))
-    s = (qh @ kh.transpose(-1, -2)).float() * scale
-    if causal:
-        T = q.shape[1]
-        s = s.masked_fill(torch.ones(T, T, device=dev, dtype=torch.bool).triu(1), float("-inf"))
-    return (s.softmax(-1).to(bf16) @ vh).transpose(1, 2)
 
 
 def checks(K, M):
@@ -80,14 +63,14 @@ def checks(K, M):
             if dqk == dv:
                 r, _ = ref.attention_f64(qd, kd, vd, causal)
             else:
-                r = mla_ref(qd, kd, vd, causal, scale)
+                r, _ = attention_f64(qd, kd, vd, causal, scale)
             r.backward(do.double())
             qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
             if dqk == dv:
                 ob = sbs.sdpa(qb, kb, vb, causal, SDPBackend.MATH)
                 ob.backward(do.transpose(1, 2))
             else:
-                mla_plain(qb, kb, vb, causal, scale).backward(do)
+                attention_plain_bf16(qb, kb, vb, causal, scale).backward(do)
             name = f"{stem} B{B} T{T} Hq{Hq} Hkv{Hkv} causal={causal}"
             ok &= sbs.check(name + " dq", dq, qd.grad, qb.grad, 2e-3)
             ok &= sbs.check(name + " dk", dk, kd.grad, kb.grad, 2e-3)
