@@ -1,5 +1,9 @@
 package org.ccalab.engine.backend.cuda;
 
+import static org.ccalab.engine.backend.cuda.KernelArgs.floats;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ints;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ptr;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Logger;
@@ -469,18 +473,6 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private static void need(DeviceBuffer b, long bytes, String name) {
         if (b.bytes() < bytes)
             throw new IllegalArgumentException(name + ": device buffer of " + b.bytes() + " bytes, the shape needs " + bytes);
-    }
-
-    private static Pointer ptr(DeviceBuffer b) {
-        return Pointer.to(b.pointer());
-    }
-
-    private static Pointer ints(int v) {
-        return Pointer.to(new int[] {v});
-    }
-
-    private static Pointer floats(float v) {
-        return Pointer.to(new float[] {v});
     }
 
     private static int ceil(int a, int b) {

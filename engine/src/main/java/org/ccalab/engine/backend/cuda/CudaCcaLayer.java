@@ -1,5 +1,9 @@
 package org.ccalab.engine.backend.cuda;
 
+import static org.ccalab.engine.backend.cuda.KernelArgs.floats;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ints;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ptr;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -155,12 +159,12 @@ public final class CudaCcaLayer implements AutoCloseable {
         Pair wv = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
                 get(params, "v_proj_delayed.weight", (long) (dk / 2) * e))))), cur, dk / 2, (long) e * 2);
         DeviceBuffer wo = keep(cuda.uploadBf16(bf16(get(params, "o_proj.weight", (long) e * dq))));
-        float[] w1 = floats(get(params, "conv_qk_grouped.weight", (long) c * d * k1));
-        var conv = new CcaPrologueWeights(keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
-                keep(cuda.uploadFloats(floats(get(params, "conv_qk_depthwise.bias", c)))),
+        float[] w1 = toFloats(get(params, "conv_qk_grouped.weight", (long) c * d * k1));
+        var conv = new CcaPrologueWeights(keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
+                keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_depthwise.bias", c)))),
                 keep(cuda.uploadFloats(CcaPrologueWeights.repackW1(w1, ng, d, k1))),
-                keep(cuda.uploadFloats(floats(get(params, "conv_qk_grouped.bias", c)))),
-                keep(cuda.uploadFloats(floats(get(params, "temp", hkv)))), k0, k1);
+                keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_grouped.bias", c)))),
+                keep(cuda.uploadFloats(toFloats(get(params, "temp", hkv)))), k0, k1);
         DeviceBuffer gradQk = zeroed((long) c * e * 4);
         DeviceBuffer gradV = zeroed((long) dk * e * 4);
         return new Parameters(wqk, wv, wo, conv, Pair.packed(gradQk, dq, dk, (long) e * 4),
@@ -576,7 +580,7 @@ public final class CudaCcaLayer implements AutoCloseable {
         return h;
     }
 
-    private static float[] floats(double[] v) {
+    private static float[] toFloats(double[] v) {
         float[] f = new float[v.length];
         for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
         return f;
@@ -595,18 +599,6 @@ public final class CudaCcaLayer implements AutoCloseable {
     private static void need(DeviceBuffer b, long bytes, String name) {
         if (b.bytes() < bytes)
             throw new IllegalArgumentException(name + ": device buffer of " + b.bytes() + " bytes, the layer needs " + bytes);
-    }
-
-    private static Pointer ptr(DeviceBuffer b) {
-        return Pointer.to(b.pointer());
-    }
-
-    private static Pointer ints(int v) {
-        return Pointer.to(new int[] {v});
-    }
-
-    private static Pointer floats(float v) {
-        return Pointer.to(new float[] {v});
     }
 
     @Override

@@ -1,5 +1,9 @@
 package org.ccalab.engine.backend.cuda;
 
+import static org.ccalab.engine.backend.cuda.KernelArgs.floats;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ints;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ptr;
+
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.Pointer;
@@ -367,19 +371,7 @@ public final class CudaTrainingKernels {
             throw new IllegalArgumentException(name + ": device buffer of " + b.bytes() + " bytes, the shape needs " + bytes);
     }
 
-    private static Pointer ptr(DeviceBuffer b) {
-        return Pointer.to(b.pointer());
-    }
-
     private static Pointer nullable(DeviceBuffer b) {
         return b == null ? Pointer.to(new CUdeviceptr()) : ptr(b);
-    }
-
-    private static Pointer ints(int v) {
-        return Pointer.to(new int[] {v});
-    }
-
-    private static Pointer floats(float v) {
-        return Pointer.to(new float[] {v});
     }
 }
