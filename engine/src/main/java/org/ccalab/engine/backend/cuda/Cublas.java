@@ -78,6 +78,16 @@ final class Cublas implements AutoCloseable {
         gemmEx(OP_T, OP_N, n, m, k, b, k, a, k, c, false, n, false);
     }
 
+    /** Row-major dW [out, in] fp32 += dy [rows, out]^T x [rows, in], bf16 operands: a Linear layer's weight gradient. */
+    void linearWeightGrad(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer x, int rows, int out, int in) {
+        gemmEx(OP_N, OP_T, in, out, rows, x.address(), in, dy.address(), out, dw.address(), true, in, true);
+    }
+
+    /** Row-major dx [rows, in] bf16 = dy [rows, out] W [out, in] (+ dx when accumulate): a Linear layer's input gradient. */
+    void linearInputGrad(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out, boolean accumulate) {
+        gemmEx(OP_N, OP_N, in, rows, out, w.address(), in, dy.address(), out, dx.address(), false, in, accumulate);
+    }
+
     /**
      * One cublasGemmEx in cuBLAS's column-major terms: c = op(first) op(second) (+ c when accumulate), operands
      * bf16, fp32 accumulation, c bf16 or fp32 (cFloat32).

@@ -169,6 +169,17 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return device.downloadFloats(b, count);
     }
 
+    /** {@code count} fp32 values, widened to float64. */
+    public double[] downloadDoubles(DeviceBuffer b, int count) {
+        return widen(downloadFloats(b, count));
+    }
+
+    static double[] widen(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
     public void poison(DeviceBuffer b) {
         device.poison(b);
     }

@@ -484,12 +484,13 @@ final class CudaBenchmarkRun {
         private final Cublas blas;
         private final int e, hq, hkv, d, dq, dk, batch, tokens, rows;
         private final AttentionShape s;
-        private final List<DeviceBuffer> owned = new ArrayList<>();
+        private final OwnedBuffers owned;
         private final DeviceBuffer wq, wk, wv, wo, gWq, gWk, gWv, gWo, q, k, v, o, lse;
         private DeviceBuffer x;
 
         GqaLayer(CudaBackend cuda, Shape shape, Map<String, double[]> p, int batch, int tokens) {
             this.cuda = cuda;
+            this.owned = new OwnedBuffers(cuda);
             this.blas = cuda.cublas();
             this.e = shape.dModel();
             this.hq = shape.qHeads();
@@ -502,19 +503,19 @@ final class CudaBenchmarkRun {
             this.rows = batch * tokens;
             this.s = new AttentionShape(batch, tokens, hq, hkv, d);
             try {
-                this.wq = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("q_proj.weight"))));
-                this.wk = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("k_proj.weight"))));
-                this.wv = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("v_proj.weight"))));
-                this.wo = keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("o_proj.weight"))));
-                this.gWq = zeroed((long) dq * e * 4);
-                this.gWk = zeroed((long) dk * e * 4);
-                this.gWv = zeroed((long) dk * e * 4);
-                this.gWo = zeroed((long) e * dq * 4);
-                this.q = keep(cuda.allocate(s.qElements() * 2));
-                this.k = keep(cuda.allocate(s.kvElements() * 2));
-                this.v = keep(cuda.allocate(s.kvElements() * 2));
-                this.o = keep(cuda.allocate(s.qElements() * 2));
-                this.lse = keep(cuda.allocate((long) batch * hq * tokens * 4));
+                this.wq = owned.keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("q_proj.weight"))));
+                this.wk = owned.keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("k_proj.weight"))));
+                this.wv = owned.keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("v_proj.weight"))));
+                this.wo = owned.keep(cuda.uploadBf16(Bf16.fromDoubles(p.get("o_proj.weight"))));
+                this.gWq = owned.zeroed((long) dq * e * 4);
+                this.gWk = owned.zeroed((long) dk * e * 4);
+                this.gWv = owned.zeroed((long) dk * e * 4);
+                this.gWo = owned.zeroed((long) e * dq * 4);
+                this.q = owned.keep(cuda.allocate(s.qElements() * 2));
+                this.k = owned.keep(cuda.allocate(s.kvElements() * 2));
+                this.v = owned.keep(cuda.allocate(s.kvElements() * 2));
+                this.o = owned.keep(cuda.allocate(s.qElements() * 2));
+                this.lse = owned.keep(cuda.allocate((long) batch * hq * tokens * 4));
             } catch (RuntimeException ex) {
                 close();
                 throw ex;
@@ -552,18 +553,18 @@ final class CudaBenchmarkRun {
                  DeviceBuffer dk32 = cuda.allocate(s.kvElements() * 4); DeviceBuffer dv32 = cuda.allocate(s.kvElements() * 4);
                  DeviceBuffer dqb = cuda.allocate(s.qElements() * 2); DeviceBuffer dkb = cuda.allocate(s.kvElements() * 2);
                  DeviceBuffer dvb = cuda.allocate(s.kvElements() * 2)) {
-                weightGrad(gWo, dOut, o, e, dq);
-                inputGrad(dO, dOut, wo, dq, e, false);
+                blas.linearWeightGrad(gWo, dOut, o, rows, e, dq);
+                blas.linearInputGrad(dO, dOut, wo, rows, dq, e, false);
                 cuda.flashBackward(dq32, dk32, dv32, q, k, v, o, lse, dO, s, true);
                 tk.castToBf16(dqb, dq32, s.qElements());
                 tk.castToBf16(dkb, dk32, s.kvElements());
                 tk.castToBf16(dvb, dv32, s.kvElements());
-                weightGrad(gWq, dqb, x, dq, e);
-                weightGrad(gWk, dkb, x, dk, e);
-                weightGrad(gWv, dvb, x, dk, e);
-                inputGrad(dx, dqb, wq, e, dq, false);
-                inputGrad(dx, dkb, wk, e, dk, true);
-                inputGrad(dx, dvb, wv, e, dk, true);
+                blas.linearWeightGrad(gWq, dqb, x, rows, dq, e);
+                blas.linearWeightGrad(gWk, dkb, x, rows, dk, e);
+                blas.linearWeightGrad(gWv, dvb, x, rows, dk, e);
+                blas.linearInputGrad(dx, dqb, wq, rows, e, dq, false);
+                blas.linearInputGrad(dx, dkb, wk, rows, e, dk, true);
+                blas.linearInputGrad(dx, dvb, wv, rows, e, dk, true);
             }
         }
 
@@ -581,10 +582,10 @@ final class CudaBenchmarkRun {
 
         Map<String, double[]> gradients() {
             Map<String, double[]> g = new java.util.LinkedHashMap<>();
-            g.put("q_proj.weight", doubles(cuda.downloadFloats(gWq, dq * e)));
-            g.put("k_proj.weight", doubles(cuda.downloadFloats(gWk, dk * e)));
-            g.put("v_proj.weight", doubles(cuda.downloadFloats(gWv, dk * e)));
-            g.put("o_proj.weight", doubles(cuda.downloadFloats(gWo, e * dq)));
+            g.put("q_proj.weight", cuda.downloadDoubles(gWq, dq * e));
+            g.put("k_proj.weight", cuda.downloadDoubles(gWk, dk * e));
+            g.put("v_proj.weight", cuda.downloadDoubles(gWv, dk * e));
+            g.put("o_proj.weight", cuda.downloadDoubles(gWo, e * dq));
             return g;
         }
 
@@ -637,35 +638,9 @@ final class CudaBenchmarkRun {
             return err;
         }
 
-        private void weightGrad(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer in, int out, int inWidth) {
-            blas.gemmEx(0, 1, inWidth, out, rows, in.address(), inWidth, dy.address(), out, dw.address(), true, inWidth, true);
-        }
-
-        private void inputGrad(DeviceBuffer dIn, DeviceBuffer dy, DeviceBuffer w, int inWidth, int out, boolean accumulate) {
-            blas.gemmEx(0, 0, inWidth, rows, out, w.address(), inWidth, dy.address(), out, dIn.address(), false, inWidth, accumulate);
-        }
-
-        private static double[] doubles(float[] f) {
-            double[] r = new double[f.length];
-            for (int i = 0; i < f.length; i++) r[i] = f[i];
-            return r;
-        }
-
-        private DeviceBuffer keep(DeviceBuffer b) {
-            owned.add(b);
-            return b;
-        }
-
-        private DeviceBuffer zeroed(long bytes) {
-            DeviceBuffer b = keep(cuda.allocate(bytes));
-            cuda.zero(b);
-            return b;
-        }
-
         @Override
         public void close() {
-            owned.forEach(DeviceBuffer::close);
-            owned.clear();
+            owned.close();
         }
     }
 }

@@ -43,7 +43,7 @@ public final class CudaCcaLayer implements AutoCloseable {
     private final boolean valueShift;
     private final AttentionShape shape;
     private final CudaBackend.PrologueOptions options;
-    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private final OwnedBuffers owned;
     // weights: the q|k and current|delayed value projections as row blocks of [C, E] / [Dk, E] (one buffer each
     // when the layer owns them, separate buffers from a trainer); bf16
     private final Pair wqk, wv;
@@ -96,6 +96,7 @@ public final class CudaCcaLayer implements AutoCloseable {
     private CudaCcaLayer(CudaBackend cuda, CcgqaConfig cfg, int batch, int tokens,
                          java.util.function.Function<CudaCcaLayer, Parameters> parameters) {
         this.cuda = cuda;
+        this.owned = new OwnedBuffers(cuda);
         this.blas = cuda.cublas();
         this.cfg = cfg;
         this.e = cfg.dModel();
@@ -154,22 +155,24 @@ public final class CudaCcaLayer implements AutoCloseable {
     /** The CPU layer's parameters uploaded (owned), the gradients zeroed (owned, the projections' packed). */
     private Parameters upload(Map<String, double[]> params) {
         int cur = dk - dk / 2;
-        Pair wqk = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "q_proj.weight", (long) dq * e),
+        Pair wqk = Pair.packed(owned.keep(cuda.uploadBf16(bf16(concat(get(params, "q_proj.weight", (long) dq * e),
                 get(params, "k_proj.weight", (long) dk * e))))), dq, dk, (long) e * 2);
-        Pair wv = Pair.packed(keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
+        Pair wv = Pair.packed(owned.keep(cuda.uploadBf16(bf16(concat(get(params, "v_proj_current.weight", (long) cur * e),
                 get(params, "v_proj_delayed.weight", (long) (dk / 2) * e))))), cur, dk / 2, (long) e * 2);
-        DeviceBuffer wo = keep(cuda.uploadBf16(bf16(get(params, "o_proj.weight", (long) e * dq))));
+        DeviceBuffer wo = owned.keep(cuda.uploadBf16(bf16(get(params, "o_proj.weight", (long) e * dq))));
         float[] w1 = toFloats(get(params, "conv_qk_grouped.weight", (long) c * d * k1));
-        var conv = new CcaPrologueWeights(keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
-                keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_depthwise.bias", c)))),
-                keep(cuda.uploadFloats(CcaPrologueWeights.repackW1(w1, ng, d, k1))),
-                keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_grouped.bias", c)))),
-                keep(cuda.uploadFloats(toFloats(get(params, "temp", hkv)))), k0, k1);
-        DeviceBuffer gradQk = zeroed((long) c * e * 4);
-        DeviceBuffer gradV = zeroed((long) dk * e * 4);
+        var conv = new CcaPrologueWeights(
+                owned.keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_depthwise.weight", (long) c * k0)))),
+                owned.keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_depthwise.bias", c)))),
+                owned.keep(cuda.uploadFloats(CcaPrologueWeights.repackW1(w1, ng, d, k1))),
+                owned.keep(cuda.uploadFloats(toFloats(get(params, "conv_qk_grouped.bias", c)))),
+                owned.keep(cuda.uploadFloats(toFloats(get(params, "temp", hkv)))), k0, k1);
+        DeviceBuffer gradQk = owned.zeroed((long) c * e * 4);
+        DeviceBuffer gradV = owned.zeroed((long) dk * e * 4);
         return new Parameters(wqk, wv, wo, conv, Pair.packed(gradQk, dq, dk, (long) e * 4),
-                Pair.packed(gradV, cur, dk / 2, (long) e * 4), zeroed((long) e * dq * 4), zeroed((long) c * k0 * 4),
-                zeroed(c * 4L), zeroed((long) c * d * k1 * 4), zeroed(c * 4L), zeroed(hkv * 4L), gradQk, gradV);
+                Pair.packed(gradV, cur, dk / 2, (long) e * 4), owned.zeroed((long) e * dq * 4),
+                owned.zeroed((long) c * k0 * 4), owned.zeroed(c * 4L), owned.zeroed((long) c * d * k1 * 4), owned.zeroed(c * 4L),
+                owned.zeroed(hkv * 4L), gradQk, gradV);
     }
 
     /** A trainer's tensors, checked for size (not owned). */
@@ -194,14 +197,14 @@ public final class CudaCcaLayer implements AutoCloseable {
 
     /** z, y, shifted values, q̂, k̂, o, lse (saved by forward) and the ones vector, owned. */
     private DeviceBuffer[] activations() {
-        DeviceBuffer yb = keep(cuda.allocate((long) rows * dk * 2));
+        DeviceBuffer yb = owned.keep(cuda.allocate((long) rows * dk * 2));
         int n = Math.max(Math.max(rows, batch * uLen), batch * W1_SPLIT);
         float[] one = new float[n];
         java.util.Arrays.fill(one, 1f);
-        return new DeviceBuffer[] {keep(cuda.allocate((long) rows * c * 2)), yb,
-                valueShift ? keep(cuda.allocate((long) rows * dk * 2)) : yb, keep(cuda.allocate(shape.qElements() * 2)),
-                keep(cuda.allocate(shape.kvElements() * 2)), keep(cuda.allocate(shape.qElements() * 2)),
-                keep(cuda.allocate((long) batch * hq * tokens * 4)), keep(cuda.uploadFloats(one))};
+        return new DeviceBuffer[] {owned.keep(cuda.allocate((long) rows * c * 2)), yb,
+                valueShift ? owned.keep(cuda.allocate((long) rows * dk * 2)) : yb, owned.keep(cuda.allocate(shape.qElements() * 2)),
+                owned.keep(cuda.allocate(shape.kvElements() * 2)), owned.keep(cuda.allocate(shape.qElements() * 2)),
+                owned.keep(cuda.allocate((long) batch * hq * tokens * 4)), owned.keep(cuda.uploadFloats(one))};
     }
 
     /**
@@ -266,8 +269,8 @@ public final class CudaCcaLayer implements AutoCloseable {
         try {
             // 9. o_proj: dWo += dOut^T o; dO = dOut Wo
             DeviceBuffer dO = scratch(tmp, (long) rows * dq * 2);
-            weightGrad(gWo, dOut, o, e, dq);
-            inputGrad(dO, dOut, wo, dq, e, false);
+            blas.linearWeightGrad(gWo, dOut, o, rows, e, dq);
+            blas.linearInputGrad(dO, dOut, wo, rows, dq, e, false);
             // 8. attention (fp32 gradients of q̂, k̂ and the shifted values)
             DeviceBuffer dq32 = scratch(tmp, shape.qElements() * 4), dk32 = scratch(tmp, shape.kvElements() * 4);
             DeviceBuffer dv32 = scratch(tmp, shape.kvElements() * 4);
@@ -451,19 +454,19 @@ public final class CudaCcaLayer implements AutoCloseable {
     public Map<String, double[]> gradients() {
         if (ownedGradQk == null) throw new IllegalStateException("the gradients are the trainer's buffers: read them there");
         Map<String, double[]> g = new LinkedHashMap<>();
-        double[] qk = doubles(cuda.downloadFloats(ownedGradQk, c * e));
+        double[] qk = cuda.downloadDoubles(ownedGradQk, c * e);
         g.put("q_proj.weight", java.util.Arrays.copyOfRange(qk, 0, dq * e));
         g.put("k_proj.weight", java.util.Arrays.copyOfRange(qk, dq * e, c * e));
-        double[] v = doubles(cuda.downloadFloats(ownedGradV, dk * e));
+        double[] v = cuda.downloadDoubles(ownedGradV, dk * e);
         int cur = dk - dk / 2;
         g.put("v_proj_current.weight", java.util.Arrays.copyOfRange(v, 0, cur * e));
         g.put("v_proj_delayed.weight", java.util.Arrays.copyOfRange(v, cur * e, dk * e));
-        g.put("conv_qk_depthwise.weight", doubles(cuda.downloadFloats(gW0, c * k0)));
-        g.put("conv_qk_depthwise.bias", doubles(cuda.downloadFloats(gB0, c)));
-        g.put("conv_qk_grouped.weight", doubles(unpackW1(cuda.downloadFloats(gW1t, c * d * k1), ng, d, k1)));
-        g.put("conv_qk_grouped.bias", doubles(cuda.downloadFloats(gB1, c)));
-        g.put("temp", doubles(cuda.downloadFloats(gTheta, hkv)));
-        g.put("o_proj.weight", doubles(cuda.downloadFloats(gWo, e * dq)));
+        g.put("conv_qk_depthwise.weight", cuda.downloadDoubles(gW0, c * k0));
+        g.put("conv_qk_depthwise.bias", cuda.downloadDoubles(gB0, c));
+        g.put("conv_qk_grouped.weight", CudaBackend.widen(unpackW1(cuda.downloadFloats(gW1t, c * d * k1), ng, d, k1)));
+        g.put("conv_qk_grouped.bias", cuda.downloadDoubles(gB1, c));
+        g.put("temp", cuda.downloadDoubles(gTheta, hkv));
+        g.put("o_proj.weight", cuda.downloadDoubles(gWo, e * dq));
         return g;
     }
 
@@ -505,11 +508,6 @@ public final class CudaCcaLayer implements AutoCloseable {
         blas.gemmEx(0, 1, e, dw.n2(), rows, in.address(), e, dy.address() + (long) dw.n1() * 2, width, dw.second(), true, e, true);
     }
 
-    /** dW [out, in] fp32 += dy [N, out]^T x [N, in] (bf16 operands). */
-    private void weightGrad(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer in, int out, int inWidth) {
-        blas.gemmEx(0, 1, inWidth, out, rows, in.address(), inWidth, dy.address(), out, dw.address(), true, inWidth, true);
-    }
-
     /** dx [N, E] bf16 (+)= dy [N, n1 + n2] [W1 ; W2]. */
     private void inputGrad(DeviceBuffer dx, DeviceBuffer dy, Pair w, boolean accumulate) {
         int width = w.n1() + w.n2();
@@ -519,11 +517,6 @@ public final class CudaCcaLayer implements AutoCloseable {
         }
         blas.gemmEx(0, 0, e, rows, w.n1(), w.first(), e, dy.address(), width, dx.address(), false, e, accumulate);
         blas.gemmEx(0, 0, e, rows, w.n2(), w.second(), e, dy.address() + (long) w.n1() * 2, width, dx.address(), false, e, true);
-    }
-
-    /** dIn [N, in] bf16 (+)= dy [N, out] W [out, in]. */
-    private void inputGrad(DeviceBuffer dIn, DeviceBuffer dy, DeviceBuffer w, int inWidth, int out, boolean accumulate) {
-        blas.gemmEx(0, 0, inWidth, rows, out, w.address(), inWidth, dy.address(), out, dIn.address(), false, inWidth, accumulate);
     }
 
     /**
@@ -542,17 +535,6 @@ public final class CudaCcaLayer implements AutoCloseable {
 
     private void launch(String name, int[] grid, int block, Pointer args) {
         cuda.kernels().launch(name, grid, block, 0, cuda.device().stream(), args);
-    }
-
-    private DeviceBuffer keep(DeviceBuffer b) {
-        owned.add(b);
-        return b;
-    }
-
-    private DeviceBuffer zeroed(long bytes) {
-        DeviceBuffer b = keep(cuda.allocate(bytes));
-        cuda.zero(b);
-        return b;
     }
 
     private DeviceBuffer scratch(List<DeviceBuffer> tmp, long bytes) {
@@ -586,12 +568,6 @@ public final class CudaCcaLayer implements AutoCloseable {
         return f;
     }
 
-    private static double[] doubles(float[] f) {
-        double[] d = new double[f.length];
-        for (int i = 0; i < f.length; i++) d[i] = f[i];
-        return d;
-    }
-
     private static long addr(DeviceBuffer b) {
         return b.address();
     }
@@ -603,7 +579,6 @@ public final class CudaCcaLayer implements AutoCloseable {
 
     @Override
     public void close() {
-        owned.forEach(DeviceBuffer::close);
-        owned.clear();
+        owned.close();
     }
 }
