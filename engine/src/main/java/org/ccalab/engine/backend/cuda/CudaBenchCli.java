@@ -217,9 +217,7 @@ public final class CudaBenchCli {
              DeviceBuffer dk = cuda.allocate(rows * qkDim * 4); DeviceBuffer dv = cuda.allocate(rows * vDim * 4)) {
             mla.forward(o, lse, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
             double[] oRef = Bf16.toDoubles(cuda.downloadBf16(o, (int) (rows * vDim)));
-            float[] lseF = cuda.downloadFloats(lse, (int) rows);
-            double[] lseRef = new double[lseF.length];
-            for (int i = 0; i < lseF.length; i++) lseRef[i] = lseF[i];
+            double[] lseRef = cuda.downloadDoubles(lse, (int) rows);
             double[] wq = new double[(int) (rows * qkDim)], wk = new double[(int) (rows * qkDim)], wv = new double[(int) (rows * vDim)];
             ref.backward(wq, wk, wv, Bf16.toDoubles(gb), Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb), oRef,
                     lseRef, dims);
@@ -227,16 +225,7 @@ public final class CudaBenchCli {
             cuda.poison(dk);
             cuda.poison(dv);
             mla.backward(dq, dk, dv, q, k, v, o, lse, g, batch, tokens, heads, qkDim, vDim, causal, scale);
-            Map<String, Err> errors = new LinkedHashMap<>();
-            for (var e : List.of(Map.entry("dq", new Object[] {dq, wq}), Map.entry("dk", new Object[] {dk, wk}),
-                    Map.entry("dv", new Object[] {dv, wv}))) {
-                double[] want = (double[]) e.getValue()[1];
-                float[] got = cuda.downloadFloats((DeviceBuffer) e.getValue()[0], want.length);
-                double[] gd = new double[got.length];
-                for (int i = 0; i < got.length; i++) gd[i] = got[i];
-                errors.put(e.getKey(), Err.of(gd, want));
-            }
-            return errors;
+            return gradientErrors(dq, wq, dk, wk, dv, wv);
         }
     }
 
@@ -467,24 +456,23 @@ public final class CudaBenchCli {
             cuda.flashForward(o, lse, q, k, vv, s, causal, v.kvHeads());
             // The reference backward uses the GPU's own (bf16) forward output and LSE, as the kernel does.
             double[] oRef = Bf16.toDoubles(cuda.downloadBf16(o, (int) s.qElements()));
-            float[] lseF = cuda.downloadFloats(lse, batch * v.qHeads() * tokens);
-            double[] lseRef = new double[lseF.length];
-            for (int i = 0; i < lseF.length; i++) lseRef[i] = lseF[i];
+            double[] lseRef = cuda.downloadDoubles(lse, batch * v.qHeads() * tokens);
             double[] wq = new double[(int) s.qElements()], wk = new double[(int) s.kvElements()], wv = new double[(int) s.kvElements()];
             ref.backward(wq, wk, wv, Bf16.toDoubles(gb), Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb), oRef,
                     lseRef, dims);
             cuda.flashBackward(dq, dk, dv, q, k, vv, o, lse, g, s, causal);
-            Map<String, Err> errors = new LinkedHashMap<>();
-            for (var e : List.of(Map.entry("dq", new Object[] {dq, wq}), Map.entry("dk", new Object[] {dk, wk}),
-                    Map.entry("dv", new Object[] {dv, wv}))) {
-                double[] want = (double[]) e.getValue()[1];
-                float[] got = cuda.downloadFloats((DeviceBuffer) e.getValue()[0], want.length);
-                double[] gd = new double[got.length];
-                for (int i = 0; i < got.length; i++) gd[i] = got[i];
-                errors.put(e.getKey(), Err.of(gd, want));
-            }
-            return errors;
+            return gradientErrors(dq, wq, dk, wk, dv, wv);
         }
+    }
+
+    /** The fp32 device gradients dq, dk, dv against the float64 reference's wq, wk, wv, by name. */
+    private Map<String, Err> gradientErrors(DeviceBuffer dq, double[] wq, DeviceBuffer dk, double[] wk, DeviceBuffer dv,
+                                            double[] wv) {
+        Map<String, Err> errors = new LinkedHashMap<>();
+        errors.put("dq", Err.of(cuda.downloadDoubles(dq, wq.length), wq));
+        errors.put("dk", Err.of(cuda.downloadDoubles(dk, wk.length), wk));
+        errors.put("dv", Err.of(cuda.downloadDoubles(dv, wv.length), wv));
+        return errors;
     }
 
     private void checkGemm(int m, int n, int k) {
