@@ -118,36 +118,42 @@ def check_flash(K, quick):
     return ok
 
 
-def time_all(K, quick):
-    rows = []
-    shapes = [("MHA 16x128", 16, 16), ("GQA 16q/4kv", 16, 4), ("CCA 4q/4kv", 4, 4)]
-    for (name, Hq, Hkv) in shapes:
+def timed_shapes(quick):
+    """(name, Hq, Hkv, T) of the timing tables: MHA 16x128, GQA 16q/4kv, CCA 4q/4kv at T 4k and 16k, and 64k for
+    the 4-head shape unless quick."""
+    for (name, Hq, Hkv) in (("MHA 16x128", 16, 16), ("GQA 16q/4kv", 16, 4), ("CCA 4q/4kv", 4, 4)):
         for T in ([4096, 16384] if quick else [4096, 16384, 65536]):
             if T == 65536 and Hq > 4:
                 continue
-            sets = [(torch.randn(1, T, Hq, 128, device=dev).to(bf16), torch.randn(1, T, Hkv, 128, device=dev).to(bf16),
-                     torch.randn(1, T, Hkv, 128, device=dev).to(bf16)) for _ in range(2)]
-            o = torch.empty_like(sets[0][0])
-            lse = torch.empty(1, Hq, T, device=dev)
-            fl = sbs.attn_flops(1, T, Hq, 128, True)
-            reps = 20 if T >= 16384 else 40
-            row = {"shape": name, "T": T, "Hq": Hq, "Hkv": Hkv}
-            for variant in CHECKED:
-                row[variant] = sbs.bench(lambda i: wg_fwd(K, *sets[i % 2], True, out=o, lse=lse, variant=variant), reps)
-            row["n128"] = sbs.bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=1, bn=128), reps)
-            for label, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
-                try:
-                    row[label] = sbs.bench(lambda i: sbs.sdpa(*sets[i % 2], True, be), reps)
-                except Exception as ex:  # noqa: BLE001 - a backend may refuse a shape
-                    row[label] = {"error": str(ex)[:200]}
-            for variant in CHECKED:
-                row[variant + "_again"] = sbs.bench(
-                    lambda i: wg_fwd(K, *sets[i % 2], True, out=o, lse=lse, variant=variant), reps)
-            add_tflops(row, fl)
-            rows.append(row)
-            sbs.RESULTS["timings"].append({"kind": "wgmma_fwd", **row})
-            print(json.dumps(row), flush=True)
-            del sets
+            yield name, Hq, Hkv, T
+
+
+def time_all(K, quick):
+    rows = []
+    for (name, Hq, Hkv, T) in timed_shapes(quick):
+        sets = [(torch.randn(1, T, Hq, 128, device=dev).to(bf16), torch.randn(1, T, Hkv, 128, device=dev).to(bf16),
+                 torch.randn(1, T, Hkv, 128, device=dev).to(bf16)) for _ in range(2)]
+        o = torch.empty_like(sets[0][0])
+        lse = torch.empty(1, Hq, T, device=dev)
+        fl = sbs.attn_flops(1, T, Hq, 128, True)
+        reps = 20 if T >= 16384 else 40
+        row = {"shape": name, "T": T, "Hq": Hq, "Hkv": Hkv}
+        for variant in CHECKED:
+            row[variant] = sbs.bench(lambda i: wg_fwd(K, *sets[i % 2], True, out=o, lse=lse, variant=variant), reps)
+        row["n128"] = sbs.bench(lambda i: K.flash_fwd(*sets[i % 2], True, out=o, lse=lse, mt=1, bn=128), reps)
+        for label, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                row[label] = sbs.bench(lambda i: sbs.sdpa(*sets[i % 2], True, be), reps)
+            except Exception as ex:  # noqa: BLE001 - a backend may refuse a shape
+                row[label] = {"error": str(ex)[:200]}
+        for variant in CHECKED:
+            row[variant + "_again"] = sbs.bench(
+                lambda i: wg_fwd(K, *sets[i % 2], True, out=o, lse=lse, variant=variant), reps)
+        add_tflops(row, fl)
+        rows.append(row)
+        sbs.RESULTS["timings"].append({"kind": "wgmma_fwd", **row})
+        print(json.dumps(row), flush=True)
+        del sets
     return rows
 
 

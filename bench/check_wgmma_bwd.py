@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import side_by_side as sbs  # noqa: E402
 from ccalab_cuda import Kernels  # noqa: E402
 import cca_reference as ref  # noqa: E402
-from check_wgmma import add_tflops, arch_probe, print_table  # noqa: E402
+from check_wgmma import add_tflops, arch_probe, print_table, timed_shapes  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
 BWD_THREADS = 384
@@ -123,48 +123,44 @@ def check_bwd(K, quick):
 
 def time_all(K, quick):
     rows = []
-    shapes = [("MHA 16x128", 16, 16), ("GQA 16q/4kv", 16, 4), ("CCA 4q/4kv", 4, 4)]
-    for (name, Hq, Hkv) in shapes:
-        for T in ([4096, 16384] if quick else [4096, 16384, 65536]):
-            if T == 65536 and Hq > 4:
-                continue
-            sets = []
-            for _ in range(2):
-                q = torch.randn(1, T, Hq, 128, device=dev).to(bf16)
-                k = torch.randn(1, T, Hkv, 128, device=dev).to(bf16)
-                v = torch.randn(1, T, Hkv, 128, device=dev).to(bf16)
-                do = torch.randn(1, T, Hq, 128, device=dev).to(bf16)
-                o, lse = K.flash_fwd(q, k, v, True)
-                sets.append((q, k, v, o, lse, do))
-            outs = (torch.empty(1, T, Hq, 128, device=dev), torch.empty(1, T, Hkv, 128, device=dev),
-                    torch.empty(1, T, Hkv, 128, device=dev), torch.empty(1, Hq, T, device=dev))
-            fl = 2.5 * sbs.attn_flops(1, T, Hq, 128, True)
-            reps = 10 if T >= 16384 else 20
-            row = {"shape": name, "T": T, "Hq": Hq, "Hkv": Hkv}
-            for variant in VARIANTS:
-                row[variant] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, variant, outs), reps)
-            row["mma"] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, None, outs), reps)
-            for label, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
-                try:
-                    grads = []
-                    for (q, k, v, o, lse, do) in sets:
-                        qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
-                        ob = sbs.sdpa(qb, kb, vb, True, be)
-                        grads.append((ob, (qb, kb, vb), do.transpose(1, 2)))
-                    row[label] = sbs.bench(
-                        lambda i: torch.autograd.grad(grads[i % 2][0], grads[i % 2][1], grads[i % 2][2],
-                                                      retain_graph=True), reps, graph=False)
-                    del grads
-                except Exception as ex:  # noqa: BLE001 - a backend may refuse a shape
-                    row[label] = {"error": str(ex)[:200]}
-            for variant in VARIANTS:
-                row[variant + "_again"] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, variant, outs), reps)
-            add_tflops(row, fl)
-            rows.append(row)
-            sbs.RESULTS["timings"].append({"kind": "wgmma_bwd", **row})
-            print(json.dumps(row), flush=True)
-            del sets, outs
-            torch.cuda.empty_cache()
+    for (name, Hq, Hkv, T) in timed_shapes(quick):
+        sets = []
+        for _ in range(2):
+            q = torch.randn(1, T, Hq, 128, device=dev).to(bf16)
+            k = torch.randn(1, T, Hkv, 128, device=dev).to(bf16)
+            v = torch.randn(1, T, Hkv, 128, device=dev).to(bf16)
+            do = torch.randn(1, T, Hq, 128, device=dev).to(bf16)
+            o, lse = K.flash_fwd(q, k, v, True)
+            sets.append((q, k, v, o, lse, do))
+        outs = (torch.empty(1, T, Hq, 128, device=dev), torch.empty(1, T, Hkv, 128, device=dev),
+                torch.empty(1, T, Hkv, 128, device=dev), torch.empty(1, Hq, T, device=dev))
+        fl = 2.5 * sbs.attn_flops(1, T, Hq, 128, True)
+        reps = 10 if T >= 16384 else 20
+        row = {"shape": name, "T": T, "Hq": Hq, "Hkv": Hkv}
+        for variant in VARIANTS:
+            row[variant] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, variant, outs), reps)
+        row["mma"] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, None, outs), reps)
+        for label, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                grads = []
+                for (q, k, v, o, lse, do) in sets:
+                    qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
+                    ob = sbs.sdpa(qb, kb, vb, True, be)
+                    grads.append((ob, (qb, kb, vb), do.transpose(1, 2)))
+                row[label] = sbs.bench(
+                    lambda i: torch.autograd.grad(grads[i % 2][0], grads[i % 2][1], grads[i % 2][2],
+                                                  retain_graph=True), reps, graph=False)
+                del grads
+            except Exception as ex:  # noqa: BLE001 - a backend may refuse a shape
+                row[label] = {"error": str(ex)[:200]}
+        for variant in VARIANTS:
+            row[variant + "_again"] = sbs.bench(lambda i: wg_bwd(K, *sets[i % 2], True, variant, outs), reps)
+        add_tflops(row, fl)
+        rows.append(row)
+        sbs.RESULTS["timings"].append({"kind": "wgmma_bwd", **row})
+        print(json.dumps(row), flush=True)
+        del sets, outs
+        torch.cuda.empty_cache()
     return rows
 
 
