@@ -132,6 +132,17 @@ def shipped(K, copy_bw):
     return rows
 
 
+def between_copy_bandwidths(time_rows):
+    """time_rows(copy_bw) between two copy-bandwidth measurements (both printed; the first is the one the rows' %
+    refer to): its rows and [before, after]."""
+    copy_bw = sbs.copy_bandwidth()
+    print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
+    rows = time_rows(copy_bw)
+    copy_bw2 = sbs.copy_bandwidth()
+    print(f"copy bandwidth again {copy_bw2 / 1e12:.3f} TB/s", flush=True)
+    return rows, [copy_bw, copy_bw2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fatbin", required=True)
@@ -142,23 +153,15 @@ def main():
     p = torch.cuda.get_device_properties(0)
     print({"name": p.name, "sms": p.multi_processor_count, "torch": torch.__version__}, flush=True)
     if a.shipped:
-        copy_bw = sbs.copy_bandwidth()
-        print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
-        rows = shipped(K, copy_bw)
-        copy_bw2 = sbs.copy_bandwidth()
-        print(f"copy bandwidth again {copy_bw2 / 1e12:.3f} TB/s", flush=True)
+        rows, copy_bws = between_copy_bandwidths(lambda copy_bw: shipped(K, copy_bw))
         with open(os.path.join(a.out, "decode_shipped.json"), "w") as f:
-            json.dump({"device": p.name, "copy_bw": [copy_bw, copy_bw2], "timings": rows}, f, indent=1)
+            json.dump({"device": p.name, "copy_bw": copy_bws, "timings": rows}, f, indent=1)
         return
     ok = checks(K)
     print("ALL DECODE CHECKS PASSED" if ok else "SOME DECODE CHECKS FAILED", flush=True)
-    copy_bw = sbs.copy_bandwidth()
-    print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
-    rows = timings(K, copy_bw)
-    copy_bw2 = sbs.copy_bandwidth()
-    print(f"copy bandwidth again {copy_bw2 / 1e12:.3f} TB/s", flush=True)
+    rows, copy_bws = between_copy_bandwidths(lambda copy_bw: timings(K, copy_bw))
     with open(os.path.join(a.out, "decode_lab.json"), "w") as f:
-        json.dump({"device": p.name, "copy_bw": [copy_bw, copy_bw2], "checks": sbs.RESULTS["checks"], "ok": ok,
+        json.dump({"device": p.name, "copy_bw": copy_bws, "checks": sbs.RESULTS["checks"], "ok": ok,
                    "timings": rows}, f, indent=1)
 
 
