@@ -86,6 +86,9 @@ DECODE_V3(256, 4, 8, 2, decode_hd256_g4) DECODE_V3(256, 8, 8, 2, decode_hd256_g8
     }
 CCA_PROLOGUE(64)
 CCA_PROLOGUE(128)
+// D = 256: 16 n-tiles per warp (64 accumulators); 165,360 bytes of shared memory at the largest halo (k0 = k1 = 16)
+// and 140,592 at k0 = k1 = 4 -- within sm_80's 163 KB as well as Hopper's 227 KB.
+CCA_PROLOGUE(256)
 
 #define CCA_PROLOGUE_FMA(D)                                                                                    \
     extern "C" __global__ void __launch_bounds__(D) cca_prologue_fma_hd##D(                                   \
@@ -97,6 +100,15 @@ CCA_PROLOGUE(128)
     }
 CCA_PROLOGUE_FMA(64)
 CCA_PROLOGUE_FMA(128)
+// D = 256: with __launch_bounds__(256) alone ptxas held sm_80 to 64 registers and spilled (8 bytes stored, 32 loaded);
+// one block per SM (111,744 bytes of shared memory at k0 = k1 = 16: at most 2 fit on Hopper) lets it take 98-106.
+extern "C" __global__ void __launch_bounds__(256, 1) cca_prologue_fma_hd256(
+    __nv_bfloat16* qOut, __nv_bfloat16* kOut, const __nv_bfloat16* z, const float* w0, const float* b0,
+    const float* w1t, const float* b1, const float* theta, int T, int Hq, int Hkv, int k0, int k1, int rotary,
+    float ropeBase, int tempMode, float normEps, int qkMean) {
+    cca_prologue_fma_kernel<256>(qOut, kOut, z, w0, b0, w1t, b1, theta, T, Hq, Hkv, k0, k1, rotary, ropeBase,
+                                 tempMode, normEps, qkMean);
+}
 
 #define FLASH_BWD(D, CAUSAL, NAME)                                                                             \
     extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1)                                      \
@@ -147,6 +159,7 @@ extern "C" __global__ void cca_bwd_conv0(float* u, const __nv_bfloat16* z, const
     }
 CCA_BWD_HEAD(64)
 CCA_BWD_HEAD(128)
+CCA_BWD_HEAD(256)
 extern "C" __global__ void cca_bwd_dz(__nv_bfloat16* dz, const float* dZd, const float* du, const float* w0, int B,
                                       int T, int C, int k0, int k1) {
     cca_bwd_dz_kernel(dz, dZd, du, w0, B, T, C, k0, k1);
@@ -169,6 +182,8 @@ extern "C" __global__ void value_shift_bwd(__nv_bfloat16* dy, const float* dv, i
     }
 CCA_DECODE_STEP(64)
 CCA_DECODE_STEP(128)
+// D = 256: 48,160 bytes of static shared memory (zs 31 x 256 + us 16 x 256 floats), under the 48 KB static limit.
+CCA_DECODE_STEP(256)
 
 // Kernels of other capabilities, each with its own instance file.
 #include "mla_kernels.cuh"       // MLA prefill core and absorbed decode

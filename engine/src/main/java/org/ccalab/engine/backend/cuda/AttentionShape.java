@@ -44,8 +44,8 @@ public record AttentionShape(int batch, int tokens, int qHeads, int kvHeads, int
         return true;
     }
 
-    /** The CCA prologue (and its backward and decode step) exists for head dims 64 and 128 only. */
+    /** The CCA prologue (and its backward and decode step) exists for every head dim (64, 128, 256). */
     public boolean hasCcaPrologue() {
-        return headDim <= 128;
+        return true;
     }
 }

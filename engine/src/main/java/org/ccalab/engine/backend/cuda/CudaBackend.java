@@ -415,7 +415,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public void ccaPrologue(DeviceBuffer qOut, DeviceBuffer kOut, DeviceBuffer z, CcaPrologueWeights w,
                             AttentionShape s, PrologueOptions opt) {
         if (!s.hasCcaPrologue())
-            throw new IllegalArgumentException("no CCA prologue kernel for headDim " + s.headDim() + " (64 and 128 have one)");
+            throw new IllegalArgumentException("no CCA prologue kernel for headDim " + s.headDim() + " (64, 128 and 256 have one)");
         long c = (long) (s.qHeads() + s.kvHeads()) * s.headDim();
         need(z, (long) s.batch() * s.tokens() * c * 2, "z");
         need(qOut, s.qElements() * 2, "qOut");
@@ -447,7 +447,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
                               DeviceBuffer vState, DeviceBuffer z, DeviceBuffer vc, DeviceBuffer vdNew, CcaPrologueWeights w,
                               AttentionShape s, int pos, PrologueOptions opt) {
         if (!s.hasCcaPrologue())
-            throw new IllegalArgumentException("no CCA decode kernel for headDim " + s.headDim() + " (64 and 128 have one)");
+            throw new IllegalArgumentException("no CCA decode kernel for headDim " + s.headDim() + " (64, 128 and 256 have one)");
         if (pos < 0 || pos >= s.tokens())
             throw new IllegalArgumentException("pos " + pos + " outside the cache capacity " + s.tokens());
         if (w.k0() > 16 || w.k1() > 16)

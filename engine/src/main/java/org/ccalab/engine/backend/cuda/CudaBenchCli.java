@@ -51,7 +51,7 @@ public final class CudaBenchCli {
             // The headline CCGQA: query compression 4 (E / (4 x 128)), KV compression 8 and 16.
             new Variant("CCGQA-4x 4q/2kv (4x/8x)", "ccgqa", 4, 2, 128),
             new Variant("CCGQA-4x 4q/1kv (4x/16x)", "ccgqa", 4, 1, 128),
-            // The paper's other head dims at the same width (core only: no D=256 CCA prologue yet).
+            // The paper's other head dims at the same width.
             new Variant("MHA 32x64", "mha", 32, 32, 64),
             new Variant("GQA-4 32q/8kv d64", "gqa", 32, 8, 64),
             new Variant("CCA-4x 8q/8kv d64", "cca", 8, 8, 64),
@@ -140,6 +140,8 @@ public final class CudaBenchCli {
         checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
         checkCcaLayer(new CcgqaConfig(512, 4, 1, 128), 1, 200);   // CCGQA-4x shape: G = 4 onto one KV head
+        checkCcaLayer(new CcgqaConfig(1024, 2, 1, 256), 2, 150);  // D = 256 CCGQA, G = 2 onto one KV head
+        checkCcaLayer(new CcgqaConfig(1024, 2, 2, 256), 1, 200);  // D = 256 CCA, fused value shift
         // the GPU layers' backward (dx and every parameter gradient) and decode against the float64 CPU layers
         checkLayerBackward(new CcgqaConfig(512, 4, 4, 128), 2, 200);  // CCA, G = 1 (E = 2048: the gpu test, bound from plain bf16)
         checkLayerBackward(new CcgqaConfig(512, 4, 2, 128, new org.ccalab.common.variant.CompressedConvSpec(3, 3, null,
@@ -148,6 +150,8 @@ public final class CudaBenchCli {
                 KeyTemperature.CLAMPED_EXP, null, null, null)), 1, 257);
         checkCcaDecodeLayer(new CcgqaConfig(E, 4, 4, 128), 2, 40);
         checkCcaDecodeLayer(new CcgqaConfig(512, 8, 2, 64), 1, 70);
+        checkLayerBackward(new CcgqaConfig(1024, 2, 1, 256), 1, 150);  // D = 256 CCGQA (run s3-cca256-1: q/k path 7-13e-2, noise-bound)
+        checkCcaDecodeLayer(new CcgqaConfig(1024, 2, 2, 256), 1, 40);
         checkGqaLayer(new Variant("GQA 16q/4kv", "gqa", 16, 4, 128), 1, 200);
         checkGqaLayer(new Variant("MHA 8x64", "mha", 8, 8, 64), 2, 150);
         checkMlaCore(ref, 2, 333, 16, 192, 128, true);

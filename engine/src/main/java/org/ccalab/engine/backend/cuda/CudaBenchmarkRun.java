@@ -109,7 +109,7 @@ final class CudaBenchmarkRun {
                 };
                 if (ms == null) {
                     LOG.warning(() -> "CUDA benchmark: " + phase + "/" + scope + " is not covered for this variant (backward: head"
-                            + " dim 64 or 128, here " + shape.headDim() + "; CCA decode layer: with the value shift); no cell");
+                            + " dim 64, 128 or 256, here " + shape.headDim() + "; CCA decode layer: with the value shift); no cell");
                     continue;
                 }
                 cells.add(cell(phase, scope, ms));
@@ -136,13 +136,13 @@ final class CudaBenchmarkRun {
     }
 
     /**
-     * Whether the variant has the cell's kernels: backward needs head dim 64 or 128, or 256 without the CCA prologue
-     * (its backward exists for D <= 128 only); the CCA/CCGQA decode layer needs the value shift (the decode step
+     * Whether the variant has the cell's kernels: backward needs head dim 64, 128 or 256 (flash_bwd_wide; the CCA
+     * prologue backward at every one of them); the CCA/CCGQA decode layer needs the value shift (the decode step
      * kernel implements it).
      */
     static boolean covers(Shape shape, Phase phase, Scope scope) {
         if (phase == Phase.BACKWARD)
-            return shape.headDim() == 64 || shape.headDim() == 128 || (shape.headDim() == 256 && shape.conv() == null);
+            return shape.headDim() == 64 || shape.headDim() == 128 || shape.headDim() == 256;
         return phase != Phase.DECODE || scope != Scope.LAYER || shape.conv() == null || shape.conv().valueShift();
     }
 

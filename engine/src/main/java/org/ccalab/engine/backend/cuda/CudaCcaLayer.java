@@ -116,7 +116,7 @@ public final class CudaCcaLayer implements AutoCloseable {
         this.valueShift = cfg.conv().valueShift();
         this.shape = new AttentionShape(batch, tokens, hq, hkv, d);
         if (!shape.hasBackward())
-            throw new InvalidConfigException("variant.headDim", "the CUDA CCA layer needs headDim 64 or 128 (flash backward and"
+            throw new InvalidConfigException("variant.headDim", "the CUDA CCA layer needs headDim 64, 128 or 256 (flash backward and"
                     + " prologue kernels), got " + d);
         var rope = cfg.conv().rope();
         this.options = new CudaBackend.PrologueOptions(rope.rotaryDims(d), rope.base(), cfg.conv().keyTemperature(),

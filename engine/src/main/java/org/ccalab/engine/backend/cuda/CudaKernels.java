@@ -12,10 +12,14 @@ final class CudaKernels {
     static final int DECODE_THREADS = 128;
     static final int CCA_TT = 64, CCA_THREADS = 256;
     static final int[] HEAD_DIMS = {64, 128, 256};
-    /** Head dims with a flash backward and a CCA prologue (forward and backward); D = 256 has neither yet. */
+    /** Head dims with a flash backward (D = 256: flash_bwd_wide). */
     static final int[] BWD_HEAD_DIMS = {64, 128, 256};
-    /** Head dims with a CCA prologue (and its backward and decode step). */
-    static final int[] PROLOGUE_HEAD_DIMS = {64, 128};
+    /**
+     * Head dims with a CCA prologue (TF32 and FMA), its backward head kernel and decode step. D = 256: the TF32
+     * prologue takes 165,360 bytes of shared memory at k0 = k1 = 16 (within sm_80's 163 KB opt-in as well as
+     * Hopper's 227 KB), the decode step 48,160 static bytes.
+     */
+    static final int[] PROLOGUE_HEAD_DIMS = {64, 128, 256};
     static final int[] DECODE_GROUPS = {1, 2, 4, 8};
 
     private CudaKernels() {}

@@ -24,7 +24,8 @@ class CudaCcaDecodeGpuTest {
 
     @ParameterizedTest
     @CsvSource({"1, 40, 4, 4, 128, 2, 2, 64, EXP, true", "2, 33, 8, 2, 128, 2, 2, 64, LINEAR, true",
-            "1, 25, 4, 2, 64, 3, 2, 64, CLAMPED_EXP, true", "2, 20, 4, 1, 128, 2, 3, 0, EXP, false"})
+            "1, 25, 4, 2, 64, 3, 2, 64, CLAMPED_EXP, true", "2, 20, 4, 1, 128, 2, 3, 0, EXP, false",
+            "1, 30, 2, 1, 256, 2, 2, 128, EXP, true"})
     void decodeEqualsPrefillAtEveryPosition(int b, int t, int hq, int hkv, int d, int k0, int k1, int rotary,
                                             KeyTemperature temp, boolean qkMean) {
         int groups = hq + hkv, c = groups * d, p = k0 - 1 + k1 - 1, half = hkv * d / 2;

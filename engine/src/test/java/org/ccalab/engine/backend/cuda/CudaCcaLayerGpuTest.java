@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * On a GPU host (tag {@code gpu}): the GPU CCA / CCGQA layer ({@link CudaCcaLayer}) forward output, dx and every
  * parameter gradient against the float64 CPU layer on fresh random inputs, for CCA and CCGQA shapes (G = 1, 2, 4,
- * one KV head), head dims 64 and 128, conv widths 2-3, the three key-temperature modes, the ablations without the
+ * one KV head), head dims 64, 128 and 256, conv widths 2-3, the three key-temperature modes, the ablations without the
  * q-k mean or the value shift, batch 1 and 2, a length whose dW1 GEMM takes the split-K path, and CCA-4x at E = 2048
  * with the engine's initialisation (sharp softmax: bound from plain bf16's error on the same inputs). Tolerances:
  * {@link CudaCcaLayerCheck} (why: its comment). Also: decode token by token against the CPU forward rows, and the
@@ -41,6 +41,13 @@ class CudaCcaLayerGpuTest {
             "512, 4, 4, 64, 3, 2, CLAMPED_EXP, true, true, 1, 190, 0, 0",
             "256, 2, 2, 64, 2, 3, EXP, false, false, 2, 97, 0, 0",
             "256, 2, 1, 128, 2, 2, EXP, true, true, 1, 4096, 0, 0",
+            // D = 256 (cca_prologue_hd256, cca_bwd_head_hd256, flash_bwd_wide): CCGQA G = 4 onto one KV head, and CCA
+            // (fused shift) and CCGQA 2q/1kv (value-shift kernel) without the q-k mean. With the q-k mean, CCA (G = 1)
+            // at D = 256 sits far on the sharp-softmax floor (q/k-path errors 0.4-0.9 at 4-7x the noise, over the caps;
+            // without it 5e-3 = the noise): run s3-cca256-2, docs/perf-log.md
+            "1024, 4, 1, 256, 2, 2, EXP, true, true, 1, 200, 0, 0",
+            "1024, 2, 2, 256, 2, 2, EXP, false, true, 1, 200, 0, 0",
+            "1024, 2, 1, 256, 2, 2, EXP, false, true, 1, 200, 0, 0",
             // CCA-4x at E = 2048, the engine's init: sharp softmax; plain bf16 PyTorch (SDPA flash / cuDNN) on these
             // exact inputs, run s3-ccaprec-1 (bench/results/2026-11-23-s3-ccaprec-run1-floor_e2048.txt)
             "2048, 4, 4, 128, 2, 2, EXP, true, true, 1, 256, 6.75e-2, 0.107"})
@@ -67,7 +74,8 @@ class CudaCcaLayerGpuTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"2048, 4, 4, 128, 2, 2, EXP, 2, 40", "512, 8, 2, 64, 3, 2, LINEAR, 1, 70", "512, 4, 1, 128, 2, 3, CLAMPED_EXP, 2, 33"})
+    @CsvSource({"2048, 4, 4, 128, 2, 2, EXP, 2, 40", "512, 8, 2, 64, 3, 2, LINEAR, 1, 70", "512, 4, 1, 128, 2, 3, CLAMPED_EXP, 2, 33",
+            "1024, 2, 1, 256, 2, 2, EXP, 1, 40"})
     void decodeTokenByTokenMatchesTheCpuForwardRows(int e, int hq, int hkv, int d, int k0, int k1, KeyTemperature temp, int b,
                                                      int t) {
         CcgqaConfig cfg = new CcgqaConfig(e, hq, hkv, d, new CompressedConvSpec(k0, k1, RopeSpec.HALF, temp, 1e-12, true, true));

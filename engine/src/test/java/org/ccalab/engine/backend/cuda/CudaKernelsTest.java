@@ -63,15 +63,25 @@ class CudaKernelsTest {
     }
 
     @Test
-    void headDim256HasForwardDecodeAndBackwardButNoPrologue() {
+    void headDim256HasForwardDecodeBackwardAndTheCcaPrologue() {
         assertThat(CudaKernels.all()).contains("flash_fwd_hd256_causal", "flash_fwd_hd256", "decode_splitkv_hd256_g4",
                 "decode_combine_hd256", "decode_hd256_g4", "flash_bwd_hd128_causal", "cca_prologue_hd128",
-                "flash_bwd_hd256_causal", "flash_bwd_hd256", "flash_bwd_preprocess_hd256");
-        assertThat(CudaKernels.all()).noneMatch(n -> n.startsWith("cca_prologue_hd256")
-                || n.equals("flash_fwd_hd256_causal_m2") || n.equals("flash_fwd_hd256_causal_n128"));
-        for (int d : CudaKernels.HEAD_DIMS) assertThat(new AttentionShape(1, 16, 4, 4, d).hasBackward()).isTrue();
-        assertThat(new AttentionShape(1, 16, 4, 4, 256).hasCcaPrologue()).isFalse();
-        assertThat(new AttentionShape(1, 16, 4, 4, 128).hasCcaPrologue()).isTrue();
+                "flash_bwd_hd256_causal", "flash_bwd_hd256", "flash_bwd_preprocess_hd256", "cca_prologue_hd256",
+                "cca_prologue_fma_hd256", "cca_decode_step_hd256");
+        assertThat(CudaKernels.all()).noneMatch(n -> n.equals("flash_fwd_hd256_causal_m2") || n.equals("flash_fwd_hd256_causal_n128"));
+        for (int d : CudaKernels.HEAD_DIMS) {
+            assertThat(new AttentionShape(1, 16, 4, 4, d).hasBackward()).isTrue();
+            assertThat(new AttentionShape(1, 16, 4, 4, d).hasCcaPrologue()).isTrue();
+        }
+        assertThat(CudaKernels.PROLOGUE_HEAD_DIMS).containsExactly(64, 128, 256);
+        assertThat(CudaCcaLayer.head(256)).isEqualTo("cca_bwd_head_hd256");
+        // cca_prologue.cuh's layout at D = 256 and the largest halo (k0 = k1 = 16): z halo bf16 94 x 256, stage-1
+        // rows 79 x 260, a W chunk 32 x 264, 64 factors, 128 RoPE frequencies (double): within sm_80's 163 KB
+        // opt-in as well as Hopper's 227 KB; the FMA fallback's [TT + P, D] + [TT + k1 - 1, D] + [TT] floats
+        assertThat(CudaKernels.ccaSmem(CudaKernels.Prologue.TENSOR_CORE, 256, 16, 16)).isEqualTo(165_360)
+                .isLessThanOrEqualTo(163 * 1024);
+        assertThat(CudaKernels.ccaSmem(CudaKernels.Prologue.TENSOR_CORE, 256, 4, 4)).isEqualTo(140_592);
+        assertThat(CudaKernels.ccaSmem(CudaKernels.Prologue.FMA, 256, 16, 16)).isEqualTo(111_744);
         // D = 256: 64-key blocks, 64-row query tiles, P^T staged, rows padded by 8 (flash_bwd_wide::smem_bytes<256,
         // 256, 64, 64, true>): within Hopper's 227 KB, as the D = 256 forward
         assertThat(CudaKernels.flashBackwardKvTile(256)).isEqualTo(64);
