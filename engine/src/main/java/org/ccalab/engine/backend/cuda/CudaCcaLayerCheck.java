@@ -61,6 +61,25 @@ import org.ccalab.engine.tensor.Tensor;
  * on the temperature (0.196 against plain 0.107, bound 0.214). Verified on the H100 (run s3-ccaprec-2,
  * bench/results/2026-11-23-s3-ccaprec-run2-gpu-tests.txt): the case passes at bounds 0.135 / 0.214 with the errors
  * above, every other case unchanged.
+ *
+ * <p>CCA (one query head per KV head) with the q-k mean at head dim 256 is the same floor, much deeper. The q-k mean
+ * makes q^_t and k^_t of one token nearly parallel, and the diagonal's logit grows as sqrt(D): on the gpu test's
+ * E = 1024 2q/2kv k0=3 k1=2 LINEAR B2 T150 case each softmax row's largest weight is 0.9993 on average (logits up to
+ * 15.8), so dS = P (dP - D) is a cancellation of two nearly equal terms and D = rowsum(dO o O) from the bf16 O decides
+ * it. On that case's exact inputs (run s3-floor256-1, bench/results/2026-11-23-s3-floor256-run1-floor_e1024_d256.txt)
+ * plain bf16 PyTorch autograd is as far from float64 as ours: SDPA flash 0.73-0.86 on the q/k path and 0.856 on the
+ * temperature, cuDNN 0.73-0.86 and 0.866, with the conv prologue in fp32 0.73-0.83 and 0.859; the Java GPU layer
+ * 0.73-0.83 and 0.857 (run s3-cca256-2), the Python-launched kernels the same to 3 digits (TF32 or fp32 prologue);
+ * out, dx and the value / o_proj gradients at 2-3e-3 everywhere. A float64 emulation with the flash backward's bf16
+ * roundings alone reproduces it (0.73-0.83, temperature 0.90), with only D taken from the bf16 O 1.3-1.4 (0.74);
+ * SDPA math (P materialised, no D from O) gets 4e-2 to 7e-2. Not a bug: bf16 flash attention's backward cannot resolve
+ * these gradients at this init. Without the q-k mean the same D = 256 kernels are at the noise (5e-3), and CCGQA with
+ * it (G = 4) at 2e-2. That case carries its plain bf16 figures (0.864 q/k path, 0.866 temperature, the worse of
+ * flash and cuDNN), so its bounds are 1.73 (twice plain, over the caps; {@link #tolerance(String, Entry, PlainBf16)}
+ * raises the cap to twice a measured plain error and leaves every other case's bound as it was): there the check
+ * catches only a gross error on the q/k path, its out, dx and value / o_proj gradients keep the usual bounds.
+ * Verified on the H100 (run s3-floor256-2, bench/results/2026-11-23-s3-floor256-run2-gpu-tests-cca.txt): the case
+ * passes with the errors above, every other case's bound as in run s3-cca256-1.
  */
 final class CudaCcaLayerCheck {
     static final double FORWARD_TOLERANCE = 1e-2, GRADIENT_TOLERANCE = 3e-2, GRADIENT_CAP = 0.135, TEMPERATURE_CAP = 0.214;
@@ -220,12 +239,14 @@ final class CudaCcaLayerCheck {
 
     /**
      * The bound for one entry of {@link #run}'s result on a case with a measured plain bf16 error: fixed for "out",
-     * else the larger of the noise-adaptive bound and twice the plain bf16 error, capped (class comment).
+     * else the larger of the noise-adaptive bound and twice the plain bf16 error, capped at the larger of the fixed cap
+     * and twice the plain bf16 error (class comment: only the D = 256 CCA case's plain error is over the caps).
      */
     static double tolerance(String what, Entry entry, PlainBf16 plain) {
         if (what.equals("out")) return FORWARD_TOLERANCE;
-        return Math.min(what.equals("temp") ? TEMPERATURE_CAP : GRADIENT_CAP,
-                Math.max(Math.max(GRADIENT_TOLERANCE, 3 * entry.noise()), 2 * plain.of(what)));
+        double twicePlain = 2 * plain.of(what);
+        return Math.min(Math.max(what.equals("temp") ? TEMPERATURE_CAP : GRADIENT_CAP, twicePlain),
+                Math.max(Math.max(GRADIENT_TOLERANCE, 3 * entry.noise()), twicePlain));
     }
 
     /** Whether every entry is within its bound. */

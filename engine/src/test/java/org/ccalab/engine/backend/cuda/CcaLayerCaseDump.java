@@ -27,7 +27,9 @@ import org.junit.jupiter.api.Test;
  * (F32: parameters and inputs are bf16 / fp32 values, exact; the float64 results rounded to fp32, 6e-8 relative;
  * CPU names, PyTorch layouts), so that a plain bf16 PyTorch layer and the Python-launched kernels can be run on
  * the very inputs the Java GPU layer is checked on (bench/cca_case_floor.py). Default case: CCA-4x at E = 2048,
- * B1 T256, seeds as the gpu test (7 + T, 300 + T). Skipped without the property.
+ * B1 T256, seeds as the gpu test (7 + T, 300 + T); -Dccalab.dump.e/hq/hkv/d/k0/k1/b/t/temp pick another (the D = 256
+ * CCA 2q/2kv case with the q-k mean: e=1024 hq=2 hkv=2 d=256 k0=3 k1=2 b=2 t=150 temp=LINEAR). Skipped without the
+ * property.
  */
 class CcaLayerCaseDump {
     @Test
@@ -37,8 +39,9 @@ class CcaLayerCaseDump {
         int e = Integer.getInteger("ccalab.dump.e", 2048), hq = Integer.getInteger("ccalab.dump.hq", 4);
         int hkv = Integer.getInteger("ccalab.dump.hkv", 4), d = Integer.getInteger("ccalab.dump.d", 128);
         int b = Integer.getInteger("ccalab.dump.b", 1), t = Integer.getInteger("ccalab.dump.t", 256);
+        int k0 = Integer.getInteger("ccalab.dump.k0", 2), k1 = Integer.getInteger("ccalab.dump.k1", 2);
         KeyTemperature temp = KeyTemperature.valueOf(System.getProperty("ccalab.dump.temp", "EXP"));
-        CcgqaConfig cfg = new CcgqaConfig(e, hq, hkv, d, new CompressedConvSpec(2, 2, RopeSpec.HALF, temp, 1e-12, true, true));
+        CcgqaConfig cfg = new CcgqaConfig(e, hq, hkv, d, new CompressedConvSpec(k0, k1, RopeSpec.HALF, temp, 1e-12, true, true));
         long cfgSeed = 7 + t, seed = 300 + t;
         CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, cfgSeed);
         AttentionLayer cpu = AttentionLayers.create(cfg, new java.util.Random(cfgSeed));
@@ -58,7 +61,7 @@ class CcaLayerCaseDump {
         Path file = Path.of(dir, "case.safetensors");
         SafeTensors.write(file, out, DType.F32, Map.of("case", check.describe() + " B" + b + " T" + t,
                 "cfgSeed", "" + cfgSeed, "seed", "" + seed, "e", "" + e, "hq", "" + hq, "hkv", "" + hkv, "d", "" + d,
-                "temp", temp.name()));
+                "k0", "" + k0, "k1", "" + k1, "temp", temp.name()));
         System.out.println("wrote " + file + ": " + check.describe() + " B" + b + " T" + t);
         assertThat(Files.size(file)).isPositive();
     }
