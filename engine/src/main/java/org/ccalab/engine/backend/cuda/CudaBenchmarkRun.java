@@ -74,6 +74,7 @@ final class CudaBenchmarkRun {
     private final RunObserver observer;
     private final Shape shape;                 // null for MLA
     private final CudaMlaBenchmark mla;        // null but for MLA
+    private long peakOverride = -1;            // a decode cell's one-copy peak, for the next cell(); -1: the pool's
 
     CudaBenchmarkRun(CudaBackend cuda, RunSpec spec, RunObserver observer) {
         this.cuda = cuda;
@@ -152,7 +153,9 @@ final class CudaBenchmarkRun {
         long kvPerToken = CostModel.kvCacheBytesPerToken(spec.variant(), 2);
         double flops = b * flops(spec.variant(), phase, scope, t, bs.causal());
         double bytes = b * bytes(shape, CostModel.linearWeights(spec.variant()), phase, scope, t, kvPerToken);
-        long peak = cuda.device().pool().peakLiveBytes();  // of the measurement just finished, before the check allocates
+        // of the measurement just finished, before the check allocates (decode: of one of its input copies)
+        long peak = peakOverride >= 0 ? peakOverride : cuda.device().pool().peakLiveBytes();
+        peakOverride = -1;
         CudaBenchCli.Err err = referenceError(phase, scope);
         return new BenchmarkCell(phase, scope, bs.causal(), b, t, "bf16", "cuda", ms[0], ms[1], ms[2], flops / s / 1e12,
                 bytes / s, peak, kvPerToken, err == null ? Double.NaN : err.maxAbs(), err == null ? Double.NaN : err.rel());
@@ -258,9 +261,20 @@ final class CudaBenchmarkRun {
                 ms[i] = timer.stopMillis();
             }
         }
-        Arrays.sort(ms);
-        int n = ms.length;
-        return new double[] {ms[n / 10], ms[n / 2], ms[Math.min(n - 1, n * 9 / 10)]};
+        return GraphTiming.percentiles(ms);
+    }
+
+    /**
+     * A decode cell's time: graph replays ({@link GraphTiming}) over {@code copies} L2-cold copies of the inputs
+     * (the body rotates over them by call index), eager where the body cannot be captured. The cell's peak memory
+     * is that of one copy ({@code onePeak}, read before the other copies were allocated).
+     */
+    private double[] timeDecode(long onePeak, IntConsumer body) {
+        peakOverride = onePeak;
+        double[] ms = GraphTiming.time(cuda.device(), bs.warmup(), bs.iterations(), body);
+        if (ms != null) return ms;
+        LOG.warning("CUDA benchmark: the decode body could not be captured as a CUDA graph; timed eagerly (host launch gaps included)");
+        return time(body);
     }
 
     private DeviceBuffer random(List<DeviceBuffer> held, long n, long seed, double scale) {
@@ -406,17 +420,35 @@ final class CudaBenchmarkRun {
         }
     }
 
+    /** One token over a random KV cache of seqLen, over L2-cold copies of q, k and v. */
     private double[] decodeCore() {
         int b = bs.batch(), len = bs.seqLen(), hq = shape.qHeads(), hkv = shape.kvHeads(), d = shape.headDim();
         AttentionShape cache = new AttentionShape(b, len, hq, hkv, d);
+        DeviceMemoryPool pool = cuda.device().pool();
         List<DeviceBuffer> held = new ArrayList<>();
         try {
-            DeviceBuffer q = random(held, (long) b * hq * d, 20, 1), k = random(held, cache.kvElements(), 21, 1);
-            DeviceBuffer v = random(held, cache.kvElements(), 22, 1), o = alloc(held, (long) b * hq * d * 2);
-            return time(i -> cuda.decode(o, q, k, v, b, len, len, hq, hkv, d));
+            DeviceBuffer o = alloc(held, (long) b * hq * d * 2);
+            long before = pool.liveBytes();
+            List<DeviceBuffer[]> qkv = new ArrayList<>();
+            IntConsumer body = i -> {
+                DeviceBuffer[] c = qkv.get(i % qkv.size());
+                cuda.decode(o, c[0], c[1], c[2], b, len, len, hq, hkv, d);
+            };
+            qkv.add(randomQkv(held, cache, 0));
+            body.accept(0);
+            cuda.synchronize();
+            long onePeak = pool.peakLiveBytes();
+            for (int c = 1, copies = GraphTiming.coldCopies(pool.liveBytes() - before); c < copies; c++)
+                qkv.add(randomQkv(held, cache, c));
+            return timeDecode(onePeak, body);
         } finally {
             held.forEach(DeviceBuffer::close);
         }
+    }
+
+    private DeviceBuffer[] randomQkv(List<DeviceBuffer> held, AttentionShape cache, long copy) {
+        return new DeviceBuffer[] {random(held, (long) cache.batch() * cache.qHeads() * cache.headDim(), 20 + 3 * copy, 1),
+                random(held, cache.kvElements(), 21 + 3 * copy, 1), random(held, cache.kvElements(), 22 + 3 * copy, 1)};
     }
 
     /**
@@ -446,31 +478,61 @@ final class CudaBenchmarkRun {
         }
     }
 
-    /** One token through the whole layer after seqLen - 1 cached tokens (random cache rows). */
+    /**
+     * One token through the whole layer after seqLen - 1 cached tokens (random cache rows), over L2-cold copies
+     * of the layer (weights and cache: a batch-1 layer's weights, 8-34 MB at width 2048, fit the L2 as well).
+     */
     private double[] decodeLayer() {
-        int b = bs.batch(), len = bs.seqLen(), e = shape.dModel();
-        AttentionShape cache = new AttentionShape(b, len, shape.qHeads(), shape.kvHeads(), shape.headDim());
+        int b = bs.batch(), e = shape.dModel();
+        DeviceMemoryPool pool = cuda.device().pool();
         List<DeviceBuffer> held = new ArrayList<>();
+        List<AutoCloseable> layers = new ArrayList<>();
         try {
             DeviceBuffer xt = random(held, (long) b * e, 40, 1), yt = alloc(held, (long) b * e * 2);
-            if (shape.conv() == null) {
-                DeviceBuffer k = random(held, cache.kvElements(), 21, 1), v = random(held, cache.kvElements(), 22, 1);
-                try (GqaLayer layer = new GqaLayer(cuda, shape, GqaLayer.parameters(shape, spec.seed()), b, 1)) {
-                    return time(i -> layer.decode(yt, xt, k, v, len - 1, len));
-                }
-            }
-            try (CudaCcaLayer layer = new CudaCcaLayer(cuda, ccgqa(), new CudaCcaLayerCheck(ccgqa(), spec.seed()).parameters(), b, 1);
-                 CudaCcaLayer.DecodeState st = layer.newDecodeState(len)) {
-                cuda.device().upload(st.keys(), CudaBenchCli.Random.bf16(cache.kvElements(), spec.seed() * 31 + 21));
-                cuda.device().upload(st.values(), CudaBenchCli.Random.bf16(cache.kvElements(), spec.seed() * 31 + 22));
-                return time(i -> {
-                    st.assumeCached(len - 1);
-                    layer.decode(yt, xt, st);
-                });
-            }
+            long before = pool.liveBytes();
+            List<Runnable> steps = new ArrayList<>();
+            IntConsumer body = i -> steps.get(i % steps.size()).run();
+            Map<String, double[]> params = shape.conv() == null ? GqaLayer.parameters(shape, spec.seed())
+                    : new CudaCcaLayerCheck(ccgqa(), spec.seed()).parameters();
+            steps.add(decodeLayerCopy(layers, held, params, xt, yt, 0));
+            body.accept(0);
+            cuda.synchronize();
+            long onePeak = pool.peakLiveBytes();
+            for (int c = 1, copies = GraphTiming.coldCopies(pool.liveBytes() - before); c < copies; c++)
+                steps.add(decodeLayerCopy(layers, held, params, xt, yt, c));
+            return timeDecode(onePeak, body);
         } finally {
+            for (AutoCloseable l : layers.reversed())
+                try {
+                    l.close();
+                } catch (Exception ex) {
+                    LOG.warning(() -> "CUDA benchmark: closing a decode layer failed: " + ex);
+                }
             held.forEach(DeviceBuffer::close);
         }
+    }
+
+    /** One copy of the decode layer with its own random cache; the step decodes one token (closeables to layers). */
+    private Runnable decodeLayerCopy(List<AutoCloseable> layers, List<DeviceBuffer> held, Map<String, double[]> params,
+            DeviceBuffer xt, DeviceBuffer yt, long copy) {
+        int b = bs.batch(), len = bs.seqLen();
+        AttentionShape cache = new AttentionShape(b, len, shape.qHeads(), shape.kvHeads(), shape.headDim());
+        if (shape.conv() == null) {
+            DeviceBuffer k = random(held, cache.kvElements(), 21 + 2 * copy, 1), v = random(held, cache.kvElements(), 22 + 2 * copy, 1);
+            GqaLayer layer = new GqaLayer(cuda, shape, params, b, 1);
+            layers.add(layer);
+            return () -> layer.decode(yt, xt, k, v, len - 1, len);
+        }
+        CudaCcaLayer layer = new CudaCcaLayer(cuda, ccgqa(), params, b, 1);
+        layers.add(layer);
+        CudaCcaLayer.DecodeState st = layer.newDecodeState(len);
+        layers.add(st);
+        cuda.device().upload(st.keys(), CudaBenchCli.Random.bf16(cache.kvElements(), spec.seed() * 31 + 21 + 2 * copy));
+        cuda.device().upload(st.values(), CudaBenchCli.Random.bf16(cache.kvElements(), spec.seed() * 31 + 22 + 2 * copy));
+        return () -> {
+            st.assumeCached(len - 1);
+            layer.decode(yt, xt, st);
+        };
     }
 
     /**
