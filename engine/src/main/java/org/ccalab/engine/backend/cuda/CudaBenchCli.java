@@ -537,35 +537,17 @@ public final class CudaBenchCli {
 
     record Stats(double p10, double p50, double p90) {}
 
-    /** Calls per captured graph in {@link #timeGraph}: a replay then lasts well above the event timer's resolution. */
-    static final int GRAPH_CALLS = 20;
-
     /**
-     * As {@link #time}, over replays of one CUDA graph of {@link #GRAPH_CALLS} calls ({@link CudaDevice.CapturedGraph}):
-     * the kernels' own time, without the host's launch gaps; null (said in the table) where the body cannot be
-     * captured.
+     * As {@link #time}, over replays of one CUDA graph of {@link GraphTiming#CALLS} calls: the kernels' own time,
+     * without the host's launch gaps; null (said in the table) where the body cannot be captured.
      */
     Stats timeGraph(java.util.function.IntConsumer body) {
-        for (int i = 0; i < 3; i++) body.accept(i);
-        cuda.synchronize();
-        double[] ms = new double[reps];
-        try (CudaDevice.CapturedGraph g = cuda.device().new CapturedGraph(() -> {
-                 for (int k = 0; k < GRAPH_CALLS; k++) body.accept(k);
-             });
-             CudaDevice.Timer t = cuda.device().new Timer()) {
-            g.launch();
-            cuda.synchronize();
-            for (int r = 0; r < reps; r++) {
-                t.start();
-                g.launch();
-                ms[r] = t.stopMillis() / GRAPH_CALLS;
-            }
-        } catch (jcuda.CudaException e) {
-            table.add("  (no graph timing: " + e.getMessage() + ")");
+        double[] ms = GraphTiming.time(cuda.device(), 3, reps, body);
+        if (ms == null) {
+            table.add("  (no graph timing: the body could not be captured)");
             return null;
         }
-        Arrays.sort(ms);
-        return new Stats(ms[reps / 10], ms[reps / 2], ms[Math.min(reps - 1, reps * 9 / 10)]);
+        return new Stats(ms[0], ms[1], ms[2]);
     }
 
     /**

@@ -14,6 +14,7 @@ import java.util.function.IntConsumer;
  * cache at 16k with 2 KV heads 16.8 MB.
  */
 final class GraphTiming {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(GraphTiming.class.getName());
     /** Calls per captured graph: a replay lasts well above the event timer's resolution. */
     static final int CALLS = 20;
     /** Bytes a rotation must cover before a copy is read again: 2.5x the largest L2 we run on (H100, 50 MB). */
@@ -48,6 +49,7 @@ final class GraphTiming {
                 ms[r] = t.stopMillis() / CALLS;
             }
         } catch (jcuda.CudaException e) {
+            LOG.warning(() -> "CUDA graph capture of a timed body failed: " + e.getMessage());
             return null;
         }
         return percentiles(ms);
