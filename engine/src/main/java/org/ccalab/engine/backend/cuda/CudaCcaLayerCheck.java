@@ -142,6 +142,15 @@ final class CudaCcaLayerCheck {
         short[] xp = nudge(x, seed + 2), gp = nudge(g, seed + 3);
         Map<String, double[]> want = cpu(x, g, batch, tokens), want2 = cpu(xp, gp, batch, tokens);
         Map<String, double[]> got = gpu(cuda, x, g, batch, tokens), got2 = gpu(cuda, xp, gp, batch, tokens);
+        return compare(want, want2, got, got2);
+    }
+
+    /**
+     * Per key of {@code want} (the float64 results at (x, g)): the GPU's error against it and the GPU's noise from the
+     * second pair of results at the nudged inputs (class comment). Shared with {@link CudaMlaLayerCheck}.
+     */
+    static Map<String, Entry> compare(Map<String, double[]> want, Map<String, double[]> want2, Map<String, double[]> got,
+                                      Map<String, double[]> got2) {
         Map<String, Entry> result = new LinkedHashMap<>();
         want.forEach((k, w) -> {
             double[] have = got.get(k), have2 = got2.get(k), w2 = want2.get(k);

@@ -5,6 +5,7 @@ import java.util.Map;
 import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.engine.attention.AttentionLayer;
 import org.ccalab.engine.attention.AttentionLayers;
+import org.ccalab.engine.attention.ForwardPass;
 import org.ccalab.engine.attention.Parameter;
 import org.ccalab.engine.tensor.Tensor;
 
@@ -20,6 +21,15 @@ import org.ccalab.engine.tensor.Tensor;
  * (float64 otherwise) gave 3.3e-3 to 4.2e-3 for both configs of the test at T 1..333, prefill and decode, and
  * 3.4e-3 to 4.1e-3 between decode and prefill rows; 1e-2 (the CCA layer check's bound) is ~2.4x that. A wrong
  * head mapping, rope pair, norm or split gives O(1).
+ *
+ * <p>Backward ({@link #run}): dx and every parameter gradient against MlaAttention.backward, with the CCA layer
+ * check's bounds and noise estimate ({@link CudaCcaLayerCheck#tolerance(String, CudaCcaLayerCheck.Entry)}: at least
+ * {@link CudaCcaLayerCheck#GRADIENT_TOLERANCE}, 3x the GPU's measured rounding noise where that is larger, capped).
+ * Why that bound fits MLA too: the backward adds the same kinds of roundings as the CCA layer's (bf16 dO, dKvUp, dc,
+ * da, dq and bf16 P / dS in the core backward's MMAs) and none of its sharp-softmax cases: with the engine's init
+ * (0.02-std linears, unit-RMS latent) the logits stay O(1). Plain bf16 PyTorch autograd of this layer on the same
+ * kind of inputs (bench/mla_layer_floor.py, run s4-mla-1, docs/perf-log.md) stays under half the bound. A wrong
+ * head sum, rotation sign, norm or transposition gives O(1).
  */
 final class CudaMlaLayerCheck {
     static final double TOLERANCE = 1e-2;
@@ -111,5 +121,46 @@ final class CudaMlaLayerCheck {
             if (layer.length() != tokens) throw new IllegalStateException("cache length " + layer.length() + " after " + tokens + " tokens");
         }
         return new DecodeErrors(CudaBenchCli.Err.of(decoded, prefillRows), CudaBenchCli.Err.of(decoded, wantRows));
+    }
+
+    /**
+     * One forward and backward of both layers on fresh inputs from {@code seed}, and again on x and the output gradient
+     * g nudged by 1 to 3 bf16 ulps (CudaCcaLayerCheck's noise estimate): per "out", "dx" and each parameter's gradient
+     * (CPU names), the GPU's error against float64 and its noise.
+     */
+    Map<String, CudaCcaLayerCheck.Entry> run(int batch, int tokens, long seed) {
+        int rows = batch * tokens, e = cfg.dModel();
+        short[] x = CudaBenchCli.Random.bf16((long) rows * e, seed), g = CudaBenchCli.Random.bf16((long) rows * e, seed + 1);
+        short[] xp = CudaCcaLayerCheck.nudge(x, seed + 2), gp = CudaCcaLayerCheck.nudge(g, seed + 3);
+        return CudaCcaLayerCheck.compare(cpuBackward(x, g, batch, tokens), cpuBackward(xp, gp, batch, tokens),
+                gpuBackward(x, g, batch, tokens), gpuBackward(xp, gp, batch, tokens));
+    }
+
+    private Map<String, double[]> cpuBackward(short[] x, short[] g, int batch, int tokens) {
+        int e = cfg.dModel();
+        for (Parameter prm : reference.parameters()) prm.zeroGrad();
+        ForwardPass pass = reference.forward(Tensor.wrap(Bf16.toDoubles(x), batch, tokens, e));
+        Map<String, double[]> r = new LinkedHashMap<>();
+        r.put("out", pass.output().data().clone());
+        r.put("dx", reference.backward(pass, Tensor.wrap(Bf16.toDoubles(g), batch, tokens, e)).data().clone());
+        for (Parameter prm : reference.parameters()) r.put(prm.name(), prm.grad().data().clone());
+        return r;
+    }
+
+    private Map<String, double[]> gpuBackward(short[] x, short[] g, int batch, int tokens) {
+        int e = cfg.dModel(), rows = batch * tokens;
+        try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, params, batch, tokens);
+             DeviceBuffer dxIn = cuda.uploadBf16(x); DeviceBuffer dg = cuda.uploadBf16(g);
+             DeviceBuffer out = cuda.allocate((long) rows * e * 2); DeviceBuffer dx = cuda.allocate((long) rows * e * 2)) {
+            cuda.poison(out);
+            cuda.poison(dx);
+            layer.forward(out, dxIn, tokens);
+            layer.backward(dx, dg);
+            Map<String, double[]> r = new LinkedHashMap<>();
+            r.put("out", Bf16.toDoubles(cuda.downloadBf16(out, rows * e)));
+            r.put("dx", Bf16.toDoubles(cuda.downloadBf16(dx, rows * e)));
+            r.putAll(layer.gradients());
+            return r;
+        }
     }
 }
