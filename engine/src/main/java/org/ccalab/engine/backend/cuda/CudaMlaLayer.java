@@ -132,6 +132,14 @@ public final class CudaMlaLayer implements AutoCloseable {
         }
     }
 
+    /**
+     * Why the GPU layer cannot run this MLA config (no prefill / backward / decode kernel for its dims, widths not
+     * multiples of 8), or null when it can.
+     */
+    public static String unsupported(MlaConfig cfg) {
+        return CudaMlaKernels.unsupported(cfg);
+    }
+
     /** Elements of the eight tensors in {@link #NAMES}' order (0: absent in this config's query path). */
     private long[] elements() {
         boolean qc = cfg.hasQueryCompression();
