@@ -12,7 +12,8 @@ import org.ccalab.engine.tensor.Tensor;
 /**
  * The GPU MLA layer ({@link CudaMlaLayer}) against the float64 CPU layer
  * ({@link org.ccalab.engine.attention.mla.MlaAttention}) with the same parameters, rounded first as the GPU stores
- * them (linears bf16, norm gains fp32), on the same bf16 inputs. Shared by {@link CudaBenchCli}'s check phase
+ * them (linears bf16, norm gains fp32; the gains set to 1 + 0.25 sin i rather than the initial 1, so that a dropped gain
+ * shows), on the same bf16 inputs. Shared by {@link CudaBenchCli}'s check phase
  * and the gpu-tagged CudaMlaGpuTest so that they cannot drift.
  *
  * <p>Tolerance {@link #TOLERANCE}: the GPU rounds seven intermediates to bf16 (q, rotated q, a, c, k^C / v,
@@ -46,7 +47,8 @@ final class CudaMlaLayerCheck {
         for (Parameter prm : reference.parameters()) {
             double[] d = prm.value().data();
             boolean norm = prm.name().contains("layernorm");
-            for (int i = 0; i < d.length; i++) d[i] = norm ? (float) d[i] : Bf16.toFloat(Bf16.fromFloat((float) d[i]));
+            // norm gains moved off their initial 1 (1 + 0.25 sin i) so that the gain enters every formula it is in
+            for (int i = 0; i < d.length; i++) d[i] = norm ? (float) (1 + 0.25 * Math.sin(i)) : Bf16.toFloat(Bf16.fromFloat((float) d[i]));
             params.put(prm.name(), d);
         }
     }
