@@ -129,8 +129,9 @@ class CudaMlaGpuTest {
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, cfg, 1, new BenchmarkSpec(2, 1024, null, null, null, null, null, null),
                     null), null, null, obs);
-            cells.forEach(c -> System.out.printf(Locale.ROOT, "MLA cell %s/%s: p50 %.4f ms, %.1f TFLOP/s, %.3g B/s, kv %d B/token%n",
-                    c.phase(), c.scope(), c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.kvBytesPerToken()));
+            cells.forEach(c -> System.out.printf(Locale.ROOT,
+                    "MLA cell %s/%s: p50 %.4f ms, %.1f TFLOP/s, %.3g B/s, kv %d B/token, peak %d B, rel error %.2e%n", c.phase(),
+                    c.scope(), c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.kvBytesPerToken(), c.peakMemoryBytes(), c.maxRelError()));
             assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
                     .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER", "BACKWARD/CORE",
                             "BACKWARD/LAYER");

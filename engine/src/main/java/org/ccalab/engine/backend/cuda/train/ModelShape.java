@@ -13,7 +13,8 @@ import org.ccalab.engine.model.ModelConfig;
 
 /**
  * Every size a GPU training step needs, derived once from the model config and the batch shape, and the
- * checks that refuse what the GPU path cannot train: a head dim without flash kernels (64 or 128), an MLA config
+ * checks that refuse what the GPU path cannot train: a head dim without flash kernels (64 or 128; CCA/CCGQA also 256,
+ * which {@link org.ccalab.engine.backend.cuda.CudaCcaLayer} runs forward and backward), an MLA config
  * without CUDA kernels ({@link CudaMlaLayer#unsupported}), a width that is not a multiple of 8 (the norm kernels
  * read 8-element vectors).
  *
@@ -40,9 +41,9 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
     public ModelShape {
         if (width % 8 != 0) throw new InvalidConfigException("dModel", "GPU training needs a multiple of 8, got " + width);
         if (mla != null) requireKernels(mla);
-        else if (headDim != 64 && headDim != 128)
+        else if (headDim != 64 && headDim != 128 && !(cca != null && headDim == 256))
             throw new InvalidConfigException("nHeads", "GPU training needs head dim dModel/nHeads of 64 or 128 (the flash"
-                    + " kernels), got " + headDim);
+                    + " kernels; CCA/CCGQA also 256: its layer's prologue and backward kernels), got " + headDim);
         if (qHeads % kvHeads != 0) throw new InvalidConfigException("nKvHeads", "must divide nHeads");
         long rows = (long) batch * tokens;
         if (rows * Math.max(vocab, Math.max(hidden, width)) > Integer.MAX_VALUE)

@@ -79,9 +79,14 @@ class ModelShapeTest {
         GpuTrainer.requireSupported(new CcaConfig(256, 2, 64));
         GpuTrainer.factory(null).requireSupported(new ModelConfig(new CcgqaConfig(256, 4, 1, 64), 256, 2, 0), spec(2, 64));
         assertThat(ModelShape.of(new ModelConfig(new MhaConfig(256, 4), 256, 2, 0), spec(2, 64)).cca()).isNull();
-        // CCA needs the flash backward's head dims too
+        // CCA needs the flash backward's head dims too: 64, 128 or 256 (the CCA layer's D = 256 kernels); MHA/GQA 64 or 128
         assertThatThrownBy(() -> ModelShape.of(new ModelConfig(new CcgqaConfig(256, 8, 8, 32), 256, 2, 0), spec(2, 64)))
                 .isInstanceOf(InvalidConfigException.class).hasMessageContaining("head dim");
+        assertThat(ModelShape.of(new ModelConfig(new CcaConfig(512, 2, 256), 256, 2, 0), spec(2, 64)).headDim()).isEqualTo(256);
+        assertThat(ModelShape.of(new ModelConfig(new CcgqaConfig(1024, 4, 1, 256), 256, 2, 0), spec(2, 64)).cca().headDim())
+                .isEqualTo(256);
+        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(new GqaConfig(512, 2, 1), 256, 2, 0), spec(2, 64)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("head dim").hasMessageContaining("256");
     }
 
     @Test
