@@ -22,7 +22,7 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <stdint.h>
-#include "../training/vec.cuh"
+#include "../training/rmsnorm.cuh"  // rmsnorm::dw_begin / dw_end (and vec.cuh)
 
 namespace mla_layer {
 constexpr int LATENT_THREADS = 128, EXPAND_THREADS = 128;
@@ -220,11 +220,7 @@ __device__ __forceinline__ void mla_kv_latent_bwd_kernel(__nv_bfloat16* __restri
     extern __shared__ float dwAcc[];  // [LATENT_BWD_WARPS][R]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int DK = R + DR, DQK = DN + DR, half = DR / 2;
-    float* mine = dwAcc + warp * R;
-    for (int c = lane * 8; c < R; c += 256) {
-#pragma unroll
-        for (int i = 0; i < 8; i++) mine[c + i] = 0.f;
-    }
+    float* mine = rmsnorm::dw_begin(dwAcc, R);
     const int rowEnd = min(N, (blockIdx.x + 1) * mla_layer::LATENT_BWD_ROWS);
     for (int row = blockIdx.x * mla_layer::LATENT_BWD_ROWS + warp; row < rowEnd; row += mla_layer::LATENT_BWD_WARPS) {
         const __nv_bfloat16* a = A + (long)row * DK;
@@ -272,11 +268,5 @@ __device__ __forceinline__ void mla_kv_latent_bwd_kernel(__nv_bfloat16* __restri
             da[R + i + half] = __float2bfloat16_rn(g1 * c - g0 * s);
         }
     }
-    __syncthreads();
-    for (int c = threadIdx.x; c < R; c += blockDim.x) {
-        float s = 0.f;
-#pragma unroll
-        for (int k = 0; k < mla_layer::LATENT_BWD_WARPS; k++) s += dwAcc[k * R + c];
-        dwPartial[(long)blockIdx.x * R + c] = s;
-    }
+    rmsnorm::dw_end<mla_layer::LATENT_BWD_WARPS>(dwAcc, dwPartial, R);
 }

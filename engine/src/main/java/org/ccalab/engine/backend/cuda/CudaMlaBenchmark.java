@@ -49,9 +49,9 @@ final class CudaMlaBenchmark {
 
     double[] measure(Phase phase, Scope scope, Timing timing) {
         return switch (phase) {
-            case FORWARD -> scope == Scope.CORE ? forwardCore(timing) : forwardLayer(timing);
+            case FORWARD -> scope == Scope.CORE ? forwardCore(timing) : layer(timing, false);
             case DECODE -> scope == Scope.CORE ? decodeCore(timing) : decodeLayer(timing);
-            case BACKWARD -> scope == Scope.CORE ? backwardCore(timing) : backwardLayer(timing);
+            case BACKWARD -> scope == Scope.CORE ? backwardCore(timing) : layer(timing, true);
         };
     }
 
@@ -151,28 +151,20 @@ final class CudaMlaBenchmark {
         }
     }
 
-    /** The layer backward after one training forward on random x; dy random; gradients accumulate across iterations. */
-    private double[] backwardLayer(Timing timing) {
+    /**
+     * The layer's causal prefill on random x, or (backward) its backward after one training forward, dy random
+     * (gradients accumulate across iterations).
+     */
+    private double[] layer(Timing timing, boolean backward) {
         if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "the MLA layer's prefill is causal");
         int b = bs.batch(), t = bs.seqLen(), e = cfg.dModel();
         List<DeviceBuffer> held = new ArrayList<>();
         try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, randomParameters(cfg, seed), b, t)) {
             DeviceBuffer x = random(held, (long) b * t * e, 10, 1), y = alloc(held, (long) b * t * e * 2);
+            if (!backward) return timing.time(i -> layer.prefill(y, x, t));
             DeviceBuffer dy = random(held, (long) b * t * e, 11, 1), dx = alloc(held, (long) b * t * e * 2);
             layer.forward(y, x, t);
             return timing.time(i -> layer.backward(dx, dy));
-        } finally {
-            held.forEach(DeviceBuffer::close);
-        }
-    }
-
-    private double[] forwardLayer(Timing timing) {
-        if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "the MLA layer's prefill is causal");
-        int b = bs.batch(), t = bs.seqLen(), e = cfg.dModel();
-        List<DeviceBuffer> held = new ArrayList<>();
-        try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, randomParameters(cfg, seed), b, t)) {
-            DeviceBuffer x = random(held, (long) b * t * e, 10, 1), y = alloc(held, (long) b * t * e * 2);
-            return timing.time(i -> layer.prefill(y, x, t));
         } finally {
             held.forEach(DeviceBuffer::close);
         }

@@ -222,7 +222,7 @@ public final class CudaMlaLayer implements AutoCloseable {
         final DeviceBuffer q, a, c, kvUp, k, v, o, lse; // [N, n, Dqk] (rope slice rotated), [N, R + Dr], [N, R],
                                                         // [N, n, Dn + Dv], [N, n, Dqk], [N, n, Dv], [N, n, Dv], [B, n, T] fp32
         final DeviceBuffer pre, normed, rstd;           // [N, Rq] W_DQ x, [N, Rq] c^Q, [N] fp32; or null
-        private final List<DeviceBuffer> all = new ArrayList<>();
+        private final OwnedBuffers all = new OwnedBuffers(cuda);
 
         Activations(int rows) {
             this.rows = rows;
@@ -246,15 +246,12 @@ public final class CudaMlaLayer implements AutoCloseable {
         }
 
         private DeviceBuffer alloc(long bytesPerRow) {
-            DeviceBuffer b = cuda.allocate(bytesPerRow * rows);
-            all.add(b);
-            return b;
+            return all.keep(cuda.allocate(bytesPerRow * rows));
         }
 
         @Override
         public void close() {
-            all.forEach(DeviceBuffer::close);
-            all.clear();
+            all.close();
         }
     }
 

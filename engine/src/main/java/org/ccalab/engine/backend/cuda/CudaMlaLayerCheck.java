@@ -5,7 +5,6 @@ import java.util.Map;
 import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.engine.attention.AttentionLayer;
 import org.ccalab.engine.attention.AttentionLayers;
-import org.ccalab.engine.attention.ForwardPass;
 import org.ccalab.engine.attention.Parameter;
 import org.ccalab.engine.tensor.Tensor;
 
@@ -132,37 +131,13 @@ final class CudaMlaLayerCheck {
      */
     Map<String, CudaCcaLayerCheck.Entry> run(int batch, int tokens, long seed) {
         int rows = batch * tokens, e = cfg.dModel();
-        short[] x = CudaBenchCli.Random.bf16((long) rows * e, seed), g = CudaBenchCli.Random.bf16((long) rows * e, seed + 1);
-        short[] xp = CudaCcaLayerCheck.nudge(x, seed + 2), gp = CudaCcaLayerCheck.nudge(g, seed + 3);
-        return CudaCcaLayerCheck.compare(cpuBackward(x, g, batch, tokens), cpuBackward(xp, gp, batch, tokens),
-                gpuBackward(x, g, batch, tokens), gpuBackward(xp, gp, batch, tokens));
-    }
-
-    private Map<String, double[]> cpuBackward(short[] x, short[] g, int batch, int tokens) {
-        int e = cfg.dModel();
-        for (Parameter prm : reference.parameters()) prm.zeroGrad();
-        ForwardPass pass = reference.forward(Tensor.wrap(Bf16.toDoubles(x), batch, tokens, e));
-        Map<String, double[]> r = new LinkedHashMap<>();
-        r.put("out", pass.output().data().clone());
-        r.put("dx", reference.backward(pass, Tensor.wrap(Bf16.toDoubles(g), batch, tokens, e)).data().clone());
-        for (Parameter prm : reference.parameters()) r.put(prm.name(), prm.grad().data().clone());
-        return r;
-    }
-
-    private Map<String, double[]> gpuBackward(short[] x, short[] g, int batch, int tokens) {
-        int e = cfg.dModel(), rows = batch * tokens;
-        try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, params, batch, tokens);
-             DeviceBuffer dxIn = cuda.uploadBf16(x); DeviceBuffer dg = cuda.uploadBf16(g);
-             DeviceBuffer out = cuda.allocate((long) rows * e * 2); DeviceBuffer dx = cuda.allocate((long) rows * e * 2)) {
-            cuda.poison(out);
-            cuda.poison(dx);
-            layer.forward(out, dxIn, tokens);
-            layer.backward(dx, dg);
-            Map<String, double[]> r = new LinkedHashMap<>();
-            r.put("out", Bf16.toDoubles(cuda.downloadBf16(out, rows * e)));
-            r.put("dx", Bf16.toDoubles(cuda.downloadBf16(dx, rows * e)));
-            r.putAll(layer.gradients());
-            return r;
-        }
+        return CudaCcaLayerCheck.measure(seed, rows, e, (x, g) -> CudaCcaLayerCheck.cpuRun(reference, x, g, batch, tokens, e),
+                (x, g) -> CudaCcaLayerCheck.gpuRun(cuda, x, g, rows, e, (out, xin, dx, dg) -> {
+                    try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, params, batch, tokens)) {
+                        layer.forward(out, xin, tokens);
+                        layer.backward(dx, dg);
+                        return layer.gradients();
+                    }
+                }));
     }
 }

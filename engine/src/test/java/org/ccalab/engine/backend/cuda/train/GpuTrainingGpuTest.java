@@ -284,12 +284,15 @@ class GpuTrainingGpuTest {
      */
     @Test
     void sixtyCcgqaStepsLowerTheLossAndTrackTheCpuRun() {
-        int steps = 60;
+        assertShortCurve("CCGQA ", new org.ccalab.common.variant.CcgqaConfig(128, 2, 1, 64), 60, 33);
+    }
+
+    /** {@link #assertGpuTracksCpu} for {@code variant} over {@code steps} steps of B4 T64, the first 10 held to 2%. */
+    private static void assertShortCurve(String label, AttentionConfig variant, int steps, long seed) {
         TrainingSpec spec = spec(4, 64, steps);
         Dataset data = text();
-        ModelConfig mc = new ModelConfig(new org.ccalab.common.variant.CcgqaConfig(128, 2, 1, 64), data.vocabSize(),
-                spec.nLayers(), spec.mlpHidden());
-        assertGpuTracksCpu("CCGQA ", mc, data, spec, steps, 33, 10);
+        ModelConfig mc = new ModelConfig(variant, data.vocabSize(), spec.nLayers(), spec.mlpHidden());
+        assertGpuTracksCpu(label, mc, data, spec, steps, seed, 10);
     }
 
     /**
@@ -301,12 +304,7 @@ class GpuTrainingGpuTest {
      */
     @Test
     void thirtyCcgqaStepsAtHeadDim256LowerTheLossAndTrackTheCpuRun() {
-        int steps = 30;
-        TrainingSpec spec = spec(4, 64, steps);
-        Dataset data = text();
-        ModelConfig mc = new ModelConfig(new org.ccalab.common.variant.CcgqaConfig(512, 2, 1, 256), data.vocabSize(),
-                spec.nLayers(), spec.mlpHidden());
-        assertGpuTracksCpu("CCGQA D256 ", mc, data, spec, steps, 37, 10);
+        assertShortCurve("CCGQA D256 ", new org.ccalab.common.variant.CcgqaConfig(512, 2, 1, 256), 30, 37);
     }
 
     /**
@@ -316,12 +314,7 @@ class GpuTrainingGpuTest {
      */
     @Test
     void sixtyMlaStepsLowerTheLossAndTrackTheCpuRun() {
-        int steps = 60;
-        TrainingSpec spec = spec(4, 64, steps);
-        Dataset data = text();
-        ModelConfig mc = new ModelConfig(new org.ccalab.common.variant.MlaConfig(128, 2, 64, 448, 32, 64, 64, 10_000.0, 1e-6),
-                data.vocabSize(), spec.nLayers(), spec.mlpHidden());
-        assertGpuTracksCpu("MLA ", mc, data, spec, steps, 35, 10);
+        assertShortCurve("MLA ", new org.ccalab.common.variant.MlaConfig(128, 2, 64, 448, 32, 64, 64, 10_000.0, 1e-6), 60, 35);
     }
 
     /**
