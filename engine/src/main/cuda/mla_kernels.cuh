@@ -7,7 +7,7 @@
 #pragma once
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
 #include "attention/mla_decode.cuh"  // defines: mla_decode_splitkv_kernel, mla_decode_combine_kernel
-#include "attention/mla_layer.cuh"   // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel
+#include "attention/mla_layer.cuh"   // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel, mla_kv_up_bwd_kernel, mla_kv_latent_bwd_kernel
 
 // BNT keys per K/V tile; QREG: Q fragments in registers (else re-read from shared memory at each k-step).
 #define MLA_FWD(DQK, DV, CAUSAL, BNT, QREG, NAME)                                                               \
@@ -68,7 +68,7 @@ MLA_DECODE_COMBINE(512)
 MLA_DECODE_COMBINE(448)
 MLA_DECODE_COMBINE(960)
 
-// The layer's small steps (attention/mla_layer.cuh; grids and blocks there, launched by CudaMla.java).
+// The layer's small steps and its backward's two (attention/mla_layer.cuh; grids and blocks there, launched by CudaMla.java).
 extern "C" __global__ void __launch_bounds__(mla_layer::LATENT_THREADS)
 mla_kv_latent(__nv_bfloat16* C, __nv_bfloat16* Cache, const __nv_bfloat16* A, const float* w, int T, int Tmax, int pos0,
               int R, int DR, float eps, float base) {
@@ -87,4 +87,13 @@ mla_absorb_q(__nv_bfloat16* Qa, const __nv_bfloat16* Q, const __nv_bfloat16* Wkv
 extern "C" __global__ void __launch_bounds__(mla_layer::UNABSORB_WARPS * 32)
 mla_unabsorb(__nv_bfloat16* Att, const float* OLat, const __nv_bfloat16* Wkvb, int B, int H, int DN, int DV, int R) {
     mla_unabsorb_kernel(Att, OLat, Wkvb, B, H, DN, DV, R);
+}
+extern "C" __global__ void __launch_bounds__(mla_layer::UP_BWD_THREADS)
+mla_kv_up_bwd(__nv_bfloat16* dKvUp, const float* dK, const float* dV, long NH, int DN, int DR, int DV) {
+    mla_kv_up_bwd_kernel(dKvUp, dK, dV, NH, DN, DR, DV);
+}
+extern "C" __global__ void __launch_bounds__(mla_layer::LATENT_BWD_THREADS)
+mla_kv_latent_bwd(__nv_bfloat16* dA, float* dwPartial, const __nv_bfloat16* dC, const __nv_bfloat16* A, const float* w,
+                  const float* dK, int N, int T, int pos0, int H, int DN, int R, int DR, float eps, float base) {
+    mla_kv_latent_bwd_kernel(dA, dwPartial, dC, A, w, dK, N, T, pos0, H, DN, R, DR, eps, base);
 }

@@ -1,6 +1,9 @@
 // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel — the small
 // steps of the MLA layer (mla.md sections 2-3) between the cuBLAS GEMMs and the attention kernels of
-// mla_fwd.cuh / mla_decode.cuh. The engine's launchers: CudaMla.java; the layer: CudaMlaLayer.java.
+// mla_fwd.cuh / mla_decode.cuh; and the layer backward's two steps (mla.md section 4): mla_kv_up_bwd_kernel (the
+// backward of the K/V expansion's per-head part) and mla_kv_latent_bwd_kernel (the latent RMSNorm's backward, the
+// rope key's sum over heads and its inverse rotation). The engine's launchers: CudaMla.java; the layer:
+// CudaMlaLayer.java.
 //
 // Letters: B batch, T new tokens per sequence, Tmax cache capacity, H heads, DN / DR / DV = qk_nope / qk_rope / v
 // head dims (DQK = DN + DR), R = r_kv latent width. Every width is a multiple of 8 (16-byte row chunks).
@@ -19,12 +22,15 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include "../training/rmsnorm.cuh"  // rmsnorm::dw_begin / dw_end (and vec.cuh)
 
 namespace mla_layer {
 constexpr int LATENT_THREADS = 128, EXPAND_THREADS = 128;
 constexpr int ABSORB_COLS = 128, ABSORB_BATCH = 8, ABSORB_MAX_DN = 256;  // Q^C rows of ABSORB_BATCH tokens in smem
 constexpr int UNABSORB_WARPS = 8, UNABSORB_BATCH = 8;
 constexpr int MAX_HALF_ROPE = 256;
+constexpr int UP_BWD_THREADS = 256, UP_BWD_MAX_BLOCKS = 16384;
+constexpr int LATENT_BWD_WARPS = 4, LATENT_BWD_THREADS = LATENT_BWD_WARPS * 32, LATENT_BWD_ROWS = 32;
 }
 
 // grid B*T, block LATENT_THREADS: c = w * a[:R] * (mean(a[:R]^2) + eps)^-1/2 in fp32, rounded once; k^R = RoPE(a[R:]).
@@ -175,4 +181,92 @@ __device__ __forceinline__ void mla_unabsorb_kernel(__nv_bfloat16* __restrict__ 
         for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffff, s, o);
         if (lane == 0 && bb < nb) Att[((long)(b0 + bb) * H + h) * DV + i] = __float2bfloat16_rn(s);
     }
+}
+
+// ---------------------------------------------------------------- backward (mla.md section 4)
+// Layouts of the backward (fp32 from the core backward mla_bwd, bf16 into the GEMMs):
+//   dK [N, H, DQK] fp32, dV [N, H, DV] fp32   the core's key / value gradients, N = B*T rows
+//   dKvUp [N, H, DN + DV] bf16               the kv_b GEMM's output gradient: per head [dK_h[:DN] ; dV_h]
+//   dC [N, R] bf16                           the latent's gradient (dKvUp W_kvb)
+//   dA [N, R + DR] bf16                      kv_a's output gradient: [RMSNorm backward of dC ; inverse-RoPE(sum_h dK_h[DN:])]
+
+// grid-stride over N*H*(DN+DV)/8 chunks of 8, block UP_BWD_THREADS: dKvUp from dK's nope part and dV, rounded once.
+__device__ __forceinline__ void mla_kv_up_bwd_kernel(__nv_bfloat16* __restrict__ dKvUp, const float* __restrict__ dK,
+                                                     const float* __restrict__ dV, long NH, int DN, int DR, int DV) {
+    using namespace train;
+    const int cN = DN / 8, cV = DV / 8, per = cN + cV;
+    const long total = NH * per;
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long)gridDim.x * blockDim.x) {
+        const long rh = i / per;
+        const int c = (int)(i - rh * per);
+        float v[8];
+        if (c < cN) load8(dK + rh * (DN + DR) + c * 8, v);
+        else load8(dV + rh * DV + (c - cN) * 8, v);
+        store8(dKvUp + rh * (DN + DV) + c * 8, v);
+    }
+}
+
+// grid ceil(N / LATENT_BWD_ROWS), block LATENT_BWD_THREADS, dynamic shared memory LATENT_BWD_WARPS * R floats; one
+// warp per row (rows b*T + t at position pos0 + t). As training/rmsnorm.cuh's backward on the strided pre-norm latent
+// A[:, :R] (rstd recomputed from A as the forward's mla_kv_latent does): dA[:R] = rs (dC w - xhat mean(dC w xhat)),
+// xhat = A[:R] rs; the gain's gradient per block into dwPartial [blocks, R] (warps added in order: deterministic;
+// training's rmsnorm_dw_reduce sums the blocks). Then dA[R:] = RoPE^-1(sum_h dK[row, h, DN:]), angles in double.
+__device__ __forceinline__ void mla_kv_latent_bwd_kernel(__nv_bfloat16* __restrict__ dA, float* __restrict__ dwPartial,
+                                                         const __nv_bfloat16* __restrict__ dC,
+                                                         const __nv_bfloat16* __restrict__ A, const float* __restrict__ w,
+                                                         const float* __restrict__ dK, int N, int T, int pos0, int H, int DN,
+                                                         int R, int DR, float eps, float base) {
+    using namespace train;
+    extern __shared__ float dwAcc[];  // [LATENT_BWD_WARPS][R]
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int DK = R + DR, DQK = DN + DR, half = DR / 2;
+    float* mine = rmsnorm::dw_begin(dwAcc, R);
+    const int rowEnd = min(N, (blockIdx.x + 1) * mla_layer::LATENT_BWD_ROWS);
+    for (int row = blockIdx.x * mla_layer::LATENT_BWD_ROWS + warp; row < rowEnd; row += mla_layer::LATENT_BWD_WARPS) {
+        const __nv_bfloat16* a = A + (long)row * DK;
+        const __nv_bfloat16* dc = dC + (long)row * R;
+        float ss = 0.f, dot = 0.f;
+        for (int c = lane * 8; c < R; c += 256) {
+            float d[8], v[8], g[8];
+            load8(dc + c, d);
+            load8(a + c, v);
+            load8(w + c, g);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                ss += v[i] * v[i];
+                dot += d[i] * g[i] * v[i];
+            }
+        }
+        const float rs = 1.f / sqrtf(warp_sum(ss) / (float)R + eps);
+        const float mean = warp_sum(dot) * rs * rs / (float)R;  // mean(dC w xhat) / rs
+        __nv_bfloat16* da = dA + (long)row * DK;
+        for (int c = lane * 8; c < R; c += 256) {
+            float d[8], v[8], g[8], o[8];
+            load8(dc + c, d);
+            load8(a + c, v);
+            load8(w + c, g);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                o[i] = rs * (d[i] * g[i] - v[i] * mean);
+                mine[c + i] += d[i] * v[i] * rs;
+            }
+            store8(da + c, o);
+        }
+        const double pos = (double)(pos0 + row % T);
+        const float* dk = dK + (long)row * H * DQK + DN;
+        for (int i = lane; i < half; i += 32) {
+            float g0 = 0.f, g1 = 0.f;
+            for (int h = 0; h < H; h++) {
+                g0 += dk[(long)h * DQK + i];
+                g1 += dk[(long)h * DQK + i + half];
+            }
+            double sn, cs;
+            sincos(pos * pow((double)base, -2.0 * i / DR), &sn, &cs);
+            const float c = (float)cs, s = (float)sn;
+            // forward: y0 = x0 c - x1 s, y1 = x1 c + x0 s; its transpose
+            da[R + i] = __float2bfloat16_rn(g0 * c + g1 * s);
+            da[R + i + half] = __float2bfloat16_rn(g1 * c - g0 * s);
+        }
+    }
+    rmsnorm::dw_end<mla_layer::LATENT_BWD_WARPS>(dwAcc, dwPartial, R);
 }

@@ -18,6 +18,28 @@ namespace rmsnorm {
 constexpr int FWD_WARPS = 8, FWD_THREADS = FWD_WARPS * 32;      // one row per warp
 constexpr int BWD_WARPS = 4, BWD_THREADS = BWD_WARPS * 32, BWD_ROWS = 32;
 constexpr int REDUCE_COLS = 32, REDUCE_GROUPS = 8, REDUCE_THREADS = REDUCE_COLS * REDUCE_GROUPS;
+
+// The gain gradient's per-warp accumulators dwAcc [WARPS][E] in shared memory (each lane owns fixed 8-column chunks
+// of its warp's row): dw_begin zeroes this warp's row and returns it; dw_end (after the block's rows) adds the warps
+// in order into dwPartial[blockIdx.x][E]. Shared with attention/mla_layer.cuh's latent-norm backward.
+TDEVI float* dw_begin(float* dwAcc, int E) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    float* mine = dwAcc + warp * E;
+    for (int c = lane * 8; c < E; c += 256) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) mine[c + i] = 0.f;
+    }
+    return mine;
+}
+template <int WARPS> TDEVI void dw_end(const float* dwAcc, float* __restrict__ dwPartial, int E) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+        float s = 0.f;
+#pragma unroll
+        for (int k = 0; k < WARPS; k++) s += dwAcc[k * E + e];
+        dwPartial[(long)blockIdx.x * E + e] = s;
+    }
+}
 }
 
 template <bool RESIDUAL>
@@ -73,11 +95,7 @@ __device__ __forceinline__ void rmsnorm_bwd_kernel(OutT* dx, float* __restrict__
     using namespace train;
     extern __shared__ float dwAcc[];  // [BWD_WARPS][E]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    float* mine = dwAcc + warp * E;
-    for (int c = lane * 8; c < E; c += 256) {
-#pragma unroll
-        for (int i = 0; i < 8; i++) mine[c + i] = 0.f;
-    }
+    float* mine = rmsnorm::dw_begin(dwAcc, E);
     const int rowEnd = min(N, (blockIdx.x + 1) * rmsnorm::BWD_ROWS);
     for (int row = blockIdx.x * rmsnorm::BWD_ROWS + warp; row < rowEnd; row += rmsnorm::BWD_WARPS) {
         const long off = (long)row * E;
@@ -113,13 +131,7 @@ __device__ __forceinline__ void rmsnorm_bwd_kernel(OutT* dx, float* __restrict__
             store8(dx + off + c, o);
         }
     }
-    __syncthreads();
-    for (int e = threadIdx.x; e < E; e += blockDim.x) {
-        float s = 0.f;
-#pragma unroll
-        for (int k = 0; k < rmsnorm::BWD_WARPS; k++) s += dwAcc[k * E + e];
-        dwPartial[(long)blockIdx.x * E + e] = s;
-    }
+    rmsnorm::dw_end<rmsnorm::BWD_WARPS>(dwAcc, dwPartial, E);
 }
 
 // dw[e] += sum over p < P of partial[p][e], p in a fixed order: 32 columns x 8 row groups per block, each group

@@ -31,7 +31,7 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  * (one token over a KV cache, KV bytes/s), {@code gemm} (the model's projection shapes + 8192^3) and
  * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
  * + prologue + flash with fused value shift + out GEMM) and {@code mla} (MLA at E = 2048, V2-Lite r_kv 512 and
- * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill and decode step; its
+ * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill, decode step and backward; its
  * checks are in {@code check}). {@code layer} also times each D = 128 layer's whole backward up to 16k
  * ({@link #layerBackward}; the layers' backward and decode are checked against the CPU in {@code check}). Times are CUDA-event medians after warm-up, inputs
  * rotated over two sets. Exit status 1 when a check fails.
@@ -169,6 +169,13 @@ public final class CudaBenchCli {
                 dec.vsPrefill().rel() < CudaMlaLayerCheck.TOLERANCE, dec.vsPrefill(), Map.of());
         record("check", "mla layer decode vs CPU " + mla.describe() + " B1 T90..99", dec.vsCpu().rel() < CudaMlaLayerCheck.TOLERANCE,
                 dec.vsCpu(), Map.of());
+        // the MLA layer backward: dx and every parameter gradient vs the float64 CPU layer (direct and low-rank q)
+        for (MlaConfig c : List.of(MLA.get(0), new MlaConfig(512, 4, 256, 448, 32, 64, 64, 10_000.0, 1e-6))) {
+            CudaMlaLayerCheck bc = new CudaMlaLayerCheck(cuda, c);
+            bc.run(1, 200, 63).forEach((what, x) -> record("check", "mla layer backward vs CPU " + bc.describe() + " B1 T200 "
+                    + what, x.err().rel() < CudaCcaLayerCheck.tolerance(what, x), x.err(),
+                    Map.of("gpuNoise", x.noise(), "tolerance", CudaCcaLayerCheck.tolerance(what, x))));
+        }
     }
 
     /** The MLA prefill core (d_qk != d_v) against the CPU attention kernel in float64 on the same bf16 inputs. */
@@ -661,9 +668,14 @@ public final class CudaBenchCli {
             }
     }
 
-    /** Whole MLA layers at E = 2048, batch 1: causal prefill and one decode step after seqLen cached tokens. */
+    /**
+     * Whole MLA layers at E = 2048, batch 1: causal prefill, one decode step after seqLen cached tokens and, up to 16k,
+     * the layer backward after a training forward ({@link CudaMlaLayer#backward}: TFLOP/s, bytes/s and the pool's
+     * peak in CudaMlaBenchmark's conventions; its error vs float64 is the check phase's).
+     */
     void mlaLayers(int[] seqs) {
-        table.add("== MLA layer, E=2048, batch 1: causal prefill (ms p50) and one decode step after T tokens (us p50) ==");
+        table.add("== MLA layer, E=2048, batch 1: causal prefill (ms p50), one decode step after T tokens (us p50), layer"
+                + " backward (ms p50, TFLOP/s) ==");
         for (MlaConfig c : MLA)
             for (int t : seqs) {
                 Map<String, double[]> p = CudaMlaBenchmark.randomParameters(c, 30);
@@ -679,8 +691,26 @@ public final class CudaBenchCli {
                         layer.decode(yt, x0);
                     });
                     mlaCell("decode", "layer", c, t, 1, dec, 0, (double) t * CostModel.kvCacheBytesPerToken(c, 2) / (dec.p50() * 1e-3));
-                    table.add(String.format(Locale.ROOT, "%22s T=%6d: prefill %8.3f ms, decode step %8.1f us", mlaName(c), t,
-                            pre.p50(), dec.p50() * 1e3));
+                    String line = String.format(Locale.ROOT, "%22s T=%6d: prefill %8.3f ms, decode step %8.1f us", mlaName(c), t,
+                            pre.p50(), dec.p50() * 1e3);
+                    if (t <= 16384) {
+                        try (DeviceBuffer g = randomBf16((long) t * E, 33); DeviceBuffer dx = cuda.allocate((long) t * E * 2)) {
+                            cuda.device().pool().resetPeak();
+                            layer.forward(y, x0, t);
+                            Stats bw = time(i -> layer.backward(dx, g));
+                            long peak = cuda.device().pool().peakLiveBytes();
+                            var cost = CostModel.estimate(c, t, 2);
+                            double tf = CudaMlaBenchmark.flops(org.ccalab.common.run.Phase.BACKWARD, org.ccalab.common.run.Scope.LAYER,
+                                    cost, c, t, true) / (bw.p50() * 1e-3) / 1e12;
+                            double bps = CudaMlaBenchmark.bytes(org.ccalab.common.run.Phase.BACKWARD, org.ccalab.common.run.Scope.LAYER, c,
+                                    t, CostModel.kvCacheBytesPerToken(c, 2)) / (bw.p50() * 1e-3);
+                            mlaCell("backward", "layer", c, t, 1, bw, tf, bps);
+                            cells.getLast().put("peakMemoryBytes", peak);
+                            line += String.format(Locale.ROOT, ", backward %8.3f ms %5.0f TF (p10 %.3f p90 %.3f, peak %.2f GB)",
+                                    bw.p50(), tf, bw.p10(), bw.p90(), peak / 1e9);
+                        }
+                    }
+                    table.add(line);
                 }
             }
     }

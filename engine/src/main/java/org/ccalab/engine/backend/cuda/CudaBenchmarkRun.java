@@ -41,8 +41,8 @@ import org.ccalab.engine.run.RunObserver;
  * (projections, for CCA/CCGQA {@link CudaBackend#ccaDecodeStep}, split-KV decode, o_proj) after seqLen - 1
  * cached tokens.
  * </ul>
- * MLA ({@link CudaMlaBenchmark}): FORWARD and DECODE, CORE and LAYER, BACKWARD/CORE. Not covered, and logged as
- * such: MLA BACKWARD/LAYER, CCA/CCGQA BACKWARD at head dim 256 (no prologue kernel there), the CCA decode layer
+ * MLA ({@link CudaMlaBenchmark}): FORWARD, BACKWARD and DECODE, CORE and LAYER. Not covered, and logged as
+ * such: CCA/CCGQA BACKWARD at head dim 256 (no prologue kernel there), the CCA decode layer
  * without the value shift, dtypes other than bf16 (INVALID_CONFIG).
  *
  * <p>FLOPs ({@link #flops}, CostModel's conventions): forward core = the causal (or full) attention term, forward
@@ -118,15 +118,11 @@ final class CudaBenchmarkRun {
         observer.cells(cells);
     }
 
-    /** MLA: FORWARD and DECODE cells for each scope, BACKWARD for the core; BACKWARD/LAYER has no kernel, no cell. */
+    /** MLA: every phase and scope ({@link CudaMlaBenchmark}). */
     private void executeMla() {
         List<BenchmarkCell> cells = new ArrayList<>();
         for (Phase phase : bs.phases()) {
             for (Scope scope : bs.scopes()) {
-                if (!CudaMlaBenchmark.covers(phase, scope)) {
-                    LOG.warning(() -> "CUDA benchmark: MLA " + phase + "/" + scope + " has no kernel (no layer backward); no cell");
-                    continue;
-                }
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();
                 double[] ms = mla.measure(phase, scope, this::time);

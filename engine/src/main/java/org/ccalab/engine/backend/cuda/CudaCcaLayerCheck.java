@@ -137,11 +137,36 @@ final class CudaCcaLayerCheck {
      */
     Map<String, Entry> run(CudaBackend cuda, int batch, int tokens, long seed) {
         int e = cfg.dModel(), rows = batch * tokens;
+        return measure(seed, rows, e, (x, g) -> cpuRun(reference, x, g, batch, tokens, e),
+                (x, g) -> gpuRun(cuda, x, g, rows, e, (out, xin, dx, dg) -> {
+                    try (CudaCcaLayer layer = new CudaCcaLayer(cuda, cfg, params, batch, tokens)) {
+                        layer.forward(out, xin);
+                        layer.backward(dx, dg);
+                        return layer.gradients();
+                    }
+                }));
+    }
+
+    /**
+     * The comparison of {@link #run} for any layer pair: fresh x and g [rows, E] from {@code seed} and their 1-3-ulp
+     * nudges, each through the float64 {@code cpu} and the GPU {@code gpu} (both give "out", "dx" and the parameter
+     * gradients under the CPU names), then {@link #compare}. Shared with {@link CudaMlaLayerCheck}.
+     */
+    static Map<String, Entry> measure(long seed, int rows, int e,
+                                      java.util.function.BiFunction<short[], short[], Map<String, double[]>> cpu,
+                                      java.util.function.BiFunction<short[], short[], Map<String, double[]>> gpu) {
         short[] x = CudaBenchCli.Random.bf16((long) rows * e, seed);
         short[] g = CudaBenchCli.Random.bf16((long) rows * e, seed + 1);
         short[] xp = nudge(x, seed + 2), gp = nudge(g, seed + 3);
-        Map<String, double[]> want = cpu(x, g, batch, tokens), want2 = cpu(xp, gp, batch, tokens);
-        Map<String, double[]> got = gpu(cuda, x, g, batch, tokens), got2 = gpu(cuda, xp, gp, batch, tokens);
+        return compare(cpu.apply(x, g), cpu.apply(xp, gp), gpu.apply(x, g), gpu.apply(xp, gp));
+    }
+
+    /**
+     * Per key of {@code want} (the float64 results at (x, g)): the GPU's error against it and the GPU's noise from the
+     * second pair of results at the nudged inputs (class comment). Shared with {@link CudaMlaLayerCheck}.
+     */
+    static Map<String, Entry> compare(Map<String, double[]> want, Map<String, double[]> want2, Map<String, double[]> got,
+                                      Map<String, double[]> got2) {
         Map<String, Entry> result = new LinkedHashMap<>();
         want.forEach((k, w) -> {
             double[] have = got.get(k), have2 = got2.get(k), w2 = want2.get(k);
@@ -171,9 +196,8 @@ final class CudaCcaLayerCheck {
         return out;
     }
 
-    /** The float64 CPU layer's out, dx and parameter gradients (CPU names) for x and g. */
-    private Map<String, double[]> cpu(short[] x, short[] g, int batch, int tokens) {
-        int e = cfg.dModel();
+    /** The float64 CPU layer's out, dx and parameter gradients (CPU names) for x and g [B, T, E] (gradients zeroed first). */
+    static Map<String, double[]> cpuRun(AttentionLayer reference, short[] x, short[] g, int batch, int tokens, int e) {
         for (Parameter prm : reference.parameters()) prm.zeroGrad();
         ForwardPass pass = reference.forward(Tensor.wrap(Bf16.toDoubles(x), batch, tokens, e));
         Map<String, double[]> r = new LinkedHashMap<>();
@@ -183,20 +207,22 @@ final class CudaCcaLayerCheck {
         return r;
     }
 
-    /** The GPU layer's out, dx and parameter gradients (CPU names) for x and g. */
-    private Map<String, double[]> gpu(CudaBackend cuda, short[] x, short[] g, int batch, int tokens) {
-        int e = cfg.dModel(), rows = batch * tokens;
-        try (CudaCcaLayer layer = new CudaCcaLayer(cuda, cfg, params, batch, tokens);
-             DeviceBuffer dxIn = cuda.uploadBf16(x); DeviceBuffer dg = cuda.uploadBf16(g);
+    /** A GPU layer's training forward (x into out) and backward (g into dx); returns its parameter gradients (CPU names). */
+    interface GpuStep {
+        Map<String, double[]> run(DeviceBuffer out, DeviceBuffer x, DeviceBuffer dx, DeviceBuffer g);
+    }
+
+    /** A GPU layer's out, dx and parameter gradients (CPU names) for x and g [rows, E]: out and dx poisoned first. */
+    static Map<String, double[]> gpuRun(CudaBackend cuda, short[] x, short[] g, int rows, int e, GpuStep step) {
+        try (DeviceBuffer dxIn = cuda.uploadBf16(x); DeviceBuffer dg = cuda.uploadBf16(g);
              DeviceBuffer out = cuda.allocate((long) rows * e * 2); DeviceBuffer dx = cuda.allocate((long) rows * e * 2)) {
             cuda.poison(out);
             cuda.poison(dx);
-            layer.forward(out, dxIn);
-            layer.backward(dx, dg);
+            Map<String, double[]> grads = step.run(out, dxIn, dx, dg);
             Map<String, double[]> r = new LinkedHashMap<>();
             r.put("out", Bf16.toDoubles(cuda.downloadBf16(out, rows * e)));
             r.put("dx", Bf16.toDoubles(cuda.downloadBf16(dx, rows * e)));
-            r.putAll(layer.gradients());
+            r.putAll(grads);
             return r;
         }
     }

@@ -216,6 +216,58 @@ public final class CudaMla {
                 Pointer.to(ptr(att), ptr(oLat), ptr(kvB), ints(batch), ints(heads), ints(nopeDim), ints(vDim), ints(latent)));
     }
 
+    /**
+     * Layer backward, the expansion's per-head part (mla.md section 4): dKvUp [N, H, DN + DV] bf16 = per head
+     * [dK_h[:DN] ; dV_h] from the core's dK [N, H, DN + DR] and dV [N, H, DV] fp32 (N = B T rows).
+     */
+    public void kvUpBackward(DeviceBuffer dKvUp, DeviceBuffer dK, DeviceBuffer dV, long rows, int heads, int nopeDim,
+                             int ropeDim, int vDim) {
+        positive(heads);
+        multiplesOf8(nopeDim, ropeDim, vDim);
+        long rh = rows * heads;
+        need(dKvUp, rh * (nopeDim + vDim) * 2, "dKvUp");
+        need(dK, rh * (nopeDim + ropeDim) * 4, "dK");
+        need(dV, rh * vDim * 4, "dV");
+        if (rows == 0) return;
+        launch(CudaMlaKernels.KV_UP_BWD, new int[] {CudaMlaKernels.kvUpBackwardBlocks(rh, nopeDim, vDim), 1, 1},
+                new int[] {CudaMlaKernels.UP_BWD_THREADS, 1, 1}, 0,
+                Pointer.to(ptr(dKvUp), ptr(dK), ptr(dV), Pointer.to(new long[] {rh}), ints(nopeDim), ints(ropeDim), ints(vDim)));
+    }
+
+    /**
+     * Layer backward, the latent step (mla.md section 4): dA [B, T, R + DR] bf16 = [the latent RMSNorm's input
+     * gradient from dC [B, T, R] bf16 ; RoPE^-1 of the rope key's gradient summed over heads from dK [B, T, H, DN + DR]
+     * fp32], tokens at positions pos0..; normWeightGrad [R] fp32 += the gain's gradient (block partials summed in a
+     * fixed order by training's rmsnorm_dw_reduce). A [B, T, R + DR] is the forward's kv_a output, normWeight [R] fp32.
+     */
+    public void kvLatentBackward(DeviceBuffer dA, DeviceBuffer normWeightGrad, DeviceBuffer dC, DeviceBuffer a,
+                                 DeviceBuffer normWeight, DeviceBuffer dK, int batch, int tokens, int pos0, int heads,
+                                 int nopeDim, int latent, int ropeDim, double eps, double ropeBase) {
+        positive(batch, tokens, heads);
+        multiplesOf8(latent, ropeDim);
+        if (ropeDim > CudaMlaKernels.MAX_ROPE_DIMS)
+            throw new IllegalArgumentException("ropeDim " + ropeDim + " exceeds " + CudaMlaKernels.MAX_ROPE_DIMS);
+        long rows = (long) batch * tokens;
+        int dk = latent + ropeDim;
+        need(dA, rows * dk * 2, "dA");
+        need(normWeightGrad, latent * 4L, "normWeightGrad");
+        need(dC, rows * latent * 2, "dC");
+        need(a, rows * dk * 2, "a");
+        need(normWeight, latent * 4L, "normWeight");
+        need(dK, rows * heads * (nopeDim + ropeDim) * 4, "dK");
+        int blocks = CudaMlaKernels.latentBackwardBlocks(rows);
+        try (DeviceBuffer partial = device.pool().allocate((long) blocks * latent * 4)) {
+            launch(CudaMlaKernels.KV_LATENT_BWD, new int[] {blocks, 1, 1}, new int[] {CudaMlaKernels.LATENT_BWD_THREADS, 1, 1},
+                    CudaMlaKernels.latentBackwardSmem(latent),
+                    Pointer.to(ptr(dA), ptr(partial), ptr(dC), ptr(a), ptr(normWeight), ptr(dK), ints(Math.toIntExact(rows)),
+                            ints(tokens), ints(pos0), ints(heads), ints(nopeDim), ints(latent), ints(ropeDim), floats(eps),
+                            floats(ropeBase)));
+            launch(CudaTrainingKernels.RMSNORM_DW_REDUCE, new int[] {CudaTrainingKernels.rmsnormReduceBlocks(latent), 1, 1},
+                    new int[] {CudaTrainingKernels.RMS_REDUCE_THREADS, 1, 1}, 0,
+                    Pointer.to(ptr(normWeightGrad), ptr(partial), ints(blocks), ints(latent)));
+        }
+    }
+
     // KernelModule.launch takes a 1-D block; the combine kernel's block is 16 x 8.
     private void launch(String name, int[] grid, int[] block, int smem, Pointer params) {
         cuLaunchKernel(kernels.function(name, smem), grid[0], grid[1], grid[2], block[0], block[1], block[2], smem,

@@ -19,9 +19,11 @@ import org.ccalab.common.variant.cost.CostEstimate;
  * (mla_fwd) on random q, k, v; FORWARD/LAYER = {@link CudaMlaLayer#prefill}; DECODE/CORE = absorbed decode +
  * combine over a random latent cache of seqLen rows; DECODE/LAYER = {@link CudaMlaLayer#decode} of one token
  * after seqLen cached ones. BACKWARD/CORE = {@link CudaMla#backward} (dq, dk, dv of the prefill core from a random
- * dO and the forward's o and lse); there is no layer backward, so no BACKWARD/LAYER cell ({@link #covers}).
- * FLOPs and KV bytes per token are the cost model's (mla.md section 5): causal S(S+1) attention term, 2W per
- * token through the projections, absorbed decode per cached token.
+ * dO and the forward's o and lse); BACKWARD/LAYER = {@link CudaMlaLayer#backward} (dx and every weight gradient)
+ * after one training forward. FLOPs and KV bytes per token are the cost model's (mla.md section 5): causal S(S+1)
+ * attention term, 2W per token through the projections, absorbed decode per cached token; the layer backward 2x the
+ * projections' (input and weight gradients) + 2.5x the core's. The LAYER cells carry the error against the float64
+ * CPU layer at a small shape ({@link #referenceError}).
  */
 final class CudaMlaBenchmark {
     /** Times a body called with the iteration index; returns {p10, p50, p90} ms. */
@@ -45,19 +47,11 @@ final class CudaMlaBenchmark {
         this.cost = CostModel.estimate(cfg, bs.seqLen(), 2);
     }
 
-    /** Whether a cell exists for this phase and scope: the backward exists for the core only (mla_bwd). */
-    static boolean covers(Phase phase, Scope scope) {
-        return phase != Phase.BACKWARD || scope == Scope.CORE;
-    }
-
     double[] measure(Phase phase, Scope scope, Timing timing) {
         return switch (phase) {
-            case FORWARD -> scope == Scope.CORE ? forwardCore(timing) : forwardLayer(timing);
+            case FORWARD -> scope == Scope.CORE ? forwardCore(timing) : layer(timing, false);
             case DECODE -> scope == Scope.CORE ? decodeCore(timing) : decodeLayer(timing);
-            case BACKWARD -> {
-                if (scope != Scope.CORE) throw new IllegalStateException("MLA has no layer backward; covers is false");
-                yield backwardCore(timing);
-            }
+            case BACKWARD -> scope == Scope.CORE ? backwardCore(timing) : layer(timing, true);
         };
     }
 
@@ -67,8 +61,27 @@ final class CudaMlaBenchmark {
         double flops = b * flops(phase, scope, cost, cfg, s, bs.causal());
         double bytes = b * bytes(phase, scope, cfg, s, kvPerToken);
         double sec = ms[1] / 1e3;
+        CudaBenchCli.Err err = referenceError(phase, scope);
         return new BenchmarkCell(phase, scope, bs.causal(), b, s, "bf16", "cuda", ms[0], ms[1], ms[2], flops / sec / 1e12,
-                bytes / sec, peakBytes, kvPerToken, Double.NaN, Double.NaN);
+                bytes / sec, peakBytes, kvPerToken, err == null ? Double.NaN : err.maxAbs(), err == null ? Double.NaN : err.rel());
+    }
+
+    /**
+     * The LAYER cells' error against the float64 CPU layer ({@link CudaMlaLayerCheck}) at batch 1 and up to 256 tokens
+     * (the timed shape would take the CPU minutes): forward, the prefill output; backward, the worst of dx and every
+     * parameter gradient; decode, up to 32 decoded rows after a prefill of as many. Null (NaN in the cell) for the cores, which the gpu
+     * tests and CudaBenchCli's checks cover.
+     */
+    private CudaBenchCli.Err referenceError(Phase phase, Scope scope) {
+        if (scope != Scope.LAYER) return null;
+        int t = Math.min(bs.seqLen(), 256);
+        CudaMlaLayerCheck check = new CudaMlaLayerCheck(cuda, cfg);
+        return switch (phase) {
+            case FORWARD -> check.prefill(1, t, seed + 3);
+            case DECODE -> check.decode(1, Math.min(bs.seqLen(), 64), Math.min(bs.seqLen(), 64) / 2, seed + 3).vsCpu();
+            case BACKWARD -> check.run(1, t, seed + 3).entrySet().stream().filter(x -> !x.getKey().equals("out"))
+                    .map(x -> x.getValue().err()).max(java.util.Comparator.comparingDouble(CudaBenchCli.Err::rel)).orElseThrow();
+        };
     }
 
     /** FLOPs of one sequence (the cost model's; causal prefill counts S(S+1)/2 query-key pairs). */
@@ -79,16 +92,17 @@ final class CudaMlaBenchmark {
                     : (causal ? cost.prefillFlopsCausal() : cost.prefillFlops());
             case DECODE -> scope == Scope.CORE ? CostModel.decodeFlops(cfg, seqLen) - CostModel.decodeFlops(cfg, 0)
                     : CostModel.decodeFlops(cfg, seqLen);
-            case BACKWARD -> { // the core only: 2.5x its forward (FlashAttention's convention)
-                if (scope != Scope.CORE) throw new IllegalArgumentException("no MLA layer backward");
-                yield 2.5 * flops(Phase.FORWARD, Scope.CORE, cost, cfg, seqLen, causal);
-            }
+            // the core: 2.5x its forward (FlashAttention's convention); the layer adds 2x the projections' forward FLOPs
+            case BACKWARD -> 2.5 * flops(Phase.FORWARD, Scope.CORE, cost, cfg, seqLen, causal)
+                    + (scope == Scope.CORE ? 0 : 2.0 * (cost.prefillFlops() - cost.prefillAttentionFlops()));
         };
     }
 
     /**
      * Bytes one sequence moves at least: decode reads the latent cache (seqLen rows of the cost model's bytes);
-     * the prefill core reads q, k, v and writes o once; the prefill layer reads x and the weights, writes y.
+     * the prefill core reads q, k, v and writes o once; the prefill layer reads x and the weights, writes y; the core
+     * backward reads q, k, v, o, dO (bf16) and writes dq, dk, dv (fp32); the layer backward adds dy and dx at width E,
+     * the bf16 weights read once and the fp32 weight gradients read and written.
      */
     static double bytes(Phase phase, Scope scope, MlaConfig cfg, int seqLen, long kvPerToken) {
         int n = cfg.nHeads();
@@ -97,11 +111,9 @@ final class CudaMlaBenchmark {
             case FORWARD -> scope == Scope.CORE
                     ? 2.0 * seqLen * n * (2.0 * cfg.qkHeadDim() + 2.0 * cfg.vHeadDim())
                     : 2.0 * (2.0 * seqLen * cfg.dModel() + CostModel.linearWeights(cfg));
-            case BACKWARD -> { // the core: reads q, k, v, o, dO (bf16), writes dq, dk, dv (fp32)
-                if (scope != Scope.CORE) throw new IllegalArgumentException("no MLA layer backward");
-                yield (double) seqLen * n * (2.0 * (2 * cfg.qkHeadDim() + 3 * cfg.vHeadDim())
-                        + 4.0 * (2 * cfg.qkHeadDim() + cfg.vHeadDim()));
-            }
+            case BACKWARD -> (double) seqLen * n * (2.0 * (2 * cfg.qkHeadDim() + 3 * cfg.vHeadDim())
+                    + 4.0 * (2 * cfg.qkHeadDim() + cfg.vHeadDim()))
+                    + (scope == Scope.CORE ? 0 : 2.0 * 2 * seqLen * cfg.dModel() + 10.0 * CostModel.linearWeights(cfg));
         };
     }
 
@@ -139,13 +151,20 @@ final class CudaMlaBenchmark {
         }
     }
 
-    private double[] forwardLayer(Timing timing) {
+    /**
+     * The layer's causal prefill on random x, or (backward) its backward after one training forward, dy random
+     * (gradients accumulate across iterations).
+     */
+    private double[] layer(Timing timing, boolean backward) {
         if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "the MLA layer's prefill is causal");
         int b = bs.batch(), t = bs.seqLen(), e = cfg.dModel();
         List<DeviceBuffer> held = new ArrayList<>();
         try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, randomParameters(cfg, seed), b, t)) {
             DeviceBuffer x = random(held, (long) b * t * e, 10, 1), y = alloc(held, (long) b * t * e * 2);
-            return timing.time(i -> layer.prefill(y, x, t));
+            if (!backward) return timing.time(i -> layer.prefill(y, x, t));
+            DeviceBuffer dy = random(held, (long) b * t * e, 11, 1), dx = alloc(held, (long) b * t * e * 2);
+            layer.forward(y, x, t);
+            return timing.time(i -> layer.backward(dx, dy));
         } finally {
             held.forEach(DeviceBuffer::close);
         }

@@ -23,9 +23,12 @@ final class CudaMlaKernels {
     static final int LATENT_THREADS = 128, EXPAND_THREADS = 128;
     static final int ABSORB_COLS = 128, ABSORB_BATCH = 8, ABSORB_MAX_DN = 256;
     static final int UNABSORB_WARPS = 8, UNABSORB_BATCH = 8, MAX_ROPE_DIMS = 512;
+    // ---- layer backward steps (mla_layer::UP_BWD_*, LATENT_BWD_*)
+    static final int UP_BWD_THREADS = 256, UP_BWD_MAX_BLOCKS = 16384;
+    static final int LATENT_BWD_WARPS = 4, LATENT_BWD_THREADS = LATENT_BWD_WARPS * 32, LATENT_BWD_ROWS = 32;
 
     static final String KV_LATENT = "mla_kv_latent", EXPAND_KV = "mla_expand_kv", ABSORB_Q = "mla_absorb_q",
-            UNABSORB = "mla_unabsorb";
+            UNABSORB = "mla_unabsorb", KV_UP_BWD = "mla_kv_up_bwd", KV_LATENT_BWD = "mla_kv_latent_bwd";
 
     private CudaMlaKernels() {}
 
@@ -177,6 +180,22 @@ final class CudaMlaKernels {
         return new int[] {ceil(vDim, UNABSORB_WARPS), heads, ceil(batch, UNABSORB_BATCH)};
     }
 
+    /** Grid-stride blocks of mla_kv_up_bwd over (rows x heads) x (DN + DV) / 8 chunks. */
+    static int kvUpBackwardBlocks(long rowsTimesHeads, int nopeDim, int vDim) {
+        long chunks = rowsTimesHeads * ((nopeDim + vDim) / 8);
+        return (int) Math.max(1, Math.min(UP_BWD_MAX_BLOCKS, (chunks + UP_BWD_THREADS - 1) / UP_BWD_THREADS));
+    }
+
+    /** Blocks of mla_kv_latent_bwd = the latent gain's partial rows: a function of N only (deterministic sums). */
+    static int latentBackwardBlocks(long rows) {
+        return ceil(rows, LATENT_BWD_ROWS);
+    }
+
+    /** Per-warp fp32 accumulators of the latent gain's gradient (dynamic shared memory of mla_kv_latent_bwd). */
+    static int latentBackwardSmem(int latent) {
+        return LATENT_BWD_WARPS * latent * 4;
+    }
+
     /**
      * Why the GPU cannot run this MLA config, or null when it can: the prefill core has instances for
      * (d_qk, d_v) = (192, 128) and (96, 64), decode for r_kv 448 / 512 / 960 with d_r 64; the small kernels move
@@ -198,7 +217,7 @@ final class CudaMlaKernels {
         return null;
     }
 
-    /** Every MLA kernel the backend may launch, and the training kernels the MLA layer borrows (RoPE, RMSNorm). */
+    /** Every MLA kernel the backend may launch, and the training kernels the MLA layer borrows (RoPE, RMSNorm, cast). */
     static List<String> all() {
         List<String> names = new ArrayList<>();
         for (FwdInstance f : FWD_INSTANCES) {
@@ -213,8 +232,10 @@ final class CudaMlaKernels {
             names.add(d.name());
             if (!names.contains(d.combineName())) names.add(d.combineName());
         }
-        names.addAll(List.of(KV_LATENT, EXPAND_KV, ABSORB_Q, UNABSORB, CudaTrainingKernels.RMSNORM_FWD,
-                CudaTrainingKernels.rope(CudaTrainingKernels.Dtype.BF16)));
+        names.addAll(List.of(KV_LATENT, EXPAND_KV, ABSORB_Q, UNABSORB, KV_UP_BWD, KV_LATENT_BWD,
+                CudaTrainingKernels.RMSNORM_FWD, CudaTrainingKernels.rope(CudaTrainingKernels.Dtype.BF16),
+                CudaTrainingKernels.RMSNORM_DW_REDUCE, CudaTrainingKernels.rmsnormBackward(CudaTrainingKernels.Dtype.BF16),
+                CudaTrainingKernels.rope(CudaTrainingKernels.Dtype.F32), CudaTrainingKernels.CAST_F32_BF16));
         return names;
     }
 

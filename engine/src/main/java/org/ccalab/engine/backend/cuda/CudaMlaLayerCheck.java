@@ -11,7 +11,8 @@ import org.ccalab.engine.tensor.Tensor;
 /**
  * The GPU MLA layer ({@link CudaMlaLayer}) against the float64 CPU layer
  * ({@link org.ccalab.engine.attention.mla.MlaAttention}) with the same parameters, rounded first as the GPU stores
- * them (linears bf16, norm gains fp32), on the same bf16 inputs. Shared by {@link CudaBenchCli}'s check phase
+ * them (linears bf16, norm gains fp32; the gains set to 1 + 0.25 sin i rather than the initial 1, so that a dropped gain
+ * shows), on the same bf16 inputs. Shared by {@link CudaBenchCli}'s check phase
  * and the gpu-tagged CudaMlaGpuTest so that they cannot drift.
  *
  * <p>Tolerance {@link #TOLERANCE}: the GPU rounds seven intermediates to bf16 (q, rotated q, a, c, k^C / v,
@@ -20,6 +21,15 @@ import org.ccalab.engine.tensor.Tensor;
  * (float64 otherwise) gave 3.3e-3 to 4.2e-3 for both configs of the test at T 1..333, prefill and decode, and
  * 3.4e-3 to 4.1e-3 between decode and prefill rows; 1e-2 (the CCA layer check's bound) is ~2.4x that. A wrong
  * head mapping, rope pair, norm or split gives O(1).
+ *
+ * <p>Backward ({@link #run}): dx and every parameter gradient against MlaAttention.backward, with the CCA layer
+ * check's bounds and noise estimate ({@link CudaCcaLayerCheck#tolerance(String, CudaCcaLayerCheck.Entry)}: at least
+ * {@link CudaCcaLayerCheck#GRADIENT_TOLERANCE}, 3x the GPU's measured rounding noise where that is larger, capped).
+ * Why that bound fits MLA too: the backward adds the same kinds of roundings as the CCA layer's (bf16 dO, dKvUp, dc,
+ * da, dq and bf16 P / dS in the core backward's MMAs) and none of its sharp-softmax cases: with the engine's init
+ * (0.02-std linears, unit-RMS latent) the logits stay O(1). Plain bf16 PyTorch autograd of this layer on the same
+ * kind of inputs (bench/mla_layer_floor.py, run s4-mla-1, docs/perf-log.md) stays under half the bound. A wrong
+ * head sum, rotation sign, norm or transposition gives O(1).
  */
 final class CudaMlaLayerCheck {
     static final double TOLERANCE = 1e-2;
@@ -36,7 +46,8 @@ final class CudaMlaLayerCheck {
         for (Parameter prm : reference.parameters()) {
             double[] d = prm.value().data();
             boolean norm = prm.name().contains("layernorm");
-            for (int i = 0; i < d.length; i++) d[i] = norm ? (float) d[i] : Bf16.toFloat(Bf16.fromFloat((float) d[i]));
+            // norm gains moved off their initial 1 (1 + 0.25 sin i) so that the gain enters every formula it is in
+            for (int i = 0; i < d.length; i++) d[i] = norm ? (float) (1 + 0.25 * Math.sin(i)) : Bf16.toFloat(Bf16.fromFloat((float) d[i]));
             params.put(prm.name(), d);
         }
     }
@@ -111,5 +122,22 @@ final class CudaMlaLayerCheck {
             if (layer.length() != tokens) throw new IllegalStateException("cache length " + layer.length() + " after " + tokens + " tokens");
         }
         return new DecodeErrors(CudaBenchCli.Err.of(decoded, prefillRows), CudaBenchCli.Err.of(decoded, wantRows));
+    }
+
+    /**
+     * One forward and backward of both layers on fresh inputs from {@code seed}, and again on x and the output gradient
+     * g nudged by 1 to 3 bf16 ulps (CudaCcaLayerCheck's noise estimate): per "out", "dx" and each parameter's gradient
+     * (CPU names), the GPU's error against float64 and its noise.
+     */
+    Map<String, CudaCcaLayerCheck.Entry> run(int batch, int tokens, long seed) {
+        int rows = batch * tokens, e = cfg.dModel();
+        return CudaCcaLayerCheck.measure(seed, rows, e, (x, g) -> CudaCcaLayerCheck.cpuRun(reference, x, g, batch, tokens, e),
+                (x, g) -> CudaCcaLayerCheck.gpuRun(cuda, x, g, rows, e, (out, xin, dx, dg) -> {
+                    try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, params, batch, tokens)) {
+                        layer.forward(out, xin, tokens);
+                        layer.backward(dx, dg);
+                        return layer.gradients();
+                    }
+                }));
     }
 }

@@ -87,18 +87,58 @@ class CudaMlaGpuTest {
         }
     }
 
+    /**
+     * The layer backward ({@link CudaMlaLayer#backward}): out, dx and every parameter gradient against
+     * MlaAttention.backward in float64 on fresh inputs; direct and low-rank queries, both core instances (d_qk 192 /
+     * d_v 128 and 96 / 64), latent ranks 448 / 512 / 960, batch 1 and 2. Bounds: {@link CudaMlaLayerCheck}'s comment
+     * (the CCA layer check's noise-adaptive gradient bound, the forward's 1e-2).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({
+            // E, n, Rq (0: direct q), R, Dn, Dr, Dv, B, T
+            "2048, 16, 0, 512, 128, 64, 128, 1, 200",   // DeepSeek-V2-Lite's attention
+            "2048, 16, 1024, 512, 128, 64, 128, 1, 150", // the same with query compression (MLA-4q-like)
+            "1024, 8, 0, 960, 128, 64, 128, 1, 97",      // MLA-4's latent width
+            "512, 4, 256, 448, 32, 64, 64, 2, 150",     // the small instance, low-rank q
+            "512, 4, 0, 448, 32, 64, 64, 2, 77"})       // the small instance, direct q
+    void layerBackwardMatchesTheFloat64CpuLayer(int e, int heads, int rq, int r, int dn, int dr, int dv, int b, int t) {
+        MlaConfig cfg = new MlaConfig(e, heads, rq, r, dn, dr, dv, 10_000.0, 1e-6);
+        try (CudaBackend cuda = CudaBackend.open()) {
+            CudaMlaLayerCheck check = new CudaMlaLayerCheck(cuda, cfg);
+            var err = check.run(b, t, 500 + t);
+            assertThat(err).containsKeys("out", "dx", "kv_a_proj_with_mqa.weight", "kv_a_layernorm.weight", "kv_b_proj.weight",
+                    "o_proj.weight");
+            if (rq == 0) assertThat(err).containsKey("q_proj.weight").doesNotContainKey("q_a_proj.weight");
+            else assertThat(err).containsKeys("q_a_proj.weight", "q_a_layernorm.weight", "q_b_proj.weight").doesNotContainKey("q_proj.weight");
+            err.forEach((what, x) -> {
+                double tol = CudaCcaLayerCheck.tolerance(what, x);
+                System.out.printf(Locale.ROOT, "%s layer backward %s B%d T%d %s: rel %.2e max abs %.2e, GPU noise %.2e (tolerance %.2e)%n",
+                        x.err().rel() < tol ? "PASS" : "FAIL", check.describe(), b, t, what, x.err().rel(), x.err().maxAbs(),
+                        x.noise(), tol);
+            });
+            err.forEach((what, x) -> assertThat(x.err().rel()).as("%s B%d T%d %s relative error (max abs %s, GPU noise %s)",
+                    check.describe(), b, t, what, x.err().maxAbs(), x.noise()).isLessThan(CudaCcaLayerCheck.tolerance(what, x)));
+        }
+    }
+
     @Test
-    void theEngineBenchmarksMlaForwardDecodeAndTheCoreBackward() {
+    void theEngineBenchmarksMlaForwardDecodeAndBackward() {
         RecordingObserver obs = new RecordingObserver();
         List<BenchmarkCell> cells = obs.cells;
         MlaConfig cfg = MlaConfig.kvMatched(2048, 16, 512);
         try (CudaEngine engine = CudaEngine.create()) {
             engine.run(new RunSpec(RunKind.BENCHMARK, cfg, 1, new BenchmarkSpec(2, 1024, null, null, null, null, null, null),
                     null), null, null, obs);
-            cells.forEach(c -> System.out.printf(Locale.ROOT, "MLA cell %s/%s: p50 %.4f ms, %.1f TFLOP/s, %.3g B/s, kv %d B/token%n",
-                    c.phase(), c.scope(), c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.kvBytesPerToken()));
+            cells.forEach(c -> System.out.printf(Locale.ROOT,
+                    "MLA cell %s/%s: p50 %.4f ms, %.1f TFLOP/s, %.3g B/s, kv %d B/token, peak %d B, rel error %.2e%n", c.phase(),
+                    c.scope(), c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.kvBytesPerToken(), c.peakMemoryBytes(), c.maxRelError()));
             assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
-                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER", "BACKWARD/CORE");
+                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER", "BACKWARD/CORE",
+                            "BACKWARD/LAYER");
+            // the layer cells carry their error against the float64 CPU layer at T <= 256 (CudaMlaLayerCheck's bounds)
+            assertThat(cells).filteredOn(c -> c.scope() == org.ccalab.common.run.Scope.LAYER).allSatisfy(c -> assertThat(c.maxRelError())
+                    .isLessThan(c.phase() == org.ccalab.common.run.Phase.BACKWARD ? CudaCcaLayerCheck.GRADIENT_TOLERANCE
+                            : CudaMlaLayerCheck.TOLERANCE));
             assertThat(cells).allSatisfy(c -> {
                 assertThat(c.backend()).isEqualTo("cuda");
                 assertThat(c.p50Ms()).isPositive();

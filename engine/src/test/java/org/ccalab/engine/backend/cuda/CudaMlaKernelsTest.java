@@ -96,7 +96,7 @@ class CudaMlaKernelsTest {
             assertThat(mla).contains("MLA_DECODE_COMBINE(" + inst.latent() + ")");
         }
         for (String k : new String[] {CudaMlaKernels.KV_LATENT, CudaMlaKernels.EXPAND_KV, CudaMlaKernels.ABSORB_Q,
-                                      CudaMlaKernels.UNABSORB})
+                                      CudaMlaKernels.UNABSORB, CudaMlaKernels.KV_UP_BWD, CudaMlaKernels.KV_LATENT_BWD})
             assertThat(mla).contains("\n" + k + "(");
         String training = Files.readString(CUDA.resolve("training_kernels.cuh"));
         assertThat(training).contains("\nrope_bf16(", "\nrmsnorm_fwd(");
@@ -111,13 +111,29 @@ class CudaMlaKernelsTest {
                 "EXPAND_THREADS = " + CudaMlaKernels.EXPAND_THREADS, "ABSORB_COLS = " + CudaMlaKernels.ABSORB_COLS,
                 "ABSORB_BATCH = " + CudaMlaKernels.ABSORB_BATCH, "ABSORB_MAX_DN = " + CudaMlaKernels.ABSORB_MAX_DN,
                 "UNABSORB_WARPS = " + CudaMlaKernels.UNABSORB_WARPS, "UNABSORB_BATCH = " + CudaMlaKernels.UNABSORB_BATCH,
-                "MAX_HALF_ROPE = " + CudaMlaKernels.MAX_ROPE_DIMS / 2);
+                "MAX_HALF_ROPE = " + CudaMlaKernels.MAX_ROPE_DIMS / 2, "UP_BWD_THREADS = " + CudaMlaKernels.UP_BWD_THREADS,
+                "UP_BWD_MAX_BLOCKS = " + CudaMlaKernels.UP_BWD_MAX_BLOCKS, "LATENT_BWD_WARPS = " + CudaMlaKernels.LATENT_BWD_WARPS,
+                "LATENT_BWD_THREADS = LATENT_BWD_WARPS * 32", "LATENT_BWD_ROWS = " + CudaMlaKernels.LATENT_BWD_ROWS);
         String decode = Files.readString(CUDA.resolve("attention/mla_decode.cuh"));
         assertThat(decode).contains("NWARPS = " + CudaMlaKernels.DECODE_WARPS, "HT = " + CudaMlaKernels.DECODE_HEADS_PER_BLOCK,
                 "CGROUPS = " + CudaMlaKernels.COMBINE_GROUPS);
         String fwd = Files.readString(CUDA.resolve("attention/mla_fwd.cuh"));
         assertThat(fwd).contains("BM = " + CudaMlaKernels.FWD_BM, "NWARPS = 8, NTHREADS = NWARPS * 32");
         assertThat(CudaMlaKernels.FWD_THREADS).isEqualTo(8 * 32);
+    }
+
+    @Test
+    void layerBackwardLaunchShapes() {
+        // one warp per row, 32 rows per block: the gain's partial count depends on N only
+        assertThat(CudaMlaKernels.latentBackwardBlocks(1)).isEqualTo(1);
+        assertThat(CudaMlaKernels.latentBackwardBlocks(32)).isEqualTo(1);
+        assertThat(CudaMlaKernels.latentBackwardBlocks(33)).isEqualTo(2);
+        assertThat(CudaMlaKernels.latentBackwardBlocks(16384)).isEqualTo(512);
+        assertThat(CudaMlaKernels.latentBackwardSmem(512)).isEqualTo(4 * 512 * 4);
+        // 2 rows x 4 heads x (32 + 64) / 8 = 96 chunks: one block; V2-Lite at 16k: capped grid-stride
+        assertThat(CudaMlaKernels.kvUpBackwardBlocks(8, 32, 64)).isEqualTo(1);
+        assertThat(CudaMlaKernels.kvUpBackwardBlocks(16384L * 16, 128, 128)).isEqualTo(CudaMlaKernels.UP_BWD_MAX_BLOCKS);
+        assertThat(CudaMlaKernels.kvUpBackwardBlocks(1000, 128, 128)).isEqualTo(125);
     }
 
     @Test

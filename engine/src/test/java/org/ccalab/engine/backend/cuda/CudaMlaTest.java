@@ -62,6 +62,24 @@ class CudaMlaTest {
                 .hasMessageStartingWith("qa:");
         assertThatThrownBy(() -> mla.unabsorb(fake((long) b * h * dv * 2), oLat, fake((long) h * 256 * r * 2 - 2), b, h, 128, dv, r))
                 .hasMessageStartingWith("kvB:");
+        // the layer backward's steps: fp32 core gradients in, bf16 GEMM operands out
+        long n = (long) b * t;
+        DeviceBuffer dK = fake(rows * dqk * 4), dV = fake(rows * dv * 4);
+        assertThatThrownBy(() -> mla.kvUpBackward(fake(rows * 256 * 2 - 2), dK, dV, n, h, 128, dr, dv))
+                .hasMessageStartingWith("dKvUp:");
+        assertThatThrownBy(() -> mla.kvUpBackward(fake(rows * 256 * 2), fake(rows * dqk * 2), dV, n, h, 128, dr, dv))
+                .hasMessageStartingWith("dK:");  // fp32
+        assertThatThrownBy(() -> mla.kvUpBackward(fake(rows * 256 * 2), dK, dV, n, h, 124, dr, dv))
+                .hasMessageContaining("multiple of 8");
+        DeviceBuffer dA = fake(n * (r + dr) * 2), gw = fake(r * 4L), dC = fake(n * r * 2);
+        assertThatThrownBy(() -> mla.kvLatentBackward(dA, gw, dC, a, w, fake(rows * dqk * 4 - 4), b, t, 0, h, 128, r, dr, 1e-6, 1e4))
+                .hasMessageStartingWith("dK:");
+        assertThatThrownBy(() -> mla.kvLatentBackward(fake(n * (r + dr) * 2 - 2), gw, dC, a, w, dK, b, t, 0, h, 128, r, dr, 1e-6, 1e4))
+                .hasMessageStartingWith("dA:");
+        assertThatThrownBy(() -> mla.kvLatentBackward(dA, fake(r * 2L), dC, a, w, dK, b, t, 0, h, 128, r, dr, 1e-6, 1e4))
+                .hasMessageStartingWith("normWeightGrad:");
+        assertThatThrownBy(() -> mla.kvLatentBackward(dA, gw, fake(n * r * 2 - 2), a, w, dK, b, t, 0, h, 128, r, dr, 1e-6, 1e4))
+                .hasMessageStartingWith("dC:");
     }
 
     @Test
@@ -100,14 +118,15 @@ class CudaMlaTest {
         long kv = CostModel.kvCacheBytesPerToken(V2_LITE, 2);
         assertThat(kv).isEqualTo(2 * (r + dr));
         assertThat(CudaMlaBenchmark.bytes(Phase.DECODE, Scope.CORE, V2_LITE, s, kv)).isEqualTo((double) s * kv);
-        // the backward: the core only, 2.5x its forward FLOPs
-        assertThat(CudaMlaBenchmark.covers(Phase.BACKWARD, Scope.CORE)).isTrue();
-        assertThat(CudaMlaBenchmark.covers(Phase.BACKWARD, Scope.LAYER)).isFalse();
-        for (Scope sc : Scope.values())
-            assertThat(CudaMlaBenchmark.covers(Phase.FORWARD, sc) && CudaMlaBenchmark.covers(Phase.DECODE, sc)).isTrue();
+        // the backward: the core 2.5x its forward FLOPs; the layer adds 2x the projections' (input and weight gradients)
         assertThat(CudaMlaBenchmark.flops(Phase.BACKWARD, Scope.CORE, cost, V2_LITE, s, true))
                 .isEqualTo(2.5 * n * (dqk + dv) * s * (s + 1));
-        assertThatThrownBy(() -> CudaMlaBenchmark.flops(Phase.BACKWARD, Scope.LAYER, cost, V2_LITE, s, true))
-                .hasMessageContaining("no MLA layer backward");
+        double projections = 2.0 * s * CostModel.linearWeights(V2_LITE);
+        assertThat(CudaMlaBenchmark.flops(Phase.BACKWARD, Scope.LAYER, cost, V2_LITE, s, true))
+                .isCloseTo(2.5 * n * (dqk + dv) * s * (s + 1) + 2 * projections, org.assertj.core.data.Percentage.withPercentage(1e-9));
+        double core = CudaMlaBenchmark.bytes(Phase.BACKWARD, Scope.CORE, V2_LITE, s, kv);
+        assertThat(core).isEqualTo((double) s * n * (2 * (2 * dqk + 3 * dv) + 4 * (2 * dqk + dv)));
+        assertThat(CudaMlaBenchmark.bytes(Phase.BACKWARD, Scope.LAYER, V2_LITE, s, kv))
+                .isEqualTo(core + 4.0 * s * 2048 + 10.0 * CostModel.linearWeights(V2_LITE));
     }
 }

@@ -11,7 +11,7 @@ import java.util.Map;
  * Forward keeps, per layer, what its backward reads (llm.c's ActivationTensors); backward needs only a few
  * scratch buffers of one layer's size, reused across layers. A CCA/CCGQA layer keeps its attention's saved
  * tensors in its own {@link org.ccalab.engine.backend.cuda.CudaCcaLayer}: the plan has none of q .. lse and none
- * of the attention backward's scratch for it.
+ * of the attention backward's scratch for it; an MLA layer ({@link org.ccalab.engine.backend.cuda.CudaMlaLayer}) likewise.
  */
 final class ActivationPlan {
     static final int BF16 = 2, F32 = 4, I32 = 4, F64 = 8;
@@ -31,7 +31,7 @@ final class ActivationPlan {
             layer(i, X, n * e * BF16, "[N, E] bf16: the layer's input (residual stream)");
             layer(i, H1, n * e * BF16, "[N, E] bf16: attention norm output");
             layer(i, RSTD1, n * F32, "[N] fp32");
-            if (s.cca() == null) {
+            if (s.cca() == null && s.mla() == null) {
                 layer(i, Q, n * qw * BF16, "[B, T, Hq, D] bf16, after RoPE");
                 layer(i, K, n * kvw * BF16, "[B, T, Hkv, D] bf16, after RoPE");
                 layer(i, V, n * kvw * BF16, "[B, T, Hkv, D] bf16");
@@ -58,7 +58,7 @@ final class ActivationPlan {
         add("dres", n * e * BF16, "[N, E] bf16: gradient of the residual stream");
         add("dnorm", n * e * BF16, "[N, E] bf16: gradient of a norm's output");
         add("dhm", n * f * BF16, "[N, F] bf16");
-        if (s.cca() != null) return;
+        if (s.cca() != null || s.mla() != null) return;
         add("dAtt", n * qw * BF16, "[N, Hq*D] bf16: gradient of the attention output");
         add("dq32", n * qw * F32, "[B, T, Hq, D] fp32 flash backward accumulator");
         add("dk32", n * kvw * F32, "[B, T, Hkv, D] fp32");

@@ -21,13 +21,14 @@ import org.ccalab.engine.backend.cuda.AttentionShape;
 import org.ccalab.engine.backend.cuda.CcaPrologueWeights;
 import org.ccalab.engine.backend.cuda.CudaBackend;
 import org.ccalab.engine.backend.cuda.CudaCcaLayer;
+import org.ccalab.engine.backend.cuda.CudaMlaLayer;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels.Dtype;
 import org.ccalab.engine.backend.cuda.DeviceBuffer;
 
 /**
- * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, or CCA/CCGQA
- * attention through {@link CudaCcaLayer} on the layer's parameter buffers; SwiGLU MLP),
+ * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, CCA/CCGQA
+ * attention through {@link CudaCcaLayer} or MLA through {@link CudaMlaLayer} on the layer's parameter buffers; SwiGLU MLP),
  * final RMSNorm, output head tied to the embedding; forward, fused softmax cross-entropy, and backward that
  * ADDS into the fp32 parameter gradients. Activations live in buffers planned once ({@link ActivationPlan}) for
  * the run's B and T; nothing is allocated per step (the kernels' small scratch comes from the pool's cache).
@@ -47,6 +48,8 @@ final class GpuLanguageModel implements AutoCloseable {
     private final AttentionShape attention;
     /** CCA/CCGQA: one layer object per block (its saved activations; the tensors are params'), else null. */
     private final CudaCcaLayer[] cca;
+    /** MLA: one layer object per block (its latent cache and saved activations; the tensors are params'), else null. */
+    private final CudaMlaLayer[] mla;
 
     GpuLanguageModel(CudaBackend cuda, ModelShape shape, List<Parameter> initial) {
         this.cuda = cuda;
@@ -58,14 +61,20 @@ final class GpuLanguageModel implements AutoCloseable {
         DeviceParameters p = null;
         Activations a = null;
         CudaCcaLayer[] layers = shape.cca() == null ? null : new CudaCcaLayer[shape.layers()];
+        CudaMlaLayer[] mlaLayers = shape.mla() == null ? null : new CudaMlaLayer[shape.layers()];
         try {
             p = new DeviceParameters(cuda, layout, initial);
             a = new Activations(cuda, new ActivationPlan(shape));
             if (layers != null)
                 for (int i = 0; i < layers.length; i++)
                     layers[i] = new CudaCcaLayer(cuda, shape.cca(), ccaTensors(p, i), shape.batch(), shape.tokens());
+            if (mlaLayers != null)
+                for (int i = 0; i < mlaLayers.length; i++)
+                    mlaLayers[i] = new CudaMlaLayer(cuda, shape.mla(), mlaTensors(p, i, false), mlaTensors(p, i, true), shape.batch(),
+                            shape.tokens());
         } catch (RuntimeException e) {
             if (layers != null) for (CudaCcaLayer l : layers) if (l != null) l.close();
+            if (mlaLayers != null) for (CudaMlaLayer l : mlaLayers) if (l != null) l.close();
             if (a != null) a.close();
             if (p != null) p.close();
             throw e;
@@ -73,6 +82,23 @@ final class GpuLanguageModel implements AutoCloseable {
         this.params = p;
         this.act = a;
         this.cca = layers;
+        this.mla = mlaLayers;
+    }
+
+    /**
+     * Layer i's MLA tensors: the values the layer reads (bf16 copies of the matrices, the fp32 norm gains) or the fp32
+     * gradients; null where the config's query path has no such tensor.
+     */
+    private CudaMlaLayer.Weights mlaTensors(DeviceParameters p, int i, boolean gradients) {
+        java.util.function.Function<String, DeviceBuffer> get = name -> {
+            int idx = layout.mlaAttention(i, name);
+            if (idx < 0) return null;
+            DeviceParameters.Tensor t = p.get(idx);
+            return gradients ? t.grad() : t.bf16() != null ? t.bf16() : t.value();
+        };
+        return new CudaMlaLayer.Weights(get.apply("q_proj.weight"), get.apply("q_a_proj.weight"), get.apply("q_a_layernorm.weight"),
+                get.apply("q_b_proj.weight"), get.apply("kv_a_proj_with_mqa.weight"), get.apply("kv_a_layernorm.weight"),
+                get.apply("kv_b_proj.weight"), get.apply("o_proj.weight"));
     }
 
     /** Layer i's CCA tensors: bf16 copies of the projections, fp32 convs and temperature, fp32 gradients. */
@@ -116,6 +142,8 @@ final class GpuLanguageModel implements AutoCloseable {
         for (int i = 0; i < s.layers(); i++) {
             if (cca != null) {
                 cca[i].forward(branch, act.layer(i, H1));  // CCA/CCGQA attention, o_proj included
+            } else if (mla != null) {
+                mla[i].forward(branch, act.layer(i, H1), s.tokens());  // MLA attention, o_proj included
             } else {
             // attention: q, k, v = h1 W^T, RoPE on q and k, causal flash attention, then o_proj into the branch
             gemm.forward(act.layer(i, Q), act.layer(i, H1), param(i, ParameterLayout.Q).bf16(), n, e, s.qWidth());
@@ -214,6 +242,10 @@ final class GpuLanguageModel implements AutoCloseable {
             cca[i].backward(dnorm, dres);  // adds into the layer's parameter gradients
             return;
         }
+        if (mla != null) {
+            mla[i].backward(dnorm, dres);
+            return;
+        }
         int n = s.rows(), e = s.width();
         DeviceParameters.Tensor wq = param(i, ParameterLayout.Q), wk = param(i, ParameterLayout.K),
                 wv = param(i, ParameterLayout.V), wo = param(i, ParameterLayout.O);
@@ -255,6 +287,7 @@ final class GpuLanguageModel implements AutoCloseable {
     @Override
     public void close() {
         if (cca != null) for (CudaCcaLayer l : cca) l.close();
+        if (mla != null) for (CudaMlaLayer l : mla) l.close();
         act.close();
         params.close();
     }

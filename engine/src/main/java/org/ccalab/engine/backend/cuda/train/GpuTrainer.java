@@ -68,8 +68,8 @@ public final class GpuTrainer implements TrainingRun.Loop {
     }
 
     /**
-     * Refuses, with INVALID_CONFIG's exception, a variant GPU training does not support (MLA): checked
-     * before the run opens its data or builds its model.
+     * Refuses, with INVALID_CONFIG's exception, a variant GPU training does not support (an MLA config without CUDA
+     * kernels): checked before the run opens its data or builds its model.
      */
     public static void requireSupported(AttentionConfig variant) {
         ModelShape.supportedAttention(variant);

@@ -7,31 +7,43 @@ import org.ccalab.common.variant.CcaConfig;
 import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.engine.backend.cuda.CudaMlaLayer;
 import org.ccalab.engine.model.ModelConfig;
 
 /**
  * Every size a GPU training step needs, derived once from the model config and the batch shape, and the
- * checks that refuse what the GPU path cannot train: attention other than MHA/GQA/MQA, CCA and CCGQA (MLA has
- * no GPU training path), a head dim without flash kernels (64 or 128), a width that is not a multiple of 8
- * (the norm kernels read 8-element vectors).
+ * checks that refuse what the GPU path cannot train: a head dim without flash kernels (64 or 128; CCA/CCGQA also 256,
+ * which {@link org.ccalab.engine.backend.cuda.CudaCcaLayer} runs forward and backward), an MLA config
+ * without CUDA kernels ({@link CudaMlaLayer#unsupported}), a width that is not a multiple of 8 (the norm kernels
+ * read 8-element vectors).
  *
  * @param rotaryDims RoPE channels per head (rotate-half, the first rotaryDims of each head), 0 for none
  * @param cca        the CCA/CCGQA attention (its layer is {@link org.ccalab.engine.backend.cuda.CudaCcaLayer}: heads,
- *                   convs, RoPE and temperature from here), or null for MHA/GQA
+ *                   convs, RoPE and temperature from here), or null for MHA/GQA/MLA
+ * @param mla        the MLA attention (its layer is {@link CudaMlaLayer}: qHeads = kvHeads = its heads, headDim its
+ *                   value head dim, rotaryDims 0 as the layer rotates its own rope slices), or null
  */
 public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
-                         int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca) {
+                         int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca, MlaConfig mla) {
     /** An MHA/GQA model's shape. */
     public ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
                       int layers, int rotaryDims, double ropeBase, double normEps) {
-        this(batch, tokens, width, qHeads, kvHeads, headDim, hidden, vocab, layers, rotaryDims, ropeBase, normEps, null);
+        this(batch, tokens, width, qHeads, kvHeads, headDim, hidden, vocab, layers, rotaryDims, ropeBase, normEps, null, null);
+    }
+
+    /** A CCA/CCGQA model's shape. */
+    public ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
+                      int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca) {
+        this(batch, tokens, width, qHeads, kvHeads, headDim, hidden, vocab, layers, rotaryDims, ropeBase, normEps, cca, null);
     }
 
     public ModelShape {
         if (width % 8 != 0) throw new InvalidConfigException("dModel", "GPU training needs a multiple of 8, got " + width);
-        if (headDim != 64 && headDim != 128)
+        if (mla != null) requireKernels(mla);
+        else if (headDim != 64 && headDim != 128 && !(cca != null && headDim == 256))
             throw new InvalidConfigException("nHeads", "GPU training needs head dim dModel/nHeads of 64 or 128 (the flash"
-                    + " kernels), got " + headDim);
+                    + " kernels; CCA/CCGQA also 256: its layer's prologue and backward kernels), got " + headDim);
         if (qHeads % kvHeads != 0) throw new InvalidConfigException("nKvHeads", "must divide nHeads");
         long rows = (long) batch * tokens;
         if (rows * Math.max(vocab, Math.max(hidden, width)) > Integer.MAX_VALUE)
@@ -40,8 +52,8 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
     }
 
     /**
-     * The form of a variant GPU training supports: GQA (MHA is GQA with Hkv = H, MQA with Hkv = 1) or CCGQA (CCA
-     * is CCGQA with Hq = Hkv); MLA is refused.
+     * The form a variant is trained in on the GPU: GQA (MHA is GQA with Hkv = H, MQA with Hkv = 1), CCGQA (CCA is
+     * CCGQA with Hq = Hkv) or MLA.
      */
     static AttentionConfig supportedAttention(AttentionConfig attention) {
         return switch (attention) {
@@ -49,12 +61,21 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             case GqaConfig g -> g;
             case CcaConfig a -> a.asGrouped();
             case CcgqaConfig g -> g;
-            default -> throw new InvalidConfigException("variant", "GPU training supports MHA/GQA/CCA/CCGQA only (got "
-                    + attention.family() + "); train " + attention.family() + " with engine.backend=cpu");
+            case MlaConfig m -> requireKernels(m);
         };
     }
 
+    /** {@code m}, or INVALID_CONFIG naming what the GPU layer lacks for it ({@link CudaMlaLayer#unsupported}). */
+    private static MlaConfig requireKernels(MlaConfig m) {
+        String why = CudaMlaLayer.unsupported(m);
+        if (why != null) throw new InvalidConfigException("variant", "GPU training of MLA: " + why + "; train it with engine.backend=cpu");
+        return m;
+    }
+
     public static ModelShape of(ModelConfig config, TrainingSpec spec) {
+        if (supportedAttention(config.attention()) instanceof MlaConfig m)
+            return new ModelShape(spec.batch(), spec.seqLen(), m.dModel(), m.nHeads(), m.nHeads(), m.vHeadDim(), config.mlpHidden(),
+                    config.vocabSize(), config.nLayers(), 0, m.ropeBase(), config.normEps(), null, m);
         if (supportedAttention(config.attention()) instanceof CcgqaConfig c) {
             var rope = c.conv().rope();
             return new ModelShape(spec.batch(), spec.seqLen(), c.dModel(), c.nQHeads(), c.nKvHeads(), c.headDim(),

@@ -19,6 +19,9 @@ import org.ccalab.engine.attention.Parameter;
  * {@code attn.conv_qk_depthwise.weight} [C, 1, k0], {@code .bias} [C], {@code attn.conv_qk_grouped.weight}
  * [C, D, k1], {@code .bias} [C], {@code attn.temp} [Hkv], {@code attn.o_proj.weight} [E, Dq]. On the device the
  * grouped conv weight (value, gradient, moments) is held repacked for the kernels ({@link #toDevice}).
+ *
+ * <p>MLA layers have MlaAttention's tensors ({@link #mlaTensors}: five with a direct query projection, seven with the
+ * low-rank one), as {@code attn.<name>} in its order, PyTorch [out, in] shapes, the two norm gains vectors.
  */
 final class ParameterLayout {
     /** One tensor: its name, shape, and index in the list. */
@@ -54,16 +57,21 @@ final class ParameterLayout {
     private final int layers;
     /** Attention tensors per layer: 4 (q, k, v, o) or {@link #CCA_TENSORS}. */
     private final int attentionTensors;
+    /** MLA: the attention tensors' names (without "attn."), else empty. */
+    private final List<String> mlaNames;
 
     ParameterLayout(ModelShape s) {
         this.layers = s.layers();
-        this.attentionTensors = s.cca() == null ? 4 : CCA_TENSORS;
+        this.mlaNames = s.mla() == null ? List.of() : List.copyOf(mlaTensors(s.mla()).keySet());
+        this.attentionTensors = s.cca() != null ? CCA_TENSORS : s.mla() != null ? mlaNames.size() : 4;
         List<Entry> es = new ArrayList<>();
         add(es, "embed_tokens.weight", s.vocab(), s.width());
         for (int i = 0; i < s.layers(); i++) {
             String p = "layers." + i + ".";
             add(es, p + "input_layernorm.weight", s.width());
-            if (s.cca() == null) {
+            if (s.mla() != null) {
+                mlaTensors(s.mla()).forEach((name, shape) -> add(es, p + "attn." + name, shape));
+            } else if (s.cca() == null) {
                 add(es, p + "attn.q_proj.weight", s.qWidth(), s.width());
                 add(es, p + "attn.k_proj.weight", s.kvWidth(), s.width());
                 add(es, p + "attn.v_proj.weight", s.kvWidth(), s.width());
@@ -122,6 +130,34 @@ final class ParameterLayout {
         if (layer < 0 || layer >= layers || j < 0 || j >= attentionTensors)
             throw new IndexOutOfBoundsException("layer " + layer + " attention tensor " + j);
         return 1 + layer * perLayer() + 1 + j;
+    }
+
+    /**
+     * An MLA layer's attention tensors in MlaAttention.parameters() order with their shapes: q_proj [n Dqk, E], or
+     * q_a_proj [Rq, E], q_a_layernorm [Rq], q_b_proj [n Dqk, Rq]; kv_a_proj_with_mqa [R + Dr, E], kv_a_layernorm
+     * [R], kv_b_proj [n (Dn + Dv), R], o_proj [E, n Dv].
+     */
+    static java.util.LinkedHashMap<String, int[]> mlaTensors(org.ccalab.common.variant.MlaConfig m) {
+        int e = m.dModel(), n = m.nHeads(), r = m.kvLoraRank();
+        var t = new java.util.LinkedHashMap<String, int[]>();
+        if (m.hasQueryCompression()) {
+            t.put("q_a_proj.weight", new int[] {m.qLoraRank(), e});
+            t.put("q_a_layernorm.weight", new int[] {m.qLoraRank()});
+            t.put("q_b_proj.weight", new int[] {n * m.qkHeadDim(), m.qLoraRank()});
+        } else {
+            t.put("q_proj.weight", new int[] {n * m.qkHeadDim(), e});
+        }
+        t.put("kv_a_proj_with_mqa.weight", new int[] {r + m.qkRopeHeadDim(), e});
+        t.put("kv_a_layernorm.weight", new int[] {r});
+        t.put("kv_b_proj.weight", new int[] {n * (m.qkNopeHeadDim() + m.vHeadDim()), r});
+        t.put("o_proj.weight", new int[] {e, n * m.vHeadDim()});
+        return t;
+    }
+
+    /** Index of MLA layer {@code layer}'s attention tensor {@code name} (MlaAttention's name), or -1 when the config has none. */
+    int mlaAttention(int layer, String name) {
+        int j = mlaNames.indexOf(name);
+        return j < 0 ? -1 : attention(layer, j);
     }
 
     int finalNorm() {

@@ -44,19 +44,24 @@ class ModelShapeTest {
         assertThat(mqa.ropeBase()).isEqualTo(10_000.0);
     }
 
-    static Stream<AttentionConfig> unsupported() {
-        return Stream.of(new MlaConfig(256, 4, 0, 64, 64, 64, 64, 10_000, 1e-6));
-    }
-
-    @ParameterizedTest
-    @MethodSource("unsupported")
-    void refusesEveryOtherFamilyNamingWhatIsSupported(AttentionConfig variant) {
-        assertThatThrownBy(() -> GpuTrainer.requireSupported(variant))
-                .isInstanceOf(InvalidConfigException.class)
-                .hasMessageContaining("GPU training supports MHA/GQA/CCA/CCGQA only")
-                .hasMessageContaining(variant.family());
-        assertThatThrownBy(() -> GpuTrainer.factory(null).requireSupported(new ModelConfig(variant, 256, 2, 0), spec(2, 64)))
-                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("MHA/GQA/CCA/CCGQA only");
+    @Test
+    void acceptsMlaWithCudaKernelsAndRefusesOneWithoutNamingTheMissingKernel() {
+        MlaConfig m = new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000, 1e-6);
+        ModelShape s = ModelShape.of(new ModelConfig(m, 256, 2, 0), spec(2, 64));
+        assertThat(s.mla()).isEqualTo(m);
+        assertThat(s.cca()).isNull();
+        assertThat(s.qHeads()).isEqualTo(4);
+        assertThat(s.kvHeads()).isEqualTo(4);
+        assertThat(s.headDim()).isEqualTo(64);  // the value head dim
+        assertThat(s.rotaryDims()).isZero();    // the MLA layer rotates its own rope slices
+        GpuTrainer.requireSupported(m);
+        GpuTrainer.requireSupported(new MlaConfig(256, 4, 128, 448, 32, 64, 64, 10_000, 1e-6));
+        // d_qk 128 / d_v 64 has no mla_fwd / mla_bwd instance
+        MlaConfig none = new MlaConfig(256, 4, 0, 64, 64, 64, 64, 10_000, 1e-6);
+        assertThatThrownBy(() -> GpuTrainer.requireSupported(none)).isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("GPU training of MLA").hasMessageContaining("no mla_fwd kernel");
+        assertThatThrownBy(() -> GpuTrainer.factory(null).requireSupported(new ModelConfig(none, 256, 2, 0), spec(2, 64)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("engine.backend=cpu");
     }
 
     @Test
@@ -74,9 +79,14 @@ class ModelShapeTest {
         GpuTrainer.requireSupported(new CcaConfig(256, 2, 64));
         GpuTrainer.factory(null).requireSupported(new ModelConfig(new CcgqaConfig(256, 4, 1, 64), 256, 2, 0), spec(2, 64));
         assertThat(ModelShape.of(new ModelConfig(new MhaConfig(256, 4), 256, 2, 0), spec(2, 64)).cca()).isNull();
-        // CCA needs the flash backward's head dims too
+        // CCA needs the flash backward's head dims too: 64, 128 or 256 (the CCA layer's D = 256 kernels); MHA/GQA 64 or 128
         assertThatThrownBy(() -> ModelShape.of(new ModelConfig(new CcgqaConfig(256, 8, 8, 32), 256, 2, 0), spec(2, 64)))
                 .isInstanceOf(InvalidConfigException.class).hasMessageContaining("head dim");
+        assertThat(ModelShape.of(new ModelConfig(new CcaConfig(512, 2, 256), 256, 2, 0), spec(2, 64)).headDim()).isEqualTo(256);
+        assertThat(ModelShape.of(new ModelConfig(new CcgqaConfig(1024, 4, 1, 256), 256, 2, 0), spec(2, 64)).cca().headDim())
+                .isEqualTo(256);
+        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(new GqaConfig(512, 2, 1), 256, 2, 0), spec(2, 64)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("head dim").hasMessageContaining("256");
     }
 
     @Test

@@ -69,6 +69,35 @@ class ParameterLayoutTest {
         for (ParameterLayout.Entry e : layout.entries()) assertThat(e.isMatrix()).as(e.name()).isEqualTo(cpu.decays(e.index()));
     }
 
+    @ParameterizedTest
+    @MethodSource("mlaVariants")
+    void plansTheCpuMlaModelsTensorsWithTheirNames(org.ccalab.common.variant.MlaConfig v) {
+        LanguageModel model = cpuModel(v, 2);
+        ParameterLayout layout = new ParameterLayout(ModelShape.of(model.config(), ModelShapeTest.spec(2, 64)));
+        layout.requireMatches(model.parameters());
+        assertThat(layout.totalElements()).isEqualTo(model.parameterCount());
+        List<String> names = new ArrayList<>(v.hasQueryCompression()
+                ? List.of("q_a_proj.weight", "q_a_layernorm.weight", "q_b_proj.weight")
+                : List.of("q_proj.weight"));
+        names.addAll(List.of("kv_a_proj_with_mqa.weight", "kv_a_layernorm.weight", "kv_b_proj.weight", "o_proj.weight"));
+        for (int j = 0; j < names.size(); j++) {
+            assertThat(layout.entries().get(layout.attention(1, j)).name()).isEqualTo("layers.1.attn." + names.get(j));
+            assertThat(layout.mlaAttention(1, names.get(j))).isEqualTo(layout.attention(1, j));
+        }
+        assertThat(layout.mlaAttention(0, v.hasQueryCompression() ? "q_proj.weight" : "q_a_proj.weight")).isEqualTo(-1);
+        assertThat(layout.entries().get(layout.layer(1, ParameterLayout.MLP_NORM)).name())
+                .isEqualTo("layers.1.post_attention_layernorm.weight");
+        assertThatThrownBy(() -> layout.layer(0, ParameterLayout.Q)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> layout.attention(0, names.size())).isInstanceOf(IndexOutOfBoundsException.class);
+        AdamW cpu = new AdamW(model.parameters(), 0.1);
+        for (ParameterLayout.Entry e : layout.entries()) assertThat(e.isMatrix()).as(e.name()).isEqualTo(cpu.decays(e.index()));
+    }
+
+    static Stream<org.ccalab.common.variant.MlaConfig> mlaVariants() {
+        return Stream.of(new org.ccalab.common.variant.MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000, 1e-6),
+                new org.ccalab.common.variant.MlaConfig(256, 4, 128, 448, 32, 64, 64, 10_000, 1e-6));
+    }
+
     static Stream<AttentionConfig> ccaVariants() {
         return Stream.of(new org.ccalab.common.variant.CcaConfig(256, 2, 64), new org.ccalab.common.variant.CcgqaConfig(256, 4, 1, 64));
     }
