@@ -125,8 +125,18 @@ final class CudaBenchmarkRun {
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();
-                double[] ms = mla.measure(phase, scope, this::time);
-                cells.add(mla.cell(phase, scope, ms, cuda.device().pool().peakLiveBytes()));
+                double[] ms = mla.measure(phase, scope, new CudaMlaBenchmark.Timing() {
+                    @Override
+                    public double[] time(IntConsumer body) {
+                        return CudaBenchmarkRun.this.time(body);
+                    }
+
+                    @Override
+                    public double[] timeDecode(long onePeak, IntConsumer body) {
+                        return CudaBenchmarkRun.this.timeDecode(onePeak, body);
+                    }
+                });
+                cells.add(mla.cell(phase, scope, ms, measuredPeak()));
             }
         }
         observer.cells(cells);
@@ -143,15 +153,20 @@ final class CudaBenchmarkRun {
         return phase != Phase.DECODE || scope != Scope.LAYER || shape.conv() == null || shape.conv().valueShift();
     }
 
+    /** The peak memory of the measurement just finished, before a check allocates (decode: of one input copy). */
+    private long measuredPeak() {
+        long peak = peakOverride >= 0 ? peakOverride : cuda.device().pool().peakLiveBytes();
+        peakOverride = -1;
+        return peak;
+    }
+
     private BenchmarkCell cell(Phase phase, Scope scope, double[] ms) {
         int b = bs.batch(), t = bs.seqLen();
         double s = ms[1] / 1e3;
         long kvPerToken = CostModel.kvCacheBytesPerToken(spec.variant(), 2);
         double flops = b * flops(spec.variant(), phase, scope, t, bs.causal());
         double bytes = b * bytes(shape, CostModel.linearWeights(spec.variant()), phase, scope, t, kvPerToken);
-        // of the measurement just finished, before the check allocates (decode: of one of its input copies)
-        long peak = peakOverride >= 0 ? peakOverride : cuda.device().pool().peakLiveBytes();
-        peakOverride = -1;
+        long peak = measuredPeak();
         CudaBenchCli.Err err = referenceError(phase, scope);
         return new BenchmarkCell(phase, scope, bs.causal(), b, t, "bf16", "cuda", ms[0], ms[1], ms[2], flops / s / 1e12,
                 bytes / s, peak, kvPerToken, err == null ? Double.NaN : err.maxAbs(), err == null ? Double.NaN : err.rel());

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 import org.ccalab.common.event.BenchmarkCell;
 import org.ccalab.common.run.BenchmarkSpec;
 import org.ccalab.common.run.Phase;
@@ -29,6 +30,9 @@ final class CudaMlaBenchmark {
     /** Times a body called with the iteration index; returns {p10, p50, p90} ms. */
     interface Timing {
         double[] time(IntConsumer body);
+
+        /** A decode body rotating over L2-cold copies by call index; {@code onePeak}: the pool's peak with one copy. */
+        double[] timeDecode(long onePeak, IntConsumer body);
     }
 
     private final CudaBackend cuda;
@@ -172,14 +176,27 @@ final class CudaMlaBenchmark {
 
     private double[] decodeCore(Timing timing) {
         int b = bs.batch(), len = bs.seqLen(), n = cfg.nHeads(), r = cfg.kvLoraRank(), dr = cfg.qkRopeHeadDim();
+        DeviceMemoryPool pool = cuda.device().pool();
         List<DeviceBuffer> held = new ArrayList<>();
         try {
             CudaMla mla = new CudaMla(cuda);
-            // latents after the norm and rotated keys are unit scale; the absorbed query likewise
-            DeviceBuffer cache = random(held, (long) b * len * (r + dr), 20, 1);
-            DeviceBuffer qa = random(held, (long) b * n * (r + dr), 21, 1), oLat = alloc(held, (long) b * n * r * 4);
+            DeviceBuffer oLat = alloc(held, (long) b * n * r * 4);
             double scale = 1 / Math.sqrt(cfg.qkHeadDim());
-            return timing.time(i -> mla.decode(oLat, qa, cache, b, len, len, n, r, dr, scale));
+            long before = pool.liveBytes();
+            // latents after the norm and rotated keys are unit scale; the absorbed query likewise
+            List<DeviceBuffer[]> copies = new ArrayList<>();
+            IntConsumer body = i -> {
+                DeviceBuffer[] c = copies.get(i % copies.size());
+                mla.decode(oLat, c[1], c[0], b, len, len, n, r, dr, scale);
+            };
+            IntFunction<DeviceBuffer[]> copy = c -> new DeviceBuffer[] {random(held, (long) b * len * (r + dr), 20 + 2L * c, 1),
+                    random(held, (long) b * n * (r + dr), 21 + 2L * c, 1)};
+            copies.add(copy.apply(0));
+            body.accept(0);
+            cuda.synchronize();
+            long onePeak = pool.peakLiveBytes();
+            for (int c = 1, count = GraphTiming.coldCopies(pool.liveBytes() - before); c < count; c++) copies.add(copy.apply(c));
+            return timing.timeDecode(onePeak, body);
         } finally {
             held.forEach(DeviceBuffer::close);
         }
@@ -187,17 +204,34 @@ final class CudaMlaBenchmark {
 
     private double[] decodeLayer(Timing timing) {
         int b = bs.batch(), len = bs.seqLen(), e = cfg.dModel(), w = cfg.kvLoraRank() + cfg.qkRopeHeadDim();
+        DeviceMemoryPool pool = cuda.device().pool();
         List<DeviceBuffer> held = new ArrayList<>();
-        try (CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, randomParameters(cfg, seed), b, len + 1)) {
-            // seqLen cached tokens of random unit-scale latents, then one new token each iteration at position seqLen
-            short[] rows = Bf16.fromDoubles(CudaBenchCli.Random.doubles((long) b * (len + 1) * w, seed * 31 + 22));
-            cuda.device().upload(layer.cache(), rows);
+        List<CudaMlaLayer> layers = new ArrayList<>();
+        try {
             DeviceBuffer x = random(held, (long) b * e, 23, 1), y = alloc(held, (long) b * e * 2);
-            return timing.time(i -> {
+            Map<String, double[]> params = randomParameters(cfg, seed);
+            long before = pool.liveBytes();
+            IntConsumer body = i -> {
+                CudaMlaLayer layer = layers.get(i % layers.size());
                 layer.assumeCached(len);
                 layer.decode(y, x);
-            });
+            };
+            IntFunction<CudaMlaLayer> copy = c -> {
+                CudaMlaLayer layer = new CudaMlaLayer(cuda, cfg, params, b, len + 1);
+                layers.add(layer);
+                // seqLen cached tokens of random unit-scale latents, then one new token each call at position seqLen
+                short[] rows = Bf16.fromDoubles(CudaBenchCli.Random.doubles((long) b * (len + 1) * w, seed * 31 + 22 + c));
+                cuda.device().upload(layer.cache(), rows);
+                return layer;
+            };
+            copy.apply(0);
+            body.accept(0);
+            cuda.synchronize();
+            long onePeak = pool.peakLiveBytes();
+            for (int c = 1, count = GraphTiming.coldCopies(pool.liveBytes() - before); c < count; c++) copy.apply(c);
+            return timing.timeDecode(onePeak, body);
         } finally {
+            layers.reversed().forEach(CudaMlaLayer::close);
             held.forEach(DeviceBuffer::close);
         }
     }
