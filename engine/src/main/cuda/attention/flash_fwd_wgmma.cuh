@@ -402,7 +402,8 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
                                                         const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
-                                                        int vShiftFrom, float scale) {
+                                                        int vShiftFrom, float scale,
+                                                        __nv_bfloat16* __restrict__ Olo = nullptr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -503,6 +504,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     for (int i = 0; i < 64; i++) fence_operand(o[i]);
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
+    __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
@@ -512,8 +514,8 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #pragma unroll
     for (int dt = 0; dt < D / 8; dt++) {
         const int c = dt * 8 + (lane & 3) * 2;
-        if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * qStride + c) = pack_bf16(o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
-        if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * qStride + c) = pack_bf16(o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
+        if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * qStride + c, o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
+        if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * qStride + c, o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
     }
     if ((lane & 3) == 0 && LSE != nullptr) {
         float* L = LSE + ((long)b * Hq + h) * T;
