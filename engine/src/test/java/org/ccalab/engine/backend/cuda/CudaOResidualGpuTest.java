@@ -30,18 +30,21 @@ import org.junit.jupiter.params.provider.CsvSource;
  * its backward on fresh inputs with a sharp diagonal (q = k, scaled so that each row's largest weight is 0.92-0.995),
  * against the float64 CPU kernel with the float64 forward's O (the true gradient, not the one of the bf16 O). A float64
  * emulation of the roundings (bf16 O, O_fwd with bf16 P, bf16 dS; session 4 notes) puts the plain backward's dq / dk at
- * 2e-2 to 0.19 from float64 on such inputs and the residual one at 1.6e-3 to 2.1e-3. Asserted: O's high half is the
- * plain forward's O bit for bit; O + O_lo is within 1/20 of O's own error from float64 (emulated: 1/100 to 1/500); the
- * residual backward's dq, dk, dv within the benchmark CLI's 8e-3 backward bound and dq, dk at most 1/4 of the plain
- * backward's error on the same inputs (emulated 1/10 to 1/90).
+ * 2e-2 to 0.19 from float64 on such inputs and the residual one at 1.6e-3 to 2.1e-3; run s4-prec-1 measured plain
+ * 4.0e-2 to 0.154, residual 1.4e-3 to 2.7e-3 (ratios 22x to 58x), O + O_lo 3.2e-6 to 7.1e-6 against O's 1.4e-3 to
+ * 1.7e-3 (220x to 500x). Asserted: O's high half is the plain forward's O bit for bit; O + O_lo within 1/50 of O's
+ * own error from float64 (4x margin); the residual backward's dq, dk, dv within the benchmark CLI's 8e-3 backward
+ * bound and dq, dk at most 1/8 of the plain backward's error on the same inputs (2.7x margin).
  *
  * <p>Layer: the two sharp-softmax CCA cases of {@link CudaCcaLayerGpuTest} (same configs and seeds), the layer with
  * the residual (the default) against itself without ({@code ccalab.train.oResidual=false}) on the same inputs: every
- * q/k-path gradient and the temperature's at most half the plain bf16 PyTorch flash / cuDNN error measured on these
- * exact inputs (the case's figures there) and at most half ours without the residual; every entry within its usual
- * bound ({@link CudaCcaLayerCheck#tolerance(String, CudaCcaLayerCheck.Entry, CudaCcaLayerCheck.PlainBf16)}).
- * Half: without the residual ours sits at 0.86x-1.14x plain (q/k path) and 1.0-1.8x (temperature), so an inert
- * residual fails; the emulation predicts 1/5 (E = 2048) to 1/50 (D = 256) of plain, a margin of 2.5x or more.
+ * q/k-path gradient and the temperature's at most a fraction of the plain bf16 PyTorch flash / cuDNN error measured
+ * on these exact inputs (the case's figures there) and at most half ours without the residual; every entry within its
+ * usual bound ({@link CudaCcaLayerCheck#tolerance(String, CudaCcaLayerCheck.Entry, CudaCcaLayerCheck.PlainBf16)}).
+ * Fractions: E = 2048 one half (without the residual ours sits at 0.86x-1.14x plain on the q/k path and 1.8x on the
+ * temperature, so an inert residual fails); run s4-prec-1 measured 5.5e-3 to 7.0e-3 (q/k path) and 1.66e-2
+ * (temperature) there, 3.2x to 5x under it. D = 256 one twentieth (0.043): run s4-prec-1 measured 5.6e-3 to 5.9e-3
+ * and 6.5e-3 (from 0.73-0.86 without), 6.6x to 7.7x under it.
  */
 @Tag("gpu")
 class CudaOResidualGpuTest {
@@ -79,11 +82,11 @@ class CudaOResidualGpuTest {
                         c.name(), r.get("o"), r.get("oLo"), r.get("plain dq"), r.get("plain dk"), r.get("plain dv"),
                         r.get("dq"), r.get("dk"), r.get("dv"));
                 if (r.get("hiEqual") != 1.0) failures.add(c.name() + ": O's high half differs from the plain forward's O");
-                if (!(r.get("oLo") <= r.get("o") / 20)) failures.add(c.name() + ": O + Olo error " + r.get("oLo") + " vs O " + r.get("o"));
+                if (!(r.get("oLo") <= r.get("o") / 50)) failures.add(c.name() + ": O + Olo error " + r.get("oLo") + " vs O " + r.get("o"));
                 for (String g : new String[] {"dq", "dk", "dv"})
                     if (!(r.get(g) < 8e-3)) failures.add(c.name() + ": residual " + g + " rel " + r.get(g));
                 for (String g : new String[] {"dq", "dk"})
-                    if (!(r.get(g) <= r.get("plain " + g) / 4))
+                    if (!(r.get(g) <= r.get("plain " + g) / 8))
                         failures.add(c.name() + ": residual " + g + " " + r.get(g) + " vs plain " + r.get("plain " + g));
             }
         }
@@ -147,12 +150,13 @@ class CudaOResidualGpuTest {
     @ParameterizedTest
     @CsvSource({
             // the sharp-softmax cases of CudaCcaLayerGpuTest, with their plain bf16 flash / cuDNN errors (q/k path,
-            // temperature) on these exact inputs (runs s3-ccaprec-1, s3-floor256-1)
-            "2048, 4, 4, 128, 2, 2, EXP, 1, 256, 6.75e-2, 0.107",
-            "1024, 2, 2, 256, 3, 2, LINEAR, 2, 150, 0.864, 0.866"})
+            // temperature) on these exact inputs (runs s3-ccaprec-1, s3-floor256-1), the fraction of it asserted
+            "2048, 4, 4, 128, 2, 2, EXP, 1, 256, 6.75e-2, 0.107, 0.5",
+            "1024, 2, 2, 256, 3, 2, LINEAR, 2, 150, 0.864, 0.866, 0.05"})
     void theCcaLayerWithTheResidualHalvesPlainBf16sErrorWhereTheSoftmaxIsSharp(int e, int hq, int hkv, int d, int k0, int k1,
                                                                                 KeyTemperature temp, int b, int t,
-                                                                                double plainQk, double plainTemp) {
+                                                                                double plainQk, double plainTemp,
+                                                                                double fraction) {
         CcgqaConfig cfg = new CcgqaConfig(e, hq, hkv, d, new CompressedConvSpec(k0, k1, RopeSpec.HALF, temp, 1e-12, true, true));
         CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 7 + t);
         CudaCcaLayerCheck.PlainBf16 plain = new CudaCcaLayerCheck.PlainBf16(plainQk, plainTemp);
@@ -170,12 +174,12 @@ class CudaOResidualGpuTest {
         List<String> failures = new ArrayList<>();
         with.forEach((what, x) -> {
             double before = without.get(what).err().rel(), tol = CudaCcaLayerCheck.tolerance(what, x, plain);
-            double half = plain.of(what) / 2;
+            double part = plain.of(what) * fraction;
             System.out.printf(Locale.ROOT, "%s B%d T%d %s: residual rel %.2e (noise %.2e), without %.2e, plain bf16 %s%n",
                     check.describe(), b, t, what, x.err().rel(), x.noise(), before,
-                    half > 0 ? String.format(Locale.ROOT, "%.3g (bound %.3g)", plain.of(what), Math.min(half, before / 2)) : "-");
+                    part > 0 ? String.format(Locale.ROOT, "%.3g (bound %.3g)", plain.of(what), Math.min(part, before / 2)) : "-");
             if (!(x.err().rel() < tol)) failures.add(what + " rel " + x.err().rel() + " over its usual bound " + tol);
-            if (half > 0 && !(x.err().rel() <= Math.min(half, before / 2)))
+            if (part > 0 && !(x.err().rel() <= Math.min(part, before / 2)))
                 failures.add(what + " rel " + x.err().rel() + " vs plain bf16 " + plain.of(what) + " / ours without " + before);
         });
         assertThat(with.keySet()).contains("q_proj.weight", "k_proj.weight", "conv_qk_depthwise.weight", "conv_qk_depthwise.bias",
