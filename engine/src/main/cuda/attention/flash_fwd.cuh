@@ -20,8 +20,7 @@ template <int MT> __host__ __device__ constexpr int nthreads() { return BM / (16
 }
 
 // BNT: keys per K/V tile (64 = flash::BN; 128 for the D=128 instances the backend launches since run 13).
-// CS: O's residual (Olo) stored evict-first (store_bf16x2_split).
-template <int D, bool CAUSAL, int MT, int BNT = flash::BN, bool CS = false>
+template <int D, bool CAUSAL, int MT, int BNT = flash::BN>
 __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE, const __nv_bfloat16* __restrict__ Q,
                  const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                  int vShiftFrom, float scale, __nv_bfloat16* __restrict__ Olo = nullptr) {
@@ -210,9 +209,25 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
     __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
-    float* L = LSE != nullptr ? LSE + ((long)b * Hq + h) * T : nullptr;
 #pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-        store_softmax_rows<D / 8, CS>([&](int dt, int i) { return o[mt][dt][i]; }, lRow[mt], mRow[mt], Ob, Olb, qStride,
-                                      q0 + wrow0 + mt * 16 + (lane >> 2), T, L, lane);
+    for (int mt = 0; mt < MT; mt++) {
+        const int rowA = q0 + wrow0 + mt * 16 + (lane >> 2), rowB = rowA + 8;
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            lRow[mt][r] += __shfl_xor_sync(0xffffffff, lRow[mt][r], 1);
+            lRow[mt][r] += __shfl_xor_sync(0xffffffff, lRow[mt][r], 2);
+        }
+        const float inv0 = lRow[mt][0] > 0.f ? 1.f / lRow[mt][0] : 0.f, inv1 = lRow[mt][1] > 0.f ? 1.f / lRow[mt][1] : 0.f;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            int c = dt * 8 + (lane & 3) * 2;
+            if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * qStride + c, o[mt][dt][0] * inv0, o[mt][dt][1] * inv0);
+            if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * qStride + c, o[mt][dt][2] * inv1, o[mt][dt][3] * inv1);
+        }
+        if ((lane & 3) == 0 && LSE != nullptr) {
+            float* L = LSE + ((long)b * Hq + h) * T;
+            if (rowA < T) L[rowA] = (mRow[mt][0] + log2f(lRow[mt][0])) * 0.6931471805599453f;
+            if (rowB < T) L[rowB] = (mRow[mt][1] + log2f(lRow[mt][1])) * 0.6931471805599453f;
+        }
+    }
 }

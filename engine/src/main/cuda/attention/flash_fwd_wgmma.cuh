@@ -216,9 +216,24 @@ __device__ __forceinline__ void flash_fwd_wgmma_kernel(__nv_bfloat16* __restrict
 #pragma unroll
     for (int i = 0; i < 64; i++) fence_operand(o[i]);
 
-    store_softmax_rows<D / 8>([&](int dt, int i) { return o[dt * 4 + i]; }, lRow, mRow,
-                              O + (long)b * T * qStride + (long)h * D, nullptr, qStride, rowA, T,
-                              LSE != nullptr ? LSE + ((long)b * Hq + h) * T : nullptr, lane);
+    __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
+    }
+    const float inv0 = lRow[0] > 0.f ? 1.f / lRow[0] : 0.f, inv1 = lRow[1] > 0.f ? 1.f / lRow[1] : 0.f;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++) {
+        const int c = dt * 8 + (lane & 3) * 2;
+        if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * qStride + c) = pack_bf16(o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
+        if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * qStride + c) = pack_bf16(o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
+    }
+    if ((lane & 3) == 0 && LSE != nullptr) {
+        float* L = LSE + ((long)b * Hq + h) * T;
+        if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
+        if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
+    }
 #else
     __trap();  // wgmma needs the sm_90a image
 #endif
@@ -330,8 +345,7 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // iteration, after its wgmmas are issued, so that no memory operation follows the wait inside the softmax window
 // (ptxas hoisted v2's wait together with that arrive). Safe: the producer needs tile j's stage only for tile j + 3,
 // which the consumers need one iteration after this arrive.
-// CS: O's residual (Olo) stored evict-first (store_bf16x2_split).
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool DEFER = false, bool CS = false>
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool DEFER = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
@@ -439,8 +453,23 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
     __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
-    store_softmax_rows<D / 8, CS>([&](int dt, int i) { return o[dt * 4 + i]; }, lRow, mRow, Ob, Olb, qStride, rowA, T,
-                                  LSE != nullptr ? LSE + ((long)b * Hq + h) * T : nullptr, lane);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
+    }
+    const float inv0 = lRow[0] > 0.f ? 1.f / lRow[0] : 0.f, inv1 = lRow[1] > 0.f ? 1.f / lRow[1] : 0.f;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt++) {
+        const int c = dt * 8 + (lane & 3) * 2;
+        if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * qStride + c, o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
+        if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * qStride + c, o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
+    }
+    if ((lane & 3) == 0 && LSE != nullptr) {
+        float* L = LSE + ((long)b * Hq + h) * T;
+        if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
+        if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
+    }
     }  // consumers
 #else
     __trap();  // wgmma needs the sm_90a image

@@ -26,8 +26,7 @@ template <int DQK, int DV, int BNT = BN> __host__ __device__ constexpr int fwd_s
 }
 }
 
-// CS: O's residual (Olo) stored evict-first (store_bf16x2_split).
-template <int DQK, int DV, bool CAUSAL, int BNT = mla::BN, bool QREG = true, bool CS = false>
+template <int DQK, int DV, bool CAUSAL, int BNT = mla::BN, bool QREG = true>
 __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
                                                const __nv_bfloat16* __restrict__ V, int T, int H, float scale,
@@ -182,8 +181,24 @@ __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, fl
         __syncthreads();  // the next iteration's prefetch overwrites this buffer
     }
 
+    __nv_bfloat16* Ob = O + (long)b * T * vStride + (long)h * DV;
     __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * vStride + (long)h * DV : nullptr;  // O's residual
-    store_softmax_rows<DV / 8, CS>([&](int dt, int i) { return o[dt][i]; }, lRow, mRow, O + (long)b * T * vStride + (long)h * DV,
-                                   Olb, vStride, q0 + wrow0 + (lane >> 2), T,
-                                   LSE != nullptr ? LSE + ((long)b * H + h) * T : nullptr, lane);
+    const int rowA = q0 + wrow0 + (lane >> 2), rowB = rowA + 8;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
+        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
+    }
+    const float inv0 = lRow[0] > 0.f ? 1.f / lRow[0] : 0.f, inv1 = lRow[1] > 0.f ? 1.f / lRow[1] : 0.f;
+#pragma unroll
+    for (int dt = 0; dt < DV / 8; dt++) {
+        int c = dt * 8 + (lane & 3) * 2;
+        if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * vStride + c, o[dt][0] * inv0, o[dt][1] * inv0);
+        if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * vStride + c, o[dt][2] * inv1, o[dt][3] * inv1);
+    }
+    if ((lane & 3) == 0 && LSE != nullptr) {
+        float* Lh = LSE + ((long)b * H + h) * T;
+        if (rowA < T) Lh[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
+        if (rowB < T) Lh[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
+    }
 }

@@ -42,45 +42,13 @@ DEVI uint32_t pack_bf16(float lo, float hi) {
 // bf16(x - float(bf16(x))) at Olo + off (same layout): O + Olo carries ~16 significant bits, which the backward's
 // Dv = rowsum(dO o O) needs where a near one-hot softmax makes dS = P o (dP - Dv) cancel (bf16's rounding of O
 // alone left the CCA q/k-path gradients at 5e-2 to 0.8 from float64; docs/perf-log.md, "Session 4, prec").
-// Olo == nullptr (a literal in the instances without it) compiles to the plain store. CS: the residual goes out with
-// st.global.cs (evict-first: it is read again only by the backward, after the rest of the forward).
-template <bool CS = false>
+// Olo == nullptr (a literal in the instances without it) compiles to the plain store.
 DEVI void store_bf16x2_split(__nv_bfloat16* O, __nv_bfloat16* Olo, long off, float a, float b) {
     const __nv_bfloat162 hi = __floats2bfloat162_rn(a, b);
     *reinterpret_cast<__nv_bfloat162*>(O + off) = hi;
     if (Olo != nullptr) {
         const float2 h = __bfloat1622float2(hi);
-        const __nv_bfloat162 lo = __floats2bfloat162_rn(a - h.x, b - h.y);
-        if (CS) __stcs(reinterpret_cast<unsigned int*>(Olo + off), *reinterpret_cast<const unsigned int*>(&lo));
-        else *reinterpret_cast<__nv_bfloat162*>(Olo + off) = lo;
-    }
-}
-
-// The online softmax's end for one thread's rows rowA and rowA + 8 of a 16-row accumulator fragment (the m16n8
-// layout mma.sync and wgmma share: acc(dt, 0..1) in row rowA, acc(dt, 2..3) in row rowA + 8, columns
-// dt * 8 + 2 (lane & 3) + 0..1, NT 8-column tiles): the row sums l reduced over the quad, O / l stored as bf16 rows of
-// stride `stride` at Ob (+ the rounding residual at Olb where given), and where L is given LSE (natural log) from
-// the base-2 running maximum m: L[row] = (m + log2 l) ln 2. Rows at or past T are not written. flash_fwd.cuh,
-// flash_fwd_wgmma.cuh and mla_fwd.cuh end with it.
-template <int NT, bool CS = false, class Acc>
-DEVI void store_softmax_rows(Acc acc, float (&lRow)[2], const float (&mRow)[2], __nv_bfloat16* Ob, __nv_bfloat16* Olb,
-                             long stride, int rowA, int T, float* L, int lane) {
-    const int rowB = rowA + 8;
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
-        lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 2);
-    }
-    const float inv0 = lRow[0] > 0.f ? 1.f / lRow[0] : 0.f, inv1 = lRow[1] > 0.f ? 1.f / lRow[1] : 0.f;
-#pragma unroll
-    for (int dt = 0; dt < NT; dt++) {
-        const int c = dt * 8 + (lane & 3) * 2;
-        if (rowA < T) store_bf16x2_split<CS>(Ob, Olb, rowA * stride + c, acc(dt, 0) * inv0, acc(dt, 1) * inv0);
-        if (rowB < T) store_bf16x2_split<CS>(Ob, Olb, rowB * stride + c, acc(dt, 2) * inv1, acc(dt, 3) * inv1);
-    }
-    if ((lane & 3) == 0 && L != nullptr) {
-        if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
-        if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
+        *reinterpret_cast<__nv_bfloat162*>(Olo + off) = __floats2bfloat162_rn(a - h.x, b - h.y);
     }
 }
 
