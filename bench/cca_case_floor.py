@@ -255,13 +255,17 @@ class OursVariant(OursLayer):
         return self.o.view(B, T, L.Hq * L.D) @ L.wo.t()
 
 
-def run_ours(K, L, x, g, flash="wgmma", prologue="tc", tf32=True):
+def run_ours(K, L, x, g, flash="wgmma", prologue="tc", tf32=True, residual=False):
+    """residual: the training forward's O rounding residual and Dv from O + it (CudaCcaLayer's default since
+    session 4); flash "mma": the 64-key mma.sync forward (no residual instance), "n128": the 128-key one (has one)."""
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    K.force_variant = None if flash == "wgmma" else (1, 64)
+    K.force_variant = {"wgmma": None, "mma": (1, 64), "n128": (1, 128)}[flash]
+    K.o_residual = residual
     ours = OursVariant(K, L, prologue)
     out = ours.forward(x.to(bf16))
     gr = ours.backward(g.to(bf16))
     torch.cuda.synchronize()
+    K.o_residual, K.residuals = False, {}
     K.force_variant = None
     torch.backends.cuda.matmul.allow_tf32 = True
     return java_names({k: v for k, v in gr.items()}, L, out)
@@ -311,10 +315,14 @@ def main():
         record("ours wgmma tf32", lambda x_, g_: run_ours(K, L, x_, g_), noise=True)
         record("ours mma tf32", lambda x_, g_: run_ours(K, L, x_, g_, flash="mma"))
         record("ours wgmma fma-prologue fp32", lambda x_, g_: run_ours(K, L, x_, g_, prologue="fma", tf32=False))
+        record("ours +O residual", lambda x_, g_: run_ours(K, L, x_, g_, residual=True), noise=True)
+        if L.D == 128:
+            record("ours n128 +O residual", lambda x_, g_: run_ours(K, L, x_, g_, flash="n128", residual=True))
     emus = {"emu q^,k^ bf16": {"qk": 1}, "emu z bf16 (fwd+grad)": {"z": 1}, "emu v bf16 (fwd+grad)": {"v": 1},
             "emu D from bf16 O": {"D": 1}, "emu dO bf16": {"do": 1}, "emu P bf16 (dV)": {"p": 1},
             "emu dS bf16": {"ds": 1}, "emu O bf16 (fwd)": {"o": 1},
             "emu all flash roundings": {"qk": 1, "v": 1, "D": 1, "do": 1, "p": 1, "ds": 1, "o": 1},
+            "emu all flash roundings but D (O residual)": {"qk": 1, "v": 1, "do": 1, "p": 1, "ds": 1, "o": 1},
             "emu all": {"qk": 1, "v": 1, "D": 1, "do": 1, "p": 1, "ds": 1, "o": 1, "z": 1}}
     for label, op in emus.items():
         record(label, lambda x_, g_, op=op: run_emu(L, x_, g_, op), noise=label == "emu all")

@@ -48,6 +48,9 @@ class Kernels:
         # (mt, bn) used by flash_fwd calls that name none (the layers): the kernel lab's way to time a variant
         # inside a whole layer; None = the shipped heuristic.
         self.force_variant = None
+        # True: flash_fwd writes O's rounding residual (kept per output tensor) and flash_bwd forms Dv from O + it
+        self.o_residual = False
+        self.residuals = {}
         # As CudaBackend.probeHopperForward: D=128 runs on the wgmma kernel where the driver loaded the sm_90a image.
         self.hopper = self._probe_hopper()
 
@@ -102,7 +105,9 @@ class Kernels:
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
     def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
-                  suffix=None):
+                  suffix=None, olo=None):
+        """olo (a tensor like q, or self.o_residual set): the "_lo" instance also writes O's rounding residual
+        bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -119,8 +124,13 @@ class Kernels:
         else:  # mt = 16-row MMA tiles per warp: 1 -> 8 warps, 2 -> 4 warps of 32 rows (the "_m2" layout)
             name, threads, smem = (name + (suffix or self.FLASH_VARIANTS[(mt, bn)]), FLASH_THREADS // mt,
                                    (FLASH_BM * D + 4 * bn * D) * 2)
-        self.launch(name, ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1), smem,
-                    out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
+        if olo is None and self.o_residual:
+            olo = torch.empty_like(out)
+            self.residuals[out.data_ptr()] = olo
+        extra = () if olo is None else (olo,)
+        self.launch(name + ("_lo" if olo is not None else ""), ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1),
+                    smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
+                    1.0 / math.sqrt(D), *extra)
         return out, lse
         if mt is None and self.force_variant is not None and D == 128:
             mt, bn = self.force_variant
@@ -138,7 +148,8 @@ class Kernels:
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
     # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
     # the sm_90a image: the wgmma kernel, as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
-    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False):
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None):
+        """olo: O's rounding residual from flash_fwd (by default the one it kept for o under self.o_residual)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         dq = torch.zeros(B, T, Hq, D, device=q.device, dtype=torch.float32)
@@ -146,7 +157,13 @@ class Kernels:
         dv = torch.zeros_like(dk)
         dvec = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32)
         rows = B * T * Hq
-        self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
+        if olo is None and self.o_residual:
+            olo = self.residuals.get(o.data_ptr())
+        if olo is None:
+            self.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
+        else:
+            self.launch(f"flash_bwd_preprocess_lo_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq,
+                        olo)
         name = f"flash_bwd_hd{D}" + ("_causal" if causal else "")
         threads = 256
         if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps

@@ -36,7 +36,8 @@ cp -r engine/target/test-classes "$stage/test/classes"
 # The modules the CUDA bench and GPU tests need (java.net.http: the GPU training tests reach the corpus store;
 # jdeps over the whole engine also asks for java.desktop and java.sql for other packages, +35 MB unpacked);
 # override with BUNDLE_MODULES.
-mods=${BUNDLE_MODULES:-java.base,java.logging,jdk.unsupported,java.net.http}
+# java.xml: Jackson (SafeTensors' header) needs org.w3c.dom, e.g. for CcaLayerCaseDump run from the bundle (session 4).
+mods=${BUNDLE_MODULES:-java.base,java.logging,jdk.unsupported,java.net.http,java.xml}
 "$JAVA_HOME/bin/jlink" --add-modules "$mods" --strip-debug --no-header-files --no-man-pages --output "$stage/jre"
 
 cat > "$stage/bin/cuda-bench" <<'SH'

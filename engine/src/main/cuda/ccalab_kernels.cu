@@ -37,6 +37,21 @@ FLASH_FWD_BN(128, false, 1, 128, flash_fwd_hd128_n128)
 // (192 KB of shared memory: Q tile + double-buffered K/V). The D=256 backward is flash_bwd_hd256 below.
 FLASH_FWD_BN(256, true, 1, 64, flash_fwd_hd256_causal)
 FLASH_FWD_BN(256, false, 1, 64, flash_fwd_hd256)
+// The backend's forward instances for training (a backward follows): the same launch with O's rounding residual Olo
+// ([B, T, Hq, D] bf16, bf16(O - bf16(O))) appended, for the backward's Dv from O + Olo (flash_bwd_preprocess_lo_hd<D>;
+// common/mma.cuh store_bf16x2_split). Names: the instance's + "_lo".
+#define FLASH_FWD_LO(D, CAUSAL, MT, BN, NAME)                                                                  \
+    extern "C" __global__ void __launch_bounds__(flash::nthreads<MT>(), 1)                                    \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) {                           \
+        flash_fwd_kernel<D, CAUSAL, MT, BN>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo);             \
+    }
+FLASH_FWD_LO(64, true, 2, 64, flash_fwd_hd64_causal_m2_lo)
+FLASH_FWD_LO(64, false, 2, 64, flash_fwd_hd64_m2_lo)
+FLASH_FWD_LO(128, true, 1, 128, flash_fwd_hd128_causal_n128_lo)
+FLASH_FWD_LO(128, false, 1, 128, flash_fwd_hd128_n128_lo)
+FLASH_FWD_LO(256, true, 1, 64, flash_fwd_hd256_causal_lo)
+FLASH_FWD_LO(256, false, 1, 64, flash_fwd_hd256_lo)
 
 // Decode (attention/decode.cuh). v2: decode_splitkv_hd<D>_g<G> + decode_combine_hd<D>, two launches, the
 // batched choice. v3: decode_hd<D>_g<G>, one launch (cp.async ring, combine fused into the last block), 8 warps x
@@ -129,6 +144,16 @@ FLASH_BWD(128, false, flash_bwd_hd128)
 FLASH_BWD_PRE(64)
 FLASH_BWD_PRE(128)
 FLASH_BWD_PRE(256)
+// Dv from O + Olo (the residual a _lo forward wrote); arguments as above with Olo appended.
+#define FLASH_BWD_PRE_LO(D)                                                                                    \
+    extern "C" __global__ void flash_bwd_preprocess_lo_hd##D(float* Dv, const __nv_bfloat16* O,               \
+                                                             const __nv_bfloat16* dO, int B, int T, int Hq,   \
+                                                             const __nv_bfloat16* Olo) {                      \
+        flash_bwd_preprocess_kernel<D>(Dv, O, dO, B, T, Hq, Olo);                                             \
+    }
+FLASH_BWD_PRE_LO(64)
+FLASH_BWD_PRE_LO(128)
+FLASH_BWD_PRE_LO(256)
 
 // D = 256 backward: flash_bwd_wide_kernel (attention/flash_bwd.cuh), 64-key tiles x 8 warps (4 row groups x 2
 // column halves of dK/dV), 64-row query tiles, P^T and dS^T exchanged through shared memory (STAGE: 193 vs 152

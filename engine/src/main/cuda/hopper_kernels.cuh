@@ -30,6 +30,15 @@ FLASH_FWD_WGMMA2(false, true, false, false, flash_fwd_hd128_wgmma3)
 // v5 = v4 + ping-pong. Block 384, same grid / shared memory / arguments. v4 is the one to ship (perf-log-wgmma.md).
 FLASH_FWD_WGMMA2(true, false, true, false, flash_fwd_hd128_causal_wgmma4)
 FLASH_FWD_WGMMA2(false, false, true, false, flash_fwd_hd128_wgmma4)
+// v4 for training: O's rounding residual Olo appended (FLASH_FWD_LO in ccalab_kernels.cu).
+#define FLASH_FWD_WGMMA2_LO(CAUSAL, NAME)                                                                      \
+    extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)                                          \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) {                           \
+        flash_fwd_wgmma2_kernel<CAUSAL, false, true, false>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo); \
+    }
+FLASH_FWD_WGMMA2_LO(true, flash_fwd_hd128_causal_wgmma4_lo)
+FLASH_FWD_WGMMA2_LO(false, flash_fwd_hd128_wgmma4_lo)
 FLASH_FWD_WGMMA2(true, true, true, false, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, false, flash_fwd_hd128_wgmma5)
 // v6 = v4 + the empty-barrier arrive deferred one iteration (NOT measured yet; check with

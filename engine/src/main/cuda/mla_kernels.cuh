@@ -25,6 +25,19 @@ MLA_FWD(192, 128, true, 64, true, mla_fwd_qk192_v128_causal_n64)
 MLA_FWD(192, 128, false, 64, true, mla_fwd_qk192_v128_n64)
 MLA_FWD(96, 64, true, 64, true, mla_fwd_qk96_v64_causal)
 MLA_FWD(96, 64, false, 64, true, mla_fwd_qk96_v64)
+// For training: O's rounding residual Olo [B, T, H, DV] appended (FLASH_FWD_LO in ccalab_kernels.cu); names + "_lo".
+#define MLA_FWD_LO(DQK, DV, CAUSAL, BNT, QREG, NAME)                                                            \
+    extern "C" __global__ void __launch_bounds__(mla::NTHREADS, 1)                                              \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int H, float scale, __nv_bfloat16* Olo) {                                                        \
+        mla_fwd_kernel<DQK, DV, CAUSAL, BNT, QREG>(O, LSE, Q, K, V, T, H, scale, Olo);                          \
+    }
+MLA_FWD_LO(192, 128, true, 128, false, mla_fwd_qk192_v128_causal_lo)
+MLA_FWD_LO(192, 128, false, 128, false, mla_fwd_qk192_v128_lo)
+MLA_FWD_LO(192, 128, true, 64, true, mla_fwd_qk192_v128_causal_n64_lo)
+MLA_FWD_LO(192, 128, false, 64, true, mla_fwd_qk192_v128_n64_lo)
+MLA_FWD_LO(96, 64, true, 64, true, mla_fwd_qk96_v64_causal_lo)
+MLA_FWD_LO(96, 64, false, 64, true, mla_fwd_qk96_v64_lo)
 
 // Both: 64-key tiles x 8 warps (4 row groups x 2 column halves of dK/dV), 64-row query tiles, P^T and dS^T
 // exchanged through shared memory (STAGE). d_qk 192 / d_v 128: dQ in two passes of 48 columns (QCH; one pass of

@@ -12,17 +12,24 @@
 #pragma once
 #include "../common/mma.cuh"
 
-// Dv [B, Hq, T] = rowsum(dO * O); one warp per (b, t, h) row of the [B, T, Hq, D] layout.
+// Dv [B, Hq, T] = rowsum(dO * O); one warp per (b, t, h) row of the [B, T, Hq, D] layout. Olo (optional): O's
+// rounding residual from the forward (store_bf16x2_split), O = O + Olo then: Dv to ~16 significant bits of O.
 template <int D>
 __device__ __forceinline__ void flash_bwd_preprocess_kernel(float* __restrict__ Dv, const __nv_bfloat16* __restrict__ O,
-                                                            const __nv_bfloat16* __restrict__ dO, int B, int T, int Hq) {
+                                                            const __nv_bfloat16* __restrict__ dO, int B, int T, int Hq,
+                                                            const __nv_bfloat16* __restrict__ Olo = nullptr) {
     const long row = (long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     const int lane = threadIdx.x & 31;
     if (row >= (long)B * T * Hq) return;
     const __nv_bfloat16* o = O + row * D;
     const __nv_bfloat16* g = dO + row * D;
     float s = 0.f;
-    for (int i = lane; i < D; i += 32) s += __bfloat162float(o[i]) * __bfloat162float(g[i]);
+    if (Olo == nullptr) {
+        for (int i = lane; i < D; i += 32) s += __bfloat162float(o[i]) * __bfloat162float(g[i]);
+    } else {
+        const __nv_bfloat16* ol = Olo + row * D;
+        for (int i = lane; i < D; i += 32) s += (__bfloat162float(o[i]) + __bfloat162float(ol[i])) * __bfloat162float(g[i]);
+    }
     for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
     if (lane == 0) {
         long t = (row / Hq) % T, h = row % Hq, bb = row / ((long)Hq * T);

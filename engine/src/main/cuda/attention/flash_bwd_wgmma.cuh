@@ -45,9 +45,10 @@
 // Builds only for sm_90a; other targets compile a __trap().
 #pragma once
 #include "flash_bwd.cuh"        // flash_bwd_preprocess_kernel (Dv), atomic_add2
-#include "flash_fwd_wgmma.cuh"  // wgfa:: descriptors, wgmma fences, mbarriers, swizzled 128-row tile loads
+#include "flash_fwd_wgmma.cuh"  // wgfa:: swizzled 128-row tile loads; sm90:: (common/wgmma.cuh) descriptors, wgmma, mbarriers
 
 namespace wgbwd {
+using namespace sm90;
 constexpr int BKV = 128, BQ = 64, D = 128, STAGES = 2, NTHREADS = 384;
 constexpr int KV_BYTES = BKV * D * 2;        // one K or V tile: 32 KB (two 16 KB halves of 128 rows x 128 bytes)
 constexpr int Q_BYTES = BQ * D * 2;          // one Q or dO tile: 16 KB (two 8 KB halves of 64 rows x 128 bytes)
@@ -75,42 +76,6 @@ DEVI void load_qtile(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, 
         const bool ok = (unsigned)t < (unsigned)T;
         cp_async_16(d0 + k * 8 * 128, ok ? gp + k * step : g, ok ? 16 : 0);
     }
-}
-
-// D[64x64] (+)= A[64x16] * B[16x64], both from shared memory; TA / TB: operand stored MN-major (transposed).
-template <int TA, int TB>
-DEVI void wgmma_m64n64k16_ss(float (&d)[32], uint64_t descA, uint64_t descB, int accumulate) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, "
-        "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, "
-        "%33, p, 1, 1, %35, %36;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
-        : "memory");
-}
-
-// v5: D[64x128] (+)= A[64x16] * B[16x128], both from shared memory and both MN-major (dQ = dS K over all of D).
-DEVI void wgmma_m64n128k16_ss_tt(float (&d)[64], uint64_t descA, uint64_t descB, int accumulate) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, "
-        "%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, "
-        "%34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, "
-        "%56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(descA), "l"(descB), "r"(accumulate)
-        : "memory");
 }
 
 // S^T (or dP^T) for this warpgroup's 64 keys: A = K (or V) rows of the resident tile, B = the Q (or dO) tile.
@@ -146,11 +111,9 @@ DEVI void pack_a(uint32_t (&p)[BQ / 16][4], const float (&s)[32]) {
 }
 DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 
-// v4: descriptors from a precomputed low word (start address >> 4 | LBO >> 4 << 16) plus compile-time k-step
-// offsets; the high word (SBO = 1024, 128-byte swizzle) is the same constant for every operand here. Shared
+// v4: descriptors from a precomputed low word (sm90::desc_lo: start address >> 4 | LBO >> 4 << 16) plus compile-time
+// k-step offsets; the high word (SBO = 1024, 128-byte swizzle: sm90::desc_of) is the same for every operand here. Shared
 // addresses stay below 256 KB, so the start-address field (14 bits) never carries into LBO.
-DEVI uint32_t desc_lo(uint32_t addr, uint32_t lbo) { return ((addr & 0x3FFFF) >> 4) | ((lbo >> 4) << 16); }
-DEVI uint64_t desc_of(uint32_t lo) { return ((uint64_t)0x40000040u << 32) | lo; }
 DEVI void issue_st4(float (&s)[32], uint32_t loA, uint32_t loB) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
@@ -395,7 +358,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                 wgfa::wg_fence();
 #pragma unroll
                 for (int kk = 0; kk < BKV / 16; kk++)
-                    wgmma_m64n128k16_ss_tt(dq5, desc_of(loDS0 + buf * (DS_BYTES >> 4) + kk * (2048 >> 4)),
+                    wgmma_m64n128k16_ss<1, 1>(dq5, desc_of(loDS0 + buf * (DS_BYTES >> 4) + kk * (2048 >> 4)),
                                            desc_of(loKfull + kk * (2048 >> 4)), kk > 0);
                 wgfa::wg_commit();
                 wgfa::wg_wait<0>();

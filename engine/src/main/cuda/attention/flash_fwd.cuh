@@ -23,7 +23,7 @@ template <int MT> __host__ __device__ constexpr int nthreads() { return BM / (16
 template <int D, bool CAUSAL, int MT, int BNT = flash::BN>
 __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE, const __nv_bfloat16* __restrict__ Q,
                  const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
-                 int vShiftFrom, float scale) {
+                 int vShiftFrom, float scale, __nv_bfloat16* __restrict__ Olo = nullptr) {
     using namespace flash;
     constexpr int BN = BNT;
     constexpr int CH = D / 8;  // 16-byte chunks per row
@@ -208,6 +208,7 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
     }
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
+    __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
         const int rowA = q0 + wrow0 + mt * 16 + (lane >> 2), rowB = rowA + 8;
@@ -220,8 +221,8 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
 #pragma unroll
         for (int dt = 0; dt < D / 8; dt++) {
             int c = dt * 8 + (lane & 3) * 2;
-            if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * qStride + c) = pack_bf16(o[mt][dt][0] * inv0, o[mt][dt][1] * inv0);
-            if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * qStride + c) = pack_bf16(o[mt][dt][2] * inv1, o[mt][dt][3] * inv1);
+            if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * qStride + c, o[mt][dt][0] * inv0, o[mt][dt][1] * inv0);
+            if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * qStride + c, o[mt][dt][2] * inv1, o[mt][dt][3] * inv1);
         }
         if ((lane & 3) == 0 && LSE != nullptr) {
             float* L = LSE + ((long)b * Hq + h) * T;

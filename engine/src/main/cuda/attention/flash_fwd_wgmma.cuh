@@ -40,8 +40,10 @@
 //   v6 <C, false, true, true>: v4 + the empty-barrier arrive deferred (not measured yet: see DEFER).
 #pragma once
 #include "../common/mma.cuh"
+#include "../common/wgmma.cuh"  // sm90:: descriptors, wgmma wrappers and fences, mbarriers
 
 namespace wgfa {
+using namespace sm90;
 constexpr int BM = 128, BN = 128, D = 128, STAGES = 3, NTHREADS = 256;
 constexpr int TILE_BYTES = 128 * D * 2;  // one 128-row x 128-column bf16 tile: 32 KB
 constexpr int HALF_BYTES = 128 * 128;    // one 64-column half of it: 128 rows x 128 bytes
@@ -49,51 +51,6 @@ constexpr int SMEM_BYTES = TILE_BYTES * (1 + 2 * STAGES) + 1024;  // Q, K/V ring
 
 // Byte offset of 16-byte chunk c (0..15, i.e. columns 8c..8c+7) of row r inside a 128-row tile.
 DEVI uint32_t tile_off(int r, int c) { return (c >> 3) * HALF_BYTES + r * 128 + (((c & 7) ^ (r & 7)) << 4); }
-
-// wgmma shared-memory matrix descriptor: start address, leading / stride byte offsets (16-byte units), 128B swizzle.
-DEVI uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32) |
-           (1ull << 62);
-}
-DEVI void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-DEVI void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N> DEVI void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
-// Pins an accumulator register after wgmma.wait_group: reads of it cannot be hoisted above the wait.
-DEVI void fence_operand(float& x) { asm volatile("" : "+f"(x)::"memory"); }
-DEVI void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-
-// D[64x128] (+)= A[64x16] (shared, K-major) * B[16x128] (shared, K-major): S = Q K^T. accumulate = 0 on the first k-step.
-DEVI void wgmma_m64n128k16_ss(float (&d)[64], uint64_t descA, uint64_t descB, int accumulate) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(descA), "l"(descB), "r"(accumulate)
-        : "memory");
-}
-// D[64x128] += A[64x16] (registers, bf16 pairs) * B[16x128] (shared, MN-major: imm-trans-b = 1): O += P V.
-DEVI void wgmma_m64n128k16_rs_tb(float (&d)[64], const uint32_t (&a)[4], uint64_t descB) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1)
-        : "memory");
-}
 
 // Copies rows t0 - shift .. of a [rows, stride] bf16 matrix into a swizzled 128-row tile; rows outside [0, T) as
 // zeros. 16 threads per 256-byte row: coalesced 16-byte copies.
@@ -112,7 +69,7 @@ DEVI void issue_qk(float (&s)[64], uint32_t sQwg, uint32_t sK) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
         const uint32_t off = (kk >> 2) * HALF_BYTES + (kk & 3) * 32;
-        wgmma_m64n128k16_ss(s, make_desc(sQwg + off, 16, 1024), make_desc(sK + off, 16, 1024), kk > 0);
+        wgmma_m64n128k16_ss<0, 0>(s, make_desc(sQwg + off, 16, 1024), make_desc(sK + off, 16, 1024), kk > 0);
     }
     wg_commit();
 }
@@ -295,15 +252,6 @@ __device__ __forceinline__ void flash_fwd_wgmma_kernel(__nv_bfloat16* __restrict
 // serialized the wgmmas.)
 namespace wgfa {
 constexpr int NTHREADS2 = 384;
-DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }
-DEVI void mbar_arrive(uint32_t a) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(a) : "memory"); }
-DEVI void mbar_wait(uint32_t a, int parity) {
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done) : "r"(a), "r"(parity) : "memory");
-    } while (!done);
-}
 // The producer warpgroup's 128-row tile copy (2048 chunks over 128 threads).
 DEVI void load_tile_wg(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
 #pragma unroll 4
@@ -402,7 +350,8 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
                                                         const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
-                                                        int vShiftFrom, float scale) {
+                                                        int vShiftFrom, float scale,
+                                                        __nv_bfloat16* __restrict__ Olo = nullptr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -503,6 +452,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     for (int i = 0; i < 64; i++) fence_operand(o[i]);
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
+    __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
@@ -512,8 +462,8 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #pragma unroll
     for (int dt = 0; dt < D / 8; dt++) {
         const int c = dt * 8 + (lane & 3) * 2;
-        if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * qStride + c) = pack_bf16(o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
-        if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * qStride + c) = pack_bf16(o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
+        if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * qStride + c, o[dt * 4] * inv0, o[dt * 4 + 1] * inv0);
+        if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * qStride + c, o[dt * 4 + 2] * inv1, o[dt * 4 + 3] * inv1);
     }
     if ((lane & 3) == 0 && LSE != nullptr) {
         float* L = LSE + ((long)b * Hq + h) * T;

@@ -29,7 +29,8 @@ template <int DQK, int DV, int BNT = BN> __host__ __device__ constexpr int fwd_s
 template <int DQK, int DV, bool CAUSAL, int BNT = mla::BN, bool QREG = true>
 __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
-                                               const __nv_bfloat16* __restrict__ V, int T, int H, float scale) {
+                                               const __nv_bfloat16* __restrict__ V, int T, int H, float scale,
+                                               __nv_bfloat16* __restrict__ Olo = nullptr) {
     using namespace mla;
     constexpr int BN = BNT;
     static_assert(DQK % 32 == 0 && DV % 16 == 0, "MMA tiles: DQK/16 k-steps, DV/16 ldmatrix pairs");
@@ -181,6 +182,7 @@ __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, fl
     }
 
     __nv_bfloat16* Ob = O + (long)b * T * vStride + (long)h * DV;
+    __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * vStride + (long)h * DV : nullptr;  // O's residual
     const int rowA = q0 + wrow0 + (lane >> 2), rowB = rowA + 8;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -191,8 +193,8 @@ __device__ __forceinline__ void mla_fwd_kernel(__nv_bfloat16* __restrict__ O, fl
 #pragma unroll
     for (int dt = 0; dt < DV / 8; dt++) {
         int c = dt * 8 + (lane & 3) * 2;
-        if (rowA < T) *reinterpret_cast<uint32_t*>(Ob + rowA * vStride + c) = pack_bf16(o[dt][0] * inv0, o[dt][1] * inv0);
-        if (rowB < T) *reinterpret_cast<uint32_t*>(Ob + rowB * vStride + c) = pack_bf16(o[dt][2] * inv1, o[dt][3] * inv1);
+        if (rowA < T) store_bf16x2_split(Ob, Olb, rowA * vStride + c, o[dt][0] * inv0, o[dt][1] * inv0);
+        if (rowB < T) store_bf16x2_split(Ob, Olb, rowB * vStride + c, o[dt][2] * inv1, o[dt][3] * inv1);
     }
     if ((lane & 3) == 0 && LSE != nullptr) {
         float* Lh = LSE + ((long)b * H + h) * T;

@@ -1,4 +1,4 @@
-// defines: bf16 pack helpers, ldmatrix / mma.sync / cp.async wrappers, swizzled shared-memory indexing.
+// defines: bf16 pack helpers (and the O / O-residual store), ldmatrix / mma.sync / cp.async wrappers, swizzled shared-memory indexing.
 // Everything the attention kernels need from the tensor cores on sm_80+ (mma.sync m16n8k16 bf16, fp32 acc).
 #pragma once
 #include <cuda_bf16.h>
@@ -36,6 +36,20 @@ DEVI void mma_bf16_16816(float* d, const uint32_t* a, uint32_t b0, uint32_t b1) 
 DEVI uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// Stores two outputs of an attention row as bf16 at O + off and, where Olo is given, their rounding residuals
+// bf16(x - float(bf16(x))) at Olo + off (same layout): O + Olo carries ~16 significant bits, which the backward's
+// Dv = rowsum(dO o O) needs where a near one-hot softmax makes dS = P o (dP - Dv) cancel (bf16's rounding of O
+// alone left the CCA q/k-path gradients at 5e-2 to 0.8 from float64; docs/perf-log.md, "Session 4, prec").
+// Olo == nullptr (a literal in the instances without it) compiles to the plain store.
+DEVI void store_bf16x2_split(__nv_bfloat16* O, __nv_bfloat16* Olo, long off, float a, float b) {
+    const __nv_bfloat162 hi = __floats2bfloat162_rn(a, b);
+    *reinterpret_cast<__nv_bfloat162*>(O + off) = hi;
+    if (Olo != nullptr) {
+        const float2 h = __bfloat1622float2(hi);
+        *reinterpret_cast<__nv_bfloat162*>(Olo + off) = __floats2bfloat162_rn(a - h.x, b - h.y);
+    }
 }
 
 // A tile row of D bf16 is D/8 chunks of 16 bytes; XOR-ing the chunk with (row & 7) puts the 8 rows an

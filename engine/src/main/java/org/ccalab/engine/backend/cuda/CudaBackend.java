@@ -243,6 +243,17 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     public void flashForward(DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                              AttentionShape s, boolean causal, int vShiftFrom) {
+        flashForward(o, null, lse, q, k, v, s, causal, vShiftFrom);
+    }
+
+    /**
+     * As above; where {@code oLo} is not null (training: the backward follows) it also receives O's rounding
+     * residual bf16(O - bf16(O)) [B, T, Hq, D], for {@link #flashBackward}'s Dv from O + oLo (the "_lo" instances;
+     * a near one-hot softmax leaves the q/k gradients at bf16's rounding of O otherwise: docs/perf-log.md,
+     * "Session 4, prec"). Null: the plain forward.
+     */
+    public void flashForward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k,
+                             DeviceBuffer v, AttentionShape s, boolean causal, int vShiftFrom) {
         need(o, s.qElements() * 2, "o");
         need(lse, (long) s.batch() * s.qHeads() * s.tokens() * 4, "lse");
         need(q, s.qElements() * 2, "q");
@@ -251,10 +262,20 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (vShiftFrom < 0 || vShiftFrom > s.kvHeads())
             throw new IllegalArgumentException("vShiftFrom " + vShiftFrom + " outside [0, kvHeads=" + s.kvHeads() + "]");
         CudaKernels.FlashVariant fv = flashVariant(s);
+        boolean residual = oLo != null;
+        if (residual) {
+            need(oLo, s.qElements() * 2, "oLo");
+            if (!CudaKernels.hasResidual(s.headDim(), fv))
+                throw new IllegalArgumentException("no O-residual forward for headDim " + s.headDim() + " variant " + fv);
+        }
         int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
-        kernels.launch(CudaKernels.flashForward(s.headDim(), causal, fv), grid, fv.threads(), fv.smem(s.headDim()),
-                device.stream(), Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()),
-                        ints(s.kvHeads()), ints(vShiftFrom), floats((float) (1.0 / Math.sqrt(s.headDim())))));
+        Pointer args = residual
+                ? Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
+                        ints(vShiftFrom), floats((float) (1.0 / Math.sqrt(s.headDim()))), ptr(oLo))
+                : Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
+                        ints(vShiftFrom), floats((float) (1.0 / Math.sqrt(s.headDim()))));
+        kernels.launch(CudaKernels.flashForward(s.headDim(), causal, fv, residual), grid, fv.threads(),
+                fv.smem(s.headDim()), device.stream(), args);
     }
 
     /**
@@ -265,6 +286,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
                               DeviceBuffer v, DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s,
                               boolean causal) {
+        flashBackward(dq, dk, dv, q, k, v, o, null, lse, dO, s, causal);
+    }
+
+    /** As above, with Dv from o + oLo where {@code oLo} (the forward's residual of o) is not null. */
+    public void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
+                              DeviceBuffer v, DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO,
+                              AttentionShape s, boolean causal) {
         if (!s.hasBackward())
             throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim());
         need(dq, s.qElements() * 4, "dq");
@@ -281,9 +309,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
         device.zero(dv, s.kvElements() * 4);
         long rows = (long) s.batch() * s.tokens() * s.qHeads();
         try (DeviceBuffer dvec = allocate(rows * 4)) {
-            kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim()),
+            if (oLo != null) need(oLo, s.qElements() * 2, "oLo");
+            kernels.launch(CudaKernels.flashBackwardPreprocess(s.headDim(), oLo != null),
                     new int[] {(int) ((rows + 7) / 8), 1, 1}, CudaKernels.BWD_PRE_THREADS, 0, device.stream(),
-                    Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
+                    oLo != null
+                            ? Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads()), ptr(oLo))
+                            : Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(s.batch()), ints(s.tokens()), ints(s.qHeads())));
             CudaKernels.BwdVariant bv = backwardVariant(s);
             int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
             int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};

@@ -55,6 +55,7 @@ public final class CudaCcaLayer implements AutoCloseable {
     private final DeviceBuffer ownedGradQk, ownedGradV; // the packed gradient buffers when the layer owns them, else null
     // saved by forward
     private final DeviceBuffer z, y, vs, qh, kh, o, lse;
+    private final DeviceBuffer oLo;                   // o's rounding residual for the backward's Dv, or null (RESIDUAL)
     private final DeviceBuffer ones;                  // fp32 ones for the bias broadcasts and column sums
     private DeviceBuffer x;                           // the caller's input of the last forward (not owned)
 
@@ -146,6 +147,7 @@ public final class CudaCcaLayer implements AutoCloseable {
             this.o = a[5];
             this.lse = a[6];
             this.ones = a[7];
+            this.oLo = a[8];
         } catch (RuntimeException ex) {
             close();
             throw ex;
@@ -195,7 +197,15 @@ public final class CudaCcaLayer implements AutoCloseable {
                 t.gB0(), t.gW1t(), t.gB1(), t.gTheta(), null, null);
     }
 
-    /** z, y, shifted values, q̂, k̂, o, lse (saved by forward) and the ones vector, owned. */
+    /**
+     * Whether the forward also writes o's rounding residual and the backward forms Dv = rowsum(dO o o) from o + oLo
+     * (CudaBackend.flashForward): on by default; {@code -Dccalab.train.oResidual=false} gives the plain bf16 o of
+     * FA2 / cuDNN (the q/k-path gradients then sit on bf16's floor where the softmax is near one-hot: 5e-2 to 0.8
+     * from float64 in CudaCcaLayerGpuTest's sharp cases; docs/perf-log.md, "Session 4, prec"). Read per layer.
+     */
+    static final String RESIDUAL = "ccalab.train.oResidual";
+
+    /** z, y, shifted values, q̂, k̂, o, lse (saved by forward), the ones vector and o's residual (or null), owned. */
     private DeviceBuffer[] activations() {
         DeviceBuffer yb = owned.keep(cuda.allocate((long) rows * dk * 2));
         int n = Math.max(Math.max(rows, batch * uLen), batch * W1_SPLIT);
@@ -204,7 +214,8 @@ public final class CudaCcaLayer implements AutoCloseable {
         return new DeviceBuffer[] {owned.keep(cuda.allocate((long) rows * c * 2)), yb,
                 valueShift ? owned.keep(cuda.allocate((long) rows * dk * 2)) : yb, owned.keep(cuda.allocate(shape.qElements() * 2)),
                 owned.keep(cuda.allocate(shape.kvElements() * 2)), owned.keep(cuda.allocate(shape.qElements() * 2)),
-                owned.keep(cuda.allocate((long) batch * hq * tokens * 4)), owned.keep(cuda.uploadFloats(one))};
+                owned.keep(cuda.allocate((long) batch * hq * tokens * 4)), owned.keep(cuda.uploadFloats(one)),
+                Boolean.parseBoolean(System.getProperty(RESIDUAL, "true")) ? owned.keep(cuda.allocate(shape.qElements() * 2)) : null};
     }
 
     /**
@@ -242,7 +253,7 @@ public final class CudaCcaLayer implements AutoCloseable {
         project(y, x, wv, rows);
         cuda.ccaPrologue(qh, kh, z, conv, shape, options);
         if (valueShift) cuda.valueShift(vs, y, batch, tokens, dk);
-        cuda.flashForward(o, lse, qh, kh, vs, shape, true, hkv);
+        cuda.flashForward(o, oLo, lse, qh, kh, vs, shape, true, hkv);
         cuda.gemmNt(out, o, wo, rows, e, dq);
         this.x = x;
     }
@@ -274,7 +285,7 @@ public final class CudaCcaLayer implements AutoCloseable {
             // 8. attention (fp32 gradients of q̂, k̂ and the shifted values)
             DeviceBuffer dq32 = scratch(tmp, shape.qElements() * 4), dk32 = scratch(tmp, shape.kvElements() * 4);
             DeviceBuffer dv32 = scratch(tmp, shape.kvElements() * 4);
-            cuda.flashBackward(dq32, dk32, dv32, qh, kh, vs, o, lse, dO, shape, true);
+            cuda.flashBackward(dq32, dk32, dv32, qh, kh, vs, o, oLo, lse, dO, shape, true);
             // 5. value shift
             DeviceBuffer dy = scratch(tmp, (long) rows * dk * 2);
             if (valueShift) {

@@ -74,6 +74,27 @@ final class CudaKernels {
     }
 
     /**
+     * Suffix of the training forwards that also write O's rounding residual Olo = bf16(O - bf16(O)) (one more
+     * [B, T, Hq, D] bf16 argument after scale) for the backward's Dv = rowsum(dO o (O + Olo)): bf16's rounding of O
+     * alone dominates the q/k gradients where the softmax is near one-hot (docs/perf-log.md, "Session 4, prec").
+     * Instances: each head dim's backend variant (M2 at 64, N128 and WGMMA at 128, M1 at 256).
+     */
+    static final String RESIDUAL_SUFFIX = "_lo";
+
+    static boolean hasResidual(int headDim, FlashVariant v) {
+        return switch (headDim) {
+            case 64 -> v == FlashVariant.M2;
+            case 128 -> v == FlashVariant.N128 || v == FlashVariant.WGMMA;
+            case 256 -> v == FlashVariant.M1;
+            default -> false;
+        };
+    }
+
+    static String flashForward(int headDim, boolean causal, FlashVariant v, boolean residual) {
+        return flashForward(headDim, causal, v) + (residual ? RESIDUAL_SUFFIX : "");
+    }
+
+    /**
      * D = 128: 8 warps of 16 rows over 128-key tiles (run 13, docs/perf-log.md: 283-300 TF against 256-271 for
      * the 64-key layouts at every measured shape from 1k to 64k; half the barriers and O rescales per key).
      * D = 64: 4 warps of 32 rows over 64-key tiles (run 3: +25% over 8 warps of 16). D = 256: the only
@@ -153,6 +174,11 @@ final class CudaKernels {
 
     static String flashBackwardPreprocess(int headDim) {
         return "flash_bwd_preprocess_hd" + headDim;
+    }
+
+    /** The preprocess that forms Dv from O + Olo (the residual a {@link #RESIDUAL_SUFFIX} forward wrote). */
+    static String flashBackwardPreprocess(int headDim, boolean residual) {
+        return residual ? "flash_bwd_preprocess_lo_hd" + headDim : flashBackwardPreprocess(headDim);
     }
 
     /** K, V tiles, two stages of Q and dO tiles (bf16), the dS^T tile (bf16), two stages of LSE and Dv (fp32). */
@@ -271,8 +297,10 @@ final class CudaKernels {
         for (int d : HEAD_DIMS) {
             for (FlashVariant v : FlashVariant.values()) {
                 if (!v.exists(d)) continue;
-                names.add(flashForward(d, true, v));
-                names.add(flashForward(d, false, v));
+                for (boolean residual : hasResidual(d, v) ? new boolean[] {false, true} : new boolean[] {false}) {
+                    names.add(flashForward(d, true, v, residual));
+                    names.add(flashForward(d, false, v, residual));
+                }
             }
             for (int g : DECODE_GROUPS) {
                 names.add(decodeSplit(d, g));
@@ -284,6 +312,7 @@ final class CudaKernels {
             names.add(flashBackward(d, true));
             names.add(flashBackward(d, false));
             names.add(flashBackwardPreprocess(d));
+            names.add(flashBackwardPreprocess(d, true));
             if (BwdVariant.WGMMA.exists(d)) {
                 names.add(flashBackward(d, true, BwdVariant.WGMMA));
                 names.add(flashBackward(d, false, BwdVariant.WGMMA));

@@ -65,6 +65,15 @@ public final class CudaMla {
      */
     public void forward(DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int batch,
                         int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
+        forward(o, null, lse, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
+    }
+
+    /**
+     * As above; where {@code oLo} is not null (training) it also receives o's rounding residual bf16(o - bf16(o))
+     * [B, T, H, DV] for {@link #backward}'s Dv from o + oLo (CudaBackend.flashForward's residual).
+     */
+    public void forward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                        int batch, int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
         long rows = (long) batch * tokens * heads;
         need(o, rows * vDim * 2, "o");
@@ -72,10 +81,12 @@ public final class CudaMla {
         need(q, rows * qkDim * 2, "q");
         need(k, rows * qkDim * 2, "k");
         need(v, rows * vDim * 2, "v");
+        if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
         CudaMlaKernels.FwdInstance f = fwdInstance(qkDim, vDim);
-        launch(f.name(causal), new int[] {CudaMlaKernels.ceil(tokens, CudaMlaKernels.FWD_BM), heads, batch},
-                new int[] {CudaMlaKernels.FWD_THREADS, 1, 1}, f.smem(),
-                Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(tokens), ints(heads), floats(scale)));
+        launch(f.name(causal, oLo != null), new int[] {CudaMlaKernels.ceil(tokens, CudaMlaKernels.FWD_BM), heads, batch},
+                new int[] {CudaMlaKernels.FWD_THREADS, 1, 1}, f.smem(), oLo != null
+                        ? Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(tokens), ints(heads), floats(scale), ptr(oLo))
+                        : Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(tokens), ints(heads), floats(scale)));
     }
 
     /**
@@ -86,6 +97,13 @@ public final class CudaMla {
     public void backward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                          DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens, int heads, int qkDim,
                          int vDim, boolean causal, double scale) {
+        backward(dq, dk, dv, q, k, v, o, null, lse, dO, batch, tokens, heads, qkDim, vDim, causal, scale);
+    }
+
+    /** As above, with Dv from o + oLo where {@code oLo} (the forward's residual of o) is not null. */
+    public void backward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                         DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens,
+                         int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
         CudaMlaKernels.BwdInstance inst = CudaMlaKernels.bwdInstance(qkDim, vDim);
         long rows = (long) batch * tokens * heads;
@@ -102,9 +120,11 @@ public final class CudaMla {
         device.zero(dk, rows * qkDim * 4);
         device.zero(dv, rows * vDim * 4);
         try (DeviceBuffer dvec = device.pool().allocate(rows * 4)) {
-            launch(inst.preprocessName(), new int[] {CudaMlaKernels.ceil(rows, 8), 1, 1},
-                    new int[] {CudaKernels.BWD_PRE_THREADS, 1, 1}, 0,
-                    Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads)));
+            if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
+            launch(inst.preprocessName(oLo != null), new int[] {CudaMlaKernels.ceil(rows, 8), 1, 1},
+                    new int[] {CudaKernels.BWD_PRE_THREADS, 1, 1}, 0, oLo != null
+                            ? Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads), ptr(oLo))
+                            : Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads)));
             launch(inst.name(causal), new int[] {CudaMlaKernels.ceil(tokens, inst.keysPerBlock()), heads, batch},
                     new int[] {inst.threads(), 1, 1}, inst.smem(),
                     Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),

@@ -42,6 +42,11 @@ final class CudaMlaKernels {
         String name(boolean causal) {
             return "mla_fwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "") + suffix;
         }
+
+        /** The instance that also writes O's rounding residual (CudaKernels.RESIDUAL_SUFFIX). */
+        String name(boolean causal, boolean residual) {
+            return name(causal) + (residual ? CudaKernels.RESIDUAL_SUFFIX : "");
+        }
     }
 
     /** Every mla_fwd instance of mla_kernels.cuh; per (d_qk, d_v) the default first, then the smaller ones. */
@@ -93,8 +98,8 @@ final class CudaMlaKernels {
             return "mla_bwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "");
         }
 
-        String preprocessName() {
-            return CudaKernels.flashBackwardPreprocess(vDim);
+        String preprocessName(boolean residual) {
+            return CudaKernels.flashBackwardPreprocess(vDim, residual);
         }
     }
 
@@ -221,8 +226,10 @@ final class CudaMlaKernels {
     static List<String> all() {
         List<String> names = new ArrayList<>();
         for (FwdInstance f : FWD_INSTANCES) {
-            names.add(f.name(true));
-            names.add(f.name(false));
+            for (boolean residual : new boolean[] {false, true}) {
+                names.add(f.name(true, residual));
+                names.add(f.name(false, residual));
+            }
         }
         for (BwdInstance b : BWD_INSTANCES) {
             names.add(b.name(true));

@@ -190,7 +190,7 @@ public final class CudaMlaLayer implements AutoCloseable {
      */
     public void prefill(DeviceBuffer y, DeviceBuffer x, int tokens) {
         checkTokens(tokens);
-        try (Activations act = new Activations(batch * tokens)) {
+        try (Activations act = new Activations(batch * tokens, false)) {
             run(y, x, tokens, act);
         }
     }
@@ -206,7 +206,7 @@ public final class CudaMlaLayer implements AutoCloseable {
             saved.close();
             saved = null;
         }
-        if (saved == null) saved = new Activations(rows);
+        if (saved == null) saved = new Activations(rows, true);
         run(y, x, tokens, saved);
         this.x = x;
     }
@@ -222,9 +222,14 @@ public final class CudaMlaLayer implements AutoCloseable {
         final DeviceBuffer q, a, c, kvUp, k, v, o, lse; // [N, n, Dqk] (rope slice rotated), [N, R + Dr], [N, R],
                                                         // [N, n, Dn + Dv], [N, n, Dqk], [N, n, Dv], [N, n, Dv], [B, n, T] fp32
         final DeviceBuffer pre, normed, rstd;           // [N, Rq] W_DQ x, [N, Rq] c^Q, [N] fp32; or null
+        final DeviceBuffer oLo;                         // [N, n, Dv] o's rounding residual (training), or null
         private final OwnedBuffers all = new OwnedBuffers(cuda);
 
-        Activations(int rows) {
+        /**
+         * {@code training}: the backward follows, so the core also writes o's rounding residual for its Dv (as the
+         * CCA layer: {@link CudaCcaLayer#RESIDUAL}, on unless that property is false).
+         */
+        Activations(int rows, boolean training) {
             this.rows = rows;
             try {
                 this.q = alloc(n * dqk * 2L);
@@ -239,6 +244,8 @@ public final class CudaMlaLayer implements AutoCloseable {
                 this.pre = qc ? alloc(rq * 2L) : null;
                 this.normed = qc ? alloc(rq * 2L) : null;
                 this.rstd = qc ? alloc(4) : null;
+                this.oLo = training && Boolean.parseBoolean(System.getProperty(CudaCcaLayer.RESIDUAL, "true"))
+                        ? alloc(n * dv * 2L) : null;
             } catch (RuntimeException ex) {
                 close();
                 throw ex;
@@ -268,7 +275,7 @@ public final class CudaMlaLayer implements AutoCloseable {
         cuda.gemmNt(act.kvUp, act.c, w.kvb(), rows, n * (dn + dv), r);
         mla.expandKv(act.k, act.v, act.kvUp, cache, batch, tokens, capacity, n, dn, dr, dv, r);
         // 5-6. causal attention with scale Dqk^-1/2, output projection
-        mla.forward(act.o, act.lse, act.q, act.k, act.v, batch, tokens, n, dqk, dv, true, scale);
+        mla.forward(act.o, act.oLo, act.lse, act.q, act.k, act.v, batch, tokens, n, dqk, dv, true, scale);
         cuda.gemmNt(y, act.o, w.o(), rows, e, n * dv);
         length = tokens;
     }
@@ -292,7 +299,7 @@ public final class CudaMlaLayer implements AutoCloseable {
             blas.linearInputGrad(dO, dy, w.o(), rows, n * dv, e, false);
             // 5. the core (fp32 dq, dk, dv)
             DeviceBuffer dq32 = scratch(tmp, rh * dqk * 4), dk32 = scratch(tmp, rh * dqk * 4), dv32 = scratch(tmp, rh * dv * 4);
-            mla.backward(dq32, dk32, dv32, s.q, s.k, s.v, s.o, s.lse, dO, batch, tokens, n, dqk, dv, true, scale);
+            mla.backward(dq32, dk32, dv32, s.q, s.k, s.v, s.o, s.oLo, s.lse, dO, batch, tokens, n, dqk, dv, true, scale);
             // 3-4. keys' nope part and values back through kv_b: dW_kvb += dKvUp^T c; dc = dKvUp W_kvb
             DeviceBuffer dKvUp = scratch(tmp, rh * (dn + dv) * 2), dc = scratch(tmp, (long) rows * r * 2);
             mla.kvUpBackward(dKvUp, dk32, dv32, rows, n, dn, dr, dv);

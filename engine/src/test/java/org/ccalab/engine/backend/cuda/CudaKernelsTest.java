@@ -27,6 +27,41 @@ class CudaKernelsTest {
         assertThat(FlashVariant.M1.smem(256)).isEqualTo(196_608).isLessThanOrEqualTo(227 * 1024);
     }
 
+    /**
+     * Training (CudaCcaLayer, GpuLanguageModel, CudaMla with a residual buffer) launches the "_lo" forward of the
+     * backend's variant and the preprocess that reads O's residual: each exists, by name, in the CUDA instances.
+     */
+    @Test
+    void everyBackendForwardHasAnORoundingResidualInstance() throws java.io.IOException {
+        String src = java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("ccalab_kernels.cu"))
+                + java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("hopper_kernels.cuh"))
+                + java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("mla_kernels.cuh"));
+        for (int d : CudaKernels.HEAD_DIMS) {
+            for (boolean hopper : new boolean[] {false, true}) {
+                FlashVariant v = CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, d), hopper);
+                assertThat(CudaKernels.hasResidual(d, v)).isTrue();
+                for (boolean causal : new boolean[] {true, false}) {
+                    String name = CudaKernels.flashForward(d, causal, v, true);
+                    assertThat(name).isEqualTo(CudaKernels.flashForward(d, causal, v) + "_lo");
+                    assertThat(CudaKernels.all()).contains(name);
+                    assertThat(src).contains(" " + name + ")");
+                }
+            }
+            assertThat(CudaKernels.all()).contains(CudaKernels.flashBackwardPreprocess(d, true));
+            assertThat(src).contains("FLASH_BWD_PRE_LO(" + d + ")");
+        }
+        assertThat(CudaKernels.flashForward(128, true, FlashVariant.WGMMA, true)).isEqualTo("flash_fwd_hd128_causal_wgmma4_lo");
+        assertThat(CudaKernels.flashBackwardPreprocess(64, true)).isEqualTo("flash_bwd_preprocess_lo_hd64");
+        assertThat(CudaKernels.flashBackwardPreprocess(64, false)).isEqualTo("flash_bwd_preprocess_hd64");
+        assertThat(CudaKernels.hasResidual(128, FlashVariant.M2)).isFalse();
+        assertThat(CudaKernels.hasResidual(64, FlashVariant.M1)).isFalse();
+        for (CudaMlaKernels.FwdInstance f : CudaMlaKernels.FWD_INSTANCES)
+            for (boolean causal : new boolean[] {true, false}) {
+                assertThat(CudaMlaKernels.all()).contains(f.name(causal, true));
+                assertThat(src).contains(" " + f.name(causal, true) + ")");
+            }
+    }
+
     @Test
     void theBackwardTakesTheWgmmaKernelOnlyAtHeadDim128OnTheSm90aImage() {
         assertThat(CudaKernels.backwardVariant(128, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);

@@ -20,7 +20,7 @@ final class ActivationPlan {
     record Buffer(String name, long bytes, String shape) {}
 
     // Per layer: names of the saved forward tensors.
-    static final String X = "x", H1 = "h1", RSTD1 = "rstd1", Q = "q", K = "k", V = "v", ATT = "att", LSE = "lse",
+    static final String X = "x", H1 = "h1", RSTD1 = "rstd1", Q = "q", K = "k", V = "v", ATT = "att", ATT_LO = "attLo", LSE = "lse",
             X2 = "x2", H2 = "h2", RSTD2 = "rstd2", GATE = "gate", UP = "up", HM = "hm";
 
     private final Map<String, Buffer> buffers = new LinkedHashMap<>();
@@ -36,6 +36,7 @@ final class ActivationPlan {
                 layer(i, K, n * kvw * BF16, "[B, T, Hkv, D] bf16, after RoPE");
                 layer(i, V, n * kvw * BF16, "[B, T, Hkv, D] bf16");
                 layer(i, ATT, n * qw * BF16, "[B, T, Hq, D] bf16: attention output before o_proj");
+                layer(i, ATT_LO, n * qw * BF16, "[B, T, Hq, D] bf16: att's rounding residual (the flash backward's Dv)");
                 layer(i, LSE, (long) s.batch() * s.qHeads() * s.tokens() * F32, "[B, Hq, T] fp32: row log-sum-exp");
             }
             layer(i, X2, n * e * BF16, "[N, E] bf16: residual after attention");

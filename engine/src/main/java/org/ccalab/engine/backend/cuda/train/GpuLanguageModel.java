@@ -1,6 +1,7 @@
 package org.ccalab.engine.backend.cuda.train;
 
 import static org.ccalab.engine.backend.cuda.train.ActivationPlan.ATT;
+import static org.ccalab.engine.backend.cuda.train.ActivationPlan.ATT_LO;
 import static org.ccalab.engine.backend.cuda.train.ActivationPlan.GATE;
 import static org.ccalab.engine.backend.cuda.train.ActivationPlan.H1;
 import static org.ccalab.engine.backend.cuda.train.ActivationPlan.H2;
@@ -151,8 +152,9 @@ final class GpuLanguageModel implements AutoCloseable {
             gemm.forward(act.layer(i, V), act.layer(i, H1), param(i, ParameterLayout.V).bf16(), n, e, s.kvWidth());
             rope(act.layer(i, Q), Dtype.BF16, s.qHeads(), false);
             rope(act.layer(i, K), Dtype.BF16, s.kvHeads(), false);
-            cuda.flashForward(act.layer(i, ATT), act.layer(i, LSE), act.layer(i, Q), act.layer(i, K), act.layer(i, V),
-                    attention, true, s.kvHeads());
+            // with att's rounding residual: the backward's Dv from att + attLo (CudaBackend.flashForward)
+            cuda.flashForward(act.layer(i, ATT), act.layer(i, ATT_LO), act.layer(i, LSE), act.layer(i, Q), act.layer(i, K),
+                    act.layer(i, V), attention, true, s.kvHeads());
             gemm.forward(branch, act.layer(i, ATT), param(i, ParameterLayout.O).bf16(), n, s.qWidth(), e);
             }
             // x2 = x + attn; h2 = norm2(x2)
@@ -254,7 +256,7 @@ final class GpuLanguageModel implements AutoCloseable {
         gemm.backwardInput(dAtt, dres, wo.bf16(), n, s.qWidth(), e, false);
         DeviceBuffer dq32 = act.get("dq32"), dk32 = act.get("dk32"), dv32 = act.get("dv32");
         cuda.flashBackward(dq32, dk32, dv32, act.layer(i, Q), act.layer(i, K), act.layer(i, V), act.layer(i, ATT),
-                act.layer(i, LSE), dAtt, attention, true);
+                act.layer(i, ATT_LO), act.layer(i, LSE), dAtt, attention, true);
         // RoPE is orthogonal: its backward rotates the gradients of the rotated q and k back
         rope(dq32, Dtype.F32, s.qHeads(), true);
         rope(dk32, Dtype.F32, s.kvHeads(), true);

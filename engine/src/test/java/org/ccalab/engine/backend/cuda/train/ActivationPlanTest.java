@@ -29,7 +29,8 @@ class ActivationPlanTest {
     @Test
     void totalIsPerLayerSavedStateTimesLayersPlusOneSetOfSharedBuffers() {
         long n = 128, e = 256, f = 688, qw = 256, kvw = 128, v = 256;
-        long perLayer = 4 * n * e * 2 + 2 * n * 4 + 2 * n * qw * 2 + 2 * n * kvw * 2 + 2L * 4 * 64 * 4 + 3 * n * f * 2;
+        // q, att and att's rounding residual: 3 [N, qw] bf16
+        long perLayer = 4 * n * e * 2 + 2 * n * 4 + 3 * n * qw * 2 + 2 * n * kvw * 2 + 2L * 4 * 64 * 4 + 3 * n * f * 2;
         long shared = 3 * n * e * 2 + n * 4 + n * v * 2 + 4 * n * 4 + 8 + 2 * n * e * 2 + n * f * 2 + n * qw * 2
                 + n * qw * 4 + 2 * n * kvw * 4 + n * qw * 2 + 2 * n * kvw * 2;
         ActivationPlan plan = new ActivationPlan(SHAPE);
@@ -37,6 +38,6 @@ class ActivationPlanTest {
         List<ActivationPlan.Buffer> all = plan.buffers();
         assertThat(new HashSet<>(all.stream().map(ActivationPlan.Buffer::name).toList())).hasSize(all.size());
         assertThat(all).allSatisfy(b -> assertThat(b.bytes()).isPositive());
-        assertThat(all.stream().filter(b -> b.name().startsWith("layers.")).count()).isEqualTo(2 * 14);
+        assertThat(all.stream().filter(b -> b.name().startsWith("layers.")).count()).isEqualTo(2 * 15);
     }
 }

@@ -1,0 +1,84 @@
+// defines: namespace sm90 — the Hopper (sm_90a) building blocks the wgmma attention kernels share: shared-memory
+// matrix descriptors, wgmma fences / commit / wait, the m64nNk16 bf16 wgmma wrappers (operands from shared memory
+// with per-operand transpose flags, or A from registers), operand pins, the async-proxy fence and mbarriers.
+// Users: attention/flash_fwd_wgmma.cuh (namespace wgfa) and attention/flash_bwd_wgmma.cuh (wgbwd), both of which
+// pull these names in with a using-directive. Only the sm_90a image may execute them (callers guard with
+// __CUDA_ARCH_FEAT_SM90_ALL).
+#pragma once
+#include <stdint.h>
+
+#define SM90_DEVI __device__ __forceinline__
+
+// The accumulator operands of an m64nNk16 wgmma: N / 2 fp32 registers per thread, "+f" constraints in order.
+#define SM90_F8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), \
+                      "+f"(d[i + 6]), "+f"(d[i + 7])
+#define SM90_ACC32(d) SM90_F8(d, 0), SM90_F8(d, 8), SM90_F8(d, 16), SM90_F8(d, 24)
+#define SM90_ACC64(d) SM90_ACC32(d), SM90_F8(d, 32), SM90_F8(d, 40), SM90_F8(d, 48), SM90_F8(d, 56)
+
+// ... and their operand numbers in the instruction string.
+#define SM90_OPS32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
+                   "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define SM90_OPS64 SM90_OPS32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, " \
+                   "%49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+
+namespace sm90 {
+// wgmma shared-memory matrix descriptor, low word: start address and leading byte offset (16-byte units).
+SM90_DEVI uint32_t desc_lo(uint32_t addr, uint32_t lbo) { return ((addr & 0x3FFFF) >> 4) | ((lbo >> 4) << 16); }
+// The full descriptor: + stride byte offset and the 128-byte swizzle mode (bit 62).
+SM90_DEVI uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)desc_lo(addr, lbo) | ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
+}
+// A descriptor from a precomputed low word with SBO = 1024 and the 128-byte swizzle (the high word every operand of
+// the backward shares): make_desc(addr, lbo, 1024) == desc_of(desc_lo(addr, lbo)).
+SM90_DEVI uint64_t desc_of(uint32_t lo) { return ((uint64_t)0x40000040u << 32) | lo; }
+
+SM90_DEVI void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+SM90_DEVI void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> SM90_DEVI void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+// Pins an accumulator register after wgmma.wait_group: reads of it cannot be hoisted above the wait.
+SM90_DEVI void fence_operand(float& x) { asm volatile("" : "+f"(x)::"memory"); }
+SM90_DEVI void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// D[64x128] (+)= A[64x16] * B[16x128], both from shared memory; TA / TB: the operand is stored MN-major
+// (transposed: imm-trans-a / imm-trans-b = 1). accumulate = 0 on the first k-step. <0, 0>: S = Q K^T (forward);
+// <1, 1>: dQ = dS K (backward v5).
+template <int TA, int TB>
+SM90_DEVI void wgmma_m64n128k16_ss(float (&d)[64], uint64_t descA, uint64_t descB, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" SM90_OPS64 "}, %64, %65, p, 1, 1, %67, %68;\n}\n"
+        : SM90_ACC64(d)
+        : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
+        : "memory");
+}
+// D[64x128] += A[64x16] (registers, bf16 pairs) * B[16x128] (shared, MN-major: imm-trans-b = 1): O += P V (forward),
+// dV += P^T dO and dK += dS^T Q (backward).
+SM90_DEVI void wgmma_m64n128k16_rs_tb(float (&d)[64], const uint32_t (&a)[4], uint64_t descB) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" SM90_OPS64 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : SM90_ACC64(d)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1)
+        : "memory");
+}
+// D[64x64] (+)= A[64x16] * B[16x64], both from shared memory; TA / TB as above (backward: S^T, dP^T <0, 0>; dQ <1, 1>).
+template <int TA, int TB>
+SM90_DEVI void wgmma_m64n64k16_ss(float (&d)[32], uint64_t descA, uint64_t descB, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" SM90_OPS32 "}, %32, %33, p, 1, 1, %35, %36;\n}\n"
+        : SM90_ACC32(d)
+        : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
+        : "memory");
+}
+
+SM90_DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }
+SM90_DEVI void mbar_arrive(uint32_t a) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(a) : "memory"); }
+SM90_DEVI void mbar_wait(uint32_t a, int parity) {
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(a), "r"(parity) : "memory");
+    } while (!done);
+}
+}  // namespace sm90
