@@ -24,6 +24,20 @@ CCA_TT = 64
 CCA_THREADS = 256
 
 
+CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
+
+
+class _LaunchAttr(ctypes.Structure):  # CUlaunchAttribute: id, 4 bytes of padding, a 64-byte value union
+    _fields_ = [("id", ctypes.c_int), ("pad", ctypes.c_char * 4), ("value", ctypes.c_char * 64)]
+
+
+class _LaunchConfig(ctypes.Structure):  # CUlaunchConfig
+    _fields_ = [("gridDimX", ctypes.c_uint), ("gridDimY", ctypes.c_uint), ("gridDimZ", ctypes.c_uint),
+                ("blockDimX", ctypes.c_uint), ("blockDimY", ctypes.c_uint), ("blockDimZ", ctypes.c_uint),
+                ("sharedMemBytes", ctypes.c_uint), ("hStream", ctypes.c_void_p),
+                ("attrs", ctypes.POINTER(_LaunchAttr)), ("numAttrs", ctypes.c_uint)]
+
+
 def _check(rc, what):
     if rc != 0:
         name = ctypes.c_char_p()
@@ -71,7 +85,9 @@ class Kernels:
         self.funcs[name] = (f, allowed)
         return f
 
-    def launch(self, name, grid, block, smem, *args):
+    def launch(self, name, grid, block, smem, *args, pdl=False):
+        """pdl: cuLaunchKernelEx with programmatic stream serialization (the kernel may start before the previous
+        one in the stream completes; it must griddepcontrol.wait before reading that kernel's output)."""
         f = self.fn(name, smem)
         holders = []
         for a in args:
@@ -87,6 +103,12 @@ class Kernels:
                 holders.append(ctypes.c_int(a))
         params = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.byref(h), ctypes.c_void_p) for h in holders])
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        if pdl:
+            attr = _LaunchAttr(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+            ctypes.memmove(attr.value, ctypes.byref(ctypes.c_int(1)), 4)
+            cfg = _LaunchConfig(*grid, *block, smem, stream, ctypes.pointer(attr), 1)
+            _check(_cuda.cuLaunchKernelEx(ctypes.byref(cfg), f, params, None), f"cuLaunchKernelEx({name})")
+            return
         _check(_cuda.cuLaunchKernel(f, *grid, *block, smem, stream, params, None), f"cuLaunchKernel({name})")
 
     # q [B,T,Hq,D], k/v [B,T,Hkv,D] bf16 contiguous -> o [B,T,Hq,D], lse [B,Hq,T]

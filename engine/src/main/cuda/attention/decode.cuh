@@ -199,7 +199,32 @@ template <int D, int G, int NW, int NST> __host__ __device__ constexpr int smem_
 // CL > 1: launched in clusters of CL consecutive splits (__cluster_dims__(CL, 1, 1), S a multiple of CL); each
 // cluster merges its CL block results through distributed shared memory into one partial, so the last block's
 // combine reads S / CL partials instead of S (the combine of S = 64 partials of 4 heads was ~4 us at batch 1).
-template <int D, int G, int NW, int NST, int CL = 1>
+// SPIN (session 4, Idea A): instead of the last block merging all S partials alone, every block, once all S
+// blocks of its (b, KV head) have written their partials (an arrival counter it spins on), merges a slice of the
+// G x D/4 float4 columns itself; a departure counter lets the last block reset both. Deadlock-free ONLY where the
+// whole grid is co-resident: the launcher checks the occupancy (CudaKernels.decodeSpinFits) and uses SPIN = false
+// otherwise. counters then hold 2 ints per (b, KV head).
+// PDL (session 4): launched as a programmatic dependent of the kernel that writes q and the new cache row L - 1:
+// the tiles wholly before row L - 1 are issued before griddepcontrol.wait (the old cache was written by kernels
+// that completed before that producer began), q and the tiles holding row L - 1 after it. Without a programmatic
+// launch the wait returns at once.
+DEVI void griddep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+DEVI void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+DEVI int ld_acquire_gpu(const int* p) {
+    int v;
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+template <int D, int G, int NW, int NST, int CL = 1, bool SPIN = false, bool PDL = false>
 __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
                                               float* __restrict__ partML, int* __restrict__ counters,
                                               const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
@@ -242,8 +267,21 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             cp_async_16(smem_u32(vs + r * D + col * 8), Vb + off, ok ? 16 : 0);
         }
     };
+    int pre = 0;  // tiles issued before griddepcontrol.wait (PDL): only those wholly before row L - 1
+    if constexpr (PDL) {
+#pragma unroll
+        for (int s = 0; s < NST - 1; s++) {
+            if (s < nTiles && start + (s + 1) * TK <= L - 1 && pre == s) {
+                issue(s);
+                cp_async_commit();
+                pre++;
+            }
+        }
+        griddep_wait();
+    }
 #pragma unroll
     for (int s = 0; s < NST - 1; s++) {
+        if (s < pre) continue;
         if (s < nTiles) issue(s);
         cp_async_commit();
     }
@@ -436,6 +474,67 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
 #endif
     } else {
         if (nSplit == 1) return;
+    }
+    if constexpr (SPIN && CL == 1) {
+        // Every block of this (b, KV head) waits until all S partials are written, then merges its slice.
+        int* arrive = counters + 2 * (b * Hkv + hk);
+        int* depart = arrive + 1;
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) {
+            atomicAdd(arrive, 1);
+            while (ld_acquire_gpu(arrive) < nSplit) __nanosleep(20);
+        }
+        __syncthreads();
+        __threadfence();
+        constexpr int C4 = G * D / 4, MAXS = MAX_SPLITS / 32;
+        const long head0 = (long)b * Hq + hk * G;
+        for (int c = split + warp * nSplit; c < C4; c += NW * nSplit) {
+            const int g = c / (D / 4), d4 = c % (D / 4);
+            const long r0 = (head0 + g) * nSplit;
+            float ms[MAXS], ls[MAXS], mx = -INFINITY;
+            float4 p[MAXS];
+#pragma unroll
+            for (int k = 0; k < MAXS; k++) {
+                const int s = lane + 32 * k;
+                ms[k] = -INFINITY; ls[k] = 0.f; p[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+                if (s < nSplit) {
+                    const float2 ml = __ldcg(reinterpret_cast<const float2*>(partML + (r0 + s) * 2));
+                    ms[k] = ml.x; ls[k] = ml.y;
+                    p[k] = __ldcg(reinterpret_cast<const float4*>(partO + (r0 + s) * D) + d4);
+                }
+                mx = fmaxf(mx, ms[k]);
+            }
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
+            float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+            float lsum = 0.f;
+#pragma unroll
+            for (int k = 0; k < MAXS; k++) {
+                const float w = ms[k] == -INFINITY ? 0.f : exp2f(ms[k] - mx);
+                lsum += w * ls[k];
+                a.x += w * p[k].x; a.y += w * p[k].y; a.z += w * p[k].z; a.w += w * p[k].w;
+            }
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) {
+                lsum += __shfl_xor_sync(0xffffffff, lsum, off);
+                a.x += __shfl_xor_sync(0xffffffff, a.x, off);
+                a.y += __shfl_xor_sync(0xffffffff, a.y, off);
+                a.z += __shfl_xor_sync(0xffffffff, a.z, off);
+                a.w += __shfl_xor_sync(0xffffffff, a.w, off);
+            }
+            if (lane == 0) {
+                const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+                *reinterpret_cast<uint2*>(O + (head0 + g) * D + d4 * 4) =
+                    make_uint2(pack_bf16(a.x * inv, a.y * inv), pack_bf16(a.z * inv, a.w * inv));
+            }
+        }
+        __syncthreads();
+        if (tid == 0 && atomicAdd(depart, 1) == nSplit - 1) {  // every block has left its spin
+            *arrive = 0;
+            *depart = 0;
+        }
+        return;
     }
 
     // The last block of this (b, KV head) to get here merges the nParts partial results of its G heads.
