@@ -51,7 +51,7 @@ class Dec:
         self.po = torch.empty(8 * 16 * 256 * D, device=dev)
         self.pml = torch.empty(8 * 16 * 256 * 2, device=dev)
         self.ctr = {s: torch.zeros(4096, dtype=torch.int32, device=dev)
-                    for s in ("v3", "spin", "pdl", "spinpdl", "spin_s3", "spin_s4")}
+                    for s in ("v3", "spin", "pdl", "spinpdl", "spin_s3", "spin_s4", "epoch", "epochpdl")}
         self.occ = {}
 
     def fits(self, name, grid_blocks, smem):
@@ -69,7 +69,7 @@ class Dec:
         n, chunk = splits(L, Hkv, per_sm, forced)
         nst = int(suf.split("_s")[1]) if "_s" in suf else 2
         name, smem = f"decode_hd128_g{G}_{suf}", Kernels.decode_smem(D, G, 8, nst)
-        if suf.startswith("spin") and n > 1 and not self.fits(name, n * Hkv * B, smem):
+        if suf.startswith(("spin", "epoch")) and n > 1 and not self.fits(name, n * Hkv * B, smem):
             raise RuntimeError(f"{name}: grid {n * Hkv * B} not co-resident")
         self.K.launch(name, (n, Hkv, B), (256, 1, 1), smem, o, self.po, self.pml, self.ctr[suf], q, kc, vc, L, Tmax,
                       Hkv, chunk, 1.0 / math.sqrt(D), pdl=pdl_launch)
@@ -87,7 +87,7 @@ def checks(dec):
         vc = torch.randn(B, Tmax, Hkv, D, device=dev).to(bf16) * 2
         r, _ = ref.attention_f64(q[:, None], kc[:, :L], vc[:, :L], False, None)
         naive = sbs.plain_attention_bf16(q[:, None].contiguous(), kc[:, :L].contiguous(), vc[:, :L].contiguous(), False)
-        for suf in ("v3", "spin", "pdl", "spinpdl", "spin_s3", "spin_s4"):
+        for suf in ("v3", "spin", "pdl", "spinpdl", "epoch", "epochpdl"):
             if "_s" in suf and Hq // Hkv not in (1, 4, 8):
                 continue
             for forced in (None, 1, 3, 17, 256):
@@ -125,7 +125,7 @@ class Case:
         return self.kv / (t_ms / 1e3) / copy_bw * 100
 
 
-VARIANTS = [("v3", 1), ("spin", 1), ("spin_s3", 1), ("spin_s4", 1)]
+VARIANTS = [("v3", 1), ("spin", 1), ("epoch", 1)]
 
 
 def pdl_probe(K):
@@ -134,7 +134,8 @@ def pdl_probe(K):
     graph, with and without the primary's trigger (launch_dependents at its start)."""
     rows = []
     ts = torch.zeros(3, dtype=torch.int64, device=dev)
-    for graph in (False, True):
+    side = torch.cuda.Stream()
+    for graph in (False, "stream", True):
         for trigger, attr in ((1, True), (0, True), (1, False)):
             def go():
                 K.launch("pdl_primary", (SMS, 1, 1), (128, 1, 1), 0, ts, trigger, ctypes.c_longlong(20000))
@@ -143,7 +144,10 @@ def pdl_probe(K):
             for _ in range(5):
                 ts.copy_(torch.tensor([0, 2 ** 62, 2 ** 62], dtype=torch.int64))
                 torch.cuda.synchronize()
-                if graph:
+                if graph == "stream":  # eager on a created stream (torch's current stream is the legacy one)
+                    with torch.cuda.stream(side):
+                        go()
+                elif graph:
                     g = torch.cuda.CUDAGraph()
                     s = torch.cuda.Stream()
                     with torch.cuda.stream(s):
@@ -158,9 +162,49 @@ def pdl_probe(K):
             row = {"graph": graph, "trigger": trigger, "pdl_attr": attr, "start_minus_primary_end_us": [r[0] for r in res],
                    "wait_pass_minus_primary_end_us": [r[1] for r in res]}
             rows.append(row)
-            print(f"PDL probe {'graph' if graph else 'eager'} trigger={trigger} attr={attr}: secondary start - primary end "
+            print(f"PDL probe {'eager, created stream' if graph == 'stream' else 'graph' if graph else 'eager, legacy stream'} trigger={trigger} attr={attr}: secondary start - primary end "
                   f"{sorted(r[0] for r in res)[2]:+.2f} us, past wait - primary end {sorted(r[1] for r in res)[2]:+.2f} us "
                   f"(medians of 5)", flush=True)
+    return rows
+
+
+MILESTONES = ["start", "first tile in smem", "last tile consumed", "partial written", "all splits arrived", "slice merged"]
+
+
+def trace(K, dec):
+    """One L2-cold SPIN launch per repeat with the lab's DECODE_TRACE stamps (thread 0 of each block, globaltimer):
+    per milestone the median and the latest block, in us after the earliest block start."""
+    ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
+    _check(_cuda.cuModuleGetGlobal_v2(ctypes.byref(ptr), ctypes.byref(size), K.module, b"dec_trace"), "dec_trace")
+    host = torch.empty(size.value // 8, dtype=torch.int64).pin_memory()
+    flush = torch.zeros(256 << 20, dtype=torch.uint8, device=dev)
+    rows = []
+    for (L, Hq, Hkv, kind) in [(4096, 8, 2, "epoch"), (16384, 8, 2, "spin"), (16384, 8, 2, "epoch"), (16384, 16, 4, "epoch"),
+                               (16384, 4, 4, "epoch")]:
+        c = Case(L, Hq, Hkv, cold=False)
+        reps = []
+        for rep in range(5):
+            flush.view(torch.int32).sum()  # a read pass: evicts the cache lines without leaving dirty ones
+            torch.cuda.synchronize()
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            n = dec(kind, c.q[0], c.k[0], c.v[0], L, c.o[0])
+            b.record()
+            torch.cuda.synchronize()
+            _check(_cuda.cuMemcpyDtoH_v2(ctypes.c_void_p(host.data_ptr()), ptr, ctypes.c_size_t(size.value)), "copy")
+            t = host.view(-1, 16)[: n * Hkv, 0::2].double()
+            t0 = t[:, 0].min()
+            rel = (t - t0) / 1e3
+            reps.append({"event_us": a.elapsed_time(b) * 1e3, "median_us": rel.median(0).values.tolist(),
+                         "max_us": rel.max(0).values.tolist(), "blocks": n * Hkv,
+                         "distinct_start_stamps": int(t[:, 0].unique().numel())})
+        mid = sorted(reps, key=lambda r: r["max_us"][5])[2]
+        rows.append({"L": L, "Hq": Hq, "Hkv": Hkv, "kernel": kind, "reps": reps})
+        print(f"trace {kind} L={L} {Hq}q/{Hkv}kv ({mid['blocks']} blocks, event {mid['event_us']:.1f} us, "
+              f"{mid['distinct_start_stamps']} distinct start stamps): " + " | ".join(
+                  f"{m} med {mid['median_us'][i]:.2f} max {mid['max_us'][i]:.2f}" for i, m in enumerate(MILESTONES)),
+              flush=True)
+        del c
     return rows
 
 
@@ -237,7 +281,7 @@ def step_chains(K, dec, copy_bw):
         row["producer_only"] = bench(lambda i: produce(K, c, i, False), c)
         row["decode_only_v3"] = bench(lambda i: dec("v3", c.q[i], c.k[i], c.v[i], L, c.o[i]), c)
         variants = {"step_v3": ("v3", False), "step_pdl": ("pdl", True), "step_spin": ("spin", False),
-                    "step_spinpdl": ("spinpdl", True), "step_pdl_kernel_no_attr": ("pdl", False)}
+                    "step_spinpdl": ("spinpdl", True), "step_epoch": ("epoch", False), "step_epochpdl": ("epochpdl", True)}
         for key, (suf, pdl) in variants.items():
             def step(i, suf=suf, pdl=pdl):
                 produce(K, c, i, pdl)
@@ -282,12 +326,12 @@ def step_chains(K, dec, copy_bw):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fatbin", required=True)
-    ap.add_argument("--out", default=".")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fatbin", required=True, help="kernels-dev/decode_floor.cu, built")
+    ap.add_argument("--out", default=".", help="folder for decode_floor.json")
     a = ap.parse_args()
-    K = Kernels(a.fatbin)
-    dec = Dec(K)
+    dec = Dec(Kernels(a.fatbin))
+    K = dec.K
     p = torch.cuda.get_device_properties(0)
     print({"name": p.name, "sms": p.multi_processor_count, "l2": getattr(p, "L2_cache_size", None),
            "torch": torch.__version__}, flush=True)
@@ -296,6 +340,7 @@ def main():
     copy_bw = sbs.copy_bandwidth()
     print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
     probe = pdl_probe(K)
+    traces = trace(K, dec)
     floor = floor_table(K, dec, copy_bw)
     chains, ok2 = step_chains(K, dec, copy_bw)
     print("ALL CHAIN CHECKS PASSED" if ok2 else "SOME CHAIN CHECKS FAILED", flush=True)
@@ -303,7 +348,7 @@ def main():
     print(f"copy bandwidth again {copy_bw2 / 1e12:.3f} TB/s", flush=True)
     with open(os.path.join(a.out, "decode_floor.json"), "w") as f:
         json.dump({"device": p.name, "copy_bw": [copy_bw, copy_bw2], "checks": sbs.RESULTS["checks"], "ok": ok and ok2,
-                   "pdl_probe": probe, "floor": floor, "chains": chains}, f, indent=1)
+                   "pdl_probe": probe, "traces": traces, "floor": floor, "chains": chains}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 // Decode floor lab (session 4, helper "dec"): what a batch-1 decode call costs at the least, beside decode v3.
+#define DECODE_TRACE
 // Build: nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -fatbin -o decode_floor.fatbin kernels-dev/decode_floor.cu
 //   empty_kernel                       a launch and nothing else
 //   stream_read_t<NT>_u<U>             reads two contiguous buffers (exactly the K and V bytes of a batch-1 cache
@@ -43,16 +44,10 @@ SR(256, 8) SR(512, 4) SR(1024, 4)
         const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
         decode_kernel<128, G, 8, 2, 1, SPIN, PDL>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale); \
     }
-#define DECS(G) DEC(G, v3, false, false) DEC(G, spin, true, false) DEC(G, pdl, false, true) DEC(G, spinpdl, true, true)
+#define DECS(G) DEC(G, v3, 0, false) DEC(G, spin, 1, false) DEC(G, pdl, 0, true) DEC(G, spinpdl, 1, true) \
+    DEC(G, epoch, 2, false) DEC(G, epochpdl, 2, true)
 DECS(1) DECS(2) DECS(4) DECS(8)
-// deeper rings (call 2): SPIN with NST = 3 or 4 stages of 64 keys (96 / 128 KB of shared memory, one block per SM)
-#define DECN(G, NST)                                                                                            \
-    extern "C" __global__ void __launch_bounds__(256) decode_hd128_g##G##_spin_s##NST(                         \
-        __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                  \
-        const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
-        decode_kernel<128, G, 8, NST, 1, true>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale); \
-    }
-DECN(1, 3) DECN(1, 4) DECN(4, 3) DECN(4, 4) DECN(8, 3) DECN(8, 4)
+// (call 2 also had SPIN with NST = 3 / 4 stages, decode_hd128_g<G>_spin_s<NST>: no gain, dropped)
 
 // PDL probe (call 2): does a programmatic dependent start before its primary ends (eager and in a graph)?
 // ts[0] = the primary's last block end, ts[1] = the secondary's first block start, ts[2] = its first block past

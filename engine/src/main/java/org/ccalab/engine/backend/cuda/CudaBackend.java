@@ -392,12 +392,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
              DeviceBuffer partMl = allocate((long) batch * qHeads * sp.partials() * 2 * 4)) {
             if (sp.fused()) {
                 boolean spin = decodeMerge(merge, sp, batch, kvHeads, headDim, g) == DecodeMerge.SPIN;
-                // SPIN: an arrival and a departure counter per (sequence, KV head); LAST_BLOCK: one. Both kernels
-                // leave theirs zero, so they share the buffer.
+                // SPIN: an arrival counter and a release epoch per (sequence, KV head), in their own buffer (the
+                // epoch keeps counting); LAST_BLOCK: one arrival counter per group, left zero by every launch.
                 kernels.launch(spin ? CudaKernels.decodeSpin(headDim, g) : CudaKernels.decode(headDim, g),
                         new int[] {sp.splits(), kvHeads, batch},
                         CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
-                        Pointer.to(ptr(o), ptr(partO), ptr(partMl), ptr(decodeCounters((spin ? 2 : 1) * batch * kvHeads)), ptr(q),
+                        Pointer.to(ptr(o), ptr(partO), ptr(partMl),
+                                ptr(spin ? spinCounters.get(2 * batch * kvHeads) : lastBlockCounters.get(batch * kvHeads)), ptr(q),
                                 ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
                                 floats(scale)));
             } else {
@@ -451,23 +452,31 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return (long) perSm * multiprocessors() >= blocks;
     }
 
-    private DeviceBuffer decodeCounters;
-    private int decodeCounterSlots;
-
     /**
-     * Decode v3's per-(sequence, KV head) arrival counters (two per group for the SPIN merge): zeroed once on the
-     * stream when (re)allocated; every launch leaves them zero (the last block of each group resets them), so
-     * launches on this stream can share them.
+     * Decode v3's per-(sequence, KV head) counters: zeroed once on the stream when (re)allocated, then owned by the
+     * kernels. LAST_BLOCK leaves its arrival counter zero after every launch; SPIN resets its arrival counter and
+     * leaves its epoch counting (any value is a valid start), so the two merges keep separate buffers.
      */
-    private DeviceBuffer decodeCounters(int slots) {
-        if (decodeCounters == null || decodeCounterSlots < slots) {
-            if (decodeCounters != null) decodeCounters.close();
-            decodeCounterSlots = Math.max(slots, 1024);
-            decodeCounters = allocate(decodeCounterSlots * 4L);
-            device.zero(decodeCounters, decodeCounterSlots * 4L);
+    private final class DecodeCounters {
+        private DeviceBuffer buffer;
+        private int slots;
+
+        DeviceBuffer get(int want) {
+            if (buffer == null || slots < want) {
+                if (buffer != null) buffer.close();
+                slots = Math.max(want, 1024);
+                buffer = allocate(slots * 4L);
+                device.zero(buffer, slots * 4L);
+            }
+            return buffer;
         }
-        return decodeCounters;
+
+        void close() {
+            if (buffer != null) buffer.close();
+        }
     }
+
+    private final DecodeCounters lastBlockCounters = new DecodeCounters(), spinCounters = new DecodeCounters();
 
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
     public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,
@@ -558,7 +567,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public void close() {
         device.synchronize();
-        if (decodeCounters != null) decodeCounters.close();
+        lastBlockCounters.close();
+        spinCounters.close();
         cublas.close();
         kernels.close();
         device.close();

@@ -49,6 +49,8 @@ class CudaDecodeMergeGpuTest {
                     }
                     for (int rep = 0; rep < 2; rep++) {
                         Err[] e = decodeOnce(cli, cuda, ref, v, b, length, capacity, splits, merge, 10 * splits + rep);
+                        System.out.printf("decode merge %s call %d: rel %.2e vs float64, %.2e vs prefill row%n", what, rep,
+                                e[0].rel(), e[1].rel());
                         assertThat(e[0].rel()).as(what + " call " + rep + " vs float64").isLessThan(TOLERANCE);
                         assertThat(e[1].rel()).as(what + " call " + rep + " vs the prefill's last row").isLessThan(TOLERANCE);
                         checked++;
