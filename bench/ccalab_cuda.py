@@ -24,6 +24,20 @@ CCA_TT = 64
 CCA_THREADS = 256
 
 
+CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
+
+
+class _LaunchAttr(ctypes.Structure):  # CUlaunchAttribute: id, 4 bytes of padding, a 64-byte value union
+    _fields_ = [("id", ctypes.c_int), ("pad", ctypes.c_char * 4), ("value", ctypes.c_char * 64)]
+
+
+class _LaunchConfig(ctypes.Structure):  # CUlaunchConfig
+    _fields_ = [("gridDimX", ctypes.c_uint), ("gridDimY", ctypes.c_uint), ("gridDimZ", ctypes.c_uint),
+                ("blockDimX", ctypes.c_uint), ("blockDimY", ctypes.c_uint), ("blockDimZ", ctypes.c_uint),
+                ("sharedMemBytes", ctypes.c_uint), ("hStream", ctypes.c_void_p),
+                ("attrs", ctypes.POINTER(_LaunchAttr)), ("numAttrs", ctypes.c_uint)]
+
+
 def _check(rc, what):
     if rc != 0:
         name = ctypes.c_char_p()
@@ -74,7 +88,9 @@ class Kernels:
         self.funcs[name] = (f, allowed)
         return f
 
-    def launch(self, name, grid, block, smem, *args):
+    def launch(self, name, grid, block, smem, *args, pdl=False):
+        """pdl: cuLaunchKernelEx with programmatic stream serialization (the kernel may start before the previous
+        one in the stream completes; it must griddepcontrol.wait before reading that kernel's output)."""
         f = self.fn(name, smem)
         holders = []
         for a in args:
@@ -90,6 +106,12 @@ class Kernels:
                 holders.append(ctypes.c_int(a))
         params = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.byref(h), ctypes.c_void_p) for h in holders])
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        if pdl:
+            attr = _LaunchAttr(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+            ctypes.memmove(attr.value, ctypes.byref(ctypes.c_int(1)), 4)
+            cfg = _LaunchConfig(*grid, *block, smem, stream, ctypes.pointer(attr), 1)
+            _check(_cuda.cuLaunchKernelEx(ctypes.byref(cfg), f, params, None), f"cuLaunchKernelEx({name})")
+            return
         _check(_cuda.cuLaunchKernel(f, *grid, *block, smem, stream, params, None), f"cuLaunchKernel({name})")
 
     # q [B,T,Hq,D], k/v [B,T,Hkv,D] bf16 contiguous -> o [B,T,Hq,D], lse [B,Hq,T]
@@ -193,11 +215,20 @@ class Kernels:
         return max(stages * (1024 * warps // D) * D * 4, ((warps + 1) * (D + 2) + 16 + 2) * G * 4,
                    (2 * G * DECODE_MAX_SPLITS + G) * 4 + 16 + warps * 32 * 16)
 
-    def decode_counters(self, n):
-        # zeroed once; decode v3 leaves them zero after every launch
-        if getattr(self, "_counters", None) is None or self._counters.numel() < n:
-            self._counters = torch.zeros(max(n, 4096), dtype=torch.int32, device="cuda")
-        return self._counters
+    def decode_counters(self, n, spin=False):
+        # zeroed once; the last-block merge leaves them zero after every launch; SPIN (2 per group: arrivals and a
+        # release epoch that keeps counting) has its own buffer (CudaBackend.DecodeCounters)
+        key = "_spin_counters" if spin else "_counters"
+        if getattr(self, key, None) is None or getattr(self, key).numel() < n:
+            setattr(self, key, torch.zeros(max(n, 4096), dtype=torch.int32, device="cuda"))
+        return getattr(self, key)
+
+    def decode_spin_fits(self, name, smem, threads, blocks, sms=132):
+        # CudaBackend.decodeSpinFits: the whole grid co-resident (occupancy x SMs)
+        n = ctypes.c_int()
+        _check(_cuda.cuOccupancyMaxActiveBlocksPerMultiprocessor(ctypes.byref(n), self.fn(name, smem), threads, smem),
+               "cuOccupancyMaxActiveBlocksPerMultiprocessor")
+        return n.value * sms >= blocks
 
     # q [B,Hq,D]; kc/vc [B,Tmax,Hkv,D]; first L positions valid -> o [B,Hq,D]. As CudaBackend.decode: v3 (one
     # launch) where B x Hkv < DECODE_V3_BELOW, else v2. `variant` = (warps, stages, cluster) runs a decode lab
@@ -219,8 +250,13 @@ class Kernels:
         po = torch.empty(B, Hq, parts, D, device=q.device, dtype=torch.float32) if parts > 1 else None
         pml = torch.empty(B, Hq, parts, 2, device=q.device, dtype=torch.float32) if parts > 1 else None
         name = f"decode_hd{D}_g{G}" + (f"_w{warps}_s{stages}" + (f"_c{cl}" if cl > 1 else "") if variant else "")
-        self.launch(name, (n, Hkv, B), (32 * warps, 1, 1), self.decode_smem(D, G, warps, stages), o, po, pml,
-                    self.decode_counters(B * Hkv) if parts > 1 else None, q, kc, vc, L, Tmax, Hkv, chunk, 1.0 / math.sqrt(D))
+        smem = self.decode_smem(D, G, warps, stages)
+        # As CudaBackend.decode (merge AUTO): the SPIN instance where the grid is co-resident
+        spin = variant is None and splits is None and parts > 1 and self.decode_spin_fits(name + "_spin", smem,
+                                                                                         32 * warps, n * Hkv * B)
+        self.launch(name + ("_spin" if spin else ""), (n, Hkv, B), (32 * warps, 1, 1), smem, o, po, pml,
+                    self.decode_counters((2 if spin else 1) * B * Hkv, spin) if parts > 1 else None, q, kc, vc, L, Tmax,
+                    Hkv, chunk, 1.0 / math.sqrt(D))
         return o
 
     # decode v2 (two launches): CudaBackend.decodeSplit's v2 rule

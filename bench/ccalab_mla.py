@@ -97,7 +97,9 @@ class MlaKernels:
         chunk = -(-chunk // bn) * bn
         return -(-L // chunk), chunk
 
-    def decode(self, qa, cache, L, r, scale, work=None, out=None, bn=None):
+    def decode(self, qa, cache, L, r, scale, work=None, out=None, bn=None, spin=False, splits=None):
+        """spin: the _spin instance (combine fused; CudaMla.decode's choice where the grid is co-resident);
+        splits: a forced split count (checks)."""
         B, H, dk = qa.shape
         Tmax = cache.shape[1]
         dr = dk - r
@@ -106,14 +108,27 @@ class MlaKernels:
         assert cache.shape == (B, Tmax, dk) and 1 <= L <= Tmax, (cache.shape, L)
         assert qa.is_contiguous() and cache.is_contiguous() and qa.dtype == cache.dtype == torch.bfloat16
         n, chunk = self.decode_splits(B, H, L, bn, r)
+        if splits is not None:
+            chunk = -(-(-(-L // splits)) // bn) * bn
+            n = -(-L // chunk)
         if work is None or work[0].shape[2] != n:
             work = (torch.empty(B, H, n, r, device=qa.device, dtype=torch.float32),
                     torch.empty(B, H, n, 2, device=qa.device, dtype=torch.float32))
         po, pml = work
         groups = (H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK
-        self.k.launch(f"mla_decode_r{r}_rope{dr}{DECODE_VARIANTS[(r, bn)]}", (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn),
-                      po, pml, qa, cache, int(L), int(Tmax), int(H), int(chunk), float(scale))
         out = torch.empty(B, H, r, device=qa.device, dtype=torch.float32) if out is None else out
+        name = f"mla_decode_r{r}_rope{dr}{DECODE_VARIANTS[(r, bn)]}"
+        if spin:
+            if getattr(self, "_spin_counters", None) is None:  # {arrivals, epoch} per (b, head group), zeroed once
+                self._spin_counters = torch.zeros(1 << 14, dtype=torch.int32, device=qa.device)
+            assert 2 * B * groups <= self._spin_counters.numel()
+            assert self.k.decode_spin_fits(name + "_spin", decode_smem(r, dr, bn), DECODE_THREADS, n * groups * B, self.sms), \
+                "grid not co-resident"
+            self.k.launch(name + "_spin", (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn), po, pml, qa,
+                          cache, int(L), int(Tmax), int(H), int(chunk), float(scale), out, self._spin_counters)
+            return out
+        self.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn),
+                      po, pml, qa, cache, int(L), int(Tmax), int(H), int(chunk), float(scale))
         self.k.launch(f"mla_decode_combine_r{r}", (H, B, r // 64), (16, COMBINE_GROUPS, 1), 0, out, po, pml, int(H),
                       int(n))
         return out

@@ -13,7 +13,8 @@
 // the combine kernel adds a launch and its own latency chain (34-57% of copy bandwidth).
 // v3 streams each chunk through an NST-deep cp.async ring in shared memory (NST tiles of K and V issued before the
 // first is read), loads q while they fly, and the last block of each (b, KV head) to finish (an atomic counter it
-// resets) merges the S partials: one launch. It wins at batch 1 with few KV heads and loses 5-20% where v2's many
+// resets) merges the S partials: one launch. Session 4: where the grid is co-resident every block merges a slice
+// instead (SPIN, below). It wins at batch 1 with few KV heads and loses 5-20% where v2's many
 // 4-warp blocks hide the G >= 4 ALU work better (decode lab, docs/perf-log.md "Decode v3"): CudaBackend.decodeSplit
 // picks per shape.
 #pragma once
@@ -199,7 +200,48 @@ template <int D, int G, int NW, int NST> __host__ __device__ constexpr int smem_
 // CL > 1: launched in clusters of CL consecutive splits (__cluster_dims__(CL, 1, 1), S a multiple of CL); each
 // cluster merges its CL block results through distributed shared memory into one partial, so the last block's
 // combine reads S / CL partials instead of S (the combine of S = 64 partials of 4 heads was ~4 us at batch 1).
-template <int D, int G, int NW, int NST, int CL = 1>
+// SPIN (session 4, Idea A): instead of the last block merging all S partials alone, every block, once all S
+// blocks of its (b, KV head) have written their partials, merges a slice of the G x D/4 float4 columns itself.
+// SPIN = 1: a fence, an arrival counter every block spins on, a departure counter whose last block resets both.
+// SPIN = 2 (shipped): thread 0 arrives with an acq_rel atomic; the last to arrive resets the counter and releases a
+// per-group epoch (read at the kernel's start) that the others acquire: no fence, no departure, 0.3-0.4 us less.
+// counters then hold 2 ints per (b, KV head): {arrivals, departures} or {arrivals, epoch}; zero before the first
+// launch; SPIN = 2 leaves the epoch counting, so its counters are not shared with SPIN = 0 launches.
+// Deadlock-free ONLY where the whole grid is co-resident: the launcher checks the occupancy (CudaBackend
+// .decodeSpinFits) and uses SPIN = 0 otherwise.
+// PDL (session 4): launched as a programmatic dependent of the kernel that writes q and the new cache row L - 1:
+// the tiles wholly before row L - 1 are issued before griddepcontrol.wait (the old cache was written by kernels
+// that completed before that producer began), q and the tiles holding row L - 1 after it. Without a programmatic
+// launch the wait returns at once. Lab only (kernels-dev/decode_floor.cu): on the session-4 H100 no dependent ever
+// started before its primary ended, eager or in a graph (docs/perf-log.md "Session 4, dec"), so nothing ships it.
+DEVI void griddep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+DEVI void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+// Lab only (kernels-dev/decode_floor.cu defines DECODE_TRACE): thread 0 of each block stamps %globaltimer and
+// clock64 at the kernel's milestones into dec_trace[block][16]; the shipped build compiles DTRACE to nothing.
+#ifdef DECODE_TRACE
+__device__ unsigned long long dec_trace[4096 * 16];
+#define DTRACE(k)                                                                                           \
+    do {                                                                                                    \
+        if (threadIdx.x == 0) {                                                                             \
+            unsigned long long t_;                                                                          \
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_));                                         \
+            const long i_ = (blockIdx.x + (long)gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z)) * 16;  \
+            dec_trace[i_ + 2 * (k)] = t_;                                                                   \
+            dec_trace[i_ + 2 * (k) + 1] = clock64();                                                        \
+        }                                                                                                   \
+    } while (0)
+#else
+#define DTRACE(k) do {} while (0)
+#endif
+template <int D, int G, int NW, int NST, int CL = 1, int SPIN = 0, bool PDL = false>
 __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
                                               float* __restrict__ partML, int* __restrict__ counters,
                                               const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
@@ -217,6 +259,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     extern __shared__ __align__(16) unsigned char dsmem[];
     __nv_bfloat16* ring = reinterpret_cast<__nv_bfloat16*>(dsmem);  // [NST][K, V][TK][D]
 
+    DTRACE(0);  // start
     const int split = blockIdx.x, hk = blockIdx.y, b = blockIdx.z, nSplit = gridDim.x;
     const int Hq = Hkv * G;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, sub = lane % LPR, grp = lane / LPR;
@@ -242,8 +285,27 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             cp_async_16(smem_u32(vs + r * D + col * 8), Vb + off, ok ? 16 : 0);
         }
     };
+    // SPIN == 2: this group's release epoch, read while the first tiles fly (it moves only once every block of
+    // the group, this one included, has arrived, so the value read here is this launch's).
+    int epoch0 = 0;
+    if constexpr (SPIN == 2) {
+        if (tid == 0 && nSplit > 1) epoch0 = ld_relaxed_gpu(counters + 2 * (b * Hkv + hk) + 1);
+    }
+    int pre = 0;  // tiles issued before griddepcontrol.wait (PDL): only those wholly before row L - 1
+    if constexpr (PDL) {
+#pragma unroll
+        for (int s = 0; s < NST - 1; s++) {
+            if (s < nTiles && start + (s + 1) * TK <= L - 1 && pre == s) {
+                issue(s);
+                cp_async_commit();
+                pre++;
+            }
+        }
+        griddep_wait();
+    }
 #pragma unroll
     for (int s = 0; s < NST - 1; s++) {
+        if (s < pre) continue;
         if (s < nTiles) issue(s);
         cp_async_commit();
     }
@@ -272,6 +334,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         cp_async_commit();
         cp_async_wait<NST - 1>();
         __syncthreads();
+        if (it == 0) DTRACE(1);  // the first tile is in shared memory
         const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
         const __nv_bfloat16* vs = ks + TK * D;
         const int base = start + it * TK;
@@ -327,6 +390,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         }
     }
     cp_async_wait<0>();  // only empty groups remain; the ring is reused below
+    DTRACE(2);  // the last tile is consumed
 
     // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via the ring.
 #pragma unroll
@@ -436,6 +500,90 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
 #endif
     } else {
         if (nSplit == 1) return;
+    }
+    if constexpr (SPIN != 0 && CL == 1) {
+        // Every block of this (b, KV head) waits until all S partials are written, then merges its slice.
+        int* arrive = counters + 2 * (b * Hkv + hk);
+        int* depart = arrive + 1;  // SPIN == 1: departures; SPIN == 2: the release epoch
+        DTRACE(3);  // the partial is written
+        if constexpr (SPIN == 1) {
+            __threadfence();
+            __syncthreads();
+            if (tid == 0) {
+                atomicAdd(arrive, 1);
+                while (ld_acquire_gpu(arrive) < nSplit) __nanosleep(20);
+            }
+            __syncthreads();
+            __threadfence();
+        } else {
+            // The block's partial stores happen-before thread 0's acq_rel arrival (bar.sync, then the release is
+            // cumulative); the last to arrive has acquired every earlier arrival (one RMW chain), resets the counter
+            // and releases the epoch; the others acquire it. No fence, no departure count: 2 round trips fewer.
+            __syncthreads();
+            if (tid == 0) {
+                if (atom_add_acq_rel_gpu(arrive, 1) == nSplit - 1) {
+                    *arrive = 0;  // every block has arrived: ready for the next launch
+                    st_release_gpu(depart, epoch0 + 1);
+                } else {
+                    while (ld_acquire_gpu(depart) == epoch0) __nanosleep(20);
+                }
+            }
+            __syncthreads();
+        }
+        DTRACE(4);  // every split of the group has arrived
+        constexpr int C4 = G * D / 4, MAXS = MAX_SPLITS / 32;
+        const long head0 = (long)b * Hq + hk * G;
+        for (int c = split + warp * nSplit; c < C4; c += NW * nSplit) {
+            const int g = c / (D / 4), d4 = c % (D / 4);
+            const long r0 = (head0 + g) * nSplit;
+            float ms[MAXS], ls[MAXS], mx = -INFINITY;
+            float4 p[MAXS];
+#pragma unroll
+            for (int k = 0; k < MAXS; k++) {
+                const int s = lane + 32 * k;
+                ms[k] = -INFINITY; ls[k] = 0.f; p[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+                if (s < nSplit) {
+                    const float2 ml = __ldcg(reinterpret_cast<const float2*>(partML + (r0 + s) * 2));
+                    ms[k] = ml.x; ls[k] = ml.y;
+                    p[k] = __ldcg(reinterpret_cast<const float4*>(partO + (r0 + s) * D) + d4);
+                }
+                mx = fmaxf(mx, ms[k]);
+            }
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
+            float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+            float lsum = 0.f;
+#pragma unroll
+            for (int k = 0; k < MAXS; k++) {
+                const float w = ms[k] == -INFINITY ? 0.f : exp2f(ms[k] - mx);
+                lsum += w * ls[k];
+                a.x += w * p[k].x; a.y += w * p[k].y; a.z += w * p[k].z; a.w += w * p[k].w;
+            }
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) {
+                lsum += __shfl_xor_sync(0xffffffff, lsum, off);
+                a.x += __shfl_xor_sync(0xffffffff, a.x, off);
+                a.y += __shfl_xor_sync(0xffffffff, a.y, off);
+                a.z += __shfl_xor_sync(0xffffffff, a.z, off);
+                a.w += __shfl_xor_sync(0xffffffff, a.w, off);
+            }
+            if (lane == 0) {
+                const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+                *reinterpret_cast<uint2*>(O + (head0 + g) * D + d4 * 4) =
+                    make_uint2(pack_bf16(a.x * inv, a.y * inv), pack_bf16(a.z * inv, a.w * inv));
+            }
+        }
+        if constexpr (SPIN == 1) {
+            __syncthreads();
+            DTRACE(5);  // the slice is merged
+            if (tid == 0 && atomicAdd(depart, 1) == nSplit - 1) {  // every block has left its spin
+                *arrive = 0;
+                *depart = 0;
+            }
+        } else {
+            DTRACE(5);
+        }
+        return;
     }
 
     // The last block of this (b, KV head) to get here merges the nParts partial results of its G heads.

@@ -30,11 +30,28 @@ template <int R, int DR, int BN> __host__ __device__ constexpr int smem_bytes() 
 }
 }
 
-template <int R, int DR, int BN>
+namespace mla_decode {
+constexpr int CGROUPS = 8;
+// Merge (m2, l2, a2) into (m, l, a); m in log2 units, -inf = empty.
+DEVI void merge_partial(float& m, float& l, float4& a, float m2, float l2, float4 a2) {
+    const float mn = fmaxf(m, m2);
+    const float ca = m == -INFINITY ? 0.f : exp2f(m - mn), cb = m2 == -INFINITY ? 0.f : exp2f(m2 - mn);
+    a.x = a.x * ca + a2.x * cb; a.y = a.y * ca + a2.y * cb; a.z = a.z * ca + a2.z * cb; a.w = a.w * ca + a2.w * cb;
+    l = l * ca + l2 * cb;
+    m = mn;
+}
+}
+// SPIN (session 4, lab only: kernels-dev/mla_decode_spin_lab.cu; it LOST to split + combine, 0.8-1.3x the time,
+// docs/perf-log.md "Session 4, dec"): the combine fused into the split kernel for a co-resident grid: every block
+// writes its partial, thread 0 arrives on the (b, head group)'s counter (acq_rel), the last to arrive resets it and
+// releases the group's epoch, and every block then merges a slice of the 16 x R/4 float4 columns of OLat
+// (attention/decode.cuh SPIN = 2). counters: 2 ints per (b, head group), zero before the first launch.
+template <int R, int DR, int BN, bool SPIN = false>
 __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                           const __nv_bfloat16* __restrict__ Qa,
                                                           const __nv_bfloat16* __restrict__ Cache, int L, int Tmax,
-                                                          int H, int chunk, float scale) {
+                                                          int H, int chunk, float scale, float* __restrict__ OLat = nullptr,
+                                                          int* __restrict__ counters = nullptr) {
     using namespace mla_decode;
     constexpr int DK = R + DR, SK = DK + 8, CH = DK / 8;      // padded row stride: odd count of 16-byte chunks
     constexpr int KSPLIT = NWARPS * 8 / BN, KSTEPS = DK / 16 / KSPLIT;  // k-slices of S and their 16-wide steps
@@ -52,6 +69,12 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
     const int start = split * chunk, end = min(L, start + chunk);
     const int nTiles = (end - start + BN - 1) / BN;
     const __nv_bfloat16* Cb = Cache + (long)b * Tmax * DK;
+    int* ctr = nullptr;  // SPIN: {arrivals, epoch} of this (b, head group)
+    int epoch0 = 0;      // read before this block arrives: the epoch moves only once every block has
+    if constexpr (SPIN) {
+        ctr = counters + 2 * (b * gridDim.y + blockIdx.y);
+        if (tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
+    }
 
     for (int i = tid; i < HT * CH; i += NTHREADS) {
         int r = i / CH, c = i % CH, h = h0 + r;
@@ -201,23 +224,50 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         if (hA < H) { partML[rowA * 2] = mRow[0]; partML[rowA * 2 + 1] = lRow[0]; }
         if (hB < H) { partML[rowB * 2] = mRow[1]; partML[rowB * 2 + 1] = lRow[1]; }
     }
+    if constexpr (SPIN) {
+        __syncthreads();
+        if (tid == 0) {
+            if (atom_add_acq_rel_gpu(ctr, 1) == nSplit - 1) {
+                ctr[0] = 0;
+                st_release_gpu(ctr + 1, epoch0 + 1);
+            } else {
+                while (ld_acquire_gpu(ctr + 1) == epoch0) __nanosleep(20);
+            }
+        }
+        __syncthreads();
+        // A warp per float4 column of [16 heads, R]: lanes merge every 32nd split, then across the warp.
+        constexpr int C4 = HT * R / 4;
+        for (int c = split + warp * nSplit; c < C4; c += NWARPS * nSplit) {
+            const int h = h0 + c / (R / 4), d4 = c % (R / 4);
+            if (h >= H) continue;  // uniform over the warp
+            const long row0 = ((long)b * H + h) * nSplit;
+            float m = -INFINITY, l = 0.f;
+            float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int s2 = lane; s2 < nSplit; s2 += 32) {
+                const float2 ml = __ldcg(reinterpret_cast<const float2*>(partML + (row0 + s2) * 2));
+                merge_partial(m, l, a, ml.x, ml.y, __ldcg(reinterpret_cast<const float4*>(partO + (row0 + s2) * R) + d4));
+            }
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) {
+                const float m2 = __shfl_xor_sync(0xffffffff, m, off), l2 = __shfl_xor_sync(0xffffffff, l, off);
+                float4 a2;
+                a2.x = __shfl_xor_sync(0xffffffff, a.x, off); a2.y = __shfl_xor_sync(0xffffffff, a.y, off);
+                a2.z = __shfl_xor_sync(0xffffffff, a.z, off); a2.w = __shfl_xor_sync(0xffffffff, a.w, off);
+                merge_partial(m, l, a, m2, l2, a2);
+            }
+            if (lane == 0) {
+                const float inv = l > 0.f ? 1.f / l : 0.f;
+                *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * R + d4 * 4) =
+                    make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+            }
+        }
+    }
 }
 
 // grid (H, B, R / 64), block (16, CGROUPS): merge the S partial results of each head (log-sum-exp). Thread x owns
 // 4 columns of a 64-column slice; the CGROUPS thread rows take every CGROUPS-th split with a running max (no
 // serial pass over all splits first: at batch 1 with ~128 splits that pass was the combine's latency) and are
 // merged through shared memory, so ~128 blocks share the partO reads even at batch 1.
-namespace mla_decode {
-constexpr int CGROUPS = 8;
-// Merge (m2, l2, a2) into (m, l, a); m in log2 units, -inf = empty.
-DEVI void merge_partial(float& m, float& l, float4& a, float m2, float l2, float4 a2) {
-    const float mn = fmaxf(m, m2);
-    const float ca = m == -INFINITY ? 0.f : exp2f(m - mn), cb = m2 == -INFINITY ? 0.f : exp2f(m2 - mn);
-    a.x = a.x * ca + a2.x * cb; a.y = a.y * ca + a2.y * cb; a.z = a.z * ca + a2.z * cb; a.w = a.w * ca + a2.w * cb;
-    l = l * ca + l2 * cb;
-    m = mn;
-}
-}
 template <int R>
 __device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OLat, const float* __restrict__ partO,
                                                           const float* __restrict__ partML, int H, int nSplit) {

@@ -5,10 +5,13 @@ import static org.ccalab.engine.backend.cuda.KernelArgs.ints;
 import static org.ccalab.engine.backend.cuda.KernelArgs.ptr;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.logging.Logger;
 import jcuda.CudaException;
 import jcuda.Pointer;
+import jcuda.driver.JCudaDriver;
 import org.ccalab.common.variant.KeyTemperature;
 import org.ccalab.engine.backend.Backend;
 
@@ -376,6 +379,25 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     public void decode(DeviceBuffer o, DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, int batch, int length,
                        int capacity, int qHeads, int kvHeads, int headDim) {
+        decode(o, q, kCache, vCache, batch, length, capacity, qHeads, kvHeads, headDim, 0, DecodeMerge.AUTO);
+    }
+
+    /**
+     * How decode v3 merges the partials of its splits. LAST_BLOCK: the last block of each (sequence, KV head) to
+     * finish merges all S partials alone (session 3). SPIN: every block, once all S blocks of its group have written
+     * their partials (it spins on an arrival counter), merges a slice of the G x D outputs (session 4: 1-3 us less
+     * per call at batch 1, docs/perf-log.md "Session 4, dec"). SPIN is deadlock-free only where the whole grid is
+     * co-resident; AUTO takes it exactly there (decodeSpinFits, an occupancy query) and LAST_BLOCK elsewhere.
+     */
+    public enum DecodeMerge { AUTO, LAST_BLOCK, SPIN }
+
+    /**
+     * decode with the split count and merge forced (tests of the fused path): forcedSplits > 0 runs v3 with about
+     * that many splits (whole tiles, at most DECODE_V3_MAX_SPLITS), 0 keeps the rule; forcing SPIN where the grid
+     * would not be co-resident is refused (it could deadlock).
+     */
+    void decode(DeviceBuffer o, DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, int batch, int length,
+                int capacity, int qHeads, int kvHeads, int headDim, int forcedSplits, DecodeMerge merge) {
         AttentionShape s = new AttentionShape(batch, capacity, qHeads, kvHeads, headDim);
         if (length <= 0 || length > capacity)
             throw new IllegalArgumentException("length " + length + " outside [1, capacity=" + capacity + "]");
@@ -386,7 +408,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
         need(q, (long) batch * qHeads * headDim * 2, "q");
         need(kCache, s.kvElements() * 2, "kCache");
         need(vCache, s.kvElements() * 2, "vCache");
-        DecodeSplit sp = decodeSplit(batch, qHeads, kvHeads, length, headDim);
+        DecodeSplit sp = forcedSplits > 0 ? forcedDecodeSplit(length, headDim, forcedSplits)
+                : decodeSplit(batch, qHeads, kvHeads, length, headDim);
         float scale = (float) (1.0 / Math.sqrt(headDim));
         if (sp.fused() && sp.partials() == 1) {  // one cluster per KV head: no partials, no counters
             kernels.launch(CudaKernels.decode(headDim, g), new int[] {sp.splits(), kvHeads, batch},
@@ -399,9 +422,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
         try (DeviceBuffer partO = allocate((long) batch * qHeads * sp.partials() * headDim * 4);
              DeviceBuffer partMl = allocate((long) batch * qHeads * sp.partials() * 2 * 4)) {
             if (sp.fused()) {
-                kernels.launch(CudaKernels.decode(headDim, g), new int[] {sp.splits(), kvHeads, batch},
+                boolean spin = decodeMerge(merge, sp, batch, kvHeads, headDim, g) == DecodeMerge.SPIN;
+                // SPIN: an arrival counter and a release epoch per (sequence, KV head), in their own buffer (the
+                // epoch keeps counting); LAST_BLOCK: one arrival counter per group, left zero by every launch.
+                kernels.launch(spin ? CudaKernels.decodeSpin(headDim, g) : CudaKernels.decode(headDim, g),
+                        new int[] {sp.splits(), kvHeads, batch},
                         CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
-                        Pointer.to(ptr(o), ptr(partO), ptr(partMl), ptr(decodeCounters(batch * kvHeads)), ptr(q),
+                        Pointer.to(ptr(o), ptr(partO), ptr(partMl),
+                                ptr(spin ? spinCounters.get(2 * batch * kvHeads) : lastBlockCounters.get(batch * kvHeads)), ptr(q),
                                 ptr(kCache), ptr(vCache), ints(length), ints(capacity), ints(kvHeads), ints(sp.chunk()),
                                 floats(scale)));
             } else {
@@ -417,23 +445,69 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
-    private DeviceBuffer decodeCounters;
-    private int decodeCounterSlots;
+    /** v3 with {@code splits} forced (whole tiles; the last split may be shorter): see decode's forcedSplits. */
+    static DecodeSplit forcedDecodeSplit(int length, int headDim, int splits) {
+        if (splits < 1 || splits > CudaKernels.DECODE_V3_MAX_SPLITS)
+            throw new IllegalArgumentException("splits " + splits + " outside [1, " + CudaKernels.DECODE_V3_MAX_SPLITS + "]");
+        int tile = CudaKernels.decodeTileKeys(headDim);
+        int chunk = ceil(ceil(length, splits), tile) * tile;
+        return new DecodeSplit(ceil(length, chunk), chunk, true);
+    }
+
+    /** The merge a fused launch of {@code sp} runs: AUTO resolves to SPIN exactly where the grid is co-resident. */
+    DecodeMerge decodeMerge(DecodeMerge wanted, DecodeSplit sp, int batch, int kvHeads, int headDim, int group) {
+        if (wanted == DecodeMerge.LAST_BLOCK) return wanted;
+        boolean fits = decodeSpinFits(headDim, group, sp.splits() * kvHeads * batch);
+        if (wanted == DecodeMerge.SPIN && !fits)
+            throw new IllegalArgumentException("decode SPIN merge refused: " + sp.splits() * kvHeads * batch
+                    + " blocks are not co-resident on this device (it could deadlock)");
+        return fits ? DecodeMerge.SPIN : DecodeMerge.LAST_BLOCK;
+    }
+
+    private final Map<String, Integer> spinBlocksPerSm = new HashMap<>();
 
     /**
-     * Decode v3's per-(sequence, KV head) arrival counters: zeroed once on the stream when (re)allocated; every
-     * launch leaves them zero (the last block of each group resets its counter), so launches on this stream can
-     * share them.
+     * Whether {@code blocks} blocks of the SPIN instance fit on the device at once (blocks per SM from the
+     * occupancy API x SMs): then every block that spins waits only on blocks that are running, never on one
+     * that cannot be scheduled.
      */
-    private DeviceBuffer decodeCounters(int slots) {
-        if (decodeCounters == null || decodeCounterSlots < slots) {
-            if (decodeCounters != null) decodeCounters.close();
-            decodeCounterSlots = Math.max(slots, 1024);
-            decodeCounters = allocate(decodeCounterSlots * 4L);
-            device.zero(decodeCounters, decodeCounterSlots * 4L);
-        }
-        return decodeCounters;
+    boolean decodeSpinFits(int headDim, int group, int blocks) {
+        String name = CudaKernels.decodeSpin(headDim, group);
+        int perSm = spinBlocksPerSm.computeIfAbsent(name, n -> {
+            int smem = CudaKernels.decodeSmem(headDim, group);
+            int[] out = new int[1];
+            int rc = JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out,
+                    kernels.function(n, smem), CudaKernels.DECODE_V3_WARPS * 32, smem);
+            return rc == 0 ? out[0] : 0;  // an error: never spin
+        });
+        return (long) perSm * multiprocessors() >= blocks;
     }
+
+    /**
+     * Decode v3's per-(sequence, KV head) counters: zeroed once on the stream when (re)allocated, then owned by the
+     * kernels. LAST_BLOCK leaves its arrival counter zero after every launch; SPIN resets its arrival counter and
+     * leaves its epoch counting (any value is a valid start), so the two merges keep separate buffers.
+     */
+    private final class DecodeCounters {
+        private DeviceBuffer buffer;
+        private int slots;
+
+        DeviceBuffer get(int want) {
+            if (buffer == null || slots < want) {
+                if (buffer != null) buffer.close();
+                slots = Math.max(want, 1024);
+                buffer = allocate(slots * 4L);
+                device.zero(buffer, slots * 4L);
+            }
+            return buffer;
+        }
+
+        void close() {
+            if (buffer != null) buffer.close();
+        }
+    }
+
+    private final DecodeCounters lastBlockCounters = new DecodeCounters(), spinCounters = new DecodeCounters();
 
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
     public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,
@@ -524,7 +598,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
     @Override
     public void close() {
         device.synchronize();
-        if (decodeCounters != null) decodeCounters.close();
+        lastBlockCounters.close();
+        spinCounters.close();
         cublas.close();
         kernels.close();
         device.close();

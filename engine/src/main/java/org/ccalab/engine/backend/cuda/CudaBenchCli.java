@@ -409,12 +409,23 @@ public final class CudaBenchCli {
 
     /** Decode of the last prefill row: {error vs the float64 CPU kernel, difference from the GPU prefill's row}. */
     Err[] decodeErrors(AttentionKernel ref, Variant v, int batch, int length, int capacity) {
+        return decodeErrors(ref, v, batch, length, capacity, 0, (o, q, k, vc) -> cuda.decode(o, q, k, vc, batch, length,
+                capacity, v.qHeads(), v.kvHeads(), v.headDim()));
+    }
+
+    /** One decode launch over the uploaded q [B, Hq, D] and caches [B, capacity, Hkv, D] into o. */
+    interface DecodeCall {
+        void run(DeviceBuffer o, DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache);
+    }
+
+    /** decodeErrors with the decode launch given (a forced split count or merge) and inputs drawn from {@code seed}. */
+    Err[] decodeErrors(AttentionKernel ref, Variant v, int batch, int length, int capacity, long seed, DecodeCall call) {
         AttentionShape cache = new AttentionShape(batch, capacity, v.qHeads(), v.kvHeads(), v.headDim());
         AttentionShape pre = new AttentionShape(batch, length, v.qHeads(), v.kvHeads(), v.headDim());
         int d = v.headDim();
-        short[] qAll = Bf16.fromDoubles(Random.doubles(pre.qElements(), 21));
-        short[] kc = Bf16.fromDoubles(Random.doubles(cache.kvElements(), 22));
-        short[] vc = Bf16.fromDoubles(Random.doubles(cache.kvElements(), 23));
+        short[] qAll = Bf16.fromDoubles(Random.doubles(pre.qElements(), 21 + 3 * seed));
+        short[] kc = Bf16.fromDoubles(Random.doubles(cache.kvElements(), 22 + 3 * seed));
+        short[] vc = Bf16.fromDoubles(Random.doubles(cache.kvElements(), 23 + 3 * seed));
         // The decode query is the last prefill row: then decode == prefill's last row, and both == the reference.
         short[] qLast = new short[batch * v.qHeads() * d];
         short[] kPre = new short[(int) pre.kvElements()], vPre = new short[(int) pre.kvElements()];
@@ -424,17 +435,16 @@ public final class CudaBenchCli {
             System.arraycopy(kc, b * capacity * rowKv, kPre, b * length * rowKv, length * rowKv);
             System.arraycopy(vc, b * capacity * rowKv, vPre, b * length * rowKv, length * rowKv);
         }
-        double[] o = new double[qAll.length], lse = new double[batch * v.qHeads() * length];
-        ref.forward(o, lse, Bf16.toDoubles(qAll), Bf16.toDoubles(kPre), Bf16.toDoubles(vPre), new AttentionKernel.Dims(batch,
-                length, v.qHeads(), v.kvHeads(), d, d, 1.0 / Math.sqrt(d), true));
+        // The float64 CPU decode of the last row (O(L); the whole causal prefill on the CPU is O(L^2): minutes at 16k).
         double[] want = new double[qLast.length];
-        for (int b = 0; b < batch; b++) System.arraycopy(o, (b * length + length - 1) * rowQ, want, b * rowQ, rowQ);
+        ref.decode(want, Bf16.toDoubles(qLast), Bf16.toDoubles(kc), Bf16.toDoubles(vc), capacity, length, batch, v.qHeads(),
+                v.kvHeads(), d, d, 1.0 / Math.sqrt(d));
         try (DeviceBuffer dq = cuda.uploadBf16(qLast); DeviceBuffer dk = cuda.uploadBf16(kc); DeviceBuffer dv = cuda.uploadBf16(vc);
              DeviceBuffer dout = cuda.allocate(qLast.length * 2L); DeviceBuffer dqa = cuda.uploadBf16(qAll);
              DeviceBuffer dkp = cuda.uploadBf16(kPre); DeviceBuffer dvp = cuda.uploadBf16(vPre);
-             DeviceBuffer dpre = cuda.allocate(pre.qElements() * 2); DeviceBuffer dl = cuda.allocate(lse.length * 4L)) {
+             DeviceBuffer dpre = cuda.allocate(pre.qElements() * 2); DeviceBuffer dl = cuda.allocate((long) batch * v.qHeads() * length * 4)) {
             cuda.poison(dout);
-            cuda.decode(dout, dq, dk, dv, batch, length, capacity, v.qHeads(), v.kvHeads(), d);
+            call.run(dout, dq, dk, dv);
             double[] got = Bf16.toDoubles(cuda.downloadBf16(dout, qLast.length));
             Err e = Err.of(got, want);
             cuda.flashForward(dpre, dl, dqa, dkp, dvp, pre, true, v.kvHeads());

@@ -226,6 +226,11 @@ final class CudaKernels {
         return "decode_hd" + headDim + "_g" + group;
     }
 
+    /** Decode v3 with the SPIN merge (every block merges a slice once all splits arrived; co-resident grids only). */
+    static String decodeSpin(int headDim, int group) {
+        return decode(headDim, group) + "_spin";
+    }
+
     /** Keys per v3 tile: (256 / D) rows per warp pass x warps x 4 passes. */
     static int decodeTileKeys(int headDim) {
         return 256 / headDim * DECODE_V3_WARPS * 4;
@@ -305,6 +310,7 @@ final class CudaKernels {
             for (int g : DECODE_GROUPS) {
                 names.add(decodeSplit(d, g));
                 names.add(decode(d, g));
+                names.add(decodeSpin(d, g));
             }
             names.add(decodeCombine(d));
         }

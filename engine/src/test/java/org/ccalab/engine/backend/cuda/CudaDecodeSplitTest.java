@@ -69,6 +69,19 @@ class CudaDecodeSplitTest {
         for (int d : new int[] {64, 128, 256})
             for (int g : new int[] {1, 2, 4, 8})
                 assertThat(CudaKernels.decodeSmem(d, g)).isLessThanOrEqualTo(227 * 1024);
-        assertThat(CudaKernels.all()).contains("decode_hd128_g4", "decode_hd256_g8", "decode_splitkv_hd128_g4");
+        assertThat(CudaKernels.all()).contains("decode_hd128_g4", "decode_hd256_g8", "decode_splitkv_hd128_g4",
+                "decode_hd128_g4_spin", "decode_hd64_g1_spin", "decode_hd256_g8_spin");
+    }
+
+    @Test
+    void aForcedSplitCountGivesWholeTilesOnTheFusedPath() {
+        // 16384 keys in 17 splits: 964 keys each -> 16 tiles of 64 = 1024 keys, 16 splits
+        assertThat(CudaBackend.forcedDecodeSplit(16384, 128, 17)).isEqualTo(new DecodeSplit(16, 1024, true));
+        assertThat(CudaBackend.forcedDecodeSplit(16384, 128, 1)).isEqualTo(new DecodeSplit(1, 16384, true));
+        // more splits than tiles: one tile each
+        assertThat(CudaBackend.forcedDecodeSplit(65, 128, 256)).isEqualTo(new DecodeSplit(2, 64, true));
+        assertThat(CudaBackend.forcedDecodeSplit(3000, 256, 3)).isEqualTo(new DecodeSplit(3, 1024, true));
+        assertThatThrownBy(() -> CudaBackend.forcedDecodeSplit(100, 128, 0)).hasMessageContaining("splits 0");
+        assertThatThrownBy(() -> CudaBackend.forcedDecodeSplit(100, 128, 257)).hasMessageContaining("splits 257");
     }
 }

@@ -1,0 +1,100 @@
+// Decode floor lab (session 4, helper "dec"): what a batch-1 decode call costs at the least, beside decode v3.
+#define DECODE_TRACE
+// Build: nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -fatbin -o decode_floor.fatbin kernels-dev/decode_floor.cu
+//   empty_kernel                       a launch and nothing else
+//   stream_read_t<NT>_u<U>             reads two contiguous buffers (exactly the K and V bytes of a batch-1 cache
+//                                      with Tmax = L) in one chunk per block, U 16-byte loads of each in flight per thread
+//   decode_hd128_g<G>_v3|_spin|_pdl|_spinpdl   decode v3 (the shipped template, 8 warps x 2 stages) and its SPIN /
+//                                      PDL instances (attention/decode.cuh)
+//   qkv_producer                       a decode step's producer: the QKV projection GEMV (one warp per output row,
+//                                      W [N, E] bf16) that writes q and appends row `pos` of K and V; `trigger`
+//                                      calls griddepcontrol.launch_dependents at its start
+#include "../engine/src/main/cuda/attention/decode.cuh"
+
+extern "C" __global__ void empty_kernel() {}
+
+template <int NT, int U>
+__device__ __forceinline__ void stream_read(const uint4* __restrict__ a, const uint4* __restrict__ b, long n16, long chunk16,
+                                            unsigned* out) {
+    const long s = blockIdx.x * chunk16, e = min(n16, s + chunk16);
+    unsigned x = 0;
+    for (long i = s + threadIdx.x; i < e; i += NT * U) {
+        uint4 va[U], vb[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const long j = i + (long)u * NT;
+            va[u] = vb[u] = make_uint4(0, 0, 0, 0);
+            if (j < e) { va[u] = __ldg(a + j); vb[u] = __ldg(b + j); }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) x ^= va[u].x ^ va[u].y ^ va[u].z ^ va[u].w ^ vb[u].x ^ vb[u].y ^ vb[u].z ^ vb[u].w;
+    }
+    if (x == 0x9e3779b9u) out[blockIdx.x] = x;  // keeps the loads; practically never taken
+}
+#define SR(NT, U)                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(NT) stream_read_t##NT##_u##U(const uint4* a, const uint4* b, long n16, \
+                                                                             long chunk16, unsigned* out) {       \
+        stream_read<NT, U>(a, b, n16, chunk16, out);                                                               \
+    }
+SR(256, 8) SR(512, 4) SR(1024, 4)
+
+#define DEC(G, SUF, SPIN, PDL)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) decode_hd128_g##G##_##SUF(                               \
+        __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                  \
+        const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
+        decode_kernel<128, G, 8, 2, 1, SPIN, PDL>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, scale); \
+    }
+#define DECS(G) DEC(G, v3, 0, false) DEC(G, spin, 1, false) DEC(G, pdl, 0, true) DEC(G, spinpdl, 1, true) \
+    DEC(G, epoch, 2, false) DEC(G, epochpdl, 2, true)
+DECS(1) DECS(2) DECS(4) DECS(8)
+// (call 2 also had SPIN with NST = 3 / 4 stages, decode_hd128_g<G>_spin_s<NST>: no gain, dropped)
+
+// PDL probe (call 2): does a programmatic dependent start before its primary ends (eager and in a graph)?
+// ts[0] = the primary's last block end, ts[1] = the secondary's first block start, ts[2] = its first block past
+// griddepcontrol.wait (globaltimer ns).
+DEVI unsigned long long gtime() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+extern "C" __global__ void pdl_primary(unsigned long long* ts, int trigger, long long ns) {
+    if (trigger) griddep_launch_dependents();
+    const unsigned long long t0 = gtime();
+    while (gtime() - t0 < (unsigned long long)ns) {}
+    __syncthreads();
+    if (threadIdx.x == 0) atomicMax(ts, gtime());
+}
+extern "C" __global__ void pdl_secondary(unsigned long long* ts) {
+    const unsigned long long t = gtime();
+    if (threadIdx.x == 0) atomicMin(ts + 1, t);
+    griddep_wait();
+    if (threadIdx.x == 0) atomicMin(ts + 2, gtime());
+}
+
+// out row j of W z: j < Hq D -> q; then K row, then V row at cache position pos ([Tmax, Hkv, D], batch 1).
+extern "C" __global__ void __launch_bounds__(256) qkv_producer(const __nv_bfloat16* __restrict__ W, const __nv_bfloat16* __restrict__ z,
+                                                               __nv_bfloat16* q, __nv_bfloat16* Kc, __nv_bfloat16* Vc,
+                                                               int pos, int Hq, int Hkv, int E, int trigger) {
+    if (trigger) griddep_launch_dependents();
+    constexpr int D = 128;
+    const int j = blockIdx.x * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    const int N = (Hq + 2 * Hkv) * D;
+    if (j >= N) return;
+    const uint4* w = reinterpret_cast<const uint4*>(W + (long)j * E);
+    const uint4* zz = reinterpret_cast<const uint4*>(z);
+    float s = 0.f;
+    for (int i = lane; i < E / 8; i += 32) {
+        const uint4 wv = __ldg(w + i), zv = __ldg(zz + i);
+        const __nv_bfloat16* we = reinterpret_cast<const __nv_bfloat16*>(&wv);
+        const __nv_bfloat16* ze = reinterpret_cast<const __nv_bfloat16*>(&zv);
+#pragma unroll
+        for (int k = 0; k < 8; k++) s += __bfloat162float(we[k]) * __bfloat162float(ze[k]);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
+    if (lane != 0) return;
+    const __nv_bfloat16 v = __float2bfloat16(s * 0.03125f);
+    if (j < Hq * D) { q[j] = v; return; }
+    const int r = j - Hq * D, kv = r / (Hkv * D), c = r % (Hkv * D);
+    (kv == 0 ? Kc : Vc)[(long)pos * Hkv * D + c] = v;
+}
