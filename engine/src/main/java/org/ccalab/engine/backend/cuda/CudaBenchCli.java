@@ -34,7 +34,8 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill, decode step and backward; its
  * checks are in {@code check}). {@code layer} also times each D = 128 layer's whole backward up to 16k
  * ({@link #layerBackward}; the layers' backward and decode are checked against the CPU in {@code check}). Times are CUDA-event medians after warm-up, inputs
- * rotated over two sets. Exit status 1 when a check fails.
+ * rotated over two sets; decode over as many sets as keep each call's cache out of the L2 ({@link #coldSets}), timed
+ * eagerly and from graph replays. Exit status 1 when a check fails.
  */
 public final class CudaBenchCli {
     static final int E = 2048;
@@ -647,18 +648,21 @@ public final class CudaBenchCli {
 
     /** Absorbed MLA decode (decode + combine) over a random latent cache: cache bytes read per second. */
     void mlaDecode() {
-        table.add("== MLA absorbed decode, one token, 16 heads (latent cache bytes read / s) ==");
+        table.add("== MLA absorbed decode, one token, 16 heads (latent cache bytes read / s; L2-cold: rotated input sets) ==");
         int[][] cases = {{1, 16384}, {8, 16384}, {32, 16384}, {8, 65536}};
         CudaMla mla = new CudaMla(cuda);
         for (MlaConfig c : MLA)
             for (int[] cs : cases) {
                 int b = cs[0], len = cs[1], h = c.nHeads(), r = c.kvLoraRank(), dr = c.qkRopeHeadDim();
                 long kv = CostModel.kvCacheBytesPerToken(c, 2);
-                DeviceBuffer[] cache = {randomBf16((long) b * len * (r + dr), 7), randomBf16((long) b * len * (r + dr), 8)};
-                DeviceBuffer[] qa = {randomBf16((long) b * h * (r + dr), 9), randomBf16((long) b * h * (r + dr), 10)};
+                List<DeviceBuffer[]> sets = coldSets(i -> new DeviceBuffer[] {randomBf16((long) b * len * (r + dr), 7 + 2L * i),
+                        randomBf16((long) b * h * (r + dr), 8 + 2L * i)});
                 try (DeviceBuffer o = cuda.allocate((long) b * h * r * 4)) {
                     double scale = 1 / Math.sqrt(c.qkHeadDim());
-                    java.util.function.IntConsumer step = i -> mla.decode(o, qa[i & 1], cache[i & 1], b, len, len, h, r, dr, scale);
+                    java.util.function.IntConsumer step = i -> {
+                        DeviceBuffer[] in = sets.get(i % sets.size());
+                        mla.decode(o, in[1], in[0], b, len, len, h, r, dr, scale);
+                    };
                     Stats eager = time(step), graph = timeGraph(step);
                     double bytes = (double) b * len * kv;
                     Stats st = graph != null ? graph : eager;  // as the attention decode: the graph replay's time
@@ -672,8 +676,7 @@ public final class CudaBenchCli {
                                 bytes / (graph.p50() * 1e-3) / 1e12);
                     table.add(line);
                 } finally {
-                    closeAll(cache);
-                    closeAll(qa);
+                    sets.forEach(CudaBenchCli::closeAll);
                 }
             }
     }
@@ -743,36 +746,51 @@ public final class CudaBenchCli {
         cells.add(m);
     }
 
+    /**
+     * Input sets for a decode timing: set 0, then as many more as keep every call L2-cold ({@link
+     * GraphTiming#coldCopies} of set 0's bytes); the body rotates over them by call index.
+     */
+    private List<DeviceBuffer[]> coldSets(java.util.function.IntFunction<DeviceBuffer[]> make) {
+        List<DeviceBuffer[]> sets = new ArrayList<>();
+        sets.add(make.apply(0));
+        long bytes = 0;
+        for (DeviceBuffer buf : sets.getFirst()) bytes += buf.bytes();
+        for (int i = 1, n = GraphTiming.coldCopies(bytes); i < n; i++) sets.add(make.apply(i));
+        return sets;
+    }
+
     void decode() {
-        table.add("== decode, one token over a bf16 KV cache, D=128 (KV bytes read / s) ==");
+        table.add("== decode, one token over a bf16 KV cache, D=128 (KV bytes read / s; L2-cold: rotated input sets) ==");
         int[][] cases = {{1, 16384, 16, 16}, {8, 16384, 16, 16}, {8, 65536, 16, 16}, {8, 16384, 16, 4}, {8, 65536, 4, 4},
-                         {32, 16384, 8, 2}, {1, 16384, 4, 4}, {1, 16384, 8, 2}};
+                         {32, 16384, 8, 2}, {1, 4096, 8, 2}, {1, 4096, 16, 4}, {1, 16384, 4, 4}, {1, 16384, 16, 4},
+                         {1, 16384, 8, 2}, {1, 65536, 8, 2}};
         for (int[] c : cases) {
             int b = c[0], len = c[1], hq = c[2], hkv = c[3], d = 128;
             AttentionShape s = new AttentionShape(b, len, hq, hkv, d);
-            DeviceBuffer[] q = {randomBf16((long) b * hq * d, 7), randomBf16((long) b * hq * d, 8)};
-            DeviceBuffer[] k = {randomBf16(s.kvElements(), 9), randomBf16(s.kvElements(), 10)};
-            DeviceBuffer[] vv = {randomBf16(s.kvElements(), 11), randomBf16(s.kvElements(), 12)};
+            List<DeviceBuffer[]> sets = coldSets(i -> new DeviceBuffer[] {randomBf16((long) b * hq * d, 7 + 3L * i),
+                    randomBf16(s.kvElements(), 8 + 3L * i), randomBf16(s.kvElements(), 9 + 3L * i)});
             try (DeviceBuffer o = cuda.allocate((long) b * hq * d * 2)) {
-                java.util.function.IntConsumer step = i -> cuda.decode(o, q[i & 1], k[i & 1], vv[i & 1], b, len, len, hq, hkv, d);
+                java.util.function.IntConsumer step = i -> {
+                    DeviceBuffer[] in = sets.get(i % sets.size());
+                    cuda.decode(o, in[0], in[1], in[2], b, len, len, hq, hkv, d);
+                };
                 Stats eager = time(step), graph = timeGraph(step);
                 double bytes = 2.0 * s.kvElements() * 2;
                 Variant v = new Variant(hq + "q/" + hkv + "kv", hq == hkv ? "mha" : "gqa", hq, hkv, d);
-                String line = String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv: eager %8.1f us %5.2f TB/s", b, len, hq,
-                        hkv, eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
+                String line = String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv (%2d sets): eager %8.1f us %5.2f TB/s", b, len,
+                        hq, hkv, sets.size(), eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
                 // the cell carries the graph replay's time where there is one (the kernels' time), the eager one else
                 Stats st = graph != null ? graph : eager;
                 cell("decode", "core", v, len, b, st, 0, bytes / (st.p50() * 1e-3), kvBytesPerToken(v));
                 cells.getLast().put("timing", graph != null ? "graph" : "eager");
                 cells.getLast().put("eagerP50Ms", eager.p50());
+                cells.getLast().put("inputSets", sets.size());
                 if (graph != null)
                     line += String.format(Locale.ROOT, " | graph %8.1f us %5.2f TB/s", graph.p50() * 1e3,
                             bytes / (graph.p50() * 1e-3) / 1e12);
                 table.add(line);
             } finally {
-                closeAll(q);
-                closeAll(k);
-                closeAll(vv);
+                sets.forEach(CudaBenchCli::closeAll);
             }
         }
     }
