@@ -4,7 +4,7 @@
 # D=256 training), the Java benchmark CLI (checks, L2-cold decode incl. batch-1 few-KV-head cases, MLA, layers incl.
 # backward) and the 16k forward headline beside PyTorch.
 # Build first (here): bench/make-bundle.sh; copy .bundle/{engine-bundle.tar.xz,ccalab.fatbin} and this script's
-# bench/ into a carried folder. Usage on the device: bench/device-run-s4.sh [headline rounds]
+# bench/ into a carried folder. Usage on the device: bench/device-run-s4.sh [headline rounds, 0 = none]
 set -uo pipefail
 rounds=${1:-3}
 out=${OUT:-/tmp/out}
@@ -34,6 +34,7 @@ echo "== java benchmark CLI (check, decode, mla, layer)"
 /tmp/b/bundle/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096,16384 --phases check,decode,mla,layer \
   > "$out/cuda_bench.txt" 2>&1
 grep -v -e '^PASS' -e 'INFO' -e '^Nov' "$out/cuda_bench.txt" | grep -E "==|x128 T=|4kv T=|2kv T=|B=|FAIL|CHECKS|mla|MLA" | head -90
+[ "$rounds" = 0 ] && exit 0
 echo "== forward headline beside PyTorch (Python-launched)"
 python3 bench/side_by_side.py --fatbin $fb --out "$out" --quick --skip check,decode,gemm,prologue,bwd \
   --headline "$rounds" --core-only "MHA 16x128,CCA-4x 4q/4kv" > "$out/side_by_side.txt" 2>&1
