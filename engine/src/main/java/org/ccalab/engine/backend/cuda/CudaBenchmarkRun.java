@@ -42,8 +42,9 @@ import org.ccalab.engine.run.RunObserver;
  * cached tokens.
  * </ul>
  * MLA ({@link CudaMlaBenchmark}): FORWARD, BACKWARD and DECODE, CORE and LAYER. Not covered, and logged as
- * such: CCA/CCGQA BACKWARD at head dim 256 (no prologue kernel there), the CCA decode layer
- * without the value shift, dtypes other than bf16 (INVALID_CONFIG).
+ * such: backward at head dims other than 64, 128 and 256, the CCA decode layer without the value shift; dtypes other
+ * than bf16 fail as INVALID_CONFIG. Decode cells are timed from CUDA-graph replays over L2-cold copies of their
+ * inputs ({@link GraphTiming}); the others eagerly (their kernels run far longer than a launch).
  *
  * <p>FLOPs ({@link #flops}, CostModel's conventions): forward core = the causal (or full) attention term, forward
  * layer = CostModel's prefill FLOPs (linear and conv weights 2 per token, plus attention); backward = 2x the

@@ -17,10 +17,10 @@ import org.ccalab.engine.run.TrainingRun;
 
 /**
  * The engine on the CUDA backend, found by {@link org.ccalab.engine.run.Engines} by reflection. Runs BENCHMARK
- * runs with our kernels ({@link CudaBenchmarkRun}) and TRAINING runs of MHA/GQA/MQA, CCA and CCGQA models through
- * the CPU engine's {@link TrainingRun} (same data, initial parameters, metrics and checkpoints) with the GPU loop of
- * {@link GpuTrainer} (CCA/CCGQA layers: {@link CudaCcaLayer}). Training MLA fails as INVALID_CONFIG (no GPU
- * training path for it yet): run it with engine.backend=cpu.
+ * runs with our kernels ({@link CudaBenchmarkRun}) and TRAINING runs of MHA/GQA/MQA, CCA/CCGQA and MLA models
+ * through the CPU engine's {@link TrainingRun} (same data, initial parameters, metrics and checkpoints) with the GPU
+ * loop of {@link GpuTrainer} (CCA/CCGQA layers: {@link CudaCcaLayer}; MLA: {@link CudaMlaLayer}). An MLA config whose
+ * head dims have no CUDA kernel fails as INVALID_CONFIG: run it with engine.backend=cpu.
  */
 public final class CudaEngine implements Engine, AutoCloseable {
     private final CudaBackend cuda;
