@@ -46,6 +46,33 @@ FLASH_FWD_WGMMA2(false, true, true, false, flash_fwd_hd128_wgmma5)
 FLASH_FWD_WGMMA2(true, false, true, true, flash_fwd_hd128_causal_wgmma6)
 FLASH_FWD_WGMMA2(false, false, true, true, flash_fwd_hd128_wgmma6)
 
+// Head dim 64 (attention/flash_fwd_wgmma_hd64.cuh): v4 at D = 64, arguments as flash_fwd_hd64*.
+// _wgmma4: 2 consumer warpgroups, BM = 128: grid ((T + 127) / 128, Hq, B), block 384, dynamic shared memory
+// wgfa64::Cfg<2, 4>::SMEM_BYTES = 148480 bytes (4 K/V stages). _wgmma4_lo: + O's rounding residual (training).
+// _wgmma4m3 (lab): 3 consumer warpgroups, BM = 192: grid ((T + 191) / 192, Hq, B), block 512, shared memory
+// wgfa64::Cfg<3, 4>::SMEM_BYTES = 156672 bytes.
+#include "attention/flash_fwd_wgmma_hd64.cuh"  // defines: flash_fwd_wgmma64_kernel
+#define FLASH_FWD_WGMMA64(CAUSAL, NWG, NAME)                                                                    \
+    extern "C" __global__ void __launch_bounds__(wgfa64::Cfg<NWG, 4>::NTHREADS, 1)                               \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
+        flash_fwd_wgmma64_kernel<CAUSAL, NWG, 4>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);             \
+    }
+#define FLASH_FWD_WGMMA64_LO(CAUSAL, NWG, NAME)                                                                 \
+    extern "C" __global__ void __launch_bounds__(wgfa64::Cfg<NWG, 4>::NTHREADS, 1)                               \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) {                           \
+        flash_fwd_wgmma64_kernel<CAUSAL, NWG, 4>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo);        \
+    }
+FLASH_FWD_WGMMA64(true, 2, flash_fwd_hd64_causal_wgmma4)
+FLASH_FWD_WGMMA64(false, 2, flash_fwd_hd64_wgmma4)
+FLASH_FWD_WGMMA64_LO(true, 2, flash_fwd_hd64_causal_wgmma4_lo)
+FLASH_FWD_WGMMA64_LO(false, 2, flash_fwd_hd64_wgmma4_lo)
+FLASH_FWD_WGMMA64(true, 3, flash_fwd_hd64_causal_wgmma4m3)
+FLASH_FWD_WGMMA64(false, 3, flash_fwd_hd64_wgmma4m3)
+FLASH_FWD_WGMMA64_LO(true, 3, flash_fwd_hd64_causal_wgmma4m3_lo)
+FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
+
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);
 // block 384, dynamic shared memory wgbwd::SMEM_BYTES = 202752 bytes (opt-in attribute needed).

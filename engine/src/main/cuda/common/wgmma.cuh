@@ -71,6 +71,16 @@ SM90_DEVI void wgmma_m64n64k16_ss(float (&d)[32], uint64_t descA, uint64_t descB
         : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
         : "memory");
 }
+// D[64x64] += A[64x16] (registers, bf16 pairs) * B[16x64] (shared, MN-major: imm-trans-b = 1): O += P V at head
+// dim 64 (forward, attention/flash_fwd_wgmma_hd64.cuh).
+SM90_DEVI void wgmma_m64n64k16_rs_tb(float (&d)[32], const uint32_t (&a)[4], uint64_t descB) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" SM90_OPS32 "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : SM90_ACC32(d)
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1)
+        : "memory");
+}
 
 SM90_DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }
 SM90_DEVI void mbar_arrive(uint32_t a) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(a) : "memory"); }
