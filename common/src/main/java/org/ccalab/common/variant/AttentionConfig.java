@@ -16,8 +16,9 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = MlaConfig.class, name = "mla"),
     @JsonSubTypes.Type(value = CcaConfig.class, name = "cca"),
     @JsonSubTypes.Type(value = CcgqaConfig.class, name = "ccgqa"),
+    @JsonSubTypes.Type(value = OvqConfig.class, name = "ovq"),
 })
-public sealed interface AttentionConfig permits MhaConfig, GqaConfig, MlaConfig, CcaConfig, CcgqaConfig {
+public sealed interface AttentionConfig permits MhaConfig, GqaConfig, MlaConfig, CcaConfig, CcgqaConfig, OvqConfig {
     int MAX_WIDTH = 16384;
     int MAX_HEADS = 256;
     int MAX_HEAD_DIM = 512;
@@ -25,6 +26,6 @@ public sealed interface AttentionConfig permits MhaConfig, GqaConfig, MlaConfig,
     /** Residual width E. */
     int dModel();
 
-    /** The wire name: mha, gqa, mla, cca, ccgqa. */
+    /** The wire name: mha, gqa, mla, cca, ccgqa, ovq. */
     String family();
 }

@@ -7,6 +7,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.engine.attention.cca.CompressedConvAttention;
 import org.ccalab.engine.attention.gqa.GqaAttention;
 import org.ccalab.engine.attention.mla.MlaAttention;
@@ -30,6 +31,7 @@ public final class AttentionLayers {
             case MlaConfig m -> new MlaAttention(m, cpu, rng);
             case CcaConfig c -> new CompressedConvAttention(c, c.asGrouped(), cpu, rng);
             case CcgqaConfig c -> new CompressedConvAttention(c, c, cpu, rng);
+            case OvqConfig o -> throw new UnsupportedOperationException("the OVQ layer is not built yet");
         };
     }
 }

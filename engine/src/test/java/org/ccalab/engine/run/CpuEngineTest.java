@@ -24,6 +24,7 @@ import org.ccalab.common.variant.CcaConfig;
 import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.attention.AttentionLayer;
@@ -236,6 +237,7 @@ class CpuEngineTest {
             case MlaConfig m -> MlaConfig.kvMatched(128, 4, 32);
             case CcaConfig c -> new CcaConfig(128, 4, 4);
             case CcgqaConfig c -> new CcgqaConfig(128, 4, 2, 4);
+            case OvqConfig o -> new OvqConfig(128, 4);
         };
         RunSpec spec = new RunSpec(RunKind.BENCHMARK, variant, 1,
                 new BenchmarkSpec(1, 32, null, null, null, "fp32", 1, 3), null);

@@ -8,6 +8,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.engine.backend.cuda.CudaMlaLayer;
 import org.ccalab.engine.model.ModelConfig;
 
@@ -62,6 +63,8 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             case CcaConfig a -> a.asGrouped();
             case CcgqaConfig g -> g;
             case MlaConfig m -> requireKernels(m);
+            case OvqConfig o -> throw new InvalidConfigException("variant", "GPU training of OVQ: there are no OVQ CUDA"
+                    + " kernels; train it with engine.backend=cpu");
         };
     }
 
