@@ -13,7 +13,7 @@ import { experimentsApi } from '../experiments/api';
 import { loadCompare, loadSeries, MAX_CURVES, type ComparedRun } from './api';
 import { diffConfigs } from './configDiff';
 import { downloadCsv, toCsv } from './csv';
-import { paretoFrontier } from './pareto';
+import { memoryPerToken, paretoFrontier } from './pareto';
 import { parseCompare, serializeCompare, type CompareState } from './permalink';
 import { cellRatios, seqLenSeries, trainingRatios, type TrainingSummary } from './ratios';
 import { aggregateCurves } from './aggregate';
@@ -75,7 +75,7 @@ export function ComparePage() {
       const s = summaries.find((x) => x.runId === r.run.id);
       const y = s?.minValLoss ?? s?.finalTrainLoss;
       const cost = r.cost ?? {};
-      const x = state.pareto === 'kv' ? ((cost.kvCacheBytesPerToken ?? cost.kvBytesPerToken) as number | undefined) : (cost.prefillFlops as number | undefined);
+      const x = state.pareto === 'kv' ? memoryPerToken(cost) : (cost.prefillFlops as number | undefined);
       const e = byVariant.get(r.variantKey) ?? { label: r.label, x, ys: [] };
       if (y !== undefined) e.ys.push(y);
       byVariant.set(r.variantKey, e);
@@ -268,7 +268,7 @@ export function ComparePage() {
                 <label>
                   Pareto x
                   <select value={state.pareto} onChange={(e) => setState({ pareto: e.target.value as 'kv' | 'flops' })}>
-                    <option value="kv">KV bytes per token</option>
+                    <option value="kv">cache + state bytes per token</option>
                     <option value="flops">prefill FLOPs</option>
                   </select>
                 </label>
@@ -355,8 +355,8 @@ export function ComparePage() {
               </button>
               <h3>Cost against quality</h3>
               <ScatterChart
-                title={`Pareto: ${state.pareto === 'kv' ? 'KV bytes per token' : 'prefill FLOPs'} vs validation loss`}
-                xLabel={state.pareto === 'kv' ? 'KV cache bytes per token per layer' : 'prefill FLOPs per layer'}
+                title={`Pareto: ${state.pareto === 'kv' ? 'cache + state bytes per token' : 'prefill FLOPs'} vs validation loss`}
+                xLabel={state.pareto === 'kv' ? 'KV cache + state bytes per token per layer' : 'prefill FLOPs per layer'}
                 yLabel="val loss (min, mean over seeds)"
                 xLog
                 width={900}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { paretoFrontier } from './pareto';
+import { memoryPerToken, paretoFrontier } from './pareto';
 
 describe('paretoFrontier', () => {
   it('keeps exactly the points no other point beats on both axes', () => {
@@ -25,5 +25,20 @@ describe('paretoFrontier', () => {
 
   it('is empty for no points', () => {
     expect(paretoFrontier([])).toEqual([]);
+  });
+});
+
+describe('memoryPerToken', () => {
+  it('is the cache per token for KV-cache variants and spreads a fixed state over the sequence', () => {
+    expect(memoryPerToken({ kvCacheBytesPerToken: 8192, decodeStateBytes: 0, seqLen: 1024 })).toBe(8192);
+    expect(memoryPerToken({ kvCacheBytesPerToken: 2048, decodeStateBytes: 4096, seqLen: 1024 })).toBe(2052);
+    // OVQ: no per-token cache, a bounded dictionary state; the figure falls as S grows.
+    expect(memoryPerToken({ kvCacheBytesPerToken: 0, decodeStateBytes: 1 << 20, seqLen: 1 << 10 })).toBe(1024);
+    expect(memoryPerToken({ kvCacheBytesPerToken: 0, decodeStateBytes: 1 << 20, seqLen: 1 << 12 })).toBe(256);
+  });
+
+  it('keeps older cost shapes and leaves unknown costs out', () => {
+    expect(memoryPerToken({ kvBytesPerToken: 64 })).toBe(64);
+    expect(memoryPerToken({ prefillFlops: 1e6 })).toBeUndefined();
   });
 });

@@ -1,5 +1,18 @@
-// The Pareto frontier of cost (KV bytes per token, or FLOPs) against validation loss: the variants no other
+// The Pareto frontier of cost (memory per token, or FLOPs) against validation loss: the variants no other
 // variant beats on both. Lower is better on both axes.
+
+/**
+ * Memory per token at the run's sequence length S: the cache each token adds plus the fixed state spread over S.
+ * KV-cache variants are their cache (a CCA conv window adds a little); OVQ keeps no per-token cache, only a
+ * dictionary state bounded in size, so its figure falls as S grows.
+ */
+export function memoryPerToken(cost: Record<string, unknown>): number | undefined {
+  const perToken = (cost.kvCacheBytesPerToken ?? cost.kvBytesPerToken) as number | undefined;
+  if (perToken === undefined) return undefined;
+  const state = (cost.decodeStateBytes as number | undefined) ?? 0;
+  const seqLen = cost.seqLen as number | undefined;
+  return seqLen && seqLen > 0 ? perToken + state / seqLen : perToken;
+}
 
 export interface ParetoInput {
   key: string;

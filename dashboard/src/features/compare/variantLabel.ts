@@ -17,6 +17,10 @@ export function variantLabel(v: AttentionConfig | undefined): string {
       return `CCA ${e} ${n('nHeads')}h×${n('headDim')}`;
     case 'ccgqa':
       return `CCGQA ${e} ${n('nQHeads')}q/${n('nKvHeads')}kv×${n('headDim')}`;
+    case 'ovq': {
+      const o = (v.ovq ?? {}) as Record<string, unknown>;
+      return `OVQ ${e} ${n('nHeads')}h N${o.dictionarySize ?? 1024} L${o.chunkLength ?? 64}`;
+    }
     default:
       return String((v as { family?: string }).family ?? 'unknown');
   }

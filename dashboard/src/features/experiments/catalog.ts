@@ -101,6 +101,28 @@ export const BUILT_IN_FAMILIES: FamilySpec[] = [
     defaultConfig: { family: 'ccgqa', dModel: E, nQHeads: 8, nKvHeads: 2, headDim: 128 },
     presets: [{ name: 'CCGQA-2x8x', config: { family: 'ccgqa', dModel: E, nQHeads: 8, nKvHeads: 2, headDim: 128 } }],
   },
+  {
+    family: 'ovq',
+    title: 'Online vector-quantized attention',
+    parameters: [
+      int('dModel', E, 1, 16384, 'residual width E'),
+      int('nHeads', 32, 1, 256, 'heads; head dim = dModel / nHeads'),
+      int('ovq.chunkLength', 64, 1, 4096, 'chunk L: read exactly, folded into the dictionary at its end'),
+      int('ovq.dictionarySize', 1024, 1, 65536, 'dictionary cap N_max per head'),
+      int('ovq.growthLength', 4096, 1, 16777216, 'tokens after which the dictionary reaches N_max'),
+      { name: 'ovq.growth', type: 'enum', defaultValue: 'LOG', allowed: ['LOG', 'LINEAR'], description: 'dictionary growth schedule' },
+      { name: 'ovq.assignment', type: 'enum', defaultValue: 'EUCLIDEAN', allowed: ['EUCLIDEAN', 'DOT'], description: 'centroid a key joins' },
+      { name: 'ovq.update', type: 'enum', defaultValue: 'NEWTON', allowed: ['NEWTON', 'CONSTANT'], description: 'centroid step' },
+      real('ovq.constantRate', 0.1, 1e-6, 1, 'eta of the CONSTANT update'),
+      { name: 'ovq.stateOnly', type: 'boolean', defaultValue: false, description: 'read the dictionary only, not the current chunk' },
+      { name: 'ovq.renormalizeCentroids', type: 'boolean', defaultValue: false, description: 'read with unit-norm centroids' },
+      { name: 'ovq.learnBeta', type: 'boolean', defaultValue: true, description: 'learn beta per head' },
+      { name: 'ovq.stateGradient', type: 'boolean', defaultValue: true, description: 'backpropagate through the dictionary' },
+      int('ovq.swaWindow', 512, 0, 16777216, 'language models alternate SWA layers of this window with OVQ layers; 0 = OVQ only'),
+    ],
+    defaultConfig: { family: 'ovq', dModel: E, nHeads: 32 },
+    presets: [{ name: 'OVQ-1k', config: { family: 'ovq', dModel: E, nHeads: 32 } }],
+  },
 ];
 
 /** Reads GET /api/variants leniently (a list, or an object holding `families`); keeps built-ins for what it lacks. */

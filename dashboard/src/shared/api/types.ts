@@ -1,6 +1,6 @@
 // The wire model the dashboard reads (org.ccalab.common and the api's responses, docs/contracts.md).
 
-export const FAMILIES = ['mha', 'gqa', 'mla', 'cca', 'ccgqa'] as const;
+export const FAMILIES = ['mha', 'gqa', 'mla', 'cca', 'ccgqa', 'ovq'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 export const RUN_STATUSES = ['QUEUED', 'DISPATCHED', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;

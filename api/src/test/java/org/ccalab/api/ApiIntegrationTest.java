@@ -276,7 +276,7 @@ class ApiIntegrationTest {
         Http.Response badSort = http.get("/api/runs?sort=config_hash");
         assertThat(badSort.status()).isEqualTo(400);
         assertThat(badSort.json().get("errors").get(0).get("field").asString()).isEqualTo("sort");
-        assertThat(http.get("/api/runs?family=ovq").json().get("errors").get(0).get("field").asString()).isEqualTo("family");
+        assertThat(http.get("/api/runs?family=rwkv").json().get("errors").get(0).get("field").asString()).isEqualTo("family");
     }
 
     @Test

@@ -104,11 +104,11 @@ class ExperimentControllerTest {
 
     @Test
     void shouldRejectAnUnknownFamilyWithItsOwnType() throws Exception {
-        postJson(VALID.replace("\"family\": \"gqa\"", "\"family\": \"ovq\""))
+        postJson(VALID.replace("\"family\": \"gqa\"", "\"family\": \"rwkv\""))
                 .andExpect(status().isBadRequest())
                 .andExpect(jsonPath("$.type").value("urn:ccalab:problem:unknown-variant-family"))
                 .andExpect(jsonPath("$.errors[0].field").value("variants[1].family"))
-                .andExpect(jsonPath("$.errors[0].message", containsString("ovq")));
+                .andExpect(jsonPath("$.errors[0].message", containsString("rwkv")));
         verifyNothingStored();
     }
 

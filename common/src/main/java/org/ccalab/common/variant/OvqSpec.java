@@ -10,8 +10,8 @@ import org.ccalab.common.validation.Check;
  *       the fold runs when a chunk is complete, so decode must use the training L;</li>
  *   <li>{@code dictionarySize} N_max = 1024 centroids per head, and {@code growthLength} = 4096 tokens, the
  *       length at which the {@link OvqGrowth growth} schedule reaches N_max;</li>
- *   <li>{@code assignment} EUCLIDEAN, {@code update} NEWTON (with {@code constantRate} = 0.1 used by the CONSTANT
- *       ablation only);</li>
+ *   <li>{@code assignment} EUCLIDEAN, {@code update} NEWTON (with {@code constantRate} = 0.1, in [1e-6, 1], used by
+ *       the CONSTANT ablation only);</li>
  *   <li>{@code stateOnly} false: true drops the exact current-chunk term of the read;</li>
  *   <li>{@code renormalizeCentroids} false: true reads with mu_j / ||mu_j|| instead of mu_j;</li>
  *   <li>{@code learnBeta} true: beta_h = exp(b_h) learnable per head, b_h starting at ln sqrt(d); false keeps
@@ -55,8 +55,7 @@ public record OvqSpec(Integer chunkLength, Integer dictionarySize, Integer growt
             Check.that(growthLength >= dictionarySize, "growthLength", "growthLength (" + growthLength
                     + ") must be at least dictionarySize (" + dictionarySize + ")");
         }
-        Check.that(constantRate > 0 && constantRate <= 1, "constantRate",
-                "constantRate must be in (0, 1], got " + constantRate);
+        Check.inRange("constantRate", constantRate, 1e-6, 1.0);
         Check.inRange("swaWindow", swaWindow, 0, MAX_LENGTH);
         Check.that(swaWindow == 0 || swaWindow >= chunkLength, "swaWindow", "swaWindow (" + swaWindow
                 + ") must be 0 (no SWA layers) or at least chunkLength (" + chunkLength + ")");

@@ -15,7 +15,7 @@ public final class VariantCatalog {
     /** The width of the paper's benchmarks and of every preset here. */
     public static final int PAPER_WIDTH = 2048;
 
-    private static final List<FamilyDescriptor> FAMILIES = List.of(mha(), gqa(), mla(), cca(), ccgqa());
+    private static final List<FamilyDescriptor> FAMILIES = List.of(mha(), gqa(), mla(), cca(), ccgqa(), ovq());
 
     private VariantCatalog() {}
 
@@ -130,6 +130,47 @@ public final class VariantCatalog {
                                 new CcgqaConfig(PAPER_WIDTH, 16, 4, 128)),
                         new Preset("ZAYA1", "ZAYA1-8B layer: 8q/2kv x 128, linear temperature, RoPE base 1e6",
                                 new CcgqaConfig(PAPER_WIDTH, 8, 2, 128, zaya))));
+    }
+
+    private static FamilyDescriptor ovq() {
+        List<ParameterDescriptor> p = List.of(
+                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, AttentionConfig.MAX_WIDTH, "residual width E"),
+                ParameterDescriptor.integer("nHeads", 32, 1, AttentionConfig.MAX_HEADS,
+                        "heads; head dim d = d_v = dModel / nHeads"),
+                ParameterDescriptor.integer("ovq.chunkLength", 64, 1, OvqSpec.MAX_CHUNK,
+                        "chunk L: tokens read their chunk exactly, the dictionary is folded at chunk ends"),
+                ParameterDescriptor.integer("ovq.dictionarySize", 1024, 1, OvqSpec.MAX_DICTIONARY,
+                        "dictionary cap N_max: centroids per head (the state's size once full)"),
+                ParameterDescriptor.integer("ovq.growthLength", 4096, 1, OvqSpec.MAX_LENGTH,
+                        "tokens after which the growth schedule reaches N_max (the training length)"),
+                ParameterDescriptor.choice("ovq.growth", OvqGrowth.LOG,
+                        Arrays.stream(OvqGrowth.values()).map(Enum::name).toList(),
+                        "dictionary growth: LOG plateau (CRP-like, default) or LINEAR (ablation)"),
+                ParameterDescriptor.choice("ovq.assignment", OvqAssignment.EUCLIDEAN,
+                        Arrays.stream(OvqAssignment.values()).map(Enum::name).toList(),
+                        "a key joins its nearest centroid (EUCLIDEAN, k-means) or its largest dot product (DOT)"),
+                ParameterDescriptor.choice("ovq.update", OvqUpdate.NEWTON,
+                        Arrays.stream(OvqUpdate.values()).map(Enum::name).toList(),
+                        "centroid step: NEWTON running mean (1 / count) or CONSTANT learning rate (ablation)"),
+                ParameterDescriptor.real("ovq.constantRate", 0.1, 1e-6, 1.0, "eta of the CONSTANT update"),
+                ParameterDescriptor.bool("ovq.stateOnly", false, "read the dictionary only, not the current chunk"),
+                ParameterDescriptor.bool("ovq.renormalizeCentroids", false, "read with unit-norm centroids"),
+                ParameterDescriptor.bool("ovq.learnBeta", true, "learn beta = exp(b) per head (else beta = sqrt(d))"),
+                ParameterDescriptor.bool("ovq.stateGradient", true,
+                        "backpropagate through the dictionary into earlier keys and values (chunk-level BPTT)"),
+                ParameterDescriptor.integer("ovq.swaWindow", 512, 0, OvqSpec.MAX_LENGTH,
+                        "language models alternate sliding-window attention layers of this window with OVQ layers; 0 = OVQ only"));
+        OvqConfig def = new OvqConfig(PAPER_WIDTH, 32);
+        return new FamilyDescriptor("ovq", "Online vector-quantized attention",
+                "Queries read a per-sequence dictionary of key centroids and value sums learned online, plus their own"
+                        + " chunk: linear compute, constant memory (ovq.md; [ours] choices configurable).", p, def,
+                List.of(new Preset("OVQ-1k", "32 heads x 64, N_max 1024 reached at 4k tokens, chunk 64", def),
+                        new Preset("OVQ-4k", "32 heads x 64, N_max 4096 reached at 16k tokens",
+                                new OvqConfig(PAPER_WIDTH, 32, new OvqSpec(null, 4096, 16384, null, null, null, null,
+                                        null, null, null, null, null))),
+                        new Preset("OVQ-linear", "OVQ-1k with the linear growth ablation",
+                                new OvqConfig(PAPER_WIDTH, 32, new OvqSpec(null, null, null, OvqGrowth.LINEAR, null, null,
+                                        null, null, null, null, null, null)))));
     }
 
     private static List<ParameterDescriptor> rope(String prefix, double fraction) {

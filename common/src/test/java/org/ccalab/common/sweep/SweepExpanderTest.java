@@ -117,7 +117,7 @@ class SweepExpanderTest {
     @Test
     void shouldNameTheVariantFieldAtFaultForEveryBadVariant() {
         List<Object> variants = List.of(mha(), gqa(3), map("family", "mla", "dModel", 256, "nHeads", 4, "kvLoraRank", 64, "qkRopeHeadDim", 3, "vHeadDim", 64),
-                map("family", "ovq"), map("dModel", 8), "mha", map("family", "mha", "dModel", 256, "nHeads", 4, "nKvHeads", 2));
+                map("family", "rwkv"), map("dModel", 8), "mha", map("family", "mha", "dModel", 256, "nHeads", 4, "nKvHeads", 2));
 
         assertThat(fields(() -> expander.expand(bench(variants, null, map("batch", 1, "seqLen", 8)))))
                 .containsExactly("variants[1].nKvHeads", "variants[2].qkRopeHeadDim", "variants[3].family",

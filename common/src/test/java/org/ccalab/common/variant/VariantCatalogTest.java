@@ -12,7 +12,7 @@ class VariantCatalogTest {
     @Test
     void shouldListEveryFamilyOfTheSealedConfig() {
         assertThat(VariantCatalog.families()).extracting(FamilyDescriptor::family)
-                .containsExactly("mha", "gqa", "mla", "cca", "ccgqa");
+                .containsExactly("mha", "gqa", "mla", "cca", "ccgqa", "ovq");
         for (FamilyDescriptor f : VariantCatalog.families()) {
             assertThat(f.defaultConfig().family()).isEqualTo(f.family());
             assertThat(f.presets()).isNotEmpty().allSatisfy(p -> assertThat(p.config().family()).isEqualTo(f.family()));

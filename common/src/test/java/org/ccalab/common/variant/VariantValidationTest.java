@@ -12,6 +12,11 @@ import tools.jackson.databind.json.JsonMapper;
 
 /** Every impossible configuration is refused on construction, naming the parameter at fault. */
 class VariantValidationTest {
+    private static OvqSpec ovq(Integer chunk, Integer cap, Integer growthLength, OvqGrowth growth, Double rate,
+                               Integer window) {
+        return new OvqSpec(chunk, cap, growthLength, growth, null, null, rate, null, null, null, null, window);
+    }
+
     static Stream<Arguments> invalid() {
         return Stream.of(
                 Arguments.of("width 0", (Runnable) () -> new MhaConfig(0, 4), "dModel"),
@@ -37,7 +42,18 @@ class VariantValidationTest {
                 Arguments.of("MLA odd rope dims", (Runnable) () -> new MlaConfig(64, 4, 0, 32, 16, 7, 16, 1e4, 1e-6), "qkRopeHeadDim"),
                 Arguments.of("MLA zero kv rank", (Runnable) () -> new MlaConfig(64, 4, 0, 0, 16, 8, 16, 1e4, 1e-6), "kvLoraRank"),
                 Arguments.of("MLA zero value dim", (Runnable) () -> new MlaConfig(64, 4, 0, 32, 16, 8, 0, 1e4, 1e-6), "vHeadDim"),
-                Arguments.of("MLA negative query rank", (Runnable) () -> new MlaConfig(64, 4, -1, 32, 16, 8, 16, 1e4, 1e-6), "qLoraRank"));
+                Arguments.of("MLA negative query rank", (Runnable) () -> new MlaConfig(64, 4, -1, 32, 16, 8, 16, 1e4, 1e-6), "qLoraRank"),
+                Arguments.of("OVQ heads not dividing width", (Runnable) () -> new OvqConfig(64, 3), "nHeads"),
+                Arguments.of("OVQ chunk 0", (Runnable) () -> ovq(0, null, null, null, null, null), "chunkLength"),
+                Arguments.of("OVQ empty dictionary", (Runnable) () -> ovq(null, 0, null, null, null, null), "dictionarySize"),
+                Arguments.of("OVQ log growth that cannot reach its cap",
+                        (Runnable) () -> ovq(null, 1024, 1024, OvqGrowth.LOG, null, null), "growthLength"),
+                Arguments.of("OVQ linear growth faster than a centroid per token",
+                        (Runnable) () -> ovq(null, 1024, 1000, OvqGrowth.LINEAR, null, null), "growthLength"),
+                Arguments.of("OVQ constant rate 0", (Runnable) () -> ovq(null, null, null, null, 0.0, null), "constantRate"),
+                Arguments.of("OVQ constant rate above 1", (Runnable) () -> ovq(null, null, null, null, 1.5, null), "constantRate"),
+                Arguments.of("OVQ SWA window shorter than a chunk", (Runnable) () -> ovq(64, null, null, null, null, 32), "swaWindow"),
+                Arguments.of("OVQ negative SWA window", (Runnable) () -> ovq(null, null, null, null, null, -1), "swaWindow"));
     }
 
     @ParameterizedTest(name = "{0}")
