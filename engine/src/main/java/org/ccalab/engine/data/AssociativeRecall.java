@@ -1,10 +1,7 @@
 package org.ccalab.engine.data;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.random.RandomGenerator;
 import org.ccalab.common.validation.Check;
-import org.ccalab.engine.model.SplitMix64;
 
 /**
  * Multi-query associative recall (Zoology's MQAR, Arora et al. 2023): a sequence lists P key-value pairs
@@ -16,16 +13,14 @@ import org.ccalab.engine.model.SplitMix64;
  * <p>Layout of a sequence of T tokens (T + 1 generated, inputs = s[0..T), targets = s[1..T]): 2P prefix
  * tokens with P = min(K, max(1, T / 4)), then query pairs until the end.
  */
-public final class AssociativeRecall implements Dataset {
+public final class AssociativeRecall extends SyntheticTask {
     public static final int DEFAULT_KEYS = 32;
-    private static final int VALIDATION_BATCHES = 4;
 
     private final int keys;
-    private final long validationSeed;
 
     public AssociativeRecall(int keys, long seed) {
+        super(seed);
         this.keys = Check.inRange("keys", keys, 2, 1 << 15);
-        this.validationSeed = seed;
     }
 
     @Override
@@ -48,25 +43,13 @@ public final class AssociativeRecall implements Dataset {
     }
 
     @Override
-    public Batch trainBatch(RandomGenerator rng, int batch, int seqLen) {
+    void checkLength(int seqLen) {
         Check.that(seqLen >= 4, "seqLen", "associative recall needs seqLen >= 4, got " + seqLen);
-        int[] inputs = new int[batch * seqLen];
-        int[] targets = new int[batch * seqLen];
-        int[] seq = new int[seqLen + 1];
-        boolean[] scored = new boolean[seqLen + 1];
-        int p = pairs(seqLen);
-        for (int b = 0; b < batch; b++) {
-            sequence(rng, seq, scored, p);
-            for (int t = 0; t < seqLen; t++) {
-                inputs[b * seqLen + t] = seq[t];
-                targets[b * seqLen + t] = scored[t + 1] ? seq[t + 1] : Batch.IGNORE;
-            }
-        }
-        return new Batch(inputs, targets, batch, seqLen);
     }
 
-    private void sequence(RandomGenerator rng, int[] seq, boolean[] scored, int p) {
-        java.util.Arrays.fill(scored, false);
+    @Override
+    void sequence(RandomGenerator rng, int[] seq, boolean[] scored) {
+        int p = pairs(seq.length - 1);
         // P distinct keys by a partial Fisher-Yates shuffle; values drawn freely.
         int[] perm = new int[keys];
         for (int i = 0; i < keys; i++) perm[i] = i;
@@ -94,18 +77,5 @@ public final class AssociativeRecall implements Dataset {
                 pos++;
             }
         }
-    }
-
-    @Override
-    public List<Batch> validationBatches(int batch, int seqLen) {
-        SplitMix64 rng = SplitMix64.derive(validationSeed, "recall-validation");
-        List<Batch> out = new ArrayList<>(VALIDATION_BATCHES);
-        for (int i = 0; i < VALIDATION_BATCHES; i++) out.add(trainBatch(rng, batch, seqLen));
-        return out;
-    }
-
-    @Override
-    public boolean isRecallTask() {
-        return true;
     }
 }
