@@ -82,4 +82,34 @@ export const EXPERIMENT_PRESETS: ExperimentPreset[] = [
       training: { dataset: 'recall', tokenizer: 'bytes', nLayers: 1, seqLen: 16, batch: 4, steps: 30, learningRate: 0.003, warmupSteps: 3, evalEvery: 10, checkpointEvery: 15 },
     },
   },
+  {
+    id: 'ovq-vs-mha-scaling',
+    label: 'OVQ vs MHA: linear vs quadratic',
+    description: 'One layer at E = 256 from 512 to 4096 tokens on the CPU backend: MHA grows with the square of the length, OVQ linearly, and its state stops growing once the dictionary is full.',
+    request: {
+      name: 'ovq vs mha scaling',
+      kind: 'BENCHMARK',
+      variants: [
+        { family: 'mha', dModel: 256, nHeads: 4 },
+        { family: 'ovq', dModel: 256, nHeads: 4, ovq: { chunkLength: 64, dictionarySize: 256, growthLength: 1024 } },
+      ],
+      grid: { seqLen: [512, 1024, 2048, 4096] },
+      benchmark: { batch: 1, seqLen: 512, phases: ['FORWARD', 'DECODE'], scopes: ['LAYER'], causal: true, dtype: 'fp32', warmup: 1, iterations: 3 },
+    },
+  },
+  {
+    id: 'ovq-recall',
+    label: 'In-context recall: OVQ hybrid vs MHA',
+    description: 'Two-layer models on the basic in-context recall task of ovq.md (queries at the end, across a gap): an SWA + OVQ hybrid against full attention, on the CPU backend.',
+    request: {
+      name: 'in-context recall: ovq vs mha',
+      kind: 'TRAINING',
+      variants: [
+        { family: 'mha', dModel: 64, nHeads: 4 },
+        { family: 'ovq', dModel: 64, nHeads: 4, ovq: { chunkLength: 16, dictionarySize: 32, growthLength: 256, swaWindow: 32 } },
+      ],
+      grid: { seed: [1] },
+      training: { dataset: 'icr:256', tokenizer: 'bytes', nLayers: 2, seqLen: 256, batch: 8, steps: 300, learningRate: 0.003, evalEvery: 50 },
+    },
+  },
 ];
