@@ -23,7 +23,12 @@ import org.ccalab.engine.tensor.Tensor;
  * beta = sqrt(D) otherwise). Per head, q and k are L2-normalised (q / sqrt(|q|^2 + 1e-12)), v is not; each
  * (sequence, head) runs its own {@link OvqHead}: chunks of L tokens read the dictionary folded from earlier
  * chunks plus their own chunk exactly, then a complete chunk is folded in (a trailing partial chunk stays in
- * the open buffer). Compute O(T (n + L) D) for the reads and O(L n D) per fold, no T^2 term.
+ * the open buffer). Compute O(T (n + L) D) for the reads and O(L n D) per fold, no T^2 term. Forward keeps for
+ * backward, besides the projections, each head's final dictionary and per fold the rows it wrote as they were
+ * before (at most L rows of 2D + 1), O(T D) per head in all; backward rewinds the dictionary with them instead
+ * of storing a state per chunk. Decode and prefill run the forward's per-head code, so a prefill of the whole
+ * sequence equals the forward bit for bit; token by token agrees to rounding only because the projections
+ * of one row sum in another order (Matmul's decode path).
  *
  * <p>There is no separate {@link org.ccalab.engine.attention.AttentionCore}: the benchmarks' CORE cells assume
  * a softmax decode over a cache of S keys and a quadratic FLOP count, neither of which is OVQ's, so CORE cells
