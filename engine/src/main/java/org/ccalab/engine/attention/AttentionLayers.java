@@ -11,6 +11,7 @@ import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.engine.attention.cca.CompressedConvAttention;
 import org.ccalab.engine.attention.gqa.GqaAttention;
 import org.ccalab.engine.attention.mla.MlaAttention;
+import org.ccalab.engine.attention.ovq.OvqAttention;
 import org.ccalab.engine.backend.cpu.CpuBackend;
 
 /**
@@ -31,7 +32,7 @@ public final class AttentionLayers {
             case MlaConfig m -> new MlaAttention(m, cpu, rng);
             case CcaConfig c -> new CompressedConvAttention(c, c.asGrouped(), cpu, rng);
             case CcgqaConfig c -> new CompressedConvAttention(c, c, cpu, rng);
-            case OvqConfig o -> throw new UnsupportedOperationException("the OVQ layer is not built yet");
+            case OvqConfig o -> new OvqAttention(o, cpu, rng);
         };
     }
 

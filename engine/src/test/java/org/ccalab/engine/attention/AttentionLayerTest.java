@@ -14,6 +14,11 @@ import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.KeyTemperature;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqAssignment;
+import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqGrowth;
+import org.ccalab.common.variant.OvqSpec;
+import org.ccalab.common.variant.OvqUpdate;
 import org.ccalab.common.variant.RopeSpec;
 import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.tensor.Tensor;
@@ -44,7 +49,15 @@ class AttentionLayerTest {
                 Arguments.of("MLA direct query", new MlaConfig(16, 2, 0, 6, 4, 4, 3, 10_000, 1e-6)),
                 Arguments.of("MLA low-rank query", new MlaConfig(16, 3, 5, 7, 2, 6, 4, 500, 1e-6)),
                 Arguments.of("MLA no rope slice", new MlaConfig(16, 2, 4, 6, 4, 0, 4, 10_000, 1e-6)),
-                Arguments.of("MLA rope only (no nope dims)", new MlaConfig(16, 2, 0, 5, 0, 4, 3, 10_000, 1e-6)));
+                Arguments.of("MLA rope only (no nope dims)", new MlaConfig(16, 2, 0, 5, 0, 4, 3, 10_000, 1e-6)),
+                // OVQ: chunks and dictionaries small enough that 5-19 tokens fold, grow, fill N_max and update.
+                Arguments.of("OVQ L=2 N=4 log growth, learnt beta", new OvqConfig(16, 2,
+                        new OvqSpec(2, 4, 8, OvqGrowth.LOG, null, null, null, null, null, null, null, null))),
+                Arguments.of("OVQ L=3 N=3 linear growth, dot assignment, constant rate, renormalised, fixed beta",
+                        new OvqConfig(16, 2, new OvqSpec(3, 3, 6, OvqGrowth.LINEAR, OvqAssignment.DOT,
+                                OvqUpdate.CONSTANT, 0.3, false, true, false, true, null))),
+                Arguments.of("OVQ L=1 N=5, dot assignment", new OvqConfig(12, 3,
+                        new OvqSpec(1, 5, 10, OvqGrowth.LOG, OvqAssignment.DOT, null, null, null, null, null, null, null))));
     }
 
     private static CompressedConvSpec conv(int k0, int k1, RopeSpec rope, KeyTemperature temp, boolean qkMean,
@@ -135,13 +148,22 @@ class AttentionLayerTest {
         }
     }
 
-    /** The decode state holds exactly what the cost model says: T tokens of KV plus the constant state. */
+    /**
+     * The decode state holds exactly what the cost model says: T tokens of KV plus the constant state. OVQ has
+     * no KV cache and its state grows with the dictionary up to a bound: the cost model's state after T tokens,
+     * never above its full-dictionary decodeStateBytes.
+     */
     @ParameterizedTest(name = "{0}")
     @MethodSource("configs")
     void shouldHoldDecodeStateOfCostModelSize(String name, AttentionConfig config) {
         AttentionLayer l = layer(config);
         DecodeState s = l.newDecodeState(3);
         for (int t = 0; t < 5; t++) l.decode(s, LayerChecks.randn(new SplittableRandom(t), 1, 3, config.dModel()));
+        if (config instanceof OvqConfig) {
+            assertThat(s.bytes(2)).isEqualTo(3 * CostModel.estimate(config, 5, 2).decodeStateBytes())
+                    .isPositive().isLessThanOrEqualTo(3 * CostModel.decodeStateBytes(config, 2));
+            return;
+        }
         assertThat(s.bytes(2)).isEqualTo(3 * (5 * CostModel.kvCacheBytesPerToken(config, 2)
                 + CostModel.decodeStateBytes(config, 2)));
     }

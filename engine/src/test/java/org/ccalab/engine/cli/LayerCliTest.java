@@ -96,6 +96,31 @@ class LayerCliTest {
         }
     }
 
+    /**
+     * OVQ through the CLI: seeded init, prefill and decode modes agree (12 tokens, L = 4: three folds, the
+     * dictionary full after two), and --grad-output writes beta_log's gradient with the rest.
+     */
+    @Test
+    void shouldRunOvqInPrefillDecodeAndGradientModes() {
+        String ovq = "{\"family\":\"ovq\",\"dModel\":64,\"nHeads\":4,"
+                + "\"ovq\":{\"chunkLength\":4,\"dictionarySize\":5,\"growthLength\":8}}";
+        Path y2 = dir.resolve("y2.safetensors"), dy = dir.resolve("dy.safetensors");
+        assertThat(run("--config", ovq, "--seed", "4", "--input", input.toString(), "--output", output.toString(),
+                "--mode", "prefill")).as(errors()).isZero();
+        assertThat(run("--config", ovq, "--seed", "4", "--input", input.toString(), "--output", y2.toString(),
+                "--mode", "decode")).as(errors()).isZero();
+        Tensor prefill = SafeTensors.read(output).get("output"), decode = SafeTensors.read(y2).get("output");
+        assertThat(prefill.shape()).containsExactly(12, 64);
+        assertThat(maxAbsDiff(prefill.data(), decode.data())).isLessThan(1e-12);
+        AttentionLayer expected = AttentionLayers.create(LayerCli.readConfig(ovq), new SplittableRandom(4));
+        assertThat(prefill.data()).isEqualTo(expected.forward(golden.get("input").reshape(1, 12, 64)).output().data());
+        Tensor g = Tensor.wrap(new SplittableRandom(5).doubles(12 * 64, -1, 1).toArray(), 12, 64);
+        SafeTensors.write(dy, Map.of("grad_output", g), DType.F64, Map.of());
+        assertThat(run("--config", ovq, "--seed", "4", "--input", input.toString(), "--output", output.toString(),
+                "--grad-output", dy.toString())).as(errors()).isZero();
+        assertThat(SafeTensors.read(output)).containsKeys("grad_input", "grad.q_proj.weight", "grad.beta_log");
+    }
+
     @Test
     void shouldInitFromSeedSaveWeightsAndReloadThem() {
         String gqa = "{\"family\":\"gqa\",\"dModel\":64,\"nHeads\":4,\"nKvHeads\":2}";

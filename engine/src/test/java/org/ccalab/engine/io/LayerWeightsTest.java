@@ -15,6 +15,8 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqSpec;
 import org.ccalab.engine.attention.AttentionLayer;
 import org.ccalab.engine.attention.AttentionLayers;
 import org.ccalab.engine.attention.Parameter;
@@ -31,7 +33,8 @@ class LayerWeightsTest {
     static Stream<AttentionConfig> configs() {
         return Stream.of(new MhaConfig(16, 4), new GqaConfig(16, 4, 2), new CcaConfig(16, 2, 4),
                 new CcgqaConfig(32, 4, 2, 4), new MlaConfig(16, 2, 0, 6, 4, 4, 3, 1e4, 1e-6),
-                new MlaConfig(16, 2, 5, 6, 4, 4, 3, 1e4, 1e-6));
+                new MlaConfig(16, 2, 5, 6, 4, 4, 3, 1e4, 1e-6), new OvqConfig(16, 2, new OvqSpec(2, 3, 6, null, null,
+                        null, null, null, null, null, null, null)));
     }
 
     @ParameterizedTest
@@ -64,6 +67,13 @@ class LayerWeightsTest {
         assertThat(mla.get("kv_b_proj.weight")).containsExactly(4 * 28, 32);
         assertThat(mla.get("q_b_proj.weight")).containsExactly(4 * 24, 24);
         assertThat(shapes(new GqaConfig(64, 8, 2)).get("k_proj.weight")).containsExactly(16, 64);
+        Map<String, int[]> ovq = shapes(new OvqConfig(64, 4));
+        assertThat(ovq.keySet()).containsExactly("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight",
+                "beta_log");
+        assertThat(ovq.get("o_proj.weight")).containsExactly(64, 64);
+        assertThat(ovq.get("beta_log")).containsExactly(4);
+        assertThat(shapes(new OvqConfig(64, 4, new OvqSpec(null, null, null, null, null, null, null, null, null, false,
+                null, null))).keySet()).containsExactly("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight");
     }
 
     private static Map<String, int[]> shapes(AttentionConfig c) {

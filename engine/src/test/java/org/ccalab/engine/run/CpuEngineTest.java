@@ -25,6 +25,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqSpec;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.attention.AttentionLayer;
@@ -244,6 +245,12 @@ class CpuEngineTest {
         RecordingObserver obs = new RecordingObserver();
         engine().run(spec, work, null, obs);
         assertThat(obs.cells).hasSize(6);
+        if (variant instanceof OvqConfig) {
+            // OVQ has no separable core (OvqAttention's javadoc): its CORE cells time the layer and say so.
+            assertThat(obs.cells).filteredOn(c -> c.scope() == Scope.CORE).hasSize(3)
+                    .allSatisfy(c -> assertThat(c.backend()).contains("core=layer"));
+            return;
+        }
         for (Phase phase : Phase.values()) {
             BenchmarkCell core = obs.cells.stream().filter(c -> c.phase() == phase && c.scope() == Scope.CORE).findFirst().orElseThrow();
             BenchmarkCell layer = obs.cells.stream().filter(c -> c.phase() == phase && c.scope() == Scope.LAYER).findFirst().orElseThrow();
@@ -256,7 +263,8 @@ class CpuEngineTest {
 
     static List<AttentionConfig> variants() {
         return List.of(new MhaConfig(32, 4), new GqaConfig(32, 4, 1), MlaConfig.kvMatched(32, 4, 8),
-                new CcaConfig(32, 4, 4), new CcgqaConfig(32, 4, 2, 4));
+                new CcaConfig(32, 4, 4), new CcgqaConfig(32, 4, 2, 4),
+                new OvqConfig(32, 4, new OvqSpec(4, 6, 12, null, null, null, null, null, null, null, null, null)));
     }
 
     /** Every variant benchmarks on the CPU, its decode state included, with the cost model's KV bytes. */
