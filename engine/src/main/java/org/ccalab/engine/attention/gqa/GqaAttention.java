@@ -30,7 +30,9 @@ import org.ccalab.engine.tensor.Tensor;
  * <p>With a window W > 0 it is sliding-window attention (the SWA layers of OVQ hybrids, ovq.md section 4):
  * query t sees keys t - W < s <= t, and decode keeps only the last W keys and values in a ring
  * ({@link WindowKvCache}), so its state stops growing at W tokens. RoPE is applied at absolute positions
- * either way; only differences of positions reach the scores.
+ * either way; only differences of positions reach the scores. The {@link #core()} honours the window in
+ * forward and backward; its {@code decodeShape} (used by CORE decode benchmarks, which only time a family's own
+ * layer, never an SWA block) describes one query over a cache and does not carry the window.
  */
 public final class GqaAttention implements AttentionLayer {
     private final AttentionConfig config;
