@@ -24,8 +24,9 @@ public interface AttentionLayer {
     Tensor backward(ForwardPass pass, Tensor dy);
 
     /**
-     * The attention core without the projections, for timing it alone; every layer of this package has one.
-     * Additive: a layer that cannot separate its core answers empty and benchmarks time the whole layer.
+     * The attention core without the projections, for timing it alone; every layer of this package has one
+     * but OVQ, whose reads are not a softmax over a KV cache. Additive: a layer that cannot separate its core
+     * answers empty and benchmarks time the whole layer.
      */
     default java.util.Optional<AttentionCore<?>> core() {
         return java.util.Optional.empty();

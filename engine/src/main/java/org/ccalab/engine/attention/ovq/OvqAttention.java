@@ -160,6 +160,23 @@ public final class OvqAttention implements AttentionLayer {
         return new ForwardPass(y, new Saved(batch, tokens, input.data().clone(), p, att, beta, states, folds));
     }
 
+    /**
+     * The discrete choices of a forward pass, per (sequence, head) and fold: n before, rows written, founding
+     * tokens, each token's row slot. Finite-difference tests compare them to know no perturbation flipped one.
+     */
+    static List<int[]> decisions(ForwardPass pass) {
+        Saved s = Shapes.requireState(pass.saved(), Saved.class, "OVQ");
+        List<int[]> out = new ArrayList<>();
+        for (List<OvqHead.FoldRecord> head : s.folds)
+            for (OvqHead.FoldRecord r : head) {
+                out.add(new int[] {r.nBefore()});
+                out.add(r.rows());
+                out.add(r.founderToken());
+                out.add(r.slot());
+            }
+        return out;
+    }
+
     @Override
     public Tensor backward(ForwardPass pass, Tensor dyT) {
         Saved s = Shapes.requireState(pass.saved(), Saved.class, "OVQ");

@@ -29,7 +29,8 @@ final class OvqHead {
     private double[] val;    // [capacity, d] U_j (NEWTON) or nu_j (CONSTANT)
     private double[] count;  // [capacity] c_j
     private double[] keys;   // [capacity, d] what the read uses: mu, or mu_j / |mu_j| when renormalising
-    private boolean keysStale = true;
+    private double[] keysT;  // [d, n] the read keys transposed, so the score loop runs along centroids
+    private boolean keysStale = true, keysTStale = true;
     private int n, folded;
     private final double[] bufK, bufV; // [L, d] the open chunk
     private int buffered;
@@ -131,23 +132,38 @@ final class OvqHead {
     /** The read keys: mu itself, or mu_j (|mu_j|^2 + eps)^(-1/2) when renormalising (rebuilt after a fold). */
     double[] readKeys() {
         if (!renormalize) return mu;
-        if (keysStale) {
-            if (keys == null || keys.length < mu.length) keys = new double[mu.length];
-            for (int j = 0; j < n; j++) {
-                int off = j * d;
-                double ss = 0;
-                for (int i = 0; i < d; i++) ss += mu[off + i] * mu[off + i];
-                double r = 1 / Math.sqrt(ss + NORM_EPS);
-                for (int i = 0; i < d; i++) keys[off + i] = mu[off + i] * r;
-            }
-            keysStale = false;
-        }
+        if (keysStale) keys = renormalized(keys);
         return keys;
+    }
+
+    /** Row-major mu_j (|mu_j|^2 + eps)^(-1/2) into {@code into} (reallocated when too small). */
+    private double[] renormalized(double[] into) {
+        double[] out = into == null || into.length < mu.length ? new double[mu.length] : into;
+        for (int j = 0; j < n; j++) {
+            int off = j * d;
+            double ss = 0;
+            for (int i = 0; i < d; i++) ss += mu[off + i] * mu[off + i];
+            double r = 1 / Math.sqrt(ss + NORM_EPS);
+            for (int i = 0; i < d; i++) out[off + i] = mu[off + i] * r;
+        }
+        keysStale = false;
+        return out;
+    }
+
+    private double[] readKeysTransposed() {
+        if (keysTStale) {
+            double[] rk = readKeys();
+            if (keysT == null || keysT.length < n * d) keysT = new double[Math.max(n * d, 2 * (keysT == null ? 0 : keysT.length))];
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < d; i++) keysT[i * n + j] = rk[j * d + i];
+            keysTStale = false;
+        }
+        return keysT;
     }
 
     /**
      * The read of section 4 for a query over the dictionary and the first {@code chunkTokens} keys of
-     * {@code ck}/{@code cv} (stride d), with a running max: o = (sum_j e^{z_j} U_j + sum_s e^{z_s} v_s) /
+     * {@code ck}/{@code cv} (stride d), all logits shifted by their max: o = (sum_j e^{z_j} U_j + sum_s e^{z_s} v_s) /
      * (sum_j e^{z_j} c_j + sum_s e^{z_s}), z = beta q . key. Leaves q . key in {@link #score} ([n] centroids,
      * then the chunk) and returns the denominator scaled by e^{-max}, or 0 when nothing is read (state-only
      * with an empty dictionary: the output is 0). The max is stored at score[n + chunkTokens].
@@ -156,13 +172,17 @@ final class OvqHead {
                     int chunkTokens) {
         int terms = stateOnly ? 0 : chunkTokens;
         if (score.length < n + terms + 1) score = new double[Math.max(n + terms + 1, 2 * score.length)];
-        double[] rk = readKeys();
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < n; j++) {
-            double dot = dot(q, qOff, rk, j * d);
-            score[j] = dot;
-            max = Math.max(max, beta * dot);
+        // score_j = q . key_j summed over i in increasing order, as a serial dot product would: the loop runs
+        // along centroids so the JIT vectorises it, and decode and prefill share it.
+        double[] kt = readKeysTransposed();
+        Arrays.fill(score, 0, n, 0.0);
+        for (int i = 0; i < d; i++) {
+            double qi = q[qOff + i];
+            int row = i * n;
+            for (int j = 0; j < n; j++) score[j] += qi * kt[row + j];
         }
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) max = Math.max(max, beta * score[j]);
         for (int s = 0; s < terms; s++) {
             double dot = dot(q, qOff, ck, s * d);
             score[n + s] = dot;
@@ -221,13 +241,23 @@ final class OvqHead {
         int[] a = new int[len];
         double[] best = new double[len], far = new double[len];
         double[] mm = new double[nOld]; // |mu_j|^2
-        for (int j = 0; j < nOld; j++) mm[j] = dot(mu, j * d, mu, j * d);
+        double[] muT = new double[d * nOld]; // [d, n] so the k . mu_j loop runs along centroids (vectorised)
+        for (int j = 0; j < nOld; j++) {
+            mm[j] = dot(mu, j * d, mu, j * d);
+            for (int i = 0; i < d; i++) muT[i * nOld + j] = mu[j * d + i];
+        }
+        double[] dots = new double[nOld];
         for (int s = 0; s < len; s++) {
             double kk = dot(bufK, s * d, bufK, s * d);
+            Arrays.fill(dots, 0.0);
+            for (int i = 0; i < d; i++) {
+                double ki = bufK[s * d + i];
+                for (int j = 0; j < nOld; j++) dots[j] += ki * muT[i * nOld + j];
+            }
             int arg = -1;
             double top = Double.NEGATIVE_INFINITY, near = Double.POSITIVE_INFINITY;
             for (int j = 0; j < nOld; j++) {
-                double dot = dot(bufK, s * d, mu, j * d);
+                double dot = dots[j];
                 double v = euclidean ? dot - 0.5 * mm[j] : dot;
                 if (v > top) {
                     top = v;
@@ -329,6 +359,7 @@ final class OvqHead {
         folded++;
         buffered = 0;
         keysStale = true;
+        keysTStale = true;
         return new FoldRecord(nOld, rows, fTok, mRow, preMu, preVal, preCount, slot);
     }
 
@@ -344,6 +375,7 @@ final class OvqHead {
         n = r.nBefore();
         folded--;
         keysStale = true;
+        keysTStale = true;
     }
 
     private void ensureCapacity(int rows) {
