@@ -90,6 +90,28 @@ class LanguageModelTest {
                 "layers.2.attn.q_proj.weight", "layers.2.attn.k_proj.weight", "layers.2.attn.v_proj.weight", "layers.2.attn.o_proj.weight");
     }
 
+    /** The factory seam: a factory that overrides createSlidingWindow builds the SWA blocks (and only those). */
+    @Test
+    void hybridAsksTheFactoryForSlidingWindowLayersAtEvenBlocks() {
+        List<String> asked = new java.util.ArrayList<>();
+        AttentionFactory factory = new AttentionFactory() {
+            @Override
+            public org.ccalab.engine.attention.AttentionLayer create(AttentionConfig config, java.util.random.RandomGenerator rng) {
+                asked.add(config.family());
+                return new PointwiseTestAttention(config, rng);
+            }
+
+            @Override
+            public org.ccalab.engine.attention.AttentionLayer createSlidingWindow(MhaConfig shape, int window,
+                                                                                 java.util.random.RandomGenerator rng) {
+                asked.add("swa " + shape.family() + " W=" + window);
+                return new PointwiseTestAttention(shape, rng);
+            }
+        };
+        new LanguageModel(new ModelConfig(ovq(3), VOCAB, 4, 12), factory, new SplitMix64(1));
+        assertThat(asked).containsExactly("swa mha W=3", "ovq", "swa mha W=3", "ovq");
+    }
+
     @Test
     void ovqWithoutSlidingWindowHasOvqInEveryBlock() {
         LanguageModel m = new LanguageModel(new ModelConfig(ovq(0), VOCAB, 3, 12), AttentionLayers::create, new SplitMix64(1));
