@@ -163,10 +163,11 @@ final class OvqHead {
 
     /**
      * The read of section 4 for a query over the dictionary and the first {@code chunkTokens} keys of
-     * {@code ck}/{@code cv} (stride d), all logits shifted by their max: o = (sum_j e^{z_j} U_j + sum_s e^{z_s} v_s) /
-     * (sum_j e^{z_j} c_j + sum_s e^{z_s}), z = beta q . key. Leaves q . key in {@link #score} ([n] centroids,
-     * then the chunk) and returns the denominator scaled by e^{-max}, or 0 when nothing is read (state-only
-     * with an empty dictionary: the output is 0). The max is stored at score[n + chunkTokens].
+     * {@code ck}/{@code cv} (stride d), all logits shifted by their max:
+     * o = (sum_j e^{z_j} U_j + sum_s e^{z_s} v_s) / (sum_j e^{z_j} c_j + sum_s e^{z_s}), z = beta q . key.
+     * Leaves q . key in {@link #scores} ([n] centroids, then the chunk keys read, none when state-only) followed
+     * by the max, and returns the denominator scaled by e^{-max}, or 0 when nothing is read (state-only with an
+     * empty dictionary: the output is 0).
      */
     double readOver(double[] out, int outOff, double[] q, int qOff, double beta, double[] ck, double[] cv,
                     int chunkTokens) {

@@ -57,6 +57,10 @@ final class OvqHeadGradient {
             int n = head.size();
             if (renormalize && stateGradient) java.util.Arrays.fill(dKeys, 0, n * d, 0.0);
             double[] rk = head.readKeys(), val = head.values(), cnt = head.counts();
+            // [d, n] values transposed once per chunk, so g . val_j runs along centroids (vectorised).
+            double[] valT = new double[d * n], gv = new double[n];
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < d; i++) valT[i * n + j] = val[j * d + i];
             for (int t = 0; t < len; t++) {
                 int qOff = base + (start + t) * stride;
                 double den = head.readOver(o, 0, qh, qOff, beta, ck, cv, t + 1);
@@ -66,13 +70,16 @@ final class OvqHeadGradient {
                 double max = sc[n + terms];
                 double go = 0;
                 for (int i = 0; i < d; i++) go += dOut[qOff + i] * o[i];
+                java.util.Arrays.fill(gv, 0.0);
+                for (int i = 0; i < d; i++) {
+                    double gi = dOut[qOff + i];
+                    for (int j = 0; j < n; j++) gv[j] += gi * valT[i * n + j];
+                }
                 for (int j = 0; j < n; j++) {
                     double w = Math.exp(beta * sc[j] - max), wc = w * cnt[j];
                     double p = wc / den, a = (newton ? w : wc) / den;
                     int off = j * d;
-                    double gv = 0;
-                    for (int i = 0; i < d; i++) gv += dOut[qOff + i] * val[off + i];
-                    double dz = a * gv - p * go;
+                    double dz = a * gv[j] - p * go;
                     dBeta += dz * sc[j];
                     for (int i = 0; i < d; i++) dq[qOff + i] += beta * dz * rk[off + i];
                     if (stateGradient)
@@ -84,9 +91,9 @@ final class OvqHeadGradient {
                 for (int s = 0; s < terms; s++) {
                     double p = Math.exp(beta * sc[n + s] - max) / den;
                     int kOff = base + (start + s) * stride;
-                    double gv = 0;
-                    for (int i = 0; i < d; i++) gv += dOut[qOff + i] * cv[s * d + i];
-                    double dz = p * (gv - go);
+                    double gs = 0;
+                    for (int i = 0; i < d; i++) gs += dOut[qOff + i] * cv[s * d + i];
+                    double dz = p * (gs - go);
                     dBeta += dz * sc[n + s];
                     for (int i = 0; i < d; i++) {
                         dv[kOff + i] += p * dOut[qOff + i];
