@@ -35,4 +35,14 @@ public final class AttentionLayers {
             case OvqConfig o -> new OvqAttention(o, cpu, rng);
         };
     }
+
+    /** Sliding-window MHA (the SWA layers of OVQ hybrids): query t sees keys t - W < s <= t. */
+    public static AttentionLayer slidingWindow(MhaConfig shape, int window, RandomGenerator rng) {
+        return slidingWindow(shape, window, rng, CpuBackend.create());
+    }
+
+    public static AttentionLayer slidingWindow(MhaConfig shape, int window, RandomGenerator rng, CpuBackend cpu) {
+        if (window < 1) throw new IllegalArgumentException("window must be >= 1, got " + window);
+        return new GqaAttention(shape, shape.asGqa(), window, cpu, rng);
+    }
 }

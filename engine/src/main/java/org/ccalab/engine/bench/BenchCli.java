@@ -12,6 +12,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.attention.AttentionLayer;
 import org.ccalab.engine.attention.AttentionLayers;
@@ -26,9 +27,10 @@ import org.ccalab.engine.train.Trainer;
 
 /**
  * CPU benchmark of the main kernels, float64: the linear-layer matmul, each attention variant's forward
- * and backward at one width, and a full LM training step. Prints median time, tokens/s and GFLOP/s
- * (matmul: 2 n in out; attention: the exact cost model's causal prefill, backward counted as 2x; training
- * step: 6 x parameters x tokens plus 3x the attention S^2 FLOPs). {@code --quick} uses small sizes.
+ * and backward at one width (plus the SWA layer of OVQ hybrids at window S / 4), and a full LM training step.
+ * Prints median time, tokens/s and GFLOP/s (matmul: 2 n in out; attention: the exact cost model's causal
+ * prefill, backward counted as 2x; training step: 6 x parameters x tokens plus 3x the attention S^2 FLOPs).
+ * {@code --quick} uses small sizes.
  */
 public final class BenchCli {
     private BenchCli() {}
@@ -46,12 +48,25 @@ public final class BenchCli {
         matmul(out, n, e, 4 * e, quick ? 3 : 5);
         int d = quick ? 64 : 256, s = quick ? 128 : 512;
         for (AttentionConfig cfg : variants(d)) attention(out, cfg, s, quick ? 3 : 5);
+        slidingWindow(out, new MhaConfig(d, 8), s / 4, s, quick ? 3 : 5);
         trainingStep(out, quick);
     }
 
     static List<AttentionConfig> variants(int d) {
         return List.of(new MhaConfig(d, 8), new GqaConfig(d, 8, 2), MlaConfig.kvMatched(d, 8, d / 4),
-                new CcaConfig(d, 8, d / 16), new CcgqaConfig(d, 8, 2, d / 16));
+                new CcaConfig(d, 8, d / 16), new CcgqaConfig(d, 8, 2, d / 16), new OvqConfig(d, 8));
+    }
+
+    /**
+     * The SWA layer of OVQ hybrids at window W. FLOPs as the cost model counts MHA, with the causal pairs cut
+     * to the window: 2 W_lin per token plus 2 * 2E per query-key pair, sum over t of min(t + 1, W) pairs.
+     */
+    private static void slidingWindow(PrintStream out, MhaConfig shape, int window, int s, int reps) {
+        AttentionLayer layer = AttentionLayers.slidingWindow(shape, window, new SplitMix64(2));
+        long pairs = 0;
+        for (int t = 0; t < s; t++) pairs += Math.min(t + 1, window);
+        double flops = 2.0 * CostModel.linearWeights(shape) * s + 4.0 * shape.dModel() * pairs;
+        time(out, layer, "swa W=" + window + " E=" + shape.dModel() + " S=" + s, s, flops, reps);
     }
 
     private static void matmul(PrintStream out, int n, int in, int outDim, int reps) {
@@ -69,10 +84,14 @@ public final class BenchCli {
             out.printf("%-34s %s%n", cfg.family() + " attention", "not available: " + e.getMessage());
             return;
         }
-        Tensor x = Tensor.wrap(gaussian(new SplitMix64(3), s * cfg.dModel()), 1, s, cfg.dModel());
-        Tensor dy = Tensor.wrap(gaussian(new SplitMix64(4), s * cfg.dModel()), 1, s, cfg.dModel());
-        double flops = CostModel.prefillFlopsCausal(cfg, s);
-        String name = cfg.family() + " E=" + cfg.dModel() + " S=" + s;
+        time(out, layer, cfg.family() + " E=" + cfg.dModel() + " S=" + s, s, CostModel.prefillFlopsCausal(cfg, s), reps);
+    }
+
+    /** Forward and backward rows of one layer over S tokens; backward counts twice the forward's FLOPs. */
+    private static void time(PrintStream out, AttentionLayer layer, String name, int s, double flops, int reps) {
+        int e = layer.config().dModel();
+        Tensor x = Tensor.wrap(gaussian(new SplitMix64(3), s * e), 1, s, e);
+        Tensor dy = Tensor.wrap(gaussian(new SplitMix64(4), s * e), 1, s, e);
         row(out, name + " forward", medianMs(reps, () -> layer.forward(x)), s, flops);
         ForwardPass pass = layer.forward(x);
         row(out, name + " backward", medianMs(reps, () -> layer.backward(pass, dy)), s, 2 * flops);

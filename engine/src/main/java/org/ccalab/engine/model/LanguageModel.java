@@ -14,6 +14,11 @@ import org.ccalab.engine.attention.Parameter;
  * <p>Init (GPT-2 style): embedding and projections N(0, 0.02), the MLP down projection scaled by
  * 1/sqrt(2 nLayers) so the residual stream does not grow with depth; norms at 1; attention parameters as
  * the variant initialises them. Everything is drawn from one generator in parameter order.
+ *
+ * <p>Block i's attention follows {@link LayerPattern}: the variant's layer everywhere, except OVQ with
+ * {@code swaWindow} W > 0, which alternates sliding-window MHA (even i, RoPE) and OVQ (odd i, NoPE), SWA first;
+ * {@link ModelConfig} refuses such a hybrid with fewer than two blocks, which would hold no OVQ layer at all.
+ * Parameter names are {@code layers.<i>.attn.<name>} for every kind of block.
  */
 public final class LanguageModel {
     static final double INIT_STD = 0.02;
@@ -33,7 +38,7 @@ public final class LanguageModel {
         List<Block> bs = new ArrayList<>();
         for (int i = 0; i < config.nLayers(); i++) {
             String prefix = "layers." + i + ".";
-            AttentionLayer attn = attention.create(config.attention(), rng);
+            AttentionLayer attn = attention.createLayer(i, config.attention(), rng);
             bs.add(new Block(i, attn,
                     new RmsNorm(prefix + "input_layernorm.weight", e, config.normEps()),
                     new RmsNorm(prefix + "post_attention_layernorm.weight", e, config.normEps()),

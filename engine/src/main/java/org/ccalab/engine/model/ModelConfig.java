@@ -14,6 +14,10 @@ public record ModelConfig(AttentionConfig attention, int vocabSize, int nLayers,
         Check.that(attention != null, "variant", "is required");
         Check.inRange("vocabSize", vocabSize, 2, 1 << 20);
         Check.inRange("nLayers", nLayers, 1, 64);
+        // One block of an SWA/OVQ hybrid is its SWA layer alone: a model of family ovq without an OVQ layer.
+        Check.that(nLayers >= 2 || !LayerPattern.isHybrid(attention), "nLayers", "an OVQ model with swaWindow "
+                + "> 0 alternates SWA (even blocks) and OVQ (odd blocks) and needs nLayers >= 2; set swaWindow 0 "
+                + "for OVQ layers only");
         Check.inRange("mlpHidden", mlpHidden, 0, 65_536);
         if (mlpHidden == 0) mlpHidden = ((8 * attention.dModel() / 3) + 7) / 8 * 8;
         Check.inRange("normEps", normEps, 0.0, 1e-2);

@@ -14,7 +14,7 @@ class BenchCliTest {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         BenchCli.run(true, new PrintStream(buf, true, StandardCharsets.UTF_8));
         List<String> rows = buf.toString(StandardCharsets.UTF_8).lines().toList();
-        for (String kernel : List.of("matmul", "mha", "gqa", "mla", "cca", "ccgqa", "train step")) {
+        for (String kernel : List.of("matmul", "mha", "gqa", "mla", "cca", "ccgqa", "ovq", "swa", "train step")) {
             String row = rows.stream().filter(r -> r.startsWith(kernel + " ")).findFirst().orElseThrow(
                     () -> new AssertionError("no row for " + kernel + " in\n" + String.join("\n", rows)));
             String[] cols = row.trim().split("\\s+");

@@ -11,6 +11,12 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqGrowth;
+import org.ccalab.common.variant.OvqSpec;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.ccalab.engine.attention.gqa.GqaAttention;
+import org.ccalab.engine.attention.ovq.OvqAttention;
 import org.ccalab.engine.attention.AttentionLayers;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -57,9 +63,68 @@ class LanguageModelTest {
         checkGradients(tinyModel(3));
     }
 
+    /** OVQ with chunk L = 2, N_max = 4 and SWA window W (0: no SWA): 5 tokens fold twice and cross the window. */
+    private static OvqConfig ovq(int swaWindow) {
+        return new OvqConfig(8, 2, new OvqSpec(2, 4, 8, OvqGrowth.LOG, null, null, null, null, null, null, null, swaWindow));
+    }
+
     static Stream<AttentionConfig> variants() {
         return Stream.of(new MhaConfig(8, 2), new GqaConfig(8, 2, 1), MlaConfig.kvMatched(8, 2, 4),
-                new CcaConfig(8, 2, 2), new CcgqaConfig(8, 2, 2, 2));
+                new CcaConfig(8, 2, 2), new CcgqaConfig(8, 2, 2, 2), ovq(3), ovq(0));
+    }
+
+    @Test
+    void ovqHybridAlternatesSlidingWindowAndOvqBlocksSwaFirst() {
+        LanguageModel m = new LanguageModel(new ModelConfig(ovq(3), VOCAB, 3, 12), AttentionLayers::create, new SplitMix64(1));
+        for (int i : new int[] {0, 2}) {
+            assertThat(m.attention(i)).as("block %d", i).isInstanceOf(GqaAttention.class);
+            assertThat(((GqaAttention) m.attention(i)).window()).isEqualTo(3);
+            assertThat(m.attention(i).config()).isEqualTo(new MhaConfig(8, 2));
+        }
+        assertThat(m.attention(1)).isInstanceOf(OvqAttention.class);
+        List<String> names = m.parameters().stream().map(Parameter::name).filter(n -> n.contains(".attn.")).toList();
+        assertThat(names).containsExactly(
+                "layers.0.attn.q_proj.weight", "layers.0.attn.k_proj.weight", "layers.0.attn.v_proj.weight", "layers.0.attn.o_proj.weight",
+                "layers.1.attn.q_proj.weight", "layers.1.attn.k_proj.weight", "layers.1.attn.v_proj.weight", "layers.1.attn.o_proj.weight",
+                "layers.1.attn.beta_log",
+                "layers.2.attn.q_proj.weight", "layers.2.attn.k_proj.weight", "layers.2.attn.v_proj.weight", "layers.2.attn.o_proj.weight");
+    }
+
+    /** The factory seam: a factory that overrides createSlidingWindow builds the SWA blocks (and only those). */
+    @Test
+    void hybridAsksTheFactoryForSlidingWindowLayersAtEvenBlocks() {
+        List<String> asked = new java.util.ArrayList<>();
+        AttentionFactory factory = new AttentionFactory() {
+            @Override
+            public org.ccalab.engine.attention.AttentionLayer create(AttentionConfig config, java.util.random.RandomGenerator rng) {
+                asked.add(config.family());
+                return new PointwiseTestAttention(config, rng);
+            }
+
+            @Override
+            public org.ccalab.engine.attention.AttentionLayer createSlidingWindow(MhaConfig shape, int window,
+                                                                                 java.util.random.RandomGenerator rng) {
+                asked.add("swa " + shape.family() + " W=" + window);
+                return new PointwiseTestAttention(shape, rng);
+            }
+        };
+        new LanguageModel(new ModelConfig(ovq(3), VOCAB, 4, 12), factory, new SplitMix64(1));
+        assertThat(asked).containsExactly("swa mha W=3", "ovq", "swa mha W=3", "ovq");
+    }
+
+    @Test
+    void ovqWithoutSlidingWindowHasOvqInEveryBlock() {
+        LanguageModel m = new LanguageModel(new ModelConfig(ovq(0), VOCAB, 3, 12), AttentionLayers::create, new SplitMix64(1));
+        for (int i = 0; i < 3; i++) assertThat(m.attention(i)).as("block %d", i).isInstanceOf(OvqAttention.class);
+        assertThat(new ModelConfig(ovq(0), VOCAB, 1, 12).nLayers()).as("no hybrid, one block is fine").isEqualTo(1);
+    }
+
+    /** One block of a hybrid would be its SWA layer alone: a model of family ovq with no OVQ layer. */
+    @Test
+    void refusesAOneBlockHybrid() {
+        assertThatThrownBy(() -> new ModelConfig(ovq(3), VOCAB, 1, 12))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("nLayers"))
+                .hasMessageContaining("nLayers >= 2");
     }
 
     /**

@@ -286,6 +286,76 @@ class CpuEngineTest {
         assertThat(obs.cells.getLast().maxRelError()).as("decode vs prefill").isLessThan(1e-12);
     }
 
+    /** SWA window 16 (the window cuts 32-token sequences), chunk 8, up to 16 centroids per head. */
+    private static OvqConfig ovqHybrid() {
+        return new OvqConfig(32, 4, new OvqSpec(8, 16, 64, null, null, null, null, null, null, null, null, 16));
+    }
+
+    private static RunSpec ovqTraining(String dataset, int layers, int steps, int checkpointEvery) {
+        return new RunSpec(RunKind.TRAINING, ovqHybrid(), 7, null,
+                new TrainingSpec(dataset, "bytes", layers, 32, 4, steps, 1e-2, 2, 0.01, 1.0, 4, checkpointEvery, 32));
+    }
+
+    /**
+     * A TRAINING run of family ovq on the CPU engine trains the SWA/OVQ hybrid end to end: the loss falls, the
+     * metrics and checkpoints arrive, and an attempt resumed from its mid-run checkpoint ends on the same bytes.
+     */
+    @Test
+    void ovqHybridTrainsResumesAndCheckpoints() throws Exception {
+        String data = "file:" + corpus();
+        RecordingObserver straight = new RecordingObserver();
+        engine().run(ovqTraining(data, 2, 8, 4), work.resolve("a"), null, straight);
+        List<MetricPoint> loss = straight.series("train/loss");
+        assertThat(loss).hasSize(8);
+        assertThat(loss.getLast().value()).isLessThan(loss.getFirst().value() - 1.0);
+        assertThat(straight.series("val/loss")).extracting(MetricPoint::step).containsExactly(4L, 8L);
+        assertThat(straight.checkpoints).extracting(CheckpointRef::step).containsExactly(4L, 8L);
+
+        RecordingObserver resumed = new RecordingObserver();
+        engine().run(ovqTraining(data, 2, 8, 4), work.resolve("b"), straight.checkpoints.getFirst().uri(), resumed);
+        assertThat(resumed.series("train/loss")).extracting(MetricPoint::value)
+                .containsExactlyElementsOf(loss.subList(4, 8).stream().map(MetricPoint::value).toList());
+        assertThat(resumed.checkpoints.getLast().sha256()).isEqualTo(straight.checkpoints.getLast().sha256());
+    }
+
+    /** One block of the hybrid would hold no OVQ layer: the run fails as INVALID_CONFIG naming nLayers. */
+    @Test
+    void oneBlockOvqHybridFailsAsInvalidConfig() throws Exception {
+        assertThatThrownBy(() -> engine().run(ovqTraining("file:" + corpus(), 1, 2, 100), work.resolve("run"), null,
+                new RecordingObserver()))
+                .isInstanceOfSatisfying(RunFailedException.class,
+                        e -> assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG))
+                .hasMessageContaining("nLayers");
+    }
+
+    /**
+     * OVQ cells are honest about what OVQ is: FLOPs are the OVQ cost model's (no S^2 term), no KV cache grows
+     * per token (kvBytesPerToken 0), and the decode cell's peak memory holds the layer's whole state, which
+     * is at least the cost model's state after S tokens (the dictionary and the open chunk, per sequence).
+     */
+    @Test
+    void ovqBenchmarkCellsReportTheCostModelFlopsAndTheStateNotAKvCache() {
+        OvqConfig ovq = new OvqConfig(32, 4, new OvqSpec(4, 6, 12, null, null, null, null, null, null, null, null, null));
+        int b = 2, s = 24;
+        RunSpec spec = new RunSpec(RunKind.BENCHMARK, ovq, 1, new BenchmarkSpec(b, s, null, List.of(Scope.LAYER), null, "fp64", 0, 3), null);
+        RecordingObserver obs = new RecordingObserver();
+        engine().run(spec, work, null, obs);
+        var cost = CostModel.estimate(ovq, s, 8);
+        assertThat(cost.prefillFlopsCausal()).as("no quadratic term").isLessThan(CostModel.estimate(new MhaConfig(32, 4), s, 8).prefillFlopsCausal());
+        for (BenchmarkCell c : obs.cells) {
+            double flops = c.tflops() * c.p50Ms() * 1e9;
+            double want = switch (c.phase()) {
+                case FORWARD -> (double) b * cost.prefillFlopsCausal();
+                case BACKWARD -> 2.0 * b * cost.prefillFlopsCausal();
+                case DECODE -> (double) b * cost.decodeFlops();
+            };
+            assertThat(flops).as("%s FLOPs", c.phase()).isCloseTo(want, org.assertj.core.data.Percentage.withPercentage(1e-6));
+            assertThat(c.kvBytesPerToken()).isZero();
+        }
+        BenchmarkCell decode = obs.cells.stream().filter(c -> c.phase() == Phase.DECODE).findFirst().orElseThrow();
+        assertThat(decode.peakMemoryBytes()).isGreaterThanOrEqualTo(8L * CostModel.parameters(ovq) + b * cost.decodeStateBytes());
+    }
+
     @Test
     void environmentIsCompleteAndNamesTheCpu() {
         var env = engine().environment();

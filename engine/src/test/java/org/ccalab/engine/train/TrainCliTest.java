@@ -41,6 +41,19 @@ class TrainCliTest {
         assertThat(dir.resolve("work/checkpoints/step-00000003.safetensors")).exists();
     }
 
+    /** An OVQ hybrid from its wire form: the [ours] choices under "ovq", SWA window 8 over chunks of 4. */
+    @Test
+    void trainsAnOvqHybridFromAJsonSpec() throws Exception {
+        int code = run("""
+                {"kind":"TRAINING","seed":3,"variant":{"family":"ovq","dModel":32,"nHeads":4,
+                  "ovq":{"chunkLength":4,"dictionarySize":8,"growthLength":16,"swaWindow":8}},
+                 "training":{"dataset":"recall:8","nLayers":2,"steps":3,"seqLen":16,"batch":4,"evalEvery":3,"checkpointEvery":3}}
+                """);
+        assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("training ovq").contains("step      3  train/loss");
+        assertThat(dir.resolve("work/checkpoints/step-00000003.safetensors")).exists();
+    }
+
     @Test
     void invalidSpecNamesTheField() throws Exception {
         int code = run("""

@@ -16,6 +16,9 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqGrowth;
+import org.ccalab.common.variant.OvqSpec;
 import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.engine.attention.Parameter;
 import org.ccalab.engine.data.AssociativeRecall;
@@ -29,7 +32,15 @@ import org.junit.jupiter.params.provider.MethodSource;
 class TrainerTest {
     static Stream<AttentionConfig> variants() {
         return Stream.of(new MhaConfig(32, 4), new GqaConfig(32, 4, 2), new GqaConfig(32, 4, 1),
-                MlaConfig.kvMatched(32, 4, 8), new CcaConfig(32, 4, 4), new CcgqaConfig(32, 4, 2, 4));
+                MlaConfig.kvMatched(32, 4, 8), new CcaConfig(32, 4, 4), new CcgqaConfig(32, 4, 2, 4), ovqHybrid());
+    }
+
+    /**
+     * An SWA/OVQ hybrid sized for 32-token sequences: window 16 (so the SWA blocks do cut the context), chunk 8
+     * (three folds per sequence), up to 16 centroids per head reached at 64 tokens.
+     */
+    static OvqConfig ovqHybrid() {
+        return new OvqConfig(32, 4, new OvqSpec(8, 16, 64, OvqGrowth.LOG, null, null, null, null, null, null, null, 16));
     }
 
     /** ln(258) = 5.55 at init; a byte-level LM learns the letter statistics of English within a few steps. */
@@ -65,11 +76,35 @@ class TrainerTest {
         assertThat(after.accuracy()).as("recall accuracy").isGreaterThan(0.9);
     }
 
+    /**
+     * The SWA/OVQ hybrid (2 blocks: SWA window 8, then OVQ with L = 4, N_max = 8) on the recall task of
+     * {@link #ccaLearnsAssociativeRecall}: it must beat the blind 1/8 and the any-prefix-value 1/P = 0.25, which
+     * needs context carried through the attention layers (the MLP alone sees only the key). Measured with this
+     * seed: 0.33 at step 50, 0.37-0.44 from step 100 to 400 (window 4: the same). That is the plateau MHA of the
+     * same size sits on (0.38-0.43, see GqaAttentionTest), so this checks that the hybrid trains on the task, not
+     * that it retrieves by key; CCA's 1.0 comes from its convolution.
+     */
     @Test
-    void resumeFromCheckpointIsBitExact(@TempDir Path dir) {
+    void ovqHybridTrainsOnAssociativeRecallAboveTheValueGuessingBaseline() {
+        AssociativeRecall recall = new AssociativeRecall(8, 1);
+        TrainingSpec spec = new TrainingSpec("recall:8", "bytes", 2, 16, 32, 250, 1e-2, 10, 0.0, 1.0, 1000, 1000, 64);
+        OvqConfig hybrid = new OvqConfig(32, 2, new OvqSpec(4, 8, 16, OvqGrowth.LINEAR, null, null, null, null, null, null, null, 8));
+        Trainer t = TinyTraining.trainer(hybrid, recall, spec, 1);
+        double before = t.evaluate().accuracy();
+        while (!t.done()) t.step();
+        assertThat(before).isLessThan(0.25);
+        assertThat(t.evaluate().accuracy()).as("recall accuracy").isGreaterThan(0.3);
+    }
+
+    static Stream<AttentionConfig> resumable() {
+        return Stream.of(new GqaConfig(32, 4, 2), ovqHybrid());
+    }
+
+    @ParameterizedTest
+    @MethodSource("resumable")
+    void resumeFromCheckpointIsBitExact(AttentionConfig v, @TempDir Path dir) {
         Dataset data = TinyTraining.text();
         TrainingSpec spec = TinyTraining.spec(8, 16, 4, 1e-2);
-        AttentionConfig v = new GqaConfig(32, 4, 2);
 
         Trainer straight = TinyTraining.trainer(v, data, spec, 21);
         List<Double> straightLosses = new ArrayList<>();

@@ -17,6 +17,7 @@ public final class SoftmaxCore implements AttentionCore<Qkv> {
     private final CpuBackend cpu;
     private final int qHeads, kvHeads, qkDim, vDim, width;
     private final double scale;
+    private final int window;
     private final Function<Tensor, Qkv> projections;
     private final Linear o;
     private final DecodeShape decodeShape;
@@ -24,6 +25,13 @@ public final class SoftmaxCore implements AttentionCore<Qkv> {
     /** {@code projections}: x [B, T, E] -> q, k, v; {@code o}: [E, Hq Dv]. */
     public SoftmaxCore(CpuBackend cpu, int qHeads, int kvHeads, int qkDim, int vDim, double scale,
                        Function<Tensor, Qkv> projections, Linear o, DecodeShape decodeShape) {
+        this(cpu, qHeads, kvHeads, qkDim, vDim, scale, 0, projections, o, decodeShape);
+    }
+
+    /** As above with a causal sliding window: query t sees keys t - W < s <= t ({@code window} 0: all s <= t). */
+    public SoftmaxCore(CpuBackend cpu, int qHeads, int kvHeads, int qkDim, int vDim, double scale, int window,
+                       Function<Tensor, Qkv> projections, Linear o, DecodeShape decodeShape) {
+        this.window = window;
         this.cpu = cpu;
         this.qHeads = qHeads;
         this.kvHeads = kvHeads;
@@ -41,7 +49,7 @@ public final class SoftmaxCore implements AttentionCore<Qkv> {
     {}
 
     private AttentionKernel.Dims dims(int batch, int tokens) {
-        return new AttentionKernel.Dims(batch, tokens, qHeads, kvHeads, qkDim, vDim, scale, true);
+        return new AttentionKernel.Dims(batch, tokens, qHeads, kvHeads, qkDim, vDim, scale, true, window);
     }
 
     @Override

@@ -23,20 +23,40 @@ public final class AttentionKernel {
         this.parallel = parallel;
     }
 
-    /** Sizes of one call; causal masks key s > query t. */
+    /**
+     * Sizes of one call; causal masks key s > query t. A sliding window W > 0 (causal only) also masks
+     * s <= t - W, so query t sees the W keys t - W < s <= t; 0 is no window.
+     */
     public record Dims(int batch, int tokens, int qHeads, int kvHeads, int qkDim, int vDim, double scale,
-                       boolean causal) {
+                       boolean causal, int window) {
         public Dims {
             if (qHeads % kvHeads != 0)
                 throw new IllegalArgumentException("qHeads " + qHeads + " not a multiple of kvHeads " + kvHeads);
+            if (window < 0 || (window > 0 && !causal))
+                throw new IllegalArgumentException("window must be 0 or, for causal attention, positive; got " + window);
+        }
+
+        public Dims(int batch, int tokens, int qHeads, int kvHeads, int qkDim, int vDim, double scale, boolean causal) {
+            this(batch, tokens, qHeads, kvHeads, qkDim, vDim, scale, causal, 0);
         }
 
         int group() {
             return qHeads / kvHeads;
         }
 
+        /** The first key query t sees. */
+        int firstKey(int t) {
+            return window > 0 ? Math.max(0, t - window + 1) : 0;
+        }
+
+        /** One past the last key query t sees. */
         int keysFor(int t) {
             return causal ? t + 1 : tokens;
+        }
+
+        /** One past the last query that sees key s (the first is s when causal, else 0). */
+        int queriesEnd(int s) {
+            return window > 0 ? Math.min(tokens, s + window) : tokens;
         }
     }
 
@@ -86,19 +106,22 @@ public final class AttentionKernel {
             for (int task = from; task < to; task++) {
                 int blk = task % blocks, bh = task / blocks, b = bh / d.qHeads, h = bh % d.qHeads;
                 int bkv = b * d.kvHeads + h / d.group();
+                // Key columns [lo, keys): the union of the block's windows (all earlier keys without one).
                 int t0 = blk * BLOCK, rows = Math.min(BLOCK, tokens - t0), keys = d.causal ? t0 + rows : tokens;
-                Matmul.serialNN(s, 0, keys, qh, (bh * tokens + t0) * dk, dk, kt, bkv * dk * tokens, tokens, rows, dk, keys, false);
+                int lo = d.firstKey(t0), width = keys - lo;
+                Matmul.serialNN(s, 0, width, qh, (bh * tokens + t0) * dk, dk, kt, bkv * dk * tokens + lo, tokens, rows, dk, width, false);
                 for (int r = 0; r < rows; r++) {
-                    int t = t0 + r, n = d.keysFor(t), row = r * keys;
+                    int t = t0 + r, first = d.firstKey(t) - lo, n = d.keysFor(t) - lo, row = r * width;
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int c = 0; c < n; c++) max = Math.max(max, s[row + c] * d.scale);
+                    for (int c = first; c < n; c++) max = Math.max(max, s[row + c] * d.scale);
                     double sum = 0;
-                    for (int c = 0; c < n; c++) sum += s[row + c] = Math.exp(s[row + c] * d.scale - max);
-                    for (int c = 0; c < n; c++) s[row + c] /= sum;
-                    java.util.Arrays.fill(s, row + n, row + keys, 0.0);
+                    for (int c = first; c < n; c++) sum += s[row + c] = Math.exp(s[row + c] * d.scale - max);
+                    for (int c = first; c < n; c++) s[row + c] /= sum;
+                    java.util.Arrays.fill(s, row, row + first, 0.0);
+                    java.util.Arrays.fill(s, row + n, row + width, 0.0);
                     lse[bh * tokens + t] = max + Math.log(sum);
                 }
-                Matmul.serialNN(ob, 0, dv, s, 0, keys, vh, bkv * tokens * dv, dv, rows, keys, dv, false);
+                Matmul.serialNN(ob, 0, dv, s, 0, width, vh, (bkv * tokens + lo) * dv, dv, rows, width, dv, false);
                 for (int r = 0; r < rows; r++)
                     System.arraycopy(ob, r * dv, o, ((b * tokens + t0 + r) * d.qHeads + h) * dv, dv);
             }
@@ -139,18 +162,20 @@ public final class AttentionKernel {
                 int blk = task % blocks, bh = task / blocks, b = bh / d.qHeads, h = bh % d.qHeads;
                 int bkv = b * d.kvHeads + h / g;
                 int t0 = blk * BLOCK, rows = Math.min(BLOCK, tokens - t0), keys = d.causal ? t0 + rows : tokens;
-                Matmul.serialNN(p, 0, keys, qh, (bh * tokens + t0) * kd, kd, kt, bkv * kd * tokens, tokens, rows, kd, keys, false);
-                Matmul.serialNN(dp, 0, keys, doh, (bh * tokens + t0) * vd, vd, vt, bkv * vd * tokens, tokens, rows, vd, keys, false);
+                int lo = d.firstKey(t0), width = keys - lo;
+                Matmul.serialNN(p, 0, width, qh, (bh * tokens + t0) * kd, kd, kt, bkv * kd * tokens + lo, tokens, rows, kd, width, false);
+                Matmul.serialNN(dp, 0, width, doh, (bh * tokens + t0) * vd, vd, vt, bkv * vd * tokens + lo, tokens, rows, vd, width, false);
                 for (int r = 0; r < rows; r++) {
-                    int t = t0 + r, n = d.keysFor(t), row = r * keys;
+                    int t = t0 + r, first = d.firstKey(t) - lo, n = d.keysFor(t) - lo, row = r * width;
                     double l = lse[bh * tokens + t], dl = delta[bh * tokens + t];
-                    for (int c = 0; c < n; c++) {
+                    for (int c = first; c < n; c++) {
                         double pr = Math.exp(p[row + c] * d.scale - l);
                         p[row + c] = pr * (dp[row + c] - dl) * d.scale;
                     }
-                    java.util.Arrays.fill(p, row + n, row + keys, 0.0);
+                    java.util.Arrays.fill(p, row, row + first, 0.0);
+                    java.util.Arrays.fill(p, row + n, row + width, 0.0);
                 }
-                Matmul.serialNN(dqb, 0, kd, p, 0, keys, kh, bkv * tokens * kd, kd, rows, keys, kd, false);
+                Matmul.serialNN(dqb, 0, kd, p, 0, width, kh, (bkv * tokens + lo) * kd, kd, rows, width, kd, false);
                 for (int r = 0; r < rows; r++) {
                     int qi = ((b * tokens + t0 + r) * d.qHeads + h) * kd;
                     for (int c = 0; c < kd; c++) dq[qi + c] += dqb[r * kd + c];
@@ -164,8 +189,9 @@ public final class AttentionKernel {
             double[] dkb = new double[BLOCK * kd], dvb = new double[BLOCK * vd];
             for (int task = from; task < to; task++) {
                 int blk = task % blocks, bkv = task / blocks, b = bkv / d.kvHeads, kvh = bkv % d.kvHeads;
+                // Queries [tStart, tStart + nq): those whose window holds a key of the block.
                 int s0 = blk * BLOCK, rows = Math.min(BLOCK, tokens - s0);
-                int tStart = d.causal ? s0 : 0, nq = tokens - tStart;
+                int tStart = d.causal ? s0 : 0, nq = d.queriesEnd(s0 + rows - 1) - tStart;
                 java.util.Arrays.fill(dkb, 0.0);
                 java.util.Arrays.fill(dvb, 0.0);
                 for (int h = kvh * g; h < (kvh + 1) * g; h++) {
@@ -176,7 +202,7 @@ public final class AttentionKernel {
                         int s = s0 + r, row = r * nq;
                         for (int c = 0; c < nq; c++) {
                             int t = tStart + c;
-                            if (d.causal && t < s) {
+                            if (d.causal && t < s || t >= d.queriesEnd(s)) {
                                 pt[row + c] = 0;
                                 dpt[row + c] = 0;
                                 continue;
@@ -208,7 +234,17 @@ public final class AttentionKernel {
      */
     public void decodeChunk(double[] o, double[] q, int tokens, double[] kCache, double[] vCache, int capacity, int len,
                             int batch, int qHeads, int kvHeads, int qkDim, int vDim, double scale) {
-        if (tokens == 1) {
+        decodeChunk(o, q, tokens, kCache, vCache, capacity, len, batch, qHeads, kvHeads, qkDim, vDim, scale, 0);
+    }
+
+    /**
+     * {@link #decodeChunk} with a sliding window W > 0 (0: none): query t at position len - T + t sees only
+     * cache rows len - T + t - W < s <= len - T + t.
+     */
+    public void decodeChunk(double[] o, double[] q, int tokens, double[] kCache, double[] vCache, int capacity, int len,
+                            int batch, int qHeads, int kvHeads, int qkDim, int vDim, double scale, int window) {
+        if (window < 0) throw new IllegalArgumentException("window must be >= 0, got " + window);
+        if (tokens == 1 && (window == 0 || len <= window)) {
             decode(o, q, kCache, vCache, capacity, len, batch, qHeads, kvHeads, qkDim, vDim, scale);
             return;
         }
@@ -229,19 +265,22 @@ public final class AttentionKernel {
                 int blk = task % blocks, bh = task / blocks, b = bh / qHeads, h = bh % qHeads;
                 int bkv = b * kvHeads + h / group;
                 int t0 = blk * BLOCK, rows = Math.min(BLOCK, tokens - t0), keys = past + t0 + rows;
-                Matmul.serialNN(sc, 0, keys, q, ((b * tokens + t0) * qHeads + h) * qkDim, qHeads * qkDim,
-                        kt, bkv * qkDim * len, len, rows, qkDim, keys, false);
+                int lo = window > 0 ? Math.max(0, past + t0 - window + 1) : 0, width = keys - lo;
+                Matmul.serialNN(sc, 0, width, q, ((b * tokens + t0) * qHeads + h) * qkDim, qHeads * qkDim,
+                        kt, bkv * qkDim * len + lo, len, rows, qkDim, width, false);
                 for (int r = 0; r < rows; r++) {
-                    int n = past + t0 + r + 1, row = r * keys;
+                    int pos = past + t0 + r, n = pos + 1 - lo, row = r * width;
+                    int first = window > 0 ? Math.max(0, pos - window + 1) - lo : 0;
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int c = 0; c < n; c++) max = Math.max(max, sc[row + c] * scale);
+                    for (int c = first; c < n; c++) max = Math.max(max, sc[row + c] * scale);
                     double sum = 0;
-                    for (int c = 0; c < n; c++) sum += sc[row + c] = Math.exp(sc[row + c] * scale - max);
-                    for (int c = 0; c < n; c++) sc[row + c] /= sum;
-                    java.util.Arrays.fill(sc, row + n, row + keys, 0.0);
+                    for (int c = first; c < n; c++) sum += sc[row + c] = Math.exp(sc[row + c] * scale - max);
+                    for (int c = first; c < n; c++) sc[row + c] /= sum;
+                    java.util.Arrays.fill(sc, row, row + first, 0.0);
+                    java.util.Arrays.fill(sc, row + n, row + width, 0.0);
                 }
-                Matmul.serialNN(o, ((b * tokens + t0) * qHeads + h) * vDim, qHeads * vDim, sc, 0, keys,
-                        vCache, (b * capacity * kvHeads + h / group) * vDim, kvHeads * vDim, rows, keys, vDim, false);
+                Matmul.serialNN(o, ((b * tokens + t0) * qHeads + h) * vDim, qHeads * vDim, sc, 0, width,
+                        vCache, ((b * capacity + lo) * kvHeads + h / group) * vDim, kvHeads * vDim, rows, width, vDim, false);
             }
         });
     }

@@ -34,9 +34,9 @@ public final class ReferenceAttention {
                 int kvh = h / d.group();
                 for (int t = blk * ROWS_PER_TASK; t < Math.min(d.tokens(), (blk + 1) * ROWS_PER_TASK); t++) {
                     int qi = ((b * d.tokens() + t) * d.qHeads() + h) * d.qkDim();
-                    int n = d.keysFor(t);
+                    int first = d.firstKey(t), n = d.keysFor(t);
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int s = 0; s < n; s++) {
+                    for (int s = first; s < n; s++) {
                         int ki = ((b * d.tokens() + s) * d.kvHeads() + kvh) * d.qkDim();
                         double dot = 0;
                         for (int c = 0; c < d.qkDim(); c++) dot += q[qi + c] * k[ki + c];
@@ -44,10 +44,10 @@ public final class ReferenceAttention {
                         max = Math.max(max, p[s]);
                     }
                     double sum = 0;
-                    for (int s = 0; s < n; s++) sum += p[s] = Math.exp(p[s] - max);
+                    for (int s = first; s < n; s++) sum += p[s] = Math.exp(p[s] - max);
                     int oi = ((b * d.tokens() + t) * d.qHeads() + h) * d.vDim();
                     java.util.Arrays.fill(o, oi, oi + d.vDim(), 0.0);
-                    for (int s = 0; s < n; s++) {
+                    for (int s = first; s < n; s++) {
                         double w = p[s] / sum;
                         int vi = ((b * d.tokens() + s) * d.kvHeads() + kvh) * d.vDim();
                         for (int c = 0; c < d.vDim(); c++) o[oi + c] += w * v[vi + c];
@@ -78,7 +78,7 @@ public final class ReferenceAttention {
                     int row = (b * d.qHeads() + h) * d.tokens() + t;
                     delta[row] = dl;
                     int qi = ((b * d.tokens() + t) * d.qHeads() + h) * d.qkDim();
-                    for (int s = 0, n = d.keysFor(t); s < n; s++) {
+                    for (int s = d.firstKey(t), n = d.keysFor(t); s < n; s++) {
                         int ki = ((b * d.tokens() + s) * d.kvHeads() + kvh) * d.qkDim();
                         int vi = ((b * d.tokens() + s) * d.kvHeads() + kvh) * d.vDim();
                         double dot = 0, dp = 0;
@@ -97,7 +97,7 @@ public final class ReferenceAttention {
                     int ki = ((b * d.tokens() + s) * d.kvHeads() + kvh) * d.qkDim();
                     int vi = ((b * d.tokens() + s) * d.kvHeads() + kvh) * d.vDim();
                     for (int h = kvh * d.group(); h < (kvh + 1) * d.group(); h++) {
-                        for (int t = d.causal() ? s : 0; t < d.tokens(); t++) {
+                        for (int t = d.causal() ? s : 0, end = d.queriesEnd(s); t < end; t++) {
                             int qi = ((b * d.tokens() + t) * d.qHeads() + h) * d.qkDim();
                             int oi = ((b * d.tokens() + t) * d.qHeads() + h) * d.vDim();
                             int row = (b * d.qHeads() + h) * d.tokens() + t;

@@ -20,6 +20,7 @@ import org.ccalab.common.variant.CompressedConvSpec;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.common.variant.cost.CostEstimate;
 import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
@@ -69,6 +70,17 @@ final class CudaBenchmarkRun {
         }
     }
 
+    /**
+     * Refuses, before anything touches the device or the other settings, a family with no CUDA kernels at all
+     * (OVQ): there is no per-run fallback to the CPU engine on a CUDA worker, so the run fails as INVALID_CONFIG
+     * naming the family and the backend that has it.
+     */
+    static void requireKernels(AttentionConfig variant) {
+        if (variant instanceof OvqConfig)
+            throw new InvalidConfigException("variant.family", "no CUDA kernels for " + variant.family()
+                    + " (mha, gqa, cca, ccgqa, mla have them): benchmark it with engine.backend=cpu");
+    }
+
     private final CudaBackend cuda;
     private final RunSpec spec;
     private final BenchmarkSpec bs;
@@ -82,6 +94,7 @@ final class CudaBenchmarkRun {
         this.spec = spec;
         this.bs = spec.benchmark();
         this.observer = observer;
+        requireKernels(spec.variant());
         if (!bs.dtype().equals("bf16"))
             throw new InvalidConfigException("benchmark.dtype", "the CUDA kernels are bf16 only, got " + bs.dtype());
         if (spec.variant() instanceof MlaConfig m) {

@@ -1,6 +1,7 @@
 package org.ccalab.engine.backend.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import org.ccalab.common.run.Phase;
@@ -9,6 +10,12 @@ import org.ccalab.common.variant.CcaConfig;
 import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.validation.InvalidConfigException;
+import org.ccalab.engine.run.RecordingObserver;
 import org.ccalab.common.variant.cost.CostModel;
 import org.junit.jupiter.api.Test;
 
@@ -43,6 +50,22 @@ class CudaBenchmarkRunTest {
         assertThat(CudaBenchmarkRun.covers(noShift, Phase.DECODE, Scope.CORE)).isTrue();
         assertThat(CudaBenchmarkRun.covers(noShift, Phase.DECODE, Scope.LAYER)).isFalse();
         assertThat(CudaBenchmarkRun.covers(noShift, Phase.BACKWARD, Scope.LAYER)).isTrue();
+    }
+
+    /**
+     * OVQ has no CUDA kernels: its benchmark fails as INVALID_CONFIG naming the family before the run touches the
+     * device (the backend handed in is null here, as on a host without a GPU) or judges the other settings
+     * (fp32 would otherwise be refused first, hiding the reason).
+     */
+    @Test
+    void ovqBenchmarkIsRefusedNamingTheFamilyBeforeTheDeviceIsUsed() {
+        for (String dtype : new String[] {"bf16", "fp32"}) {
+            RunSpec spec = new RunSpec(RunKind.BENCHMARK, new OvqConfig(256, 4), 1,
+                    new BenchmarkSpec(1, 128, null, null, null, dtype, 1, 3), null);
+            assertThatThrownBy(() -> new CudaBenchmarkRun(null, spec, new RecordingObserver()))
+                    .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("variant.family"))
+                    .hasMessageContaining("no CUDA kernels for ovq").hasMessageContaining("engine.backend=cpu");
+        }
     }
 
     @Test

@@ -12,6 +12,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
+import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.common.variant.RopeSpec;
 import org.ccalab.engine.model.ModelConfig;
 import org.junit.jupiter.api.Test;
@@ -32,6 +33,22 @@ class ModelShapeTest {
         assertThat(s.qWidth()).isEqualTo(512);
         assertThat(s.kvWidth()).isEqualTo(128);
         assertThat(s.hidden()).isEqualTo(1368); // 8/3 * 512 rounded up to a multiple of 8
+    }
+
+    /**
+     * No OVQ CUDA kernels: a CUDA worker refuses OVQ training (hybrid or not) before building the model, as
+     * INVALID_CONFIG naming the family and the backend that trains it; never a cast failure inside the GPU model.
+     */
+    @Test
+    void ovqTrainingIsRefusedNamingTheFamily() {
+        for (OvqConfig ovq : new OvqConfig[] {new OvqConfig(256, 4), new OvqConfig(256, 4,
+                new org.ccalab.common.variant.OvqSpec(null, null, null, null, null, null, null, null, null, null, null, 0))}) {
+            assertThatThrownBy(() -> GpuTrainer.requireSupported(ovq))
+                    .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("variant"))
+                    .hasMessageContaining("OVQ").hasMessageContaining("engine.backend=cpu");
+            assertThatThrownBy(() -> ModelShape.of(new ModelConfig(ovq, 256, 2, 0), spec(2, 64)))
+                    .isInstanceOf(InvalidConfigException.class).hasMessageContaining("OVQ");
+        }
     }
 
     @Test
