@@ -10,7 +10,7 @@ import org.ccalab.engine.tensor.Tensor;
  * The checks every variant must pass: analytic gradients equal float64 central finite differences for the
  * input and every parameter, and token-by-token decode reproduces prefill at every position.
  */
-final class LayerChecks {
+public final class LayerChecks {
     /** Central-difference step: truncation error ~h^2 and rounding ~1e-16/h both stay near 1e-10. */
     private static final double H = 1e-5;
     /** Entries checked per tensor; all of them when the tensor is at most this large. */
@@ -61,8 +61,12 @@ final class LayerChecks {
         return checked;
     }
 
-    private static int compare(String name, double[] values, double[] analytic, java.util.function.DoubleSupplier f,
-                               RandomGenerator rng) {
+    /**
+     * Central differences of {@code f} over {@code values} (every entry, or 48 drawn by {@code rng}) against the
+     * analytic gradient; refuses an identically zero gradient, which would prove nothing. Returns the entries checked.
+     */
+    public static int compare(String name, double[] values, double[] analytic, java.util.function.DoubleSupplier f,
+                              RandomGenerator rng) {
         int n = values.length;
         boolean all = n <= MAX_ENTRIES;
         double maxAbs = 0;

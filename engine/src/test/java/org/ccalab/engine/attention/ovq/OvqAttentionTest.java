@@ -1,7 +1,6 @@
 package org.ccalab.engine.attention.ovq;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.offset;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.ArrayList;
@@ -18,6 +17,7 @@ import org.ccalab.common.variant.OvqSpec;
 import org.ccalab.common.variant.OvqUpdate;
 import org.ccalab.common.variant.cost.CostModel;
 import org.ccalab.engine.attention.AttentionLayers;
+import org.ccalab.engine.attention.LayerChecks;
 import org.ccalab.engine.attention.DecodeState;
 import org.ccalab.engine.attention.ForwardPass;
 import org.ccalab.engine.attention.Parameter;
@@ -34,9 +34,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * schedule and the constant-size state.
  */
 class OvqAttentionTest {
-    /** Central-difference step and tolerance as LayerChecks: truncation ~h^2 and rounding ~1e-16/h near 1e-10. */
-    private static final double H = 1e-5;
-
     private static OvqSpec spec(int chunk, int nMax, int growthLength, OvqGrowth growth, OvqAssignment assignment,
                                 OvqUpdate update, double eta, boolean stateOnly, boolean renormalize,
                                 boolean learnBeta, boolean stateGradient) {
@@ -183,27 +180,10 @@ class OvqAttentionTest {
             for (int i = 0; i < y.length; i++) s += y[i] * r.data()[i];
             return s;
         };
-        compare("x", x.data(), dx, loss, rng);
-        for (Parameter p : l.parameters()) compare(p.name(), p.value().data(), p.grad().data(), loss, rng);
+        LayerChecks.compare("x", x.data(), dx, loss, rng);
+        for (Parameter p : l.parameters()) LayerChecks.compare(p.name(), p.value().data(), p.grad().data(), loss, rng);
     }
 
-    private static void compare(String name, double[] values, double[] analytic, java.util.function.DoubleSupplier f,
-                                RandomGenerator rng) {
-        double maxAbs = 0;
-        for (double a : analytic) maxAbs = Math.max(maxAbs, Math.abs(a));
-        assertThat(maxAbs).as("gradient of %s is identically zero", name).isGreaterThan(0);
-        int n = values.length, checks = Math.min(n, 40);
-        for (int c = 0; c < checks; c++) {
-            int i = n <= 40 ? c : rng.nextInt(n);
-            double keep = values[i];
-            values[i] = keep + H;
-            double up = f.getAsDouble();
-            values[i] = keep - H;
-            double down = f.getAsDouble();
-            values[i] = keep;
-            assertThat(analytic[i]).as("d loss / d %s[%d]", name, i).isCloseTo((up - down) / (2 * H), offset(1e-7 * (1 + maxAbs)));
-        }
-    }
 
     /** Backward twice on one pass gives the same gradients: it rewinds a copy of the saved state. */
     @Test
