@@ -502,7 +502,7 @@ class ApiIntegrationTest {
     @Test
     void shouldServeTheCatalogAndCostModel() {
         JsonNode catalog = http.get("/api/variants").json();
-        assertThat(catalog.get("families")).extracting(f -> f.get("family").asString()).containsExactly("mha", "gqa", "mla", "cca", "ccgqa");
+        assertThat(catalog.get("families")).extracting(f -> f.get("family").asString()).containsExactly("mha", "gqa", "mla", "cca", "ccgqa", "ovq");
         assertThat(catalog.get("families").get(0).get("defaultConfig").get("family").asString()).isEqualTo("mha");
         assertThat(catalog.get("gridKeys").get("BENCHMARK")).extracting(JsonNode::asString).contains("seed", "seqLen", "batch");
         assertThat(catalog.get("maxRunsPerExperiment").asInt()).isEqualTo(1000);
