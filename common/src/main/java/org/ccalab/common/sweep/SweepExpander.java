@@ -98,7 +98,7 @@ public final class SweepExpander {
                             kind == RunKind.TRAINING ? (TrainingSpec) p.spec : null);
                     out.add(new SweepPoint(out.size(), vi, p.values, spec));
                 } catch (InvalidConfigException e) {
-                    v.add(e);
+                    v.add(combinationFault(e, vi, p.at, baseName));
                 }
             }
         }
@@ -106,7 +106,7 @@ public final class SweepExpander {
         return out;
     }
 
-    private record GridPoint(Map<String, Object> values, long seed, Record spec) {}
+    private record GridPoint(Map<String, Object> values, Map<String, Integer> at, long seed, Record spec) {}
 
     private static Map<String, List<?>> axes(RunKind kind, Map<String, ?> grid, Violations v) {
         Map<String, List<?>> axes = new LinkedHashMap<>();
@@ -159,12 +159,25 @@ public final class SweepExpander {
                 if (values.containsKey(SEED))
                     seed = (long) RecordBinder.convert(values.get(SEED), long.class, long.class, "grid.seed[" + at.get(SEED) + "]");
                 Record spec = RecordBinder.bindRecord(type, merged, "");
-                points.add(new GridPoint(values, seed, spec));
+                points.add(new GridPoint(values, at, seed, spec));
             } catch (InvalidConfigException e) {
                 v.add(e.field().startsWith("grid.") ? e : relocate(e, at, baseName));
             }
         } while (advance(index, keys, axes) && !v.full());
         return points;
+    }
+
+    /**
+     * A fault of a variant with a base spec that are each valid alone (RunSpec's cross-checks, fields like
+     * {@code training.nLayers}): placed like a base spec fault, at the grid entry that set the field if one did,
+     * and naming the variant in the message.
+     */
+    private static InvalidConfigException combinationFault(InvalidConfigException e, int variant, Map<String, Integer> at,
+                                                           String baseName) {
+        String reason = e.reason() + " (with variants[" + variant + "])";
+        String prefix = baseName + ".";
+        if (!e.field().startsWith(prefix)) return new InvalidConfigException(e.field(), reason);
+        return relocate(new InvalidConfigException(e.field().substring(prefix.length()), reason), at, baseName);
     }
 
     /** A spec fault at a field the grid set is the grid entry's fault; otherwise the base spec's. */
