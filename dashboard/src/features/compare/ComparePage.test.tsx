@@ -94,6 +94,28 @@ describe('ComparePage', () => {
     expect(screen.getByTestId('config-diff')).toHaveTextContent('variant.family');
   });
 
+  it('places an SWA/OVQ hybrid on the Pareto plot by the mean over its layers, its SWA layers included', async () => {
+    const hybrid = { family: 'ovq', dModel: 32, nHeads: 2, ovq: { chunkLength: 16, dictionarySize: 16, growthLength: 256, swaWindow: 8 } };
+    const { calls } = setup(
+      {
+        'GET /api/runs/t-gqa': { body: run('t-gqa', hybrid, 'TRAINING', { spec: { kind: 'TRAINING', variant: hybrid, seed: 1, training: { steps: 3, seqLen: 16, nLayers: 2 } } }) },
+        // MHA (the SWA layers' attention): 128 B per token; the OVQ layer: a 2048 B state, no per-token cache.
+        'POST /api/variants/cost': (c) => {
+          const v = (c.body as { variant: { family: string } }).variant;
+          return { body: { cost: v.family === 'mha' ? { seqLen: 16, kvCacheBytesPerToken: 128, decodeStateBytes: 0, prefillFlops: 1e6 } : { seqLen: 16, kvCacheBytesPerToken: 0, decodeStateBytes: 2048, prefillFlops: 1e6 } } };
+        },
+      },
+      ['t-mha', 't-gqa'],
+    );
+    renderAt('/compare?experiments=exp&baseline=t-mha');
+    await screen.findByTestId('training-ratios');
+    // SWA layer: 8 of 16 tokens cached, 64 B per token; OVQ layer: 2048 / 16 = 128 B per token; the mean is 96.
+    await waitFor(() => expect(screen.getByText(/^OVQ E32 2h N16 L16: 96\.0,/, { selector: 'li' })).toBeInTheDocument());
+    expect(screen.getByText(/^MHA E32 2h: 128,/, { selector: 'li' })).toBeInTheDocument();
+    const costCalls = calls.filter((c) => c.url.endsWith('/api/variants/cost')).map((c) => (c.body as { variant: { family: string; dModel: number; nHeads: number } }).variant);
+    expect(costCalls).toContainEqual({ family: 'mha', dModel: 32, nHeads: 2 });
+  });
+
   it('keeps the view in the URL so the permalink reproduces it', async () => {
     setup();
     renderAt('/compare?experiments=exp&x=tokens&smooth=0');

@@ -13,7 +13,7 @@ import { experimentsApi } from '../experiments/api';
 import { loadCompare, loadSeries, MAX_CURVES, type ComparedRun } from './api';
 import { diffConfigs } from './configDiff';
 import { downloadCsv, toCsv } from './csv';
-import { memoryPerToken, paretoFrontier } from './pareto';
+import { modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
 import { parseCompare, serializeCompare, type CompareState } from './permalink';
 import { cellRatios, seqLenSeries, trainingRatios, type TrainingSummary } from './ratios';
 import { aggregateCurves } from './aggregate';
@@ -74,8 +74,8 @@ export function ComparePage() {
     for (const r of training) {
       const s = summaries.find((x) => x.runId === r.run.id);
       const y = s?.minValLoss ?? s?.finalTrainLoss;
-      const cost = r.cost ?? {};
-      const x = state.pareto === 'kv' ? memoryPerToken(cost) : (cost.prefillFlops as number | undefined);
+      const nLayers = r.run.spec?.training?.nLayers ?? 2; // TrainingSpec's default
+      const x = modelCostPerLayer(state.pareto, r.cost, swaLayers(r.run.spec?.variant, nLayers), nLayers, r.swaCost);
       const e = byVariant.get(r.variantKey) ?? { label: r.label, x, ys: [] };
       if (y !== undefined) e.ys.push(y);
       byVariant.set(r.variantKey, e);
@@ -356,7 +356,7 @@ export function ComparePage() {
               <h3>Cost against quality</h3>
               <ScatterChart
                 title={`Pareto: ${state.pareto === 'kv' ? 'cache + state bytes per token' : 'prefill FLOPs'} vs validation loss`}
-                xLabel={state.pareto === 'kv' ? 'KV cache + state bytes per token per layer' : 'prefill FLOPs per layer'}
+                xLabel={state.pareto === 'kv' ? 'KV cache + state bytes per token, mean over the layers' : 'prefill FLOPs, mean over the layers'}
                 yLabel="val loss (min, mean over seeds)"
                 xLog
                 width={900}
