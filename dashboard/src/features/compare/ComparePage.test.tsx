@@ -34,7 +34,7 @@ function Where() {
   return <output data-testid="location">{loc.search}</output>;
 }
 
-function setup(extra: Record<string, { body: unknown }> = {}, ids = ['t-mha', 't-gqa', 'b-mha', 'b-gqa']) {
+function setup(extra: Parameters<typeof fakeApi>[0] = {}, ids = ['t-mha', 't-gqa', 'b-mha', 'b-gqa']) {
   return fakeApi({
     'GET /api/runs': { body: { items: ids.map((id) => ({ id })), page: 0, size: 120, totalElements: ids.length } },
     'GET /api/runs/t-mha': { body: run('t-mha', mha, 'TRAINING') },
