@@ -116,6 +116,33 @@ describe('ComparePage', () => {
     expect(costCalls).toContainEqual({ family: 'mha', dModel: 32, nHeads: 2 });
   });
 
+  it('marks the CORE cells of OVQ as layer timings and says why a CORE ratio against them misleads', async () => {
+    const ovq = { family: 'ovq', dModel: 32, nHeads: 2 };
+    const core = (p50Ms: number) => ({ ...cell(p50Ms, 1), scope: 'CORE' });
+    setup(
+      {
+        'GET /api/runs/b-gqa': { body: run('b-gqa', ovq, 'BENCHMARK') },
+        'GET /api/runs/b-mha/cells': { body: { cells: [core(1), cell(2, 4)] } },
+        'GET /api/runs/b-gqa/cells': { body: { cells: [core(3), cell(3, 4)] } },
+      },
+      ['b-mha', 'b-gqa'],
+    );
+    renderAt('/compare?experiments=exp&baseline=b-mha&scope=CORE');
+    const cells = await screen.findByTestId('cell-ratios');
+    const ovqRows = within(cells).getAllByRole('link', { name: 'b-gqa' }).map((a) => a.closest('tr')!);
+    expect(ovqRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE = layer*', 'LAYER']);
+    const mhaRows = within(cells).getAllByRole('link', { name: 'b-mha' }).map((a) => a.closest('tr')!);
+    expect(mhaRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE', 'LAYER']);
+    expect(screen.getByTestId('ovq-core-note')).toHaveTextContent('time the whole layer');
+  });
+
+  it('has no such note without OVQ runs', async () => {
+    setup({}, ['b-mha', 'b-gqa']);
+    renderAt('/compare?experiments=exp&baseline=b-mha&scope=CORE');
+    await screen.findByTestId('cell-ratios');
+    expect(screen.queryByTestId('ovq-core-note')).toBeNull();
+  });
+
   it('keeps the view in the URL so the permalink reproduces it', async () => {
     setup();
     renderAt('/compare?experiments=exp&x=tokens&smooth=0');

@@ -62,6 +62,10 @@ export function ComparePage() {
   const benchmark = runs.filter((r) => r.run.kind === 'BENCHMARK');
   const training = runs.filter((r) => r.run.kind === 'TRAINING');
   const runCells = benchmark.map((r) => ({ runId: r.run.id, label: r.label, variantKey: r.variantKey, cells: r.cells }));
+  // OVQ has no attention core apart from its projections: its CORE cells time the whole layer (contracts.md).
+  const layerAsCore = new Set(benchmark.filter((r) => r.run.family === 'ovq').map((r) => r.run.id));
+  const coreIsLayer = (runId: string, scope: string) => scope === 'CORE' && layerAsCore.has(runId);
+  const layerAsCoreShown = layerAsCore.size > 0 && (state.scope === 'CORE' || benchmark.some((r) => layerAsCore.has(r.run.id) && r.cells.some((c) => c.scope === 'CORE')));
   const ratios = cellRatios(runCells, benchmarkBaseline?.run.id);
   const summaries = training.map((r) => summarize(r, series.data?.[r.run.id]));
   const tRatios = trainingRatios(summaries, trainingBaseline?.run.id);
@@ -424,7 +428,10 @@ export function ComparePage() {
                           <Link to={`/runs/${r.runId}`}>{shortId(r.runId)}</Link>
                         </td>
                         <td>{r.cell.phase}</td>
-                        <td>{r.cell.scope}</td>
+                        <td title={coreIsLayer(r.runId, r.cell.scope) ? 'OVQ: this CORE cell times the whole layer, projections included' : undefined}>
+                          {r.cell.scope}
+                          {coreIsLayer(r.runId, r.cell.scope) ? ' = layer*' : ''}
+                        </td>
                         <td>{r.cell.seqLen}</td>
                         <td>{r.cell.batch}</td>
                         <td>{r.cell.dtype}</td>
@@ -438,6 +445,12 @@ export function ComparePage() {
                   </tbody>
                 </table>
               )}
+              {layerAsCoreShown ? (
+                <p className="muted" data-testid="ovq-core-note">
+                  * OVQ has no attention core apart from its projections: its CORE cells (and its CORE curves) time the whole layer, so a CORE ratio
+                  between OVQ and another variant sets a layer against a core. Compare OVQ at scope LAYER.
+                </p>
+              ) : null}
               {ratios.length > RATIO_ROWS && !allRatioRows ? (
                 <p role="status">
                   Showing {RATIO_ROWS} of {ratios.length} cells (the CSV export has them all).{' '}
