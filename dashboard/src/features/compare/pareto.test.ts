@@ -44,7 +44,7 @@ describe('memoryPerToken', () => {
 });
 
 describe('modelCostPerLayer', () => {
-  // The In-context recall preset: E = 64, 4 heads, 2 layers, S = 256, bf16. MHA's K and V: 256 B per token.
+  // An SWA/OVQ hybrid of E = 64, 4 heads, 2 layers at S = 256, bf16. MHA's K and V: 256 B per token.
   const mha = { seqLen: 256, kvCacheBytesPerToken: 256, decodeStateBytes: 0, prefillFlops: 25_165_824, prefillAttentionFlops: 16_777_216 };
   // The OVQ layer (N 32, L 16): its dictionary state, 16896 B at S = 256, no per-token cache.
   const ovqLayer = { seqLen: 256, kvCacheBytesPerToken: 0, decodeStateBytes: 16_896, prefillFlops: 11_300_000 };
