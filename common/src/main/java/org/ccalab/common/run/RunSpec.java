@@ -3,7 +3,6 @@ package org.ccalab.common.run;
 import org.ccalab.common.validation.Check;
 import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.common.variant.AttentionConfig;
-import org.ccalab.common.variant.OvqConfig;
 
 /**
  * Everything that determines a run's result: kind, variant, seed and the kind's parameters (exactly one
@@ -21,12 +20,6 @@ public record RunSpec(RunKind kind, AttentionConfig variant, long seed, Benchmar
             Check.that(training != null, "training", "is required for a TRAINING run");
             Check.that(benchmark == null, "benchmark", "must be absent for a TRAINING run");
             if (training.seqLen() < 2) throw new InvalidConfigException("training.seqLen", "must be >= 2");
-            // The engine's OVQ language model alternates SWA (even blocks) and OVQ (odd blocks) when swaWindow > 0:
-            // one block would be an SWA model without any OVQ layer (engine ModelConfig refuses it too).
-            if (variant instanceof OvqConfig o && o.ovq().swaWindow() > 0 && training.nLayers() < 2)
-                throw new InvalidConfigException("training.nLayers", "an OVQ model with swaWindow " + o.ovq().swaWindow()
-                        + " alternates SWA and OVQ layers and needs nLayers >= 2, got " + training.nLayers()
-                        + "; set the variant's ovq.swaWindow to 0 for OVQ layers only");
         }
     }
 }

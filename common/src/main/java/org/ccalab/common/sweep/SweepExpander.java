@@ -13,6 +13,7 @@ import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.run.TrainingSpec;
 import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.OvqConfig;
 
 /**
  * Expands an experiment's sweep into run specs: every variant x the cartesian product of the grid, the
@@ -96,6 +97,7 @@ public final class SweepExpander {
                     RunSpec spec = new RunSpec(kind, configs.get(vi), p.seed,
                             kind == RunKind.BENCHMARK ? (BenchmarkSpec) p.spec : null,
                             kind == RunKind.TRAINING ? (TrainingSpec) p.spec : null);
+                    checkModel(spec);
                     out.add(new SweepPoint(out.size(), vi, p.values, spec));
                 } catch (InvalidConfigException e) {
                     v.add(combinationFault(e, vi, p.at, baseName));
@@ -165,6 +167,19 @@ public final class SweepExpander {
             }
         } while (advance(index, keys, axes) && !v.full());
         return points;
+    }
+
+    /**
+     * What the engine's language model refuses of a variant and a training spec that are each valid alone, checked
+     * here so the api refuses it at submission (the engine's ModelConfig keeps its own check): an OVQ model with
+     * swaWindow > 0 alternates SWA (even blocks) and OVQ (odd blocks), so one block would hold no OVQ layer.
+     */
+    private static void checkModel(RunSpec spec) {
+        if (spec.training() != null && spec.variant() instanceof OvqConfig o && o.ovq().swaWindow() > 0
+                && spec.training().nLayers() < 2)
+            throw new InvalidConfigException("training.nLayers", "an OVQ model with swaWindow " + o.ovq().swaWindow()
+                    + " alternates SWA and OVQ layers and needs nLayers >= 2, got " + spec.training().nLayers()
+                    + "; set the variant's ovq.swaWindow to 0 for OVQ layers only");
     }
 
     /**

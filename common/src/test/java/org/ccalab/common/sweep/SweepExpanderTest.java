@@ -168,6 +168,11 @@ class SweepExpanderTest {
 
         assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(hybrid),
                 null, null, map("steps", 5, "nLayers", 1))))).containsExactly("training.nLayers");
+        // One block of OVQ layers only, or of another family, is a model; so is a two-block hybrid.
+        assertThat(expander.expand(new SweepRequest(RunKind.TRAINING, List.of(ovqOnly, mha()), null, null,
+                map("steps", 5, "nLayers", 1)))).hasSize(2);
+        assertThat(expander.expand(new SweepRequest(RunKind.TRAINING, List.of(hybrid), null, null,
+                map("steps", 5, "nLayers", 2)))).hasSize(1);
     }
 
     @Test
