@@ -117,6 +117,14 @@ describe('SubmitPage', () => {
     expect(JSON.parse(json)).toMatchObject({ name: 'equal-KV quality comparison', kind: 'TRAINING', grid: { seed: [1, 2, 3] } });
   });
 
+  it('lets keyboard users reach (and so scroll) the curl command, a long line (axe scrollable-region-focusable)', async () => {
+    fakeApi({ 'GET /api/variants': { status: 503, body: {} }, 'POST /api/variants/cost': { body: COST } });
+    renderAt('/submit?preset=ovq-vs-mha-scaling');
+    await screen.findAllByText(/Variant 2/);
+    expect(screen.getByTestId('curl')).toHaveAttribute('tabindex', '0');
+    expect(screen.getByTestId('curl')).toHaveAccessibleName('Equivalent curl command');
+  });
+
   it('copies an earlier experiment into the form to edit and submit again', async () => {
     fakeApi({
       'GET /api/variants': { status: 503, body: {} },

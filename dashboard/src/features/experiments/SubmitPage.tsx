@@ -326,7 +326,10 @@ export function SubmitPage() {
 
         <details className="curl">
           <summary>Equivalent curl command</summary>
-          <pre data-testid="curl">{curlCommand(origin, endpoints.experiments, request)}</pre>
+          {/* Focusable: a long line scrolls, and keyboard users must be able to scroll it (WCAG 2.1.1, axe scrollable-region-focusable). */}
+          <pre data-testid="curl" tabIndex={0} aria-label="Equivalent curl command">
+            {curlCommand(origin, endpoints.experiments, request)}
+          </pre>
           <CopyButton text={curlCommand(origin, endpoints.experiments, request)} label="Copy curl command" />
         </details>
       </form>
