@@ -42,11 +42,14 @@ class VariantControllerTest {
     void shouldListEveryFamilyWithParametersPresetsAndGridKeys() throws Exception {
         mvc.perform(get("/api/variants"))
                 .andExpect(status().isOk())
-                .andExpect(jsonPath("$.families", hasSize(5)))
+                .andExpect(jsonPath("$.families", hasSize(6)))
                 .andExpect(jsonPath("$.families[1].family").value("gqa"))
                 .andExpect(jsonPath("$.families[1].parameters[2].name").value("nKvHeads"))
                 .andExpect(jsonPath("$.families[1].parameters[2].min").value(1))
                 .andExpect(jsonPath("$.families[3].presets[0].config.family").value("cca"))
+                .andExpect(jsonPath("$.families[5].family").value("ovq"))
+                .andExpect(jsonPath("$.families[5].parameters[*].name", org.hamcrest.Matchers.hasItems("ovq.dictionarySize", "ovq.swaWindow")))
+                .andExpect(jsonPath("$.families[5].defaultConfig.ovq.growth").value("LOG"))
                 .andExpect(jsonPath("$.kernelBenchmarkSet[0]").value("MHA"))
                 .andExpect(jsonPath("$.gridKeys.TRAINING", org.hamcrest.Matchers.hasItem("learningRate")));
     }
