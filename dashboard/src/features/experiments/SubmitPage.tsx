@@ -221,6 +221,7 @@ export function SubmitPage() {
                 errors={shownErrors}
                 seqLen={seqLen}
                 dtype={form.kind === 'BENCHMARK' ? form.benchmark.dtype : undefined}
+                training={form.kind === 'TRAINING'}
                 onChange={(d) => set({ variants: form.variants.map((x, j) => (j === i ? d : x)) })}
                 onRemove={() => set({ variants: form.variants.filter((_, j) => j !== i) })}
                 onCostProblem={(errs, judged) => {
