@@ -9,6 +9,10 @@
 //      and per-cell speed-ups), and its permalink reproduces the view in a fresh page;
 //   4. an invalid submission (nKvHeads not dividing nHeads) shows the api's message beside that input and
 //      stores nothing.
+//   5. the OVQ family in the form (preset "OVQ vs MHA: linear vs quadratic", nothing submitted that the api
+//      accepts): its cost shows no per-token KV cache and a bounded state, an edited nested ovq.* field reaches
+//      the request, and a nested fault (growthLength under dictionarySize with LOG growth) is shown beside its
+//      input and stores nothing.
 // Screenshots of the main pages go to dashboard/target/screenshots; each screenshotted page must also pass
 // axe-core's WCAG 2 A/AA rules. Exit 0 on success; on failure exit 1
 // with the step that failed and a screenshot named failure-<step>.png.
@@ -204,6 +208,48 @@ async function checkInvalidSubmission(page) {
   await shot(page, 'submit-invalid');
 }
 
+/** The OVQ family in the form: the cost of a layer without a KV cache, nested ovq.* fields in and out of the request. */
+async function checkOvqForm(page) {
+  const name = `e2e ovq invalid ${STAMP}`;
+  await page.goto(`${BASE_URL}/submit?preset=ovq-vs-mha-scaling`);
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  const card = page.locator('fieldset.variant-card').nth(1);
+  const cost = card.locator('dl.cost');
+  await cost.waitFor({ timeout: 20_000 }).catch(() => fail('the cost model did not answer for the OVQ variant within 20 s'));
+  const figures = Object.fromEntries(
+    await cost.locator('div').evaluateAll((divs) => divs.map((d) => [d.querySelector('dt')?.textContent, d.querySelector('dd')?.textContent])),
+  );
+  if (figures['KV bytes / token'] !== '0 B') fail(`the OVQ cost shows a per-token KV cache: ${JSON.stringify(figures)}`);
+  if (!figures['Decode state'] || figures['Decode state'] === '0 B') fail(`the OVQ cost shows no decode state: ${JSON.stringify(figures)}`);
+
+  await card.locator('summary').click();
+  await page.locator('#f-variants-1-ovq-dictionarySize').fill('512');
+  await page.locator('#f-variants-1-ovq-growth').selectOption('LINEAR');
+  await page.getByText('Equivalent curl command').click();
+  const curl = await page.locator('details pre').first().innerText();
+  const body = JSON.parse(curl.slice(curl.indexOf("--data '") + 8, curl.lastIndexOf("'")));
+  const ovq = body.variants?.[1]?.ovq ?? {};
+  if (ovq.dictionarySize !== 512 || ovq.growth !== 'LINEAR' || ovq.chunkLength !== 64)
+    fail(`the edited ovq.* fields did not reach the request: ${JSON.stringify(body.variants?.[1])}`);
+
+  // LOG growth needs growthLength (1024) > dictionarySize (2048 now): a nested fault the api names.
+  await page.locator('#f-variants-1-ovq-growth').selectOption('LOG');
+  await page.locator('#f-variants-1-ovq-dictionarySize').fill('2048');
+  await page.getByRole('button', { name: 'Submit experiment' }).click();
+  const message = page.locator('[data-field="variants[1].ovq.growthLength"]');
+  await message.first().waitFor({ timeout: 15_000 }).catch(async () => {
+    const banner = await page.locator('.error-banner').allInnerTexts();
+    fail(`no error beside variants[1].ovq.growthLength; the page says: ${banner.join(' | ') || '(nothing)'}`);
+  });
+  if ((await page.locator('#f-variants-1-ovq-growthLength').getAttribute('aria-invalid')) !== 'true') fail('the ovq.growthLength input is not marked aria-invalid');
+  if (!page.url().includes('/submit')) fail('an invalid OVQ submission left the form');
+  const res = await fetch(`${BASE_URL}/api/experiments?q=${encodeURIComponent(name)}`);
+  const stored = ((await res.json()).items ?? []).length;
+  if (stored !== 0) fail(`the rejected OVQ experiment "${name}" was stored (${stored} found)`);
+  log(`OVQ form: cost ${figures['Decode state']} state and no KV cache, nested fields sent, nested fault shown: "${await message.first().innerText()}"`);
+  await shot(page, 'submit-ovq');
+}
+
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
   await preflight();
@@ -241,6 +287,9 @@ async function main() {
 
     step = 'invalid-submission';
     await checkInvalidSubmission(page);
+
+    step = 'ovq-form';
+    await checkOvqForm(page);
 
     step = 'main-pages';
     for (const [path, name, ready] of [

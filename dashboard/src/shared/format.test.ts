@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, fixed, seconds, si, tick } from './format';
+import { bytes, fixed, seconds, si, tick, tickLabels } from './format';
 
 describe('format', () => {
   it('si keeps three significant digits', () => {
@@ -14,6 +14,13 @@ describe('format', () => {
     expect(tick(1500000)).toBe('1.5M');
     expect(tick(16384)).toBe('16k');
     expect(tick(15000)).toBe('15k');
+  });
+  it('tickLabels adds digits until no two ticks of an axis read the same', () => {
+    expect(tickLabels([0, 0.5, 1])).toEqual(['0', '0.5', '1']);
+    expect(tickLabels([512, 1024, 2048])).toEqual(['512', '1k', '2k']);
+    // Validation losses of an OVQ hybrid and MHA at chance differ in the fifth digit.
+    expect(tickLabels([4.8541, 4.8542, 4.8543, 4.8544])).toEqual(['4.8541', '4.8542', '4.8543', '4.8544']);
+    expect(tickLabels([100200, 100400, 100600])).toEqual(['100200', '100400', '100600']);
   });
   it('bytes uses binary units', () => {
     expect(bytes(128)).toBe('128 B');

@@ -62,11 +62,23 @@ export function shortId(id: string | undefined | null): string {
   return id ? id.slice(0, 8) : '—';
 }
 
-/** Axis tick labels: short, no trailing zeros ("10", "0.25", "2k", "1.5M"). */
-export function tick(value: number): string {
+/** Axis tick labels: short, no trailing zeros ("10", "0.25", "2k", "1.5M"); `digits` significant digits below 1000. */
+export function tick(value: number, digits = 4): string {
   if (!Number.isFinite(value)) return '';
   // Sequence lengths are powers of two and read as 1k, 2k, ... 16k, as papers label them.
   if (value >= 1024 && Number.isInteger(Math.log2(value)) && value <= 2 ** 30) return value >= 2 ** 20 ? `${value / 2 ** 20}M` : `${value / 1024}k`;
-  if (Math.abs(value) >= 1000) return si(value).replace(/\.0+(?=[a-zA-Z])|(\.\d*?)0+(?=[a-zA-Z])/, '$1');
-  return String(Number(value.toPrecision(4)));
+  if (Math.abs(value) >= 1000 && digits <= 4) return si(value).replace(/\.0+(?=[a-zA-Z])|(\.\d*?)0+(?=[a-zA-Z])/, '$1');
+  return String(Number(value.toPrecision(digits)));
+}
+
+/**
+ * The labels of one axis: `tick` of each, with as many more significant digits as it takes for no two ticks to
+ * read the same (losses within 0.001 of each other otherwise label every tick "4.854").
+ */
+export function tickLabels(values: number[]): string[] {
+  for (let digits = 4; digits < 12; digits++) {
+    const labels = values.map((v) => tick(v, digits));
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return values.map((v) => tick(v, 12));
 }

@@ -34,7 +34,7 @@ function Where() {
   return <output data-testid="location">{loc.search}</output>;
 }
 
-function setup(extra: Record<string, { body: unknown }> = {}, ids = ['t-mha', 't-gqa', 'b-mha', 'b-gqa']) {
+function setup(extra: Parameters<typeof fakeApi>[0] = {}, ids = ['t-mha', 't-gqa', 'b-mha', 'b-gqa']) {
   return fakeApi({
     'GET /api/runs': { body: { items: ids.map((id) => ({ id })), page: 0, size: 120, totalElements: ids.length } },
     'GET /api/runs/t-mha': { body: run('t-mha', mha, 'TRAINING') },
@@ -92,6 +92,55 @@ describe('ComparePage', () => {
     // Pareto: GQA has half the KV bytes but a worse loss, so both are on the frontier.
     expect(screen.getAllByText(/— on the frontier/)).toHaveLength(2);
     expect(screen.getByTestId('config-diff')).toHaveTextContent('variant.family');
+  });
+
+  it('places an SWA/OVQ hybrid on the Pareto plot by the mean over its layers, its SWA layers included', async () => {
+    const hybrid = { family: 'ovq', dModel: 32, nHeads: 2, ovq: { chunkLength: 16, dictionarySize: 16, growthLength: 256, swaWindow: 8 } };
+    const { calls } = setup(
+      {
+        'GET /api/runs/t-gqa': { body: run('t-gqa', hybrid, 'TRAINING', { spec: { kind: 'TRAINING', variant: hybrid, seed: 1, training: { steps: 3, seqLen: 16, nLayers: 2 } } }) },
+        // MHA (the SWA layers' attention): 128 B per token; the OVQ layer: a 2048 B state, no per-token cache.
+        'POST /api/variants/cost': (c) => {
+          const v = (c.body as { variant: { family: string } }).variant;
+          return { body: { cost: v.family === 'mha' ? { seqLen: 16, kvCacheBytesPerToken: 128, decodeStateBytes: 0, prefillFlops: 1e6 } : { seqLen: 16, kvCacheBytesPerToken: 0, decodeStateBytes: 2048, prefillFlops: 1e6 } } };
+        },
+      },
+      ['t-mha', 't-gqa'],
+    );
+    renderAt('/compare?experiments=exp&baseline=t-mha');
+    await screen.findByTestId('training-ratios');
+    // SWA layer: 8 of 16 tokens cached, 64 B per token; OVQ layer: 2048 / 16 = 128 B per token; the mean is 96.
+    await waitFor(() => expect(screen.getByText(/^OVQ E32 2h N16 L16: 96\.0,/, { selector: 'li' })).toBeInTheDocument());
+    expect(screen.getByText(/^MHA E32 2h: 128,/, { selector: 'li' })).toBeInTheDocument();
+    const costCalls = calls.filter((c) => c.url.endsWith('/api/variants/cost')).map((c) => (c.body as { variant: { family: string; dModel: number; nHeads: number } }).variant);
+    expect(costCalls).toContainEqual({ family: 'mha', dModel: 32, nHeads: 2 });
+  });
+
+  it('marks the CORE cells of OVQ as layer timings and says why a CORE ratio against them misleads', async () => {
+    const ovq = { family: 'ovq', dModel: 32, nHeads: 2 };
+    const core = (p50Ms: number) => ({ ...cell(p50Ms, 1), scope: 'CORE' });
+    setup(
+      {
+        'GET /api/runs/b-gqa': { body: run('b-gqa', ovq, 'BENCHMARK') },
+        'GET /api/runs/b-mha/cells': { body: { cells: [core(1), cell(2, 4)] } },
+        'GET /api/runs/b-gqa/cells': { body: { cells: [core(3), cell(3, 4)] } },
+      },
+      ['b-mha', 'b-gqa'],
+    );
+    renderAt('/compare?experiments=exp&baseline=b-mha&scope=CORE');
+    const cells = await screen.findByTestId('cell-ratios');
+    const ovqRows = within(cells).getAllByRole('link', { name: 'b-gqa' }).map((a) => a.closest('tr')!);
+    expect(ovqRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE = layer*', 'LAYER']);
+    const mhaRows = within(cells).getAllByRole('link', { name: 'b-mha' }).map((a) => a.closest('tr')!);
+    expect(mhaRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE', 'LAYER']);
+    expect(screen.getByTestId('ovq-core-note')).toHaveTextContent('time the whole layer');
+  });
+
+  it('has no such note without OVQ runs', async () => {
+    setup({}, ['b-mha', 'b-gqa']);
+    renderAt('/compare?experiments=exp&baseline=b-mha&scope=CORE');
+    await screen.findByTestId('cell-ratios');
+    expect(screen.queryByTestId('ovq-core-note')).toBeNull();
   });
 
   it('keeps the view in the URL so the permalink reproduces it', async () => {

@@ -13,7 +13,7 @@ import { experimentsApi } from '../experiments/api';
 import { loadCompare, loadSeries, MAX_CURVES, type ComparedRun } from './api';
 import { diffConfigs } from './configDiff';
 import { downloadCsv, toCsv } from './csv';
-import { memoryPerToken, paretoFrontier } from './pareto';
+import { modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
 import { parseCompare, serializeCompare, type CompareState } from './permalink';
 import { cellRatios, seqLenSeries, trainingRatios, type TrainingSummary } from './ratios';
 import { aggregateCurves } from './aggregate';
@@ -62,6 +62,10 @@ export function ComparePage() {
   const benchmark = runs.filter((r) => r.run.kind === 'BENCHMARK');
   const training = runs.filter((r) => r.run.kind === 'TRAINING');
   const runCells = benchmark.map((r) => ({ runId: r.run.id, label: r.label, variantKey: r.variantKey, cells: r.cells }));
+  // OVQ has no attention core apart from its projections: its CORE cells time the whole layer (contracts.md).
+  const layerAsCore = new Set(benchmark.filter((r) => r.run.family === 'ovq').map((r) => r.run.id));
+  const coreIsLayer = (runId: string, scope: string) => scope === 'CORE' && layerAsCore.has(runId);
+  const layerAsCoreShown = layerAsCore.size > 0 && (state.scope === 'CORE' || benchmark.some((r) => layerAsCore.has(r.run.id) && r.cells.some((c) => c.scope === 'CORE')));
   const ratios = cellRatios(runCells, benchmarkBaseline?.run.id);
   const summaries = training.map((r) => summarize(r, series.data?.[r.run.id]));
   const tRatios = trainingRatios(summaries, trainingBaseline?.run.id);
@@ -74,8 +78,8 @@ export function ComparePage() {
     for (const r of training) {
       const s = summaries.find((x) => x.runId === r.run.id);
       const y = s?.minValLoss ?? s?.finalTrainLoss;
-      const cost = r.cost ?? {};
-      const x = state.pareto === 'kv' ? memoryPerToken(cost) : (cost.prefillFlops as number | undefined);
+      const nLayers = r.run.spec?.training?.nLayers ?? 2; // TrainingSpec's default
+      const x = modelCostPerLayer(state.pareto, r.cost, swaLayers(r.run.spec?.variant, nLayers), nLayers, r.swaCost);
       const e = byVariant.get(r.variantKey) ?? { label: r.label, x, ys: [] };
       if (y !== undefined) e.ys.push(y);
       byVariant.set(r.variantKey, e);
@@ -356,7 +360,7 @@ export function ComparePage() {
               <h3>Cost against quality</h3>
               <ScatterChart
                 title={`Pareto: ${state.pareto === 'kv' ? 'cache + state bytes per token' : 'prefill FLOPs'} vs validation loss`}
-                xLabel={state.pareto === 'kv' ? 'KV cache + state bytes per token per layer' : 'prefill FLOPs per layer'}
+                xLabel={state.pareto === 'kv' ? 'KV cache + state bytes per token, mean over the layers' : 'prefill FLOPs, mean over the layers'}
                 yLabel="val loss (min, mean over seeds)"
                 xLog
                 width={900}
@@ -424,7 +428,10 @@ export function ComparePage() {
                           <Link to={`/runs/${r.runId}`}>{shortId(r.runId)}</Link>
                         </td>
                         <td>{r.cell.phase}</td>
-                        <td>{r.cell.scope}</td>
+                        <td title={coreIsLayer(r.runId, r.cell.scope) ? 'OVQ: this CORE cell times the whole layer, projections included' : undefined}>
+                          {r.cell.scope}
+                          {coreIsLayer(r.runId, r.cell.scope) ? ' = layer*' : ''}
+                        </td>
                         <td>{r.cell.seqLen}</td>
                         <td>{r.cell.batch}</td>
                         <td>{r.cell.dtype}</td>
@@ -438,6 +445,12 @@ export function ComparePage() {
                   </tbody>
                 </table>
               )}
+              {layerAsCoreShown ? (
+                <p className="muted" data-testid="ovq-core-note">
+                  * OVQ has no attention core apart from its projections: its CORE cells (and its CORE curves) time the whole layer, so a CORE ratio
+                  between OVQ and another variant sets a layer against a core. Compare OVQ at scope LAYER.
+                </p>
+              ) : null}
               {ratios.length > RATIO_ROWS && !allRatioRows ? (
                 <p role="status">
                   Showing {RATIO_ROWS} of {ratios.length} cells (the CSV export has them all).{' '}

@@ -6,6 +6,7 @@ import { ApiError, http } from '../../shared/api/http';
 import type { BenchmarkCell, CostEstimate, MetricPoint, RunDetail } from '../../shared/api/types';
 import { experimentsApi } from '../experiments/api';
 import { runsApi, toRun } from '../runs/api';
+import { swaLayers } from './pareto';
 import { variantKey, variantLabel } from './variantLabel';
 
 /**
@@ -38,6 +39,8 @@ export interface ComparedRun {
   variantKey: string;
   cells: BenchmarkCell[];
   cost?: CostEstimate;
+  /** A training run of an SWA/OVQ hybrid: the cost of its SWA layers' MHA at the same S (pareto.ts). */
+  swaCost?: CostEstimate;
 }
 
 export interface CompareData {
@@ -115,6 +118,12 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
   // One cost request per distinct (variant, S): a sweep of many seeds shares them.
   const costKeys = new Map<string, { variant: RunDetail['spec']['variant']; seqLen: number }>();
   for (const r of details) if (r.spec?.variant) costKeys.set(`${variantKey(r.spec.variant)}@${costSeqLen(r)}`, { variant: r.spec.variant, seqLen: costSeqLen(r) });
+  const swaVariant = (r: RunDetail): RunDetail['spec']['variant'] | undefined =>
+    swaLayers(r.spec?.variant, r.spec?.training?.nLayers).layers > 0 ? { family: 'mha', dModel: r.spec.variant.dModel, nHeads: r.spec.variant.nHeads } : undefined;
+  for (const r of details) {
+    const swa = swaVariant(r);
+    if (swa) costKeys.set(`${variantKey(swa)}@${costSeqLen(r)}`, { variant: swa, seqLen: costSeqLen(r) });
+  }
   const costs = new Map<string, CostEstimate>();
   await mapLimit([...costKeys.entries()], CONCURRENCY, async ([k, v]) => {
     try {
@@ -131,6 +140,7 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
       variantKey: variantKey(run.spec?.variant),
       cells: cells[i],
       cost: run.spec?.variant ? costs.get(`${variantKey(run.spec.variant)}@${costSeqLen(run)}`) : undefined,
+      swaCost: swaVariant(run) ? costs.get(`${variantKey(swaVariant(run))}@${costSeqLen(run)}`) : undefined,
     })),
     truncated: unique.length - chosen.length,
     metricNames,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryPerToken, paretoFrontier } from './pareto';
+import { memoryPerToken, modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
 
 describe('paretoFrontier', () => {
   it('keeps exactly the points no other point beats on both axes', () => {
@@ -40,5 +40,36 @@ describe('memoryPerToken', () => {
   it('keeps older cost shapes and leaves unknown costs out', () => {
     expect(memoryPerToken({ kvBytesPerToken: 64 })).toBe(64);
     expect(memoryPerToken({ prefillFlops: 1e6 })).toBeUndefined();
+  });
+});
+
+describe('modelCostPerLayer', () => {
+  // An SWA/OVQ hybrid of E = 64, 4 heads, 2 layers at S = 256, bf16. MHA's K and V: 256 B per token.
+  const mha = { seqLen: 256, kvCacheBytesPerToken: 256, decodeStateBytes: 0, prefillFlops: 25_165_824, prefillAttentionFlops: 16_777_216 };
+  // The OVQ layer (N 32, L 16): its dictionary state, 16896 B at S = 256, no per-token cache.
+  const ovqLayer = { seqLen: 256, kvCacheBytesPerToken: 0, decodeStateBytes: 16_896, prefillFlops: 11_300_000 };
+  const hybrid = { family: 'ovq', dModel: 64, nHeads: 4, ovq: { swaWindow: 32 } };
+
+  it('counts the SWA layers of an SWA/OVQ hybrid: an MHA cache of W tokens beside the OVQ state', () => {
+    const swa = swaLayers(hybrid, 2);
+    expect(swa).toEqual({ window: 32, layers: 1 });
+    // SWA layer: 32 tokens x 256 B over 256 tokens = 32 B per token; OVQ layer: 16896 / 256 = 66 B per token.
+    expect(modelCostPerLayer('kv', ovqLayer, swa, 2, mha)).toBe((32 + 66) / 2);
+    // FLOPs: the SWA layer's projections in full, its attention over at most W = 32 of 256 keys.
+    expect(modelCostPerLayer('flops', ovqLayer, swa, 2, mha)).toBe((25_165_824 - 16_777_216 + 16_777_216 / 8 + 11_300_000) / 2);
+  });
+
+  it('has three SWA layers in five (even blocks, the first included) and none without a window', () => {
+    expect(swaLayers(hybrid, 5)).toEqual({ window: 32, layers: 3 });
+    expect(swaLayers({ family: 'ovq', ovq: { swaWindow: 0 } }, 4)).toEqual({ window: 0, layers: 0 });
+    expect(swaLayers({ family: 'ovq' }, 2)).toEqual({ window: 512, layers: 1 });
+    expect(swaLayers({ family: 'mha' }, 2)).toEqual({ window: 0, layers: 0 });
+  });
+
+  it('is the layer cost itself for models of one kind of layer, and unknown for a hybrid without its SWA cost', () => {
+    expect(modelCostPerLayer('kv', mha, swaLayers({ family: 'mha' }, 2), 2)).toBe(256);
+    expect(modelCostPerLayer('flops', ovqLayer, swaLayers({ family: 'ovq', ovq: { swaWindow: 0 } }, 2), 2)).toBe(11_300_000);
+    expect(modelCostPerLayer('kv', ovqLayer, swaLayers(hybrid, 2), 2, undefined)).toBeUndefined();
+    expect(modelCostPerLayer('kv', undefined, swaLayers({ family: 'mha' }, 2), 2)).toBeUndefined();
   });
 });

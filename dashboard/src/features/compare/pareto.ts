@@ -14,6 +14,48 @@ export function memoryPerToken(cost: Record<string, unknown>): number | undefine
   return seqLen && seqLen > 0 ? perToken + state / seqLen : perToken;
 }
 
+/**
+ * SWA layers of a training run's model (engine model.LayerPattern): an OVQ model with swaWindow W > 0 alternates
+ * sliding-window MHA (even blocks, the first included) and OVQ (odd blocks); every other model has none.
+ */
+export function swaLayers(variant: Record<string, unknown> | undefined, nLayers: number | undefined): { window: number; layers: number } {
+  if (!variant || variant.family !== 'ovq' || !nLayers) return { window: 0, layers: 0 };
+  const window = ((variant.ovq ?? {}) as Record<string, unknown>).swaWindow;
+  const w = typeof window === 'number' ? window : 512; // OvqSpec's default
+  return w > 0 ? { window: w, layers: Math.ceil(nLayers / 2) } : { window: 0, layers: 0 };
+}
+
+/**
+ * The Pareto x of a training run's model per layer: the mean over its layers, so an SWA/OVQ hybrid counts its
+ * SWA layers (an MHA cache of min(S, W) tokens, attention over at most W keys, from `swaCost`, the cost of that
+ * MHA layer at the same S) beside its OVQ layers (`cost`). Undefined when a needed cost is missing.
+ */
+export function modelCostPerLayer(
+  mode: 'kv' | 'flops',
+  cost: Record<string, unknown> | undefined,
+  swa: { window: number; layers: number },
+  nLayers: number,
+  swaCost?: Record<string, unknown>,
+): number | undefined {
+  const own = cost === undefined ? undefined : mode === 'kv' ? memoryPerToken(cost) : (cost.prefillFlops as number | undefined);
+  if (own === undefined || swa.layers === 0) return own;
+  if (!swaCost) return undefined;
+  const seqLen = swaCost.seqLen as number | undefined;
+  if (!seqLen) return undefined;
+  const share = Math.min(seqLen, swa.window) / seqLen;
+  let perSwa: number | undefined;
+  if (mode === 'kv') {
+    const perToken = memoryPerToken(swaCost);
+    perSwa = perToken === undefined ? undefined : perToken * share;
+  } else {
+    const total = swaCost.prefillFlops as number | undefined;
+    const attention = (swaCost.prefillAttentionFlops as number | undefined) ?? 0;
+    perSwa = total === undefined ? undefined : total - attention + attention * share;
+  }
+  if (perSwa === undefined) return undefined;
+  return (swa.layers * perSwa + (nLayers - swa.layers) * own) / nLayers;
+}
+
 export interface ParetoInput {
   key: string;
   x: number;

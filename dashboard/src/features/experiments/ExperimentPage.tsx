@@ -96,7 +96,9 @@ export function ExperimentPage() {
       {exp?.request ? (
         <details>
           <summary>Submission as received</summary>
-          <pre className="json">{JSON.stringify(exp.request, null, 2)}</pre>
+          <pre className="json" tabIndex={0} aria-label="Submission as received">
+            {JSON.stringify(exp.request, null, 2)}
+          </pre>
         </details>
       ) : null}
       <ErrorBanner error={runs.error} onRetry={runs.reload} />

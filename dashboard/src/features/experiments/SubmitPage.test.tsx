@@ -117,6 +117,24 @@ describe('SubmitPage', () => {
     expect(JSON.parse(json)).toMatchObject({ name: 'equal-KV quality comparison', kind: 'TRAINING', grid: { seed: [1, 2, 3] } });
   });
 
+  it('says that an OVQ variant trains as an SWA/OVQ hybrid whose cost panel shows the OVQ layer only', async () => {
+    fakeApi({ 'GET /api/variants': { status: 503, body: {} }, 'POST /api/variants/cost': { body: COST } });
+    renderAt('/submit?preset=ovq-recall');
+    await screen.findAllByText(/Variant 2/);
+    expect(screen.getByTestId('f-variants-1-hybrid-note')).toHaveTextContent('window 32');
+    expect(screen.queryByTestId('f-variants-0-hybrid-note')).toBeNull(); // MHA
+    await userEvent.click(screen.getByRole('radio', { name: 'Benchmark' }));
+    expect(screen.queryByTestId('f-variants-1-hybrid-note')).toBeNull(); // one layer is benchmarked, no model
+  });
+
+  it('lets keyboard users reach (and so scroll) the curl command, a long line (axe scrollable-region-focusable)', async () => {
+    fakeApi({ 'GET /api/variants': { status: 503, body: {} }, 'POST /api/variants/cost': { body: COST } });
+    renderAt('/submit?preset=ovq-vs-mha-scaling');
+    await screen.findAllByText(/Variant 2/);
+    expect(screen.getByTestId('curl')).toHaveAttribute('tabindex', '0');
+    expect(screen.getByTestId('curl')).toHaveAccessibleName('Equivalent curl command');
+  });
+
   it('copies an earlier experiment into the form to edit and submit again', async () => {
     fakeApi({
       'GET /api/variants': { status: 503, body: {} },

@@ -221,6 +221,7 @@ export function SubmitPage() {
                 errors={shownErrors}
                 seqLen={seqLen}
                 dtype={form.kind === 'BENCHMARK' ? form.benchmark.dtype : undefined}
+                training={form.kind === 'TRAINING'}
                 onChange={(d) => set({ variants: form.variants.map((x, j) => (j === i ? d : x)) })}
                 onRemove={() => set({ variants: form.variants.filter((_, j) => j !== i) })}
                 onCostProblem={(errs, judged) => {
@@ -326,7 +327,10 @@ export function SubmitPage() {
 
         <details className="curl">
           <summary>Equivalent curl command</summary>
-          <pre data-testid="curl">{curlCommand(origin, endpoints.experiments, request)}</pre>
+          {/* Focusable: a long line scrolls, and keyboard users must be able to scroll it (WCAG 2.1.1, axe scrollable-region-focusable). */}
+          <pre data-testid="curl" tabIndex={0} aria-label="Equivalent curl command">
+            {curlCommand(origin, endpoints.experiments, request)}
+          </pre>
           <CopyButton text={curlCommand(origin, endpoints.experiments, request)} label="Copy curl command" />
         </details>
       </form>

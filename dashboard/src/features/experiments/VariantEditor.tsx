@@ -13,6 +13,8 @@ export interface VariantEditorProps {
   errors: ErrorMap;
   seqLen: number;
   dtype?: string;
+  /** A TRAINING experiment: the variant builds a language model (an OVQ one is an SWA/OVQ hybrid). */
+  training?: boolean;
   onChange: (draft: VariantDraft) => void;
   onRemove: () => void;
   onDuplicate: () => void;
@@ -51,12 +53,15 @@ function ParamInput({ path, spec, value, errors, onChange }: { path: string; spe
 }
 
 /** One variant of the sweep: family, its parameters (nested ones folded away), and its live cost. */
-export function VariantEditor({ index, draft, families, errors, seqLen, dtype, onChange, onRemove, onDuplicate, onCostProblem }: VariantEditorProps) {
+export function VariantEditor({ index, draft, families, errors, seqLen, dtype, training, onChange, onRemove, onDuplicate, onCostProblem }: VariantEditorProps) {
   const base = `variants[${index}]`;
   const spec = families.find((f) => f.family === draft.family);
   const params = spec?.parameters ?? [];
   const main = params.filter((p) => !p.name.includes('.'));
   const nested = params.filter((p) => p.name.includes('.'));
+  // engine model.LayerPattern: with swaWindow W > 0 the even blocks (the first included) are sliding-window MHA.
+  const swaParam = params.find((p) => p.name === 'ovq.swaWindow');
+  const swaWindow = draft.family === 'ovq' ? Number(draft.params['ovq.swaWindow'] || (swaParam?.defaultValue ?? 0)) : 0;
   const setParam = (name: string, value: string) => onChange({ ...draft, params: { ...draft.params, [name]: value } });
   const changeFamily = (family: Family) => {
     const next = families.find((f) => f.family === family);
@@ -95,6 +100,12 @@ export function VariantEditor({ index, draft, families, errors, seqLen, dtype, o
         </details>
       ) : null}
       <CostPanel variant={variantToConfig(draft)} seqLen={seqLen} dtype={dtype} onProblem={onCostProblem} />
+      {training && swaWindow > 0 ? (
+        <p className="muted" data-testid={`${fieldId(base)}-hybrid-note`}>
+          In a training run this OVQ layer alternates with sliding-window MHA layers (window {swaWindow}, RoPE; the first block is one): the cost above is
+          the OVQ layer's, and each SWA layer keeps a KV cache of min(S, {swaWindow}) tokens. Set ovq swaWindow 0 for OVQ layers only.
+        </p>
+      ) : null}
       <div className="row-actions">
         <button type="button" onClick={onDuplicate} aria-label={`Duplicate variant ${index + 1}`}>
           Duplicate

@@ -48,4 +48,21 @@ describe('ScatterChart', () => {
     expect(container.querySelector('path.frontier')).not.toBeNull();
     expect(container.querySelector('circle title')!.textContent).toContain('on the frontier');
   });
+
+  it('labels every tick of a narrow axis distinctly', () => {
+    const { container } = render(
+      <ScatterChart
+        title="pareto"
+        xLabel="bytes"
+        yLabel="val loss"
+        points={[
+          { key: 'a', label: 'MHA', x: 256, y: 4.85418, color: '#000' },
+          { key: 'b', label: 'OVQ', x: 66, y: 4.85462, color: '#111' },
+        ]}
+      />,
+    );
+    const labels = [...container.querySelectorAll('text.tick')].map((t) => t.textContent);
+    expect(labels.length).toBeGreaterThan(3);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
 });

@@ -1,5 +1,5 @@
 import { extent, linearScale, logScale } from './scale';
-import { si, tick } from '../format';
+import { si, tickLabels } from '../format';
 
 export interface Series {
   key: string;
@@ -42,24 +42,26 @@ export function LineChart({ title, series, xLabel, yLabel, xLog, yLog, width = 6
   const innerH = height - M.top - M.bottom;
   const x = xLog ? logScale(extent(xs), [0, innerW]) : linearScale(extent(xs), [0, innerW]);
   const y = yLog ? logScale(extent(ys), [innerH, 0]) : linearScale(extent(ys), [innerH, 0]);
+  const xLabels = tickLabels(x.ticks);
+  const yLabels = tickLabels(y.ticks);
   return (
     <figure className="chart" data-testid={`chart-${title}`}>
       <figcaption>{title}</figcaption>
       <svg role="img" aria-label={`${title}: ${series.map((s) => s.label).join(', ')}`} viewBox={`0 0 ${width} ${height}`} width="100%" style={{ maxWidth: width }}>
         <g transform={`translate(${M.left},${M.top})`}>
-          {y.ticks.map((t) => (
+          {y.ticks.map((t, i) => (
             <g key={`y${t}`} transform={`translate(0,${y(t)})`}>
               <line x2={innerW} stroke="#e3e3e3" />
               <text x={-6} dy="0.32em" textAnchor="end" className="tick">
-                {tick(t)}
+                {yLabels[i]}
               </text>
             </g>
           ))}
-          {x.ticks.map((t) => (
+          {x.ticks.map((t, i) => (
             <g key={`x${t}`} transform={`translate(${x(t)},${innerH})`}>
               <line y2={5} stroke="#555" />
               <text y={18} textAnchor="middle" className="tick">
-                {tick(t)}
+                {xLabels[i]}
               </text>
             </g>
           ))}

@@ -1,5 +1,5 @@
 import { extent, linearScale, logScale } from './scale';
-import { si, tick } from '../format';
+import { si, tickLabels } from '../format';
 
 export interface ScatterPoint {
   key: string;
@@ -37,25 +37,27 @@ export function ScatterChart({ title, points, frontier = [], xLabel, yLabel, xLo
   const innerH = height - M.top - M.bottom;
   const x = xLog ? logScale(extent(usable.map((p) => p.x)), [0, innerW]) : linearScale(extent(usable.map((p) => p.x)), [0, innerW]);
   const y = linearScale(extent(usable.map((p) => p.y)), [innerH, 0]);
+  const xLabels = tickLabels(x.ticks);
+  const yLabels = tickLabels(y.ticks);
   const path = frontier.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
   return (
     <figure className="chart" data-testid={`chart-${title}`}>
       <figcaption>{title}</figcaption>
       <svg role="img" aria-label={title} viewBox={`0 0 ${width} ${height}`} width="100%" style={{ maxWidth: width }}>
         <g transform={`translate(${M.left},${M.top})`}>
-          {y.ticks.map((t) => (
+          {y.ticks.map((t, i) => (
             <g key={`y${t}`} transform={`translate(0,${y(t)})`}>
               <line x2={innerW} stroke="#e3e3e3" />
               <text x={-6} dy="0.32em" textAnchor="end" className="tick">
-                {tick(t)}
+                {yLabels[i]}
               </text>
             </g>
           ))}
-          {x.ticks.map((t) => (
+          {x.ticks.map((t, i) => (
             <g key={`x${t}`} transform={`translate(${x(t)},${innerH})`}>
               <line y2={5} stroke="#555" />
               <text y={18} textAnchor="middle" className="tick">
-                {tick(t)}
+                {xLabels[i]}
               </text>
             </g>
           ))}

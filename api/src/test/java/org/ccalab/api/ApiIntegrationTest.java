@@ -516,6 +516,14 @@ class ApiIntegrationTest {
         Http.Response bad = http.post("/api/variants/cost", "{\"variant\": {\"family\": \"gqa\", \"dModel\": 2048, \"nHeads\": 16, \"nKvHeads\": 5}, \"seqLen\": 8}");
         assertThat(bad.status()).isEqualTo(400);
         assertThat(bad.json().get("errors").get(0).get("field").asString()).isEqualTo("variant.nKvHeads");
+
+        // OVQ keeps no per-token cache, only its dictionary state: 4 heads x 256 centroids x (2 * 64 + 1) fp32 once full.
+        JsonNode ovq = http.post("/api/variants/cost", """
+                {"variant": {"family": "ovq", "dModel": 256, "nHeads": 4,
+                             "ovq": {"chunkLength": 64, "dictionarySize": 256, "growthLength": 1024}}, "seqLen": 4096}
+                """).json();
+        assertThat(ovq.get("cost").get("kvCacheBytesPerToken").asLong()).isZero();
+        assertThat(ovq.get("cost").get("decodeStateBytes").asLong()).isEqualTo(4L * 256 * 129 * 4);
     }
 
     @Test

@@ -103,6 +103,37 @@ class ExperimentControllerTest {
     }
 
     @Test
+    void shouldRefuseAnOvqTrainingSweepTheEngineCouldNotRunNamingEachField() throws Exception {
+        // icr:abc is a malformed task size; one block of an SWA/OVQ hybrid has no OVQ layer. Both are known here.
+        postJson("""
+                {"name": "ovq recall", "kind": "TRAINING",
+                 "variants": [{"family": "ovq", "dModel": 64, "nHeads": 2,
+                               "ovq": {"chunkLength": 16, "dictionarySize": 16, "growthLength": 256, "swaWindow": 32}}],
+                 "grid": {"nLayers": [2, 1]},
+                 "training": {"dataset": "icr:abc", "seqLen": 64, "steps": 10}}
+                """)
+                .andExpect(status().isBadRequest())
+                .andExpect(content().contentTypeCompatibleWith(PROBLEM))
+                .andExpect(jsonPath("$.type").value("urn:ccalab:problem:validation-failed"))
+                .andExpect(jsonPath("$.errors[*].field", hasItem("training.dataset")))
+                .andExpect(jsonPath("$.errors[0].message", containsString("icr:<vocab> needs a positive integer")));
+        verifyNothingStored();
+
+        postJson("""
+                {"name": "ovq recall", "kind": "TRAINING",
+                 "variants": [{"family": "ovq", "dModel": 64, "nHeads": 2,
+                               "ovq": {"chunkLength": 16, "dictionarySize": 16, "growthLength": 256, "swaWindow": 32}}],
+                 "grid": {"nLayers": [2, 1]},
+                 "training": {"dataset": "icr:256", "seqLen": 64, "steps": 10}}
+                """)
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors", hasSize(1)))
+                .andExpect(jsonPath("$.errors[0].field").value("grid.nLayers[1]"))
+                .andExpect(jsonPath("$.errors[0].message", containsString("needs nLayers >= 2")));
+        verifyNothingStored();
+    }
+
+    @Test
     void shouldRejectAnUnknownFamilyWithItsOwnType() throws Exception {
         postJson(VALID.replace("\"family\": \"gqa\"", "\"family\": \"rwkv\""))
                 .andExpect(status().isBadRequest())

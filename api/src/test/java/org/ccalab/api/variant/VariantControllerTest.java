@@ -49,6 +49,8 @@ class VariantControllerTest {
                 .andExpect(jsonPath("$.families[3].presets[0].config.family").value("cca"))
                 .andExpect(jsonPath("$.families[5].family").value("ovq"))
                 .andExpect(jsonPath("$.families[5].parameters[2].name").value("ovq.chunkLength"))
+                .andExpect(jsonPath("$.families[5].parameters[*].name", org.hamcrest.Matchers.hasItems("ovq.dictionarySize", "ovq.swaWindow")))
+                .andExpect(jsonPath("$.families[5].defaultConfig.ovq.growth").value("LOG"))
                 .andExpect(jsonPath("$.kernelBenchmarkSet[0]").value("MHA"))
                 .andExpect(jsonPath("$.gridKeys.TRAINING", org.hamcrest.Matchers.hasItem("learningRate")));
     }

@@ -1,17 +1,24 @@
 package org.ccalab.common.run;
 
+import java.util.Map;
 import org.ccalab.common.validation.Check;
 
 /**
  * One training run of a small decoder-only LM whose blocks use the run's attention variant.
- * dataset: {@code recall} (synthetic multi-query associative recall), {@code brown} or {@code nlp-corpus} (pinned npm corpora),
- * named corpora known to the engine, or {@code file:/path}. tokenizer: {@code bytes} or {@code gpt2}.
- * Nulls take the defaults below.
+ * dataset: the synthetic tasks {@code recall} / {@code recall:<keys>} (multi-query associative recall), {@code icr} /
+ * {@code icr:<vocab>}, {@code picr} / {@code picr:<keys>} and {@code linreg} / {@code linreg:<functions>} (ovq.md
+ * section 9), {@code brown} or {@code nlp-corpus} (pinned npm corpora), named corpora known to the engine, or
+ * {@code file:/path}. The size after a synthetic task's colon must be a positive integer (checked here, so the api
+ * refuses {@code icr:abc} at submission); its range and its fit to seqLen are the engine's to judge
+ * ({@code engine.data.Datasets}). tokenizer: {@code bytes} or {@code gpt2}. Nulls take the defaults below.
  */
 public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, Integer seqLen, Integer batch,
                            Integer steps, Double learningRate, Integer warmupSteps, Double weightDecay,
                            Double gradClip, Integer evalEvery, Integer checkpointEvery, Integer mlpHidden) {
     public static final int MAX_STEPS = 1_000_000;
+    /** Synthetic tasks sized by an integer after the colon, and what that integer counts. */
+    private static final Map<String, String> SIZED_TASKS =
+            Map.of("recall", "keys", "icr", "vocab", "picr", "keys", "linreg", "functions");
 
     public TrainingSpec {
         if (dataset == null) dataset = "recall";
@@ -28,6 +35,7 @@ public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, In
         if (checkpointEvery == null) checkpointEvery = 100;
         if (mlpHidden == null) mlpHidden = 0; // 0: the SwiGLU default, 8/3 * dModel rounded to 8
         Check.that(!dataset.isBlank() && dataset.length() <= 512, "dataset", "must be 1..512 characters");
+        checkSizedTask(dataset);
         Check.that(tokenizer.equals("bytes") || tokenizer.equals("gpt2"), "tokenizer",
                 "must be bytes or gpt2, got " + tokenizer);
         Check.inRange("nLayers", nLayers, 1, 64);
@@ -41,5 +49,15 @@ public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, In
         Check.inRange("evalEvery", evalEvery, 1, MAX_STEPS);
         Check.inRange("checkpointEvery", checkpointEvery, 1, MAX_STEPS);
         Check.inRange("mlpHidden", mlpHidden, 0, 65_536);
+    }
+
+    private static void checkSizedTask(String dataset) {
+        int colon = dataset.indexOf(':');
+        String size = SIZED_TASKS.get(colon < 0 ? dataset : dataset.substring(0, colon));
+        if (size == null || colon < 0) return;
+        String form = dataset.substring(0, colon) + ":<" + size + ">";
+        String n = dataset.substring(colon + 1);
+        Check.that(n.matches("[0-9]{1,9}") && Integer.parseInt(n) >= 1, "dataset",
+                form + " needs a positive integer " + size + ", got " + dataset);
     }
 }

@@ -13,6 +13,7 @@ import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.run.TrainingSpec;
 import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.OvqConfig;
 
 /**
  * Expands an experiment's sweep into run specs: every variant x the cartesian product of the grid, the
@@ -96,9 +97,10 @@ public final class SweepExpander {
                     RunSpec spec = new RunSpec(kind, configs.get(vi), p.seed,
                             kind == RunKind.BENCHMARK ? (BenchmarkSpec) p.spec : null,
                             kind == RunKind.TRAINING ? (TrainingSpec) p.spec : null);
+                    checkModel(spec);
                     out.add(new SweepPoint(out.size(), vi, p.values, spec));
                 } catch (InvalidConfigException e) {
-                    v.add(e);
+                    v.add(combinationFault(e, vi, p.at, baseName));
                 }
             }
         }
@@ -106,7 +108,7 @@ public final class SweepExpander {
         return out;
     }
 
-    private record GridPoint(Map<String, Object> values, long seed, Record spec) {}
+    private record GridPoint(Map<String, Object> values, Map<String, Integer> at, long seed, Record spec) {}
 
     private static Map<String, List<?>> axes(RunKind kind, Map<String, ?> grid, Violations v) {
         Map<String, List<?>> axes = new LinkedHashMap<>();
@@ -159,12 +161,38 @@ public final class SweepExpander {
                 if (values.containsKey(SEED))
                     seed = (long) RecordBinder.convert(values.get(SEED), long.class, long.class, "grid.seed[" + at.get(SEED) + "]");
                 Record spec = RecordBinder.bindRecord(type, merged, "");
-                points.add(new GridPoint(values, seed, spec));
+                points.add(new GridPoint(values, at, seed, spec));
             } catch (InvalidConfigException e) {
                 v.add(e.field().startsWith("grid.") ? e : relocate(e, at, baseName));
             }
         } while (advance(index, keys, axes) && !v.full());
         return points;
+    }
+
+    /**
+     * What the engine's language model refuses of a variant and a training spec that are each valid alone, checked
+     * here so the api refuses it at submission (the engine's ModelConfig keeps its own check): an OVQ model with
+     * swaWindow > 0 alternates SWA (even blocks) and OVQ (odd blocks), so one block would hold no OVQ layer.
+     */
+    private static void checkModel(RunSpec spec) {
+        if (spec.training() != null && spec.variant() instanceof OvqConfig o && o.ovq().swaWindow() > 0
+                && spec.training().nLayers() < 2)
+            throw new InvalidConfigException("training.nLayers", "an OVQ model with swaWindow " + o.ovq().swaWindow()
+                    + " alternates SWA and OVQ layers and needs nLayers >= 2, got " + spec.training().nLayers()
+                    + "; set the variant's ovq.swaWindow to 0 for OVQ layers only");
+    }
+
+    /**
+     * A fault of a variant with a base spec that are each valid alone (RunSpec's cross-checks, fields like
+     * {@code training.nLayers}): placed like a base spec fault, at the grid entry that set the field if one did,
+     * and naming the variant in the message.
+     */
+    private static InvalidConfigException combinationFault(InvalidConfigException e, int variant, Map<String, Integer> at,
+                                                           String baseName) {
+        String reason = e.reason() + " (with variants[" + variant + "])";
+        String prefix = baseName + ".";
+        if (!e.field().startsWith(prefix)) return new InvalidConfigException(e.field(), reason);
+        return relocate(new InvalidConfigException(e.field().substring(prefix.length()), reason), at, baseName);
     }
 
     /** A spec fault at a field the grid set is the grid entry's fault; otherwise the base spec's. */

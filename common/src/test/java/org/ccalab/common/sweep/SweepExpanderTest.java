@@ -152,6 +152,30 @@ class SweepExpanderTest {
     }
 
     @Test
+    void shouldPlaceAVariantAndSpecCombinationFaultAtTheGridEntryOrTheBaseNamingTheVariant() {
+        Map<String, Object> hybrid = map("family", "ovq", "dModel", 64, "nHeads", 2,
+                "ovq", map("chunkLength", 16, "dictionarySize", 16, "growthLength", 256, "swaWindow", 32));
+        Map<String, Object> ovqOnly = map("family", "ovq", "dModel", 64, "nHeads", 2,
+                "ovq", map("chunkLength", 16, "dictionarySize", 16, "growthLength", 256, "swaWindow", 0));
+
+        InvalidSweepException fromGrid = (InvalidSweepException) org.assertj.core.api.Assertions.catchThrowable(() ->
+                expander.expand(new SweepRequest(RunKind.TRAINING, List.of(ovqOnly, hybrid),
+                        map("nLayers", List.of(2, 1)), null, map("steps", 5))));
+        assertThat(fromGrid.violations()).singleElement().satisfies(v -> {
+            assertThat(v.field()).isEqualTo("grid.nLayers[1]");
+            assertThat(v.reason()).contains("nLayers >= 2").endsWith("(with variants[1])");
+        });
+
+        assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(hybrid),
+                null, null, map("steps", 5, "nLayers", 1))))).containsExactly("training.nLayers");
+        // One block of OVQ layers only, or of another family, is a model; so is a two-block hybrid.
+        assertThat(expander.expand(new SweepRequest(RunKind.TRAINING, List.of(ovqOnly, mha()), null, null,
+                map("steps", 5, "nLayers", 1)))).hasSize(2);
+        assertThat(expander.expand(new SweepRequest(RunKind.TRAINING, List.of(hybrid), null, null,
+                map("steps", 5, "nLayers", 2)))).hasSize(1);
+    }
+
+    @Test
     void shouldRejectUnknownGridKeysEmptyAxesDuplicatesAndNonArrays() {
         assertThat(fields(() -> expander.expand(bench(List.of(mha()),
                 map("seqlen", List.of(1), "batch", List.of(), "seed", List.of(1, 1.0), "dtype", "bf16", "learningRate", List.of(1e-3)),

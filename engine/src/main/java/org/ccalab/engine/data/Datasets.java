@@ -50,7 +50,8 @@ public final class Datasets {
         try {
             return task.apply(n);
         } catch (InvalidConfigException e) {
-            throw new InvalidConfigException("dataset", e.reason());
+            // "icr:<vocab>: vocab must be in [6, 1048576], got 4" rather than a range of an unnamed number.
+            throw new InvalidConfigException("dataset", form + ": " + e.field() + " " + e.reason());
         }
     }
 

@@ -158,6 +158,10 @@ class SyntheticTasksTest {
         for (String bad : List.of("icr:x", "picr:0", "linreg:129", "recall:1", "icr:4"))
             assertThat(catchThrowableOfType(InvalidConfigException.class, () -> datasets.open(bad, bytes, 1)).field())
                     .as(bad).isEqualTo("dataset");
+        assertThat(catchThrowableOfType(InvalidConfigException.class, () -> datasets.open("icr:4", bytes, 1)).reason())
+                .isEqualTo("icr:<vocab>: vocab must be in [6, 1048576], got 4");
+        assertThat(catchThrowableOfType(InvalidConfigException.class, () -> datasets.open("linreg:129", bytes, 1)).reason())
+                .startsWith("linreg:<functions>: functions must be in [1, 128]");
         assertThat(catchThrowableOfType(InvalidConfigException.class, () -> datasets.open("mqar", bytes, 1)).reason())
                 .contains("icr").contains("picr").contains("linreg");
     }

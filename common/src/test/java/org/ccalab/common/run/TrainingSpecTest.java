@@ -1,0 +1,43 @@
+package org.ccalab.common.run;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.ccalab.common.validation.InvalidConfigException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TrainingSpecTest {
+    private static TrainingSpec withDataset(String dataset) {
+        return new TrainingSpec(dataset, null, null, null, null, null, null, null, null, null, null, null, null);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"recall", "recall:64", "icr", "icr:256", "picr", "picr:64", "linreg", "linreg:16",
+            "brown", "nlp-corpus", "file:/tmp/corpus.txt", "some-named-corpus"})
+    void shouldAcceptEveryDatasetFormTheEngineKnows(String dataset) {
+        assertThat(withDataset(dataset).dataset()).isEqualTo(dataset);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"icr:abc", "icr:", "picr:-1", "linreg:0", "recall:1.5", "icr:99999999999", "picr: 64"})
+    void shouldRefuseASyntheticTaskWhoseSizeIsNotAPositiveIntegerNamingTheDataset(String dataset) {
+        assertThatThrownBy(() -> withDataset(dataset))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> {
+                    assertThat(e.field()).isEqualTo("dataset");
+                    assertThat(e.reason()).contains("needs a positive integer").contains(dataset);
+                });
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"icr:abc", "picr:x", "linreg:x", "recall:x"})
+    void shouldSayWhatTheSizeOfEachTaskCounts(String dataset) {
+        String expected = switch (dataset.substring(0, dataset.indexOf(':'))) {
+            case "icr" -> "icr:<vocab>";
+            case "linreg" -> "linreg:<functions>";
+            default -> dataset.substring(0, dataset.indexOf(':')) + ":<keys>";
+        };
+        assertThatThrownBy(() -> withDataset(dataset))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.reason()).startsWith(expected));
+    }
+}
