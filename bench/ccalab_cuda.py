@@ -16,6 +16,8 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 FLASH_BM, FLASH_BN, FLASH_THREADS = 128, 64, 256
 # The Hopper forward (CudaKernels.FlashVariant.WGMMA): 384 threads, Q tile + 3 K/V stages + alignment slack.
 WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
+# Its D = 64 form (attention/flash_fwd_wgmma_hd64.cuh, wgfa64::Cfg<2, 4>): same grid and block, 4 K/V stages.
+WGMMA64_SMEM = 148480
 # decode v3 (CudaKernels.DECODE_V3_*, CudaBackend.DECODE_V3_BELOW)
 DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
 # The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4): 384 threads, 202752 bytes.
@@ -65,7 +67,7 @@ class Kernels:
         # True: flash_fwd writes O's rounding residual (kept per output tensor) and flash_bwd forms Dv from O + it
         self.o_residual = False
         self.residuals = {}
-        # As CudaBackend.probeHopperForward: D=128 runs on the wgmma kernel where the driver loaded the sm_90a image.
+        # As CudaBackend.probeHopper: D=64/128 run on the wgmma kernels where the driver loaded the sm_90a image.
         self.hopper = self._probe_hopper()
 
     def _probe_hopper(self):
@@ -133,7 +135,7 @@ class Kernels:
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
-        wgmma = mt is None and suffix is None and self.force_variant is None and D == 128 and self.hopper
+        wgmma = mt is None and suffix is None and self.force_variant is None and D in (64, 128) and self.hopper
         if mt is None and self.force_variant is not None and D == 128:
             mt, bn = self.force_variant
         if mt is None:
@@ -142,7 +144,7 @@ class Kernels:
         lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
         name = f"flash_fwd_hd{D}" + ("_causal" if causal else "")
         if wgmma:  # the Hopper kernel, as CudaKernels.flashVariant picks it
-            name, threads, smem = name + WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM
+            name, threads, smem = name + WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM if D == 128 else WGMMA64_SMEM
         else:  # mt = 16-row MMA tiles per warp: 1 -> 8 warps, 2 -> 4 warps of 32 rows (the "_m2" layout)
             name, threads, smem = (name + (suffix or self.FLASH_VARIANTS[(mt, bn)]), FLASH_THREADS // mt,
                                    (FLASH_BM * D + 4 * bn * D) * 2)
@@ -153,18 +155,6 @@ class Kernels:
         self.launch(name + ("_lo" if olo is not None else ""), ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
                     1.0 / math.sqrt(D), *extra)
-        return out, lse
-        if mt is None and self.force_variant is not None and D == 128:
-            mt, bn = self.force_variant
-        if mt is None:
-            mt, bn = self.flash_variant(D)
-        out = torch.empty_like(q) if out is None else out
-        lse = torch.empty(B, Hq, T, device=q.device, dtype=torch.float32) if lse is None else lse
-        smem = (FLASH_BM * D + 4 * bn * D) * 2
-        # mt = 16-row MMA tiles per warp: 1 -> 8 warps (shipped), 2 -> 4 warps of 32 rows (the "_m2" lab variant)
-        name = f"flash_fwd_hd{D}" + ("_causal" if causal else "") + (suffix or self.FLASH_VARIANTS[(mt, bn)])
-        self.launch(name, ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (FLASH_THREADS // mt, 1, 1), smem,
-                    out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from, 1.0 / math.sqrt(D))
         return out, lse
 
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.

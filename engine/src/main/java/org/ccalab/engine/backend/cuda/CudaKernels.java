@@ -32,9 +32,11 @@ final class CudaKernels {
         M1(1, FLASH_BN, ""), M2(2, FLASH_BN, "_m2"), N128(1, 128, "_n128"),
         /**
          * Hopper only (sm_90a image; other images trap): wgmma with both operands in shared memory, a producer
-         * warpgroup filling a 3-stage K/V ring through mbarriers, two consumer warpgroups of 64 rows
-         * (attention/flash_fwd_wgmma.cuh, version 4: 476-497 TF/s at 16k, 1.49-1.53x FA2, docs/perf-log-wgmma.md).
-         * 384 threads, 225 KB of shared memory: the Q tile, 3 K/V stages and alignment slack.
+         * warpgroup filling a K/V ring through mbarriers, two consumer warpgroups of 64 rows, 384 threads.
+         * D = 128: attention/flash_fwd_wgmma.cuh, version 4 (476-497 TF/s at 16k, 1.49-1.53x FA2,
+         * docs/perf-log-wgmma.md), 225 KB of shared memory: the Q tile, 3 K/V stages and alignment slack.
+         * D = 64: attention/flash_fwd_wgmma_hd64.cuh, the same design with 4 K/V stages of 32 KB, 145 KB
+         * (392-404 TF/s at 16k, 1.5-1.6x the mma.sync m2 kernel: perf-log-wgmma.md, "Session 4, d64").
          */
         WGMMA(1, 128, WGMMA_SUFFIX);
 
@@ -53,21 +55,26 @@ final class CudaKernels {
 
         /** Q tile plus double-buffered K and V tiles, bf16 (WGMMA: see its comment). */
         int smem(int headDim) {
-            return this == WGMMA ? 32768 * 7 + 1024 : (FLASH_BM * headDim + 4 * keysPerTile * headDim) * 2;
+            if (this == WGMMA) return headDim == 64 ? WGMMA64_SMEM : 32768 * 7 + 1024;
+            return (FLASH_BM * headDim + 4 * keysPerTile * headDim) * 2;
         }
 
         /**
          * Only D = 128 has the 128-key instance (its 160 KB of shared memory would not pay off at D = 64); D = 256
-         * has only M1 (192 KB of shared memory; Q is re-read from shared memory there).
+         * has only M1 (192 KB of shared memory; Q is re-read from shared memory there) and no wgmma forward.
          */
         boolean exists(int headDim) {
             return switch (this) {
                 case M1 -> true;
                 case M2 -> headDim <= 128;
-                case N128, WGMMA -> headDim == 128;
+                case N128 -> headDim == 128;
+                case WGMMA -> headDim == 64 || headDim == 128;
             };
         }
     }
+
+    /** wgfa64::Cfg<2, 4>::SMEM_BYTES (hopper_kernels.cuh): the Q tile, 4 K/V stages of 32 KB, barriers, slack. */
+    static final int WGMMA64_SMEM = 148_480;
 
     static String flashForward(int headDim, boolean causal, FlashVariant v) {
         return "flash_fwd_hd" + headDim + (causal ? "_causal" : "") + v.suffix;
@@ -83,7 +90,7 @@ final class CudaKernels {
 
     static boolean hasResidual(int headDim, FlashVariant v) {
         return switch (headDim) {
-            case 64 -> v == FlashVariant.M2;
+            case 64 -> v == FlashVariant.M2 || v == FlashVariant.WGMMA;
             case 128 -> v == FlashVariant.N128 || v == FlashVariant.WGMMA;
             case 256 -> v == FlashVariant.M1;
             default -> false;
@@ -99,12 +106,12 @@ final class CudaKernels {
      * the 64-key layouts at every measured shape from 1k to 64k; half the barriers and O rescales per key).
      * D = 64: 4 warps of 32 rows over 64-key tiles (run 3: +25% over 8 warps of 16). D = 256: the only
      * instance, 8 warps of 16 rows over 64-key tiles. {@code hopper}: the device runs the sm_90a image (the
-     * backend probes it when it opens), so D = 128 takes the wgmma kernel.
+     * backend probes it when it opens), so D = 64 and D = 128 take the wgmma kernels (D = 64 since session 6).
      */
     static FlashVariant flashVariant(AttentionShape s, boolean hopper) {
         return switch (s.headDim()) {
             case 128 -> hopper ? FlashVariant.WGMMA : FlashVariant.N128;
-            case 64 -> FlashVariant.M2;
+            case 64 -> hopper ? FlashVariant.WGMMA : FlashVariant.M2;
             default -> FlashVariant.M1;
         };
     }

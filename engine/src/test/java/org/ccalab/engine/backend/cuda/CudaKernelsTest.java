@@ -11,12 +11,18 @@ class CudaKernelsTest {
     @Test
     void eachHeadDimGetsTheLayoutThatExistsForIt() {
         for (boolean hopper : new boolean[] {false, true}) {
-            assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 64), hopper)).isEqualTo(FlashVariant.M2);
             assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 256), hopper)).isEqualTo(FlashVariant.M1);
             for (int d : CudaKernels.HEAD_DIMS)
                 assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, d), hopper).exists(d)).isTrue();
         }
-        // D = 128: the wgmma kernel where the sm_90a image runs, else the 128-key mma.sync layout
+        // D = 64 and 128: the wgmma kernels where the sm_90a image runs, else mma.sync (32-row warps at 64,
+        // the 128-key layout at 128)
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 64), false)).isEqualTo(FlashVariant.M2);
+        assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 64), true)).isEqualTo(FlashVariant.WGMMA);
+        assertThat(FlashVariant.WGMMA.smem(64)).isEqualTo(148_480);
+        assertThat(FlashVariant.WGMMA.exists(256)).isFalse();
+        assertThat(CudaKernels.all()).contains("flash_fwd_hd64_causal_wgmma4", "flash_fwd_hd64_wgmma4",
+                "flash_fwd_hd64_causal_wgmma4_lo", "flash_fwd_hd64_wgmma4_lo");
         assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 128), false)).isEqualTo(FlashVariant.N128);
         assertThat(CudaKernels.flashVariant(new AttentionShape(1, 16, 4, 4, 128), true)).isEqualTo(FlashVariant.WGMMA);
         assertThat(FlashVariant.WGMMA.threads()).isEqualTo(384);
