@@ -14,8 +14,9 @@ stage=$out/stage/bundle
 rm -rf "$out/stage"
 mkdir -p "$stage/lib" "$stage/test" "$stage/bin"
 
-# package compiles the tests too (skipping only their run); SKIP_BUILD=1 reuses engine/target as it is.
-[ -n "${SKIP_BUILD:-}" ] || ./mvnw -B -q -pl engine package -DskipTests
+# package compiles the tests too (skipping only their run); SKIP_BUILD=1 reuses engine/target as it is. The kernels
+# are skipped there: the fatbin below is built once, fresh, and put into the jar (building both took twice as long).
+[ -n "${SKIP_BUILD:-}" ] || ./mvnw -B -q -pl engine package -DskipTests -Dkernels.skip
 jar=$(ls engine/target/engine-*.jar | grep -v -e sources -e tests | head -1)
 cp "$jar" "$stage/lib/engine.jar"
 # engine/target is shared with concurrent builds (some skip the kernels): put a fresh fatbin in the copy.

@@ -30,14 +30,44 @@ import org.ccalab.engine.train.Trainer;
  * and backward at one width (plus the SWA layer of OVQ hybrids at window S / 4), and a full LM training step.
  * Prints median time, tokens/s and GFLOP/s (matmul: 2 n in out; attention: the exact cost model's causal
  * prefill, backward counted as 2x; training step: 6 x parameters x tokens plus 3x the attention S^2 FLOPs).
- * {@code --quick} uses small sizes.
+ * {@code --quick} uses small sizes. {@code --scaling}: instead, MHA against OVQ over doubling sequence lengths
+ * (forward of S tokens; one decode step after a prefill of S tokens), the curve that shows OVQ's linear compute and
+ * constant decode cost against attention's quadratic prefill and growing cache.
  */
 public final class BenchCli {
     private BenchCli() {}
 
     public static void main(String[] args) {
         boolean quick = Arrays.asList(args).contains("--quick");
-        run(quick, System.out);
+        if (Arrays.asList(args).contains("--scaling")) scaling(quick, System.out);
+        else run(quick, System.out);
+    }
+
+    /**
+     * Forward ms and tokens/s of S tokens, and one decode step's ms at position S (after a prefill of S tokens), for
+     * MHA and OVQ of the same width and heads. OVQ's dictionary defaults (chunk 64, N_max 1024) apply, so its state
+     * saturates once S passes the growth length; MHA's decode step reads a cache of S tokens.
+     */
+    static void scaling(boolean quick, PrintStream out) {
+        int threads = Runtime.getRuntime().availableProcessors();
+        int e = quick ? 64 : 256, heads = 8, reps = quick ? 2 : 3;
+        int[] lengths = quick ? new int[] {128, 256, 512} : new int[] {512, 1024, 2048, 4096, 8192};
+        out.printf("cca-lab CPU scaling, MHA vs OVQ (float64, E=%d, %d heads, %d hardware threads, %s)%n", e, heads, threads,
+                System.getProperty("java.runtime.version"));
+        out.printf("%-10s %7s %12s %14s %14s%n", "family", "S", "forward ms", "fwd tokens/s", "decode@S ms");
+        for (AttentionConfig cfg : List.of(new MhaConfig(e, heads), new OvqConfig(e, heads))) {
+            AttentionLayer layer = AttentionLayers.create(cfg, new SplitMix64(2));
+            for (int s : lengths) {
+                Tensor x = Tensor.wrap(gaussian(new SplitMix64(3), s * e), 1, s, e);
+                double fwd = medianMs(reps, () -> layer.forward(x));
+                var state = layer.newDecodeState(1);
+                layer.prefill(state, x);
+                Tensor xt = Tensor.wrap(gaussian(new SplitMix64(4), e), 1, e);
+                // Each timed step advances the state by one token: the context grows by reps + 1 over S, negligibly.
+                double dec = medianMs(reps, () -> layer.decode(state, xt));
+                out.printf(java.util.Locale.ROOT, "%-10s %7d %12.3f %14.0f %14.4f%n", cfg.family(), s, fwd, s / (fwd / 1e3), dec);
+            }
+        }
     }
 
     static void run(boolean quick, PrintStream out) {
