@@ -23,7 +23,7 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp engine.jar:... org.ccalab.engine.backend.cuda.CudaBenchCli \
- *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer,mla] [--reps 20]
+ *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer,mla,paper] [--reps 20]
  * </pre>
  * Phases: {@code check} (GPU vs the float64 CPU reference on fresh random inputs: flash forward per variant
  * shape, decode, decode == last prefill row, GEMM), {@code core} (attention forward causal and not, for head dims
@@ -32,7 +32,8 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
  * + prologue + flash with fused value shift + out GEMM) and {@code mla} (MLA at E = 2048, V2-Lite r_kv 512 and
  * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill, decode step and backward; its
- * checks are in {@code check}). {@code layer} also times each D = 128 layer's whole backward up to 16k
+ * checks are in {@code check}); {@code paper} (not in the default list: the CCA paper's kernel benchmark grid as the
+ * paper lays it out, {@link CudaPaperBenchmark}; pass --seqs 512,1024,2048,4096,8192,16384 for its lengths). {@code layer} also times each D = 128 layer's whole backward up to 16k
  * ({@link #layerBackward}; the layers' backward and decode are checked against the CPU in {@code check}). Times are CUDA-event medians after warm-up, inputs
  * rotated over two sets; decode over as many sets as keep each call's cache out of the L2 ({@link #coldSets}), timed
  * eagerly and from graph replays. Exit status 1 when a check fails.
@@ -96,6 +97,7 @@ public final class CudaBenchCli {
             if (phases.contains("decode")) cli.decode();
             if (phases.contains("gemm")) cli.gemm();
             if (phases.contains("layer")) cli.layers(seqs);
+            if (phases.contains("paper")) new CudaPaperBenchmark(cli, cuda).run(seqs);
             if (phases.contains("mla")) {
                 cli.mlaCore(seqs);
                 cli.mlaDecode();
@@ -850,12 +852,7 @@ public final class CudaBenchCli {
                         int c = (hq + hkv) * d;
                         DeviceBuffer wqk = keep(held, randomBf16((long) c * E, 23)), wv = keep(held, randomBf16((long) hkv * d * E, 24));
                         DeviceBuffer z = keep(held, cuda.allocate((long) t * c * 2));
-                        CcaPrologueWeights w = new CcaPrologueWeights(keep(held, cuda.uploadFloats(Random.floats(c * 2, 25, 0.5))),
-                                keep(held, cuda.uploadFloats(Random.floats(c, 26, 0.1))),
-                                keep(held, cuda.uploadFloats(CcaPrologueWeights.repackW1(Random.floats(c * d * 2, 27, 1 / Math.sqrt(2 * d)),
-                                        hq + hkv, d, 2))),
-                                keep(held, cuda.uploadFloats(Random.floats(c, 28, 0.1))),
-                                keep(held, cuda.uploadFloats(Random.floats(hkv, 29, 0.3))), 2, 2);
+                        CcaPrologueWeights w = randomPrologueWeights(cuda, held, hq, hkv, d);
                         CudaBackend.PrologueOptions opt = new CudaBackend.PrologueOptions(d / 2, 10000.0, KeyTemperature.EXP, 1e-12, true);
                         boolean fusedShift = hkv % 2 == 0;
                         DeviceBuffer vs = fusedShift ? vv : keep(held, cuda.allocate(s.kvElements() * 2));
@@ -922,6 +919,27 @@ public final class CudaBenchCli {
                 }
             }
         }
+    }
+
+    /** Random CCA prologue weights with k0 = k1 = 2 (the layer phases' and the paper phase's), kept in {@code held}. */
+    static CcaPrologueWeights randomPrologueWeights(CudaBackend cuda, List<DeviceBuffer> held, int hq, int hkv, int d) {
+        int c = (hq + hkv) * d;
+        return new CcaPrologueWeights(keep(held, cuda.uploadFloats(Random.floats(c * 2, 25, 0.5))),
+                keep(held, cuda.uploadFloats(Random.floats(c, 26, 0.1))),
+                keep(held, cuda.uploadFloats(CcaPrologueWeights.repackW1(Random.floats(c * d * 2, 27, 1 / Math.sqrt(2 * d)),
+                        hq + hkv, d, 2))),
+                keep(held, cuda.uploadFloats(Random.floats(c, 28, 0.1))),
+                keep(held, cuda.uploadFloats(Random.floats(hkv, 29, 0.3))), 2, 2);
+    }
+
+    /** A row of the table printed at the end (phases kept in their own classes add theirs here). */
+    void addRow(String row) {
+        table.add(row);
+    }
+
+    /** A timing cell of {@link CudaPaperBenchmark}: latency only (the paper reports no TFLOP/s). */
+    void paperCell(String phase, String scope, Variant v, int seq, Stats st, boolean causal) {
+        cell(phase, scope, v, seq, 1, st, 0, 0, kvBytesPerToken(v), causal);
     }
 
     private static DeviceBuffer keep(List<DeviceBuffer> held, DeviceBuffer b) {
