@@ -12,6 +12,7 @@ import { runsApi } from '../runs/api';
 import type { GroupBy } from '../runs/grouping';
 import { RunsTable } from '../runs/RunsTable';
 import { experimentsApi } from './api';
+import { sweepAxes } from './sweep';
 
 const PAGE = 100;
 
@@ -128,6 +129,7 @@ export function ExperimentPage() {
                 }
               }}
               caption={`Runs of ${exp?.name ?? id}`}
+              sweep={sweepAxes(exp, items)}
             />
             {runs.data.total > PAGE ? <Pager page={page} size={PAGE} total={runs.data.total} onPage={setPage} /> : null}
           </>
