@@ -121,4 +121,13 @@ describe('ExperimentPage', () => {
     expect(new Set(seen).size).toBe(points.length);
   });
 
+  it('compares the selected runs without forcing the first ticked as the baseline', async () => {
+    statuses = ['SUCCEEDED', 'SUCCEEDED'];
+    setup();
+    renderPage();
+    await userEvent.click(await screen.findByRole('checkbox', { name: 'Select run run-1-00' }));
+    await userEvent.click(screen.getByRole('checkbox', { name: 'Select run run-0-00' }));
+    const link = screen.getByRole('link', { name: 'Compare selected (2)' });
+    expect(link).toHaveAttribute('href', '/compare?runs=run-1-000000,run-0-000000');
+  });
 });

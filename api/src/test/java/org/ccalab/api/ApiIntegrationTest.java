@@ -493,6 +493,21 @@ class ApiIntegrationTest {
         assertThat(rb.get("training").get("finalStep").asLong()).isEqualTo(5);
         assertThat(t.get("runs")).hasSize(4);
 
+        // No baseline named: per kind, the first MHA run in the order listed (not the order stored, where the
+        // benchmark gqa run comes first), so the training run b gets its ratio against a, the gqa run against itself.
+        JsonNode d = http.get("/api/compare?runs=" + b + "," + gqa128 + "," + a).json();
+        assertThat(d.get("baseline").get("id").asString()).isEqualTo(a.toString());
+        assertThat(d.get("baseline").get("runIds")).extracting(JsonNode::asString).containsExactly(a.toString(), gqa128.toString());
+        JsonNode db = null, dg = null;
+        for (JsonNode n : d.get("runs")) {
+            if (n.get("runId").asString().equals(b.toString())) db = n;
+            if (n.get("runId").asString().equals(gqa128.toString())) dg = n;
+        }
+        assertThat(db.get("training").get("minRatio").asDouble()).isEqualTo(0.5);
+        assertThat(db.get("baseline").asBoolean()).isFalse();
+        assertThat(dg.get("baseline").asBoolean()).isTrue();
+        assertThat(dg.get("cells").get(0).get("latencyRatio").asDouble()).isEqualTo(1.0);
+
         Http.Response bad = http.get("/api/compare?runs=" + a + "&experiments=" + trainId);
         assertThat(bad.status()).isEqualTo(400);
         assertThat(http.get("/api/compare?runs=" + UUID.randomUUID()).status()).isEqualTo(404);
