@@ -94,6 +94,19 @@ describe('ComparePage', () => {
     expect(screen.getByTestId('config-diff')).toHaveTextContent('variant.family');
   });
 
+  it('without a baseline in the link, compares each kind against its MHA run, wherever it is listed (the api\'s default too)', async () => {
+    setup();
+    renderAt('/compare?runs=b-gqa,t-gqa,b-mha,t-mha');
+    const cells = await screen.findByTestId('cell-ratios');
+    await waitFor(() => expect(screen.getByText(/^Baseline: MHA E32 2h \(b-mha\)/)).toBeInTheDocument());
+    const gqaRow = within(cells).getByRole('link', { name: 'b-gqa' }).closest('tr')!;
+    expect(within(gqaRow).getByText('2.00×')).toBeInTheDocument(); // GQA 1 ms against MHA 2 ms
+    const training = screen.getByTestId('training-ratios');
+    expect(screen.getByText(/^Baseline: MHA E32 2h \(t-mha\)/)).toBeInTheDocument();
+    await waitFor(() => expect(within(training).getByText('1.25×')).toBeInTheDocument()); // val loss 2.5 against 2.0
+    expect(screen.getByTestId('location')).not.toHaveTextContent('baseline=');
+  });
+
   it('places an SWA/OVQ hybrid on the Pareto plot by the mean over its layers, its SWA layers included', async () => {
     const hybrid = { family: 'ovq', dModel: 32, nHeads: 2, ovq: { chunkLength: 16, dictionarySize: 16, growthLength: 256, swaWindow: 8 } };
     const { calls } = setup(

@@ -11,6 +11,7 @@ import { Empty, ErrorBanner, Loading } from '../../shared/ui/States';
 import { useAsync } from '../../shared/useAsync';
 import { experimentsApi } from '../experiments/api';
 import { loadCompare, loadSeries, MAX_CURVES, type ComparedRun } from './api';
+import { defaultBaseline } from './baseline';
 import { diffConfigs } from './configDiff';
 import { downloadCsv, toCsv } from './csv';
 import { modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
@@ -53,9 +54,9 @@ export function ComparePage() {
   const recent = useAsync((signal) => experimentsApi.list({ size: 15, sort: 'createdAt,desc' }, signal), []);
 
   // One baseline per kind: a benchmark run cannot be the baseline of a loss, nor a training run of a latency.
-  // The chosen run serves its own kind; the other kind falls back to its MHA run, else its first run.
+  // The chosen run serves its own kind; a kind without one gets the default the api also uses (baseline.ts).
   const chosen = runs.find((r) => r.run.id === state.baseline);
-  const baselineOf = (kind: string) => (chosen?.run.kind === kind ? chosen : (runs.find((r) => r.run.kind === kind && r.run.family === 'mha') ?? runs.find((r) => r.run.kind === kind)));
+  const baselineOf = (kind: string) => (chosen?.run.kind === kind ? chosen : defaultBaseline(runs, kind));
   const benchmarkBaseline = baselineOf('BENCHMARK');
   const trainingBaseline = baselineOf('TRAINING');
   const baselineId = chosen?.run.id ?? (trainingBaseline ?? benchmarkBaseline)?.run.id;

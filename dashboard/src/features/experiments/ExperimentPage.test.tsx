@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -67,5 +67,67 @@ describe('ExperimentPage', () => {
     expect(api.calls.some((c) => c.method === 'POST' && c.url === '/api/experiments/e1/rerun-failed')).toBe(true);
     await waitFor(() => expect(screen.getByTestId('experiment-progress')).toHaveTextContent('1 succeeded · 1 retrying'));
     await waitFor(() => expect(FakeEventSource.instances.some((e) => e.url === '/api/live/queue' && !e.closed)).toBe(true));
+  });
+
+  it('says which grid point each run of a multi-point sweep is: variant, seqLen and seed as columns', async () => {
+    const mha = { family: 'mha', dModel: 64, nHeads: 2 };
+    const gqa = { family: 'gqa', dModel: 64, nHeads: 2, nKvHeads: 1 };
+    const points = [mha, gqa].flatMap((variant) => [128, 256].flatMap((seqLen) => [1, 2].map((seed) => ({ variant, seqLen, seed }))));
+    fakeApi({
+      'GET /api/experiments/e1': () => ({
+        body: {
+          id: 'e1',
+          name: 'sweep',
+          kind: 'BENCHMARK',
+          status: 'SUCCEEDED',
+          // batch has one value: it does not vary, so it is no column.
+          request: { name: 'sweep', kind: 'BENCHMARK', variants: [mha, gqa], grid: { seqLen: [128, 256], seed: [1, 2], batch: [4] }, benchmark: {} },
+        },
+      }),
+      'GET /api/runs': () => ({
+        body: {
+          items: points.map((p, i) => ({
+            id: `run-${i}-000000`,
+            experimentId: 'e1',
+            ordinal: i,
+            kind: 'BENCHMARK',
+            family: p.variant.family,
+            status: 'SUCCEEDED',
+            variant: p.variant,
+            spec: { kind: 'BENCHMARK', variant: p.variant, seed: p.seed, benchmark: { seqLen: p.seqLen, batch: 4 } },
+            grid: { batch: 4, seed: p.seed, seqLen: p.seqLen },
+          })),
+          page: 0,
+          size: 100,
+          totalElements: points.length,
+        },
+      }),
+    });
+    renderPage();
+    const table = await screen.findByRole('table', { name: 'Runs of sweep' });
+    const headers = within(table).getAllByRole('columnheader').map((h) => h.textContent);
+    expect(headers).toEqual(expect.arrayContaining(['Variant', 'seqLen', 'seed']));
+    expect(headers).not.toContain('batch');
+    // Each row: its variant, seqLen and seed, in the columns of those names.
+    const column = (name: string) => headers.indexOf(name);
+    const rows = points.map((_, i) => table.querySelector(`tr[data-run-id="run-${i}-000000"]`)!);
+    const cellsOf = (row: Element) => [...row.querySelectorAll('td')].map((td) => td.textContent);
+    // The select checkbox has a header cell too, so header and data cell indices line up.
+    const seen = rows.map((row) => {
+      const cells = cellsOf(row);
+      return `${cells[column('Variant')]} | ${cells[column('seqLen')]} | ${cells[column('seed')]}`;
+    });
+    expect(seen).toEqual(points.map((p) => `${p.variant.family === 'mha' ? 'MHA E64 2h' : 'GQA E64 2q/1kv'} | ${p.seqLen} | ${p.seed}`));
+    expect(new Set(seen).size).toBe(points.length);
+  });
+
+  it('compares the selected runs without forcing the first ticked as the baseline', async () => {
+    statuses = ['SUCCEEDED', 'SUCCEEDED'];
+    setup();
+    renderPage();
+    await userEvent.click(await screen.findByRole('checkbox', { name: 'Select run run-1-00' }));
+    await userEvent.click(screen.getByRole('checkbox', { name: 'Select run run-0-00' }));
+    const link = screen.getByRole('link', { name: 'Compare selected (2)' });
+    expect(link).toHaveAttribute('href', '/compare?runs=run-1-000000,run-0-000000');
   });
 });

@@ -12,6 +12,7 @@ import { runsApi } from '../runs/api';
 import type { GroupBy } from '../runs/grouping';
 import { RunsTable } from '../runs/RunsTable';
 import { experimentsApi } from './api';
+import { sweepAxes } from './sweep';
 
 const PAGE = 100;
 
@@ -71,7 +72,8 @@ export function ExperimentPage() {
         <Link className="button primary" to={`/compare?experiments=${id}`}>
           Compare runs
         </Link>
-        <Link className={`button${selected.size < 1 ? ' disabled' : ''}`} aria-disabled={selected.size < 1} to={selected.size < 1 ? '#' : `/compare?runs=${[...selected].join(',')}&baseline=${[...selected][0]}`}>
+        {/* No baseline: the compare view then uses the default it shares with the api (compare/baseline.ts), not the run ticked first. */}
+        <Link className={`button${selected.size < 1 ? ' disabled' : ''}`} aria-disabled={selected.size < 1} to={selected.size < 1 ? '#' : `/compare?runs=${[...selected].join(',')}`}>
           Compare selected ({selected.size})
         </Link>
         <Link className="button" to={`/submit?from=${id}`}>
@@ -128,6 +130,7 @@ export function ExperimentPage() {
                 }
               }}
               caption={`Runs of ${exp?.name ?? id}`}
+              sweep={sweepAxes(exp, items)}
             />
             {runs.data.total > PAGE ? <Pager page={page} size={PAGE} total={runs.data.total} onPage={setPage} /> : null}
           </>

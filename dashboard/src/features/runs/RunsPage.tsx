@@ -127,7 +127,8 @@ export function RunsPage() {
         ) : null}
       </form>
       <div className="row-actions">
-        <Link className={`button${selected.size < 1 ? ' disabled' : ''}`} aria-disabled={selected.size < 1} to={selected.size < 1 ? '#' : `/compare?runs=${[...selected].join(',')}&baseline=${[...selected][0]}`}>
+        {/* No baseline: the compare view then uses the default it shares with the api (compare/baseline.ts), not the run ticked first. */}
+        <Link className={`button${selected.size < 1 ? ' disabled' : ''}`} aria-disabled={selected.size < 1} to={selected.size < 1 ? '#' : `/compare?runs=${[...selected].join(',')}`}>
           Compare selected ({selected.size})
         </Link>
         {selected.size > 0 ? (

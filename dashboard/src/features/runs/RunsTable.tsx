@@ -3,6 +3,7 @@ import type { RunSummary } from '../../shared/api/types';
 import { TERMINAL_STATUSES } from '../../shared/api/types';
 import { dateTime, duration, shortId } from '../../shared/format';
 import { StatusBadge } from '../../shared/ui/StatusBadge';
+import { formatGridValue, gridValue, variantLabels, type SweepAxes } from '../experiments/sweep';
 import { groupRuns, type GroupBy } from './grouping';
 
 export interface SortState {
@@ -40,11 +41,16 @@ export interface RunsTableProps {
   onSelect: (id: string, on: boolean) => void;
   onCancel?: (run: RunSummary) => void;
   caption: string;
+  /** The runs of one sweep: a column per axis it varies (variant, grid keys), so each row says its grid point. */
+  sweep?: SweepAxes;
 }
 
 /** The runs of one server page; selection feeds the compare view, actions act on one run. */
-export function RunsTable({ runs, groupBy = 'none', sort, onSort, selected, onSelect, onCancel, caption }: RunsTableProps) {
+export function RunsTable({ runs, groupBy = 'none', sort, onSort, selected, onSelect, onCancel, caption, sweep }: RunsTableProps) {
   const groups = groupRuns(runs, groupBy);
+  const labels = sweep?.variant ? variantLabels(runs) : undefined;
+  const sweepKeys = sweep?.keys ?? [];
+  const sweepColumns = (labels ? 1 : 0) + sweepKeys.length;
   const header = (c: (typeof COLUMNS)[number]) => {
     const active = sort?.field === c.field;
     const ariaSort = active ? (sort!.dir === 'asc' ? 'ascending' : 'descending') : 'none';
@@ -69,7 +75,18 @@ export function RunsTable({ runs, groupBy = 'none', sort, onSort, selected, onSe
           <th scope="col">
             <span className="sr-only">Select</span>
           </th>
-          {COLUMNS.map(header)}
+          {header(COLUMNS[0])}
+          {labels ? (
+            <th scope="col" className="sweep-axis">
+              Variant
+            </th>
+          ) : null}
+          {sweepKeys.map((k) => (
+            <th key={`grid-${k}`} scope="col" className="sweep-axis">
+              {k}
+            </th>
+          ))}
+          {COLUMNS.slice(1).map(header)}
           <th scope="col">Actions</th>
         </tr>
       </thead>
@@ -77,7 +94,7 @@ export function RunsTable({ runs, groupBy = 'none', sort, onSort, selected, onSe
         <tbody key={g.key}>
           {groupBy !== 'none' ? (
             <tr className="group-row">
-              <th colSpan={COLUMNS.length + 2} scope="rowgroup">
+              <th colSpan={COLUMNS.length + sweepColumns + 2} scope="rowgroup">
                 {g.key} <span className="muted">({g.runs.length} on this page: {Object.entries(g.counts).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')})</span>
               </th>
             </tr>
@@ -92,6 +109,12 @@ export function RunsTable({ runs, groupBy = 'none', sort, onSort, selected, onSe
                   <code>{shortId(run.id)}</code>
                 </Link>
               </td>
+              {labels ? <td className="sweep-axis">{labels.get(run.id)}</td> : null}
+              {sweepKeys.map((k) => (
+                <td key={`grid-${k}`} className="sweep-axis">
+                  {formatGridValue(gridValue(run, k))}
+                </td>
+              ))}
               <td>{run.experimentId ? <Link to={`/experiments/${run.experimentId}`}>{run.experimentName ?? shortId(run.experimentId)}</Link> : '—'}</td>
               <td>{run.family}</td>
               <td>{run.kind?.toLowerCase()}</td>

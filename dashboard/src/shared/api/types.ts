@@ -115,6 +115,8 @@ export interface RunSummary {
   configHash?: string;
   variant?: AttentionConfig;
   spec?: RunSpec;
+  /** The run's point of its experiment's sweep: each key of the submission's grid with this run's value. */
+  grid?: Record<string, unknown> | null;
   priority?: number;
   createdAt?: string;
   dispatchedAt?: string | null;

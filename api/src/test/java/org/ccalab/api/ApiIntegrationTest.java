@@ -280,6 +280,39 @@ class ApiIntegrationTest {
     }
 
     @Test
+    void shouldListEachRunWithItsPointOfTheExperimentsGrid() {
+        // Two swept keys and two variants: runs differ only by (variant, seqLen, seed), which the grid must tell apart.
+        JsonNode sweep = create("""
+                {"name": "grid-%s", "kind": "TRAINING",
+                 "variants": [{"family": "mha", "dModel": 64, "nHeads": 2},
+                              {"family": "cca", "dModel": 64, "nHeads": 1, "headDim": 16}],
+                 "grid": {"seqLen": [32, 64], "seed": [7, 8]},
+                 "training": {"steps": 20, "seqLen": 16, "batch": 4}}
+                """.formatted(UUID.randomUUID()));
+        JsonNode runs = http.get("/api/runs?experimentId=" + sweep.get("id").asString() + "&sort=ordinal,asc").json().get("items");
+        assertThat(runs).hasSize(8);
+        assertThat(runs).extracting(n -> n.get("grid").get("seqLen").asInt() + "/" + n.get("grid").get("seed").asLong())
+                .containsExactly("32/7", "32/8", "64/7", "64/8", "32/7", "32/8", "64/7", "64/8");
+        assertThat(runs).allSatisfy(n -> assertThat(n.get("grid").propertyNames()).containsExactlyInAnyOrder("seqLen", "seed"));
+        assertThat(runs).extracting(n -> n.get("family").asString()).containsExactly("mha", "mha", "mha", "mha", "cca", "cca", "cca", "cca");
+        // The detail carries it too, and it agrees with what the creation answered for that run.
+        UUID third = runId(sweep, 2);
+        JsonNode detail = http.get("/api/runs/" + third).json();
+        assertThat(detail.get("grid")).isEqualTo(sweep.get("runs").get(2).get("grid"));
+        assertThat(detail.get("grid").get("seqLen").asInt()).isEqualTo(64);
+
+        // Any base-spec field can be swept, strings included; a submission without a grid has no grid field.
+        JsonNode dtypes = create(benchmark("grid-dtype-" + UUID.randomUUID(), "128").replace("\"seqLen\": [128]", "\"dtype\": [\"fp32\", \"bf16\"]")
+                .replace("\"batch\": 1,", "\"batch\": 1, \"seqLen\": 128,"));
+        JsonNode dtypeRuns = http.get("/api/runs?experimentId=" + dtypes.get("id").asString() + "&sort=ordinal,asc").json().get("items");
+        assertThat(dtypeRuns).extracting(n -> n.get("grid").get("dtype").asString()).containsExactly("fp32", "bf16", "fp32", "bf16");
+        JsonNode single = create(benchmark("grid-none-" + UUID.randomUUID(), "128").replace("\"grid\": {\"seqLen\": [128]},", "")
+                .replace("\"batch\": 1,", "\"batch\": 1, \"seqLen\": 128,"));
+        JsonNode singleRun = http.get("/api/runs/" + runId(single, 0)).json();
+        assertThat(singleRun.has("grid")).as(singleRun.toString()).isFalse();
+    }
+
+    @Test
     void shouldReadARunWithItsEnvironmentCheckpointsSeriesCellsAndEvents() {
         JsonNode created = create(training("detail-" + UUID.randomUUID()));
         UUID run = runId(created, 0);
@@ -459,6 +492,21 @@ class ApiIntegrationTest {
         assertThat(rb.get("training").get("finalRatio").isNull()).isTrue();
         assertThat(rb.get("training").get("finalStep").asLong()).isEqualTo(5);
         assertThat(t.get("runs")).hasSize(4);
+
+        // No baseline named: per kind, the first MHA run in the order listed (not the order stored, where the
+        // benchmark gqa run comes first), so the training run b gets its ratio against a, the gqa run against itself.
+        JsonNode d = http.get("/api/compare?runs=" + b + "," + gqa128 + "," + a).json();
+        assertThat(d.get("baseline").get("id").asString()).isEqualTo(a.toString());
+        assertThat(d.get("baseline").get("runIds")).extracting(JsonNode::asString).containsExactly(a.toString(), gqa128.toString());
+        JsonNode db = null, dg = null;
+        for (JsonNode n : d.get("runs")) {
+            if (n.get("runId").asString().equals(b.toString())) db = n;
+            if (n.get("runId").asString().equals(gqa128.toString())) dg = n;
+        }
+        assertThat(db.get("training").get("minRatio").asDouble()).isEqualTo(0.5);
+        assertThat(db.get("baseline").asBoolean()).isFalse();
+        assertThat(dg.get("baseline").asBoolean()).isTrue();
+        assertThat(dg.get("cells").get(0).get("latencyRatio").asDouble()).isEqualTo(1.0);
 
         Http.Response bad = http.get("/api/compare?runs=" + a + "&experiments=" + trainId);
         assertThat(bad.status()).isEqualTo(400);

@@ -18,7 +18,8 @@ class CompareController {
 
     /**
      * {@code ?runs=a,b&baseline=a} or {@code ?experiments=x,y&baseline=x}; {@code metric} picks the loss
-     * series of training runs (default {@code val/loss}); without a baseline the first run is the baseline.
+     * series of training runs (default {@code val/loss}); without a baseline, per kind the first MHA run, else
+     * the first run ({@link DefaultBaseline}).
      */
     @GetMapping("/api/compare")
     ComparisonService.Comparison compare(@RequestParam(required = false) String runs,

@@ -18,7 +18,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Compares runs, or every run of some experiments, against a baseline. The baseline is a run, or (with
  * experiments) an experiment, whose cells are then the first measured per key in sweep order and whose
  * loss is that of its first run with the metric. Benchmark runs get a ratio per matching cell (phase,
- * scope, causal, batch, seqLen); training runs the ratio of their final and minimum loss.
+ * scope, causal, batch, seqLen); training runs the ratio of their final and minimum loss. Without a baseline
+ * named, {@link DefaultBaseline} picks one run per kind (MHA first), the rule the dashboard shares.
  */
 @Service
 class ComparisonService {
@@ -62,7 +63,7 @@ class ComparisonService {
         }
         if (rows.isEmpty()) throw ApiException.badParameter("experiments", "the experiments have no runs to compare");
 
-        Baseline baseline = resolveBaseline(baselineId, rows, experimentIds);
+        Baseline baseline = resolveBaseline(baselineId, rows, runIds, experimentIds);
         List<RunRow> baselineRows = new ArrayList<>();
         for (UUID id : baseline.runIds()) {
             RunRow r = rows.stream().filter(x -> x.id().equals(id)).findFirst()
@@ -103,8 +104,11 @@ class ComparisonService {
         return new Comparison(baseline, metric, out);
     }
 
-    private Baseline resolveBaseline(UUID baselineId, List<RunRow> rows, List<UUID> experimentIds) {
-        if (baselineId == null) return new Baseline("run", rows.getFirst().id(), List.of(rows.getFirst().id()));
+    private Baseline resolveBaseline(UUID baselineId, List<RunRow> rows, List<UUID> runIds, List<UUID> experimentIds) {
+        if (baselineId == null) {
+            List<UUID> ids = DefaultBaseline.of(rows, runIds, experimentIds);
+            return new Baseline("run", ids.getFirst(), ids);
+        }
         if (experimentIds.contains(baselineId)) {
             List<UUID> ids = rows.stream().filter(r -> r.experimentId().equals(baselineId)).map(RunRow::id).toList();
             return new Baseline("experiment", baselineId, ids);

@@ -22,6 +22,7 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 @RestController
@@ -60,14 +61,14 @@ class RunController {
                 .and("(lower(e.name) LIKE :q OR r.id::text LIKE :q OR r.config_hash LIKE :q OR r.family LIKE :q)",
                         "q", Sql.contains(q));
         List<RunView> items = runs.list(filter, paging).stream()
-                .map(r -> RunView.summary(r, json.readTree(r.variantJson()), json.readTree(r.specJson()))).toList();
+                .map(r -> RunView.summary(r, json.readTree(r.variantJson()), json.readTree(r.specJson()), grid(r))).toList();
         return paging.page(items, runs.count(filter));
     }
 
     @GetMapping("/{id}")
     RunView get(@PathVariable UUID id) {
         RunRow r = runs.find(id).orElseThrow(() -> ApiException.notFound("run", id));
-        return RunView.of(r, json.readTree(r.variantJson()), json.readTree(r.specJson()), runs.environments(id),
+        return RunView.of(r, json.readTree(r.variantJson()), json.readTree(r.specJson()), grid(r), runs.environments(id),
                 runs.checkpoints(id), runs.metricSeries(id), runs.cellCount(id));
     }
 
@@ -134,6 +135,10 @@ class RunController {
     @ResponseStatus(HttpStatus.ACCEPTED)
     RunService.CancelResult cancel(@PathVariable UUID id) {
         return service.cancel(id);
+    }
+
+    private JsonNode grid(RunRow r) {
+        return r.gridJson() == null ? null : json.readTree(r.gridJson());
     }
 
     private void requireRun(UUID id) {

@@ -23,8 +23,17 @@ public class RunRepository {
             Map.entry("startedAt", "r.started_at"), Map.entry("finishedAt", "r.finished_at"),
             Map.entry("failureClass", "r.failure_class"), Map.entry("experiment", "lower(e.name)"));
 
+    /*
+     * The grid point is read back from the run's spec rather than stored: the spec already holds every value
+     * the grid set (seed in its own column, the others in the base spec named after the run's kind), and the
+     * submission's grid says which of its fields were swept.
+     */
     private static final String SELECT = """
-            SELECT r.*, e.name AS experiment_name FROM run r JOIN experiment e ON e.id = r.experiment_id
+            SELECT r.*, e.name AS experiment_name,
+                   (SELECT jsonb_object_agg(k, CASE WHEN k = 'seed' THEN to_jsonb(r.seed) ELSE r.spec -> lower(r.kind) -> k END)
+                      FROM jsonb_object_keys(CASE WHEN jsonb_typeof(e.request -> 'grid') = 'object'
+                                                  THEN e.request -> 'grid' END) AS k)::text AS grid
+              FROM run r JOIN experiment e ON e.id = r.experiment_id
             """;
 
     private final JdbcClient jdbc;
@@ -256,6 +265,7 @@ public class RunRepository {
                 rs.getLong("seed"), rs.getString("config_hash"), rs.getString("variant"), rs.getString("spec"),
                 Sql.instant(rs, "created_at"), Sql.instant(rs, "admitted_at"), Sql.instant(rs, "dispatched_at"),
                 Sql.instant(rs, "started_at"), Sql.instant(rs, "finished_at"), Sql.instant(rs, "last_heartbeat_at"),
-                Sql.instant(rs, "cancel_requested_at"), rs.getString("last_checkpoint_uri"), Sql.instant(rs, "updated_at"));
+                Sql.instant(rs, "cancel_requested_at"), rs.getString("last_checkpoint_uri"), Sql.instant(rs, "updated_at"),
+                rs.getString("grid"));
     }
 }

@@ -49,7 +49,7 @@ class RunControllerTest {
     private RunRow row() {
         return new RunRow(id, UUID.randomUUID(), "exp", 0, "TRAINING", "mha", "RUNNING", 0, 1, 3, "w-1", null, null, 7,
                 "ab", "{\"family\":\"mha\",\"dModel\":64,\"nHeads\":2}", "{\"kind\":\"TRAINING\"}", Instant.now(), null,
-                null, null, null, null, null, null, Instant.now());
+                null, null, null, null, null, null, Instant.now(), null);
     }
 
     @Test
