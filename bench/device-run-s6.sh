@@ -34,15 +34,24 @@ print(f"copy 2 GiB: {ms:.3f} ms, {4 * n / (ms * 1e-3) / 1e12:.3f} TB/s (read + w
     > "$out/cuda_bench_paper.txt" 2>&1
   echo "rc=$? ($((SECONDS - t0)) s)"
   sed -n '/== paper/,$p' "$out/cuda_bench_paper.txt" | grep -E "==|--|paper at|16384|4096|method" | head -80
-  timeout 120 $b/bin/cuda-bench --out "$out/cuda_bench_layer.json" --seqs 4096,16384 --phases layer \
-    > "$out/cuda_bench_layer.txt" 2>&1
-  echo "rc=$? ($((SECONDS - t0)) s)"
-  sed -n '/== attention layer/,$p' "$out/cuda_bench_layer.txt" | head -30
+  if [ "${LAYER:-1}" = 1 ]; then
+    timeout 120 $b/bin/cuda-bench --out "$out/cuda_bench_layer.json" --seqs 4096,16384 --phases layer \
+      > "$out/cuda_bench_layer.txt" 2>&1
+    echo "rc=$? ($((SECONDS - t0)) s)"
+    sed -n '/== attention layer/,$p' "$out/cuda_bench_layer.txt" | head -30
+  fi
   echo "== python twin: MHA core at each head dim beside FA2 / cuDNN"
-  timeout 100 python3 bench/side_by_side.py --fatbin .bundle/ccalab.fatbin --out "$out" --quick \
-    --skip check,decode,gemm,layer,prologue,bwd --core-only "MHA 32x64,MHA 16x128,MHA 8x256" > "$out/side_by_side.txt" 2>&1
+  if [ "${LAYER:-1}" = 1 ]; then
+    timeout 100 python3 bench/side_by_side.py --fatbin .bundle/ccalab.fatbin --out "$out" --quick \
+      --skip check,decode,gemm,layer,prologue,bwd --core-only "MHA 32x64,MHA 16x128,MHA 8x256" > "$out/side_by_side.txt" 2>&1
+    echo "rc=$? ($((SECONDS - t0)) s)"
+    grep -v -e '^PASS' -e '^{' "$out/side_by_side.txt" | tail -10
+  fi
+  echo "== python twin: core backward beside FA2 / cuDNN (incl. D = 64, still mma.sync)"
+  mkdir -p "$out/bwd" && timeout 120 python3 bench/side_by_side.py --fatbin .bundle/ccalab.fatbin --out "$out/bwd" --quick \
+    --skip check,core,decode,gemm,layer,prologue > "$out/side_by_side_bwd.txt" 2>&1
   echo "rc=$? ($((SECONDS - t0)) s)"
-  grep -v -e '^PASS' -e '^{' "$out/side_by_side.txt" | tail -10
+  grep -v -e '^PASS' -e '^{' "$out/side_by_side_bwd.txt" | tail -16
   echo "== CPU engine: MHA vs OVQ scaling (float64, this host's cores)"
   timeout 120 $b/jre/bin/java -Xmx16g -cp "$b/lib/*" org.ccalab.engine.bench.BenchCli --scaling 2>&1 | tee "$out/cpu_scaling.txt"
   echo "done ($((SECONDS - t0)) s)"

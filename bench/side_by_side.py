@@ -272,7 +272,7 @@ def check_bwd(K):
 def time_bwd():
     rows = []
     for (name, Hq, Hkv, D) in [("MHA 16x128", 16, 16, 128), ("CCA-4x 4q/4kv", 4, 4, 128), ("GQA 16q/4kv", 16, 4, 128),
-                               ("MHA 8x256", 8, 8, 256), ("GQA 8q/2kv D256", 8, 2, 256)]:
+                               ("MHA 32x64", 32, 32, 64), ("MHA 8x256", 8, 8, 256), ("GQA 8q/2kv D256", 8, 2, 256)]:
         for T in (4096, 16384):
             q = torch.randn(1, T, Hq, D, device=dev).to(bf16)
             k = torch.randn(1, T, Hkv, D, device=dev).to(bf16)

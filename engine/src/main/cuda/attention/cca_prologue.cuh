@@ -114,13 +114,31 @@ __device__ __forceinline__ void cca_prologue_kernel(
     for (int n = 0; n < NH; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
     const float* wg = w1t + (long)g * k1 * D * D;  // [k1 * D (K), D (N)]
     const int row0 = (warp & 3) * 16 + qd, n0 = (warp >> 2) * NH;
+    // A W chunk is WPT float4 per thread. Session 6 (docs/perf-log.md, "the CCA prologue at short lengths"): the
+    // copy loop issued one global load, waited for it at its shared store, then issued the next, so a block waited
+    // k1 * D / KC * WPT dependent global round trips (32 at D = 128: ~30% of the stall samples at T = 512, where
+    // 64 blocks of one wave each run the whole kernel alone on an SM). Now each chunk's loads are issued together,
+    // one chunk ahead: they fly while the previous chunk is multiplied.
+    constexpr int WPT = KC * D / (NTHREADS * 4);
+    static_assert(WPT * NTHREADS * 4 == KC * D, "a W chunk divides over the block");
+    float4 wnext[WPT];
+    auto fetch = [&](int kc) {
+#pragma unroll
+        for (int j = 0; j < WPT; j++) {
+            const int idx = (tid + j * NTHREADS) * 4;
+            wnext[j] = __ldg(reinterpret_cast<const float4*>(wg + (long)(kc + idx / D) * D + idx % D));
+        }
+    };
+    fetch(0);
     for (int kc = 0; kc < k1 * D; kc += KC) {
         __syncthreads();  // stage 1 done / the previous chunk consumed
-        for (int idx = tid * 4; idx < KC * D; idx += NTHREADS * 4) {
-            int r = idx / D, c = idx % D;
-            *reinterpret_cast<float4*>(ws + r * WS + c) = *reinterpret_cast<const float4*>(wg + (long)(kc + r) * D + c);
+#pragma unroll
+        for (int j = 0; j < WPT; j++) {
+            const int idx = (tid + j * NTHREADS) * 4;
+            *reinterpret_cast<float4*>(ws + (idx / D) * WS + idx % D) = wnext[j];
         }
         __syncthreads();
+        if (kc + KC < k1 * D) fetch(kc + KC);
         const int m = kc / D, i0 = kc % D;  // KC divides D: a chunk never straddles two taps
 #pragma unroll
         for (int ks = 0; ks < KC; ks += 8) {

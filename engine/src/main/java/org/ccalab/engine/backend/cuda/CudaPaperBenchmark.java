@@ -58,7 +58,8 @@ final class CudaPaperBenchmark {
     /** Times every (head dim, S, method, pass), adds the cells and the latency and speedup tables. */
     void run(int[] seqs) {
         List<String> rows = new ArrayList<>();
-        rows.add("== paper kernel benchmark (cca.md section 9): E=2048, batch 1, latency ms p50; CCA = prologue + core ==");
+        rows.add("== paper kernel benchmark (cca.md section 9): E=2048, batch 1, latency ms p50 of CUDA graph replays; "
+                + "CCA = prologue + core ==");
         rows.add("   " + PAPER_CLAIMS);
         for (int d : HEAD_DIMS) {
             rows.add(String.format(Locale.ROOT, "-- head dim %d: %s", d, String.join(", ",
@@ -100,11 +101,11 @@ final class CudaPaperBenchmark {
                     DeviceBuffer dq = keep(held, cuda.allocate(s.qElements() * 4)), dk = keep(held, cuda.allocate(s.kvElements() * 4));
                     DeviceBuffer dv = keep(held, cuda.allocate(s.kvElements() * 4));
                     cuda.flashForward(o, lse, q, k, vv, s, false, hkv);
-                    st = cli.time(i -> cuda.flashBackward(dq, dk, dv, q, k, vv, o, lse, g, s, false));
+                    st = time(i -> cuda.flashBackward(dq, dk, dv, q, k, vv, o, lse, g, s, false));
                 } else if (prologue != null) {
-                    st = cli.time(i -> prologue.forward(o, lse, causal));
+                    st = time(i -> prologue.forward(o, lse, causal));
                 } else {
-                    st = cli.time(i -> cuda.flashForward(o, lse, q, k, vv, s, causal, hkv));
+                    st = time(i -> cuda.flashForward(o, lse, q, k, vv, s, causal, hkv));
                 }
                 out[pass.ordinal()] = st.p50();
                 cli.paperCell(pass == Pass.BACKWARD_NON_CAUSAL ? "backward" : "forward",
@@ -114,6 +115,16 @@ final class CudaPaperBenchmark {
         } finally {
             held.forEach(DeviceBuffer::close);
         }
+    }
+
+    /**
+     * The kernels' own time: replays of a CUDA graph. Eager launches through JCuda cost ~20-30 us of host time each
+     * (run s6-paper-2: MHA's one-kernel core read 25 us at S = 512, CCA's two kernels 60 us), which at short S is
+     * the whole figure and would rank the methods by launch count. Eager where a body cannot be captured.
+     */
+    private Stats time(java.util.function.IntConsumer body) {
+        Stats graph = cli.timeGraph(body);
+        return graph != null ? graph : cli.time(body);
     }
 
     /** The CCA/CCGQA forward op: prologue from the packed projections z, then the core (value shift fused or not). */
