@@ -508,6 +508,15 @@ class ApiIntegrationTest {
         assertThat(dg.get("baseline").asBoolean()).isTrue();
         assertThat(dg.get("cells").get(0).get("latencyRatio").asDouble()).isEqualTo(1.0);
 
+        // A named run is the baseline of its own kind only: the training run b keeps its default (a), so it still
+        // gets a ratio when the baseline named is the benchmark run gqa128.
+        JsonNode n = http.get("/api/compare?runs=" + b + "," + gqa128 + "," + a + "&baseline=" + gqa128).json();
+        assertThat(n.get("baseline").get("id").asString()).isEqualTo(gqa128.toString());
+        assertThat(n.get("baseline").get("runIds")).extracting(JsonNode::asString).containsExactly(gqa128.toString(), a.toString());
+        JsonNode nb = null;
+        for (JsonNode x : n.get("runs")) if (x.get("runId").asString().equals(b.toString())) nb = x;
+        assertThat(nb.get("training").get("minRatio").asDouble()).isEqualTo(0.5);
+
         Http.Response bad = http.get("/api/compare?runs=" + a + "&experiments=" + trainId);
         assertThat(bad.status()).isEqualTo(400);
         assertThat(http.get("/api/compare?runs=" + UUID.randomUUID()).status()).isEqualTo(404);

@@ -113,7 +113,17 @@ class ComparisonService {
             List<UUID> ids = rows.stream().filter(r -> r.experimentId().equals(baselineId)).map(RunRow::id).toList();
             return new Baseline("experiment", baselineId, ids);
         }
-        if (runs.find(baselineId).isPresent()) return new Baseline("run", baselineId, List.of(baselineId));
+        var named = rows.stream().filter(r -> r.id().equals(baselineId)).findFirst().or(() -> runs.find(baselineId));
+        if (named.isPresent()) {
+            // A named run is the baseline of its own kind; every other kind compared keeps its default (a benchmark
+            // run has no loss, a training run no cells), as the dashboard's compare page does.
+            List<UUID> ids = new ArrayList<>(List.of(baselineId));
+            for (UUID d : DefaultBaseline.of(rows, runIds, experimentIds)) {
+                String kind = rows.stream().filter(r -> r.id().equals(d)).findFirst().map(RunRow::kind).orElseThrow();
+                if (!kind.equals(named.get().kind())) ids.add(d);
+            }
+            return new Baseline("run", baselineId, ids);
+        }
         throw ApiException.badParameter("baseline", "must be one of the compared runs"
                 + (experimentIds.isEmpty() ? "" : " or experiments") + ", or another existing run; " + baselineId + " is neither");
     }
