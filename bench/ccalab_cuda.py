@@ -22,7 +22,7 @@ WGMMA64_SMEM = 148480
 DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
 # The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4): 384 threads, 202752 bytes.
 BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, 202752
-CCA_TT = 64
+CCA_TT, CCA_TT_SHORT = 64, 32
 CCA_THREADS = 256
 
 
@@ -267,16 +267,22 @@ class Kernels:
 
     # z [B,T,(Hq+Hkv)*D] bf16 -> qh [B,T,Hq,D], kh [B,T,Hkv,D]. w1t is repack_w1(W1).
     def cca_prologue(self, z, w0, b0, w1t, b1, theta, Hq, Hkv, D, rotary, rope_base, temp_mode, eps, qk_mean=True,
-                     out=None, impl="tc"):
+                     out=None, impl="auto"):
+        """impl: "auto" (the tensor-core kernel at the block height CudaKernels.ccaTokensPerBlock picks), "tc" (64
+        tokens per block), "tc32" (32: the "_t32" instance for short T), "fma" (v1)."""
         B, T, C = z.shape
         k0, k1 = w0.shape[1], w1t.shape[1]
         P = k0 - 1 + k1 - 1
         if out is None:
             out = (torch.empty(B, T, Hq, D, device=z.device, dtype=torch.bfloat16),
                    torch.empty(B, T, Hkv, D, device=z.device, dtype=torch.bfloat16))
-        if impl == "tc":  # v2: TF32 tensor cores, 64 tokens per block
-            smem = (CCA_TT + P) * D * 2 + ((CCA_TT + k1 - 1) * (D + 4) + 32 * (D + 8) + CCA_TT + D) * 4
-            name, tt, threads = f"cca_prologue_hd{D}", CCA_TT, CCA_THREADS
+        if impl == "auto":
+            sms = torch.cuda.get_device_properties(z.device).multi_processor_count
+            impl = "tc32" if -(-T // CCA_TT) * (Hq + Hkv) * B < 2 * sms else "tc"
+        if impl in ("tc", "tc32"):  # v2: TF32 tensor cores, 64 (or 32) tokens per block
+            tt = CCA_TT if impl == "tc" else CCA_TT_SHORT
+            smem = (tt + P) * D * 2 + ((tt + k1 - 1) * (D + 4) + 32 * (D + 8) + tt + D) * 4
+            name, threads = f"cca_prologue_hd{D}" + ("_t32" if impl == "tc32" else ""), CCA_THREADS
         else:  # v1: FP32 FMAs, 32 tokens per block, one thread per channel
             smem = ((32 + P) * D + (32 + k1 - 1) * D + 32) * 4
             name, tt, threads = f"cca_prologue_fma_hd{D}", 32, D

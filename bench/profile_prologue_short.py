@@ -15,13 +15,17 @@ import cca_reference as ref  # noqa: E402
 
 K = Kernels(sys.argv[1])
 lengths = [int(x) for x in (sys.argv[2] if len(sys.argv) > 2 else "512,2048,16384").split(",")]
+# "tc" = 64-token blocks; "tc32" = the 32-token "_t32" instance (session 6), if the fatbin has it
+IMPLS = (sys.argv[3] if len(sys.argv) > 3 else "tc").split(",")
 for D in (64, 128, 256):
     H = 2048 // (4 * D)
     p = ref.random_cca_params(H, H, D, 2, 2, 0, "cuda")
     w1t = repack_w1(p["W1"], 2 * H, D)
     for T in lengths:
         z = torch.randn(1, T, 2 * H * D, device="cuda").to(torch.bfloat16)
-        for _ in range(3):
-            K.cca_prologue(z, p["w0"], p["b0"], w1t, p["b1"], p["theta"], H, H, D, D // 2, 10000.0, 0, 1e-12)
+        for impl in IMPLS:  # the kernel names tell the block heights apart (cca_prologue_hd{D}[_t32])
+            for _ in range(3):
+                K.cca_prologue(z, p["w0"], p["b0"], w1t, p["b1"], p["theta"], H, H, D, D // 2, 10000.0, 0, 1e-12,
+                               impl=impl)
         torch.cuda.synchronize()
         print(f"launched D={D} H={H} T={T}", flush=True)

@@ -190,7 +190,7 @@ def check_prologue(K):
         z = torch.randn(B, T, (Hq + Hkv) * D, device=dev).to(bf16)
         rotary = int(round(frac * D)) // 2 * 2
         rq, rk = ref.cca_prologue_f64(z, p, Hq, Hkv, D, rotary, 10000.0, temp, 1e-12, mean)
-        for impl in ("fma", "tc"):
+        for impl in ("fma", "tc", "tc32"):
             qh = torch.full((B, T, Hq, D), float("nan"), device=dev, dtype=bf16)
             kh = torch.full((B, T, Hkv, D), float("nan"), device=dev, dtype=bf16)
             K.cca_prologue(z, p["w0"], p["b0"], repack_w1(p["W1"], Hq + Hkv, D), p["b1"], p["theta"], Hq, Hkv, D,
@@ -505,7 +505,7 @@ def time_prologue(quick):
             zs = [torch.randn(1, T, (Hq + Hkv) * D, device=dev).to(bf16) for _ in range(2)]
             out = (torch.empty(1, T, Hq, D, device=dev, dtype=bf16), torch.empty(1, T, Hkv, D, device=dev, dtype=bf16))
             row = {"shape": name, "T": T}
-            for impl in ("fma", "tc"):
+            for impl in ("fma", "tc", "tc32"):
                 row[impl] = bench(lambda i: KERNELS.cca_prologue(zs[i % 2], p["w0"], p["b0"], w1t, p["b1"], p["theta"], Hq,
                                                                   Hkv, D, D // 2, 10000.0, 0, 1e-12, True, out=out,
                                                                   impl=impl), 20)

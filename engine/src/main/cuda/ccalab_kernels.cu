@@ -102,19 +102,23 @@ DECODE_V3_SPIN(64, 1) DECODE_V3_SPIN(64, 2) DECODE_V3_SPIN(64, 4) DECODE_V3_SPIN
 DECODE_V3_SPIN(128, 1) DECODE_V3_SPIN(128, 2) DECODE_V3_SPIN(128, 4) DECODE_V3_SPIN(128, 8)
 DECODE_V3_SPIN(256, 1) DECODE_V3_SPIN(256, 2) DECODE_V3_SPIN(256, 4) DECODE_V3_SPIN(256, 8)
 
-#define CCA_PROLOGUE(D)                                                                                        \
-    extern "C" __global__ void __launch_bounds__(cca::NTHREADS) cca_prologue_hd##D(                                       \
+// _t32: 32-token blocks for short T (cca::TT_SHORT; CudaKernels.ccaTokensPerBlock), same arguments.
+#define CCA_PROLOGUE(D, TT, NAME)                                                                              \
+    extern "C" __global__ void __launch_bounds__(cca::NTHREADS) NAME(                                          \
         __nv_bfloat16* qOut, __nv_bfloat16* kOut, const __nv_bfloat16* z, const float* w0, const float* b0,   \
         const float* w1t, const float* b1, const float* theta, int T, int Hq, int Hkv, int k0, int k1,         \
         int rotary, float ropeBase, int tempMode, float normEps, int qkMean) {                                 \
-        cca_prologue_kernel<D>(qOut, kOut, z, w0, b0, w1t, b1, theta, T, Hq, Hkv, k0, k1, rotary, ropeBase,   \
-                               tempMode, normEps, qkMean);                                                     \
+        cca_prologue_kernel<D, TT>(qOut, kOut, z, w0, b0, w1t, b1, theta, T, Hq, Hkv, k0, k1, rotary, ropeBase, \
+                                   tempMode, normEps, qkMean);                                                 \
     }
-CCA_PROLOGUE(64)
-CCA_PROLOGUE(128)
+CCA_PROLOGUE(64, cca::TT, cca_prologue_hd64)
+CCA_PROLOGUE(128, cca::TT, cca_prologue_hd128)
 // D = 256: 16 n-tiles per warp (64 accumulators); 165,360 bytes of shared memory at the largest halo (k0 = k1 = 16)
 // and 140,592 at k0 = k1 = 4 -- within sm_80's 163 KB as well as Hopper's 227 KB.
-CCA_PROLOGUE(256)
+CCA_PROLOGUE(256, cca::TT, cca_prologue_hd256)
+CCA_PROLOGUE(64, cca::TT_SHORT, cca_prologue_hd64_t32)
+CCA_PROLOGUE(128, cca::TT_SHORT, cca_prologue_hd128_t32)
+CCA_PROLOGUE(256, cca::TT_SHORT, cca_prologue_hd256_t32)
 
 #define CCA_PROLOGUE_FMA(D)                                                                                    \
     extern "C" __global__ void __launch_bounds__(D) cca_prologue_fma_hd##D(                                   \

@@ -9,7 +9,7 @@
 //        upload so that the D threads of a block read consecutive output channels
 //   b1   [C] fp32, theta [Hkv] fp32
 //   qOut [B, T, Hq, D] bf16, kOut [B, T, Hkv, D] bf16   (the attention kernel's input layout)
-// One block = TT tokens x one head group (query head g < Hq, else key head g - Hq), 128 threads. The raw z
+// One block = TT tokens x one head group (query head g < Hq, else key head g - Hq), 256 threads. The raw z
 // rows t0-P .. t0+TT-1 (the halo) are staged once in shared memory; both convolutions, the q-k mean, the L2
 // norm with temperature and the partial RoPE happen there, so each z element is read from memory about
 // (TT + P) / TT times and the result is written once.
@@ -17,7 +17,10 @@
 #include "../common/mma.cuh"
 
 namespace cca {
-constexpr int TT = 64;        // tokens per block: 4 row tiles of 16 x 2 column halves = 8 warps
+// Tokens per block: 64 = 4 row tiles of 16 x 2 column halves = 8 warps. Session 6: 32 (2 row tiles x 4 column
+// quarters) where 64-token blocks would not fill the GPU twice (short T: at T = 512, CCA-4x d128 had 64 blocks for
+// 132 SMs, each a latency chain run alone on its SM); CudaKernels.ccaTokensPerBlock picks.
+constexpr int TT = 64, TT_SHORT = 32;
 constexpr int NTHREADS = 256;
 constexpr int KC = 32;        // rows of the K dimension (tap x input channel) staged per W chunk
 template <int D> __host__ __device__ constexpr int us_stride() { return D + 4; }  // A-fragment loads hit 32 distinct banks
@@ -62,14 +65,17 @@ DEVI void mma_tf32_1688(float* d, uint32_t a0, uint32_t a1, uint32_t a2, uint32_
 // Stage 2 is a GEMM per head: s[t, o] = sum over (m, i) of u[t + m, i] * W1[o, i, m], K = k1 * D. v1 ran it as
 // FMAs (~0.5 ms of a 1.8 ms CCA layer at 16k); here it runs on the tensor cores in TF32 (10-bit mantissa:
 // ~5e-4 relative error, under the bf16 rounding of the output), W staged through shared memory in KC-row chunks.
-template <int D>
+template <int D, int TT = cca::TT>
 __device__ __forceinline__ void cca_prologue_kernel(
     __nv_bfloat16* __restrict__ qOut, __nv_bfloat16* __restrict__ kOut, const __nv_bfloat16* __restrict__ z,
     const float* __restrict__ w0, const float* __restrict__ b0, const float* __restrict__ w1t,
     const float* __restrict__ b1, const float* __restrict__ theta, int T, int Hq, int Hkv, int k0, int k1,
     int rotary, float ropeBase, int tempMode, float normEps, int qkMean) {
-    using namespace cca;
-    constexpr int US = us_stride<D>(), WS = ws_stride<D>(), NT = D / 8;
+    using cca::NTHREADS;
+    using cca::KC;
+    constexpr int US = cca::us_stride<D>(), WS = cca::ws_stride<D>(), NT = D / 8;
+    constexpr int RT = TT / 16, CG = NTHREADS / 32 / RT;  // warps: RT row tiles x CG column groups
+    static_assert(RT * 16 == TT && RT * CG * 32 == NTHREADS && NT % CG == 0, "warp layout");
     extern __shared__ __align__(16) float sm[];
     const int P = (k0 - 1) + (k1 - 1);
     // z is bf16 in memory, so staging it as bf16 is exact and halves the largest buffer (v2 kept it in fp32:
@@ -108,12 +114,12 @@ __device__ __forceinline__ void cca_prologue_kernel(
         }
         store_f8(us + r * US + c0, u);
     }
-    constexpr int NH = NT / 2;  // n-tiles per warp: each warp owns one half of the D output columns
+    constexpr int NH = NT / CG;  // n-tiles per warp: each warp owns 1 / CG of the D output columns
     float acc[NH][4];
 #pragma unroll
     for (int n = 0; n < NH; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
     const float* wg = w1t + (long)g * k1 * D * D;  // [k1 * D (K), D (N)]
-    const int row0 = (warp & 3) * 16 + qd, n0 = (warp >> 2) * NH;
+    const int row0 = (warp % RT) * 16 + qd, n0 = (warp / RT) * NH;
     // A W chunk is WPT float4 per thread. Session 6 (docs/perf-log.md, "the CCA prologue at short lengths"): the
     // copy loop issued one global load, waited for it at its shared store, then issued the next, so a block waited
     // k1 * D / KC * WPT dependent global round trips (32 at D = 128: ~30% of the stall samples at T = 512, where

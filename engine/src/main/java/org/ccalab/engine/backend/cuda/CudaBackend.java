@@ -529,10 +529,18 @@ public final class CudaBackend implements Backend, AutoCloseable {
         if (opt.rotaryDims() < 0 || opt.rotaryDims() > s.headDim() || opt.rotaryDims() % 2 != 0)
             throw new IllegalArgumentException("rotaryDims " + opt.rotaryDims() + " must be even and within [0, headDim]");
         CudaKernels.Prologue impl = prologue;
-        int smem = CudaKernels.ccaSmem(impl, s.headDim(), w.k0(), w.k1());
-        int tt = CudaKernels.ccaTokensPerBlock(impl);
+        int tt = CudaKernels.ccaTokensPerBlock(impl, s.tokens(), s.qHeads() + s.kvHeads(), s.batch(), multiprocessors());
+        ccaPrologue(qOut, kOut, z, w, s, opt, impl, tt);
+    }
+
+    /** As above with the implementation and the block height chosen (tests force both heights). */
+    void ccaPrologue(DeviceBuffer qOut, DeviceBuffer kOut, DeviceBuffer z, CcaPrologueWeights w, AttentionShape s,
+                     PrologueOptions opt, CudaKernels.Prologue impl, int tt) {
+        if (tt != CudaKernels.ccaTokensPerBlock(impl) && !(impl == CudaKernels.Prologue.TENSOR_CORE && tt == CudaKernels.CCA_TT_SHORT))
+            throw new IllegalArgumentException("no " + impl + " prologue instance with " + tt + " tokens per block");
+        int smem = CudaKernels.ccaSmem(impl, s.headDim(), w.k0(), w.k1(), tt);
         int[] grid = {(s.tokens() + tt - 1) / tt, s.qHeads() + s.kvHeads(), s.batch()};
-        kernels.launch(CudaKernels.ccaPrologue(impl, s.headDim()), grid, CudaKernels.ccaThreads(impl, s.headDim()), smem,
+        kernels.launch(CudaKernels.ccaPrologue(impl, s.headDim(), tt), grid, CudaKernels.ccaThreads(impl, s.headDim()), smem,
                 device.stream(),
                 Pointer.to(ptr(qOut), ptr(kOut), ptr(z), ptr(w.w0()), ptr(w.b0()), ptr(w.w1t()), ptr(w.b1()),
                         ptr(w.theta()), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), ints(w.k0()),

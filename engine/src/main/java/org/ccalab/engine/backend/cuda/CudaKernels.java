@@ -273,8 +273,28 @@ final class CudaKernels {
         return (impl == Prologue.FMA ? "cca_prologue_fma_hd" : "cca_prologue_hd") + headDim;
     }
 
+    /** The launched instance: TENSOR_CORE at {@link #CCA_TT_SHORT} tokens per block is the "_t32" one. */
+    static String ccaPrologue(Prologue impl, int headDim, int tokensPerBlock) {
+        return ccaPrologue(impl, headDim) + (impl == Prologue.TENSOR_CORE && tokensPerBlock == CCA_TT_SHORT ? "_t32" : "");
+    }
+
     static int ccaTokensPerBlock(Prologue impl) {
         return impl == Prologue.FMA ? 32 : CCA_TT;
+    }
+
+    /** TENSOR_CORE's short blocks (cca::TT_SHORT: 2 row tiles x 4 column quarters of 8 warps). */
+    static final int CCA_TT_SHORT = 32;
+
+    /**
+     * Tokens per block for a launch: TENSOR_CORE takes 32-token blocks where 64-token ones would not give every SM
+     * two blocks (short T: at T = 512, CCA-4x d128 ran 64 blocks on 132 SMs, each a latency chain alone on its SM;
+     * docs/perf-log.md, "Session 6"), 64 elsewhere (each block re-reads its head's W1, so fewer, taller blocks move
+     * less); FMA always 32.
+     */
+    static int ccaTokensPerBlock(Prologue impl, int tokens, int headGroups, int batch, int multiprocessors) {
+        if (impl == Prologue.FMA) return 32;
+        long tallBlocks = (long) ((tokens + CCA_TT - 1) / CCA_TT) * headGroups * batch;
+        return tallBlocks < 2L * multiprocessors ? CCA_TT_SHORT : CCA_TT;
     }
 
     static int ccaThreads(Prologue impl, int headDim) {
@@ -282,12 +302,16 @@ final class CudaKernels {
     }
 
     static int ccaSmem(Prologue impl, int headDim, int k0, int k1) {
+        return ccaSmem(impl, headDim, k0, k1, ccaTokensPerBlock(impl));
+    }
+
+    static int ccaSmem(Prologue impl, int headDim, int k0, int k1, int tokensPerBlock) {
         int p = k0 - 1 + k1 - 1;
         if (impl == Prologue.FMA) return ((32 + p) * headDim + (32 + k1 - 1) * headDim + 32) * 4;
         // z halo (bf16), stage-1 rows (padded), one W chunk of 32 rows (padded), per-token factors, RoPE
         // frequencies (double)
-        return (CCA_TT + p) * headDim * 2
-                + ((CCA_TT + k1 - 1) * (headDim + 4) + 32 * (headDim + 8) + CCA_TT + headDim) * 4;
+        int tt = tokensPerBlock;
+        return (tt + p) * headDim * 2 + ((tt + k1 - 1) * (headDim + 4) + 32 * (headDim + 8) + tt + headDim) * 4;
     }
 
     static final String VALUE_SHIFT = "value_shift_kernel";
@@ -333,6 +357,7 @@ final class CudaKernels {
         }
         for (int d : PROLOGUE_HEAD_DIMS) {
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));
+            names.add(ccaPrologue(Prologue.TENSOR_CORE, d, CCA_TT_SHORT));
             names.add(ccaDecodeStep(d));
         }
         names.add(VALUE_SHIFT);

@@ -123,6 +123,9 @@ class CudaKernelsTest {
                 .isLessThanOrEqualTo(163 * 1024);
         assertThat(CudaKernels.ccaSmem(CudaKernels.Prologue.TENSOR_CORE, 256, 4, 4)).isEqualTo(140_592);
         assertThat(CudaKernels.ccaSmem(CudaKernels.Prologue.FMA, 256, 16, 16)).isEqualTo(111_744);
+        // the 32-token blocks: halo 34 x 128 bf16, stage-1 rows 33 x 132, the same W chunk, 32 factors, 64 frequencies
+        assertThat(CudaKernels.ccaSmem(CudaKernels.Prologue.TENSOR_CORE, 128, 2, 2, 32))
+                .isEqualTo(34 * 128 * 2 + (33 * 132 + 32 * 136 + 32 + 128) * 4);
         // D = 256: 64-key blocks, 64-row query tiles, P^T staged, rows padded by 8 (flash_bwd_wide::smem_bytes<256,
         // 256, 64, 64, true>): within Hopper's 227 KB, as the D = 256 forward
         assertThat(CudaKernels.flashBackwardKvTile(256)).isEqualTo(64);
@@ -140,5 +143,26 @@ class CudaKernelsTest {
     void otherHeadDimsAreRefusedByName() {
         assertThatThrownBy(() -> new AttentionShape(1, 16, 4, 4, 96)).hasMessageContaining("headDim 96")
                 .hasMessageContaining("64, 128 or 256");
+    }
+
+    /** Short sequences take the 32-token prologue blocks: those where 64-token blocks leave an SM with fewer than two. */
+    @Test
+    void shortSequencesTakeThe32TokenPrologueBlocks() throws java.io.IOException {
+        var tc = CudaKernels.Prologue.TENSOR_CORE;
+        // CCA-4x d128 (8 head groups) on 132 SMs: 64-token blocks 8 x 8 = 64 at T = 512, 32 x 8 = 256 at 2k, 2048 at 16k
+        assertThat(CudaKernels.ccaTokensPerBlock(tc, 512, 8, 1, 132)).isEqualTo(32);
+        assertThat(CudaKernels.ccaTokensPerBlock(tc, 2048, 8, 1, 132)).isEqualTo(32);
+        assertThat(CudaKernels.ccaTokensPerBlock(tc, 2112, 8, 1, 132)).isEqualTo(64);  // 33 x 8 = 264 = 2 x 132
+        assertThat(CudaKernels.ccaTokensPerBlock(tc, 16384, 8, 1, 132)).isEqualTo(64);
+        assertThat(CudaKernels.ccaTokensPerBlock(tc, 2048, 8, 2, 132)).isEqualTo(64);
+        assertThat(CudaKernels.ccaTokensPerBlock(CudaKernels.Prologue.FMA, 512, 8, 1, 132)).isEqualTo(32);
+        assertThat(CudaKernels.ccaPrologue(tc, 128, 32)).isEqualTo("cca_prologue_hd128_t32");
+        assertThat(CudaKernels.ccaPrologue(tc, 128, 64)).isEqualTo("cca_prologue_hd128");
+        assertThat(CudaKernels.ccaPrologue(CudaKernels.Prologue.FMA, 128, 32)).isEqualTo("cca_prologue_fma_hd128");
+        String src = java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("ccalab_kernels.cu"));
+        for (int d : CudaKernels.PROLOGUE_HEAD_DIMS) {
+            assertThat(CudaKernels.all()).contains("cca_prologue_hd" + d + "_t32");
+            assertThat(src).contains("CCA_PROLOGUE(" + d + ", cca::TT_SHORT, cca_prologue_hd" + d + "_t32)");
+        }
     }
 }
