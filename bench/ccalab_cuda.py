@@ -20,8 +20,9 @@ WGMMA_SUFFIX, WGMMA_THREADS, WGMMA_SMEM = "_wgmma4", 384, 32768 * 7 + 1024
 WGMMA64_SMEM = 148480
 # decode v3 (CudaKernels.DECODE_V3_*, CudaBackend.DECODE_V3_BELOW)
 DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
-# The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4): 384 threads, 202752 bytes.
-BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, 202752
+# The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4 at D = 128,
+# flash_bwd_wgmma_hd64.cuh at D = 64): 384 threads, shared memory by head dim.
+BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, {128: 202752, 64: 120832}
 CCA_TT, CCA_TT_SHORT = 64, 32
 CCA_THREADS = 256
 
@@ -159,7 +160,7 @@ class Kernels:
 
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
     # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
-    # the sm_90a image: the wgmma kernel, as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
+    # the sm_90a image: the wgmma kernel (D = 64 too), as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
     def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None):
         """olo: O's rounding residual from flash_fwd (by default the one it kept for o under self.o_residual)."""
         B, T, Hq, D = q.shape
@@ -180,8 +181,8 @@ class Kernels:
         threads = 256
         if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps
             bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
-        elif self.hopper and D == 128 and not mma:
-            name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 128, BWD_WGMMA_SMEM
+        elif self.hopper and D in BWD_WGMMA_SMEM and not mma:
+            name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 128, BWD_WGMMA_SMEM[D]
         else:
             bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
         self.launch(name, (-(-T // bkv), Hq, B), (threads, 1, 1), smem,

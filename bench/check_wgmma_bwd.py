@@ -1,10 +1,14 @@
-"""Checks and times the Hopper wgmma attention backward (engine/src/main/cuda/attention/flash_bwd_wgmma.cuh).
+"""Checks and times the Hopper wgmma attention backward (engine/src/main/cuda/attention/flash_bwd_wgmma.cuh, and at
+head dim 64 flash_bwd_wgmma_hd64.cuh).
 
     python3 bench/check_wgmma_bwd.py --fatbin F --out DIR [--variants wgmma,wgmma2] [--quick] [--no-timing]
+    python3 bench/check_wgmma_bwd.py --fatbin F --out DIR --head-dim 64     (variants wgmma4, wgmma4s3: 2 / 3 stages)
     python3 bench/check_wgmma_bwd.py --fatbin F --profile-one wgmma4      (under ncu: 3 launches at MHA 16k causal)
     python3 bench/check_wgmma_bwd.py --fatbin x --summarize-ncu SRC.csv  (ncu's source page: hot SASS lines)
 
-Variants (kernel suffixes): wgmma (v1), wgmma2, wgmma3, wgmma4 (shipped), wgmma5; default wgmma4,wgmma5.
+Variants (kernel suffixes): wgmma (v1), wgmma2, wgmma3, wgmma4 (shipped), wgmma5; default wgmma4,wgmma5. At
+--head-dim 64: wgmma4 (2 stages, shipped) and wgmma4s3 (3 stages); the timed shapes become MHA 32x64, GQA 32q/8kv
+and CCA-4x 8q/8kv (E = 2048 at d 64).
 
 1. The driver loaded the sm_90a image (wgmma_arch_probe), else every wgmma kernel would trap.
 2. dQ, dK, dV of flash_bwd_hd128[_causal]_<variant> (and of the mma.sync flash_bwd_hd128 beside it) against float64
@@ -40,7 +44,8 @@ from check_wgmma import add_tflops, arch_probe, print_table, timed_shapes  # noq
 
 dev, bf16 = "cuda", torch.bfloat16
 BWD_THREADS = 384
-BWD_SMEM = 202752  # wgbwd::SMEM_BYTES
+BWD_SMEM = {128: {"": 202752}, 64: {"wgmma4": 120832, "wgmma4s3": 137728}}  # wgbwd / wgbwd64::Cfg SMEM_BYTES
+HD = [128]  # the head dim under test (--head-dim)
 VARIANTS = ["wgmma4", "wgmma5"]  # v4 (shipped) and v5 by default; v1-v3: "wgmma", "wgmma2", "wgmma3" (all measured: perf-log-wgmma.md)
 
 
@@ -49,7 +54,7 @@ def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
     variant None: the mma.sync v2 kernel (flash_bwd_hd128)."""
     B, T, Hq, D = q.shape
     Hkv = k.shape[2]
-    assert D == 128 and Hq % Hkv == 0
+    assert D in (64, 128) and Hq % Hkv == 0
     if outs is None:
         dq = torch.zeros(B, T, Hq, D, device=dev, dtype=torch.float32)
         dk = torch.zeros(B, T, Hkv, D, device=dev, dtype=torch.float32)
@@ -61,12 +66,13 @@ def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
         dk.zero_()
         dv.zero_()
     rows = B * T * Hq
-    K.launch("flash_bwd_preprocess_hd128", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
-    name = "flash_bwd_hd128" + ("_causal" if causal else "")
+    K.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
+    name = f"flash_bwd_hd{D}" + ("_causal" if causal else "")
     if variant is None:
         threads, smem = 256, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
     else:
-        name, threads, smem = name + "_" + variant, BWD_THREADS, BWD_SMEM
+        smem = BWD_SMEM[D].get(variant, BWD_SMEM[D].get(""))
+        name, threads = name + "_" + variant, BWD_THREADS
     K.launch(name, (-(-T // 128), Hq, B), (threads, 1, 1), smem, dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv,
              1.0 / math.sqrt(D))
     return dq, dk, dv
@@ -81,10 +87,10 @@ def check_bwd(K, quick):
         cases = cases[:7]
     for (B, T, Hq, Hkv, causal) in cases:
         torch.manual_seed(hash((B, T, Hq, Hkv, causal, 11)) % 100000)
-        q = torch.randn(B, T, Hq, 128, device=dev).to(bf16)
-        k = torch.randn(B, T, Hkv, 128, device=dev).to(bf16)
-        v = torch.randn(B, T, Hkv, 128, device=dev).to(bf16)
-        do = torch.randn(B, T, Hq, 128, device=dev).to(bf16)
+        q = torch.randn(B, T, Hq, HD[0], device=dev).to(bf16)
+        k = torch.randn(B, T, Hkv, HD[0], device=dev).to(bf16)
+        v = torch.randn(B, T, Hkv, HD[0], device=dev).to(bf16)
+        do = torch.randn(B, T, Hq, HD[0], device=dev).to(bf16)
         o = torch.full_like(q, float("nan"))
         lse = torch.full((B, Hq, T), float("nan"), device=dev)
         K.flash_fwd(q, k, v, causal, out=o, lse=lse)
@@ -98,13 +104,13 @@ def check_bwd(K, quick):
         for variant in VARIANTS + [None]:
             # NaN first, then the zeroing the contract asks of the caller inside wg_bwd: a stale buffer or a
             # missing zeroing shows as NaN; every element must come back finite
-            outs = (torch.full((B, T, Hq, 128), float("nan"), device=dev),
-                    torch.full((B, T, Hkv, 128), float("nan"), device=dev),
-                    torch.full((B, T, Hkv, 128), float("nan"), device=dev),
+            outs = (torch.full((B, T, Hq, HD[0]), float("nan"), device=dev),
+                    torch.full((B, T, Hkv, HD[0]), float("nan"), device=dev),
+                    torch.full((B, T, Hkv, HD[0]), float("nan"), device=dev),
                     torch.full((B, Hq, T), float("nan"), device=dev))
             dq, dk, dv = wg_bwd(K, q, k, v, o, lse, do, causal, variant, outs)
             torch.cuda.synchronize()
-            name = f"bwd_{variant or 'mma'} B{B} T{T} Hq{Hq} Hkv{Hkv} causal={causal}"
+            name = f"bwd_{variant or 'mma'} D{HD[0]} B{B} T{T} Hq{Hq} Hkv{Hkv} causal={causal}"
             ok &= sbs.check(name + " dq", dq, qd.grad, qb.grad, 2e-3)
             ok &= sbs.check(name + " dk", dk, kd.grad, kb.grad, 2e-3)
             ok &= sbs.check(name + " dv", dv, vd.grad, vb.grad, 2e-3)
@@ -121,20 +127,27 @@ def check_bwd(K, quick):
     return ok
 
 
+def timed_shapes64(quick):
+    """(name, Hq, Hkv, T) at head dim 64 (the paper grid's d 64 at E = 2048): MHA 32x64, GQA 32q/8kv, CCA-4x 8q/8kv."""
+    for (name, Hq, Hkv) in (("MHA 32x64", 32, 32), ("GQA 32q/8kv", 32, 8), ("CCA-4x 8q/8kv", 8, 8)):
+        for T in ([4096, 16384] if quick or Hq > 8 else [4096, 16384, 65536]):
+            yield name, Hq, Hkv, T
+
+
 def time_all(K, quick):
     rows = []
-    for (name, Hq, Hkv, T) in timed_shapes(quick):
+    for (name, Hq, Hkv, T) in (timed_shapes(quick) if HD[0] == 128 else timed_shapes64(quick)):
         sets = []
         for _ in range(2):
-            q = torch.randn(1, T, Hq, 128, device=dev).to(bf16)
-            k = torch.randn(1, T, Hkv, 128, device=dev).to(bf16)
-            v = torch.randn(1, T, Hkv, 128, device=dev).to(bf16)
-            do = torch.randn(1, T, Hq, 128, device=dev).to(bf16)
+            q = torch.randn(1, T, Hq, HD[0], device=dev).to(bf16)
+            k = torch.randn(1, T, Hkv, HD[0], device=dev).to(bf16)
+            v = torch.randn(1, T, Hkv, HD[0], device=dev).to(bf16)
+            do = torch.randn(1, T, Hq, HD[0], device=dev).to(bf16)
             o, lse = K.flash_fwd(q, k, v, True)
             sets.append((q, k, v, o, lse, do))
-        outs = (torch.empty(1, T, Hq, 128, device=dev), torch.empty(1, T, Hkv, 128, device=dev),
-                torch.empty(1, T, Hkv, 128, device=dev), torch.empty(1, Hq, T, device=dev))
-        fl = 2.5 * sbs.attn_flops(1, T, Hq, 128, True)
+        outs = (torch.empty(1, T, Hq, HD[0], device=dev), torch.empty(1, T, Hkv, HD[0], device=dev),
+                torch.empty(1, T, Hkv, HD[0], device=dev), torch.empty(1, Hq, T, device=dev))
+        fl = 2.5 * sbs.attn_flops(1, T, Hq, HD[0], True)
         reps = 10 if T >= 16384 else 20
         row = {"shape": name, "T": T, "Hq": Hq, "Hkv": Hkv}
         for variant in VARIANTS:
@@ -198,6 +211,8 @@ def main():
     ap.add_argument("--out", default=".")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-timing", action="store_true")
+    ap.add_argument("--timing-only", action="store_true", help="skip the float64 checks (A/B timing of two builds)")
+    ap.add_argument("--head-dim", type=int, default=128, choices=(64, 128))
     ap.add_argument("--variants", default=",".join(VARIANTS), help="kernel suffixes to check and time")
     ap.add_argument("--profile-one", default=None,
                     help="only launch this variant 3 times at MHA 16x128 T=16k causal (for ncu), then exit")
@@ -205,13 +220,14 @@ def main():
                     help="CSV of `ncu -i R --page source --csv --print-source sass`: print the consumer loop's SASS "
                          "with stall samples, and the 40 most-sampled instructions, then exit")
     a = ap.parse_args()
-    VARIANTS[:] = a.variants.split(",")
+    HD[0] = a.head_dim
+    VARIANTS[:] = a.variants.split(",") if a.head_dim == 128 or a.variants != ",".join(VARIANTS) else ["wgmma4", "wgmma4s3"]
     if a.summarize_ncu:
         summarize_ncu(a.summarize_ncu)
         return
     if a.profile_one:
         K = Kernels(a.fatbin)
-        sets = [torch.randn(1, 16384, 16, 128, device=dev).to(bf16) for _ in range(4)]
+        sets = [torch.randn(1, 16384, 2048 // HD[0], HD[0], device=dev).to(bf16) for _ in range(4)]
         q, k, v, do = sets
         o, lse = K.flash_fwd(q, k, v, True)
         for _ in range(3):
@@ -222,7 +238,7 @@ def main():
     K = Kernels(a.fatbin)
     print("device:", torch.cuda.get_device_name(), "| torch", torch.__version__, "| gpu", sbs.gpu_state())
     ok = arch_probe(K)
-    if ok:
+    if ok and not a.timing_only:
         ok = check_bwd(K, a.quick) and ok
     # timed even after a failed check (marked below): the device budget is small
     rows = [] if a.no_timing or not sbs.RESULTS["checks"][0]["ok"] else time_all(K, a.quick)

@@ -45,8 +45,8 @@ def bwd(K, q, k, v, o, lse, do, outs, olo, mma):
     threads = 256
     if D == 256:
         bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
-    elif K.hopper and D == 128 and not mma:
-        name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 128, BWD_WGMMA_SMEM
+    elif K.hopper and D in BWD_WGMMA_SMEM and not mma:
+        name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 128, BWD_WGMMA_SMEM[D]
     else:
         bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
     K.launch(name, (-(-T // bkv), Hq, B), (threads, 1, 1), smem, dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv,

@@ -99,6 +99,22 @@ FLASH_BWD_WGMMA(false, 4, flash_bwd_hd128_wgmma4)
 FLASH_BWD_WGMMA(true, 5, flash_bwd_hd128_causal_wgmma5)
 FLASH_BWD_WGMMA(false, 5, flash_bwd_hd128_wgmma5)
 
+// Backward at D = 64 (attention/flash_bwd_wgmma_hd64.cuh): a drop-in for flash_bwd_hd64[_causal] (grid
+// ((T + 127) / 128, Hq, B), block 384, dynamic shared memory wgbwd64::Cfg<STAGES>::SMEM_BYTES: 120,832 bytes at 2
+// stages, 137,728 at 3). Shipped: the 2-stage "_wgmma4" (CudaKernels.BWD_WGMMA_SUFFIX, as D = 128's v4);
+// "_wgmma4s3": the 3-stage ring, for the lab.
+#include "attention/flash_bwd_wgmma_hd64.cuh"  // defines: flash_bwd_wgmma64_kernel
+#define FLASH_BWD_WGMMA64(CAUSAL, STAGES, NAME)                                                                 \
+    extern "C" __global__ void __launch_bounds__(wgbwd64::NTHREADS, 1)                                         \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {      \
+        flash_bwd_wgmma64_kernel<CAUSAL, STAGES>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale);          \
+    }
+FLASH_BWD_WGMMA64(true, 2, flash_bwd_hd64_causal_wgmma4)
+FLASH_BWD_WGMMA64(false, 2, flash_bwd_hd64_wgmma4)
+FLASH_BWD_WGMMA64(true, 3, flash_bwd_hd64_causal_wgmma4s3)
+FLASH_BWD_WGMMA64(false, 3, flash_bwd_hd64_wgmma4s3)
+
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)
 wgmma_debug_tile(float* S, float* Ot, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V) {

@@ -111,6 +111,50 @@ DEVI void pack_a(uint32_t (&p)[BQ / 16][4], const float (&s)[32]) {
 }
 DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 
+// P^T = exp2(S^T * scale log2 e - LSE log2 e) in place for this thread's accumulators of a [64 keys x 64 q] tile
+// (keys kA, kB = kA + 8; query columns q0 + 8n + cq, +1); needMask: zero the entries above the causal diagonal and
+// the keys past T (only tiles that cross the diagonal or T need it). ls: the stage's LSE * log2 e.
+template <bool CAUSAL>
+DEVI void probs_t(float (&s)[32], const float* ls, bool needMask, int q0, int kA, int kB, int cq, float sl, int T) {
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
+        s[4 * n + 0] = fast_exp2(fmaf(s[4 * n + 0], sl, -l.x));
+        s[4 * n + 1] = fast_exp2(fmaf(s[4 * n + 1], sl, -l.y));
+        s[4 * n + 2] = fast_exp2(fmaf(s[4 * n + 2], sl, -l.x));
+        s[4 * n + 3] = fast_exp2(fmaf(s[4 * n + 3], sl, -l.y));
+    }
+    if (needMask) {
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
+                if ((CAUSAL && q < k) || k >= T) s[4 * n + e] = 0.f;
+            }
+    }
+}
+// dS^T = P^T o (dP^T - Dv) in place in dp (ds: the stage's Dv, same column layout as probs_t).
+DEVI void dscores_t(float (&dp)[32], const float (&p)[32], const float* ds, int cq) {
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        const float2 d = *reinterpret_cast<const float2*>(ds + n * 8 + cq);
+        dp[4 * n + 0] = p[4 * n + 0] * (dp[4 * n + 0] - d.x);
+        dp[4 * n + 1] = p[4 * n + 1] * (dp[4 * n + 1] - d.y);
+        dp[4 * n + 2] = p[4 * n + 2] * (dp[4 * n + 2] - d.x);
+        dp[4 * n + 3] = p[4 * n + 3] * (dp[4 * n + 3] - d.y);
+    }
+}
+// dS^T (bf16 pairs from pack_a) to a [keys][64 q] shared tile of 128-byte swizzled rows: key rows rA, rB, query
+// columns 8n + cq, +1.
+DEVI void store_ds_t(uint8_t* dsT, const uint32_t (&sa)[BQ / 16][4], int rA, int rB, int cq) {
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        *reinterpret_cast<uint32_t*>(dsT + rA * 128 + ((n ^ (rA & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2];
+        *reinterpret_cast<uint32_t*>(dsT + rB * 128 + ((n ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
+    }
+}
+
 // v4: descriptors from a precomputed low word (sm90::desc_lo: start address >> 4 | LBO >> 4 << 16) plus compile-time
 // k-step offsets; the high word (SBO = 1024, 128-byte swizzle: sm90::desc_of) is the same for every operand here. Shared
 // addresses stay below 256 KB, so the start-address field (14 bits) never carries into LBO.
@@ -304,34 +348,11 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             const float* ls = sL + st * BQ;
             const float* ds = sDv + st * BQ;
             const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
-                s[4 * n + 0] = fast_exp2(fmaf(s[4 * n + 0], sl, -l.x));
-                s[4 * n + 1] = fast_exp2(fmaf(s[4 * n + 1], sl, -l.y));
-                s[4 * n + 2] = fast_exp2(fmaf(s[4 * n + 2], sl, -l.x));
-                s[4 * n + 3] = fast_exp2(fmaf(s[4 * n + 3], sl, -l.y));
-            }
-            if (needMask) {
-#pragma unroll
-                for (int n = 0; n < 8; n++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
-                        if ((CAUSAL && q < k) || k >= T) s[4 * n + e] = 0.f;
-                    }
-            }
+            probs_t<CAUSAL>(s, ls, needMask, q0, kA, kB, cq, sl, T);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float2 d = *reinterpret_cast<const float2*>(ds + n * 8 + cq);
-                dp[4 * n + 0] = s[4 * n + 0] * (dp[4 * n + 0] - d.x);
-                dp[4 * n + 1] = s[4 * n + 1] * (dp[4 * n + 1] - d.y);
-                dp[4 * n + 2] = s[4 * n + 2] * (dp[4 * n + 2] - d.x);
-                dp[4 * n + 3] = s[4 * n + 3] * (dp[4 * n + 3] - d.y);
-            }
+            dscores_t(dp, s, ds, cq);
             pack_a(pa, s);
             pack_a(sa, dp);
             wgfa::wg_fence();
@@ -339,14 +360,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             issue_acc4(dk, sa, loQt0 + st * (Q_BYTES >> 4));
             wgfa::wg_commit();
             if (use > 0) wgfa::mbar_wait(dsFreeBar + 8 * buf, (use - 1) & 1);  // tile i-2's owner has read it
-            {
-                uint8_t* dsT = gbase + OFF_DS + buf * DS_BYTES;
-#pragma unroll
-                for (int n = 0; n < 8; n++) {
-                    *reinterpret_cast<uint32_t*>(dsT + rA * 128 + ((n ^ (rA & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2];
-                    *reinterpret_cast<uint32_t*>(dsT + rB * 128 + ((n ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
-                }
-            }
+            store_ds_t(gbase + OFF_DS + buf * DS_BYTES, sa, rA, rB, cq);
             wgfa::fence_proxy_async();
             wgfa::mbar_arrive(dsReadyBar + 8 * buf);
             wgfa::wg_wait<0>();  // dV, dK done: P^T / dS^T registers free, Q / dO of this stage no longer read
@@ -387,34 +401,11 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             const float* ls = sL + st * BQ;
             const float* ds = sDv + st * BQ;
             const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
-                s[4 * n + 0] = fast_exp2(fmaf(s[4 * n + 0], sl, -l.x));
-                s[4 * n + 1] = fast_exp2(fmaf(s[4 * n + 1], sl, -l.y));
-                s[4 * n + 2] = fast_exp2(fmaf(s[4 * n + 2], sl, -l.x));
-                s[4 * n + 3] = fast_exp2(fmaf(s[4 * n + 3], sl, -l.y));
-            }
-            if (needMask) {
-#pragma unroll
-                for (int n = 0; n < 8; n++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
-                        if ((CAUSAL && q < k) || k >= T) s[4 * n + e] = 0.f;
-                    }
-            }
+            probs_t<CAUSAL>(s, ls, needMask, q0, kA, kB, cq, sl, T);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float2 d = *reinterpret_cast<const float2*>(ds + n * 8 + cq);
-                dp[4 * n + 0] = s[4 * n + 0] * (dp[4 * n + 0] - d.x);
-                dp[4 * n + 1] = s[4 * n + 1] * (dp[4 * n + 1] - d.y);
-                dp[4 * n + 2] = s[4 * n + 2] * (dp[4 * n + 2] - d.x);
-                dp[4 * n + 3] = s[4 * n + 3] * (dp[4 * n + 3] - d.y);
-            }
+            dscores_t(dp, s, ds, cq);
             pack_a(pa, s);
             pack_a(sa, dp);
             wgfa::wg_fence();
@@ -427,14 +418,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             }
             wgfa::wg_commit();
             // dS^T (bf16) to shared memory: key row r, query columns 8n + cq, +1 (128-byte swizzle of 16-byte chunks)
-            {
-                uint8_t* dsT = gbase + OFF_DS + (i & 1) * DS_BYTES;
-#pragma unroll
-                for (int n = 0; n < 8; n++) {
-                    *reinterpret_cast<uint32_t*>(dsT + rA * 128 + ((n ^ (rA & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2];
-                    *reinterpret_cast<uint32_t*>(dsT + rB * 128 + ((n ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
-                }
-            }
+            store_ds_t(gbase + OFF_DS + (i & 1) * DS_BYTES, sa, rA, rB, cq);
             wgfa::fence_proxy_async();
             bulk_read_wait();
             consumer_sync();  // both warpgroups' dS^T rows are in; the buffer's previous dQ readers have retired

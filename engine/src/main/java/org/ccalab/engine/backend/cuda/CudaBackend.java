@@ -32,7 +32,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final CudaKernels.Prologue prologue = CudaKernels.Prologue.fromProperty();
     /** D = 128 forward on the wgmma kernel: the driver runs our sm_90a image (probed at open). */
     private boolean hopperForward;
-    /** D = 128 backward on the wgmma kernel: likewise, under its own switch (ccalab.flash.backward). */
+    /** D = 64 and 128 backward on the wgmma kernels: likewise, under its own switch (ccalab.flash.backward). */
     private boolean hopperBackward;
 
     private CudaBackend(CudaDevice device, KernelModule kernels, Cublas cublas, CudaProbe probe) {
@@ -95,7 +95,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     }
 
     /**
-     * Whether the forward (D = 64 and 128) and the backward (D = 128) run on the wgmma kernels. {@code ccalab.flash.forward} and
+     * Whether the forward (D = 64 and 128) and the backward (D = 64 and 128) run on the wgmma kernels. {@code ccalab.flash.forward} and
      * {@code ccalab.flash.backward}, each: auto (default: wgmma when the driver loaded the fatbin's sm_90a image,
      * which a one-thread probe kernel reports; its other images would trap), mma (always the mma.sync kernels),
      * wgmma (required: fails if the device cannot run it). See CudaKernels.useWgmma.
@@ -114,7 +114,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         hopperForward = CudaKernels.useWgmma("ccalab.flash.forward", fwd, arch, sm90a == 1);
         hopperBackward = CudaKernels.useWgmma("ccalab.flash.backward", bwd, arch, sm90a == 1);
         LOG.info(() -> "CUDA backend (image " + arch + (sm90a == 1 ? ", sm_90a" : "") + "): D=64/128 forward on "
-                + (hopperForward ? "wgmma" : "mma.sync") + ", D=128 backward on " + (hopperBackward ? "wgmma" : "mma.sync"));
+                + (hopperForward ? "wgmma" : "mma.sync") + ", D=64/128 backward on " + (hopperBackward ? "wgmma" : "mma.sync"));
     }
 
     /** The forward layout this backend launches for a shape. */

@@ -127,9 +127,10 @@ final class CudaKernels {
     }
 
     /**
-     * The backward kernels: MMA, the mma.sync v2 above (D = 64 and 128, any device); WGMMA, the Hopper one
-     * (attention/flash_bwd_wgmma.cuh, D = 128 only, sm_90a image only: other images trap): same arguments, grid and
-     * outputs, 384 threads (a producer warpgroup and two consumer warpgroups of 64 keys) and its own shared memory.
+     * The backward kernels: MMA, the mma.sync v2 above (D = 64 and 128, any device); WGMMA, the Hopper ones
+     * (attention/flash_bwd_wgmma.cuh at D = 128, flash_bwd_wgmma_hd64.cuh at D = 64 since session 7; sm_90a image
+     * only: other images trap): same arguments, grid and outputs, 384 threads (a producer warpgroup and two consumer
+     * warpgroups of 64 keys) and their own shared memory.
      */
     enum BwdVariant {
         MMA, WGMMA;
@@ -138,13 +139,18 @@ final class CudaKernels {
             return this == WGMMA ? 384 : BWD_THREADS;
         }
 
-        /** WGMMA: K, V, 2 stages of Q / dO / LSE / Dv, 2 dS^T tiles, the dQ staging and 1 KB alignment slack. */
+        /**
+         * WGMMA: K, V, 2 stages of Q / dO / LSE / Dv, the dS^T tile(s) (2 at D = 128, 1 at D = 64, where each
+         * warpgroup reads only its own rows), the dQ staging and 1 KB alignment slack (wgbwd::SMEM_BYTES,
+         * wgbwd64::Cfg<2>::SMEM_BYTES).
+         */
         int smem(int headDim) {
-            return this == WGMMA ? 202_752 : flashBackwardSmem(headDim);
+            if (this == MMA) return flashBackwardSmem(headDim);
+            return headDim == 64 ? 120_832 : 202_752;
         }
 
         boolean exists(int headDim) {
-            return this == MMA || headDim == 128;
+            return this == MMA || headDim == 128 || headDim == 64;
         }
     }
 
@@ -155,7 +161,7 @@ final class CudaKernels {
         return flashBackward(headDim, causal) + (v == BwdVariant.WGMMA ? BWD_WGMMA_SUFFIX : "");
     }
 
-    /** D = 128 takes the wgmma backward where the device runs the sm_90a image ({@code hopper}); else mma.sync. */
+    /** D = 64 and 128 take the wgmma backward where the device runs the sm_90a image ({@code hopper}); else mma.sync. */
     static BwdVariant backwardVariant(int headDim, boolean hopper) {
         return hopper && BwdVariant.WGMMA.exists(headDim) ? BwdVariant.WGMMA : BwdVariant.MMA;
     }

@@ -69,17 +69,21 @@ class CudaKernelsTest {
     }
 
     @Test
-    void theBackwardTakesTheWgmmaKernelOnlyAtHeadDim128OnTheSm90aImage() {
+    void theBackwardTakesTheWgmmaKernelAtHeadDims64And128OnTheSm90aImageOnly() {
         assertThat(CudaKernels.backwardVariant(128, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);
         assertThat(CudaKernels.backwardVariant(128, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
-        assertThat(CudaKernels.backwardVariant(64, true)).isEqualTo(CudaKernels.BwdVariant.MMA);
+        assertThat(CudaKernels.backwardVariant(64, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);
         assertThat(CudaKernels.backwardVariant(64, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
+        assertThat(CudaKernels.backwardVariant(256, true)).isEqualTo(CudaKernels.BwdVariant.MMA);
         assertThat(CudaKernels.flashBackward(128, true, CudaKernels.BwdVariant.WGMMA))
                 .isEqualTo("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX);
         assertThat(CudaKernels.flashBackward(128, false, CudaKernels.BwdVariant.MMA)).isEqualTo("flash_bwd_hd128");
         assertThat(CudaKernels.all()).contains("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX,
-                        "flash_bwd_hd128" + CudaKernels.BWD_WGMMA_SUFFIX)
-                .noneMatch(n -> n.startsWith("flash_bwd_hd64_") && n.contains("wgmma"));
+                        "flash_bwd_hd128" + CudaKernels.BWD_WGMMA_SUFFIX,
+                        "flash_bwd_hd64_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd64" + CudaKernels.BWD_WGMMA_SUFFIX)
+                .noneMatch(n -> n.startsWith("flash_bwd_hd256") && n.contains("wgmma"));
+        // wgbwd64::Cfg<2>::SMEM_BYTES (static_assert in attention/flash_bwd_wgmma_hd64.cuh)
+        assertThat(CudaKernels.BwdVariant.WGMMA.smem(64)).isEqualTo(120_832);
         assertThat(CudaKernels.BwdVariant.WGMMA.threads()).isEqualTo(384);
         // wgbwd::SMEM_BYTES, within Hopper's 227 KB opt-in limit; the mma.sync kernel keeps its own layout
         assertThat(CudaKernels.BwdVariant.WGMMA.smem(128)).isEqualTo(202_752).isLessThanOrEqualTo(227 * 1024);
