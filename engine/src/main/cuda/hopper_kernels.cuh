@@ -15,36 +15,32 @@
 FLASH_FWD_WGMMA(true, flash_fwd_hd128_causal_wgmma)
 FLASH_FWD_WGMMA(false, flash_fwd_hd128_wgmma)
 // v2 (producer warpgroup + mbarriers): block 384, same grid / shared memory / arguments.
-#define FLASH_FWD_WGMMA2(CAUSAL, PP, V4, DEFER, NAME)                                                          \
+#define FLASH_FWD_WGMMA2(CAUSAL, PP, V4, NAME)                                                          \
     extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)                                          \
     NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
-        flash_fwd_wgmma2_kernel<CAUSAL, PP, V4, DEFER>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);        \
+        flash_fwd_wgmma2_kernel<CAUSAL, PP, V4>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);        \
     }
-FLASH_FWD_WGMMA2(true, false, false, false, flash_fwd_hd128_causal_wgmma2)
-FLASH_FWD_WGMMA2(false, false, false, false, flash_fwd_hd128_wgmma2)
+FLASH_FWD_WGMMA2(true, false, false, flash_fwd_hd128_causal_wgmma2)
+FLASH_FWD_WGMMA2(false, false, false, flash_fwd_hd128_wgmma2)
 // v3 = v2 + ping-pong between the consumer warpgroups: block 384, same grid / shared memory / arguments.
-FLASH_FWD_WGMMA2(true, true, false, false, flash_fwd_hd128_causal_wgmma3)
-FLASH_FWD_WGMMA2(false, true, false, false, flash_fwd_hd128_wgmma3)
+FLASH_FWD_WGMMA2(true, true, false, flash_fwd_hd128_causal_wgmma3)
+FLASH_FWD_WGMMA2(false, true, false, flash_fwd_hd128_wgmma3)
 // v4 = v2 + the cheaper producer copy (+ a softmax pin that turned out not to reach ptxas: see softmax_tile);
 // v5 = v4 + ping-pong. Block 384, same grid / shared memory / arguments. v4 is the one to ship (perf-log-wgmma.md).
-FLASH_FWD_WGMMA2(true, false, true, false, flash_fwd_hd128_causal_wgmma4)
-FLASH_FWD_WGMMA2(false, false, true, false, flash_fwd_hd128_wgmma4)
+FLASH_FWD_WGMMA2(true, false, true, flash_fwd_hd128_causal_wgmma4)
+FLASH_FWD_WGMMA2(false, false, true, flash_fwd_hd128_wgmma4)
 // v4 for training: O's rounding residual Olo appended (FLASH_FWD_LO in ccalab_kernels.cu).
 #define FLASH_FWD_WGMMA2_LO(CAUSAL, NAME)                                                                      \
     extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)                                          \
     NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) {                           \
-        flash_fwd_wgmma2_kernel<CAUSAL, false, true, false>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo); \
+        flash_fwd_wgmma2_kernel<CAUSAL, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo); \
     }
 FLASH_FWD_WGMMA2_LO(true, flash_fwd_hd128_causal_wgmma4_lo)
 FLASH_FWD_WGMMA2_LO(false, flash_fwd_hd128_wgmma4_lo)
-FLASH_FWD_WGMMA2(true, true, true, false, flash_fwd_hd128_causal_wgmma5)
-FLASH_FWD_WGMMA2(false, true, true, false, flash_fwd_hd128_wgmma5)
-// v6 = v4 + the empty-barrier arrive deferred one iteration (NOT measured yet; check with
-// `python3 bench/check_wgmma.py --fatbin F --out D --variants wgmma4,wgmma6` and look for the P V wait in its SASS).
-FLASH_FWD_WGMMA2(true, false, true, true, flash_fwd_hd128_causal_wgmma6)
-FLASH_FWD_WGMMA2(false, false, true, true, flash_fwd_hd128_wgmma6)
+FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
+FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
 
 // Head dim 64 (attention/flash_fwd_wgmma_hd64.cuh): v4 at D = 64, arguments as flash_fwd_hd64*.
 // _wgmma4: 2 consumer warpgroups, BM = 128: grid ((T + 127) / 128, Hq, B), block 384, dynamic shared memory

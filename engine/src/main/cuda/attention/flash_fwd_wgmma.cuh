@@ -37,7 +37,6 @@
 //   v4 <C, false, true>: v2 + the softmax pinned before the P V wait + cheaper producer copies: the one to ship
 //      (fastest or within run-to-run noise at every measured shape: 476-497 TF/s at 16k on H100).
 //   v5 <C, true, true>: v4 + ping-pong (measured 1-5% behind v4).
-//   v6 <C, false, true, true>: v4 + the empty-barrier arrive deferred (not measured yet: see DEFER).
 #pragma once
 #include "../common/mma.cuh"
 #include "../common/wgmma.cuh"  // sm90:: descriptors, wgmma wrappers and fences, mbarriers
@@ -341,11 +340,12 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // named barriers 1 and 2, 256 threads each: a warpgroup waits on its own, issues, then arrives on the other's), so
 // that one warpgroup's softmax runs while the other's products occupy the tensor cores.
 // V4: PIN + load_tile_wg_fast.
-// DEFER (v6, not yet measured): tile j's empty-barrier arrive moves from right after the P(j) V(j) wait to the next
-// iteration, after its wgmmas are issued, so that no memory operation follows the wait inside the softmax window
-// (ptxas hoisted v2's wait together with that arrive). Safe: the producer needs tile j's stage only for tile j + 3,
-// which the consumers need one iteration after this arrive.
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool DEFER = false>
+// The softmax between the two waits does NOT run under P(j) V(j): ptxas schedules the wait (WARPGROUP.DEPBAR.LE
+// gsb0, 0x0, no inputs) four FMNMX into the softmax block, before all 66 MUFU.EX2 (cuobjdump, session 7). Forcing it
+// behind the softmax (a wait on both sides of a branch on the row sums) made the kernel 8-14 % slower, and the other
+// ways tried (the stage release deferred, v6: 20 % slower; a wgmma.fence first; P packed into fresh registers first;
+// a one-sided wait) were hoisted with it or serialized the wgmmas: docs/perf-log-wgmma.md, "Session 7".
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
@@ -430,13 +430,12 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         issue_qk(s, sQwg, sK(st1));
         issue_pv(o, p, sV(j % STAGES));
         your_turn();
-        if (DEFER && j > 0) mbar_arrive(emptyBar + 8 * ((j - 1) % STAGES));  // tile j-1 retired last iteration
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
         softmax_tile<CAUSAL, V4>(s, mRow, lRow, corr, (j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2);
         wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 64; i++) fence_operand(o[i]);
-        if (!DEFER) mbar_arrive(emptyBar + 8 * (j % STAGES));  // K(j), V(j) no longer read by this warpgroup
+        mbar_arrive(emptyBar + 8 * (j % STAGES));  // K(j), V(j) no longer read by this warpgroup
 #pragma unroll
         for (int i = 0; i < 64; i += 4) {
             o[i] *= corr[0]; o[i + 1] *= corr[0];
