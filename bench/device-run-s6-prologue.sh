@@ -4,16 +4,12 @@
 # 512 / 2048 / 16384, the prologue's own kernel time per (D, T) under Nsight Compute (as bench/profile-prologue-device.sh
 # measured before the change), and the Python twin's float64 checks (prologue, decode step, flash, backward).
 set -uo pipefail
-out=${OUT:-/tmp/out}
-mkdir -p "$out" /tmp/b && tar xJf .bundle/engine-bundle.tar.xz -C /tmp/b
-b=/tmp/b/bundle
-t0=$SECONDS
+source bench/device-env.sh
 ncu --metrics gpu__time_duration.sum -k regex:cca_prologue_hd python3 bench/profile_prologue_short.py .bundle/ccalab.fatbin \
   > "$out/ncu_time.txt" 2>&1
 echo "ncu rc=$? ($((SECONDS - t0)) s)"; grep -E "cca_prologue_hd|gpu__time_duration" "$out/ncu_time.txt" | paste - - | awk '{print $1, $NF, $(NF-1)}' | head -30
 echo "== java gpu tests"
-timeout 260 $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
-grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -30
+gpu_tests 260
 echo "== java CLI: check, paper"
 timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 512,2048,16384 --phases check,paper > "$out/cuda_bench.txt" 2>&1
 echo "rc=$? ($((SECONDS - t0)) s)"

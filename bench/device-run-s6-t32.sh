@@ -4,10 +4,7 @@
 # `gpu` test (CudaCcaPrologueGpuTest: both heights bit for bit; the layer tests run the auto choice, t32 at their
 # short T), CudaBenchCli's checks and the `paper` grid at short lengths.
 set -uo pipefail
-out=${OUT:-/tmp/out}
-mkdir -p "$out" /tmp/b && tar xJf .bundle/engine-bundle.tar.xz -C /tmp/b
-b=/tmp/b/bundle
-t0=$SECONDS
+source bench/device-env.sh
 timeout 100 python3 bench/side_by_side.py --fatbin .bundle/ccalab.fatbin --out "$out" --quick \
   --skip core,decode,gemm,layer,bwd,prologue > "$out/side_by_side.txt" 2>&1
 echo "python checks rc=$? ($((SECONDS - t0)) s)"; grep -E "FAIL|CHECKS" "$out/side_by_side.txt" | head; grep -c "cca_prologue_tc32" "$out/side_by_side.txt"
@@ -17,8 +14,7 @@ echo "ncu rc=$? ($((SECONDS - t0)) s)"
 awk '/cca_prologue_hd[0-9_t]+ \(/{split($2,g,","); name=$1" "g[1]} /gpu__time_duration.sum/{print name, $3}' "$out/ncu_time.txt" \
   | awk '{k=$1" "$2; a[k]=a[k]" "$3} END{for(k in a) print k, a[k]}' | sort
 echo "== java gpu tests"
-timeout 240 $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
-grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -20
+gpu_tests 240
 echo "== java CLI: check, paper (short lengths)"
 timeout 150 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 512,2048 --phases check,paper > "$out/cuda_bench.txt" 2>&1
 echo "rc=$? ($((SECONDS - t0)) s)"

@@ -11,12 +11,7 @@
 # Build first (here): bench/make-bundle.sh. Usage on the device: bench/device-run-s6.sh [d64|paper]
 set -uo pipefail
 mode=${1:-d64}
-out=${OUT:-/tmp/out}
-mkdir -p "$out" /tmp/b && tar xJf .bundle/engine-bundle.tar.xz -C /tmp/b
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.draw --format=csv,noheader
-export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} PYTHONUNBUFFERED=1
-b=/tmp/b/bundle
-t0=$SECONDS
+source bench/device-env.sh
 if [ "$mode" = paper ]; then
   echo "== device copy bandwidth (2 GiB bf16 copy_, read + write, CUDA events, median of 20)"
   python3 -c '
@@ -58,8 +53,7 @@ print(f"copy 2 GiB: {ms:.3f} ms, {4 * n / (ms * 1e-3) / 1e12:.3f} TB/s (read + w
   exit 0
 fi
 echo "== java gpu tests"
-timeout 260 $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
-grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -30
+gpu_tests 260
 grep -E "^D64|^D128|^D256|^MLA" "$out/gpu-tests.txt" | head -20
 echo "== java benchmark CLI: check, core (auto)"
 timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096,16384 --phases check,core > "$out/cuda_bench.txt" 2>&1

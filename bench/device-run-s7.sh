@@ -9,12 +9,7 @@
 # Build first (here): bench/make-bundle.sh. Usage on the device: bench/device-run-s7.sh [lab|java]
 set -uo pipefail
 mode=${1:-lab}
-out=${OUT:-/tmp/out}
-mkdir -p "$out" /tmp/b && tar xJf .bundle/engine-bundle.tar.xz -C /tmp/b
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.draw --format=csv,noheader
-export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} PYTHONUNBUFFERED=1
-b=/tmp/b/bundle
-t0=$SECONDS
+source bench/device-env.sh
 if [ "$mode" = lab ]; then
   echo "== D = 64 wgmma backward: float64 checks, timing beside mma.sync / FA2 / cuDNN"
   timeout 300 python3 bench/check_wgmma_bwd.py --fatbin .bundle/ccalab.fatbin --out "$out/bwd64" --head-dim 64 \
@@ -31,8 +26,7 @@ if [ "$mode" = lab ]; then
   exit 0
 fi
 echo "== java gpu tests"
-timeout 260 $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
-grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -30
+gpu_tests 260
 echo "== java CLI: check, paper"
 timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096,16384 --phases check,paper > "$out/cuda_bench.txt" 2>&1
 echo "rc=$? ($((SECONDS - t0)) s)"

@@ -140,31 +140,30 @@ extern "C" __global__ void __launch_bounds__(256, 1) cca_prologue_fma_hd256(
                                  tempMode, normEps, qkMean);
 }
 
-#define FLASH_BWD(D, CAUSAL, NAME)                                                                             \
-    extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1)                                      \
-    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
-         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
-        flash_bwd_kernel<D, CAUSAL>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale);                     \
+#define FLASH_BWD(D, CAUSAL, NAME)                                       \
+    extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1) \
+    NAME(FLASH_BWD_PARAMS) {                                             \
+        flash_bwd_kernel<D, CAUSAL>(FLASH_BWD_ARGS);                     \
     }
 FLASH_BWD(64, true, flash_bwd_hd64_causal)
 FLASH_BWD(64, false, flash_bwd_hd64)
 FLASH_BWD(128, true, flash_bwd_hd128_causal)
 FLASH_BWD(128, false, flash_bwd_hd128)
 
-#define FLASH_BWD_PRE(D)                                                                                       \
-    extern "C" __global__ void flash_bwd_preprocess_hd##D(float* Dv, const __nv_bfloat16* O,                  \
-                                                          const __nv_bfloat16* dO, int B, int T, int Hq) {    \
-        flash_bwd_preprocess_kernel<D>(Dv, O, dO, B, T, Hq);                                                  \
+#define FLASH_BWD_PRE(D)                                                                                   \
+    extern "C" __global__ void flash_bwd_preprocess_hd##D(float* Dv, const __nv_bfloat16* O,               \
+                                                          const __nv_bfloat16* dO, int B, int T, int Hq) { \
+        flash_bwd_preprocess_kernel<D>(Dv, O, dO, B, T, Hq);                                               \
     }
 FLASH_BWD_PRE(64)
 FLASH_BWD_PRE(128)
 FLASH_BWD_PRE(256)
 // Dv from O + Olo (the residual a _lo forward wrote); arguments as above with Olo appended.
-#define FLASH_BWD_PRE_LO(D)                                                                                    \
-    extern "C" __global__ void flash_bwd_preprocess_lo_hd##D(float* Dv, const __nv_bfloat16* O,               \
-                                                             const __nv_bfloat16* dO, int B, int T, int Hq,   \
-                                                             const __nv_bfloat16* Olo) {                      \
-        flash_bwd_preprocess_kernel<D>(Dv, O, dO, B, T, Hq, Olo);                                             \
+#define FLASH_BWD_PRE_LO(D)                                                                                 \
+    extern "C" __global__ void flash_bwd_preprocess_lo_hd##D(float* Dv, const __nv_bfloat16* O,             \
+                                                             const __nv_bfloat16* dO, int B, int T, int Hq, \
+                                                             const __nv_bfloat16* Olo) {                    \
+        flash_bwd_preprocess_kernel<D>(Dv, O, dO, B, T, Hq, Olo);                                           \
     }
 FLASH_BWD_PRE_LO(64)
 FLASH_BWD_PRE_LO(128)
@@ -174,11 +173,10 @@ FLASH_BWD_PRE_LO(256)
 // column halves of dK/dV), 64-row query tiles, P^T and dS^T exchanged through shared memory (STAGE: 193 vs 152
 // TFLOP/s at 16k for recomputing them in both halves with 32-row tiles, backward lab), 222,208 bytes of shared
 // memory (flash_bwd_wide::smem_bytes): Hopper only, as the D=256 forward.
-#define FLASH_BWD_WIDE(DQK, DV, CAUSAL, BKV, CS, BQ, ST, NAME)                                                 \
-    extern "C" __global__ void __launch_bounds__(BKV / 16 * CS * 32, 1)                                       \
-    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
-         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {     \
-        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ, ST>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale); \
+#define FLASH_BWD_WIDE(DQK, DV, CAUSAL, BKV, CS, BQ, ST, NAME)                   \
+    extern "C" __global__ void __launch_bounds__(BKV / 16 * CS * 32, 1)          \
+    NAME(FLASH_BWD_PARAMS) {                                                     \
+        flash_bwd_wide_kernel<DQK, DV, CAUSAL, BKV, CS, BQ, ST>(FLASH_BWD_ARGS); \
     }
 FLASH_BWD_WIDE(256, 256, true, 64, 2, 64, true, flash_bwd_hd256_causal)
 FLASH_BWD_WIDE(256, 256, false, 64, 2, 64, true, flash_bwd_hd256)

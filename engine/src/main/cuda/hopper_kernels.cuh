@@ -75,11 +75,10 @@ FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
 // v1 _wgmma: dQ waited for before the next query tile; v2 _wgmma2: the next tile's S^T / dP^T issued first.
 // Shipped: v4 (CudaKernels.BWD_WGMMA_SUFFIX = "_wgmma4"); measurements of v1-v5 in docs/perf-log-wgmma.md.
 #include "attention/flash_bwd_wgmma.cuh"  // defines: flash_bwd_wgmma_kernel
-#define FLASH_BWD_WGMMA(CAUSAL, VERSION, NAME)                                                                  \
-    extern "C" __global__ void __launch_bounds__(wgbwd::NTHREADS, 1)                                           \
-    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
-         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {      \
-        flash_bwd_wgmma_kernel<CAUSAL, VERSION>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale);           \
+#define FLASH_BWD_WGMMA(CAUSAL, VERSION, NAME)                       \
+    extern "C" __global__ void __launch_bounds__(wgbwd::NTHREADS, 1) \
+    NAME(FLASH_BWD_PARAMS) {                                         \
+        flash_bwd_wgmma_kernel<CAUSAL, VERSION>(FLASH_BWD_ARGS);     \
     }
 FLASH_BWD_WGMMA(true, 1, flash_bwd_hd128_causal_wgmma)
 FLASH_BWD_WGMMA(false, 1, flash_bwd_hd128_wgmma)
@@ -100,11 +99,10 @@ FLASH_BWD_WGMMA(false, 5, flash_bwd_hd128_wgmma5)
 // stages, 137,728 at 3). Shipped: the 2-stage "_wgmma4" (CudaKernels.BWD_WGMMA_SUFFIX, as D = 128's v4);
 // "_wgmma4s3": the 3-stage ring, for the lab.
 #include "attention/flash_bwd_wgmma_hd64.cuh"  // defines: flash_bwd_wgmma64_kernel
-#define FLASH_BWD_WGMMA64(CAUSAL, STAGES, NAME)                                                                 \
-    extern "C" __global__ void __launch_bounds__(wgbwd64::NTHREADS, 1)                                         \
-    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
-         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int Hq, int Hkv, float scale) {      \
-        flash_bwd_wgmma64_kernel<CAUSAL, STAGES>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale);          \
+#define FLASH_BWD_WGMMA64(CAUSAL, STAGES, NAME)                        \
+    extern "C" __global__ void __launch_bounds__(wgbwd64::NTHREADS, 1) \
+    NAME(FLASH_BWD_PARAMS) {                                           \
+        flash_bwd_wgmma64_kernel<CAUSAL, STAGES>(FLASH_BWD_ARGS);      \
     }
 FLASH_BWD_WGMMA64(true, 2, flash_bwd_hd64_causal_wgmma4)
 FLASH_BWD_WGMMA64(false, 2, flash_bwd_hd64_wgmma4)

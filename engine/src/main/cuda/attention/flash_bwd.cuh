@@ -12,6 +12,13 @@
 #pragma once
 #include "../common/mma.cuh"
 
+// Every flash backward instance (flash_bwd_hd* in ccalab_kernels.cu, the wgmma ones in hopper_kernels.cuh) takes this
+// parameter list and passes these names on to its kernel template.
+#define FLASH_BWD_PARAMS                                                                                     \
+    float *dQ, float *dK, float *dV, const __nv_bfloat16 *Q, const __nv_bfloat16 *K, const __nv_bfloat16 *V, \
+        const __nv_bfloat16 *dO, const float *LSE, const float *Dv, int T, int Hq, int Hkv, float scale
+#define FLASH_BWD_ARGS dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, Hq, Hkv, scale
+
 // Dv [B, Hq, T] = rowsum(dO * O); one warp per (b, t, h) row of the [B, T, Hq, D] layout. Olo (optional): O's
 // rounding residual from the forward (store_bf16x2_split), O = O + Olo then: Dv to ~16 significant bits of O.
 template <int D>

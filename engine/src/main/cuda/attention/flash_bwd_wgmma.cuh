@@ -154,6 +154,41 @@ DEVI void store_ds_t(uint8_t* dsT, const uint32_t (&sa)[BQ / 16][4], int rA, int
         *reinterpret_cast<uint32_t*>(dsT + rB * 128 + ((n ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
     }
 }
+// dQ (scaled) into a [64][DQ_LD] fp32 staging buffer: this thread's accumulator rows 16 wwarp + lane / 4 (+8),
+// columns 8n + cq, +1 (the m64n64 layout).
+DEVI void stage_dq(float* stg, const float (&dq)[32], int wwarp, int lane, int cq, float scale) {
+    const int ra = wwarp * 16 + (lane >> 2), rb = ra + 8;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+        *reinterpret_cast<float2*>(stg + ra * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n] * scale, dq[4 * n + 1] * scale);
+        *reinterpret_cast<float2*>(stg + rb * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n + 2] * scale, dq[4 * n + 3] * scale);
+    }
+}
+// The producer's per-stage LSE * log2 e (+inf past T: P = 0 there) and Dv (0 past T) for query rows q0 .. q0 + 63.
+DEVI void load_lse_dv(float* sL, float* sDv, const float* Lb, const float* Db, int q0, int T, int tid) {
+    if (tid < BQ) {
+        const int t = q0 + tid;
+        sL[tid] = t < T ? Lb[t] * 1.4426950408889634f : INFINITY;
+        sDv[tid] = t < T ? Db[t] : 0.f;
+    }
+}
+// The block's dK (scaled) and dV rows kA, kB (keys past T dropped) added into the fp32 outputs; NT 8-column groups.
+template <int NT>
+DEVI void add_dk_dv(float* dKb, float* dVb, const float (&dk)[4 * NT], const float (&dv)[4 * NT], long kStride, int kA,
+                    int kB, int cq, int T, float scale) {
+#pragma unroll
+    for (int n = 0; n < NT; n++) {
+        const int c = n * 8 + cq;
+        if (kA < T) {
+            atomic_add2(dKb + (long)kA * kStride + c, dk[4 * n] * scale, dk[4 * n + 1] * scale);
+            atomic_add2(dVb + (long)kA * kStride + c, dv[4 * n], dv[4 * n + 1]);
+        }
+        if (kB < T) {
+            atomic_add2(dKb + (long)kB * kStride + c, dk[4 * n + 2] * scale, dk[4 * n + 3] * scale);
+            atomic_add2(dVb + (long)kB * kStride + c, dv[4 * n + 2], dv[4 * n + 3]);
+        }
+    }
+}
 
 // v4: descriptors from a precomputed low word (sm90::desc_lo: start address >> 4 | LBO >> 4 << 16) plus compile-time
 // k-step offsets; the high word (SBO = 1024, 128-byte swizzle: sm90::desc_of) is the same for every operand here. Shared
@@ -236,11 +271,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             }
             load_qtile(sQ(st), Qb, qStride, q0, T, tid);
             load_qtile(sdO(st), dOb, qStride, q0, T, tid);
-            if (tid < BQ) {
-                const int t = q0 + tid;
-                sL[st * BQ + tid] = t < T ? Lb[t] * 1.4426950408889634f : INFINITY;  // rows past T: P = 0
-                sDv[st * BQ + tid] = t < T ? Db[t] : 0.f;
-            }
+            load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, tid);
             cp_async_commit();
             cp_async_wait<0>();
             wgfa::fence_proxy_async();
@@ -433,12 +464,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                 wgfa::mbar_arrive(emptyBar + 8 * st);  // Q, dO, LSE, Dv of this stage no longer read
                 // dQ (scaled) to the staging buffer: rows 16 wwarp + lane/4 (+8), columns 8n + cq. Its previous
                 // contents were read before consumer_sync above; the next tile's atomics read it after its issue.
-                const int ra = wwarp * 16 + (lane >> 2), rb = ra + 8;
-#pragma unroll
-                for (int n = 0; n < 8; n++) {
-                    *reinterpret_cast<float2*>(stg + ra * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n] * scale, dq[4 * n + 1] * scale);
-                    *reinterpret_cast<float2*>(stg + rb * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n + 2] * scale, dq[4 * n + 3] * scale);
-                }
+                stage_dq(stg, dq, wwarp, lane, cq, scale);
                 if (BULK) wgfa::fence_proxy_async();  // the bulk engine (async proxy) reads the staging
             } else {
                 wgfa::wg_wait<0>();
@@ -455,18 +481,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         for (int j = 0; j < 64; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
         float* dKb = dK + (long)b * T * kStride + (long)hk * D;
         float* dVb = dV + (long)b * T * kStride + (long)hk * D;
-#pragma unroll
-        for (int n = 0; n < 16; n++) {
-            const int c = n * 8 + cq;
-            if (kA < T) {
-                atomic_add2(dKb + (long)kA * kStride + c, dk[4 * n] * scale, dk[4 * n + 1] * scale);
-                atomic_add2(dVb + (long)kA * kStride + c, dv[4 * n], dv[4 * n + 1]);
-            }
-            if (kB < T) {
-                atomic_add2(dKb + (long)kB * kStride + c, dk[4 * n + 2] * scale, dk[4 * n + 3] * scale);
-                atomic_add2(dVb + (long)kB * kStride + c, dv[4 * n + 2], dv[4 * n + 3]);
-            }
-        }
+        add_dk_dv<16>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
     }
 #else
     __trap();  // wgmma needs the sm_90a image

@@ -19,7 +19,7 @@
 // staging are done before it is rewritten); the dQ partial issued and waited for; staged.
 // STAGES: the Q / dO / LSE / Dv ring depth. Builds only for sm_90a; other targets compile a __trap().
 #pragma once
-#include "flash_bwd_wgmma.cuh"       // wgbwd:: probs_t, dscores_t, store_ds_t, pack_a, consumer_sync
+#include "flash_bwd_wgmma.cuh"       // wgbwd:: probs_t, dscores_t, store_ds_t, stage_dq, load_lse_dv, add_dk_dv, pack_a
 #include "flash_fwd_wgmma_hd64.cuh"  // wgfa64::load_rows (128-byte-row tile copies)
 
 namespace wgbwd64 {
@@ -28,7 +28,7 @@ constexpr int BKV = 128, BQ = 64, D = 64, ROWB = 128, NTHREADS = 384;
 constexpr int KV_BYTES = BKV * ROWB;  // one K or V tile: 16 KB
 constexpr int Q_BYTES = BQ * ROWB;    // one Q or dO tile: 8 KB
 constexpr int DS_BYTES = BKV * ROWB;  // dS^T: 128 key rows x 64 q (bf16) = 16 KB
-constexpr int DQ_LD = 72;             // staging rows: 64 floats + 8 of padding
+constexpr int DQ_LD = wgbwd::DQ_LD;  // staging rows: 64 floats + 8 of padding (wgbwd::stage_dq writes them)
 template <int STAGES>
 struct Cfg {
     static constexpr int OFF_V = KV_BYTES, OFF_Q = 2 * KV_BYTES, OFF_DO = OFF_Q + STAGES * Q_BYTES,
@@ -115,11 +115,7 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
             }
             wgfa64::load_rows<BQ, 2>(sQ(st), Qb, qStride, q0, 0, T, tid);
             wgfa64::load_rows<BQ, 2>(sdO(st), dOb, qStride, q0, 0, T, tid);
-            if (tid < BQ) {
-                const int t = q0 + tid;
-                sL[st * BQ + tid] = t < T ? Lb[t] * 1.4426950408889634f : INFINITY;  // rows past T: P = 0
-                sDv[st * BQ + tid] = t < T ? Db[t] : 0.f;
-            }
+            wgbwd::load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, tid);
             cp_async_commit();
             cp_async_wait<0>();
             wgfa::fence_proxy_async();
@@ -198,30 +194,14 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dq[j]);
             wgfa::mbar_arrive(emptyBar + 8 * st);  // Q, dO, LSE, Dv of this stage no longer read
-            const int ra = wwarp * 16 + (lane >> 2), rb = ra + 8;
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                *reinterpret_cast<float2*>(stg + ra * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n] * scale, dq[4 * n + 1] * scale);
-                *reinterpret_cast<float2*>(stg + rb * DQ_LD + n * 8 + cq) = make_float2(dq[4 * n + 2] * scale, dq[4 * n + 3] * scale);
-            }
+            wgbwd::stage_dq(stg, dq, wwarp, lane, cq, scale);
         }
         dq_atomics((qStart + nIter - 1) * BQ);  // the last tile's
 #pragma unroll
         for (int j = 0; j < 32; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
         float* dKb = dK + (long)b * T * kStride + (long)hk * D;
         float* dVb = dV + (long)b * T * kStride + (long)hk * D;
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-            const int c = n * 8 + cq;
-            if (kA < T) {
-                atomic_add2(dKb + (long)kA * kStride + c, dk[4 * n] * scale, dk[4 * n + 1] * scale);
-                atomic_add2(dVb + (long)kA * kStride + c, dv[4 * n], dv[4 * n + 1]);
-            }
-            if (kB < T) {
-                atomic_add2(dKb + (long)kB * kStride + c, dk[4 * n + 2] * scale, dk[4 * n + 3] * scale);
-                atomic_add2(dVb + (long)kB * kStride + c, dv[4 * n + 2], dv[4 * n + 3]);
-            }
-        }
+        wgbwd::add_dk_dv<8>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
     }
 #else
     __trap();  // wgmma needs the sm_90a image
