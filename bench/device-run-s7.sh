@@ -6,10 +6,21 @@
 # Mode `java` (second call): every Java `gpu` test (CudaBackwardGpuTest now forces mma / wgmma at D = 64 too; the
 # training and layer tests run D = 64 through the auto choice), CudaBenchCli's checks, the paper grid's backward
 # column, and side_by_side's backward beside FA2 / cuDNN.
-# Build first (here): bench/make-bundle.sh. Usage on the device: bench/device-run-s7.sh [lab|java]
+# Mode `final`: every Java `gpu` test and the CLI checks only (the deterministic backward's test included).
+# Build first (here): bench/make-bundle.sh. Usage on the device: bench/device-run-s7.sh [lab|java|final]
 set -uo pipefail
 mode=${1:-lab}
 source bench/device-env.sh
+if [ "$mode" = final ]; then  # the tree's last kernels: every gpu test (the deterministic backward's included), CLI checks
+  echo "== java gpu tests"
+  gpu_tests 280
+  grep -E "CudaDeterministicBackwardGpuTest|deterministic" "$out/gpu-tests.txt" | head -5
+  echo "== java CLI: check"
+  timeout 150 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
+  echo "rc=$? ($((SECONDS - t0)) s)"
+  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head
+  exit 0
+fi
 if [ "$mode" = lab ]; then
   echo "== D = 64 wgmma backward: float64 checks, timing beside mma.sync / FA2 / cuDNN"
   timeout 300 python3 bench/check_wgmma_bwd.py --fatbin .bundle/ccalab.fatbin --out "$out/bwd64" --head-dim 64 \

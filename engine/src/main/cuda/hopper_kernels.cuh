@@ -109,6 +109,20 @@ FLASH_BWD_WGMMA64(false, 2, flash_bwd_hd64_wgmma4)
 FLASH_BWD_WGMMA64(true, 3, flash_bwd_hd64_causal_wgmma4s3)
 FLASH_BWD_WGMMA64(false, 3, flash_bwd_hd64_wgmma4s3)
 
+// Deterministic backward ("_det", CudaKernels.BWD_DETERMINISTIC_SUFFIX): v4 at D = 128 and the D = 64 kernel with
+// their fp32 adds in a fixed order across blocks (wgbwd::ordered_begin): the arguments above plus the semaphores,
+// int [2 B (Hq ceil(T / 64) + Hkv ceil(T / 128))] zeroed by the caller. Same grid, block and shared memory.
+#define FLASH_BWD_WGMMA_DET(KERNEL, TARGS, NTHREADS, NAME)                \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)             \
+    NAME(FLASH_BWD_PARAMS, int* sem) {                                    \
+        KERNEL<TARGS, true>(FLASH_BWD_ARGS, sem);                         \
+    }
+#define FLASH_BWD_DET_TARGS(...) __VA_ARGS__
+FLASH_BWD_WGMMA_DET(flash_bwd_wgmma_kernel, FLASH_BWD_DET_TARGS(true, 4), wgbwd::NTHREADS, flash_bwd_hd128_causal_wgmma4_det)
+FLASH_BWD_WGMMA_DET(flash_bwd_wgmma_kernel, FLASH_BWD_DET_TARGS(false, 4), wgbwd::NTHREADS, flash_bwd_hd128_wgmma4_det)
+FLASH_BWD_WGMMA_DET(flash_bwd_wgmma64_kernel, FLASH_BWD_DET_TARGS(true, 2), wgbwd64::NTHREADS, flash_bwd_hd64_causal_wgmma4_det)
+FLASH_BWD_WGMMA_DET(flash_bwd_wgmma64_kernel, FLASH_BWD_DET_TARGS(false, 2), wgbwd64::NTHREADS, flash_bwd_hd64_wgmma4_det)
+
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)
 wgmma_debug_tile(float* S, float* Ot, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V) {

@@ -172,6 +172,72 @@ DEVI void load_lse_dv(float* sL, float* sDv, const float* Lb, const float* Db, i
         sDv[tid] = t < T ? Db[t] : 0.f;
     }
 }
+// Deterministic mode (the "_det" instances): the fp32 adds into one dQ tile (and, with grouped heads, into one dK / dV
+// block) happen in a fixed order across blocks, so that two runs give the same bits. sem counts the contributors
+// that have added so far; the contributor of rank r waits for sem == r (its leader thread spins, then the named
+// barrier ID of the N adding threads), adds, and after the same barrier its leader publishes r + 1 with a release
+// store behind a fence (the other threads' adds are ordered before it through the barrier).
+// The order follows the blocks' own timeline, and a block only ever waits on blocks launched before it (resident or
+// done: no deadlock however few fit at once): the K/V blocks are launched last first (blockIdx.x 0 takes the last
+// one, det_kv_block), and a dQ tile takes its contributors from the highest K/V block down (dq_rank). Causal, K/V
+// block x starts at query tile 2x, so block x + 1 passed any tile two tiles before block x gets there: the waits
+// are mostly already satisfied. (Ascending ranks with the usual launch order ran at 0.37-0.42x the plain kernel:
+// every block waited for block 0; walking the tiles top down, 0.58-0.65x: the blocks met at every tile in lockstep.)
+// dK / dV: the query heads of a group in head order (lower heads launch first).
+template <int ID, int N>
+DEVI void named_sync() { asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "n"(N) : "memory"); }
+template <int ID, int N>
+DEVI void ordered_begin(const int* sem, int rank, bool leader) {
+    if (leader)
+        while (ld_acquire_gpu(sem) != rank) {}
+    named_sync<ID, N>();
+}
+// The dQ tiles' hand-over, deferred by one tile (the leader thread keeps the pending release): publishing tile i's
+// rank right after its adds made the leader's fence wait for those adds to reach L2 on every tile (~35 % of the
+// kernel with the spin); one tile later they have landed. Publish the pending tile (the adds of every adding thread
+// precede this through the consumers' per-tile barrier), then wait for this tile's turn. Safe from deadlock: a block
+// only waits on blocks above it, which never wait on it.
+struct DqTurn {
+    int* pending = nullptr;
+    int pendingRank = 0;
+    DEVI void publish() {
+        if (pending != nullptr) {
+            __threadfence();
+            st_release_gpu(pending, pendingRank + 1);
+            pending = nullptr;
+        }
+    }
+    DEVI void take(int* sem, int rank) {
+        publish();
+        while (ld_acquire_gpu(sem) != rank) {}
+        pending = sem;
+        pendingRank = rank;
+    }
+};
+template <int ID, int N>
+DEVI void ordered_end(int* sem, int rank, bool leader) {
+    named_sync<ID, N>();
+    if (leader) {
+        __threadfence();
+        st_release_gpu(sem, rank + 1);
+    }
+}
+// The K/V block this block takes: the usual blockIdx.x, or (DET) the last one first.
+template <bool DET>
+DEVI int det_kv_block() { return DET ? gridDim.x - 1 - blockIdx.x : blockIdx.x; }
+// Rank of K/V block x among the contributors to query tile qTile: the blocks above it that also reach the tile
+// (causal: those with 2 x' <= qTile) add first.
+template <bool CAUSAL>
+DEVI int dq_rank(int x, int qTile) { return (CAUSAL ? min((int)gridDim.x - 1, qTile / 2) : (int)gridDim.x - 1) - x; }
+// The semaphores of one launch, ints zeroed by the caller: dQ [B][Hq][nQ][2] (one per consumer warpgroup) then
+// dK / dV [B][Hkv][nKV][2]; nQ = ceil(T / 64), nKV = ceil(T / 128).
+DEVI int* dq_sem(int* sem, int b, int Hq, int h, int T, int qTile, int wg) {
+    return sem + ((((long)b * Hq + h) * ((T + BQ - 1) / BQ) + qTile) * 2 + wg);
+}
+DEVI int* dkv_sem(int* sem, int B, int b, int Hq, int Hkv, int hk, int T, int kvBlock, int wg) {
+    return sem + 2L * B * Hq * ((T + BQ - 1) / BQ) + ((((long)b * Hkv + hk) * ((T + BKV - 1) / BKV) + kvBlock) * 2 + wg);
+}
+
 // The block's dK (scaled) and dV rows kA, kB (keys past T dropped) added into the fp32 outputs; NT 8-column groups.
 template <int NT>
 DEVI void add_dk_dv(float* dKb, float* dVb, const float (&dk)[4 * NT], const float (&dv)[4 * NT], long kStride, int kA,
@@ -210,16 +276,17 @@ DEVI void issue_dq4(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 }
 }  // namespace wgbwd
 
-template <bool CAUSAL, int VERSION>
+template <bool CAUSAL, int VERSION, bool DET = false>
 __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                        float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                        const __nv_bfloat16* __restrict__ K,
                                                        const __nv_bfloat16* __restrict__ V,
                                                        const __nv_bfloat16* __restrict__ dO,
                                                        const float* __restrict__ LSE, const float* __restrict__ Dv,
-                                                       int T, int Hq, int Hkv, float scale) {
+                                                       int T, int Hq, int Hkv, float scale, int* sem = nullptr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd;
+    static_assert(!DET || VERSION == 4, "the deterministic adds are built on v4");
     using wgfa::fence_operand;
     constexpr bool OVERLAP = VERSION >= 2, BULK = VERSION == 3;
     extern __shared__ __align__(1024) uint8_t wgbwd_smem[];
@@ -236,12 +303,13 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
     const uint32_t dsReadyBar = smem_u32(&bars[2 * STAGES]), dsFreeBar = smem_u32(&bars[2 * STAGES + 2]);
 
-    const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int xb = det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nQ = (T + BQ - 1) / BQ;
     const int qStart = CAUSAL ? kv0 / BQ : 0;
     const int nIter = nQ - qStart;  // >= 1: kv0 < T
+    auto tileQ0 = [&](int i) { return (qStart + i) * BQ; };  // query tile i of this block's walk
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             wgfa::mbar_init(fullBar + 8 * i, 128);
@@ -261,7 +329,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
         for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = (qStart + i) * BQ;
+            const int st = i % STAGES, q0 = tileQ0(i);
             if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
             if (i == 0) {
                 const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
@@ -322,10 +390,13 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
 
         float* stg = sDQ + wg * BQ * DQ_LD;  // v2: this warpgroup's dQ staging buffer
         // v2: the previous tile's dQ from the staging buffer, coalesced float4 atomics (64 rows x 16 per warpgroup)
+        DqTurn turn;  // DET: this warpgroup leader's pending dQ hand-over
         auto dq_atomics_staged = [&](int q0) {
+            const int wtid = tid & 127;
+            int* semQ = DET ? dq_sem(sem, b, Hq, h, T, q0 / BQ, wg) : nullptr;
+            if (DET && wtid == 0) turn.take(semQ, dq_rank<CAUSAL>(xb, q0 / BQ));
             if (wg == 0) asm volatile("bar.sync 2, 128;\n" ::: "memory");  // this warpgroup's staging is in
             else asm volatile("bar.sync 3, 128;\n" ::: "memory");
-            const int wtid = tid & 127;
             if constexpr (BULK) {  // v3: one bulk reduce-add of a 256-byte row per thread of the first two warps
                 if (wtid < BQ && q0 + wtid < T) {
                     asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], 256;\n"
@@ -369,7 +440,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         float dq5[64];
         const uint32_t loKfull = desc_lo(sK, KV_BYTES / 2);
         for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = (qStart + i) * BQ, buf = i & 1, use = i >> 1;
+            const int st = i % STAGES, q0 = tileQ0(i), buf = i & 1, use = i >> 1;
             const bool owner = buf == wg;
             wgfa::mbar_wait(fullBar + 8 * st, (i / STAGES) & 1);
             issue_s_dp(st);
@@ -422,10 +493,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         }
         } else {
         for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = (qStart + i) * BQ;
+            const int st = i % STAGES, q0 = tileQ0(i);
             wgfa::mbar_wait(fullBar + 8 * st, (i / STAGES) & 1);
             issue_s_dp(st);
-            if (OVERLAP && i > 0) dq_atomics_staged(q0 - BQ);  // under this tile's S^T, dP^T
+            if (OVERLAP && i > 0) dq_atomics_staged(tileQ0(i - 1));  // under this tile's S^T, dP^T
             wgfa::wg_wait<1>();  // S^T done (dP^T may still run)
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
@@ -474,14 +545,30 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                 dq_atomics(q0);
             }
         }
-        if (OVERLAP) dq_atomics_staged((qStart + nIter - 1) * BQ);  // the last tile's
+        if (OVERLAP) dq_atomics_staged(tileQ0(nIter - 1));  // the last tile's
+        if constexpr (DET) {  // the last tile's hand-over, once every thread of the warpgroup has added
+            if (wg == 0) named_sync<2, 128>();
+            else named_sync<3, 128>();
+            if ((tid & 127) == 0) turn.publish();
+        }
         if (BULK) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");  // done before the block exits
         }  // VERSION != 5
 #pragma unroll
         for (int j = 0; j < 64; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
         float* dKb = dK + (long)b * T * kStride + (long)hk * D;
         float* dVb = dV + (long)b * T * kStride + (long)hk * D;
-        add_dk_dv<16>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
+        const int G = Hq / Hkv;
+        if (DET && G > 1) {  // the G query heads of a group add into this K / V block in head order
+            int* semKV = dkv_sem(sem, gridDim.z, b, Hq, Hkv, hk, T, xb, wg);
+            const bool leader = (tid & 127) == 0;
+            if (wg == 0) ordered_begin<2, 128>(semKV, h % G, leader);
+            else ordered_begin<3, 128>(semKV, h % G, leader);
+            add_dk_dv<16>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
+            if (wg == 0) ordered_end<2, 128>(semKV, h % G, leader);
+            else ordered_end<3, 128>(semKV, h % G, leader);
+        } else {
+            add_dk_dv<16>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
+        }
     }
 #else
     __trap();  // wgmma needs the sm_90a image

@@ -17,7 +17,8 @@
 // Per query tile: S^T, dP^T issued; the previous tile's dQ atomics (after a 256-thread barrier: both partials
 // staged); P^T, dS^T; dV, dK issued; dS^T rows to shared memory; a 256-thread barrier (every thread's reads of the
 // staging are done before it is rewritten); the dQ partial issued and waited for; staged.
-// STAGES: the Q / dO / LSE / Dv ring depth. Builds only for sm_90a; other targets compile a __trap().
+// STAGES: the Q / dO / LSE / Dv ring depth. DET: the adds in a fixed order (wgbwd::ordered_begin; sem as
+// wgbwd::dq_sem / dkv_sem lay it out, dQ's second slot unused). Builds only for sm_90a; others compile a __trap().
 #pragma once
 #include "flash_bwd_wgmma.cuh"       // wgbwd:: probs_t, dscores_t, store_ds_t, stage_dq, load_lse_dv, add_dk_dv, pack_a
 #include "flash_fwd_wgmma_hd64.cuh"  // wgfa64::load_rows (128-byte-row tile copies)
@@ -62,14 +63,14 @@ DEVI void issue_dq(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 DEVI void atomics_sync() { asm volatile("bar.sync 2, 256;\n" ::: "memory"); }
 }  // namespace wgbwd64
 
-template <bool CAUSAL, int STAGES>
+template <bool CAUSAL, int STAGES, bool DET = false>
 __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                          float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
                                                          const __nv_bfloat16* __restrict__ V,
                                                          const __nv_bfloat16* __restrict__ dO,
                                                          const float* __restrict__ LSE, const float* __restrict__ Dv,
-                                                         int T, int Hq, int Hkv, float scale) {
+                                                         int T, int Hq, int Hkv, float scale, int* sem = nullptr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd64;
     using C = Cfg<STAGES>;
@@ -86,12 +87,13 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
     float* sDQ = reinterpret_cast<float*>(gbase + C::OFF_DQ);  // [2 warpgroups][64][DQ_LD] partial dQ, scaled
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
 
-    const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int xb = wgbwd::det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nQ = (T + BQ - 1) / BQ;
     const int qStart = CAUSAL ? kv0 / BQ : 0;
     const int nIter = nQ - qStart;  // >= 1: kv0 < T
+    auto tileQ0 = [&](int i) { return (qStart + i) * BQ; };  // query tile i of this block's walk
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             wgfa::mbar_init(fullBar + 8 * i, 128);
@@ -107,7 +109,7 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
         for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = (qStart + i) * BQ;
+            const int st = i % STAGES, q0 = tileQ0(i);
             if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
             if (i == 0) {
                 wgfa64::load_rows<BKV, 2>(sK, K + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
@@ -143,8 +145,10 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
         float* stg = sDQ + wg * BQ * DQ_LD;  // this warpgroup's partial dQ
         // tile q0's dQ: the sum of both staged partials, float4 atomics; thread ctid takes rows ctid / 16 + 16k,
         // columns 4 (ctid & 15) (a row of 16 float4 per 16 threads: coalesced)
+        wgbwd::DqTurn turn;  // DET: the leader's pending dQ hand-over
         auto dq_atomics = [&](int q0) {
-            atomics_sync();  // both partials are staged
+            if (DET && ctid == 0) turn.take(wgbwd::dq_sem(sem, b, Hq, h, T, q0 / BQ, 0), wgbwd::dq_rank<CAUSAL>(xb, q0 / BQ));
+            atomics_sync();  // both partials are staged (DET: and it is this block's turn)
             const int r0 = ctid >> 4, c4 = (ctid & 15) * 4;
             const float* s0 = sDQ + r0 * DQ_LD + c4;
             float* p = dQb + (long)(q0 + r0) * qStride + c4;
@@ -159,14 +163,14 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
             }
         };
         for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = (qStart + i) * BQ;
+            const int st = i % STAGES, q0 = tileQ0(i);
             wgfa::mbar_wait(fullBar + 8 * st, (i / STAGES) & 1);
             wgfa::wg_fence();
             issue_st(s, loK, loQ0 + st * (Q_BYTES >> 4));
             wgfa::wg_commit();
             issue_st(dp, loV, loDO0 + st * (Q_BYTES >> 4));
             wgfa::wg_commit();
-            if (i > 0) dq_atomics(q0 - BQ);  // under this tile's S^T, dP^T
+            if (i > 0) dq_atomics(tileQ0(i - 1));  // under this tile's S^T, dP^T
             wgfa::wg_wait<1>();              // S^T done (dP^T may still run)
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
@@ -196,12 +200,27 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
             wgfa::mbar_arrive(emptyBar + 8 * st);  // Q, dO, LSE, Dv of this stage no longer read
             wgbwd::stage_dq(stg, dq, wwarp, lane, cq, scale);
         }
-        dq_atomics((qStart + nIter - 1) * BQ);  // the last tile's
+        dq_atomics(tileQ0(nIter - 1));  // the last tile's
+        if constexpr (DET) {  // its hand-over, once every consumer thread has added
+            atomics_sync();
+            if (ctid == 0) turn.publish();
+        }
 #pragma unroll
         for (int j = 0; j < 32; j++) { fence_operand(dk[j]); fence_operand(dv[j]); }
         float* dKb = dK + (long)b * T * kStride + (long)hk * D;
         float* dVb = dV + (long)b * T * kStride + (long)hk * D;
-        wgbwd::add_dk_dv<8>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
+        const int G = Hq / Hkv;
+        if (DET && G > 1) {  // the G query heads of a group add into this K / V block in head order
+            int* semKV = wgbwd::dkv_sem(sem, gridDim.z, b, Hq, Hkv, hk, T, xb, wg);
+            const bool leader = (ctid & 127) == 0;
+            if (wg == 0) wgbwd::ordered_begin<3, 128>(semKV, h % G, leader);
+            else wgbwd::ordered_begin<4, 128>(semKV, h % G, leader);
+            wgbwd::add_dk_dv<8>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
+            if (wg == 0) wgbwd::ordered_end<3, 128>(semKV, h % G, leader);
+            else wgbwd::ordered_end<4, 128>(semKV, h % G, leader);
+        } else {
+            wgbwd::add_dk_dv<8>(dKb, dVb, dk, dv, kStride, kA, kB, cq, T, scale);
+        }
     }
 #else
     __trap();  // wgmma needs the sm_90a image

@@ -34,6 +34,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private boolean hopperForward;
     /** D = 64 and 128 backward on the wgmma kernels: likewise, under its own switch (ccalab.flash.backward). */
     private boolean hopperBackward;
+    /**
+     * ccalab.flash.deterministic=true: the backward's fp32 adds in a fixed order (the "_det" wgmma kernels), so that
+     * two runs give the same bits; shapes without such a kernel (mma.sync, D = 256, MLA) are refused, not run
+     * non-deterministically.
+     */
+    private final boolean deterministicBackward = Boolean.getBoolean("ccalab.flash.deterministic");
 
     private CudaBackend(CudaDevice device, KernelModule kernels, Cublas cublas, CudaProbe probe) {
         this.device = device;
@@ -114,7 +120,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
         hopperForward = CudaKernels.useWgmma("ccalab.flash.forward", fwd, arch, sm90a == 1);
         hopperBackward = CudaKernels.useWgmma("ccalab.flash.backward", bwd, arch, sm90a == 1);
         LOG.info(() -> "CUDA backend (image " + arch + (sm90a == 1 ? ", sm_90a" : "") + "): D=64/128 forward on "
-                + (hopperForward ? "wgmma" : "mma.sync") + ", D=64/128 backward on " + (hopperBackward ? "wgmma" : "mma.sync"));
+                + (hopperForward ? "wgmma" : "mma.sync") + ", D=64/128 backward on " + (hopperBackward ? "wgmma" : "mma.sync")
+                + (deterministicBackward ? " (deterministic)" : ""));
     }
 
     /** The forward layout this backend launches for a shape. */
@@ -321,12 +328,32 @@ public final class CudaBackend implements Backend, AutoCloseable {
             CudaKernels.BwdVariant bv = backwardVariant(s);
             int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
             int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};
-            kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv), grid, bv.threads(), bv.smem(s.headDim()),
-                    device.stream(),
-                    Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
-                            ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
-                            floats((float) (1.0 / Math.sqrt(s.headDim())))));
+            Pointer scale = floats((float) (1.0 / Math.sqrt(s.headDim())));
+            if (!deterministicBackward) {
+                kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv), grid, bv.threads(),
+                        bv.smem(s.headDim()), device.stream(),
+                        Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                                ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), scale));
+                return;
+            }
+            if (!CudaKernels.hasDeterministicBackward(s.headDim(), bv))
+                throw new UnsupportedOperationException("ccalab.flash.deterministic=true: a deterministic backward exists for "
+                        + "the wgmma kernels at head dims 64 and 128 on the sm_90a image only; this is head dim "
+                        + s.headDim() + " on the " + (bv == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels");
+            long semBytes = CudaKernels.deterministicSemaphores(s) * 4;
+            try (DeviceBuffer sem = allocate(semBytes)) {
+                device.zero(sem, semBytes);
+                kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv, true), grid, bv.threads(),
+                        bv.smem(s.headDim()), device.stream(),
+                        Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                                ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), scale, ptr(sem)));
+            }
         }
+    }
+
+    /** Whether this backend's backward runs the deterministic kernels (ccalab.flash.deterministic). */
+    public boolean deterministicBackward() {
+        return deterministicBackward;
     }
 
     /**

@@ -107,6 +107,7 @@ public final class CudaBenchCli {
             doc.put("device", probe.describe());
             doc.put("kernels", probe.kernelsSource());
             doc.put("kernelBuildHash", cuda.kernelBuildHash());
+            doc.put("deterministicBackward", cuda.deterministicBackward());
             doc.put("jvm", System.getProperty("java.vm.name") + " " + Runtime.version());
             doc.put("checksPassed", !cli.checksFailed);
             doc.put("cells", cli.cells);

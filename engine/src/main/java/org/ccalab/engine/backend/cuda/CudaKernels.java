@@ -161,6 +161,29 @@ final class CudaKernels {
         return flashBackward(headDim, causal) + (v == BwdVariant.WGMMA ? BWD_WGMMA_SUFFIX : "");
     }
 
+    /**
+     * The deterministic backward (session 7, {@code ccalab.flash.deterministic}): the wgmma kernels with every fp32 add
+     * into dQ (and, with grouped heads, into dK / dV) in a fixed order across blocks, ordered by semaphores, so two
+     * runs on the same inputs give the same bits. wgmma at D = 64 and 128 only; one more argument, the semaphores.
+     */
+    static final String BWD_DETERMINISTIC_SUFFIX = "_det";
+
+    static boolean hasDeterministicBackward(int headDim, BwdVariant v) {
+        return v == BwdVariant.WGMMA && v.exists(headDim) && headDim != 256;
+    }
+
+    static String flashBackward(int headDim, boolean causal, BwdVariant v, boolean deterministic) {
+        if (deterministic && !hasDeterministicBackward(headDim, v))
+            throw new IllegalArgumentException("no deterministic backward for headDim " + headDim + " on " + v);
+        return flashBackward(headDim, causal, v) + (deterministic ? BWD_DETERMINISTIC_SUFFIX : "");
+    }
+
+    /** The deterministic backward's semaphores (ints, zeroed per launch): dQ [B][Hq][ceil(T/64)][2], then dK / dV [B][Hkv][ceil(T/128)][2]. */
+    static long deterministicSemaphores(AttentionShape s) {
+        long nQ = (s.tokens() + BWD_Q_TILE - 1) / BWD_Q_TILE, nKv = (s.tokens() + BWD_KV_TILE - 1) / BWD_KV_TILE;
+        return 2L * s.batch() * (s.qHeads() * nQ + s.kvHeads() * nKv);
+    }
+
     /** D = 64 and 128 take the wgmma backward where the device runs the sm_90a image ({@code hopper}); else mma.sync. */
     static BwdVariant backwardVariant(int headDim, boolean hopper) {
         return hopper && BwdVariant.WGMMA.exists(headDim) ? BwdVariant.WGMMA : BwdVariant.MMA;
@@ -359,6 +382,10 @@ final class CudaKernels {
             if (BwdVariant.WGMMA.exists(d)) {
                 names.add(flashBackward(d, true, BwdVariant.WGMMA));
                 names.add(flashBackward(d, false, BwdVariant.WGMMA));
+            }
+            if (hasDeterministicBackward(d, BwdVariant.WGMMA)) {
+                names.add(flashBackward(d, true, BwdVariant.WGMMA, true));
+                names.add(flashBackward(d, false, BwdVariant.WGMMA, true));
             }
         }
         for (int d : PROLOGUE_HEAD_DIMS) {
