@@ -70,13 +70,25 @@ final class RecordBinder {
             return ctor.newInstance(args);
         } catch (InvocationTargetException e) {
             if (e.getCause() instanceof InvalidConfigException ice) {
-                throw path.isEmpty() ? ice : ice.under(path);
+                InvalidConfigException named = missing(ice, json, types, names);
+                throw path.isEmpty() ? named : named.under(path);
             }
             if (e.getCause() instanceof RuntimeException re) throw new InvalidConfigException(path.isEmpty() ? type.getSimpleName() : path, re.getMessage());
             throw new IllegalStateException(e.getCause());
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("cannot construct " + type.getName(), e);
         }
+    }
+
+    /**
+     * A record check that failed on a primitive the request left out (bound as 0/false) says so: "is required"
+     * and the rule, not "got 0" for a value nobody sent (e.g. a cca variant without headDim).
+     */
+    private static InvalidConfigException missing(InvalidConfigException ice, Map<String, ?> json, Class<?>[] types,
+                                                  List<String> names) {
+        int i = names.indexOf(ice.field());
+        if (i < 0 || json.containsKey(ice.field()) || !types[i].isPrimitive()) return ice;
+        return new InvalidConfigException(ice.field(), "is required: " + ice.reason().replaceFirst(", got (0|0\\.0|false)$", ""));
     }
 
     static Object convert(Object value, Class<?> type, Type generic, String path) {

@@ -139,6 +139,18 @@ class SweepExpanderTest {
     }
 
     @Test
+    void shouldSayAParameterIsRequiredWhenItsCheckFailsOnAValueTheRequestLeftOut() {
+        InvalidSweepException e = (InvalidSweepException) org.assertj.core.api.Assertions.catchThrowable(() ->
+                expander.expand(bench(List.of(map("family", "cca", "dModel", 256, "nHeads", 2),
+                        map("family", "cca", "dModel", 256, "nHeads", 2, "headDim", 0)), Map.of(), map())));
+
+        assertThat(e.violations()).extracting(InvalidConfigException::field, InvalidConfigException::reason)
+                .containsExactly(org.assertj.core.api.Assertions.tuple("variants[0].headDim", "is required: must be in [1, 512]"),
+                        org.assertj.core.api.Assertions.tuple("variants[1].headDim", "must be in [1, 512], got 0"),
+                        org.assertj.core.api.Assertions.tuple("benchmark.batch", "is required: must be in [1, 256]"));
+    }
+
+    @Test
     void shouldPlaceAGridValueFaultAtItsGridEntryAndABaseFaultAtTheBase() {
         InvalidSweepException e = (InvalidSweepException) org.assertj.core.api.Assertions.catchThrowable(() ->
                 expander.expand(bench(List.of(mha()), map("seqLen", List.of(64, 0, 200_000), "batch", List.of(1, "two")),
