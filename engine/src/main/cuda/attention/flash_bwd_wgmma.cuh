@@ -1,4 +1,5 @@
-// defines: flash_bwd_wgmma_kernel<CAUSAL, VERSION> (D = 128) — Hopper (sm_90a) attention backward on wgmma.
+// defines: flash_bwd_wgmma_kernel<CAUSAL, VERSION, DET> (D = 128) — Hopper (sm_90a) attention backward on wgmma;
+// DET (v4 only): the deterministic instances (wgbwd::DqTurn, ordered_begin / ordered_end).
 // Shipped: VERSION 4 (flash_bwd_hd128[_causal]_wgmma4); v1-v5 and their measurements: docs/perf-log-wgmma.md.
 // Same contract as flash_bwd.cuh's flash_bwd_kernel (a drop-in: same arguments, grid, outputs):
 //   Q, dO [B, T, Hq, D] bf16; K, V [B, T, Hkv, D] bf16; LSE [B, Hq, T] fp32 (the forward's, natural log);
@@ -182,7 +183,8 @@ DEVI void load_lse_dv(float* sL, float* sDv, const float* Lb, const float* Db, i
 // one, det_kv_block), and a dQ tile takes its contributors from the highest K/V block down (dq_rank). Causal, K/V
 // block x starts at query tile 2x, so block x + 1 passed any tile two tiles before block x gets there: the waits
 // are mostly already satisfied. (Ascending ranks with the usual launch order ran at 0.37-0.42x the plain kernel:
-// every block waited for block 0; walking the tiles top down, 0.58-0.65x: the blocks met at every tile in lockstep.)
+// every block waited for block 0; walking the tiles top down, 0.58-0.65x: the blocks met at every tile in lockstep;
+// this order alone 0.58-0.64x, with DqTurn's deferred hand-over 0.61-0.72x: docs/perf-log.md, session 7.)
 // dK / dV: the query heads of a group in head order (lower heads launch first).
 template <int ID, int N>
 DEVI void named_sync() { asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "n"(N) : "memory"); }
