@@ -74,12 +74,20 @@ FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
 // block 384, dynamic shared memory wgbwd::SMEM_BYTES = 202752 bytes (opt-in attribute needed).
 // v1 _wgmma: dQ waited for before the next query tile; v2 _wgmma2: the next tile's S^T / dP^T issued first.
 // Shipped: v4 (CudaKernels.BWD_WGMMA_SUFFIX = "_wgmma4"); measurements of v1-v5 in docs/perf-log-wgmma.md.
-#include "attention/flash_bwd_wgmma.cuh"  // defines: flash_bwd_wgmma_kernel
-#define FLASH_BWD_WGMMA(CAUSAL, VERSION, NAME)                       \
-    extern "C" __global__ void __launch_bounds__(wgbwd::NTHREADS, 1) \
-    NAME(FLASH_BWD_PARAMS) {                                         \
-        flash_bwd_wgmma_kernel<CAUSAL, VERSION>(FLASH_BWD_ARGS);     \
+#include "attention/flash_bwd_wgmma.cuh"       // defines: flash_bwd_wgmma_kernel
+#include "attention/flash_bwd_wgmma_hd64.cuh"  // defines: flash_bwd_wgmma64_kernel
+// One instance of a wgmma backward template, KERNEL<template arguments...>, with the flash backward's parameters;
+// the deterministic ones (DET = true) take the semaphores after them.
+#define FLASH_BWD_WGMMA_INSTANCE(NAME, KERNEL, NTHREADS, ...)                                                  \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME(FLASH_BWD_PARAMS) {                         \
+        KERNEL<__VA_ARGS__>(FLASH_BWD_ARGS);                                                                    \
     }
+#define FLASH_BWD_WGMMA_DET_INSTANCE(NAME, KERNEL, NTHREADS, ...)                                              \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME(FLASH_BWD_PARAMS, int* sem) {               \
+        KERNEL<__VA_ARGS__, true>(FLASH_BWD_ARGS, sem);                                                         \
+    }
+#define FLASH_BWD_WGMMA(CAUSAL, VERSION, NAME) \
+    FLASH_BWD_WGMMA_INSTANCE(NAME, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, CAUSAL, VERSION)
 FLASH_BWD_WGMMA(true, 1, flash_bwd_hd128_causal_wgmma)
 FLASH_BWD_WGMMA(false, 1, flash_bwd_hd128_wgmma)
 FLASH_BWD_WGMMA(true, 2, flash_bwd_hd128_causal_wgmma2)
@@ -98,12 +106,8 @@ FLASH_BWD_WGMMA(false, 5, flash_bwd_hd128_wgmma5)
 // ((T + 127) / 128, Hq, B), block 384, dynamic shared memory wgbwd64::Cfg<STAGES>::SMEM_BYTES: 120,832 bytes at 2
 // stages, 137,728 at 3). Shipped: the 2-stage "_wgmma4" (CudaKernels.BWD_WGMMA_SUFFIX, as D = 128's v4);
 // "_wgmma4s3": the 3-stage ring, for the lab.
-#include "attention/flash_bwd_wgmma_hd64.cuh"  // defines: flash_bwd_wgmma64_kernel
-#define FLASH_BWD_WGMMA64(CAUSAL, STAGES, NAME)                        \
-    extern "C" __global__ void __launch_bounds__(wgbwd64::NTHREADS, 1) \
-    NAME(FLASH_BWD_PARAMS) {                                           \
-        flash_bwd_wgmma64_kernel<CAUSAL, STAGES>(FLASH_BWD_ARGS);      \
-    }
+#define FLASH_BWD_WGMMA64(CAUSAL, STAGES, NAME) \
+    FLASH_BWD_WGMMA_INSTANCE(NAME, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, CAUSAL, STAGES)
 FLASH_BWD_WGMMA64(true, 2, flash_bwd_hd64_causal_wgmma4)
 FLASH_BWD_WGMMA64(false, 2, flash_bwd_hd64_wgmma4)
 FLASH_BWD_WGMMA64(true, 3, flash_bwd_hd64_causal_wgmma4s3)
@@ -112,16 +116,14 @@ FLASH_BWD_WGMMA64(false, 3, flash_bwd_hd64_wgmma4s3)
 // Deterministic backward ("_det", CudaKernels.BWD_DETERMINISTIC_SUFFIX): v4 at D = 128 and the D = 64 kernel with
 // their fp32 adds in a fixed order across blocks (wgbwd::ordered_begin): the arguments above plus the semaphores,
 // int [2 B (Hq ceil(T / 64) + Hkv ceil(T / 128))] zeroed by the caller. Same grid, block and shared memory.
-#define FLASH_BWD_WGMMA_DET(KERNEL, TARGS, NTHREADS, NAME)                \
-    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)             \
-    NAME(FLASH_BWD_PARAMS, int* sem) {                                    \
-        KERNEL<TARGS, true>(FLASH_BWD_ARGS, sem);                         \
-    }
-#define FLASH_BWD_DET_TARGS(...) __VA_ARGS__
-FLASH_BWD_WGMMA_DET(flash_bwd_wgmma_kernel, FLASH_BWD_DET_TARGS(true, 4), wgbwd::NTHREADS, flash_bwd_hd128_causal_wgmma4_det)
-FLASH_BWD_WGMMA_DET(flash_bwd_wgmma_kernel, FLASH_BWD_DET_TARGS(false, 4), wgbwd::NTHREADS, flash_bwd_hd128_wgmma4_det)
-FLASH_BWD_WGMMA_DET(flash_bwd_wgmma64_kernel, FLASH_BWD_DET_TARGS(true, 2), wgbwd64::NTHREADS, flash_bwd_hd64_causal_wgmma4_det)
-FLASH_BWD_WGMMA_DET(flash_bwd_wgmma64_kernel, FLASH_BWD_DET_TARGS(false, 2), wgbwd64::NTHREADS, flash_bwd_hd64_wgmma4_det)
+#define FLASH_BWD_WGMMA_DET(CAUSAL, NAME) \
+    FLASH_BWD_WGMMA_DET_INSTANCE(NAME, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, CAUSAL, 4)
+#define FLASH_BWD_WGMMA64_DET(CAUSAL, NAME) \
+    FLASH_BWD_WGMMA_DET_INSTANCE(NAME, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, CAUSAL, 2)
+FLASH_BWD_WGMMA_DET(true, flash_bwd_hd128_causal_wgmma4_det)
+FLASH_BWD_WGMMA_DET(false, flash_bwd_hd128_wgmma4_det)
+FLASH_BWD_WGMMA64_DET(true, flash_bwd_hd64_causal_wgmma4_det)
+FLASH_BWD_WGMMA64_DET(false, flash_bwd_hd64_wgmma4_det)
 
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)
