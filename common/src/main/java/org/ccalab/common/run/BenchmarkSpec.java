@@ -5,10 +5,12 @@ import org.ccalab.common.validation.Check;
 
 /**
  * One benchmark run: one variant timed at one (batch, seqLen) for each phase and scope listed.
- * Nulls take defaults: all phases, both scopes, causal, bf16, 3 warm-up and 10 timed iterations.
+ * Nulls take defaults: all phases, both scopes, causal, bf16, 3 warm-up and 10 timed iterations, not deterministic
+ * ({@code deterministic}: the BACKWARD phase times a backward that gives the same bits on every run; see
+ * {@link RunSpec#deterministic()}).
  */
 public record BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scope> scopes, Boolean causal,
-                            String dtype, Integer warmup, Integer iterations) {
+                            String dtype, Integer warmup, Integer iterations, Boolean deterministic) {
     public static final int MAX_SEQ_LEN = 131_072;
     public static final int MAX_BATCH = 256;
     public static final List<String> DTYPES = List.of("bf16", "fp16", "fp32", "fp64");
@@ -27,5 +29,12 @@ public record BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scop
         if (iterations == null) iterations = 10;
         Check.inRange("warmup", warmup, 0, 1000);
         Check.inRange("iterations", iterations, 1, 10_000);
+        if (deterministic == null) deterministic = false;
+    }
+
+    /** Without {@code deterministic} (false). */
+    public BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scope> scopes, Boolean causal, String dtype,
+                         Integer warmup, Integer iterations) {
+        this(batch, seqLen, phases, scopes, causal, dtype, warmup, iterations, null);
     }
 }

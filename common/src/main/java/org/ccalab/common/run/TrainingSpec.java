@@ -11,10 +11,13 @@ import org.ccalab.common.validation.Check;
  * {@code file:/path}. The size after a synthetic task's colon must be a positive integer (checked here, so the api
  * refuses {@code icr:abc} at submission); its range and its fit to seqLen are the engine's to judge
  * ({@code engine.data.Datasets}). tokenizer: {@code bytes} or {@code gpt2}. Nulls take the defaults below.
+ * deterministic: every backward of the run gives the same bits on every attempt (default false; see
+ * {@link RunSpec#deterministic()}).
  */
 public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, Integer seqLen, Integer batch,
                            Integer steps, Double learningRate, Integer warmupSteps, Double weightDecay,
-                           Double gradClip, Integer evalEvery, Integer checkpointEvery, Integer mlpHidden) {
+                           Double gradClip, Integer evalEvery, Integer checkpointEvery, Integer mlpHidden,
+                           Boolean deterministic) {
     public static final int MAX_STEPS = 1_000_000;
     /** Synthetic tasks sized by an integer after the colon, and what that integer counts. */
     private static final Map<String, String> SIZED_TASKS =
@@ -34,6 +37,7 @@ public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, In
         if (evalEvery == null) evalEvery = 50;
         if (checkpointEvery == null) checkpointEvery = 100;
         if (mlpHidden == null) mlpHidden = 0; // 0: the SwiGLU default, 8/3 * dModel rounded to 8
+        if (deterministic == null) deterministic = false;
         Check.that(!dataset.isBlank() && dataset.length() <= 512, "dataset", "must be 1..512 characters");
         checkSizedTask(dataset);
         Check.that(tokenizer.equals("bytes") || tokenizer.equals("gpt2"), "tokenizer",
@@ -49,6 +53,14 @@ public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, In
         Check.inRange("evalEvery", evalEvery, 1, MAX_STEPS);
         Check.inRange("checkpointEvery", checkpointEvery, 1, MAX_STEPS);
         Check.inRange("mlpHidden", mlpHidden, 0, 65_536);
+    }
+
+    /** Without {@code deterministic} (false). */
+    public TrainingSpec(String dataset, String tokenizer, Integer nLayers, Integer seqLen, Integer batch,
+                        Integer steps, Double learningRate, Integer warmupSteps, Double weightDecay,
+                        Double gradClip, Integer evalEvery, Integer checkpointEvery, Integer mlpHidden) {
+        this(dataset, tokenizer, nLayers, seqLen, batch, steps, learningRate, warmupSteps, weightDecay, gradClip,
+                evalEvery, checkpointEvery, mlpHidden, null);
     }
 
     private static void checkSizedTask(String dataset) {

@@ -215,4 +215,39 @@ class SweepExpanderTest {
         assertThat(SweepExpander.gridKeys(RunKind.BENCHMARK)).startsWith("seed", "batch", "seqLen").contains("phases", "dtype");
         assertThat(SweepExpander.gridKeys(RunKind.TRAINING)).contains("seed", "learningRate", "dataset", "steps").doesNotContain("phases");
     }
+
+    @Test
+    void shouldBindDeterministicDefaultingToFalseOnBothKindsAndSweepItAsAGridAxis() {
+        SweepRequest plain = bench(List.of(mha()), null, map("batch", 1, "seqLen", 64));
+        assertThat(expander.expand(plain)).singleElement().satisfies(p -> {
+            assertThat(p.spec().benchmark().deterministic()).isFalse();
+            assertThat(p.spec().deterministic()).isFalse();
+        });
+
+        List<SweepPoint> both = expander.expand(bench(List.of(mha()), map("deterministic", List.of(false, true)),
+                map("batch", 1, "seqLen", 64, "phases", List.of("backward"))));
+        assertThat(both).extracting(p -> p.spec().deterministic()).containsExactly(false, true);
+        assertThat(both.get(1).gridValues()).containsExactly(Map.entry("deterministic", true));
+
+        SweepRequest training = new SweepRequest(RunKind.TRAINING, List.of(mha()), null, null,
+                map("steps", 10, "deterministic", true));
+        assertThat(expander.expand(training)).singleElement().satisfies(p -> {
+            assertThat(p.spec().training().deterministic()).isTrue();
+            assertThat(p.spec().deterministic()).isTrue();
+        });
+        assertThat(SweepExpander.gridKeys(RunKind.BENCHMARK)).contains("deterministic");
+        assertThat(SweepExpander.gridKeys(RunKind.TRAINING)).contains("deterministic");
+    }
+
+    @Test
+    void shouldRejectADeterministicThatIsNotABooleanAtItsPath() {
+        assertThat(fields(() -> expander.expand(bench(List.of(mha()), null, map("batch", 1, "seqLen", 64, "deterministic", "yes")))))
+                .containsExactly("benchmark.deterministic");
+        assertThat(fields(() -> expander.expand(bench(List.of(mha()), map("deterministic", List.of(true, 1)), map("batch", 1, "seqLen", 64)))))
+                .containsExactly("grid.deterministic[1]");
+        assertThat(fields(() -> expander.expand(bench(List.of(mha()), map("deterministic", List.of(true, true)), map("batch", 1, "seqLen", 64)))))
+                .containsExactly("grid.deterministic[1]");
+        assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()), null, null,
+                map("deterministic", 0))))).containsExactly("training.deterministic");
+    }
 }
