@@ -59,4 +59,14 @@ public final class CpuEngine implements Engine {
     public EnvironmentFingerprint environment() {
         return environment;
     }
+
+    /**
+     * Every run's backward is deterministic here, whatever {@code spec.deterministic()} asks: float64, each result
+     * element written by one task in a fixed order (backend.cpu.Parallel, model.Dense), no atomics, so the thread
+     * count and timing change no bit.
+     */
+    @Override
+    public EnvironmentFingerprint environment(RunSpec spec) {
+        return environment.withDeterministicBackward(true);
+    }
 }

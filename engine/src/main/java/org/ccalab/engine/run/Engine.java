@@ -17,4 +17,12 @@ public interface Engine {
 
     /** The backend this engine computes on and the machine facts recorded with every run. */
     EnvironmentFingerprint environment();
+
+    /**
+     * What this engine records for one run of {@code spec} (STARTED): {@link #environment()} with, where the engine
+     * knows it, whether the run's backward is deterministic ({@link EnvironmentFingerprint#deterministicBackward}).
+     */
+    default EnvironmentFingerprint environment(RunSpec spec) {
+        return environment();
+    }
 }

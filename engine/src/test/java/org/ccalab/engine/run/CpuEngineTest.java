@@ -365,6 +365,27 @@ class CpuEngineTest {
     }
 
     @Test
+    void deterministicIsHonouredTriviallyAndRecordedAsDeterministicWhateverTheRunAsks() throws Exception {
+        RunSpec asked = new RunSpec(RunKind.TRAINING, new GqaConfig(32, 4, 2), 7, null,
+                new TrainingSpec("file:" + corpus(), "bytes", 1, 16, 4, 6, 1e-2, 2, 0.01, 1.0, 100, 100, 32, true));
+        RunSpec notAsked = new RunSpec(RunKind.TRAINING, asked.variant(), 7, null,
+                new TrainingSpec("file:" + corpus(), "bytes", 1, 16, 4, 6, 1e-2, 2, 0.01, 1.0, 100, 100, 32, false));
+        assertThat(engine().environment(asked).deterministicBackward()).isTrue();
+        assertThat(engine().environment(notAsked).deterministicBackward()).as("the CPU has no other mode").isTrue();
+        assertThat(engine().environment().deterministicBackward()).as("engine-wide: no run known").isNull();
+
+        // Grouped heads (dK/dV summed over query heads, where the GPU's atomics would reorder) give the same bits twice.
+        RecordingObserver first = new RecordingObserver(), second = new RecordingObserver();
+        engine().run(asked, work.resolve("a"), null, first);
+        engine().run(asked, work.resolve("b"), null, second);
+        assertThat(second.series("grad_norm")).extracting(p -> Double.doubleToRawLongBits(p.value()))
+                .isEqualTo(first.series("grad_norm").stream().map(p -> Double.doubleToRawLongBits(p.value())).toList())
+                .hasSize(6);
+        assertThat(second.series("train/loss")).extracting(MetricPoint::value)
+                .isEqualTo(first.series("train/loss").stream().map(MetricPoint::value).toList());
+    }
+
+    @Test
     void enginesHonourTheRequestedBackend() {
         assertThat(Engines.create("cpu")).isInstanceOf(CpuEngine.class);
         assertThat(Engines.create("auto").environment().backend()).isIn("cpu", "cuda");

@@ -37,9 +37,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
     /**
      * ccalab.flash.deterministic=true: the backward's fp32 adds in a fixed order (the "_det" wgmma kernels), so that
      * two runs give the same bits; shapes without such a kernel (mma.sync, D = 256, MLA) are refused, not run
-     * non-deterministically.
+     * non-deterministically. The backend-wide default; a run asks for it through {@link #DETERMINISTIC_BACKWARD}.
      */
     private final boolean deterministicBackward = Boolean.getBoolean("ccalab.flash.deterministic");
+    /** Bound true around one run (CudaEngine) that asked for a deterministic backward: it wins over a false default. */
+    public static final ScopedValue<Boolean> DETERMINISTIC_BACKWARD = ScopedValue.newInstance();
 
     private CudaBackend(CudaDevice device, KernelModule kernels, Cublas cublas, CudaProbe probe) {
         this.device = device;
@@ -329,7 +331,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
             int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};
             Pointer scale = floats((float) (1.0 / Math.sqrt(s.headDim())));
-            if (!deterministicBackward) {
+            if (!deterministicBackward()) {
                 kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv), grid, bv.threads(),
                         bv.smem(s.headDim()), device.stream(),
                         Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
@@ -351,9 +353,12 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
-    /** Whether this backend's backward runs the deterministic kernels (ccalab.flash.deterministic). */
+    /**
+     * Whether this backend's backward runs the deterministic kernels on this thread now: ccalab.flash.deterministic,
+     * or a run's {@link #DETERMINISTIC_BACKWARD} binding.
+     */
     public boolean deterministicBackward() {
-        return deterministicBackward;
+        return deterministicBackward || DETERMINISTIC_BACKWARD.orElse(false);
     }
 
     /**

@@ -44,18 +44,33 @@ public final class CudaEngine implements Engine, AutoCloseable {
         return new CudaEngine(CudaBackend.open());
     }
 
+    /**
+     * Runs {@code spec}. A run with a deterministic backward (its {@code deterministic}, or this worker's
+     * -Dccalab.flash.deterministic) is first checked by {@link DeterministicBackward#refusal}: one that needs a backward
+     * with no ordered-add form here fails as INVALID_CONFIG with the reason, before touching the device; otherwise the
+     * run executes with {@link CudaBackend#DETERMINISTIC_BACKWARD} bound, so every flash backward it launches (on this
+     * thread) is the deterministic one while other runs of this backend keep the default.
+     */
     @Override
     public void run(RunSpec spec, Path workDir, String resumeFrom, RunObserver observer) {
         try {
-            switch (spec.kind()) {
-                case BENCHMARK -> new CudaBenchmarkRun(cuda, spec, observer).execute();
-                case TRAINING -> {
-                    GpuTrainer.requireSupported(spec.variant());
-                    if (datasets == null) datasets = new Datasets(CorpusStore.fromEnvironment());
-                    new TrainingRun(spec, workDir, resumeFrom, observer, datasets, AttentionLayers::create,
-                            GpuTrainer.factory(cuda)).execute();
-                }
+            boolean deterministic = deterministicBackward(spec);
+            if (deterministic) {
+                String refusal = DeterministicBackward.refusal(spec,
+                        headDim -> cuda.backwardVariant(new AttentionShape(1, 1, 1, 1, headDim)));
+                if (refusal != null) throw new RunFailedException(FailureClass.INVALID_CONFIG, refusal);
             }
+            ScopedValue.where(CudaBackend.DETERMINISTIC_BACKWARD, deterministic).run(() -> {
+                switch (spec.kind()) {
+                    case BENCHMARK -> new CudaBenchmarkRun(cuda, spec, observer).execute();
+                    case TRAINING -> {
+                        GpuTrainer.requireSupported(spec.variant());
+                        if (datasets == null) datasets = new Datasets(CorpusStore.fromEnvironment());
+                        new TrainingRun(spec, workDir, resumeFrom, observer, datasets, AttentionLayers::create,
+                                GpuTrainer.factory(cuda)).execute();
+                    }
+                }
+            });
         } catch (RunStoppedException | RunFailedException e) {
             throw e;
         } catch (IllegalArgumentException e) { // InvalidConfigException included: bad shapes name their field
@@ -73,6 +88,17 @@ public final class CudaEngine implements Engine, AutoCloseable {
     @Override
     public EnvironmentFingerprint environment() {
         return environment;
+    }
+
+    /** This worker's fingerprint, saying whether {@code spec}'s backward runs the ordered-add kernels. */
+    @Override
+    public EnvironmentFingerprint environment(RunSpec spec) {
+        return environment.withDeterministicBackward(deterministicBackward(spec));
+    }
+
+    /** The run's option or the worker-wide -Dccalab.flash.deterministic: either asking makes it deterministic. */
+    private boolean deterministicBackward(RunSpec spec) {
+        return spec.deterministic() || cuda.deterministicBackward();
     }
 
     @Override

@@ -1,0 +1,80 @@
+package org.ccalab.engine.backend.cuda;
+
+import java.util.List;
+import java.util.function.IntFunction;
+import java.util.stream.IntStream;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.Phase;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.run.Scope;
+import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.common.variant.CcgqaConfig;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.MlaConfig;
+
+/**
+ * Whether the CUDA engine can give a run a deterministic backward (the run's {@code deterministic}, or the worker's
+ * {@code -Dccalab.flash.deterministic=true}), checked before the run touches the device so that it fails as
+ * INVALID_CONFIG with the reason instead of running a backward in atomic order. A run computes a backward when it
+ * trains, or benchmarks the BACKWARD phase; then, per kernel on that path:
+ * <ul>
+ * <li>the flash attention backward (MHA/GQA/MQA, and CCA/CCGQA's latent core): deterministic where
+ * {@link CudaKernels#hasDeterministicBackward} has an ordered-add instance for the head dim on the kernel this device
+ * runs ({@link CudaBackend#backwardVariant});
+ * <li>MLA's prefill-core backward (the wide flash backward, fp32 atomics into dQ): no deterministic form;
+ * <li>the CCA/CCGQA prologue backward (fp32 atomics into the key temperature and the stage-1 conv's weight and bias
+ * gradients: cca_prologue_bwd.cuh, cca_layer_bwd.cuh): no deterministic form, so CCA/CCGQA training and the
+ * BACKWARD/LAYER cell are refused; BACKWARD/CORE (the flash backward alone) is not.
+ * </ul>
+ * The rest of GPU training is deterministic already: cuBLAS GEMMs on one stream, the embedding and RMSNorm weight
+ * gradients summed without float atomics, the gradient norm in parameter order.
+ */
+final class DeterministicBackward {
+    private DeterministicBackward() {}
+
+    /**
+     * Why {@code spec} cannot run with a deterministic backward on a backend whose backward for a head dim is
+     * {@code kernelFor.apply(headDim)}, or null when it can (or computes no backward at all).
+     */
+    static String refusal(RunSpec spec, IntFunction<CudaKernels.BwdVariant> kernelFor) {
+        AttentionConfig v = spec.variant();
+        boolean training = spec.kind() == RunKind.TRAINING;
+        BenchmarkSpec bs = spec.benchmark();
+        if (!training && !bs.phases().contains(Phase.BACKWARD)) return null; // no backward to order
+        String what = training ? "training" : "the BACKWARD phase";
+        String prefix = "deterministic=true (the run's option or -Dccalab.flash.deterministic): ";
+        if (v instanceof MlaConfig)
+            return prefix + what + " of " + v.family() + " runs MLA's prefill-core backward, whose dQ adds are fp32 atomics"
+                    + " with no deterministic form on CUDA; run it with deterministic=false, or on a cpu worker"
+                    + " (deterministic by construction)";
+        boolean compressed = v instanceof CcaConfig || v instanceof CcgqaConfig;
+        if (compressed && (training || bs.scopes().contains(Scope.LAYER)))
+            return prefix + (training ? what : "the BACKWARD/LAYER cell") + " of " + v.family() + " runs the CCA prologue"
+                    + " backward, whose key-temperature and stage-1 conv gradients are fp32 atomics with no deterministic"
+                    + " form on CUDA; " + (training ? "" : "benchmark scopes [CORE] only (the flash backward), ")
+                    + "set deterministic=false, or use a cpu worker (deterministic by construction)";
+        int headDim = switch (v) {
+            case MhaConfig m -> m.headDim();
+            case GqaConfig g -> g.headDim();
+            case CcaConfig a -> a.headDim();
+            case CcgqaConfig g -> g.headDim();
+            default -> -1; // no CUDA kernels at all: the engine refuses the family itself
+        };
+        if (headDim < 0) return null;
+        CudaKernels.BwdVariant kernel = kernelFor.apply(headDim);
+        if (CudaKernels.hasDeterministicBackward(headDim, kernel)) return null;
+        return prefix + "this run's " + what + " needs the attention backward at head dim " + headDim + " on the "
+                + (kernel == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels, which have no deterministic"
+                + " (ordered-add) instance; those exist for the wgmma kernels on the sm_90a image at head dims "
+                + deterministicHeadDims() + "; set deterministic=false, or use a cpu worker (deterministic by construction)";
+    }
+
+    /** The head dims with an ordered-add backward instance (wgmma), as CudaKernels has them now. */
+    static List<Integer> deterministicHeadDims() {
+        return IntStream.of(32, 64, 96, 128, 192, 256)
+                .filter(d -> CudaKernels.hasDeterministicBackward(d, CudaKernels.BwdVariant.WGMMA)).boxed().toList();
+    }
+}

@@ -1,0 +1,67 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.function.IntFunction;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.Phase;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.run.Scope;
+import org.ccalab.common.run.TrainingSpec;
+import org.ccalab.common.variant.AttentionConfig;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.common.variant.CompressedConvSpec;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.MhaConfig;
+import org.ccalab.common.variant.MlaConfig;
+import org.junit.jupiter.api.Test;
+
+/** Which runs the CUDA engine refuses a deterministic backward, decided without a GPU (CI has none). */
+class DeterministicBackwardTest {
+    private static final IntFunction<CudaKernels.BwdVariant> SM90A = d -> CudaKernels.backwardVariant(d, true);
+    private static final IntFunction<CudaKernels.BwdVariant> AMPERE = d -> CudaKernels.backwardVariant(d, false);
+
+    private static RunSpec bench(AttentionConfig v, List<Phase> phases, List<Scope> scopes) {
+        return new RunSpec(RunKind.BENCHMARK, v, 0, new BenchmarkSpec(1, 128, phases, scopes, null, null, null, null, true), null);
+    }
+
+    private static RunSpec train(AttentionConfig v) {
+        return new RunSpec(RunKind.TRAINING, v, 0, null,
+                new TrainingSpec(null, null, null, null, null, 10, null, null, null, null, null, null, null, true));
+    }
+
+    @Test
+    void shouldAcceptMhaAndGqaAtTheHeadDimsWithAnOrderedAddKernelOnSm90a() {
+        assertThat(DeterministicBackward.refusal(train(new MhaConfig(256, 4)), SM90A)).isNull();          // D = 64
+        assertThat(DeterministicBackward.refusal(train(new GqaConfig(512, 4, 2)), SM90A)).isNull();      // D = 128
+        assertThat(DeterministicBackward.refusal(bench(new MhaConfig(512, 4), List.of(Phase.BACKWARD), null), SM90A)).isNull();
+    }
+
+    @Test
+    void shouldRefuseAHeadDimOrADeviceWithoutOneNamingTheHeadDimAndKernel() {
+        assertThat(DeterministicBackward.refusal(train(new MhaConfig(256, 4)), AMPERE))
+                .contains("deterministic=true", "head dim 64", "mma.sync", "cpu worker");
+        if (!DeterministicBackward.deterministicHeadDims().contains(256))
+            assertThat(DeterministicBackward.refusal(train(new MhaConfig(1024, 4)), SM90A)).contains("head dim 256");
+    }
+
+    @Test
+    void shouldRefuseMlaAndTheCcaPrologueBackwardButNotTheCcaCoreBackward() {
+        MlaConfig mla = MlaConfig.kvMatched(512, 4, 448);
+        assertThat(DeterministicBackward.refusal(train(mla), SM90A)).contains("MLA", "fp32 atomics");
+        assertThat(DeterministicBackward.refusal(bench(mla, List.of(Phase.BACKWARD), List.of(Scope.CORE)), SM90A)).contains("MLA");
+
+        CcaConfig cca = new CcaConfig(512, 4, 64, CompressedConvSpec.DEFAULT);
+        assertThat(DeterministicBackward.refusal(train(cca), SM90A)).contains("CCA prologue backward");
+        assertThat(DeterministicBackward.refusal(bench(cca, List.of(Phase.BACKWARD), null), SM90A)).contains("BACKWARD/LAYER");
+        assertThat(DeterministicBackward.refusal(bench(cca, List.of(Phase.BACKWARD), List.of(Scope.CORE)), SM90A)).isNull();
+    }
+
+    @Test
+    void shouldAcceptABenchmarkWithoutTheBackwardPhaseWhateverTheVariant() {
+        MlaConfig mla = MlaConfig.kvMatched(512, 4, 448);
+        assertThat(DeterministicBackward.refusal(bench(mla, List.of(Phase.FORWARD, Phase.DECODE), null), AMPERE)).isNull();
+    }
+}
