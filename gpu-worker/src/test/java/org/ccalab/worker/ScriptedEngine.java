@@ -25,9 +25,19 @@ public final class ScriptedEngine implements Engine {
     public volatile int checkpointEvery = 5;
     public volatile RuntimeException failAtStep5;
     public final List<Long> stepsRun = new CopyOnWriteArrayList<>();
+    /** Every spec the worker handed to the engine, in order. */
+    public final List<RunSpec> specs = new CopyOnWriteArrayList<>();
+    /**
+     * Not null: this engine behaves like a CUDA worker whose kernels cannot honour a deterministic backward for the
+     * run (CudaEngine's refusal), failing a run that asks with INVALID_CONFIG and this reason.
+     */
+    public volatile String refuseDeterministic;
 
     @Override
     public void run(RunSpec spec, Path workDir, String resumeFrom, RunObserver observer) {
+        specs.add(spec);
+        if (spec.deterministic() && refuseDeterministic != null)
+            throw new RunFailedException(org.ccalab.common.event.FailureClass.INVALID_CONFIG, refuseDeterministic);
         int steps = spec.training().steps();
         long first = resumeFrom == null ? 1 : Long.parseLong(resumeFrom.substring(resumeFrom.lastIndexOf('-') + 1)) + 1;
         for (long step = first; step <= steps; step++) {
@@ -56,6 +66,12 @@ public final class ScriptedEngine implements Engine {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** As a CUDA engine without the worker-wide default: deterministic when the run asks. */
+    @Override
+    public EnvironmentFingerprint environment(RunSpec spec) {
+        return environment().withDeterministicBackward(spec.deterministic());
     }
 
     @Override

@@ -81,7 +81,9 @@ class WorkerKafkaTest {
     void subscribe() {
         engine.stepMillis = 20;
         engine.failAtStep5 = null;
+        engine.refuseDeterministic = null;
         engine.stepsRun.clear();
+        engine.specs.clear();
         Map<String, Object> props = KafkaTestUtils.consumerProps(broker, "probe-" + UUID.randomUUID(), false);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumer = new DefaultKafkaConsumerFactory<>(props, new StringDeserializer(), new StringDeserializer()).createConsumer();
@@ -220,6 +222,45 @@ class WorkerKafkaTest {
 
         assertThat(last.failure().failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
         assertThat(last.failure().message()).contains("nHeads");
+    }
+
+    @Test
+    void aDeterministicRequestReachesTheEngineAndItsStartedEventSaysSo() {
+        UUID det = UUID.randomUUID();
+        // As the scheduler sends it: the option inside the kind's spec, in JSON.
+        kafka.send(Topics.RUNS_REQUESTED, det.toString(), """
+                {"runId":"%s","attempt":1,"spec":{"kind":"TRAINING","seed":1,
+                 "variant":{"family":"mha","dModel":64,"nHeads":4},"training":{"steps":3,"deterministic":true}}}"""
+                .formatted(det)).join();
+        List<RunEvent> events = eventsUntilTerminal(det);
+        assertThat(events.getLast().type()).isEqualTo(EventType.SUCCEEDED);
+        assertThat(engine.specs).singleElement().satisfies(s -> {
+            assertThat(s.deterministic()).isTrue();
+            assertThat(s.training().deterministic()).isTrue();
+        });
+        assertThat(events.getFirst().environment().deterministicBackward()).isTrue();
+
+        UUID plain = request(3, null);
+        assertThat(eventsUntilTerminal(plain).getFirst().environment().deterministicBackward()).isFalse();
+        assertThat(engine.specs.getLast().deterministic()).isFalse();
+    }
+
+    @Test
+    void aDeterministicRunTheEngineCannotHonourFailsAsInvalidConfigWithTheReason() {
+        engine.refuseDeterministic = "deterministic=true: no deterministic backward for head dim 256 on the mma.sync kernels";
+        UUID runId = UUID.randomUUID();
+        TrainingSpec training = new TrainingSpec(null, null, null, null, null, 20, null, null, null, null, null, null, null, true);
+        send(Topics.RUNS_REQUESTED, runId, new RunRequest(runId, 1, UUID.randomUUID(),
+                new RunSpec(RunKind.TRAINING, new MhaConfig(64, 4), 7, null, training), null));
+
+        List<RunEvent> events = eventsUntilTerminal(runId);
+
+        assertThat(events.getLast().type()).isEqualTo(EventType.FAILED);
+        assertThat(events.getLast().failure().failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
+        assertThat(events.getLast().failure().message()).contains("deterministic=true", "head dim 256");
+        assertThat(engine.stepsRun).as("never run non-deterministically").isEmpty();
+        // A run that does not ask still runs on the same worker.
+        assertThat(eventsUntilTerminal(request(3, null)).getLast().type()).isEqualTo(EventType.SUCCEEDED);
     }
 
     @Test

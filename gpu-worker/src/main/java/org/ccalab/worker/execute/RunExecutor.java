@@ -75,13 +75,15 @@ public class RunExecutor implements SmartLifecycle {
             throw new IllegalStateException("already running " + current.get().request().runId() + "; one run per device");
         }
         try {
-            session.started(engine.environment());
+            // The run's own fingerprint: it says whether this attempt's backward is deterministic (the spec's
+            // deterministic, or the worker-wide -Dccalab.flash.deterministic on CUDA; always on the CPU).
+            session.started(engine.environment(request.spec()));
         } catch (RuntimeException e) {
             current.set(null);
             throw e;
         }
-        log.info("run {} attempt {} started ({} {})", request.runId(), request.attempt(), request.spec().kind(),
-                request.spec().variant().getClass().getSimpleName());
+        log.info("run {} attempt {} started ({} {}{})", request.runId(), request.attempt(), request.spec().kind(),
+                request.spec().variant().getClass().getSimpleName(), request.spec().deterministic() ? ", deterministic" : "");
         long every = properties.heartbeatInterval().toMillis();
         ScheduledFuture<?> beat = heartbeats.scheduleAtFixedRate(() -> heartbeat(session), every, every, TimeUnit.MILLISECONDS);
         device.execute(() -> {
