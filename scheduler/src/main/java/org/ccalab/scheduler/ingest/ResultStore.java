@@ -31,11 +31,13 @@ class ResultStore {
     void environment(UUID run, int attempt, EnvironmentFingerprint env) {
         jdbc.sql("""
                         insert into run_environment(run_id, attempt, git_commit, git_dirty, engine_version, kernel_build_hash,
-                                                    backend, gpu_model, driver_version, cuda_version, jvm, host)
-                        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing""")
+                                                    backend, gpu_model, driver_version, cuda_version, jvm, host,
+                                                    deterministic_backward)
+                        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing""")
                 .params(run, attempt, known(env.gitCommit()), env.gitDirty(), known(env.engineVersion()),
                         known(env.kernelBuildHash()), known(env.backend()), known(env.gpuModel()),
-                        known(env.driverVersion()), known(env.cudaVersion()), known(env.jvm()), known(env.host()))
+                        known(env.driverVersion()), known(env.cudaVersion()), known(env.jvm()), known(env.host()),
+                        env.deterministicBackward())
                 .update();
     }
 

@@ -142,6 +142,33 @@ class EventIngestionTest {
     }
 
     @Test
+    void aDeterministicSpecIsDispatchedAsStoredAndEachAttemptRecordsWhetherItsBackwardWasDeterministic() {
+        String spec = """
+                {"kind":"BENCHMARK","variant":{"family":"mha","dModel":64,"nHeads":4},"seed":3,
+                 "benchmark":{"batch":1,"seqLen":16,"phases":["BACKWARD"],"deterministic":true}}""";
+        UUID run;
+        try (TopicProbe requests = new TopicProbe(brokers, Topics.RUNS_REQUESTED)) {
+            run = runs.run(runs.experiment(0), 0, 0, spec, true, 3);
+            RunRequest sent = await().atMost(PATIENCE).until(() -> requests.forKey(run).stream()
+                    .map(r -> json.readValue(r.value(), RunRequest.class)).findFirst().orElse(null), r -> r != null);
+            assertThat(sent.spec().deterministic()).as("the stored option reaches the worker").isTrue();
+            assertThat(sent.spec().benchmark().deterministic()).isTrue();
+        }
+        UUID id = run;
+        worker.send(worker.started(id, 1, 0).withEnvironment(WorkerSimulator.ENV.withDeterministicBackward(true)));
+        await().atMost(PATIENCE).until(() -> runs.status(id).equals("RUNNING"));
+        assertThat(runs.jdbc().sql("select deterministic_backward from run_environment where run_id = ? and attempt = 1")
+                .param(id).query(Boolean.class).single()).isTrue();
+        worker.send(worker.terminal(id, 1, 1, EventType.SUCCEEDED)); // frees the one worker slot
+        await().atMost(PATIENCE).until(() -> runs.status(id).equals("SUCCEEDED"));
+
+        // A worker that does not say (an older one) leaves it unknown, not false.
+        UUID other = runningRun(3);
+        assertThat(runs.jdbc().sql("select deterministic_backward from run_environment where run_id = ?")
+                .param(other).query((rs, n) -> rs.getObject(1)).list()).containsExactly((Object) null);
+    }
+
+    @Test
     void aFailureRetryingCannotHelpEndsTheRunWithItsClassAndMessage() {
         UUID run = runningRun(3);
         worker.send(worker.failed(run, 1, 1, FailureClass.OUT_OF_MEMORY, "CUDA out of memory: tried to allocate 8 GiB"));
