@@ -47,3 +47,22 @@ export function TextField({ path, label, value, onChange, errors, placeholder, h
     </div>
   );
 }
+
+/**
+ * The run's deterministic backward ({@code benchmark.deterministic} / {@code training.deterministic}): same bits on
+ * every run, at some speed cost on a GPU; a CUDA worker fails the run where it has no deterministic kernel for it.
+ */
+export function DeterministicField({ base, checked, onChange, errors }: { base: 'benchmark' | 'training'; checked: boolean; onChange: (checked: boolean) => void; errors: ErrorMap }) {
+  const path = `${base}.deterministic`;
+  return (
+    <div className={`field${errors[path] ? ' field-invalid' : ''}`}>
+      <label>
+        <input {...inputProps(path, errors)} type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} /> deterministic backward
+      </label>
+      <small>
+        Same bits on every run (CUDA: ordered adds, slower; a shape without such a kernel fails the run; CPU: always).
+      </small>
+      <FieldMessages path={path} errors={errors} />
+    </div>
+  );
+}

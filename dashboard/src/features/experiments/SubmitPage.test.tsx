@@ -169,4 +169,25 @@ describe('SubmitPage', () => {
     expect(screen.getByLabelText('dModel')).toHaveValue('4096');
     expect(screen.getByLabelText('nKvHeads')).toHaveValue('8');
   });
+
+  it('sends the deterministic backward checkbox in the base spec and shows its field error beside it', async () => {
+    const api = fakeApi({
+      'GET /api/variants': { status: 503, body: {} },
+      'POST /api/variants/cost': { body: COST },
+      'POST /api/experiments': {
+        status: 400,
+        body: { title: 'Invalid experiment', status: 400, errors: [{ field: 'training.deterministic', message: 'must be true or false, got "yes"' }] },
+      },
+    });
+    renderAt('/submit?preset=cpu-tiny-training');
+    const box = await screen.findByRole('checkbox', { name: 'deterministic backward' });
+    expect(box).not.toBeChecked();
+    await userEvent.click(box);
+    await userEvent.click(screen.getByRole('button', { name: 'Submit experiment' }));
+    await waitFor(() => expect(api.calls.some((c) => c.method === 'POST' && c.url === '/api/experiments')).toBe(true));
+    const post = api.calls.find((c) => c.method === 'POST' && c.url === '/api/experiments')!;
+    expect((post.body as { training: { deterministic?: boolean } }).training.deterministic).toBe(true);
+    expect(await screen.findByText('must be true or false, got "yes"')).toBeInTheDocument();
+    expect(screen.getByRole('checkbox', { name: 'deterministic backward' })).toHaveAttribute('aria-invalid', 'true');
+  });
 });

@@ -10,7 +10,7 @@ import { runsApi } from '../runs/api';
 import { experimentsApi } from './api';
 import { BUILT_IN_FAMILIES, type FamilySpec } from './catalog';
 import { curlCommand } from './curl';
-import { FieldMessages, TextField, inputProps, type ErrorMap } from './Field';
+import { DeterministicField, FieldMessages, TextField, inputProps, type ErrorMap } from './Field';
 import { fieldId, mapFieldErrors } from './fieldErrors';
 import {
   BENCHMARK_GRID_PARAMS,
@@ -299,6 +299,7 @@ export function SubmitPage() {
               <label>
                 <input type="checkbox" checked={form.benchmark.causal} onChange={(e) => set({ benchmark: { ...form.benchmark, causal: e.target.checked } })} /> causal
               </label>
+              <DeterministicField base="benchmark" checked={form.deterministic} onChange={(deterministic) => set({ deterministic })} errors={shownErrors} />
             </div>
           </fieldset>
         ) : (
@@ -310,6 +311,7 @@ export function SubmitPage() {
                 <TextField key={f} path={`training.${f}`} label={f} value={form.training[f]} onChange={(v) => set({ training: { ...form.training, [f]: v } })} errors={shownErrors} inputMode={f === 'dataset' || f === 'tokenizer' ? 'text' : 'decimal'} />
               ))}
             </div>
+            <DeterministicField base="training" checked={form.deterministic} onChange={(deterministic) => set({ deterministic })} errors={shownErrors} />
           </fieldset>
         )}
 

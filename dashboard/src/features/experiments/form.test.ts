@@ -47,6 +47,32 @@ describe('toRequest', () => {
   });
 });
 
+describe('deterministic backward', () => {
+  it('is off by default and sent in the base of either kind only when checked', () => {
+    const form = initialForm();
+    expect(form.deterministic).toBe(false);
+    expect(toRequest(form).benchmark).not.toHaveProperty('deterministic');
+    form.deterministic = true;
+    expect(toRequest(form).benchmark).toMatchObject({ deterministic: true });
+    form.kind = 'TRAINING';
+    expect(toRequest(form).training).toMatchObject({ deterministic: true });
+    expect(toRequest(form).benchmark).toBeUndefined();
+  });
+
+  it('loads back from a request (a re-run keeps it) and can be a grid axis with its errors placed', () => {
+    const back = formFromRequest({ name: 'r', kind: 'TRAINING', variants: [], grid: {}, training: { steps: 5, deterministic: true } }, BUILT_IN_FAMILIES);
+    expect(back.deterministic).toBe(true);
+    expect(back.training.steps).toBe('5');
+    const off = formFromRequest({ name: 'r', kind: 'BENCHMARK', variants: [], grid: {}, benchmark: { batch: 1 } }, BUILT_IN_FAMILIES);
+    expect(off.deterministic).toBe(false);
+    off.grid = [{ uid: 'g', param: 'deterministic', values: 'false, true' }];
+    expect(toRequest(off).grid).toEqual({ deterministic: [false, true] });
+    expect(runCount({ ...off, variants: [draftFromConfig({ family: 'gqa', dModel: 256, nHeads: 4, nKvHeads: 2 }, gqaSpec)] })).toBe(2);
+    expect(formPaths(off, BUILT_IN_FAMILIES)).toContain('benchmark.deterministic');
+    expect(formPaths(back, BUILT_IN_FAMILIES)).toContain('training.deterministic');
+  });
+});
+
 describe('sweep size and cost length', () => {
   it('multiplies variants by every grid axis', () => {
     const form = formFromRequest(EXPERIMENT_PRESETS.find((p) => p.id === 'paper-kernel-curve')!.request, BUILT_IN_FAMILIES);

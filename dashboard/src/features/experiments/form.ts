@@ -36,6 +36,8 @@ export interface FormState {
     iterations: string;
   };
   training: Record<TrainingField, string>;
+  /** The run's deterministic backward (benchmark.deterministic or training.deterministic); sent only when true. */
+  deterministic: boolean;
   grid: GridRow[];
 }
 
@@ -57,8 +59,8 @@ export const TRAINING_FIELDS = [
 export type TrainingField = (typeof TRAINING_FIELDS)[number];
 const TRAINING_TEXT_FIELDS: readonly string[] = ['dataset', 'tokenizer'];
 
-export const BENCHMARK_GRID_PARAMS = ['seed', 'seqLen', 'batch', 'dtype', 'causal', 'warmup', 'iterations'];
-export const TRAINING_GRID_PARAMS = ['seed', ...TRAINING_FIELDS];
+export const BENCHMARK_GRID_PARAMS = ['seed', 'seqLen', 'batch', 'dtype', 'causal', 'warmup', 'iterations', 'deterministic'];
+export const TRAINING_GRID_PARAMS = ['seed', ...TRAINING_FIELDS, 'deterministic'];
 
 let counter = 0;
 export function uid(prefix = 'u'): string {
@@ -80,6 +82,7 @@ export function initialForm(): FormState {
     variants: [],
     benchmark: { batch: '1', seqLen: '1024', phases: ['FORWARD', 'BACKWARD', 'DECODE'], scopes: ['LAYER'], causal: true, dtype: 'bf16', warmup: '', iterations: '' },
     training: { ...emptyTraining(), dataset: 'recall', tokenizer: 'bytes', steps: '200', seqLen: '64', batch: '8' },
+    deterministic: false,
     grid: [],
   };
 }
@@ -144,6 +147,7 @@ export function toRequest(form: FormState): CreateExperimentRequest {
     putNumber(base, 'seqLen', b.seqLen);
     putNumber(base, 'warmup', b.warmup);
     putNumber(base, 'iterations', b.iterations);
+    if (form.deterministic) base.deterministic = true;
     req.benchmark = base;
   } else {
     const base: Record<string, unknown> = {};
@@ -152,6 +156,7 @@ export function toRequest(form: FormState): CreateExperimentRequest {
       if (text.trim() === '') continue;
       base[f] = TRAINING_TEXT_FIELDS.includes(f) ? text.trim() : parseScalar(text);
     }
+    if (form.deterministic) base.deterministic = true;
     req.training = base;
   }
   for (const row of form.grid) {
@@ -203,6 +208,7 @@ export function formFromRequest(req: CreateExperimentRequest, families: FamilySp
     form.training = emptyTraining();
     for (const f of TRAINING_FIELDS) if (t[f] !== undefined && t[f] !== null) form.training[f] = String(t[f]);
   }
+  form.deterministic = (req.benchmark?.deterministic ?? req.training?.deterministic) === true;
   form.grid = Object.entries(req.grid ?? {}).map(([param, values]) => ({ uid: uid('g'), param, values: values.join(', ') }));
   return form;
 }

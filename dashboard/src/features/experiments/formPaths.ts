@@ -9,9 +9,9 @@ export function formPaths(form: FormState, families: FamilySpec[]): string[] {
     for (const p of families.find((f) => f.family === v.family)?.parameters ?? []) paths.push(`variants[${i}].${p.name}`);
   });
   if (form.kind === 'BENCHMARK') {
-    paths.push('benchmark', ...['batch', 'seqLen', 'phases', 'scopes', 'causal', 'dtype', 'warmup', 'iterations'].map((f) => `benchmark.${f}`));
+    paths.push('benchmark', ...['batch', 'seqLen', 'phases', 'scopes', 'causal', 'dtype', 'warmup', 'iterations', 'deterministic'].map((f) => `benchmark.${f}`));
   } else {
-    paths.push('training', ...TRAINING_FIELDS.map((f) => `training.${f}`));
+    paths.push('training', ...TRAINING_FIELDS.map((f) => `training.${f}`), 'training.deterministic');
   }
   for (const row of form.grid) if (row.param) paths.push(`grid.${row.param}`);
   return paths;

@@ -23,8 +23,8 @@ beforeEach(() => {
         status,
         attempt: 1,
         maxAttempts: 3,
-        spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16 } },
-        environments: [{ attempt: 1, backend: 'cpu', host: 'box' }],
+        spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16, deterministic: true } },
+        environments: [{ attempt: 1, backend: 'cpu', host: 'box', deterministicBackward: true }],
         checkpoints: [{ step: 15, uri: 'file:///ck/15', sha256: 'abc', bytes: 2048 }],
         metrics: [{ name: 'train/loss' }],
         failure: status === 'FAILED' ? { failureClass: 'DIVERGED', message: 'loss is NaN at step 3' } : undefined,
@@ -54,6 +54,7 @@ describe('RunPage', () => {
     renderRun();
     await screen.findByText('file:///ck/15');
     expect(screen.getByText('worker w1')).toBeInTheDocument();
+    expect(screen.getByTestId('deterministic')).toHaveTextContent('requested; yes (CPU backend: deterministic by construction)');
     // The exact cost of the run's variant at its sequence length sits beside the measurements.
     expect(await screen.findByText('3.07k', {}, { timeout: 2000 })).toBeInTheDocument();
     expect(screen.getByLabelText('Cost model at S = 16')).toBeInTheDocument();

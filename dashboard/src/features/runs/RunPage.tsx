@@ -13,6 +13,7 @@ import { CellsTable } from './CellsTable';
 import { eventSummary } from './eventSummary';
 import { flatten } from './flatten';
 import { MetricCharts } from './MetricCharts';
+import { determinismSummary } from './determinism';
 
 function KeyValues({ data, label }: { data: Record<string, string>; label: string }) {
   const entries = Object.entries(data);
@@ -98,6 +99,10 @@ export function RunPage() {
         <div>
           <dt>{run.finishedAt ? 'Duration' : 'Running for'}</dt>
           <dd>{run.startedAt ? duration(run.startedAt, run.finishedAt) : '—'}</dd>
+        </div>
+        <div>
+          <dt>Deterministic backward</dt>
+          <dd data-testid="deterministic">{determinismSummary(run.spec, envs)}</dd>
         </div>
         <div>
           <dt>Config hash</dt>

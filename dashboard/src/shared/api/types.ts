@@ -30,9 +30,13 @@ export interface BenchmarkBase {
   dtype?: string;
   warmup?: number;
   iterations?: number;
+  /** Time a backward that gives the same bits on every run (default false). */
+  deterministic?: boolean;
 }
 
 export interface TrainingBase {
+  /** Every backward gives the same bits on every run (default false). */
+  deterministic?: boolean;
   dataset?: string;
   tokenizer?: string;
   nLayers?: number;
@@ -137,6 +141,8 @@ export interface EnvironmentFingerprint {
   cudaVersion?: string;
   jvm?: string;
   host?: string;
+  /** Whether this attempt's backward was deterministic; null/absent: the worker did not record it. */
+  deterministicBackward?: boolean | null;
 }
 
 export interface Checkpoint {
