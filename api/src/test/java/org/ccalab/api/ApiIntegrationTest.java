@@ -313,6 +313,43 @@ class ApiIntegrationTest {
     }
 
     @Test
+    void shouldStoreAndShowEachRunsDeterministicOptionAndWhetherItsAttemptWasDeterministic() {
+        // deterministic swept as a grid axis of a benchmark; a training run takes it from its base; absent = false.
+        JsonNode bench = create(benchmark("det-" + UUID.randomUUID(), "128").replace("\"grid\": {\"seqLen\": [128]},",
+                "\"grid\": {\"deterministic\": [false, true]},").replace("\"batch\": 1,", "\"batch\": 1, \"seqLen\": 128,"));
+        List<Map<String, Object>> stored = jdbc.queryForList(
+                "SELECT spec::text AS spec, config_hash FROM run WHERE experiment_id = ? ORDER BY ordinal",
+                UUID.fromString(bench.get("id").asString()));
+        assertThat(stored).extracting(m -> json.readValue((String) m.get("spec"), RunSpec.class).deterministic())
+                .containsExactly(false, true, false, true);
+        assertThat(stored.get(1).get("config_hash")).as("the option is part of what the hash identifies")
+                .isNotEqualTo(stored.get(0).get("config_hash"));
+        JsonNode runs = http.get("/api/runs?experimentId=" + bench.get("id").asString() + "&sort=ordinal,asc").json().get("items");
+        assertThat(runs).extracting(n -> n.get("spec").get("benchmark").get("deterministic").asBoolean())
+                .containsExactly(false, true, false, true);
+        assertThat(runs).extracting(n -> n.get("grid").get("deterministic").asBoolean()).containsExactly(false, true, false, true);
+
+        JsonNode train = create(training("det-train-" + UUID.randomUUID()).replace("\"batch\": 4}", "\"batch\": 4, \"deterministic\": true}"));
+        UUID run = runId(train, 0);
+        assertThat(http.get("/api/runs/" + run).json().get("spec").get("training").get("deterministic").asBoolean()).isTrue();
+        JsonNode plain = create(training("det-plain-" + UUID.randomUUID()));
+        assertThat(http.get("/api/runs/" + runId(plain, 0)).json().get("spec").get("training").get("deterministic").asBoolean())
+                .isFalse();
+
+        // What the worker recorded per attempt: attempt 1 by an older worker (unknown), attempt 2 deterministic.
+        fixtures.environment(run, 1, null);
+        fixtures.environment(run, 2, true);
+        JsonNode envs = http.get("/api/runs/" + run).json().get("environments");
+        assertThat(envs.get(0).get("deterministicBackward") == null || envs.get(0).get("deterministicBackward").isNull()).isTrue();
+        assertThat(envs.get(1).get("deterministicBackward").asBoolean()).isTrue();
+
+        Http.Response bad = http.post("/api/experiments", training("det-bad-" + UUID.randomUUID())
+                .replace("\"batch\": 4}", "\"batch\": 4, \"deterministic\": \"yes\"}"));
+        assertThat(bad.status()).isEqualTo(400);
+        assertThat(bad.json().get("errors").get(0).get("field").asString()).isEqualTo("training.deterministic");
+    }
+
+    @Test
     void shouldReadARunWithItsEnvironmentCheckpointsSeriesCellsAndEvents() {
         JsonNode created = create(training("detail-" + UUID.randomUUID()));
         UUID run = runId(created, 0);

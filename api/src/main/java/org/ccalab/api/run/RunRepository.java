@@ -86,7 +86,7 @@ public class RunRepository {
                         rs.getBoolean("git_dirty"), rs.getString("engine_version"), rs.getString("kernel_build_hash"),
                         rs.getString("backend"), rs.getString("gpu_model"), rs.getString("driver_version"),
                         rs.getString("cuda_version"), rs.getString("jvm"), rs.getString("host"),
-                        Sql.instant(rs, "recorded_at"))).list();
+                        rs.getObject("deterministic_backward", Boolean.class), Sql.instant(rs, "recorded_at"))).list();
     }
 
     List<RunView.Checkpoint> checkpoints(UUID id) {

@@ -26,9 +26,15 @@ public record RunView(UUID id, UUID experimentId, String experimentName, int ord
 
     public record Failure(String failureClass, String message) {}
 
+    /**
+     * {@code deterministicBackward}: whether this attempt's backward gave the same bits on every run (true on the CPU
+     * backend, by construction; on CUDA when the run's {@code deterministic} or the worker's default asked); null when
+     * the worker did not record it.
+     */
     public record Environment(int attempt, String gitCommit, boolean gitDirty, String engineVersion,
                               String kernelBuildHash, String backend, String gpuModel, String driverVersion,
-                              String cudaVersion, String jvm, String host, Instant recordedAt) {}
+                              String cudaVersion, String jvm, String host, Boolean deterministicBackward,
+                              Instant recordedAt) {}
 
     public record Checkpoint(long step, String uri, String sha256, long bytes, int attempt, Instant createdAt) {}
 

@@ -42,11 +42,17 @@ public final class Fixtures {
     }
 
     public void environment(UUID run, int attempt) {
+        environment(run, attempt, null);
+    }
+
+    /** {@code deterministicBackward} null: as a worker that did not record it. */
+    public void environment(UUID run, int attempt, Boolean deterministicBackward) {
         jdbc.update("""
                 INSERT INTO run_environment (run_id, attempt, git_commit, git_dirty, engine_version, kernel_build_hash,
-                                             backend, gpu_model, driver_version, cuda_version, jvm, host)
-                VALUES (?, ?, 'abc123', false, '0.1.0', 'k-hash', 'cpu', 'none', 'unknown', 'unknown', '25', 'host-a')
-                """, run, attempt);
+                                             backend, gpu_model, driver_version, cuda_version, jvm, host,
+                                             deterministic_backward)
+                VALUES (?, ?, 'abc123', false, '0.1.0', 'k-hash', 'cpu', 'none', 'unknown', 'unknown', '25', 'host-a', ?)
+                """, run, attempt, deterministicBackward);
     }
 
     public void checkpoint(UUID run, long step) {
