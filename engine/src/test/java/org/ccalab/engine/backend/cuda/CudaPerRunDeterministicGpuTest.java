@@ -1,0 +1,97 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.ccalab.common.event.FailureClass;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.Phase;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.run.Scope;
+import org.ccalab.common.run.TrainingSpec;
+import org.ccalab.common.variant.CcaConfig;
+import org.ccalab.common.variant.CompressedConvSpec;
+import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.engine.backend.cuda.CudaBenchCli.Random;
+import org.ccalab.engine.run.RecordingObserver;
+import org.ccalab.engine.run.RunFailedException;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * On a GPU host (tag {@code gpu}) whose driver runs the sm_90a image, without -Dccalab.flash.deterministic: a run's
+ * {@link CudaBackend#DETERMINISTIC_BACKWARD} binding makes the backward deterministic inside that run only (the same
+ * bits twice, GQA 8q/2kv at D = 128, where query heads add into one KV head), and {@link CudaEngine} refuses a run
+ * whose backward has no ordered-add form (CCA training) as INVALID_CONFIG while running a deterministic MHA/GQA
+ * BACKWARD benchmark and recording it in the run's fingerprint.
+ */
+@Tag("gpu")
+class CudaPerRunDeterministicGpuTest {
+    @TempDir
+    Path work;
+
+    @Test
+    void aRunsBindingMakesTheBackwardDeterministicInsideItOnly() throws Exception {
+        assumeFalse(Boolean.getBoolean("ccalab.flash.deterministic"), "needs the worker-wide default off");
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        try (CudaBackend cuda = CudaBackend.open()) {
+            AttentionShape s = new AttentionShape(1, 1000, 8, 2, 128);
+            assertThat(cuda.backwardVariant(s)).as("needs the sm_90a image").isEqualTo(CudaKernels.BwdVariant.WGMMA);
+            assertThat(cuda.deterministicBackward()).isFalse();
+            ScopedValue.Carrier run = ScopedValue.where(CudaBackend.DETERMINISTIC_BACKWARD, true);
+            float[][] first = run.call(() -> {
+                assertThat(cuda.deterministicBackward()).isTrue();
+                return gradients(cuda, s);
+            });
+            float[][] again = run.call(() -> gradients(cuda, s));
+            for (int i = 0; i < 3; i++) assertThat(again[i]).as(new String[] {"dq", "dk", "dv"}[i]).isEqualTo(first[i]);
+            assertThat(cuda.deterministicBackward()).as("unbound again after the run").isFalse();
+        }
+    }
+
+    @Test
+    void theEngineRefusesWhatItCannotOrderAndRecordsWhatItRan() {
+        assumeFalse(Boolean.getBoolean("ccalab.flash.deterministic"), "needs the worker-wide default off");
+        try (CudaEngine engine = CudaEngine.create()) {
+            RunSpec cca = new RunSpec(RunKind.TRAINING, new CcaConfig(256, 2, 128, CompressedConvSpec.DEFAULT), 1, null,
+                    new TrainingSpec(null, null, 1, 64, 2, 3, null, null, null, null, null, null, null, true));
+            assertThatThrownBy(() -> engine.run(cca, work.resolve("cca"), null, new RecordingObserver()))
+                    .isInstanceOfSatisfying(RunFailedException.class, e -> {
+                        assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
+                        assertThat(e.getMessage()).contains("CCA prologue backward");
+                    });
+
+            RunSpec bench = new RunSpec(RunKind.BENCHMARK, new GqaConfig(1024, 8, 2), 1,
+                    new BenchmarkSpec(1, 1024, List.of(Phase.BACKWARD), List.of(Scope.CORE, Scope.LAYER), true, "bf16", 1, 3, true), null);
+            RecordingObserver cells = new RecordingObserver();
+            engine.run(bench, work.resolve("bench"), null, cells);
+            assertThat(cells.cells).isNotEmpty().allSatisfy(c -> assertThat(c.p50Ms()).isPositive());
+            assertThat(engine.environment(bench).deterministicBackward()).isTrue();
+            RunSpec plain = new RunSpec(RunKind.BENCHMARK, bench.variant(), 1,
+                    new BenchmarkSpec(1, 1024, List.of(Phase.BACKWARD), null, true, "bf16", 1, 3, false), null);
+            assertThat(engine.environment(plain).deterministicBackward()).isFalse();
+        }
+    }
+
+    /** dq, dk, dv of one backward on fixed random inputs (the forward's o and lse from the same backend). */
+    private static float[][] gradients(CudaBackend cuda, AttentionShape s) {
+        try (DeviceBuffer q = cuda.uploadBf16(Random.bf16(s.qElements(), 61));
+             DeviceBuffer k = cuda.uploadBf16(Random.bf16(s.kvElements(), 62));
+             DeviceBuffer v = cuda.uploadBf16(Random.bf16(s.kvElements(), 63));
+             DeviceBuffer g = cuda.uploadBf16(Random.bf16(s.qElements(), 64));
+             DeviceBuffer o = cuda.allocate(s.qElements() * 2);
+             DeviceBuffer lse = cuda.allocate((long) s.batch() * s.qHeads() * s.tokens() * 4);
+             DeviceBuffer dq = cuda.allocate(s.qElements() * 4); DeviceBuffer dk = cuda.allocate(s.kvElements() * 4);
+             DeviceBuffer dv = cuda.allocate(s.kvElements() * 4)) {
+            cuda.flashForward(o, lse, q, k, v, s, true, s.kvHeads());
+            cuda.flashBackward(dq, dk, dv, q, k, v, o, lse, g, s, true);
+            return new float[][] {cuda.downloadFloats(dq, (int) s.qElements()), cuda.downloadFloats(dk, (int) s.kvElements()),
+                    cuda.downloadFloats(dv, (int) s.kvElements())};
+        }
+    }
+}
