@@ -150,6 +150,8 @@ class PlatformIT {
             JsonNode detail = api.getJson("/api/runs/" + runId);
             assertThat(detail.path("status").asString()).isEqualTo("SUCCEEDED");
             assertThat(detail.path("environments").get(0).path("backend").asString()).isEqualTo("cpu");
+            // The CPU backend is deterministic by construction: every attempt records it, asked for or not.
+            assertThat(detail.path("environments").get(0).path("deterministicBackward").asBoolean(false)).isTrue();
             JsonNode cells = api.getJson("/api/runs/" + runId + "/cells").path("cells");
             assertThat(cells.size()).as("cells of " + runId).isPositive();
             // OVQ keeps a bounded dictionary state instead of a per-token cache.
