@@ -22,7 +22,7 @@ WGMMA64_SMEM = 148480
 DECODE_WARPS, DECODE_STAGES, DECODE_CLUSTER, DECODE_MAX_SPLITS, DECODE_V3_BELOW = 8, 2, 1, 256, 16
 # The Hopper backward (CudaKernels.BwdVariant.WGMMA, attention/flash_bwd_wgmma.cuh v4 at D = 128,
 # flash_bwd_wgmma_hd64.cuh at D = 64): 384 threads, shared memory by head dim.
-BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, {128: 202752, 64: 120832}
+BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, BWD_WGMMA_SMEM = "_wgmma4", 384, {128: 202752, 64: 120832, 256: 231424}
 CCA_TT, CCA_TT_SHORT = 64, 32
 CCA_THREADS = 256
 
@@ -180,14 +180,14 @@ class Kernels:
                         olo)
         name = f"flash_bwd_hd{D}" + ("_causal" if causal else "")
         threads = 256
-        if D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps
+        if self.hopper and D in BWD_WGMMA_SMEM and not mma:  # D = 256: 64-key blocks (flash_bwd_wgmma_hd256.cuh)
+            name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 64 if D == 256 else 128, BWD_WGMMA_SMEM[D]
+        elif D == 256:  # flash_bwd_wide_kernel<256, 256, C, 64, 2, 64, STAGE>: 64-key tiles, 8 warps
             bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
-        elif self.hopper and D in BWD_WGMMA_SMEM and not mma:
-            name, threads, bkv, smem = name + BWD_WGMMA_SUFFIX, BWD_WGMMA_THREADS, 128, BWD_WGMMA_SMEM[D]
         else:
             bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
         if deterministic:
-            assert name.endswith(BWD_WGMMA_SUFFIX), "the deterministic backward is the wgmma kernels' (D 64 / 128)"
+            assert name.endswith(BWD_WGMMA_SUFFIX) and D != 256, "the deterministic backward is the wgmma kernels' (D 64 / 128)"
             # CudaKernels.deterministicSemaphores: dQ [B][Hq][ceil(T/64)][2], dK / dV [B][Hkv][ceil(T/128)][2]
             sem = torch.zeros(2 * B * (Hq * -(-T // 64) + Hkv * -(-T // 128)), device=q.device, dtype=torch.int32)
             self.launch(name + "_det", (-(-T // bkv), Hq, B), (threads, 1, 1), smem,

@@ -1,14 +1,15 @@
-"""Checks and times the Hopper wgmma attention backward (engine/src/main/cuda/attention/flash_bwd_wgmma.cuh, and at
-head dim 64 flash_bwd_wgmma_hd64.cuh).
+"""Checks and times the Hopper wgmma attention backward (engine/src/main/cuda/attention/flash_bwd_wgmma.cuh, at head
+dim 64 flash_bwd_wgmma_hd64.cuh, at 256 flash_bwd_wgmma_hd256.cuh).
 
     python3 bench/check_wgmma_bwd.py --fatbin F --out DIR [--variants wgmma,wgmma2] [--quick] [--no-timing]
     python3 bench/check_wgmma_bwd.py --fatbin F --out DIR --head-dim 64     (variants wgmma4, wgmma4s3: 2 / 3 stages)
+    python3 bench/check_wgmma_bwd.py --fatbin F --out DIR --head-dim 256    (variant wgmma4; "mma" = flash_bwd_wide)
     python3 bench/check_wgmma_bwd.py --fatbin F --profile-one wgmma4      (under ncu: 3 launches at MHA 16k causal)
     python3 bench/check_wgmma_bwd.py --fatbin x --summarize-ncu SRC.csv  (ncu's source page: hot SASS lines)
 
 Variants (kernel suffixes): wgmma (v1), wgmma2, wgmma3, wgmma4 (shipped), wgmma5; default wgmma4,wgmma5. At
 --head-dim 64: wgmma4 (2 stages, shipped) and wgmma4s3 (3 stages); the timed shapes become MHA 32x64, GQA 32q/8kv
-and CCA-4x 8q/8kv (E = 2048 at d 64).
+and CCA-4x 8q/8kv (E = 2048 at d 64); at --head-dim 256: MHA 8x256, GQA 8q/2kv, CCA-4x 2q/2kv.
 
 1. The driver loaded the sm_90a image (wgmma_arch_probe), else every wgmma kernel would trap.
 2. dQ, dK, dV of flash_bwd_hd128[_causal]_<variant> (and of the mma.sync flash_bwd_hd128 beside it) against float64
@@ -38,13 +39,14 @@ from torch.nn.attention import SDPBackend
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import side_by_side as sbs  # noqa: E402
-from ccalab_cuda import Kernels  # noqa: E402
+from ccalab_cuda import Kernels, wide_bwd_smem  # noqa: E402
 import cca_reference as ref  # noqa: E402
 from check_wgmma import add_tflops, arch_probe, print_table, timed_shapes  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
 BWD_THREADS = 384
-BWD_SMEM = {128: {"": 202752}, 64: {"wgmma4": 120832, "wgmma4s3": 137728}}  # wgbwd / wgbwd64::Cfg SMEM_BYTES
+BWD_SMEM = {128: {"": 202752}, 64: {"wgmma4": 120832, "wgmma4s3": 137728},  # wgbwd / wgbwd64::Cfg SMEM_BYTES
+            256: {"": 231424}}  # wgbwd256::SMEM_BYTES (every version)
 HD = [128]  # the head dim under test (--head-dim)
 VARIANTS = ["wgmma4", "wgmma5"]  # v4 (shipped) and v5 by default; v1-v3: "wgmma", "wgmma2", "wgmma3" (all measured: perf-log-wgmma.md)
 
@@ -54,7 +56,7 @@ def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
     variant None: the mma.sync v2 kernel (flash_bwd_hd128)."""
     B, T, Hq, D = q.shape
     Hkv = k.shape[2]
-    assert D in (64, 128) and Hq % Hkv == 0
+    assert D in (64, 128, 256) and Hq % Hkv == 0
     if outs is None:
         dq = torch.zeros(B, T, Hq, D, device=dev, dtype=torch.float32)
         dk = torch.zeros(B, T, Hkv, D, device=dev, dtype=torch.float32)
@@ -68,12 +70,15 @@ def wg_bwd(K, q, k, v, o, lse, do, causal=True, variant="wgmma", outs=None):
     rows = B * T * Hq
     K.launch(f"flash_bwd_preprocess_hd{D}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, Hq)
     name = f"flash_bwd_hd{D}" + ("_causal" if causal else "")
-    if variant is None:
+    bkv = 64 if D == 256 else 128  # D = 256: 64-key blocks (both kernels)
+    if variant is None and D == 256:  # flash_bwd_wide_kernel, the shipped mma.sync kernel at D = 256
+        threads, smem = 256, wide_bwd_smem(256, 256, 64, 64, True)
+    elif variant is None:
         threads, smem = 256, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
     else:
         smem = BWD_SMEM[D].get(variant, BWD_SMEM[D].get(""))
         name, threads = name + "_" + variant, BWD_THREADS
-    K.launch(name, (-(-T // 128), Hq, B), (threads, 1, 1), smem, dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv,
+    K.launch(name, (-(-T // bkv), Hq, B), (threads, 1, 1), smem, dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv,
              1.0 / math.sqrt(D))
     return dq, dk, dv
 
@@ -134,9 +139,17 @@ def timed_shapes64(quick):
             yield name, Hq, Hkv, T
 
 
+def timed_shapes256(quick):
+    """(name, Hq, Hkv, T) at head dim 256 (the paper grid's d 256 at E = 2048): MHA 8x256, GQA 8q/2kv, CCA-4x 2q/2kv."""
+    for (name, Hq, Hkv) in (("MHA 8x256", 8, 8), ("GQA 8q/2kv", 8, 2), ("CCA-4x 2q/2kv", 2, 2)):
+        for T in ([4096, 16384] if quick or Hq > 2 else [4096, 16384, 65536]):
+            yield name, Hq, Hkv, T
+
+
 def time_all(K, quick):
     rows = []
-    for (name, Hq, Hkv, T) in (timed_shapes(quick) if HD[0] == 128 else timed_shapes64(quick)):
+    shapes = {128: timed_shapes, 64: timed_shapes64, 256: timed_shapes256}[HD[0]]
+    for (name, Hq, Hkv, T) in shapes(quick):
         sets = []
         for _ in range(2):
             q = torch.randn(1, T, Hq, HD[0], device=dev).to(bf16)
@@ -212,7 +225,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--timing-only", action="store_true", help="skip the float64 checks (A/B timing of two builds)")
-    ap.add_argument("--head-dim", type=int, default=128, choices=(64, 128))
+    ap.add_argument("--head-dim", type=int, default=128, choices=(64, 128, 256))
     ap.add_argument("--variants", default=",".join(VARIANTS), help="kernel suffixes to check and time")
     ap.add_argument("--profile-one", default=None,
                     help="only launch this variant 3 times at MHA 16x128 T=16k causal (for ncu), then exit")
@@ -221,7 +234,8 @@ def main():
                          "with stall samples, and the 40 most-sampled instructions, then exit")
     a = ap.parse_args()
     HD[0] = a.head_dim
-    VARIANTS[:] = a.variants.split(",") if a.head_dim == 128 or a.variants != ",".join(VARIANTS) else ["wgmma4", "wgmma4s3"]
+    VARIANTS[:] = (a.variants.split(",") if a.head_dim == 128 or a.variants != ",".join(VARIANTS)
+                   else {64: ["wgmma4", "wgmma4s3"], 256: ["wgmma4"]}[a.head_dim])
     if a.summarize_ncu:
         summarize_ncu(a.summarize_ncu)
         return

@@ -113,6 +113,14 @@ FLASH_BWD_WGMMA64(false, 2, flash_bwd_hd64_wgmma4)
 FLASH_BWD_WGMMA64(true, 3, flash_bwd_hd64_causal_wgmma4s3)
 FLASH_BWD_WGMMA64(false, 3, flash_bwd_hd64_wgmma4s3)
 
+// Backward at D = 256 (attention/flash_bwd_wgmma_hd256.cuh, session 8): a drop-in for flash_bwd_hd256[_causal] (grid
+// ((T + 63) / 64, Hq, B) as flash_bwd_wide's, block 384, dynamic shared memory wgbwd256::SMEM_BYTES = 231,424 bytes).
+#include "attention/flash_bwd_wgmma_hd256.cuh"  // defines: flash_bwd_wgmma256_kernel
+#define FLASH_BWD_WGMMA256(CAUSAL, NAME) \
+    FLASH_BWD_WGMMA_INSTANCE(NAME, flash_bwd_wgmma256_kernel, wgbwd256::NTHREADS, CAUSAL)
+FLASH_BWD_WGMMA256(true, flash_bwd_hd256_causal_wgmma4)
+FLASH_BWD_WGMMA256(false, flash_bwd_hd256_wgmma4)
+
 // Deterministic backward ("_det", CudaKernels.BWD_DETERMINISTIC_SUFFIX): v4 at D = 128 and the D = 64 kernel with
 // their fp32 adds in a fixed order across blocks (wgbwd::ordered_begin): the arguments above plus the semaphores,
 // int [2 B (Hq ceil(T / 64) + Hkv ceil(T / 128))] zeroed by the caller. Same grid, block and shared memory.

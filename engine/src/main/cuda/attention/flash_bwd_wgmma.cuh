@@ -101,9 +101,11 @@ DEVI void issue_dq(float (&dq)[32], uint32_t sDS, uint32_t sKhalf) {
         wgmma_m64n64k16_ss<1, 1>(dq, wgfa::make_desc(sDS + kk * 2048, DS_BYTES, 1024),
                                  wgfa::make_desc(sKhalf + kk * 2048, KV_BYTES / 2, 1024), kk > 0);
 }
-DEVI void pack_a(uint32_t (&p)[BQ / 16][4], const float (&s)[32]) {
+// NN: 8-column groups of the accumulator tile (8: 64 query columns; the D = 256 kernel's warpgroups hold 4).
+template <int NN = 8>
+DEVI void pack_a(uint32_t (&p)[NN / 2][4], const float (&s)[4 * NN]) {
 #pragma unroll
-    for (int kk = 0; kk < BQ / 16; kk++) {
+    for (int kk = 0; kk < NN / 2; kk++) {
         p[kk][0] = pack_bf16(s[8 * kk + 0], s[8 * kk + 1]);
         p[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
         p[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
@@ -115,10 +117,10 @@ DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 // P^T = exp2(S^T * scale log2 e - LSE log2 e) in place for this thread's accumulators of a [64 keys x 64 q] tile
 // (keys kA, kB = kA + 8; query columns q0 + 8n + cq, +1); needMask: zero the entries above the causal diagonal and
 // the keys past T (only tiles that cross the diagonal or T need it). ls: the stage's LSE * log2 e.
-template <bool CAUSAL>
-DEVI void probs_t(float (&s)[32], const float* ls, bool needMask, int q0, int kA, int kB, int cq, float sl, int T) {
+template <bool CAUSAL, int NN = 8>
+DEVI void probs_t(float (&s)[4 * NN], const float* ls, bool needMask, int q0, int kA, int kB, int cq, float sl, int T) {
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
+    for (int n = 0; n < NN; n++) {
         const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
         s[4 * n + 0] = fast_exp2(fmaf(s[4 * n + 0], sl, -l.x));
         s[4 * n + 1] = fast_exp2(fmaf(s[4 * n + 1], sl, -l.y));
@@ -127,7 +129,7 @@ DEVI void probs_t(float (&s)[32], const float* ls, bool needMask, int q0, int kA
     }
     if (needMask) {
 #pragma unroll
-        for (int n = 0; n < 8; n++)
+        for (int n = 0; n < NN; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
@@ -136,9 +138,10 @@ DEVI void probs_t(float (&s)[32], const float* ls, bool needMask, int q0, int kA
     }
 }
 // dS^T = P^T o (dP^T - Dv) in place in dp (ds: the stage's Dv, same column layout as probs_t).
-DEVI void dscores_t(float (&dp)[32], const float (&p)[32], const float* ds, int cq) {
+template <int NN = 8>
+DEVI void dscores_t(float (&dp)[4 * NN], const float (&p)[4 * NN], const float* ds, int cq) {
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
+    for (int n = 0; n < NN; n++) {
         const float2 d = *reinterpret_cast<const float2*>(ds + n * 8 + cq);
         dp[4 * n + 0] = p[4 * n + 0] * (dp[4 * n + 0] - d.x);
         dp[4 * n + 1] = p[4 * n + 1] * (dp[4 * n + 1] - d.y);
@@ -147,12 +150,13 @@ DEVI void dscores_t(float (&dp)[32], const float (&p)[32], const float* ds, int 
     }
 }
 // dS^T (bf16 pairs from pack_a) to a [keys][64 q] shared tile of 128-byte swizzled rows: key rows rA, rB, query
-// columns 8n + cq, +1.
-DEVI void store_ds_t(uint8_t* dsT, const uint32_t (&sa)[BQ / 16][4], int rA, int rB, int cq) {
+// columns 8 (c0 + n) + cq, +1 (c0: the first 8-column group this thread's accumulators hold).
+template <int NN = 8>
+DEVI void store_ds_t(uint8_t* dsT, const uint32_t (&sa)[NN / 2][4], int rA, int rB, int cq, int c0 = 0) {
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
-        *reinterpret_cast<uint32_t*>(dsT + rA * 128 + ((n ^ (rA & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2];
-        *reinterpret_cast<uint32_t*>(dsT + rB * 128 + ((n ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
+    for (int n = 0; n < NN; n++) {
+        *reinterpret_cast<uint32_t*>(dsT + rA * 128 + (((c0 + n) ^ (rA & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2];
+        *reinterpret_cast<uint32_t*>(dsT + rB * 128 + (((c0 + n) ^ (rB & 7)) << 4) + cq * 2) = sa[n >> 1][(n & 1) * 2 + 1];
     }
 }
 // dQ (scaled) into a [64][DQ_LD] fp32 staging buffer: this thread's accumulator rows 16 wwarp + lane / 4 (+8),

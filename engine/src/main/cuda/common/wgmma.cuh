@@ -12,12 +12,13 @@
 // The accumulator operands of an m64nNk16 wgmma: N / 2 fp32 registers per thread, "+f" constraints in order.
 #define SM90_F8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), \
                       "+f"(d[i + 6]), "+f"(d[i + 7])
-#define SM90_ACC32(d) SM90_F8(d, 0), SM90_F8(d, 8), SM90_F8(d, 16), SM90_F8(d, 24)
+#define SM90_ACC16(d) SM90_F8(d, 0), SM90_F8(d, 8)
+#define SM90_ACC32(d) SM90_ACC16(d), SM90_F8(d, 16), SM90_F8(d, 24)
 #define SM90_ACC64(d) SM90_ACC32(d), SM90_F8(d, 32), SM90_F8(d, 40), SM90_F8(d, 48), SM90_F8(d, 56)
 
 // ... and their operand numbers in the instruction string.
-#define SM90_OPS32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
-                   "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define SM90_OPS16 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
+#define SM90_OPS32 SM90_OPS16 ", %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define SM90_OPS64 SM90_OPS32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, " \
                    "%49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
 
@@ -68,6 +69,17 @@ SM90_DEVI void wgmma_m64n64k16_ss(float (&d)[32], uint64_t descA, uint64_t descB
         "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
         "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" SM90_OPS32 "}, %32, %33, p, 1, 1, %35, %36;\n}\n"
         : SM90_ACC32(d)
+        : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
+        : "memory");
+}
+// D[64x32] (+)= A[64x16] * B[16x32], both from shared memory: the D = 256 backward's S^T, dP^T (<0, 0>: each
+// consumer warpgroup takes 32 of the 64 query columns).
+template <int TA, int TB>
+SM90_DEVI void wgmma_m64n32k16_ss(float (&d)[16], uint64_t descA, uint64_t descB, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {" SM90_OPS16 "}, %16, %17, p, 1, 1, %19, %20;\n}\n"
+        : SM90_ACC16(d)
         : "l"(descA), "l"(descB), "r"(accumulate), "n"(TA), "n"(TB)
         : "memory");
 }

@@ -127,10 +127,11 @@ final class CudaKernels {
     }
 
     /**
-     * The backward kernels: MMA, the mma.sync v2 above (D = 64 and 128, any device); WGMMA, the Hopper ones
-     * (attention/flash_bwd_wgmma.cuh at D = 128, flash_bwd_wgmma_hd64.cuh at D = 64 since session 7; sm_90a image
-     * only: other images trap): same arguments, grid and outputs, 384 threads (a producer warpgroup and two consumer
-     * warpgroups of 64 keys) and their own shared memory.
+     * The backward kernels: MMA, the mma.sync v2 above (D = 64 and 128, any device) and flash_bwd_wide at D = 256;
+     * WGMMA, the Hopper ones (attention/flash_bwd_wgmma.cuh at D = 128, flash_bwd_wgmma_hd64.cuh at D = 64 since
+     * session 7, flash_bwd_wgmma_hd256.cuh at D = 256 since session 8; sm_90a image only: other images trap): same
+     * arguments, grid and outputs as the MMA kernel of their head dim, 384 threads (a producer warpgroup and two
+     * consumer warpgroups) and their own shared memory.
      */
     enum BwdVariant {
         MMA, WGMMA;
@@ -142,15 +143,20 @@ final class CudaKernels {
         /**
          * WGMMA: K, V, 2 stages of Q / dO / LSE / Dv, the dS^T tile(s) (2 at D = 128, 1 at D = 64, where each
          * warpgroup reads only its own rows), the dQ staging and 1 KB alignment slack (wgbwd::SMEM_BYTES,
-         * wgbwd64::Cfg<2>::SMEM_BYTES).
+         * wgbwd64::Cfg<2>::SMEM_BYTES); D = 256: 64-key K, V tiles, 2 stages of Q / dO / LSE / Dv, two buffers of
+         * P^T and dS^T, no dQ staging (wgbwd256::SMEM_BYTES).
          */
         int smem(int headDim) {
             if (this == MMA) return flashBackwardSmem(headDim);
-            return headDim == 64 ? 120_832 : 202_752;
+            return switch (headDim) {
+                case 64 -> 120_832;
+                case 256 -> 231_424;
+                default -> 202_752;
+            };
         }
 
         boolean exists(int headDim) {
-            return this == MMA || headDim == 128 || headDim == 64;
+            return this == MMA || headDim == 128 || headDim == 64 || headDim == 256;
         }
     }
 
@@ -184,7 +190,7 @@ final class CudaKernels {
         return 2L * s.batch() * (s.qHeads() * nQ + s.kvHeads() * nKv);
     }
 
-    /** D = 64 and 128 take the wgmma backward where the device runs the sm_90a image ({@code hopper}); else mma.sync. */
+    /** D = 64, 128 and 256 take the wgmma backward where the device runs the sm_90a image ({@code hopper}); else mma.sync. */
     static BwdVariant backwardVariant(int headDim, boolean hopper) {
         return hopper && BwdVariant.WGMMA.exists(headDim) ? BwdVariant.WGMMA : BwdVariant.MMA;
     }
@@ -229,7 +235,7 @@ final class CudaKernels {
      */
     static final int BWD256_KV_TILE = 64, BWD256_Q_TILE = 64;
 
-    /** Keys per backward block (the grid's x extent is ceil(T / this)). */
+    /** Keys per backward block (the grid's x extent is ceil(T / this)), the same for both variants of a head dim. */
     static int flashBackwardKvTile(int headDim) {
         return headDim == 256 ? BWD256_KV_TILE : BWD_KV_TILE;
     }

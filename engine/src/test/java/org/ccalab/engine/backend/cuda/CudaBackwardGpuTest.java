@@ -15,9 +15,9 @@ import org.junit.jupiter.api.Test;
 /**
  * On a GPU host (tag {@code gpu}): each flash backward path, forced through {@code ccalab.flash.backward}, against
  * the CPU float64 backward on fresh random inputs: the mma.sync kernel everywhere, the wgmma kernel where the
- * driver runs the sm_90a image (the auto default there). D = 128 and 64 (both have a wgmma kernel), MHA and GQA,
- * causal and not, lengths off the 64-row query and 128-key tiles; the same 8e-3 bound as the benchmark CLI's check
- * phase.
+ * driver runs the sm_90a image (the auto default there). D = 128, 64 and 256 (each has a wgmma kernel; at 256 the
+ * mma.sync path is flash_bwd_wide), MHA and GQA, causal and not, lengths off the 64-row query and 64- / 128-key
+ * tiles; the same 8e-3 bound as the benchmark CLI's check phase.
  */
 @Tag("gpu")
 class CudaBackwardGpuTest {
@@ -46,7 +46,9 @@ class CudaBackwardGpuTest {
                         {new Variant("GQA 4q/2kv d64", "gqa", 4, 2, 64), 2, 150, true},
                         {new Variant("MHA 2x64", "mha", 2, 2, 64), 1, 333, false},
                         {new Variant("GQA 8q/2kv d64", "gqa", 8, 2, 64), 1, 77, false},
-                        {new Variant("MHA 2x64", "mha", 2, 2, 64), 1, 700, true}}) {
+                        {new Variant("MHA 2x64", "mha", 2, 2, 64), 1, 700, true},
+                        {new Variant("GQA 4q/2kv d256", "gqa", 4, 2, 256), 2, 150, true},
+                        {new Variant("MHA 2x256", "mha", 2, 2, 256), 1, 333, false}}) {
                     Variant v = (Variant) c[0];
                     Map<String, Err> errors = cli.backwardErrors(ref, v, (int) c[1], (int) c[2], (boolean) c[3]);
                     for (var e : errors.entrySet()) {
@@ -59,7 +61,7 @@ class CudaBackwardGpuTest {
             }
         }
         assertThat(failures).isEmpty();
-        assertThat(checked).isEqualTo(modes.size() * 8 * 3);
+        assertThat(checked).isEqualTo(modes.size() * 10 * 3);
     }
 
     private static CudaBackend open(String mode) {

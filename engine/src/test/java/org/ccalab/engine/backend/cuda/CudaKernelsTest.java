@@ -69,21 +69,26 @@ class CudaKernelsTest {
     }
 
     @Test
-    void theBackwardTakesTheWgmmaKernelAtHeadDims64And128OnTheSm90aImageOnly() {
+    void theBackwardTakesTheWgmmaKernelAtHeadDims64128And256OnTheSm90aImageOnly() {
         assertThat(CudaKernels.backwardVariant(128, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);
         assertThat(CudaKernels.backwardVariant(128, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
         assertThat(CudaKernels.backwardVariant(64, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);
         assertThat(CudaKernels.backwardVariant(64, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
-        assertThat(CudaKernels.backwardVariant(256, true)).isEqualTo(CudaKernels.BwdVariant.MMA);
+        assertThat(CudaKernels.backwardVariant(256, true)).isEqualTo(CudaKernels.BwdVariant.WGMMA);
+        assertThat(CudaKernels.backwardVariant(256, false)).isEqualTo(CudaKernels.BwdVariant.MMA);
         assertThat(CudaKernels.flashBackward(128, true, CudaKernels.BwdVariant.WGMMA))
                 .isEqualTo("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX);
         assertThat(CudaKernels.flashBackward(128, false, CudaKernels.BwdVariant.MMA)).isEqualTo("flash_bwd_hd128");
         assertThat(CudaKernels.all()).contains("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX,
                         "flash_bwd_hd128" + CudaKernels.BWD_WGMMA_SUFFIX,
-                        "flash_bwd_hd64_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd64" + CudaKernels.BWD_WGMMA_SUFFIX)
-                .noneMatch(n -> n.startsWith("flash_bwd_hd256") && n.contains("wgmma"));
-        // wgbwd64::Cfg<2>::SMEM_BYTES (static_assert in attention/flash_bwd_wgmma_hd64.cuh)
+                        "flash_bwd_hd64_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd64" + CudaKernels.BWD_WGMMA_SUFFIX,
+                        "flash_bwd_hd256_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd256" + CudaKernels.BWD_WGMMA_SUFFIX)
+                .noneMatch(n -> n.startsWith("flash_bwd_hd256") && n.endsWith(CudaKernels.BWD_DETERMINISTIC_SUFFIX));
+        // wgbwd64::Cfg<2>::SMEM_BYTES and wgbwd256::SMEM_BYTES (static_asserts in attention/flash_bwd_wgmma_hd64.cuh,
+        // _hd256.cuh); D = 256 keeps flash_bwd_wide's 64-key grid, within Hopper's 227 KB opt-in limit
         assertThat(CudaKernels.BwdVariant.WGMMA.smem(64)).isEqualTo(120_832);
+        assertThat(CudaKernels.BwdVariant.WGMMA.smem(256)).isEqualTo(231_424).isLessThanOrEqualTo(227 * 1024);
+        assertThat(CudaKernels.flashBackwardKvTile(256)).isEqualTo(64);
         // the deterministic instances: wgmma at D = 64 and 128 only, one semaphore slot pair per dQ tile and K/V block
         assertThat(CudaKernels.flashBackward(64, true, CudaKernels.BwdVariant.WGMMA, true))
                 .isEqualTo("flash_bwd_hd64_causal_wgmma4_det");
