@@ -325,15 +325,17 @@ class ApiIntegrationTest {
         assertThat(stored.get(1).get("config_hash")).as("the option is part of what the hash identifies")
                 .isNotEqualTo(stored.get(0).get("config_hash"));
         JsonNode runs = http.get("/api/runs?experimentId=" + bench.get("id").asString() + "&sort=ordinal,asc").json().get("items");
-        assertThat(runs).extracting(n -> n.get("spec").get("benchmark").get("deterministic").asBoolean())
+        // Written only when true: a spec that does not ask keeps the JSON (and hash) it had before the option.
+        assertThat(runs).extracting(n -> n.get("spec").get("benchmark").path("deterministic").asBoolean(false))
                 .containsExactly(false, true, false, true);
+        assertThat(runs.get(0).get("spec").get("benchmark").has("deterministic")).isFalse();
         assertThat(runs).extracting(n -> n.get("grid").get("deterministic").asBoolean()).containsExactly(false, true, false, true);
 
         JsonNode train = create(training("det-train-" + UUID.randomUUID()).replace("\"batch\": 4}", "\"batch\": 4, \"deterministic\": true}"));
         UUID run = runId(train, 0);
         assertThat(http.get("/api/runs/" + run).json().get("spec").get("training").get("deterministic").asBoolean()).isTrue();
         JsonNode plain = create(training("det-plain-" + UUID.randomUUID()));
-        assertThat(http.get("/api/runs/" + runId(plain, 0)).json().get("spec").get("training").get("deterministic").asBoolean())
+        assertThat(http.get("/api/runs/" + runId(plain, 0)).json().get("spec").get("training").path("deterministic").asBoolean(false))
                 .isFalse();
 
         // What the worker recorded per attempt: attempt 1 by an older worker (unknown), attempt 2 deterministic.

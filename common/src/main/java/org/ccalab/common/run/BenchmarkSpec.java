@@ -1,5 +1,6 @@
 package org.ccalab.common.run;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import org.ccalab.common.validation.Check;
 
@@ -7,10 +8,12 @@ import org.ccalab.common.validation.Check;
  * One benchmark run: one variant timed at one (batch, seqLen) for each phase and scope listed.
  * Nulls take defaults: all phases, both scopes, causal, bf16, 3 warm-up and 10 timed iterations, not deterministic
  * ({@code deterministic}: the BACKWARD phase times a backward that gives the same bits on every run; see
- * {@link RunSpec#deterministic()}).
+ * {@link RunSpec#deterministic()}; written to JSON only when true, so a spec that does not ask keeps the JSON, and the
+ * config hash, it had before the option existed).
  */
 public record BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scope> scopes, Boolean causal,
-                            String dtype, Integer warmup, Integer iterations, Boolean deterministic) {
+                            String dtype, Integer warmup, Integer iterations,
+                            @JsonInclude(JsonInclude.Include.NON_DEFAULT) Boolean deterministic) {
     public static final int MAX_SEQ_LEN = 131_072;
     public static final int MAX_BATCH = 256;
     public static final List<String> DTYPES = List.of("bf16", "fp16", "fp32", "fp64");

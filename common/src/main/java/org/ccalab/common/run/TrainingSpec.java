@@ -1,5 +1,6 @@
 package org.ccalab.common.run;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.Map;
 import org.ccalab.common.validation.Check;
 
@@ -12,12 +13,13 @@ import org.ccalab.common.validation.Check;
  * refuses {@code icr:abc} at submission); its range and its fit to seqLen are the engine's to judge
  * ({@code engine.data.Datasets}). tokenizer: {@code bytes} or {@code gpt2}. Nulls take the defaults below.
  * deterministic: every backward of the run gives the same bits on every attempt (default false; see
- * {@link RunSpec#deterministic()}).
+ * {@link RunSpec#deterministic()}); written to JSON only when true, so a spec that does not ask keeps the JSON, and
+ * the config hash, it had before the option existed.
  */
 public record TrainingSpec(String dataset, String tokenizer, Integer nLayers, Integer seqLen, Integer batch,
                            Integer steps, Double learningRate, Integer warmupSteps, Double weightDecay,
                            Double gradClip, Integer evalEvery, Integer checkpointEvery, Integer mlpHidden,
-                           Boolean deterministic) {
+                           @JsonInclude(JsonInclude.Include.NON_DEFAULT) Boolean deterministic) {
     public static final int MAX_STEPS = 1_000_000;
     /** Synthetic tasks sized by an integer after the colon, and what that integer counts. */
     private static final Map<String, String> SIZED_TASKS =

@@ -31,6 +31,18 @@ class RunSpecDeterministicTest {
     }
 
     @Test
+    void shouldWriteTheOptionOnlyWhenTrueSoSpecsThatDoNotAskKeepTheirJsonAndHash() {
+        RunSpec plain = new RunSpec(RunKind.BENCHMARK, new MhaConfig(64, 4), 3,
+                new BenchmarkSpec(1, 64, null, null, null, null, null, null, false), null);
+        RunSpec before = new RunSpec(RunKind.BENCHMARK, new MhaConfig(64, 4), 3,
+                new BenchmarkSpec(1, 64, null, null, null, null, null, null), null);
+        assertThat(json.readTree(json.writeValueAsString(plain)).get("benchmark").has("deterministic")).isFalse();
+        assertThat(json.writeValueAsString(plain)).isEqualTo(json.writeValueAsString(before));
+        TrainingSpec t = new TrainingSpec(null, null, null, null, null, 10, null, null, null, null, null, null, null, false);
+        assertThat(json.readTree(json.writeValueAsString(t)).has("deterministic")).isFalse();
+    }
+
+    @Test
     void shouldReadASpecStoredBeforeTheOptionExistedAsNotDeterministic() {
         RunSpec old = json.readValue("""
                 {"kind":"TRAINING","variant":{"family":"mha","dModel":64,"nHeads":4},"seed":1,
