@@ -15,6 +15,8 @@ from ccalab_cuda import Kernels, wide_bwd_smem
 
 FWD_BM, FWD_THREADS = 128, 256
 BWD_TILES = {(192, 128): 64, (96, 64): 64}  # (DQK, DV) -> query rows per tile (mla_bwd: 64 keys, 8 warps, staged)
+# the Hopper backward (attention/flash_bwd_wgmma_wide.cuh, "_wgmma"): wgbwdw::Layout<DQK, DV>::SMEM_BYTES, 384 threads
+BWD_WGMMA_SMEM = {(192, 128): 157696}
 FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
 FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
@@ -69,9 +71,11 @@ class MlaKernels:
                       out, lse, q, k, v, int(T), int(H), scale)
         return out, lse
 
-    def bwd(self, q, k, v, o, lse, do, causal=True, scale=None):
+    def bwd(self, q, k, v, o, lse, do, causal=True, scale=None, wgmma=None):
         """Backward of the prefill core: dq, dk [B,T,H,DQK], dv [B,T,H,DV] fp32 from dO [B,T,H,DV] bf16 and the
-        forward's o and lse (mla_bwd_qk<DQK>_v<DV>: flash_bwd_wide_kernel; Dv by flash_bwd_preprocess_hd<DV>)."""
+        forward's o and lse (mla_bwd_qk<DQK>_v<DV>: flash_bwd_wide_kernel, or its "_wgmma" twin on the sm_90a image
+        (flash_bwd_wgmma_wide_kernel, d_qk 192 / d_v 128); Dv by flash_bwd_preprocess_hd<DV>). wgmma None: as the
+        Java backend chooses (the wgmma kernel where it exists and the driver runs sm_90a)."""
         B, T, H, dqk = q.shape
         dv = v.shape[-1]
         bq = BWD_TILES[(dqk, dv)]
@@ -82,8 +86,14 @@ class MlaKernels:
         dvec = torch.empty(B, H, T, device=q.device, dtype=torch.float32)
         rows = B * T * H
         self.k.launch(f"flash_bwd_preprocess_hd{dv}", (-(-rows // 8), 1, 1), (256, 1, 1), 0, dvec, o, do, B, T, H)
-        self.k.launch(f"mla_bwd_qk{dqk}_v{dv}" + ("_causal" if causal else ""), (-(-T // 64), H, B),
-                      (256, 1, 1), wide_bwd_smem(dqk, dv, 64, bq, True), dq, dk, dvv, q, k, v, do, lse, dvec,
+        name = f"mla_bwd_qk{dqk}_v{dv}" + ("_causal" if causal else "")
+        if wgmma is None:
+            wgmma = self.k.hopper and (dqk, dv) in BWD_WGMMA_SMEM
+        if wgmma:
+            name, threads, smem = name + "_wgmma", 384, BWD_WGMMA_SMEM[(dqk, dv)]
+        else:
+            threads, smem = 256, wide_bwd_smem(dqk, dv, 64, bq, True)
+        self.k.launch(name, (-(-T // 64), H, B), (threads, 1, 1), smem, dq, dk, dvv, q, k, v, do, lse, dvec,
                       int(T), int(H), scale)
         return dq, dk, dvv
 

@@ -1,6 +1,6 @@
 """One GPU run: check the MLA kernels against float64 references, then time them beside PyTorch.
 
-    python3 bench/check_mla.py --fatbin PATH/ccalab.fatbin [--out DIR] [--skip-timing]
+    python3 bench/check_mla.py --fatbin PATH/ccalab.fatbin [--out DIR] [--skip-timing] [--backward-only]
 
 (a) Prefill core (mla_fwd_qk192_v128, mla_fwd_qk96_v64; causal and not; T 1..1024; B 1-2; H 16 and 4) against
     float64 attention on the same bf16 inputs; LSE against the float64 log-sum-exp.
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from side_by_side import bench as sbs_bench  # noqa: E402
-from ccalab_mla import BWD_TILES, DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
+from ccalab_mla import BWD_TILES, BWD_WGMMA_SMEM, DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
 
 dev = "cuda"
 bf16 = torch.bfloat16
@@ -117,9 +117,11 @@ def check_bwd(M):
     most twice the error of the plain bf16 implementation's autograd backward, plus a floor."""
     ok = True
     for (dqk, dv) in BWD_TILES:
-        for (B, T, H, causal) in ((1, 1, 4, True), (1, 77, 4, True), (2, 200, 4, False), (1, 333, 16, True),
-                                  (2, 513, 4, True), (1, 1024, 8, False), (1, 2048, 4, True)):
-            case = f"mla_bwd qk{dqk} v{dv} B{B} T{T} H{H} causal={causal}"
+        kernels = [False, True] if M.k.hopper and (dqk, dv) in BWD_WGMMA_SMEM else [False]
+        for (B, T, H, causal), wgmma in ((c, w) for c in ((1, 1, 4, True), (1, 77, 4, True), (2, 200, 4, False),
+                                                          (1, 333, 16, True), (2, 513, 4, True), (1, 1024, 8, False),
+                                                          (1, 2048, 4, True)) for w in kernels):
+            case = f"mla_bwd{'_wgmma' if wgmma else ''} qk{dqk} v{dv} B{B} T{T} H{H} causal={causal}"
 
             def run():
                 torch.manual_seed(hash((dqk, B, T, H, causal, "bwd")) % 100000)
@@ -129,7 +131,7 @@ def check_bwd(M):
                 do = torch.randn(B, T, H, dv, device=dev).to(bf16)
                 scale = 1.0 / math.sqrt(dqk)
                 o, lse = M.fwd(q, k, v, causal, scale)
-                dq, dk, dvv = M.bwd(q, k, v, o, lse, do, causal, scale)
+                dq, dk, dvv = M.bwd(q, k, v, o, lse, do, causal, scale, wgmma=wgmma)
                 torch.cuda.synchronize()
                 qd, kd, vd = (x.double().requires_grad_() for x in (q, k, v))
                 r, _ = attention_f64(qd, kd, vd, causal, scale)
@@ -326,6 +328,8 @@ def time_bwd(M):
         flops = 2.5 * H * T * T * (dqk + dv)  # backward = 2.5x the causal forward's FLOPs (FA convention)
         row = {"kind": "backward", "T": T, "H": H, "d_qk": dqk, "d_v": dv, "causal": True}
         timed("ours", row, lambda i: M.bwd(q, k, v, o, lse, do, True), reps=10)
+        if M.k.hopper:  # the mma.sync kernel beside the wgmma one the backend picks on Hopper
+            timed("ours_mma", row, lambda i: M.bwd(q, k, v, o, lse, do, True, wgmma=False), reps=10)
         for label, be, pad in (("sdpa_flash_vpad", SDPBackend.FLASH_ATTENTION, True),
                                ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION, False)):
             qb, kb = (x.transpose(1, 2).detach().clone().requires_grad_() for x in (q, k))
@@ -413,17 +417,21 @@ def main():
     ap.add_argument("--fatbin", required=True)
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--backward-only", action="store_true", help="only (a)'s backward checks and its timing")
     args = ap.parse_args()
     RESULTS["device"] = torch.cuda.get_device_name()
     RESULTS["torch"] = torch.__version__
     print(f"device {RESULTS['device']}, torch {RESULTS['torch']}", flush=True)
     M = MlaKernels(args.fatbin)
-    ok = check_prefill(M)
-    ok &= check_bwd(M)
-    ok &= check_decode(M)
-    ok &= check_layer_steps(M)
+    ok = check_bwd(M)
+    if not args.backward_only:
+        ok &= check_prefill(M)
+        ok &= check_decode(M)
+        ok &= check_layer_steps(M)
+    timings = [("timing backward", time_bwd)] if args.backward_only else [
+        ("timing prefill", time_prefill), ("timing backward", time_bwd), ("timing decode", time_decode)]
     if not args.skip_timing:
-        for name, fn in (("timing prefill", time_prefill), ("timing backward", time_bwd), ("timing decode", time_decode)):
+        for name, fn in timings:
             try:
                 fn(M)
             except Exception as ex:  # noqa: BLE001 - timing failures are reported, checks still count

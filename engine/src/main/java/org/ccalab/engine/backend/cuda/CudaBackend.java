@@ -103,7 +103,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     }
 
     /**
-     * Whether the forward (D = 64 and 128) and the backward (D = 64 and 128) run on the wgmma kernels. {@code ccalab.flash.forward} and
+     * Whether the forward (D = 64 and 128) and the backward (D = 64, 128, 256 and MLA 192 / 128) run on the wgmma kernels. {@code ccalab.flash.forward} and
      * {@code ccalab.flash.backward}, each: auto (default: wgmma when the driver loaded the fatbin's sm_90a image,
      * which a one-thread probe kernel reports; its other images would trap), mma (always the mma.sync kernels),
      * wgmma (required: fails if the device cannot run it). See CudaKernels.useWgmma.
@@ -122,13 +122,18 @@ public final class CudaBackend implements Backend, AutoCloseable {
         hopperForward = CudaKernels.useWgmma("ccalab.flash.forward", fwd, arch, sm90a == 1);
         hopperBackward = CudaKernels.useWgmma("ccalab.flash.backward", bwd, arch, sm90a == 1);
         LOG.info(() -> "CUDA backend (image " + arch + (sm90a == 1 ? ", sm_90a" : "") + "): D=64/128 forward on "
-                + (hopperForward ? "wgmma" : "mma.sync") + ", D=64/128 backward on " + (hopperBackward ? "wgmma" : "mma.sync")
+                + (hopperForward ? "wgmma" : "mma.sync") + ", D=64/128/256 and MLA 192/128 backward on " + (hopperBackward ? "wgmma" : "mma.sync")
                 + (deterministicBackward ? " (deterministic)" : ""));
     }
 
     /** The forward layout this backend launches for a shape. */
     CudaKernels.FlashVariant flashVariant(AttentionShape s) {
         return CudaKernels.flashVariant(s, hopperForward);
+    }
+
+    /** Whether the backward runs the wgmma kernels where a head dim has one (ccalab.flash.backward, the sm_90a image). */
+    boolean wgmmaBackward() {
+        return hopperBackward;
     }
 
     /** The backward kernel this backend launches for a shape. */

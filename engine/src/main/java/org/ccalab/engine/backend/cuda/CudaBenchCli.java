@@ -208,7 +208,7 @@ public final class CudaBenchCli {
     }
 
     private void checkMlaBackward(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal) {
-        String name = CudaMlaKernels.bwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads;
+        String name = new CudaMla(cuda).bwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads;
         // bf16 probabilities and dS in the MMAs, as flash_bwd
         mlaBackwardErrors(ref, batch, tokens, heads, qkDim, vDim, causal).forEach((grad, err) -> record("check",
                 name + " " + grad, err.rel() < 8e-3, err, Map.of()));
@@ -638,7 +638,7 @@ public final class CudaBenchCli {
                         double btf = 2.5 * tf * st.p50() / bw.p50();
                         mlaCell("backward", "core", c, t, 1, bw, btf, 0);
                         table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, bw.p50(), btf,
-                                CudaMlaKernels.bwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
+                                mla.bwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
                     }
                 }
             } finally {

@@ -35,15 +35,27 @@ public final class CudaMla {
     private final KernelModule kernels;
     private final CudaDevice device;
     private final Limits limits;
+    private final boolean wgmmaBackward;
 
     CudaMla(CudaBackend cuda) {
-        this(cuda.kernels(), cuda.device(), Limits.ofDevice0());
+        this(cuda.kernels(), cuda.device(), Limits.ofDevice0(), cuda.wgmmaBackward());
     }
 
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits) {
+        this(kernels, device, limits, false);
+    }
+
+    /** wgmmaBackward: the backend's backward runs the wgmma kernels (ccalab.flash.backward; the sm_90a image). */
+    CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward) {
         this.kernels = kernels;
         this.device = device;
         this.limits = limits;
+        this.wgmmaBackward = wgmmaBackward;
+    }
+
+    /** The prefill core's backward instance this backend runs for (d_qk, d_v). */
+    CudaMlaKernels.BwdInstance bwdInstance(int qkDim, int vDim) {
+        return CudaMlaKernels.bwdInstance(qkDim, vDim, wgmmaBackward);
     }
 
     Limits limits() {
@@ -105,7 +117,7 @@ public final class CudaMla {
                          DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens,
                          int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
-        CudaMlaKernels.BwdInstance inst = CudaMlaKernels.bwdInstance(qkDim, vDim);
+        CudaMlaKernels.BwdInstance inst = bwdInstance(qkDim, vDim);
         long rows = (long) batch * tokens * heads;
         need(dq, rows * qkDim * 4, "dq");
         need(dk, rows * qkDim * 4, "dk");

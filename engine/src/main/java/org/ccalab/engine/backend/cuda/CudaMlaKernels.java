@@ -77,25 +77,27 @@ final class CudaMlaKernels {
      * The prefill core's backward (mla_bwd_qk<DQK>_v<DV>[_causal]: flash_bwd_wide_kernel of attention/flash_bwd.cuh):
      * 64 keys of one head per block, 8 warps (4 row groups x 2 column halves of dK/dV), {@code queryTile}-row query
      * tiles, P^T and dS^T staged through shared memory; Dv [B, H, T] = rowsum(dO o O) first
-     * (flash_bwd_preprocess_hd<DV>).
+     * (flash_bwd_preprocess_hd<DV>). {@code wgmma} (session 8): its "_wgmma" twin on the sm_90a image
+     * (attention/flash_bwd_wgmma_wide.cuh, d_qk 192 / d_v 128 only): same arguments and grid, 384 threads.
      */
-    record BwdInstance(int qkDim, int vDim, int queryTile) {
-        static final int KEYS_PER_BLOCK = 64, THREADS = 256;
+    record BwdInstance(int qkDim, int vDim, int queryTile, boolean wgmma) {
+        static final int KEYS_PER_BLOCK = 64, THREADS = 256, WGMMA_THREADS = 384;
 
         int keysPerBlock() {
             return KEYS_PER_BLOCK;
         }
 
         int threads() {
-            return THREADS;
+            return wgmma ? WGMMA_THREADS : THREADS;
         }
 
+        /** wgmma: wgbwdw::Layout<192, 128>::SMEM_BYTES (static_assert in flash_bwd_wgmma_wide.cuh). */
         int smem() {
-            return CudaKernels.wideBackwardSmem(qkDim, vDim, KEYS_PER_BLOCK, queryTile, true);
+            return wgmma ? 157_696 : CudaKernels.wideBackwardSmem(qkDim, vDim, KEYS_PER_BLOCK, queryTile, true);
         }
 
         String name(boolean causal) {
-            return "mla_bwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "");
+            return "mla_bwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "") + (wgmma ? "_wgmma" : "");
         }
 
         String preprocessName(boolean residual) {
@@ -103,12 +105,27 @@ final class CudaMlaKernels {
         }
     }
 
-    /** Every mla_bwd instance of mla_kernels.cuh (145 KB and 85 KB of shared memory: A100 and H100 alike). */
-    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 64), new BwdInstance(96, 64, 64));
+    /**
+     * Every mla_bwd instance: mla_kernels.cuh's (145 KB and 85 KB of shared memory: A100 and H100 alike) and the
+     * sm_90a one of hopper_kernels.cuh (154 KB).
+     */
+    static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 64, false),
+            new BwdInstance(96, 64, 64, false), new BwdInstance(192, 128, 64, true));
 
+    /** The mma.sync instance for (d_qk, d_v). */
     static BwdInstance bwdInstance(int qkDim, int vDim) {
+        return bwdInstance(qkDim, vDim, false);
+    }
+
+    /** The instance a backend runs: the wgmma one where it exists and {@code wgmma} (the sm_90a image), else mma.sync. */
+    static BwdInstance bwdInstance(int qkDim, int vDim, boolean wgmma) {
+        BwdInstance mma = null;
         for (BwdInstance b : BWD_INSTANCES)
-            if (b.qkDim() == qkDim && b.vDim() == vDim) return b;
+            if (b.qkDim() == qkDim && b.vDim() == vDim) {
+                if (b.wgmma() == wgmma) return b;
+                if (!b.wgmma()) mma = b;
+            }
+        if (mma != null) return mma;
         throw new IllegalArgumentException("no mla_bwd kernel for d_qk " + qkDim + ", d_v " + vDim
                 + " (the CUDA instances: 192 / 128 and 96 / 64)");
     }
