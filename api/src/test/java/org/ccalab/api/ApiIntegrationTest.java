@@ -563,6 +563,40 @@ class ApiIntegrationTest {
     }
 
     @Test
+    void shouldMatchEveryPointOfASeqLenSweepAgainstTheDefaultBaselineVariant() {
+        // README's mha-vs-gqa example: MHA and GQA at seqLen 256 and 512; without a baseline every run at 512 must find
+        // the MHA run at 512, not only the one at 256.
+        JsonNode bench = create(benchmark("compare-sweep-" + UUID.randomUUID(), "256, 512"));
+        UUID mha256 = runId(bench, 0), mha512 = runId(bench, 1), gqa256 = runId(bench, 2), gqa512 = runId(bench, 3);
+        fixtures.cell(mha256, "FORWARD", 256, 2.0, 4.0);
+        fixtures.cell(mha512, "FORWARD", 512, 8.0, 4.0);
+        fixtures.cell(gqa256, "FORWARD", 256, 1.0, 8.0);
+        fixtures.cell(gqa512, "FORWARD", 512, 2.0, 16.0);
+
+        JsonNode c = http.get("/api/compare?experiments=" + bench.get("id").asString()).json();
+        assertThat(c.get("baseline").get("id").asString()).isEqualTo(mha256.toString());
+        assertThat(c.get("baseline").get("runIds")).extracting(JsonNode::asString)
+                .containsExactly(mha256.toString(), mha512.toString());
+        Map<String, JsonNode> byRun = new java.util.HashMap<>();
+        for (JsonNode n : c.get("runs")) byRun.put(n.get("runId").asString(), n);
+        for (UUID run : List.of(mha256, mha512, gqa256, gqa512)) {
+            JsonNode r = byRun.get(run.toString());
+            assertThat(r.get("unmatchedCells").asInt()).as("unmatched cells of %s", run).isZero();
+            assertThat(r.get("cells")).as("cells of %s", run).hasSize(1);
+        }
+        assertThat(byRun.get(mha512.toString()).get("baseline").asBoolean()).isTrue();
+        assertThat(byRun.get(gqa512.toString()).get("cells").get(0).get("latencyRatio").asDouble()).isEqualTo(0.25);
+        assertThat(byRun.get(gqa512.toString()).get("cells").get(0).get("tflopsRatio").asDouble()).isEqualTo(4.0);
+        assertThat(byRun.get(gqa256.toString()).get("cells").get(0).get("latencyRatio").asDouble()).isEqualTo(0.5);
+
+        // A named run stands for its variant too, as on the dashboard.
+        JsonNode n = http.get("/api/compare?runs=" + gqa256 + "," + gqa512 + "," + mha256 + "," + mha512 + "&baseline=" + mha256).json();
+        assertThat(n.get("baseline").get("runIds")).extracting(JsonNode::asString)
+                .containsExactly(mha256.toString(), mha512.toString());
+        for (JsonNode r : n.get("runs")) assertThat(r.get("unmatchedCells").asInt()).isZero();
+    }
+
+    @Test
     void shouldShowTheQueueWorkersAndDeadLetters() {
         JsonNode created = create(benchmark("queue-" + UUID.randomUUID(), "128"));
         UUID running = runId(created, 0);

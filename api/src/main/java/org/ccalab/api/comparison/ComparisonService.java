@@ -18,8 +18,10 @@ import tools.jackson.databind.json.JsonMapper;
  * Compares runs, or every run of some experiments, against a baseline. The baseline is a run, or (with
  * experiments) an experiment, whose cells are then the first measured per key in sweep order and whose
  * loss is that of its first run with the metric. Benchmark runs get a ratio per matching cell (phase,
- * scope, causal, batch, seqLen); training runs the ratio of their final and minimum loss. Without a baseline
- * named, {@link DefaultBaseline} picks one run per kind (MHA first), the rule the dashboard shares.
+ * scope, causal, batch, seqLen); training runs the ratio of their final and minimum loss. A run baseline stands for
+ * its variant: every compared run of its kind with the same variant config is a baseline run too, so a sweep's cells
+ * at every point find their baseline. Without a baseline named, {@link DefaultBaseline} picks one variant per kind
+ * (MHA first), the rule the dashboard shares.
  */
 @Service
 class ComparisonService {
@@ -106,7 +108,7 @@ class ComparisonService {
 
     private Baseline resolveBaseline(UUID baselineId, List<RunRow> rows, List<UUID> runIds, List<UUID> experimentIds) {
         if (baselineId == null) {
-            List<UUID> ids = DefaultBaseline.of(rows, runIds, experimentIds);
+            List<UUID> ids = DefaultBaseline.variantRuns(rows, runIds, experimentIds);
             return new Baseline("run", ids.getFirst(), ids);
         }
         if (experimentIds.contains(baselineId)) {
@@ -115,10 +117,13 @@ class ComparisonService {
         }
         var named = rows.stream().filter(r -> r.id().equals(baselineId)).findFirst().or(() -> runs.find(baselineId));
         if (named.isPresent()) {
-            // A named run is the baseline of its own kind; every other kind compared keeps its default (a benchmark
-            // run has no loss, a training run no cells), as the dashboard's compare page does.
+            // A named run stands for its variant: it, then the compared runs of its kind with the same variant config
+            // (a sweep measures one cell key per run), as the dashboard's compare page does. It is the baseline of its
+            // own kind only: every other kind compared keeps its default (a benchmark run has no loss, a training run
+            // no cells).
             List<UUID> ids = new ArrayList<>(List.of(baselineId));
-            for (UUID d : DefaultBaseline.of(rows, runIds, experimentIds)) {
+            ids.addAll(DefaultBaseline.sameVariant(named.get(), DefaultBaseline.asked(rows, runIds, experimentIds)));
+            for (UUID d : DefaultBaseline.variantRuns(rows, runIds, experimentIds)) {
                 String kind = rows.stream().filter(r -> r.id().equals(d)).findFirst().map(RunRow::kind).orElseThrow();
                 if (!kind.equals(named.get().kind())) ids.add(d);
             }

@@ -20,8 +20,12 @@ class DefaultBaselineTest {
     }
 
     private static RunRow run(String name, UUID experiment, int ordinal, String kind, String family) {
+        return run(name, experiment, ordinal, kind, family, "{}");
+    }
+
+    private static RunRow run(String name, UUID experiment, int ordinal, String kind, String family, String variantJson) {
         return new RunRow(UUID.nameUUIDFromBytes(name.getBytes()), experiment, "exp", ordinal, kind, family, "SUCCEEDED",
-                0, 1, 3, null, null, null, 0, "hash", "{}", "{}", Instant.EPOCH, null, null, null, null, null, null, null,
+                0, 1, 3, null, null, null, 0, "hash", variantJson, "{}", Instant.EPOCH, null, null, null, null, null, null, null,
                 Instant.EPOCH, null);
     }
 
@@ -65,5 +69,29 @@ class DefaultBaselineTest {
         RunRow newerMhaFirst = run("newer-mha-first", newer, 1, "BENCHMARK", "mha");
         List<RunRow> stored = List.of(olderMha, newerGqa, newerMha, newerMhaFirst);
         assertThat(DefaultBaseline.of(stored, List.of(), List.of(newer, older))).containsExactly(newerMhaFirst.id());
+    }
+
+    // README's mha-vs-gqa sweep: MHA and GQA x seqLen 256, 512 (ordinals mha@256, mha@512, gqa@256, gqa@512).
+    private static final String MHA = "{\"family\": \"mha\", \"dModel\": 256, \"nHeads\": 8}";
+    private static final String MHA_REORDERED = "{\"nHeads\": 8, \"dModel\": 256, \"family\": \"mha\"}";
+    private static final String GQA = "{\"family\": \"gqa\", \"dModel\": 256, \"nHeads\": 8, \"nKvHeads\": 2}";
+
+    @Test
+    void shouldTakeEveryRunOfTheBaselineVariantInASeqLenSweep() {
+        RunRow mha256 = run("sweep-mha-256", EXPERIMENT, 0, "BENCHMARK", "mha", MHA);
+        RunRow mha512 = run("sweep-mha-512", EXPERIMENT, 1, "BENCHMARK", "mha", MHA_REORDERED);
+        RunRow gqa256 = run("sweep-gqa-256", EXPERIMENT, 2, "BENCHMARK", "gqa", GQA);
+        RunRow gqa512 = run("sweep-gqa-512", EXPERIMENT, 3, "BENCHMARK", "gqa", GQA);
+        List<RunRow> sweep = List.of(mha256, mha512, gqa256, gqa512);
+        // The run that picks the variant is unchanged (the dashboard's defaultBaseline picks it too) ...
+        assertThat(DefaultBaseline.of(sweep, List.of(), List.of(EXPERIMENT))).containsExactly(mha256.id());
+        // ... and the baseline is every run of that variant, key order in the JSON aside.
+        assertThat(DefaultBaseline.variantRuns(sweep, List.of(), List.of(EXPERIMENT))).containsExactly(mha256.id(), mha512.id());
+        // Another MHA config is another variant, and a training run of the same config another kind.
+        RunRow mhaWide = run("sweep-mha-wide", EXPERIMENT, 4, "BENCHMARK", "mha", "{\"family\": \"mha\", \"dModel\": 512, \"nHeads\": 8}");
+        RunRow trainMha = run("sweep-train-mha", UUID.randomUUID(), 0, "TRAINING", "mha", MHA);
+        List<RunRow> more = List.of(gqa512, mha512, mhaWide, trainMha, mha256);
+        assertThat(DefaultBaseline.variantRuns(more, ids(more), List.of()))
+                .containsExactly(mha512.id(), mha256.id(), trainMha.id());
     }
 }
