@@ -54,6 +54,9 @@ final class BenchmarkRun {
         AttentionConfig cfg = spec.variant();
         int b = bs.batch(), s = bs.seqLen(), e = cfg.dModel();
         CpuLimits.requireArray("activations [batch, seqLen, dModel]", (long) b * s * e);
+        // Before the first allocation: a run that cannot fit would starve the whole (shared) JVM, not just fail.
+        CpuMemory.require("benchmark " + cfg.family() + " dModel " + e + " at batch " + b + " x seqLen " + s,
+                CpuMemory.benchmarkBytes(cfg, bs));
         AttentionLayer layer = attention.create(cfg, SplitMix64.derive(spec.seed(), "bench-init"));
         SplitMix64 rng = SplitMix64.derive(spec.seed(), "bench-data");
         Tensor x = gaussian(rng, b, s, e);  // [B, S, E]

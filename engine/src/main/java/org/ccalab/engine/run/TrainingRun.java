@@ -80,6 +80,8 @@ public final class TrainingRun {
         public void requireSupported(ModelConfig mc, TrainingSpec ts) {
             CpuLimits.requireArray("logits [batch * seqLen, vocab]", (long) ts.batch() * ts.seqLen() * mc.vocabSize());
             CpuLimits.requireArray("MLP activations [batch * seqLen, mlpHidden]", (long) ts.batch() * ts.seqLen() * mc.mlpHidden());
+            CpuMemory.require("training " + mc.attention().family() + " dModel " + mc.attention().dModel() + " x "
+                    + mc.nLayers() + " layers at batch " + ts.batch() + " x seqLen " + ts.seqLen(), CpuMemory.trainingBytes(mc, ts));
         }
 
         @Override
