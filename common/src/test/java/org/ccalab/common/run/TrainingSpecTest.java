@@ -14,7 +14,7 @@ class TrainingSpecTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"recall", "recall:64", "icr", "icr:256", "picr", "picr:64", "linreg", "linreg:16",
-            "brown", "nlp-corpus", "file:/tmp/corpus.txt", "some-named-corpus"})
+            "brown", "nlp-corpus", "file:/tmp/corpus.txt", "file:relative.txt"})
     void shouldAcceptEveryDatasetFormTheEngineKnows(String dataset) {
         assertThat(withDataset(dataset).dataset()).isEqualTo(dataset);
     }
@@ -39,5 +39,25 @@ class TrainingSpecTest {
         };
         assertThatThrownBy(() -> withDataset(dataset))
                 .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.reason()).startsWith(expected));
+    }
+
+    /** Names the engine cannot open were accepted and failed only on the worker ("wikitext" -> FAILED INVALID_CONFIG). */
+    @ParameterizedTest
+    @ValueSource(strings = {"wikitext", "some-named-corpus", "brown:3", "nlp-corpus:1", "RECALL", "recallx", "file:", "icrx:4"})
+    void shouldRefuseAnUnknownDatasetListingTheValidNames(String dataset) {
+        assertThatThrownBy(() -> withDataset(dataset))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> {
+                    assertThat(e.field()).isEqualTo("dataset");
+                    assertThat(e.reason()).contains(dataset);
+                    if (!dataset.equals("file:"))
+                        assertThat(e.reason()).contains("recall, recall:<keys>, icr, icr:<vocab>, picr, picr:<keys>,"
+                                + " linreg, linreg:<functions>, brown, nlp-corpus, file:<path>");
+                });
+    }
+
+    @org.junit.jupiter.api.Test
+    void datasetFormsListEveryForm() {
+        assertThat(TrainingSpec.DATASET_FORMS).containsExactly("recall", "recall:<keys>", "icr", "icr:<vocab>", "picr",
+                "picr:<keys>", "linreg", "linreg:<functions>", "brown", "nlp-corpus", "file:<path>");
     }
 }

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import org.ccalab.common.run.TrainingSpec;
 import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.engine.tokenizer.Tokenizer;
 
@@ -21,21 +23,36 @@ public final class Datasets {
         this.store = store;
     }
 
+    /**
+     * The synthetic tasks by name: bare (the task's default size) and sized ({@code name:<n>}). Their names are
+     * {@code TrainingSpec.SIZED_TASKS}' keys, which the api validates against (DatasetsTest checks both ways).
+     */
+    static final Map<String, Synthetic> SYNTHETIC = Map.of(
+            "recall", new Synthetic(AssociativeRecall.DEFAULT_KEYS, AssociativeRecall::new),
+            "icr", new Synthetic(InContextRecall.DEFAULT_VOCAB, InContextRecall::new),
+            "picr", new Synthetic(PositionalRecall.DEFAULT_KEY_IDS, PositionalRecall::new),
+            "linreg", new Synthetic(LinearRegressionIcl.DEFAULT_FUNCTIONS, LinearRegressionIcl::new));
+
+    record Synthetic(int defaultSize, SizedTask task) {}
+
+    @FunctionalInterface
+    interface SizedTask {
+        Dataset create(int size, long seed);
+    }
+
     public Dataset open(String name, Tokenizer tokenizer, long seed) {
-        if (name.equals("recall")) return new AssociativeRecall(AssociativeRecall.DEFAULT_KEYS, seed);
-        if (name.startsWith("recall:")) return sized(name, "recall:<keys>", n -> new AssociativeRecall(n, seed));
-        if (name.equals("icr")) return new InContextRecall(InContextRecall.DEFAULT_VOCAB, seed);
-        if (name.startsWith("icr:")) return sized(name, "icr:<vocab>", n -> new InContextRecall(n, seed));
-        if (name.equals("picr")) return new PositionalRecall(PositionalRecall.DEFAULT_KEY_IDS, seed);
-        if (name.startsWith("picr:")) return sized(name, "picr:<keys>", n -> new PositionalRecall(n, seed));
-        if (name.equals("linreg")) return new LinearRegressionIcl(LinearRegressionIcl.DEFAULT_FUNCTIONS, seed);
-        if (name.startsWith("linreg:")) return sized(name, "linreg:<functions>", n -> new LinearRegressionIcl(n, seed));
+        int colon = name.indexOf(':');
+        Synthetic synthetic = SYNTHETIC.get(colon < 0 ? name : name.substring(0, colon));
+        if (synthetic != null && colon < 0) return synthetic.task().create(synthetic.defaultSize(), seed);
+        if (synthetic != null) {
+            String task = name.substring(0, colon);
+            return sized(name, task + ":<" + TrainingSpec.SIZED_TASKS.get(task) + ">", n -> synthetic.task().create(n, seed));
+        }
         if (name.startsWith("file:")) return text(name, readFile(name), tokenizer);
         NamedCorpus corpus = NamedCorpus.byDatasetName(name);
         if (corpus == null)
-            throw new InvalidConfigException("dataset", "unknown dataset " + name
-                    + "; use recall, recall:<keys>, icr, icr:<vocab>, picr, picr:<keys>, linreg, linreg:<functions>,"
-                    + " brown, nlp-corpus or file:/path");
+            throw new InvalidConfigException("dataset", "unknown dataset " + name + "; use "
+                    + String.join(", ", TrainingSpec.DATASET_FORMS));
         return text(name, store.text(corpus), tokenizer);
     }
 

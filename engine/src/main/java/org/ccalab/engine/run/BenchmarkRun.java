@@ -50,7 +50,11 @@ final class BenchmarkRun {
 
     void execute() {
         BenchmarkSpec bs = spec.benchmark();
-        if (!bs.causal()) throw new InvalidConfigException("benchmark.causal", "the CPU attention layers are causal only");
+        // The CPU kernel could mask either way, but the layers (and OVQ's chunked state, CCA's causal convs) are built
+        // causal: a non-causal benchmark needs a CUDA worker. Refused before anything is allocated, naming the field.
+        if (!bs.causal())
+            throw new InvalidConfigException("benchmark.causal", "false is not supported on the CPU backend (its"
+                    + " attention layers are causal only); run non-causal benchmarks on a CUDA worker");
         AttentionConfig cfg = spec.variant();
         int b = bs.batch(), s = bs.seqLen(), e = cfg.dModel();
         CpuLimits.requireArray("activations [batch, seqLen, dModel]", (long) b * s * e);

@@ -173,7 +173,8 @@ class CpuEngineTest {
 
     @Test
     void failuresAreClassified() {
-        assertThatThrownBy(() -> engine().run(training("no-such-corpus", 2, 1, 1), work, null, new RecordingObserver()))
+        // An unknown name no longer gets this far (TrainingSpec refuses it); a file the worker cannot read still does.
+        assertThatThrownBy(() -> engine().run(training("file:" + work.resolve("no-such-corpus.txt"), 2, 1, 1), work, null, new RecordingObserver()))
                 .isInstanceOf(RunFailedException.class)
                 .satisfies(e -> assertThat(((RunFailedException) e).failureClass()).isEqualTo(FailureClass.INVALID_CONFIG))
                 .hasMessageContaining("dataset");
@@ -189,6 +190,19 @@ class CpuEngineTest {
                 .hasMessageContaining("per-array limit");
         assertThat(CpuEngine.classify(new OutOfMemoryError("Java heap space")).failureClass()).isEqualTo(FailureClass.OUT_OF_MEMORY);
         assertThat(CpuEngine.classify(new IllegalStateException("bug")).failureClass()).isEqualTo(FailureClass.CODE_ERROR);
+    }
+
+    /** causal:false passes the api (a CUDA worker runs it) and fails on the CPU at once with what to do instead. */
+    @Test
+    void nonCausalBenchmarkIsRefusedOnTheCpuNamingTheFieldAndTheAlternative() {
+        RunSpec spec = new RunSpec(RunKind.BENCHMARK, new MhaConfig(32, 4), 1,
+                new BenchmarkSpec(1, 16, null, null, false, "fp32", 0, 1), null);
+        RecordingObserver obs = new RecordingObserver();
+        assertThatThrownBy(() -> engine().run(spec, work, null, obs))
+                .isInstanceOf(RunFailedException.class)
+                .satisfies(e -> assertThat(((RunFailedException) e).failureClass()).isEqualTo(FailureClass.INVALID_CONFIG))
+                .hasMessageContaining("benchmark.causal").hasMessageContaining("CUDA worker");
+        assertThat(obs.cells).isEmpty();
     }
 
     @Test
