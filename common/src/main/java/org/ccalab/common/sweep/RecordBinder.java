@@ -49,35 +49,107 @@ final class RecordBinder {
         return bindRecord(type, rest, path);
     }
 
-    /** Binds {@code json} (a map) to the record {@code type}; {@code path} prefixes every error field. */
+    /**
+     * Binds {@code json} (a map) to the record {@code type}; {@code path} prefixes every error field. Reports every
+     * fault it can tell apart soundly: each unknown key and each wrongly typed value (they do not depend on one
+     * another), then the record's own checks; after a fault, the record is tried again with that value left out (its
+     * default), and a further fault is reported only where it is a rule of one value alone (a range, a required
+     * value), never a rule across values that a default put in might have caused.
+     */
     static <R> R bindRecord(Class<R> type, Map<String, ?> json, String path) {
         if (!type.isRecord()) throw new IllegalArgumentException(type.getName() + " is not a record");
         RecordComponent[] components = type.getRecordComponents();
         List<String> names = Arrays.stream(components).map(RecordComponent::getName).toList();
+        List<InvalidConfigException> faults = new ArrayList<>();
         for (String key : json.keySet()) {
             if (!names.contains(key))
-                throw new InvalidConfigException(join(path, key), "unknown parameter, expected one of " + names);
+                faults.add(new InvalidConfigException(join(path, key), "unknown parameter, expected one of " + names));
         }
         Object[] args = new Object[components.length];
         Class<?>[] types = new Class<?>[components.length];
+        boolean[] faulted = new boolean[components.length];
+        Map<Integer, Object> overflow = new LinkedHashMap<>();
         for (int i = 0; i < components.length; i++) {
             RecordComponent c = components[i];
             types[i] = c.getType();
-            args[i] = convert(json.get(c.getName()), c.getType(), c.getGenericType(), join(path, c.getName()));
-        }
-        try {
-            Constructor<R> ctor = type.getDeclaredConstructor(types);
-            return ctor.newInstance(args);
-        } catch (InvocationTargetException e) {
-            if (e.getCause() instanceof InvalidConfigException ice) {
-                InvalidConfigException named = missing(ice, json, types, names);
-                throw path.isEmpty() ? named : named.under(path);
+            Object value = json.get(c.getName());
+            try {
+                Integer clamped = clampedInt(value, c.getType());
+                if (clamped != null) {
+                    // Out of int's range: the record's own rule says what the field allows, so let it judge the
+                    // nearest int and report the value as sent.
+                    overflow.put(i, value);
+                    args[i] = clamped;
+                } else {
+                    args[i] = convert(value, c.getType(), c.getGenericType(), join(path, c.getName()));
+                }
+            } catch (InvalidConfigException e) {
+                faults.add(e);
+                faulted[i] = true;
+                args[i] = c.getType().isPrimitive() ? zero(c.getType()) : null;
             }
-            if (e.getCause() instanceof RuntimeException re) throw new InvalidConfigException(path.isEmpty() ? type.getSimpleName() : path, re.getMessage());
-            throw new IllegalStateException(e.getCause());
-        } catch (ReflectiveOperationException e) {
+        }
+        Constructor<R> ctor;
+        try {
+            ctor = type.getDeclaredConstructor(types);
+        } catch (NoSuchMethodException e) {
             throw new IllegalStateException("cannot construct " + type.getName(), e);
         }
+        boolean substituted = !faults.isEmpty();
+        for (int attempt = 0; attempt <= components.length; attempt++) {
+            try {
+                R record = ctor.newInstance(args);
+                if (faults.isEmpty() && overflow.isEmpty()) return record;
+                break;
+            } catch (InvocationTargetException e) {
+                if (!(e.getCause() instanceof InvalidConfigException ice)) {
+                    if (!faults.isEmpty()) break;
+                    if (e.getCause() instanceof RuntimeException re)
+                        throw new InvalidConfigException(path.isEmpty() ? type.getSimpleName() : path, re.getMessage());
+                    throw new IllegalStateException(e.getCause());
+                }
+                int i = names.indexOf(ice.field());
+                if (i >= 0 && faulted[i]) break; // a consequence of a value already at fault
+                if (substituted && (i < 0 || !ownValueRule(ice.reason()))) break;
+                InvalidConfigException named = missing(ice, json, types, names);
+                if (i >= 0 && overflow.containsKey(i)) {
+                    named = new InvalidConfigException(named.field(),
+                            named.reason().replaceFirst(", got -?\\d+$", "") + ", got " + overflow.remove(i));
+                }
+                faults.add(path.isEmpty() ? named : named.under(path));
+                if (i < 0) break;
+                faulted[i] = true;
+                substituted = true;
+                args[i] = types[i].isPrimitive() ? zero(types[i]) : null;
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("cannot construct " + type.getName(), e);
+            }
+        }
+        // A value beyond int that no rule of the record named (none checks it, or another fault stopped the checks).
+        overflow.forEach((i, value) -> faults.add(new InvalidConfigException(join(path, names.get(i)),
+                "must be in [" + Integer.MIN_VALUE + ", " + Integer.MAX_VALUE + "], got " + value)));
+        throw InvalidConfigException.of(faults);
+    }
+
+    /** A rule about one value alone (Check.inRange, positive, atMost, a required value), not one across values. */
+    private static boolean ownValueRule(String reason) {
+        return reason.startsWith("must be in [") || reason.startsWith("must be >= ") || reason.startsWith("must be <= ")
+                || reason.startsWith("is required");
+    }
+
+    /** The nearest int to an integral number beyond int's range, for an int field; else null. */
+    private static Integer clampedInt(Object value, Class<?> type) {
+        if (!(type == int.class || type == Integer.class) || !(value instanceof Number n)) return null;
+        BigDecimal d;
+        try {
+            d = new BigDecimal(n.toString());
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        if (d.stripTrailingZeros().scale() > 0) return null;
+        if (d.compareTo(BigDecimal.valueOf(Integer.MAX_VALUE)) > 0) return Integer.MAX_VALUE;
+        if (d.compareTo(BigDecimal.valueOf(Integer.MIN_VALUE)) < 0) return Integer.MIN_VALUE;
+        return null;
     }
 
     /**
@@ -117,11 +189,17 @@ final class RecordBinder {
             Type element = generic instanceof ParameterizedType p ? p.getActualTypeArguments()[0] : Object.class;
             Class<?> elementClass = element instanceof Class<?> c ? c : Object.class;
             List<Object> out = new ArrayList<>(list.size());
+            List<InvalidConfigException> faults = new ArrayList<>();
             for (int i = 0; i < list.size(); i++) {
-                Object converted = convert(list.get(i), elementClass, element, path + "[" + i + "]");
-                if (converted == null) throw new InvalidConfigException(path + "[" + i + "]", "must not be null");
-                out.add(converted);
+                try {
+                    Object converted = convert(list.get(i), elementClass, element, path + "[" + i + "]");
+                    if (converted == null) throw new InvalidConfigException(path + "[" + i + "]", "must not be null");
+                    out.add(converted);
+                } catch (InvalidConfigException e) {
+                    faults.add(e);
+                }
             }
+            if (!faults.isEmpty()) throw InvalidConfigException.of(faults);
             return out;
         }
         if (type == AttentionConfig.class) return bindVariant(value, path);

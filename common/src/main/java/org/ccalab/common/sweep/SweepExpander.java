@@ -163,7 +163,7 @@ public final class SweepExpander {
                 Record spec = RecordBinder.bindRecord(type, merged, "");
                 points.add(new GridPoint(values, at, seed, spec));
             } catch (InvalidConfigException e) {
-                v.add(e.field().startsWith("grid.") ? e : relocate(e, at, baseName));
+                for (InvalidConfigException f : e.all()) v.add(f.field().startsWith("grid.") ? f : relocate(f, at, baseName));
             }
         } while (advance(index, keys, axes) && !v.full());
         return points;
@@ -249,7 +249,9 @@ public final class SweepExpander {
         }
 
         void add(InvalidConfigException e) {
-            if (!full() && seen.add(e.getMessage())) list.add(e);
+            for (InvalidConfigException f : e.all()) {
+                if (!full() && seen.add(f.getMessage())) list.add(f);
+            }
         }
 
         boolean full() {

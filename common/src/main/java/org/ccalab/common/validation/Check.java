@@ -32,6 +32,16 @@ public final class Check {
                     "must divide " + dividendName + " (" + dividend + "), got " + divisor);
     }
 
+    /**
+     * The head dim {@code dModel / nHeads} within {@code max}, blamed on {@code nHeads} (a real field: the one to
+     * raise), the message naming both.
+     */
+    public static void headDim(int dModel, int nHeads, int max) {
+        if (dModel / nHeads > max)
+            throw new InvalidConfigException("nHeads", "the head dim dModel/nHeads must be <= " + max + ", got "
+                    + dModel + "/" + nHeads + " = " + dModel / nHeads + "; raise nHeads or lower dModel");
+    }
+
     public static void that(boolean condition, String field, String message) {
         if (!condition) throw new InvalidConfigException(field, message);
     }

@@ -11,7 +11,7 @@ public record GqaConfig(int dModel, int nHeads, int nKvHeads, RopeSpec rope) imp
         Check.inRange("dModel", dModel, 1, MAX_WIDTH);
         Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
         Check.divides("nHeads", nHeads, dModel, "dModel");
-        Check.atMost("dModel/nHeads", dModel / nHeads, MAX_HEAD_DIM);
+        Check.headDim(dModel, nHeads, MAX_HEAD_DIM);
         Check.positive("nKvHeads", nKvHeads);
         Check.divides("nKvHeads", nKvHeads, nHeads, "nHeads");
         if (rope == null) rope = RopeSpec.FULL;

@@ -8,7 +8,7 @@ public record MhaConfig(int dModel, int nHeads, RopeSpec rope) implements Attent
         Check.inRange("dModel", dModel, 1, MAX_WIDTH);
         Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
         Check.divides("nHeads", nHeads, dModel, "dModel");
-        Check.atMost("dModel/nHeads", dModel / nHeads, MAX_HEAD_DIM);
+        Check.headDim(dModel, nHeads, MAX_HEAD_DIM);
         if (rope == null) rope = RopeSpec.FULL;
     }
 

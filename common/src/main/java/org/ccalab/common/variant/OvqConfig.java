@@ -14,7 +14,7 @@ public record OvqConfig(int dModel, int nHeads, OvqSpec ovq) implements Attentio
         Check.inRange("dModel", dModel, 1, MAX_WIDTH);
         Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
         Check.divides("nHeads", nHeads, dModel, "dModel");
-        Check.atMost("dModel/nHeads", dModel / nHeads, MAX_HEAD_DIM);
+        Check.headDim(dModel, nHeads, MAX_HEAD_DIM);
         if (ovq == null) ovq = OvqSpec.DEFAULT;
     }
 

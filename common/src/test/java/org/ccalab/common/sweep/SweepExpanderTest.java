@@ -250,4 +250,52 @@ class SweepExpanderTest {
         assertThat(fields(() -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()), null, null,
                 map("deterministic", 0))))).containsExactly("training.deterministic");
     }
+
+    private static List<String> messages(Runnable r) {
+        try {
+            r.run();
+        } catch (InvalidSweepException e) {
+            return e.violations().stream().map(Throwable::getMessage).toList();
+        }
+        throw new AssertionError("expected an InvalidSweepException");
+    }
+
+    @Test
+    void shouldReportAValueBeyondIntAgainstTheFieldsOwnRange() {
+        Runnable base = () -> expander.expand(bench(List.of(mha()), null, map("batch", 1, "seqLen", 99_999_999_999L)));
+        assertThat(messages(base)).containsExactly("benchmark.seqLen: must be in [1, 131072], got 99999999999");
+        Runnable grid = () -> expander.expand(bench(List.of(mha()), map("seqLen", List.of(128, new java.math.BigInteger("99999999999999999999"))), map("batch", 1)));
+        assertThat(messages(grid)).containsExactly("grid.seqLen[1]: must be in [1, 131072], got 99999999999999999999");
+        Runnable negative = () -> expander.expand(bench(List.of(mha()), null, map("batch", -99_999_999_999L, "seqLen", 128)));
+        assertThat(fields(negative)).containsExactly("benchmark.batch");
+        assertThat(messages(negative).getFirst()).doesNotContain("2147483648").endsWith("got -99999999999");
+    }
+
+    @Test
+    void shouldBlameARealFieldForAHeadDimTooLarge() {
+        Runnable r = () -> expander.expand(bench(List.of(map("family", "mha", "dModel", 16384, "nHeads", 1)), null, map("batch", 1, "seqLen", 128)));
+        assertThat(fields(r)).containsExactly("variants[0].nHeads");
+        assertThat(messages(r).getFirst()).contains("dModel/nHeads", "16384");
+    }
+
+    @Test
+    void shouldReportEveryFaultOfOneVariant() {
+        Runnable r = () -> expander.expand(bench(List.of(map("family", "ovq", "dModel", 64, "nHeads", 2,
+                "ovq", map("chunkLength", 0, "growth", "EXP", "colour", "red"))), null, map("batch", 1, "seqLen", 128)));
+        assertThat(fields(r)).containsExactlyInAnyOrder("variants[0].ovq.colour", "variants[0].ovq.growth", "variants[0].ovq.chunkLength");
+        // Two type faults in one record and in one list are both reported; a range fault beside them too.
+        Runnable types = () -> expander.expand(bench(List.of(map("family", "mha", "dModel", "64", "nHeads", "4")), null,
+                map("batch", 1, "seqLen", 128, "phases", List.of("SIDEWAYS", "UP"), "warmup", "x")));
+        assertThat(fields(types)).contains("variants[0].dModel", "variants[0].nHeads", "benchmark.phases[0]",
+                "benchmark.phases[1]", "benchmark.warmup");
+    }
+
+    @Test
+    void shouldNotReportARuleAcrossValuesThatADefaultPutInMightHaveCaused() {
+        // growth "EXP" is at fault; its default (LOG) would make growthLength 100 < dictionarySize 128 a fault the
+        // request may not have: only the growth is reported.
+        Runnable r = () -> expander.expand(bench(List.of(map("family", "ovq", "dModel", 64, "nHeads", 2,
+                "ovq", map("growth", "EXP", "dictionarySize", 128, "growthLength", 100))), null, map("batch", 1, "seqLen", 128)));
+        assertThat(fields(r)).containsExactly("variants[0].ovq.growth");
+    }
 }

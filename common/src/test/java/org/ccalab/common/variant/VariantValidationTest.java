@@ -21,7 +21,7 @@ class VariantValidationTest {
         return Stream.of(
                 Arguments.of("width 0", (Runnable) () -> new MhaConfig(0, 4), "dModel"),
                 Arguments.of("heads not dividing width", (Runnable) () -> new MhaConfig(64, 3), "nHeads"),
-                Arguments.of("head dim above limit", (Runnable) () -> new MhaConfig(4096, 2), "dModel/nHeads"),
+                Arguments.of("head dim above limit", (Runnable) () -> new MhaConfig(4096, 2), "nHeads"),
                 Arguments.of("kv heads not dividing q heads", (Runnable) () -> new GqaConfig(64, 4, 3), "nKvHeads"),
                 Arguments.of("no kv heads", (Runnable) () -> new GqaConfig(64, 4, 0), "nKvHeads"),
                 Arguments.of("CCA latent not dividing width (compression)", (Runnable) () -> new CcaConfig(96, 1, 64), "nHeads"),
