@@ -5,10 +5,14 @@ import { FakeEventSource, fakeApi } from '../../test/fakeApi';
 import { RunPage } from './RunPage';
 
 let status = 'RUNNING';
+let attempt = 1;
+let failure: { failureClass?: string | null; message?: string } | undefined;
 let points = [{ step: 1, value: 4 }];
 
 beforeEach(() => {
   status = 'RUNNING';
+  attempt = 1;
+  failure = undefined;
   points = [{ step: 1, value: 4 }];
   FakeEventSource.instances = [];
   vi.stubGlobal('EventSource', FakeEventSource);
@@ -21,13 +25,13 @@ beforeEach(() => {
         kind: 'TRAINING',
         family: 'gqa',
         status,
-        attempt: 1,
+        attempt,
         maxAttempts: 3,
         spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16, deterministic: true } },
         environments: [{ attempt: 1, backend: 'cpu', host: 'box', deterministicBackward: true }],
         checkpoints: [{ step: 15, uri: 'file:///ck/15', sha256: 'abc', bytes: 2048 }],
         metrics: [{ name: 'train/loss' }],
-        failure: status === 'FAILED' ? { failureClass: 'DIVERGED', message: 'loss is NaN at step 3' } : undefined,
+        failure: failure ?? (status === 'FAILED' ? { failureClass: 'DIVERGED', message: 'loss is NaN at step 3' } : undefined),
       },
     }),
     'GET /api/runs/r1/metrics': () => ({ body: { runId: 'r1', series: [{ name: 'train/loss', points }] } }),
@@ -76,5 +80,32 @@ describe('RunPage', () => {
     expect(screen.getByText('loss is NaN at step 3')).toBeInTheDocument();
     await waitFor(() => expect(es.closed).toBe(true));
     expect(screen.queryByRole('button', { name: 'Cancel run' })).toBeNull();
+  });
+
+  it('shows no failure banner for a cancelled run, only a muted note of what the worker said while stopping', async () => {
+    status = 'CANCELLED';
+    failure = { failureClass: null, message: 'cancelled; the worker reported DEVICE_ERROR while stopping: device lost' };
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByTestId('failure-note')).toHaveTextContent('cancelled; the worker reported DEVICE_ERROR while stopping: device lost');
+  });
+
+  it('shows no failure banner for a cancelled run that still carries a failure class (rows stored before the fix)', async () => {
+    status = 'CANCELLED';
+    failure = { failureClass: 'DEVICE_ERROR', message: 'device lost' };
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByTestId('failure-note')).toHaveTextContent('DEVICE_ERROR device lost');
+  });
+
+  it('does not show an earlier attempt\'s failure as the failure of a running retry', async () => {
+    attempt = 2;
+    failure = { failureClass: 'LOST_WORKER', message: 'no heartbeat from the worker of attempt 1 for PT30S' };
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByTestId('failure-note')).toHaveTextContent('An earlier attempt failed: LOST_WORKER no heartbeat');
   });
 });

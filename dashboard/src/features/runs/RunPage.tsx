@@ -111,10 +111,17 @@ export function RunPage() {
           </dd>
         </div>
       </dl>
-      {run.failureClass || run.failureMessage ? (
+      {run.status === 'FAILED' ? (
         <div className="error-banner" role="alert">
           <strong>{run.failureClass ?? 'Failed'}</strong> {run.failureMessage}
         </div>
+      ) : run.failureClass || run.failureMessage ? (
+        // Not this run's outcome: why it is being retried, or what its worker said while it was cancelled.
+        <p className="muted failure-note" data-testid="failure-note">
+          {run.status === 'RETRYING' ? `Retrying after attempt ${Math.max(1, (run.attempt ?? 2) - 1)} failed: ` : run.status === 'CANCELLED' ? '' : 'An earlier attempt failed: '}
+          {run.failureClass && !(run.failureMessage ?? '').includes(run.failureClass) ? `${run.failureClass} ` : ''}
+          {run.failureMessage}
+        </p>
       ) : null}
       <div className="row-actions">
         {!finished ? (

@@ -3,7 +3,6 @@ package org.ccalab.scheduler.watchdog;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
-import org.ccalab.common.event.FailureClass;
 import org.ccalab.common.run.RunControl;
 import org.ccalab.scheduler.run.ControlSender;
 import org.ccalab.scheduler.run.LockedRun;
@@ -52,7 +51,7 @@ class LeaseWatchdog {
                 .query(UUID.class).list();
         for (UUID id : lapsed) {
             LockedRun run = transitions.lock(id).orElseThrow();
-            RunStatus next = transitions.failed(run, FailureClass.LOST_WORKER, run.status() == RunStatus.DISPATCHED
+            RunStatus next = transitions.lostWorker(run, run.status() == RunStatus.DISPATCHED
                     ? "no worker started attempt " + run.attempt() + " within " + properties.dispatchLeaseTimeout()
                     : "no heartbeat from the worker of attempt " + run.attempt() + " for " + properties.leaseTimeout());
             control.send(new RunControl(run.id(), run.attempt(), RunControl.Action.FENCE));

@@ -169,6 +169,50 @@ class EventIngestionTest {
     }
 
     @Test
+    void aNewAttemptThatStartsNoLongerCarriesTheEarlierAttemptsFailure() {
+        UUID run = runningRun(3);
+        worker.send(worker.failed(run, 1, 1, FailureClass.DEVICE_ERROR, "CUDA error: device lost"));
+        await().atMost(PATIENCE).until(() -> (int) runs.row(run).get("attempt") == 2);
+        // Waiting for attempt 2, the run says why it is being retried...
+        assertThat(runs.row(run)).containsEntry("failure_class", "DEVICE_ERROR");
+
+        // ...and once attempt 2 runs, attempt 1's failure is history (its event), not the run's state.
+        worker.send(worker.started(run, 2, 0));
+        await().atMost(PATIENCE).until(() -> runs.status(run).equals("RUNNING"));
+        Map<String, Object> row = runs.row(run);
+        assertThat(row).containsEntry("attempt", 2).containsEntry("failure_class", null)
+                .containsEntry("failure_message", null);
+        assertThat(runs.count("select count(*) from run_event where run_id = ? and attempt = 1 and type = 'FAILED'"
+                + " and payload->'failure'->>'failureClass' = 'DEVICE_ERROR'", run)).isEqualTo(1);
+    }
+
+    @Test
+    void aRunWhoseWorkerFailsWhileStoppingForACancelIsCancelledWithoutAFailureClass() {
+        UUID run = runningRun(3);
+        runs.jdbc().sql("update run set cancel_requested_at = now() where id = ?").param(run).update();
+        worker.send(worker.failed(run, 1, 1, FailureClass.DEVICE_ERROR, "CUDA error: device lost"));
+        await().atMost(PATIENCE).until(() -> runs.status(run).equals("CANCELLED"));
+        Map<String, Object> row = runs.row(run);
+        // CANCELLED and FAILED at once is not a state: the class (which filters and reads as "failed") goes,
+        // the message says what the worker reported while it stopped.
+        assertThat(row).containsEntry("failure_class", null).containsEntry("attempt", 1);
+        assertThat((String) row.get("failure_message"))
+                .isEqualTo("cancelled; the worker reported DEVICE_ERROR while stopping: CUDA error: device lost");
+        assertThat(row.get("finished_at")).isNotNull();
+    }
+
+    @Test
+    void aRetryingRunThatIsCancelledDropsTheFailureItWasRetrying() {
+        UUID run = runs.run(runs.experiment(0), 0, 0, runs.validSpec(0), false, 3); // not admitted: never dispatched
+        runs.jdbc().sql("""
+                update run set status = 'RETRYING', attempt = 2, failure_class = 'LOST_WORKER',
+                               failure_message = 'no heartbeat', cancel_requested_at = now() where id = ?""")
+                .param(run).update();
+        await().atMost(PATIENCE).until(() -> runs.status(run).equals("CANCELLED"));
+        assertThat(runs.row(run)).containsEntry("failure_class", null).containsEntry("failure_message", null);
+    }
+
+    @Test
     void aFailureRetryingCannotHelpEndsTheRunWithItsClassAndMessage() {
         UUID run = runningRun(3);
         worker.send(worker.failed(run, 1, 1, FailureClass.OUT_OF_MEMORY, "CUDA out of memory: tried to allocate 8 GiB"));

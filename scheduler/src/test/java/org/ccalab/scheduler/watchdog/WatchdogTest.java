@@ -66,6 +66,11 @@ class WatchdogTest {
                     .anyMatch(c -> c.action() == RunControl.Action.FENCE && c.attempt() == 1));
 
             worker.send(worker.started(run, 2, 0));
+            // Attempt 2 runs: attempt 1's LOST_WORKER is no longer the run's failure, but stays in its events.
+            await().atMost(PATIENCE).until(() -> runs.status(run).equals("RUNNING"));
+            assertThat(runs.row(run)).containsEntry("attempt", 2).containsEntry("failure_class", null);
+            assertThat(runs.count("select count(*) from run_event where run_id = ? and attempt = 1 and type = 'FAILED'"
+                    + " and payload->'failure'->>'failureClass' = 'LOST_WORKER'", run)).isEqualTo(1);
             // The second worker dies too, and no attempts are left.
             await().atMost(PATIENCE).until(() -> runs.status(run).equals("FAILED"));
 
