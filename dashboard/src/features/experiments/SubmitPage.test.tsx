@@ -71,6 +71,41 @@ describe('SubmitPage', () => {
     expect(sent.variants[1].nKvHeads).toBe(3);
   });
 
+  it('clears a server error once its field changes, and the banner once no field error is left', async () => {
+    fakeApi({
+      'GET /api/variants': { status: 503, body: {} },
+      'POST /api/variants/cost': { body: COST },
+      'POST /api/experiments': {
+        status: 400,
+        body: {
+          title: 'Invalid experiment',
+          status: 400,
+          errors: [
+            { field: 'name', message: 'must not be blank' },
+            { field: 'variants', message: 'must not be empty' },
+          ],
+        },
+      },
+    });
+    renderAt('/submit');
+    await userEvent.click(screen.getByRole('button', { name: 'Submit experiment' }));
+    await screen.findByText('must not be blank');
+    expect(screen.getByText('must not be empty')).toBeInTheDocument();
+    expect(screen.getByText('Invalid experiment')).toBeInTheDocument();
+
+    const name = screen.getByLabelText('Name');
+    await userEvent.type(name, 'mha-vs-gqa');
+    expect(screen.queryByText('must not be blank')).toBeNull();
+    expect(name).not.toHaveAttribute('aria-invalid', 'true');
+    // The other field is still as submitted: its error and the banner stay.
+    expect(screen.getByText('must not be empty')).toBeInTheDocument();
+    expect(screen.getByText('Invalid experiment')).toBeInTheDocument();
+
+    await userEvent.click(screen.getByRole('button', { name: '+ MHA' }));
+    expect(screen.queryByText('must not be empty')).toBeNull();
+    expect(screen.queryByText('Invalid experiment')).toBeNull();
+  });
+
   it('shows what the cost model refuses beside the field while typing, before any submission', async () => {
     fakeApi({
       'GET /api/variants': { status: 503, body: {} },

@@ -11,7 +11,7 @@ import { experimentsApi } from './api';
 import { BUILT_IN_FAMILIES, type FamilySpec } from './catalog';
 import { curlCommand } from './curl';
 import { DeterministicField, FieldMessages, TextField, inputProps, type ErrorMap } from './Field';
-import { fieldId, mapFieldErrors } from './fieldErrors';
+import { currentErrors, fieldId, mapFieldErrors } from './fieldErrors';
 import {
   BENCHMARK_GRID_PARAMS,
   TRAINING_FIELDS,
@@ -57,7 +57,9 @@ export function SubmitPage() {
   const catalog = useAsync((signal) => experimentsApi.catalog(signal), []);
   const families: FamilySpec[] = catalog.data ?? BUILT_IN_FAMILIES;
   const [form, setForm] = useState<FormState>(initialForm);
-  const [errors, setErrors] = useState<ErrorMap>({});
+  const [serverErrors, setErrors] = useState<ErrorMap>({});
+  // The request as last submitted: a server error stays only while its field still holds the value it judged.
+  const [submittedRequest, setSubmittedRequest] = useState<CreateExperimentRequest>();
   const [summary, setSummary] = useState<{ title: string; detail?: string; unmatched: FieldError[] }>();
   const [submitting, setSubmitting] = useState(false);
   const [variantPreset, setVariantPreset] = useState('');
@@ -91,6 +93,11 @@ export function SubmitPage() {
   }, [rerunOf, presetId, fromExperiment]);
 
   const request = useMemo(() => toRequest(form), [form]);
+  const errors = useMemo(() => currentErrors(serverErrors, submittedRequest, request), [serverErrors, submittedRequest, request]);
+  // The banner of a rejected submission goes once the user has fixed (changed) every field it pointed at,
+  // unless it lists errors no field shows.
+  const bannerStale =
+    summary !== undefined && submittedRequest !== undefined && Object.keys(serverErrors).length > 0 && Object.keys(errors).length === 0 && summary.unmatched.length === 0;
   // Shown beside the fields before any submission; a submission's own errors win where both speak.
   const shownErrors = useMemo(() => {
     const live = form.variants.flatMap((v, i) => (liveErrors[v.uid] ?? []).map((e) => ({ field: e.field.replace(/^variant(?=[.[]|$)/, `variants[${i}]`), message: e.message })));
@@ -107,6 +114,7 @@ export function SubmitPage() {
     if (!preset) return;
     setForm(formFromRequest(preset.request, families));
     setErrors({});
+    setSubmittedRequest(undefined);
     setSummary(undefined);
   };
 
@@ -127,6 +135,7 @@ export function SubmitPage() {
     e.preventDefault();
     setSubmitting(true);
     setErrors({});
+    setSubmittedRequest(request);
     submitted.current = Object.fromEntries(form.variants.map((v) => [v.uid, JSON.stringify(variantToConfig(v))]));
     setSummary(undefined);
     try {
@@ -151,8 +160,8 @@ export function SubmitPage() {
   return (
     <section aria-labelledby="submit-title">
       <h1 id="submit-title">New experiment</h1>
-      <form onSubmit={submit} noValidate aria-describedby={summary ? 'submit-summary' : undefined}>
-        {summary ? (
+      <form onSubmit={submit} noValidate aria-describedby={summary && !bannerStale ? 'submit-summary' : undefined}>
+        {summary && !bannerStale ? (
           <div id="submit-summary" className="error-banner" role="alert">
             <strong>{summary.title}</strong>
             {summary.detail ? <div>{summary.detail}</div> : null}

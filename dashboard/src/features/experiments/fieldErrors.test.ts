@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldId, mapFieldErrors, normalizePath, resolveField } from './fieldErrors';
+import { currentErrors, fieldId, mapFieldErrors, normalizePath, resolveField, valueAtPath } from './fieldErrors';
 
 const KNOWN = new Set([
   'name',
@@ -80,5 +80,26 @@ describe('paths and ids', () => {
   it('makes ids safe and distinct', () => {
     expect(fieldId('variants[1].nKvHeads')).toBe('f-variants-1-nKvHeads');
     expect(fieldId('variants[1].nKvHeads')).not.toBe(fieldId('variants[11].nKvHeads'));
+  });
+});
+
+describe('currentErrors', () => {
+  const submitted = { name: '', variants: [{ family: 'mha', nHeads: 3 }], grid: { seqLen: [256] } };
+  const errors = { name: ['must not be blank'], 'variants[0].nHeads': ['must divide dModel'], 'grid.seqLen': ['too long'] };
+
+  it('reads request paths with indexes and dots', () => {
+    expect(valueAtPath(submitted, 'variants[0].nHeads')).toBe(3);
+    expect(valueAtPath(submitted, 'grid.seqLen')).toEqual([256]);
+    expect(valueAtPath(submitted, 'variants[3].nHeads')).toBeUndefined();
+  });
+
+  it('keeps the errors of unchanged fields and drops those of changed ones', () => {
+    expect(currentErrors(errors, submitted, submitted)).toBe(errors);
+    const now = { ...submitted, name: 'x', variants: [{ family: 'mha', nHeads: 4 }] };
+    expect(currentErrors(errors, submitted, now)).toEqual({ 'grid.seqLen': ['too long'] });
+  });
+
+  it('keeps everything when nothing was submitted', () => {
+    expect(currentErrors(errors, undefined, { name: 'x' })).toBe(errors);
   });
 });

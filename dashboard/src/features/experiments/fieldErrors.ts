@@ -87,3 +87,24 @@ export function mapFieldErrors(errors: FieldError[], known: Iterable<string>): M
   }
   return { byPath, unmatched };
 }
+
+/** The value at a request path (`variants[1].nKvHeads`, `grid.seqLen`, `benchmark`), or undefined. */
+export function valueAtPath(root: unknown, path: string): unknown {
+  let cur: unknown = root;
+  for (const part of path.split(/\.|(?=\[)/).filter(Boolean)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    const index = part.match(/^\[(\d+)\]$/);
+    cur = index ? (Array.isArray(cur) ? cur[Number(index[1])] : undefined) : (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/**
+ * The errors of a submission that still speak about the request: an error whose path holds another value now
+ * than in the submitted request was about a value the user has since changed, and goes.
+ */
+export function currentErrors(errors: Record<string, string[]>, submitted: unknown, now: unknown): Record<string, string[]> {
+  if (submitted === undefined) return errors;
+  const kept = Object.entries(errors).filter(([path]) => JSON.stringify(valueAtPath(submitted, path)) === JSON.stringify(valueAtPath(now, path)));
+  return kept.length === Object.keys(errors).length ? errors : Object.fromEntries(kept);
+}
