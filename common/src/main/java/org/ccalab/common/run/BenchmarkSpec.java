@@ -1,5 +1,6 @@
 package org.ccalab.common.run;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import org.ccalab.common.validation.Check;
@@ -33,6 +34,21 @@ public record BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scop
         Check.inRange("warmup", warmup, 0, 1000);
         Check.inRange("iterations", iterations, 1, 10_000);
         if (deterministic == null) deterministic = false;
+    }
+
+    /** Bytes per stored element of {@code dtype} (bf16, fp16: 2; fp32: 4; fp64: 8): what KV-cache sizes are in. */
+    @JsonIgnore
+    public int dtypeBytes() {
+        return dtypeBytes(dtype);
+    }
+
+    public static int dtypeBytes(String dtype) {
+        return switch (dtype) {
+            case "bf16", "fp16" -> 2;
+            case "fp32" -> 4;
+            case "fp64" -> 8;
+            default -> throw new IllegalArgumentException("dtype must be one of " + DTYPES + ", got " + dtype);
+        };
     }
 
     /** Without {@code deterministic} (false). */

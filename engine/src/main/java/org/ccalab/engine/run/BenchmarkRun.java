@@ -29,7 +29,10 @@ import org.ccalab.engine.tensor.Tensor;
  * tokens in the state, the context growing by one per timed step), p10/p50/p90 over the timed iterations.
  *
  * <p>Honest limits, stated in each cell's backend string: the CPU computes in float64 whatever dtype is
- * asked, so cells record dtype {@code fp64}; CORE cells time the layer's {@link AttentionCore} without its
+ * asked. A cell records the requested (storage) dtype as its {@code dtype}, so sweeps over dtypes keep distinct
+ * cells, and KV bytes per token at that dtype (a storage property, the cost model's number); the compute precision
+ * actually used is the backend's, {@code cpu-fp64}, the prefix of every cell's backend string. Latency, FLOP/s and
+ * bytes/s are those of the float64 computation (bytes at 8 per element). CORE cells time the layer's {@link AttentionCore} without its
  * projections (see {@link CoreBench}; a layer without one is timed whole and marked {@code core=layer}); the
  * error columns measure the fp64 layer run on inputs and weights rounded to the spec's dtype against the unrounded run (the storage error of that
  * dtype, not a reduced-precision kernel's); for DECODE they compare decode with the fp64 prefill instead. Context
@@ -41,6 +44,7 @@ final class BenchmarkRun {
     private final RunSpec spec;
     private final RunObserver observer;
     private final AttentionFactory attention;
+    private long kvBytesPerToken; // at the requested storage dtype
 
     BenchmarkRun(RunSpec spec, RunObserver observer, AttentionFactory attention) {
         this.spec = spec;
@@ -65,7 +69,8 @@ final class BenchmarkRun {
         SplitMix64 rng = SplitMix64.derive(spec.seed(), "bench-data");
         Tensor x = gaussian(rng, b, s, e);  // [B, S, E]
         Tensor dy = gaussian(rng, b, s, e); // [B, S, E]
-        CostEstimate cost = CostModel.estimate(cfg, s, 8);
+        CostEstimate cost = CostModel.estimate(cfg, s, 8); // what the float64 computation moves
+        kvBytesPerToken = CostModel.kvCacheBytesPerToken(cfg, bs.dtypeBytes());
         long paramBytes = 8L * parameterCount(layer);
         CoreBench<?> core = layer.core().map(c -> new CoreBench<>(c, layer.parameters(), x, rng)).orElse(null);
         for (Phase phase : bs.phases()) {
@@ -89,9 +94,9 @@ final class BenchmarkRun {
                 }
                 double flops = flops(phase, cost, b);
                 double bytes = bytesMoved(phase, cost, paramBytes, b, s, e);
-                cells.add(new BenchmarkCell(phase, scope, true, b, s, "fp64", backendNote(scope == Scope.CORE, bs.dtype(), phase),
+                cells.add(new BenchmarkCell(phase, scope, true, b, s, bs.dtype(), backendNote(scope == Scope.CORE, bs.dtype(), phase),
                         m.p10(), m.p50(), m.p90(), flops / p50s / 1e12, bytes / p50s,
-                        paramBytes + m.allocatedBytes(), cost.kvCacheBytesPerToken(), err[0], err[1]));
+                        paramBytes + m.allocatedBytes(), kvBytesPerToken, err[0], err[1]));
             }
             observer.cells(cells);
         }
@@ -182,9 +187,9 @@ final class BenchmarkRun {
                 default -> throw new IllegalStateException("phase " + phase);
             }
             double p50s = m.p50() / 1e3;
-            return new BenchmarkCell(phase, Scope.CORE, true, b, s, "fp64", backendNote(false, bs.dtype(), phase),
+            return new BenchmarkCell(phase, Scope.CORE, true, b, s, bs.dtype(), backendNote(false, bs.dtype(), phase),
                     m.p10(), m.p50(), m.p90(), flops / p50s / 1e12, bytes / p50s,
-                    8 * inputElements + m.allocatedBytes(), cost.kvCacheBytesPerToken(), err[0], err[1]);
+                    8 * inputElements + m.allocatedBytes(), kvBytesPerToken, err[0], err[1]);
         }
 
         /**

@@ -192,6 +192,32 @@ class CpuEngineTest {
         assertThat(CpuEngine.classify(new IllegalStateException("bug")).failureClass()).isEqualTo(FailureClass.CODE_ERROR);
     }
 
+    /**
+     * The review's case: MHA E=128 at fp32 showed KV/token 2.00 KiB and dtype fp64 while the cost model panel said
+     * 1.00 KiB; a dtype sweep's cells were all labelled fp64. Cells now carry the requested dtype and its KV bytes,
+     * and say they were computed in fp64 in the backend string.
+     */
+    @Test
+    void cellsRecordTheRequestedDtypeAndItsKvBytesAndTheFp64Compute() {
+        MhaConfig variant = new MhaConfig(128, 4);
+        for (String dtype : List.of("fp32", "bf16", "fp16", "fp64")) {
+            RunSpec spec = new RunSpec(RunKind.BENCHMARK, variant, 1,
+                    new BenchmarkSpec(1, 8, List.of(Phase.FORWARD, Phase.DECODE), null, null, dtype, 0, 1), null);
+            RecordingObserver obs = new RecordingObserver();
+            engine().run(spec, work, null, obs);
+            long expected = switch (dtype) {
+                case "fp32" -> 1024;
+                case "fp64" -> 2048;
+                default -> 512;
+            };
+            assertThat(obs.cells).hasSize(4).allSatisfy(c -> {
+                assertThat(c.dtype()).isEqualTo(dtype);
+                assertThat(c.kvBytesPerToken()).as(dtype).isEqualTo(expected);
+                assertThat(c.backend()).startsWith("cpu-fp64");
+            });
+        }
+    }
+
     /** causal:false passes the api (a CUDA worker runs it) and fails on the CPU at once with what to do instead. */
     @Test
     void nonCausalBenchmarkIsRefusedOnTheCpuNamingTheFieldAndTheAlternative() {
@@ -219,8 +245,10 @@ class CpuEngineTest {
             assertThat(c.tflops()).isPositive();
             assertThat(c.bytesPerSecond()).isPositive();
             assertThat(c.peakMemoryBytes()).isGreaterThan(8L * CostModel.parameters(variant));
-            assertThat(c.kvBytesPerToken()).isEqualTo(CostModel.kvCacheBytesPerToken(variant, 8)).isEqualTo(2L * 2 * 8 * 8);
-            assertThat(c.dtype()).isEqualTo("fp64");
+            // KV bytes at the requested storage dtype (bf16: 2 bytes), not the CPU's float64 compute precision.
+            assertThat(c.kvBytesPerToken()).isEqualTo(CostModel.kvCacheBytesPerToken(variant, 2)).isEqualTo(2L * 2 * 8 * 2);
+            assertThat(c.dtype()).isEqualTo("bf16");
+            assertThat(c.backend()).as("compute precision").startsWith("cpu-fp64");
             assertThat(c.batch()).isEqualTo(2);
             assertThat(c.seqLen()).isEqualTo(24);
             assertThat(c.backend()).doesNotContain("core=layer");
@@ -293,7 +321,8 @@ class CpuEngineTest {
         assertThat(obs.cells).allSatisfy(c -> {
             assertThat(c.p50Ms()).isPositive();
             assertThat(c.tflops()).isPositive();
-            assertThat(c.kvBytesPerToken()).isEqualTo(CostModel.kvCacheBytesPerToken(variant, 8));
+            assertThat(c.kvBytesPerToken()).isEqualTo(CostModel.kvCacheBytesPerToken(variant, 4));
+            assertThat(c.dtype()).isEqualTo("fp32");
         });
         // fp32 storage keeps 24 mantissa bits: relative error ~1e-7, never exactly 0 on random data.
         assertThat(obs.cells.getFirst().maxRelError()).isBetween(1e-10, 1e-5);
