@@ -177,6 +177,25 @@ DEVI void load_lse_dv(float* sL, float* sDv, const float* Lb, const float* Db, i
         sDv[tid] = t < T ? Db[t] : 0.f;
     }
 }
+// The producer warpgroup's loop (every wgmma backward kernel): per query tile i of the block's walk (tile qStart + i),
+// wait until the consumers have freed stage i % STAGES, copy (load_kv() first: the resident K / V tiles; then
+// load_q(st, q0): the Q and dO tiles; then LSE * log2 e and Dv), and release the stage's full barrier once this
+// thread's copies have landed.
+template <int STAGES, class LoadKV, class LoadQ>
+DEVI void produce(int nIter, int qStart, uint32_t fullBar, uint32_t emptyBar, float* sL, float* sDv, const float* Lb,
+                  const float* Db, int T, int ptid, LoadKV load_kv, LoadQ load_q) {
+    for (int i = 0; i < nIter; i++) {
+        const int st = i % STAGES, q0 = (qStart + i) * BQ;
+        if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
+        if (i == 0) load_kv();
+        load_q(st, q0);
+        load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, ptid);
+        cp_async_commit();
+        cp_async_wait<0>();
+        wgfa::fence_proxy_async();
+        wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
+    }
+}
 // Deterministic mode (the "_det" instances): the fp32 adds into one dQ tile (and, with grouped heads, into one dK / dV
 // block) happen in a fixed order across blocks, so that two runs give the same bits. sem counts the contributors
 // that have added so far; the contributor of rank r waits for sem == r (its leader thread spins, then the named
@@ -334,23 +353,15 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         const __nv_bfloat16* dOb = dO + (long)b * T * qStride + (long)h * D;
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
-        for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = tileQ0(i);
-            if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
-            if (i == 0) {
-                const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
-                const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
-                wgfa::load_tile_wg_fast(sK, Kb, kStride, kv0, 0, T, tid);
-                wgfa::load_tile_wg_fast(sV, Vb, kStride, kv0, 0, T, tid);
-            }
+        produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
+            const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
+            const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
+            wgfa::load_tile_wg_fast(sK, Kb, kStride, kv0, 0, T, tid);
+            wgfa::load_tile_wg_fast(sV, Vb, kStride, kv0, 0, T, tid);
+        }, [&](int st, int q0) {
             load_qtile(sQ(st), Qb, qStride, q0, T, tid);
             load_qtile(sdO(st), dOb, qStride, q0, T, tid);
-            load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, tid);
-            cp_async_commit();
-            cp_async_wait<0>();
-            wgfa::fence_proxy_async();
-            wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
-        }
+        });
     } else {  // consumer warpgroups 1, 2
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int wg = (warp >> 2) - 1, wwarp = warp & 3;

@@ -108,21 +108,13 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
         const __nv_bfloat16* dOb = dO + (long)b * T * qStride + (long)h * D;
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
-        for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = tileQ0(i);
-            if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
-            if (i == 0) {
-                wgfa64::load_rows<BKV, 2>(sK, K + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
-                wgfa64::load_rows<BKV, 2>(sV, V + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
-            }
+        wgbwd::produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
+            wgfa64::load_rows<BKV, 2>(sK, K + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
+            wgfa64::load_rows<BKV, 2>(sV, V + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
+        }, [&](int st, int q0) {
             wgfa64::load_rows<BQ, 2>(sQ(st), Qb, qStride, q0, 0, T, tid);
             wgfa64::load_rows<BQ, 2>(sdO(st), dOb, qStride, q0, 0, T, tid);
-            wgbwd::load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, tid);
-            cp_async_commit();
-            cp_async_wait<0>();
-            wgfa::fence_proxy_async();
-            wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
-        }
+        });
     } else {  // consumer warpgroups 1, 2
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int wg = (warp >> 2) - 1, wwarp = warp & 3, ctid = tid - 128;

@@ -169,21 +169,13 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
         const __nv_bfloat16* dOb = dO + (long)b * T * oStride + (long)h * DV;
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
-        for (int i = 0; i < nIter; i++) {
-            const int st = i % STAGES, q0 = tileQ0(i);
-            if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
-            if (i == 0) {
-                load_tile<L::PQ>(sK, K + (long)b * T * kStride + (long)hk * DQK, kStride, kv0, T, tid);
-                load_tile<L::PV>(sV, V + (long)b * T * vStride + (long)hk * DV, vStride, kv0, T, tid);
-            }
+        wgbwd::produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
+            load_tile<L::PQ>(sK, K + (long)b * T * kStride + (long)hk * DQK, kStride, kv0, T, tid);
+            load_tile<L::PV>(sV, V + (long)b * T * vStride + (long)hk * DV, vStride, kv0, T, tid);
+        }, [&](int st, int q0) {
             load_tile<L::PQ>(sQ(st), Qb, qStride, q0, T, tid);
             load_tile<L::PV>(sdO(st), dOb, oStride, q0, T, tid);
-            wgbwd::load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, tid);
-            cp_async_commit();
-            cp_async_wait<0>();
-            wgfa::fence_proxy_async();
-            wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
-        }
+        });
         return;
     }
     // consumer warpgroups 1, 2
