@@ -231,4 +231,55 @@ describe('ComparePage', () => {
     renderAt('/compare?runs=missing');
     expect(await screen.findByRole('alert')).toHaveTextContent('Not Found');
   });
+
+  it('refuses an id that is not a UUID beside the box, without touching the comparison', async () => {
+    const api = setup();
+    renderAt('/compare?runs=t-mha');
+    await screen.findByTestId('training-ratios');
+    const box = screen.getByLabelText('Add a run or experiment id');
+    await userEvent.type(box, 'not-an-id');
+    await userEvent.click(screen.getByRole('button', { name: 'Add' }));
+    expect(await screen.findByText(/is not a run or experiment id/)).toBeInTheDocument();
+    expect(box).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByTestId('location').textContent).toBe('?runs=t-mha');
+    expect(api.calls.some((c) => c.url.includes('not-an-id'))).toBe(false);
+    expect(screen.getByTestId('training-ratios')).toBeInTheDocument();
+    // Typing again clears the complaint.
+    await userEvent.type(box, 'x');
+    expect(screen.queryByText(/is not a run or experiment id/)).toBeNull();
+  });
+
+  it('refuses a well-formed id that names no run or experiment', async () => {
+    setup();
+    renderAt('/compare?runs=t-mha');
+    await screen.findByTestId('training-ratios');
+    const unknown = '0b7e4c1a-9d2f-4e1b-8c3a-5f6e7d8c9b0a';
+    await userEvent.type(screen.getByLabelText('Add a run or experiment id'), unknown);
+    await userEvent.click(screen.getByRole('button', { name: 'Add' }));
+    expect(await screen.findByText(/No run or experiment has the id/)).toBeInTheDocument();
+    expect(screen.getByTestId('location').textContent).toBe('?runs=t-mha');
+  });
+
+  it('adds a run id the api knows', async () => {
+    const id = '1b7e4c1a-9d2f-4e1b-8c3a-5f6e7d8c9b0a';
+    setup({ [`GET /api/runs/${id}`]: { body: run(id, gqa, 'TRAINING') }, [`GET /api/runs/${id}/metrics`]: { body: series([3, 2.7, 2.4], 2.4) } });
+    renderAt('/compare?runs=t-mha');
+    await screen.findByTestId('training-ratios');
+    await userEvent.type(screen.getByLabelText('Add a run or experiment id'), id);
+    await userEvent.click(screen.getByRole('button', { name: 'Add' }));
+    await waitFor(() => expect(decodeURIComponent(screen.getByTestId('location').textContent!)).toBe(`?runs=t-mha,${id}`));
+  });
+
+  it('keeps the rest of the comparison when one id cannot be loaded, and says which', async () => {
+    setup();
+    const unknown = '0b7e4c1a-9d2f-4e1b-8c3a-5f6e7d8c9b0a';
+    renderAt(`/compare?runs=t-mha,t-gqa,${unknown}`);
+    const training = await screen.findByTestId('training-ratios');
+    await waitFor(() => expect(within(training).getAllByRole('row')).toHaveLength(3));
+    const alert = screen.getByRole('alert');
+    expect(alert).toHaveTextContent(unknown);
+    expect(alert).toHaveTextContent('Not Found');
+    await userEvent.click(within(alert).getByRole('button', { name: `Remove run ${unknown}` }));
+    await waitFor(() => expect(decodeURIComponent(screen.getByTestId('location').textContent!)).toBe('?runs=t-mha,t-gqa'));
+  });
 });

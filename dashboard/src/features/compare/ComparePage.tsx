@@ -10,7 +10,9 @@ import { CopyButton } from '../../shared/ui/CopyButton';
 import { Empty, ErrorBanner, Loading } from '../../shared/ui/States';
 import { useAsync } from '../../shared/useAsync';
 import { experimentsApi } from '../experiments/api';
-import { loadCompare, loadSeries, MAX_CURVES, type ComparedRun } from './api';
+import { loadCompare, loadSeries, MAX_CURVES, problemText, UUID_PATTERN, type ComparedRun } from './api';
+import { runsApi } from '../runs/api';
+import { ApiError } from '../../shared/api/http';
 import { defaultBaseline } from './baseline';
 import { diffConfigs } from './configDiff';
 import { downloadCsv, toCsv } from './csv';
@@ -45,6 +47,7 @@ export function ComparePage() {
   const [params, setParams] = useSearchParams();
   const state = useMemo(() => parseCompare(params), [params]);
   const [addId, setAddId] = useState('');
+  const [addError, setAddError] = useState<string>();
   const [allRatioRows, setAllRatioRows] = useState(false);
   const setState = (patch: Partial<CompareState>) => setParams(serializeCompare({ ...state, ...patch }), { replace: true });
 
@@ -186,16 +189,49 @@ export function ComparePage() {
             e.preventDefault();
             const id = addId.trim();
             if (!id) return;
-            // An id is an experiment's when the api knows it as one; otherwise it is taken as a run's.
+            if (!UUID_PATTERN.test(id)) {
+              setAddError(`“${id}” is not a run or experiment id: ids are UUIDs such as 123e4567-e89b-42d3-a456-426614174000.`);
+              return;
+            }
+            if (state.runs.includes(id) || state.experiments.includes(id)) {
+              setAddId('');
+              return;
+            }
+            // An id is an experiment's when the api knows it as one, a run's when it knows it as that.
             const isExperiment = recent.data?.items.some((x) => x.id === id) || (await experimentsApi.get(id).then(() => true, () => false));
+            if (!isExperiment) {
+              const problem = await runsApi.get(id).then(
+                () => undefined,
+                (err: unknown) => (err instanceof ApiError && err.problem.status === 404 ? `No run or experiment has the id ${id}.` : `Cannot check ${id}: ${problemText(err)}`),
+              );
+              if (problem) {
+                setAddError(problem);
+                return;
+              }
+            }
+            setAddError(undefined);
             setState(isExperiment ? { experiments: [...state.experiments, id] } : { runs: [...state.runs, id] });
             setAddId('');
           }}
         >
           <label>
-            Add a run or experiment id <input value={addId} onChange={(e) => setAddId(e.target.value)} />
+            Add a run or experiment id{' '}
+            <input
+              value={addId}
+              aria-invalid={addError ? true : undefined}
+              aria-describedby={addError ? 'compare-add-error' : undefined}
+              onChange={(e) => {
+                setAddId(e.target.value);
+                setAddError(undefined);
+              }}
+            />
           </label>
           <button type="submit">Add</button>
+          {addError ? (
+            <span id="compare-add-error" className="field-error" role="alert">
+              {addError}
+            </span>
+          ) : null}
           <label>
             Add an experiment
             <select
@@ -217,6 +253,23 @@ export function ComparePage() {
 
       {nothing ? <Empty>Choose runs or experiments to compare: select runs in a table, or add an experiment above.</Empty> : null}
       <ErrorBanner error={data.error} onRetry={data.reload} />
+      {data.data && data.data.failed.length > 0 ? (
+        <div role="alert" className="error-banner" data-testid="compare-failed">
+          <strong>
+            {data.data.failed.length === 1 ? 'One run' : `${data.data.failed.length} runs`} could not be loaded; the rest is compared without {data.data.failed.length === 1 ? 'it' : 'them'}.
+          </strong>
+          <ul>
+            {data.data.failed.map((f) => (
+              <li key={f.id}>
+                run <code>{f.id}</code>: {f.message}{' '}
+                <button type="button" aria-label={`Remove run ${f.id}`} onClick={() => setState({ runs: state.runs.filter((x) => x !== f.id) })}>
+                  Remove
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       {!nothing && !data.data && data.loading ? <Loading what="the runs" /> : null}
       {data.data && data.data.truncated > 0 ? (
         <p role="status" className="warning">

@@ -47,6 +47,21 @@ export interface CompareData {
   runs: ComparedRun[];
   truncated: number;
   metricNames: string[];
+  /** Named runs the api refused (unknown, malformed id): the rest is compared without them. */
+  failed: { id: string; message: string }[];
+}
+
+/** Ids the api gives runs and experiments. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What the api said about one id, in one line: its title, detail and field errors. */
+export function problemText(e: unknown): string {
+  if (e instanceof ApiError) {
+    const p = e.problem;
+    const parts = [p.title, p.detail && p.detail !== p.title ? p.detail : undefined, ...(p.errors ?? []).map((x) => (x.field ? `${x.field}: ${x.message}` : x.message))].filter(Boolean);
+    return `${parts.join(' — ') || e.message}${p.status ? ` (HTTP ${p.status})` : ''}`;
+  }
+  return e instanceof Error ? e.message : String(e);
 }
 
 interface ServerComparison {
@@ -111,7 +126,20 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
   const allowedOneByOne = new Set(oneByOne.slice(0, MAX_COMPARE_RUNS));
   const chosen = unique.filter((id) => bulkCells.has(id) || allowedOneByOne.has(id)).slice(0, cap);
   const byId = new Map(listed.filter((r) => r.spec).map((r) => [r.id, r]));
-  const details = await mapLimit(chosen, CONCURRENCY, (id) => (byId.has(id) ? Promise.resolve(byId.get(id)!) : runsApi.get(id, signal)));
+  // A named run the api refuses (4xx) is left out and reported; any other error fails the whole load.
+  const failed: { id: string; message: string }[] = [];
+  const loaded = await mapLimit(chosen, CONCURRENCY, (id) =>
+    byId.has(id)
+      ? Promise.resolve(byId.get(id)!)
+      : runsApi.get(id, signal).catch((e: unknown) => {
+          if (e instanceof ApiError && e.problem.status >= 400 && e.problem.status < 500) {
+            failed.push({ id, message: problemText(e) });
+            return undefined;
+          }
+          throw e;
+        }),
+  );
+  const details = loaded.filter((r): r is RunDetail => r !== undefined);
   const cells = await mapLimit(details, CONCURRENCY, (r) =>
     bulkCells.has(r.id) ? Promise.resolve(bulkCells.get(r.id)!) : r.kind === 'BENCHMARK' ? runsApi.cells(r.id, signal).catch(() => []) : Promise.resolve([]),
   );
@@ -144,6 +172,7 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
     })),
     truncated: unique.length - chosen.length,
     metricNames,
+    failed: failed.sort((a, b) => chosen.indexOf(a.id) - chosen.indexOf(b.id)),
   };
 }
 
