@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, fixed, seconds, si, tick, tickLabels } from './format';
+import { bytes, fixed, seconds, si, sig, siUnit, tick, tickLabels } from './format';
 
 describe('format', () => {
   it('si keeps three significant digits', () => {
@@ -30,5 +30,24 @@ describe('format', () => {
     expect(fixed(0.00001)).toBe('1.00e-5');
     expect(fixed(1.23456)).toBe('1.235');
     expect(seconds(75)).toBe('1 m 15 s');
+  });
+
+  it('sig keeps the same significant figures at every magnitude', () => {
+    expect(sig(0.00229)).toBe('0.00229');
+    expect(sig(0.000154)).toBe('1.54e-4');
+    expect(sig(1.5409)).toBe('1.54');
+    expect(sig(12.345)).toBe('12.3');
+    expect(sig(999.6)).toBe('1000');
+    expect(sig(1234.5)).toBe('1235');
+    expect(sig(0)).toBe('0');
+    expect(sig(undefined)).toBe('—');
+    expect(sig(2.5e7)).toBe('2.50e7');
+  });
+
+  it('siUnit puts the prefix on the unit', () => {
+    expect(siUnit(2.85e8, 'B/s')).toBe('285 MB/s');
+    expect(siUnit(512, 'B/s')).toBe('512 B/s');
+    expect(siUnit(1.5e12, 'B/s')).toBe('1.50 TB/s');
+    expect(siUnit(null, 'B/s')).toBe('—');
   });
 });

@@ -18,6 +18,14 @@ export function si(value: number | undefined | null, unit = ''): string {
   return unit ? `${text} ${unit}` : text;
 }
 
+/** A rate or size in SI prefixes with the unit after them: 2.85e8, "B/s" -> "285 MB/s". */
+export function siUnit(value: number | undefined | null, unit: string): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '—';
+  const text = si(value);
+  const m = text.match(/^(-?[\d.]+)([a-zA-Z]?)$/);
+  return m ? `${m[1]} ${m[2]}${unit}` : `${text} ${unit}`;
+}
+
 export function bytes(value: number | undefined | null): string {
   if (value === undefined || value === null || !Number.isFinite(value)) return '—';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -34,6 +42,21 @@ export function fixed(value: number | undefined | null, digits = 3): string {
   if (value === undefined || value === null || !Number.isFinite(value)) return '—';
   if (value !== 0 && (Math.abs(value) < 10 ** -digits || Math.abs(value) >= 1e6)) return value.toExponential(2);
   return value.toFixed(digits);
+}
+
+/**
+ * A measurement to `digits` significant figures, the same rule at every magnitude: 0.00229 -> "0.00229",
+ * 1.5409 -> "1.54", 12.345 -> "12.3", 1234.5 -> "1235"; below 1e-3 in exponent form ("1.54e-4").
+ */
+export function sig(value: number | undefined | null, digits = 3): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '—';
+  if (value === 0) return '0';
+  const abs = Math.abs(value);
+  if (abs < 1e-3) return value.toExponential(digits - 1);
+  if (abs >= 1e6) return value.toExponential(digits - 1).replace('e+', 'e');
+  if (abs >= 10 ** digits) return String(Math.round(value));
+  const text = value.toPrecision(digits);
+  return text.includes('e') ? String(Math.round(value)) : text;
 }
 
 export function dateTime(iso: string | undefined | null): string {

@@ -143,14 +143,21 @@ describe('ComparePage', () => {
     renderAt('/compare?experiments=exp&baseline=b-mha&scope=CORE');
     const cells = await screen.findByTestId('cell-ratios');
     const ovqRows = within(cells).getAllByRole('link', { name: 'b-gqa' }).map((a) => a.closest('tr')!);
-    expect(ovqRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE = layer*', 'LAYER']);
+    // The table shows the chosen scope only (CORE here), like the charts.
+    expect(ovqRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE = layer*']);
     const mhaRows = within(cells).getAllByRole('link', { name: 'b-mha' }).map((a) => a.closest('tr')!);
-    expect(mhaRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE', 'LAYER']);
+    expect(mhaRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['CORE']);
     expect(screen.getByTestId('ovq-core-note')).toHaveTextContent('time the whole layer');
+    // At scope LAYER the OVQ row is a plain layer timing and the note goes.
+    await userEvent.selectOptions(screen.getByLabelText('Scope'), 'LAYER');
+    const layerRows = within(screen.getByTestId('cell-ratios')).getAllByRole('link', { name: 'b-gqa' }).map((a) => a.closest('tr')!);
+    expect(layerRows.map((tr) => within(tr).getAllByRole('cell')[3].textContent)).toEqual(['LAYER']);
+    expect(screen.queryByTestId('ovq-core-note')).toBeNull();
   });
 
   it('has no such note without OVQ runs', async () => {
-    setup({}, ['b-mha', 'b-gqa']);
+    const core = (p50Ms: number) => ({ ...cell(p50Ms, 1), scope: 'CORE' });
+    setup({ 'GET /api/runs/b-mha/cells': { body: { cells: [core(1)] } }, 'GET /api/runs/b-gqa/cells': { body: { cells: [core(2)] } } }, ['b-mha', 'b-gqa']);
     renderAt('/compare?experiments=exp&baseline=b-mha&scope=CORE');
     await screen.findByTestId('cell-ratios');
     expect(screen.queryByTestId('ovq-core-note')).toBeNull();
@@ -281,5 +288,23 @@ describe('ComparePage', () => {
     expect(alert).toHaveTextContent('Not Found');
     await userEvent.click(within(alert).getByRole('button', { name: `Remove run ${unknown}` }));
     await waitFor(() => expect(decodeURIComponent(screen.getByTestId('location').textContent!)).toBe('?runs=t-mha,t-gqa'));
+  });
+
+  it('applies the phase and scope selectors to the ratio table, phases in the order forward, backward, decode', async () => {
+    const c = (phase: string, scope: string, p50Ms: number) => ({ ...cell(p50Ms, 1), phase, scope });
+    const all = [c('DECODE', 'LAYER', 1), c('BACKWARD', 'LAYER', 2), c('FORWARD', 'LAYER', 3), c('FORWARD', 'CORE', 4)];
+    setup({ 'GET /api/runs/b-mha/cells': { body: { cells: all } } }, ['b-mha']);
+    renderAt('/compare?experiments=exp&baseline=b-mha');
+    const table = await screen.findByTestId('cell-ratios');
+    const phases = () => within(screen.getByTestId('cell-ratios')).getAllByRole('row').slice(1).map((tr) => `${within(tr).getAllByRole('cell')[2].textContent}/${within(tr).getAllByRole('cell')[3].textContent}`);
+    expect(table).toBeInTheDocument();
+    expect(phases()).toEqual(['FORWARD/LAYER']);
+    await userEvent.selectOptions(screen.getByLabelText('Phase'), 'ALL');
+    expect(phases()).toEqual(['FORWARD/LAYER', 'BACKWARD/LAYER', 'DECODE/LAYER']);
+    await userEvent.selectOptions(screen.getByLabelText('Scope'), 'CORE');
+    expect(phases()).toEqual(['FORWARD/CORE']);
+    await userEvent.selectOptions(screen.getByLabelText('Phase'), 'DECODE');
+    expect(screen.queryByTestId('cell-ratios')).toBeNull();
+    expect(screen.getByText(/No cells of phase decode and scope core/)).toBeInTheDocument();
   });
 });

@@ -5,7 +5,7 @@ import { colorFor } from '../../shared/charts/palette';
 import { ScatterChart } from '../../shared/charts/ScatterChart';
 import type { MetricPoint } from '../../shared/api/types';
 import { PHASES, SCOPES } from '../../shared/api/types';
-import { fixed, shortId, si } from '../../shared/format';
+import { fixed, shortId, si, sig } from '../../shared/format';
 import { CopyButton } from '../../shared/ui/CopyButton';
 import { Empty, ErrorBanner, Loading } from '../../shared/ui/States';
 import { useAsync } from '../../shared/useAsync';
@@ -69,8 +69,10 @@ export function ComparePage() {
   // OVQ has no attention core apart from its projections: its CORE cells time the whole layer (contracts.md).
   const layerAsCore = new Set(benchmark.filter((r) => r.run.family === 'ovq').map((r) => r.run.id));
   const coreIsLayer = (runId: string, scope: string) => scope === 'CORE' && layerAsCore.has(runId);
-  const layerAsCoreShown = layerAsCore.size > 0 && (state.scope === 'CORE' || benchmark.some((r) => layerAsCore.has(r.run.id) && r.cells.some((c) => c.scope === 'CORE')));
-  const ratios = cellRatios(runCells, benchmarkBaseline?.run.id);
+  // The table (and its CSV) shows the cells of the chosen phase (or all) and scope, as the charts do.
+  const allRatios = cellRatios(runCells, benchmarkBaseline?.run.id);
+  const ratios = allRatios.filter((r) => (state.phase === 'ALL' || r.cell.phase === state.phase) && (!(SCOPES as readonly string[]).includes(state.scope) || r.cell.scope === state.scope));
+  const layerAsCoreShown = layerAsCore.size > 0 && state.scope === 'CORE';
   const summaries = training.map((r) => summarize(r, series.data?.[r.run.id]));
   const tRatios = trainingRatios(summaries, trainingBaseline?.run.id);
   const variantColors = new Map<string, string>();
@@ -459,7 +461,7 @@ export function ComparePage() {
               <h3>Ratio to the baseline per cell</h3>
               <p className="muted">Baseline: {benchmarkBaseline ? `${benchmarkBaseline.label} (${shortId(benchmarkBaseline.run.id)}), matched per phase, scope, causal, batch, sequence length and dtype` : 'none'}</p>
               {ratios.length === 0 ? (
-                <Empty>No benchmark cells yet.</Empty>
+                <Empty>{allRatios.length === 0 ? 'No benchmark cells yet.' : `No cells of phase ${state.phase === 'ALL' ? 'any' : state.phase.toLowerCase()} and scope ${state.scope.toLowerCase()}: choose another above.`}</Empty>
               ) : (
                 <table className="data-table" data-testid="cell-ratios">
                   <thead>
@@ -489,10 +491,10 @@ export function ComparePage() {
                         <td>{r.cell.seqLen}</td>
                         <td>{r.cell.batch}</td>
                         <td>{r.cell.dtype}</td>
-                        <td>{fixed(r.cell.p50Ms)}</td>
-                        <td>{fixed(r.baseline?.p50Ms)}</td>
+                        <td>{sig(r.cell.p50Ms)}</td>
+                        <td>{sig(r.baseline?.p50Ms)}</td>
                         <td className="ratio">{ratioText(r.speedup)}</td>
-                        <td>{fixed(r.cell.tflops)}</td>
+                        <td>{sig(r.cell.tflops)}</td>
                         <td className="ratio">{ratioText(r.tflopsRatio)}</td>
                       </tr>
                     ))}

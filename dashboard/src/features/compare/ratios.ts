@@ -3,7 +3,7 @@
 // (phase, scope, causal, batch, seqLen, dtype), whichever run measured it.
 
 import type { BenchmarkCell } from '../../shared/api/types';
-import { cellKey } from '../runs/CellsTable';
+import { cellKey, phaseRank, scopeRank } from '../runs/CellsTable';
 
 export interface RunCells {
   runId: string;
@@ -45,7 +45,7 @@ export function cellRatios(runs: RunCells[], baselineRunId: string | undefined):
       rows.push({ runId: r.runId, label: r.label, key, cell: c, baseline: b, speedup: ratio(b?.p50Ms, c.p50Ms), tflopsRatio: ratio(c.tflops, b?.tflops), isBaseline });
     }
   }
-  return rows.sort((a, b) => a.cell.phase.localeCompare(b.cell.phase) || a.cell.scope.localeCompare(b.cell.scope) || a.cell.seqLen - b.cell.seqLen || a.label.localeCompare(b.label));
+  return rows.sort((a, b) => phaseRank(a.cell.phase) - phaseRank(b.cell.phase) || scopeRank(a.cell.scope) - scopeRank(b.cell.scope) || a.cell.seqLen - b.cell.seqLen || a.label.localeCompare(b.label));
 }
 
 export interface TrainingSummary {

@@ -1,14 +1,25 @@
-import type { BenchmarkCell } from '../../shared/api/types';
-import { bytes, fixed, si } from '../../shared/format';
+import { PHASES, SCOPES, type BenchmarkCell } from '../../shared/api/types';
+import { bytes, fixed, sig, siUnit } from '../../shared/format';
 
 export function cellKey(c: Pick<BenchmarkCell, 'phase' | 'scope' | 'causal' | 'batch' | 'seqLen' | 'dtype'>): string {
   return `${c.phase}|${c.scope}|${c.causal ? 'causal' : 'full'}|b${c.batch}|s${c.seqLen}|${c.dtype}`;
 }
 
+/** Phases in the order they run (forward, backward, decode), then scopes core before layer; unknown ones last. */
+export function phaseRank(phase: string): number {
+  const i = (PHASES as readonly string[]).indexOf(phase);
+  return i < 0 ? PHASES.length : i;
+}
+
+export function scopeRank(scope: string): number {
+  const i = (SCOPES as readonly string[]).indexOf(scope);
+  return i < 0 ? SCOPES.length : i;
+}
+
 /** The benchmark measurements of one run, including the numerical error against the float64 reference. */
 export function CellsTable({ cells }: { cells: BenchmarkCell[] }) {
   if (cells.length === 0) return <p className="empty">No benchmark cells yet.</p>;
-  const sorted = [...cells].sort((a, b) => a.phase.localeCompare(b.phase) || a.scope.localeCompare(b.scope) || a.seqLen - b.seqLen || a.batch - b.batch);
+  const sorted = [...cells].sort((a, b) => phaseRank(a.phase) - phaseRank(b.phase) || scopeRank(a.scope) - scopeRank(b.scope) || a.seqLen - b.seqLen || a.batch - b.batch);
   return (
     <table className="data-table">
       <caption className="sr-only">Benchmark cells</caption>
@@ -31,11 +42,11 @@ export function CellsTable({ cells }: { cells: BenchmarkCell[] }) {
             <td>{c.seqLen}</td>
             <td>{c.dtype}</td>
             <td>{c.backend ?? ''}</td>
-            <td>{fixed(c.p10Ms)}</td>
-            <td>{fixed(c.p50Ms)}</td>
-            <td>{fixed(c.p90Ms)}</td>
-            <td>{fixed(c.tflops)}</td>
-            <td>{si(c.bytesPerSecond, 'B/s')}</td>
+            <td>{sig(c.p10Ms)}</td>
+            <td>{sig(c.p50Ms)}</td>
+            <td>{sig(c.p90Ms)}</td>
+            <td>{sig(c.tflops)}</td>
+            <td>{siUnit(c.bytesPerSecond, 'B/s')}</td>
             <td>{bytes(c.peakMemoryBytes)}</td>
             <td>{bytes(c.kvBytesPerToken)}</td>
             <td>{c.maxAbsError === null || c.maxAbsError === undefined ? '—' : fixed(c.maxAbsError, 2)}</td>
