@@ -26,6 +26,7 @@ function setup() {
       },
     }),
     'POST /api/experiments/e1/rerun-failed': { status: 202, body: { requeued: 1 } },
+    'POST /api/experiments/e1/cancel': { status: 202, body: {} },
   });
 }
 
@@ -129,5 +130,21 @@ describe('ExperimentPage', () => {
     await userEvent.click(screen.getByRole('checkbox', { name: 'Select run run-0-00' }));
     const link = screen.getByRole('link', { name: 'Compare selected (2)' });
     expect(link).toHaveAttribute('href', '/compare?runs=run-1-000000,run-0-000000');
+  });
+
+  it('asks before cancelling the experiment, and cancels only on yes', async () => {
+    const api = setup();
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal('confirm', confirm);
+    renderPage();
+    const button = await screen.findByRole('button', { name: 'Cancel experiment' });
+    await waitFor(() => expect(screen.getAllByRole('row').length).toBeGreaterThan(2));
+    await userEvent.click(button);
+    expect(confirm).toHaveBeenCalledWith(expect.stringContaining('Cancel experiment “sweep”? Its 2 unfinished runs will stop'));
+    expect(api.calls.some((c) => c.url === '/api/experiments/e1/cancel')).toBe(false);
+    confirm.mockReturnValue(true);
+    await userEvent.click(button);
+    await waitFor(() => expect(api.calls.some((c) => c.method === 'POST' && c.url === '/api/experiments/e1/cancel')).toBe(true));
+    expect(await screen.findByText('Cancellation requested.')).toBeInTheDocument();
   });
 });

@@ -79,7 +79,16 @@ export function ExperimentPage() {
         <Link className="button" to={`/submit?from=${id}`}>
           Submit again (edit)
         </Link>
-        <button type="button" className="danger" onClick={() => act('cancel')} disabled={allDone}>
+        <button
+          type="button"
+          className="danger"
+          onClick={() => {
+            const open = items.filter((r) => !TERMINAL_STATUSES.includes(r.status)).length;
+            const what = `${open} unfinished run${open === 1 ? '' : 's'}${runs.data && runs.data.total > items.length ? ' on this page, and those on the other pages,' : ''}`;
+            if (window.confirm(`Cancel experiment “${exp?.name ?? id}”? Its ${what} will stop (running ones at their next step). This cannot be undone.`)) void act('cancel');
+          }}
+          disabled={allDone}
+        >
           Cancel experiment
         </button>
         <button type="button" onClick={() => act('rerun')} disabled={!counts.FAILED && !counts.CANCELLED}>

@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import { MemoryRouter, Route, Routes } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeEventSource, fakeApi } from '../../test/fakeApi';
@@ -27,7 +27,7 @@ beforeEach(() => {
         status,
         attempt,
         maxAttempts: 3,
-        spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16, deterministic: true } },
+        spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16, deterministic: true }, benchmark: null },
         environments: [{ attempt: 1, backend: 'cpu', host: 'box', deterministicBackward: true }],
         checkpoints: [{ step: 15, uri: 'file:///ck/15', sha256: 'abc', bytes: 2048 }],
         metrics: [{ name: 'train/loss' }],
@@ -107,5 +107,13 @@ describe('RunPage', () => {
     await screen.findByText('file:///ck/15');
     expect(screen.queryByRole('alert')).toBeNull();
     expect(screen.getByTestId('failure-note')).toHaveTextContent('An earlier attempt failed: LOST_WORKER no heartbeat');
+  });
+
+  it('lists the config without the empty section of the other kind', async () => {
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    const config = screen.getByRole('table', { name: 'Run configuration' });
+    expect(within(config).getByText('training.steps')).toBeInTheDocument();
+    expect(within(config).queryByText('benchmark')).toBeNull();
   });
 });

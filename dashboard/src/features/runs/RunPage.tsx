@@ -11,7 +11,7 @@ import { LiveIndicator, useLive } from '../live/useLive';
 import { runsApi } from './api';
 import { CellsTable } from './CellsTable';
 import { eventSummary } from './eventSummary';
-import { flatten } from './flatten';
+import { flatten, withoutNulls } from './flatten';
 import { MetricCharts } from './MetricCharts';
 import { determinismSummary } from './determinism';
 
@@ -167,7 +167,7 @@ export function RunPage() {
       <div className="two-col">
         <div>
           <h2>Config</h2>
-          <KeyValues data={flatten(run.spec)} label="Run configuration" />
+          <KeyValues data={flatten(withoutNulls(run.spec))} label="Run configuration" />
         </div>
         <div>
           <h2>Environment</h2>

@@ -17,6 +17,8 @@ describe('eventSummary', () => {
     expect(eventSummary('FAILED', { failure: { failureClass: 'DIVERGED', message: 'loss is NaN at step 7' } })).toBe('DIVERGED loss is NaN at step 7');
     expect(eventSummary('BENCHMARK_CELLS', { cells: [{ phase: 'FORWARD', seqLen: 32, p50Ms: 1.2345 }] })).toBe('1 cell: forward@32 1.23 ms');
     expect(eventSummary('SUCCEEDED', { runId: 'r', seq: 6, time: 't', eventId: 'e' })).toBe('');
-    expect(eventSummary('CANCELLED', { runId: 'r', message: 'stopped by request' })).toBe('{"message":"stopped by request"}');
+    expect(eventSummary('CANCELLED', { runId: 'r', message: 'stopped by request' })).toBe('stopped by request');
+    expect(eventSummary('CANCELLED', { runId: 'r', workerId: 'w' })).toBe('');
+    expect(eventSummary('FAILED', { workerId: 'scheduler', failure: { failureClass: 'LOST_WORKER', message: 'no heartbeat' } })).toBe('LOST_WORKER no heartbeat (recorded by the scheduler)');
   });
 });

@@ -27,8 +27,14 @@ export function eventSummary(type: string, payload: unknown): string {
     }
     case 'FAILED': {
       const f = (p.failure ?? {}) as Record<string, unknown>;
-      return `${f.failureClass ?? ''} ${f.message ?? ''}`.trim();
+      const text = `${f.failureClass ?? ''} ${f.message ?? p.message ?? ''}`.trim();
+      // The scheduler records an attempt whose worker went silent (LOST_WORKER) under its own name.
+      return p.workerId === 'scheduler' ? `${text} (recorded by the scheduler)` : text;
     }
+    case 'SUCCEEDED':
+    case 'CANCELLED':
+      // The worker's own words ("cancelled on request"), not the event's JSON.
+      return typeof p.message === 'string' ? p.message : '';
     case 'HEARTBEAT':
       return '';
     default: {

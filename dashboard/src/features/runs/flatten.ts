@@ -17,3 +17,12 @@ export function flatten(value: unknown, prefix = '', out: Record<string, string>
   out[prefix] = String(value);
   return out;
 }
+
+/** The same value without null or undefined members: a run's spec without the section of the other kind. */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, withoutNulls(v)]));
+  }
+  return value;
+}
