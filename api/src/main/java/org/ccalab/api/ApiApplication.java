@@ -1,5 +1,7 @@
 package org.ccalab.api;
 
+import io.swagger.v3.oas.annotations.OpenAPIDefinition;
+import io.swagger.v3.oas.annotations.info.Info;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
@@ -11,6 +13,9 @@ import org.springframework.context.annotation.PropertySource;
  * resource, not an application.properties that would shadow the other services'.
  */
 @SpringBootApplication
+@OpenAPIDefinition(info = @Info(title = "cca-lab api", version = "1",
+        description = "Submit attention-variant experiments (benchmark and training sweeps), follow their runs, and "
+                + "compare results; errors are RFC 9457 problem details naming the field. See api/README.md."))
 @ConfigurationPropertiesScan
 @PropertySource("classpath:org/ccalab/api/api-defaults.properties")
 public class ApiApplication {

@@ -310,6 +310,10 @@ class ApiIntegrationTest {
                 .replace("\"batch\": 1,", "\"batch\": 1, \"seqLen\": 128,"));
         JsonNode singleRun = http.get("/api/runs/" + runId(single, 0)).json();
         assertThat(singleRun.has("grid")).as(singleRun.toString()).isFalse();
+        // ... and the creation answer says the same (it answered "grid": {} per run).
+        assertThat(single.get("runs").get(0).has("grid")).as(single.toString()).isFalse();
+        JsonNode singleList = http.get("/api/runs?experimentId=" + single.get("id").asString()).json().get("items").get(0);
+        assertThat(singleList.has("grid")).as(singleList.toString()).isFalse();
     }
 
     @Test
@@ -594,6 +598,12 @@ class ApiIntegrationTest {
         assertThat(n.get("baseline").get("runIds")).extracting(JsonNode::asString)
                 .containsExactly(mha256.toString(), mha512.toString());
         for (JsonNode r : n.get("runs")) assertThat(r.get("unmatchedCells").asInt()).isZero();
+
+        // A metric no compared run records is a 400 naming `metric`, not a comparison of nulls.
+        Http.Response nope = http.get("/api/compare?experiments=" + bench.get("id").asString() + "&metric=nope");
+        assertThat(nope.status()).isEqualTo(400);
+        assertThat(nope.json().get("errors").get(0).get("field").asString()).isEqualTo("metric");
+        assertThat(nope.json().get("errors").get(0).get("message").asString()).contains("nope");
     }
 
     @Test
@@ -673,6 +683,9 @@ class ApiIntegrationTest {
             @Autowired org.springframework.web.servlet.mvc.method.annotation.RequestMappingHandlerMapping mappings) {
         Http.Response r = http.get("/api/openapi.json");
         assertThat(r.status()).isEqualTo(200);
+        assertThat(r.json().get("info").get("title").asString()).isEqualTo("cca-lab api");
+        assertThat(r.json().get("info").get("version").asString()).isNotEqualTo("v0");
+        assertThat(r.json().get("info").get("description").asString()).isNotBlank();
         JsonNode paths = r.json().get("paths");
         List<String> expected = new ArrayList<>();
         mappings.getHandlerMethods().keySet().forEach(info -> info.getPatternValues().stream()

@@ -33,6 +33,13 @@ class ComparisonRepository {
         return out;
     }
 
+    /** The names of the series the runs record, sorted. */
+    List<String> metricNames(List<UUID> runIds) {
+        if (runIds.isEmpty()) return List.of();
+        return jdbc.sql("SELECT DISTINCT name FROM metric_point WHERE run_id IN (:ids) ORDER BY name")
+                .param("ids", runIds).query(String.class).list();
+    }
+
     boolean experimentExists(UUID id) {
         return jdbc.sql("SELECT count(*) FROM experiment WHERE id = :id").param("id", id).query(Long.class).single() > 0;
     }

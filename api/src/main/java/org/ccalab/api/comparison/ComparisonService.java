@@ -26,6 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
 @Service
 class ComparisonService {
     static final int MAX_RUNS = 2000;
+    static final String DEFAULT_METRIC = "val/loss";
 
     private final RunRepository runs;
     private final ComparisonRepository comparisons;
@@ -77,6 +78,13 @@ class ComparisonService {
         baseline.runIds().stream().filter(id -> !found.contains(id)).forEach(all::add);
         Map<UUID, List<CellView>> cells = runs.cellsOf(all);
         Map<UUID, ComparisonRepository.LossSummary> losses = comparisons.lossSummaries(all, metric);
+        if (losses.isEmpty() && !DEFAULT_METRIC.equals(metric)) {
+            // A series asked for by name that no run records is a typo, not a comparison of nulls. (The default,
+            // val/loss, is absent from benchmark-only comparisons and stays allowed.)
+            List<String> known = comparisons.metricNames(all);
+            throw ApiException.badParameter("metric", "no compared run records the series \"" + metric + "\"; "
+                    + (known.isEmpty() ? "they record none" : "they record " + String.join(", ", known)));
+        }
 
         // Baseline cells: per key, the first in sweep order among the baseline's runs.
         Map<CellKey, CellView> baselineCells = new java.util.LinkedHashMap<>();

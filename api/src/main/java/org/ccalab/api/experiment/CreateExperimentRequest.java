@@ -1,6 +1,7 @@
 package org.ccalab.api.experiment;
 
 import com.fasterxml.jackson.annotation.JsonAnySetter;
+import com.fasterxml.jackson.annotation.JsonFormat;
 import io.swagger.v3.oas.annotations.media.Schema;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -18,12 +19,14 @@ import org.ccalab.common.sweep.SweepRequest;
  * {@code POST /api/experiments}. The sweep parts stay loose JSON (variants, grid, base spec) because
  * {@link org.ccalab.common.sweep.SweepExpander} binds them and names the path of every fault; the plain
  * fields are checked here. Unknown top-level properties are collected, not dropped, and refused: a
- * misspelt {@code grid} must not silently run a one-point sweep.
+ * misspelt {@code grid} must not silently run a one-point sweep. {@code kind} is read case-insensitively, as the
+ * sweep reads variant families and enum values ({@code "mha"}/{@code "MHA"}, {@code "forward"}/{@code "FORWARD"}),
+ * and stored in upper case.
  */
 public record CreateExperimentRequest(
         @NotBlank @Size(max = 200) String name,
         @Size(max = 4000) String description,
-        @NotNull RunKind kind,
+        @NotNull @JsonFormat(with = JsonFormat.Feature.ACCEPT_CASE_INSENSITIVE_VALUES) RunKind kind,
         @Min(-1000) @Max(1000) Integer priority,
         @Min(1) @Max(100) Integer maxAttempts,
         @NotEmpty @Size(max = 1000) List<Object> variants,

@@ -1,6 +1,5 @@
 package org.ccalab.api.experiment;
 
-import jakarta.validation.Valid;
 import java.net.URI;
 import java.util.List;
 import java.util.UUID;
@@ -36,8 +35,12 @@ class ExperimentController {
         this.json = json;
     }
 
+    /**
+     * Not {@code @Valid}: bean validation would answer alone, before the sweep is looked at; the service checks the
+     * plain fields and the sweep together and reports every fault in one problem.
+     */
     @PostMapping
-    ResponseEntity<ExperimentCreatedResponse> create(@Valid @RequestBody CreateExperimentRequest request) {
+    ResponseEntity<ExperimentCreatedResponse> create(@RequestBody CreateExperimentRequest request) {
         ExperimentService.Created created = service.create(request);
         return ResponseEntity.created(URI.create("/api/experiments/" + created.id()))
                 .body(ExperimentCreatedResponse.of(request, created));

@@ -1,6 +1,11 @@
 package org.ccalab.api.experiment;
 
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.Validator;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.UUID;
 import org.ccalab.api.live.ChangeNotifier;
@@ -10,7 +15,9 @@ import org.ccalab.api.system.CanonicalJson;
 import org.ccalab.api.system.FieldError;
 import org.ccalab.api.system.ProblemType;
 import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.sweep.InvalidSweepException;
 import org.ccalab.common.sweep.SweepExpander;
+import org.ccalab.common.validation.InvalidConfigException;
 import org.ccalab.common.sweep.SweepPoint;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
@@ -30,8 +37,11 @@ public class ExperimentService {
     private final SweepExpander expander;
     private final ApiProperties properties;
 
+    private final Validator validator;
+
     ExperimentService(ExperimentRepository experiments, ChangeNotifier notifier, CanonicalJson canonical,
-                      JsonMapper json, ApiProperties properties) {
+                      JsonMapper json, ApiProperties properties, Validator validator) {
+        this.validator = validator;
         this.experiments = experiments;
         this.notifier = notifier;
         this.canonical = canonical;
@@ -46,14 +56,7 @@ public class ExperimentService {
 
     @Transactional
     public Created create(CreateExperimentRequest request) {
-        if (!request.unknown().isEmpty()) {
-            List<FieldError> errors = request.unknown().keySet().stream()
-                    .map(k -> new FieldError(k, "unknown property; expected name, description, kind, priority, "
-                            + "maxAttempts, variants, grid, benchmark, training")).toList();
-            throw new ApiException(ProblemType.VALIDATION_FAILED, errors.getFirst().field() + ": " + errors.getFirst().message(), errors);
-        }
-        // Throws InvalidSweepException naming every fault, before anything is written.
-        List<SweepPoint> points = expander.expand(request.sweep());
+        List<SweepPoint> points = validate(request);
         int priority = request.priority() == null ? 0 : request.priority();
         int maxAttempts = request.maxAttempts() == null ? properties.defaultMaxAttempts() : request.maxAttempts();
         UUID experimentId = UUID.randomUUID();
@@ -73,6 +76,48 @@ public class ExperimentService {
         experiments.insertRuns(experimentId, rows);
         notifier.queueChanged();
         return new Created(experimentId, created);
+    }
+
+    private static final List<String> FIELDS = List.of("name", "description", "kind", "priority", "maxAttempts", "variants",
+            "grid", "benchmark", "training");
+
+    /**
+     * Every fault of the request at once, before anything is written: unknown properties, bean validation of the plain
+     * fields, and the sweep's faults (variants, grid, base spec), each with its field path; one problem for all.
+     * A sweep fault at a field bean validation already named (a missing kind, no variants) is not repeated.
+     */
+    List<SweepPoint> validate(CreateExperimentRequest request) {
+        List<FieldError> errors = new ArrayList<>();
+        request.unknown().keySet().forEach(k -> errors.add(new FieldError(k, "unknown property; expected "
+                + String.join(", ", FIELDS))));
+        List<FieldError> bean = new ArrayList<>();
+        for (ConstraintViolation<CreateExperimentRequest> c : validator.validate(request)) {
+            bean.add(new FieldError(c.getPropertyPath().toString(), c.getMessage()));
+        }
+        bean.sort(Comparator.comparingInt((FieldError e) -> FIELDS.indexOf(e.field().replaceFirst("[.\\[].*", "")))
+                .thenComparing(FieldError::field).thenComparing(FieldError::message));
+        errors.addAll(bean);
+        List<SweepPoint> points = null;
+        if (request.kind() != null) {
+            try {
+                points = expander.expand(request.sweep());
+            } catch (InvalidSweepException e) {
+                Set<String> named = new HashSet<>();
+                bean.forEach(b -> named.add(b.field()));
+                for (InvalidConfigException v : e.violations()) {
+                    if (!named.contains(v.field())) errors.add(new FieldError(v.field(), v.reason()));
+                }
+            }
+        }
+        if (!errors.isEmpty()) {
+            ProblemType type = ProblemType.VALIDATION_FAILED;
+            if (errors.stream().anyMatch(x -> x.field().equals("grid"))) type = ProblemType.GRID_TOO_LARGE;
+            else if (errors.stream().allMatch(x -> x.field().endsWith(".family"))) type = ProblemType.UNKNOWN_VARIANT_FAMILY;
+            FieldError first = errors.getFirst();
+            String detail = first.field() + ": " + first.message() + (errors.size() == 1 ? "" : " (and " + (errors.size() - 1) + " more)");
+            throw new ApiException(type, detail, errors);
+        }
+        return points;
     }
 
     /** The request as received, without the (empty) bag of unknown properties. */

@@ -25,7 +25,11 @@ import org.springframework.beans.TypeMismatchException;
 import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.exc.InputCoercionException;
 import tools.jackson.core.exc.StreamReadException;
+import tools.jackson.databind.exc.InvalidFormatException;
+import tools.jackson.databind.exc.MismatchedInputException;
 import tools.jackson.core.TokenStreamLocation;
 
 /**
@@ -117,11 +121,31 @@ public class ProblemAdvice extends ResponseEntityExceptionHandler {
         if (ex.getCause() instanceof JacksonException jackson) {
             String path = jsonPath(jackson.getPath());
             String where = location(jackson.getLocation());
-            if (!(jackson instanceof StreamReadException) && !path.isEmpty()) {
-                // A well-formed document with a value of the wrong type: a field error, not a syntax error.
-                String message = jackson.getOriginalMessage().lines().findFirst().orElse("has an invalid value");
-                List<FieldError> errors = List.of(new FieldError(path, message));
-                return problem(ProblemType.VALIDATION_FAILED, path + ": " + message, errors);
+            if (jackson instanceof StreamReadException read && !(jackson instanceof InputCoercionException)) {
+                // Duplicate keys and NaN/Infinity are refused by the parser: name the field it was reading.
+                String field = parserPath(read);
+                String original = jackson.getOriginalMessage();
+                String message = null;
+                if (original.startsWith("Duplicate Object property") || original.startsWith("Duplicate field")) {
+                    message = "appears more than once in its object; give each property once";
+                } else if (original.startsWith("Non-standard token")) {
+                    message = "must be a finite number (NaN and Infinity are not JSON numbers)";
+                }
+                if (message != null && !field.isEmpty()) {
+                    return problem(ProblemType.VALIDATION_FAILED, field + ": " + message, List.of(new FieldError(field, message)));
+                }
+            }
+            if (jackson instanceof MismatchedInputException && path.isEmpty()) {
+                String message = "the request body must be a JSON object";
+                return problem(ProblemType.VALIDATION_FAILED, message, List.of(new FieldError("body", message)));
+            }
+            if (!(jackson instanceof StreamReadException) || jackson instanceof InputCoercionException) {
+                if (!path.isEmpty()) {
+                    // A well-formed document with a value of the wrong type: a field error, not a syntax error.
+                    String message = typeMessage(jackson);
+                    List<FieldError> errors = List.of(new FieldError(path, message));
+                    return problem(ProblemType.VALIDATION_FAILED, path + ": " + message, errors);
+                }
             }
             String message = jackson.getOriginalMessage().lines().findFirst().orElse("malformed JSON") + where;
             return problem(ProblemType.MALFORMED_JSON, message, List.of(new FieldError(path.isEmpty() ? "body" : path, message)));
@@ -184,6 +208,99 @@ public class ProblemAdvice extends ResponseEntityExceptionHandler {
             }
         }
         return sb.toString();
+    }
+
+    /**
+     * What a wrongly typed value should have been, in the request's terms (no Java class names): the enum's values,
+     * "an integer", "a string", ...; a number beyond the field's type gets the field's own range where the request
+     * record declares one (@Min/@Max), and the value as sent.
+     */
+    static String typeMessage(JacksonException jackson) {
+        List<JacksonException.Reference> path = jackson.getPath();
+        JacksonException.Reference last = path.isEmpty() ? null : path.getLast();
+        if (jackson instanceof InputCoercionException coercion) {
+            String range = last == null ? null : declaredRange(last);
+            String got = coercion.processor() instanceof JsonParser p ? safeText(p) : null;
+            return (range != null ? "must be in " + range : "is out of range") + (got == null ? "" : ", got " + got);
+        }
+        if (jackson instanceof MismatchedInputException mi && mi.getTargetType() != null) {
+            Class<?> target = mi.getTargetType();
+            String expected;
+            if (target.isEnum()) {
+                expected = "one of " + java.util.Arrays.stream(target.getEnumConstants()).map(c -> ((Enum<?>) c).name())
+                        .collect(java.util.stream.Collectors.joining(", "));
+            } else if (target == Integer.class || target == int.class || target == Long.class || target == long.class) {
+                String range = last == null ? null : declaredRange(last);
+                expected = range == null ? "an integer" : "an integer in " + range;
+            } else if (target == String.class) {
+                expected = "a string";
+            } else if (target == Boolean.class || target == boolean.class) {
+                expected = "true or false";
+            } else if (Number.class.isAssignableFrom(target) || target == double.class) {
+                expected = "a finite number";
+            } else if (java.util.Collection.class.isAssignableFrom(target)) {
+                expected = "an array";
+            } else if (java.util.Map.class.isAssignableFrom(target)) {
+                expected = "an object";
+            } else {
+                expected = "a valid value";
+            }
+            String got = mi instanceof InvalidFormatException f ? describe(f.getValue()) : null;
+            return "must be " + expected + (got == null ? "" : ", got " + got);
+        }
+        return "has an invalid value";
+    }
+
+    private static String describe(Object value) {
+        if (value == null) return null;
+        if (value instanceof String str) return "\"" + (str.length() > 60 ? str.substring(0, 60) + "..." : str) + "\"";
+        return String.valueOf(value);
+    }
+
+    private static String safeText(JsonParser p) {
+        try {
+            String text = p.getString();
+            return text == null || text.length() > 60 ? null : text;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** "[min, max]" from the @Min/@Max of the record component a reference points at, else null. */
+    private static String declaredRange(JacksonException.Reference ref) {
+        Object from = ref.from();
+        Class<?> type = from instanceof Class<?> c ? c : from == null ? null : from.getClass();
+        if (type == null || !type.isRecord() || ref.getPropertyName() == null) return null;
+        for (java.lang.reflect.RecordComponent c : type.getRecordComponents()) {
+            if (!c.getName().equals(ref.getPropertyName())) continue;
+            try {
+                java.lang.reflect.Field f = type.getDeclaredField(c.getName());
+                jakarta.validation.constraints.Min min = f.getAnnotation(jakarta.validation.constraints.Min.class);
+                jakarta.validation.constraints.Max max = f.getAnnotation(jakarta.validation.constraints.Max.class);
+                if (min != null && max != null) return "[" + min.value() + ", " + max.value() + "]";
+            } catch (NoSuchFieldException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /** The path the parser was reading when it refused a token: {@code variants[0].nHeads}. */
+    private static String parserPath(StreamReadException read) {
+        if (!(read.processor() instanceof JsonParser p)) return "";
+        try {
+            String pointer = p.streamReadContext().pathAsPointer().toString();
+            StringBuilder sb = new StringBuilder();
+            for (String part : pointer.split("/")) {
+                if (part.isEmpty()) continue;
+                String name = part.replace("~1", "/").replace("~0", "~");
+                if (name.chars().allMatch(Character::isDigit) && !sb.isEmpty()) sb.append('[').append(name).append(']');
+                else sb.append(sb.isEmpty() ? "" : ".").append(name);
+            }
+            return sb.toString();
+        } catch (RuntimeException e) {
+            return "";
+        }
     }
 
     private static String location(TokenStreamLocation loc) {

@@ -284,6 +284,95 @@ class ExperimentControllerTest {
                 .andExpect(header().doesNotExist("Access-Control-Allow-Origin"));
     }
 
+    @Test
+    void shouldReportBeanValidationAndSweepFaultsInOneProblem() throws Exception {
+        postJson("""
+                {"name": "", "kind": "BENCHMARK", "variants": [{"family": "mha", "dModel": 64, "nHeads": 5}],
+                 "benchmark": {"batch": 1, "seqLen": "abc"}, "colour": "red"}
+                """)
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.type").value("urn:ccalab:problem:validation-failed"))
+                .andExpect(jsonPath("$.errors[*].field", hasItem("colour")))
+                .andExpect(jsonPath("$.errors[*].field", hasItem("name")))
+                .andExpect(jsonPath("$.errors[*].field", hasItem("variants[0].nHeads")))
+                .andExpect(jsonPath("$.errors[*].field", hasItem("benchmark.seqLen")))
+                .andExpect(jsonPath("$.detail", containsString("(and 3 more)")));
+        // A field both sides check is named once.
+        postJson("{\"name\": \"n\", \"kind\": \"BENCHMARK\", \"variants\": [], \"benchmark\": {\"batch\": 1, \"seqLen\": 64}}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors", hasSize(1)))
+                .andExpect(jsonPath("$.errors[0].field").value("variants"));
+        verifyNothingStored();
+    }
+
+    @Test
+    void shouldRefuseCoercedScalarsAndDuplicateKeysNamingTheField() throws Exception {
+        String base = "{\"name\": \"n\", \"kind\": \"TRAINING\", \"variants\": [{\"family\": \"mha\", \"dModel\": 64, \"nHeads\": 2}]";
+        for (String[] c : new String[][] {{", \"priority\": \"7\"}", "priority", "must be an integer"},
+                {", \"priority\": 7.9}", "priority", "must be an integer"},
+                {", \"maxAttempts\": 2.0}", "maxAttempts", "must be an integer"},
+                {", \"description\": 5}", "description", "must be a string"},
+                {", \"name\": \"m\"}", "name", "more than once"}}) {
+            postJson(base + c[0])
+                    .andExpect(status().isBadRequest())
+                    .andExpect(content().contentTypeCompatibleWith(PROBLEM))
+                    .andExpect(jsonPath("$.type").value("urn:ccalab:problem:validation-failed"))
+                    .andExpect(jsonPath("$.errors[0].field").value(c[1]))
+                    .andExpect(jsonPath("$.errors[0].message", containsString(c[2])));
+        }
+        postJson("{\"name\": 5, \"kind\": \"TRAINING\", \"variants\": [{\"family\": \"mha\", \"dModel\": 64, \"nHeads\": 2}]}")
+                .andExpect(status().isBadRequest()).andExpect(jsonPath("$.errors[0].field").value("name"));
+        postJson("{\"name\": \"n\", \"kind\": \"TRAINING\", \"variants\": [{\"family\": \"mha\", \"dModel\": 64, \"dModel\": 128, \"nHeads\": 2}]}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("variants[0].dModel"))
+                .andExpect(jsonPath("$.errors[0].message", containsString("more than once")));
+        verifyNothingStored();
+    }
+
+    @Test
+    void shouldSayWhatAValueMustBeWithoutJavaInternals() throws Exception {
+        postJson(VALID.replace("\"kind\": \"BENCHMARK\"", "\"kind\": \"BENCH\""))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("kind"))
+                .andExpect(jsonPath("$.errors[0].message", startsWith("must be one of BENCHMARK, TRAINING")))
+                .andExpect(jsonPath("$.detail", org.hamcrest.Matchers.not(containsString("org.ccalab"))));
+        postJson("[]")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("body"))
+                .andExpect(jsonPath("$.errors[0].message").value("the request body must be a JSON object"));
+        postJson(VALID.replace("\"kind\"", "\"priority\": NaN, \"kind\""))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("priority"))
+                .andExpect(jsonPath("$.errors[0].message", containsString("finite number")))
+                .andExpect(jsonPath("$.detail", org.hamcrest.Matchers.not(containsString("JsonReadFeature"))));
+        postJson(VALID.replace("\"kind\"", "\"priority\": 99999999999, \"kind\""))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("priority"))
+                .andExpect(jsonPath("$.errors[0].message", containsString("[-1000, 1000]")));
+        postJson(VALID.replace("\"grid\": {\"seqLen\": [128, 256, 512]},", "").replace("\"phases\": [\"FORWARD\"]", "\"seqLen\": 99999999999"))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("benchmark.seqLen"))
+                .andExpect(jsonPath("$.errors[0].message", startsWith("must be in [1, 131072]")));
+        postJson(VALID.replace("{\"family\": \"mha\", \"dModel\": 256, \"nHeads\": 4}", "{\"family\": \"mha\", \"dModel\": 16384, \"nHeads\": 1}"))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("variants[0].nHeads"))
+                .andExpect(jsonPath("$.errors[0].message", containsString("dModel/nHeads")));
+        postJson(VALID.replace("{\"family\": \"mha\", \"dModel\": 256, \"nHeads\": 4}",
+                "{\"family\": \"ovq\", \"dModel\": 64, \"nHeads\": 2, \"ovq\": {\"chunkLength\": 0, \"growth\": \"EXP\"}}"))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[*].field", hasItem("variants[0].ovq.growth")))
+                .andExpect(jsonPath("$.errors[*].field", hasItem("variants[0].ovq.chunkLength")));
+        verifyNothingStored();
+    }
+
+    @Test
+    void shouldReadKindCaseInsensitivelyAsFamiliesAre() throws Exception {
+        postJson(VALID.replace("\"kind\": \"BENCHMARK\"", "\"kind\": \"benchmark\"").replace("\"family\": \"mha\"", "\"family\": \"MHA\""))
+                .andExpect(status().isCreated())
+                .andExpect(jsonPath("$.kind").value("BENCHMARK"))
+                .andExpect(jsonPath("$.runs[0].family").value("mha"));
+    }
+
     private void verifyNothingStored() {
         verify(experiments, never()).insertExperiment(any(), any(), any(), any(), anyInt(), any());
         verify(experiments, never()).insertRuns(any(), any());
