@@ -50,7 +50,9 @@ export function CostPanel({ variant, seqLen, dtype, onProblem }: CostPanelProps)
           setCost(undefined);
           const p = e instanceof ApiError ? e.problem : undefined;
           report.current?.(p?.status === 400 ? p.errors : [], key);
-          setError(p?.errors[0]?.message ? `${p.errors[0].field}: ${p.errors[0].message}` : (p?.detail ?? e.message));
+          // In the form the field errors show beside their inputs (onProblem): saying them here too reads twice.
+          const beside = report.current !== undefined && p?.status === 400 && p.errors.length > 0;
+          setError(beside ? 'not computed until the fields marked above are fixed' : p?.errors[0]?.message ? `${p.errors[0].field}: ${p.errors[0].message}` : (p?.detail ?? e.message));
         });
     }, 300);
     return () => {

@@ -34,15 +34,35 @@ export interface TextFieldProps {
   hint?: string;
   inputMode?: 'numeric' | 'decimal' | 'text';
   wide?: boolean;
+  /** A visible line under the input (what it accepts), tied to it with aria-describedby. */
+  note?: string;
+  /** Suggestions for the input: the options of a datalist. */
+  suggestions?: readonly string[];
   children?: ReactNode;
 }
 
 /** Numbers are typed as text (inputMode hints the keyboard) so the api, not the browser, judges them. */
-export function TextField({ path, label, value, onChange, errors, placeholder, hint, inputMode, wide }: TextFieldProps) {
+export function TextField({ path, label, value, onChange, errors, placeholder, hint, inputMode, wide, note, suggestions }: TextFieldProps) {
+  const props = inputProps(path, errors);
+  const noteId = note ? `${fieldId(path)}-note` : undefined;
+  const describedBy = [props['aria-describedby'], noteId].filter(Boolean).join(' ') || undefined;
+  const listId = suggestions ? `${fieldId(path)}-options` : undefined;
   return (
     <div className={`field${wide ? ' wide' : ''}${errors[path] ? ' field-invalid' : ''}`}>
       <label htmlFor={fieldId(path)}>{label}</label>
-      <input {...inputProps(path, errors)} type="text" inputMode={inputMode} value={value} placeholder={placeholder} title={hint} onChange={(e) => onChange(e.target.value)} />
+      <input {...props} aria-describedby={describedBy} type="text" inputMode={inputMode} value={value} placeholder={placeholder} title={hint} list={listId} onChange={(e) => onChange(e.target.value)} />
+      {suggestions ? (
+        <datalist id={listId}>
+          {suggestions.map((o) => (
+            <option key={o} value={o} />
+          ))}
+        </datalist>
+      ) : null}
+      {note ? (
+        <small id={noteId} className="muted field-note">
+          {note}
+        </small>
+      ) : null}
       <FieldMessages path={path} errors={errors} />
     </div>
   );

@@ -61,7 +61,7 @@ describe('SubmitPage', () => {
     const message = await screen.findByText('must divide nHeads (2), got 3');
     expect(kv).toHaveAttribute('aria-invalid', 'true');
     expect(kv.getAttribute('aria-describedby')).toBe(message.id);
-    const steps = screen.getByLabelText('steps');
+    const steps = screen.getByLabelText('Steps');
     expect(steps).toHaveAttribute('aria-invalid', 'true');
     expect(within(steps.parentElement!).getByRole('alert')).toHaveTextContent('must be in [1, 1000000], got 0');
     // What matches no input is listed in the summary instead of being lost.
@@ -122,6 +122,9 @@ describe('SubmitPage', () => {
     await userEvent.type(kv, '3');
     expect(await screen.findByText('must divide nHeads (2), got 3', { selector: '.field-error' }, { timeout: 2000 })).toBeInTheDocument();
     expect(kv).toHaveAttribute('aria-invalid', 'true');
+    // Said once, beside the field: the cost panel below it does not repeat it.
+    expect(screen.getAllByText(/must divide nHeads \(2\), got 3/)).toHaveLength(1);
+    expect(screen.getByText(/Cost model: not computed until the fields marked above are fixed/)).toBeInTheDocument();
     await userEvent.clear(kv);
     await userEvent.type(kv, '2');
     await waitFor(() => expect(kv).not.toHaveAttribute('aria-invalid'), { timeout: 2000 });
@@ -182,7 +185,7 @@ describe('SubmitPage', () => {
     expect(await screen.findByDisplayValue('old (again)')).toBeInTheDocument();
     expect(screen.getByLabelText('headDim')).toHaveValue('16');
     expect(screen.getByLabelText('conv qkMean')).toHaveValue('false');
-    expect(screen.getByLabelText('steps')).toHaveValue('50');
+    expect(screen.getByLabelText('Steps')).toHaveValue('50');
     expect(screen.getByTestId('run-count')).toHaveTextContent('2 runs');
   });
 
@@ -224,5 +227,18 @@ describe('SubmitPage', () => {
     expect((post.body as { training: { deterministic?: boolean } }).training.deterministic).toBe(true);
     expect(await screen.findByText('must be true or false, got "yes"')).toBeInTheDocument();
     expect(screen.getByRole('checkbox', { name: 'deterministic backward' })).toHaveAttribute('aria-invalid', 'true');
+  });
+
+  it('labels the training fields readably, shows their defaults and the datasets the api accepts', async () => {
+    fakeApi({ 'GET /api/variants': { status: 503, body: {} }, 'POST /api/variants/cost': { body: COST } });
+    renderAt('/submit');
+    await userEvent.click(screen.getByRole('radio', { name: 'Training' }));
+    expect(screen.getByLabelText('Learning rate')).toHaveAttribute('placeholder', '0.003');
+    expect(screen.getByLabelText('Layers')).toHaveAttribute('placeholder', '2');
+    expect(screen.queryByLabelText('learningRate')).toBeNull();
+    const dataset = screen.getByLabelText('Dataset');
+    expect(dataset).toHaveAccessibleDescription(/recall, icr, picr, linreg .* brown, nlp-corpus or file:<path>/);
+    const options = [...document.querySelectorAll(`#${dataset.getAttribute('list')} option`)].map((o) => o.getAttribute('value'));
+    expect(options).toEqual(['recall', 'icr', 'picr', 'linreg', 'brown', 'nlp-corpus', 'file:']);
   });
 });

@@ -14,6 +14,7 @@ import { DeterministicField, FieldMessages, TextField, inputProps, type ErrorMap
 import { currentErrors, fieldId, mapFieldErrors } from './fieldErrors';
 import {
   BENCHMARK_GRID_PARAMS,
+  TRAINING_FIELD_INFO,
   TRAINING_FIELDS,
   TRAINING_GRID_PARAMS,
   costSeqLen,
@@ -317,7 +318,19 @@ export function SubmitPage() {
             <FieldMessages path="training" errors={shownErrors} />
             <div className="param-grid">
               {TRAINING_FIELDS.map((f) => (
-                <TextField key={f} path={`training.${f}`} label={f} value={form.training[f]} onChange={(v) => set({ training: { ...form.training, [f]: v } })} errors={shownErrors} inputMode={f === 'dataset' || f === 'tokenizer' ? 'text' : 'decimal'} />
+                <TextField
+                  key={f}
+                  path={`training.${f}`}
+                  label={TRAINING_FIELD_INFO[f].label}
+                  placeholder={TRAINING_FIELD_INFO[f].placeholder}
+                  note={TRAINING_FIELD_INFO[f].note}
+                  suggestions={TRAINING_FIELD_INFO[f].suggestions}
+                  wide={f === 'dataset'}
+                  value={form.training[f]}
+                  onChange={(v) => set({ training: { ...form.training, [f]: v } })}
+                  errors={shownErrors}
+                  inputMode={f === 'dataset' || f === 'tokenizer' ? 'text' : 'decimal'}
+                />
               ))}
             </div>
             <DeterministicField base="training" checked={form.deterministic} onChange={(deterministic) => set({ deterministic })} errors={shownErrors} />

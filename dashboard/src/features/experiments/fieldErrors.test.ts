@@ -103,3 +103,19 @@ describe('currentErrors', () => {
     expect(currentErrors(errors, undefined, { name: 'x' })).toBe(errors);
   });
 });
+
+describe('mapFieldErrors duplicates', () => {
+  it('shows one fault once beside its input, whatever path or count the api used', () => {
+    const known = ['variants[0].dModel', 'variants[0].nHeads'];
+    const mapped = mapFieldErrors(
+      [
+        { field: 'variants[0].nHeads', message: 'must divide dModel (64), got 3' },
+        { field: 'variants[0].nHeads', message: 'must divide dModel (64), got 3' },
+        { field: 'variants[0].dModel/nHeads', message: 'must divide dModel (64), got 3' },
+        { field: 'variants[0].nHeads', message: 'must be at most 64' },
+      ],
+      known,
+    );
+    expect(mapped.byPath['variants[0].nHeads']).toEqual(['must divide dModel (64), got 3', 'must be at most 64']);
+  });
+});

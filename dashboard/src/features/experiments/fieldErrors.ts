@@ -75,12 +75,19 @@ export function mapFieldErrors(errors: FieldError[], known: Iterable<string>): M
   const knownSet = new Set(known);
   const byPath: Record<string, string[]> = {};
   const unmatched: FieldError[] = [];
+  // One message once per input: the api may name one fault under two paths (variant.nHeads and
+  // variant.dModel/nHeads) or twice (a record's check and its field's), which would read twice beside it.
+  const said = new Map<string, Set<string>>();
   for (const e of errors) {
     const target = e.field ? resolveField(e.field, knownSet) : undefined;
     if (target === undefined) {
       unmatched.push(e);
       continue;
     }
+    const seen = said.get(target) ?? new Set<string>();
+    said.set(target, seen);
+    if (seen.has(e.message)) continue;
+    seen.add(e.message);
     const normalized = normalizePath(e.field);
     const message = normalized === target ? e.message : `${normalized}: ${e.message}`;
     (byPath[target] ??= []).push(message);

@@ -157,3 +157,9 @@ describe('catalog', () => {
     expect(getPath(o, 'conv.nothing.here')).toBeUndefined();
   });
 });
+
+describe('the initial form', () => {
+  it('measures the scopes the api measures by default (CORE and LAYER)', () => {
+    expect(toRequest(initialForm()).benchmark?.scopes).toEqual(['CORE', 'LAYER']);
+  });
+});

@@ -57,6 +57,31 @@ export const TRAINING_FIELDS = [
   'mlpHidden',
 ] as const;
 export type TrainingField = (typeof TRAINING_FIELDS)[number];
+
+/**
+ * How the training form presents each field: a readable label, and as placeholder the value the api uses when
+ * the field is left empty (TrainingSpec's defaults).
+ */
+export const TRAINING_FIELD_INFO: Record<TrainingField, { label: string; placeholder: string; note?: string; suggestions?: readonly string[] }> = {
+  dataset: {
+    label: 'Dataset',
+    placeholder: 'recall',
+    note: 'recall, icr, picr, linreg (each optionally sized, e.g. recall:16), brown, nlp-corpus or file:<path>',
+    suggestions: ['recall', 'icr', 'picr', 'linreg', 'brown', 'nlp-corpus', 'file:'],
+  },
+  tokenizer: { label: 'Tokenizer', placeholder: 'bytes', suggestions: ['bytes', 'gpt2'] },
+  nLayers: { label: 'Layers', placeholder: '2' },
+  seqLen: { label: 'Sequence length', placeholder: '64' },
+  batch: { label: 'Batch', placeholder: '8' },
+  steps: { label: 'Steps', placeholder: '200' },
+  learningRate: { label: 'Learning rate', placeholder: '0.003' },
+  warmupSteps: { label: 'Warm-up steps', placeholder: 'min(20, steps / 10)' },
+  weightDecay: { label: 'Weight decay', placeholder: '0.1' },
+  gradClip: { label: 'Gradient clip', placeholder: '1.0' },
+  evalEvery: { label: 'Evaluate every (steps)', placeholder: '50' },
+  checkpointEvery: { label: 'Checkpoint every (steps)', placeholder: '100' },
+  mlpHidden: { label: 'MLP hidden width', placeholder: '0 = 8/3 × dModel' },
+};
 const TRAINING_TEXT_FIELDS: readonly string[] = ['dataset', 'tokenizer'];
 
 export const BENCHMARK_GRID_PARAMS = ['seed', 'seqLen', 'batch', 'dtype', 'causal', 'warmup', 'iterations', 'deterministic'];
@@ -80,7 +105,7 @@ export function initialForm(): FormState {
     priority: '',
     maxAttempts: '',
     variants: [],
-    benchmark: { batch: '1', seqLen: '1024', phases: ['FORWARD', 'BACKWARD', 'DECODE'], scopes: ['LAYER'], causal: true, dtype: 'bf16', warmup: '', iterations: '' },
+    benchmark: { batch: '1', seqLen: '1024', phases: ['FORWARD', 'BACKWARD', 'DECODE'], scopes: ['CORE', 'LAYER'], causal: true, dtype: 'bf16', warmup: '', iterations: '' },
     training: { ...emptyTraining(), dataset: 'recall', tokenizer: 'bytes', steps: '200', seqLen: '64', batch: '8' },
     deterministic: false,
     grid: [],
