@@ -25,11 +25,14 @@ class RatiosTest {
     }
 
     @Test
-    void shouldMatchAcrossDtypesOnTheCellKeyAndKeepTheFirstCellPerKey() {
-        var baseline = Ratios.index(List.of(cell("FORWARD", 128, "bf16", 2.0, 10.0), cell("FORWARD", 128, "fp32", 4.0, 5.0)));
-        assertThat(baseline).hasSize(1);
-        var ratios = Ratios.cells(List.of(cell("FORWARD", 128, "fp32", 3.0, null)), baseline);
-        assertThat(ratios.getFirst().latencyRatio()).isEqualTo(1.5);
+    void shouldMatchOnlyTheSameDtypeAndKeepTheFirstCellPerKey() {
+        var baseline = Ratios.index(List.of(cell("FORWARD", 128, "bf16", 2.0, 10.0), cell("FORWARD", 128, "fp32", 4.0, 5.0),
+                cell("FORWARD", 128, "fp32", 8.0, 1.0)));
+        assertThat(baseline).hasSize(2);
+        var ratios = Ratios.cells(List.of(cell("FORWARD", 128, "fp32", 3.0, null), cell("FORWARD", 128, "fp16", 3.0, null)),
+                baseline);
+        assertThat(ratios).hasSize(1);
+        assertThat(ratios.getFirst().latencyRatio()).isEqualTo(0.75);  // against the first fp32 cell, not bf16's
         assertThat(ratios.getFirst().tflopsRatio()).isNull();
     }
 
