@@ -16,7 +16,7 @@ from ccalab_cuda import Kernels, wide_bwd_smem
 FWD_BM, FWD_THREADS = 128, 256
 BWD_TILES = {(192, 128): 64, (96, 64): 64}  # (DQK, DV) -> query rows per tile (mla_bwd: 64 keys, 8 warps, staged)
 # the Hopper backward (attention/flash_bwd_wgmma_wide.cuh, "_wgmma"): wgbwdw::Layout<DQK, DV>::SMEM_BYTES, 384 threads
-BWD_WGMMA_SMEM = {(192, 128): 157696}
+BWD_WGMMA_SMEM = {(192, 128): 227328}  # dQ staged: Layout<192, 128>::SMEM_BYTES_SDQ
 FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
 FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16

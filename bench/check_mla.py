@@ -330,6 +330,7 @@ def time_bwd(M):
         timed("ours", row, lambda i: M.bwd(q, k, v, o, lse, do, True), reps=10)
         if M.k.hopper:  # the mma.sync kernel beside the wgmma one the backend picks on Hopper
             timed("ours_mma", row, lambda i: M.bwd(q, k, v, o, lse, do, True, wgmma=False), reps=10)
+            timed("ours_again", row, lambda i: M.bwd(q, k, v, o, lse, do, True), reps=10)
         for label, be, pad in (("sdpa_flash_vpad", SDPBackend.FLASH_ATTENTION, True),
                                ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION, False)):
             qb, kb = (x.transpose(1, 2).detach().clone().requires_grad_() for x in (q, k))

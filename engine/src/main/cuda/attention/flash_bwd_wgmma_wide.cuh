@@ -18,8 +18,8 @@
 //   64-column panels (m64n64k16 / m64n128k16). D = 256: each warpgroup one half of every output (64 + 64
 //   accumulators of dK and dV kept, dQ's 64 added per tile). MLA: dK and dQ have 3 panels, dV 2: warpgroup 0 takes
 //   dK and dQ panels 0-1, warpgroup 1 dV, dK panel 2 and dQ panel 2 (256 columns of GEMM each).
-//   dQ is added with float2 atomics straight from the accumulators (no shared memory is left at D = 256 for
-//   D = 128's staged float4 atomics: K, V, 2 stages of Q and dO are 192 KB).
+//   dQ: at D = 256 float2 atomics straight from the accumulators (no shared memory is left for D = 128's staged
+//   float4 atomics: K, V, 2 stages of Q and dO are 192 KB); MLA stages it (SDQ, below).
 // Blocks of 64 keys double the dQ atomics per FLOP against D = 128's 128-key blocks, as flash_bwd_wide and FA2's
 // D = 256 backward do. Builds only for sm_90a; others compile a __trap().
 #pragma once
@@ -38,9 +38,13 @@ struct Layout {
                          OFF_L = OFF_P + 4 * PT_BYTES, OFF_DV = OFF_L + STAGES * BQ * 4;
     static constexpr int SMEM_BYTES = OFF_DV + STAGES * BQ * 4 + 1024;  // + slack to align the base to 1024
     static_assert(DQK % 64 == 0 && DV % 64 == 0 && SMEM_BYTES <= 232448, "64-column panels, 227 KB opt-in limit");
+    // SDQ: + per consumer warpgroup a [64][DQ_LD] fp32 dQ staging tile (up to two panels, rows padded by 8 floats)
+    static constexpr int DQ_LD = 2 * 64 + 8, OFF_DQ = OFF_DV + STAGES * BQ * 4;
+    static constexpr int SMEM_BYTES_SDQ = OFF_DQ + 2 * BQ * DQ_LD * 4 + 1024;
 };
-// the launch sizes CudaKernels.BwdVariant.smem(256), CudaMlaKernels and bench/ccalab_cuda.py / ccalab_mla.py pass
-static_assert(Layout<256, 256>::SMEM_BYTES == 231424 && Layout<192, 128>::SMEM_BYTES == 157696,
+// the launch sizes CudaKernels.BwdVariant.smem(256), CudaMlaKernels (SDQ) and bench/ccalab_cuda.py / ccalab_mla.py pass
+static_assert(Layout<256, 256>::SMEM_BYTES == 231424 && Layout<192, 128>::SMEM_BYTES == 157696 &&
+                  Layout<192, 128>::SMEM_BYTES_SDQ == 227328 && Layout<192, 128>::SMEM_BYTES_SDQ <= 232448,
               "update the launchers' shared memory");
 
 // The output panels (first, count: 0-2) a consumer warpgroup accumulates: D = 256 (and any DQK = DV) halves.
@@ -123,7 +127,10 @@ DEVI void add_rows(float* p, const float (&acc)[32 * N], long stride, int ra, in
 }
 }  // namespace wgbwdw
 
-template <int DQK, int DV, bool CAUSAL>
+// SDQ (where the shared memory allows: MLA): dQ is staged (scaled, fp32) in shared memory after each tile, and the
+// warpgroup adds it with coalesced float4 atomics once the next tile's S^T / dP^T are issued, so the adds run under
+// them (D = 128's v2 step; at D = 256 no shared memory is left for it). MLA 16k causal: 265 TF/s vs 230 without.
+template <int DQK, int DV, bool CAUSAL, bool SDQ = false>
 __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                             float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                             const __nv_bfloat16* __restrict__ K,
@@ -203,6 +210,21 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
         const uint32_t loQt0 = desc_lo(sQ(0) + k0 * PANEL, PANEL), loDOt0 = desc_lo(sdO(0) + v0 * PANEL, PANEL),
                        loKt = desc_lo(sK + q0p * PANEL, PANEL);
         float* dQb = dQ + (long)b * T * qStride + (long)h * DQK + q0p * 64;
+        float* stg = reinterpret_cast<float*>(gbase + L::OFF_DQ) + wg * BQ * L::DQ_LD;  // SDQ: this warpgroup's dQ
+        // SDQ: tile q0's staged dQ, float4 atomics: a row of QN * 16 float4 per QN * 16 threads (coalesced), after
+        // a barrier of this warpgroup's 128 threads (its staging is complete)
+        auto dq_staged_atomics = [&](int q0) {
+            constexpr int F4 = QN * 16, RP = 128 / F4;
+            const int wtid = tid & 127, r0 = wtid / F4, c4 = (wtid % F4) * 4;
+            asm volatile("bar.sync %0, 128;\n" ::"r"(2 + wg) : "memory");
+#pragma unroll 4
+            for (int k = 0; k < BQ / RP; k++) {
+                const int r = r0 + k * RP;
+                if (q0 + r < T)
+                    atomicAdd(reinterpret_cast<float4*>(dQb + (long)(q0 + r) * qStride + c4),
+                              *reinterpret_cast<const float4*>(stg + r * L::DQ_LD + c4));
+            }
+        };
         for (int i = 0; i < nIter; i++) {
             const int st = i % STAGES, q0 = tileQ0(i), buf = i & 1;
             wgfa::mbar_wait(fullBar + 8 * st, (i / STAGES) & 1);
@@ -211,6 +233,9 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
             wgfa::wg_commit();
             issue_st<L::PV>(dp, loV, loDO0 + st * (L::VT >> 4));
             wgfa::wg_commit();
+            // the previous tile's dQ under this tile's S^T, dP^T (its staging is rewritten only after the
+            // consumer barrier below, which every reader passes after its atomics)
+            if (SDQ && i > 0) dq_staged_atomics(tileQ0(i - 1));
             wgfa::wg_wait<1>();  // S^T done (dP^T may still run)
 #pragma unroll
             for (int j = 0; j < 16; j++) fence_operand(s[j]);
@@ -237,12 +262,21 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
 #pragma unroll
             for (int j = 0; j < 32 * QN; j++) fence_operand(dq[j]);
             wgfa::mbar_arrive(emptyBar + 8 * st);  // Q, dO, LSE, Dv of this stage no longer read
-            // dQ rows q0 + 16 wwarp + lane / 4 (+8), scaled. (Issued under the next tile's S^T, or S^T and dP^T,
-            // dQ's registers made ptxas serialize the wgmmas at D = 256 (C7512) and spill, even with 240 registers
-            // for the consumers. float4 atomics by a lane-pair shuffle measured 1 % slower there: the L2 is busy
-            // with bytes (76 %: these adds and the Q / dO tiles), not operations.)
-            add_rows<QN>(dQb, dq, qStride, q0 + rA, q0 + rB, cq, T, scale);
+            // dQ rows q0 + 16 wwarp + lane / 4 (+8), scaled: staged (SDQ) or added now. (Kept in registers and
+            // added under the next tile's S^T, or S^T and dP^T, dQ made ptxas serialize the wgmmas at D = 256
+            // (C7512) and spill, even with 240 registers for the consumers. float4 atomics by a lane-pair shuffle
+            // measured 1 % slower there: the L2 is busy with bytes (76 %: these adds and the Q / dO tiles).)
+            if constexpr (SDQ) {
+#pragma unroll
+                for (int n = 0; n < 8 * QN; n++) {
+                    *reinterpret_cast<float2*>(stg + rA * L::DQ_LD + n * 8 + cq) = make_float2(dq[4 * n] * scale, dq[4 * n + 1] * scale);
+                    *reinterpret_cast<float2*>(stg + rB * L::DQ_LD + n * 8 + cq) = make_float2(dq[4 * n + 2] * scale, dq[4 * n + 3] * scale);
+                }
+            } else {
+                add_rows<QN>(dQb, dq, qStride, q0 + rA, q0 + rB, cq, T, scale);
+            }
         }
+        if constexpr (SDQ) dq_staged_atomics(tileQ0(nIter - 1));  // the last tile's
 #pragma unroll
         for (int j = 0; j < 32 * KN; j++) fence_operand(dk[j]);
         add_rows<KN>(dK + (long)b * T * kStride + (long)hk * DQK + k0 * 64, dk, kStride, kA, kB, cq, T, scale);

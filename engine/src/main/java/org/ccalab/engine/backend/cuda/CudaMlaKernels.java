@@ -91,9 +91,9 @@ final class CudaMlaKernels {
             return wgmma ? WGMMA_THREADS : THREADS;
         }
 
-        /** wgmma: wgbwdw::Layout<192, 128>::SMEM_BYTES (static_assert in flash_bwd_wgmma_wide.cuh). */
+        /** wgmma: wgbwdw::Layout<192, 128>::SMEM_BYTES_SDQ, dQ staged (static_assert in flash_bwd_wgmma_wide.cuh). */
         int smem() {
-            return wgmma ? 157_696 : CudaKernels.wideBackwardSmem(qkDim, vDim, KEYS_PER_BLOCK, queryTile, true);
+            return wgmma ? 227_328 : CudaKernels.wideBackwardSmem(qkDim, vDim, KEYS_PER_BLOCK, queryTile, true);
         }
 
         String name(boolean causal) {
@@ -107,7 +107,7 @@ final class CudaMlaKernels {
 
     /**
      * Every mla_bwd instance: mla_kernels.cuh's (145 KB and 85 KB of shared memory: A100 and H100 alike) and the
-     * sm_90a one of hopper_kernels.cuh (154 KB).
+     * sm_90a one of hopper_kernels.cuh (222 KB: dQ staged).
      */
     static final List<BwdInstance> BWD_INSTANCES = List.of(new BwdInstance(192, 128, 64, false),
             new BwdInstance(96, 64, 64, false), new BwdInstance(192, 128, 64, true));
