@@ -177,6 +177,22 @@ DEVI void load_lse_dv(float* sL, float* sDv, const float* Lb, const float* Db, i
         sDv[tid] = t < T ? Db[t] : 0.f;
     }
 }
+// The query tiles a K/V block starting at key kv0 walks: causal blocks start at the diagonal tile; q0(i) is the first
+// row of the i-th (nIter >= 1: kv0 < T).
+template <bool CAUSAL>
+struct QueryWalk {
+    int qStart, nIter;
+    DEVI QueryWalk(int kv0, int T) : qStart(CAUSAL ? kv0 / BQ : 0), nIter((T + BQ - 1) / BQ - qStart) {}
+    DEVI int q0(int i) const { return (qStart + i) * BQ; }
+};
+// The Q / dO ring's barriers, initialised by thread 0: full (128 producer arrivals), empty (256 consumer arrivals).
+template <int STAGES>
+DEVI void init_ring_barriers(uint32_t fullBar, uint32_t emptyBar) {
+    for (int i = 0; i < STAGES; i++) {
+        wgfa::mbar_init(fullBar + 8 * i, 128);
+        wgfa::mbar_init(emptyBar + 8 * i, 256);
+    }
+}
 // The producer warpgroup's loop (every wgmma backward kernel): per query tile i of the block's walk (tile qStart + i),
 // wait until the consumers have freed stage i % STAGES, copy (load_kv() first: the resident K / V tiles; then
 // load_q(st, q0): the Q and dO tiles; then LSE * log2 e and Dv), and release the stage's full barrier once this
@@ -331,15 +347,11 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     const int xb = det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
-    const int nQ = (T + BQ - 1) / BQ;
-    const int qStart = CAUSAL ? kv0 / BQ : 0;
-    const int nIter = nQ - qStart;  // >= 1: kv0 < T
-    auto tileQ0 = [&](int i) { return (qStart + i) * BQ; };  // query tile i of this block's walk
+    const QueryWalk<CAUSAL> walk(kv0, T);
+    const int qStart = walk.qStart, nIter = walk.nIter;
+    auto tileQ0 = [&](int i) { return walk.q0(i); };  // query tile i of this block's walk
     if (tid == 0) {
-        for (int i = 0; i < STAGES; i++) {
-            wgfa::mbar_init(fullBar + 8 * i, 128);
-            wgfa::mbar_init(emptyBar + 8 * i, 256);
-        }
+        init_ring_barriers<STAGES>(fullBar, emptyBar);
         for (int i = 0; i < 2; i++) {  // v5
             wgfa::mbar_init(dsReadyBar + 8 * i, 256);  // both warpgroups' dS^T rows of a tile are in
             wgfa::mbar_init(dsFreeBar + 8 * i, 128);   // the tile's dQ owner has read the dS^T buffer

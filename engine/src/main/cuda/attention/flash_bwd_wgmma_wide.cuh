@@ -158,16 +158,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
     const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * DQK, kStride = (long)Hkv * DQK, oStride = (long)Hq * DV, vStride = (long)Hkv * DV;
-    const int nQ = (T + BQ - 1) / BQ;
-    const int qStart = CAUSAL ? kv0 / BQ : 0;
-    const int nIter = nQ - qStart;  // >= 1: kv0 < T
-    auto tileQ0 = [&](int i) { return (qStart + i) * BQ; };  // query tile i of this block's walk
-    if (tid == 0) {
-        for (int i = 0; i < STAGES; i++) {
-            wgfa::mbar_init(fullBar + 8 * i, 128);
-            wgfa::mbar_init(emptyBar + 8 * i, 256);
-        }
-    }
+    const wgbwd::QueryWalk<CAUSAL> walk(kv0, T);
+    const int qStart = walk.qStart, nIter = walk.nIter;
+    auto tileQ0 = [&](int i) { return walk.q0(i); };  // query tile i of this block's walk
+    if (tid == 0) wgbwd::init_ring_barriers<STAGES>(fullBar, emptyBar);
     __syncthreads();
 
     if (warp < 4) {  // producer warpgroup
