@@ -32,7 +32,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final CudaKernels.Prologue prologue = CudaKernels.Prologue.fromProperty();
     /** D = 128 forward on the wgmma kernel: the driver runs our sm_90a image (probed at open). */
     private boolean hopperForward;
-    /** D = 64 and 128 backward on the wgmma kernels: likewise, under its own switch (ccalab.flash.backward). */
+    /** D = 64, 128, 256 and MLA 192 / 128 backward on the wgmma kernels: likewise, under its own switch (ccalab.flash.backward). */
     private boolean hopperBackward;
     /**
      * ccalab.flash.deterministic=true: the backward's fp32 adds in a fixed order (the "_det" wgmma kernels), so that
@@ -335,25 +335,24 @@ public final class CudaBackend implements Backend, AutoCloseable {
             CudaKernels.BwdVariant bv = backwardVariant(s);
             int kvTile = CudaKernels.flashBackwardKvTile(s.headDim());
             int[] grid = {(s.tokens() + kvTile - 1) / kvTile, s.qHeads(), s.batch()};
-            Pointer scale = floats((float) (1.0 / Math.sqrt(s.headDim())));
-            if (!deterministicBackward()) {
-                kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv), grid, bv.threads(),
-                        bv.smem(s.headDim()), device.stream(),
-                        Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
-                                ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), scale));
-                return;
-            }
-            if (!CudaKernels.hasDeterministicBackward(s.headDim(), bv))
-                throw new UnsupportedOperationException("ccalab.flash.deterministic=true: a deterministic backward exists for "
-                        + "the wgmma kernels at head dims 64 and 128 on the sm_90a image only; this is head dim "
-                        + s.headDim() + " on the " + (bv == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels");
-            long semBytes = CudaKernels.deterministicSemaphores(s) * 4;
-            try (DeviceBuffer sem = allocate(semBytes)) {
-                device.zero(sem, semBytes);
-                kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv, true), grid, bv.threads(),
-                        bv.smem(s.headDim()), device.stream(),
-                        Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
-                                ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), scale, ptr(sem)));
+            boolean deterministic = deterministicBackward();
+            if (deterministic && !CudaKernels.hasDeterministicBackward(s.headDim(), bv))
+                throw new UnsupportedOperationException("a deterministic backward (ccalab.flash.deterministic=true or the run's "
+                        + "deterministic option) exists for the wgmma kernels at head dims 64 and 128 on the sm_90a image only; "
+                        + "this is head dim " + s.headDim() + " on the "
+                        + (bv == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels");
+            // the deterministic kernels take the semaphores that order their adds as one more argument
+            long semBytes = deterministic ? CudaKernels.deterministicSemaphores(s) * 4 : 0;
+            try (DeviceBuffer sem = deterministic ? allocate(semBytes) : null) {
+                Pointer[] args = {ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                        ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), floats((float) (1.0 / Math.sqrt(s.headDim())))};
+                if (deterministic) {
+                    device.zero(sem, semBytes);
+                    args = java.util.Arrays.copyOf(args, args.length + 1);
+                    args[args.length - 1] = ptr(sem);
+                }
+                kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv, deterministic), grid, bv.threads(),
+                        bv.smem(s.headDim()), device.stream(), Pointer.to(args));
             }
         }
     }
