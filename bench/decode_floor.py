@@ -37,7 +37,7 @@ OUT_ROWS = []
 
 
 def splits(L, Hkv, per_sm=1.0, forced=None):
-    tk = 64  # 1024 x 8 warps / D
+    tk = 1024 * 8 // D  # keys per tile: 1024 x 8 warps / D
     n = forced or max(1, min(math.ceil(per_sm * SMS / Hkv), -(-L // tk), 256))
     chunk = -(-(-(-L // n)) // tk) * tk
     return -(-L // chunk), chunk
@@ -51,7 +51,7 @@ class Dec:
         self.po = torch.empty(8 * 16 * 256 * D, device=dev)
         self.pml = torch.empty(8 * 16 * 256 * 2, device=dev)
         self.ctr = {s: torch.zeros(4096, dtype=torch.int32, device=dev)
-                    for s in ("v3", "spin", "pdl", "spinpdl", "spin_s3", "spin_s4", "epoch", "epochpdl")}
+                    for s in ("v3", "spin", "pdl", "spinpdl", "spin_s3", "spin_s4", "epoch", "epochpdl", "mma")}
         self.occ = {}
 
     def fits(self, name, grid_blocks, smem):
@@ -68,12 +68,15 @@ class Dec:
         G = Hq // Hkv
         n, chunk = splits(L, Hkv, per_sm, forced)
         nst = int(suf.split("_s")[1]) if "_s" in suf else 2
-        name, smem = f"decode_hd128_g{G}_{suf}", Kernels.decode_smem(D, G, 8, nst)
-        if suf.startswith(("spin", "epoch")) and n > 1 and not self.fits(name, n * Hkv * B, smem):
+        name, smem = f"decode_hd{D}_g{G}_{suf}", Kernels.decode_smem(D, G, 8, nst)
+        if suf.startswith(("spin", "epoch", "mma")) and n > 1 and not self.fits(name, n * Hkv * B, smem):
             raise RuntimeError(f"{name}: grid {n * Hkv * B} not co-resident")
         self.K.launch(name, (n, Hkv, B), (256, 1, 1), smem, o, self.po, self.pml, self.ctr[suf], q, kc, vc, L, Tmax,
                       Hkv, chunk, 1.0 / math.sqrt(D), pdl=pdl_launch)
         return n
+
+
+CHECKED = ["v3", "spin", "pdl", "spinpdl", "epoch", "epochpdl", "mma"]
 
 
 def checks(dec):
@@ -87,7 +90,7 @@ def checks(dec):
         vc = torch.randn(B, Tmax, Hkv, D, device=dev).to(bf16) * 2
         r, _ = ref.attention_f64(q[:, None], kc[:, :L], vc[:, :L], False, None)
         naive = sbs.plain_attention_bf16(q[:, None].contiguous(), kc[:, :L].contiguous(), vc[:, :L].contiguous(), False)
-        for suf in ("v3", "spin", "pdl", "spinpdl", "epoch", "epochpdl"):
+        for suf in CHECKED:
             if "_s" in suf and Hq // Hkv not in (1, 4, 8):
                 continue
             for forced in (None, 1, 3, 17, 256):
@@ -125,7 +128,7 @@ class Case:
         return self.kv / (t_ms / 1e3) / copy_bw * 100
 
 
-VARIANTS = [("v3", 1), ("spin", 1), ("epoch", 1)]
+VARIANTS = [("v3", 1), ("spin", 1), ("epoch", 1), ("mma", 1)]
 
 
 def pdl_probe(K):
@@ -220,12 +223,15 @@ def produce(K, c, i, trigger):
 
 def floor_table(K, dec, copy_bw):
     rows = []
+    variants = VARIANTS if D == 128 else [("epoch", 1), ("mma", 1)]  # the lab's other head dims ("v3_warm2": epoch)
     e = sbs.bench(lambda i: K.launch("empty_kernel", (1, 1, 1), (32, 1, 1), 0), 30, inner=64)
     e132 = sbs.bench(lambda i: K.launch("empty_kernel", (SMS, 1, 1), (256, 1, 1), 0), 30, inner=64)
     print(f"empty kernel (graph of 64): 1 block {e['p50'] * 1e3:.2f} us, 132 x 256 threads {e132['p50'] * 1e3:.2f} us",
           flush=True)
     rows.append({"empty_1": e, "empty_132": e132})
     junk = torch.zeros(4096, dtype=torch.int32, device=dev)
+    xchg_ctr = torch.zeros(4096, dtype=torch.int32, device=dev)
+    xchg_part = torch.zeros(4096 * 4, dtype=torch.int32, device=dev)
     for (L, Hq, Hkv) in [(4096, 8, 2), (4096, 16, 4), (16384, 8, 2), (16384, 16, 4), (16384, 4, 4), (65536, 8, 2),
                          (65536, 16, 4)]:
         c = Case(L, Hq, Hkv)
@@ -241,7 +247,22 @@ def floor_table(K, dec, copy_bw):
             if best is None or t["p50"] < row[best]["p50"]:
                 best = f"read_t{nt}_u{u}_k{per}"
         row["read_best"] = best
-        for suf, per in VARIANTS:
+        # the same read + the least merge a split decode needs (session 9): one arrival of Hkv interleaved groups
+        xbest = None
+        for (nt, u, per) in ((256, 8, 1), (256, 8, 2), (512, 4, 1), (512, 4, 2), (1024, 4, 1)):
+            name, grid = f"stream_xchg_t{nt}_u{u}", SMS * per
+            occ = ctypes.c_int()
+            _check(_cuda.cuOccupancyMaxActiveBlocksPerMultiprocessor(ctypes.byref(occ), K.fn(name, 0), nt, 0), name)
+            if occ.value * SMS < grid:
+                continue  # the arrival spins: only co-resident grids
+            ch = -(-n16 // grid)
+            t = bench(lambda i: K.launch(name, (grid, 1, 1), (nt, 1, 1), 0, c.k[i], c.v[i], ctypes.c_longlong(n16),
+                                         ctypes.c_longlong(ch), junk, xchg_ctr, xchg_part, int(Hkv)), c)
+            row[f"xchg_t{nt}_u{u}_k{per}"] = t
+            if xbest is None or t["p50"] < row[xbest]["p50"]:
+                xbest = f"xchg_t{nt}_u{u}_k{per}"
+        row["xchg_best"] = xbest
+        for suf, per in variants:
             try:
                 row[f"{suf}_k{per}"] = bench(lambda i: dec(suf, c.q[i], c.k[i], c.v[i], L, c.o[i], per_sm=per), c)
             except RuntimeError as ex:
@@ -252,7 +273,7 @@ def floor_table(K, dec, copy_bw):
             except Exception as ex:  # noqa: BLE001
                 row[label] = {"error": str(ex)[:200]}
         # L2-warm (2 sets, decode_lab's methodology) for v3 and cuDNN
-        row["v3_warm2"] = sbs.bench(lambda i: dec("v3", c.q[i % 2], c.k[i % 2], c.v[i % 2], L, c.o[i % 2]), 30, inner=10)
+        row["v3_warm2"] = sbs.bench(lambda i: dec(variants[0][0], c.q[i % 2], c.k[i % 2], c.v[i % 2], L, c.o[i % 2]), 30, inner=10)
         try:
             row["cudnn_warm2"] = sbs.bench(lambda i: sbs.sdpa(c.q[i % 2][:, None], c.k[i % 2], c.v[i % 2], False,
                                                               SDPBackend.CUDNN_ATTENTION), 30, inner=10)
@@ -262,7 +283,7 @@ def floor_table(K, dec, copy_bw):
             if isinstance(v, dict) and "p50" in v:
                 v["pct_copy"] = c.pct(v["p50"], copy_bw)
         rows.append(row)
-        keys = [row["read_best"]] + [f"{suf}_k{per}" for suf, per in VARIANTS] + ["flash", "cudnn", "v3_warm2", "cudnn_warm2"]
+        keys = [row["read_best"], row["xchg_best"]] + [f"{suf}_k{per}" for suf, per in variants] + ["flash", "cudnn", "v3_warm2", "cudnn_warm2"]
         print(f"L={L:>6} {Hq}q/{Hkv}kv {c.kv / 1e6:.1f} MB x {c.n} sets: " + " | ".join(
             f"{k} {row[k]['p50'] * 1e3:.1f} us {row[k]['pct_copy']:.0f}%" for k in keys if "p50" in row.get(k, {})),
             flush=True)
@@ -329,12 +350,29 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fatbin", required=True, help="kernels-dev/decode_floor.cu, built")
     ap.add_argument("--out", default=".", help="folder for decode_floor.json")
+    ap.add_argument("--floor-only", action="store_true", help="only the copy bandwidth and the floor table")
+    ap.add_argument("--head-dim", type=int, default=128, help="D of the decode kernels (64 / 256: epoch and mma only)")
     a = ap.parse_args()
+    global D
+    D = a.head_dim
     dec = Dec(Kernels(a.fatbin))
     K = dec.K
     p = torch.cuda.get_device_properties(0)
     print({"name": p.name, "sms": p.multi_processor_count, "l2": getattr(p, "L2_cache_size", None),
            "torch": torch.__version__}, flush=True)
+    if a.floor_only:
+        global CHECKED
+        CHECKED = ["epoch", "mma"]
+        ok = checks(dec)
+        print("ALL DECODE CHECKS PASSED" if ok else "SOME DECODE CHECKS FAILED", flush=True)
+        copy_bw = sbs.copy_bandwidth()
+        print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
+        floor = floor_table(K, dec, copy_bw)
+        copy_bw2 = sbs.copy_bandwidth()
+        print(f"copy bandwidth again {copy_bw2 / 1e12:.3f} TB/s", flush=True)
+        with open(os.path.join(a.out, "decode_floor.json"), "w") as f:
+            json.dump({"device": p.name, "copy_bw": [copy_bw, copy_bw2], "floor": floor}, f, indent=1)
+        return
     ok = checks(dec)
     print("ALL DECODE CHECKS PASSED" if ok else "SOME DECODE CHECKS FAILED", flush=True)
     copy_bw = sbs.copy_bandwidth()

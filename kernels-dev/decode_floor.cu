@@ -2,6 +2,7 @@
 #define DECODE_TRACE
 // Build: nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -fatbin -o decode_floor.fatbin kernels-dev/decode_floor.cu
 //   empty_kernel                       a launch and nothing else
+//   stream_xchg_t<NT>_u<U>             (session 9) the same read + a 16-byte partial, one group arrival, one read of the partials
 //   stream_read_t<NT>_u<U>             reads two contiguous buffers (exactly the K and V bytes of a batch-1 cache
 //                                      with Tmax = L) in one chunk per block, U 16-byte loads of each in flight per thread
 //   decode_hd128_g<G>_v3|_spin|_pdl|_spinpdl   decode v3 (the shipped template, 8 warps x 2 stages) and its SPIN /
@@ -38,6 +39,59 @@ __device__ __forceinline__ void stream_read(const uint4* __restrict__ a, const u
     }
 SR(256, 8) SR(512, 4) SR(1024, 4)
 
+// Session 9: the floor of any split-KV decode = the same streaming read, then what every split merge needs at
+// least: a 16-byte partial per block, one arrival of the block's group (decode SPIN = 2's protocol: acq_rel atomic,
+// the last arrival releases the group's epoch, the others acquire it) and one read of the group's partials. Groups
+// interleave over the grid (block x % groups), as the KV heads' splits would. counters: 2 ints per group, zero
+// before the first launch; only co-resident grids (the launcher checks the occupancy).
+template <int NT, int U>
+__device__ __forceinline__ void stream_xchg(const uint4* __restrict__ a, const uint4* __restrict__ b, long n16,
+                                            long chunk16, unsigned* out, int* counters, uint4* part, int groups) {
+    const int g = blockIdx.x % groups, members = (gridDim.x - g + groups - 1) / groups;
+    int* ctr = counters + 2 * g;
+    int epoch0 = 0;
+    if (threadIdx.x == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
+    const long s = blockIdx.x * chunk16, e = min(n16, s + chunk16);
+    unsigned x = 0;
+    for (long i = s + threadIdx.x; i < e; i += NT * U) {
+        uint4 va[U], vb[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const long j = i + (long)u * NT;
+            va[u] = vb[u] = make_uint4(0, 0, 0, 0);
+            if (j < e) { va[u] = __ldg(a + j); vb[u] = __ldg(b + j); }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) x ^= va[u].x ^ va[u].y ^ va[u].z ^ va[u].w ^ vb[u].x ^ vb[u].y ^ vb[u].z ^ vb[u].w;
+    }
+    __shared__ unsigned sx;
+    if (threadIdx.x == 0) sx = 0;
+    __syncthreads();
+    atomicXor(&sx, x);  // every thread's loads are in the partial
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        part[blockIdx.x] = make_uint4(sx, blockIdx.x, 0, 0);
+        if (atom_add_acq_rel_gpu(ctr, 1) == members - 1) {
+            ctr[0] = 0;
+            st_release_gpu(ctr + 1, epoch0 + 1);
+        } else {
+            while (ld_acquire_gpu(ctr + 1) == epoch0) __nanosleep(20);
+        }
+    }
+    __syncthreads();
+    unsigned y = 0;
+    for (int j = threadIdx.x; j < members; j += NT) y ^= __ldcg(part + g + (long)j * groups).x;
+    y = __reduce_xor_sync(0xffffffff, y);
+    if ((threadIdx.x & 31) == 0 && y == 0x9e3779b9u) out[blockIdx.x] = y;  // keeps the reads; practically never taken
+}
+#define SX(NT, U)                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(NT) stream_xchg_t##NT##_u##U(const uint4* a, const uint4* b, long n16, \
+                                                                             long chunk16, unsigned* out,          \
+                                                                             int* counters, uint4* part, int groups) { \
+        stream_xchg<NT, U>(a, b, n16, chunk16, out, counters, part, groups);                                       \
+    }
+SX(256, 8) SX(512, 4) SX(1024, 4)
+
 #define DEC(G, SUF, SPIN, PDL)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) decode_hd128_g##G##_##SUF(                               \
         __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                  \
@@ -47,6 +101,18 @@ SR(256, 8) SR(512, 4) SR(1024, 4)
 #define DECS(G) DEC(G, v3, 0, false) DEC(G, spin, 1, false) DEC(G, pdl, 0, true) DEC(G, spinpdl, 1, true) \
     DEC(G, epoch, 2, false) DEC(G, epochpdl, 2, true)
 DECS(1) DECS(2) DECS(4) DECS(8)
+// Session 9: the tensor-core decode (decode_kernel's MMA path) with SPIN = 2, G >= 2
+#define DEC_D(D, G, SUF, MMA)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(256) decode_hd##D##_g##G##_##SUF(                             \
+        __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                  \
+        const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
+        decode_kernel<D, G, 8, 2, 1, 2, false, MMA>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, \
+                                                    scale);                                                     \
+    }
+DEC_D(128, 1, mma, true) DEC_D(128, 2, mma, true) DEC_D(128, 4, mma, true) DEC_D(128, 8, mma, true)
+DEC_D(64, 1, epoch, false) DEC_D(64, 2, epoch, false) DEC_D(64, 4, epoch, false) DEC_D(64, 8, epoch, false)
+DEC_D(64, 1, mma, true) DEC_D(64, 2, mma, true) DEC_D(64, 4, mma, true) DEC_D(64, 8, mma, true)
+DEC_D(256, 1, epoch, false) DEC_D(256, 2, epoch, false) DEC_D(256, 4, epoch, false) DEC_D(256, 8, epoch, false)
 // (call 2 also had SPIN with NST = 3 / 4 stages, decode_hd128_g<G>_spin_s<NST>: no gain, dropped)
 
 // PDL probe (call 2): does a programmatic dependent start before its primary ends (eager and in a graph)?

@@ -186,6 +186,11 @@ namespace dec {
 constexpr int UNROLL = 4;  // passes of RPB keys per tile: one online-softmax rescale per UNROLL keys
 // Keys per tile: (32 / (D / 8)) rows per warp pass x NW warps x UNROLL passes (= 1024 NW / D).
 template <int D, int NW> __host__ __device__ constexpr int tile_keys() { return (256 / D) * NW * UNROLL; }
+// Where the shipped v3 / SPIN instances take decode_kernel's tensor-core path (MMA): 2-8 query heads per KV head
+// (one m16 row block), D <= 128. Session 9 (docs/perf-log.md): batch 1, L2-cold, D = 128 16k 16q/4kv 18.5 -> 17.0
+// us, 8q/2kv 12.7 -> 11.4, 64k -2.3 to -3.5 us; D = 64 -1.1 to -2.7 us; G = 1 on it ran the same as without
+// (15 of its 16 rows idle), so G = 1 keeps the CUDA-core loop.
+template <int D, int G> __host__ __device__ constexpr bool tensor_cores() { return G >= 2 && G <= 8 && D <= 128; }
 constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
 __host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
 // Dynamic shared memory of a launch (CudaKernels.decodeSmem): the ring (K and V tiles), which the block's merge
@@ -241,7 +246,7 @@ __device__ unsigned long long dec_trace[4096 * 16];
 #else
 #define DTRACE(k) do {} while (0)
 #endif
-template <int D, int G, int NW, int NST, int CL = 1, int SPIN = 0, bool PDL = false>
+template <int D, int G, int NW, int NST, int CL = 1, int SPIN = 0, bool PDL = false, bool MMA = false>
 __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
                                               float* __restrict__ partML, int* __restrict__ counters,
                                               const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
@@ -281,8 +286,9 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             const int c = tid + j * NT, r = c / LPR, col = c % LPR, t = t0 + r;
             const bool ok = t < end;
             const long off = (long)(ok ? t : start) * rowStride + col * 8;
-            cp_async_16(smem_u32(ks + r * D + col * 8), Kb + off, ok ? 16 : 0);
-            cp_async_16(smem_u32(vs + r * D + col * 8), Vb + off, ok ? 16 : 0);
+            const int sc = MMA ? col ^ (r & 7) : col;  // the tensor-core path's swizzle
+            cp_async_16(smem_u32(ks + r * D + sc * 8), Kb + off, ok ? 16 : 0);
+            cp_async_16(smem_u32(vs + r * D + sc * 8), Vb + off, ok ? 16 : 0);
         }
     };
     // SPIN == 2: this group's release epoch, read while the first tiles fly (it moves only once every block of
@@ -310,114 +316,212 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         cp_async_commit();
     }
 
-    // q while the first tiles are in flight.
-    float q[G][8];
-    const float sl = scale * 1.4426950408889634f;
-#pragma unroll
-    for (int g = 0; g < G; g++) {
-        uint4 raw = __ldg(reinterpret_cast<const uint4*>(Q + ((long)b * Hq + hk * G + g) * D + sub * 8));
-        const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
-#pragma unroll
-        for (int i = 0; i < 8; i++) q[g][i] = __bfloat162float(e[i]) * sl;
-    }
-    float m[G], l[G], acc[G][8];
-#pragma unroll
-    for (int g = 0; g < G; g++) {
-        m[g] = -INFINITY; l[g] = 0.f;
-#pragma unroll
-        for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
-    }
-
-    // NST - 1 tiles ahead of the one being read; the trip count is uniform over the block (full-warp shuffles).
-    for (int it = 0; it < nTiles; it++) {
-        if (it + NST - 1 < nTiles) issue(it + NST - 1);
-        cp_async_commit();
-        cp_async_wait<NST - 1>();
-        __syncthreads();
-        if (it == 0) DTRACE(1);  // the first tile is in shared memory
-        const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
-        const __nv_bfloat16* vs = ks + TK * D;
-        const int base = start + it * TK;
-        // Scores of the UNROLL keys first, then one online-softmax update per head for all of them.
-        float sc[UNROLL][G];
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            const int r = u * RPB + warp * RPW + grp;
-            const bool valid = base + r < end;
-            uint4 kr = *reinterpret_cast<const uint4*>(ks + r * D + sub * 8);
-            const __nv_bfloat16* ke = reinterpret_cast<const __nv_bfloat16*>(&kr);
-            float kf[8];
-#pragma unroll
-            for (int i = 0; i < 8; i++) kf[i] = __bfloat162float(ke[i]);
-#pragma unroll
-            for (int g = 0; g < G; g++) {
-                float s = 0.f;
-#pragma unroll
-                for (int i = 0; i < 8; i++) s += q[g][i] * kf[i];
-#pragma unroll
-                for (int off = LPR / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
-                sc[u][g] = valid ? s : -INFINITY;
-            }
-        }
-        float vf[UNROLL][8];
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            const int r = u * RPB + warp * RPW + grp;
-            uint4 vr = *reinterpret_cast<const uint4*>(vs + r * D + sub * 8);
-            const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vr);
-#pragma unroll
-            for (int i = 0; i < 8; i++) vf[u][i] = __bfloat162float(ve[i]);
-        }
-        __syncthreads();  // every warp is done with this stage before the next iteration refills it
-#pragma unroll
-        for (int g = 0; g < G; g++) {
-            float mx = m[g];
-#pragma unroll
-            for (int u = 0; u < UNROLL; u++) mx = fmaxf(mx, sc[u][g]);
-            if (mx == -INFINITY) continue;  // nothing valid yet in this row group
-            float c = exp2f(m[g] - mx), p[UNROLL], ps = 0.f;
-#pragma unroll
-            for (int u = 0; u < UNROLL; u++) { p[u] = exp2f(sc[u][g] - mx); ps += p[u]; }
-            m[g] = mx;
-            l[g] = l[g] * c + ps;
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                float a = acc[g][i] * c;
-#pragma unroll
-                for (int u = 0; u < UNROLL; u++) a += p[u] * vf[u][i];
-                acc[g][i] = a;
-            }
-        }
-    }
-    cp_async_wait<0>();  // only empty groups remain; the ring is reused below
-    DTRACE(2);  // the last tile is consumed
-
-    // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via the ring.
-#pragma unroll
-    for (int off = LPR; off < 32; off <<= 1) {
-#pragma unroll
-        for (int g = 0; g < G; g++) {
-            float mo = __shfl_xor_sync(0xffffffff, m[g], off), lo = __shfl_xor_sync(0xffffffff, l[g], off);
-            float mn = fmaxf(m[g], mo);
-            float ca = mn == -INFINITY ? 0.f : exp2f(m[g] - mn), cb = mn == -INFINITY ? 0.f : exp2f(mo - mn);
-            l[g] = l[g] * ca + lo * cb;
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                float ao = __shfl_xor_sync(0xffffffff, acc[g][i], off);
-                acc[g][i] = acc[g][i] * ca + ao * cb;
-            }
-            m[g] = mn;
-        }
-    }
     float* sAcc = reinterpret_cast<float*>(dsmem);  // [NW][G][D]
     float* sM = sAcc + NW * G * D;                  // [NW][G]
     float* sL = sM + NW * G;                        // [NW][G]
-    if (grp == 0) {
+    if constexpr (MMA) {
+        // Tensor-core path (session 9): per warp and tile, S [16, KPW] = Q K^T on m16n8k16 with the G heads as the
+        // rows (zero above G), then O [16, D] += P V on m16n8k8 with P taken from S's accumulators (FA2's register
+        // reuse). The ring is XOR-swizzled (chunk c of key row r at c ^ (r & 7)) so that ldmatrix reads conflict-free.
+        static_assert(G <= 8 && D <= 128, "the tensor-core decode: up to 8 heads per group (rows r0 < 8 of one m16 "
+                      "block), D <= 128 (a warp takes TK / NW = 1024 / D keys of a tile: at least one n8 block)");
+        constexpr int KPW = TK / NW, NB = KPW / 8, KS = D / 16, DB = D / 8;
+        static_assert(KPW % 8 == 0 && KS % 2 == 0 && DB % 4 == 0, "warp tile");
+        const int r0 = lane >> 2, c2 = (lane & 3) * 2;
+        uint32_t qa[KS][2];  // the A fragment's rows r0 (< 8) at k c2 and c2 + 8; rows r0 + 8 are zero
 #pragma unroll
+        for (int kk = 0; kk < KS; kk++) {
+            qa[kk][0] = qa[kk][1] = 0u;
+            if (r0 < G) {
+                const __nv_bfloat16* qp = Q + ((long)b * Hq + hk * G + r0) * D + kk * 16 + c2;
+                qa[kk][0] = __ldg(reinterpret_cast<const unsigned int*>(qp));
+                qa[kk][1] = __ldg(reinterpret_cast<const unsigned int*>(qp + 8));
+            }
+        }
+        const float sl = scale * 1.4426950408889634f;
+        float o[DB][4];
+#pragma unroll
+        for (int j = 0; j < DB; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+        float mr = -INFINITY, lr = 0.f;  // row r0: running max (log2 units), this thread's part of the sum
+        for (int it = 0; it < nTiles; it++) {
+            if (it + NST - 1 < nTiles) issue(it + NST - 1);
+            cp_async_commit();
+            cp_async_wait<NST - 1>();
+            __syncthreads();
+            if (it == 0) DTRACE(1);
+            const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
+            const __nv_bfloat16* vs = ks + TK * D;
+            const int base = start + it * TK + warp * KPW;
+            float sc[NB][4];
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) {
+                sc[nb][0] = sc[nb][1] = sc[nb][2] = sc[nb][3] = 0.f;
+                const int kr = warp * KPW + nb * 8 + (lane & 7);
+#pragma unroll
+                for (int kk = 0; kk < KS; kk += 2) {
+                    uint32_t b0, b1, b2, b3;
+                    ldmatrix_x4(b0, b1, b2, b3, smem_u32(ks + kr * D + (((2 * kk + (lane >> 3)) ^ (kr & 7)) * 8)));
+                    const uint32_t a0[4] = {qa[kk][0], 0u, qa[kk][1], 0u}, a1[4] = {qa[kk + 1][0], 0u, qa[kk + 1][1], 0u};
+                    mma_bf16_16816(sc[nb], a0, b0, b1);
+                    mma_bf16_16816(sc[nb], a1, b2, b3);
+                }
+            }
+            float mx = mr;
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) {
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    sc[nb][e] = base + nb * 8 + c2 + e < end ? sc[nb][e] * sl : -INFINITY;
+                    mx = fmaxf(mx, sc[nb][e]);
+                }
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
+            const float bm = mx == -INFINITY ? 0.f : mx, corr = exp2f(mr - bm);
+            mr = mx;
+            float ps = 0.f;
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) {
+                sc[nb][0] = exp2f(sc[nb][0] - bm);
+                sc[nb][1] = exp2f(sc[nb][1] - bm);
+                ps += sc[nb][0] + sc[nb][1];
+            }
+            lr = lr * corr + ps;
+#pragma unroll
+            for (int j = 0; j < DB; j++) { o[j][0] *= corr; o[j][1] *= corr; }
+#pragma unroll
+            for (int nb = 0; nb < NB; nb++) {
+                const uint32_t pa[2] = {pack_bf16(sc[nb][0], sc[nb][1]), 0u};
+                const int vr = warp * KPW + nb * 8 + (lane & 7);
+#pragma unroll
+                for (int j = 0; j < DB; j += 4) {
+                    uint32_t v0, v1, v2, v3;
+                    ldmatrix_x4_trans(v0, v1, v2, v3, smem_u32(vs + vr * D + (((j + (lane >> 3)) ^ (vr & 7)) * 8)));
+                    mma_bf16_1688(o[j], pa, v0);
+                    mma_bf16_1688(o[j + 1], pa, v1);
+                    mma_bf16_1688(o[j + 2], pa, v2);
+                    mma_bf16_1688(o[j + 3], pa, v3);
+                }
+            }
+            __syncthreads();  // every warp is done with this stage before the next iteration refills it
+        }
+        cp_async_wait<0>();  // only empty groups remain; the ring is reused below
+        DTRACE(2);
+        lr += __shfl_xor_sync(0xffffffff, lr, 1);
+        lr += __shfl_xor_sync(0xffffffff, lr, 2);
+        if (r0 < G) {
+#pragma unroll
+            for (int j = 0; j < DB; j++)
+                *reinterpret_cast<float2*>(sAcc + (warp * G + r0) * D + j * 8 + c2) = make_float2(o[j][0], o[j][1]);
+            if ((lane & 3) == 0) { sM[warp * G + r0] = mr; sL[warp * G + r0] = lr; }
+        }
+    } else {
+        // q while the first tiles are in flight.
+        float q[G][8];
+        const float sl = scale * 1.4426950408889634f;
+    #pragma unroll
         for (int g = 0; g < G; g++) {
-            if (sub == 0) { sM[warp * G + g] = m[g]; sL[warp * G + g] = l[g]; }
-#pragma unroll
-            for (int i = 0; i < 8; i++) sAcc[(warp * G + g) * D + sub * 8 + i] = acc[g][i];
+            uint4 raw = __ldg(reinterpret_cast<const uint4*>(Q + ((long)b * Hq + hk * G + g) * D + sub * 8));
+            const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
+    #pragma unroll
+            for (int i = 0; i < 8; i++) q[g][i] = __bfloat162float(e[i]) * sl;
+        }
+        float m[G], l[G], acc[G][8];
+    #pragma unroll
+        for (int g = 0; g < G; g++) {
+            m[g] = -INFINITY; l[g] = 0.f;
+    #pragma unroll
+            for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
+        }
+
+        // NST - 1 tiles ahead of the one being read; the trip count is uniform over the block (full-warp shuffles).
+        for (int it = 0; it < nTiles; it++) {
+            if (it + NST - 1 < nTiles) issue(it + NST - 1);
+            cp_async_commit();
+            cp_async_wait<NST - 1>();
+            __syncthreads();
+            if (it == 0) DTRACE(1);  // the first tile is in shared memory
+            const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
+            const __nv_bfloat16* vs = ks + TK * D;
+            const int base = start + it * TK;
+            // Scores of the UNROLL keys first, then one online-softmax update per head for all of them.
+            float sc[UNROLL][G];
+    #pragma unroll
+            for (int u = 0; u < UNROLL; u++) {
+                const int r = u * RPB + warp * RPW + grp;
+                const bool valid = base + r < end;
+                uint4 kr = *reinterpret_cast<const uint4*>(ks + r * D + sub * 8);
+                const __nv_bfloat16* ke = reinterpret_cast<const __nv_bfloat16*>(&kr);
+                float kf[8];
+    #pragma unroll
+                for (int i = 0; i < 8; i++) kf[i] = __bfloat162float(ke[i]);
+    #pragma unroll
+                for (int g = 0; g < G; g++) {
+                    float s = 0.f;
+    #pragma unroll
+                    for (int i = 0; i < 8; i++) s += q[g][i] * kf[i];
+    #pragma unroll
+                    for (int off = LPR / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffff, s, off);
+                    sc[u][g] = valid ? s : -INFINITY;
+                }
+            }
+            float vf[UNROLL][8];
+    #pragma unroll
+            for (int u = 0; u < UNROLL; u++) {
+                const int r = u * RPB + warp * RPW + grp;
+                uint4 vr = *reinterpret_cast<const uint4*>(vs + r * D + sub * 8);
+                const __nv_bfloat16* ve = reinterpret_cast<const __nv_bfloat16*>(&vr);
+    #pragma unroll
+                for (int i = 0; i < 8; i++) vf[u][i] = __bfloat162float(ve[i]);
+            }
+            __syncthreads();  // every warp is done with this stage before the next iteration refills it
+    #pragma unroll
+            for (int g = 0; g < G; g++) {
+                float mx = m[g];
+    #pragma unroll
+                for (int u = 0; u < UNROLL; u++) mx = fmaxf(mx, sc[u][g]);
+                if (mx == -INFINITY) continue;  // nothing valid yet in this row group
+                float c = exp2f(m[g] - mx), p[UNROLL], ps = 0.f;
+    #pragma unroll
+                for (int u = 0; u < UNROLL; u++) { p[u] = exp2f(sc[u][g] - mx); ps += p[u]; }
+                m[g] = mx;
+                l[g] = l[g] * c + ps;
+    #pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    float a = acc[g][i] * c;
+    #pragma unroll
+                    for (int u = 0; u < UNROLL; u++) a += p[u] * vf[u][i];
+                    acc[g][i] = a;
+                }
+            }
+        }
+        cp_async_wait<0>();  // only empty groups remain; the ring is reused below
+        DTRACE(2);  // the last tile is consumed
+
+        // Merge the row groups of this warp (lanes differing by multiples of LPR), then the warps via the ring.
+    #pragma unroll
+        for (int off = LPR; off < 32; off <<= 1) {
+    #pragma unroll
+            for (int g = 0; g < G; g++) {
+                float mo = __shfl_xor_sync(0xffffffff, m[g], off), lo = __shfl_xor_sync(0xffffffff, l[g], off);
+                float mn = fmaxf(m[g], mo);
+                float ca = mn == -INFINITY ? 0.f : exp2f(m[g] - mn), cb = mn == -INFINITY ? 0.f : exp2f(mo - mn);
+                l[g] = l[g] * ca + lo * cb;
+    #pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    float ao = __shfl_xor_sync(0xffffffff, acc[g][i], off);
+                    acc[g][i] = acc[g][i] * ca + ao * cb;
+                }
+                m[g] = mn;
+            }
+        }
+        if (grp == 0) {
+    #pragma unroll
+            for (int g = 0; g < G; g++) {
+                if (sub == 0) { sM[warp * G + g] = m[g]; sL[warp * G + g] = l[g]; }
+    #pragma unroll
+                for (int i = 0; i < 8; i++) sAcc[(warp * G + g) * D + sub * 8 + i] = acc[g][i];
+            }
         }
     }
     __syncthreads();

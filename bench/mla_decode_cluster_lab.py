@@ -1,0 +1,137 @@
+"""MLA absorbed decode lab (session 9): NACC independent S accumulator chains and clusters of CL splits merged
+through distributed shared memory before the combine (kernels-dev/mla_decode_cluster_lab.cu), L2-cold.
+
+    python3 bench/mla_decode_cluster_lab.py --fatbin mla_cl.fatbin --out $OUT
+
+Grid sizing: a cluster variant gets as many splits as cuOccupancyMaxActiveClusters says fit in one wave (times
+CL, at most one block per SM), so a cluster that cannot be placed never queues behind the others (session 3's
+GQA cluster lab lost 20-45 points to exactly that, not sized). Checks: check_mla.check_decode's r_kv = 512 cases
+through every variant, at the rule's split count and forced counts (float64 expanded MLA, NaN-poisoned outputs).
+Timing: cache bytes / median per-call time (graph replays of one call per rotated set, >= 300 MB per replay) as %
+of the 2 GiB copy_ read+write bandwidth measured in the same process.
+"""
+import argparse
+import ctypes
+import json
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ccalab_cuda as cc  # noqa: E402
+import check_mla as cm  # noqa: E402
+import side_by_side as sbs  # noqa: E402
+from ccalab_mla import COMBINE_GROUPS, DECODE_DR, DECODE_THREADS, MlaKernels, decode_smem  # noqa: E402
+
+dev, bf16 = "cuda", torch.bfloat16
+R, BN = 512, 64
+VARIANTS = [(1, 1), (4, 1), (4, 2), (4, 4), (4, 8), (2, 4)]  # (NACC, CL)
+
+
+def max_clusters(M, name, cl, smem):
+    """cuOccupancyMaxActiveClusters for a grid of CL-block clusters of this kernel (compile-time cluster dims)."""
+    f = M.k.fn(name, smem)
+    cfg = cc._LaunchConfig(cl * 64, 1, 1, DECODE_THREADS, 1, 1, smem, None, None, 0)
+    n = ctypes.c_int()
+    cc._check(cc._cuda.cuOccupancyMaxActiveClusters(ctypes.byref(n), f, ctypes.byref(cfg)),
+              f"cuOccupancyMaxActiveClusters({name})")
+    return n.value
+
+
+class Variant:
+    """check_mla.check_decode's M with r_kv = 512 decodes on one lab variant (others on the shipped kernels)."""
+
+    def __init__(self, M, nacc, cl, splits=None):
+        self.M, self.nacc, self.cl, self.splits = M, nacc, cl, splits
+        self.name = f"mla_decode_r512_rope64_acc{nacc}_cl{cl}"
+        self.smem = decode_smem(R, DECODE_DR, BN)
+        self.clusters = max_clusters(M, self.name, cl, self.smem) if cl > 1 else None
+
+    def grid_x(self, B, H, L):
+        """(blocks along the sequence, a multiple of CL; rows per split)."""
+        groups = (H + 15) // 16
+        if self.splits is not None:
+            n = self.splits
+        else:
+            blocks = self.M.sms if self.cl == 1 else min(self.M.sms, self.clusters * self.cl)
+            n = max(1, min(blocks // (B * groups), -(-L // BN)))
+        chunk = -(-(-(-L // n)) // BN) * BN
+        used = -(-L // chunk)
+        return -(-used // self.cl) * self.cl, chunk
+
+    def decode(self, qa, cache, L, r, scale, out=None, bn=None, work=None):
+        if r != R or (bn is not None and bn != BN):
+            return self.M.decode(qa, cache, L, r, scale, out=out, bn=bn)
+        B, H, dk = qa.shape
+        Tmax = cache.shape[1]
+        gx, chunk = self.grid_x(B, H, L)
+        parts = gx // self.cl
+        if work is None or work[0].shape[2] != parts:
+            work = (torch.empty(B, H, parts, R, device=dev), torch.empty(B, H, parts, 2, device=dev))
+        po, pml = work
+        out = torch.empty(B, H, R, device=dev) if out is None else out
+        self.M.k.launch(self.name, (gx, (H + 15) // 16, B), (DECODE_THREADS, 1, 1), self.smem, po, pml, qa, cache,
+                        int(L), int(Tmax), int(H), int(chunk), float(scale))
+        self.M.k.launch(f"mla_decode_combine_r{R}", (H, B, R // 64), (16, COMBINE_GROUPS, 1), 0, out, po, pml,
+                        int(H), int(parts))
+        return out
+
+
+def timings(M, copy_bw, variants):
+    rows = []
+    scale = 1.0 / math.sqrt(128 + DECODE_DR)
+    for (B, H, L) in [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536), (1, 128, 16384),
+                      (8, 16, 16384)]:
+        cache_bytes = B * L * (R + DECODE_DR) * 2
+        nsets = min(64, max(2, -(-300_000_000 // cache_bytes)))
+        caches = [torch.randn(B, L, R + DECODE_DR, device=dev).to(bf16) for _ in range(nsets)]
+        qas = [torch.randn(B, H, R + DECODE_DR, device=dev).to(bf16) for _ in range(nsets)]
+        out = torch.empty(B, H, R, device=dev)
+        row = {"B": B, "H": H, "L": L, "r_kv": R, "cache_bytes": cache_bytes, "sets": nsets}
+
+        def t(label, fn):
+            row[label] = sbs.bench(fn, 20, inner=nsets)
+            row[label]["pct_copy"] = cache_bytes / (row[label]["p50"] / 1e3) / copy_bw * 100
+
+        t("shipped", lambda i: M.decode(qas[i % nsets], caches[i % nsets], L, R, scale, out=out, bn=BN))
+        for v in variants:
+            gx, _ = v.grid_x(B, H, L)
+            label = f"acc{v.nacc}_cl{v.cl}"
+            t(label, lambda i, v=v: v.decode(qas[i % nsets], caches[i % nsets], L, R, scale, out=out))
+            row[label]["grid_x"] = gx
+        rows.append(row)
+        print(f"MLA decode B={B} H={H} L={L} ({cache_bytes / 1e6:.1f} MB x {nsets} sets): " + " | ".join(
+            f"{k} {row[k]['p50'] * 1e3:.1f} us {row[k]['pct_copy']:.0f}%" + (f" ({row[k]['grid_x']})" if 'grid_x' in row[k] else "")
+            for k in row if isinstance(row[k], dict)), flush=True)
+        del caches, qas
+        torch.cuda.empty_cache()
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fatbin", required=True, help="kernels-dev/mla_decode_cluster_lab.cu, built")
+    ap.add_argument("--out", default=".", help="folder for mla_decode_cluster_lab.json")
+    a = ap.parse_args()
+    M = MlaKernels(a.fatbin)
+    variants = [Variant(M, nacc, cl) for (nacc, cl) in VARIANTS]
+    for v in variants:
+        print(f"{v.name}: max active clusters {v.clusters} (SMs {M.sms})", flush=True)
+    ok = True
+    for v in variants:
+        for splits in (None, 1, 8, 24, 64):
+            vv = v if splits is None else Variant(M, v.nacc, v.cl, splits)
+            print(f"-- checks: {v.name}, splits {'rule' if splits is None else splits}", flush=True)
+            ok &= cm.check_decode(vv)
+    print("ALL MLA CLUSTER CHECKS PASSED" if ok else "SOME MLA CLUSTER CHECKS FAILED", flush=True)
+    copy_bw = sbs.copy_bandwidth()
+    print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write)", flush=True)
+    rows = timings(M, copy_bw, variants)
+    with open(os.path.join(a.out, "mla_decode_cluster_lab.json"), "w") as f:
+        json.dump({"copy_bw": copy_bw, "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
