@@ -130,6 +130,7 @@ class ApiIntegrationTest {
         bad.put("variants[0].nHeads", benchmark("x", "128").replace("\"nHeads\": 4}", "\"nHeads\": 3}"));
         bad.put("grid", benchmark("x", big));
         bad.put("grid.seqLen[1]", benchmark("x", "128, -5"));
+        bad.put("benchmark.seqLen", benchmark("x", "1024, 2048").replace("\"batch\": 1", "\"batch\": 1, \"seqLen\": -5"));
         bad.put("name", benchmark("n".repeat(201), "128"));
         bad.put("description", benchmark("x", "128").replace("\"kind\"", "\"description\": \"" + "d".repeat(4001) + "\", \"kind\""));
         bad.put("benchmark.batch", benchmark("x", "128").replace("\"batch\": 1", "\"batch\": 100000"));
@@ -145,6 +146,31 @@ class ApiIntegrationTest {
         }
         assertThat(count("experiment")).isEqualTo(experiments);
         assertThat(count("run")).isEqualTo(runs);
+    }
+
+    @Test
+    void shouldRefuseAnInvalidOverriddenBaseValueAndStoreAValidOneWithTheSpecsAndHashesOfARequestWithoutIt() {
+        long experiments = count("experiment"), runs = count("run");
+        Http.Response refused = http.post("/api/experiments",
+                benchmark("bad base", "1024, 2048").replace("\"batch\": 1", "\"batch\": 1, \"seqLen\": -5"));
+        assertThat(refused.status()).as(refused.body()).isEqualTo(400);
+        assertThat(refused.contentType()).startsWith("application/problem+json");
+        assertThat(refused.json().get("type").asString()).isEqualTo("urn:ccalab:problem:validation-failed");
+        assertThat(refused.json().get("errors").size()).isEqualTo(1);
+        assertThat(refused.json().get("errors").get(0).get("field").asString()).isEqualTo("benchmark.seqLen");
+        assertThat(refused.json().get("errors").get(0).get("message").asString()).isEqualTo("must be in [1, 131072], got -5");
+        assertThat(count("experiment")).isEqualTo(experiments);
+        assertThat(count("run")).isEqualTo(runs);
+
+        UUID plain = UUID.fromString(create(benchmark("no base seqLen", "1024, 2048")).get("id").asString());
+        String withBase = benchmark("valid base seqLen", "1024, 2048").replace("\"batch\": 1", "\"batch\": 1, \"seqLen\": 4096");
+        UUID overridden = UUID.fromString(create(withBase).get("id").asString());
+        String specs = "SELECT ordinal, spec::text AS spec, config_hash FROM run WHERE experiment_id = ? ORDER BY ordinal";
+        List<Map<String, Object>> a = jdbc.queryForList(specs, plain), b = jdbc.queryForList(specs, overridden);
+        assertThat(b).hasSize(4).isEqualTo(a);
+        // The request is stored as received, the overridden base value with it.
+        JsonNode request = json.readTree(jdbc.queryForObject("SELECT request::text FROM experiment WHERE id = ?", String.class, overridden));
+        assertThat(request.get("benchmark").get("seqLen").asInt()).isEqualTo(4096);
     }
 
     /**

@@ -373,6 +373,65 @@ class ExperimentControllerTest {
                 .andExpect(jsonPath("$.runs[0].family").value("mha"));
     }
 
+    @Test
+    void shouldRefuseAnInvalidBaseValueThatEveryGridPointOverridesNamingItAtTheBase() throws Exception {
+        postJson("""
+                {"name": "curve", "kind": "BENCHMARK", "variants": [{"family": "mha", "dModel": 256, "nHeads": 4}],
+                 "grid": {"seqLen": [1024, 2048]}, "benchmark": {"batch": 1, "seqLen": -5}}
+                """)
+                .andExpect(status().isBadRequest())
+                .andExpect(content().contentTypeCompatibleWith(PROBLEM))
+                .andExpect(jsonPath("$.type").value("urn:ccalab:problem:validation-failed"))
+                .andExpect(jsonPath("$.status").value(400))
+                .andExpect(jsonPath("$.detail").value("benchmark.seqLen: must be in [1, 131072], got -5"))
+                .andExpect(jsonPath("$.errors", hasSize(1)))
+                .andExpect(jsonPath("$.errors[0].field").value("benchmark.seqLen"))
+                .andExpect(jsonPath("$.errors[0].message").value("must be in [1, 131072], got -5"));
+        postJson("""
+                {"name": "lr", "kind": "TRAINING", "variants": [{"family": "mha", "dModel": 64, "nHeads": 2}],
+                 "grid": {"learningRate": [0.001, 0.003]}, "training": {"steps": 10, "learningRate": "fast"}}
+                """)
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors", hasSize(1)))
+                .andExpect(jsonPath("$.errors[0].field").value("training.learningRate"))
+                .andExpect(jsonPath("$.errors[0].message").value("must be a number, got \"fast\""));
+        verifyNothingStored();
+    }
+
+    @Test
+    void shouldListAnOverriddenBaseFaultWithEveryOtherFaultInOneProblem() throws Exception {
+        postJson("""
+                {"name": "", "kind": "BENCHMARK", "colour": "red",
+                 "variants": [{"family": "mha", "dModel": 256, "nHeads": 4},
+                              {"family": "gqa", "dModel": 256, "nHeads": 4, "nKvHeads": 3}],
+                 "grid": {"seqLen": [1024, 0]}, "benchmark": {"batch": 1, "seqLen": -5, "dtype": "fp8"}}
+                """)
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.type").value("urn:ccalab:problem:validation-failed"))
+                .andExpect(jsonPath("$.errors[*].field").value(org.hamcrest.Matchers.contains("colour", "name",
+                        "variants[1].nKvHeads", "benchmark.dtype", "grid.seqLen[1]", "benchmark.seqLen")))
+                .andExpect(jsonPath("$.errors[5].message").value("must be in [1, 131072], got -5"))
+                .andExpect(jsonPath("$.detail", containsString("(and 5 more)")));
+        verifyNothingStored();
+    }
+
+    @Test
+    void shouldAcceptAValidOverriddenBaseValueWithTheSameRunsAsWithoutIt() throws Exception {
+        String without = """
+                {"name": "curve", "kind": "BENCHMARK", "variants": [{"family": "mha", "dModel": 256, "nHeads": 4}],
+                 "grid": {"seqLen": [1024, 2048]}, "benchmark": {"batch": 1}}
+                """;
+        String hashes = "$.runs[*].configHash";
+        String expected = com.jayway.jsonpath.JsonPath.read(postJson(without).andExpect(status().isCreated())
+                .andReturn().getResponse().getContentAsString(), hashes).toString();
+        postJson(without.replace("\"batch\": 1", "\"batch\": 1, \"seqLen\": 4096"))
+                .andExpect(status().isCreated())
+                .andExpect(jsonPath("$.runCount").value(2))
+                .andExpect(jsonPath("$.runs[1].grid.seqLen").value(2048))
+                .andExpect(result -> org.assertj.core.api.Assertions.assertThat(com.jayway.jsonpath.JsonPath.read(
+                        result.getResponse().getContentAsString(), hashes).toString()).isEqualTo(expected));
+    }
+
     private void verifyNothingStored() {
         verify(experiments, never()).insertExperiment(any(), any(), any(), any(), anyInt(), any());
         verify(experiments, never()).insertRuns(any(), any());

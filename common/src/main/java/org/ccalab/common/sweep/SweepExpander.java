@@ -20,7 +20,8 @@ import org.ccalab.common.variant.OvqConfig;
  * last grid key varying fastest, ordinals in that order. Validates the whole request first and reports
  * every fault it finds with its path in the request; a fault in a value that came from the grid is
  * reported at that grid entry ({@code grid.seqLen[2]}), one from the base spec at the base
- * ({@code benchmark.dtype}). The cardinality limit is checked before anything is bound, so an absurd grid
+ * ({@code benchmark.dtype}), including a base value that the grid replaces at every point and so no run holds
+ * ({@code benchmark.seqLen: -5} under a grid over {@code seqLen}). The cardinality limit is checked before anything is bound, so an absurd grid
  * costs nothing.
  */
 public final class SweepExpander {
@@ -87,7 +88,9 @@ public final class SweepExpander {
                 v.add(e);
             }
         }
-        List<GridPoint> points = gridPoints(kind, base == null ? Map.of() : base, axes, baseName, v);
+        Map<String, ?> baseValues = base == null ? Map.of() : base;
+        List<GridPoint> points = gridPoints(kind, baseValues, axes, baseName, v);
+        overriddenBaseValues(kind, baseValues, axes, points, baseName, v);
         if (!v.isEmpty()) throw v.exception();
 
         List<SweepPoint> out = new ArrayList<>(configs.size() * points.size());
@@ -167,6 +170,36 @@ public final class SweepExpander {
             }
         } while (advance(index, keys, axes) && !v.full());
         return points;
+    }
+
+    /**
+     * The base values that a grid key replaces at every point: no run holds them, so no point judged them, yet a
+     * request that states an invalid one is refused like any other (a base {@code seqLen: -5} under a grid over
+     * {@code seqLen}). Each is judged by binding it in place of the grid's value into the first point that bound (every
+     * other value as that run has it; the first point's values when none bound), and only a fault at its own field
+     * counts, named at the base ({@code benchmark.seqLen}) with the message the field's rule gives. A null base value
+     * states no value and is passed over, as is a base value when the grid sweeps no field (nothing is replaced).
+     */
+    private static void overriddenBaseValues(RunKind kind, Map<String, ?> base, Map<String, List<?>> axes,
+                                             List<GridPoint> points, String baseName, Violations v) {
+        List<String> overridden = axes.keySet().stream().filter(k -> !k.equals(SEED) && base.get(k) != null).toList();
+        if (overridden.isEmpty() || v.full()) return;
+        Map<String, Object> context = new LinkedHashMap<>(base);
+        if (points.isEmpty()) axes.forEach((k, values) -> { if (!k.equals(SEED)) context.put(k, values.getFirst()); });
+        else points.getFirst().values.forEach((k, value) -> { if (!k.equals(SEED)) context.put(k, value); });
+        Class<? extends Record> type = baseType(kind);
+        for (String key : overridden) {
+            Map<String, Object> probe = new LinkedHashMap<>(context);
+            probe.put(key, base.get(key));
+            try {
+                RecordBinder.bindRecord(type, probe, "");
+            } catch (InvalidConfigException e) {
+                for (InvalidConfigException f : e.all()) {
+                    int cut = indexOfAny(f.field());
+                    if ((cut < 0 ? f.field() : f.field().substring(0, cut)).equals(key)) v.add(f.under(baseName));
+                }
+            }
+        }
     }
 
     /**

@@ -261,6 +261,66 @@ class SweepExpanderTest {
     }
 
     @Test
+    void shouldRefuseABaseValueThatEveryGridPointOverridesByTheFieldsOwnRule() {
+        Runnable r = () -> expander.expand(bench(List.of(mha()), map("seqLen", List.of(1024, 2048)), map("batch", 1, "seqLen", -5)));
+        assertThat(messages(r)).containsExactly("benchmark.seqLen: must be in [1, 131072], got -5");
+
+        // Wrongly typed, beyond int, an element of a list, a boolean: each named at the base as an unswept one would be.
+        Runnable types = () -> expander.expand(bench(List.of(mha()),
+                map("seqLen", List.of(1024), "batch", List.of(1, 2), "phases", List.of(List.of("FORWARD")), "deterministic", List.of(false, true)),
+                map("seqLen", "long", "batch", 99_999_999_999L, "phases", List.of("SIDEWAYS"), "deterministic", "yes")));
+        assertThat(fields(types)).containsExactlyInAnyOrder("benchmark.seqLen", "benchmark.batch", "benchmark.phases[0]",
+                "benchmark.deterministic");
+        assertThat(messages(types)).contains("benchmark.seqLen: must be an integer, got \"long\"",
+                "benchmark.batch: must be in [1, 256], got 99999999999", "benchmark.deterministic: must be true or false, got \"yes\"");
+
+        Runnable training = () -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()),
+                map("learningRate", List.of(1e-3, 3e-3), "dataset", List.of("recall")), null,
+                map("learningRate", 5.0, "dataset", "icr:abc", "steps", 10)));
+        assertThat(fields(training)).containsExactly("training.learningRate", "training.dataset");
+    }
+
+    @Test
+    void shouldListAnOverriddenBaseFaultWithEveryOtherFaultOfTheRequest() {
+        Runnable r = () -> expander.expand(bench(List.of(mha(), gqa(3)), map("seqLen", List.of(1024, 0)),
+                map("batch", 1, "seqLen", -5, "dtype", "fp8")));
+        assertThat(fields(r)).containsExactly("variants[1].nKvHeads", "benchmark.dtype", "grid.seqLen[1]", "benchmark.seqLen");
+
+        // A fault in every point (dtype): the base value is still judged, with the first point's values.
+        Runnable none = () -> expander.expand(bench(List.of(mha()), map("seqLen", List.of(1024)),
+                map("batch", 1, "seqLen", 0, "dtype", "fp8")));
+        assertThat(messages(none)).containsExactly("benchmark.dtype: must be one of [bf16, fp16, fp32, fp64], got fp8",
+                "benchmark.seqLen: must be in [1, 131072], got 0");
+    }
+
+    @Test
+    void shouldJudgeAnOverriddenBaseValueWithTheRunsOtherValuesAndBlameOnlyItsOwnField() {
+        // warmupSteps 50 replaced by the grid's 5 would still not fit the runs' 10 steps: its own rule refuses it.
+        Runnable r = () -> expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()), map("warmupSteps", List.of(5)),
+                null, map("steps", 10, "warmupSteps", 50)));
+        assertThat(messages(r)).containsExactly("training.warmupSteps: must be in [0, 10], got 50");
+
+        // steps 10 replaced by the grid is a valid steps; that it would not fit the (unswept) warmupSteps 50 is no fault,
+        // as no run has both: accepted as before.
+        List<SweepPoint> points = expander.expand(new SweepRequest(RunKind.TRAINING, List.of(mha()), map("steps", List.of(100, 200)),
+                null, map("steps", 10, "warmupSteps", 50)));
+        assertThat(points).extracting(p -> p.spec().training().warmupSteps()).containsExactly(50, 50);
+    }
+
+    @Test
+    void shouldExpandAValidOrNullOverriddenBaseValueExactlyAsWithoutIt() {
+        List<SweepPoint> without = expander.expand(bench(List.of(mha()), map("seqLen", List.of(1024, 2048), "seed", List.of(1, 2)),
+                map("batch", 1)));
+        for (Object base : java.util.Arrays.asList(4096, 1, 131_072, null)) {
+            Map<String, Object> spec = map("batch", 1, "seqLen", base);
+            List<SweepPoint> with = expander.expand(bench(List.of(mha()), map("seqLen", List.of(1024, 2048), "seed", List.of(1, 2)), spec));
+            assertThat(with).as("base seqLen %s", base).isEqualTo(without);
+        }
+        // A seed axis replaces no base value; a base without the swept key has nothing to judge.
+        assertThat(expander.expand(bench(List.of(mha()), map("seed", List.of(1, 2)), map("batch", 1, "seqLen", 64)))).hasSize(2);
+    }
+
+    @Test
     void shouldReportAValueBeyondIntAgainstTheFieldsOwnRange() {
         Runnable base = () -> expander.expand(bench(List.of(mha()), null, map("batch", 1, "seqLen", 99_999_999_999L)));
         assertThat(messages(base)).containsExactly("benchmark.seqLen: must be in [1, 131072], got 99999999999");
