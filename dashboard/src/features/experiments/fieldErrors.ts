@@ -15,58 +15,23 @@ export function fieldId(path: string): string {
   return `f-${path.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '')}`;
 }
 
-export function normalizePath(raw: string): string {
-  return raw
-    .trim()
-    .replace(/^\$\.?/, '')
-    .replace(/^(request|createExperimentRequest)\./, '')
-    .replace(/\["?([A-Za-z_][\w.-]*)"?\]/g, '.$1')
-    .replace(/->/g, '.')
-    .replace(/^\./, '');
+/** The path one step out: `variants[1].conv.rope` -> `variants[1].conv`, `variants[1]` -> `variants`, `grid` -> ''. */
+function enclosingPath(path: string): string {
+  const m = path.match(/^(.*)(\.[^.[\]]+|\[\d+\])$/);
+  return m ? m[1] : '';
 }
 
-function lastSegment(path: string): string {
-  const i = path.lastIndexOf('.');
-  return i < 0 ? path : path.slice(i + 1);
-}
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('.');
-  return i < 0 ? '' : path.slice(0, i);
-}
-
-/** The nearest container a field belongs to: `variants[1].conv.rope.fraction` -> `variants[1]`. */
-function containerOf(path: string): string {
-  const m = path.match(/^(.*?\[\d+\])/);
-  if (m) return m[1];
-  const dot = path.indexOf('.');
-  return dot < 0 ? '' : path.slice(0, dot);
-}
-
-export function resolveField(raw: string, known: ReadonlySet<string>): string | undefined {
-  const path = normalizePath(raw);
-  if (known.has(path)) return path;
-  const noIndex = path.replace(/\[\d+\]$/, '');
-  if (known.has(noIndex)) return noIndex;
-  // Composite names such as "dModel/nHeads" blame the first input that exists.
-  const last = lastSegment(noIndex);
-  if (last.includes('/')) {
-    const parent = parentOf(noIndex);
-    for (const part of last.split('/')) {
-      const candidate = parent ? `${parent}.${part}` : part;
-      if (known.has(candidate)) return candidate;
-    }
-  }
-  // A nested record's own check names only its field ("fraction"): find that field in the same container.
-  const container = containerOf(noIndex);
-  const sameLeaf = [...known].filter((k) => lastSegment(k) === last && (container === '' || k.startsWith(container + '.') || k.startsWith(container + '[')));
-  if (sameLeaf.length > 0) return sameLeaf.sort((a, b) => a.length - b.length)[0];
-  // Otherwise the closest enclosing input or section (e.g. the variant card for `variants[1]`).
-  let prefix = noIndex;
-  while (prefix) {
-    const next = prefix.includes('.') ? parentOf(prefix) : prefix.replace(/\[\d+\]$/, '') === prefix ? '' : prefix.replace(/\[\d+\]$/, '');
-    if (known.has(prefix)) return prefix;
-    prefix = next;
+/**
+ * The input an api field path belongs on. The api names every fault by its full path in the request, as the form
+ * registers its inputs (`variants[1].nKvHeads`, `variants[0].conv.rope.fraction`, `benchmark.seqLen`); the head-dim
+ * limit, too, is at a real field (`variants[0].nHeads`). A path the form has no input for lands on the nearest
+ * enclosing one: a grid value or list element on its axis or list (`grid.seqLen[2]` -> `grid.seqLen`,
+ * `benchmark.phases[0]` -> `benchmark.phases`), a fault of a variant's key the form does not show (an unknown key,
+ * a non-object `conv`, a rule of another family's field such as a cca variant's `nKvHeads`) on the variant card.
+ */
+export function resolveField(field: string, known: ReadonlySet<string>): string | undefined {
+  for (let path = field; path; path = enclosingPath(path)) {
+    if (known.has(path)) return path;
   }
   return undefined;
 }
@@ -75,8 +40,7 @@ export function mapFieldErrors(errors: FieldError[], known: Iterable<string>): M
   const knownSet = new Set(known);
   const byPath: Record<string, string[]> = {};
   const unmatched: FieldError[] = [];
-  // One message once per input: the api may name one fault under two paths (variant.nHeads and
-  // variant.dModel/nHeads) or twice (a record's check and its field's), which would read twice beside it.
+  // One message once per input: the api names each fault once, but an input keeps a single copy should one come twice.
   const said = new Map<string, Set<string>>();
   for (const e of errors) {
     const target = e.field ? resolveField(e.field, knownSet) : undefined;
@@ -88,8 +52,7 @@ export function mapFieldErrors(errors: FieldError[], known: Iterable<string>): M
     said.set(target, seen);
     if (seen.has(e.message)) continue;
     seen.add(e.message);
-    const normalized = normalizePath(e.field);
-    const message = normalized === target ? e.message : `${normalized}: ${e.message}`;
+    const message = e.field === target ? e.message : `${e.field}: ${e.message}`;
     (byPath[target] ??= []).push(message);
   }
   return { byPath, unmatched };
