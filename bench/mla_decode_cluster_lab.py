@@ -110,12 +110,69 @@ def timings(M, copy_bw, variants):
     return rows
 
 
+MILESTONES = ["tile0", "loop_end", "stored"]
+
+
+def trace(M):
+    """One L2-cold launch of the shipped split + combine per repeat with the lab's MTRACE stamps (thread 0 of each
+    block, globaltimer): per split-kernel milestone the median and the latest block, and the combine's first start
+    and last end, in us after the earliest split block's start; the median of 5 repeats (by the combine's end)."""
+    def glob(name):
+        ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
+        cc._check(cc._cuda.cuModuleGetGlobal_v2(ctypes.byref(ptr), ctypes.byref(size), M.k.module, name), name.decode())
+        return ptr, size.value, torch.empty(size.value // 8, dtype=torch.int64).pin_memory()
+    split_t, comb_t = glob(b"mla_trace"), glob(b"mla_trace_c")
+    flush = torch.zeros(256 << 20, dtype=torch.uint8, device=dev)
+    scale = 1.0 / math.sqrt(128 + DECODE_DR)
+    rows = []
+    for (B, H, L) in [(1, 16, 4096), (1, 16, 16384), (1, 16, 65536)]:
+        cache = torch.randn(B, L, R + DECODE_DR, device=dev).to(bf16)
+        qa = torch.randn(B, H, R + DECODE_DR, device=dev).to(bf16)
+        out = torch.empty(B, H, R, device=dev)
+        n, _ = M.decode_splits(B, H, L, BN, R)
+        nb, ncomb = n * B * ((H + 15) // 16), H * B * (R // 64)
+        reps = []
+        for rep in range(5):
+            flush.view(torch.int32).sum()  # a read pass: evicts the cache lines without leaving dirty ones
+            torch.cuda.synchronize()
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            M.decode(qa, cache, L, R, scale, out=out, bn=BN)
+            b.record()
+            torch.cuda.synchronize()
+            for ptr, size, host in (split_t, comb_t):
+                cc._check(cc._cuda.cuMemcpyDtoH_v2(ctypes.c_void_p(host.data_ptr()), ptr, ctypes.c_size_t(size)), "copy")
+            t = split_t[2].view(-1, 8)[:nb, :4].double()
+            c = comb_t[2].view(-1, 8)[:ncomb, :2].double()
+            t0 = t[:, 0].min()
+            rel, crel = (t - t0) / 1e3, (c - t0) / 1e3
+            reps.append({"event_us": a.elapsed_time(b) * 1e3, "median_us": rel.median(0).values.tolist(),
+                         "max_us": rel.max(0).values.tolist(), "combine_first_start_us": crel[:, 0].min().item(),
+                         "combine_median_start_us": crel[:, 0].median().item(),
+                         "combine_last_end_us": crel[:, 1].max().item(), "blocks": nb})
+        mid = sorted(reps, key=lambda r: r["combine_last_end_us"])[2]
+        rows.append({"B": B, "H": H, "L": L, "reps": reps})
+        print(f"trace B={B} H={H} L={L} ({nb} split blocks, event {mid['event_us']:.1f} us): start max "
+              f"{mid['max_us'][0]:.2f} | " + " | ".join(
+                  f"{m} med {mid['median_us'][i + 1]:.2f} max {mid['max_us'][i + 1]:.2f}" for i, m in enumerate(MILESTONES))
+              + f" | combine start first {mid['combine_first_start_us']:.2f} med {mid['combine_median_start_us']:.2f}"
+              f", end last {mid['combine_last_end_us']:.2f}", flush=True)
+        del cache
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fatbin", required=True, help="kernels-dev/mla_decode_cluster_lab.cu, built")
     ap.add_argument("--out", default=".", help="folder for mla_decode_cluster_lab.json")
+    ap.add_argument("--trace", action="store_true", help="only the milestone trace of the shipped split + combine")
     a = ap.parse_args()
     M = MlaKernels(a.fatbin)
+    if a.trace:
+        rows = trace(M)
+        with open(os.path.join(a.out, "mla_decode_trace.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+        return
     variants = [Variant(M, nacc, cl) for (nacc, cl) in VARIANTS]
     for v in variants:
         print(f"{v.name}: max active clusters {v.clusters} (SMs {M.sms})", flush=True)

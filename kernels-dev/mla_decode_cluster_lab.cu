@@ -3,6 +3,7 @@
 // their results through distributed shared memory before the combine (S / CL partials).
 // Names: mla_decode_r512_rope64_acc<NACC>_cl<CL>. Launch: grid (S, head groups, B) with S a multiple of CL.
 // Build: nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -fatbin -o mla_cl.fatbin kernels-dev/mla_decode_cluster_lab.cu
+#define MLA_DECODE_TRACE  // thread 0 stamps (attention/mla_decode.cuh MTRACE): bench/mla_decode_cluster_lab.py --trace
 #include "../engine/src/main/cuda/attention/flash_bwd.cuh"  // mla_kernels.cuh instantiates flash_bwd_wide_kernel
 #include "../engine/src/main/cuda/mla_kernels.cuh"
 

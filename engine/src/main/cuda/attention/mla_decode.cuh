@@ -32,6 +32,23 @@ template <int R, int DR, int BN> __host__ __device__ constexpr int smem_bytes() 
 }
 }
 
+// Lab only (kernels-dev/mla_decode_cluster_lab.cu defines MLA_DECODE_TRACE): thread 0 of each block stamps
+// %globaltimer at the split kernel's milestones into mla_trace[block][8] and at the combine's into
+// mla_trace_c[block][8]; the shipped build compiles MTRACE to nothing.
+#ifdef MLA_DECODE_TRACE
+__device__ unsigned long long mla_trace[4096 * 8], mla_trace_c[4096 * 8];
+#define MTRACE(arr, k)                                                                                      \
+    do {                                                                                                    \
+        if (threadIdx.x == 0 && threadIdx.y == 0) {                                                         \
+            unsigned long long t_;                                                                          \
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_));                                         \
+            arr[(blockIdx.x + (long)gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z)) * 8 + (k)] = t_;     \
+        }                                                                                                   \
+    } while (0)
+#else
+#define MTRACE(arr, k) do {} while (0)
+#endif
+
 namespace mla_decode {
 constexpr int CGROUPS = 8;
 // Merge (m2, l2, a2) into (m, l, a); m in log2 units, -inf = empty.
@@ -72,6 +89,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
     __nv_bfloat16* Cs = Qs + HT * SK;     // [2][BN, SK]
     float* Ss = reinterpret_cast<float*>(Cs + 2 * BN * SK);  // [KSPLIT][HT, SS]
 
+    MTRACE(mla_trace, 0);  // start
     const int split = blockIdx.x, h0 = blockIdx.y * HT, b = blockIdx.z, nSplit = gridDim.x;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int start = split * chunk, end = min(L, start + chunk);
@@ -119,6 +137,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
             cp_async_wait<0>();
         }
         __syncthreads();
+        if (j == 0) MTRACE(mla_trace, 1);  // q and the first tile are in shared memory
         const __nv_bfloat16* cs = Cs + buf * BN * SK;
 
         // S partial: 16 heads x 8 keys over this warp's k-slice, two k-steps per K ldmatrix.
@@ -215,6 +234,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         __syncthreads();  // the next iteration's prefetch and S overwrite this tile's buffers
     }
 
+    MTRACE(mla_trace, 2);  // the last tile is consumed
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         lRow[r] += __shfl_xor_sync(0xffffffff, lRow[r], 1);
@@ -290,6 +310,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         if (hA < H) { partML[rowA * 2] = mRow[0]; partML[rowA * 2 + 1] = lRow[0]; }
         if (hB < H) { partML[rowB * 2] = mRow[1]; partML[rowB * 2 + 1] = lRow[1]; }
     }
+    MTRACE(mla_trace, 3);  // thread 0's partial stores are issued
     if constexpr (SPIN) {
         __syncthreads();
         if (tid == 0) {
@@ -338,6 +359,7 @@ template <int R>
 __device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OLat, const float* __restrict__ partO,
                                                           const float* __restrict__ partML, int H, int nSplit) {
     using namespace mla_decode;
+    MTRACE(mla_trace_c, 0);
     const int h = blockIdx.x, b = blockIdx.y, d = blockIdx.z * 64 + threadIdx.x * 4, grp = threadIdx.y;
     const long row0 = ((long)b * H + h) * nSplit;
     float m = -INFINITY, l = 0.f;
@@ -357,4 +379,5 @@ __device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OL
     for (int g = 1; g < CGROUPS; g++) merge_partial(m, l, a, sM[g][threadIdx.x], sL[g][threadIdx.x], sA[g][threadIdx.x]);
     const float inv = l > 0.f ? 1.f / l : 0.f;
     *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * R + d) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+    MTRACE(mla_trace_c, 1);
 }
