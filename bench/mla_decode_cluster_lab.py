@@ -161,13 +161,69 @@ def trace(M):
     return rows
 
 
+def parts(M, copy_bw):
+    """Graph-timed split kernel alone, combine alone (on the split's partials) and both, shipped kernels, B=1 H16,
+    L2-cold sets: where the batch-1 time goes between the two launches."""
+    rows = []
+    scale = 1.0 / math.sqrt(128 + DECODE_DR)
+    for (B, H, L) in [(1, 16, 4096), (1, 16, 16384), (1, 16, 65536)]:
+        cache_bytes = B * L * (R + DECODE_DR) * 2
+        nsets = min(64, max(2, -(-300_000_000 // cache_bytes)))
+        caches = [torch.randn(B, L, R + DECODE_DR, device=dev).to(bf16) for _ in range(nsets)]
+        qas = [torch.randn(B, H, R + DECODE_DR, device=dev).to(bf16) for _ in range(nsets)]
+        out = torch.empty(B, H, R, device=dev)
+        n, chunk = M.decode_splits(B, H, L, BN, R)
+        work = [(torch.empty(B, H, n, R, device=dev), torch.empty(B, H, n, 2, device=dev)) for _ in range(nsets)]
+        name, smem = "mla_decode_r512_rope64", decode_smem(R, DECODE_DR, BN)
+
+        def split(i):
+            po, pml = work[i % nsets]
+            M.k.launch(name, (n, 1, B), (DECODE_THREADS, 1, 1), smem, po, pml, qas[i % nsets], caches[i % nsets],
+                       int(L), int(L), int(H), int(chunk), float(scale))
+
+        def combine(i):
+            po, pml = work[i % nsets]
+            M.k.launch(f"mla_decode_combine_r{R}", (H, B, R // 64), (16, COMBINE_GROUPS, 1), 0, out, po, pml, int(H),
+                       int(n))
+
+        def combine2(i):
+            po, pml = work[i % nsets]
+            M.k.launch(f"mla_decode_combine2_r{R}", (H, B, R // 64), (16, 32, 1), 0, out, po, pml, int(H), int(n))
+        for i in range(nsets):
+            split(i)
+        row = {"B": B, "H": H, "L": L, "splits": n, "sets": nsets}
+        # the v2 combine against the v1 on the same partials (float64-free: the two merges of one set must agree)
+        combine(0)
+        want = out.clone()
+        out.fill_(float("nan"))
+        combine2(0)
+        row["combine2_vs_combine_max_rel"] = ((out - want).abs().max() / want.abs().max()).item()
+        for label, fn in (("split", split), ("combine", combine), ("combine2", combine2),
+                          ("both", lambda i: (split(i), combine(i))), ("both2", lambda i: (split(i), combine2(i)))):
+            row[label] = sbs.bench(fn, 20, inner=nsets)
+        rows.append(row)
+        print(f"MLA decode parts B={B} H={H} L={L} ({n} splits, {nsets} sets; combine2 vs combine max rel "
+              f"{row['combine2_vs_combine_max_rel']:.1e}): " + " | ".join(
+                  f"{k} {row[k]['p50'] * 1e3:.1f} us" for k in ("split", "combine", "combine2", "both", "both2")),
+              flush=True)
+        del caches, qas, work
+        torch.cuda.empty_cache()
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fatbin", required=True, help="kernels-dev/mla_decode_cluster_lab.cu, built")
     ap.add_argument("--out", default=".", help="folder for mla_decode_cluster_lab.json")
     ap.add_argument("--trace", action="store_true", help="only the milestone trace of the shipped split + combine")
+    ap.add_argument("--parts", action="store_true", help="only graph timings of the split and the combine, apart and together")
     a = ap.parse_args()
     M = MlaKernels(a.fatbin)
+    if a.parts:
+        rows = parts(M, None)
+        with open(os.path.join(a.out, "mla_decode_parts.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+        return
     if a.trace:
         rows = trace(M)
         with open(os.path.join(a.out, "mla_decode_trace.json"), "w") as f:
