@@ -163,7 +163,7 @@ class Kernels:
     # the sm_90a image: the wgmma kernel (D = 64 too), as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
     def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False):
         """olo: O's rounding residual from flash_fwd (by default the one it kept for o under self.o_residual).
-        deterministic: the "_det" wgmma kernels (D = 64 / 128 on the sm_90a image): fp32 adds in a fixed order."""
+        deterministic: the "_det" wgmma kernels (D = 64 / 128 / 256 on the sm_90a image): fp32 adds in a fixed order."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         dq = torch.zeros(B, T, Hq, D, device=q.device, dtype=torch.float32)
@@ -187,9 +187,9 @@ class Kernels:
         else:
             bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
         if deterministic:
-            assert name.endswith(BWD_WGMMA_SUFFIX) and D != 256, "the deterministic backward is the wgmma kernels' (D 64 / 128)"
-            # CudaKernels.deterministicSemaphores: dQ [B][Hq][ceil(T/64)][2], dK / dV [B][Hkv][ceil(T/128)][2]
-            sem = torch.zeros(2 * B * (Hq * -(-T // 64) + Hkv * -(-T // 128)), device=q.device, dtype=torch.int32)
+            assert name.endswith(BWD_WGMMA_SUFFIX), "the deterministic backward is the wgmma kernels' (D 64 / 128 / 256)"
+            # CudaKernels.deterministicSemaphores: dQ [B][Hq][ceil(T/64)][2], dK / dV [B][Hkv][ceil(T/bkv)][2]
+            sem = torch.zeros(2 * B * (Hq * -(-T // 64) + Hkv * -(-T // bkv)), device=q.device, dtype=torch.int32)
             self.launch(name + "_det", (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
                         dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), sem)
             return dq, dk, dv

@@ -2,7 +2,7 @@
 
     python3 bench/check_deterministic_bwd.py --fatbin F --out DIR [--no-timing]
 
-1. For head dims 64 and 128, causal and not, MHA and GQA (G = 4, 8), lengths off the 64-row query and 128-key tiles,
+1. For head dims 64, 128 and 256, causal and not, MHA and GQA (G = 4, 8), lengths off the 64-row query and 128-key tiles,
    B 1-2: three launches of the deterministic backward on the same inputs must agree bit for bit (dQ, dK, dV), and
    the first must match float64 autograd within side_by_side.check's bound (twice PyTorch's plain bf16 backward + 2e-3).
    The plain (atomic-order) kernel runs three times beside it: whether its results differ is printed, not asserted.
@@ -40,7 +40,8 @@ def check(K):
     ok = True
     cases = [(1, 1000, 8, 2, 64, True), (2, 777, 4, 1, 64, False), (1, 2048, 8, 8, 64, True),
              (1, 1000, 8, 2, 128, True), (2, 777, 4, 1, 128, False), (1, 2048, 16, 4, 128, True),
-             (1, 300, 2, 2, 128, False)]
+             (1, 300, 2, 2, 128, False), (1, 1000, 8, 2, 256, True), (2, 333, 4, 4, 256, False),
+             (1, 700, 8, 1, 256, True)]
     for (B, T, Hq, Hkv, D, causal) in cases:
         q, k, v, do = inputs(B, T, Hq, Hkv, D, hash((B, T, Hq, Hkv, D, causal)) % 100000)
         o, lse = K.flash_fwd(q, k, v, causal)
@@ -71,7 +72,7 @@ def check(K):
 def timing(K):
     rows = []
     for (name, Hq, Hkv, D) in (("MHA 16x128", 16, 16, 128), ("GQA 16q/4kv", 16, 4, 128), ("MHA 32x64", 32, 32, 64),
-                               ("GQA 32q/8kv", 32, 8, 64)):
+                               ("GQA 32q/8kv", 32, 8, 64), ("MHA 8x256", 8, 8, 256), ("GQA 8q/2kv d256", 8, 2, 256)):
         for (T, causal) in ((4096, True), (16384, True), (16384, False)):
             sets = []
             for i in range(2):

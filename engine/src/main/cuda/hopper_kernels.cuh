@@ -143,6 +143,11 @@ FLASH_BWD_WGMMA_DET(true, flash_bwd_hd128_causal_wgmma4_det)
 FLASH_BWD_WGMMA_DET(false, flash_bwd_hd128_wgmma4_det)
 FLASH_BWD_WGMMA64_DET(true, flash_bwd_hd64_causal_wgmma4_det)
 FLASH_BWD_WGMMA64_DET(false, flash_bwd_hd64_wgmma4_det)
+// D = 256 (session 9): the wide kernel's ordered adds; its semaphores int [2 B ceil(T / 64) (Hq + Hkv)] (64-key blocks)
+#define FLASH_BWD_WGMMA256_DET(CAUSAL, NAME) \
+    FLASH_BWD_WGMMA_DET_INSTANCE(NAME, flash_bwd_wgmma_wide_kernel, wgbwdw::NTHREADS, 256, 256, CAUSAL, false)
+FLASH_BWD_WGMMA256_DET(true, flash_bwd_hd256_causal_wgmma4_det)
+FLASH_BWD_WGMMA256_DET(false, flash_bwd_hd256_wgmma4_det)
 
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)

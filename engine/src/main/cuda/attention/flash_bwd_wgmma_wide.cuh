@@ -125,19 +125,31 @@ DEVI void add_rows(float* p, const float (&acc)[32 * N], long stride, int ra, in
         if (rb < T) atomic_add2(pb + n * 8, acc[4 * n + 2] * f, acc[4 * n + 3] * f);
     }
 }
+// DET (session 9; D = 128's ordered adds, wgbwd::DqTurn / ordered_begin, with 64-key blocks): K/V block x walks the
+// query tiles from x (causal) or 0, so the contributors to query tile t are the blocks x <= t (causal) or all, and
+// the highest adds first. The semaphores: dQ [B][Hq][ceil(T / 64)][2] (one per consumer warpgroup: their dQ panels
+// are disjoint), then dK / dV [B][Hkv][ceil(T / 64)][2].
+template <bool CAUSAL>
+DEVI int dq_rank(int x, int qTile) { return (CAUSAL ? min((int)gridDim.x - 1, qTile) : (int)gridDim.x - 1) - x; }
+DEVI int* dkv_sem(int* sem, int B, int b, int Hq, int Hkv, int hk, int T, int kvBlock, int wg) {
+    return sem + 2L * B * Hq * ((T + BQ - 1) / BQ) + ((((long)b * Hkv + hk) * ((T + BKV - 1) / BKV) + kvBlock) * 2 + wg);
+}
+// bar.sync on this warpgroup's own barrier (2 + wg, 128 threads)
+DEVI void wg_sync(int wg) { asm volatile("bar.sync %0, 128;\n" ::"r"(2 + wg) : "memory"); }
 }  // namespace wgbwdw
 
 // SDQ (where the shared memory allows: MLA): dQ is staged (scaled, fp32) in shared memory after each tile, and the
 // warpgroup adds it with coalesced float4 atomics once the next tile's S^T / dP^T are issued, so the adds run under
 // them (D = 128's v2 step; at D = 256 no shared memory is left for it). MLA 16k causal: 265 TF/s vs 230 without.
-template <int DQK, int DV, bool CAUSAL, bool SDQ = false>
+template <int DQK, int DV, bool CAUSAL, bool SDQ = false, bool DET = false>
 __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                             float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                             const __nv_bfloat16* __restrict__ K,
                                                             const __nv_bfloat16* __restrict__ V,
                                                             const __nv_bfloat16* __restrict__ dO,
                                                             const float* __restrict__ LSE, const float* __restrict__ Dv,
-                                                            int T, int Hq, int Hkv, float scale) {
+                                                            int T, int Hq, int Hkv, float scale, int* sem = nullptr) {
+    static_assert(!(DET && SDQ), "the deterministic adds are built on the unstaged dQ");
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwdw;
     using L = Layout<DQK, DV>;
@@ -155,7 +167,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
     float* sDv = reinterpret_cast<float*>(gbase + L::OFF_DV);  // [STAGES][64] Dv (0 past T)
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
 
-    const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int xb = wgbwd::det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * DQK, kStride = (long)Hkv * DQK, oStride = (long)Hq * DV, vStride = (long)Hkv * DV;
     const wgbwd::QueryWalk<CAUSAL> walk(kv0, T);
@@ -205,6 +217,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
                        loKt = desc_lo(sK + q0p * PANEL, PANEL);
         float* dQb = dQ + (long)b * T * qStride + (long)h * DQK + q0p * 64;
         float* stg = reinterpret_cast<float*>(gbase + L::OFF_DQ) + wg * BQ * L::DQ_LD;  // SDQ: this warpgroup's dQ
+        [[maybe_unused]] wgbwd::DqTurn turn;  // DET: this warpgroup leader's pending dQ hand-over
         // SDQ: tile q0's staged dQ, float4 atomics: a row of QN * 16 float4 per QN * 16 threads (coalesced), after
         // a barrier of this warpgroup's 128 threads (its staging is complete)
         auto dq_staged_atomics = [&](int q0) {
@@ -260,6 +273,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
             // added under the next tile's S^T, or S^T and dP^T, dQ made ptxas serialize the wgmmas at D = 256
             // (C7512) and spill, even with 240 registers for the consumers. float4 atomics by a lane-pair shuffle
             // measured 1 % slower there: the L2 is busy with bytes (76 %: these adds and the Q / dO tiles).)
+            if constexpr (DET) {  // this warpgroup's dQ panels of tile q0 in the blocks' order
+                if ((tid & 127) == 0) turn.take(wgbwd::dq_sem(sem, b, Hq, h, T, q0 / BQ, wg), dq_rank<CAUSAL>(xb, q0 / BQ));
+                wg_sync(wg);
+            }
             if constexpr (SDQ) {
 #pragma unroll
                 for (int n = 0; n < 8 * QN; n++) {
@@ -271,13 +288,32 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
             }
         }
         if constexpr (SDQ) dq_staged_atomics(tileQ0(nIter - 1));  // the last tile's
+        if constexpr (DET) {  // the last tile's hand-over, once every thread of the warpgroup has added
+            wg_sync(wg);
+            if ((tid & 127) == 0) turn.publish();
+        }
 #pragma unroll
         for (int j = 0; j < 32 * KN; j++) fence_operand(dk[j]);
+        const int G = Hq / Hkv;
+        const bool ordered = DET && G > 1;  // the G query heads of a group add into this K / V block in head order
+        int* semKV = ordered ? dkv_sem(sem, gridDim.z, b, Hq, Hkv, hk, T, xb, wg) : nullptr;
+        if (ordered) {
+            if ((tid & 127) == 0)
+                while (ld_acquire_gpu(semKV) != h % G) {}
+            wg_sync(wg);
+        }
         add_rows<KN>(dK + (long)b * T * kStride + (long)hk * DQK + k0 * 64, dk, kStride, kA, kB, cq, T, scale);
         if constexpr (VN > 0) {
 #pragma unroll
             for (int j = 0; j < 32 * VN; j++) fence_operand(dv[j]);
             add_rows<VA>(dV + (long)b * T * vStride + (long)hk * DV + v0 * 64, dv, vStride, kA, kB, cq, T, 1.f);
+        }
+        if (ordered) {
+            wg_sync(wg);
+            if ((tid & 127) == 0) {
+                __threadfence();
+                st_release_gpu(semKV, h % G + 1);
+            }
         }
     };
     using S0 = Split<DQK, DV, 0>;

@@ -338,7 +338,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
             boolean deterministic = deterministicBackward();
             if (deterministic && !CudaKernels.hasDeterministicBackward(s.headDim(), bv))
                 throw new UnsupportedOperationException("a deterministic backward (ccalab.flash.deterministic=true or the run's "
-                        + "deterministic option) exists for the wgmma kernels at head dims 64 and 128 on the sm_90a image only; "
+                        + "deterministic option) exists for the wgmma kernels at head dims "
+                        + DeterministicBackward.deterministicHeadDims() + " on the sm_90a image only; "
                         + "this is head dim " + s.headDim() + " on the "
                         + (bv == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels");
             // the deterministic kernels take the semaphores that order their adds as one more argument

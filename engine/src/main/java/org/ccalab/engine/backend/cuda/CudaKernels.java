@@ -170,12 +170,13 @@ final class CudaKernels {
     /**
      * The deterministic backward (session 7, {@code ccalab.flash.deterministic}): the wgmma kernels with every fp32 add
      * into dQ (and, with grouped heads, into dK / dV) in a fixed order across blocks, ordered by semaphores, so two
-     * runs on the same inputs give the same bits. wgmma at D = 64 and 128 only; one more argument, the semaphores.
+     * runs on the same inputs give the same bits. wgmma at D = 64, 128 and (session 9) 256; one more argument, the
+     * semaphores.
      */
     static final String BWD_DETERMINISTIC_SUFFIX = "_det";
 
     static boolean hasDeterministicBackward(int headDim, BwdVariant v) {
-        return v == BwdVariant.WGMMA && v.exists(headDim) && headDim != 256;
+        return v == BwdVariant.WGMMA && v.exists(headDim);
     }
 
     static String flashBackward(int headDim, boolean causal, BwdVariant v, boolean deterministic) {
@@ -184,9 +185,13 @@ final class CudaKernels {
         return flashBackward(headDim, causal, v) + (deterministic ? BWD_DETERMINISTIC_SUFFIX : "");
     }
 
-    /** The deterministic backward's semaphores (ints, zeroed per launch): dQ [B][Hq][ceil(T/64)][2], then dK / dV [B][Hkv][ceil(T/128)][2]. */
+    /**
+     * The deterministic backward's semaphores (ints, zeroed per launch): dQ [B][Hq][ceil(T/64)][2], then dK / dV
+     * [B][Hkv][ceil(T / kv block)][2] with the kernel's K/V block (128 keys; 64 at D = 256).
+     */
     static long deterministicSemaphores(AttentionShape s) {
-        long nQ = (s.tokens() + BWD_Q_TILE - 1) / BWD_Q_TILE, nKv = (s.tokens() + BWD_KV_TILE - 1) / BWD_KV_TILE;
+        int kvTile = flashBackwardKvTile(s.headDim());
+        long nQ = (s.tokens() + BWD_Q_TILE - 1) / BWD_Q_TILE, nKv = (s.tokens() + kvTile - 1) / kvTile;
         return 2L * s.batch() * (s.qHeads() * nQ + s.kvHeads() * nKv);
     }
 

@@ -82,25 +82,31 @@ class CudaKernelsTest {
         assertThat(CudaKernels.all()).contains("flash_bwd_hd128_causal" + CudaKernels.BWD_WGMMA_SUFFIX,
                         "flash_bwd_hd128" + CudaKernels.BWD_WGMMA_SUFFIX,
                         "flash_bwd_hd64_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd64" + CudaKernels.BWD_WGMMA_SUFFIX,
-                        "flash_bwd_hd256_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd256" + CudaKernels.BWD_WGMMA_SUFFIX)
-                .noneMatch(n -> n.startsWith("flash_bwd_hd256") && n.endsWith(CudaKernels.BWD_DETERMINISTIC_SUFFIX));
+                        "flash_bwd_hd256_causal" + CudaKernels.BWD_WGMMA_SUFFIX, "flash_bwd_hd256" + CudaKernels.BWD_WGMMA_SUFFIX);
         // wgbwd64::Cfg<2>::SMEM_BYTES and wgbwd256::SMEM_BYTES (static_asserts in attention/flash_bwd_wgmma_hd64.cuh,
         // _hd256.cuh); D = 256 keeps flash_bwd_wide's 64-key grid, within Hopper's 227 KB opt-in limit
         assertThat(CudaKernels.BwdVariant.WGMMA.smem(64)).isEqualTo(120_832);
         assertThat(CudaKernels.BwdVariant.WGMMA.smem(256)).isEqualTo(231_424).isLessThanOrEqualTo(227 * 1024);
         assertThat(CudaKernels.flashBackwardKvTile(256)).isEqualTo(64);
-        // the deterministic instances: wgmma at D = 64 and 128 only, one semaphore slot pair per dQ tile and K/V block
+        // the deterministic instances: wgmma at D = 64, 128 and 256, one semaphore slot pair per dQ tile and K/V block
         assertThat(CudaKernels.flashBackward(64, true, CudaKernels.BwdVariant.WGMMA, true))
                 .isEqualTo("flash_bwd_hd64_causal_wgmma4_det");
+        assertThat(CudaKernels.flashBackward(256, false, CudaKernels.BwdVariant.WGMMA, true))
+                .isEqualTo("flash_bwd_hd256_wgmma4_det");
         assertThat(CudaKernels.all()).contains("flash_bwd_hd128_causal_wgmma4_det", "flash_bwd_hd128_wgmma4_det",
-                "flash_bwd_hd64_causal_wgmma4_det", "flash_bwd_hd64_wgmma4_det");
+                "flash_bwd_hd64_causal_wgmma4_det", "flash_bwd_hd64_wgmma4_det", "flash_bwd_hd256_causal_wgmma4_det",
+                "flash_bwd_hd256_wgmma4_det");
         assertThat(CudaKernels.hasDeterministicBackward(128, CudaKernels.BwdVariant.MMA)).isFalse();
-        assertThat(CudaKernels.hasDeterministicBackward(256, CudaKernels.BwdVariant.WGMMA)).isFalse();
+        assertThat(CudaKernels.hasDeterministicBackward(256, CudaKernels.BwdVariant.WGMMA)).isTrue();
+        assertThat(CudaKernels.hasDeterministicBackward(256, CudaKernels.BwdVariant.MMA)).isFalse();
         assertThatThrownBy(() -> CudaKernels.flashBackward(256, true, CudaKernels.BwdVariant.MMA, true))
                 .isInstanceOf(IllegalArgumentException.class);
         // B 2, T 1000: 16 query tiles of 64, 8 K/V blocks of 128; Hq 8, Hkv 2
         assertThat(CudaKernels.deterministicSemaphores(new AttentionShape(2, 1000, 8, 2, 64)))
                 .isEqualTo(2L * 2 * (8 * 16 + 2 * 8));
+        // D = 256: 64-key blocks, so 16 K/V blocks
+        assertThat(CudaKernels.deterministicSemaphores(new AttentionShape(2, 1000, 8, 2, 256)))
+                .isEqualTo(2L * 2 * (8 * 16 + 2 * 16));
         assertThat(CudaKernels.BwdVariant.WGMMA.threads()).isEqualTo(384);
         // wgbwd::SMEM_BYTES, within Hopper's 227 KB opt-in limit; the mma.sync kernel keeps its own layout
         assertThat(CudaKernels.BwdVariant.WGMMA.smem(128)).isEqualTo(202_752).isLessThanOrEqualTo(227 * 1024);

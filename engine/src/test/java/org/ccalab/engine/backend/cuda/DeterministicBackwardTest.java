@@ -37,14 +37,18 @@ class DeterministicBackwardTest {
         assertThat(DeterministicBackward.refusal(train(new MhaConfig(256, 4)), SM90A)).isNull();          // D = 64
         assertThat(DeterministicBackward.refusal(train(new GqaConfig(512, 4, 2)), SM90A)).isNull();      // D = 128
         assertThat(DeterministicBackward.refusal(bench(new MhaConfig(512, 4), List.of(Phase.BACKWARD), null), SM90A)).isNull();
+        assertThat(DeterministicBackward.refusal(train(new MhaConfig(1024, 4)), SM90A)).isNull();        // D = 256
+        assertThat(DeterministicBackward.deterministicHeadDims()).containsExactly(64, 128, 256);
     }
 
     @Test
     void shouldRefuseAHeadDimOrADeviceWithoutOneNamingTheHeadDimAndKernel() {
         assertThat(DeterministicBackward.refusal(train(new MhaConfig(256, 4)), AMPERE))
                 .contains("deterministic=true", "head dim 64", "mma.sync", "cpu worker");
-        if (!DeterministicBackward.deterministicHeadDims().contains(256))
-            assertThat(DeterministicBackward.refusal(train(new MhaConfig(1024, 4)), SM90A)).contains("head dim 256");
+        assertThat(DeterministicBackward.refusal(train(new MhaConfig(1024, 4)), AMPERE))
+                .contains("head dim 256", "mma.sync", "64, 128, 256");
+        // a head dim with no wgmma backward at all (96) is refused on the sm_90a image too
+        assertThat(DeterministicBackward.refusal(train(new MhaConfig(384, 4)), SM90A)).contains("head dim 96");
     }
 
     @Test
