@@ -17,6 +17,7 @@ FWD_BM, FWD_THREADS = 128, 256
 BWD_TILES = {(192, 128): 64, (96, 64): 64}  # (DQK, DV) -> query rows per tile (mla_bwd: 64 keys, 8 warps, staged)
 # the Hopper backward (attention/flash_bwd_wgmma_wide.cuh, "_wgmma"): wgbwdw::Layout<DQK, DV>::SMEM_BYTES, 384 threads
 BWD_WGMMA_SMEM = {(192, 128): 227328}  # dQ staged: Layout<192, 128>::SMEM_BYTES_SDQ
+BWD_WGMMA_DET_SMEM = 157696  # the "_det" twin, dQ unstaged: Layout<192, 128>::SMEM_BYTES
 FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
 FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
@@ -71,11 +72,13 @@ class MlaKernels:
                       out, lse, q, k, v, int(T), int(H), scale)
         return out, lse
 
-    def bwd(self, q, k, v, o, lse, do, causal=True, scale=None, wgmma=None):
+    def bwd(self, q, k, v, o, lse, do, causal=True, scale=None, wgmma=None, deterministic=False):
         """Backward of the prefill core: dq, dk [B,T,H,DQK], dv [B,T,H,DV] fp32 from dO [B,T,H,DV] bf16 and the
         forward's o and lse (mla_bwd_qk<DQK>_v<DV>: flash_bwd_wide_kernel, or its "_wgmma" twin on the sm_90a image
         (flash_bwd_wgmma_wide_kernel, d_qk 192 / d_v 128); Dv by flash_bwd_preprocess_hd<DV>). wgmma None: as the
-        Java backend chooses (the wgmma kernel where it exists and the driver runs sm_90a)."""
+        Java backend chooses (the wgmma kernel where it exists and the driver runs sm_90a). deterministic: its "_det"
+        twin (session 9, 192 / 128 on the sm_90a image; dQ unstaged, 157,696 bytes; CudaMla's choice under the run's
+        deterministic option): the fp32 adds in a fixed order."""
         B, T, H, dqk = q.shape
         dv = v.shape[-1]
         bq = BWD_TILES[(dqk, dv)]
@@ -93,6 +96,13 @@ class MlaKernels:
             name, threads, smem = name + "_wgmma", 384, BWD_WGMMA_SMEM[(dqk, dv)]
         else:
             threads, smem = 256, wide_bwd_smem(dqk, dv, 64, bq, True)
+        if deterministic:
+            assert wgmma and (dqk, dv) == (192, 128), "the deterministic MLA backward is the wgmma kernel's (192 / 128)"
+            # CudaMlaKernels.BwdInstance.deterministicSemaphores: dQ and dK / dV [B][H][ceil(T/64)][2] each
+            sem = torch.zeros(4 * B * H * -(-T // 64), device=q.device, dtype=torch.int32)
+            self.k.launch(name + "_det", (-(-T // 64), H, B), (threads, 1, 1), BWD_WGMMA_DET_SMEM, dq, dk, dvv, q, k,
+                          v, do, lse, dvec, int(T), int(H), scale, sem)
+            return dq, dk, dvv
         self.k.launch(name, (-(-T // 64), H, B), (threads, 1, 1), smem, dq, dk, dvv, q, k, v, do, lse, dvec,
                       int(T), int(H), scale)
         return dq, dk, dvv

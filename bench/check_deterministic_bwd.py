@@ -1,4 +1,4 @@
-"""Checks and times the deterministic wgmma backward (the "_det" kernels: flash_bwd_wgmma.cuh / _hd64.cuh with DET).
+"""Checks and times the deterministic wgmma backward (the "_det" kernels: flash_bwd_wgmma.cuh / _hd64.cuh / _wide.cuh with DET).
 
     python3 bench/check_deterministic_bwd.py --fatbin F --out DIR [--no-timing]
 
@@ -6,7 +6,8 @@
    B 1-2: three launches of the deterministic backward on the same inputs must agree bit for bit (dQ, dK, dV), and
    the first must match float64 autograd within side_by_side.check's bound (twice PyTorch's plain bf16 backward + 2e-3).
    The plain (atomic-order) kernel runs three times beside it: whether its results differ is printed, not asserted.
-2. Timing (graph replays, event medians): deterministic vs plain, MHA and GQA, causal at 4k and 16k, not causal at
+2. MLA's prefill core at d_qk 192 / d_v 128 (session 9): the same checks, and det vs plain at 16 heads, causal.
+3. Timing (graph replays, event medians): deterministic vs plain, MHA and GQA, causal at 4k and 16k, not causal at
    16k, batch 1.
 Everything goes to DIR/check_deterministic_bwd.json.
 """
@@ -69,6 +70,61 @@ def check(K):
     return ok
 
 
+def check_mla(K, timed=True):
+    """MLA's prefill core at d_qk 192 / d_v 128 (session 9, mla_bwd_qk192_v128[_causal]_wgmma_det): three runs bit for
+    bit and within the float64 bound; then det vs plain at 16 heads, 4k / 16k causal."""
+    import check_mla as cm
+    from ccalab_mla import MlaKernels
+    M = MlaKernels(K)  # the same module
+    ok, rows = True, []
+    for (B, T, H, causal) in ((1, 1000, 4, True), (2, 333, 2, False), (1, 2048, 8, True)):
+        torch.manual_seed(hash((B, T, H, causal, "mla")) % 100000)
+        q = torch.randn(B, T, H, 192, device=dev).to(bf16)
+        k = torch.randn(B, T, H, 192, device=dev).to(bf16)
+        v = torch.randn(B, T, H, 128, device=dev).to(bf16)
+        do = torch.randn(B, T, H, 128, device=dev).to(bf16)
+        scale = 1.0 / math.sqrt(192)
+        o, lse = M.fwd(q, k, v, causal, scale)
+        name = f"det MLA 192/128 B{B} T{T} H{H} causal={causal}"
+        runs = [M.bwd(q, k, v, o, lse, do, causal, scale, wgmma=True, deterministic=True) for _ in range(3)]
+        torch.cuda.synchronize()
+        same = all(torch.equal(a, b) for r in runs[1:] for a, b in zip(runs[0], r))
+        sbs.RESULTS["checks"].append({"case": name + " bitwise x3", "err": 0.0 if same else 1.0, "ok": same})
+        print(("PASS " if same else "FAIL ") + name + " three runs bit for bit")
+        ok &= same
+        qd, kd, vd = (x.double().requires_grad_() for x in (q, k, v))
+        r, _ = cm.attention_f64(qd, kd, vd, causal, scale)
+        r.backward(do.double())
+        qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
+        cm.attention_plain_bf16(qb, kb, vb, causal, scale).backward(do)
+        for g, x, ref64, plain in zip(("dq", "dk", "dv"), runs[0], (qd.grad, kd.grad, vd.grad), (qb.grad, kb.grad, vb.grad)):
+            ok &= sbs.check(f"{name} {g}", x, ref64, plain, 2e-3)
+    if timed:
+        for T in (4096, 16384):
+            sets = []
+            for i in range(2):
+                torch.manual_seed(i)
+                q = torch.randn(1, T, 16, 192, device=dev).to(bf16)
+                k = torch.randn(1, T, 16, 192, device=dev).to(bf16)
+                v = torch.randn(1, T, 16, 128, device=dev).to(bf16)
+                do = torch.randn(1, T, 16, 128, device=dev).to(bf16)
+                o, lse = M.fwd(q, k, v, True, 1.0 / math.sqrt(192))
+                sets.append((q, k, v, o, lse, do))
+            fl = 2.5 * 2 * T * T * 16 * (192 + 128) / 2  # causal: S = Q K^T (192) and P V (128), halved
+            row = {"shape": "MLA 16 heads 192/128", "T": T, "causal": True}
+            for label, det in (("plain", False), ("det", True), ("plain_again", False), ("det_again", True)):
+                st = sbs.bench(lambda i: M.bwd(*sets[i % 2], True, 1.0 / math.sqrt(192), wgmma=True, deterministic=det),
+                               10 if T >= 16384 else 20)
+                row[label] = {**st, "tflops": fl / (st["p50"] * 1e-3) / 1e12}
+            rows.append(row)
+            sbs.RESULTS["timings"].append({"kind": "deterministic_bwd_mla", **row})
+            print(f"MLA 16x192/128 {T:6d} causal  plain {row['plain']['tflops']:6.1f} ({row['plain_again']['tflops']:6.1f})  "
+                  f"det {row['det']['tflops']:6.1f} ({row['det_again']['tflops']:6.1f}) TF/s  "
+                  f"det/plain {row['det']['tflops'] / row['plain']['tflops']:.2f}", flush=True)
+            del sets
+    return ok, rows
+
+
 def timing(K):
     rows = []
     for (name, Hq, Hkv, D) in (("MHA 16x128", 16, 16, 128), ("GQA 16q/4kv", 16, 4, 128), ("MHA 32x64", 32, 32, 64),
@@ -106,6 +162,8 @@ def main():
     assert K.hopper, "the deterministic backward needs the sm_90a image"
     print("device:", torch.cuda.get_device_name(), "| torch", torch.__version__)
     ok = check(K)
+    ok_mla, _ = check_mla(K, timed=not a.no_timing)
+    ok &= ok_mla
     if not a.no_timing:
         timing(K)
     sbs.RESULTS["all_ok"] = bool(ok)

@@ -148,6 +148,17 @@ FLASH_BWD_WGMMA64_DET(false, flash_bwd_hd64_wgmma4_det)
     FLASH_BWD_WGMMA_DET_INSTANCE(NAME, flash_bwd_wgmma_wide_kernel, wgbwdw::NTHREADS, 256, 256, CAUSAL, false)
 FLASH_BWD_WGMMA256_DET(true, flash_bwd_hd256_causal_wgmma4_det)
 FLASH_BWD_WGMMA256_DET(false, flash_bwd_hd256_wgmma4_det)
+// MLA 192 / 128 (session 9): the same ordered adds on the unstaged dQ (Layout<192, 128>::SMEM_BYTES = 157,696 bytes;
+// the shipped MLA instances stage it); arguments as mla_bwd_qk192_v128 plus the semaphores int [4 B H ceil(T / 64)]
+#define MLA_BWD_WGMMA_DET(CAUSAL, NAME)                                                                          \
+    extern "C" __global__ void __launch_bounds__(wgbwdw::NTHREADS, 1)                                             \
+    NAME(float* dQ, float* dK, float* dV, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         const __nv_bfloat16* dO, const float* LSE, const float* Dv, int T, int H, float scale, int* sem) {       \
+        flash_bwd_wgmma_wide_kernel<192, 128, CAUSAL, false, true>(dQ, dK, dV, Q, K, V, dO, LSE, Dv, T, H, H, scale, \
+                                                                   sem);                                          \
+    }
+MLA_BWD_WGMMA_DET(true, mla_bwd_qk192_v128_causal_wgmma_det)
+MLA_BWD_WGMMA_DET(false, mla_bwd_qk192_v128_wgmma_det)
 
 // Debug / probe kernels for bench/check_wgmma.py (not used by the backend).
 extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS, 1)

@@ -4,6 +4,7 @@ import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 
+import java.util.function.BooleanSupplier;
 import jcuda.Pointer;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -36,21 +37,27 @@ public final class CudaMla {
     private final CudaDevice device;
     private final Limits limits;
     private final boolean wgmmaBackward;
+    private final BooleanSupplier deterministic;
 
     CudaMla(CudaBackend cuda) {
-        this(cuda.kernels(), cuda.device(), Limits.ofDevice0(), cuda.wgmmaBackward());
+        this(cuda.kernels(), cuda.device(), Limits.ofDevice0(), cuda.wgmmaBackward(), cuda::deterministicBackward);
     }
 
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits) {
-        this(kernels, device, limits, false);
+        this(kernels, device, limits, false, () -> false);
     }
 
-    /** wgmmaBackward: the backend's backward runs the wgmma kernels (ccalab.flash.backward; the sm_90a image). */
-    CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward) {
+    /**
+     * wgmmaBackward: the backend's backward runs the wgmma kernels (ccalab.flash.backward; the sm_90a image);
+     * deterministic: asked at each backward whether it must run the ordered-add kernel (the backend's default or the
+     * run's option, CudaBackend#deterministicBackward).
+     */
+    CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic) {
         this.kernels = kernels;
         this.device = device;
         this.limits = limits;
         this.wgmmaBackward = wgmmaBackward;
+        this.deterministic = deterministic;
     }
 
     /** The prefill core's backward instance this backend runs for (d_qk, d_v). */
@@ -137,10 +144,24 @@ public final class CudaMla {
                     new int[] {CudaKernels.BWD_PRE_THREADS, 1, 1}, 0, oLo != null
                             ? Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads), ptr(oLo))
                             : Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads)));
-            launch(inst.name(causal), new int[] {CudaMlaKernels.ceil(tokens, inst.keysPerBlock()), heads, batch},
-                    new int[] {inst.threads(), 1, 1}, inst.smem(),
-                    Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
-                            ints(tokens), ints(heads), floats(scale)));
+            int[] grid = {CudaMlaKernels.ceil(tokens, inst.keysPerBlock()), heads, batch};
+            if (!deterministic.getAsBoolean()) {
+                launch(inst.name(causal), grid, new int[] {inst.threads(), 1, 1}, inst.smem(),
+                        Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                                ints(tokens), ints(heads), floats(scale)));
+                return;
+            }
+            if (!inst.hasDeterministic())
+                throw new UnsupportedOperationException("a deterministic backward (ccalab.flash.deterministic=true or the"
+                        + " run's deterministic option) exists for MLA's prefill core at d_qk 192 / d_v 128 on the sm_90a"
+                        + " image's wgmma kernel only; this is " + inst.name(causal));
+            long semBytes = CudaMlaKernels.BwdInstance.deterministicSemaphores(batch, tokens, heads) * 4;
+            try (DeviceBuffer sem = device.pool().allocate(semBytes)) {
+                device.zero(sem, semBytes);
+                launch(inst.deterministicName(causal), grid, new int[] {inst.threads(), 1, 1}, inst.deterministicSmem(),
+                        Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
+                                ints(tokens), ints(heads), floats(scale), ptr(sem)));
+            }
         }
     }
 

@@ -100,6 +100,29 @@ final class CudaMlaKernels {
             return "mla_bwd_qk" + qkDim + "_v" + vDim + (causal ? "_causal" : "") + (wgmma ? "_wgmma" : "");
         }
 
+        /**
+         * Whether an ordered-add ("_det") twin exists (session 9): the wgmma kernel at 192 / 128, its dQ unstaged
+         * (wgbwdw::Layout<192, 128>::SMEM_BYTES = {@link #deterministicSmem}), the semaphores one more argument.
+         */
+        boolean hasDeterministic() {
+            return wgmma && qkDim == 192 && vDim == 128;
+        }
+
+        String deterministicName(boolean causal) {
+            if (!hasDeterministic())
+                throw new IllegalArgumentException("no deterministic mla_bwd kernel for " + name(causal));
+            return name(causal) + CudaKernels.BWD_DETERMINISTIC_SUFFIX;
+        }
+
+        int deterministicSmem() {
+            return 157_696;
+        }
+
+        /** The "_det" kernel's semaphores (ints, zeroed per launch): dQ [B][H][ceil(T/64)][2], dK / dV the same. */
+        static long deterministicSemaphores(int batch, int tokens, int heads) {
+            return 4L * batch * heads * ((tokens + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK);
+        }
+
         String preprocessName(boolean residual) {
             return CudaKernels.flashBackwardPreprocess(vDim, residual);
         }
@@ -251,6 +274,10 @@ final class CudaMlaKernels {
         for (BwdInstance b : BWD_INSTANCES) {
             names.add(b.name(true));
             names.add(b.name(false));
+            if (b.hasDeterministic()) {
+                names.add(b.deterministicName(true));
+                names.add(b.deterministicName(false));
+            }
         }
         for (DecodeInstance d : DECODE_INSTANCES) {
             names.add(d.name());

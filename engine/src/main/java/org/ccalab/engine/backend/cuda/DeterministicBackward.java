@@ -24,7 +24,8 @@ import org.ccalab.common.variant.MlaConfig;
  * <li>the flash attention backward (MHA/GQA/MQA, and CCA/CCGQA's latent core): deterministic where
  * {@link CudaKernels#hasDeterministicBackward} has an ordered-add instance for the head dim on the kernel this device
  * runs ({@link CudaBackend#backwardVariant});
- * <li>MLA's prefill-core backward (the wide flash backward, fp32 atomics into dQ): no deterministic form;
+ * <li>MLA's prefill-core backward: deterministic on the sm_90a wgmma kernel at d_qk 192 / d_v 128 (session 9),
+ * refused elsewhere (fp32 atomics into dQ);
  * <li>the CCA/CCGQA prologue backward (fp32 atomics into the key temperature and the stage-1 conv's weight and bias
  * gradients: cca_prologue_bwd.cuh, cca_layer_bwd.cuh): no deterministic form, so CCA/CCGQA training and the
  * BACKWARD/LAYER cell are refused; BACKWARD/CORE (the flash backward alone) is not.
@@ -46,10 +47,23 @@ final class DeterministicBackward {
         if (!training && !bs.phases().contains(Phase.BACKWARD)) return null; // no backward to order
         String what = training ? "training" : "the BACKWARD phase";
         String prefix = "deterministic=true (the run's option or -Dccalab.flash.deterministic): ";
-        if (v instanceof MlaConfig)
-            return prefix + what + " of " + v.family() + " runs MLA's prefill-core backward, whose dQ adds are fp32 atomics"
-                    + " with no deterministic form on CUDA; run it with deterministic=false, or on a cpu worker"
-                    + " (deterministic by construction)";
+        if (v instanceof MlaConfig m) {
+            // the sm_90a wgmma kernel at d_qk 192 / d_v 128 has an ordered-add twin; the MLA layer's other steps
+            // (the latent and up-projection backward) use no float atomics
+            boolean wgmma = kernelFor.apply(128) == CudaKernels.BwdVariant.WGMMA;
+            CudaMlaKernels.BwdInstance inst;
+            try {
+                inst = CudaMlaKernels.bwdInstance(m.qkHeadDim(), m.vHeadDim(), wgmma);
+            } catch (IllegalArgumentException noKernel) {
+                return null; // no CUDA kernel for these dims at all: the engine refuses the variant itself
+            }
+            if (inst.hasDeterministic()) return null;
+            return prefix + what + " of " + v.family() + " runs MLA's prefill-core backward at d_qk " + m.qkHeadDim()
+                    + " / d_v " + m.vHeadDim() + " on the " + (wgmma ? "wgmma" : "mma.sync") + " kernel, whose dQ adds"
+                    + " are fp32 atomics with no deterministic form (one exists at d_qk 192 / d_v 128 on the sm_90a"
+                    + " image's wgmma kernel); run it with deterministic=false, or on a cpu worker (deterministic by"
+                    + " construction)";
+        }
         boolean compressed = v instanceof CcaConfig || v instanceof CcgqaConfig;
         if (compressed && (training || bs.scopes().contains(Scope.LAYER)))
             return prefix + (training ? what : "the BACKWARD/LAYER cell") + " of " + v.family() + " runs the CCA prologue"

@@ -60,6 +60,53 @@ class CudaDeterministicBackwardGpuTest {
         assertThat(failures).isEmpty();
     }
 
+    /**
+     * MLA's prefill core (d_qk 192 / d_v 128, the wgmma kernel's "_det" twin, session 9): within the float64 bound
+     * and three runs bit for bit, causal and not.
+     */
+    @Test
+    void mlaCoreThreeRunsGiveTheSameBitsAndMatchTheFloat64Reference() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        AttentionKernel ref = CpuBackend.create().attention();
+        List<String> failures = new ArrayList<>();
+        try (CudaBackend cuda = openDeterministic()) {
+            CudaMla mla = new CudaMla(cuda);
+            assertThat(mla.bwdInstance(192, 128).hasDeterministic()).as("needs the sm_90a image").isTrue();
+            CudaBenchCli cli = new CudaBenchCli(cuda, 3);
+            for (Object[] c : new Object[][] {{1, 1000, 4, true}, {2, 333, 2, false}}) {
+                int batch = (int) c[0], tokens = (int) c[1], heads = (int) c[2];
+                boolean causal = (boolean) c[3];
+                String name = "MLA 192/128 B" + batch + " T" + tokens + " H" + heads + " causal=" + causal;
+                cli.mlaBackwardErrors(ref, batch, tokens, heads, 192, 128, causal).forEach((grad, e) -> {
+                    if (!(e.rel() < 8e-3)) failures.add(name + " " + grad + " rel " + e.rel());
+                });
+                float[][] first = mlaGradients(cuda, mla, batch, tokens, heads, causal);
+                for (int run = 1; run < 3; run++) {
+                    float[][] again = mlaGradients(cuda, mla, batch, tokens, heads, causal);
+                    for (int i = 0; i < 3; i++)
+                        if (!Arrays.equals(first[i], again[i]))
+                            failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
+                }
+            }
+        }
+        assertThat(failures).isEmpty();
+    }
+
+    private static float[][] mlaGradients(CudaBackend cuda, CudaMla mla, int batch, int tokens, int heads, boolean causal) {
+        long rows = (long) batch * tokens * heads;
+        double scale = 1 / Math.sqrt(192);
+        try (DeviceBuffer q = cuda.uploadBf16(Random.bf16(rows * 192, 71)); DeviceBuffer k = cuda.uploadBf16(Random.bf16(rows * 192, 72));
+             DeviceBuffer v = cuda.uploadBf16(Random.bf16(rows * 128, 73)); DeviceBuffer g = cuda.uploadBf16(Random.bf16(rows * 128, 74));
+             DeviceBuffer o = cuda.allocate(rows * 128 * 2); DeviceBuffer lse = cuda.allocate(rows * 4);
+             DeviceBuffer dq = cuda.allocate(rows * 192 * 4); DeviceBuffer dk = cuda.allocate(rows * 192 * 4);
+             DeviceBuffer dv = cuda.allocate(rows * 128 * 4)) {
+            mla.forward(o, lse, q, k, v, batch, tokens, heads, 192, 128, causal, scale);
+            mla.backward(dq, dk, dv, q, k, v, o, lse, g, batch, tokens, heads, 192, 128, causal, scale);
+            return new float[][] {cuda.downloadFloats(dq, (int) (rows * 192)), cuda.downloadFloats(dk, (int) (rows * 192)),
+                    cuda.downloadFloats(dv, (int) (rows * 128))};
+        }
+    }
+
     /** dq, dk, dv of one backward on fixed random inputs (the forward's o and lse from the same backend). */
     private static float[][] gradients(CudaBackend cuda, Variant v, int batch, int tokens, boolean causal) {
         AttentionShape s = new AttentionShape(batch, tokens, v.qHeads(), v.kvHeads(), v.headDim());

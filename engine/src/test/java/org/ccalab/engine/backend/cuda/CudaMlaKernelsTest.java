@@ -103,6 +103,26 @@ class CudaMlaKernelsTest {
         assertThat(CudaKernels.all()).containsAll(CudaMlaKernels.all());
     }
 
+    @Test
+    void theDeterministicBackwardIsTheWgmmaKernelsOrderedAddTwinAt192x128Only() throws IOException {
+        var wgmma = CudaMlaKernels.bwdInstance(192, 128, true);
+        assertThat(wgmma.hasDeterministic()).isTrue();
+        assertThat(wgmma.deterministicName(true)).isEqualTo("mla_bwd_qk192_v128_causal_wgmma_det");
+        assertThat(CudaMlaKernels.bwdInstance(192, 128, false).hasDeterministic()).isFalse();
+        assertThat(CudaMlaKernels.bwdInstance(96, 64, true).hasDeterministic()).isFalse();
+        assertThatThrownBy(() -> CudaMlaKernels.bwdInstance(96, 64, true).deterministicName(false))
+                .isInstanceOf(IllegalArgumentException.class);
+        String hopper = Files.readString(CUDA.resolve("hopper_kernels.cuh"));
+        assertThat(hopper).contains("MLA_BWD_WGMMA_DET(true, mla_bwd_qk192_v128_causal_wgmma_det)",
+                "MLA_BWD_WGMMA_DET(false, mla_bwd_qk192_v128_wgmma_det)");
+        // its dQ is not staged: wgbwdw::Layout<192, 128>::SMEM_BYTES (static_assert in flash_bwd_wgmma_wide.cuh)
+        assertThat(Files.readString(CUDA.resolve("attention/flash_bwd_wgmma_wide.cuh")))
+                .contains("Layout<192, 128>::SMEM_BYTES == " + wgmma.deterministicSmem());
+        assertThat(CudaMlaKernels.all()).contains("mla_bwd_qk192_v128_causal_wgmma_det", "mla_bwd_qk192_v128_wgmma_det");
+        // B 2, T 1000 (16 blocks of 64), H 4: dQ and dK / dV slot pairs
+        assertThat(CudaMlaKernels.BwdInstance.deterministicSemaphores(2, 1000, 4)).isEqualTo(2L * 2 * 4 * 16 * 2);
+    }
+
     /** The Java constants are the CUDA namespaces' (a mismatch would launch wrong grids or shared memory). */
     @Test
     void launchConstantsMatchTheCudaNamespaces() throws IOException {

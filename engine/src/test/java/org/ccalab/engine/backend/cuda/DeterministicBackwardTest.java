@@ -52,10 +52,14 @@ class DeterministicBackwardTest {
     }
 
     @Test
-    void shouldRefuseMlaAndTheCcaPrologueBackwardButNotTheCcaCoreBackward() {
-        MlaConfig mla = MlaConfig.kvMatched(512, 4, 448);
-        assertThat(DeterministicBackward.refusal(train(mla), SM90A)).contains("MLA", "fp32 atomics");
-        assertThat(DeterministicBackward.refusal(bench(mla, List.of(Phase.BACKWARD), List.of(Scope.CORE)), SM90A)).contains("MLA");
+    void shouldAcceptMla192x128OnSm90aOnlyAndRefuseTheCcaPrologueBackwardButNotTheCcaCoreBackward() {
+        MlaConfig mla = MlaConfig.kvMatched(512, 4, 448);  // d_qk 192 / d_v 128: the wgmma kernel's "_det" twin
+        assertThat(mla.qkHeadDim()).isEqualTo(192);
+        assertThat(DeterministicBackward.refusal(train(mla), SM90A)).isNull();
+        assertThat(DeterministicBackward.refusal(bench(mla, List.of(Phase.BACKWARD), List.of(Scope.CORE)), SM90A)).isNull();
+        assertThat(DeterministicBackward.refusal(train(mla), AMPERE)).contains("MLA", "fp32 atomics", "mma.sync");
+        MlaConfig small = new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6);  // d_qk 96 / d_v 64: mma.sync only
+        assertThat(DeterministicBackward.refusal(train(small), SM90A)).contains("MLA", "d_qk 96", "fp32 atomics");
 
         CcaConfig cca = new CcaConfig(512, 4, 64, CompressedConvSpec.DEFAULT);
         assertThat(DeterministicBackward.refusal(train(cca), SM90A)).contains("CCA prologue backward");
