@@ -227,6 +227,52 @@ describe('ComparePage', () => {
     expect(api.calls.filter((c) => c.url.startsWith('/api/runs'))).toEqual([]);
   });
 
+  it('offers every metric the runs recorded, whether they came from the bulk comparison, the list endpoint or one by one', async () => {
+    const recorded = [{ name: 'train/loss' }, { name: 'val/loss' }, { name: 'recall/accuracy' }, { name: 'train/lr' }];
+    const routes = {
+      'GET /api/runs/t-mha': { body: run('t-mha', mha, 'TRAINING', { metrics: recorded }) },
+      'GET /api/runs/t-gqa': { body: run('t-gqa', gqa, 'TRAINING', { metrics: recorded }) },
+    };
+    const summary = (id: string, variant: object) => {
+      const { metrics: _, ...rest } = run(id, variant, 'TRAINING');
+      return rest;
+    };
+    const check = async () => {
+      const select = await screen.findByLabelText('Metric');
+      await waitFor(() => expect(within(select).getByRole('option', { name: 'recall/accuracy' })).toBeInTheDocument());
+      expect(within(select).getByRole('option', { name: 'train/lr' })).toBeInTheDocument();
+    };
+
+    // Bulk: GET /api/compare lists no series names.
+    setup({
+      ...routes,
+      'GET /api/compare': {
+        body: {
+          baseline: { type: 'experiment', id: 'exp', runIds: [] },
+          metric: 'val/loss',
+          runs: [
+            { runId: 't-mha', experimentId: 'exp', ordinal: 0, kind: 'TRAINING', family: 'mha', status: 'SUCCEEDED', variant: mha, spec: run('t-mha', mha, 'TRAINING').spec },
+            { runId: 't-gqa', experimentId: 'exp', ordinal: 1, kind: 'TRAINING', family: 'gqa', status: 'SUCCEEDED', variant: gqa, spec: run('t-gqa', gqa, 'TRAINING').spec },
+          ],
+        },
+      },
+    });
+    const first = renderAt('/compare?experiments=exp');
+    await check();
+    first.unmount();
+
+    // The list endpoint: summaries with variant and spec, no series names.
+    setup({ ...routes, 'GET /api/runs': { body: { items: [summary('t-mha', mha), summary('t-gqa', gqa)], page: 0, size: 120, totalElements: 2 } } });
+    const second = renderAt('/compare?experiments=exp');
+    await check();
+    second.unmount();
+
+    // Named runs, read one by one.
+    setup(routes);
+    renderAt('/compare?runs=t-mha,t-gqa');
+    await check();
+  });
+
   it('says what to do when nothing is chosen', async () => {
     setup();
     renderAt('/compare');

@@ -76,6 +76,9 @@ interface ServerComparison {
     variant: RunDetail['spec']['variant'];
     spec: RunDetail['spec'];
     cells?: BenchmarkCell[];
+    /** The series the run records, where the api lists them (as names, or as the run detail's metrics). */
+    metricNames?: string[];
+    metrics?: { name?: string }[];
   }[];
 }
 
@@ -89,7 +92,7 @@ async function experimentInBulk(experimentId: string, signal?: AbortSignal): Pro
     const body = await http.get<ServerComparison>(withQuery(endpoints.compare, { experiments: experimentId, baseline: experimentId }), signal);
     if (!body || !Array.isArray(body.runs)) return undefined;
     return body.runs.map((r) => ({
-      run: toRun<RunDetail>({ id: r.runId, experimentId: r.experimentId, experimentName: r.experimentName, ordinal: r.ordinal, kind: r.kind, family: r.family, status: r.status, variant: r.variant, spec: r.spec }),
+      run: toRun<RunDetail>({ id: r.runId, experimentId: r.experimentId, experimentName: r.experimentName, ordinal: r.ordinal, kind: r.kind, family: r.family, status: r.status, variant: r.variant, spec: r.spec, metricNames: r.metricNames, metrics: r.metrics }),
       cells: (r.cells ?? []).map((c) => ({ ...c })),
     }));
   } catch (e) {
@@ -160,6 +163,24 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
       // A variant the cost model refuses is still compared; it only leaves the Pareto plot.
     }
   });
+  // Runs from the bulk comparison or the list endpoint carry no series names: read them from each training
+  // run's detail (only for the runs whose curves are drawn, as loadSeries does), so both ways in offer every
+  // metric the runs recorded.
+  const unnamed = details.filter((r) => r.kind === 'TRAINING' && !Array.isArray(r.metricNames)).slice(0, MAX_CURVES);
+  const namesById = new Map<string, string[]>();
+  await mapLimit(unnamed, CONCURRENCY, async (r) => {
+    try {
+      const d = await runsApi.get(r.id, signal);
+      if (Array.isArray(d.metricNames)) namesById.set(r.id, d.metricNames);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      // A run whose detail cannot be read keeps no names: its series are still asked for by the names wanted.
+    }
+  });
+  for (let i = 0; i < details.length; i++) {
+    const names = namesById.get(details[i].id);
+    if (names) details[i] = { ...details[i], metricNames: names };
+  }
   const metricNames = [...new Set(details.flatMap((r) => r.metricNames ?? []))].sort();
   return {
     runs: details.map((run, i) => ({
