@@ -13,7 +13,6 @@ import org.ccalab.api.system.ApiException;
 import org.ccalab.api.system.ApiProperties;
 import org.ccalab.api.system.CanonicalJson;
 import org.ccalab.api.system.FieldError;
-import org.ccalab.api.system.ProblemType;
 import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.sweep.InvalidSweepException;
 import org.ccalab.common.sweep.SweepExpander;
@@ -109,14 +108,7 @@ public class ExperimentService {
                 }
             }
         }
-        if (!errors.isEmpty()) {
-            ProblemType type = ProblemType.VALIDATION_FAILED;
-            if (errors.stream().anyMatch(x -> x.field().equals("grid"))) type = ProblemType.GRID_TOO_LARGE;
-            else if (errors.stream().allMatch(x -> x.field().endsWith(".family"))) type = ProblemType.UNKNOWN_VARIANT_FAMILY;
-            FieldError first = errors.getFirst();
-            String detail = first.field() + ": " + first.message() + (errors.size() == 1 ? "" : " (and " + (errors.size() - 1) + " more)");
-            throw new ApiException(type, detail, errors);
-        }
+        if (!errors.isEmpty()) throw ApiException.invalid(errors);
         return points;
     }
 

@@ -30,6 +30,18 @@ public class ApiException extends RuntimeException {
         return new ApiException(ProblemType.BAD_PARAMETER, name + ": " + message, List.of(new FieldError(name, message)));
     }
 
+    /**
+     * Every fault of a request body in one problem: {@code grid-too-large} when the grid is at fault,
+     * {@code unknown-variant-family} when only families are, else {@code validation-failed}; {@code errors} not empty.
+     */
+    public static ApiException invalid(List<FieldError> errors) {
+        ProblemType type = ProblemType.VALIDATION_FAILED;
+        if (errors.stream().anyMatch(x -> x.field().equals("grid"))) type = ProblemType.GRID_TOO_LARGE;
+        else if (errors.stream().allMatch(x -> x.field().endsWith(".family") || x.field().equals("family")))
+            type = ProblemType.UNKNOWN_VARIANT_FAMILY;
+        return new ApiException(type, ProblemAdvice.summary(errors), errors);
+    }
+
     public ProblemType type() {
         return type;
     }

@@ -58,10 +58,9 @@ public class ProblemAdvice extends ResponseEntityExceptionHandler {
 
     @ExceptionHandler(InvalidConfigException.class)
     ResponseEntity<Object> handleInvalidConfig(InvalidConfigException ex) {
-        List<FieldError> errors = List.of(new FieldError(ex.field(), ex.reason()));
-        ProblemType type = ex.field().endsWith(".family") || ex.field().equals("family")
-                ? ProblemType.UNKNOWN_VARIANT_FAMILY : ProblemType.VALIDATION_FAILED;
-        return problem(type, summary(errors), errors);
+        // Every fault the exception carries (a variant with several bad values), not only the first.
+        List<FieldError> errors = ex.all().stream().map(f -> new FieldError(f.field(), f.reason())).toList();
+        return handleApi(ApiException.invalid(errors));
     }
 
     @ExceptionHandler(DataIntegrityViolationException.class)
@@ -189,7 +188,7 @@ public class ProblemAdvice extends ResponseEntityExceptionHandler {
         return pd;
     }
 
-    private static String summary(List<FieldError> errors) {
+    static String summary(List<FieldError> errors) {
         if (errors.isEmpty()) return "the request is invalid";
         FieldError first = errors.getFirst();
         String head = first.field() + ": " + first.message();

@@ -85,4 +85,37 @@ class VariantControllerTest {
                 .andExpect(status().isBadRequest())
                 .andExpect(jsonPath("$.errors[0].field").value("variant"));
     }
+
+    @Test
+    void shouldRefuseAnUnknownTopLevelPropertyRatherThanPriceTheDefaultDtype() throws Exception {
+        cost("{\"variant\":{\"family\":\"mha\",\"dModel\":64,\"nHeads\":4},\"seqLen\":64,\"dtpye\":\"fp32\"}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.type").value("urn:ccalab:problem:validation-failed"))
+                .andExpect(jsonPath("$.errors", hasSize(1)))
+                .andExpect(jsonPath("$.errors[0].field").value("dtpye"))
+                .andExpect(jsonPath("$.errors[0].message").value("unknown property; expected variant, seqLen, dtype"))
+                .andExpect(jsonPath("$.detail", containsString("dtpye: unknown property; expected variant, seqLen, dtype")));
+    }
+
+    @Test
+    void shouldBindTheCostRequestStrictly() throws Exception {
+        cost("{\"variant\":{\"family\":\"mha\",\"dModel\":64,\"nHeads\":4},\"seqLen\":64,\"seqLen\":128}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("seqLen"))
+                .andExpect(jsonPath("$.errors[0].message", containsString("appears more than once")));
+        cost("{\"variant\":{\"family\":\"mha\",\"dModel\":64,\"nHeads\":4},\"seqLen\":\"64\"}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("seqLen"));
+        cost("{\"variant\":{\"family\":\"mha\",\"dModel\":64,\"nHeads\":4},\"seqLen\":64,\"dtype\":32}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("dtype"));
+    }
+
+    @Test
+    void shouldReportEveryFaultOfACostRequestInOneProblem() throws Exception {
+        cost("{\"variant\":{\"family\":\"mha\",\"dModel\":\"64\",\"nHeads\":4,\"bogus\":1},\"seqLen\":0,\"dtpye\":\"fp32\"}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[*].field", org.hamcrest.Matchers.containsInAnyOrder(
+                        "dtpye", "seqLen", "variant.bogus", "variant.dModel")));
+    }
 }
