@@ -6,12 +6,21 @@ import { Pager } from '../../shared/ui/Pager';
 import { Empty, ErrorBanner, Loading } from '../../shared/ui/States';
 import { useAsync } from '../../shared/useAsync';
 import { useDebounced } from '../../shared/useDebounced';
+import { sweepAxes } from '../experiments/sweep';
 import { LiveIndicator, useLive } from '../live/useLive';
 import { runsApi } from './api';
 import type { GroupBy } from './grouping';
 import { RunsTable, formatSort, parseSort } from './RunsTable';
 
 const FILTERS = ['status', 'family', 'kind', 'failureClass', 'experimentId', 'q'] as const;
+
+/**
+ * The columns that tell the runs of this page apart, as on the experiment page: the variant (family and its key
+ * dimensions) always, since runs of several experiments mix here, and each grid key whose value differs among them.
+ */
+function pageAxes(runs: RunSummary[]) {
+  return { variant: true, keys: sweepAxes(undefined, runs).keys };
+}
 
 /** Every run, paged, filtered and sorted by the server; the URL holds the view so it can be shared. */
 export function RunsPage() {
@@ -144,7 +153,17 @@ export function RunsPage() {
           <Empty>No runs match these filters.</Empty>
         ) : (
           <>
-            <RunsTable runs={runs.data.items} groupBy={groupBy} sort={sort} onSort={(s) => update({ sort: formatSort(s) })} selected={selected} onSelect={select} onCancel={cancel} caption="Runs" />
+            <RunsTable
+              runs={runs.data.items}
+              groupBy={groupBy}
+              sort={sort}
+              onSort={(s) => update({ sort: formatSort(s) })}
+              selected={selected}
+              onSelect={select}
+              onCancel={cancel}
+              caption="Runs"
+              sweep={pageAxes(runs.data.items)}
+            />
             <Pager page={runs.data.page} size={size} total={runs.data.total} onPage={(p) => update({ page: p }, false)} onSize={(s) => update({ size: s })} />
           </>
         )
