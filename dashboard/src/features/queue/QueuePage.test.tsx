@@ -1,4 +1,4 @@
-import { render, screen, waitFor } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,7 +15,7 @@ const QUEUE = {
   dispatched: 0,
   running: 1,
   items: [
-    { runId: 'r-running-1', experimentId: 'e1', experimentName: 'sweep', family: 'cca', kind: 'TRAINING', status: 'RUNNING', priority: 0, attempt: 1, workerId: 'worker-1', waitSeconds: 1.5 },
+    { runId: 'r-running-1', experimentId: 'e1', experimentName: 'sweep', family: 'cca', kind: 'TRAINING', status: 'RUNNING', priority: 0, attempt: 1, workerId: 'worker-1', waitSeconds: 0.6, runningSeconds: 85 },
     { runId: 'r-queued-2', experimentId: 'e1', experimentName: 'sweep', family: 'gqa', kind: 'TRAINING', status: 'QUEUED', priority: 0, attempt: 1, workerId: null, waitSeconds: 75 },
   ],
 };
@@ -42,6 +42,15 @@ describe('QueuePage', () => {
     );
     expect(await screen.findByText('812 queued · 1 retrying · 0 dispatched · 1 running')).toBeInTheDocument();
     expect(screen.getByText('1 m 15 s')).toBeInTheDocument();
+    // The running run shows how long it has run, not the wait it had before its dispatch; the queued one its wait.
+    const table = within(screen.getByRole('table', { name: 'Queued and running runs' }));
+    const cols = table.getAllByRole('columnheader').map((h) => h.textContent);
+    const cell = (runId: string, col: string) => table.getByRole('link', { name: runId.slice(0, 8) }).closest('tr')!.children[cols.indexOf(col)].textContent;
+    expect(cell('r-running-1', 'Running')).toBe('1 m 25 s');
+    expect(cell('r-running-1', 'Waiting')).toBe('');
+    expect(cell('r-queued-2', 'Waiting')).toBe('1 m 15 s');
+    expect(cell('r-queued-2', 'Running')).toBe('');
+    expect(screen.queryByText('0.6 s')).toBeNull();
     expect(screen.getByText('2.00 GiB')).toBeInTheDocument();
     expect(screen.getByText('k-1')).toBeInTheDocument();
     await userEvent.click(screen.getByRole('button', { name: 'Cancel run r-queued' }));

@@ -7,9 +7,25 @@ import { StatusBadge } from '../../shared/ui/StatusBadge';
 import { useAsync } from '../../shared/useAsync';
 import { LiveIndicator, useLive } from '../live/useLive';
 import { runsApi } from '../runs/api';
+import type { QueueEntry } from '../../shared/api/types';
 import { queueApi } from './api';
 
 const STATUS_ORDER = ['QUEUED', 'RETRYING', 'DISPATCHED', 'RUNNING'];
+
+/**
+ * How long a run not yet started has waited (queued, retrying, or dispatched to a worker that has not begun it);
+ * blank once it runs, where the api's waitSeconds is only the wait it once had.
+ */
+function waiting(e: QueueEntry): string {
+  if (e.status === 'RUNNING') return '';
+  return e.waitSeconds !== undefined && e.waitSeconds !== null ? seconds(e.waitSeconds) : duration(e.createdAt);
+}
+
+/** How long a running run has run: the api's runningSeconds, else since its start; blank for the others. */
+function running(e: QueueEntry): string {
+  if (e.status !== 'RUNNING') return '';
+  return e.runningSeconds !== undefined && e.runningSeconds !== null ? seconds(e.runningSeconds) : duration(e.startedAt);
+}
 
 /** What is waiting and what is running where, live; the workers; the records nothing could process. */
 export function QueuePage() {
@@ -50,7 +66,7 @@ export function QueuePage() {
               <caption className="sr-only">Queued and running runs</caption>
               <thead>
                 <tr>
-                  {['Run', 'Experiment', 'Family', 'Kind', 'Status', 'Priority', 'Attempt', 'Worker', 'Waiting', 'Actions'].map((h) => (
+                  {['Run', 'Experiment', 'Family', 'Kind', 'Status', 'Priority', 'Attempt', 'Worker', 'Waiting', 'Running', 'Actions'].map((h) => (
                     <th scope="col" key={h}>
                       {h}
                     </th>
@@ -74,7 +90,8 @@ export function QueuePage() {
                     <td>{e.priority ?? ''}</td>
                     <td>{e.attempt ?? ''}</td>
                     <td>{e.workerId ?? ''}</td>
-                    <td>{e.waitSeconds !== undefined ? seconds(e.waitSeconds) : duration(e.createdAt)}</td>
+                    <td>{waiting(e)}</td>
+                    <td>{running(e)}</td>
                     <td>
                       <button type="button" className="danger" onClick={() => cancel(e.runId)} aria-label={`Cancel run ${shortId(e.runId)}`}>
                         Cancel

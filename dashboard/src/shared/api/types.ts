@@ -234,7 +234,11 @@ export interface QueueEntry {
   attempt?: number;
   workerId?: string | null;
   createdAt?: string;
+  startedAt?: string | null;
+  /** From creation to dispatch (to now while still waiting). */
   waitSeconds?: number;
+  /** Since the run started, while it runs; null otherwise. */
+  runningSeconds?: number | null;
 }
 
 export interface Worker {
