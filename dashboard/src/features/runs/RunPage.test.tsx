@@ -8,12 +8,16 @@ let status = 'RUNNING';
 let attempt = 1;
 let failure: { failureClass?: string | null; message?: string } | undefined;
 let points = [{ step: 1, value: 4 }];
+let environments: object[] = [{ attempt: 1, backend: 'cpu', host: 'box', deterministicBackward: true }];
+let events: object[] = [{ attempt: 1, seq: 1, type: 'STARTED', time: '2026-01-01T00:00:00Z', payload: { workerId: 'w1' } }];
 
 beforeEach(() => {
   status = 'RUNNING';
   attempt = 1;
   failure = undefined;
   points = [{ step: 1, value: 4 }];
+  environments = [{ attempt: 1, backend: 'cpu', host: 'box', deterministicBackward: true }];
+  events = [{ attempt: 1, seq: 1, type: 'STARTED', time: '2026-01-01T00:00:00Z', payload: { workerId: 'w1' } }];
   FakeEventSource.instances = [];
   vi.stubGlobal('EventSource', FakeEventSource);
   fakeApi({
@@ -28,7 +32,7 @@ beforeEach(() => {
         attempt,
         maxAttempts: 3,
         spec: { kind: 'TRAINING', seed: 1, variant: { family: 'gqa', dModel: 32, nHeads: 2, nKvHeads: 1 }, training: { steps: 30, seqLen: 16, deterministic: true }, benchmark: null },
-        environments: [{ attempt: 1, backend: 'cpu', host: 'box', deterministicBackward: true }],
+        environments,
         checkpoints: [{ step: 15, uri: 'file:///ck/15', sha256: 'abc', bytes: 2048 }],
         metrics: [{ name: 'train/loss' }],
         failure: failure ?? (status === 'FAILED' ? { failureClass: 'DIVERGED', message: 'loss is NaN at step 3' } : undefined),
@@ -36,7 +40,7 @@ beforeEach(() => {
     }),
     'GET /api/runs/r1/metrics': () => ({ body: { runId: 'r1', series: [{ name: 'train/loss', points }] } }),
     'POST /api/variants/cost': (c) => ({ body: { cost: { parameters: 3072, kvCacheBytesPerToken: 64, seqLen: (c.body as { seqLen: number }).seqLen } } }),
-    'GET /api/runs/r1/events': { body: { items: [{ attempt: 1, seq: 1, type: 'STARTED', time: '2026-01-01T00:00:00Z', payload: { workerId: 'w1' } }], page: 0, size: 1000, totalElements: 1 } },
+    'GET /api/runs/r1/events': () => ({ body: { items: events, page: 0, size: 1000, totalElements: events.length } }),
   });
 });
 afterEach(() => vi.unstubAllGlobals());
@@ -107,6 +111,25 @@ describe('RunPage', () => {
     await screen.findByText('file:///ck/15');
     expect(screen.queryByRole('alert')).toBeNull();
     expect(screen.getByTestId('failure-note')).toHaveTextContent('An earlier attempt failed: LOST_WORKER no heartbeat');
+  });
+
+  it('heads the environment of each attempt with its number and how it ended', async () => {
+    attempt = 2;
+    environments = [
+      { attempt: 1, backend: 'cpu', host: 'box-a' },
+      { attempt: 2, backend: 'cpu', host: 'box-b' },
+    ];
+    events = [
+      { attempt: 1, seq: 1, type: 'STARTED', time: '2026-01-01T00:00:00Z', payload: { workerId: 'w1' } },
+      { attempt: 1, seq: 2, type: 'FAILED', time: '2026-01-01T00:01:00Z', payload: { failure: { failureClass: 'LOST_WORKER', message: 'silent' }, workerId: 'scheduler' } },
+      { attempt: 2, seq: 3, type: 'STARTED', time: '2026-01-01T00:02:00Z', payload: { workerId: 'w2' } },
+    ];
+    renderRun();
+    await screen.findByText('file:///ck/15');
+    await waitFor(() => expect(screen.getByRole('heading', { name: 'Attempt 1 · failed (LOST_WORKER)' })).toBeInTheDocument());
+    expect(screen.getByRole('heading', { name: 'Attempt 2 · running' })).toBeInTheDocument();
+    const first = screen.getByRole('table', { name: 'Environment of attempt 1' });
+    expect(within(first).getByText('box-a')).toBeInTheDocument();
   });
 
   it('lists the config without the empty section of the other kind', async () => {

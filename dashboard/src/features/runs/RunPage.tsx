@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { endpoints } from '../../shared/api/endpoints';
-import { TERMINAL_STATUSES, type EnvironmentFingerprint } from '../../shared/api/types';
+import { TERMINAL_STATUSES, type EnvironmentFingerprint, type RunEventRow } from '../../shared/api/types';
 import { bytes, dateTime, duration, shortId } from '../../shared/format';
 import { ErrorBanner, Loading } from '../../shared/ui/States';
 import { StatusBadge } from '../../shared/ui/StatusBadge';
@@ -33,6 +33,21 @@ function KeyValues({ data, label }: { data: Record<string, string>; label: strin
       </tbody>
     </table>
   );
+}
+
+/**
+ * How one attempt of the run ended, or where it stands: its terminal event (a failure with its class), else the
+ * run's status for the current attempt, else "ended" (an earlier attempt whose outcome the log does not hold).
+ */
+function attemptState(attempt: number, run: { attempt?: number; status: string }, events: RunEventRow[]): string {
+  const end = [...events].reverse().find((e) => e.attempt === attempt && (TERMINAL_STATUSES as readonly string[]).includes(e.type));
+  if (end) {
+    const p = (end.payload ?? {}) as { failure?: { failureClass?: string } };
+    const cls = end.type === 'FAILED' ? p.failure?.failureClass : undefined;
+    return `${end.type.toLowerCase()}${cls ? ` (${cls})` : ''}`;
+  }
+  if (run.attempt === undefined || attempt === run.attempt) return run.status.toLowerCase();
+  return 'ended';
 }
 
 /** One run, live: status, metric charts, cells, config, environment, checkpoints and its event log. */
@@ -171,7 +186,21 @@ export function RunPage() {
         </div>
         <div>
           <h2>Environment</h2>
-          {envs.length === 0 ? <p className="empty">Not started yet.</p> : envs.map((env, i) => <KeyValues key={i} data={flatten(env)} label={`Environment of attempt ${env.attempt ?? i + 1}`} />)}
+          {envs.length === 0 ? (
+            <p className="empty">Not started yet.</p>
+          ) : (
+            envs.map((env, i) => {
+              const n = env.attempt ?? i + 1;
+              return (
+                <div key={i} className="attempt-env">
+                  <h3>
+                    Attempt {n} <span className="muted">· {attemptState(n, run, events.data ?? [])}</span>
+                  </h3>
+                  <KeyValues data={flatten(env)} label={`Environment of attempt ${n}`} />
+                </div>
+              );
+            })
+          )}
           <h2>Checkpoints</h2>
           {run.checkpoints && run.checkpoints.length > 0 ? (
             <table className="data-table">
