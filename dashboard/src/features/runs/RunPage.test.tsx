@@ -77,6 +77,7 @@ describe('RunPage', () => {
   it('shows the failure and closes the stream once the run is terminal', async () => {
     renderRun();
     await screen.findByText('file:///ck/15');
+    expect(screen.queryByRole('link', { name: 'Re-run' })).toBeNull(); // not while it runs
     const es = FakeEventSource.instances.find((e) => e.url === '/api/live/runs/r1')!;
     status = 'FAILED';
     act(() => es.emit('status', { status: 'FAILED' }));
@@ -84,6 +85,7 @@ describe('RunPage', () => {
     expect(screen.getByText('loss is NaN at step 3')).toBeInTheDocument();
     await waitFor(() => expect(es.closed).toBe(true));
     expect(screen.queryByRole('button', { name: 'Cancel run' })).toBeNull();
+    expect(screen.getByRole('link', { name: 'Re-run' })).toHaveAttribute('href', '/submit?rerun=r1');
   });
 
   it('shows no failure banner for a cancelled run, only a muted note of what the worker said while stopping', async () => {

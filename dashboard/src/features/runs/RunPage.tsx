@@ -144,9 +144,11 @@ export function RunPage() {
             Cancel run
           </button>
         ) : null}
-        <Link className="button" to={`/submit?rerun=${run.id}`}>
-          Re-run
-        </Link>
+        {terminal ? (
+          <Link className="button" to={`/submit?rerun=${run.id}`}>
+            Re-run
+          </Link>
+        ) : null}
         <Link className="button" to={`/compare?runs=${run.id}&baseline=${run.id}`}>
           Compare…
         </Link>

@@ -23,7 +23,7 @@ describe('groupRuns', () => {
 });
 
 describe('RunsTable', () => {
-  it('offers cancel only for unfinished runs and re-run for all, grouped by family', async () => {
+  it('offers cancel only for unfinished runs and re-run only for finished ones, grouped by family', async () => {
     const onCancel = vi.fn();
     const onSort = vi.fn();
     render(
@@ -36,7 +36,8 @@ describe('RunsTable', () => {
     expect(cancels).toHaveLength(1);
     await userEvent.click(cancels[0]);
     expect(onCancel).toHaveBeenCalledWith(runs[0]);
-    expect(screen.getAllByRole('link', { name: /Re-run run/ })).toHaveLength(3);
+    // The RUNNING run aaaaaaaa has no re-run; the FAILED and SUCCEEDED ones do.
+    expect(screen.getAllByRole('link', { name: /Re-run run/ }).map((l) => l.getAttribute('aria-label'))).toEqual(['Re-run run cccccccc', 'Re-run run bbbbbbbb']);
     const row = screen.getByText('DIVERGED').closest('tr')!;
     expect(within(row).getByText('FAILED')).toBeInTheDocument();
     await userEvent.click(screen.getByRole('button', { name: /Family/ }));

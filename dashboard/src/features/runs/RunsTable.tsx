@@ -136,9 +136,12 @@ export function RunsTable({ runs, groupBy = 'none', sort, onSort, selected, onSe
                     Cancel
                   </button>
                 ) : null}
-                <Link to={`/submit?rerun=${run.id}`} aria-label={`Re-run run ${shortId(run.id)}`}>
-                  Re-run
-                </Link>
+                {TERMINAL_STATUSES.includes(run.status) ? (
+                  // Only a finished run is re-run: one still queued or running has not given its result yet.
+                  <Link to={`/submit?rerun=${run.id}`} aria-label={`Re-run run ${shortId(run.id)}`}>
+                    Re-run
+                  </Link>
+                ) : null}
                 </div>
               </td>
             </tr>
