@@ -46,6 +46,11 @@ class VariantControllerTest {
                 .andExpect(jsonPath("$.families[1].family").value("gqa"))
                 .andExpect(jsonPath("$.families[1].parameters[2].name").value("nKvHeads"))
                 .andExpect(jsonPath("$.families[1].parameters[2].min").value(1))
+                .andExpect(jsonPath("$.families[2].parameters[3].name").value("kvLoraRank"))
+                .andExpect(jsonPath("$.families[2].parameters[3].required").value(true))
+                .andExpect(jsonPath("$.families[2].parameters[4].name").value("qkNopeHeadDim"))
+                .andExpect(jsonPath("$.families[2].parameters[4].required").value(false))
+                .andExpect(jsonPath("$.families[2].parameters[4].defaultValue").value(0))
                 .andExpect(jsonPath("$.families[3].presets[0].config.family").value("cca"))
                 .andExpect(jsonPath("$.families[5].family").value("ovq"))
                 .andExpect(jsonPath("$.families[5].parameters[2].name").value("ovq.chunkLength"))
@@ -117,5 +122,12 @@ class VariantControllerTest {
                 .andExpect(status().isBadRequest())
                 .andExpect(jsonPath("$.errors[*].field", org.hamcrest.Matchers.containsInAnyOrder(
                         "dtpye", "seqLen", "variant.bogus", "variant.dModel")));
+    }
+
+    @Test
+    void shouldReportEveryRangeFaultOfTheVariantTogether() throws Exception {
+        cost("{\"variant\":{\"family\":\"mha\",\"dModel\":0,\"nHeads\":0},\"seqLen\":64}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[*].field", org.hamcrest.Matchers.contains("variant.dModel", "variant.nHeads")));
     }
 }

@@ -20,20 +20,23 @@ public record BenchmarkSpec(int batch, int seqLen, List<Phase> phases, List<Scop
     public static final List<String> DTYPES = List.of("bf16", "fp16", "fp32", "fp64");
 
     public BenchmarkSpec {
-        Check.inRange("batch", batch, 1, MAX_BATCH);
-        Check.inRange("seqLen", seqLen, 1, MAX_SEQ_LEN);
         if (phases == null || phases.isEmpty()) phases = List.of(Phase.values());
         if (scopes == null || scopes.isEmpty()) scopes = List.of(Scope.values());
         phases = List.copyOf(phases);
         scopes = List.copyOf(scopes);
         if (causal == null) causal = true;
         if (dtype == null) dtype = "bf16";
-        Check.that(DTYPES.contains(dtype), "dtype", "must be one of " + DTYPES + ", got " + dtype);
         if (warmup == null) warmup = 3;
         if (iterations == null) iterations = 10;
-        Check.inRange("warmup", warmup, 0, 1000);
-        Check.inRange("iterations", iterations, 1, 10_000);
         if (deterministic == null) deterministic = false;
+        // Every value is judged alone (no rule spans two), and every fault is reported together.
+        Check.faults()
+                .inRange("batch", batch, 1, MAX_BATCH)
+                .inRange("seqLen", seqLen, 1, MAX_SEQ_LEN)
+                .that(DTYPES.contains(dtype), "dtype", "must be one of " + DTYPES + ", got " + dtype)
+                .inRange("warmup", warmup, 0, 1000)
+                .inRange("iterations", iterations, 1, 10_000)
+                .throwIfAny();
     }
 
     /** Bytes per stored element of {@code dtype} (bf16, fp16: 2; fp32: 4; fp64: 8): what KV-cache sizes are in. */

@@ -108,19 +108,33 @@ final class RecordBinder {
                         throw new InvalidConfigException(path.isEmpty() ? type.getSimpleName() : path, re.getMessage());
                     throw new IllegalStateException(e.getCause());
                 }
-                int i = names.indexOf(ice.field());
-                if (i >= 0 && faulted[i]) break; // a consequence of a value already at fault
-                if (substituted && (i < 0 || !ownValueRule(ice.reason()))) break;
-                InvalidConfigException named = missing(ice, json, types, names);
-                if (i >= 0 && overflow.containsKey(i)) {
-                    named = new InvalidConfigException(named.field(),
-                            named.reason().replaceFirst(", got -?\\d+$", "") + ", got " + overflow.remove(i));
+                // A record reports the rules of one value alone together (Check.faults()); take each one it threw.
+                boolean wasSubstituted = substituted;
+                boolean progressed = false;
+                boolean stop = false;
+                for (InvalidConfigException one : ice.all()) {
+                    int i = names.indexOf(one.field());
+                    if (i >= 0 && faulted[i]) continue; // a consequence of a value already at fault
+                    if (wasSubstituted && (i < 0 || !ownValueRule(one.reason()))) {
+                        stop = true;
+                        break;
+                    }
+                    InvalidConfigException named = missing(one, json, types, names);
+                    if (i >= 0 && overflow.containsKey(i)) {
+                        named = new InvalidConfigException(named.field(),
+                                named.reason().replaceFirst(", got -?\\d+$", "") + ", got " + overflow.remove(i));
+                    }
+                    faults.add(path.isEmpty() ? named : named.under(path));
+                    if (i < 0) {
+                        stop = true;
+                        break;
+                    }
+                    faulted[i] = true;
+                    substituted = true;
+                    progressed = true;
+                    args[i] = types[i].isPrimitive() ? zero(types[i]) : null;
                 }
-                faults.add(path.isEmpty() ? named : named.under(path));
-                if (i < 0) break;
-                faulted[i] = true;
-                substituted = true;
-                args[i] = types[i].isPrimitive() ? zero(types[i]) : null;
+                if (stop || !progressed) break;
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException("cannot construct " + type.getName(), e);
             }
@@ -131,10 +145,13 @@ final class RecordBinder {
         throw InvalidConfigException.of(faults);
     }
 
-    /** A rule about one value alone (Check.inRange, positive, atMost, a required value), not one across values. */
+    /**
+     * A rule about one value alone (Check.inRange, positive, atMost, an allowed value, evenness, a required value), not
+     * one across values.
+     */
     private static boolean ownValueRule(String reason) {
         return reason.startsWith("must be in [") || reason.startsWith("must be >= ") || reason.startsWith("must be <= ")
-                || reason.startsWith("is required");
+                || reason.startsWith("must be one of ") || reason.startsWith("must be even") || reason.startsWith("is required");
     }
 
     /** The nearest int to an integral number beyond int's range, for an int field; else null. */

@@ -45,4 +45,51 @@ public final class Check {
     public static void that(boolean condition, String field, String message) {
         if (!condition) throw new InvalidConfigException(field, message);
     }
+
+    /** A collector of the rules of one value alone (ranges, allowed values): see {@link Faults}. */
+    public static Faults faults() {
+        return new Faults();
+    }
+
+    /**
+     * Collects every fault that is a rule of one value alone (a range, an allowed value), each with the same message
+     * as the throwing guard above, and throws them together ({@link #throwIfAny()}, one {@link InvalidConfigException}
+     * carrying the others): a record checks these first, then its rules across values, which a value already at fault
+     * could have caused and so are not judged until the single values pass.
+     */
+    public static final class Faults {
+        private final java.util.List<InvalidConfigException> faults = new java.util.ArrayList<>();
+
+        private Faults() {}
+
+        public Faults positive(String field, int value) {
+            return run(() -> Check.positive(field, value));
+        }
+
+        public Faults inRange(String field, int value, int min, int max) {
+            return run(() -> Check.inRange(field, value, min, max));
+        }
+
+        public Faults inRange(String field, double value, double min, double max) {
+            return run(() -> Check.inRange(field, value, min, max));
+        }
+
+        public Faults that(boolean condition, String field, String message) {
+            return run(() -> Check.that(condition, field, message));
+        }
+
+        /** Throws every fault collected, in the order found; nothing if none. */
+        public void throwIfAny() {
+            if (!faults.isEmpty()) throw InvalidConfigException.of(faults);
+        }
+
+        private Faults run(Runnable check) {
+            try {
+                check.run();
+            } catch (InvalidConfigException e) {
+                faults.add(e);
+            }
+            return this;
+        }
+    }
 }

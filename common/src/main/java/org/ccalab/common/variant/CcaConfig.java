@@ -8,8 +8,9 @@ import org.ccalab.common.validation.Check;
  */
 public record CcaConfig(int dModel, int nHeads, int headDim, CompressedConvSpec conv) implements AttentionConfig {
     public CcaConfig {
-        Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
-        Check.inRange("headDim", headDim, 1, MAX_HEAD_DIM);
+        // dModel's range is the grouped form's too; judged here so that it is reported with the others.
+        Check.faults().inRange("dModel", dModel, 1, MAX_WIDTH).inRange("nHeads", nHeads, 1, MAX_HEADS)
+                .inRange("headDim", headDim, 1, MAX_HEAD_DIM).throwIfAny();
         Check.that(dModel % (nHeads * headDim) == 0, "nHeads",
                 "nHeads * headDim (" + nHeads * headDim + ") must divide dModel (" + dModel + ")");
         if (conv == null) conv = CompressedConvSpec.DEFAULT;

@@ -10,10 +10,8 @@ import org.ccalab.common.validation.Check;
 public record CcgqaConfig(int dModel, int nQHeads, int nKvHeads, int headDim, CompressedConvSpec conv)
         implements AttentionConfig {
     public CcgqaConfig {
-        Check.inRange("dModel", dModel, 1, MAX_WIDTH);
-        Check.inRange("nQHeads", nQHeads, 1, MAX_HEADS);
-        Check.inRange("headDim", headDim, 1, MAX_HEAD_DIM);
-        Check.inRange("nKvHeads", nKvHeads, 1, MAX_HEADS);
+        Check.faults().inRange("dModel", dModel, 1, MAX_WIDTH).inRange("nQHeads", nQHeads, 1, MAX_HEADS)
+                .inRange("headDim", headDim, 1, MAX_HEAD_DIM).inRange("nKvHeads", nKvHeads, 1, MAX_HEADS).throwIfAny();
         Check.divides("nKvHeads", nKvHeads, nQHeads, "nQHeads");
         Check.that(dModel % (nQHeads * headDim) == 0, "nQHeads",
                 "nQHeads * headDim (" + nQHeads * headDim + ") must divide dModel (" + dModel + ")");

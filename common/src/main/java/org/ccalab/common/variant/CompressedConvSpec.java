@@ -22,9 +22,9 @@ public record CompressedConvSpec(Integer convSeqKernel, Integer convChannelKerne
         if (normEps == null) normEps = 1e-12;
         if (qkMean == null) qkMean = true;
         if (valueShift == null) valueShift = true;
-        Check.inRange("convSeqKernel", convSeqKernel, 1, MAX_CONV_KERNEL);
-        Check.inRange("convChannelKernel", convChannelKernel, 1, MAX_CONV_KERNEL);
-        Check.inRange("normEps", normEps, 0.0, 1e-2);
+        Check.faults().inRange("convSeqKernel", convSeqKernel, 1, MAX_CONV_KERNEL)
+                .inRange("convChannelKernel", convChannelKernel, 1, MAX_CONV_KERNEL)
+                .inRange("normEps", normEps, 0.0, 1e-2).throwIfAny();
     }
 
     /** P = (k0 - 1) + (k1 - 1): left padding of the raw projections and length of the decode conv window. */

@@ -8,11 +8,10 @@ import org.ccalab.common.validation.Check;
  */
 public record GqaConfig(int dModel, int nHeads, int nKvHeads, RopeSpec rope) implements AttentionConfig {
     public GqaConfig {
-        Check.inRange("dModel", dModel, 1, MAX_WIDTH);
-        Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
+        Check.faults().inRange("dModel", dModel, 1, MAX_WIDTH).inRange("nHeads", nHeads, 1, MAX_HEADS)
+                .positive("nKvHeads", nKvHeads).throwIfAny();
         Check.divides("nHeads", nHeads, dModel, "dModel");
         Check.headDim(dModel, nHeads, MAX_HEAD_DIM);
-        Check.positive("nKvHeads", nKvHeads);
         Check.divides("nKvHeads", nKvHeads, nHeads, "nHeads");
         if (rope == null) rope = RopeSpec.FULL;
     }

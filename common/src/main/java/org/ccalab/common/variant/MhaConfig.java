@@ -5,8 +5,7 @@ import org.ccalab.common.validation.Check;
 /** Multi-head attention as the paper defines it: E x E projections, nHeads heads of E / nHeads. */
 public record MhaConfig(int dModel, int nHeads, RopeSpec rope) implements AttentionConfig {
     public MhaConfig {
-        Check.inRange("dModel", dModel, 1, MAX_WIDTH);
-        Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
+        Check.faults().inRange("dModel", dModel, 1, MAX_WIDTH).inRange("nHeads", nHeads, 1, MAX_HEADS).throwIfAny();
         Check.divides("nHeads", nHeads, dModel, "dModel");
         Check.headDim(dModel, nHeads, MAX_HEAD_DIM);
         if (rope == null) rope = RopeSpec.FULL;

@@ -11,19 +11,21 @@ public record MlaConfig(int dModel, int nHeads, int qLoraRank, int kvLoraRank, i
                         int qkRopeHeadDim, int vHeadDim, double ropeBase, double normEps)
         implements AttentionConfig {
     public MlaConfig {
-        Check.inRange("dModel", dModel, 1, MAX_WIDTH);
-        Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
-        Check.inRange("qLoraRank", qLoraRank, 0, MAX_WIDTH);
-        Check.inRange("kvLoraRank", kvLoraRank, 1, MAX_WIDTH);
-        Check.inRange("qkNopeHeadDim", qkNopeHeadDim, 0, MAX_HEAD_DIM);
-        Check.inRange("qkRopeHeadDim", qkRopeHeadDim, 0, MAX_HEAD_DIM);
-        Check.that(qkRopeHeadDim % 2 == 0, "qkRopeHeadDim", "must be even (rotate-half pairs), got " + qkRopeHeadDim);
-        Check.that(qkNopeHeadDim + qkRopeHeadDim >= 1, "qkNopeHeadDim", "qkNopeHeadDim + qkRopeHeadDim must be >= 1");
-        Check.inRange("vHeadDim", vHeadDim, 1, MAX_HEAD_DIM);
         if (ropeBase == 0) ropeBase = 10_000.0;
         if (normEps == 0) normEps = 1e-6;
-        Check.inRange("ropeBase", ropeBase, 1.0, 1e9);
-        Check.inRange("normEps", normEps, 1e-30, 1e-2);
+        Check.faults()
+                .inRange("dModel", dModel, 1, MAX_WIDTH)
+                .inRange("nHeads", nHeads, 1, MAX_HEADS)
+                .inRange("qLoraRank", qLoraRank, 0, MAX_WIDTH)
+                .inRange("kvLoraRank", kvLoraRank, 1, MAX_WIDTH)
+                .inRange("qkNopeHeadDim", qkNopeHeadDim, 0, MAX_HEAD_DIM)
+                .inRange("qkRopeHeadDim", qkRopeHeadDim, 0, MAX_HEAD_DIM)
+                .that(qkRopeHeadDim % 2 == 0, "qkRopeHeadDim", "must be even (rotate-half pairs), got " + qkRopeHeadDim)
+                .inRange("vHeadDim", vHeadDim, 1, MAX_HEAD_DIM)
+                .inRange("ropeBase", ropeBase, 1.0, 1e9)
+                .inRange("normEps", normEps, 1e-30, 1e-2)
+                .throwIfAny();
+        Check.that(qkNopeHeadDim + qkRopeHeadDim >= 1, "qkNopeHeadDim", "qkNopeHeadDim + qkRopeHeadDim must be >= 1");
     }
 
     /** mla.md section 6 defaults at a given width: d_n = d_v = E / nHeads, d_r = 64 (capped at d_n). */

@@ -11,8 +11,7 @@ import org.ccalab.common.validation.Check;
  */
 public record OvqConfig(int dModel, int nHeads, OvqSpec ovq) implements AttentionConfig {
     public OvqConfig {
-        Check.inRange("dModel", dModel, 1, MAX_WIDTH);
-        Check.inRange("nHeads", nHeads, 1, MAX_HEADS);
+        Check.faults().inRange("dModel", dModel, 1, MAX_WIDTH).inRange("nHeads", nHeads, 1, MAX_HEADS).throwIfAny();
         Check.divides("nHeads", nHeads, dModel, "dModel");
         Check.headDim(dModel, nHeads, MAX_HEAD_DIM);
         if (ovq == null) ovq = OvqSpec.DEFAULT;

@@ -44,9 +44,13 @@ public record OvqSpec(Integer chunkLength, Integer dictionarySize, Integer growt
         if (learnBeta == null) learnBeta = true;
         if (stateGradient == null) stateGradient = true;
         if (swaWindow == null) swaWindow = 512;
-        Check.inRange("chunkLength", chunkLength, 1, MAX_CHUNK);
-        Check.inRange("dictionarySize", dictionarySize, 1, MAX_DICTIONARY);
-        Check.inRange("growthLength", growthLength, 1, MAX_LENGTH);
+        Check.faults()
+                .inRange("chunkLength", chunkLength, 1, MAX_CHUNK)
+                .inRange("dictionarySize", dictionarySize, 1, MAX_DICTIONARY)
+                .inRange("growthLength", growthLength, 1, MAX_LENGTH)
+                .inRange("constantRate", constantRate, 1e-6, 1.0)
+                .inRange("swaWindow", swaWindow, 0, MAX_LENGTH)
+                .throwIfAny();
         if (growth == OvqGrowth.LOG) {
             // alpha ln(1 + T / alpha) < T for every alpha, so the log schedule reaches N_max only if N_max < T.
             Check.that(growthLength > dictionarySize, "growthLength", "growthLength (" + growthLength
@@ -55,8 +59,6 @@ public record OvqSpec(Integer chunkLength, Integer dictionarySize, Integer growt
             Check.that(growthLength >= dictionarySize, "growthLength", "growthLength (" + growthLength
                     + ") must be at least dictionarySize (" + dictionarySize + ")");
         }
-        Check.inRange("constantRate", constantRate, 1e-6, 1.0);
-        Check.inRange("swaWindow", swaWindow, 0, MAX_LENGTH);
         Check.that(swaWindow == 0 || swaWindow >= chunkLength, "swaWindow", "swaWindow (" + swaWindow
                 + ") must be 0 (no SWA layers) or at least chunkLength (" + chunkLength + ")");
     }

@@ -11,8 +11,7 @@ public record RopeSpec(double fraction, double base) {
     public static final RopeSpec HALF = new RopeSpec(0.5, 10_000.0);
 
     public RopeSpec {
-        Check.inRange("fraction", fraction, 0.0, 1.0);
-        Check.inRange("base", base, 1.0, 1e9);
+        Check.faults().inRange("fraction", fraction, 0.0, 1.0).inRange("base", base, 1.0, 1e9).throwIfAny();
     }
 
     /** Rotary channels of a head of width {@code headDim}; always even. */

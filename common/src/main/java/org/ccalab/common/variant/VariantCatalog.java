@@ -9,7 +9,9 @@ import java.util.stream.Stream;
 /**
  * The variant families with their configurable fields and named presets. Presets at E = 2048 are the paper's
  * kernel-benchmark set (cca.md section 9, MHA = 16 heads x 128) and the KV-matched MLA baselines of mla.md
- * section 6. Bounds mirror the records' own validation, which stays the authority.
+ * section 6. Bounds mirror the records' own validation, which stays the authority; a parameter's default is the value a
+ * config takes when the request leaves it out (not the default config's, which the form starts from), and one the
+ * config refuses to leave out is listed required, without a default.
  */
 public final class VariantCatalog {
     /** The width of the paper's benchmarks and of every preset here. */
@@ -44,8 +46,8 @@ public final class VariantCatalog {
 
     private static FamilyDescriptor mha() {
         List<ParameterDescriptor> p = new ArrayList<>(List.of(
-                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, AttentionConfig.MAX_WIDTH, "residual width E"),
-                ParameterDescriptor.integer("nHeads", 16, 1, AttentionConfig.MAX_HEADS,
+                ParameterDescriptor.required("dModel", 1, AttentionConfig.MAX_WIDTH, "residual width E"),
+                ParameterDescriptor.required("nHeads", 1, AttentionConfig.MAX_HEADS,
                         "attention heads; head dim = dModel / nHeads")));
         p.addAll(rope("rope.", 1.0));
         MhaConfig def = new MhaConfig(PAPER_WIDTH, 16);
@@ -56,10 +58,10 @@ public final class VariantCatalog {
 
     private static FamilyDescriptor gqa() {
         List<ParameterDescriptor> p = new ArrayList<>(List.of(
-                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, AttentionConfig.MAX_WIDTH, "residual width E"),
-                ParameterDescriptor.integer("nHeads", 16, 1, AttentionConfig.MAX_HEADS,
+                ParameterDescriptor.required("dModel", 1, AttentionConfig.MAX_WIDTH, "residual width E"),
+                ParameterDescriptor.required("nHeads", 1, AttentionConfig.MAX_HEADS,
                         "query heads; head dim = dModel / nHeads"),
-                ParameterDescriptor.integer("nKvHeads", 4, 1, AttentionConfig.MAX_HEADS,
+                ParameterDescriptor.required("nKvHeads", 1, AttentionConfig.MAX_HEADS,
                         "key/value heads, must divide nHeads; 1 = MQA, nHeads = MHA")));
         p.addAll(rope("rope.", 1.0));
         GqaConfig gqa4 = new GqaConfig(PAPER_WIDTH, 16, 4);
@@ -74,14 +76,15 @@ public final class VariantCatalog {
     private static FamilyDescriptor mla() {
         int w = AttentionConfig.MAX_WIDTH, hd = AttentionConfig.MAX_HEAD_DIM;
         List<ParameterDescriptor> p = List.of(
-                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, w, "residual width E"),
-                ParameterDescriptor.integer("nHeads", 16, 1, AttentionConfig.MAX_HEADS, "attention heads n"),
+                ParameterDescriptor.required("dModel", 1, w, "residual width E"),
+                ParameterDescriptor.required("nHeads", 1, AttentionConfig.MAX_HEADS, "attention heads n"),
                 ParameterDescriptor.integer("qLoraRank", 0, 0, w, "query low-rank r_q; 0 = direct query projection"),
-                ParameterDescriptor.integer("kvLoraRank", 960, 1, w, "KV latent rank r_kv (cached per token)"),
-                ParameterDescriptor.integer("qkNopeHeadDim", 128, 0, hd, "per-head query/key channels without RoPE d_n"),
-                ParameterDescriptor.integer("qkRopeHeadDim", 64, 0, hd,
+                ParameterDescriptor.required("kvLoraRank", 1, w, "KV latent rank r_kv (cached per token)"),
+                ParameterDescriptor.integer("qkNopeHeadDim", 0, 0, hd,
+                        "per-head query/key channels without RoPE d_n; qkNopeHeadDim + qkRopeHeadDim >= 1"),
+                ParameterDescriptor.integer("qkRopeHeadDim", 0, 0, hd,
                         "decoupled RoPE channels d_r (even; one shared key per token, cached)"),
-                ParameterDescriptor.integer("vHeadDim", 128, 1, hd, "per-head value width d_v"),
+                ParameterDescriptor.required("vHeadDim", 1, hd, "per-head value width d_v"),
                 ParameterDescriptor.real("ropeBase", 10_000.0, 1.0, 1e9, "RoPE base theta"),
                 ParameterDescriptor.real("normEps", 1e-6, 1e-30, 1e-2, "epsilon of the inner RMSNorms"));
         MlaConfig mla4 = MlaConfig.kvMatched(PAPER_WIDTH, 16, 960);
@@ -98,10 +101,10 @@ public final class VariantCatalog {
 
     private static FamilyDescriptor cca() {
         List<ParameterDescriptor> p = new ArrayList<>(List.of(
-                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, AttentionConfig.MAX_WIDTH, "residual width E"),
-                ParameterDescriptor.integer("nHeads", 4, 1, AttentionConfig.MAX_HEADS,
+                ParameterDescriptor.required("dModel", 1, AttentionConfig.MAX_WIDTH, "residual width E"),
+                ParameterDescriptor.required("nHeads", 1, AttentionConfig.MAX_HEADS,
                         "latent query heads = latent key/value heads"),
-                ParameterDescriptor.integer("headDim", 128, 1, AttentionConfig.MAX_HEAD_DIM,
+                ParameterDescriptor.required("headDim", 1, AttentionConfig.MAX_HEAD_DIM,
                         "latent head dim d; compression C = dModel / (nHeads * headDim)")));
         p.addAll(conv());
         CcaConfig cca4 = new CcaConfig(PAPER_WIDTH, 4, 128);
@@ -114,11 +117,11 @@ public final class VariantCatalog {
 
     private static FamilyDescriptor ccgqa() {
         List<ParameterDescriptor> p = new ArrayList<>(List.of(
-                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, AttentionConfig.MAX_WIDTH, "residual width E"),
-                ParameterDescriptor.integer("nQHeads", 8, 1, AttentionConfig.MAX_HEADS, "latent query heads n_q"),
-                ParameterDescriptor.integer("nKvHeads", 2, 1, AttentionConfig.MAX_HEADS,
+                ParameterDescriptor.required("dModel", 1, AttentionConfig.MAX_WIDTH, "residual width E"),
+                ParameterDescriptor.required("nQHeads", 1, AttentionConfig.MAX_HEADS, "latent query heads n_q"),
+                ParameterDescriptor.required("nKvHeads", 1, AttentionConfig.MAX_HEADS,
                         "latent key/value heads n_kv; must divide nQHeads; even or 1 with the value shift"),
-                ParameterDescriptor.integer("headDim", 128, 1, AttentionConfig.MAX_HEAD_DIM, "latent head dim d")));
+                ParameterDescriptor.required("headDim", 1, AttentionConfig.MAX_HEAD_DIM, "latent head dim d")));
         p.addAll(conv());
         CcgqaConfig c2x8 = new CcgqaConfig(PAPER_WIDTH, 8, 2, 128);
         CompressedConvSpec zaya = new CompressedConvSpec(2, 2, new RopeSpec(0.5, 1e6), KeyTemperature.LINEAR,
@@ -134,8 +137,8 @@ public final class VariantCatalog {
 
     private static FamilyDescriptor ovq() {
         List<ParameterDescriptor> p = List.of(
-                ParameterDescriptor.integer("dModel", PAPER_WIDTH, 1, AttentionConfig.MAX_WIDTH, "residual width E"),
-                ParameterDescriptor.integer("nHeads", 32, 1, AttentionConfig.MAX_HEADS,
+                ParameterDescriptor.required("dModel", 1, AttentionConfig.MAX_WIDTH, "residual width E"),
+                ParameterDescriptor.required("nHeads", 1, AttentionConfig.MAX_HEADS,
                         "heads; head dim d = d_v = dModel / nHeads"),
                 ParameterDescriptor.integer("ovq.chunkLength", 64, 1, OvqSpec.MAX_CHUNK,
                         "chunk L: tokens read their chunk exactly, the dictionary is folded at chunk ends"),

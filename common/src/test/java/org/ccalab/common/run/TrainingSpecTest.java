@@ -60,4 +60,17 @@ class TrainingSpecTest {
         assertThat(TrainingSpec.DATASET_FORMS).containsExactly("recall", "recall:<keys>", "icr", "icr:<vocab>", "picr",
                 "picr:<keys>", "linreg", "linreg:<functions>", "brown", "nlp-corpus", "file:<path>");
     }
+
+    @org.junit.jupiter.api.Test
+    void benchmarkSpecReportsEverySingleValueFaultTogetherWithItsOwnMessage() {
+        assertThatThrownBy(() -> new BenchmarkSpec(0, -5, null, null, null, "int4", -1, 0))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.all())
+                        .extracting(InvalidConfigException::field, InvalidConfigException::reason)
+                        .containsExactly(
+                                org.assertj.core.groups.Tuple.tuple("batch", "must be in [1, 256], got 0"),
+                                org.assertj.core.groups.Tuple.tuple("seqLen", "must be in [1, 131072], got -5"),
+                                org.assertj.core.groups.Tuple.tuple("dtype", "must be one of [bf16, fp16, fp32, fp64], got int4"),
+                                org.assertj.core.groups.Tuple.tuple("warmup", "must be in [0, 1000], got -1"),
+                                org.assertj.core.groups.Tuple.tuple("iterations", "must be in [1, 10000], got 0")));
+    }
 }

@@ -147,7 +147,8 @@ class SweepExpanderTest {
         assertThat(e.violations()).extracting(InvalidConfigException::field, InvalidConfigException::reason)
                 .containsExactly(org.assertj.core.api.Assertions.tuple("variants[0].headDim", "is required: must be in [1, 512]"),
                         org.assertj.core.api.Assertions.tuple("variants[1].headDim", "must be in [1, 512], got 0"),
-                        org.assertj.core.api.Assertions.tuple("benchmark.batch", "is required: must be in [1, 256]"));
+                        org.assertj.core.api.Assertions.tuple("benchmark.batch", "is required: must be in [1, 256]"),
+                        org.assertj.core.api.Assertions.tuple("benchmark.seqLen", "is required: must be in [1, 131072]"));
     }
 
     @Test
@@ -357,5 +358,64 @@ class SweepExpanderTest {
         Runnable r = () -> expander.expand(bench(List.of(map("family", "ovq", "dModel", 64, "nHeads", 2,
                 "ovq", map("growth", "EXP", "dictionarySize", 128, "growthLength", 100))), null, map("batch", 1, "seqLen", 128)));
         assertThat(fields(r)).containsExactly("variants[0].ovq.growth");
+    }
+
+    private static List<String> faults(Runnable r) {
+        try {
+            r.run();
+        } catch (InvalidSweepException e) {
+            return e.violations().stream().map(Throwable::getMessage).toList();
+        }
+        throw new AssertionError("expected an InvalidSweepException");
+    }
+
+    @Test
+    void shouldReportEveryRangeFaultOfTheBenchmarkSpecTogether() {
+        Runnable r = () -> expander.expand(bench(List.of(mha()), null, map("batch", 0, "seqLen", -5, "iterations", 0)));
+        assertThat(faults(r)).containsExactly("benchmark.batch: must be in [1, 256], got 0",
+                "benchmark.seqLen: must be in [1, 131072], got -5", "benchmark.iterations: must be in [1, 10000], got 0");
+        Runnable dtype = () -> expander.expand(bench(List.of(mha()), null, map("batch", 0, "seqLen", 8, "dtype", "int4", "warmup", -1)));
+        assertThat(fields(dtype)).containsExactly("benchmark.batch", "benchmark.dtype", "benchmark.warmup");
+    }
+
+    @Test
+    void shouldReportEveryRangeFaultOfOneVariantTogether() {
+        Runnable mha = () -> expander.expand(bench(List.of(map("family", "mha", "dModel", 0, "nHeads", 0)), null,
+                map("batch", 1, "seqLen", 128)));
+        assertThat(faults(mha)).containsExactly("variants[0].dModel: must be in [1, 16384], got 0",
+                "variants[0].nHeads: must be in [1, 256], got 0");
+        Runnable gqa = () -> expander.expand(bench(List.of(map("family", "gqa", "dModel", 0, "nHeads", 300, "nKvHeads", 0)), null,
+                map("batch", 1, "seqLen", 128)));
+        assertThat(fields(gqa)).containsExactly("variants[0].dModel", "variants[0].nHeads", "variants[0].nKvHeads");
+        Runnable ccgqa = () -> expander.expand(bench(List.of(map("family", "ccgqa", "dModel", 0, "nQHeads", 0, "nKvHeads", 0,
+                "headDim", 0)), null, map("batch", 1, "seqLen", 128)));
+        assertThat(fields(ccgqa)).containsExactly("variants[0].dModel", "variants[0].nQHeads", "variants[0].headDim",
+                "variants[0].nKvHeads");
+        Runnable cca = () -> expander.expand(bench(List.of(map("family", "cca", "dModel", 0, "nHeads", 0)), null,
+                map("batch", 1, "seqLen", 128)));
+        assertThat(faults(cca)).containsExactly("variants[0].dModel: must be in [1, 16384], got 0",
+                "variants[0].nHeads: must be in [1, 256], got 0", "variants[0].headDim: is required: must be in [1, 512]");
+        Runnable ovq = () -> expander.expand(bench(List.of(map("family", "ovq", "dModel", 0, "nHeads", 0,
+                "ovq", map("chunkLength", 0, "constantRate", 5.0, "swaWindow", -1))), null, map("batch", 1, "seqLen", 128)));
+        assertThat(fields(ovq)).containsExactlyInAnyOrder("variants[0].dModel", "variants[0].nHeads",
+                "variants[0].ovq.chunkLength", "variants[0].ovq.constantRate", "variants[0].ovq.swaWindow");
+    }
+
+    @Test
+    void shouldReportEveryMissingRequiredMlaParameterAtOnceAndCrossRulesOnlyAfter() {
+        Runnable missing = () -> expander.expand(bench(List.of(map("family", "mla", "dModel", 256, "nHeads", 4,
+                "qkRopeHeadDim", 64)), null, map("batch", 1, "seqLen", 128)));
+        assertThat(faults(missing)).containsExactly("variants[0].kvLoraRank: is required: must be in [1, 16384]",
+                "variants[0].vHeadDim: is required: must be in [1, 512]");
+        // qkRopeHeadDim odd and vHeadDim 0 together; the cross rule (qkNope + qkRope >= 1) is not reached.
+        Runnable mixed = () -> expander.expand(bench(List.of(map("family", "mla", "dModel", 256, "nHeads", 4,
+                "kvLoraRank", 0, "qkRopeHeadDim", 3, "vHeadDim", 0)), null, map("batch", 1, "seqLen", 128)));
+        assertThat(faults(mixed)).containsExactly("variants[0].kvLoraRank: must be in [1, 16384], got 0",
+                "variants[0].qkRopeHeadDim: must be even (rotate-half pairs), got 3",
+                "variants[0].vHeadDim: must be in [1, 512], got 0");
+        // With every single value valid, the cross rule is reported.
+        Runnable cross = () -> expander.expand(bench(List.of(map("family", "mla", "dModel", 256, "nHeads", 4,
+                "kvLoraRank", 64, "vHeadDim", 64)), null, map("batch", 1, "seqLen", 128)));
+        assertThat(faults(cross)).containsExactly("variants[0].qkNopeHeadDim: is required: qkNopeHeadDim + qkRopeHeadDim must be >= 1");
     }
 }
