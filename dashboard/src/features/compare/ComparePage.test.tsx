@@ -273,6 +273,28 @@ describe('ComparePage', () => {
     await check();
   });
 
+  it('shows the KV-cache bytes per token of each benchmark cell: its own, else the cost model\'s at the cell\'s dtype', async () => {
+    const api = setup({
+      'GET /api/runs/b-mha/cells': { body: { cells: [{ ...cell(2, 4), kvBytesPerToken: 256 }] } },
+      // b-gqa's cell records none: the cost model is asked at its dtype.
+      'POST /api/variants/cost': (c) => {
+        const b = c.body as { variant: { family: string }; dtype?: string };
+        const perElement = b.dtype === 'fp32' ? 4 : 2;
+        return { body: { cost: { kvCacheBytesPerToken: (b.variant.family === 'mha' ? 32 : 16) * perElement, prefillFlops: 1e6 } } };
+      },
+    });
+    renderAt('/compare?runs=b-mha,b-gqa&baseline=b-mha');
+    const table = await screen.findByTestId('cell-ratios');
+    const headers = within(table).getAllByRole('columnheader').map((h) => h.textContent);
+    const col = headers.indexOf('KV bytes / token');
+    expect(col).toBeGreaterThan(-1);
+    const kvOf = (id: string) => within(table).getByRole('link', { name: id }).closest('tr')!.children[col];
+    await waitFor(() => expect(kvOf('b-gqa').textContent).toBe('64 B'));
+    expect(kvOf('b-gqa')).toHaveAttribute('title', expect.stringContaining('cost model at fp32'));
+    expect(kvOf('b-mha').textContent).toBe('256 B');
+    expect(api.calls.some((c) => c.url === '/api/variants/cost' && (c.body as { dtype?: string }).dtype === 'fp32')).toBe(true);
+  });
+
   it('says what to do when nothing is chosen', async () => {
     setup();
     renderAt('/compare');

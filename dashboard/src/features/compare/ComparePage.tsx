@@ -5,12 +5,12 @@ import { colorFor } from '../../shared/charts/palette';
 import { ScatterChart } from '../../shared/charts/ScatterChart';
 import type { MetricPoint } from '../../shared/api/types';
 import { PHASES, SCOPES } from '../../shared/api/types';
-import { fixed, shortId, si, sig } from '../../shared/format';
+import { bytes, fixed, shortId, si, sig } from '../../shared/format';
 import { CopyButton } from '../../shared/ui/CopyButton';
 import { Empty, ErrorBanner, Loading } from '../../shared/ui/States';
 import { useAsync } from '../../shared/useAsync';
 import { experimentsApi } from '../experiments/api';
-import { loadCompare, loadSeries, MAX_CURVES, problemText, UUID_PATTERN, type ComparedRun } from './api';
+import { cellKvBytes, loadCompare, loadSeries, MAX_CURVES, problemText, UUID_PATTERN, type ComparedRun } from './api';
 import { runsApi } from '../runs/api';
 import { ApiError } from '../../shared/api/http';
 import { defaultBaseline } from './baseline';
@@ -65,6 +65,7 @@ export function ComparePage() {
   const baselineId = chosen?.run.id ?? (trainingBaseline ?? benchmarkBaseline)?.run.id;
   const benchmark = runs.filter((r) => r.run.kind === 'BENCHMARK');
   const training = runs.filter((r) => r.run.kind === 'TRAINING');
+  const runById = new Map(benchmark.map((r) => [r.run.id, r]));
   const runCells = benchmark.map((r) => ({ runId: r.run.id, label: r.label, variantKey: r.variantKey, cells: r.cells }));
   // OVQ has no attention core apart from its projections: its CORE cells time the whole layer (contracts.md).
   const layerAsCore = new Set(benchmark.filter((r) => r.run.family === 'ovq').map((r) => r.run.id));
@@ -466,7 +467,7 @@ export function ComparePage() {
                 <table className="data-table" data-testid="cell-ratios">
                   <thead>
                     <tr>
-                      {['Variant', 'Run', 'Phase', 'Scope', 'Seq len', 'Batch', 'dtype', 'p50 ms', 'Baseline p50 ms', 'Speed-up', 'TFLOP/s', 'TFLOP/s ratio'].map((h) => (
+                      {['Variant', 'Run', 'Phase', 'Scope', 'Seq len', 'Batch', 'dtype', 'KV bytes / token', 'p50 ms', 'Baseline p50 ms', 'Speed-up', 'TFLOP/s', 'TFLOP/s ratio'].map((h) => (
                         <th scope="col" key={h}>
                           {h}
                         </th>
@@ -491,6 +492,10 @@ export function ComparePage() {
                         <td>{r.cell.seqLen}</td>
                         <td>{r.cell.batch}</td>
                         <td>{r.cell.dtype}</td>
+                        {(() => {
+                          const kv = cellKvBytes(runById.get(r.runId), r.cell);
+                          return <td title={kv.modelled ? `cost model at ${r.cell.dtype}: the cell records none` : undefined}>{bytes(kv.bytes)}</td>;
+                        })()}
                         <td>{sig(r.cell.p50Ms)}</td>
                         <td>{sig(r.baseline?.p50Ms)}</td>
                         <td className="ratio">{ratioText(r.speedup)}</td>

@@ -41,6 +41,18 @@ export interface ComparedRun {
   cost?: CostEstimate;
   /** A training run of an SWA/OVQ hybrid: the cost of its SWA layers' MHA at the same S (pareto.ts). */
   swaCost?: CostEstimate;
+  /**
+   * KV-cache bytes per token by dtype from the cost model, for this run's cells that do not carry their own
+   * kvBytesPerToken (the bulk comparison's cells carry none).
+   */
+  kvModel?: Record<string, number>;
+}
+
+/** The per-token KV cache of a cell: its own figure, else the cost model's for its variant and dtype. */
+export function cellKvBytes(run: ComparedRun | undefined, cell: BenchmarkCell): { bytes?: number; modelled: boolean } {
+  if (typeof cell.kvBytesPerToken === 'number') return { bytes: cell.kvBytesPerToken, modelled: false };
+  const m = run?.kvModel?.[cell.dtype ?? ''];
+  return typeof m === 'number' ? { bytes: m, modelled: true } : { modelled: false };
 }
 
 export interface CompareData {
@@ -181,6 +193,29 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
     const names = namesById.get(details[i].id);
     if (names) details[i] = { ...details[i], metricNames: names };
   }
+  // Cells without their own KV figure: the cost model's, once per (variant, dtype).
+  const kvKeys = new Map<string, { variant: RunDetail['spec']['variant']; seqLen: number; dtype: string }>();
+  details.forEach((r, i) => {
+    if (!r.spec?.variant) return;
+    for (const c of cells[i]) if (typeof c.kvBytesPerToken !== 'number' && c.dtype) kvKeys.set(`${variantKey(r.spec.variant)}|${c.dtype}`, { variant: r.spec.variant, seqLen: costSeqLen(r), dtype: c.dtype });
+  });
+  const kvModel = new Map<string, number>();
+  await mapLimit([...kvKeys.entries()], CONCURRENCY, async ([k, v]) => {
+    try {
+      const c = (await experimentsApi.cost(v.variant, v.seqLen, v.dtype, signal)) as CostEstimate & { kvCacheBytesPerToken?: number };
+      const perToken = c.kvCacheBytesPerToken ?? c.kvBytesPerToken;
+      if (typeof perToken === 'number') kvModel.set(k, perToken);
+    } catch {
+      // Left blank: the cost model refuses the variant or the dtype.
+    }
+  });
+  const kvModelOf = (r: RunDetail): Record<string, number> | undefined => {
+    if (!r.spec?.variant) return undefined;
+    const prefix = `${variantKey(r.spec.variant)}|`;
+    const out: Record<string, number> = {};
+    for (const [k, v] of kvModel) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+    return Object.keys(out).length > 0 ? out : undefined;
+  };
   const metricNames = [...new Set(details.flatMap((r) => r.metricNames ?? []))].sort();
   return {
     runs: details.map((run, i) => ({
@@ -190,6 +225,7 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
       cells: cells[i],
       cost: run.spec?.variant ? costs.get(`${variantKey(run.spec.variant)}@${costSeqLen(run)}`) : undefined,
       swaCost: swaVariant(run) ? costs.get(`${variantKey(swaVariant(run))}@${costSeqLen(run)}`) : undefined,
+      kvModel: kvModelOf(run),
     })),
     truncated: unique.length - chosen.length,
     metricNames,
