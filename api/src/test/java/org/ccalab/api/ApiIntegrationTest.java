@@ -424,6 +424,11 @@ class ApiIntegrationTest {
         assertThat(http.get("/api/runs/" + UUID.randomUUID() + "/metrics").status()).isEqualTo(404);
         Http.Response badRange = http.get("/api/runs/" + run + "/metrics?fromStep=9&toStep=5");
         assertThat(badRange.json().get("errors").get(0).get("field").asString()).isEqualTo("toStep");
+        // A misspelt series is refused with the recorded ones, as /api/compare refuses a misspelt metric.
+        Http.Response misspelt = http.get("/api/runs/" + run + "/metrics?name=train/los");
+        assertThat(misspelt.status()).isEqualTo(400);
+        assertThat(misspelt.json().get("errors").get(0).get("message").asString())
+                .isEqualTo("the run records no series \"train/los\"; it records train/loss, val/loss");
     }
 
     @Test

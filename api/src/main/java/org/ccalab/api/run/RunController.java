@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.ccalab.api.system.ApiException;
 import org.ccalab.api.system.ApiProperties;
+import org.ccalab.api.system.FieldError;
 import org.ccalab.api.system.Page;
 import org.ccalab.api.system.PageQuery;
 import org.ccalab.api.system.Sql;
@@ -91,6 +92,17 @@ class RunController {
         List<String> names = name == null || name.isEmpty()
                 ? runs.metricSeries(id).stream().map(RunView.MetricSeriesInfo::name).toList()
                 : name.stream().flatMap(n -> Arrays.stream(n.split(","))).map(String::trim).filter(s -> !s.isEmpty()).distinct().toList();
+        if (name != null && !name.isEmpty()) {
+            // A series asked for by name that the run does not record is a typo, not an empty series (as /api/compare
+            // answers); a run that has recorded nothing yet (queued, starting) answers empty series.
+            List<String> known = runs.metricNames(id);
+            if (!known.isEmpty()) {
+                List<FieldError> unknown = names.stream().filter(n -> !known.contains(n))
+                        .map(n -> new FieldError("name", "the run records no series \"" + n + "\"; it records "
+                                + String.join(", ", known))).toList();
+                if (!unknown.isEmpty()) throw ApiException.badParameters(unknown);
+            }
+        }
         List<MetricSeriesView> series = names.stream().map(n -> series(id, n, from, to, limit)).toList();
         return new MetricsResponse(id, limit, series);
     }

@@ -105,6 +105,12 @@ public class RunRepository {
                         rs.getLong("first_step"), rs.getLong("last_step"), rs.getDouble("last_value"))).list();
     }
 
+    /** The names of the series the run has recorded, sorted (no aggregation: cheap on long series). */
+    public List<String> metricNames(UUID id) {
+        return jdbc.sql("SELECT DISTINCT name FROM metric_point WHERE run_id = :id ORDER BY name")
+                .param("id", id).query(String.class).list();
+    }
+
     /** A series in step order within [fromStep, toStep]. */
     public List<MetricPointView> points(UUID id, String name, long fromStep, long toStep) {
         List<MetricPointView> out = new ArrayList<>();

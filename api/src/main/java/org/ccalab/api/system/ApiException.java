@@ -30,6 +30,11 @@ public class ApiException extends RuntimeException {
         return new ApiException(ProblemType.BAD_PARAMETER, name + ": " + message, List.of(new FieldError(name, message)));
     }
 
+    /** Several bad query or path parameters in one problem. */
+    public static ApiException badParameters(List<FieldError> errors) {
+        return new ApiException(ProblemType.BAD_PARAMETER, ProblemAdvice.summary(errors), errors);
+    }
+
     /**
      * Every fault of a request body in one problem: {@code grid-too-large} when the grid is at fault,
      * {@code unknown-variant-family} when only families are, else {@code validation-failed}; {@code errors} not empty.

@@ -95,6 +95,32 @@ class RunControllerTest {
     }
 
     @Test
+    void shouldRefuseASeriesNameTheRunDoesNotRecordListingTheRecordedOnes() throws Exception {
+        when(runs.find(id)).thenReturn(Optional.of(row()));
+        when(runs.metricNames(id)).thenReturn(List.of("lr", "train/loss"));
+        mvc.perform(get("/api/runs/" + id + "/metrics").param("name", "train/los"))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.type").value("urn:ccalab:problem:bad-parameter"))
+                .andExpect(jsonPath("$.errors", hasSize(1)))
+                .andExpect(jsonPath("$.errors[0].field").value("name"))
+                .andExpect(jsonPath("$.errors[0].message").value("the run records no series \"train/los\"; it records lr, train/loss"));
+        // Every unknown name of a list in one problem; a known one beside them does not hide them.
+        mvc.perform(get("/api/runs/" + id + "/metrics").param("name", "train/loss,foo").param("name", "bar"))
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors", hasSize(2)));
+    }
+
+    @Test
+    void shouldAnswerEmptySeriesForARunThatHasRecordedNothingYet() throws Exception {
+        when(runs.find(id)).thenReturn(Optional.of(row()));
+        when(runs.metricNames(id)).thenReturn(List.of());
+        when(runs.range(eq(id), eq("train/loss"), anyLong(), anyLong())).thenReturn(new RunRepository.SeriesRange(0, 0, 0));
+        mvc.perform(get("/api/runs/" + id + "/metrics").param("name", "train/loss"))
+                .andExpect(status().isOk())
+                .andExpect(jsonPath("$.series[0].totalPoints").value(0));
+    }
+
+    @Test
     void shouldAnswer404ForAnUnknownRunOnEveryReadPath() throws Exception {
         UUID unknown = UUID.randomUUID();
         when(runs.find(unknown)).thenReturn(Optional.empty());
