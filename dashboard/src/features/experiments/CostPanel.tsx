@@ -26,10 +26,16 @@ export interface CostPanelProps {
    * with the variant's JSON that was judged.
    */
   onProblem?: (errors: FieldError[], variantJson: string) => void;
+  /**
+   * Name the dtype of the KV figure in its label ("KV bytes / token (bf16)"): where the reader's run computes in
+   * another dtype (a training run, fp64 on the CPU), the cost model's figure is for the dtype it was asked.
+   */
+  kvDtypeInLabel?: boolean;
 }
 
-export function CostPanel({ variant, seqLen, dtype, onProblem }: CostPanelProps) {
+export function CostPanel({ variant, seqLen, dtype, onProblem, kvDtypeInLabel = false }: CostPanelProps) {
   const [cost, setCost] = useState<CostEstimate>();
+  const [costDtype, setCostDtype] = useState<string>();
   const [error, setError] = useState<string>();
   const key = JSON.stringify(variant);
   const report = useRef(onProblem);
@@ -39,9 +45,10 @@ export function CostPanel({ variant, seqLen, dtype, onProblem }: CostPanelProps)
     const controller = new AbortController();
     const timer = setTimeout(() => {
       experimentsApi
-        .cost(JSON.parse(key) as AttentionConfig, seqLen, dtype, controller.signal)
-        .then((c) => {
-          setCost(c);
+        .costAnswer(JSON.parse(key) as AttentionConfig, seqLen, dtype, controller.signal)
+        .then((a) => {
+          setCost(a.cost);
+          setCostDtype(a.dtype);
           setError(undefined);
           report.current?.([], key);
         })
@@ -64,7 +71,9 @@ export function CostPanel({ variant, seqLen, dtype, onProblem }: CostPanelProps)
   if (error) return <p className="cost cost-error">Cost model: {error}</p>;
   if (!cost) return <p className="cost muted">Cost model…</p>;
   const seen = new Set<string>();
-  const rows = KNOWN.filter((k) => typeof cost[k.key] === 'number' && !seen.has(k.label) && seen.add(k.label)).map((k) => [k.label, k.fmt(cost[k.key] as number)]);
+  const shownDtype = dtype ?? costDtype;
+  const label = (k: (typeof KNOWN)[number]) => (kvDtypeInLabel && shownDtype && k.label === 'KV bytes / token' ? `${k.label} (${shownDtype})` : k.label);
+  const rows = KNOWN.filter((k) => typeof cost[k.key] === 'number' && !seen.has(k.label) && seen.add(k.label)).map((k) => [label(k), k.fmt(cost[k.key] as number)]);
   return (
     <dl className="cost" aria-label={`Cost model at S = ${seqLen}`}>
       {rows.map(([label, value]) => (
@@ -77,7 +86,7 @@ export function CostPanel({ variant, seqLen, dtype, onProblem }: CostPanelProps)
         <dt>at S</dt>
         <dd>
           {seqLen}
-          {dtype ? `, ${dtype}` : ''}
+          {shownDtype ? `, ${shownDtype}` : ''}
         </dd>
       </div>
     </dl>

@@ -24,8 +24,12 @@ export const experimentsApi = {
   rerunFailed: (id: string) => http.post<unknown>(endpoints.experimentRerunFailed(id)),
   catalog: async (signal?: AbortSignal): Promise<FamilySpec[]> => toFamilies(await http.get(endpoints.variants, signal)),
   /** The api answers `{variant, dtype, cost: CostEstimate, ...}`; a bare estimate is accepted too. */
-  cost: async (variant: AttentionConfig, seqLen: number, dtype?: string, signal?: AbortSignal): Promise<CostEstimate> => {
-    const body = await http.post<{ cost?: CostEstimate } & CostEstimate>(endpoints.variantCost, dtype ? { variant, seqLen, dtype } : { variant, seqLen }, signal);
-    return body.cost && typeof body.cost === 'object' ? body.cost : body;
+  cost: async (variant: AttentionConfig, seqLen: number, dtype?: string, signal?: AbortSignal): Promise<CostEstimate> =>
+    (await experimentsApi.costAnswer(variant, seqLen, dtype, signal)).cost,
+  /** The estimate with the dtype the cost model computed it for: the one asked, else the api's default (bf16). */
+  costAnswer: async (variant: AttentionConfig, seqLen: number, dtype?: string, signal?: AbortSignal): Promise<{ cost: CostEstimate; dtype?: string }> => {
+    const body = await http.post<{ cost?: CostEstimate; dtype?: string } & CostEstimate>(endpoints.variantCost, dtype ? { variant, seqLen, dtype } : { variant, seqLen }, signal);
+    const cost = body.cost && typeof body.cost === 'object' ? body.cost : body;
+    return { cost, dtype: typeof body.dtype === 'string' ? body.dtype : dtype };
   },
 };

@@ -39,7 +39,8 @@ beforeEach(() => {
       },
     }),
     'GET /api/runs/r1/metrics': () => ({ body: { runId: 'r1', series: [{ name: 'train/loss', points }] } }),
-    'POST /api/variants/cost': (c) => ({ body: { cost: { parameters: 3072, kvCacheBytesPerToken: 64, seqLen: (c.body as { seqLen: number }).seqLen } } }),
+    // As the api: the dtype asked, else its default bf16, echoed beside the estimate.
+    'POST /api/variants/cost': (c) => ({ body: { dtype: (c.body as { dtype?: string }).dtype ?? 'bf16', cost: { parameters: 3072, kvCacheBytesPerToken: 64, seqLen: (c.body as { seqLen: number }).seqLen } } }),
     'GET /api/runs/r1/events': () => ({ body: { items: events, page: 0, size: 1000, totalElements: events.length } }),
   });
 });
@@ -65,7 +66,9 @@ describe('RunPage', () => {
     expect(screen.getByTestId('deterministic')).toHaveTextContent('requested; yes (CPU backend: deterministic by construction)');
     // The exact cost of the run's variant at its sequence length sits beside the measurements.
     expect(await screen.findByText('3.07k', {}, { timeout: 2000 })).toBeInTheDocument();
-    expect(screen.getByLabelText('Cost model at S = 16')).toBeInTheDocument();
+    const cost = screen.getByLabelText('Cost model at S = 16');
+    // A training run computes in fp64 on the CPU; the KV figure is the cost model's at the dtype it was asked (its default).
+    expect(within(cost).getByText('KV bytes / token (bf16)').nextElementSibling).toHaveTextContent('64 B');
     await waitFor(() => expect(pathPoints()).toBe(1));
     const es = FakeEventSource.instances.find((e) => e.url === '/api/live/runs/r1')!;
     act(() => es.open());

@@ -177,6 +177,7 @@ export function RunPage() {
             variant={run.spec.variant}
             seqLen={run.spec.benchmark?.seqLen ?? run.spec.training?.seqLen ?? 1024}
             dtype={run.spec.benchmark?.dtype && ['bf16', 'fp16', 'fp32', 'fp64'].includes(run.spec.benchmark.dtype) ? run.spec.benchmark.dtype : undefined}
+            kvDtypeInLabel
           />
         </>
       ) : null}
