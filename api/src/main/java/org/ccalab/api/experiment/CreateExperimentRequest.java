@@ -24,12 +24,12 @@ import org.ccalab.common.sweep.SweepRequest;
  * and stored in upper case.
  */
 public record CreateExperimentRequest(
-        @NotBlank @Size(max = 200) String name,
-        @Size(max = 4000) String description,
+        @NotBlank @Size(max = 200, message = "must be 1..200 characters") String name,
+        @Size(max = 4000, message = "must be at most 4000 characters") String description,
         @NotNull @JsonFormat(with = JsonFormat.Feature.ACCEPT_CASE_INSENSITIVE_VALUES) RunKind kind,
         @Min(-1000) @Max(1000) Integer priority,
         @Min(1) @Max(100) Integer maxAttempts,
-        @NotEmpty @Size(max = 1000) List<Object> variants,
+        @NotEmpty @Size(max = 1000, message = "must list at most 1000 variants") List<Object> variants,
         Map<String, Object> grid,
         Map<String, Object> benchmark,
         Map<String, Object> training,

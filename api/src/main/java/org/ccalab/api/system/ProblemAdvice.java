@@ -13,6 +13,8 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.HttpMediaTypeNotSupportedException;
+import org.springframework.web.HttpRequestMethodNotSupportedException;
 import org.springframework.web.bind.MethodArgumentNotValidException;
 import org.springframework.web.bind.MissingServletRequestParameterException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
@@ -188,11 +190,44 @@ public class ProblemAdvice extends ResponseEntityExceptionHandler {
         return pd;
     }
 
+    /**
+     * The detail of a problem with field errors: the one fault, or the count first and then the first fault, so that
+     * the count cannot read as part of a message that ends in a list ({@code "3 faults (each in errors); the first:
+     * variants[0].family: ... expected one of [mha, gqa, ...]"}).
+     */
     static String summary(List<FieldError> errors) {
         if (errors.isEmpty()) return "the request is invalid";
         FieldError first = errors.getFirst();
         String head = first.field() + ": " + first.message();
-        return errors.size() == 1 ? head : head + " (and " + (errors.size() - 1) + " more)";
+        return errors.size() == 1 ? head : errors.size() + " faults (each in errors); the first: " + head;
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHttpMediaTypeNotSupported(HttpMediaTypeNotSupportedException ex, HttpHeaders headers,
+                                                                     HttpStatusCode status, WebRequest request) {
+        MediaType got = ex.getContentType();
+        String detail = "the request body must be " + MediaType.APPLICATION_JSON_VALUE + ", got "
+                + (got == null ? "no Content-Type" : "Content-Type " + got);
+        ResponseEntity<Object> out = problem(ProblemType.UNSUPPORTED_MEDIA_TYPE, detail, List.of());
+        HttpHeaders h = new HttpHeaders();
+        h.putAll(out.getHeaders());
+        h.setAccept(List.of(MediaType.APPLICATION_JSON));
+        return ResponseEntity.status(out.getStatusCode()).headers(h).body(out.getBody());
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHttpRequestMethodNotSupported(HttpRequestMethodNotSupportedException ex,
+                                                                         HttpHeaders headers, HttpStatusCode status,
+                                                                         WebRequest request) {
+        var allowed = ex.getSupportedHttpMethods();
+        String list = allowed == null || allowed.isEmpty() ? "none"
+                : allowed.stream().map(org.springframework.http.HttpMethod::name).sorted().collect(java.util.stream.Collectors.joining(", "));
+        String detail = ex.getMethod() + " is not allowed here; allowed: " + list;
+        ResponseEntity<Object> out = problem(ProblemType.METHOD_NOT_ALLOWED, detail, List.of());
+        HttpHeaders h = new HttpHeaders();
+        h.putAll(out.getHeaders());
+        if (allowed != null && !allowed.isEmpty()) h.setAllow(allowed);
+        return ResponseEntity.status(out.getStatusCode()).headers(h).body(out.getBody());
     }
 
     /** Jackson's path as the request wrote it: {@code variants[1].dModel}. */
