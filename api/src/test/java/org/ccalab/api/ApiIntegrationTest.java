@@ -566,6 +566,26 @@ class ApiIntegrationTest {
         assertThat(rb.get("training").get("finalRatio").isNull()).isTrue();
         assertThat(rb.get("training").get("finalStep").asLong()).isEqualTo(5);
         assertThat(t.get("runs")).hasSize(4);
+        // A loss is better lower: the best value and ratio are the minimum's.
+        assertThat(t.get("direction").asString()).isEqualTo("LOWER_IS_BETTER");
+        assertThat(rb.get("training").get("direction").asString()).isEqualTo("LOWER_IS_BETTER");
+        assertThat(rb.get("training").get("bestValue").asDouble()).isEqualTo(1.0);
+        assertThat(rb.get("training").get("bestRatio").asDouble()).isEqualTo(0.5);
+
+        // An accuracy is better higher: the best value is the maximum, its ratio against the baseline's maximum.
+        for (int s = 0; s <= 2; s++) {
+            fixtures.point(a, "recall/accuracy", s, 0.2 + 0.2 * s);   // max 0.6, final 0.6
+            fixtures.point(b, "recall/accuracy", s, s == 1 ? 0.9 : 0.3); // max 0.9, final 0.3
+        }
+        JsonNode acc = http.get("/api/compare?experiments=" + trainId + "&baseline=" + a + "&metric=recall/accuracy").json();
+        assertThat(acc.get("direction").asString()).isEqualTo("HIGHER_IS_BETTER");
+        JsonNode ab = null;
+        for (JsonNode n : acc.get("runs")) if (n.get("runId").asString().equals(b.toString())) ab = n;
+        assertThat(ab.get("training").get("bestValue").asDouble()).isEqualTo(0.9);
+        assertThat(ab.get("training").get("baselineBestValue").asDouble()).isCloseTo(0.6, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(ab.get("training").get("bestRatio").asDouble()).isCloseTo(1.5, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(ab.get("training").get("maxValue").asDouble()).isEqualTo(0.9);
+        assertThat(ab.get("training").get("minValue").asDouble()).isEqualTo(0.3);
 
         // No baseline named: per kind, the first MHA run in the order listed (not the order stored, where the
         // benchmark gqa run comes first), so the training run b gets its ratio against a, the gqa run against itself.

@@ -40,14 +40,21 @@ class ComparisonService {
 
     record Baseline(String type, UUID id, List<UUID> runIds) {}
 
+    /**
+     * A run's series against the baseline's. {@code minValue}/{@code minRatio} are always the lowest finite values
+     * (the best of a lower-is-better metric, as before directions existed); {@code bestValue}/{@code bestRatio} follow
+     * {@code direction}: the lowest for {@code LOWER_IS_BETTER}, the highest for {@code HIGHER_IS_BETTER}.
+     */
     record TrainingRatio(String metric, Double finalValue, Long finalStep, Double minValue, Double baselineFinalValue,
-                         Double baselineMinValue, Double finalRatio, Double minRatio) {}
+                         Double baselineMinValue, Double finalRatio, Double minRatio, MetricDirection direction,
+                         Double maxValue, Double baselineMaxValue, Double bestValue, Double baselineBestValue,
+                         Double bestRatio) {}
 
     record RunComparison(UUID runId, UUID experimentId, String experimentName, int ordinal, String kind, String family,
                          String status, boolean baseline, JsonNode variant, JsonNode spec, List<Ratios.CellRatio> cells,
                          int unmatchedCells, TrainingRatio training) {}
 
-    record Comparison(Baseline baseline, String metric, List<RunComparison> runs) {}
+    record Comparison(Baseline baseline, String metric, MetricDirection direction, List<RunComparison> runs) {}
 
     Comparison compare(List<UUID> runIds, List<UUID> experimentIds, UUID baselineId, String metric) {
         boolean byExperiment = !experimentIds.isEmpty();
@@ -92,6 +99,7 @@ class ComparisonService {
         ComparisonRepository.LossSummary baselineLoss = baselineRows.stream().map(r -> losses.get(r.id()))
                 .filter(java.util.Objects::nonNull).findFirst().orElse(null);
 
+        MetricDirection direction = MetricDirection.of(metric);
         List<RunComparison> out = new ArrayList<>();
         for (RunRow r : rows) {
             List<CellView> own = cells.getOrDefault(r.id(), List.of());
@@ -104,14 +112,18 @@ class ComparisonService {
                 Double m = loss == null ? null : loss.minValue();
                 Double bf = baselineLoss == null ? null : baselineLoss.finalValue();
                 Double bm = baselineLoss == null ? null : baselineLoss.minValue();
+                Double x = loss == null ? null : loss.maxValue();
+                Double bx = baselineLoss == null ? null : baselineLoss.maxValue();
+                Double best = direction.best(m, x), baselineBest = direction.best(bm, bx);
                 training = new TrainingRatio(metric, f, loss == null ? null : loss.finalStep(), m, bf, bm,
-                        Ratios.ratio(f, bf), Ratios.ratio(m, bm));
+                        Ratios.ratio(f, bf), Ratios.ratio(m, bm), direction, x, bx, best, baselineBest,
+                        Ratios.ratio(best, baselineBest));
             }
             out.add(new RunComparison(r.id(), r.experimentId(), r.experimentName(), r.ordinal(), r.kind(), r.family(),
                     r.status(), baseline.runIds().contains(r.id()), json.readTree(r.variantJson()),
                     json.readTree(r.specJson()), ratios, unmatched, training));
         }
-        return new Comparison(baseline, metric, out);
+        return new Comparison(baseline, metric, direction, out);
     }
 
     private Baseline resolveBaseline(UUID baselineId, List<RunRow> rows, List<UUID> runIds, List<UUID> experimentIds) {

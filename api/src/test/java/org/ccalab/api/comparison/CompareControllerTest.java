@@ -57,7 +57,7 @@ class CompareControllerTest {
     void shouldPassTheMetricAndBaseline() throws Exception {
         UUID a = UUID.randomUUID(), b = UUID.randomUUID();
         org.mockito.Mockito.when(service.compare(any(), any(), any(), any()))
-                .thenReturn(new ComparisonService.Comparison(new ComparisonService.Baseline("run", a, java.util.List.of(a)), "train/loss", java.util.List.of()));
+                .thenReturn(new ComparisonService.Comparison(new ComparisonService.Baseline("run", a, java.util.List.of(a)), "train/loss", MetricDirection.LOWER_IS_BETTER, java.util.List.of()));
         mvc.perform(get("/api/compare").param("runs", a + "," + b + "," + a).param("baseline", a.toString()).param("metric", "train/loss"))
                 .andExpect(status().isOk()).andExpect(jsonPath("$.metric").value("train/loss"));
         org.mockito.Mockito.verify(service).compare(java.util.List.of(a, b), java.util.List.of(), a, "train/loss");
