@@ -295,6 +295,41 @@ describe('ComparePage', () => {
     expect(api.calls.some((c) => c.url === '/api/variants/cost' && (c.body as { dtype?: string }).dtype === 'fp32')).toBe(true);
   });
 
+  it('draws equal losses level on the Pareto plot, and an accuracy as better higher', async () => {
+    const withMetrics = (losses: number[], val: number, acc: number) => {
+      const s = series(losses, val);
+      return { ...s, series: [...s.series.map((x) => (x.name === 'val/loss' ? { ...x, points: [{ step: 3, value: val }] } : x)), { name: 'recall/accuracy', points: [{ step: 3, value: acc }] }] };
+    };
+    const recorded = { metrics: [{ name: 'train/loss' }, { name: 'val/loss' }, { name: 'recall/accuracy' }] };
+    setup(
+      {
+        'GET /api/runs/t-mha': { body: run('t-mha', mha, 'TRAINING', recorded) },
+        'GET /api/runs/t-gqa': { body: run('t-gqa', gqa, 'TRAINING', recorded) },
+        // Equal to four digits: a difference of 6e-5 is noise, not a ranking.
+        'GET /api/runs/t-mha/metrics': { body: withMetrics([5, 4.9, 4.86], 4.85872, 0.9) },
+        'GET /api/runs/t-gqa/metrics': { body: withMetrics([5, 4.9, 4.86], 4.85878, 0.5) },
+      },
+      ['t-mha', 't-gqa'],
+    );
+    const { unmount } = renderAt('/compare?runs=t-mha,t-gqa');
+    const chart = await screen.findByTestId('chart-Pareto: cache + state bytes per token vs validation loss');
+    await waitFor(() => expect(chart.querySelectorAll('circle')).toHaveLength(2));
+    const cys = [...chart.querySelectorAll('circle')].map((c) => Number(c.getAttribute('cy')));
+    expect(Math.abs(cys[0] - cys[1])).toBeLessThan(2);
+    expect(chart).toHaveTextContent('lower ↓ is better');
+    unmount();
+
+    // recall/accuracy: MHA's 0.9 at 128 B beats GQA's 0.5 at 64 B on quality, GQA it on cost: both on the frontier,
+    // and MHA drawn above GQA.
+    renderAt('/compare?runs=t-mha,t-gqa&metric=recall/accuracy');
+    const acc = await screen.findByTestId('chart-Pareto: cache + state bytes per token vs recall/accuracy');
+    await waitFor(() => expect(acc.querySelectorAll('circle')).toHaveLength(2));
+    expect(acc).toHaveTextContent('recall/accuracy (max, mean over seeds), higher ↑ is better');
+    expect(screen.getAllByText(/— on the frontier/)).toHaveLength(2);
+    const byLabel = (p: string) => Number([...acc.querySelectorAll('circle')].find((c) => c.querySelector('title')!.textContent!.startsWith(p))!.getAttribute('cy'));
+    expect(byLabel('MHA')).toBeLessThan(byLabel('GQA'));
+  });
+
   it('says what to do when nothing is chosen', async () => {
     setup();
     renderAt('/compare');

@@ -16,7 +16,7 @@ import { ApiError } from '../../shared/api/http';
 import { defaultBaseline } from './baseline';
 import { diffConfigs } from './configDiff';
 import { downloadCsv, toCsv } from './csv';
-import { modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
+import { higherIsBetter, minSpanDomain, modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
 import { parseCompare, serializeCompare, type CompareState } from './permalink';
 import { cellRatios, seqLenSeries, trainingRatios, type TrainingSummary } from './ratios';
 import { aggregateCurves } from './aggregate';
@@ -37,6 +37,8 @@ function summarize(r: ComparedRun, series: Record<string, MetricPoint[]> | undef
 /** Table rows and columns drawn before asking: a 1000-run sweep has thousands of cells. */
 const RATIO_ROWS = 500;
 const DIFF_COLUMNS = 40;
+/** The Pareto's quality axis spans at least this share of its values: equal runs are drawn level, not spread by noise. */
+const PARETO_MIN_SPAN = 0.04;
 
 function ratioText(v: number | undefined): string {
   return v === undefined ? '—' : `${v.toFixed(2)}×`;
@@ -79,12 +81,18 @@ export function ComparePage() {
   const variantColors = new Map<string, string>();
   for (const r of runs) if (!variantColors.has(r.variantKey)) variantColors.set(r.variantKey, colorFor(variantColors.size));
 
-  // Pareto: one point per variant, its seeds averaged; x from the exact cost model.
+  // Pareto: one point per variant, its seeds averaged; x from the exact cost model. Its quality axis is the chosen
+  // metric at its best (a loss's minimum, an accuracy's maximum); for the default train/loss, the validation loss
+  // (else the final train loss), as a measure of quality rather than of fit.
+  const paretoMetric = state.metric === 'train/loss' ? 'val/loss' : state.metric;
+  const paretoHigher = higherIsBetter(paretoMetric);
   const pareto = useMemo(() => {
     const byVariant = new Map<string, { label: string; x?: number; ys: number[] }>();
     for (const r of training) {
       const s = summaries.find((x) => x.runId === r.run.id);
-      const y = s?.minValLoss ?? s?.finalTrainLoss;
+      const values = (series.data?.[r.run.id]?.[paretoMetric] ?? []).map((p) => p.value).filter(Number.isFinite);
+      const best = values.length === 0 ? undefined : paretoHigher ? Math.max(...values) : Math.min(...values);
+      const y = best ?? (paretoMetric === 'val/loss' ? s?.finalTrainLoss : undefined);
       const nLayers = r.run.spec?.training?.nLayers ?? 2; // TrainingSpec's default
       const x = modelCostPerLayer(state.pareto, r.cost, swaLayers(r.run.spec?.variant, nLayers), nLayers, r.swaCost);
       const e = byVariant.get(r.variantKey) ?? { label: r.label, x, ys: [] };
@@ -94,11 +102,11 @@ export function ComparePage() {
     const points = [...byVariant.entries()]
       .filter(([, e]) => e.x !== undefined && e.ys.length > 0)
       .map(([key, e]) => ({ key, label: e.label, x: e.x!, y: e.ys.reduce((a, b) => a + b, 0) / e.ys.length, color: variantColors.get(key) ?? '#000' }));
-    const frontier = paretoFrontier(points);
+    const frontier = paretoFrontier(points, paretoHigher);
     const on = new Set(frontier.map((p) => p.key));
-    return { points: points.map((p) => ({ ...p, onFrontier: on.has(p.key) })), frontier };
+    return { points: points.map((p) => ({ ...p, onFrontier: on.has(p.key) })), frontier, yDomain: minSpanDomain(points.map((p) => p.y), PARETO_MIN_SPAN) };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [data.data, series.data, state.pareto]);
+  }, [data.data, series.data, state.pareto, paretoMetric]);
 
   // Curves: one per run, or with seeds averaged one per variant (its seeds' range shaded).
   const curveSeries = (() => {
@@ -416,10 +424,11 @@ export function ComparePage() {
               </button>
               <h3>Cost against quality</h3>
               <ScatterChart
-                title={`Pareto: ${state.pareto === 'kv' ? 'cache + state bytes per token' : 'prefill FLOPs'} vs validation loss`}
+                title={`Pareto: ${state.pareto === 'kv' ? 'cache + state bytes per token' : 'prefill FLOPs'} vs ${paretoMetric === 'val/loss' ? 'validation loss' : paretoMetric}`}
                 xLabel={state.pareto === 'kv' ? 'KV cache + state bytes per token, mean over the layers' : 'prefill FLOPs, mean over the layers'}
-                yLabel="val loss (min, mean over seeds)"
+                yLabel={`${paretoMetric} (${paretoHigher ? 'max' : 'min'}, mean over seeds), ${paretoHigher ? 'higher ↑' : 'lower ↓'} is better`}
                 xLog
+                yDomain={pareto.yDomain}
                 width={900}
                 height={360}
                 points={pareto.points}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryPerToken, modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
+import { higherIsBetter, memoryPerToken, minSpanDomain, modelCostPerLayer, paretoFrontier, swaLayers } from './pareto';
 
 describe('paretoFrontier', () => {
   it('keeps exactly the points no other point beats on both axes', () => {
@@ -71,5 +71,32 @@ describe('modelCostPerLayer', () => {
     expect(modelCostPerLayer('flops', ovqLayer, swaLayers({ family: 'ovq', ovq: { swaWindow: 0 } }, 2), 2)).toBe(11_300_000);
     expect(modelCostPerLayer('kv', ovqLayer, swaLayers(hybrid, 2), 2, undefined)).toBeUndefined();
     expect(modelCostPerLayer('kv', undefined, swaLayers({ family: 'mha' }, 2), 2)).toBeUndefined();
+  });
+});
+
+describe('metric direction and the quality axis', () => {
+  it('takes an accuracy as better higher, a loss lower, and a declared direction over the name', () => {
+    expect(higherIsBetter('recall/accuracy')).toBe(true);
+    expect(higherIsBetter('val/loss')).toBe(false);
+    expect(higherIsBetter('val/loss', 'higher')).toBe(true);
+    expect(higherIsBetter('recall/accuracy', 'lower')).toBe(false);
+  });
+
+  it('keeps on the frontier the points no other beats when higher is better', () => {
+    const pts = [
+      { key: 'cheap-bad', x: 1, y: 0.5 },
+      { key: 'cheap-worse', x: 1, y: 0.4 },
+      { key: 'dear-good', x: 4, y: 0.9 },
+      { key: 'dear-dominated', x: 8, y: 0.8 },
+    ];
+    expect(paretoFrontier(pts, true).map((p) => p.key)).toEqual(['cheap-bad', 'dear-good']);
+  });
+
+  it('widens a span of last-digit noise to a share of the value, and leaves a wide one alone', () => {
+    const [lo, hi] = minSpanDomain([4.85872, 4.85878], 0.04)!;
+    expect(hi - lo).toBeCloseTo(4.85875 * 0.04, 6);
+    expect((lo + hi) / 2).toBeCloseTo(4.85875, 6);
+    expect(minSpanDomain([2, 3], 0.04)).toEqual([2, 3]);
+    expect(minSpanDomain([], 0.04)).toBeUndefined();
   });
 });

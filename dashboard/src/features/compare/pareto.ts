@@ -1,5 +1,5 @@
 // The Pareto frontier of cost (memory per token, or FLOPs) against validation loss: the variants no other
-// variant beats on both. Lower is better on both axes.
+// variant beats on both. Lower cost is better; the quality axis is better lower (a loss) or higher (an accuracy).
 
 /**
  * Memory per token at the run's sequence length S: the cache each token adds plus the fixed state spread over S.
@@ -62,17 +62,46 @@ export interface ParetoInput {
   y: number;
 }
 
-/** The frontier sorted by x; a point is on it when no other point has x <= and y <= with one strictly less. */
-export function paretoFrontier<T extends ParetoInput>(points: T[]): T[] {
+/**
+ * The frontier sorted by x; a point is on it when no other point has x <= and a y as good or better with one
+ * strictly better. y is better lower (a loss), or higher with `higherIsBetter` (an accuracy).
+ */
+export function paretoFrontier<T extends ParetoInput>(points: T[], higherIsBetter = false): T[] {
+  const sign = higherIsBetter ? -1 : 1;
   const finite = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-  const sorted = [...finite].sort((a, b) => a.x - b.x || a.y - b.y);
+  const sorted = [...finite].sort((a, b) => a.x - b.x || sign * (a.y - b.y));
   const frontier: T[] = [];
   let best = Infinity;
   for (const p of sorted) {
-    if (p.y < best) {
+    if (sign * p.y < best) {
       frontier.push(p);
-      best = p.y;
+      best = sign * p.y;
     }
   }
   return frontier;
+}
+
+/**
+ * Which way a metric improves: the direction the api declares for it ('higher'/'max' or 'lower'/'min'), else by
+ * its name: an accuracy (recall/accuracy) is better higher, a loss and anything else lower.
+ */
+export function higherIsBetter(metric: string, declared?: string | null): boolean {
+  const d = declared?.toLowerCase();
+  if (d === 'higher' || d === 'max' || d === 'maximize' || d === 'higher_is_better') return true;
+  if (d === 'lower' || d === 'min' || d === 'minimize' || d === 'lower_is_better') return false;
+  return /accuracy/i.test(metric);
+}
+
+/**
+ * A value axis that spans at least `minRelSpan` of its values' magnitude, centred on them: runs equal to five
+ * digits are drawn level instead of spread over the whole height by their last-digit noise.
+ */
+export function minSpanDomain(values: number[], minRelSpan: number): [number, number] | undefined {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return undefined;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const mid = (lo + hi) / 2;
+  const span = Math.max(hi - lo, Math.abs(mid) * minRelSpan, Number.EPSILON);
+  return hi - lo >= span ? [lo, hi] : [mid - span / 2, mid + span / 2];
 }

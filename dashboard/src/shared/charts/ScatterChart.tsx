@@ -17,13 +17,15 @@ export interface ScatterChartProps {
   xLabel: string;
   yLabel: string;
   xLog?: boolean;
+  /** The y axis's extent when given (e.g. widened to a minimum span); else the points' own. */
+  yDomain?: [number, number];
   width?: number;
   height?: number;
 }
 
 const M = { top: 12, right: 16, bottom: 40, left: 60 };
 
-export function ScatterChart({ title, points, frontier = [], xLabel, yLabel, xLog, width = 640, height = 300 }: ScatterChartProps) {
+export function ScatterChart({ title, points, frontier = [], xLabel, yLabel, xLog, yDomain, width = 640, height = 300 }: ScatterChartProps) {
   const usable = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!xLog || p.x > 0));
   if (usable.length === 0) {
     return (
@@ -36,7 +38,7 @@ export function ScatterChart({ title, points, frontier = [], xLabel, yLabel, xLo
   const innerW = width - M.left - M.right;
   const innerH = height - M.top - M.bottom;
   const x = xLog ? logScale(extent(usable.map((p) => p.x)), [0, innerW]) : linearScale(extent(usable.map((p) => p.x)), [0, innerW]);
-  const y = linearScale(extent(usable.map((p) => p.y)), [innerH, 0]);
+  const y = linearScale(yDomain ?? extent(usable.map((p) => p.y)), [innerH, 0]);
   const xLabels = tickLabels(x.ticks);
   const yLabels = tickLabels(y.ticks);
   const path = frontier.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
