@@ -330,6 +330,22 @@ describe('ComparePage', () => {
     expect(byLabel('MHA')).toBeLessThan(byLabel('GQA'));
   });
 
+  it('leaves out of the config differences the rows empty for every run (the other kind\'s section when kinds mix)', async () => {
+    const t = run('t-mha', mha, 'TRAINING');
+    const b = run('b-gqa', gqa, 'BENCHMARK');
+    setup({
+      'GET /api/runs/t-mha': { body: { ...t, spec: { ...t.spec, benchmark: null } } },
+      'GET /api/runs/b-gqa': { body: { ...b, spec: { ...b.spec, training: null } } },
+    });
+    renderAt('/compare?runs=t-mha,b-gqa');
+    const diff = await screen.findByTestId('config-diff');
+    const rows = within(diff).getAllByRole('rowheader').map((h) => h.textContent);
+    expect(rows).toContain('benchmark.seqLen');
+    expect(rows).toContain('training.steps');
+    expect(rows).not.toContain('benchmark');
+    expect(rows).not.toContain('training');
+  });
+
   it('says what to do when nothing is chosen', async () => {
     setup();
     renderAt('/compare');

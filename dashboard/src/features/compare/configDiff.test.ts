@@ -19,4 +19,14 @@ describe('diffConfigs', () => {
       { id: 'b', config: structuredClone(c) },
     ]).keys).toEqual([]);
   });
+
+  it('leaves out the keys empty for every run, as the other kind\'s section when kinds mix', () => {
+    const d = diffConfigs([
+      { id: 't', config: { kind: 'TRAINING', variant: { family: 'mha' }, training: { steps: 3 }, benchmark: null } },
+      { id: 'b', config: { kind: 'BENCHMARK', variant: { family: 'mha' }, benchmark: { seqLen: 32 }, training: null } },
+    ]);
+    expect(d.keys).toEqual(['benchmark.seqLen', 'kind', 'training.steps']);
+    expect(d.values.t['benchmark.seqLen']).toBe('—');
+    expect(d.values.b['training.steps']).toBe('—');
+  });
 });
