@@ -346,6 +346,26 @@ describe('ComparePage', () => {
     expect(rows).not.toContain('training');
   });
 
+  it('takes the direction GET /api/compare declares for a metric over the name rule', async () => {
+    setup({
+      'GET /api/compare': {
+        body: {
+          baseline: { type: 'experiment', id: 'exp', runIds: [] },
+          metric: 'val/loss',
+          // Not what the api says of a loss: declared here only to see that the page follows the declaration.
+          direction: 'HIGHER_IS_BETTER',
+          runs: [
+            { runId: 't-mha', experimentId: 'exp', ordinal: 0, kind: 'TRAINING', family: 'mha', status: 'SUCCEEDED', variant: mha, spec: run('t-mha', mha, 'TRAINING').spec },
+            { runId: 't-gqa', experimentId: 'exp', ordinal: 1, kind: 'TRAINING', family: 'gqa', status: 'SUCCEEDED', variant: gqa, spec: run('t-gqa', gqa, 'TRAINING').spec },
+          ],
+        },
+      },
+    });
+    renderAt('/compare?experiments=exp');
+    const chart = await screen.findByTestId('chart-Pareto: cache + state bytes per token vs validation loss');
+    expect(chart).toHaveTextContent('val/loss (max, mean over seeds), higher ↑ is better');
+  });
+
   it('says what to do when nothing is chosen', async () => {
     setup();
     renderAt('/compare');

@@ -85,7 +85,7 @@ export function ComparePage() {
   // metric at its best (a loss's minimum, an accuracy's maximum); for the default train/loss, the validation loss
   // (else the final train loss), as a measure of quality rather than of fit.
   const paretoMetric = state.metric === 'train/loss' ? 'val/loss' : state.metric;
-  const paretoHigher = higherIsBetter(paretoMetric);
+  const paretoHigher = higherIsBetter(paretoMetric, data.data?.directions?.[paretoMetric]);
   const pareto = useMemo(() => {
     const byVariant = new Map<string, { label: string; x?: number; ys: number[] }>();
     for (const r of training) {

@@ -59,6 +59,8 @@ export interface CompareData {
   runs: ComparedRun[];
   truncated: number;
   metricNames: string[];
+  /** Directions GET /api/compare declared, by metric (HIGHER_IS_BETTER / LOWER_IS_BETTER). */
+  directions: Record<string, string>;
   /** Named runs the api refused (unknown, malformed id): the rest is compared without them. */
   failed: { id: string; message: string }[];
 }
@@ -77,6 +79,8 @@ export function problemText(e: unknown): string {
 }
 
 interface ServerComparison {
+  metric?: string;
+  direction?: string;
   runs: {
     runId: string;
     experimentId?: string;
@@ -99,10 +103,15 @@ interface ServerComparison {
  * the experiment matches its own key, so GET /api/compare returns them all (p50 and TFLOP/s, which is
  * what the view draws). Undefined when the api cannot (no such endpoint, or too many runs).
  */
-async function experimentInBulk(experimentId: string, signal?: AbortSignal): Promise<{ run: RunDetail; cells: BenchmarkCell[] }[] | undefined> {
+async function experimentInBulk(
+  experimentId: string,
+  signal?: AbortSignal,
+  directions?: Record<string, string>,
+): Promise<{ run: RunDetail; cells: BenchmarkCell[] }[] | undefined> {
   try {
     const body = await http.get<ServerComparison>(withQuery(endpoints.compare, { experiments: experimentId, baseline: experimentId }), signal);
     if (!body || !Array.isArray(body.runs)) return undefined;
+    if (directions && typeof body.metric === 'string' && typeof body.direction === 'string') directions[body.metric] = body.direction;
     return body.runs.map((r) => ({
       run: toRun<RunDetail>({ id: r.runId, experimentId: r.experimentId, experimentName: r.experimentName, ordinal: r.ordinal, kind: r.kind, family: r.family, status: r.status, variant: r.variant, spec: r.spec, metricNames: r.metricNames, metrics: r.metrics }),
       cells: (r.cells ?? []).map((c) => ({ ...c })),
@@ -121,8 +130,9 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
   const bulkCells = new Map<string, BenchmarkCell[]>();
   const listed: RunDetail[] = [];
   let cap = MAX_COMPARE_RUNS;
+  const directions: Record<string, string> = {};
   for (const exp of experimentIds) {
-    const bulk = await experimentInBulk(exp, signal);
+    const bulk = await experimentInBulk(exp, signal, directions);
     if (bulk) {
       cap = MAX_BULK_RUNS;
       for (const b of bulk) {
@@ -229,6 +239,7 @@ export async function loadCompare(runIds: string[], experimentIds: string[], sig
     })),
     truncated: unique.length - chosen.length,
     metricNames,
+    directions,
     failed: failed.sort((a, b) => chosen.indexOf(a.id) - chosen.indexOf(b.id)),
   };
 }

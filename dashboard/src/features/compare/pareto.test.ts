@@ -80,6 +80,12 @@ describe('metric direction and the quality axis', () => {
     expect(higherIsBetter('val/loss')).toBe(false);
     expect(higherIsBetter('val/loss', 'higher')).toBe(true);
     expect(higherIsBetter('recall/accuracy', 'lower')).toBe(false);
+    // The api's names (GET /api/compare's direction) and its name rule.
+    expect(higherIsBetter('val/loss', 'HIGHER_IS_BETTER')).toBe(true);
+    expect(higherIsBetter('eval/acc', 'LOWER_IS_BETTER')).toBe(false);
+    expect(higherIsBetter('throughput/tokens_per_s')).toBe(true);
+    expect(higherIsBetter('eval/acc')).toBe(true);
+    expect(higherIsBetter('train/accum_steps')).toBe(false);
   });
 
   it('keeps on the frontier the points no other beats when higher is better', () => {

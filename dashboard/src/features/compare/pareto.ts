@@ -81,15 +81,20 @@ export function paretoFrontier<T extends ParetoInput>(points: T[], higherIsBette
   return frontier;
 }
 
+/** The api's rule (MetricDirection): a word of the name that marks a higher-is-better series. */
+const HIGHER_WORD = /(^|[/_.@ -])(accuracy|acc|tokens_per_s|throughput|tflops|top1|top5|f1|auc)($|[/_.@ -])/;
+
 /**
- * Which way a metric improves: the direction the api declares for it ('higher'/'max' or 'lower'/'min'), else by
- * its name: an accuracy (recall/accuracy) is better higher, a loss and anything else lower.
+ * Which way a metric improves: the direction the api declares for it (GET /api/compare's `direction`,
+ * HIGHER_IS_BETTER / LOWER_IS_BETTER), else by its name as the api judges it: accuracy- and throughput-like series
+ * (recall/accuracy, tokens_per_s, TFLOP/s) are better higher, losses and anything else lower.
  */
 export function higherIsBetter(metric: string, declared?: string | null): boolean {
   const d = declared?.toLowerCase();
   if (d === 'higher' || d === 'max' || d === 'maximize' || d === 'higher_is_better') return true;
   if (d === 'lower' || d === 'min' || d === 'minimize' || d === 'lower_is_better') return false;
-  return /accuracy/i.test(metric);
+  const name = metric.toLowerCase();
+  return HIGHER_WORD.test(name) || name.includes('accuracy') || name.includes('tokens/s');
 }
 
 /**
