@@ -5,10 +5,16 @@
 # Mode `det` (session 9, the D = 256 deterministic backward): the Python float64 / bit-identity checks and timings of
 # every _det kernel (bench/check_deterministic_bwd.py), the plain D = 256 wgmma backward's float64 checks and timing
 # (bench/check_wgmma_bwd.py, its codegen moved), then the Java `gpu` tests.
-# Build first (here): bench/make-bundle.sh. Usage on the device: bench/device-run-s9.sh [final|det]
+# Mode `decode`: the Java `gpu` tests only (after the D = 256 tensor-core decode).
+# Build first (here): bench/make-bundle.sh. Usage on the device: bench/device-run-s9.sh [final|det|decode]
 set -uo pipefail
 mode=${1:-final}
 source bench/device-env.sh
+if [ "$mode" = decode ]; then  # calls 13-15: the D = 256 tensor-core decode from Java
+  echo "== java gpu tests"
+  gpu_tests 330
+  exit 0
+fi
 if [ "$mode" = det ]; then
   echo "== python: deterministic backward, D 64 / 128 / 256"
   timeout 200 python3 bench/check_deterministic_bwd.py --fatbin .bundle/ccalab.fatbin --out "$out" > "$out/det.txt" 2>&1

@@ -108,6 +108,7 @@ DEC_D(128, 1, mma, true) DEC_D(128, 2, mma, true) DEC_D(128, 4, mma, true) DEC_D
 DEC_D(64, 1, epoch, false) DEC_D(64, 2, epoch, false) DEC_D(64, 4, epoch, false) DEC_D(64, 8, epoch, false)
 DEC_D(64, 1, mma, true) DEC_D(64, 2, mma, true) DEC_D(64, 4, mma, true) DEC_D(64, 8, mma, true)
 DEC_D(256, 1, epoch, false) DEC_D(256, 2, epoch, false) DEC_D(256, 4, epoch, false) DEC_D(256, 8, epoch, false)
+DEC_D(256, 2, mma, true) DEC_D(256, 4, mma, true) DEC_D(256, 8, mma, true)
 // (call 2 also had SPIN with NST = 3 / 4 stages, decode_hd128_g<G>_spin_s<NST>: no gain, dropped)
 
 // PDL probe (call 2): does a programmatic dependent start before its primary ends (eager and in a graph)?

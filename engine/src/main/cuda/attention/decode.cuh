@@ -187,10 +187,13 @@ constexpr int UNROLL = 4;  // passes of RPB keys per tile: one online-softmax re
 // Keys per tile: (32 / (D / 8)) rows per warp pass x NW warps x UNROLL passes (= 1024 NW / D).
 template <int D, int NW> __host__ __device__ constexpr int tile_keys() { return (256 / D) * NW * UNROLL; }
 // Where the shipped v3 / SPIN instances take decode_kernel's tensor-core path (MMA): 2-8 query heads per KV head
-// (one m16 row block), D <= 128. Session 9 (docs/perf-log.md): batch 1, L2-cold, D = 128 16k 16q/4kv 18.5 -> 17.0
+// (one m16 row block), every D (D = 256 with two warps per 8 keys, mma_halves). Session 9 (docs/perf-log.md): batch 1, L2-cold, D = 128 16k 16q/4kv 18.5 -> 17.0
 // us, 8q/2kv 12.7 -> 11.4, 64k -2.3 to -3.5 us; D = 64 -1.1 to -2.7 us; G = 1 on it ran the same as without
 // (15 of its 16 rows idle), so G = 1 keeps the CUDA-core loop.
-template <int D, int G> __host__ __device__ constexpr bool tensor_cores() { return G >= 2 && G <= 8 && D <= 128; }
+template <int D, int G> __host__ __device__ constexpr bool tensor_cores() { return G >= 2 && G <= 8; }
+// The tensor-core path's warps per key group: at D = 256 a tile's 32 keys are 4 per warp, less than one n8 block, so
+// two warps share 8 keys and each accumulates half of O's columns (the block merge then has NW / 2 partial states).
+template <int D, int NW> __host__ __device__ constexpr int mma_halves() { return tile_keys<D, NW>() / NW < 8 ? 2 : 1; }
 constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
 __host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
 // Dynamic shared memory of a launch (CudaKernels.decodeSmem): the ring (K and V tiles), which the block's merge
@@ -323,9 +326,10 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         // Tensor-core path (session 9): per warp and tile, S [16, KPW] = Q K^T on m16n8k16 with the G heads as the
         // rows (zero above G), then O [16, D] += P V on m16n8k8 with P taken from S's accumulators (FA2's register
         // reuse). The ring is XOR-swizzled (chunk c of key row r at c ^ (r & 7)) so that ldmatrix reads conflict-free.
-        static_assert(G <= 8 && D <= 128, "the tensor-core decode: up to 8 heads per group (rows r0 < 8 of one m16 "
+        static_assert(G <= 8, "the tensor-core decode: up to 8 heads per group (rows r0 < 8 of one m16 "
                       "block), D <= 128 (a warp takes TK / NW = 1024 / D keys of a tile: at least one n8 block)");
-        constexpr int KPW = TK / NW, NB = KPW / 8, KS = D / 16, DB = D / 8;
+        constexpr int HALVES = mma_halves<D, NW>(), KPW = TK * HALVES / NW, NB = KPW / 8, KS = D / 16, DB = D / 8 / HALVES;
+        const int kw = warp % (NW / HALVES), j0 = (warp / (NW / HALVES)) * DB;  // key group; first n8 block of O
         static_assert(KPW % 8 == 0 && KS % 2 == 0 && DB % 4 == 0, "warp tile");
         const int r0 = lane >> 2, c2 = (lane & 3) * 2;
         uint32_t qa[KS][2];  // the A fragment's rows r0 (< 8) at k c2 and c2 + 8; rows r0 + 8 are zero
@@ -351,12 +355,12 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             if (it == 0) DTRACE(1);
             const __nv_bfloat16* ks = ring + (it % NST) * 2 * TK * D;
             const __nv_bfloat16* vs = ks + TK * D;
-            const int base = start + it * TK + warp * KPW;
+            const int base = start + it * TK + kw * KPW;
             float sc[NB][4];
 #pragma unroll
             for (int nb = 0; nb < NB; nb++) {
                 sc[nb][0] = sc[nb][1] = sc[nb][2] = sc[nb][3] = 0.f;
-                const int kr = warp * KPW + nb * 8 + (lane & 7);
+                const int kr = kw * KPW + nb * 8 + (lane & 7);
 #pragma unroll
                 for (int kk = 0; kk < KS; kk += 2) {
                     uint32_t b0, b1, b2, b3;
@@ -392,11 +396,11 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
 #pragma unroll
             for (int nb = 0; nb < NB; nb++) {
                 const uint32_t pa[2] = {pack_bf16(sc[nb][0], sc[nb][1]), 0u};
-                const int vr = warp * KPW + nb * 8 + (lane & 7);
+                const int vr = kw * KPW + nb * 8 + (lane & 7);
 #pragma unroll
                 for (int j = 0; j < DB; j += 4) {
                     uint32_t v0, v1, v2, v3;
-                    ldmatrix_x4_trans(v0, v1, v2, v3, smem_u32(vs + vr * D + (((j + (lane >> 3)) ^ (vr & 7)) * 8)));
+                    ldmatrix_x4_trans(v0, v1, v2, v3, smem_u32(vs + vr * D + (((j0 + j + (lane >> 3)) ^ (vr & 7)) * 8)));
                     mma_bf16_1688(o[j], pa, v0);
                     mma_bf16_1688(o[j + 1], pa, v1);
                     mma_bf16_1688(o[j + 2], pa, v2);
@@ -412,8 +416,9 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         if (r0 < G) {
 #pragma unroll
             for (int j = 0; j < DB; j++)
-                *reinterpret_cast<float2*>(sAcc + (warp * G + r0) * D + j * 8 + c2) = make_float2(o[j][0], o[j][1]);
-            if ((lane & 3) == 0) { sM[warp * G + r0] = mr; sL[warp * G + r0] = lr; }
+                *reinterpret_cast<float2*>(sAcc + (kw * G + r0) * D + (j0 + j) * 8 + c2) = make_float2(o[j][0], o[j][1]);
+            // both halves of a key group computed the same m and l: the first writes them
+            if ((lane & 3) == 0 && j0 == 0) { sM[kw * G + r0] = mr; sL[kw * G + r0] = lr; }
         }
     } else {
         // q while the first tiles are in flight.
@@ -531,14 +536,15 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     float* sResL = sResM + G;       // [G]
     const int nParts = nSplit / CL, part = split / CL;  // partials written to partO / partML
     (void)part;  // read by the cluster merge only
+    constexpr int NSLOTS = MMA ? NW / mma_halves<D, NW>() : NW;  // per-warp (or per-key-group) partial states
     for (int idx = tid; idx < G * D; idx += NT) {
         const int g = idx / D, d = idx % D;
         float mx = -INFINITY;
 #pragma unroll
-        for (int w = 0; w < NW; w++) mx = fmaxf(mx, sM[w * G + g]);
+        for (int w = 0; w < NSLOTS; w++) mx = fmaxf(mx, sM[w * G + g]);
         float a = 0.f, ls = 0.f;
 #pragma unroll
-        for (int w = 0; w < NW; w++) {
+        for (int w = 0; w < NSLOTS; w++) {
             const float c = mx == -INFINITY ? 0.f : exp2f(sM[w * G + g] - mx);
             a += sAcc[(w * G + g) * D + d] * c;
             ls += sL[w * G + g] * c;
