@@ -297,10 +297,10 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
         const int G = Hq / Hkv;
         const bool ordered = DET && G > 1;  // the G query heads of a group add into this K / V block in head order
         int* semKV = ordered ? dkv_sem(sem, gridDim.z, b, Hq, Hkv, hk, T, xb, wg) : nullptr;
+        const bool leader = (tid & 127) == 0;
         if (ordered) {
-            if ((tid & 127) == 0)
-                while (ld_acquire_gpu(semKV) != h % G) {}
-            wg_sync(wg);
+            if (wg == 0) wgbwd::ordered_begin<2, 128>(semKV, h % G, leader);
+            else wgbwd::ordered_begin<3, 128>(semKV, h % G, leader);
         }
         add_rows<KN>(dK + (long)b * T * kStride + (long)hk * DQK + k0 * 64, dk, kStride, kA, kB, cq, T, scale);
         if constexpr (VN > 0) {
@@ -309,11 +309,8 @@ __device__ __forceinline__ void flash_bwd_wgmma_wide_kernel(float* __restrict__ 
             add_rows<VA>(dV + (long)b * T * vStride + (long)hk * DV + v0 * 64, dv, vStride, kA, kB, cq, T, 1.f);
         }
         if (ordered) {
-            wg_sync(wg);
-            if ((tid & 127) == 0) {
-                __threadfence();
-                st_release_gpu(semKV, h % G + 1);
-            }
+            if (wg == 0) wgbwd::ordered_end<2, 128>(semKV, h % G, leader);
+            else wgbwd::ordered_end<3, 128>(semKV, h % G, leader);
         }
     };
     using S0 = Split<DQK, DV, 0>;
