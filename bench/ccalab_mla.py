@@ -21,8 +21,13 @@ BWD_WGMMA_DET_SMEM = 157696  # the "_det" twin, dQ unstaged: Layout<192, 128>::S
 FWD_BN = {(192, 128): 128, (96, 64): 64}  # (DQK, DV) -> keys per K/V tile of the default instance
 FWD_VARIANTS = {((192, 128), 128): "", ((96, 64), 64): "", ((192, 128), 64): "_n64"}  # -> kernel name suffix
 DECODE_THREADS, DECODE_WARPS, DECODE_HEADS_PER_BLOCK = 256, 8, 16
-DECODE_BN = {512: 64, 448: 64, 960: 32}  # latent width R -> default cache rows per tile (all instances DR = 64)
-DECODE_VARIANTS = {(512, 64): "", (512, 32): "_n32", (448, 64): "", (448, 32): "_n32", (960, 32): ""}  # -> suffix
+# The ring split kernel (attention/mla_decode_ring.cuh, session 10): latent widths with an instance, its tile rows and
+# ring stages, and the least splits per head group for which its fused merge (_spin) beats split + combine.
+DECODE_RING, RING_BN, RING_STAGES, SPIN_MIN_SPLITS = (512, 448), 32, 3, 96
+DECODE_BN = {512: "ring", 448: "ring", 960: 32}  # latent width R -> the default kernel (all instances DR = 64)
+# the session-2 split kernel: (R, cache rows per tile) -> name suffix; the lab fatbins add (512, 64) and (448, 64): ""
+DECODE_VARIANTS = {(512, 32): "_n32", (448, 32): "_n32", (960, 32): "", (512, 64): "", (448, 64): ""}
+DECODE_LAB_ONLY = {(512, 64), (448, 64)}  # not in the shipped fatbin
 SMEM_PER_SM = 228 * 1024  # H100 shared memory per SM (when torch does not say); each block also reserves 1 KB
 DECODE_DR = 64
 COMBINE_GROUPS = 8  # mla_decode::CGROUPS: thread rows of the combine kernel, each over every 8th split
@@ -34,10 +39,17 @@ def fwd_smem(dqk, dv, bn):
 
 
 def decode_smem(r, dr, bn):
-    """mla_decode::smem_bytes: Q rows + 2 cache tiles (bf16, rows padded) + the S tile(s) in fp32."""
+    """mla_decode::smem_bytes (bn: cache rows per tile) or mla_ring::smem_bytes<R, DR, 3> (bn "ring")."""
     dk = r + dr
+    if bn == "ring":  # Qa rows + the ring (bf16, rows padded) + S halves (fp32) + P (bf16) + the rows' rescales
+        return (DECODE_HEADS_PER_BLOCK * (dk + 8) + RING_STAGES * RING_BN * (dk + 8)) * 2 + \
+            2 * DECODE_HEADS_PER_BLOCK * (RING_BN + 4) * 4 + DECODE_HEADS_PER_BLOCK * (RING_BN + 8) * 2 + 16 * 4
     return (DECODE_HEADS_PER_BLOCK * (dk + 8) + 2 * bn * (dk + 8)) * 2 + \
         (DECODE_WARPS * 8 // bn) * DECODE_HEADS_PER_BLOCK * (bn + 4) * 4
+
+
+def decode_name(r, dr, bn):
+    return f"mla_decode_ring_r{r}_rope{dr}" if bn == "ring" else f"mla_decode_r{r}_rope{dr}{DECODE_VARIANTS[(r, bn)]}"
 
 
 class MlaKernels:
@@ -109,27 +121,36 @@ class MlaKernels:
 
     def decode_splits(self, B, H, L, bn, r=512):
         """(number of splits, rows per split): as many splits as fill the SMs in one wave at the blocks per SM that
-        the kernel's shared memory allows (1 at BN=64, 2 at BN=32 with R <= 512), chunks a multiple of BN."""
+        the kernel's shared memory allows (the ring: 1; BN=64: 1; BN=32 with R <= 512: 2), chunks whole tiles."""
         per_sm = max(1, self.smem_per_sm // (decode_smem(r, DECODE_DR, bn) + 1024))
+        rows = RING_BN if bn == "ring" else bn
         blocks = B * ((H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK)
-        n = max(1, min(self.sms * per_sm // blocks, -(-L // bn)))
+        n = max(1, min(self.sms * per_sm // blocks, -(-L // rows)))
         chunk = -(-L // n)
-        chunk = -(-chunk // bn) * bn
+        chunk = -(-chunk // rows) * rows
         return -(-L // chunk), chunk
 
-    def decode(self, qa, cache, L, r, scale, work=None, out=None, bn=None, spin=False, splits=None):
-        """spin: the _spin instance (combine fused; CudaMla.decode's choice where the grid is co-resident);
-        splits: a forced split count (checks)."""
+    def spin_fits(self, r, dr, blocks):
+        return self.k.decode_spin_fits(decode_name(r, dr, "ring") + "_spin", decode_smem(r, dr, "ring"), DECODE_THREADS,
+                                       blocks, self.sms)
+
+    def decode(self, qa, cache, L, r, scale, work=None, out=None, bn=None, spin=None, splits=None):
+        """bn: the kernel ("ring", or the split kernel's cache rows per tile; default: DECODE_BN where it fits);
+        spin: the ring's fused merge (None: CudaMla.decode's rule, a co-resident grid with >= SPIN_MIN_SPLITS splits
+        per head group; True: forced, asserting the grid is co-resident); splits: a forced split count (checks)."""
         B, H, dk = qa.shape
         Tmax = cache.shape[1]
         dr = dk - r
         bn = self.default_decode_bn(r) if bn is None else bn
-        assert (r, bn) in DECODE_VARIANTS and dr == DECODE_DR, f"no mla_decode instance for r_kv={r}, d_r={dr}, BN={bn}"
+        ring = bn == "ring"
+        assert dr == DECODE_DR and (r in DECODE_RING if ring else (r, bn) in DECODE_VARIANTS), \
+            f"no mla_decode instance for r_kv={r}, d_r={dr}, BN={bn}"
         assert cache.shape == (B, Tmax, dk) and 1 <= L <= Tmax, (cache.shape, L)
         assert qa.is_contiguous() and cache.is_contiguous() and qa.dtype == cache.dtype == torch.bfloat16
         n, chunk = self.decode_splits(B, H, L, bn, r)
         if splits is not None:
-            chunk = -(-(-(-L // splits)) // bn) * bn
+            rows = RING_BN if ring else bn
+            chunk = -(-(-(-L // splits)) // rows) * rows
             n = -(-L // chunk)
         if work is None or work[0].shape[2] != n:
             work = (torch.empty(B, H, n, r, device=qa.device, dtype=torch.float32),
@@ -137,17 +158,18 @@ class MlaKernels:
         po, pml = work
         groups = (H + DECODE_HEADS_PER_BLOCK - 1) // DECODE_HEADS_PER_BLOCK
         out = torch.empty(B, H, r, device=qa.device, dtype=torch.float32) if out is None else out
-        name = f"mla_decode_r{r}_rope{dr}{DECODE_VARIANTS[(r, bn)]}"
+        name, smem = decode_name(r, dr, bn), decode_smem(r, dr, bn)
+        if spin is None:
+            spin = ring and n >= SPIN_MIN_SPLITS and self.spin_fits(r, dr, n * groups * B)
         if spin:
+            assert ring and self.spin_fits(r, dr, n * groups * B), "the fused merge needs the ring and a co-resident grid"
             if getattr(self, "_spin_counters", None) is None:  # {arrivals, epoch} per (b, head group), zeroed once
                 self._spin_counters = torch.zeros(1 << 14, dtype=torch.int32, device=qa.device)
             assert 2 * B * groups <= self._spin_counters.numel()
-            assert self.k.decode_spin_fits(name + "_spin", decode_smem(r, dr, bn), DECODE_THREADS, n * groups * B, self.sms), \
-                "grid not co-resident"
-            self.k.launch(name + "_spin", (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn), po, pml, qa,
-                          cache, int(L), int(Tmax), int(H), int(chunk), float(scale), out, self._spin_counters)
+            self.k.launch(name + "_spin", (n, groups, B), (DECODE_THREADS, 1, 1), smem, po, pml, qa, cache, int(L),
+                          int(Tmax), int(H), int(chunk), float(scale), out, self._spin_counters)
             return out
-        self.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), decode_smem(r, dr, bn),
+        self.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), smem,
                       po, pml, qa, cache, int(L), int(Tmax), int(H), int(chunk), float(scale))
         self.k.launch(f"mla_decode_combine_r{r}", (H, B, r // 64), (16, COMBINE_GROUPS, 1), 0, out, po, pml, int(H),
                       int(n))

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from side_by_side import bench as sbs_bench  # noqa: E402
-from ccalab_mla import BWD_TILES, BWD_WGMMA_SMEM, DECODE_BN, DECODE_DR, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
+from ccalab_mla import BWD_TILES, BWD_WGMMA_SMEM, DECODE_BN, DECODE_DR, DECODE_LAB_ONLY, DECODE_VARIANTS, FWD_BN, FWD_VARIANTS, MlaKernels  # noqa: E402
 
 dev = "cuda"
 bf16 = torch.bfloat16
@@ -162,11 +162,16 @@ def check_decode(M):
              (8, 16, 512, 777, 800), (1, 16, 512, 16384, 16384), (2, 8, 512, 300, 300), (1, 20, 512, 555, 600),
              (2, 16, 448, 1234, 1300), (1, 16, 448, 65, 65), (2, 16, 960, 1234, 1234), (1, 16, 960, 33, 40),
              (1, 16, 960, 5000, 5000)]
-    cases = [(B, H, R, L, Tmax, DECODE_BN[R]) for (B, H, R, L, Tmax) in cases]
-    # lab variants (other BN at the same R), when mla_kernels.cuh has any
-    cases += [(3, 16, R, 1000, 1024, bn) for (R, bn) in DECODE_VARIANTS if bn != DECODE_BN[R]]
-    for (B, H, R, L, Tmax, bn) in cases:
-        case = f"mla_decode{DECODE_VARIANTS[(R, bn)]} r{R} rope{dr} B{B} H{H} L{L} Tmax{Tmax}"
+    cases = [(B, H, R, L, Tmax, DECODE_BN[R], None) for (B, H, R, L, Tmax) in cases]
+    # the ring's fused merge forced on and off where the rule picks the other (B=1 / B=3 at H16), twice each: its
+    # counters' reset and epoch; the shipped alternates (other BN at the same R)
+    cases += [(1, 16, 512, 16384, 16384, "ring", False), (1, 16, 448, 5000, 5000, "ring", False),
+              (3, 16, 512, 1000, 1024, "ring", True), (1, 32, 512, 3000, 3000, "ring", True)] * 2
+    cases += [(3, 16, R, 1000, 1024, bn, None) for (R, bn) in DECODE_VARIANTS
+              if bn != DECODE_BN[R] and (R, bn) not in DECODE_LAB_ONLY]
+    for (B, H, R, L, Tmax, bn, spin) in cases:
+        kind = "_ring" if bn == "ring" else DECODE_VARIANTS[(R, bn)]
+        case = f"mla_decode{kind}{'' if spin is None else '_spin' if spin else '_combine'} r{R} rope{dr} B{B} H{H} L{L} Tmax{Tmax}"
 
         def run():
             torch.manual_seed(B * 100003 + L * 7 + R)
@@ -180,7 +185,10 @@ def check_decode(M):
             # Absorb in fp32, round once to bf16 (mla.md open question 9).
             qa = torch.cat([torch.einsum("bhd,hdr->bhr", q_nope, w_uk), q_rope], -1).to(bf16).contiguous()
             o_lat = torch.full((B, H, R), float("nan"), device=dev)
-            M.decode(qa, cache, L, R, scale, out=o_lat, bn=bn)
+            if spin is None:
+                M.decode(qa, cache, L, R, scale, out=o_lat, bn=bn)
+            else:
+                M.decode(qa, cache, L, R, scale, out=o_lat, bn=bn, spin=spin)
             torch.cuda.synchronize()
             # float64 naive MLA (mla.md section 2): K, V expanded per head from the cached latents.
             cd, krd = cache[:, :L, :R].double(), cache[:, :L, R:].double()
@@ -387,7 +395,8 @@ def time_decode(M):
             out = torch.empty(B, H, R, device=dev)
             row = {"kind": "decode", "B": B, "L": L, "H": H, "r_kv": R, "d_r": dr, "cache_bytes": cache_bytes,
                    "input_sets": nsets}
-            variants = [("ours" if bn == DECODE_BN[R] else f"ours_n{bn}", bn) for (r, bn) in DECODE_VARIANTS if r == R]
+            variants = [("ours", DECODE_BN[R])] + [(f"ours_n{bn}", bn) for (r, bn) in DECODE_VARIANTS
+                                                   if r == R and bn != DECODE_BN[R] and (r, bn) not in DECODE_LAB_ONLY]
             for label, bn in variants:
                 n, _ = M.decode_splits(B, H, L, bn, R)
                 work = (torch.empty(B, H, n, R, device=dev), torch.empty(B, H, n, 2, device=dev))
@@ -419,17 +428,19 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--backward-only", action="store_true", help="only (a)'s backward checks and its timing")
+    ap.add_argument("--decode-only", action="store_true", help="only (c)'s decode checks and its timing")
     args = ap.parse_args()
     RESULTS["device"] = torch.cuda.get_device_name()
     RESULTS["torch"] = torch.__version__
     print(f"device {RESULTS['device']}, torch {RESULTS['torch']}", flush=True)
     M = MlaKernels(args.fatbin)
-    ok = check_bwd(M)
-    if not args.backward_only:
+    ok = check_decode(M) if args.decode_only else check_bwd(M)
+    if not (args.backward_only or args.decode_only):
         ok &= check_prefill(M)
         ok &= check_decode(M)
         ok &= check_layer_steps(M)
-    timings = [("timing backward", time_bwd)] if args.backward_only else [
+    timings = [("timing backward", time_bwd)] if args.backward_only else [("timing decode", time_decode)] \
+        if args.decode_only else [
         ("timing prefill", time_prefill), ("timing backward", time_bwd), ("timing decode", time_decode)]
     if not args.skip_timing:
         for name, fn in timings:

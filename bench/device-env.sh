@@ -2,7 +2,8 @@
 # the engine bundle unpacked at $b, the GPU's name / driver / clock / power, the CUDA and Python environment, the
 # script's start time t0, and gpu_tests [LIMIT_S] (every Java `gpu`-tagged test of the bundle, summary lines printed).
 out=${OUT:-/tmp/out}
-mkdir -p "$out" /tmp/b && tar xJf .bundle/engine-bundle.tar.xz -C /tmp/b
+mkdir -p "$out" /tmp/b
+[ -f .bundle/engine-bundle.tar.xz ] && tar xJf .bundle/engine-bundle.tar.xz -C /tmp/b  # lab calls carry no bundle
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,power.draw --format=csv,noheader
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} PYTHONUNBUFFERED=1
 b=/tmp/b/bundle

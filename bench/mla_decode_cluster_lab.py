@@ -45,7 +45,7 @@ class Variant:
 
     def __init__(self, M, nacc, cl, splits=None):
         self.M, self.nacc, self.cl, self.splits = M, nacc, cl, splits
-        self.name = f"mla_decode_r512_rope64_acc{nacc}_cl{cl}"
+        self.name, self.label = f"mla_decode_r512_rope64_acc{nacc}_cl{cl}", f"acc{nacc}_cl{cl}"
         self.smem = decode_smem(R, DECODE_DR, BN)
         self.clusters = max_clusters(M, self.name, cl, self.smem) if cl > 1 else None
 
@@ -61,9 +61,9 @@ class Variant:
         used = -(-L // chunk)
         return -(-used // self.cl) * self.cl, chunk
 
-    def decode(self, qa, cache, L, r, scale, out=None, bn=None, work=None):
+    def decode(self, qa, cache, L, r, scale, out=None, bn=None, work=None, spin=None):
         if r != R or (bn is not None and bn != BN):
-            return self.M.decode(qa, cache, L, r, scale, out=out, bn=bn)
+            return self.M.decode(qa, cache, L, r, scale, out=out, bn=bn, spin=spin)
         B, H, dk = qa.shape
         Tmax = cache.shape[1]
         gx, chunk = self.grid_x(B, H, L)
@@ -79,11 +79,13 @@ class Variant:
         return out
 
 
-def timings(M, copy_bw, variants):
+SHAPES = [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536), (1, 128, 16384), (8, 16, 16384)]
+
+
+def timings(M, copy_bw, variants, shapes=SHAPES):
     rows = []
     scale = 1.0 / math.sqrt(128 + DECODE_DR)
-    for (B, H, L) in [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536), (1, 128, 16384),
-                      (8, 16, 16384)]:
+    for (B, H, L) in shapes:
         cache_bytes = B * L * (R + DECODE_DR) * 2
         nsets = min(64, max(2, -(-300_000_000 // cache_bytes)))
         caches = [torch.randn(B, L, R + DECODE_DR, device=dev).to(bf16) for _ in range(nsets)]
@@ -95,12 +97,12 @@ def timings(M, copy_bw, variants):
             row[label] = sbs.bench(fn, 20, inner=nsets)
             row[label]["pct_copy"] = cache_bytes / (row[label]["p50"] / 1e3) / copy_bw * 100
 
-        t("shipped", lambda i: M.decode(qas[i % nsets], caches[i % nsets], L, R, scale, out=out, bn=BN))
+        # the session-2 split kernel (BN = 64; shipped until session 10, now in the lab fatbins only)
+        t("s2_bn64", lambda i: M.decode(qas[i % nsets], caches[i % nsets], L, R, scale, out=out, bn=BN))
         for v in variants:
             gx, _ = v.grid_x(B, H, L)
-            label = f"acc{v.nacc}_cl{v.cl}"
-            t(label, lambda i, v=v: v.decode(qas[i % nsets], caches[i % nsets], L, R, scale, out=out))
-            row[label]["grid_x"] = gx
+            t(v.label, lambda i, v=v: v.decode(qas[i % nsets], caches[i % nsets], L, R, scale, out=out))
+            row[v.label]["grid_x"] = gx
         rows.append(row)
         print(f"MLA decode B={B} H={H} L={L} ({cache_bytes / 1e6:.1f} MB x {nsets} sets): " + " | ".join(
             f"{k} {row[k]['p50'] * 1e3:.1f} us {row[k]['pct_copy']:.0f}%" + (f" ({row[k]['grid_x']})" if 'grid_x' in row[k] else "")
@@ -113,8 +115,8 @@ def timings(M, copy_bw, variants):
 MILESTONES = ["tile0", "loop_end", "stored"]
 
 
-def trace(M):
-    """One L2-cold launch of the shipped split + combine per repeat with the lab's MTRACE stamps (thread 0 of each
+def trace(M, variant=None):
+    """One L2-cold launch of the session-2 split kernel + combine (or `variant`'s) per repeat with the lab's MTRACE stamps (thread 0 of each
     block, globaltimer): per split-kernel milestone the median and the latest block, and the combine's first start
     and last end, in us after the earliest split block's start; the median of 5 repeats (by the combine's end)."""
     def glob(name):
@@ -129,7 +131,9 @@ def trace(M):
         cache = torch.randn(B, L, R + DECODE_DR, device=dev).to(bf16)
         qa = torch.randn(B, H, R + DECODE_DR, device=dev).to(bf16)
         out = torch.empty(B, H, R, device=dev)
-        n, _ = M.decode_splits(B, H, L, BN, R)
+        n = variant.grid_x(B, H, L)[0] if variant else M.decode_splits(B, H, L, BN, R)[0]
+        spin = getattr(variant, "spin", False)  # the combine fused: two more stamps, no combine kernel
+        ms = MILESTONES + (["arrived", "merged"] if spin else [])
         nb, ncomb = n * B * ((H + 15) // 16), H * B * (R // 64)
         reps = []
         for rep in range(5):
@@ -137,13 +141,16 @@ def trace(M):
             torch.cuda.synchronize()
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             a.record()
-            M.decode(qa, cache, L, R, scale, out=out, bn=BN)
+            if variant:
+                variant.decode(qa, cache, L, R, scale, out=out)
+            else:
+                M.decode(qa, cache, L, R, scale, out=out, bn=BN)
             b.record()
             torch.cuda.synchronize()
             for ptr, size, host in (split_t, comb_t):
                 cc._check(cc._cuda.cuMemcpyDtoH_v2(ctypes.c_void_p(host.data_ptr()), ptr, ctypes.c_size_t(size)), "copy")
-            t = split_t[2].view(-1, 8)[:nb, :4].double()
-            c = comb_t[2].view(-1, 8)[:ncomb, :2].double()
+            t = split_t[2].view(-1, 8)[:nb, :1 + len(ms)].double()
+            c = t[:, -2:] if spin else comb_t[2].view(-1, 8)[:ncomb, :2].double()
             t0 = t[:, 0].min()
             rel, crel = (t - t0) / 1e3, (c - t0) / 1e3
             reps.append({"event_us": a.elapsed_time(b) * 1e3, "median_us": rel.median(0).values.tolist(),
@@ -152,11 +159,11 @@ def trace(M):
                          "combine_last_end_us": crel[:, 1].max().item(), "blocks": nb})
         mid = sorted(reps, key=lambda r: r["combine_last_end_us"])[2]
         rows.append({"B": B, "H": H, "L": L, "reps": reps})
-        print(f"trace B={B} H={H} L={L} ({nb} split blocks, event {mid['event_us']:.1f} us): start max "
+        print(f"trace {variant.label if variant else 's2_bn64'} B={B} H={H} L={L} ({nb} split blocks, event {mid['event_us']:.1f} us): start max "
               f"{mid['max_us'][0]:.2f} | " + " | ".join(
-                  f"{m} med {mid['median_us'][i + 1]:.2f} max {mid['max_us'][i + 1]:.2f}" for i, m in enumerate(MILESTONES))
-              + f" | combine start first {mid['combine_first_start_us']:.2f} med {mid['combine_median_start_us']:.2f}"
-              f", end last {mid['combine_last_end_us']:.2f}", flush=True)
+                  f"{m} med {mid['median_us'][i + 1]:.2f} max {mid['max_us'][i + 1]:.2f}" for i, m in enumerate(ms))
+              + ("" if spin else f" | combine start first {mid['combine_first_start_us']:.2f} med {mid['combine_median_start_us']:.2f}"
+              f", end last {mid['combine_last_end_us']:.2f}"), flush=True)
         del cache
     return rows
 

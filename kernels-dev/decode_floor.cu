@@ -66,12 +66,7 @@ __device__ __forceinline__ void stream_xchg(const uint4* __restrict__ a, const u
     __syncthreads();
     if (threadIdx.x == 0) {
         part[blockIdx.x] = make_uint4(sx, blockIdx.x, 0, 0);
-        if (atom_add_acq_rel_gpu(ctr, 1) == members - 1) {
-            ctr[0] = 0;
-            st_release_gpu(ctr + 1, epoch0 + 1);
-        } else {
-            while (ld_acquire_gpu(ctr + 1) == epoch0) __nanosleep(20);
-        }
+        group_arrive_epoch(ctr, epoch0, members);
     }
     __syncthreads();
     unsigned y = 0;
@@ -97,18 +92,23 @@ SX(256, 8) SX(512, 4) SX(1024, 4)
     DEC(G, epoch, 2, false) DEC(G, epochpdl, 2, true)
 DECS(1) DECS(2) DECS(4) DECS(8)
 // Session 9: the tensor-core decode (decode_kernel's MMA path) with SPIN = 2, G >= 2
-#define DEC_D(D, G, SUF, MMA)                                                                                   \
+#define DEC_DN(D, G, SUF, MMA, NST)                                                                             \
     extern "C" __global__ void __launch_bounds__(256) decode_hd##D##_g##G##_##SUF(                             \
         __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                  \
         const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
-        decode_kernel<D, G, 8, 2, 1, 2, false, MMA>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv, chunk, \
-                                                    scale);                                                     \
+        decode_kernel<D, G, 8, NST, 1, 2, false, MMA>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv,      \
+                                                      chunk, scale);                                            \
     }
+#define DEC_D(D, G, SUF, MMA) DEC_DN(D, G, SUF, MMA, 2)
 DEC_D(128, 1, mma, true) DEC_D(128, 2, mma, true) DEC_D(128, 4, mma, true) DEC_D(128, 8, mma, true)
 DEC_D(64, 1, epoch, false) DEC_D(64, 2, epoch, false) DEC_D(64, 4, epoch, false) DEC_D(64, 8, epoch, false)
 DEC_D(64, 1, mma, true) DEC_D(64, 2, mma, true) DEC_D(64, 4, mma, true) DEC_D(64, 8, mma, true)
 DEC_D(256, 1, epoch, false) DEC_D(256, 2, epoch, false) DEC_D(256, 4, epoch, false) DEC_D(256, 8, epoch, false)
 DEC_D(256, 2, mma, true) DEC_D(256, 4, mma, true) DEC_D(256, 8, mma, true)
+// Session 10: the tensor-core decode with 3 / 4 stages (decode_floor.py --variants mma_s3:1,...)
+DEC_DN(256, 4, mma_s3, true, 3) DEC_DN(256, 4, mma_s4, true, 4) DEC_DN(256, 2, mma_s3, true, 3)
+DEC_DN(256, 2, mma_s4, true, 4) DEC_DN(128, 4, mma_s3, true, 3) DEC_DN(128, 4, mma_s4, true, 4)
+DEC_DN(128, 2, mma_s3, true, 3) DEC_DN(128, 2, mma_s4, true, 4)
 // (call 2 also had SPIN with NST = 3 / 4 stages, decode_hd128_g<G>_spin_s<NST>: no gain, dropped)
 
 // PDL probe (call 2): does a programmatic dependent start before its primary ends (eager and in a graph)?

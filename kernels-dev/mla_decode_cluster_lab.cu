@@ -7,6 +7,10 @@
 #include "../engine/src/main/cuda/attention/flash_bwd.cuh"  // mla_kernels.cuh instantiates flash_bwd_wide_kernel
 #include "../engine/src/main/cuda/mla_kernels.cuh"
 
+// The session-2 split kernel at BN = 64, shipped until session 10 (the labs' "shipped" baseline, ccalab_mla bn=64)
+MLA_DECODE(512, 64, 64, )
+MLA_DECODE(448, 64, 64, )
+
 #define CLUSTER_LAB(NACC, CL)                                                                                   \
     extern "C" __global__ void __cluster_dims__(CL, 1, 1) __launch_bounds__(mla_decode::NTHREADS, 1)            \
     mla_decode_r512_rope64_acc##NACC##_cl##CL(float* partO, float* partML, const __nv_bfloat16* Qa,            \

@@ -1,12 +1,13 @@
 // MLA kernels (prefill core forward, absorbed decode): templates in attention/mla_*.cuh; instances here.
-// Names: mla_fwd_qk<DQK>_v<DV>[_causal][_n64]; mla_decode_r<R>_rope<DR>[_n32] + mla_decode_combine_r<R> for the
-// latent widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8 448, MLA-4 960). The suffixed
-// instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
+// Names: mla_fwd_qk<DQK>_v<DV>[_causal][_n64]; mla_decode_ring_r<R>_rope<DR>[_spin] and mla_decode_r<R>_rope<DR>[_n32]
+// + mla_decode_combine_r<R> for the latent widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8
+// 448, MLA-4 960). The suffixed instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
 // Backward of the prefill core: mla_bwd_qk<DQK>_v<DV>[_causal] (flash_bwd_wide_kernel of attention/flash_bwd.cuh
 // with H query = H KV heads; Dv from flash_bwd_preprocess_hd<DV>; the forward's LSE).
 #pragma once
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
 #include "attention/mla_decode.cuh"  // defines: mla_decode_splitkv_kernel, mla_decode_combine_kernel
+#include "attention/mla_decode_ring.cuh"  // defines: mla_decode_ring_kernel
 #include "attention/mla_layer.cuh"   // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel, mla_kv_up_bwd_kernel, mla_kv_latent_bwd_kernel
 
 // BNT keys per K/V tile; QREG: Q fragments in registers (else re-read from shared memory at each k-step).
@@ -55,11 +56,16 @@ MLA_BWD(192, 128, false, 48, mla_bwd_qk192_v128)
 MLA_BWD(96, 64, true, 0, mla_bwd_qk96_v64_causal)
 MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
 
-// BN: cache rows per tile. BN=64 (1 block per SM: 2 tiles of 576-wide rows, 172 KB of shared memory) where it
-// fits; BN=32 (S summed over two k-halves) for the 1024-wide MLA-4 rows. The _n32 instances at R = 512 / 448
-// (98 KB) are for GPUs with less shared memory per block (A100: 163 KB); on the H100 they lost 3-25% to BN=64
-// at every measured shape (B 1/8/32 x L 4k-64k, twice the splits). The same holds for the prefill default at
-// d_qk 192 (223 KB): the A100 takes the _n64 instance (137 KB).
+// Absorbed decode. R = 512 / 448 (V2-Lite, MLA-8): mla_decode_ring_r<R>_rope64 (attention/mla_decode_ring.cuh,
+// session 10: 32-row tiles through a 3-deep cp.async ring, Qa's fragments in registers, the softmax once per tile;
+// 136,768 / 122,432 bytes of shared memory, one block per SM) + the combine, or its _spin twin (the combine fused:
+// OLat and the counters as two more arguments) where the grid is co-resident and a head group has >= 96 splits
+// (CudaMla.decode; batch 1 at 16 heads). Against the session-2 split kernel (BN = 64, now lab-only: kernels-dev/mla_decode_cluster_lab.cu)
+// on the H100, L2-cold (docs/perf-log.md "Session 10"): B=1 H16 16k 19.2 -> 15.4 us (_spin), 64k 40.6 -> 37.8 (82 %
+// of the copy), B=8 16k 66.1 -> 63.0, B=32 227 -> 223.
+// R = 960 (MLA-4, 1024-wide rows: Qa's fragments would not fit in registers): mla_decode_splitkv_kernel with BN = 32
+// (S summed over two k-halves). The _n32 instances at R = 512 / 448 (98 KB) are for GPUs with less shared memory
+// per block than the ring's (sm_86 / sm_89: 99 KB).
 #define MLA_DECODE(R, DR, BN, SUFFIX)                                                                           \
     extern "C" __global__ void __launch_bounds__(mla_decode::NTHREADS, 1)                                       \
     mla_decode_r##R##_rope##DR##SUFFIX(float* partO, float* partML, const __nv_bfloat16* Qa,                   \
@@ -67,14 +73,28 @@ MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
                                        float scale) {                                                           \
         mla_decode_splitkv_kernel<R, DR, BN>(partO, partML, Qa, Cache, L, Tmax, H, chunk, scale);               \
     }
+#define MLA_DECODE_RING(R, DR)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_r##R##_rope##DR(float* partO, float* partML, const __nv_bfloat16* Qa,                      \
+                                    const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk, float scale) { \
+        mla_decode_ring_kernel<R, DR, MLA_RING_STAGES>(partO, partML, Qa, Cache, L, Tmax, H, chunk, scale);     \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_r##R##_rope##DR##_spin(float* partO, float* partML, const __nv_bfloat16* Qa,               \
+                                           const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk,       \
+                                           float scale, float* OLat, int* counters) {                           \
+        mla_decode_ring_kernel<R, DR, MLA_RING_STAGES, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk, scale, \
+                                                             OLat, counters);                                   \
+    }
 #define MLA_DECODE_COMBINE(R)                                                                                   \
     extern "C" __global__ void mla_decode_combine_r##R(float* OLat, const float* partO, const float* partML,     \
                                                        int H, int nSplit) {                                     \
         mla_decode_combine_kernel<R>(OLat, partO, partML, H, nSplit);                                           \
     }
-MLA_DECODE(512, 64, 64, )
+constexpr int MLA_RING_STAGES = 3;  // 4 / 5 measured equal or up to 1 us slower (session 10, call 1)
+MLA_DECODE_RING(512, 64)
 MLA_DECODE(512, 64, 32, _n32)
-MLA_DECODE(448, 64, 64, )
+MLA_DECODE_RING(448, 64)
 MLA_DECODE(448, 64, 32, _n32)
 MLA_DECODE(960, 64, 32, )
 MLA_DECODE_COMBINE(512)

@@ -627,17 +627,10 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             __threadfence();
         } else {
             // The block's partial stores happen-before thread 0's acq_rel arrival (bar.sync, then the release is
-            // cumulative); the last to arrive has acquired every earlier arrival (one RMW chain), resets the counter
-            // and releases the epoch; the others acquire it. No fence, no departure count: 2 round trips fewer.
+            // cumulative): common/mma.cuh's group_arrive_epoch on {arrive, depart = the epoch}. No fence, no
+            // departure count: 2 round trips fewer.
             __syncthreads();
-            if (tid == 0) {
-                if (atom_add_acq_rel_gpu(arrive, 1) == nSplit - 1) {
-                    *arrive = 0;  // every block has arrived: ready for the next launch
-                    st_release_gpu(depart, epoch0 + 1);
-                } else {
-                    while (ld_acquire_gpu(depart) == epoch0) __nanosleep(20);
-                }
-            }
+            if (tid == 0) group_arrive_epoch(arrive, epoch0, nSplit);
             __syncthreads();
         }
         DTRACE(4);  // every split of the group has arrived

@@ -51,6 +51,24 @@ __device__ unsigned long long mla_trace[4096 * 8], mla_trace_c[4096 * 8];
 
 namespace mla_decode {
 constexpr int CGROUPS = 8;
+// A warp's O accumulators over its 16-column groups warp, warp + NWARPS, .. of R (m16n8 C fragments: head rows
+// lane / 4 and lane / 4 + 8) into the partial rows rowA / rowB of partO (those heads, this split); okA / okB: head < H.
+template <int R, int GPW>
+DEVI void store_partial_o(float* __restrict__ partO, const float (&o)[GPW][2][4], long rowA, long rowB, bool okA,
+                          bool okB, int warp, int lane) {
+#pragma unroll
+    for (int g = 0; g < GPW; g++) {
+        const int grp = warp + g * NWARPS;
+        if (grp < R / 16) {
+#pragma unroll
+            for (int n = 0; n < 2; n++) {
+                const int c = grp * 16 + n * 8 + (lane & 3) * 2;
+                if (okA) *reinterpret_cast<float2*>(partO + rowA * R + c) = make_float2(o[g][n][0], o[g][n][1]);
+                if (okB) *reinterpret_cast<float2*>(partO + rowB * R + c) = make_float2(o[g][n][2], o[g][n][3]);
+            }
+        }
+    }
+}
 // Merge (m2, l2, a2) into (m, l, a); m in log2 units, -inf = empty.
 DEVI void merge_partial(float& m, float& l, float4& a, float m2, float l2, float4 a2) {
     const float mn = fmaxf(m, m2);
@@ -294,18 +312,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         return;
     }
     const long rowA = ((long)b * H + hA) * nSplit + split, rowB = ((long)b * H + hB) * nSplit + split;
-#pragma unroll
-    for (int g = 0; g < GPW; g++) {
-        const int grp = warp + g * NWARPS;
-        if (grp < NG) {
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const int c = grp * 16 + n * 8 + (lane & 3) * 2;
-                if (hA < H) *reinterpret_cast<float2*>(partO + rowA * R + c) = make_float2(o[g][n][0], o[g][n][1]);
-                if (hB < H) *reinterpret_cast<float2*>(partO + rowB * R + c) = make_float2(o[g][n][2], o[g][n][3]);
-            }
-        }
-    }
+    store_partial_o<R, GPW>(partO, o, rowA, rowB, hA < H, hB < H, warp, lane);
     if (warp == 0 && (lane & 3) == 0) {
         if (hA < H) { partML[rowA * 2] = mRow[0]; partML[rowA * 2 + 1] = lRow[0]; }
         if (hB < H) { partML[rowB * 2] = mRow[1]; partML[rowB * 2 + 1] = lRow[1]; }
@@ -313,14 +320,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
     MTRACE(mla_trace, 3);  // thread 0's partial stores are issued
     if constexpr (SPIN) {
         __syncthreads();
-        if (tid == 0) {
-            if (atom_add_acq_rel_gpu(ctr, 1) == nSplit - 1) {
-                ctr[0] = 0;
-                st_release_gpu(ctr + 1, epoch0 + 1);
-            } else {
-                while (ld_acquire_gpu(ctr + 1) == epoch0) __nanosleep(20);
-            }
-        }
+        if (tid == 0) group_arrive_epoch(ctr, epoch0, nSplit);
         __syncthreads();
         // A warp per float4 column of [16 heads, R]: lanes merge every 32nd split, then across the warp.
         constexpr int C4 = HT * R / 4;

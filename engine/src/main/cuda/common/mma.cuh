@@ -91,3 +91,16 @@ DEVI int ld_acquire_gpu(const int* p) {
     asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
     return v;
 }
+// One arrival of `members` blocks at a group barrier, by one thread per block (the caller's bar.sync before makes
+// the block's earlier stores part of the release; after, the block may read the others'): an acq_rel add on
+// ctr[0]; the last to arrive has acquired every earlier arrival (one RMW chain), resets ctr[0] for the next launch
+// and releases the epoch ctr[1]; the others spin until it moves from epoch0, their read of ctr[1] from before
+// they arrived. ctr: 2 ints, zero before the first launch (the epoch then keeps counting). Co-resident grids only.
+DEVI void group_arrive_epoch(int* ctr, int epoch0, int members) {
+    if (atom_add_acq_rel_gpu(ctr, 1) == members - 1) {
+        ctr[0] = 0;
+        st_release_gpu(ctr + 1, epoch0 + 1);
+    } else {
+        while (ld_acquire_gpu(ctr + 1) == epoch0) __nanosleep(20);
+    }
+}

@@ -544,7 +544,17 @@ public final class CudaBackend implements Backend, AutoCloseable {
         }
     }
 
-    private final DecodeCounters lastBlockCounters = new DecodeCounters(), spinCounters = new DecodeCounters();
+    private final DecodeCounters lastBlockCounters = new DecodeCounters(), spinCounters = new DecodeCounters(),
+            mlaSpinCounters = new DecodeCounters();
+
+    /**
+     * The MLA decode's fused-merge counters (CudaMla.decode, mla_decode_ring's SPIN: {arrivals, epoch} per (sequence,
+     * head group)), at least {@code ints} of them: one buffer for the backend's life, shared by every CudaMla on
+     * its stream, since the epochs keep counting.
+     */
+    DeviceBuffer mlaSpinCounters(int ints) {
+        return mlaSpinCounters.get(ints);
+    }
 
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
     public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,
@@ -645,6 +655,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         device.synchronize();
         lastBlockCounters.close();
         spinCounters.close();
+        mlaSpinCounters.close();
         cublas.close();
         kernels.close();
         device.close();

@@ -4,10 +4,14 @@ import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntFunction;
 import jcuda.Pointer;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.JCudaDriver;
 
 /**
  * Launchers of the MLA kernels on the backend's stream (shapes and instance choice: {@link CudaMlaKernels}).
@@ -38,26 +42,32 @@ public final class CudaMla {
     private final Limits limits;
     private final boolean wgmmaBackward;
     private final BooleanSupplier deterministic;
+    /** The fused merge's {arrivals, epoch} per (sequence, head group), at least n ints, zeroed once; null: no fused merge. */
+    private final IntFunction<DeviceBuffer> spinCounters;
 
     CudaMla(CudaBackend cuda) {
-        this(cuda.kernels(), cuda.device(), Limits.ofDevice0(), cuda.wgmmaBackward(), cuda::deterministicBackward);
+        this(cuda.kernels(), cuda.device(), Limits.ofDevice0(), cuda.wgmmaBackward(), cuda::deterministicBackward,
+                cuda::mlaSpinCounters);
     }
 
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits) {
-        this(kernels, device, limits, false, () -> false);
+        this(kernels, device, limits, false, () -> false, null);
     }
 
     /**
      * wgmmaBackward: the backend's backward runs the wgmma kernels (ccalab.flash.backward; the sm_90a image);
      * deterministic: asked at each backward whether it must run the ordered-add kernel (the backend's default or the
-     * run's option, CudaBackend#deterministicBackward).
+     * run's option, CudaBackend#deterministicBackward); spinCounters: the decode's fused-merge counters (the backend's,
+     * kept for the process: the epochs keep counting), null to always split + combine.
      */
-    CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic) {
+    CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic,
+            IntFunction<DeviceBuffer> spinCounters) {
         this.kernels = kernels;
         this.device = device;
         this.limits = limits;
         this.wgmmaBackward = wgmmaBackward;
         this.deterministic = deterministic;
+        this.spinCounters = spinCounters;
     }
 
     /** The prefill core's backward instance this backend runs for (d_qk, d_v). */
@@ -181,17 +191,63 @@ public final class CudaMla {
         CudaMlaKernels.DecodeInstance inst = decodeInstance(latent, ropeDim);
         CudaMlaKernels.DecodeSplit sp = CudaMlaKernels.decodeSplit(batch, heads, length, inst, limits.multiprocessors(),
                 limits.smemPerMultiprocessor());
+        decode(oLat, qa, cache, batch, length, capacity, heads, latent, scale, inst, sp, null);
+    }
+
+    /**
+     * decode with the split forced and the merge chosen (tests): fused true runs the ring's fused merge (refused
+     * where the grid is not co-resident: it would deadlock), false split + combine, null the rule: fused where the
+     * ring runs, a spin-counter source was given, a head group has at least SPIN_MIN_SPLITS splits and the grid is
+     * co-resident.
+     */
+    void decode(DeviceBuffer oLat, DeviceBuffer qa, DeviceBuffer cache, int batch, int length, int capacity, int heads,
+                int latent, double scale, CudaMlaKernels.DecodeInstance inst, CudaMlaKernels.DecodeSplit sp, Boolean fused) {
+        int groups = CudaMlaKernels.ceil(heads, CudaMlaKernels.DECODE_HEADS_PER_BLOCK);
+        int[] grid = {sp.splits(), groups, batch};
+        boolean fits = fusedMergeFits(inst, sp, batch, heads);
+        boolean spin = fused != null ? fused : fits && sp.splits() >= CudaMlaKernels.SPIN_MIN_SPLITS;
+        if (spin && !fits)
+            throw new IllegalArgumentException("MLA decode fused merge refused: " + inst.name() + " with "
+                    + (long) sp.splits() * groups * batch + " blocks " + (inst.ring() && spinCounters != null
+                    ? "is not co-resident on this device (it could deadlock)" : "has no fused merge here"));
         long parts = (long) batch * heads * sp.splits();
         try (DeviceBuffer partO = device.pool().allocate(parts * latent * 4);
              DeviceBuffer partMl = device.pool().allocate(parts * 2 * 4)) {
-            launch(inst.name(), new int[] {sp.splits(), CudaMlaKernels.ceil(heads, CudaMlaKernels.DECODE_HEADS_PER_BLOCK), batch},
-                    new int[] {CudaMlaKernels.DECODE_THREADS, 1, 1}, inst.smem(),
+            int[] block = {CudaMlaKernels.DECODE_THREADS, 1, 1};
+            if (spin) {
+                launch(inst.spinName(), grid, block, inst.smem(),
+                        Pointer.to(ptr(partO), ptr(partMl), ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads),
+                                ints(sp.chunk()), floats(scale), ptr(oLat), ptr(spinCounters.apply(2 * groups * batch))));
+                return;
+            }
+            launch(inst.name(), grid, block, inst.smem(),
                     Pointer.to(ptr(partO), ptr(partMl), ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads),
                             ints(sp.chunk()), floats(scale)));
             launch(inst.combineName(), CudaMlaKernels.combineGrid(batch, heads, latent),
                     new int[] {CudaMlaKernels.COMBINE_X, CudaMlaKernels.COMBINE_GROUPS, 1}, 0,
                     Pointer.to(ptr(oLat), ptr(partO), ptr(partMl), ints(heads), ints(sp.splits())));
         }
+    }
+
+    private final Map<String, Integer> spinBlocksPerSm = new HashMap<>();
+
+    /**
+     * Whether the fused merge can run this split: a ring instance, a counter source, and every block of the grid
+     * resident at once (the occupancy API): a block that spins then waits only on running blocks.
+     */
+    boolean fusedMergeFits(CudaMlaKernels.DecodeInstance inst, CudaMlaKernels.DecodeSplit sp, int batch, int heads) {
+        long blocks = (long) sp.splits() * CudaMlaKernels.ceil(heads, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * batch;
+        return inst.ring() && spinCounters != null && spinFits(inst, blocks);
+    }
+
+    private boolean spinFits(CudaMlaKernels.DecodeInstance inst, long blocks) {
+        int perSm = spinBlocksPerSm.computeIfAbsent(inst.spinName(), n -> {
+            int[] out = new int[1];
+            int rc = JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out, kernels.function(n, inst.smem()),
+                    CudaMlaKernels.DECODE_THREADS, inst.smem());
+            return rc == 0 ? out[0] : 0;  // an error: never spin
+        });
+        return (long) perSm * limits.multiprocessors() >= blocks;
     }
 
     /**

@@ -17,6 +17,12 @@ final class CudaMlaKernels {
     // ---- absorbed decode (mla_decode::NTHREADS, HT, CGROUPS)
     static final int DECODE_THREADS = 256, DECODE_WARPS = 8, DECODE_HEADS_PER_BLOCK = 16, DECODE_DR = 64;
     static final int COMBINE_X = 16, COMBINE_GROUPS = 8, COMBINE_COLS = 64;
+    /**
+     * The ring decode (mla_ring::BN, MLA_RING_STAGES) and the least splits per head group for which its fused merge
+     * beats split + combine (session 10, docs/perf-log.md, H100 L2-cold: 128 splits (B=1 H16) 16k 15.6 vs 16.8 us;
+     * 64 (B=2) 23.7 vs 23.2; 16 (B=8) 71 vs 65).
+     */
+    static final int RING_ROWS = 32, RING_STAGES = 3, SPIN_MIN_SPLITS = 96;
     /** The driver reserves this much shared memory per block on top of the dynamic request (sm_80 / sm_90). */
     static final int SMEM_RESERVED_PER_BLOCK = 1024;
     // ---- layer steps (mla_layer::*)
@@ -153,17 +159,31 @@ final class CudaMlaKernels {
                 + " (the CUDA instances: 192 / 128 and 96 / 64)");
     }
 
-    /** One absorbed-decode instance: latent width R (d_r 64) with {@code rowsPerTile} cache rows per tile. */
-    record DecodeInstance(int latent, int rowsPerTile, String suffix) {
-        /** Q rows + 2 cache tiles (bf16, rows padded) + the S tile(s) in fp32 (mla_decode::smem_bytes). */
+    /**
+     * One absorbed-decode instance: latent width R (d_r 64) with {@code rowsPerTile} cache rows per tile; ring: the
+     * ring split kernel (attention/mla_decode_ring.cuh, 3 stages of 32 rows, with a {@code _spin} twin that fuses
+     * the combine), else the session-2 split kernel (attention/mla_decode.cuh) named with {@code suffix}.
+     */
+    record DecodeInstance(int latent, int rowsPerTile, String suffix, boolean ring) {
+        /** mla_ring::smem_bytes<R, 64, 3> or mla_decode::smem_bytes<R, 64, BN>. */
         int smem() {
             int dk = latent + DECODE_DR;
+            if (ring)  // Qa rows + the ring (bf16, rows padded) + S halves (fp32) + P (bf16) + the rows' rescales
+                return (DECODE_HEADS_PER_BLOCK * (dk + 8) + RING_STAGES * rowsPerTile * (dk + 8)) * 2
+                        + 2 * DECODE_HEADS_PER_BLOCK * (rowsPerTile + 4) * 4 + DECODE_HEADS_PER_BLOCK * (rowsPerTile + 8) * 2
+                        + DECODE_HEADS_PER_BLOCK * 4;
             return (DECODE_HEADS_PER_BLOCK * (dk + 8) + 2 * rowsPerTile * (dk + 8)) * 2
                     + (DECODE_WARPS * 8 / rowsPerTile) * DECODE_HEADS_PER_BLOCK * (rowsPerTile + 4) * 4;
         }
 
         String name() {
-            return "mla_decode_r" + latent + "_rope" + DECODE_DR + suffix;
+            return ring ? "mla_decode_ring_r" + latent + "_rope" + DECODE_DR : "mla_decode_r" + latent + "_rope" + DECODE_DR + suffix;
+        }
+
+        /** The fused-merge twin (ring only): two more arguments, OLat and the counters; a co-resident grid only. */
+        String spinName() {
+            if (!ring) throw new IllegalArgumentException(name() + " has no fused merge");
+            return name() + "_spin";
         }
 
         String combineName() {
@@ -171,11 +191,11 @@ final class CudaMlaKernels {
         }
     }
 
-    /** Every mla_decode instance; per R the default first (64-row tiles, or 32 for the 1024-wide MLA-4 rows). */
+    /** Every mla_decode instance; per R the default first (the ring at 512 / 448), then the one for smaller GPUs. */
     static final List<DecodeInstance> DECODE_INSTANCES = List.of(
-            new DecodeInstance(512, 64, ""), new DecodeInstance(512, 32, "_n32"),
-            new DecodeInstance(448, 64, ""), new DecodeInstance(448, 32, "_n32"),
-            new DecodeInstance(960, 32, ""));
+            new DecodeInstance(512, RING_ROWS, "", true), new DecodeInstance(512, 32, "_n32", false),
+            new DecodeInstance(448, RING_ROWS, "", true), new DecodeInstance(448, 32, "_n32", false),
+            new DecodeInstance(960, 32, "", false));
 
     /** The decode instance for latent width R that fits {@code smemOptin} (ccalab_mla.py's default_decode_bn). */
     static DecodeInstance decodeInstance(int latent, int ropeDim, int smemOptin) {
@@ -197,8 +217,8 @@ final class CudaMlaKernels {
     record DecodeSplit(int splits, int chunk) {}
 
     /**
-     * As many splits as fill the SMs in one wave at the blocks per SM the kernel's shared memory allows (1 at
-     * BN=64, 2 at BN=32 with R <= 512 on an H100), never more than one tile each; chunks a multiple of the tile.
+     * As many splits as fill the SMs in one wave at the blocks per SM the kernel's shared memory allows (1 for the
+     * ring, 2 at BN=32 with R <= 512 on an H100), never more than one tile each; chunks a multiple of the tile.
      * ccalab_mla.py's decode_splits, which the decode timings of the perf log were taken with.
      */
     static DecodeSplit decodeSplit(int batch, int heads, int length, DecodeInstance inst, int multiprocessors,
@@ -209,6 +229,13 @@ final class CudaMlaKernels {
         long blocks = (long) batch * ceil(heads, DECODE_HEADS_PER_BLOCK);
         int n = (int) Math.max(1, Math.min((long) multiprocessors * perSm / blocks, ceil(length, bn)));
         int chunk = ceil(ceil(length, n), bn) * bn;
+        return new DecodeSplit(ceil(length, chunk), chunk);
+    }
+
+    /** About {@code splits} splits (whole tiles; the last may be shorter, none empty): tests of the merges. */
+    static DecodeSplit forcedDecodeSplit(int length, DecodeInstance inst, int splits) {
+        if (length < 1 || splits < 1) throw new IllegalArgumentException("length " + length + ", splits " + splits);
+        int chunk = ceil(ceil(length, splits), inst.rowsPerTile()) * inst.rowsPerTile();
         return new DecodeSplit(ceil(length, chunk), chunk);
     }
 
@@ -281,6 +308,7 @@ final class CudaMlaKernels {
         }
         for (DecodeInstance d : DECODE_INSTANCES) {
             names.add(d.name());
+            if (d.ring()) names.add(d.spinName());
             if (!names.contains(d.combineName())) names.add(d.combineName());
         }
         names.addAll(List.of(KV_LATENT, EXPAND_KV, ABSORB_Q, UNABSORB, KV_UP_BWD, KV_LATENT_BWD,

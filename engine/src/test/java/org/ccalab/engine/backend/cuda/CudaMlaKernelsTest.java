@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 class CudaMlaKernelsTest {
     static final int H100_SMS = 132, H100_SMEM_SM = 228 * 1024, H100_OPTIN = 227 * 1024;
-    static final int A100_OPTIN = 163 * 1024;
+    static final int A100_OPTIN = 163 * 1024, SM86_OPTIN = 99 * 1024;
     static final Path CUDA = Path.of("src/main/cuda");
 
     @Test
@@ -29,7 +29,7 @@ class CudaMlaKernelsTest {
         assertThat(CudaMlaKernels.FWD_INSTANCES).extracting(CudaMlaKernels.FwdInstance::smem)
                 .containsExactly(223232, 137216, 71680);
         assertThat(CudaMlaKernels.DECODE_INSTANCES).extracting(CudaMlaKernels.DecodeInstance::smem)
-                .containsExactly(172544, 98048, 154112, 87808, 169728);
+                .containsExactly(136768, 98048, 122432, 87808, 169728);
     }
 
     @Test
@@ -37,9 +37,12 @@ class CudaMlaKernelsTest {
         assertThat(CudaMlaKernels.fwdInstance(192, 128, H100_OPTIN).name(true)).isEqualTo("mla_fwd_qk192_v128_causal");
         assertThat(CudaMlaKernels.fwdInstance(192, 128, A100_OPTIN).name(true)).isEqualTo("mla_fwd_qk192_v128_causal_n64");
         assertThat(CudaMlaKernels.fwdInstance(96, 64, A100_OPTIN).name(false)).isEqualTo("mla_fwd_qk96_v64");
-        assertThat(CudaMlaKernels.decodeInstance(512, 64, H100_OPTIN).name()).isEqualTo("mla_decode_r512_rope64");
-        assertThat(CudaMlaKernels.decodeInstance(512, 64, A100_OPTIN).name()).isEqualTo("mla_decode_r512_rope64_n32");
+        assertThat(CudaMlaKernels.decodeInstance(512, 64, H100_OPTIN).name()).isEqualTo("mla_decode_ring_r512_rope64");
+        assertThat(CudaMlaKernels.decodeInstance(512, 64, H100_OPTIN).spinName()).isEqualTo("mla_decode_ring_r512_rope64_spin");
+        assertThat(CudaMlaKernels.decodeInstance(512, 64, A100_OPTIN).name()).isEqualTo("mla_decode_ring_r512_rope64");
+        assertThat(CudaMlaKernels.decodeInstance(512, 64, SM86_OPTIN).name()).isEqualTo("mla_decode_r512_rope64_n32");
         assertThat(CudaMlaKernels.decodeInstance(448, 64, A100_OPTIN).combineName()).isEqualTo("mla_decode_combine_r448");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(448, 64, SM86_OPTIN).spinName()).hasMessageContaining("no fused merge");
         assertThat(CudaMlaKernels.decodeInstance(960, 64, H100_OPTIN).name()).isEqualTo("mla_decode_r960_rope64");
         assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(960, 64, A100_OPTIN)).hasMessageContaining("shared memory");
         assertThatThrownBy(() -> CudaMlaKernels.fwdInstance(192, 128, 100_000)).hasMessageContaining("shared memory");
@@ -51,9 +54,9 @@ class CudaMlaKernelsTest {
     @Test
     void theSplitRuleIsThePythonLaunchersDecodeSplits() {
         // {B, H, L, R} -> {splits, chunk}: ccalab_mla.MlaKernels.decode_splits at the H100's limits
-        int[][] cases = {{1, 16, 4096, 512, 64, 64}, {8, 16, 16384, 512, 16, 1024}, {32, 16, 65536, 512, 4, 16384},
-                         {1, 16, 1, 512, 1, 64}, {2, 20, 555, 512, 9, 64}, {1, 16, 5000, 960, 79, 64},
-                         {3, 16, 1000, 448, 16, 64}, {64, 16, 4096, 512, 2, 2048}};
+        int[][] cases = {{1, 16, 4096, 512, 128, 32}, {8, 16, 16384, 512, 16, 1024}, {32, 16, 65536, 512, 4, 16384},
+                         {1, 16, 1, 512, 1, 32}, {2, 20, 555, 512, 18, 32}, {1, 16, 5000, 960, 79, 64},
+                         {3, 16, 1000, 448, 32, 32}, {64, 16, 4096, 512, 2, 2048}};
         for (int[] c : cases) {
             var inst = CudaMlaKernels.decodeInstance(c[3], 64, H100_OPTIN);
             var sp = CudaMlaKernels.decodeSplit(c[0], c[1], c[2], inst, H100_SMS, H100_SMEM_SM);
@@ -64,10 +67,15 @@ class CudaMlaKernelsTest {
             assertThat((long) sp.splits() * sp.chunk()).isGreaterThanOrEqualTo(c[2]);
             assertThat(sp.chunk() % inst.rowsPerTile()).isZero();
         }
-        // A100 (108 SMs, 164 KB per SM), batch 1: the _n32 instance, two blocks per SM
-        var n32 = CudaMlaKernels.decodeInstance(512, 64, A100_OPTIN);
+        // the _n32 instance (a GPU with 99 KB per block) at the A100's 108 SMs and 164 KB per SM: two blocks per SM
+        var n32 = CudaMlaKernels.decodeInstance(512, 64, SM86_OPTIN);
         assertThat(CudaMlaKernels.decodeSplit(1, 16, 4096, n32, 108, 164 * 1024)).isEqualTo(new CudaMlaKernels.DecodeSplit(64, 64));
         assertThatThrownBy(() -> CudaMlaKernels.decodeSplit(1, 16, 0, n32, 108, 164 * 1024)).hasMessageContaining("length 0");
+        // forced split counts (the merge tests): whole tiles, none empty
+        var ring = CudaMlaKernels.decodeInstance(512, 64, H100_OPTIN);
+        assertThat(CudaMlaKernels.forcedDecodeSplit(16384, ring, 132)).isEqualTo(new CudaMlaKernels.DecodeSplit(128, 128));
+        assertThat(CudaMlaKernels.forcedDecodeSplit(1000, ring, 7)).isEqualTo(new CudaMlaKernels.DecodeSplit(7, 160));
+        assertThat(CudaMlaKernels.forcedDecodeSplit(33, ring, 64)).isEqualTo(new CudaMlaKernels.DecodeSplit(2, 32));
     }
 
     @Test
@@ -92,9 +100,12 @@ class CudaMlaKernelsTest {
         while (d.find())
             decodeTiles.put("mla_decode_r" + d.group(1) + "_rope" + d.group(2) + d.group(4), Integer.parseInt(d.group(3)));
         for (var inst : CudaMlaKernels.DECODE_INSTANCES) {
-            assertThat(decodeTiles).as(inst.name()).containsEntry(inst.name(), inst.rowsPerTile());
+            if (inst.ring()) assertThat(mla).contains("MLA_DECODE_RING(" + inst.latent() + ", " + CudaMlaKernels.DECODE_DR + ")");
+            else assertThat(decodeTiles).as(inst.name()).containsEntry(inst.name(), inst.rowsPerTile());
             assertThat(mla).contains("MLA_DECODE_COMBINE(" + inst.latent() + ")");
         }
+        assertThat(mla).contains("MLA_RING_STAGES = " + CudaMlaKernels.RING_STAGES + ";",
+                "mla_decode_ring_r##R##_rope##DR(", "mla_decode_ring_r##R##_rope##DR##_spin(");
         for (String k : new String[] {CudaMlaKernels.KV_LATENT, CudaMlaKernels.EXPAND_KV, CudaMlaKernels.ABSORB_Q,
                                       CudaMlaKernels.UNABSORB, CudaMlaKernels.KV_UP_BWD, CudaMlaKernels.KV_LATENT_BWD})
             assertThat(mla).contains("\n" + k + "(");
@@ -137,6 +148,8 @@ class CudaMlaKernelsTest {
         String decode = Files.readString(CUDA.resolve("attention/mla_decode.cuh"));
         assertThat(decode).contains("NWARPS = " + CudaMlaKernels.DECODE_WARPS, "HT = " + CudaMlaKernels.DECODE_HEADS_PER_BLOCK,
                 "CGROUPS = " + CudaMlaKernels.COMBINE_GROUPS);
+        assertThat(Files.readString(CUDA.resolve("attention/mla_decode_ring.cuh"))).contains("NWARPS = " + CudaMlaKernels.DECODE_WARPS
+                + ", NTHREADS = NWARPS * 32, HT = " + CudaMlaKernels.DECODE_HEADS_PER_BLOCK + ", BN = " + CudaMlaKernels.RING_ROWS + ",");
         String fwd = Files.readString(CUDA.resolve("attention/mla_fwd.cuh"));
         assertThat(fwd).contains("BM = " + CudaMlaKernels.FWD_BM, "NWARPS = 8, NTHREADS = NWARPS * 32");
         assertThat(CudaMlaKernels.FWD_THREADS).isEqualTo(8 * 32);

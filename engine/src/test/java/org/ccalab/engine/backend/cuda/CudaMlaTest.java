@@ -48,6 +48,12 @@ class CudaMlaTest {
                 .hasMessageStartingWith("cache:");
         assertThatThrownBy(() -> mla.decode(fake((long) b * h * r * 2), qa, cache, b, 10, cap, h, r, dr, 0.07))
                 .hasMessageStartingWith("oLat:");  // fp32: 4 bytes per element
+        // the fused merge needs the backend's spin counters (this CudaMla has none) and a ring instance: refused, not run
+        var ring = mla.decodeInstance(r, dr);
+        var sp = CudaMlaKernels.decodeSplit(1, h, 16384, ring, 132, 228 * 1024);
+        assertThatThrownBy(() -> mla.decode(oLat, qa, cache, 1, 16384, 16384, h, r, 0.07, ring, sp, true))
+                .hasMessageContaining("fused merge refused").hasMessageContaining("no fused merge here");
+        assertThat(mla.fusedMergeFits(ring, sp, 1, h)).isFalse();
         DeviceBuffer a = fake((long) b * t * (r + dr) * 2), w = fake(r * 4L);
         assertThatThrownBy(() -> mla.kvLatent(null, cache, a, w, b, t, cap, 201, r, dr, 1e-6, 1e4))
                 .hasMessageContaining("positions [201, 301)");

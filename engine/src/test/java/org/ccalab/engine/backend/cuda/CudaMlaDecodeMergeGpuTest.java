@@ -1,0 +1,80 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.ccalab.engine.backend.cpu.AttentionKernel;
+import org.ccalab.engine.backend.cpu.CpuBackend;
+import org.ccalab.engine.backend.cuda.CudaBenchCli.Err;
+import org.ccalab.engine.backend.cuda.CudaBenchCli.Random;
+import org.ccalab.engine.backend.cuda.CudaMlaKernels.DecodeInstance;
+import org.ccalab.engine.backend.cuda.CudaMlaKernels.DecodeSplit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * On a GPU host: the absorbed MLA decode (the ring split kernel at R = 512 / 448, the session-2 kernel at 960) with
+ * each merge of its partials forced (split + combine, and the ring's fused merge where the grid is co-resident) and
+ * with the rule's choice, at several split counts, against the float64 CPU decode of the same bf16 cache as MQA over
+ * the latent rows. Two consecutive calls on different inputs with a poisoned output each: a fused-merge counter left
+ * wrong by the first call would merge before the second call's partials are written, or never release.
+ */
+@Tag("gpu")
+class CudaMlaDecodeMergeGpuTest {
+    /** fp32 output; the bf16 probabilities in P C are the one rounding (~2e-3): the CLI check's bound. */
+    private static final double TOLERANCE = 8e-3;
+
+    @ParameterizedTest(name = "B{0} H{1} L{2} cap{3} R{4}")
+    @CsvSource({"1, 16, 16384, 16384, 512", "1, 16, 5000, 5100, 448", "3, 16, 1000, 1024, 512", "1, 32, 3000, 3000, 512",
+            "2, 20, 555, 600, 512", "1, 16, 33, 40, 960"})
+    void everyMergeAndSplitCountMatchesTheFloat64ReferenceTwiceInARow(int b, int h, int length, int capacity, int r) {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        AttentionKernel ref = CpuBackend.create().attention();
+        try (CudaBackend cuda = CudaBackend.open()) {
+            CudaMla mla = new CudaMla(cuda);
+            DecodeInstance inst = mla.decodeInstance(r, CudaMlaKernels.DECODE_DR);
+            int checked = 0;
+            for (int splits : new int[] {0, 1, 7, 64, 132}) {
+                DecodeSplit sp = splits > 0 ? CudaMlaKernels.forcedDecodeSplit(length, inst, splits)
+                        : CudaMlaKernels.decodeSplit(b, h, length, inst, cuda.multiprocessors(), mla.limits().smemPerMultiprocessor());
+                for (Boolean fused : new Boolean[] {null, false, true}) {
+                    String what = inst.name() + " B" + b + " H" + h + " L" + length + " splits " + splits + " -> "
+                            + sp.splits() + (fused == null ? " rule" : fused ? " fused" : " split+combine");
+                    if (fused == Boolean.TRUE && (!inst.ring() || !mla.fusedMergeFits(inst, sp, b, h))) {
+                        assertThatThrownBy(() -> decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, true, 0))
+                                .as(what).hasMessageContaining("fused merge refused");
+                        continue;
+                    }
+                    for (int rep = 0; rep < 2; rep++) {
+                        Err e = decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, fused, 100L * splits + rep);
+                        System.out.printf("mla decode %s call %d: rel %.2e vs float64%n", what, rep, e.rel());
+                        assertThat(e.rel()).as(what + " call " + rep).isLessThan(TOLERANCE);
+                        checked++;
+                    }
+                }
+            }
+            assertThat(checked).isGreaterThanOrEqualTo(20);
+        }
+    }
+
+    private static Err decodeOnce(CudaBackend cuda, CudaMla mla, AttentionKernel ref, DecodeInstance inst, DecodeSplit sp,
+                                  int b, int h, int length, int capacity, int r, Boolean fused, long seed) {
+        int dr = CudaMlaKernels.DECODE_DR, dk = r + dr;
+        double scale = 1 / Math.sqrt(128 + dr);
+        short[] cache = Random.bf16((long) b * capacity * dk, 500 + seed), qa = Random.bf16((long) b * h * dk, 900 + seed);
+        double[] rows = Bf16.toDoubles(cache), values = new double[b * capacity * r];
+        for (int i = 0; i < b * capacity; i++) System.arraycopy(rows, i * dk, values, i * r, r);
+        double[] want = new double[b * h * r];
+        ref.decode(want, Bf16.toDoubles(qa), rows, values, capacity, length, b, h, 1, dk, r, scale);
+        try (DeviceBuffer dc = cuda.uploadBf16(cache); DeviceBuffer dq = cuda.uploadBf16(qa);
+             DeviceBuffer out = cuda.allocate((long) want.length * 4)) {
+            cuda.poison(out);
+            mla.decode(out, dq, dc, b, length, capacity, h, r, scale, inst, sp, fused);
+            float[] got = cuda.downloadFloats(out, want.length);
+            double[] g = new double[got.length];
+            for (int i = 0; i < g.length; i++) g[i] = got[i];
+            return Err.of(g, want);
+        }
+    }
+}
