@@ -175,7 +175,11 @@ def pdl_probe(K):
 MILESTONES = ["start", "first tile in smem", "last tile consumed", "partial written", "all splits arrived", "slice merged"]
 
 
-def trace(K, dec):
+TRACE_CASES = [(4096, 8, 2, "epoch"), (16384, 8, 2, "spin"), (16384, 8, 2, "epoch"), (16384, 16, 4, "epoch"),
+               (16384, 4, 4, "epoch")]
+
+
+def trace(K, dec, cases=None):
     """One L2-cold SPIN launch per repeat with the lab's DECODE_TRACE stamps (thread 0 of each block, globaltimer):
     per milestone the median and the latest block, in us after the earliest block start."""
     ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
@@ -183,8 +187,7 @@ def trace(K, dec):
     host = torch.empty(size.value // 8, dtype=torch.int64).pin_memory()
     flush = torch.zeros(256 << 20, dtype=torch.uint8, device=dev)
     rows = []
-    for (L, Hq, Hkv, kind) in [(4096, 8, 2, "epoch"), (16384, 8, 2, "spin"), (16384, 8, 2, "epoch"), (16384, 16, 4, "epoch"),
-                               (16384, 4, 4, "epoch")]:
+    for (L, Hq, Hkv, kind) in cases or TRACE_CASES:
         c = Case(L, Hq, Hkv, cold=False)
         reps = []
         for rep in range(5):
@@ -359,6 +362,7 @@ def main():
     ap.add_argument("--out", default=".", help="folder for decode_floor.json")
     ap.add_argument("--floor-only", action="store_true", help="only the copy bandwidth and the floor table")
     ap.add_argument("--head-dim", type=int, default=128, help="D of the decode kernels (64 / 256: epoch and mma only)")
+    ap.add_argument("--trace-only", action="store_true", help="only the milestone trace of the mma instances")
     ap.add_argument("--variants", default=None,
                     help="floor-only: suffix:blocks-per-SM pairs timed and checked, e.g. mma:1,mma_s3:1,mma:2")
     a = ap.parse_args()
@@ -372,6 +376,11 @@ def main():
     p = torch.cuda.get_device_properties(0)
     print({"name": p.name, "sms": p.multi_processor_count, "l2": getattr(p, "L2_cache_size", None),
            "torch": torch.__version__}, flush=True)
+    if a.trace_only:  # session 10: where a tensor-core decode's batch-1 time goes, at this D
+        rows = trace(K, dec, [(16384, 8, 2, "mma"), (16384, 16, 4, "mma"), (4096, 8, 2, "mma"), (65536, 8, 2, "mma")])
+        with open(os.path.join(a.out, f"decode_trace_d{D}.json"), "w") as f:
+            json.dump({"device": p.name, "traces": rows}, f, indent=1)
+        return
     if a.floor_only:
         global CHECKED
         CHECKED = sorted({v for v, _ in VARIANTS_ARG}) if VARIANTS_ARG else ["epoch", "mma"]

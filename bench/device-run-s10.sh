@@ -8,6 +8,14 @@
 set -uo pipefail
 mode=${1:-lab}
 source bench/device-env.sh
+if [ "$mode" = trace ]; then  # call 8: where the D = 256 / 128 tensor-core decode's batch-1 time goes
+  for d in 256 128; do
+    timeout 100 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --trace-only --head-dim $d --out "$out" \
+      > "$out/trace_d$d.txt" 2>&1
+    echo "D=$d rc=$?"; grep "^trace" "$out/trace_d$d.txt"
+  done
+  exit 0
+fi
 if [ "$mode" = lab ]; then
   echo "== MLA ring decode lab"
   timeout 300 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --out "$out" ${RING_ARGS:-} > "$out/mla_ring.txt" 2>&1
