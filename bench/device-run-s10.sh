@@ -38,6 +38,15 @@ if [ "$mode" = lab ]; then
   done
   exit 0
 fi
+if [ "$mode" = verify ]; then  # call 9: the final tree from Java (gpu tests, the CLI's checks and decode phase)
+  gpu_tests 420
+  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode > "$out/cuda_bench.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"
+  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
+  sed -n '/== decode/,$p' "$out/cuda_bench.txt" | head -60
+  tar czf "$out/logs.tgz" -C "$out" gpu-tests.txt cuda_bench.txt cuda_bench.json && rm -f "$out"/gpu-tests.txt "$out"/cuda_bench.*
+  exit 0
+fi
 # mode final (call 7): the shipped ring decode from Java and Python, the B = 2 rule, the S-chain A/B
 echo "== java gpu tests"
 gpu_tests 420
