@@ -672,6 +672,7 @@ public final class CudaBenchCli {
                     mlaCell("decode", "core", c, len, b, st, 0, bytes / (st.p50() * 1e-3));
                     cells.getLast().put("timing", graph != null ? "graph" : "eager");
                     cells.getLast().put("eagerP50Ms", eager.p50());
+                    cells.getLast().put("kernels", mla.decodeKernels(b, h, len, r, dr));
                     String line = String.format(Locale.ROOT, "B=%2d L=%6d %s: eager %8.1f us %5.2f TB/s", b, len, mlaName(c),
                             eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
                     if (graph != null)

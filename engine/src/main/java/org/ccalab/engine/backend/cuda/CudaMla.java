@@ -229,6 +229,18 @@ public final class CudaMla {
         }
     }
 
+    /**
+     * The kernels decode runs for this shape, as recorded beside its timings: the split kernel and the combine
+     * ("mla_decode_ring_r512_rope64 + mla_decode_combine_r512"), or the fused twin alone.
+     */
+    String decodeKernels(int batch, int heads, int length, int latent, int ropeDim) {
+        CudaMlaKernels.DecodeInstance inst = decodeInstance(latent, ropeDim);
+        CudaMlaKernels.DecodeSplit sp = CudaMlaKernels.decodeSplit(batch, heads, length, inst, limits.multiprocessors(),
+                limits.smemPerMultiprocessor());
+        return sp.splits() >= CudaMlaKernels.SPIN_MIN_SPLITS && fusedMergeFits(inst, sp, batch, heads) ? inst.spinName()
+                : inst.name() + " + " + inst.combineName();
+    }
+
     private final Map<String, Integer> spinBlocksPerSm = new HashMap<>();
 
     /**

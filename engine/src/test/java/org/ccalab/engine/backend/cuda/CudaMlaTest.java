@@ -54,6 +54,8 @@ class CudaMlaTest {
         assertThatThrownBy(() -> mla.decode(oLat, qa, cache, 1, 16384, 16384, h, r, 0.07, ring, sp, true))
                 .hasMessageContaining("fused merge refused").hasMessageContaining("no fused merge here");
         assertThat(mla.fusedMergeFits(ring, sp, 1, h)).isFalse();
+        // so without counters the rule names split + combine (the cell a timing is recorded beside)
+        assertThat(mla.decodeKernels(1, h, 16384, r, dr)).isEqualTo("mla_decode_ring_r512_rope64 + mla_decode_combine_r512");
         DeviceBuffer a = fake((long) b * t * (r + dr) * 2), w = fake(r * 4L);
         assertThatThrownBy(() -> mla.kvLatent(null, cache, a, w, b, t, cap, 201, r, dr, 1e-6, 1e4))
                 .hasMessageContaining("positions [201, 301)");
