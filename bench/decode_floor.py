@@ -37,10 +37,12 @@ COLD_BYTES = 320e6
 OUT_ROWS = []
 
 
-def splits(L, Hkv, per_sm=1.0, forced=None):
+def splits(L, Hkv, per_sm=1.0, forced=None, exact=False):
+    """exact (session 10): chunks of ceil(L / n) keys, the last tile of each partial, so that every SM streams
+    (132 blocks at 2 KV heads, not 128); else whole tiles."""
     tk = 1024 * 8 // D  # keys per tile: 1024 x 8 warps / D
     n = forced or max(1, min(math.ceil(per_sm * SMS / Hkv), -(-L // tk), 256))
-    chunk = -(-(-(-L // n)) // tk) * tk
+    chunk = -(-L // n) if exact else -(-(-(-L // n)) // tk) * tk
     return -(-L // chunk), chunk
 
 
@@ -62,11 +64,11 @@ class Dec:
             self.occ[name] = n.value
         return grid_blocks <= self.occ[name] * SMS
 
-    def __call__(self, suf, q, kc, vc, L, o, per_sm=1.0, forced=None, pdl_launch=False):
+    def __call__(self, suf, q, kc, vc, L, o, per_sm=1.0, forced=None, pdl_launch=False, exact=False):
         B, Hq, _ = q.shape
         Tmax, Hkv = kc.shape[1], kc.shape[2]
         G = Hq // Hkv
-        n, chunk = splits(L, Hkv, per_sm, forced)
+        n, chunk = splits(L, Hkv, per_sm, forced, exact)
         nst = int(suf.split("_s")[1]) if "_s" in suf else 2
         name, smem = f"decode_hd{D}_g{G}_{suf}", Kernels.decode_smem(D, G, 8, nst)
         if suf.startswith(("spin", "epoch", "mma")) and n > 1 and not self.fits(name, n * Hkv * B, smem):
@@ -77,6 +79,7 @@ class Dec:
 
 
 CHECKED = ["v3", "spin", "pdl", "spinpdl", "epoch", "epochpdl", "mma"]
+EXACT_CHECKS = ()  # split counts also checked with exact (not tile-rounded) chunks: --variants with an :exact entry
 
 
 def checks(dec):
@@ -93,18 +96,18 @@ def checks(dec):
         for suf in CHECKED:
             if "_s" in suf and Hq // Hkv not in (1, 4, 8):
                 continue
-            for forced in (None, 1, 3, 17, 256):
+            for forced, exact in [(f, False) for f in (None, 1, 3, 17, 256)] + [(f, True) for f in EXACT_CHECKS]:
                 for rep in range(2):
                     o = torch.full((B, Hq, D), float("nan"), device=dev, dtype=bf16)
                     try:
-                        n = dec(suf, q, kc, vc, L, o, forced=forced)
+                        n = dec(suf, q, kc, vc, L, o, forced=forced, exact=exact)
                     except RuntimeError as ex:
                         if rep == 0:
                             print(f"skip {suf} forced={forced} B{B} L{L} Hkv{Hkv}: {ex}")
                         break
                     torch.cuda.synchronize()
-                    ok &= sbs.check(f"{suf} splits={forced}->{n} rep{rep} B{B} L{L} Tmax{Tmax} Hq{Hq} Hkv{Hkv}", o,
-                                    r[:, 0], naive[:, 0])
+                    ok &= sbs.check(f"{suf} splits={forced}->{n}{' exact' if exact else ''} rep{rep} B{B} L{L} Tmax{Tmax} "
+                                    f"Hq{Hq} Hkv{Hkv}", o, r[:, 0], naive[:, 0])
     return ok
 
 
@@ -268,11 +271,12 @@ def floor_table(K, dec, copy_bw):
             if xbest is None or t["p50"] < row[xbest]["p50"]:
                 xbest = f"xchg_t{nt}_u{u}_k{per}"
         row["xchg_best"] = xbest
-        for suf, per in variants:
+        for suf, per, *ex in variants:
+            key = f"{suf}_k{per}" + ("_exact" if ex else "")
             try:
-                row[f"{suf}_k{per}"] = bench(lambda i: dec(suf, c.q[i], c.k[i], c.v[i], L, c.o[i], per_sm=per), c)
-            except RuntimeError as ex:
-                row[f"{suf}_k{per}"] = {"error": str(ex)}
+                row[key] = bench(lambda i: dec(suf, c.q[i], c.k[i], c.v[i], L, c.o[i], per_sm=per, exact=bool(ex)), c)
+            except RuntimeError as e:
+                row[key] = {"error": str(e)}
         for label, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
             try:
                 row[label] = bench(lambda i: sbs.sdpa(c.q[i][:, None], c.k[i], c.v[i], False, be), c)
@@ -293,7 +297,8 @@ def floor_table(K, dec, copy_bw):
             if isinstance(v, dict) and "p50" in v:
                 v["pct_copy"] = c.pct(v["p50"], copy_bw)
         rows.append(row)
-        keys = [row["read_best"], row["xchg_best"]] + [f"{suf}_k{per}" for suf, per in variants] + ["flash", "cudnn", "v3_warm2", "cudnn_warm2"]
+        keys = [row["read_best"], row["xchg_best"]] + [f"{suf}_k{per}" + ("_exact" if ex else "") for suf, per, *ex in variants] + \
+            ["flash", "cudnn", "v3_warm2", "cudnn_warm2"]
         print(f"L={L:>6} {Hq}q/{Hkv}kv {c.kv / 1e6:.1f} MB x {c.n} sets: " + " | ".join(
             f"{k} {row[k]['p50'] * 1e3:.1f} us {row[k]['pct_copy']:.0f}%" for k in keys if "p50" in row.get(k, {})),
             flush=True)
@@ -364,13 +369,13 @@ def main():
     ap.add_argument("--head-dim", type=int, default=128, help="D of the decode kernels (64 / 256: epoch and mma only)")
     ap.add_argument("--trace-only", action="store_true", help="only the milestone trace of the mma instances")
     ap.add_argument("--variants", default=None,
-                    help="floor-only: suffix:blocks-per-SM pairs timed and checked, e.g. mma:1,mma_s3:1,mma:2")
+                    help="floor-only: suffix:blocks-per-SM[:exact] timed and checked, e.g. mma:1,mma_s3:1,mma:1:exact")
     a = ap.parse_args()
     global D, VARIANTS_ARG
     D = a.head_dim
     if a.variants:
-        VARIANTS_ARG = [(v.split(":")[0], float(v.split(":")[1]) if "." in v else int(v.split(":")[1]))
-                        for v in a.variants.split(",")]
+        VARIANTS_ARG = [(p[0], float(p[1]) if "." in p[1] else int(p[1]), *p[2:]) for p in
+                        (v.split(":") for v in a.variants.split(","))]
     dec = Dec(Kernels(a.fatbin))
     K = dec.K
     p = torch.cuda.get_device_properties(0)
@@ -382,8 +387,10 @@ def main():
             json.dump({"device": p.name, "traces": rows}, f, indent=1)
         return
     if a.floor_only:
-        global CHECKED
-        CHECKED = sorted({v for v, _ in VARIANTS_ARG}) if VARIANTS_ARG else ["epoch", "mma"]
+        global CHECKED, EXACT_CHECKS
+        CHECKED = sorted({v[0] for v in VARIANTS_ARG}) if VARIANTS_ARG else ["epoch", "mma"]
+        if VARIANTS_ARG and any(len(v) > 2 for v in VARIANTS_ARG):
+            EXACT_CHECKS = (None, 3, 17, 100)
         ok = checks(dec)
         print("ALL DECODE CHECKS PASSED" if ok else "SOME DECODE CHECKS FAILED", flush=True)
         copy_bw = sbs.copy_bandwidth()
