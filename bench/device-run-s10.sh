@@ -47,6 +47,19 @@ if [ "$mode" = verify ]; then  # call 9: the final tree from Java (gpu tests, th
   tar czf "$out/logs.tgz" -C "$out" gpu-tests.txt cuda_bench.txt cuda_bench.json && rm -f "$out"/gpu-tests.txt "$out"/cuda_bench.*
   exit 0
 fi
+if [ "$mode" = discard ]; then  # call 18: the _spin instances with DISCARD, from Java and Python
+  gpu_tests 420
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
+  echo "check_mla rc=$? ($((SECONDS - t0)) s)"
+  grep -E "FAIL|SUMMARY|^decode B1 |^decode B8  L16384|^decode B32 L16384" "$out/check_mla.txt" | grep -v n32 | head -20
+  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench_mla.json" --seqs 4096 --phases mla > "$out/cuda_bench_mla.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"
+  sed -n '/== MLA absorbed decode/,/^== MLA layer/p' "$out/cuda_bench_mla.txt" | head -8
+  tar czf "$out/logs.tgz" -C "$out" gpu-tests.txt check_mla.txt check_mla.json cuda_bench_mla.txt cuda_bench_mla.json
+  rm -f "$out"/gpu-tests.txt "$out"/check_mla.* "$out"/cuda_bench_mla.*
+  exit 0
+fi
 # mode final (call 7): the shipped ring decode from Java and Python, the B = 2 rule, the S-chain A/B
 echo "== java gpu tests"
 gpu_tests 420

@@ -41,9 +41,10 @@ def ring_smem(r, nst):
 class Ring:
     """check_mla's M: r_kv with a ring instance of NST stages decodes on it (others on the shipped kernels)."""
 
-    def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False):
+    def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False, discard=False):
         self.M, self.nst, self.splits, self.spin, self.exact, self.combine2 = M, nst, splits, spin, exact, combine2
-        self.label = f"ring_s{nst}" + ("_spin" if spin else "") + (f"_n{splits}" if splits else "") + \
+        self.discard = discard
+        self.label = f"ring_s{nst}" + ("_spin" if spin else "") + ("_discard" if discard else "") + (f"_n{splits}" if splits else "") + \
             ("_exact" if exact else "") + ("_c2" if combine2 else "")
         self.ctr = torch.zeros(4096, dtype=torch.int32, device=dev) if spin else None
 
@@ -63,14 +64,14 @@ class Ring:
         return n
 
     def decode(self, qa, cache, L, r, scale, out=None, bn=None, work=None, spin=None):
-        if self.nst not in (SPIN_NSTS if self.spin else NSTS).get(r, ()) or (bn is not None and bn != DECODE_BN[r]):
+        if self.nst not in ({512: (3,), 448: (3,)} if self.discard else SPIN_NSTS if self.spin else NSTS).get(r, ()) or (bn is not None and bn != DECODE_BN[r]):
             return self.M.decode(qa, cache, L, r, scale, out=out, bn=bn, spin=spin)
         B, H, _ = qa.shape
         n, chunk = self.grid_x(B, H, L)
         po, pml = work or (torch.empty(B, H, n, r, device=dev), torch.empty(B, H, n, 2, device=dev))
         out = torch.empty(B, H, r, device=dev) if out is None else out
         if self.spin:
-            name = f"mla_decode_ring_r{r}_rope{DECODE_DR}_s{self.nst}_spin"
+            name = f"mla_decode_ring_r{r}_rope{DECODE_DR}_s{self.nst}_spin" + ("_discard" if self.discard else "")
             smem, groups = ring_smem(r, self.nst), (H + HT - 1) // HT
             if self.M.k.decode_spin_fits(name, smem, DECODE_THREADS, n * groups * B, self.M.sms):
                 self.M.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), smem, po, pml, qa, cache, int(L),
@@ -130,29 +131,30 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fatbin", required=True, help="kernels-dev/mla_decode_ring_lab.cu, built")
     ap.add_argument("--out", default=".", help="folder for mla_decode_ring_lab.json")
+    ap.add_argument("--shapes", default=None, help="--sweep: B,H,L;B,H,L;... instead of the default list")
     ap.add_argument("--sweep", action="store_true", help="split counts, exact chunks and the v2 combine, B=1 (NST 3)")
     a = ap.parse_args()
     M = MlaKernels(a.fatbin)
     rings = [Ring(M, nst) for nst in NSTS[512]]
     spins = [Ring(M, nst, spin=True) for nst in SPIN_NSTS[512]]
     ok = True
-    for v in ([Ring(M, 3), Ring(M, 3, spin=True), Ring(M, 4, spin=True)] if a.sweep else rings + spins):
+    for v in ([Ring(M, 3), Ring(M, 3, spin=True), Ring(M, 3, spin=True, discard=True)] if a.sweep else rings + spins):
         for splits in (None, 1, 8, 24, 64, 132):
             print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
             # twice in a row at each count: the arrival counter's reset and the epoch
             for _ in range(2 if v.spin else 1):
-                ok &= cm.check_decode(v if splits is None else Ring(M, v.nst, splits, v.spin, v.exact))
+                ok &= cm.check_decode(v if splits is None else Ring(M, v.nst, splits, v.spin, v.exact, discard=v.discard))
     print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
     COPY_BW[0] = sbs.copy_bandwidth()
     print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
     if a.sweep:  # session 10, calls 3-4: the split count, exact chunks, the v2 combine, the coalesced fused merge
         sweep = [Ring(M, 3, splits=n, spin=sp, exact=ex, combine2=c2) for (n, sp, ex, c2) in
-                 [(None, False, False, False), (None, False, False, True), (None, True, False, False)]] + \
-            [Ring(M, 4, spin=True)]
-        rows = lab.timings(M, COPY_BW[0], sweep, [(1, 16, 16384), (1, 16, 32768), (1, 16, 65536), (1, 16, 4096),
-                                                  (2, 16, 16384), (2, 16, 65536), (1, 32, 16384), (1, 128, 16384),
-                                                  (8, 16, 16384), (32, 16, 16384)])
-        traces = lab.trace(M, sweep[2]) + lab.trace(M, sweep[3])
+                 [(None, False, False, False), (None, True, False, False)]] + [Ring(M, 3, spin=True, discard=True)]
+        shapes = [tuple(int(x) for x in t.split(",")) for t in a.shapes.split(";")] if a.shapes else \
+            [(1, 16, 16384), (1, 16, 32768), (1, 16, 65536), (1, 16, 4096), (2, 16, 16384), (2, 16, 65536),
+             (1, 32, 16384), (1, 128, 16384), (8, 16, 16384), (32, 16, 16384)]
+        rows = lab.timings(M, COPY_BW[0], sweep, shapes)
+        traces = lab.trace(M, sweep[1]) + lab.trace(M, sweep[2])
         with open(os.path.join(a.out, "mla_decode_ring_sweep.json"), "w") as f:
             json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
                        "traces": traces}, f, indent=1)

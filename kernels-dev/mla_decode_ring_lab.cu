@@ -26,3 +26,14 @@ RING_LAB(512, 3) RING_LAB(512, 4) RING_LAB(512, 5) RING_LAB(448, 3) RING_LAB(448
                                                  counters);                                                     \
     }
 RING_LAB_SPIN(512, 3) RING_LAB_SPIN(512, 4) RING_LAB_SPIN(448, 3) RING_LAB_SPIN(448, 4)
+// DISCARD (session 10, call 16, shipped since in mla_kernels.cuh's _spin instances): the fused merge drops the
+// partial lines it read from the L2 (no write-back)
+#define RING_LAB_DISCARD(R, NST)                                                                                \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_r##R##_rope64_s##NST##_spin_discard(float* partO, float* partML, const __nv_bfloat16* Qa,   \
+                                                        const __nv_bfloat16* Cache, int L, int Tmax, int H,     \
+                                                        int chunk, float scale, float* OLat, int* counters) {   \
+        mla_decode_ring_kernel<R, 64, NST, true, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk, scale, OLat, \
+                                                       counters);                                               \
+    }
+RING_LAB_DISCARD(512, 3) RING_LAB_DISCARD(448, 3)

@@ -34,7 +34,11 @@ template <int R, int DR, int NST> __host__ __device__ constexpr int smem_bytes()
 // shared memory (sMrg: SG CW 6 floats, the idle ring) and 16 threads weight those the same way.
 // Session 10 (docs/perf-log.md): running merges (16 per thread over 8 splits, then 15 over the groups) made this
 // phase 2.6 us at every L; 16-byte pieces of different splits' rows per lane read half of every 32-byte sector.
-template <int R>
+// DISCARD (session 10, call 16; the shipped _spin instances): once the pass's loads are consumed (the barrier after
+// the smem writes), drop the partial lines this block alone read from the L2 without writing them back
+// (discard.global.L2): the next call's stream would otherwise evict 4.2 MB of dirty partials to DRAM at batch 1 H16
+// (B=1 64k 38.8-39.6 -> 36.6-37.3 us, 32k -1.0 us, 16k equal). The partials are rewritten before any later read.
+template <int R, bool DISCARD = false>
 __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const float* __restrict__ partO,
                                               const float* __restrict__ partML, float* sMrg, int b, int H, int h0,
                                               int split, int nSplit) {
@@ -80,6 +84,12 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
         sM[sg * CW + ci] = mx;
         sM[SG * CW + sg * CW + ci] = l;
         __syncthreads();
+        if constexpr (DISCARD) {
+            // 16 float4 of one split's row = two 128-byte lines (cb is a multiple of 16 float4, rows 2 KB apart)
+            if (ci % 8 == 0)
+                for (int s2 = sg; s2 < nSplit; s2 += SG)
+                    discard_l2_line(partO + (row0 + s2) * R + d4 * 4);
+        }
         if (sg == 0) {
             float m = -INFINITY;
 #pragma unroll
@@ -108,7 +118,7 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the merges that use them; session
 // 4's fused merge lost by running one dependent merge after another per lane).
 // counters: 2 ints per (b, head group), zero before the first launch.
-template <int R, int DR, int NST, bool SPIN = false>
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
@@ -283,7 +293,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         if (tid == 0) group_arrive_epoch(ctr, epoch0, nSplit);
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
-        merge_columns<R>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
+        merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
         MTRACE(mla_trace, 5);  // this block's columns are merged
     }
 }

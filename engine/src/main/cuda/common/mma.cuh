@@ -91,6 +91,12 @@ DEVI int ld_acquire_gpu(const int* p) {
     asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
     return v;
 }
+// Drops the 128-byte L2 line at p (128-byte aligned) without writing it back: its contents become undefined (sm_80+).
+DEVI void discard_l2_line(const void* p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("discard.global.L2 [%0], 128;\n" ::"l"(p) : "memory");
+#endif
+}
 // One arrival of `members` blocks at a group barrier, by one thread per block (the caller's bar.sync before makes
 // the block's earlier stores part of the release; after, the block may read the others'): an acq_rel add on
 // ctr[0]; the last to arrive has acquired every earlier arrival (one RMW chain), resets ctr[0] for the next launch
