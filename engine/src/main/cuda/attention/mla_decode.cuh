@@ -51,6 +51,17 @@ __device__ unsigned long long mla_trace[4096 * 8], mla_trace_c[4096 * 8];
 
 namespace mla_decode {
 constexpr int CGROUPS = 8;
+// The 16 absorbed query rows of head group h0 into shared memory rows of SK elements (cp.async, not committed);
+// heads past H are zero-filled (source size 0).
+template <int DK, int SK>
+DEVI void stage_qa(__nv_bfloat16* Qs, const __nv_bfloat16* __restrict__ Qa, int b, int H, int h0) {
+    constexpr int CH = DK / 8;
+    for (int i = threadIdx.x; i < HT * CH; i += NTHREADS) {
+        const int r = i / CH, c = i % CH, h = h0 + r;
+        const bool ok = h < H;
+        cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * DK + c * 8 : Qa, ok ? 16 : 0);
+    }
+}
 // A warp's O accumulators over its 16-column groups warp, warp + NWARPS, .. of R (m16n8 C fragments: head rows
 // lane / 4 and lane / 4 + 8) into the partial rows rowA / rowB of partO (those heads, this split); okA / okB: head < H.
 template <int R, int GPW>
@@ -120,11 +131,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         if (tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
     }
 
-    for (int i = tid; i < HT * CH; i += NTHREADS) {
-        int r = i / CH, c = i % CH, h = h0 + r;
-        bool ok = h < H;
-        cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * DK + c * 8 : Qa, ok ? 16 : 0);
-    }
+    stage_qa<DK, SK>(Qs, Qa, b, H, h0);
     auto load_tile = [&](int j, int buf) {
         __nv_bfloat16* cs = Cs + buf * BN * SK;
         for (int i = tid; i < BN * CH; i += NTHREADS) {

@@ -151,11 +151,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         if (tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
     }
 
-    for (int i = tid; i < HT * CH; i += NTHREADS) {
-        const int r = i / CH, c = i % CH, h = h0 + r;
-        const bool ok = h < H;
-        cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * DK + c * 8 : Qa, ok ? 16 : 0);
-    }
+    mla_decode::stage_qa<DK, SK>(Qs, Qa, b, H, h0);
     cp_async_commit();
     // Tile j into slot j % NST; rows past the chunk end are zero-filled (source size 0) and masked in S.
     auto issue = [&](int j) {
