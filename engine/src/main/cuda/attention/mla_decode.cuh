@@ -62,6 +62,22 @@ DEVI void stage_qa(__nv_bfloat16* Qs, const __nv_bfloat16* __restrict__ Qa, int 
         cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * DK + c * 8 : Qa, ok ? 16 : 0);
     }
 }
+// One 16-key step of O [16, R] += P V for a warp's 16-column groups warp, warp + NWARPS, .. (V = the first R columns
+// of the cached rows in cs, rows SK elements apart; pa: P's A fragment for keys 16 kk..).
+template <int R, int SK, int GPW>
+DEVI void pv_kstep(float (&o)[GPW][2][4], const uint32_t (&pa)[4], const __nv_bfloat16* cs, int kk, int warp, int lane) {
+#pragma unroll
+    for (int g = 0; g < GPW; g++) {
+        const int grp = warp + g * NWARPS;
+        if (grp < R / 16) {
+            uint32_t b0, b1, b2, b3;
+            ldmatrix_x4_trans(b0, b1, b2, b3,
+                              smem_u32(cs + (16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3)) * SK + (2 * grp + (lane >> 4)) * 8));
+            mma_bf16_16816(o[g][0], pa, b0, b1);
+            mma_bf16_16816(o[g][1], pa, b2, b3);
+        }
+    }
+}
 // A warp's O accumulators over its 16-column groups warp, warp + NWARPS, .. of R (m16n8 C fragments: head rows
 // lane / 4 and lane / 4 + 8) into the partial rows rowA / rowB of partO (those heads, this split); okA / okB: head < H.
 template <int R, int GPW>
@@ -242,19 +258,9 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         // O += P V with V = the first R columns of the same cache rows.
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
-            uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                              pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int g = 0; g < GPW; g++) {
-                const int grp = warp + g * NWARPS;
-                if (grp < NG) {
-                    uint32_t b0, b1, b2, b3;
-                    ldmatrix_x4_trans(b0, b1, b2, b3,
-                                      smem_u32(cs + (16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3)) * SK + (2 * grp + (lane >> 4)) * 8));
-                    mma_bf16_16816(o[g][0], pa, b0, b1);
-                    mma_bf16_16816(o[g][1], pa, b2, b3);
-                }
-            }
+            const uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                    pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+            pv_kstep<R, SK, GPW>(o, pa, cs, kk, warp, lane);
         }
         __syncthreads();  // the next iteration's prefetch and S overwrite this tile's buffers
     }

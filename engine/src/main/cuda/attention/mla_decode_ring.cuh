@@ -257,17 +257,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
             for (int kk = 0; kk < BN / 16; kk++) {
                 uint32_t pa[4];
                 ldmatrix_x4(pa[0], pa[1], pa[2], pa[3], smem_u32(Ps + (lane & 15) * PSTRIDE + (2 * kk + (lane >> 4)) * 8));
-#pragma unroll
-                for (int g = 0; g < GPW; g++) {
-                    const int grp = warp + g * NWARPS;
-                    if (grp < NG) {
-                        uint32_t b0, b1, b2, b3;
-                        ldmatrix_x4_trans(b0, b1, b2, b3,
-                                          smem_u32(cs + (16 * kk + (lane & 7) + (((lane >> 3) & 1) << 3)) * SK + (2 * grp + (lane >> 4)) * 8));
-                        mma_bf16_16816(o[g][0], pa, b0, b1);
-                        mma_bf16_16816(o[g][1], pa, b2, b3);
-                    }
-                }
+                mla_decode::pv_kstep<R, SK, GPW>(o, pa, cs, kk, warp, lane);
             }
         }
     }
