@@ -1,9 +1,7 @@
 package org.ccalab.api.experiment;
 
-import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.List;
@@ -13,6 +11,7 @@ import org.ccalab.api.system.ApiException;
 import org.ccalab.api.system.ApiProperties;
 import org.ccalab.api.system.CanonicalJson;
 import org.ccalab.api.system.FieldError;
+import org.ccalab.api.system.RequestFaults;
 import org.ccalab.common.run.RunSpec;
 import org.ccalab.common.sweep.InvalidSweepException;
 import org.ccalab.common.sweep.SweepExpander;
@@ -86,23 +85,14 @@ public class ExperimentService {
      * A sweep fault at a field bean validation already named (a missing kind, no variants) is not repeated.
      */
     List<SweepPoint> validate(CreateExperimentRequest request) {
-        List<FieldError> errors = new ArrayList<>();
-        request.unknown().keySet().forEach(k -> errors.add(new FieldError(k, "unknown property; expected "
-                + String.join(", ", FIELDS))));
-        List<FieldError> bean = new ArrayList<>();
-        for (ConstraintViolation<CreateExperimentRequest> c : validator.validate(request)) {
-            bean.add(new FieldError(c.getPropertyPath().toString(), c.getMessage()));
-        }
-        bean.sort(Comparator.comparingInt((FieldError e) -> FIELDS.indexOf(e.field().replaceFirst("[.\\[].*", "")))
-                .thenComparing(FieldError::field).thenComparing(FieldError::message));
-        errors.addAll(bean);
+        List<FieldError> errors = RequestFaults.of(request.unknown().keySet(), FIELDS, validator.validate(request));
         List<SweepPoint> points = null;
         if (request.kind() != null) {
             try {
                 points = expander.expand(request.sweep());
             } catch (InvalidSweepException e) {
                 Set<String> named = new HashSet<>();
-                bean.forEach(b -> named.add(b.field()));
+                errors.forEach(f -> named.add(f.field()));  // the unknown properties are never sweep paths
                 for (InvalidConfigException v : e.violations()) {
                     if (!named.contains(v.field())) errors.add(new FieldError(v.field(), v.reason()));
                 }

@@ -2,10 +2,7 @@ package org.ccalab.api.variant;
 
 import com.fasterxml.jackson.annotation.JsonAnySetter;
 import io.swagger.v3.oas.annotations.media.Schema;
-import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
-import java.util.ArrayList;
-import java.util.Comparator;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
@@ -16,6 +13,7 @@ import java.util.Map;
 import org.ccalab.api.system.ApiException;
 import org.ccalab.api.system.ApiProperties;
 import org.ccalab.api.system.FieldError;
+import org.ccalab.api.system.RequestFaults;
 import org.ccalab.common.run.RunKind;
 import org.ccalab.common.sweep.SweepExpander;
 import org.ccalab.common.sweep.VariantBinder;
@@ -79,15 +77,7 @@ class VariantController {
      */
     @PostMapping("/cost")
     CostResponse cost(@RequestBody CostRequest request) {
-        List<FieldError> errors = new ArrayList<>();
-        request.unknown().keySet().forEach(k -> errors.add(new FieldError(k, "unknown property; expected "
-                + String.join(", ", COST_FIELDS))));
-        List<FieldError> bean = new ArrayList<>();
-        for (ConstraintViolation<CostRequest> c : validator.validate(request)) {
-            bean.add(new FieldError(c.getPropertyPath().toString(), c.getMessage()));
-        }
-        bean.sort(Comparator.comparingInt((FieldError e) -> COST_FIELDS.indexOf(e.field())).thenComparing(FieldError::message));
-        errors.addAll(bean);
+        List<FieldError> errors = RequestFaults.of(request.unknown().keySet(), COST_FIELDS, validator.validate(request));
         AttentionConfig config = null;
         if (request.variant() != null) {
             try {
