@@ -368,6 +368,7 @@ def main():
     ap.add_argument("--floor-only", action="store_true", help="only the copy bandwidth and the floor table")
     ap.add_argument("--head-dim", type=int, default=128, help="D of the decode kernels (64 / 256: epoch and mma only)")
     ap.add_argument("--trace-only", action="store_true", help="only the milestone trace of the mma instances")
+    ap.add_argument("--trace-kinds", default="mma", help="--trace-only: kernel suffixes traced, e.g. mma,mmashare")
     ap.add_argument("--variants", default=None,
                     help="floor-only: suffix:blocks-per-SM[:exact] timed and checked, e.g. mma:1,mma_s3:1,mma:1:exact")
     a = ap.parse_args()
@@ -382,7 +383,8 @@ def main():
     print({"name": p.name, "sms": p.multi_processor_count, "l2": getattr(p, "L2_cache_size", None),
            "torch": torch.__version__}, flush=True)
     if a.trace_only:  # session 10: where a tensor-core decode's batch-1 time goes, at this D
-        rows = trace(K, dec, [(16384, 8, 2, "mma"), (16384, 16, 4, "mma"), (4096, 8, 2, "mma"), (65536, 8, 2, "mma")])
+        rows = trace(K, dec, [(L, hq, hkv, kind) for kind in a.trace_kinds.split(",")
+                              for (L, hq, hkv) in ((16384, 8, 2), (16384, 16, 4), (4096, 8, 2), (65536, 8, 2))])
         with open(os.path.join(a.out, f"decode_trace_d{D}.json"), "w") as f:
             json.dump({"device": p.name, "traces": rows}, f, indent=1)
         return

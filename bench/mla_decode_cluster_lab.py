@@ -115,7 +115,7 @@ def timings(M, copy_bw, variants, shapes=SHAPES):
 MILESTONES = ["tile0", "loop_end", "stored"]
 
 
-def trace(M, variant=None):
+def trace(M, variant=None, shapes=((1, 16, 4096), (1, 16, 16384), (1, 16, 65536))):
     """One L2-cold launch of the session-2 split kernel + combine (or `variant`'s) per repeat with the lab's MTRACE stamps (thread 0 of each
     block, globaltimer): per split-kernel milestone the median and the latest block, and the combine's first start
     and last end, in us after the earliest split block's start; the median of 5 repeats (by the combine's end)."""
@@ -127,7 +127,7 @@ def trace(M, variant=None):
     flush = torch.zeros(256 << 20, dtype=torch.uint8, device=dev)
     scale = 1.0 / math.sqrt(128 + DECODE_DR)
     rows = []
-    for (B, H, L) in [(1, 16, 4096), (1, 16, 16384), (1, 16, 65536)]:
+    for (B, H, L) in shapes:
         cache = torch.randn(B, L, R + DECODE_DR, device=dev).to(bf16)
         qa = torch.randn(B, H, R + DECODE_DR, device=dev).to(bf16)
         out = torch.empty(B, H, R, device=dev)

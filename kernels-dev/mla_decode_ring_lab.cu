@@ -37,3 +37,15 @@ RING_LAB_SPIN(512, 3) RING_LAB_SPIN(512, 4) RING_LAB_SPIN(448, 3) RING_LAB_SPIN(
                                                        counters);                                               \
     }
 RING_LAB_DISCARD(512, 3) RING_LAB_DISCARD(448, 3)
+// SHARE (session 11): the arrival in one round trip fewer (common/mma.cuh group_arrive_share), with DISCARD
+#define RING_LAB_SHARE(R, NST)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_r##R##_rope64_s##NST##_spin_discard_share(float* partO, float* partML,                      \
+                                                              const __nv_bfloat16* Qa,                          \
+                                                              const __nv_bfloat16* Cache, int L, int Tmax,      \
+                                                              int H, int chunk, float scale, float* OLat,       \
+                                                              int* counters) {                                  \
+        mla_decode_ring_kernel<R, 64, NST, true, true, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk, scale, \
+                                                             OLat, counters);                                   \
+    }
+RING_LAB_SHARE(512, 3) RING_LAB_SHARE(448, 3)

@@ -215,6 +215,8 @@ template <int D, int G, int NW, int NST> __host__ __device__ constexpr int smem_
 // per-group epoch (read at the kernel's start) that the others acquire: no fence, no departure, 0.3-0.4 us less.
 // counters then hold 2 ints per (b, KV head): {arrivals, departures} or {arrivals, epoch}; zero before the first
 // launch; SPIN = 2 leaves the epoch counting, so its counters are not shared with SPIN = 0 launches.
+// SPIN = 3 (session 11 lab): the same 2 ints as one 64-bit counter (common/mma.cuh group_arrive_share): the
+// arrivals' shares sum to 2^32, the others watch the counter itself; no reset, no epoch: one round trip fewer.
 // Deadlock-free ONLY where the whole grid is co-resident: the launcher checks the occupancy (CudaBackend
 // .decodeSpinFits) and uses SPIN = 0 otherwise.
 // PDL (session 4): launched as a programmatic dependent of the kernel that writes q and the new cache row L - 1:
@@ -628,9 +630,14 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         } else {
             // The block's partial stores happen-before thread 0's acq_rel arrival (bar.sync, then the release is
             // cumulative): common/mma.cuh's group_arrive_epoch on {arrive, depart = the epoch}. No fence, no
-            // departure count: 2 round trips fewer.
+            // departure count: 2 round trips fewer. SPIN == 3: group_arrive_share on the same 8 bytes, no epoch.
             __syncthreads();
-            if (tid == 0) group_arrive_epoch(arrive, epoch0, nSplit);
+            if (tid == 0) {
+                if constexpr (SPIN == 3)
+                    group_arrive_share(reinterpret_cast<unsigned long long*>(arrive), split, nSplit);
+                else
+                    group_arrive_epoch(arrive, epoch0, nSplit);
+            }
             __syncthreads();
         }
         DTRACE(4);  // every split of the group has arrived

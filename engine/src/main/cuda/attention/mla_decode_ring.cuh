@@ -118,7 +118,8 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the merges that use them; session
 // 4's fused merge lost by running one dependent merge after another per lane).
 // counters: 2 ints per (b, head group), zero before the first launch.
-template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false>
+// SHARE (session 11 lab): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
@@ -148,7 +149,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     int epoch0 = 0;      // read before this block arrives: the epoch moves only once every block has
     if constexpr (SPIN) {
         ctr = counters + 2 * (b * gridDim.y + blockIdx.y);
-        if (tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
+        if (!SHARE && tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
     }
 
     mla_decode::stage_qa<DK, SK>(Qs, Qa, b, H, h0);
@@ -276,7 +277,12 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     MTRACE(mla_trace, 3);  // thread 0's partial stores are issued
     if constexpr (SPIN) {
         __syncthreads();
-        if (tid == 0) group_arrive_epoch(ctr, epoch0, nSplit);
+        if (tid == 0) {
+            if constexpr (SHARE)
+                group_arrive_share(reinterpret_cast<unsigned long long*>(ctr), split, nSplit);
+            else
+                group_arrive_epoch(ctr, epoch0, nSplit);
+        }
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
         merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);

@@ -91,6 +91,16 @@ DEVI int ld_acquire_gpu(const int* p) {
     asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
     return v;
 }
+DEVI unsigned long long atom_add_acq_rel_gpu(unsigned long long* p, unsigned long long v) {
+    unsigned long long old;
+    asm volatile("atom.acq_rel.gpu.global.add.u64 %0, [%1], %2;\n" : "=l"(old) : "l"(p), "l"(v) : "memory");
+    return old;
+}
+DEVI unsigned long long ld_acquire_gpu(const unsigned long long* p) {
+    unsigned long long v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];\n" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
 // Drops the 128-byte L2 line at p (128-byte aligned) without writing it back: its contents become undefined (sm_80+).
 DEVI void discard_l2_line(const void* p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -109,4 +119,17 @@ DEVI void group_arrive_epoch(int* ctr, int epoch0, int members) {
     } else {
         while (ld_acquire_gpu(ctr + 1) == epoch0) __nanosleep(20);
     }
+}
+// The same barrier in one round trip fewer (session 11): ctr is one 64-bit counter whose low 32 bits are zero
+// between launches. The `members` arrivals add shares that sum to exactly 2^32 (member 0 takes the remainder), so
+// every arrival of one launch reads the same high word and waits for the next multiple of 2^32; the last one sees
+// it in its own add and never waits. Nothing is reset and no epoch is released: the others watch the counter
+// itself. Any member count per launch (the low word returns to zero); the 2 ints of group_arrive_epoch's layout
+// ({0, epoch} between launches) are such a counter. Co-resident grids only.
+DEVI void group_arrive_share(unsigned long long* ctr, int member, int members) {
+    const unsigned long long share = (1ull << 32) / members;
+    const unsigned long long add = member == 0 ? (1ull << 32) - share * (members - 1) : share;
+    const unsigned long long old = atom_add_acq_rel_gpu(ctr, add), target = ((old >> 32) + 1) << 32;
+    if (old + add != target)
+        while (ld_acquire_gpu(ctr) < target) __nanosleep(20);
 }
