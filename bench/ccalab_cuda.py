@@ -215,8 +215,8 @@ class Kernels:
                    (2 * G * DECODE_MAX_SPLITS + G) * 4 + 16 + warps * 32 * 16)
 
     def decode_counters(self, n, spin=False):
-        # zeroed once; the last-block merge leaves them zero after every launch; SPIN (2 per group: arrivals and a
-        # release epoch that keeps counting) has its own buffer (CudaBackend.DecodeCounters)
+        # zeroed once; the last-block merge leaves them zero after every launch; SPIN (2 per group: one 64-bit
+        # arrival counter that keeps counting, group_arrive_share) has its own buffer (CudaBackend.DecodeCounters)
         key = "_spin_counters" if spin else "_counters"
         if getattr(self, key, None) is None or getattr(self, key).numel() < n:
             setattr(self, key, torch.zeros(max(n, 4096), dtype=torch.int32, device="cuda"))

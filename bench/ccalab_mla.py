@@ -163,7 +163,7 @@ class MlaKernels:
             spin = ring and n >= SPIN_MIN_SPLITS and self.spin_fits(r, dr, n * groups * B)
         if spin:
             assert ring and self.spin_fits(r, dr, n * groups * B), "the fused merge needs the ring and a co-resident grid"
-            if getattr(self, "_spin_counters", None) is None:  # {arrivals, epoch} per (b, head group), zeroed once
+            if getattr(self, "_spin_counters", None) is None:  # a 64-bit arrival counter per (b, head group), zeroed once
                 self._spin_counters = torch.zeros(1 << 14, dtype=torch.int32, device=qa.device)
             assert 2 * B * groups <= self._spin_counters.numel()
             self.k.launch(name + "_spin", (n, groups, B), (DECODE_THREADS, 1, 1), smem, po, pml, qa, cache, int(L),

@@ -92,13 +92,14 @@ DECODE_V3(128, 4, 8, 2, decode_hd128_g4) DECODE_V3(128, 8, 8, 2, decode_hd128_g8
 DECODE_V3(256, 1, 8, 2, decode_hd256_g1) DECODE_V3(256, 2, 8, 2, decode_hd256_g2)
 DECODE_V3(256, 4, 8, 2, decode_hd256_g4) DECODE_V3(256, 8, 8, 2, decode_hd256_g8)
 // v3 and SPIN run their scores and P V on the tensor cores where dec::tensor_cores<D, G> (session 9).
-// The SPIN merge (session 4, the epoch form SPIN = 2): every block merges a slice once all splits of its KV head
-// arrived; launched only where the whole grid is co-resident (CudaBackend.decodeSpinFits), with its own counters.
+// The SPIN merge (session 4; since session 11 the share arrival SPIN = 3, common/mma.cuh group_arrive_share): every
+// block merges a slice once all splits of its KV head arrived; launched only where the whole grid is co-resident
+// (CudaBackend.decodeSpinFits), with its own counters.
 #define DECODE_V3_SPIN(D, G)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) decode_hd##D##_g##G##_spin(                             \
         __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                 \
         const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) { \
-        decode_kernel<D, G, 8, 2, 1, 2, false, dec::tensor_cores<D, G>()>(O, partO, partML, counters, Q, Kc, Vc, L, \
+        decode_kernel<D, G, 8, 2, 1, 3, false, dec::tensor_cores<D, G>()>(O, partO, partML, counters, Q, Kc, Vc, L, \
                                                                         Tmax, Hkv, chunk, scale);           \
     }
 DECODE_V3_SPIN(64, 1) DECODE_V3_SPIN(64, 2) DECODE_V3_SPIN(64, 4) DECODE_V3_SPIN(64, 8)

@@ -60,7 +60,8 @@ MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
 // session 10: 32-row tiles through a 3-deep cp.async ring, Qa's fragments in registers, the softmax once per tile;
 // 136,768 / 122,432 bytes of shared memory, one block per SM) + the combine, or its _spin twin (the combine fused:
 // OLat and the counters as two more arguments; it drops the partial lines it has merged from the L2 instead of
-// leaving them dirty for the next call's stream to write back: DISCARD) where the grid is co-resident and a head
+// leaving them dirty for the next call's stream to write back: DISCARD; its arrival is group_arrive_share's since
+// session 11: B=1 H16 -0.3 to -0.6 us) where the grid is co-resident and a head
 // group has >= 96 splits (CudaMla.decode; batch 1 at 16 heads). Against the session-2 split kernel (BN = 64, now lab-only: kernels-dev/mla_decode_cluster_lab.cu)
 // on the H100, L2-cold (docs/perf-log.md "Session 10"): B=1 H16 16k 19.2 -> 15.4 us (_spin), 32k 26.4 -> 22.7, 64k
 // 40.6 -> 36.6-37.3 (83-85 % of the copy), B=8 16k 66.1 -> 63.0, B=32 227 -> 223.
@@ -84,8 +85,8 @@ MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
     mla_decode_ring_r##R##_rope##DR##_spin(float* partO, float* partML, const __nv_bfloat16* Qa,               \
                                            const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk,       \
                                            float scale, float* OLat, int* counters) {                           \
-        mla_decode_ring_kernel<R, DR, MLA_RING_STAGES, true, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk,  \
-                                                                   scale, OLat, counters);                      \
+        mla_decode_ring_kernel<R, DR, MLA_RING_STAGES, true, true, true>(partO, partML, Qa, Cache, L, Tmax, H,    \
+                                                                         chunk, scale, OLat, counters);         \
     }
 #define MLA_DECODE_COMBINE(R)                                                                                   \
     extern "C" __global__ void mla_decode_combine_r##R(float* OLat, const float* partO, const float* partML,     \

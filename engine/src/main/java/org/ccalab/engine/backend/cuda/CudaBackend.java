@@ -460,8 +460,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
              DeviceBuffer partMl = allocate((long) batch * qHeads * sp.partials() * 2 * 4)) {
             if (sp.fused()) {
                 boolean spin = decodeMerge(merge, sp, batch, kvHeads, headDim, g) == DecodeMerge.SPIN;
-                // SPIN: an arrival counter and a release epoch per (sequence, KV head), in their own buffer (the
-                // epoch keeps counting); LAST_BLOCK: one arrival counter per group, left zero by every launch.
+                // SPIN: one 64-bit arrival counter per (sequence, KV head), in their own buffer (it keeps counting:
+                // common/mma.cuh group_arrive_share); LAST_BLOCK: one arrival counter per group, left zero by every launch.
                 kernels.launch(spin ? CudaKernels.decodeSpin(headDim, g) : CudaKernels.decode(headDim, g),
                         new int[] {sp.splits(), kvHeads, batch},
                         CudaKernels.DECODE_V3_WARPS * 32, CudaKernels.decodeSmem(headDim, g), device.stream(),
@@ -522,8 +522,8 @@ public final class CudaBackend implements Backend, AutoCloseable {
 
     /**
      * Decode v3's per-(sequence, KV head) counters: zeroed once on the stream when (re)allocated, then owned by the
-     * kernels. LAST_BLOCK leaves its arrival counter zero after every launch; SPIN resets its arrival counter and
-     * leaves its epoch counting (any value is a valid start), so the two merges keep separate buffers.
+     * kernels. LAST_BLOCK leaves its arrival counter zero after every launch; SPIN's 64-bit counter (2 ints) keeps
+     * counting in its high word (any multiple of 2^32 is a valid start), so the two merges keep separate buffers.
      */
     private final class DecodeCounters {
         private DeviceBuffer buffer;
@@ -548,9 +548,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
             mlaSpinCounters = new DecodeCounters();
 
     /**
-     * The MLA decode's fused-merge counters (CudaMla.decode, mla_decode_ring's SPIN: {arrivals, epoch} per (sequence,
-     * head group)), at least {@code ints} of them: one buffer for the backend's life, shared by every CudaMla on
-     * its stream, since the epochs keep counting.
+     * The MLA decode's fused-merge counters (CudaMla.decode, mla_decode_ring's SPIN: one 64-bit arrival counter, 2
+     * ints, per (sequence, head group)), at least {@code ints} of them: one buffer for the backend's life, shared by
+     * every CudaMla on its stream, since the counters keep counting.
      */
     DeviceBuffer mlaSpinCounters(int ints) {
         return mlaSpinCounters.get(ints);

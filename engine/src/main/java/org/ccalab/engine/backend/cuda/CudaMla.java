@@ -42,7 +42,7 @@ public final class CudaMla {
     private final Limits limits;
     private final boolean wgmmaBackward;
     private final BooleanSupplier deterministic;
-    /** The fused merge's {arrivals, epoch} per (sequence, head group), at least n ints, zeroed once; null: no fused merge. */
+    /** The fused merge's 64-bit arrival counter (2 ints) per (sequence, head group), at least n ints, zeroed once; null: no fused merge. */
     private final IntFunction<DeviceBuffer> spinCounters;
 
     CudaMla(CudaBackend cuda) {
@@ -58,7 +58,7 @@ public final class CudaMla {
      * wgmmaBackward: the backend's backward runs the wgmma kernels (ccalab.flash.backward; the sm_90a image);
      * deterministic: asked at each backward whether it must run the ordered-add kernel (the backend's default or the
      * run's option, CudaBackend#deterministicBackward); spinCounters: the decode's fused-merge counters (the backend's,
-     * kept for the process: the epochs keep counting), null to always split + combine.
+     * kept for the process: the counters keep counting), null to always split + combine.
      */
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic,
             IntFunction<DeviceBuffer> spinCounters) {
