@@ -31,4 +31,26 @@ if [ "$mode" = arrive ]; then
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = steal ]; then  # call 2: MLA's tiles dealt by tickets (lab) + the share arrival shipped (the bundle)
+  echo "== MLA fused merge: share vs share + steal"
+  timeout 240 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --share --out "$out" > "$out/mla_steal.txt" 2>&1
+  echo "rc=$? ($((SECONDS - t0)) s)"
+  grep -vE "^PASS|^-- checks" "$out/mla_steal.txt" | tail -24
+  grep -c "^PASS" "$out/mla_steal.txt"
+  if [ -f .bundle/engine-bundle.tar.xz ]; then
+    gpu_tests 420
+    python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+    timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
+    echo "check_mla rc=$? ($((SECONDS - t0)) s)"
+    grep -E "FAIL|SUMMARY|^decode B1 |^decode B8  L16384|^decode B32 L16384" "$out/check_mla.txt" | grep -v n32 | head -20
+    timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
+    echo "cli rc=$? ($((SECONDS - t0)) s)"
+    grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
+    sed -n '/== decode/,/^== /p' "$out/cuda_bench.txt" | head -40
+    sed -n '/== MLA absorbed decode/,/^== MLA layer/p' "$out/cuda_bench.txt" | head -10
+  fi
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 echo "unknown mode $mode"; exit 2

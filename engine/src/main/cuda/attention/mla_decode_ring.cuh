@@ -118,13 +118,20 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the merges that use them; session
 // 4's fused merge lost by running one dependent merge after another per lane).
 // counters: 2 ints per (b, head group), zero before the first launch.
-// SHARE (session 11 lab): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
-template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false>
+// SHARE (session 11): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
+// STEAL (session 11 lab, SPIN only): the tiles are dealt at run time instead of in fixed chunks, so that blocks the
+// DRAM serves faster stream more of them and the group's last block ends sooner: block `split` takes the tiles
+// split, split + nSplit, .. of the first NST - 1 rounds (its prologue), then tickets of one counter per (b, head
+// group) (pools, zero before the first launch; block 0 resets it once the group has arrived), a ticket fetched one
+// tile ahead so that its round trip hides under a tile's compute. `chunk` is unused. The keys a partial holds then
+// depend on timing: the result is not bitwise the same from run to run.
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, bool STEAL = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
                                                        int chunk, float scale, float* __restrict__ OLat = nullptr,
-                                                       int* __restrict__ counters = nullptr) {
+                                                       int* __restrict__ counters = nullptr,
+                                                       int* __restrict__ pools = nullptr) {
     using namespace mla_ring;
     constexpr int DK = R + DR, SK = DK + 8, CH = DK / 8;           // padded row stride: odd count of 16-byte chunks
     constexpr int KS = DK / 16 / KH;                               // k-steps of S per warp
@@ -132,6 +139,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     constexpr int CPT = (BN * CH + NTHREADS - 1) / NTHREADS;       // 16-byte copies per thread and tile
     static_assert(NST >= 2 && DK % 32 == 0 && KS % 2 == 0 && R % 16 == 0, "widths: DK a multiple of 64, R of 16");
     static_assert(NWARPS == (BN / 8) * KH && HT == 2 * NWARPS, "warp roles: 4 key blocks x 2 k-halves; 2 heads per warp");
+    static_assert(!STEAL || SPIN, "STEAL: the pool is reset after the fused merge's arrival");
     extern __shared__ __align__(128) __nv_bfloat16 smem[];
     __nv_bfloat16* Qs = smem;                                        // [HT, SK]
     __nv_bfloat16* Cs = Qs + HT * SK;                                // [NST][BN, SK]
@@ -154,23 +162,49 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
 
     mla_decode::stage_qa<DK, SK>(Qs, Qa, b, H, h0);
     cp_async_commit();
-    // Tile j into slot j % NST; rows past the chunk end are zero-filled (source size 0) and masked in S.
-    auto issue = [&](int j) {
-        __nv_bfloat16* cs = Cs + (j % NST) * BN * SK;
+    // Rows [t0, t0 + BN) into ring slot `slot`; rows at or past tEnd are zero-filled (source size 0) and masked in S.
+    auto issue_rows = [&](int slot, int t0, int tEnd) {
+        __nv_bfloat16* cs = Cs + slot * BN * SK;
 #pragma unroll
         for (int u = 0; u < CPT; u++) {
             const int i = tid + u * NTHREADS;
             if (i < BN * CH) {
-                const int r = i / CH, c = i % CH, t = start + j * BN + r;
-                const bool ok = t < end;
+                const int r = i / CH, c = i % CH, t = t0 + r;
+                const bool ok = t < tEnd;
                 cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * DK + c * 8 : Cb, ok ? 16 : 0);
             }
         }
     };
+    // Tile j of this block's chunk into slot j % NST.
+    auto issue = [&](int j) { issue_rows(j % NST, start + j * BN, end); };
+    // STEAL: tq[k] is the tile (of the whole cache) that iteration j + k consumes, -1 for none; sNext the next
+    // slot's tile, published by thread 0 at each iteration's first barrier.
+    const int nT = (L + BN - 1) / BN;
+    int tq[NST];
+    __shared__ int sNext;
+    int ticket = 0;
+    if constexpr (STEAL) {
 #pragma unroll
-    for (int s = 0; s < NST - 1; s++) {
-        if (s < nTiles) issue(s);
-        cp_async_commit();
+        for (int s = 0; s < NST - 1; s++) {
+            const int tile = split + s * nSplit;
+            tq[s] = tile < nT ? tile : -1;
+            if (tq[s] >= 0) issue_rows(s, tile * BN, L);
+            cp_async_commit();
+        }
+        if (tid == 0) {
+            int t = -1;
+            if (tq[NST - 2] >= 0) {  // every static round held a tile: the pool starts after them
+                t = (NST - 1) * nSplit + atomicAdd(pools + (b * gridDim.y + blockIdx.y), 1);
+                t = t < nT ? t : -1;
+            }
+            sNext = t;
+        }
+    } else {
+#pragma unroll
+        for (int s = 0; s < NST - 1; s++) {
+            if (s < nTiles) issue(s);
+            cp_async_commit();
+        }
     }
 
     // This warp's S role: keys 8 kb.. of each tile over the k-steps [kh KS, (kh + 1) KS) of DK.
@@ -193,14 +227,8 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
 #pragma unroll
         for (int n = 0; n < 2; n++) o[g][n][0] = o[g][n][1] = o[g][n][2] = o[g][n][3] = 0.f;
 
-    for (int j = 0; j < nTiles; j++) {
-        cp_async_wait<NST - 2>();
-        __syncthreads();  // tile j has landed; every warp is done with tile j - 1 (its slot, S and P)
-        if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
-        if (j + NST - 1 < nTiles) issue(j + NST - 1);
-        cp_async_commit();
-        const __nv_bfloat16* cs = Cs + (j % NST) * BN * SK;
-
+    // One landed tile (slot cs, keys kBase.., those at or past kEnd masked): S, the softmax, O += P V.
+    auto consume = [&](const __nv_bfloat16* cs, int kBase, int kEnd) {
         // S partial [16 heads, 8 keys] over this warp's k-half: two independent accumulator chains.
         {
             float sa[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
@@ -220,15 +248,14 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
 
         // Softmax of this warp's two heads, once: P (bf16) and the rescale of O's rows to shared memory.
         {
-            const int kBase = start + j * BN;
             float2 s = *reinterpret_cast<const float2*>(Ss + srow * SSTRIDE + scol);
 #pragma unroll
             for (int k = 1; k < KH; k++) {
                 const float2 t = *reinterpret_cast<const float2*>(Ss + k * HT * SSTRIDE + srow * SSTRIDE + scol);
                 s.x += t.x; s.y += t.y;
             }
-            s.x = kBase + scol < end ? s.x * scaleLog2 : -INFINITY;
-            s.y = kBase + scol + 1 < end ? s.y * scaleLog2 : -INFINITY;
+            s.x = kBase + scol < kEnd ? s.x * scaleLog2 : -INFINITY;
+            s.y = kBase + scol + 1 < kEnd ? s.y * scaleLog2 : -INFINITY;
             float mx = fmaxf(mRun, fmaxf(s.x, s.y));
 #pragma unroll
             for (int off = 8; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
@@ -261,6 +288,35 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
                 mla_decode::pv_kstep<R, SK, GPW>(o, pa, cs, kk, warp, lane);
             }
         }
+    };
+
+    if constexpr (STEAL) {
+        for (int j = 0; tq[0] >= 0; j++) {
+            cp_async_wait<NST - 2>();
+            __syncthreads();  // tile j has landed; every warp is done with tile j - 1; sNext is published
+            if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
+            const int nxt = sNext;
+            tq[NST - 1] = nxt;
+            if (nxt >= 0) issue_rows((j + NST - 1) % NST, nxt * BN, L);
+            cp_async_commit();
+            if (tid == 0 && nxt >= 0) ticket = atomicAdd(pools + (b * gridDim.y + blockIdx.y), 1);  // one tile ahead
+            consume(Cs + (j % NST) * BN * SK, tq[0] * BN, L);
+            if (tid == 0) {  // every thread has read sNext (the barriers in consume)
+                const int t = (NST - 1) * nSplit + ticket;
+                sNext = nxt >= 0 && t < nT ? t : -1;
+            }
+#pragma unroll
+            for (int k = 0; k < NST - 1; k++) tq[k] = tq[k + 1];
+        }
+    } else {
+        for (int j = 0; j < nTiles; j++) {
+            cp_async_wait<NST - 2>();
+            __syncthreads();  // tile j has landed; every warp is done with tile j - 1 (its slot, S and P)
+            if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
+            if (j + NST - 1 < nTiles) issue(j + NST - 1);
+            cp_async_commit();
+            consume(Cs + (j % NST) * BN * SK, start + j * BN, end);
+        }
     }
     cp_async_wait<0>();  // only empty groups remain
     MTRACE(mla_trace, 2);  // the last tile is consumed
@@ -285,6 +341,9 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         }
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
+        if constexpr (STEAL) {
+            if (split == 0 && tid == 0) pools[b * gridDim.y + blockIdx.y] = 0;  // no block takes a ticket any more
+        }
         merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
         MTRACE(mla_trace, 5);  // this block's columns are merged
     }
