@@ -88,8 +88,6 @@ class Ring:
                                 int(cache.shape[1]), int(H), int(chunk), float(scale), out, self.ctr,
                                 *([self.pools] if self.steal else []))
                 return out
-            if self.steal:
-                raise RuntimeError(f"{name}: not co-resident, and stealing has no split + combine form")
             # not co-resident (the launcher's rule): split + combine
         self.split(qa, cache, L, r, scale, po, pml)
         if self.combine2:
@@ -200,8 +198,8 @@ def share(M, a):
     low = shared.ctr.view(torch.int64)[:8].cpu().tolist()
     print(f"share counters after the checks (64-bit, low word must be 0): {[hex(x) for x in low]}", flush=True)
     ok &= all(x & 0xFFFFFFFF == 0 for x in low)
-    pools = shared.pools[:8].cpu().tolist()
-    print(f"steal pools after the checks (must be 0): {pools}", flush=True)
+    pools = shared.pools.cpu().tolist()
+    print(f"steal pools after the checks (all must be 0): {sum(1 for x in pools if x)} nonzero of {len(pools)}", flush=True)
     ok &= all(x == 0 for x in pools)
     print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
     COPY_BW[0] = sbs.copy_bandwidth()

@@ -22,6 +22,7 @@ namespace mla_ring {
 constexpr int NWARPS = 8, NTHREADS = NWARPS * 32, HT = 16, BN = 32, KH = 2;  // HT heads per block, KH k-halves of S
 constexpr int SSTRIDE = BN + 4, PSTRIDE = BN + 8;  // S rows (floats); P rows (bf16: 5 16-byte chunks, odd: no conflicts)
 constexpr int CW = 16, SG = NTHREADS / CW;  // the fused merge's columns per pass and split groups (merge_columns)
+constexpr int NPOOL = 16;                    // STEAL's ticket counters per (b, head group)
 template <int R, int DR, int NST> __host__ __device__ constexpr int smem_bytes() {
     return (HT * (R + DR + 8) + NST * BN * (R + DR + 8)) * 2 + KH * HT * SSTRIDE * 4 + HT * PSTRIDE * 2 + HT * 4;
 }
@@ -123,8 +124,11 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // DRAM serves faster stream more of them and the group's last block ends sooner: block `split` takes the tiles
 // split, split + nSplit, .. of the first NST - 1 rounds (its prologue), then tickets of one counter per (b, head
 // group) (pools, zero before the first launch; block 0 resets it once the group has arrived), a ticket fetched one
-// tile ahead so that its round trip hides under a tile's compute. `chunk` is unused. The keys a partial holds then
-// depend on timing: the result is not bitwise the same from run to run.
+// tile ahead so that its round trip hides under a tile's compute. Call 2: one counter per group was 2-7 us SLOWER
+// (128 returning atomics on one address take ~5 us): the tiles after the static rounds go to np = min(NPOOL,
+// nSplit) counters, block `split` drawing from pool split % np the tiles (NST - 1) nSplit + pool + np ticket. pools:
+// NPOOL ints per (b, head group). `chunk` is unused. The keys a partial holds then depend on timing: the result is not bitwise
+// the same from run to run.
 template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, bool STEAL = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
@@ -179,7 +183,8 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     auto issue = [&](int j) { issue_rows(j % NST, start + j * BN, end); };
     // STEAL: tq[k] is the tile (of the whole cache) that iteration j + k consumes, -1 for none; sNext the next
     // slot's tile, published by thread 0 at each iteration's first barrier.
-    const int nT = (L + BN - 1) / BN;
+    const int nT = (L + BN - 1) / BN, np = min(NPOOL, nSplit), pool = split % np, firstDealt = (NST - 1) * nSplit + pool;
+    int* poolCtr = pools + (b * gridDim.y + blockIdx.y) * NPOOL + pool;
     int tq[NST];
     __shared__ int sNext;
     int ticket = 0;
@@ -194,7 +199,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         if (tid == 0) {
             int t = -1;
             if (tq[NST - 2] >= 0) {  // every static round held a tile: the pool starts after them
-                t = (NST - 1) * nSplit + atomicAdd(pools + (b * gridDim.y + blockIdx.y), 1);
+                t = firstDealt + np * atomicAdd(poolCtr, 1);
                 t = t < nT ? t : -1;
             }
             sNext = t;
@@ -299,10 +304,10 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
             tq[NST - 1] = nxt;
             if (nxt >= 0) issue_rows((j + NST - 1) % NST, nxt * BN, L);
             cp_async_commit();
-            if (tid == 0 && nxt >= 0) ticket = atomicAdd(pools + (b * gridDim.y + blockIdx.y), 1);  // one tile ahead
+            if (tid == 0 && nxt >= 0) ticket = atomicAdd(poolCtr, 1);  // one tile ahead
             consume(Cs + (j % NST) * BN * SK, tq[0] * BN, L);
             if (tid == 0) {  // every thread has read sNext (the barriers in consume)
-                const int t = (NST - 1) * nSplit + ticket;
+                const int t = firstDealt + np * ticket;
                 sNext = nxt >= 0 && t < nT ? t : -1;
             }
 #pragma unroll
@@ -342,7 +347,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
         if constexpr (STEAL) {
-            if (split == 0 && tid == 0) pools[b * gridDim.y + blockIdx.y] = 0;  // no block takes a ticket any more
+            if (split < np && tid == 0) *poolCtr = 0;  // no block takes a ticket any more
         }
         merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
         MTRACE(mla_trace, 5);  // this block's columns are merged
