@@ -122,13 +122,13 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // SHARE (session 11): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
 // STEAL (session 11 lab, SPIN only): the tiles are dealt at run time instead of in fixed chunks, so that blocks the
 // DRAM serves faster stream more of them and the group's last block ends sooner: block `split` takes the tiles
-// split, split + nSplit, .. of the first NST - 1 rounds (its prologue), then tickets of one counter per (b, head
-// group) (pools, zero before the first launch; block 0 resets it once the group has arrived), a ticket fetched one
-// tile ahead so that its round trip hides under a tile's compute. Call 2: one counter per group was 2-7 us SLOWER
-// (128 returning atomics on one address take ~5 us): the tiles after the static rounds go to np = min(NPOOL,
-// nSplit) counters, block `split` drawing from pool split % np the tiles (NST - 1) nSplit + pool + np ticket. pools:
-// NPOOL ints per (b, head group). `chunk` is unused. The keys a partial holds then depend on timing: the result is not bitwise
-// the same from run to run.
+// split, split + nSplit, .. of the first SROUNDS rounds, then tiles dealt by tickets of np = min(NPOOL, nSplit)
+// counters per (b, head group) (pools: NPOOL ints per (b, head group), zero before the first launch; blocks
+// 0..np-1 reset them once the group has arrived): block `split` draws from pool split % np the tiles
+// SROUNDS nSplit + pool + np ticket. Thread 0 requests a ticket two iterations before the issue that needs it (a
+// returning atomic takes over a microsecond under the stream: call 3 requested one iteration ahead, and before the
+// first tile, and was 2-10 us slower; call 2, one counter per group, too). `chunk` is unused. The keys a partial
+// holds then depend on timing: the result is not bitwise the same from run to run.
 template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, bool STEAL = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
@@ -181,28 +181,22 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     };
     // Tile j of this block's chunk into slot j % NST.
     auto issue = [&](int j) { issue_rows(j % NST, start + j * BN, end); };
-    // STEAL: tq[k] is the tile (of the whole cache) that iteration j + k consumes, -1 for none; sNext the next
-    // slot's tile, published by thread 0 at each iteration's first barrier.
-    const int nT = (L + BN - 1) / BN, np = min(NPOOL, nSplit), pool = split % np, firstDealt = (NST - 1) * nSplit + pool;
+    // STEAL: tq[k] is the tile (of the whole cache) that iteration j + k consumes, -1 for none; sNext the dealt tile
+    // of the next iteration's issue, published by thread 0 before that iteration's first barrier.
+    constexpr int SROUNDS = NST + 1;  // the prologue's NST - 1 rounds + the two issues before the first dealt one
+    const int nT = (L + BN - 1) / BN, np = min(NPOOL, nSplit), pool = split % np;
+    const int firstDealt = SROUNDS * nSplit + pool;
+    const bool dealing = split + (SROUNDS - 1) * nSplit < nT;  // every static round held a tile
     int* poolCtr = pools + (b * gridDim.y + blockIdx.y) * NPOOL + pool;
+    auto staticTile = [&](int r) { return split + r * nSplit < nT ? split + r * nSplit : -1; };
     int tq[NST];
     __shared__ int sNext;
-    int ticket = 0;
     if constexpr (STEAL) {
 #pragma unroll
         for (int s = 0; s < NST - 1; s++) {
-            const int tile = split + s * nSplit;
-            tq[s] = tile < nT ? tile : -1;
-            if (tq[s] >= 0) issue_rows(s, tile * BN, L);
+            tq[s] = staticTile(s);
+            if (tq[s] >= 0) issue_rows(s, tq[s] * BN, L);
             cp_async_commit();
-        }
-        if (tid == 0) {
-            int t = -1;
-            if (tq[NST - 2] >= 0) {  // every static round held a tile: the pool starts after them
-                t = firstDealt + np * atomicAdd(poolCtr, 1);
-                t = t < nT ? t : -1;
-            }
-            sNext = t;
         }
     } else {
 #pragma unroll
@@ -296,22 +290,30 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     };
 
     if constexpr (STEAL) {
+        // Threads 0 and 32 take turns: the one of iteration j requests a ticket for the issue of iteration j + 2 and
+        // publishes it at the end of iteration j + 1 (one thread holding two would wait on the newer one's return).
+        int myTicket = 0;
+        bool mine = false;  // this thread's outstanding request
         for (int j = 0; tq[0] >= 0; j++) {
             cp_async_wait<NST - 2>();
             __syncthreads();  // tile j has landed; every warp is done with tile j - 1; sNext is published
             if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
-            const int nxt = sNext;
+            const int k = j + NST - 1;  // the iteration whose tile this one issues
+            const int nxt = k < SROUNDS ? staticTile(k) : sNext;
             tq[NST - 1] = nxt;
-            if (nxt >= 0) issue_rows((j + NST - 1) % NST, nxt * BN, L);
+            if (nxt >= 0) issue_rows(k % NST, nxt * BN, L);
             cp_async_commit();
-            if (tid == 0 && nxt >= 0) ticket = atomicAdd(poolCtr, 1);  // one tile ahead
+            if (tid == (j & 1) * 32) {
+                mine = dealing && nxt >= 0;  // no ticket has come back past the last tile
+                if (mine) myTicket = atomicAdd(poolCtr, 1);
+            }
             consume(Cs + (j % NST) * BN * SK, tq[0] * BN, L);
-            if (tid == 0) {  // every thread has read sNext (the barriers in consume)
-                const int t = firstDealt + np * ticket;
-                sNext = nxt >= 0 && t < nT ? t : -1;
+            if (tid == ((j + 1) & 1) * 32 && k + 1 >= SROUNDS) {  // every thread has read sNext (consume's barriers)
+                const int t = firstDealt + np * myTicket;  // requested at iteration j - 1
+                sNext = mine && t < nT ? t : -1;
             }
 #pragma unroll
-            for (int k = 0; k < NST - 1; k++) tq[k] = tq[k + 1];
+            for (int q = 0; q < NST - 1; q++) tq[q] = tq[q + 1];
         }
     } else {
         for (int j = 0; j < nTiles; j++) {
