@@ -47,7 +47,7 @@ class Ring:
         # share (session 11): the arrival through group_arrive_share; steal: the tiles dealt by tickets
         self.discard, self.share, self.steal = discard, share, steal
         self.label = f"ring_s{nst}" + ("_spin" if spin else "") + ("_discard" if discard else "") + \
-            ("_share" if share else "") + ("_steal" if steal else "") + (f"_n{splits}" if splits else "") + \
+            ("_share" if share else "") + {0: "", 1: "_steal", 2: "_inter"}[int(steal)] + (f"_n{splits}" if splits else "") + \
             ("_exact" if exact else "") + ("_c2" if combine2 else "")
         # ctr / pools: another Ring's (session 11's checks: one counter through every split count, as in Java)
         self.ctr = ctr if ctr is not None else torch.zeros(4096, dtype=torch.int32, device=dev) if spin else None
@@ -81,7 +81,7 @@ class Ring:
         out = torch.empty(B, H, r, device=dev) if out is None else out
         if self.spin:
             name = f"mla_decode_ring_r{r}_rope{DECODE_DR}_s{self.nst}_spin" + ("_discard" if self.discard else "") + \
-                ("_share" if self.share else "") + ("_steal" if self.steal else "")
+                ("_share" if self.share else "") + {0: "", 1: "_steal", 2: "_inter"}[int(self.steal)]
             smem, groups = ring_smem(r, self.nst), (H + HT - 1) // HT
             if self.M.k.decode_spin_fits(name, smem, DECODE_THREADS, n * groups * B, self.M.sms):
                 self.M.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), smem, po, pml, qa, cache, int(L),
@@ -188,9 +188,10 @@ def share(M, a):
     on ONE counter (and pool) through all of them (the counter's low word and the pools must return to zero whatever
     the member count); timings alternate the two, twice; traces."""
     epoch = Ring(M, 3, spin=True, discard=True, share=True)  # shipped since call 1
-    shared = Ring(M, 3, spin=True, discard=True, share=True, steal=True)
+    shared = Ring(M, 3, spin=True, discard=True, share=True, steal=1)
+    inter = Ring(M, 3, spin=True, discard=True, share=True, steal=2)  # call 5: the order alone, no ticket
     ok = True
-    for v in (epoch, shared):
+    for v in (epoch, shared, inter):
         for splits in (None, 1, 8, 24, 64, 132, None):
             print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
             for _ in range(2):
@@ -206,12 +207,12 @@ def share(M, a):
     print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
     shapes = [tuple(int(x) for x in t.split(",")) for t in a.shapes.split(";")] if a.shapes else \
         [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536)]
-    again = [Ring(M, 3, spin=True, discard=True, share=True), Ring(M, 3, spin=True, discard=True, share=True, steal=True)]
+    again = [Ring(M, 3, spin=True, discard=True, share=True)]
     for v in again:
         v.label += "_again"
-    rows = lab.timings(M, COPY_BW[0], [epoch, shared] + again, shapes)
+    rows = lab.timings(M, COPY_BW[0], [epoch, shared, inter] + again, shapes)
     traces = []
-    for v in (epoch, shared):
+    for v in (epoch, shared, inter):
         traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
     with open(os.path.join(a.out, "mla_decode_ring_share.json"), "w") as f:
         json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,

@@ -56,7 +56,14 @@ RING_LAB_SHARE(512, 3) RING_LAB_SHARE(448, 3)
     mla_decode_ring_r##R##_rope64_s##NST##_spin_discard_share_steal(                                            \
         float* partO, float* partML, const __nv_bfloat16* Qa, const __nv_bfloat16* Cache, int L, int Tmax, int H, \
         int chunk, float scale, float* OLat, int* counters, int* pools) {                                      \
-        mla_decode_ring_kernel<R, 64, NST, true, true, true, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk,  \
-                                                                   scale, OLat, counters, pools);               \
+        mla_decode_ring_kernel<R, 64, NST, true, true, true, 1>(partO, partML, Qa, Cache, L, Tmax, H, chunk,     \
+                                                                scale, OLat, counters, pools);                  \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_r##R##_rope64_s##NST##_spin_discard_share_inter(                                            \
+        float* partO, float* partML, const __nv_bfloat16* Qa, const __nv_bfloat16* Cache, int L, int Tmax, int H, \
+        int chunk, float scale, float* OLat, int* counters, int* pools) {                                      \
+        mla_decode_ring_kernel<R, 64, NST, true, true, true, 2>(partO, partML, Qa, Cache, L, Tmax, H, chunk,     \
+                                                                scale, OLat, counters, pools);                  \
     }
 RING_LAB_STEAL(512, 3) RING_LAB_STEAL(448, 3)

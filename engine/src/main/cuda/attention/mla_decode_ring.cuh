@@ -128,8 +128,9 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // SROUNDS nSplit + pool + np ticket. Thread 0 requests a ticket two iterations before the issue that needs it (a
 // returning atomic takes over a microsecond under the stream: call 3 requested one iteration ahead, and before the
 // first tile, and was 2-10 us slower; call 2, one counter per group, too). `chunk` is unused. The keys a partial
-// holds then depend on timing: the result is not bitwise the same from run to run.
-template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, bool STEAL = false>
+// holds then depend on timing: the result is not bitwise the same from run to run. STEAL = 2 (call 5): the same
+// interleaved tile order with every round static, no ticket (is it the order or the tickets that cost?).
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, int STEAL = 0>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
@@ -186,7 +187,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     constexpr int SROUNDS = NST + 1;  // the prologue's NST - 1 rounds + the two issues before the first dealt one
     const int nT = (L + BN - 1) / BN, np = min(NPOOL, nSplit), pool = split % np;
     const int firstDealt = SROUNDS * nSplit + pool;
-    const bool dealing = split + (SROUNDS - 1) * nSplit < nT;  // every static round held a tile
+    const bool dealing = STEAL == 1 && split + (SROUNDS - 1) * nSplit < nT;  // every static round held a tile
     int* poolCtr = pools + (b * gridDim.y + blockIdx.y) * NPOOL + pool;
     auto staticTile = [&](int r) { return split + r * nSplit < nT ? split + r * nSplit : -1; };
     int tq[NST];
@@ -299,7 +300,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
             __syncthreads();  // tile j has landed; every warp is done with tile j - 1; sNext is published
             if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
             const int k = j + NST - 1;  // the iteration whose tile this one issues
-            const int nxt = k < SROUNDS ? staticTile(k) : sNext;
+            const int nxt = k < SROUNDS || STEAL == 2 ? staticTile(k) : sNext;
             tq[NST - 1] = nxt;
             if (nxt >= 0) issue_rows(k % NST, nxt * BN, L);
             cp_async_commit();
