@@ -193,6 +193,8 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     int tq[NST];
     __shared__ int sNext;
     if constexpr (STEAL) {
+        // the pool's line into the L2 before the stream's requests queue ahead of the first ticket's
+        if (STEAL == 1 && tid == 0) asm volatile("prefetch.global.L2 [%0];\n" ::"l"(poolCtr));
 #pragma unroll
         for (int s = 0; s < NST - 1; s++) {
             tq[s] = staticTile(s);
@@ -304,10 +306,12 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
             tq[NST - 1] = nxt;
             if (nxt >= 0) issue_rows(k % NST, nxt * BN, L);
             cp_async_commit();
-            if (tid == (j & 1) * 32) {
-                mine = dealing && nxt >= 0;  // no ticket has come back past the last tile
-                if (mine) myTicket = atomicAdd(poolCtr, 1);
-            }
+            const bool req = tid == (j & 1) * 32 && dealing && nxt >= 0;  // no ticket has come back past the end
+            if (tid == (j & 1) * 32) mine = req;
+            // every thread runs the predicated atomic (one asm statement, no branch): a branch's reconvergence
+            // would wait for its return (call 4: every iteration stalled)
+            asm volatile("{\n.reg .pred p;\nsetp.ne.u32 p, %2, 0;\n@p atom.relaxed.gpu.global.add.u32 %0, [%1], 1;\n}\n"
+                         : "+r"(myTicket) : "l"(poolCtr), "r"((unsigned)req) : "memory");
             consume(Cs + (j % NST) * BN * SK, tq[0] * BN, L);
             if (tid == ((j + 1) & 1) * 32 && k + 1 >= SROUNDS) {  // every thread has read sNext (consume's barriers)
                 const int t = firstDealt + np * myTicket;  // requested at iteration j - 1
