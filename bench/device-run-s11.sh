@@ -31,8 +31,10 @@ if [ "$mode" = arrive ]; then
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
-if [ "$mode" = steal ]; then  # call 2: MLA's tiles dealt by tickets (lab) + the share arrival shipped (the bundle)
-  echo "== MLA fused merge: share vs share + steal"
+if [ "$mode" = steal ]; then
+  # calls 2-6: MLA's tiles dealt by tickets (the lab's STEAL variants, dropped: their code is in git history at
+  # a2104a6) + call 2's bundle (the share arrival shipped); now the share lab and, with a bundle, its verification
+  echo "== MLA fused merge: epoch vs share"
   timeout 240 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --share --out "$out" > "$out/mla_steal.txt" 2>&1
   echo "rc=$? ($((SECONDS - t0)) s)"
   grep -vE "^PASS|^-- checks" "$out/mla_steal.txt" | tail -24

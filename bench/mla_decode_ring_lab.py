@@ -41,21 +41,18 @@ def ring_smem(r, nst):
 class Ring:
     """check_mla's M: r_kv with a ring instance of NST stages decodes on it (others on the shipped kernels)."""
 
-    def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False, discard=False, share=False,
-                 steal=False, ctr=None, pools=None):
+    def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False, discard=False, share=False, ctr=None):
         self.M, self.nst, self.splits, self.spin, self.exact, self.combine2 = M, nst, splits, spin, exact, combine2
-        # share (session 11): the arrival through group_arrive_share; steal: the tiles dealt by tickets
-        self.discard, self.share, self.steal = discard, share, steal
+        self.discard, self.share = discard, share  # share (session 11): the arrival through group_arrive_share
         self.label = f"ring_s{nst}" + ("_spin" if spin else "") + ("_discard" if discard else "") + \
-            ("_share" if share else "") + {0: "", 1: "_steal", 2: "_inter"}[int(steal)] + (f"_n{splits}" if splits else "") + \
-            ("_exact" if exact else "") + ("_c2" if combine2 else "")
-        # ctr / pools: another Ring's (session 11's checks: one counter through every split count, as in Java)
+            ("_share" if share else "") + (f"_n{splits}" if splits else "") + ("_exact" if exact else "") + \
+            ("_c2" if combine2 else "")
+        # ctr: another Ring's counters (session 11's checks: one counter through every split count, as in Java)
         self.ctr = ctr if ctr is not None else torch.zeros(4096, dtype=torch.int32, device=dev) if spin else None
-        self.pools = pools if pools is not None else torch.zeros(4096, dtype=torch.int32, device=dev) if steal else None
 
     def forced(self, splits):
         return Ring(self.M, self.nst, splits, self.spin, self.exact, discard=self.discard, share=self.share,
-                    steal=self.steal, ctr=self.ctr if self.share else None, pools=self.pools)
+                    ctr=self.ctr if self.share else None)
 
     def grid_x(self, B, H, L):
         """(splits, rows per split): one block per SM (the ring's shared memory), chunks whole 32-row tiles."""
@@ -81,12 +78,11 @@ class Ring:
         out = torch.empty(B, H, r, device=dev) if out is None else out
         if self.spin:
             name = f"mla_decode_ring_r{r}_rope{DECODE_DR}_s{self.nst}_spin" + ("_discard" if self.discard else "") + \
-                ("_share" if self.share else "") + {0: "", 1: "_steal", 2: "_inter"}[int(self.steal)]
+                ("_share" if self.share else "")
             smem, groups = ring_smem(r, self.nst), (H + HT - 1) // HT
             if self.M.k.decode_spin_fits(name, smem, DECODE_THREADS, n * groups * B, self.M.sms):
                 self.M.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), smem, po, pml, qa, cache, int(L),
-                                int(cache.shape[1]), int(H), int(chunk), float(scale), out, self.ctr,
-                                *([self.pools] if self.steal else []))
+                                int(cache.shape[1]), int(H), int(chunk), float(scale), out, self.ctr)
                 return out
             # not co-resident (the launcher's rule): split + combine
         self.split(qa, cache, L, r, scale, po, pml)
@@ -183,15 +179,13 @@ def main():
 
 
 def share(M, a):
-    """Session 11: the fused merge with group_arrive_share's arrival (shipped since call 1) vs the same with the tiles
-    dealt by tickets (steal). Checks: each at the rule's split count and forced 1 / 8 / 24 / 64 / 132, twice in a row,
-    on ONE counter (and pool) through all of them (the counter's low word and the pools must return to zero whatever
-    the member count); timings alternate the two, twice; traces."""
-    epoch = Ring(M, 3, spin=True, discard=True, share=True)  # shipped since call 1
-    shared = Ring(M, 3, spin=True, discard=True, share=True, steal=1)
-    inter = Ring(M, 3, spin=True, discard=True, share=True, steal=2)  # call 5: the order alone, no ticket
+    """Session 11: the shipped fused merge (epoch arrival) vs group_arrive_share. Checks: each at the rule's split
+    count and forced 1 / 8 / 24 / 64 / 132, twice in a row, the share variant on ONE counter through all of them (the
+    counter's low word must return to zero whatever the member count); timings alternate the two, twice; traces."""
+    epoch = Ring(M, 3, spin=True, discard=True)
+    shared = Ring(M, 3, spin=True, discard=True, share=True)
     ok = True
-    for v in (epoch, shared, inter):
+    for v in (epoch, shared):
         for splits in (None, 1, 8, 24, 64, 132, None):
             print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
             for _ in range(2):
@@ -199,20 +193,17 @@ def share(M, a):
     low = shared.ctr.view(torch.int64)[:8].cpu().tolist()
     print(f"share counters after the checks (64-bit, low word must be 0): {[hex(x) for x in low]}", flush=True)
     ok &= all(x & 0xFFFFFFFF == 0 for x in low)
-    pools = shared.pools.cpu().tolist()
-    print(f"steal pools after the checks (all must be 0): {sum(1 for x in pools if x)} nonzero of {len(pools)}", flush=True)
-    ok &= all(x == 0 for x in pools)
     print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
     COPY_BW[0] = sbs.copy_bandwidth()
     print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
     shapes = [tuple(int(x) for x in t.split(",")) for t in a.shapes.split(";")] if a.shapes else \
         [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536)]
-    again = [Ring(M, 3, spin=True, discard=True, share=True)]
+    again = [Ring(M, 3, spin=True, discard=True), Ring(M, 3, spin=True, discard=True, share=True)]
     for v in again:
         v.label += "_again"
-    rows = lab.timings(M, COPY_BW[0], [epoch, shared, inter] + again, shapes)
+    rows = lab.timings(M, COPY_BW[0], [epoch, shared] + again, shapes)
     traces = []
-    for v in (epoch, shared, inter):
+    for v in (epoch, shared):
         traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
     with open(os.path.join(a.out, "mla_decode_ring_share.json"), "w") as f:
         json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,

@@ -49,21 +49,3 @@ RING_LAB_DISCARD(512, 3) RING_LAB_DISCARD(448, 3)
                                                              OLat, counters);                                   \
     }
 RING_LAB_SHARE(512, 3) RING_LAB_SHARE(448, 3)
-// STEAL (session 11): the tiles dealt by tickets after the first NST - 1 rounds (pools: one int per (b, head group),
-// zero before the first launch), with SHARE and DISCARD
-#define RING_LAB_STEAL(R, NST)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
-    mla_decode_ring_r##R##_rope64_s##NST##_spin_discard_share_steal(                                            \
-        float* partO, float* partML, const __nv_bfloat16* Qa, const __nv_bfloat16* Cache, int L, int Tmax, int H, \
-        int chunk, float scale, float* OLat, int* counters, int* pools) {                                      \
-        mla_decode_ring_kernel<R, 64, NST, true, true, true, 1>(partO, partML, Qa, Cache, L, Tmax, H, chunk,     \
-                                                                scale, OLat, counters, pools);                  \
-    }                                                                                                           \
-    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
-    mla_decode_ring_r##R##_rope64_s##NST##_spin_discard_share_inter(                                            \
-        float* partO, float* partML, const __nv_bfloat16* Qa, const __nv_bfloat16* Cache, int L, int Tmax, int H, \
-        int chunk, float scale, float* OLat, int* counters, int* pools) {                                      \
-        mla_decode_ring_kernel<R, 64, NST, true, true, true, 2>(partO, partML, Qa, Cache, L, Tmax, H, chunk,     \
-                                                                scale, OLat, counters, pools);                  \
-    }
-RING_LAB_STEAL(512, 3) RING_LAB_STEAL(448, 3)

@@ -22,7 +22,6 @@ namespace mla_ring {
 constexpr int NWARPS = 8, NTHREADS = NWARPS * 32, HT = 16, BN = 32, KH = 2;  // HT heads per block, KH k-halves of S
 constexpr int SSTRIDE = BN + 4, PSTRIDE = BN + 8;  // S rows (floats); P rows (bf16: 5 16-byte chunks, odd: no conflicts)
 constexpr int CW = 16, SG = NTHREADS / CW;  // the fused merge's columns per pass and split groups (merge_columns)
-constexpr int NPOOL = 16;                    // STEAL's ticket counters per (b, head group)
 template <int R, int DR, int NST> __host__ __device__ constexpr int smem_bytes() {
     return (HT * (R + DR + 8) + NST * BN * (R + DR + 8)) * 2 + KH * HT * SSTRIDE * 4 + HT * PSTRIDE * 2 + HT * 4;
 }
@@ -119,24 +118,13 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the merges that use them; session
 // 4's fused merge lost by running one dependent merge after another per lane).
 // counters: 2 ints per (b, head group), zero before the first launch.
-// SHARE (session 11): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
-// STEAL (session 11 lab, SPIN only): the tiles are dealt at run time instead of in fixed chunks, so that blocks the
-// DRAM serves faster stream more of them and the group's last block ends sooner: block `split` takes the tiles
-// split, split + nSplit, .. of the first SROUNDS rounds, then tiles dealt by tickets of np = min(NPOOL, nSplit)
-// counters per (b, head group) (pools: NPOOL ints per (b, head group), zero before the first launch; blocks
-// 0..np-1 reset them once the group has arrived): block `split` draws from pool split % np the tiles
-// SROUNDS nSplit + pool + np ticket. Thread 0 requests a ticket two iterations before the issue that needs it (a
-// returning atomic takes over a microsecond under the stream: call 3 requested one iteration ahead, and before the
-// first tile, and was 2-10 us slower; call 2, one counter per group, too). `chunk` is unused. The keys a partial
-// holds then depend on timing: the result is not bitwise the same from run to run. STEAL = 2 (call 5): the same
-// interleaved tile order with every round static, no ticket (is it the order or the tickets that cost?).
-template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, int STEAL = 0>
+// SHARE (session 11 lab): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
                                                        int chunk, float scale, float* __restrict__ OLat = nullptr,
-                                                       int* __restrict__ counters = nullptr,
-                                                       int* __restrict__ pools = nullptr) {
+                                                       int* __restrict__ counters = nullptr) {
     using namespace mla_ring;
     constexpr int DK = R + DR, SK = DK + 8, CH = DK / 8;           // padded row stride: odd count of 16-byte chunks
     constexpr int KS = DK / 16 / KH;                               // k-steps of S per warp
@@ -144,7 +132,6 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     constexpr int CPT = (BN * CH + NTHREADS - 1) / NTHREADS;       // 16-byte copies per thread and tile
     static_assert(NST >= 2 && DK % 32 == 0 && KS % 2 == 0 && R % 16 == 0, "widths: DK a multiple of 64, R of 16");
     static_assert(NWARPS == (BN / 8) * KH && HT == 2 * NWARPS, "warp roles: 4 key blocks x 2 k-halves; 2 heads per warp");
-    static_assert(!STEAL || SPIN, "STEAL: the pool is reset after the fused merge's arrival");
     extern __shared__ __align__(128) __nv_bfloat16 smem[];
     __nv_bfloat16* Qs = smem;                                        // [HT, SK]
     __nv_bfloat16* Cs = Qs + HT * SK;                                // [NST][BN, SK]
@@ -167,46 +154,23 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
 
     mla_decode::stage_qa<DK, SK>(Qs, Qa, b, H, h0);
     cp_async_commit();
-    // Rows [t0, t0 + BN) into ring slot `slot`; rows at or past tEnd are zero-filled (source size 0) and masked in S.
-    auto issue_rows = [&](int slot, int t0, int tEnd) {
-        __nv_bfloat16* cs = Cs + slot * BN * SK;
+    // Tile j into slot j % NST; rows past the chunk end are zero-filled (source size 0) and masked in S.
+    auto issue = [&](int j) {
+        __nv_bfloat16* cs = Cs + (j % NST) * BN * SK;
 #pragma unroll
         for (int u = 0; u < CPT; u++) {
             const int i = tid + u * NTHREADS;
             if (i < BN * CH) {
-                const int r = i / CH, c = i % CH, t = t0 + r;
-                const bool ok = t < tEnd;
+                const int r = i / CH, c = i % CH, t = start + j * BN + r;
+                const bool ok = t < end;
                 cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * DK + c * 8 : Cb, ok ? 16 : 0);
             }
         }
     };
-    // Tile j of this block's chunk into slot j % NST.
-    auto issue = [&](int j) { issue_rows(j % NST, start + j * BN, end); };
-    // STEAL: tq[k] is the tile (of the whole cache) that iteration j + k consumes, -1 for none; sNext the dealt tile
-    // of the next iteration's issue, published by thread 0 before that iteration's first barrier.
-    constexpr int SROUNDS = NST + 1;  // the prologue's NST - 1 rounds + the two issues before the first dealt one
-    const int nT = (L + BN - 1) / BN, np = min(NPOOL, nSplit), pool = split % np;
-    const int firstDealt = SROUNDS * nSplit + pool;
-    const bool dealing = STEAL == 1 && split + (SROUNDS - 1) * nSplit < nT;  // every static round held a tile
-    int* poolCtr = pools + (b * gridDim.y + blockIdx.y) * NPOOL + pool;
-    auto staticTile = [&](int r) { return split + r * nSplit < nT ? split + r * nSplit : -1; };
-    int tq[NST];
-    __shared__ int sNext;
-    if constexpr (STEAL) {
-        // the pool's line into the L2 before the stream's requests queue ahead of the first ticket's
-        if (STEAL == 1 && tid == 0) asm volatile("prefetch.global.L2 [%0];\n" ::"l"(poolCtr));
 #pragma unroll
-        for (int s = 0; s < NST - 1; s++) {
-            tq[s] = staticTile(s);
-            if (tq[s] >= 0) issue_rows(s, tq[s] * BN, L);
-            cp_async_commit();
-        }
-    } else {
-#pragma unroll
-        for (int s = 0; s < NST - 1; s++) {
-            if (s < nTiles) issue(s);
-            cp_async_commit();
-        }
+    for (int s = 0; s < NST - 1; s++) {
+        if (s < nTiles) issue(s);
+        cp_async_commit();
     }
 
     // This warp's S role: keys 8 kb.. of each tile over the k-steps [kh KS, (kh + 1) KS) of DK.
@@ -229,8 +193,14 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
 #pragma unroll
         for (int n = 0; n < 2; n++) o[g][n][0] = o[g][n][1] = o[g][n][2] = o[g][n][3] = 0.f;
 
-    // One landed tile (slot cs, keys kBase.., those at or past kEnd masked): S, the softmax, O += P V.
-    auto consume = [&](const __nv_bfloat16* cs, int kBase, int kEnd) {
+    for (int j = 0; j < nTiles; j++) {
+        cp_async_wait<NST - 2>();
+        __syncthreads();  // tile j has landed; every warp is done with tile j - 1 (its slot, S and P)
+        if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
+        if (j + NST - 1 < nTiles) issue(j + NST - 1);
+        cp_async_commit();
+        const __nv_bfloat16* cs = Cs + (j % NST) * BN * SK;
+
         // S partial [16 heads, 8 keys] over this warp's k-half: two independent accumulator chains.
         {
             float sa[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
@@ -250,14 +220,15 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
 
         // Softmax of this warp's two heads, once: P (bf16) and the rescale of O's rows to shared memory.
         {
+            const int kBase = start + j * BN;
             float2 s = *reinterpret_cast<const float2*>(Ss + srow * SSTRIDE + scol);
 #pragma unroll
             for (int k = 1; k < KH; k++) {
                 const float2 t = *reinterpret_cast<const float2*>(Ss + k * HT * SSTRIDE + srow * SSTRIDE + scol);
                 s.x += t.x; s.y += t.y;
             }
-            s.x = kBase + scol < kEnd ? s.x * scaleLog2 : -INFINITY;
-            s.y = kBase + scol + 1 < kEnd ? s.y * scaleLog2 : -INFINITY;
+            s.x = kBase + scol < end ? s.x * scaleLog2 : -INFINITY;
+            s.y = kBase + scol + 1 < end ? s.y * scaleLog2 : -INFINITY;
             float mx = fmaxf(mRun, fmaxf(s.x, s.y));
 #pragma unroll
             for (int off = 8; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, off));
@@ -290,45 +261,6 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
                 mla_decode::pv_kstep<R, SK, GPW>(o, pa, cs, kk, warp, lane);
             }
         }
-    };
-
-    if constexpr (STEAL) {
-        // Threads 0 and 32 take turns: the one of iteration j requests a ticket for the issue of iteration j + 2 and
-        // publishes it at the end of iteration j + 1 (one thread holding two would wait on the newer one's return).
-        int myTicket = 0;
-        bool mine = false;  // this thread's outstanding request
-        for (int j = 0; tq[0] >= 0; j++) {
-            cp_async_wait<NST - 2>();
-            __syncthreads();  // tile j has landed; every warp is done with tile j - 1; sNext is published
-            if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
-            const int k = j + NST - 1;  // the iteration whose tile this one issues
-            const int nxt = k < SROUNDS || STEAL == 2 ? staticTile(k) : sNext;
-            tq[NST - 1] = nxt;
-            if (nxt >= 0) issue_rows(k % NST, nxt * BN, L);
-            cp_async_commit();
-            const bool req = tid == (j & 1) * 32 && dealing && nxt >= 0;  // no ticket has come back past the end
-            if (tid == (j & 1) * 32) mine = req;
-            // every thread runs the predicated atomic (one asm statement, no branch): a branch's reconvergence
-            // would wait for its return (call 4: every iteration stalled)
-            asm volatile("{\n.reg .pred p;\nsetp.ne.u32 p, %2, 0;\n@p atom.relaxed.gpu.global.add.u32 %0, [%1], 1;\n}\n"
-                         : "+r"(myTicket) : "l"(poolCtr), "r"((unsigned)req) : "memory");
-            consume(Cs + (j % NST) * BN * SK, tq[0] * BN, L);
-            if (tid == ((j + 1) & 1) * 32 && k + 1 >= SROUNDS) {  // every thread has read sNext (consume's barriers)
-                const int t = firstDealt + np * myTicket;  // requested at iteration j - 1
-                sNext = mine && t < nT ? t : -1;
-            }
-#pragma unroll
-            for (int q = 0; q < NST - 1; q++) tq[q] = tq[q + 1];
-        }
-    } else {
-        for (int j = 0; j < nTiles; j++) {
-            cp_async_wait<NST - 2>();
-            __syncthreads();  // tile j has landed; every warp is done with tile j - 1 (its slot, S and P)
-            if (j == 0) MTRACE(mla_trace, 1);  // the first tile is in shared memory
-            if (j + NST - 1 < nTiles) issue(j + NST - 1);
-            cp_async_commit();
-            consume(Cs + (j % NST) * BN * SK, start + j * BN, end);
-        }
     }
     cp_async_wait<0>();  // only empty groups remain
     MTRACE(mla_trace, 2);  // the last tile is consumed
@@ -353,9 +285,6 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         }
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
-        if constexpr (STEAL) {
-            if (split < np && tid == 0) *poolCtr = 0;  // no block takes a ticket any more
-        }
         merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
         MTRACE(mla_trace, 5);  // this block's columns are merged
     }
