@@ -556,6 +556,19 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return mlaSpinCounters.get(ints);
     }
 
+    /** Decode v3's SPIN counters (2 ints per (sequence, KV head)), at least {@code ints} of them (tests read them). */
+    DeviceBuffer decodeSpinCounters(int ints) {
+        return spinCounters.get(ints);
+    }
+
+    /** {@code count} 32-bit words of a buffer, bit for bit (the decode merges' counters). */
+    int[] downloadInts(DeviceBuffer b, int count) {
+        float[] f = downloadFloats(b, count);
+        int[] out = new int[count];
+        for (int i = 0; i < count; i++) out[i] = Float.floatToRawIntBits(f[i]);
+        return out;
+    }
+
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
     public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,
                                   boolean qkMean) {}

@@ -18,7 +18,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * slice once all splits arrived) forced, at several split counts, against the float64 CPU kernel and the GPU
  * prefill's last row (the decode query is that row). Two consecutive calls on different inputs with a poisoned
  * output each: a counter left non-zero by the first call would make the second merge nothing (LAST_BLOCK: the
- * output stays poisoned) or merge before the partials are written (SPIN: the first call's partials).
+ * output stays poisoned) or merge before the partials are written (SPIN: the first call's partials). After every SPIN
+ * call each KV head's 64-bit counter (common/mma.cuh group_arrive_share) has moved by exactly 2^32 (its low word back
+ * at zero, whatever the split count).
  */
 @Tag("gpu")
 class CudaDecodeMergeGpuTest {
@@ -47,8 +49,18 @@ class CudaDecodeMergeGpuTest {
                                 .as(what).hasMessageContaining("not co-resident");
                         continue;
                     }
+                    // a single split (or cluster) writes O itself: no arrival
+                    boolean spin = cuda.decodeMerge(merge, sp, b, hkv, d, g) == DecodeMerge.SPIN && sp.partials() > 1;
+                    int words = 2 * b * hkv;
                     for (int rep = 0; rep < 2; rep++) {
+                        int[] before = cuda.downloadInts(cuda.decodeSpinCounters(words), words);
                         Err[] e = decodeOnce(cli, cuda, ref, v, b, length, capacity, splits, merge, 10 * splits + rep);
+                        int[] after = cuda.downloadInts(cuda.decodeSpinCounters(words), words);
+                        for (int i = 0; i < words; i += 2) {
+                            assertThat(after[i]).as(what + " call " + rep + " counter " + i / 2 + " low word").isZero();
+                            assertThat(after[i + 1] - before[i + 1]).as(what + " call " + rep + " counter " + i / 2 + " launches")
+                                    .isEqualTo(spin ? 1 : 0);
+                        }
                         System.out.printf("decode merge %s call %d: rel %.2e vs float64, %.2e vs prefill row%n", what, rep,
                                 e[0].rel(), e[1].rel());
                         assertThat(e[0].rel()).as(what + " call " + rep + " vs float64").isLessThan(TOLERANCE);

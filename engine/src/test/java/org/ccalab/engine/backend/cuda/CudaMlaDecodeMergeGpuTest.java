@@ -18,7 +18,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * each merge of its partials forced (split + combine, and the ring's fused merge where the grid is co-resident) and
  * with the rule's choice, at several split counts, against the float64 CPU decode of the same bf16 cache as MQA over
  * the latent rows. Two consecutive calls on different inputs with a poisoned output each: a fused-merge counter left
- * wrong by the first call would merge before the second call's partials are written, or never release.
+ * wrong by the first call would merge before the second call's partials are written, or never release. After every
+ * fused call each head group's 64-bit counter (common/mma.cuh group_arrive_share) has moved by exactly 2^32 (its
+ * low word back at zero, whatever the split count), and split + combine leaves it alone.
  */
 @Tag("gpu")
 class CudaMlaDecodeMergeGpuTest {
@@ -46,10 +48,20 @@ class CudaMlaDecodeMergeGpuTest {
                                 .as(what).hasMessageContaining("fused merge refused");
                         continue;
                     }
+                    boolean runsFused = fused != null ? fused
+                            : inst.ring() && mla.fusedMergeFits(inst, sp, b, h) && sp.splits() >= CudaMlaKernels.SPIN_MIN_SPLITS;
+                    int words = 2 * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * b;
                     for (int rep = 0; rep < 2; rep++) {
+                        int[] before = cuda.downloadInts(cuda.mlaSpinCounters(words), words);
                         Err e = decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, fused, 100L * splits + rep);
                         System.out.printf("mla decode %s call %d: rel %.2e vs float64%n", what, rep, e.rel());
                         assertThat(e.rel()).as(what + " call " + rep).isLessThan(TOLERANCE);
+                        int[] after = cuda.downloadInts(cuda.mlaSpinCounters(words), words);
+                        for (int i = 0; i < words; i += 2) {
+                            assertThat(after[i]).as(what + " call " + rep + " counter " + i / 2 + " low word").isZero();
+                            assertThat(after[i + 1] - before[i + 1]).as(what + " call " + rep + " counter " + i / 2 + " launches")
+                                    .isEqualTo(runsFused ? 1 : 0);
+                        }
                         checked++;
                     }
                 }
