@@ -55,4 +55,10 @@ if [ "$mode" = steal ]; then
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = verify ]; then  # the bundle's Java gpu tests (the counters' invariant after every fused / SPIN call)
+  gpu_tests 420
+  grep -cE "counter .* (low word|launches)" "$out/gpu-tests.txt"
+  tar czf "$out/logs.tgz" -C "$out" gpu-tests.txt && rm -f "$out/gpu-tests.txt"
+  exit 0
+fi
 echo "unknown mode $mode"; exit 2
