@@ -8,12 +8,15 @@
 set -uo pipefail
 mode=${1:-arrive}
 source bench/device-env.sh
-if [ "$mode" = arrive ]; then
+mla_share_lab() {  # $1: the log's name under $out
   echo "== MLA fused merge: epoch vs share"
-  timeout 240 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --share --out "$out" > "$out/mla_share.txt" 2>&1
+  timeout 240 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --share --out "$out" > "$out/$1" 2>&1
   echo "rc=$? ($((SECONDS - t0)) s)"
-  grep -vE "^PASS|^-- checks" "$out/mla_share.txt" | tail -24
-  grep -c "^PASS" "$out/mla_share.txt"
+  grep -vE "^PASS|^-- checks" "$out/$1" | tail -24
+  grep -c "^PASS" "$out/$1"
+}
+if [ "$mode" = arrive ]; then
+  mla_share_lab mla_share.txt
   for d in ${DECODE_DIMS:-256 128}; do
     echo "== decode D = $d: mma vs mmashare"
     timeout 170 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --floor-only --head-dim $d \
@@ -34,11 +37,7 @@ fi
 if [ "$mode" = steal ]; then
   # calls 2-6: MLA's tiles dealt by tickets (the lab's STEAL variants, dropped: their code is in git history at
   # a2104a6) + call 2's bundle (the share arrival shipped); now the share lab and, with a bundle, its verification
-  echo "== MLA fused merge: epoch vs share"
-  timeout 240 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --share --out "$out" > "$out/mla_steal.txt" 2>&1
-  echo "rc=$? ($((SECONDS - t0)) s)"
-  grep -vE "^PASS|^-- checks" "$out/mla_steal.txt" | tail -24
-  grep -c "^PASS" "$out/mla_steal.txt"
+  mla_share_lab mla_steal.txt
   if [ -f .bundle/engine-bundle.tar.xz ]; then
     gpu_tests 420
     python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
