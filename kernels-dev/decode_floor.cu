@@ -47,8 +47,9 @@ __device__ __forceinline__ void stream_read(const uint4* __restrict__ a, const u
 SR(256, 8) SR(512, 4) SR(1024, 4)
 
 // Session 9: the floor of any split-KV decode = the same streaming read, then what every split merge needs at
-// least: a 16-byte partial per block, one arrival of the block's group (decode SPIN = 2's protocol: acq_rel atomic,
-// the last arrival releases the group's epoch, the others acquire it) and one read of the group's partials. Groups
+// least: a 16-byte partial per block, one arrival of the block's group (since session 11 the shipped arrival,
+// common/mma.cuh group_arrive_share; session 9-10's floors used decode SPIN = 2's epoch protocol, one round trip
+// more) and one read of the group's partials. Groups
 // interleave over the grid (block x % groups), as the KV heads' splits would. counters: 2 ints per group, zero
 // before the first launch; only co-resident grids (the launcher checks the occupancy).
 template <int NT, int U>
@@ -56,8 +57,6 @@ __device__ __forceinline__ void stream_xchg(const uint4* __restrict__ a, const u
                                             long chunk16, unsigned* out, int* counters, uint4* part, int groups) {
     const int g = blockIdx.x % groups, members = (gridDim.x - g + groups - 1) / groups;
     int* ctr = counters + 2 * g;
-    int epoch0 = 0;
-    if (threadIdx.x == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
     const unsigned x = stream_chunk<NT, U>(a, b, n16, chunk16);
     __shared__ unsigned sx;
     if (threadIdx.x == 0) sx = 0;
@@ -66,7 +65,7 @@ __device__ __forceinline__ void stream_xchg(const uint4* __restrict__ a, const u
     __syncthreads();
     if (threadIdx.x == 0) {
         part[blockIdx.x] = make_uint4(sx, blockIdx.x, 0, 0);
-        group_arrive_epoch(ctr, epoch0, members);
+        group_arrive_share(reinterpret_cast<unsigned long long*>(ctr), blockIdx.x / groups, members);
     }
     __syncthreads();
     unsigned y = 0;
