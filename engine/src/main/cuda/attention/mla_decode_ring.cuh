@@ -113,12 +113,13 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 }
 
 // SPIN: the combine fused for a co-resident grid (the launcher checks the occupancy; deadlock otherwise). Every block
-// writes its partial and arrives on its (b, head group)'s counter (decode SPIN = 2's protocol: acq_rel arrival, the
-// last one releases the group's epoch); then block `split` merges the float4 columns [split cpb, (split + 1) cpb) of
-// the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the merges that use them; session
-// 4's fused merge lost by running one dependent merge after another per lane).
+// writes its partial and arrives on its (b, head group)'s counter; then block `split` merges the float4 columns
+// [split cpb, (split + 1) cpb) of the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the
+// merges that use them; session 4's fused merge lost by running one dependent merge after another per lane).
 // counters: 2 ints per (b, head group), zero before the first launch.
-// SHARE (session 11 lab): the arrival through group_arrive_share on the same 8 bytes (no epoch read, no reset).
+// The arrival: SHARE (shipped since session 11) = common/mma.cuh group_arrive_share on those 8 bytes as one 64-bit
+// counter (no epoch read, no reset: B=1 H16 0.3-0.6 us faster); otherwise (the labs' session-10 instances) decode
+// SPIN = 2's protocol, group_arrive_epoch (acq_rel arrival, the last one releases the group's epoch).
 template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
