@@ -175,7 +175,9 @@ def pdl_probe(K):
     return rows
 
 
-MILESTONES = ["start", "first tile in smem", "last tile consumed", "partial written", "all splits arrived", "slice merged"]
+# stamps 6 / 7 (session 11): the block's per-warp states stored / past the barrier before its own merge
+MILESTONES = ["start", "first tile in smem", "last tile consumed", "partial written", "all splits arrived", "slice merged",
+              "states stored", "states merged from"]
 
 
 TRACE_CASES = [(4096, 8, 2, "epoch"), (16384, 8, 2, "spin"), (16384, 8, 2, "epoch"), (16384, 16, 4, "epoch"),
@@ -205,14 +207,22 @@ def trace(K, dec, cases=None):
             t = host.view(-1, 16)[: n * Hkv, 0::2].double()
             t0 = t[:, 0].min()
             rel = (t - t0) / 1e3
+            # session 11: the epilogue's steps in SM cycles (clock64, each block against itself: exact, where
+            # globaltimer ticks every 0.26 us): last tile -> states stored -> past the barrier -> partial written
+            # -> all arrived -> merged
+            cyc = host.view(-1, 16)[: n * Hkv, 1::2].double()
+            steps = {f"{MILESTONES[i]} -> {MILESTONES[j]}": (cyc[:, j] - cyc[:, i]).median().item()
+                     for i, j in ((2, 6), (6, 7), (7, 3), (3, 4), (4, 5))}
             reps.append({"event_us": a.elapsed_time(b) * 1e3, "median_us": rel.median(0).values.tolist(),
                          "max_us": rel.max(0).values.tolist(), "blocks": n * Hkv,
-                         "distinct_start_stamps": int(t[:, 0].unique().numel())})
+                         "distinct_start_stamps": int(t[:, 0].unique().numel()), "median_cycles": steps})
         mid = sorted(reps, key=lambda r: r["max_us"][5])[2]
         rows.append({"L": L, "Hq": Hq, "Hkv": Hkv, "kernel": kind, "reps": reps})
         print(f"trace {kind} L={L} {Hq}q/{Hkv}kv ({mid['blocks']} blocks, event {mid['event_us']:.1f} us, "
               f"{mid['distinct_start_stamps']} distinct start stamps): " + " | ".join(
                   f"{m} med {mid['median_us'][i]:.2f} max {mid['max_us'][i]:.2f}" for i, m in enumerate(MILESTONES)),
+              flush=True)
+        print(f"  cycles (median block): " + " | ".join(f"{k} {v:.0f}" for k, v in mid["median_cycles"].items()),
               flush=True)
         del c
     return rows

@@ -531,7 +531,9 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             }
         }
     }
+    DTRACE(6);  // this thread's per-warp state is in shared memory (lab: where the epilogue's time goes)
     __syncthreads();
+    DTRACE(7);  // every warp's is
     // This block's result per (g, d); CL > 1 keeps it in shared memory for the cluster merge.
     float* sRes = sL + NW * G;      // [G][D]
     float* sResM = sRes + G * D;    // [G]
