@@ -251,11 +251,7 @@ __device__ unsigned long long dec_trace[4096 * 16];
 #else
 #define DTRACE(k) do {} while (0)
 #endif
-// SLOTS (session 11 lab, the tensor-core path with SPIN, CL = 1): each key group's state goes straight to the
-// partials (nSplit x key groups rows per head, at most MAX_SPLITS) instead of through the block's own merge in shared
-// memory, which the trace put at ~2,000 cycles between the last tile and the partial written; the SPIN merge then
-// reads key-group rows. Where the rows would exceed MAX_SPLITS, or nSplit == 1, the block merges as before.
-template <int D, int G, int NW, int NST, int CL = 1, int SPIN = 0, bool PDL = false, bool MMA = false, bool SLOTS = false>
+template <int D, int G, int NW, int NST, int CL = 1, int SPIN = 0, bool PDL = false, bool MMA = false>
 __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ partO,
                                               float* __restrict__ partML, int* __restrict__ counters,
                                               const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ Kc,
@@ -328,10 +324,6 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     float* sAcc = reinterpret_cast<float*>(dsmem);  // [NW][G][D]
     float* sM = sAcc + NW * G * D;                  // [NW][G]
     float* sL = sM + NW * G;                        // [NW][G]
-    constexpr int NSLOTS = MMA ? NW / mma_halves<D, NW>() : NW;  // per-warp (or per-key-group) partial states
-    static_assert(!SLOTS || (MMA && SPIN != 0 && CL == 1), "SLOTS: the tensor-core path's SPIN merge");
-    const bool slotRows = SLOTS && nSplit > 1 && nSplit * NSLOTS <= MAX_SPLITS;  // uniform over the block
-    const int nRows = slotRows ? nSplit * NSLOTS : nSplit;  // partial rows per head
     if constexpr (MMA) {
         // Tensor-core path (session 9): per warp and tile, S [16, KPW] = Q K^T on m16n8k16 with the G heads as the
         // rows (zero above G), then O [16, D] += P V on m16n8k8 with P taken from S's accumulators (FA2's register
@@ -423,15 +415,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         DTRACE(2);
         lr += __shfl_xor_sync(0xffffffff, lr, 1);
         lr += __shfl_xor_sync(0xffffffff, lr, 2);
-        if (slotRows) {
-            if (r0 < G) {
-                const long row = (((long)b * Hq + hk * G + r0) * nSplit + split) * NSLOTS + kw;
-#pragma unroll
-                for (int j = 0; j < DB; j++)
-                    *reinterpret_cast<float2*>(partO + row * D + (j0 + j) * 8 + c2) = make_float2(o[j][0], o[j][1]);
-                if ((lane & 3) == 0 && j0 == 0) { partML[row * 2] = mr; partML[row * 2 + 1] = lr; }
-            }
-        } else if (r0 < G) {
+        if (r0 < G) {
 #pragma unroll
             for (int j = 0; j < DB; j++)
                 *reinterpret_cast<float2*>(sAcc + (kw * G + r0) * D + (j0 + j) * 8 + c2) = make_float2(o[j][0], o[j][1]);
@@ -556,7 +540,8 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     float* sResL = sResM + G;       // [G]
     const int nParts = nSplit / CL, part = split / CL;  // partials written to partO / partML
     (void)part;  // read by the cluster merge only
-    for (int idx = tid; idx < (slotRows ? 0 : G * D); idx += NT) {
+    constexpr int NSLOTS = MMA ? NW / mma_halves<D, NW>() : NW;  // per-warp (or per-key-group) partial states
+    for (int idx = tid; idx < G * D; idx += NT) {
         const int g = idx / D, d = idx % D;
         float mx = -INFINITY;
 #pragma unroll
@@ -662,14 +647,14 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         const long head0 = (long)b * Hq + hk * G;
         for (int c = split + warp * nSplit; c < C4; c += NW * nSplit) {
             const int g = c / (D / 4), d4 = c % (D / 4);
-            const long r0 = (head0 + g) * nRows;
+            const long r0 = (head0 + g) * nSplit;
             float ms[MAXS], ls[MAXS], mx = -INFINITY;
             float4 p[MAXS];
 #pragma unroll
             for (int k = 0; k < MAXS; k++) {
                 const int s = lane + 32 * k;
                 ms[k] = -INFINITY; ls[k] = 0.f; p[k] = make_float4(0.f, 0.f, 0.f, 0.f);
-                if (s < nRows) {
+                if (s < nSplit) {
                     const float2 ml = __ldcg(reinterpret_cast<const float2*>(partML + (r0 + s) * 2));
                     ms[k] = ml.x; ls[k] = ml.y;
                     p[k] = __ldcg(reinterpret_cast<const float4*>(partO + (r0 + s) * D) + d4);
