@@ -179,7 +179,7 @@ def main():
 
 
 def share(M, a):
-    """Session 11: the shipped fused merge (epoch arrival) vs group_arrive_share. Checks: each at the rule's split
+    """Session 11: session 10's fused merge (epoch arrival) vs group_arrive_share (shipped since). Checks: each at the rule's split
     count and forced 1 / 8 / 24 / 64 / 132, twice in a row, the share variant on ONE counter through all of them (the
     counter's low word must return to zero whatever the member count); timings alternate the two, twice; traces."""
     epoch = Ring(M, 3, spin=True, discard=True)

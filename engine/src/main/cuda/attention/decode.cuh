@@ -211,12 +211,14 @@ template <int D, int G, int NW, int NST> __host__ __device__ constexpr int smem_
 // SPIN (session 4, Idea A): instead of the last block merging all S partials alone, every block, once all S
 // blocks of its (b, KV head) have written their partials, merges a slice of the G x D/4 float4 columns itself.
 // SPIN = 1: a fence, an arrival counter every block spins on, a departure counter whose last block resets both.
-// SPIN = 2 (shipped): thread 0 arrives with an acq_rel atomic; the last to arrive resets the counter and releases a
-// per-group epoch (read at the kernel's start) that the others acquire: no fence, no departure, 0.3-0.4 us less.
-// counters then hold 2 ints per (b, KV head): {arrivals, departures} or {arrivals, epoch}; zero before the first
-// launch; SPIN = 2 leaves the epoch counting, so its counters are not shared with SPIN = 0 launches.
-// SPIN = 3 (session 11 lab): the same 2 ints as one 64-bit counter (common/mma.cuh group_arrive_share): the
-// arrivals' shares sum to 2^32, the others watch the counter itself; no reset, no epoch: one round trip fewer.
+// SPIN = 2 (shipped in sessions 4-10, now the labs'): thread 0 arrives with an acq_rel atomic; the last to arrive
+// resets the counter and releases a per-group epoch (read at the kernel's start) that the others acquire: no fence,
+// no departure, 0.3-0.4 us less than SPIN = 1. counters then hold 2 ints per (b, KV head): {arrivals, departures} or
+// {arrivals, epoch}; zero before the first launch; SPIN = 2 leaves the epoch counting, so its counters are not
+// shared with SPIN = 0 launches.
+// SPIN = 3 (shipped since session 11): the same 2 ints as one 64-bit counter (common/mma.cuh group_arrive_share): the
+// arrivals' shares sum to 2^32, the others watch the counter itself; no reset, no epoch: one round trip fewer
+// (batch 1: 0.3-0.6 us less at D = 64 / 128).
 // Deadlock-free ONLY where the whole grid is co-resident: the launcher checks the occupancy (CudaBackend
 // .decodeSpinFits) and uses SPIN = 0 otherwise.
 // PDL (session 4): launched as a programmatic dependent of the kernel that writes q and the new cache row L - 1:

@@ -125,11 +125,12 @@ DEVI void group_arrive_epoch(int* ctr, int epoch0, int members) {
 // every arrival of one launch reads the same high word and waits for the next multiple of 2^32; the last one sees
 // it in its own add and never waits. Nothing is reset and no epoch is released: the others watch the counter
 // itself. Any member count per launch (the low word returns to zero); the 2 ints of group_arrive_epoch's layout
-// ({0, epoch} between launches) are such a counter. Co-resident grids only.
+// ({0, epoch} between launches) are such a counter. The wait compares the signed difference, so the counter may wrap
+// (after 2^32 launches of one group). Co-resident grids only.
 DEVI void group_arrive_share(unsigned long long* ctr, int member, int members) {
     const unsigned long long share = (1ull << 32) / members;
     const unsigned long long add = member == 0 ? (1ull << 32) - share * (members - 1) : share;
     const unsigned long long old = atom_add_acq_rel_gpu(ctr, add), target = ((old >> 32) + 1) << 32;
     if (old + add != target)
-        while (ld_acquire_gpu(ctr) < target) __nanosleep(20);
+        while ((long long)(ld_acquire_gpu(ctr) - target) < 0) __nanosleep(20);
 }

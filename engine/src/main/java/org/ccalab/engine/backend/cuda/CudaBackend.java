@@ -561,6 +561,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return spinCounters.get(ints);
     }
 
+    /** Overwrites the first words of a buffer (tests: the decode merges' counters set near their wrap). */
+    void writeInts(DeviceBuffer b, int[] values) {
+        device.upload(b, values);
+    }
+
     /** {@code count} 32-bit words of a buffer, bit for bit (the decode merges' counters). */
     int[] downloadInts(DeviceBuffer b, int count) {
         float[] f = downloadFloats(b, count);

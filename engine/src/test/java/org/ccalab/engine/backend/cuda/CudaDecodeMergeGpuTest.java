@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * output each: a counter left non-zero by the first call would make the second merge nothing (LAST_BLOCK: the
  * output stays poisoned) or merge before the partials are written (SPIN: the first call's partials). After every SPIN
  * call each KV head's 64-bit counter (common/mma.cuh group_arrive_share) has moved by exactly 2^32 (its low word back
- * at zero, whatever the split count).
+ * at zero, whatever the split count). The counters start one launch short of their wrap, so the first SPIN call
+ * wraps them.
  */
 @Tag("gpu")
 class CudaDecodeMergeGpuTest {
@@ -38,6 +39,7 @@ class CudaDecodeMergeGpuTest {
         try (CudaBackend cuda = CudaBackend.open()) {
             CudaBenchCli cli = new CudaBenchCli(cuda, 1);
             int g = hq / hkv, checked = 0;
+            cuda.writeInts(cuda.decodeSpinCounters(2 * b * hkv), CudaMlaDecodeMergeGpuTest.nearWrap(2 * b * hkv));
             for (int splits : new int[] {0, 1, 3, 17, 64, 256}) {
                 DecodeSplit sp = splits > 0 ? CudaBackend.forcedDecodeSplit(length, d, splits)
                         : CudaBackend.decodeSplit(b, hq, hkv, length, d, cuda.multiprocessors());

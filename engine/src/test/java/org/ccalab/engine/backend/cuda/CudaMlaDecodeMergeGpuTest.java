@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * the latent rows. Two consecutive calls on different inputs with a poisoned output each: a fused-merge counter left
  * wrong by the first call would merge before the second call's partials are written, or never release. After every
  * fused call each head group's 64-bit counter (common/mma.cuh group_arrive_share) has moved by exactly 2^32 (its
- * low word back at zero, whatever the split count), and split + combine leaves it alone.
+ * low word back at zero, whatever the split count), and split + combine leaves it alone. The counters start one
+ * launch short of their wrap (high words 0xffffffff), so the first fused call wraps them.
  */
 @Tag("gpu")
 class CudaMlaDecodeMergeGpuTest {
@@ -36,6 +37,8 @@ class CudaMlaDecodeMergeGpuTest {
         try (CudaBackend cuda = CudaBackend.open()) {
             CudaMla mla = new CudaMla(cuda);
             DecodeInstance inst = mla.decodeInstance(r, CudaMlaKernels.DECODE_DR);
+            int allWords = 2 * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * b;
+            cuda.writeInts(cuda.mlaSpinCounters(allWords), nearWrap(allWords));
             int checked = 0;
             for (int splits : new int[] {0, 1, 7, 64, 132}) {
                 DecodeSplit sp = splits > 0 ? CudaMlaKernels.forcedDecodeSplit(length, inst, splits)
@@ -68,6 +71,13 @@ class CudaMlaDecodeMergeGpuTest {
             }
             assertThat(checked).isGreaterThanOrEqualTo(20);
         }
+    }
+
+    /** {low 0, high 0xffffffff} per counter: one launch before the 64-bit counters wrap. */
+    static int[] nearWrap(int words) {
+        int[] w = new int[words];
+        for (int i = 1; i < words; i += 2) w[i] = -1;
+        return w;
     }
 
     private static Err decodeOnce(CudaBackend cuda, CudaMla mla, AttentionKernel ref, DecodeInstance inst, DecodeSplit sp,
