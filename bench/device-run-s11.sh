@@ -60,4 +60,24 @@ if [ "$mode" = verify ]; then  # the bundle's Java gpu tests (the counters' inva
   tar czf "$out/logs.tgz" -C "$out" gpu-tests.txt && rm -f "$out/gpu-tests.txt"
   exit 0
 fi
+if [ "$mode" = final ]; then  # the final tree: the bundle's gpu tests, check_mla, the CLI's decode phases; the labs
+  gpu_tests 420
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
+  echo "check_mla rc=$? ($((SECONDS - t0)) s)"
+  grep -E "FAIL|SUMMARY|^decode B1 " "$out/check_mla.txt" | grep -v n32 | head -12
+  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"
+  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
+  grep -E "^B= 1 " "$out/cuda_bench.txt" | head -16
+  mla_share_lab mla_share.txt
+  for d in 256 128; do
+    timeout 170 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --floor-only --head-dim $d \
+      --variants mma:1,mmashare:1 --out "$out" > "$out/floor_d$d.txt" 2>&1
+    echo "D=$d rc=$?"; grep "L= 16384\|FAIL\|ALL" "$out/floor_d$d.txt" | tail -4
+  done
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 echo "unknown mode $mode"; exit 2
