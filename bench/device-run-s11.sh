@@ -15,6 +15,17 @@ mla_share_lab() {  # $1: the log's name under $out
   grep -vE "^PASS|^-- checks" "$out/$1" | tail -24
   grep -c "^PASS" "$out/$1"
 }
+bundle_checks() {  # the bundle's gpu tests, check_mla's decode checks and timings, the CLI's checks and decode phases
+  gpu_tests 420
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
+  echo "check_mla rc=$? ($((SECONDS - t0)) s)"
+  grep -E "FAIL|SUMMARY|^decode B1 " "$out/check_mla.txt" | grep -v n32 | head -12
+  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"
+  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
+  grep -E "^B= 1 " "$out/cuda_bench.txt" | head -16
+}
 if [ "$mode" = arrive ]; then
   mla_share_lab mla_share.txt
   for d in ${DECODE_DIMS:-256 128}; do
@@ -38,18 +49,7 @@ if [ "$mode" = steal ]; then
   # calls 2-6: MLA's tiles dealt by tickets (the lab's STEAL variants, dropped: their code is in git history at
   # a2104a6) + call 2's bundle (the share arrival shipped); now the share lab and, with a bundle, its verification
   mla_share_lab mla_steal.txt
-  if [ -f .bundle/engine-bundle.tar.xz ]; then
-    gpu_tests 420
-    python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
-    timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
-    echo "check_mla rc=$? ($((SECONDS - t0)) s)"
-    grep -E "FAIL|SUMMARY|^decode B1 |^decode B8  L16384|^decode B32 L16384" "$out/check_mla.txt" | grep -v n32 | head -20
-    timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
-    echo "cli rc=$? ($((SECONDS - t0)) s)"
-    grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
-    sed -n '/== decode/,/^== /p' "$out/cuda_bench.txt" | head -40
-    sed -n '/== MLA absorbed decode/,/^== MLA layer/p' "$out/cuda_bench.txt" | head -10
-  fi
+  [ -f .bundle/engine-bundle.tar.xz ] && bundle_checks
   tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
@@ -60,16 +60,8 @@ if [ "$mode" = verify ]; then  # the bundle's Java gpu tests (the counters' inva
   tar czf "$out/logs.tgz" -C "$out" gpu-tests.txt && rm -f "$out/gpu-tests.txt"
   exit 0
 fi
-if [ "$mode" = final ]; then  # the final tree: the bundle's gpu tests, check_mla, the CLI's decode phases; the labs
-  gpu_tests 420
-  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
-  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
-  echo "check_mla rc=$? ($((SECONDS - t0)) s)"
-  grep -E "FAIL|SUMMARY|^decode B1 " "$out/check_mla.txt" | grep -v n32 | head -12
-  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
-  echo "cli rc=$? ($((SECONDS - t0)) s)"
-  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
-  grep -E "^B= 1 " "$out/cuda_bench.txt" | head -16
+if [ "$mode" = final ]; then  # the final tree: the bundle's checks, then the labs
+  bundle_checks
   mla_share_lab mla_share.txt
   for d in 256 128; do
     timeout 170 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --floor-only --head-dim $d \
