@@ -561,18 +561,6 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return spinCounters.get(ints);
     }
 
-    /** Overwrites the first words of a buffer (tests: the decode merges' counters set near their wrap). */
-    void writeInts(DeviceBuffer b, int[] values) {
-        device.upload(b, values);
-    }
-
-    /** {@code count} 32-bit words of a buffer, bit for bit (the decode merges' counters). */
-    int[] downloadInts(DeviceBuffer b, int count) {
-        float[] f = downloadFloats(b, count);
-        int[] out = new int[count];
-        for (int i = 0; i < count; i++) out[i] = Float.floatToRawIntBits(f[i]);
-        return out;
-    }
 
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
     public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,

@@ -98,12 +98,6 @@ final class CudaDevice implements AutoCloseable {
         cuMemcpyHtoD(dst.pointer(), Pointer.to(src), src.length * 4L);
     }
 
-    void upload(DeviceBuffer dst, int[] src) {
-        checkSize(dst, src.length * 4L);
-        synchronize();
-        cuMemcpyHtoD(dst.pointer(), Pointer.to(src), src.length * 4L);
-    }
-
     short[] downloadShorts(DeviceBuffer src, int count) {
         synchronize();
         short[] out = new short[count];

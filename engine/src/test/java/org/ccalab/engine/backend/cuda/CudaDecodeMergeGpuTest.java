@@ -38,8 +38,8 @@ class CudaDecodeMergeGpuTest {
         Variant v = new Variant(hq + "q/" + hkv + "kv d" + d, "gqa", hq, hkv, d);
         try (CudaBackend cuda = CudaBackend.open()) {
             CudaBenchCli cli = new CudaBenchCli(cuda, 1);
-            int g = hq / hkv, checked = 0;
-            cuda.writeInts(cuda.decodeSpinCounters(2 * b * hkv), CudaMlaDecodeMergeGpuTest.nearWrap(2 * b * hkv));
+            int g = hq / hkv, checked = 0, words = 2 * b * hkv;
+            SpinCounters.setNearWrap(cuda, cuda.decodeSpinCounters(words), words);
             for (int splits : new int[] {0, 1, 3, 17, 64, 256}) {
                 DecodeSplit sp = splits > 0 ? CudaBackend.forcedDecodeSplit(length, d, splits)
                         : CudaBackend.decodeSplit(b, hq, hkv, length, d, cuda.multiprocessors());
@@ -53,16 +53,11 @@ class CudaDecodeMergeGpuTest {
                     }
                     // a single split (or cluster) writes O itself: no arrival
                     boolean spin = cuda.decodeMerge(merge, sp, b, hkv, d, g) == DecodeMerge.SPIN && sp.partials() > 1;
-                    int words = 2 * b * hkv;
                     for (int rep = 0; rep < 2; rep++) {
-                        int[] before = cuda.downloadInts(cuda.decodeSpinCounters(words), words);
+                        int[] before = SpinCounters.read(cuda, cuda.decodeSpinCounters(words), words);
                         Err[] e = decodeOnce(cli, cuda, ref, v, b, length, capacity, splits, merge, 10 * splits + rep);
-                        int[] after = cuda.downloadInts(cuda.decodeSpinCounters(words), words);
-                        for (int i = 0; i < words; i += 2) {
-                            assertThat(after[i]).as(what + " call " + rep + " counter " + i / 2 + " low word").isZero();
-                            assertThat(after[i + 1] - before[i + 1]).as(what + " call " + rep + " counter " + i / 2 + " launches")
-                                    .isEqualTo(spin ? 1 : 0);
-                        }
+                        SpinCounters.assertLaunches(before, SpinCounters.read(cuda, cuda.decodeSpinCounters(words), words),
+                                spin ? 1 : 0, what + " call " + rep);
                         System.out.printf("decode merge %s call %d: rel %.2e vs float64, %.2e vs prefill row%n", what, rep,
                                 e[0].rel(), e[1].rel());
                         assertThat(e[0].rel()).as(what + " call " + rep + " vs float64").isLessThan(TOLERANCE);

@@ -37,8 +37,8 @@ class CudaMlaDecodeMergeGpuTest {
         try (CudaBackend cuda = CudaBackend.open()) {
             CudaMla mla = new CudaMla(cuda);
             DecodeInstance inst = mla.decodeInstance(r, CudaMlaKernels.DECODE_DR);
-            int allWords = 2 * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * b;
-            cuda.writeInts(cuda.mlaSpinCounters(allWords), nearWrap(allWords));
+            int words = 2 * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * b;
+            SpinCounters.setNearWrap(cuda, cuda.mlaSpinCounters(words), words);
             int checked = 0;
             for (int splits : new int[] {0, 1, 7, 64, 132}) {
                 DecodeSplit sp = splits > 0 ? CudaMlaKernels.forcedDecodeSplit(length, inst, splits)
@@ -53,31 +53,19 @@ class CudaMlaDecodeMergeGpuTest {
                     }
                     boolean runsFused = fused != null ? fused
                             : inst.ring() && mla.fusedMergeFits(inst, sp, b, h) && sp.splits() >= CudaMlaKernels.SPIN_MIN_SPLITS;
-                    int words = 2 * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * b;
                     for (int rep = 0; rep < 2; rep++) {
-                        int[] before = cuda.downloadInts(cuda.mlaSpinCounters(words), words);
+                        int[] before = SpinCounters.read(cuda, cuda.mlaSpinCounters(words), words);
                         Err e = decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, fused, 100L * splits + rep);
                         System.out.printf("mla decode %s call %d: rel %.2e vs float64%n", what, rep, e.rel());
                         assertThat(e.rel()).as(what + " call " + rep).isLessThan(TOLERANCE);
-                        int[] after = cuda.downloadInts(cuda.mlaSpinCounters(words), words);
-                        for (int i = 0; i < words; i += 2) {
-                            assertThat(after[i]).as(what + " call " + rep + " counter " + i / 2 + " low word").isZero();
-                            assertThat(after[i + 1] - before[i + 1]).as(what + " call " + rep + " counter " + i / 2 + " launches")
-                                    .isEqualTo(runsFused ? 1 : 0);
-                        }
+                        SpinCounters.assertLaunches(before, SpinCounters.read(cuda, cuda.mlaSpinCounters(words), words),
+                                runsFused ? 1 : 0, what + " call " + rep);
                         checked++;
                     }
                 }
             }
             assertThat(checked).isGreaterThanOrEqualTo(20);
         }
-    }
-
-    /** {low 0, high 0xffffffff} per counter: one launch before the 64-bit counters wrap. */
-    static int[] nearWrap(int words) {
-        int[] w = new int[words];
-        for (int i = 1; i < words; i += 2) w[i] = -1;
-        return w;
     }
 
     private static Err decodeOnce(CudaBackend cuda, CudaMla mla, AttentionKernel ref, DecodeInstance inst, DecodeSplit sp,

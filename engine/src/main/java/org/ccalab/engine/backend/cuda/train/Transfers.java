@@ -16,10 +16,10 @@ import org.ccalab.engine.backend.cuda.DeviceBuffer;
  * before the DMA lands, and a kernel on the non-blocking stream would not wait for it (the step's token ids
  * are uploaded right before the embedding reads them).
  */
-final class Transfers {
+public final class Transfers {
     private Transfers() {}
 
-    static void upload(CudaBackend cuda, DeviceBuffer dst, int[] src) {
+    public static void upload(CudaBackend cuda, DeviceBuffer dst, int[] src) {
         fits(dst, src.length * 4L);
         cuda.synchronize();
         cuMemcpyHtoD(dst.pointer(), Pointer.to(src), src.length * 4L);
@@ -40,7 +40,7 @@ final class Transfers {
         cuCtxSynchronize();
     }
 
-    static int[] downloadInts(CudaBackend cuda, DeviceBuffer src, int count) {
+    public static int[] downloadInts(CudaBackend cuda, DeviceBuffer src, int count) {
         fits(src, count * 4L);
         cuda.synchronize();
         int[] out = new int[count];
