@@ -196,6 +196,27 @@ template <int D, int G> __host__ __device__ constexpr bool tensor_cores() { retu
 template <int D, int NW> __host__ __device__ constexpr int mma_halves() { return tile_keys<D, NW>() / NW < 8 ? 2 : 1; }
 constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
 __host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
+// Column of element `col` of head row g in a [slot][G][D] state of the block merge: the 8-float blocks XOR-swizzled
+// by the head (D >= 32), so that the tensor-core path's float2 stores (lanes of 4 heads at the same columns) hit 4
+// different banks instead of one (4-way conflicts, Nsight Compute session 10), while runs of 8 stay contiguous for
+// the merge's vector loads.
+__device__ __forceinline__ int acc_col(int g, int col) { return col ^ ((g & 3) << 3); }
+template <int VEC> __device__ __forceinline__ void acc_load(float (&x)[VEC], const float* p) {
+    if constexpr (VEC == 4) {
+        const float4 t = *reinterpret_cast<const float4*>(p);
+        x[0] = t.x; x[1] = t.y; x[2] = t.z; x[3] = t.w;
+    } else if constexpr (VEC == 2) {
+        const float2 t = *reinterpret_cast<const float2*>(p);
+        x[0] = t.x; x[1] = t.y;
+    } else {
+        x[0] = *p;
+    }
+}
+template <int VEC> __device__ __forceinline__ void acc_store(float* p, const float (&x)[VEC]) {
+    if constexpr (VEC == 4) *reinterpret_cast<float4*>(p) = make_float4(x[0], x[1], x[2], x[3]);
+    else if constexpr (VEC == 2) *reinterpret_cast<float2*>(p) = make_float2(x[0], x[1]);
+    else *p = x[0];
+}
 // Dynamic shared memory of a launch (CudaKernels.decodeSmem): the ring (K and V tiles), which the block's merge
 // ([NW][G][D] + 2 [NW][G] floats, then the block's result [G][D] + 2 [G]) and the combine ([2][G][S] + [G]
 // floats, [NT] float4) reuse; the cluster leader's weights and sums take G (CL + 2) floats more.
@@ -323,7 +344,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         cp_async_commit();
     }
 
-    float* sAcc = reinterpret_cast<float*>(dsmem);  // [NW][G][D]
+    float* sAcc = reinterpret_cast<float*>(dsmem);  // [NW][G][D], columns swizzled by acc_col
     float* sM = sAcc + NW * G * D;                  // [NW][G]
     float* sL = sM + NW * G;                        // [NW][G]
     if constexpr (MMA) {
@@ -420,7 +441,8 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
         if (r0 < G) {
 #pragma unroll
             for (int j = 0; j < DB; j++)
-                *reinterpret_cast<float2*>(sAcc + (kw * G + r0) * D + (j0 + j) * 8 + c2) = make_float2(o[j][0], o[j][1]);
+                *reinterpret_cast<float2*>(sAcc + (kw * G + r0) * D + acc_col(r0, (j0 + j) * 8 + c2)) =
+                    make_float2(o[j][0], o[j][1]);
             // both halves of a key group computed the same m and l: the first writes them
             if ((lane & 3) == 0 && j0 == 0) { sM[kw * G + r0] = mr; sL[kw * G + r0] = lr; }
         }
@@ -529,7 +551,7 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             for (int g = 0; g < G; g++) {
                 if (sub == 0) { sM[warp * G + g] = m[g]; sL[warp * G + g] = l[g]; }
     #pragma unroll
-                for (int i = 0; i < 8; i++) sAcc[(warp * G + g) * D + sub * 8 + i] = acc[g][i];
+                for (int i = 0; i < 8; i++) sAcc[(warp * G + g) * D + acc_col(g, sub * 8 + i)] = acc[g][i];
             }
         }
     }
@@ -543,36 +565,44 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     const int nParts = nSplit / CL, part = split / CL;  // partials written to partO / partML
     (void)part;  // read by the cluster merge only
     constexpr int NSLOTS = MMA ? NW / mma_halves<D, NW>() : NW;  // per-warp (or per-key-group) partial states
-    // Unrolled over the thread's elements and without branches, so that their shared-memory loads and exp2 overlap
-    // (session 11, call 10: as a loop of one element per trip this merge took 1,263 cycles at D = 256, 1,029 at
-    // 128, every trip a chain of dependent loads, a branch and an exp2). The same operations per element, in the
-    // same order: the result is bit for bit the loop's (exp2(-inf) = 0 where a slot, or every slot, saw no key).
-    constexpr int MITER = (G * D + NT - 1) / NT;
+    // Each thread merges VEC consecutive columns of one head: the slots' maxima, sums and weights once per VEC
+    // elements, the states read as float2 / float4 (session 12; session 11's unrolled loop of one element per
+    // thread and trip took 911 cycles at D = 256, 790 at 128, call 13). The same operations per element in the same
+    // order, so the result is bit for bit the loop's (exp2(-inf) = 0 where a slot, or every slot, saw no key).
+    constexpr int VEC = G * D >= 4 * NT ? 4 : G * D >= 2 * NT ? 2 : 1;
+    constexpr int NV = G * D / VEC, MITER = (NV + NT - 1) / NT;
 #pragma unroll
     for (int k = 0; k < MITER; k++) {
-        const int idx = tid + k * NT;
-        if ((G * D) % NT != 0 && idx >= G * D) break;
-        const int g = idx / D, d = idx % D;
+        const int v0 = tid + k * NT;
+        if (NV % NT != 0 && v0 >= NV) break;
+        const int e = v0 * VEC, g = e / D, d = e % D;
         float mx = -INFINITY;
 #pragma unroll
         for (int w = 0; w < NSLOTS; w++) mx = fmaxf(mx, sM[w * G + g]);
         const float base = mx == -INFINITY ? 0.f : mx;
-        float a = 0.f, ls = 0.f;
+        float a[VEC], ls = 0.f;
+#pragma unroll
+        for (int v = 0; v < VEC; v++) a[v] = 0.f;
 #pragma unroll
         for (int w = 0; w < NSLOTS; w++) {
             const float c = exp2f(sM[w * G + g] - base);
-            a += sAcc[(w * G + g) * D + d] * c;
+            float x[VEC];
+            acc_load<VEC>(x, sAcc + (w * G + g) * D + acc_col(g, d));
+#pragma unroll
+            for (int v = 0; v < VEC; v++) a[v] += x[v] * c;
             ls += sL[w * G + g] * c;
         }
         const long head = (long)b * Hq + hk * G + g;
         if constexpr (CL > 1) {
-            sRes[idx] = a;
+#pragma unroll
+            for (int v = 0; v < VEC; v++) sRes[e + v] = a[v];
             if (d == 0) { sResM[g] = mx; sResL[g] = ls; }
         } else if (nSplit == 1) {
-            O[head * D + d] = __float2bfloat16(ls > 0.f ? a / ls : 0.f);
+#pragma unroll
+            for (int v = 0; v < VEC; v++) O[head * D + d + v] = __float2bfloat16(ls > 0.f ? a[v] / ls : 0.f);
         } else {
             const long row = head * nSplit + split;
-            partO[row * D + d] = a;
+            acc_store<VEC>(partO + row * D + d, a);
             if (d == 0) { partML[row * 2] = mx; partML[row * 2 + 1] = ls; }
         }
     }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Session 12. Mode `merge` (no bundle; carry .gl with two lab fatbins built here):
+#   git stash; nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -fatbin -o .gl/decode_floor_old.fatbin \
+#     kernels-dev/decode_floor.cu; git stash pop
+#   nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -fatbin -o .gl/decode_floor.fatbin kernels-dev/decode_floor.cu
+# the decode's block merge before (old) and after (new) a change to attention/decode.cuh, alternating, float64
+# checks, L2-cold timings of the shipped SPIN instance (mmashare in the lab) and milestone traces (clock64 cycles).
+set -uo pipefail
+mode=${1:-merge}
+source bench/device-env.sh
+ab_floor() {  # $1: D; alternating old / new lab fatbins, ${REPS:-2} rounds
+  for r in $(seq 1 "${REPS:-2}"); do
+    for f in old new; do
+      fb=.gl/decode_floor.fatbin; [ $f = old ] && fb=.gl/decode_floor_old.fatbin
+      timeout 150 python3 bench/decode_floor.py --fatbin $fb --floor-only --head-dim $1 \
+        --variants ${DECODE_VARIANTS:-mmashare:1} --out "$out" > "$out/floor_d$1_${f}_$r.txt" 2>&1
+      echo "D=$1 $f round $r rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/floor_d$1_${f}_$r.txt")"
+      grep "L=\|FAIL\|ALL" "$out/floor_d$1_${f}_$r.txt" | grep -v "4q/4kv" | sed 's/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
+    done
+  done
+}
+ab_trace() {  # $1: D
+  for f in old new; do
+    fb=.gl/decode_floor.fatbin; [ $f = old ] && fb=.gl/decode_floor_old.fatbin
+    timeout 90 python3 bench/decode_floor.py --fatbin $fb --trace-only --head-dim $1 --trace-kinds mmashare \
+      --out "$out" > "$out/trace_d$1_$f.txt" 2>&1
+    echo "trace D=$1 $f rc=$?"; grep -A1 "^trace" "$out/trace_d$1_$f.txt" | head -16
+  done
+}
+if [ "$mode" = merge ]; then
+  for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
+  for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
+echo "unknown mode $mode"; exit 2
