@@ -27,6 +27,23 @@ ab_trace() {  # $1: D
     echo "trace D=$1 $f rc=$?"; grep -A1 "^trace" "$out/trace_d$1_$f.txt" | head -16
   done
 }
+if [ "$mode" = flag ]; then  # one fatbin: the shipped SPIN merge (mmashare) beside per-split flags (mmaflag)
+  for d in ${DECODE_DIMS:-256 128}; do
+    timeout 200 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --floor-only --head-dim $d \
+      --variants ${DECODE_VARIANTS:-mmashare:1,mmaflag:1,mmashare:1,mmaflag:1} --out "$out" > "$out/floor_d$d.txt" 2>&1
+    echo "D=$d rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/floor_d$d.txt") FAIL $(grep -c 'FAIL' "$out/floor_d$d.txt")"
+    grep "L=\|ALL" "$out/floor_d$d.txt" | grep -v "4q/4kv" | sed 's/ | flash.*//' | tail -7
+    cp "$out/decode_floor.json" "$out/floor_d$d.json"
+  done
+  for d in ${TRACE_DIMS:-256 128}; do
+    timeout 90 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --trace-only --head-dim $d \
+      --trace-kinds mmashare,mmaflag --out "$out" > "$out/trace_d$d.txt" 2>&1
+    echo "trace D=$d rc=$?"; grep -A1 "^trace" "$out/trace_d$d.txt" | grep -v "^--" | cut -c1-400 | head -16
+  done
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
