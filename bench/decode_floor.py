@@ -53,8 +53,7 @@ class Dec:
         self.K = K
         self.po = torch.empty(8 * 16 * 256 * D, device=dev)
         self.pml = torch.empty(8 * 16 * 256 * 2, device=dev)
-        # 8192 ints: the mmaflag instances (SPIN = 4) take 258 per (b, KV head), 16 KV heads at most here
-        self.ctr = collections.defaultdict(lambda: torch.zeros(8192, dtype=torch.int32, device=dev))
+        self.ctr = collections.defaultdict(lambda: torch.zeros(4096, dtype=torch.int32, device=dev))
         self.occ = {}
 
     def fits(self, name, grid_blocks, smem):

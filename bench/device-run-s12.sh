@@ -27,7 +27,8 @@ ab_trace() {  # $1: D
     echo "trace D=$1 $f rc=$?"; grep -A1 "^trace" "$out/trace_d$1_$f.txt" | head -16
   done
 }
-if [ "$mode" = flag ]; then  # one fatbin: the shipped SPIN merge (mmashare) beside per-split flags (mmaflag)
+if [ "$mode" = flag ]; then  # call 2: the shipped SPIN merge (mmashare) beside per-split flags (mmaflag, SPIN = 4:
+  # measured slower and removed; its code is in git history at 0e3300b)
   for d in ${DECODE_DIMS:-256 128}; do
     timeout 200 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --floor-only --head-dim $d \
       --variants ${DECODE_VARIANTS:-mmashare:1,mmaflag:1,mmashare:1,mmaflag:1} --out "$out" > "$out/floor_d$d.txt" 2>&1

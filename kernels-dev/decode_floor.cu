@@ -118,16 +118,6 @@ DEC_DN(128, 2, mma_s3, true, 3) DEC_DN(128, 2, mma_s4, true, 4)
     }
 DEC_SHARE(128, 2) DEC_SHARE(128, 4) DEC_SHARE(128, 8) DEC_SHARE(256, 2) DEC_SHARE(256, 4) DEC_SHARE(256, 8)
 DEC_SHARE(64, 2) DEC_SHARE(64, 4) DEC_SHARE(64, 8)
-// Session 12: SPIN = 4, per-split flags instead of one arrival counter (decode_floor.py --variants mmaflag:1)
-#define DEC_FLAG(D, G)                                                                                          \
-    extern "C" __global__ void __launch_bounds__(256) decode_hd##D##_g##G##_mmaflag(                           \
-        __nv_bfloat16* O, float* partO, float* partML, int* counters, const __nv_bfloat16* Q,                  \
-        const __nv_bfloat16* Kc, const __nv_bfloat16* Vc, int L, int Tmax, int Hkv, int chunk, float scale) {  \
-        decode_kernel<D, G, 8, 2, 1, 4, false, true>(O, partO, partML, counters, Q, Kc, Vc, L, Tmax, Hkv,      \
-                                                     chunk, scale);                                             \
-    }
-DEC_FLAG(128, 2) DEC_FLAG(128, 4) DEC_FLAG(128, 8) DEC_FLAG(256, 2) DEC_FLAG(256, 4) DEC_FLAG(256, 8)
-DEC_FLAG(64, 2) DEC_FLAG(64, 4) DEC_FLAG(64, 8)
 // (call 2 also had SPIN with NST = 3 / 4 stages, decode_hd128_g<G>_spin_s<NST>: no gain, dropped)
 
 // PDL probe (call 2): does a programmatic dependent start before its primary ends (eager and in a graph)?

@@ -194,9 +194,7 @@ template <int D, int G> __host__ __device__ constexpr bool tensor_cores() { retu
 // The tensor-core path's warps per key group: at D = 256 a tile's 32 keys are 4 per warp, less than one n8 block, so
 // two warps share 8 keys and each accumulates half of O's columns (the block merge then has NW / 2 partial states).
 template <int D, int NW> __host__ __device__ constexpr int mma_halves() { return tile_keys<D, NW>() / NW < 8 ? 2 : 1; }
-constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;
-// SPIN = 4: ints per (b, KV head) in `counters`: the 64-bit epoch counter (2 ints), then one flag per split.
-constexpr int FLAG_STRIDE = 2 + MAX_SPLITS;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
+constexpr int MAX_SPLITS = 256, MAX_CLUSTER = 16;  // the combine keeps 2 x G x S floats of the split maxima and sums in shared memory
 __host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
 // Column of element `col` of head row g in a [slot][G][D] state of the block merge: the 8-float blocks XOR-swizzled
 // by the head (D >= 32), so that the tensor-core path's float2 stores (lanes of 4 heads at the same columns) hit 4
@@ -326,12 +324,6 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     int epoch0 = 0;
     if constexpr (SPIN == 2) {
         if (tid == 0 && nSplit > 1) epoch0 = ld_relaxed_gpu(counters + 2 * (b * Hkv + hk) + 1);
-    }
-    // SPIN == 4: this launch's flag value, the group's epoch (the counter's high word) + 1, read by every thread while
-    // the first tiles fly; the epoch moves only once every split of this launch has published (below).
-    int flagWant = 0;
-    if constexpr (SPIN == 4) {
-        if (nSplit > 1) flagWant = ld_relaxed_gpu(counters + FLAG_STRIDE * (b * Hkv + hk) + 1) + 1;
     }
     int pre = 0;  // tiles issued before griddepcontrol.wait (PDL): only those wholly before row L - 1
     if constexpr (PDL) {
@@ -666,16 +658,10 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
     }
     if constexpr (SPIN != 0 && CL == 1) {
         // Every block of this (b, KV head) waits until all S partials are written, then merges its slice.
-        int* arrive = counters + (SPIN == 4 ? FLAG_STRIDE : 2) * (b * Hkv + hk);
-        int* depart = arrive + 1;  // SPIN == 1: departures; SPIN == 2: the release epoch; SPIN == 4: the epoch
+        int* arrive = counters + 2 * (b * Hkv + hk);
+        int* depart = arrive + 1;  // SPIN == 1: departures; SPIN == 2: the release epoch
         DTRACE(3);  // the partial is written
-        if constexpr (SPIN == 4) {
-            // Per-split flags: thread 0 publishes this split's flag with a release store behind the block's partial
-            // stores; each merging warp below waits for the flags of the splits it reads. Flags are never reset: a
-            // launch's value is its epoch + 1, and split 0 advances the epoch once it has seen every flag.
-            __syncthreads();
-            if (tid == 0) st_release_gpu(arrive + 2 + split, flagWant);
-        } else if constexpr (SPIN == 1) {
+        if constexpr (SPIN == 1) {
             __threadfence();
             __syncthreads();
             if (tid == 0) {
@@ -697,20 +683,10 @@ __device__ __forceinline__ void decode_kernel(__nv_bfloat16* __restrict__ O, flo
             }
             __syncthreads();
         }
-        if constexpr (SPIN != 4) DTRACE(4);  // every split of the group has arrived
+        DTRACE(4);  // every split of the group has arrived
         constexpr int C4 = G * D / 4, MAXS = MAX_SPLITS / 32;
         const long head0 = (long)b * Hq + hk * G;
-        bool seen = SPIN != 4;
         for (int c = split + warp * nSplit; c < C4; c += NW * nSplit) {
-            if (SPIN == 4 && !seen) {
-                const int* flags = arrive + 2;
-                for (int s = lane; s < nSplit; s += 32)
-                    while (ld_acquire_gpu(flags + s) != flagWant) {}
-                __syncwarp();
-                seen = true;
-                if (split == 0 && warp == 0 && lane == 0) st_relaxed_gpu(depart, flagWant);  // the next launch's epoch
-                DTRACE(4);
-            }
             const int g = c / (D / 4), d4 = c % (D / 4);
             const long r0 = (head0 + g) * nSplit;
             float ms[MAXS], ls[MAXS], mx = -INFINITY;

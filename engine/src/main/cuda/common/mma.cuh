@@ -81,9 +81,6 @@ DEVI int atom_add_acq_rel_gpu(int* p, int v) {
 DEVI void st_release_gpu(int* p, int v) {
     asm volatile("st.release.gpu.global.b32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
 }
-DEVI void st_relaxed_gpu(int* p, int v) {
-    asm volatile("st.relaxed.gpu.global.b32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
-}
 DEVI int ld_relaxed_gpu(const int* p) {
     int v;
     asm volatile("ld.relaxed.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
