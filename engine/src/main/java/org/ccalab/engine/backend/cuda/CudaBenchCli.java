@@ -28,7 +28,8 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  * Phases: {@code check} (GPU vs the float64 CPU reference on fresh random inputs: flash forward per variant
  * shape, decode, decode == last prefill row, GEMM), {@code core} (attention forward causal and not, for head dims
  * 64, 128 and 256, and backward causal and not for 64 and 128), {@code decode}
- * (one token over a KV cache, KV bytes/s), {@code gemm} (the model's projection shapes + 8192^3) and
+ * (one token over a KV cache, KV bytes/s; D = 128 shapes and the paper grid's batch-1 heads at D = 256 and 64),
+ * {@code gemm} (the model's projection shapes + 8192^3) and
  * {@code layer} (whole attention layers at E = 2048: MHA/GQA = 3 GEMMs + flash + out GEMM; CCA/CCGQA = 2 GEMMs
  * + prologue + flash with fused value shift + out GEMM) and {@code mla} (MLA at E = 2048, V2-Lite r_kv 512 and
  * MLA-4 r_kv 960: prefill core, absorbed decode over the latent cache, whole layer prefill, decode step and backward; its
@@ -764,12 +765,16 @@ public final class CudaBenchCli {
     }
 
     void decode() {
-        table.add("== decode, one token over a bf16 KV cache, D=128 (KV bytes read / s; L2-cold: rotated input sets) ==");
-        int[][] cases = {{1, 16384, 16, 16}, {8, 16384, 16, 16}, {8, 65536, 16, 16}, {8, 16384, 16, 4}, {8, 65536, 4, 4},
-                         {32, 16384, 8, 2}, {1, 4096, 8, 2}, {1, 4096, 16, 4}, {1, 16384, 4, 4}, {1, 16384, 16, 4},
-                         {1, 16384, 8, 2}, {1, 65536, 8, 2}};
+        table.add("== decode, one token over a bf16 KV cache (KV bytes read / s; L2-cold: rotated input sets) ==");
+        // {batch, length, query heads, KV heads, head dim}: D = 128 shapes, then the paper grid's batch-1 heads at
+        // E = 2048 for head dims 256 and 64 (MHA, GQA-4, GQA-8)
+        int[][] cases = {{1, 16384, 16, 16, 128}, {8, 16384, 16, 16, 128}, {8, 65536, 16, 16, 128}, {8, 16384, 16, 4, 128},
+                         {8, 65536, 4, 4, 128}, {32, 16384, 8, 2, 128}, {1, 4096, 8, 2, 128}, {1, 4096, 16, 4, 128},
+                         {1, 16384, 4, 4, 128}, {1, 16384, 16, 4, 128}, {1, 16384, 8, 2, 128}, {1, 65536, 8, 2, 128},
+                         {1, 16384, 8, 8, 256}, {1, 4096, 8, 2, 256}, {1, 16384, 8, 2, 256}, {1, 65536, 8, 2, 256},
+                         {1, 16384, 8, 1, 256}, {1, 16384, 32, 32, 64}, {1, 16384, 32, 8, 64}, {1, 16384, 32, 4, 64}};
         for (int[] c : cases) {
-            int b = c[0], len = c[1], hq = c[2], hkv = c[3], d = 128;
+            int b = c[0], len = c[1], hq = c[2], hkv = c[3], d = c[4];
             AttentionShape s = new AttentionShape(b, len, hq, hkv, d);
             List<DeviceBuffer[]> sets = coldSets(i -> new DeviceBuffer[] {randomBf16((long) b * hq * d, 7 + 3L * i),
                     randomBf16(s.kvElements(), 8 + 3L * i), randomBf16(s.kvElements(), 9 + 3L * i)});
@@ -781,8 +786,8 @@ public final class CudaBenchCli {
                 Stats eager = time(step), graph = timeGraph(step);
                 double bytes = 2.0 * s.kvElements() * 2;
                 Variant v = new Variant(hq + "q/" + hkv + "kv", hq == hkv ? "mha" : "gqa", hq, hkv, d);
-                String line = String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv (%2d sets): eager %8.1f us %5.2f TB/s", b, len,
-                        hq, hkv, sets.size(), eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
+                String line = String.format(Locale.ROOT, "B=%2d L=%6d %2dq/%2dkv D=%3d (%2d sets): eager %8.1f us %5.2f TB/s", b,
+                        len, hq, hkv, d, sets.size(), eager.p50() * 1e3, bytes / (eager.p50() * 1e-3) / 1e12);
                 // the cell carries the graph replay's time where there is one (the kernels' time), the eager one else
                 Stats st = graph != null ? graph : eager;
                 cell("decode", "core", v, len, b, st, 0, bytes / (st.p50() * 1e-3), kvBytesPerToken(v));
