@@ -45,6 +45,19 @@ if [ "$mode" = flag ]; then  # call 2: the shipped SPIN merge (mmashare) beside 
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = mlaunr ]; then  # call 3: MLA's fused merge, old (.gl/mla_ring_old.fatbin) vs new, alternating
+  for r in $(seq 1 "${REPS:-2}"); do
+    for f in old new; do
+      fb=.gl/mla_ring.fatbin; [ $f = old ] && fb=.gl/mla_ring_old.fatbin
+      timeout 200 python3 bench/mla_decode_ring_lab.py --fatbin $fb --exact --out "$out" > "$out/mla_${f}_$r.txt" 2>&1
+      echo "MLA $f round $r rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_${f}_$r.txt") FAIL $(grep -c FAIL "$out/mla_${f}_$r.txt")"
+      grep -vE "^PASS|^-- checks" "$out/mla_${f}_$r.txt" | grep -i "share\|trace\|B=1\|B1" | head -14
+    done
+  done
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done

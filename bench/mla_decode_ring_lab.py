@@ -141,8 +141,13 @@ def main():
     ap.add_argument("--shapes", default=None, help="--sweep: B,H,L;B,H,L;... instead of the default list")
     ap.add_argument("--sweep", action="store_true", help="split counts, exact chunks and the v2 combine, B=1 (NST 3)")
     ap.add_argument("--share", action="store_true", help="session 11: the fused merge's arrival, epoch vs share")
+    ap.add_argument("--exact", action="store_true",
+                    help="session 12: the shipped fused merge at 128 splits (whole tiles) vs exact chunks (132 splits)")
     a = ap.parse_args()
     M = MlaKernels(a.fatbin)
+    if a.exact:
+        exact(M, a)
+        return
     if a.share:
         share(M, a)
         return
@@ -206,6 +211,35 @@ def share(M, a):
     for v in (epoch, shared):
         traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
     with open(os.path.join(a.out, "mla_decode_ring_share.json"), "w") as f:
+        json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
+                   "traces": traces}, f, indent=1)
+
+
+def exact(M, a):
+    """Session 12: the shipped fused merge (share arrival, DISCARD) with chunks of whole 32-row tiles (128 splits at
+    batch 1 H16) vs exact chunks of ceil(L / 132) rows (132 splits: every SM streams, but 132 partials to merge, which
+    the merge's 16 split groups x UNR loads per thread take in one round only if UNR >= 9). Checks at the rule's
+    split count and forced 129 / 132 / 140 / 144, twice in a row; timings alternate the two, twice; traces."""
+    tiles = Ring(M, 3, spin=True, discard=True, share=True)
+    exact_ = Ring(M, 3, spin=True, discard=True, share=True, exact=True)
+    ok = True
+    for v in (tiles, exact_):
+        for splits in (None, 129, 132, 140, 144, None):
+            print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
+            for _ in range(2):
+                ok &= cm.check_decode(v if splits is None else v.forced(splits))
+    print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
+    COPY_BW[0] = sbs.copy_bandwidth()
+    print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
+    shapes = [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536)]
+    again = [Ring(M, 3, spin=True, discard=True, share=True), Ring(M, 3, spin=True, discard=True, share=True, exact=True)]
+    for v in again:
+        v.label += "_again"
+    rows = lab.timings(M, COPY_BW[0], [tiles, exact_] + again, shapes)
+    traces = []
+    for v in (tiles, exact_):
+        traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
+    with open(os.path.join(a.out, "mla_decode_ring_exact.json"), "w") as f:
         json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
                    "traces": traces}, f, indent=1)
 

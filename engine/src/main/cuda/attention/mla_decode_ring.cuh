@@ -42,7 +42,10 @@ template <int R, bool DISCARD = false>
 __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const float* __restrict__ partO,
                                               const float* __restrict__ partML, float* sMrg, int b, int H, int h0,
                                               int split, int nSplit) {
-    constexpr int C4 = HT * R / 4, UNR = 8;
+    // UNR: the splits a thread loads per round. SG x UNR = 144 >= 132, an H100's (and H200's) splits at batch 1 with
+    // 16 heads, so their loads go out in one round (session 12: with 8, 4 of the 16 split groups took a second
+    // round trip for the last 4 splits while every other thread waited at the barrier).
+    constexpr int C4 = HT * R / 4, UNR = 9;
     static_assert((R / 4) % CW == 0, "a pass of 16 columns stays within one head");
     const int tid = threadIdx.x, ci = tid % CW, sg = tid / CW;
     const int cpb = ((C4 + nSplit - 1) / nSplit + CW - 1) / CW * CW, c0 = split * cpb, c1 = min(C4, c0 + cpb);
