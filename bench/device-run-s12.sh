@@ -58,7 +58,7 @@ if [ "$mode" = mlaunr ]; then  # call 3: MLA's fused merge, old (.gl/mla_ring_ol
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
-if [ "$mode" = f16 ]; then  # call 4: MLA's fused merge with fp32 vs fp16 partials (one fatbin, alternating inside)
+if [ "$mode" = f16 ]; then  # call 4: MLA's fused merge with fp32 vs fp16 partials (dropped; code at 8e43674)
   timeout 300 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --f16 --out "$out" > "$out/mla_f16.txt" 2>&1
   echo "MLA f16 rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_f16.txt") FAIL $(grep -c FAIL "$out/mla_f16.txt")"
   grep -E "^MLA decode|^trace|CHECKS|^FAIL" "$out/mla_f16.txt" | cut -c1-400 | head -20

@@ -41,20 +41,18 @@ def ring_smem(r, nst):
 class Ring:
     """check_mla's M: r_kv with a ring instance of NST stages decodes on it (others on the shipped kernels)."""
 
-    def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False, discard=False, share=False, ctr=None,
-                 f16=False):
+    def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False, discard=False, share=False, ctr=None):
         self.M, self.nst, self.splits, self.spin, self.exact, self.combine2 = M, nst, splits, spin, exact, combine2
         self.discard, self.share = discard, share  # share (session 11): the arrival through group_arrive_share
-        self.f16 = f16  # session 12: fp16 partials scaled per (split, head), the fused merge only
         self.label = f"ring_s{nst}" + ("_spin" if spin else "") + ("_discard" if discard else "") + \
-            ("_share" if share else "") + ("_f16" if f16 else "") + (f"_n{splits}" if splits else "") + \
-            ("_exact" if exact else "") + ("_c2" if combine2 else "")
+            ("_share" if share else "") + (f"_n{splits}" if splits else "") + ("_exact" if exact else "") + \
+            ("_c2" if combine2 else "")
         # ctr: another Ring's counters (session 11's checks: one counter through every split count, as in Java)
         self.ctr = ctr if ctr is not None else torch.zeros(4096, dtype=torch.int32, device=dev) if spin else None
 
     def forced(self, splits):
         return Ring(self.M, self.nst, splits, self.spin, self.exact, discard=self.discard, share=self.share,
-                    ctr=self.ctr if self.share else None, f16=self.f16)
+                    ctr=self.ctr if self.share else None)
 
     def grid_x(self, B, H, L):
         """(splits, rows per split): one block per SM (the ring's shared memory), chunks whole 32-row tiles."""
@@ -80,7 +78,7 @@ class Ring:
         out = torch.empty(B, H, r, device=dev) if out is None else out
         if self.spin:
             name = f"mla_decode_ring_r{r}_rope{DECODE_DR}_s{self.nst}_spin" + ("_discard" if self.discard else "") + \
-                ("_share" if self.share else "") + ("_f16" if self.f16 else "")
+                ("_share" if self.share else "")
             smem, groups = ring_smem(r, self.nst), (H + HT - 1) // HT
             if self.M.k.decode_spin_fits(name, smem, DECODE_THREADS, n * groups * B, self.M.sms):
                 self.M.k.launch(name, (n, groups, B), (DECODE_THREADS, 1, 1), smem, po, pml, qa, cache, int(L),
@@ -143,16 +141,12 @@ def main():
     ap.add_argument("--shapes", default=None, help="--sweep: B,H,L;B,H,L;... instead of the default list")
     ap.add_argument("--sweep", action="store_true", help="split counts, exact chunks and the v2 combine, B=1 (NST 3)")
     ap.add_argument("--share", action="store_true", help="session 11: the fused merge's arrival, epoch vs share")
-    ap.add_argument("--f16", action="store_true", help="session 12: the fused merge with fp32 vs fp16 partials")
     ap.add_argument("--exact", action="store_true",
                     help="session 12: the shipped fused merge at 128 splits (whole tiles) vs exact chunks (132 splits)")
     a = ap.parse_args()
     M = MlaKernels(a.fatbin)
     if a.exact:
         exact(M, a)
-        return
-    if a.f16:
-        f16(M, a)
         return
     if a.share:
         share(M, a)
@@ -246,34 +240,6 @@ def exact(M, a):
     for v in (tiles, exact_):
         traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
     with open(os.path.join(a.out, "mla_decode_ring_exact.json"), "w") as f:
-        json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
-                   "traces": traces}, f, indent=1)
-
-
-def f16(M, a):
-    """Session 12: the shipped fused merge (share arrival, DISCARD) with fp32 partials vs fp16 partials scaled per
-    (split, head) (half the bytes stored, read by the merge and discarded). Checks at the rule's split count and forced
-    1 / 8 / 24 / 64 / 128 / 132, twice in a row, each variant on one counter; timings alternate the two, twice; traces."""
-    f32 = Ring(M, 3, spin=True, discard=True, share=True)
-    h16 = Ring(M, 3, spin=True, discard=True, share=True, f16=True)
-    ok = True
-    for v in (f32, h16):
-        for splits in (None, 1, 8, 24, 64, 128, 132, None):
-            print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
-            for _ in range(2):
-                ok &= cm.check_decode(v if splits is None else v.forced(splits))
-    print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
-    COPY_BW[0] = sbs.copy_bandwidth()
-    print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
-    shapes = [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536)]
-    again = [Ring(M, 3, spin=True, discard=True, share=True), Ring(M, 3, spin=True, discard=True, share=True, f16=True)]
-    for v in again:
-        v.label += "_again"
-    rows = lab.timings(M, COPY_BW[0], [f32, h16] + again, shapes)
-    traces = []
-    for v in (f32, h16):
-        traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
-    with open(os.path.join(a.out, "mla_decode_ring_f16.json"), "w") as f:
         json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
                    "traces": traces}, f, indent=1)
 

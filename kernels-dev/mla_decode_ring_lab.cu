@@ -49,15 +49,3 @@ RING_LAB_DISCARD(512, 3) RING_LAB_DISCARD(448, 3)
                                                              OLat, counters);                                   \
     }
 RING_LAB_SHARE(512, 3) RING_LAB_SHARE(448, 3)
-// F16 (session 12): SHARE + DISCARD with fp16 partials scaled per (split, head) (mla_decode_ring_lab.py --f16)
-#define RING_LAB_F16(R, NST)                                                                                    \
-    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
-    mla_decode_ring_r##R##_rope64_s##NST##_spin_discard_share_f16(float* partO, float* partML,                  \
-                                                                  const __nv_bfloat16* Qa,                      \
-                                                                  const __nv_bfloat16* Cache, int L, int Tmax,  \
-                                                                  int H, int chunk, float scale, float* OLat,   \
-                                                                  int* counters) {                              \
-        mla_decode_ring_kernel<R, 64, NST, true, true, true, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk, \
-                                                                   scale, OLat, counters);                      \
-    }
-RING_LAB_F16(512, 3) RING_LAB_F16(448, 3)

@@ -17,7 +17,6 @@
 // complete, P is complete.
 #pragma once
 #include "mla_decode.cuh"  // the partials' layout, mla_decode_combine_kernel, the lab's MTRACE stamps
-#include <cuda_fp16.h>
 
 namespace mla_ring {
 constexpr int NWARPS = 8, NTHREADS = NWARPS * 32, HT = 16, BN = 32, KH = 2;  // HT heads per block, KH k-halves of S
@@ -39,10 +38,7 @@ template <int R, int DR, int NST> __host__ __device__ constexpr int smem_bytes()
 // the smem writes), drop the partial lines this block alone read from the L2 without writing them back
 // (discard.global.L2): the next call's stream would otherwise evict 4.2 MB of dirty partials to DRAM at batch 1 H16
 // (B=1 64k 38.8-39.6 -> 36.6-37.3 us, 32k -1.0 us, 16k equal). The partials are rewritten before any later read.
-// F16 (session 12, lab): the partials are fp16 [B, H, S, R] in partO's memory, each (split, head) row scaled by
-// 2^-E so that its largest magnitude lies in [2^14, 2^15), E folded into partML (m + E, l 2^-E: the merge's weights
-// exp2(m - M) undo it exactly); see store_partial_f16.
-template <int R, bool DISCARD = false, bool F16 = false>
+template <int R, bool DISCARD = false>
 __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const float* __restrict__ partO,
                                               const float* __restrict__ partML, float* sMrg, int b, int H, int h0,
                                               int split, int nSplit) {
@@ -71,15 +67,7 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
                 po[u] = make_float4(0.f, 0.f, 0.f, 0.f);
                 if (s2 < nSplit) {
                     ml[u] = __ldcg(reinterpret_cast<const float2*>(partML + (row0 + s2) * 2));
-                    if constexpr (F16) {
-                        const uint2 raw = __ldcg(reinterpret_cast<const uint2*>(reinterpret_cast<const __half*>(partO) +
-                                                                               (row0 + s2) * R) + d4);
-                        const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
-                        const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
-                        po[u] = make_float4(lo.x, lo.y, hi.x, hi.y);
-                    } else {
-                        po[u] = __ldcg(reinterpret_cast<const float4*>(partO + (row0 + s2) * R) + d4);
-                    }
+                    po[u] = __ldcg(reinterpret_cast<const float4*>(partO + (row0 + s2) * R) + d4);
                 }
             }
             float m2 = mx;
@@ -100,16 +88,10 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
         sM[SG * CW + sg * CW + ci] = l;
         __syncthreads();
         if constexpr (DISCARD) {
-            // 16 float4 of one split's row = two 128-byte lines (cb is a multiple of 16 float4, rows 2 KB apart);
-            // F16: 16 x 4 halves = one line
-            if constexpr (F16) {
-                if (ci == 0)
-                    for (int s2 = sg; s2 < nSplit; s2 += SG)
-                        discard_l2_line(reinterpret_cast<const __half*>(partO) + (row0 + s2) * R + d4 * 4);
-            } else if (ci % 8 == 0) {
+            // 16 float4 of one split's row = two 128-byte lines (cb is a multiple of 16 float4, rows 2 KB apart)
+            if (ci % 8 == 0)
                 for (int s2 = sg; s2 < nSplit; s2 += SG)
                     discard_l2_line(partO + (row0 + s2) * R + d4 * 4);
-            }
         }
         if (sg == 0) {
             float m = -INFINITY;
@@ -133,69 +115,6 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 }
 }
 
-namespace mla_ring {
-// F16: 2^-E for a row whose largest magnitude is x: x 2^-E in [2^14, 2^15) (fp16 keeps 11 bits there, 3 more than
-// the bf16 output's); E clamped so that 2^-E stays a normal float. E = 0 for an all-zero row.
-DEVI int f16_exponent(float x) {
-    int e = 0;
-    if (x > 0.f) frexpf(x, &e);
-    return x > 0.f ? max(-110, min(110, e - 15)) : 0;
-}
-// F16: the warps' O accumulators (store_partial_o's fragments) as fp16 rows scaled per (split, head), and this
-// split's (m + E, l 2^-E) per head. sMax: NWARPS x HT floats of shared memory no warp reads any more (S's buffer
-// after the last tile); every thread of the block calls this.
-template <int R, int GPW>
-DEVI void store_partial_f16(float* __restrict__ partO, float* __restrict__ partML, float* sMax,
-                            const float (&o)[GPW][2][4], float mRun, float lRun, int b, int H, int h0, int split,
-                            int nSplit, int srow, int warp, int lane) {
-    float xa = 0.f, xb = 0.f;
-#pragma unroll
-    for (int g = 0; g < GPW; g++)
-#pragma unroll
-        for (int n = 0; n < 2; n++) {
-            xa = fmaxf(xa, fmaxf(fabsf(o[g][n][0]), fabsf(o[g][n][1])));
-            xb = fmaxf(xb, fmaxf(fabsf(o[g][n][2]), fabsf(o[g][n][3])));
-        }
-#pragma unroll
-    for (int off = 1; off < 4; off <<= 1) {
-        xa = fmaxf(xa, __shfl_xor_sync(0xffffffff, xa, off));
-        xb = fmaxf(xb, __shfl_xor_sync(0xffffffff, xb, off));
-    }
-    if ((lane & 3) == 0) { sMax[warp * HT + (lane >> 2)] = xa; sMax[warp * HT + (lane >> 2) + 8] = xb; }
-    __syncthreads();
-    float ma = 0.f, mb = 0.f, ms = 0.f;
-#pragma unroll
-    for (int w = 0; w < NWARPS; w++) {
-        ma = fmaxf(ma, sMax[w * HT + (lane >> 2)]);
-        mb = fmaxf(mb, sMax[w * HT + (lane >> 2) + 8]);
-        ms = fmaxf(ms, sMax[w * HT + srow]);
-    }
-    const int ea = f16_exponent(ma), eb = f16_exponent(mb), es = f16_exponent(ms);
-    const float sa = ldexpf(1.f, -ea), sb = ldexpf(1.f, -eb);
-    const int hA = h0 + (lane >> 2), hB = hA + 8;
-    __half* p16 = reinterpret_cast<__half*>(partO);
-    const long rowA = ((long)b * H + hA) * nSplit + split, rowB = ((long)b * H + hB) * nSplit + split;
-#pragma unroll
-    for (int g = 0; g < GPW; g++) {
-        const int grp = warp + g * NWARPS;
-        if (grp < R / 16) {
-#pragma unroll
-            for (int n = 0; n < 2; n++) {
-                const int c = grp * 16 + n * 8 + (lane & 3) * 2;
-                if (hA < H) *reinterpret_cast<__half2*>(p16 + rowA * R + c) = __floats2half2_rn(o[g][n][0] * sa, o[g][n][1] * sa);
-                if (hB < H) *reinterpret_cast<__half2*>(p16 + rowB * R + c) = __floats2half2_rn(o[g][n][2] * sb, o[g][n][3] * sb);
-            }
-        }
-    }
-    const int hs = h0 + srow;
-    if ((lane & 15) == 0 && hs < H) {
-        const long row = ((long)b * H + hs) * nSplit + split;
-        partML[row * 2] = mRun + es;  // -inf stays -inf
-        partML[row * 2 + 1] = lRun * ldexpf(1.f, -es);
-    }
-}
-}
-
 // SPIN: the combine fused for a co-resident grid (the launcher checks the occupancy; deadlock otherwise). Every block
 // writes its partial and arrives on its (b, head group)'s counter; then block `split` merges the float4 columns
 // [split cpb, (split + 1) cpb) of the group's [16 heads, R / 4] into OLat (below: coalesced loads, issued before the
@@ -204,7 +123,7 @@ DEVI void store_partial_f16(float* __restrict__ partO, float* __restrict__ partM
 // The arrival: SHARE (shipped since session 11) = common/mma.cuh group_arrive_share on those 8 bytes as one 64-bit
 // counter (no epoch read, no reset: B=1 H16 0.3-0.6 us faster); otherwise (the labs' session-10 instances) decode
 // SPIN = 2's protocol, group_arrive_epoch (acq_rel arrival, the last one releases the group's epoch).
-template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, bool F16 = false>
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
@@ -350,18 +269,14 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     cp_async_wait<0>();  // only empty groups remain
     MTRACE(mla_trace, 2);  // the last tile is consumed
 
-    if constexpr (F16) {
-        store_partial_f16<R, GPW>(partO, partML, Ss, o, mRun, lRun, b, H, h0, split, nSplit, srow, warp, lane);
-    } else {
-        const int hA = h0 + (lane >> 2), hB = hA + 8;
-        const long rowA = ((long)b * H + hA) * nSplit + split, rowB = ((long)b * H + hB) * nSplit + split;
-        mla_decode::store_partial_o<R, GPW>(partO, o, rowA, rowB, hA < H, hB < H, warp, lane);
-        const int hs = h0 + srow;
-        if ((lane & 15) == 0 && hs < H) {
-            const long row = ((long)b * H + hs) * nSplit + split;
-            partML[row * 2] = mRun;
-            partML[row * 2 + 1] = lRun;
-        }
+    const int hA = h0 + (lane >> 2), hB = hA + 8;
+    const long rowA = ((long)b * H + hA) * nSplit + split, rowB = ((long)b * H + hB) * nSplit + split;
+    mla_decode::store_partial_o<R, GPW>(partO, o, rowA, rowB, hA < H, hB < H, warp, lane);
+    const int hs = h0 + srow;
+    if ((lane & 15) == 0 && hs < H) {
+        const long row = ((long)b * H + hs) * nSplit + split;
+        partML[row * 2] = mRun;
+        partML[row * 2 + 1] = lRun;
     }
     MTRACE(mla_trace, 3);  // thread 0's partial stores are issued
     if constexpr (SPIN) {
@@ -374,7 +289,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         }
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
-        merge_columns<R, DISCARD, F16>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
+        merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
         MTRACE(mla_trace, 5);  // this block's columns are merged
     }
 }
