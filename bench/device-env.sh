@@ -12,3 +12,16 @@ gpu_tests() {
   timeout "${1:-260}" $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
   grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -30
 }
+# bundle_checks (sessions 11-12): the bundle's gpu tests, check_mla's decode checks and timings, the CLI's checks and
+# its decode and MLA phases
+bundle_checks() {
+  gpu_tests 420
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
+  echo "check_mla rc=$? ($((SECONDS - t0)) s)"
+  grep -E "FAIL|SUMMARY|^decode B1 " "$out/check_mla.txt" | grep -v n32 | head -12
+  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"
+  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
+  grep -E "^B= 1 " "$out/cuda_bench.txt" | head -30
+}

@@ -15,17 +15,6 @@ mla_share_lab() {  # $1: the log's name under $out
   grep -vE "^PASS|^-- checks" "$out/$1" | tail -24
   grep -c "^PASS" "$out/$1"
 }
-bundle_checks() {  # the bundle's gpu tests, check_mla's decode checks and timings, the CLI's checks and decode phases
-  gpu_tests 420
-  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
-  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
-  echo "check_mla rc=$? ($((SECONDS - t0)) s)"
-  grep -E "FAIL|SUMMARY|^decode B1 " "$out/check_mla.txt" | grep -v n32 | head -12
-  timeout 200 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check,decode,mla > "$out/cuda_bench.txt" 2>&1
-  echo "cli rc=$? ($((SECONDS - t0)) s)"
-  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -10
-  grep -E "^B= 1 " "$out/cuda_bench.txt" | head -16
-}
 if [ "$mode" = arrive ]; then
   mla_share_lab mla_share.txt
   for d in ${DECODE_DIMS:-256 128}; do

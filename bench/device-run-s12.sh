@@ -66,6 +66,16 @@ if [ "$mode" = f16 ]; then  # call 4: MLA's fused merge with fp32 vs fp16 partia
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = verify ]; then  # call 5: the bundle (this session's shipped changes), then D = 256 ring stages (lab)
+  bundle_checks
+  timeout 150 python3 bench/decode_floor.py --fatbin .gl/decode_floor.fatbin --floor-only --head-dim 256 \
+    --variants mma:1,mma_s3:1,mma_s4:1,mma:1,mma_s3:1,mma_s4:1 --out "$out" > "$out/stages_d256.txt" 2>&1
+  echo "stages D=256 rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/stages_d256.txt") FAIL $(grep -c FAIL "$out/stages_d256.txt")"
+  grep "L=" "$out/stages_d256.txt" | grep -v "4q/4kv" | sed 's/ | flash.*//; s/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
