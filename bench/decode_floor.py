@@ -2,6 +2,9 @@
 
     python3 bench/decode_floor.py --fatbin decode_floor.fatbin --out $OUT   (fatbin: kernels-dev/decode_floor.cu)
 
+Timings: build the fatbin with -DDECODE_NO_TRACE (session 12, call 6: the trace stamps on thread 0's path added
+0.2-0.8 us to every batch-1 decode timed here since session 4); --trace-only needs the traced build.
+
 Methodology: the H100's L2 holds 50 MB, so decode_lab's two rotated input sets (2 x 16.8 MB at 8q/2kv 16k, 2 x
 4.2 MB at 4k) were partly or wholly L2-resident. Here every timed graph replays one call per input set over
 enough sets that each replay touches >= 320 MB (a set is met again only after 320 MB of other traffic), and the

@@ -76,6 +76,23 @@ if [ "$mode" = verify ]; then  # call 5: the bundle (this session's shipped chan
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = notrace ]; then  # call 6: the lab's decode instances with and without the trace stamps, alternating
+  # nvcc ... -DDECODE_NO_TRACE -o .gl/decode_floor_notrace.fatbin kernels-dev/decode_floor.cu (and the traced one)
+  for d in 256 128; do
+    for r in 1 2; do
+      for f in traced notrace; do
+        fb=.gl/decode_floor.fatbin; [ $f = notrace ] && fb=.gl/decode_floor_notrace.fatbin
+        timeout 120 python3 bench/decode_floor.py --fatbin $fb --floor-only --head-dim $d --variants mmashare:1 \
+          --out "$out" > "$out/floor_d${d}_${f}_$r.txt" 2>&1
+        echo "D=$d $f round $r rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/floor_d${d}_${f}_$r.txt")"
+        grep "L=" "$out/floor_d${d}_${f}_$r.txt" | grep -v "4q/4kv" | sed 's/ | flash.*//; s/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
+      done
+    done
+  done
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done

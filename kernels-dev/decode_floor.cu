@@ -1,5 +1,9 @@
 // Decode floor lab (session 4, helper "dec"): what a batch-1 decode call costs at the least, beside decode v3.
+// -DDECODE_NO_TRACE (session 12, call 6): the same instances without the trace stamps (thread 0's %globaltimer and clock64
+// reads and stores at 8 milestones, on the arrival's path), for timings comparable with the shipped kernels
+#ifndef DECODE_NO_TRACE
 #define DECODE_TRACE
+#endif
 // Build: nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -fatbin -o decode_floor.fatbin kernels-dev/decode_floor.cu
 //   empty_kernel                       a launch and nothing else
 //   stream_xchg_t<NT>_u<U>             (session 9) the same read + a 16-byte partial, one group arrival, one read of the partials

@@ -653,7 +653,7 @@ public final class CudaBenchCli {
     /** Absorbed MLA decode (decode + combine) over a random latent cache: cache bytes read per second. */
     void mlaDecode() {
         table.add("== MLA absorbed decode, one token, 16 heads (latent cache bytes read / s; L2-cold: rotated input sets) ==");
-        int[][] cases = {{1, 4096}, {1, 16384}, {1, 65536}, {8, 16384}, {32, 16384}, {8, 65536}};
+        int[][] cases = {{1, 4096}, {1, 16384}, {1, 32768}, {1, 65536}, {8, 16384}, {32, 16384}, {8, 65536}};
         CudaMla mla = new CudaMla(cuda);
         for (MlaConfig c : MLA)
             for (int[] cs : cases) {
