@@ -93,6 +93,14 @@ if [ "$mode" = notrace ]; then  # call 6: the lab's decode instances with and wi
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = mlatrace ]; then  # call 7: MLA's fused merge with two more stamps (loads consumed, groups in smem)
+  timeout 200 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --exact --out "$out" > "$out/mla_trace.txt" 2>&1
+  echo "MLA rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_trace.txt") FAIL $(grep -c FAIL "$out/mla_trace.txt")"
+  grep -E "^MLA decode|^trace" "$out/mla_trace.txt" | cut -c1-500
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done

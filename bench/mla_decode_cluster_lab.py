@@ -133,7 +133,9 @@ def trace(M, variant=None, shapes=((1, 16, 4096), (1, 16, 16384), (1, 16, 65536)
         out = torch.empty(B, H, R, device=dev)
         n = variant.grid_x(B, H, L)[0] if variant else M.decode_splits(B, H, L, BN, R)[0]
         spin = getattr(variant, "spin", False)  # the combine fused: two more stamps, no combine kernel
-        ms = MILESTONES + (["arrived", "merged"] if spin else [])
+        # the ring's fused merge (session 12) also stamps its loads consumed (6) and its groups in shared memory (7)
+        ring_spin = spin and type(variant).__name__ == "Ring"
+        ms = MILESTONES + (["arrived", "merged"] if spin else []) + (["loads used", "groups in smem"] if ring_spin else [])
         nb, ncomb = n * B * ((H + 15) // 16), H * B * (R // 64)
         reps = []
         for rep in range(5):

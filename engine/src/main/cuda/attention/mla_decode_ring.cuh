@@ -83,6 +83,7 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
             }
             mx = m2;
         }
+        MTRACE(mla_trace, 6);  // this thread's loads are consumed (lab: where the merge's time goes)
         sA[sg * CW + ci] = a;
         sM[sg * CW + ci] = mx;
         sM[SG * CW + sg * CW + ci] = l;
@@ -93,6 +94,7 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
                 for (int s2 = sg; s2 < nSplit; s2 += SG)
                     discard_l2_line(partO + (row0 + s2) * R + d4 * 4);
         }
+        MTRACE(mla_trace, 7);  // the split groups' results are in shared memory, the partials discarded
         if (sg == 0) {
             float m = -INFINITY;
 #pragma unroll
