@@ -183,36 +183,46 @@ def main():
                    "timings": rows, "traces": traces}, f, indent=1)
 
 
-def share(M, a):
-    """Session 11: session 10's fused merge (epoch arrival) vs group_arrive_share (shipped since). Checks: each at the rule's split
-    count and forced 1 / 8 / 24 / 64 / 132, twice in a row, the share variant on ONE counter through all of them (the
-    counter's low word must return to zero whatever the member count); timings alternate the two, twice; traces."""
-    epoch = Ring(M, 3, spin=True, discard=True)
-    shared = Ring(M, 3, spin=True, discard=True, share=True)
+def ab(M, a, make, forced, name, extra_check=None):
+    """Two Ring variants from make(): float64 checks of each at the rule's split count and the `forced` counts, twice in
+    a row; the copy bandwidth; timings of the two and of a second pair from make(), alternating; traces at 16k and
+    32k; JSON `name` under --out. extra_check(second) -> bool runs after the checks."""
+    first, second = make()
     ok = True
-    for v in (epoch, shared):
-        for splits in (None, 1, 8, 24, 64, 132, None):
+    for v in (first, second):
+        for splits in (None, *forced, None):
             print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
             for _ in range(2):
                 ok &= cm.check_decode(v if splits is None else v.forced(splits))
-    low = shared.ctr.view(torch.int64)[:8].cpu().tolist()
-    print(f"share counters after the checks (64-bit, low word must be 0): {[hex(x) for x in low]}", flush=True)
-    ok &= all(x & 0xFFFFFFFF == 0 for x in low)
+    if extra_check:
+        ok &= extra_check(second)
     print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
     COPY_BW[0] = sbs.copy_bandwidth()
     print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
     shapes = [tuple(int(x) for x in t.split(",")) for t in a.shapes.split(";")] if a.shapes else \
         [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536)]
-    again = [Ring(M, 3, spin=True, discard=True), Ring(M, 3, spin=True, discard=True, share=True)]
+    again = make()
     for v in again:
         v.label += "_again"
-    rows = lab.timings(M, COPY_BW[0], [epoch, shared] + again, shapes)
+    rows = lab.timings(M, COPY_BW[0], [first, second, *again], shapes)
     traces = []
-    for v in (epoch, shared):
+    for v in (first, second):
         traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
-    with open(os.path.join(a.out, "mla_decode_ring_share.json"), "w") as f:
+    with open(os.path.join(a.out, name), "w") as f:
         json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
                    "traces": traces}, f, indent=1)
+
+
+def share(M, a):
+    """Session 11: session 10's fused merge (epoch arrival) vs group_arrive_share (shipped since). Checks: each at the rule's split
+    count and forced 1 / 8 / 24 / 64 / 132, twice in a row, the share variant on ONE counter through all of them (the
+    counter's low word must return to zero whatever the member count); timings alternate the two, twice; traces."""
+    def low_words(shared):
+        low = shared.ctr.view(torch.int64)[:8].cpu().tolist()
+        print(f"share counters after the checks (64-bit, low word must be 0): {[hex(x) for x in low]}", flush=True)
+        return all(x & 0xFFFFFFFF == 0 for x in low)
+    ab(M, a, lambda: (Ring(M, 3, spin=True, discard=True), Ring(M, 3, spin=True, discard=True, share=True)),
+       (1, 8, 24, 64, 132), "mla_decode_ring_share.json", low_words)
 
 
 def exact(M, a):
@@ -220,29 +230,9 @@ def exact(M, a):
     batch 1 H16) vs exact chunks of ceil(L / 132) rows (132 splits: every SM streams, but 132 partials to merge, which
     the merge's 16 split groups x UNR loads per thread take in one round only if UNR >= 9). Checks at the rule's
     split count and forced 129 / 132 / 140 / 144, twice in a row; timings alternate the two, twice; traces."""
-    tiles = Ring(M, 3, spin=True, discard=True, share=True)
-    exact_ = Ring(M, 3, spin=True, discard=True, share=True, exact=True)
-    ok = True
-    for v in (tiles, exact_):
-        for splits in (None, 129, 132, 140, 144, None):
-            print(f"-- checks: {v.label}, splits {'rule' if splits is None else splits}", flush=True)
-            for _ in range(2):
-                ok &= cm.check_decode(v if splits is None else v.forced(splits))
-    print("ALL MLA RING CHECKS PASSED" if ok else "SOME MLA RING CHECKS FAILED", flush=True)
-    COPY_BW[0] = sbs.copy_bandwidth()
-    print(f"copy bandwidth {COPY_BW[0] / 1e12:.3f} TB/s (read + write)", flush=True)
-    shapes = [(1, 16, 4096), (1, 16, 16384), (1, 16, 32768), (1, 16, 65536)]
-    again = [Ring(M, 3, spin=True, discard=True, share=True), Ring(M, 3, spin=True, discard=True, share=True, exact=True)]
-    for v in again:
-        v.label += "_again"
-    rows = lab.timings(M, COPY_BW[0], [tiles, exact_] + again, shapes)
-    traces = []
-    for v in (tiles, exact_):
-        traces += lab.trace(M, v, shapes=((1, 16, 16384), (1, 16, 32768)))
-    with open(os.path.join(a.out, "mla_decode_ring_exact.json"), "w") as f:
-        json.dump({"copy_bw": COPY_BW[0], "ok": ok, "checks": cm.RESULTS["checks"], "timings": rows,
-                   "traces": traces}, f, indent=1)
-
+    ab(M, a, lambda: (Ring(M, 3, spin=True, discard=True, share=True),
+                      Ring(M, 3, spin=True, discard=True, share=True, exact=True)),
+       (129, 132, 140, 144), "mla_decode_ring_exact.json")
 
 if __name__ == "__main__":
     main()
