@@ -5,6 +5,7 @@
 #   nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -fatbin -o .gl/decode_floor.fatbin kernels-dev/decode_floor.cu
 # the decode's block merge before (old) and after (new) a change to attention/decode.cuh, alternating, float64
 # checks, L2-cold timings of the shipped SPIN instance (mmashare in the lab) and milestone traces (clock64 cycles).
+# Later modes (calls 2-8): flag, mlaunr, f16, verify, notrace, mlatrace, final; each says what it carries.
 set -uo pipefail
 mode=${1:-merge}
 source bench/device-env.sh
@@ -97,6 +98,20 @@ if [ "$mode" = mlatrace ]; then  # call 7: MLA's fused merge with two more stamp
   timeout 200 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --exact --out "$out" > "$out/mla_trace.txt" 2>&1
   echo "MLA rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_trace.txt") FAIL $(grep -c FAIL "$out/mla_trace.txt")"
   grep -E "^MLA decode|^trace" "$out/mla_trace.txt" | cut -c1-500
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
+if [ "$mode" = final ]; then  # call 8: the final tree's bundle, the MLA lab's A/B helper, the untraced decode lab
+  bundle_checks
+  timeout 120 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --exact --out "$out" > "$out/mla_exact.txt" 2>&1
+  echo "MLA lab rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_exact.txt") FAIL $(grep -c FAIL "$out/mla_exact.txt")"
+  grep -E "^MLA decode" "$out/mla_exact.txt" | cut -c1-200
+  for d in 256 128; do
+    timeout 100 python3 bench/decode_floor.py --fatbin .gl/decode_floor_notrace.fatbin --floor-only --head-dim $d \
+      --variants mmashare:1 --out "$out" > "$out/floor_d$d.txt" 2>&1
+    echo "D=$d rc=$? PASS $(grep -c '^PASS' "$out/floor_d$d.txt")"; grep "L= 16384" "$out/floor_d$d.txt" | sed 's/ | flash.*//'
+  done
   tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
