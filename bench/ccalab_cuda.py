@@ -330,9 +330,10 @@ class Kernels:
             s.baddbmm_(uj[j], w1t[:, j])
         dS = torch.empty(NG, BT, D, device=z.device, dtype=f32)
         dZd = torch.empty(B, T, C, device=z.device, dtype=f32)
-        dTheta = torch.zeros(Hkv, device=z.device, dtype=f32)
-        self.launch(f"cca_bwd_head_hd{D}", (T, Hkv, B), (D, 1, 1), 0, dS, dZd, dTheta, s, z, dqh, dkh, theta, T, Hq,
-                    Hkv, rotary, float(rope_base), temp_mode, float(eps), 1 if qk_mean else 0)
+        dThetaRows = torch.empty(BT, Hkv, device=z.device, dtype=f32)  # one row per token (session 12: no atomics)
+        self.launch(f"cca_bwd_head_hd{D}", (T, Hkv, B), (D, 1, 1), 0, dS, dZd, dThetaRows, s, z, dqh, dkh, theta, T,
+                    Hq, Hkv, rotary, float(rope_base), temp_mode, float(eps), 1 if qk_mean else 0)
+        dTheta = dThetaRows.sum(0)
         db1 = dS.sum(1).reshape(C)
         # dW1 = u^T dS reduces over B*T with a [D, D] result per group: split the reduction into chunks (split-K)
         # so that the GEMM has more than NG output tiles to spread over the SMs (run 18: 151 us -> see perf log).

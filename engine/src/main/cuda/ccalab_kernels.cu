@@ -193,11 +193,11 @@ extern "C" __global__ void cca_bwd_conv0(float* u, const __nv_bfloat16* z, const
 }
 #define CCA_BWD_HEAD(D)                                                                                        \
     extern "C" __global__ void __launch_bounds__(D) cca_bwd_head_hd##D(                                        \
-        float* dS, float* dZd, float* dTheta, const float* s, const __nv_bfloat16* z, const float* dQh,        \
+        float* dS, float* dZd, float* dThetaRows, const float* s, const __nv_bfloat16* z, const float* dQh,    \
         const float* dKh, const float* theta, int T, int Hq, int Hkv, int rotary, float ropeBase, int tempMode, \
         float normEps, int qkMean) {                                                                           \
-        cca_bwd_head_kernel<D>(dS, dZd, dTheta, s, z, dQh, dKh, theta, T, Hq, Hkv, rotary, ropeBase, tempMode, \
-                               normEps, qkMean);                                                               \
+        cca_bwd_head_kernel<D>(dS, dZd, dThetaRows, s, z, dQh, dKh, theta, T, Hq, Hkv, rotary, ropeBase,       \
+                               tempMode, normEps, qkMean);                                                     \
     }
 CCA_BWD_HEAD(64)
 CCA_BWD_HEAD(128)
@@ -231,4 +231,4 @@ CCA_DECODE_STEP(256)
 #include "mla_kernels.cuh"       // MLA prefill core and absorbed decode
 #include "training_kernels.cuh"  // what a GPU training step needs besides attention and GEMMs
 #include "hopper_kernels.cuh"    // wgmma attention core (sm_90a; other targets get a trap)
-#include "attention/cca_layer_bwd.cuh"  // the CCA layer backward's depthwise-conv parameter gradients (Java layer)
+#include "attention/cca_layer_bwd.cuh"  // the CCA layer backward's reductions, in a fixed order (Java layer)

@@ -9,7 +9,9 @@
 //   dQh  [B, T, Hq, D], dKh [B, T, Hkv, D] fp32   gradients of the prologue outputs (flash_bwd's dq, dk)
 //   dS   [NG, B*T, D] fp32      out: gradient of s (feeds the stage-2 GEMMs: db1, dW1, du)
 //   dZd  [B, T, C] fp32         out: the q-k mean's direct path into z
-//   dTheta [Hkv] fp32           out: accumulated with atomics (zero it first)
+//   dThetaRows [B*T, Hkv] fp32  out: each token's key-temperature gradient, one row per token (session 12: summed
+//                               in a fixed order by cca_bwd_sum_rows, cca_layer_bwd.cuh, so the backward is
+//                               deterministic; it was an fp32 atomic per token before)
 //   du   [B, U, C] fp32         gradient of u (the caller's GEMMs), dz [B, T, C] bf16 out
 #pragma once
 #include "../common/mma.cuh"
@@ -50,7 +52,7 @@ DEVI void cca_bwd_conv0_kernel(float* u, const __nv_bfloat16* z, const float* w0
 // One block = one token x one KV group (its G query heads and its key head), D threads = one channel each.
 // Recomputes q~, k~ from s and z, then runs RoPE^-1, the temperature, the L2 norm's and the q-k mean's backward.
 template <int D>
-DEVI void cca_bwd_head_kernel(float* dS, float* dZd, float* dTheta, const float* s, const __nv_bfloat16* z,
+DEVI void cca_bwd_head_kernel(float* dS, float* dZd, float* dThetaRows, const float* s, const __nv_bfloat16* z,
                               const float* dQh, const float* dKh, const float* theta, int T, int Hq, int Hkv,
                               int rotary, float ropeBase, int tempMode, float normEps, int qkMean) {
     __shared__ float red[D / 32];
@@ -90,7 +92,7 @@ DEVI void cca_bwd_head_kernel(float* dS, float* dZd, float* dTheta, const float*
     float dbeta = tempMode == 1 ? 1.f : (tempMode == 2 && (th < 1e-7f || th > 2.f) ? 0.f : beta);
     float dkn = rope_inv(dKh[(row * Hkv + j) * D + c]);
     float dth = cca_bwd::block_sum<D>(dkn * kt, red) * sd * rk * dbeta;
-    if (c == 0) atomicAdd(dTheta + j, dth);
+    if (c == 0) dThetaRows[row * Hkv + j] = dth;
     float dy = dkn * beta;
     float dot = cca_bwd::block_sum<D>(kt * dy, red);
     float dkt = sd * rk * (dy - kt * rk * rk * dot);

@@ -2,6 +2,7 @@ package org.ccalab.engine.backend.cuda;
 
 import static org.ccalab.engine.backend.cuda.KernelArgs.floats;
 import static org.ccalab.engine.backend.cuda.KernelArgs.ints;
+import static org.ccalab.engine.backend.cuda.KernelArgs.longs;
 import static org.ccalab.engine.backend.cuda.KernelArgs.ptr;
 
 import java.util.ArrayList;
@@ -26,11 +27,15 @@ import org.ccalab.common.variant.CcgqaConfig;
  * order, all on the backend's stream): o_proj GEMM grads, flash backward, value-shift backward, the prologue
  * backward (cca_prologue_bwd.cuh's kernels plus the grouped stage-2 conv as fp32 strided-batched cuBLAS GEMMs with
  * TF32 products, the depthwise conv's parameter gradients in cca_layer_bwd.cuh), the down-projection GEMM grads.
+ * The prologue backward has no float atomics (session 12): the key temperature's and the depthwise conv's gradients
+ * are partial sums per token or per chunk of rows, summed in a fixed order, so with the flash backward's ordered-add
+ * kernels (the run's {@code deterministic} option) two backward passes give the same bits.
  * Scratch of the backward comes from the pool (cached after the first step). Not thread-safe.
  */
 public final class CudaCcaLayer implements AutoCloseable {
-    static final String CONV0 = "cca_bwd_conv0", DZ = "cca_bwd_dz", VALUE_SHIFT_BWD = "value_shift_bwd", DW0 = "cca_bwd_dw0";
-    static final int DW0_THREADS = 128;
+    static final String CONV0 = "cca_bwd_conv0", DZ = "cca_bwd_dz", VALUE_SHIFT_BWD = "value_shift_bwd", DW0 = "cca_bwd_dw0",
+            SUM_CHUNKS = "cca_bwd_sum_chunks", SUM_ROWS = "cca_bwd_sum_rows";
+    static final int DW0_THREADS = 128, SUM_THREADS = 256;
 
     static String head(int headDim) {
         return "cca_bwd_head_hd" + headDim;
@@ -324,12 +329,15 @@ public final class CudaCcaLayer implements AutoCloseable {
             for (int j = 0; j < k1; j++)
                 gemm32(0, 0, d, tokens, d, addr(conv.w1t()) + j * dd * 4, d, k1 * dd, addr(u) + ((long) b * uLen + j) * c * 4, c, d,
                         addr(s) + (long) b * tokens * d * 4, d, bt * d, ng, true);
-        // the head kernel: dS [NG, N, D], dZd [B, T, C] (the q-k mean's direct path), dtheta (added with atomics)
+        // the head kernel: dS [NG, N, D], dZd [B, T, C] (the q-k mean's direct path), dtheta per token [N, Hkv],
+        // then summed over the tokens in a fixed order into the temperature's gradient
         DeviceBuffer dS = scratch(tmp, (long) ng * bt * d * 4), dZd = scratch(tmp, (long) rows * c * 4);
+        DeviceBuffer dThetaRows = scratch(tmp, bt * hkv * 4);
         launch(head(d), new int[] {tokens, hkv, batch}, d,
-                Pointer.to(ptr(dS), ptr(dZd), ptr(gTheta), ptr(s), ptr(z), ptr(dq32), ptr(dk32), ptr(conv.theta()), ints(tokens),
-                        ints(hq), ints(hkv), ints(options.rotaryDims()), floats((float) options.ropeBase()),
+                Pointer.to(ptr(dS), ptr(dZd), ptr(dThetaRows), ptr(s), ptr(z), ptr(dq32), ptr(dk32), ptr(conv.theta()),
+                        ints(tokens), ints(hq), ints(hkv), ints(options.rotaryDims()), floats((float) options.ropeBase()),
                         ints(options.temperature().ordinal()), floats((float) options.normEps()), ints(options.qkMean() ? 1 : 0)));
+        launch(SUM_ROWS, new int[] {hkv, 1, 1}, SUM_THREADS, Pointer.to(ptr(gTheta), ptr(dThetaRows), longs(bt), ints(hkv)));
         // db1 += column sums of dS per group
         gemm32(0, 0, d, 1, (int) bt, addr(dS), d, bt * d, addr(ones), (int) bt, 0, addr(gB1), d, d, ng, true);
         // dW1_j += sum over tokens of u[t + j]^T dS[t] (per group): split-K over chunks of each sequence, then the
@@ -359,10 +367,21 @@ public final class CudaCcaLayer implements AutoCloseable {
         long nz = (long) rows * c;
         launch(DZ, new int[] {(int) Math.min(8192, (nz + 255) / 256), 1, 1}, 256,
                 Pointer.to(ptr(dz), ptr(dZd), ptr(du), ptr(conv.w0()), ints(batch), ints(tokens), ints(c), ints(k0), ints(k1)));
+        // (per chunk of rows, then the chunks summed in order into dw0 [C, k0] and db0 [C])
         long urows = (long) batch * uLen;
-        int per = (int) Math.max(32, (urows + 255) / 256);
-        launch(DW0, new int[] {(c + DW0_THREADS - 1) / DW0_THREADS, (int) ((urows + per - 1) / per), 1}, DW0_THREADS,
-                Pointer.to(ptr(gW0), ptr(gB0), ptr(du), ptr(z), ints(batch), ints(tokens), ints(c), ints(k0), ints(k1), ints(per)));
+        int per = (int) Math.max(32, (urows + 255) / 256), chunks = (int) ((urows + per - 1) / per);
+        long partStride = (long) c * (k0 + 1);
+        DeviceBuffer dw0Part = scratch(tmp, chunks * partStride * 4);
+        launch(DW0, new int[] {(c + DW0_THREADS - 1) / DW0_THREADS, chunks, 1}, DW0_THREADS,
+                Pointer.to(ptr(dw0Part), ptr(du), ptr(z), ints(batch), ints(tokens), ints(c), ints(k0), ints(k1), ints(per)));
+        sumChunks(gW0, Pointer.to(dw0Part.pointer()), chunks, c * k0, partStride);
+        sumChunks(gB0, Pointer.to(dw0Part.pointer().withByteOffset((long) c * k0 * 4)), chunks, c, partStride);
+    }
+
+    /** out[i] += sum over the chunks, in order, of part[chunk * stride + i], i < n (cca_bwd_sum_chunks). */
+    private void sumChunks(DeviceBuffer out, Pointer part, int chunks, int n, long stride) {
+        launch(SUM_CHUNKS, new int[] {(n + SUM_THREADS - 1) / SUM_THREADS, 1, 1}, SUM_THREADS,
+                Pointer.to(ptr(out), part, ints(chunks), ints(n), longs(stride)));
     }
 
     // ---------------------------------------------------------------- decode

@@ -143,13 +143,27 @@ final class CudaCcaLayerCheck {
     Map<String, Entry> run(CudaBackend cuda, int batch, int tokens, long seed) {
         int e = cfg.dModel(), rows = batch * tokens;
         return measure(seed, rows, e, (x, g) -> cpuRun(reference, x, g, batch, tokens, e),
-                (x, g) -> gpuRun(cuda, x, g, rows, e, (out, xin, dx, dg) -> {
-                    try (CudaCcaLayer layer = new CudaCcaLayer(cuda, cfg, params, batch, tokens)) {
-                        layer.forward(out, xin);
-                        layer.backward(dx, dg);
-                        return layer.gradients();
-                    }
-                }));
+                (x, g) -> gpuRun(cuda, x, g, rows, e, gpuLayer(cuda, batch, tokens)));
+    }
+
+    /**
+     * The GPU layer's results ("out", "dx" and every parameter gradient, CPU names) at the unmoved inputs {@link #run}
+     * draws from {@code seed}: one forward and backward, for comparing runs with each other.
+     */
+    Map<String, double[]> gpuResults(CudaBackend cuda, int batch, int tokens, long seed) {
+        int e = cfg.dModel(), rows = batch * tokens;
+        return gpuRun(cuda, CudaBenchCli.Random.bf16((long) rows * e, seed), CudaBenchCli.Random.bf16((long) rows * e, seed + 1),
+                rows, e, gpuLayer(cuda, batch, tokens));
+    }
+
+    private GpuStep gpuLayer(CudaBackend cuda, int batch, int tokens) {
+        return (out, xin, dx, dg) -> {
+            try (CudaCcaLayer layer = new CudaCcaLayer(cuda, cfg, params, batch, tokens)) {
+                layer.forward(out, xin);
+                layer.backward(dx, dg);
+                return layer.gradients();
+            }
+        };
     }
 
     /**

@@ -7,7 +7,6 @@ import org.ccalab.common.run.BenchmarkSpec;
 import org.ccalab.common.run.Phase;
 import org.ccalab.common.run.RunKind;
 import org.ccalab.common.run.RunSpec;
-import org.ccalab.common.run.Scope;
 import org.ccalab.common.variant.AttentionConfig;
 import org.ccalab.common.variant.CcaConfig;
 import org.ccalab.common.variant.CcgqaConfig;
@@ -26,9 +25,9 @@ import org.ccalab.common.variant.MlaConfig;
  * runs ({@link CudaBackend#backwardVariant});
  * <li>MLA's prefill-core backward: deterministic on the sm_90a wgmma kernel at d_qk 192 / d_v 128 (session 9),
  * refused elsewhere (fp32 atomics into dQ);
- * <li>the CCA/CCGQA prologue backward (fp32 atomics into the key temperature and the stage-1 conv's weight and bias
- * gradients: cca_prologue_bwd.cuh, cca_layer_bwd.cuh): no deterministic form, so CCA/CCGQA training and the
- * BACKWARD/LAYER cell are refused; BACKWARD/CORE (the flash backward alone) is not.
+ * <li>the CCA/CCGQA prologue backward: deterministic since session 12 (the key temperature's and the stage-1 conv's
+ * gradients are per-token / per-chunk partials summed in a fixed order, cca_layer_bwd.cuh; they were fp32 atomics),
+ * so CCA/CCGQA training and the BACKWARD/LAYER cell need only their latent core's flash backward to be.
  * </ul>
  * The rest of GPU training is deterministic already: cuBLAS GEMMs on one stream, the embedding and RMSNorm weight
  * gradients summed without float atomics, the gradient norm in parameter order.
@@ -64,12 +63,6 @@ final class DeterministicBackward {
                     + " image's wgmma kernel); run it with deterministic=false, or on a cpu worker (deterministic by"
                     + " construction)";
         }
-        boolean compressed = v instanceof CcaConfig || v instanceof CcgqaConfig;
-        if (compressed && (training || bs.scopes().contains(Scope.LAYER)))
-            return prefix + (training ? what : "the BACKWARD/LAYER cell") + " of " + v.family() + " runs the CCA prologue"
-                    + " backward, whose key-temperature and stage-1 conv gradients are fp32 atomics with no deterministic"
-                    + " form on CUDA; " + (training ? "" : "benchmark scopes [CORE] only (the flash backward), ")
-                    + "set deterministic=false, or use a cpu worker (deterministic by construction)";
         int headDim = switch (v) {
             case MhaConfig m -> m.headDim();
             case GqaConfig g -> g.headDim();

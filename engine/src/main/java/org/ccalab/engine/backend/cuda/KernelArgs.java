@@ -4,7 +4,7 @@ import jcuda.Pointer;
 
 /**
  * The JCuda kernel-parameter pointers every launcher builds (a kernel's argument list is a {@link Pointer} to these):
- * a device buffer's address, an int, a float.
+ * a device buffer's address, an int, a long, a float.
  */
 final class KernelArgs {
     private KernelArgs() {}
@@ -15,6 +15,10 @@ final class KernelArgs {
 
     static Pointer ints(int v) {
         return Pointer.to(new int[] {v});
+    }
+
+    static Pointer longs(long v) {
+        return Pointer.to(new long[] {v});
     }
 
     static Pointer floats(float v) {

@@ -6,6 +6,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.ccalab.common.variant.CcgqaConfig;
+import org.ccalab.common.variant.CompressedConvSpec;
+import org.ccalab.common.variant.KeyTemperature;
+import org.ccalab.common.variant.RopeSpec;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
 import org.ccalab.engine.backend.cpu.CpuBackend;
 import org.ccalab.engine.backend.cuda.CudaBenchCli.Err;
@@ -86,6 +90,44 @@ class CudaDeterministicBackwardGpuTest {
                     for (int i = 0; i < 3; i++)
                         if (!Arrays.equals(first[i], again[i]))
                             failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
+                }
+            }
+        }
+        assertThat(failures).isEmpty();
+    }
+
+    /**
+     * Whole CCA / CCGQA layers (session 12: the prologue backward sums its key-temperature and depthwise-conv
+     * gradients in a fixed order, no float atomics): every gradient within the float64 CPU layer's bound
+     * (CudaCcaLayerCheck.tolerance) and three forward + backward passes bit for bit, at head dims 64, 128 and 256.
+     */
+    @Test
+    void ccaLayersThreeRunsGiveTheSameBitsAndMatchTheFloat64Layer() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        List<String> failures = new ArrayList<>();
+        try (CudaBackend cuda = openDeterministic()) {
+            // E, Hq, Hkv, D, k0, k1, temperature, q-k mean, B, T: cases (and seeds) of CudaCcaLayerGpuTest
+            for (Object[] c : new Object[][] {{512, 4, 2, 128, 2, 2, KeyTemperature.EXP, true, 1, 333},
+                    {512, 8, 2, 64, 2, 2, KeyTemperature.EXP, true, 2, 150},
+                    {512, 4, 2, 128, 3, 3, KeyTemperature.LINEAR, true, 1, 190},
+                    {1024, 2, 1, 256, 2, 2, KeyTemperature.EXP, false, 1, 200}}) {
+                CcgqaConfig cfg = new CcgqaConfig((int) c[0], (int) c[1], (int) c[2], (int) c[3], new CompressedConvSpec(
+                        (int) c[4], (int) c[5], RopeSpec.HALF, (KeyTemperature) c[6], 1e-12, (boolean) c[7], true));
+                int batch = (int) c[8], tokens = (int) c[9];
+                CudaCcaLayerCheck check = new CudaCcaLayerCheck(cfg, 7 + tokens);
+                String name = check.describe() + " B" + batch + " T" + tokens;
+                check.run(cuda, batch, tokens, 300 + tokens).forEach((what, x) -> {
+                    if (!(x.err().rel() < CudaCcaLayerCheck.tolerance(what, x)))
+                        failures.add(name + " " + what + " rel " + x.err().rel() + " (noise " + x.noise() + ")");
+                });
+                Map<String, double[]> first = check.gpuResults(cuda, batch, tokens, 700 + tokens);
+                assertThat(first).containsKeys("dx", "temp", "conv_qk_depthwise.weight", "conv_qk_depthwise.bias",
+                        "conv_qk_grouped.weight", "q_proj.weight", "o_proj.weight");
+                for (int run = 1; run < 3; run++) {
+                    Map<String, double[]> again = check.gpuResults(cuda, batch, tokens, 700 + tokens);
+                    for (var e : first.entrySet())
+                        if (!Arrays.equals(e.getValue(), again.get(e.getKey())))
+                            failures.add(name + " " + e.getKey() + " differs in run " + (run + 1));
                 }
             }
         }

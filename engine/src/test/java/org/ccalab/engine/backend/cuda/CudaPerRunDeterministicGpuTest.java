@@ -16,6 +16,7 @@ import org.ccalab.common.run.TrainingSpec;
 import org.ccalab.common.variant.CcaConfig;
 import org.ccalab.common.variant.CompressedConvSpec;
 import org.ccalab.common.variant.GqaConfig;
+import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.engine.backend.cuda.CudaBenchCli.Random;
 import org.ccalab.engine.run.RecordingObserver;
 import org.ccalab.engine.run.RunFailedException;
@@ -27,8 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
  * On a GPU host (tag {@code gpu}) whose driver runs the sm_90a image, without -Dccalab.flash.deterministic: a run's
  * {@link CudaBackend#DETERMINISTIC_BACKWARD} binding makes the backward deterministic inside that run only (the same
  * bits twice, GQA 8q/2kv at D = 128, where query heads add into one KV head), and {@link CudaEngine} refuses a run
- * whose backward has no ordered-add form (CCA training) as INVALID_CONFIG while running a deterministic MHA/GQA
- * BACKWARD benchmark and recording it in the run's fingerprint.
+ * whose backward has no ordered-add form (MLA at d_qk 96 / d_v 64: mma.sync only) as INVALID_CONFIG, runs a
+ * deterministic CCA training twice to the same losses and gradient norms bit for bit (session 12: the CCA prologue
+ * backward without float atomics), and runs a deterministic MHA/GQA BACKWARD benchmark, recording it in the run's
+ * fingerprint.
  */
 @Tag("gpu")
 class CudaPerRunDeterministicGpuTest {
@@ -58,13 +61,22 @@ class CudaPerRunDeterministicGpuTest {
     void theEngineRefusesWhatItCannotOrderAndRecordsWhatItRan() {
         assumeFalse(Boolean.getBoolean("ccalab.flash.deterministic"), "needs the worker-wide default off");
         try (CudaEngine engine = CudaEngine.create()) {
-            RunSpec cca = new RunSpec(RunKind.TRAINING, new CcaConfig(256, 2, 128, CompressedConvSpec.DEFAULT), 1, null,
-                    new TrainingSpec(null, null, 1, 64, 2, 3, null, null, null, null, null, null, null, true));
-            assertThatThrownBy(() -> engine.run(cca, work.resolve("cca"), null, new RecordingObserver()))
+            TrainingSpec deterministic = new TrainingSpec(null, null, 1, 64, 2, 3, null, null, null, null, null, null, null, true);
+            RunSpec mla = new RunSpec(RunKind.TRAINING, new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6), 1, null,
+                    deterministic);
+            assertThatThrownBy(() -> engine.run(mla, work.resolve("mla"), null, new RecordingObserver()))
                     .isInstanceOfSatisfying(RunFailedException.class, e -> {
                         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
-                        assertThat(e.getMessage()).contains("CCA prologue backward");
+                        assertThat(e.getMessage()).contains("MLA", "d_qk 96", "fp32 atomics");
                     });
+
+            RunSpec cca = new RunSpec(RunKind.TRAINING, new CcaConfig(256, 2, 128, CompressedConvSpec.DEFAULT), 1, null,
+                    deterministic);
+            RecordingObserver first = new RecordingObserver(), again = new RecordingObserver();
+            engine.run(cca, work.resolve("cca-1"), null, first);
+            engine.run(cca, work.resolve("cca-2"), null, again);
+            assertThat(engine.environment(cca).deterministicBackward()).isTrue();
+            assertThat(orderedValues(first)).isNotEmpty().isEqualTo(orderedValues(again));
 
             RunSpec bench = new RunSpec(RunKind.BENCHMARK, new GqaConfig(1024, 8, 2), 1,
                     new BenchmarkSpec(1, 1024, List.of(Phase.BACKWARD), List.of(Scope.CORE, Scope.LAYER), true, "bf16", 1, 3, true), null);
@@ -76,6 +88,13 @@ class CudaPerRunDeterministicGpuTest {
                     new BenchmarkSpec(1, 1024, List.of(Phase.BACKWARD), null, true, "bf16", 1, 3, false), null);
             assertThat(engine.environment(plain).deterministicBackward()).isFalse();
         }
+    }
+
+    /** The run's training losses and gradient norms in order ("name step value"; timings left out). */
+    private static List<String> orderedValues(RecordingObserver run) {
+        return run.metricBatches.stream().flatMap(List::stream)
+                .filter(p -> p.name().equals("train/loss") || p.name().equals("grad_norm"))
+                .map(p -> p.name() + " " + p.step() + " " + Double.doubleToRawLongBits(p.value())).toList();
     }
 
     /** dq, dk, dv of one backward on fixed random inputs (the forward's o and lse from the same backend). */
