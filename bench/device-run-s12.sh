@@ -116,6 +116,18 @@ if [ "$mode" = final ]; then  # call 8: the final tree's bundle, the MLA lab's A
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = detcca ]; then  # call 9: the CCA prologue backward without atomics (bundle): gpu tests, the Python
+  # layer-backward checks (its twin launches cca_bwd_head with per-token rows), the CLI's layer phase at 16k
+  gpu_tests 420
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  timeout 150 python3 bench/layer_backward.py --fatbin /tmp/ccalab.fatbin --seqs 4096 --out "$out" > "$out/layer_backward.txt" 2>&1
+  echo "layer_backward rc=$? ($((SECONDS - t0)) s)"; grep -E "FAIL|ALL|^\| 4096" "$out/layer_backward.txt" | head -8
+  timeout 150 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 16384 --phases layer > "$out/cuda_bench.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"; grep -E "T= 16384" "$out/cuda_bench.txt" | head -16
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
