@@ -128,6 +128,13 @@ if [ "$mode" = detcca ]; then  # call 9: the CCA prologue backward without atomi
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = smid ]; then  # call 10: is the stream's slow tail the same SMs every launch? (.gl/stream_smid.fatbin)
+  timeout 200 python3 bench/stream_smid_lab.py --fatbin .gl/stream_smid.fatbin --out "$out" > "$out/stream_smid.txt" 2>&1
+  echo "rc=$? ($((SECONDS - t0)) s)"; cat "$out/stream_smid.txt" | tail -8
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
