@@ -135,6 +135,20 @@ if [ "$mode" = smid ]; then  # call 10: is the stream's slow tail the same SMs e
   rm -f "$out"/*.txt "$out"/*.json
   exit 0
 fi
+if [ "$mode" = pychecks ]; then  # call 11: the final fatbin (call 9's bundle) through every Python float64 check
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  timeout 300 python3 bench/side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" --skip core,decode,layer,gemm \
+    > "$out/side_by_side.txt" 2>&1
+  echo "side_by_side rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/side_by_side.txt") FAIL $(grep -c FAIL "$out/side_by_side.txt")"
+  grep -E "CHECKS|^FAIL" "$out/side_by_side.txt" | head -5
+  timeout 150 python3 bench/check_training_kernels.py --fatbin /tmp/ccalab.fatbin --out "$out" --no-timing > "$out/training.txt" 2>&1
+  echo "training rc=$? PASS $(grep -c '^PASS' "$out/training.txt") FAIL $(grep -c FAIL "$out/training.txt")"
+  timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --out "$out" --skip-timing > "$out/mla.txt" 2>&1
+  echo "mla rc=$? ($((SECONDS - t0)) s)"; grep -E "SUMMARY|^FAIL" "$out/mla.txt" | head -5
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+fi
 if [ "$mode" = merge ]; then
   for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
