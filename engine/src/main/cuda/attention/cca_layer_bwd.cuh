@@ -50,11 +50,14 @@ cca_bwd_dw0(float* part, const float* du, const __nv_bfloat16* z, int B, int T, 
 }
 
 // out[i] += sum_{r < chunks} part[r * stride + i] for i < n, chunk by chunk in order (one thread per i; few chunks).
+// Unrolled so that 16 loads are in flight (a handful of blocks run this: latency-bound otherwise); the adds keep
+// their order.
 extern "C" __global__ void __launch_bounds__(cca_layer_bwd::SUM_THREADS)
 cca_bwd_sum_chunks(float* out, const float* part, int chunks, int n, long stride) {
     const int i = blockIdx.x * cca_layer_bwd::SUM_THREADS + threadIdx.x;
     if (i >= n) return;
     float s = 0.f;
+#pragma unroll 16
     for (int r = 0; r < chunks; r++) s += part[r * stride + i];
     out[i] += s;
 }
@@ -67,6 +70,7 @@ cca_bwd_sum_rows(float* out, const float* in, long rows, int cols) {
     __shared__ float red[NT];
     const int col = blockIdx.x, t = threadIdx.x;
     float s = 0.f;
+#pragma unroll 8
     for (long r = t; r < rows; r += NT) s += in[r * cols + col];
     red[t] = s;
     __syncthreads();
