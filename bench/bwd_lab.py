@@ -3,7 +3,6 @@ shipped instances (flash_bwd_hd256, mla_bwd_*), float64 checks first, then timin
 
     python3 bench/bwd_lab.py --fatbin bwd_lab.fatbin --out $OUT   (fatbin: kernels-dev/bwd_lab.cu)
 """
-import argparse
 import json
 import math
 import os
@@ -15,7 +14,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import side_by_side as sbs  # noqa: E402
 import cca_reference as ref  # noqa: E402
-from ccalab_cuda import Kernels, wide_bwd_smem  # noqa: E402
+from ccalab_cuda import lab_start, wide_bwd_smem  # noqa: E402
 from ccalab_mla import MlaKernels  # noqa: E402
 from check_mla import attention_f64, attention_plain_bf16  # noqa: E402
 from torch.nn.attention import SDPBackend  # noqa: E402
@@ -109,11 +108,7 @@ def timings(K, M):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fatbin", required=True)
-    ap.add_argument("--out", default=".")
-    a = ap.parse_args()
-    K = Kernels(a.fatbin)
+    a, K = lab_start("the wide backward lab (kernels-dev/bwd_lab.cu)")
     sbs.KERNELS = K
     M = MlaKernels(K)
     ok = checks(K, M)

@@ -371,6 +371,17 @@ class Kernels:
         return v
 
 
+def lab_start(description):
+    """The kernel labs' command line (--fatbin, the lab's fatbin, required; --out, the folder for its JSON) and their
+    Kernels on it: (args, kernels)."""
+    import argparse
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--fatbin", required=True)
+    ap.add_argument("--out", default=".")
+    a = ap.parse_args()
+    return a, Kernels(a.fatbin)
+
+
 def repack_w1(W1, n_groups, D):
     """PyTorch grouped Conv1d weight [C, D, k1] -> [groups, k1, D_in, D_out] fp32 (what the kernel reads)."""
     k1 = W1.shape[2]

@@ -9,7 +9,6 @@ cold buffer (bytes per block as MLA 32k's 295 KB and as a 2 MB chunk), 40 launch
 mean end time (us after the launch's first start) and its spread over launches; the rank correlation of end times
 between the launches' two halves (1: the same SMs are slow every time, 0: chance).
 """
-import argparse
 import ctypes
 import json
 import os
@@ -18,7 +17,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ccalab_cuda import Kernels  # noqa: E402
+from ccalab_cuda import lab_start  # noqa: E402
 
 
 def ranks(x):
@@ -70,11 +69,7 @@ def run(K, sms, per_block, launches=40):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fatbin", required=True)
-    ap.add_argument("--out", default=".")
-    a = ap.parse_args()
-    K = Kernels(a.fatbin)
+    a, K = lab_start("per-SM lateness of a one-block-per-SM stream")
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     rows = [run(K, sms, 295 * 1024), run(K, sms, 2 * 1024 * 1024)]
     with open(os.path.join(a.out, "stream_smid.json"), "w") as f:
