@@ -12,11 +12,21 @@ gpu_tests() {
   timeout "${1:-260}" $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
   grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -30
 }
+# extract_fatbin: the bundle's fatbin (inside its engine jar) to /tmp/ccalab.fatbin, for the Python checks
+extract_fatbin() {
+  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+}
+# pack_logs: every .txt / .json under $out into $out/logs.tgz (the tool returns a few files only), then exit 0
+pack_logs() {
+  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
+  rm -f "$out"/*.txt "$out"/*.json
+  exit 0
+}
 # bundle_checks (sessions 11-12): the bundle's gpu tests, check_mla's decode checks and timings, the CLI's checks and
 # its decode and MLA phases
 bundle_checks() {
   gpu_tests 420
-  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  extract_fatbin
   timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --decode-only --out "$out" > "$out/check_mla.txt" 2>&1
   echo "check_mla rc=$? ($((SECONDS - t0)) s)"
   grep -E "FAIL|SUMMARY|^decode B1 " "$out/check_mla.txt" | grep -v n32 | head -12

@@ -39,9 +39,7 @@ if [ "$mode" = steal ]; then
   # a2104a6) + call 2's bundle (the share arrival shipped); now the share lab and, with a bundle, its verification
   mla_share_lab mla_steal.txt
   [ -f .bundle/engine-bundle.tar.xz ] && bundle_checks
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = verify ]; then  # the bundle's Java gpu tests (the counters' invariant after every fused / SPIN call)
   gpu_tests 420
@@ -57,8 +55,6 @@ if [ "$mode" = final ]; then  # the final tree: the bundle's checks, then the la
       --variants mma:1,mmashare:1 --out "$out" > "$out/floor_d$d.txt" 2>&1
     echo "D=$d rc=$?"; grep "L= 16384\|FAIL\|ALL" "$out/floor_d$d.txt" | tail -4
   done
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 echo "unknown mode $mode"; exit 2

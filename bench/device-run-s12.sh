@@ -9,14 +9,15 @@
 set -uo pipefail
 mode=${1:-merge}
 source bench/device-env.sh
-ab_floor() {  # $1: D; alternating old / new lab fatbins, ${REPS:-2} rounds
+ab_floor() {  # $1: D, then two labelled lab fatbins ($2 $3, $4 $5), alternating, ${REPS:-2} rounds
+  local d=$1 labels=("$2" "$4") fbs=("$3" "$5") r i f
   for r in $(seq 1 "${REPS:-2}"); do
-    for f in old new; do
-      fb=.gl/decode_floor.fatbin; [ $f = old ] && fb=.gl/decode_floor_old.fatbin
-      timeout 150 python3 bench/decode_floor.py --fatbin $fb --floor-only --head-dim $1 \
-        --variants ${DECODE_VARIANTS:-mmashare:1} --out "$out" > "$out/floor_d$1_${f}_$r.txt" 2>&1
-      echo "D=$1 $f round $r rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/floor_d$1_${f}_$r.txt")"
-      grep "L=\|FAIL\|ALL" "$out/floor_d$1_${f}_$r.txt" | grep -v "4q/4kv" | sed 's/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
+    for i in 0 1; do
+      f=${labels[$i]}
+      timeout 150 python3 bench/decode_floor.py --fatbin "${fbs[$i]}" --floor-only --head-dim $d \
+        --variants ${DECODE_VARIANTS:-mmashare:1} --out "$out" > "$out/floor_d${d}_${f}_$r.txt" 2>&1
+      echo "D=$d $f round $r rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/floor_d${d}_${f}_$r.txt")"
+      grep "L=\|FAIL\|ALL" "$out/floor_d${d}_${f}_$r.txt" | grep -v "4q/4kv" | sed 's/ | flash.*//; s/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
     done
   done
 }
@@ -42,9 +43,7 @@ if [ "$mode" = flag ]; then  # call 2: the shipped SPIN merge (mmashare) beside 
       --trace-kinds mmashare,mmaflag --out "$out" > "$out/trace_d$d.txt" 2>&1
     echo "trace D=$d rc=$?"; grep -A1 "^trace" "$out/trace_d$d.txt" | grep -v "^--" | cut -c1-400 | head -16
   done
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = mlaunr ]; then  # call 3: MLA's fused merge, old (.gl/mla_ring_old.fatbin) vs new, alternating
   for r in $(seq 1 "${REPS:-2}"); do
@@ -55,17 +54,13 @@ if [ "$mode" = mlaunr ]; then  # call 3: MLA's fused merge, old (.gl/mla_ring_ol
       grep -vE "^PASS|^-- checks" "$out/mla_${f}_$r.txt" | grep -i "share\|trace\|B=1\|B1" | head -14
     done
   done
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = f16 ]; then  # call 4: MLA's fused merge with fp32 vs fp16 partials (dropped; code at 8e43674)
   timeout 300 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --f16 --out "$out" > "$out/mla_f16.txt" 2>&1
   echo "MLA f16 rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_f16.txt") FAIL $(grep -c FAIL "$out/mla_f16.txt")"
   grep -E "^MLA decode|^trace|CHECKS|^FAIL" "$out/mla_f16.txt" | cut -c1-400 | head -20
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = verify ]; then  # call 5: the bundle (this session's shipped changes), then D = 256 ring stages (lab)
   bundle_checks
@@ -73,34 +68,18 @@ if [ "$mode" = verify ]; then  # call 5: the bundle (this session's shipped chan
     --variants mma:1,mma_s3:1,mma_s4:1,mma:1,mma_s3:1,mma_s4:1 --out "$out" > "$out/stages_d256.txt" 2>&1
   echo "stages D=256 rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/stages_d256.txt") FAIL $(grep -c FAIL "$out/stages_d256.txt")"
   grep "L=" "$out/stages_d256.txt" | grep -v "4q/4kv" | sed 's/ | flash.*//; s/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = notrace ]; then  # call 6: the lab's decode instances with and without the trace stamps, alternating
   # nvcc ... -DDECODE_NO_TRACE -o .gl/decode_floor_notrace.fatbin kernels-dev/decode_floor.cu (and the traced one)
-  for d in 256 128; do
-    for r in 1 2; do
-      for f in traced notrace; do
-        fb=.gl/decode_floor.fatbin; [ $f = notrace ] && fb=.gl/decode_floor_notrace.fatbin
-        timeout 120 python3 bench/decode_floor.py --fatbin $fb --floor-only --head-dim $d --variants mmashare:1 \
-          --out "$out" > "$out/floor_d${d}_${f}_$r.txt" 2>&1
-        echo "D=$d $f round $r rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/floor_d${d}_${f}_$r.txt")"
-        grep "L=" "$out/floor_d${d}_${f}_$r.txt" | grep -v "4q/4kv" | sed 's/ | flash.*//; s/read_t[^|]*| //; s/xchg_t[^|]*| //' | tail -6
-      done
-    done
-  done
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  for d in 256 128; do ab_floor $d traced .gl/decode_floor.fatbin notrace .gl/decode_floor_notrace.fatbin; done
+  pack_logs
 fi
 if [ "$mode" = mlatrace ]; then  # call 7: MLA's fused merge with two more stamps (loads consumed, groups in smem)
   timeout 200 python3 bench/mla_decode_ring_lab.py --fatbin .gl/mla_ring.fatbin --exact --out "$out" > "$out/mla_trace.txt" 2>&1
   echo "MLA rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/mla_trace.txt") FAIL $(grep -c FAIL "$out/mla_trace.txt")"
   grep -E "^MLA decode|^trace" "$out/mla_trace.txt" | cut -c1-500
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = final ]; then  # call 8: the final tree's bundle, the MLA lab's A/B helper, the untraced decode lab
   bundle_checks
@@ -112,31 +91,25 @@ if [ "$mode" = final ]; then  # call 8: the final tree's bundle, the MLA lab's A
       --variants mmashare:1 --out "$out" > "$out/floor_d$d.txt" 2>&1
     echo "D=$d rc=$? PASS $(grep -c '^PASS' "$out/floor_d$d.txt")"; grep "L= 16384" "$out/floor_d$d.txt" | sed 's/ | flash.*//'
   done
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = detcca ]; then  # call 9: the CCA prologue backward without atomics (bundle): gpu tests, the Python
   # layer-backward checks (its twin launches cca_bwd_head with per-token rows), the CLI's layer phase at 16k
   gpu_tests 420
-  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  extract_fatbin
   timeout 150 python3 bench/layer_backward.py --fatbin /tmp/ccalab.fatbin --seqs 4096 --out "$out" > "$out/layer_backward.txt" 2>&1
   echo "layer_backward rc=$? ($((SECONDS - t0)) s)"; grep -E "FAIL|ALL|^\| 4096" "$out/layer_backward.txt" | head -8
   timeout 150 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 16384 --phases layer > "$out/cuda_bench.txt" 2>&1
   echo "cli rc=$? ($((SECONDS - t0)) s)"; grep -E "T= 16384" "$out/cuda_bench.txt" | head -16
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = smid ]; then  # call 10: is the stream's slow tail the same SMs every launch? (.gl/stream_smid.fatbin)
   timeout 200 python3 bench/stream_smid_lab.py --fatbin .gl/stream_smid.fatbin --out "$out" > "$out/stream_smid.txt" 2>&1
   echo "rc=$? ($((SECONDS - t0)) s)"; cat "$out/stream_smid.txt" | tail -8
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = pychecks ]; then  # call 11: the final fatbin (call 9's bundle) through every Python float64 check
-  python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"
+  extract_fatbin
   timeout 300 python3 bench/side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" --skip core,decode,layer,gemm \
     > "$out/side_by_side.txt" 2>&1
   echo "side_by_side rc=$? ($((SECONDS - t0)) s) PASS $(grep -c '^PASS' "$out/side_by_side.txt") FAIL $(grep -c FAIL "$out/side_by_side.txt")"
@@ -145,15 +118,11 @@ if [ "$mode" = pychecks ]; then  # call 11: the final fatbin (call 9's bundle) t
   echo "training rc=$? PASS $(grep -c '^PASS' "$out/training.txt") FAIL $(grep -c FAIL "$out/training.txt")"
   timeout 200 python3 bench/check_mla.py --fatbin /tmp/ccalab.fatbin --out "$out" --skip-timing > "$out/mla.txt" 2>&1
   echo "mla rc=$? ($((SECONDS - t0)) s)"; grep -E "SUMMARY|^FAIL" "$out/mla.txt" | head -5
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 if [ "$mode" = merge ]; then
-  for d in ${DECODE_DIMS:-256 128}; do ab_floor $d; done
+  for d in ${DECODE_DIMS:-256 128}; do ab_floor $d old .gl/decode_floor_old.fatbin new .gl/decode_floor.fatbin; done
   for d in ${TRACE_DIMS:-256 128}; do ab_trace $d; done
-  tar czf "$out/logs.tgz" -C "$out" $(cd "$out" && ls *.txt *.json 2>/dev/null)
-  rm -f "$out"/*.txt "$out"/*.json
-  exit 0
+  pack_logs
 fi
 echo "unknown mode $mode"; exit 2

@@ -134,7 +134,7 @@ def trace(M, variant=None, shapes=((1, 16, 4096), (1, 16, 16384), (1, 16, 65536)
         n = variant.grid_x(B, H, L)[0] if variant else M.decode_splits(B, H, L, BN, R)[0]
         spin = getattr(variant, "spin", False)  # the combine fused: two more stamps, no combine kernel
         # the ring's fused merge (session 12) also stamps its loads consumed (6) and its groups in shared memory (7)
-        ring_spin = spin and type(variant).__name__ == "Ring"
+        ring_spin = spin and getattr(variant, "merge_stamps", False)
         ms = MILESTONES + (["arrived", "merged"] if spin else []) + (["loads used", "groups in smem"] if ring_spin else [])
         nb, ncomb = n * B * ((H + 15) // 16), H * B * (R // 64)
         reps = []

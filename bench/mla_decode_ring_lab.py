@@ -40,6 +40,7 @@ def ring_smem(r, nst):
 
 class Ring:
     """check_mla's M: r_kv with a ring instance of NST stages decodes on it (others on the shipped kernels)."""
+    merge_stamps = True  # its fused merge stamps MTRACE 6 / 7 (mla_decode_cluster_lab.trace prints them)
 
     def __init__(self, M, nst, splits=None, spin=False, exact=False, combine2=False, discard=False, share=False, ctr=None):
         self.M, self.nst, self.splits, self.spin, self.exact, self.combine2 = M, nst, splits, spin, exact, combine2

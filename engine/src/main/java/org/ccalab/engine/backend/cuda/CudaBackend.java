@@ -561,7 +561,6 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return spinCounters.get(ints);
     }
 
-
     /** CCA/CCGQA prologue options (cca.md steps 4, 6, 7). */
     public record PrologueOptions(int rotaryDims, double ropeBase, KeyTemperature temperature, double normEps,
                                   boolean qkMean) {}

@@ -152,8 +152,13 @@ final class CudaCcaLayerCheck {
      */
     Map<String, double[]> gpuResults(CudaBackend cuda, int batch, int tokens, long seed) {
         int e = cfg.dModel(), rows = batch * tokens;
-        return gpuRun(cuda, CudaBenchCli.Random.bf16((long) rows * e, seed), CudaBenchCli.Random.bf16((long) rows * e, seed + 1),
-                rows, e, gpuLayer(cuda, batch, tokens));
+        short[][] xg = inputs(seed, rows, e);
+        return gpuRun(cuda, xg[0], xg[1], rows, e, gpuLayer(cuda, batch, tokens));
+    }
+
+    /** The layer input x and output gradient g [rows, E] that {@link #measure} draws from {@code seed}. */
+    private static short[][] inputs(long seed, int rows, int e) {
+        return new short[][] {CudaBenchCli.Random.bf16((long) rows * e, seed), CudaBenchCli.Random.bf16((long) rows * e, seed + 1)};
     }
 
     private GpuStep gpuLayer(CudaBackend cuda, int batch, int tokens) {
@@ -174,8 +179,8 @@ final class CudaCcaLayerCheck {
     static Map<String, Entry> measure(long seed, int rows, int e,
                                       java.util.function.BiFunction<short[], short[], Map<String, double[]>> cpu,
                                       java.util.function.BiFunction<short[], short[], Map<String, double[]>> gpu) {
-        short[] x = CudaBenchCli.Random.bf16((long) rows * e, seed);
-        short[] g = CudaBenchCli.Random.bf16((long) rows * e, seed + 1);
+        short[][] xg = inputs(seed, rows, e);
+        short[] x = xg[0], g = xg[1];
         short[] xp = nudge(x, seed + 2), gp = nudge(g, seed + 3);
         return compare(cpu.apply(x, g), cpu.apply(xp, gp), gpu.apply(x, g), gpu.apply(xp, gp));
     }
