@@ -1,14 +1,15 @@
 // MLA kernels (prefill core forward, absorbed decode): templates in attention/mla_*.cuh; instances here.
 // Names: mla_fwd_qk<DQK>_v<DV>[_causal][_n64]; mla_decode_ring_r<R>_rope<DR>[_spin] and mla_decode_r<R>_rope<DR>[_n32]
 // + mla_decode_combine_r<R> for the latent widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8
-// 448, MLA-4 960). The suffixed instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
+// 448, MLA-4 960); mla_decode_ring_any_r<RP>_rope64[_spin] + mla_decode_combine_any_r<RP> for any other r <= 512,
+// d_r <= 64. The suffixed instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
 // Backward of the prefill core: mla_bwd_qk<DQK>_v<DV>[_causal] (flash_bwd_wide_kernel of attention/flash_bwd.cuh
 // with H query = H KV heads; Dv from flash_bwd_preprocess_hd<DV>; the forward's LSE).
 #pragma once
 #include "attention/mla_fwd.cuh"     // defines: mla_fwd_kernel
 #include "attention/mla_decode.cuh"  // defines: mla_decode_splitkv_kernel, mla_decode_combine_kernel
 #include "attention/mla_decode_ring.cuh"  // defines: mla_decode_ring_kernel
-#include "attention/mla_layer.cuh"   // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel, mla_kv_up_bwd_kernel, mla_kv_latent_bwd_kernel
+#include "attention/mla_layer.cuh"   // defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel, mla_kv_up_bwd_kernel, mla_kv_latent_bwd_kernel, mla_copy_cols_kernel
 
 // BNT keys per K/V tile; QREG: Q fragments in registers (else re-read from shared memory at each k-step).
 #define MLA_FWD(DQK, DV, CAUSAL, BNT, QREG, NAME)                                                               \
@@ -93,6 +94,29 @@ MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
                                                        int H, int nSplit) {                                     \
         mla_decode_combine_kernel<R>(OLat, partO, partML, H, nSplit);                                           \
     }
+// Any other latent width r <= 512 and rope width d_r <= 64 (multiples of 8; session 13): the ring compiled for the
+// padded widths RP = 128 / 256 / 512 and 64 ("any" instances: the rows' real widths dk = r + d_r and r as two more
+// arguments, mla_decode_ring_kernel's ANY) and the combine that writes r of the RP merged columns.
+#define MLA_DECODE_RING_ANY(RP, DRP)                                                                            \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_any_r##RP##_rope##DRP(float* partO, float* partML, const __nv_bfloat16* Qa,                \
+                                          const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk,         \
+                                          float scale, int dk, int r) {                                          \
+        mla_decode_ring_kernel<RP, DRP, MLA_RING_STAGES, false, false, false, true>(                             \
+            partO, partML, Qa, Cache, L, Tmax, H, chunk, scale, nullptr, nullptr, dk, r);                        \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
+    mla_decode_ring_any_r##RP##_rope##DRP##_spin(float* partO, float* partML, const __nv_bfloat16* Qa,         \
+                                                 const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk,  \
+                                                 float scale, float* OLat, int* counters, int dk, int r) {       \
+        mla_decode_ring_kernel<RP, DRP, MLA_RING_STAGES, true, true, true, true>(                                \
+            partO, partML, Qa, Cache, L, Tmax, H, chunk, scale, OLat, counters, dk, r);                          \
+    }
+#define MLA_DECODE_COMBINE_ANY(RP)                                                                              \
+    extern "C" __global__ void mla_decode_combine_any_r##RP(float* OLat, const float* partO, const float* partML, \
+                                                            int H, int nSplit, int r) {                         \
+        mla_decode_combine_kernel<RP>(OLat, partO, partML, H, nSplit, r);                                       \
+    }
 constexpr int MLA_RING_STAGES = 3;  // 4 / 5 measured equal or up to 1 us slower (session 10, call 1)
 MLA_DECODE_RING(512, 64)
 MLA_DECODE(512, 64, 32, _n32)
@@ -102,6 +126,12 @@ MLA_DECODE(960, 64, 32, )
 MLA_DECODE_COMBINE(512)
 MLA_DECODE_COMBINE(448)
 MLA_DECODE_COMBINE(960)
+MLA_DECODE_RING_ANY(128, 64)
+MLA_DECODE_RING_ANY(256, 64)
+MLA_DECODE_RING_ANY(512, 64)
+MLA_DECODE_COMBINE_ANY(128)
+MLA_DECODE_COMBINE_ANY(256)
+MLA_DECODE_COMBINE_ANY(512)
 
 // The layer's small steps and its backward's two (attention/mla_layer.cuh; grids and blocks there, launched by CudaMla.java).
 extern "C" __global__ void __launch_bounds__(mla_layer::LATENT_THREADS)
@@ -126,6 +156,14 @@ mla_unabsorb(__nv_bfloat16* Att, const float* OLat, const __nv_bfloat16* Wkvb, i
 extern "C" __global__ void __launch_bounds__(mla_layer::UP_BWD_THREADS)
 mla_kv_up_bwd(__nv_bfloat16* dKvUp, const float* dK, const float* dV, long NH, int DN, int DR, int DV) {
     mla_kv_up_bwd_kernel(dKvUp, dK, dV, NH, DN, DR, DV);
+}
+// The prefill core at (d_qk, d_v) with no mla_fwd / mla_bwd instance (session 13): its operands zero-padded to the
+// attention kernels' head dim and the results cut back (CudaMla's padded path; attention/mla_layer.cuh).
+extern "C" __global__ void mla_copy_cols_bf16(__nv_bfloat16* dst, int dstW, const __nv_bfloat16* src, int srcW, long rows) {
+    mla_copy_cols_kernel(dst, dstW, src, srcW, rows);
+}
+extern "C" __global__ void mla_copy_cols_f32(float* dst, int dstW, const float* src, int srcW, long rows) {
+    mla_copy_cols_kernel(dst, dstW, src, srcW, rows);
 }
 extern "C" __global__ void __launch_bounds__(mla_layer::LATENT_BWD_THREADS)
 mla_kv_latent_bwd(__nv_bfloat16* dA, float* dwPartial, const __nv_bfloat16* dC, const __nv_bfloat16* A, const float* w,

@@ -52,14 +52,15 @@ __device__ unsigned long long mla_trace[4096 * 8], mla_trace_c[4096 * 8];
 namespace mla_decode {
 constexpr int CGROUPS = 8;
 // The 16 absorbed query rows of head group h0 into shared memory rows of SK elements (cp.async, not committed);
-// heads past H are zero-filled (source size 0).
+// heads past H are zero-filled (source size 0). dk: Qa's row width, DK unless the instance is padded (the ring's
+// "any" instances: columns dk .. DK - 1 zero-filled, so they add nothing to S).
 template <int DK, int SK>
-DEVI void stage_qa(__nv_bfloat16* Qs, const __nv_bfloat16* __restrict__ Qa, int b, int H, int h0) {
+DEVI void stage_qa(__nv_bfloat16* Qs, const __nv_bfloat16* __restrict__ Qa, int b, int H, int h0, int dk = DK) {
     constexpr int CH = DK / 8;
     for (int i = threadIdx.x; i < HT * CH; i += NTHREADS) {
         const int r = i / CH, c = i % CH, h = h0 + r;
-        const bool ok = h < H;
-        cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * DK + c * 8 : Qa, ok ? 16 : 0);
+        const bool ok = h < H && (dk == DK || c * 8 < dk);  // the first folds away in the exact instances
+        cp_async_16(smem_u32(Qs + r * SK + c * 8), ok ? Qa + ((long)b * H + h) * dk + c * 8 : Qa, ok ? 16 : 0);
     }
 }
 // One 16-key step of O [16, R] += P V for a warp's 16-column groups warp, warp + NWARPS, .. (V = the first R columns
@@ -368,9 +369,12 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
 // 4 columns of a 64-column slice; the CGROUPS thread rows take every CGROUPS-th split with a running max (no
 // serial pass over all splits first: at batch 1 with ~128 splits that pass was the combine's latency) and are
 // merged through shared memory, so ~128 blocks share the partO reads even at batch 1.
+// rOut: OLat's row width, R unless the partials come from a padded ("any") instance: columns rOut .. R - 1 of the
+// partials are not the latent's and are dropped.
 template <int R>
 __device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OLat, const float* __restrict__ partO,
-                                                          const float* __restrict__ partML, int H, int nSplit) {
+                                                          const float* __restrict__ partML, int H, int nSplit,
+                                                          int rOut = R) {
     using namespace mla_decode;
     MTRACE(mla_trace_c, 0);
     const int h = blockIdx.x, b = blockIdx.y, d = blockIdx.z * 64 + threadIdx.x * 4, grp = threadIdx.y;
@@ -391,6 +395,7 @@ __device__ __forceinline__ void mla_decode_combine_kernel(float* __restrict__ OL
     if (grp != 0) return;
     for (int g = 1; g < CGROUPS; g++) merge_partial(m, l, a, sM[g][threadIdx.x], sL[g][threadIdx.x], sA[g][threadIdx.x]);
     const float inv = l > 0.f ? 1.f / l : 0.f;
-    *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * R + d) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
+    if (rOut == R || d < rOut)
+        *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * rOut + d) = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
     MTRACE(mla_trace_c, 1);
 }

@@ -38,10 +38,11 @@ template <int R, int DR, int NST> __host__ __device__ constexpr int smem_bytes()
 // the smem writes), drop the partial lines this block alone read from the L2 without writing them back
 // (discard.global.L2): the next call's stream would otherwise evict 4.2 MB of dirty partials to DRAM at batch 1 H16
 // (B=1 64k 38.8-39.6 -> 36.6-37.3 us, 32k -1.0 us, 16k equal). The partials are rewritten before any later read.
+// rOut: OLat's row width (R, or the real latent width of a padded "any" instance: the columns past it are dropped).
 template <int R, bool DISCARD = false>
 __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const float* __restrict__ partO,
                                               const float* __restrict__ partML, float* sMrg, int b, int H, int h0,
-                                              int split, int nSplit) {
+                                              int split, int nSplit, int rOut = R) {
     // UNR: the splits a thread loads per round. SG x UNR = 144 >= 132, an H100's (and H200's) splits at batch 1 with
     // 16 heads, so their loads go out in one round (session 12: with 8, 4 of the 16 split groups took a second
     // round trip for the last 4 splits while every other thread waited at the barrier).
@@ -109,8 +110,9 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
                 at.x += w * ag.x; at.y += w * ag.y; at.z += w * ag.z; at.w += w * ag.w;
             }
             const float inv = lt > 0.f ? 1.f / lt : 0.f;
-            *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * R + d4 * 4) =
-                make_float4(at.x * inv, at.y * inv, at.z * inv, at.w * inv);
+            if (rOut == R || d4 * 4 < rOut)
+                *reinterpret_cast<float4*>(OLat + ((long)b * H + h) * rOut + d4 * 4) =
+                    make_float4(at.x * inv, at.y * inv, at.z * inv, at.w * inv);
         }
         __syncthreads();  // the next pass overwrites sMrg
     }
@@ -125,14 +127,21 @@ __device__ __forceinline__ void merge_columns(float* __restrict__ OLat, const fl
 // The arrival: SHARE (shipped since session 11) = common/mma.cuh group_arrive_share on those 8 bytes as one 64-bit
 // counter (no epoch read, no reset: B=1 H16 0.3-0.6 us faster); otherwise (the labs' session-10 instances) decode
 // SPIN = 2's protocol, group_arrive_epoch (acq_rel arrival, the last one releases the group's epoch).
-template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false>
+// ANY (the "any" instances, session 13): R and DR are the padded widths the kernel is compiled for, and the cache's
+// and Qa's rows are dkRun = r + d_r <= R + DR wide with the latent's rOut = r <= R values first (any r, d_r that are
+// multiples of 8). Columns past dkRun are zero-filled in shared memory, so S is exact; P V then also runs over the
+// rope and zero columns past r, whose results land in the partials' columns rOut .. R - 1 and are never merged out.
+// Without ANY the widths are R + DR and R (the shipped instances: the same code, the widths compile-time).
+template <int R, int DR, int NST, bool SPIN = false, bool DISCARD = false, bool SHARE = false, bool ANY = false>
 __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                        const __nv_bfloat16* __restrict__ Qa,
                                                        const __nv_bfloat16* __restrict__ Cache, int L, int Tmax, int H,
                                                        int chunk, float scale, float* __restrict__ OLat = nullptr,
-                                                       int* __restrict__ counters = nullptr) {
+                                                       int* __restrict__ counters = nullptr, int dkRun = R + DR,
+                                                       int rRun = R) {
     using namespace mla_ring;
     constexpr int DK = R + DR, SK = DK + 8, CH = DK / 8;           // padded row stride: odd count of 16-byte chunks
+    const int dk = ANY ? dkRun : DK, rOut = ANY ? rRun : R;        // the rows' real widths
     constexpr int KS = DK / 16 / KH;                               // k-steps of S per warp
     constexpr int NG = R / 16, GPW = (NG + NWARPS - 1) / NWARPS;  // 16-column groups of O, per warp
     constexpr int CPT = (BN * CH + NTHREADS - 1) / NTHREADS;       // 16-byte copies per thread and tile
@@ -150,7 +159,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int start = split * chunk, end = min(L, start + chunk);
     const int nTiles = (end - start + BN - 1) / BN;  // >= 1: the launcher's splits are never empty
-    const __nv_bfloat16* Cb = Cache + (long)b * Tmax * DK;
+    const __nv_bfloat16* Cb = Cache + (long)b * Tmax * dk;
     int* ctr = nullptr;  // SPIN: {arrivals, epoch} of this (b, head group)
     int epoch0 = 0;      // read before this block arrives: the epoch moves only once every block has
     if constexpr (SPIN) {
@@ -158,7 +167,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         if (!SHARE && tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
     }
 
-    mla_decode::stage_qa<DK, SK>(Qs, Qa, b, H, h0);
+    mla_decode::stage_qa<DK, SK>(Qs, Qa, b, H, h0, dk);
     cp_async_commit();
     // Tile j into slot j % NST; rows past the chunk end are zero-filled (source size 0) and masked in S.
     auto issue = [&](int j) {
@@ -168,8 +177,8 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
             const int i = tid + u * NTHREADS;
             if (i < BN * CH) {
                 const int r = i / CH, c = i % CH, t = start + j * BN + r;
-                const bool ok = t < end;
-                cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * DK + c * 8 : Cb, ok ? 16 : 0);
+                const bool ok = t < end && (!ANY || c * 8 < dk);
+                cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * dk + c * 8 : Cb, ok ? 16 : 0);
             }
         }
     };
@@ -291,7 +300,7 @@ __device__ __forceinline__ void mla_decode_ring_kernel(float* __restrict__ partO
         }
         __syncthreads();
         MTRACE(mla_trace, 4);  // every split of the group has arrived
-        merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit);
+        merge_columns<R, DISCARD>(OLat, partO, partML, reinterpret_cast<float*>(Cs), b, H, h0, split, nSplit, rOut);
         MTRACE(mla_trace, 5);  // this block's columns are merged
     }
 }

@@ -1,4 +1,4 @@
-// defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel — the small
+// defines: mla_kv_latent_kernel, mla_expand_kv_kernel, mla_absorb_q_kernel, mla_unabsorb_kernel, mla_copy_cols_kernel — the small
 // steps of the MLA layer (mla.md sections 2-3) between the cuBLAS GEMMs and the attention kernels of
 // mla_fwd.cuh / mla_decode.cuh; and the layer backward's two steps (mla.md section 4): mla_kv_up_bwd_kernel (the
 // backward of the K/V expansion's per-head part) and mla_kv_latent_bwd_kernel (the latent RMSNorm's backward, the
@@ -31,6 +31,23 @@ constexpr int UNABSORB_WARPS = 8, UNABSORB_BATCH = 8;
 constexpr int MAX_HALF_ROPE = 256;
 constexpr int UP_BWD_THREADS = 256, UP_BWD_MAX_BLOCKS = 16384;
 constexpr int LATENT_BWD_WARPS = 4, LATENT_BWD_THREADS = LATENT_BWD_WARPS * 32, LATENT_BWD_ROWS = 32;
+}
+
+// dst [rows, dstW] = src [rows, srcW] with columns past srcW zero (dstW > srcW: the prefill core's operands padded to
+// an attention kernel's head dim) or dropped (dstW < srcW: its results cut back); 16-byte chunks, so both widths are
+// multiples of 16 / sizeof(T). Grid-stride over the chunks, any 1-D grid of 256 threads.
+template <typename T>
+__device__ __forceinline__ void mla_copy_cols_kernel(T* __restrict__ dst, int dstW, const T* __restrict__ src, int srcW,
+                                                     long rows) {
+    constexpr int VEC = 16 / sizeof(T);
+    const int chunks = dstW / VEC;
+    const long total = rows * chunks;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < total; i += (long)gridDim.x * blockDim.x) {
+        const long r = i / chunks;
+        const int c = (int)(i % chunks) * VEC;
+        const uint4 v = c < srcW ? *reinterpret_cast<const uint4*>(src + r * srcW + c) : make_uint4(0u, 0u, 0u, 0u);
+        *reinterpret_cast<uint4*>(dst + r * dstW + c) = v;
+    }
 }
 
 // grid B*T, block LATENT_THREADS: c = w * a[:R] * (mean(a[:R]^2) + eps)^-1/2 in fp32, rounded once; k^R = RoPE(a[R:]).

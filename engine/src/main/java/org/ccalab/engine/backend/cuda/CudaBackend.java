@@ -271,6 +271,15 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     public void flashForward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k,
                              DeviceBuffer v, AttentionShape s, boolean causal, int vShiftFrom) {
+        flashForward(o, oLo, lse, q, k, v, s, causal, vShiftFrom, 1.0 / Math.sqrt(s.headDim()));
+    }
+
+    /**
+     * As above with the logits' scale given: the MLA prefill core run on zero-padded operands (CudaMla) keeps its
+     * d_qk^-1/2, not the padded head dim's.
+     */
+    void flashForward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                      AttentionShape s, boolean causal, int vShiftFrom, double scale) {
         need(o, s.qElements() * 2, "o");
         need(lse, (long) s.batch() * s.qHeads() * s.tokens() * 4, "lse");
         need(q, s.qElements() * 2, "q");
@@ -288,9 +297,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
         int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
         Pointer args = residual
                 ? Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
-                        ints(vShiftFrom), floats((float) (1.0 / Math.sqrt(s.headDim()))), ptr(oLo))
+                        ints(vShiftFrom), floats((float) scale), ptr(oLo))
                 : Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
-                        ints(vShiftFrom), floats((float) (1.0 / Math.sqrt(s.headDim()))));
+                        ints(vShiftFrom), floats((float) scale));
         kernels.launch(CudaKernels.flashForward(s.headDim(), causal, fv, residual), grid, fv.threads(),
                 fv.smem(s.headDim()), device.stream(), args);
     }
@@ -310,6 +319,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
     public void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
                               DeviceBuffer v, DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO,
                               AttentionShape s, boolean causal) {
+        flashBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, s, causal, 1.0 / Math.sqrt(s.headDim()));
+    }
+
+    /** As above with the logits' scale given (the forward's: {@link #flashForward} with a scale). */
+    void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                       DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s, boolean causal,
+                       double scale) {
         if (!s.hasBackward())
             throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim());
         need(dq, s.qElements() * 4, "dq");
@@ -346,7 +362,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             long semBytes = deterministic ? CudaKernels.deterministicSemaphores(s) * 4 : 0;
             try (DeviceBuffer sem = deterministic ? allocate(semBytes) : null) {
                 Pointer[] args = {ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
-                        ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), floats((float) (1.0 / Math.sqrt(s.headDim())))};
+                        ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), floats((float) scale)};
                 if (deterministic) {
                     device.zero(sem, semBytes);
                     args = java.util.Arrays.copyOf(args, args.length + 1);

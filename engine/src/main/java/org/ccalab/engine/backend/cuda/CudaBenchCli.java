@@ -68,6 +68,11 @@ public final class CudaBenchCli {
      * MLA-4 (r_kv 960: the MHA/4 cache of mla.md section 6).
      */
     static final List<MlaConfig> MLA = List.of(MlaConfig.kvMatched(E, 16, 512), MlaConfig.kvMatched(E, 16, 960));
+    /**
+     * MLA at head dim 64 (E = 1024, 16 heads: d_qk 128 / d_v 64, r_kv 256, d_r 64): no instance of its own, so its
+     * prefill core runs padded on the flash kernels and its decode on the padded ring (session 13).
+     */
+    static final MlaConfig MLA_HEAD64 = MlaConfig.kvMatched(1024, 16, 256);
 
     private final CudaBackend cuda;
     private final int reps;
@@ -141,6 +146,9 @@ public final class CudaBenchCli {
         checkBackward(ref, new Variant("MHA 2x256", "mha", 2, 2, 256), 1, 97, false);
         checkMlaBackward(ref, 2, 150, 4, 192, 128, true);
         checkMlaBackward(ref, 1, 130, 4, 96, 64, false);
+        // (d_qk, d_v) with no mla_bwd instance: the flash backward on zero-padded operands (head dim 64 configs' 128 / 64)
+        checkMlaBackward(ref, 2, 150, 4, 128, 64, true);
+        checkMlaBackward(ref, 1, 97, 2, 56, 40, false);
         checkCcaLayer(new CcgqaConfig(256, 2, 2, 64), 2, 150);    // CCA, C = 2, fused value shift (even Hkv)
         checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
@@ -162,9 +170,17 @@ public final class CudaBenchCli {
         checkMlaCore(ref, 2, 333, 16, 192, 128, true);
         checkMlaCore(ref, 1, 200, 4, 192, 128, false);
         checkMlaCore(ref, 2, 130, 4, 96, 64, true);
-        checkMlaDecode(ref, 2, 700, 1000, 16, 512);
-        checkMlaDecode(ref, 1, 4097, 4097, 20, 960);
-        checkMlaDecode(ref, 3, 65, 100, 16, 448);
+        checkMlaCore(ref, 2, 150, 8, 128, 64, true);   // padded to the flash kernels' head dim 128
+        checkMlaCore(ref, 1, 97, 2, 56, 40, false);    // padded to 64
+        checkMlaCore(ref, 1, 200, 4, 256, 200, true);  // padded to 256
+        checkMlaDecode(ref, 2, 700, 1000, 16, 512, 64);
+        checkMlaDecode(ref, 1, 4097, 4097, 20, 960, 64);
+        checkMlaDecode(ref, 3, 65, 100, 16, 448, 64);
+        // latent / rope widths with no instance of their own: the padded rings (fused at batch 1, else + combine)
+        checkMlaDecode(ref, 1, 5000, 5000, 16, 256, 64);
+        checkMlaDecode(ref, 2, 700, 1000, 8, 200, 32);
+        checkMlaDecode(ref, 1, 3000, 3000, 16, 512, 32);
+        checkMlaDecode(ref, 3, 65, 100, 20, 96, 0);
         CudaMlaLayerCheck mla = new CudaMlaLayerCheck(cuda, MLA.get(0));
         Err pre = mla.prefill(1, 200, 61);
         record("check", "mla layer prefill vs CPU " + mla.describe() + " B1 T200", pre.rel() < CudaMlaLayerCheck.TOLERANCE, pre,
@@ -174,8 +190,19 @@ public final class CudaBenchCli {
                 dec.vsPrefill().rel() < CudaMlaLayerCheck.TOLERANCE, dec.vsPrefill(), Map.of());
         record("check", "mla layer decode vs CPU " + mla.describe() + " B1 T90..99", dec.vsCpu().rel() < CudaMlaLayerCheck.TOLERANCE,
                 dec.vsCpu(), Map.of());
+        // head dim 64 (d_qk 128 / d_v 64, r_kv 256): the padded prefill core and decode ring through the layer
+        CudaMlaLayerCheck small = new CudaMlaLayerCheck(cuda, MlaConfig.kvMatched(1024, 16, 256));
+        Err smallPre = small.prefill(2, 150, 64);
+        record("check", "mla layer prefill vs CPU " + small.describe() + " B2 T150", smallPre.rel() < CudaMlaLayerCheck.TOLERANCE,
+                smallPre, Map.of());
+        CudaMlaLayerCheck.DecodeErrors smallDec = small.decode(1, 80, 60, 65);
+        record("check", "mla layer decode == prefill rows " + small.describe() + " B1 T60..79",
+                smallDec.vsPrefill().rel() < CudaMlaLayerCheck.TOLERANCE, smallDec.vsPrefill(), Map.of());
+        record("check", "mla layer decode vs CPU " + small.describe() + " B1 T60..79",
+                smallDec.vsCpu().rel() < CudaMlaLayerCheck.TOLERANCE, smallDec.vsCpu(), Map.of());
         // the MLA layer backward: dx and every parameter gradient vs the float64 CPU layer (direct and low-rank q)
-        for (MlaConfig c : List.of(MLA.get(0), new MlaConfig(512, 4, 256, 448, 32, 64, 64, 10_000.0, 1e-6))) {
+        for (MlaConfig c : List.of(MLA.get(0), new MlaConfig(512, 4, 256, 448, 32, 64, 64, 10_000.0, 1e-6),
+                MlaConfig.kvMatched(1024, 16, 256))) {
             CudaMlaLayerCheck bc = new CudaMlaLayerCheck(cuda, c);
             bc.run(1, 200, 63).forEach((what, x) -> record("check", "mla layer backward vs CPU " + bc.describe() + " B1 T200 "
                     + what, x.err().rel() < CudaCcaLayerCheck.tolerance(what, x), x.err(),
@@ -203,13 +230,13 @@ public final class CudaBenchCli {
             double lseErr = 0;
             for (int i = 0; i < lse.length; i++) lseErr = Math.max(lseErr, Double.isNaN(gotLse[i]) ? 1e9 : Math.abs(gotLse[i] - lse[i]));
             // as flash_fwd: bf16 output rounding plus bf16 probabilities
-            record("check", mla.fwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads,
+            record("check", mla.coreKernel(qkDim, vDim, causal, false) + " B" + batch + " T" + tokens + " H" + heads,
                     e.rel() < 8e-3 && lseErr < 1e-3, e, Map.of("lseMaxAbsError", lseErr));
         }
     }
 
     private void checkMlaBackward(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal) {
-        String name = new CudaMla(cuda).bwdInstance(qkDim, vDim).name(causal) + " B" + batch + " T" + tokens + " H" + heads;
+        String name = new CudaMla(cuda).coreKernel(qkDim, vDim, causal, true) + " B" + batch + " T" + tokens + " H" + heads;
         // bf16 probabilities and dS in the MMAs, as flash_bwd
         mlaBackwardErrors(ref, batch, tokens, heads, qkDim, vDim, causal).forEach((grad, err) -> record("check",
                 name + " " + grad, err.rel() < 8e-3, err, Map.of()));
@@ -249,8 +276,8 @@ public final class CudaBenchCli {
      * Absorbed MLA decode (latent o~ = sum_s p_s c_s, fp32) against the CPU decode kernel as MQA over the latent
      * rows [c ; k^R] with values c, in float64 on the same bf16 cache and absorbed queries.
      */
-    private void checkMlaDecode(AttentionKernel ref, int batch, int length, int capacity, int heads, int latent) {
-        int dr = CudaMlaKernels.DECODE_DR, dk = latent + dr;
+    private void checkMlaDecode(AttentionKernel ref, int batch, int length, int capacity, int heads, int latent, int dr) {
+        int dk = latent + dr;
         double scale = 1 / Math.sqrt(128 + dr);
         short[] cache = Random.bf16((long) batch * capacity * dk, 81 + length), qa = Random.bf16((long) batch * heads * dk, 82);
         double[] rowsD = Bf16.toDoubles(cache), values = new double[batch * capacity * latent];
@@ -611,41 +638,43 @@ public final class CudaBenchCli {
                 }
     }
 
-    /** The MLA prefill core (causal, batch 1) of each {@link #MLA} config: one row per distinct (d_qk, d_v). */
+    /** The MLA prefill core (causal, batch 1) at d_qk 192 / d_v 128 ({@link #MLA}) and head dim 64's 128 / 64 (padded). */
     void mlaCore(int[] seqs) {
-        table.add("== MLA prefill core forward and backward, causal, batch 1, 16 heads, d_qk 192 / d_v 128 (ms p50, TFLOP/s) ==");
-        MlaConfig c = MLA.get(0);
+        table.add("== MLA prefill core forward and backward, causal, batch 1, 16 heads, d_qk 192 / d_v 128 and 128 / 64"
+                + " (ms p50, TFLOP/s of the unpadded work) ==");
         CudaMla mla = new CudaMla(cuda);
-        for (int t : seqs) {
-            long rows = (long) t * c.nHeads();
-            DeviceBuffer[] q = {randomBf16(rows * c.qkHeadDim(), 1), randomBf16(rows * c.qkHeadDim(), 2)};
-            DeviceBuffer[] k = {randomBf16(rows * c.qkHeadDim(), 3), randomBf16(rows * c.qkHeadDim(), 4)};
-            DeviceBuffer[] v = {randomBf16(rows * c.vHeadDim(), 5), randomBf16(rows * c.vHeadDim(), 6)};
-            try (DeviceBuffer o = cuda.allocate(rows * c.vHeadDim() * 2); DeviceBuffer l = cuda.allocate(rows * 4)) {
-                double scale = 1 / Math.sqrt(c.qkHeadDim());
-                Stats st = time(i -> mla.forward(o, l, q[i & 1], k[i & 1], v[i & 1], 1, t, c.nHeads(), c.qkHeadDim(), c.vHeadDim(),
-                        true, scale));
-                double tf = CudaMlaBenchmark.flops(org.ccalab.common.run.Phase.FORWARD, org.ccalab.common.run.Scope.CORE,
-                        CostModel.estimate(c, t, 2), c, t, true) / (st.p50() * 1e-3) / 1e12;
-                mlaCell("forward", "core", c, t, 1, st, tf, 0);
-                table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, st.p50(), tf,
-                        mla.fwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
-                if (t <= 16384) {  // the core backward (mla_bwd), 2.5x the forward's FLOPs
-                    try (DeviceBuffer g = randomBf16(rows * c.vHeadDim(), 11); DeviceBuffer dq = cuda.allocate(rows * c.qkHeadDim() * 4);
-                         DeviceBuffer dk = cuda.allocate(rows * c.qkHeadDim() * 4); DeviceBuffer dv = cuda.allocate(rows * c.vHeadDim() * 4)) {
-                        mla.forward(o, l, q[0], k[0], v[0], 1, t, c.nHeads(), c.qkHeadDim(), c.vHeadDim(), true, scale);
-                        Stats bw = time(i -> mla.backward(dq, dk, dv, q[0], k[0], v[0], o, l, g, 1, t, c.nHeads(), c.qkHeadDim(),
-                                c.vHeadDim(), true, scale));
-                        double btf = 2.5 * tf * st.p50() / bw.p50();
-                        mlaCell("backward", "core", c, t, 1, bw, btf, 0);
-                        table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, bw.p50(), btf,
-                                mla.bwdInstance(c.qkHeadDim(), c.vHeadDim()).name(true)));
+        for (MlaConfig c : List.of(MLA.get(0), MLA_HEAD64)) {
+            for (int t : seqs) {
+                long rows = (long) t * c.nHeads();
+                DeviceBuffer[] q = {randomBf16(rows * c.qkHeadDim(), 1), randomBf16(rows * c.qkHeadDim(), 2)};
+                DeviceBuffer[] k = {randomBf16(rows * c.qkHeadDim(), 3), randomBf16(rows * c.qkHeadDim(), 4)};
+                DeviceBuffer[] v = {randomBf16(rows * c.vHeadDim(), 5), randomBf16(rows * c.vHeadDim(), 6)};
+                try (DeviceBuffer o = cuda.allocate(rows * c.vHeadDim() * 2); DeviceBuffer l = cuda.allocate(rows * 4)) {
+                    double scale = 1 / Math.sqrt(c.qkHeadDim());
+                    Stats st = time(i -> mla.forward(o, l, q[i & 1], k[i & 1], v[i & 1], 1, t, c.nHeads(), c.qkHeadDim(), c.vHeadDim(),
+                            true, scale));
+                    double tf = CudaMlaBenchmark.flops(org.ccalab.common.run.Phase.FORWARD, org.ccalab.common.run.Scope.CORE,
+                            CostModel.estimate(c, t, 2), c, t, true) / (st.p50() * 1e-3) / 1e12;
+                    mlaCell("forward", "core", c, t, 1, st, tf, 0);
+                    table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, st.p50(), tf,
+                            mla.coreKernel(c.qkHeadDim(), c.vHeadDim(), true, false)));
+                    if (t <= 16384) {  // the core backward (mla_bwd), 2.5x the forward's FLOPs
+                        try (DeviceBuffer g = randomBf16(rows * c.vHeadDim(), 11); DeviceBuffer dq = cuda.allocate(rows * c.qkHeadDim() * 4);
+                             DeviceBuffer dk = cuda.allocate(rows * c.qkHeadDim() * 4); DeviceBuffer dv = cuda.allocate(rows * c.vHeadDim() * 4)) {
+                            mla.forward(o, l, q[0], k[0], v[0], 1, t, c.nHeads(), c.qkHeadDim(), c.vHeadDim(), true, scale);
+                            Stats bw = time(i -> mla.backward(dq, dk, dv, q[0], k[0], v[0], o, l, g, 1, t, c.nHeads(), c.qkHeadDim(),
+                                    c.vHeadDim(), true, scale));
+                            double btf = 2.5 * tf * st.p50() / bw.p50();
+                            mlaCell("backward", "core", c, t, 1, bw, btf, 0);
+                            table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, bw.p50(), btf,
+                                    mla.coreKernel(c.qkHeadDim(), c.vHeadDim(), true, true)));
+                        }
                     }
+                } finally {
+                    closeAll(q);
+                    closeAll(k);
+                    closeAll(v);
                 }
-            } finally {
-                closeAll(q);
-                closeAll(k);
-                closeAll(v);
             }
         }
     }
@@ -655,7 +684,7 @@ public final class CudaBenchCli {
         table.add("== MLA absorbed decode, one token, 16 heads (latent cache bytes read / s; L2-cold: rotated input sets) ==");
         int[][] cases = {{1, 4096}, {1, 16384}, {1, 32768}, {1, 65536}, {8, 16384}, {32, 16384}, {8, 65536}};
         CudaMla mla = new CudaMla(cuda);
-        for (MlaConfig c : MLA)
+        for (MlaConfig c : java.util.stream.Stream.concat(MLA.stream(), java.util.stream.Stream.of(MLA_HEAD64)).toList())
             for (int[] cs : cases) {
                 int b = cs[0], len = cs[1], h = c.nHeads(), r = c.kvLoraRank(), dr = c.qkRopeHeadDim();
                 long kv = CostModel.kvCacheBytesPerToken(c, 2);

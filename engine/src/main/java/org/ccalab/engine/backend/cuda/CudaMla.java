@@ -39,6 +39,8 @@ public final class CudaMla {
 
     private final KernelModule kernels;
     private final CudaDevice device;
+    /** The flash kernels a prefill core without an mla_fwd / mla_bwd instance runs on, padded; null: none (tests). */
+    private final CudaBackend flash;
     private final Limits limits;
     private final boolean wgmmaBackward;
     private final BooleanSupplier deterministic;
@@ -47,11 +49,11 @@ public final class CudaMla {
 
     CudaMla(CudaBackend cuda) {
         this(cuda.kernels(), cuda.device(), Limits.ofDevice0(), cuda.wgmmaBackward(), cuda::deterministicBackward,
-                cuda::mlaSpinCounters);
+                cuda::mlaSpinCounters, cuda);
     }
 
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits) {
-        this(kernels, device, limits, false, () -> false, null);
+        this(kernels, device, limits, false, () -> false, null, null);
     }
 
     /**
@@ -61,9 +63,10 @@ public final class CudaMla {
      * kept for the process: the counters keep counting), null to always split + combine.
      */
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic,
-            IntFunction<DeviceBuffer> spinCounters) {
+            IntFunction<DeviceBuffer> spinCounters, CudaBackend flash) {
         this.kernels = kernels;
         this.device = device;
+        this.flash = flash;
         this.limits = limits;
         this.wgmmaBackward = wgmmaBackward;
         this.deterministic = deterministic;
@@ -79,6 +82,28 @@ public final class CudaMla {
         return limits;
     }
 
+    /**
+     * The kernel the prefill core (or its backward) runs for (d_qk, d_v) here, as checks and timings name it: the
+     * mla_fwd / mla_bwd instance, or the flash kernel it runs padded on, "(padded from d_qk .. / d_v ..)" appended.
+     */
+    String coreKernel(int qkDim, int vDim, boolean causal, boolean backward) {
+        if (!backward) {
+            CudaMlaKernels.FwdInstance f = CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+            if (f != null) return f.name(causal);
+        } else {
+            CudaMlaKernels.BwdInstance b = CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
+            boolean det = deterministic.getAsBoolean();
+            if (b != null && !(det && !b.hasDeterministic() && paddedDeterministic(qkDim, vDim)))
+                return det && b.hasDeterministic() ? b.deterministicName(causal) : b.name(causal);
+        }
+        int d = paddedDim(qkDim, vDim);
+        AttentionShape s = paddedShape(1, 1, 1, d);
+        String k = backward
+                ? CudaKernels.flashBackward(d, causal, flash.backwardVariant(s), deterministic.getAsBoolean())
+                : CudaKernels.flashForward(d, causal, flash.flashVariant(s));
+        return k + " (padded from d_qk " + qkDim + " / d_v " + vDim + ")";
+    }
+
     /** The prefill-core instance this device runs for (d_qk, d_v). */
     CudaMlaKernels.FwdInstance fwdInstance(int qkDim, int vDim) {
         return CudaMlaKernels.fwdInstance(qkDim, vDim, limits.smemOptin());
@@ -90,7 +115,8 @@ public final class CudaMla {
 
     /**
      * Prefill core ("MHA mode", mla.md section 2 step 5): o [B, T, H, DV] bf16 and lse [B, H, T] fp32 (natural
-     * log) from q, k [B, T, H, DQK] and v [B, T, H, DV] bf16.
+     * log) from q, k [B, T, H, DQK] and v [B, T, H, DV] bf16. (d_qk, d_v) without an mla_fwd instance run on the
+     * flash kernels with the operands zero-padded to their head dim ({@link CudaMlaKernels#paddedHeadDim}).
      */
     public void forward(DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int batch,
                         int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
@@ -111,7 +137,11 @@ public final class CudaMla {
         need(k, rows * qkDim * 2, "k");
         need(v, rows * vDim * 2, "v");
         if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
-        CudaMlaKernels.FwdInstance f = fwdInstance(qkDim, vDim);
+        CudaMlaKernels.FwdInstance f = CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+        if (f == null) {
+            paddedForward(o, oLo, lse, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
+            return;
+        }
         launch(f.name(causal, oLo != null), new int[] {CudaMlaKernels.ceil(tokens, CudaMlaKernels.FWD_BM), heads, batch},
                 new int[] {CudaMlaKernels.FWD_THREADS, 1, 1}, f.smem(), oLo != null
                         ? Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(tokens), ints(heads), floats(scale), ptr(oLo))
@@ -121,7 +151,9 @@ public final class CudaMla {
     /**
      * Backward of the prefill core: dq, dk [B, T, H, DQK] and dv [B, T, H, DV] fp32 (zeroed here, then accumulated)
      * from dO [B, T, H, DV] bf16, the inputs q, k, v and the forward's o and lse (natural log, as {@link #forward}
-     * writes it). Dv = rowsum(dO o O) goes through a pool buffer.
+     * writes it). Dv = rowsum(dO o O) goes through a pool buffer. Padded on the flash kernels as {@link #forward}
+     * where (d_qk, d_v) has no mla_bwd instance, and where a deterministic backward is asked and its instance has no
+     * ordered-add twin (96 / 64, or 192 / 128 off the sm_90a image) but the flash kernels at the padded head dim do.
      */
     public void backward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                          DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens, int heads, int qkDim,
@@ -134,7 +166,12 @@ public final class CudaMla {
                          DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens,
                          int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
-        CudaMlaKernels.BwdInstance inst = bwdInstance(qkDim, vDim);
+        CudaMlaKernels.BwdInstance inst = CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
+        boolean det = deterministic.getAsBoolean();
+        if (inst == null || det && !inst.hasDeterministic() && paddedDeterministic(qkDim, vDim)) {
+            paddedBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, batch, tokens, heads, qkDim, vDim, causal, scale);
+            return;
+        }
         long rows = (long) batch * tokens * heads;
         need(dq, rows * qkDim * 4, "dq");
         need(dk, rows * qkDim * 4, "dk");
@@ -155,7 +192,7 @@ public final class CudaMla {
                             ? Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads), ptr(oLo))
                             : Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads)));
             int[] grid = {CudaMlaKernels.ceil(tokens, inst.keysPerBlock()), heads, batch};
-            if (!deterministic.getAsBoolean()) {
+            if (!det) {
                 launch(inst.name(causal), grid, new int[] {inst.threads(), 1, 1}, inst.smem(),
                         Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
                                 ints(tokens), ints(heads), floats(scale)));
@@ -164,7 +201,8 @@ public final class CudaMla {
             if (!inst.hasDeterministic())
                 throw new UnsupportedOperationException("a deterministic backward (ccalab.flash.deterministic=true or the"
                         + " run's deterministic option) exists for MLA's prefill core at d_qk 192 / d_v 128 on the sm_90a"
-                        + " image's wgmma kernel only; this is " + inst.name(causal));
+                        + " image's wgmma kernel, and padded on the flash kernels where they have one (the wgmma kernels"
+                        + " on the sm_90a image); this is " + inst.name(causal));
             long semBytes = CudaMlaKernels.BwdInstance.deterministicSemaphores(batch, tokens, heads) * 4;
             try (DeviceBuffer sem = device.pool().allocate(semBytes)) {
                 device.zero(sem, semBytes);
@@ -191,7 +229,7 @@ public final class CudaMla {
         CudaMlaKernels.DecodeInstance inst = decodeInstance(latent, ropeDim);
         CudaMlaKernels.DecodeSplit sp = CudaMlaKernels.decodeSplit(batch, heads, length, inst, limits.multiprocessors(),
                 limits.smemPerMultiprocessor());
-        decode(oLat, qa, cache, batch, length, capacity, heads, latent, scale, inst, sp, null);
+        decode(oLat, qa, cache, batch, length, capacity, heads, latent, ropeDim, scale, inst, sp, null);
     }
 
     /**
@@ -201,8 +239,9 @@ public final class CudaMla {
      * co-resident.
      */
     void decode(DeviceBuffer oLat, DeviceBuffer qa, DeviceBuffer cache, int batch, int length, int capacity, int heads,
-                int latent, double scale, CudaMlaKernels.DecodeInstance inst, CudaMlaKernels.DecodeSplit sp, Boolean fused) {
-        int groups = CudaMlaKernels.ceil(heads, CudaMlaKernels.DECODE_HEADS_PER_BLOCK);
+                int latent, int ropeDim, double scale, CudaMlaKernels.DecodeInstance inst, CudaMlaKernels.DecodeSplit sp,
+                Boolean fused) {
+        int dk = latent + ropeDim, groups = CudaMlaKernels.ceil(heads, CudaMlaKernels.DECODE_HEADS_PER_BLOCK);
         int[] grid = {sp.splits(), groups, batch};
         boolean fits = fusedMergeFits(inst, sp, batch, heads);
         boolean spin = fused != null ? fused : fits && sp.splits() >= CudaMlaKernels.SPIN_MIN_SPLITS;
@@ -211,21 +250,24 @@ public final class CudaMla {
                     + (long) sp.splits() * groups * batch + " blocks " + (inst.ring() && spinCounters != null
                     ? "is not co-resident on this device (it could deadlock)" : "has no fused merge here"));
         long parts = (long) batch * heads * sp.splits();
-        try (DeviceBuffer partO = device.pool().allocate(parts * latent * 4);
+        int width = inst.latent();  // the partials' (an "any" instance's padded width)
+        try (DeviceBuffer partO = device.pool().allocate(parts * width * 4);
              DeviceBuffer partMl = device.pool().allocate(parts * 2 * 4)) {
             int[] block = {CudaMlaKernels.DECODE_THREADS, 1, 1};
+            // an "any" instance also takes the rows' real widths (dk = r + d_r, r); its combine takes r
+            Pointer[] widths = inst.any() ? new Pointer[] {ints(dk), ints(latent)} : new Pointer[0];
             if (spin) {
-                launch(inst.spinName(), grid, block, inst.smem(),
-                        Pointer.to(ptr(partO), ptr(partMl), ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads),
-                                ints(sp.chunk()), floats(scale), ptr(oLat), ptr(spinCounters.apply(2 * groups * batch))));
+                launch(inst.spinName(), grid, block, inst.smem(), Pointer.to(append(new Pointer[] {ptr(partO), ptr(partMl),
+                        ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads), ints(sp.chunk()), floats(scale),
+                        ptr(oLat), ptr(spinCounters.apply(2 * groups * batch))}, widths)));
                 return;
             }
-            launch(inst.name(), grid, block, inst.smem(),
-                    Pointer.to(ptr(partO), ptr(partMl), ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads),
-                            ints(sp.chunk()), floats(scale)));
-            launch(inst.combineName(), CudaMlaKernels.combineGrid(batch, heads, latent),
+            launch(inst.name(), grid, block, inst.smem(), Pointer.to(append(new Pointer[] {ptr(partO), ptr(partMl), ptr(qa),
+                    ptr(cache), ints(length), ints(capacity), ints(heads), ints(sp.chunk()), floats(scale)}, widths)));
+            launch(inst.combineName(), CudaMlaKernels.combineGrid(batch, heads, width),
                     new int[] {CudaMlaKernels.COMBINE_X, CudaMlaKernels.COMBINE_GROUPS, 1}, 0,
-                    Pointer.to(ptr(oLat), ptr(partO), ptr(partMl), ints(heads), ints(sp.splits())));
+                    Pointer.to(append(new Pointer[] {ptr(oLat), ptr(partO), ptr(partMl), ints(heads), ints(sp.splits())},
+                            inst.any() ? new Pointer[] {ints(latent)} : new Pointer[0])));
         }
     }
 
@@ -387,6 +429,97 @@ public final class CudaMla {
                     new int[] {CudaTrainingKernels.RMS_REDUCE_THREADS, 1, 1}, 0,
                     Pointer.to(ptr(normWeightGrad), ptr(partial), ints(blocks), ints(latent)));
         }
+    }
+
+    /**
+     * Whether the padded prefill core would run deterministic where the (d_qk, d_v) instance cannot: the flash
+     * backward at the padded head dim has an ordered-add instance on this backend's kernels.
+     */
+    boolean paddedDeterministic(int qkDim, int vDim) {
+        int d = CudaMlaKernels.paddedHeadDim(qkDim, vDim);
+        return d > 0 && flash != null && CudaKernels.hasDeterministicBackward(d, flash.backwardVariant(paddedShape(1, 1, 1, d)));
+    }
+
+    private static AttentionShape paddedShape(int batch, int tokens, int heads, int headDim) {
+        return new AttentionShape(batch, tokens, heads, heads, headDim);
+    }
+
+    private int paddedDim(int qkDim, int vDim) {
+        int d = CudaMlaKernels.paddedHeadDim(qkDim, vDim);
+        if (d < 0)
+            throw new IllegalArgumentException("no MLA prefill core for d_qk " + qkDim + ", d_v " + vDim + ": no mla_fwd /"
+                    + " mla_bwd instance (192 / 128, 96 / 64), and padding to a flash head dim needs both multiples of 8"
+                    + " and at most 256");
+        if (flash == null) throw new IllegalStateException("the padded MLA prefill core needs the backend's flash kernels");
+        return d;
+    }
+
+    /** The core on the flash kernels at head dim d: q, k, v zero-padded to d columns, o (and oLo) cut back to d_v. */
+    private void paddedForward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k,
+                               DeviceBuffer v, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal,
+                               double scale) {
+        int d = paddedDim(qkDim, vDim);
+        long rows = (long) batch * tokens * heads;
+        try (DeviceBuffer qp = padded(q, qkDim, d, rows); DeviceBuffer kp = padded(k, qkDim, d, rows);
+             DeviceBuffer vp = padded(v, vDim, d, rows); DeviceBuffer op = device.pool().allocate(rows * d * 2);
+             DeviceBuffer oLoP = oLo == null ? null : device.pool().allocate(rows * d * 2)) {
+            flash.flashForward(op, oLoP, lse, qp, kp, vp, paddedShape(batch, tokens, heads, d), causal, heads, scale);
+            copyCols(o, vDim, op, d, rows, false);
+            if (oLo != null) copyCols(oLo, vDim, oLoP, d, rows, false);
+        }
+    }
+
+    /** The backward of {@link #paddedForward}: every bf16 input padded again, the fp32 gradients cut back. */
+    private void paddedBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
+                                DeviceBuffer v, DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO,
+                                int batch, int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
+        int d = paddedDim(qkDim, vDim);
+        long rows = (long) batch * tokens * heads;
+        need(dq, rows * qkDim * 4, "dq");
+        need(dk, rows * qkDim * 4, "dk");
+        need(dv, rows * vDim * 4, "dv");
+        need(o, rows * vDim * 2, "o");
+        need(dO, rows * vDim * 2, "dO");
+        need(lse, rows * 4, "lse");
+        if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
+        try (DeviceBuffer qp = padded(q, qkDim, d, rows); DeviceBuffer kp = padded(k, qkDim, d, rows);
+             DeviceBuffer vp = padded(v, vDim, d, rows); DeviceBuffer op = padded(o, vDim, d, rows);
+             DeviceBuffer oLoP = oLo == null ? null : padded(oLo, vDim, d, rows); DeviceBuffer dOp = padded(dO, vDim, d, rows);
+             DeviceBuffer dqp = device.pool().allocate(rows * d * 4); DeviceBuffer dkp = device.pool().allocate(rows * d * 4);
+             DeviceBuffer dvp = device.pool().allocate(rows * d * 4)) {
+            flash.flashBackward(dqp, dkp, dvp, qp, kp, vp, op, oLoP, lse, dOp, paddedShape(batch, tokens, heads, d), causal,
+                    scale);
+            copyCols(dq, qkDim, dqp, d, rows, true);
+            copyCols(dk, qkDim, dkp, d, rows, true);
+            copyCols(dv, vDim, dvp, d, rows, true);
+        }
+    }
+
+    /** A pool buffer [rows, d] bf16 holding src [rows, width] and zeros past it. */
+    private DeviceBuffer padded(DeviceBuffer src, int width, int d, long rows) {
+        need(src, rows * width * 2, "padded operand");
+        DeviceBuffer b = device.pool().allocate(rows * d * 2);
+        copyCols(b, d, src, width, rows, false);
+        return b;
+    }
+
+    /** dst [rows, dstW] = src [rows, srcW], cut or zero-padded (mla_copy_cols_bf16 / _f32). */
+    void copyCols(DeviceBuffer dst, int dstW, DeviceBuffer src, int srcW, long rows, boolean f32) {
+        int elem = f32 ? 4 : 2;
+        need(dst, rows * dstW * elem, "dst");
+        need(src, rows * srcW * elem, "src");
+        long chunks = rows * dstW * elem / 16;
+        int blocks = (int) Math.max(1, Math.min(CudaMlaKernels.COPY_MAX_BLOCKS,
+                (chunks + CudaMlaKernels.COPY_THREADS - 1) / CudaMlaKernels.COPY_THREADS));
+        launch(f32 ? CudaMlaKernels.COPY_COLS_F32 : CudaMlaKernels.COPY_COLS_BF16, new int[] {blocks, 1, 1},
+                new int[] {CudaMlaKernels.COPY_THREADS, 1, 1}, 0,
+                Pointer.to(ptr(dst), ints(dstW), ptr(src), ints(srcW), Pointer.to(new long[] {rows})));
+    }
+
+    private static Pointer[] append(Pointer[] a, Pointer[] b) {
+        Pointer[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     // KernelModule.launch takes a 1-D block; the combine kernel's block is 16 x 8.

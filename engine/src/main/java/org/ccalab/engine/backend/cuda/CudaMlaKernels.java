@@ -35,6 +35,11 @@ final class CudaMlaKernels {
 
     static final String KV_LATENT = "mla_kv_latent", EXPAND_KV = "mla_expand_kv", ABSORB_Q = "mla_absorb_q",
             UNABSORB = "mla_unabsorb", KV_UP_BWD = "mla_kv_up_bwd", KV_LATENT_BWD = "mla_kv_latent_bwd";
+    // ---- the prefill core at other (d_qk, d_v): operands padded to a flash kernel's head dim (mla_copy_cols_kernel)
+    static final String COPY_COLS_BF16 = "mla_copy_cols_bf16", COPY_COLS_F32 = "mla_copy_cols_f32";
+    static final int COPY_THREADS = 256, COPY_MAX_BLOCKS = 16384;
+    /** The flash kernels' head dims a padded prefill core may run at (CudaKernels: forward, backward, residual). */
+    static final List<Integer> PADDED_HEAD_DIMS = List.of(64, 128, 256);
 
     private CudaMlaKernels() {}
 
@@ -66,17 +71,45 @@ final class CudaMlaKernels {
      * as ccalab_mla.py's default_fwd_bn.
      */
     static FwdInstance fwdInstance(int qkDim, int vDim, int smemOptin) {
+        FwdInstance f = exactFwdInstance(qkDim, vDim, smemOptin);
+        if (f == null)
+            throw new IllegalArgumentException("no mla_fwd kernel for d_qk=" + qkDim + ", d_v=" + vDim
+                    + " (instances: d_qk 192 / d_v 128, d_qk 96 / d_v 64)");
+        return f;
+    }
+
+    /**
+     * The mla_fwd instance for (d_qk, d_v) that fits, null where (d_qk, d_v) has none (the prefill core then runs
+     * padded: {@link #paddedHeadDim}); throws where it has one but none fits the device.
+     */
+    static FwdInstance exactFwdInstance(int qkDim, int vDim, int smemOptin) {
         boolean known = false;
         for (FwdInstance f : FWD_INSTANCES) {
             if (f.qkDim() != qkDim || f.vDim() != vDim) continue;
             known = true;
             if (f.smem() <= smemOptin) return f;
         }
-        if (!known)
-            throw new IllegalArgumentException("no mla_fwd kernel for d_qk=" + qkDim + ", d_v=" + vDim
-                    + " (instances: d_qk 192 / d_v 128, d_qk 96 / d_v 64)");
+        if (!known) return null;
         throw new IllegalArgumentException("no mla_fwd instance for d_qk=" + qkDim + ", d_v=" + vDim + " fits the device's "
                 + smemOptin + " bytes of opt-in shared memory per block");
+    }
+
+    /**
+     * The head dim a prefill core at (d_qk, d_v) without an mla_fwd / mla_bwd instance runs at (session 13): the
+     * smallest flash head dim (64 / 128 / 256) that holds both, its operands zero-padded (zero columns of q and k add
+     * nothing to the logits, those of v give output columns that are cut off; the scale stays d_qk^-1/2), or -1 where
+     * neither fits 256 or a width is not a multiple of 8 (the copies move 16-byte chunks).
+     */
+    static int paddedHeadDim(int qkDim, int vDim) {
+        if (qkDim % 8 != 0 || vDim % 8 != 0 || qkDim < 8 || vDim < 8) return -1;
+        for (int d : PADDED_HEAD_DIMS)
+            if (qkDim <= d && vDim <= d) return d;
+        return -1;
+    }
+
+    /** Whether (d_qk, d_v) has mla_fwd / mla_bwd instances of its own (else the prefill core runs padded). */
+    static boolean hasExactCore(int qkDim, int vDim) {
+        return FWD_INSTANCES.stream().anyMatch(f -> f.qkDim() == qkDim && f.vDim() == vDim);
     }
 
     /**
@@ -148,23 +181,35 @@ final class CudaMlaKernels {
 
     /** The instance a backend runs: the wgmma one where it exists and {@code wgmma} (the sm_90a image), else mma.sync. */
     static BwdInstance bwdInstance(int qkDim, int vDim, boolean wgmma) {
+        BwdInstance b = exactBwdInstance(qkDim, vDim, wgmma);
+        if (b != null) return b;
+        throw new IllegalArgumentException("no mla_bwd kernel for d_qk " + qkDim + ", d_v " + vDim
+                + " (the CUDA instances: 192 / 128 and 96 / 64)");
+    }
+
+    /** As {@link #bwdInstance}, null where (d_qk, d_v) has no mla_bwd instance (the core then runs padded). */
+    static BwdInstance exactBwdInstance(int qkDim, int vDim, boolean wgmma) {
         BwdInstance mma = null;
         for (BwdInstance b : BWD_INSTANCES)
             if (b.qkDim() == qkDim && b.vDim() == vDim) {
                 if (b.wgmma() == wgmma) return b;
                 if (!b.wgmma()) mma = b;
             }
-        if (mma != null) return mma;
-        throw new IllegalArgumentException("no mla_bwd kernel for d_qk " + qkDim + ", d_v " + vDim
-                + " (the CUDA instances: 192 / 128 and 96 / 64)");
+        return mma;
     }
 
     /**
      * One absorbed-decode instance: latent width R (d_r 64) with {@code rowsPerTile} cache rows per tile; ring: the
      * ring split kernel (attention/mla_decode_ring.cuh, 3 stages of 32 rows, with a {@code _spin} twin that fuses
-     * the combine), else the session-2 split kernel (attention/mla_decode.cuh) named with {@code suffix}.
+     * the combine), else the session-2 split kernel (attention/mla_decode.cuh) named with {@code suffix}. any: a ring
+     * compiled for the padded widths R and 64 that takes the rows' real widths (r + d_r and r, any r <= R and
+     * d_r <= 64) as two more arguments, as its combine does one (session 13); its partials are R wide.
      */
-    record DecodeInstance(int latent, int rowsPerTile, String suffix, boolean ring) {
+    record DecodeInstance(int latent, int rowsPerTile, String suffix, boolean ring, boolean any) {
+        DecodeInstance(int latent, int rowsPerTile, String suffix, boolean ring) {
+            this(latent, rowsPerTile, suffix, ring, false);
+        }
+
         /** mla_ring::smem_bytes<R, 64, 3> or mla_decode::smem_bytes<R, 64, BN>. */
         int smem() {
             int dk = latent + DECODE_DR;
@@ -177,7 +222,8 @@ final class CudaMlaKernels {
         }
 
         String name() {
-            return ring ? "mla_decode_ring_r" + latent + "_rope" + DECODE_DR : "mla_decode_r" + latent + "_rope" + DECODE_DR + suffix;
+            return ring ? "mla_decode_ring_" + (any ? "any_r" : "r") + latent + "_rope" + DECODE_DR
+                    : "mla_decode_r" + latent + "_rope" + DECODE_DR + suffix;
         }
 
         /** The fused-merge twin (ring only): two more arguments, OLat and the counters; a co-resident grid only. */
@@ -187,28 +233,41 @@ final class CudaMlaKernels {
         }
 
         String combineName() {
-            return "mla_decode_combine_r" + latent;
+            return "mla_decode_combine_" + (any ? "any_r" : "r") + latent;
         }
     }
 
-    /** Every mla_decode instance; per R the default first (the ring at 512 / 448), then the one for smaller GPUs. */
+    /**
+     * Every mla_decode instance; per R the default first (the ring at 512 / 448), then the one for smaller GPUs; then
+     * the padded rings for any other r <= 512 (smallest first).
+     */
     static final List<DecodeInstance> DECODE_INSTANCES = List.of(
             new DecodeInstance(512, RING_ROWS, "", true), new DecodeInstance(512, 32, "_n32", false),
             new DecodeInstance(448, RING_ROWS, "", true), new DecodeInstance(448, 32, "_n32", false),
-            new DecodeInstance(960, 32, "", false));
+            new DecodeInstance(960, 32, "", false), new DecodeInstance(128, RING_ROWS, "", true, true),
+            new DecodeInstance(256, RING_ROWS, "", true, true), new DecodeInstance(512, RING_ROWS, "", true, true));
 
-    /** The decode instance for latent width R that fits {@code smemOptin} (ccalab_mla.py's default_decode_bn). */
+    /**
+     * The decode instance for latent width r and rope width d_r that fits {@code smemOptin} (ccalab_mla.py's
+     * default_decode_bn): the exact one (r 448 / 512 / 960, d_r 64) where it exists, else the smallest padded ring
+     * that holds r <= 512 and d_r <= 64 (both multiples of 8: the rows move in 16-byte chunks).
+     */
     static DecodeInstance decodeInstance(int latent, int ropeDim, int smemOptin) {
-        if (ropeDim != DECODE_DR)
-            throw new IllegalArgumentException("no mla_decode kernel for qkRopeHeadDim=" + ropeDim + " (instances: 64)");
         boolean known = false;
-        for (DecodeInstance d : DECODE_INSTANCES) {
-            if (d.latent() != latent) continue;
-            known = true;
-            if (d.smem() <= smemOptin) return d;
+        if (ropeDim == DECODE_DR)
+            for (DecodeInstance d : DECODE_INSTANCES) {
+                if (d.any() || d.latent() != latent) continue;
+                known = true;
+                if (d.smem() <= smemOptin) return d;
+            }
+        if (!known) {
+            if (latent % 8 != 0 || ropeDim % 8 != 0 || latent < 8 || ropeDim < 0 || ropeDim > DECODE_DR || latent > 512)
+                throw new IllegalArgumentException("no mla_decode kernel for kvLoraRank=" + latent + ", qkRopeHeadDim="
+                        + ropeDim + " (exact instances: kvLoraRank 448 / 512 / 960 with qkRopeHeadDim 64; padded ones:"
+                        + " kvLoraRank <= 512 and qkRopeHeadDim <= 64, both multiples of 8)");
+            for (DecodeInstance d : DECODE_INSTANCES)
+                if (d.any() && d.latent() >= latent && d.smem() <= smemOptin) return d;
         }
-        if (!known)
-            throw new IllegalArgumentException("no mla_decode kernel for kvLoraRank=" + latent + " (instances: 448, 512, 960)");
         throw new IllegalArgumentException("no mla_decode instance for kvLoraRank=" + latent + " fits the device's "
                 + smemOptin + " bytes of opt-in shared memory per block");
     }
@@ -239,7 +298,7 @@ final class CudaMlaKernels {
         return new DecodeSplit(ceil(length, chunk), chunk);
     }
 
-    /** Combine grid (H, B, R / 64) over blocks of 16 x 8 threads. */
+    /** Combine grid (H, B, R / 64) over blocks of 16 x 8 threads (R: the instance's, padded or not). */
     static int[] combineGrid(int batch, int heads, int latent) {
         return new int[] {heads, batch, latent / COMBINE_COLS};
     }
@@ -270,17 +329,21 @@ final class CudaMlaKernels {
 
     /**
      * Why the GPU cannot run this MLA config, or null when it can: the prefill core has instances for
-     * (d_qk, d_v) = (192, 128) and (96, 64), decode for r_kv 448 / 512 / 960 with d_r 64; the small kernels move
-     * 16-byte chunks (every width a multiple of 8) and keep d_n <= 256 query values per token in shared memory.
+     * (d_qk, d_v) = (192, 128) and (96, 64) and runs any other pair up to 256 padded on the flash kernels; decode has
+     * instances for r_kv 448 / 512 / 960 with d_r 64 and padded ones for r_kv <= 512, d_r <= 64; the small kernels
+     * move 16-byte chunks (every width a multiple of 8) and keep d_n <= 256 query values per token in shared memory.
      */
     static String unsupported(MlaConfig c) {
-        boolean fwd = FWD_INSTANCES.stream().anyMatch(f -> f.qkDim() == c.qkHeadDim() && f.vDim() == c.vHeadDim());
-        if (!fwd) return "no mla_fwd kernel for qkNopeHeadDim + qkRopeHeadDim = " + c.qkHeadDim() + ", vHeadDim = "
-                + c.vHeadDim() + " (the CUDA instances: 192 / 128 and 96 / 64)";
-        if (c.qkRopeHeadDim() != DECODE_DR)
-            return "no mla_decode kernel for qkRopeHeadDim " + c.qkRopeHeadDim() + " (the CUDA instances: 64)";
-        if (DECODE_INSTANCES.stream().noneMatch(d -> d.latent() == c.kvLoraRank()))
-            return "no mla_decode kernel for kvLoraRank " + c.kvLoraRank() + " (the CUDA instances: 448, 512, 960)";
+        if (!hasExactCore(c.qkHeadDim(), c.vHeadDim()) && paddedHeadDim(c.qkHeadDim(), c.vHeadDim()) < 0)
+            return "no prefill core for qkNopeHeadDim + qkRopeHeadDim = " + c.qkHeadDim() + ", vHeadDim = " + c.vHeadDim()
+                    + " (mla_fwd instances: 192 / 128 and 96 / 64; any other pair runs on the flash kernels padded to head"
+                    + " dim 64 / 128 / 256, so both must be multiples of 8 and at most 256)";
+        int r = c.kvLoraRank(), dr = c.qkRopeHeadDim();
+        boolean exactDecode = dr == DECODE_DR && DECODE_INSTANCES.stream().anyMatch(d -> !d.any() && d.latent() == r);
+        if (!exactDecode && (r % 8 != 0 || dr % 8 != 0 || r > 512 || dr > DECODE_DR))
+            return "no mla_decode kernel for kvLoraRank " + r + ", qkRopeHeadDim " + dr + " (exact instances: kvLoraRank"
+                    + " 448 / 512 / 960 with qkRopeHeadDim 64; padded ones: kvLoraRank <= 512 and qkRopeHeadDim <= 64, both"
+                    + " multiples of 8)";
         if (c.qkNopeHeadDim() % 8 != 0 || c.qkNopeHeadDim() > ABSORB_MAX_DN)
             return "qkNopeHeadDim " + c.qkNopeHeadDim() + " must be a multiple of 8 and at most " + ABSORB_MAX_DN;
         if (c.dModel() % 8 != 0) return "dModel " + c.dModel() + " must be a multiple of 8";
@@ -311,7 +374,7 @@ final class CudaMlaKernels {
             if (d.ring()) names.add(d.spinName());
             if (!names.contains(d.combineName())) names.add(d.combineName());
         }
-        names.addAll(List.of(KV_LATENT, EXPAND_KV, ABSORB_Q, UNABSORB, KV_UP_BWD, KV_LATENT_BWD,
+        names.addAll(List.of(KV_LATENT, EXPAND_KV, ABSORB_Q, UNABSORB, KV_UP_BWD, KV_LATENT_BWD, COPY_COLS_BF16, COPY_COLS_F32,
                 CudaTrainingKernels.RMSNORM_FWD, CudaTrainingKernels.rope(CudaTrainingKernels.Dtype.BF16),
                 CudaTrainingKernels.RMSNORM_DW_REDUCE, CudaTrainingKernels.rmsnormBackward(CudaTrainingKernels.Dtype.BF16),
                 CudaTrainingKernels.rope(CudaTrainingKernels.Dtype.F32), CudaTrainingKernels.CAST_F32_BF16));

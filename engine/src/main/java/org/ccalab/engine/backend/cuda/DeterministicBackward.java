@@ -23,8 +23,9 @@ import org.ccalab.common.variant.MlaConfig;
  * <li>the flash attention backward (MHA/GQA/MQA, and CCA/CCGQA's latent core): deterministic where
  * {@link CudaKernels#hasDeterministicBackward} has an ordered-add instance for the head dim on the kernel this device
  * runs ({@link CudaBackend#backwardVariant});
- * <li>MLA's prefill-core backward: deterministic on the sm_90a wgmma kernel at d_qk 192 / d_v 128 (session 9),
- * refused elsewhere (fp32 atomics into dQ);
+ * <li>MLA's prefill-core backward: deterministic on the sm_90a wgmma kernel at d_qk 192 / d_v 128 (session 9), and
+ * since session 13 at any other (d_qk, d_v) up to 256 (96 / 64 included) on the sm_90a image, run padded on the
+ * flash kernels' ordered-add instances; refused elsewhere (fp32 atomics into dQ);
  * <li>the CCA/CCGQA prologue backward: deterministic since session 12 (the key temperature's and the stage-1 conv's
  * gradients are per-token / per-chunk partials summed in a fixed order, cca_layer_bwd.cuh; they were fp32 atomics),
  * so CCA/CCGQA training and the BACKWARD/LAYER cell need only their latent core's flash backward to be.
@@ -47,21 +48,22 @@ final class DeterministicBackward {
         String what = training ? "training" : "the BACKWARD phase";
         String prefix = "deterministic=true (the run's option or -Dccalab.flash.deterministic): ";
         if (v instanceof MlaConfig m) {
-            // the sm_90a wgmma kernel at d_qk 192 / d_v 128 has an ordered-add twin; the MLA layer's other steps
-            // (the latent and up-projection backward) use no float atomics
+            // the sm_90a wgmma kernel at d_qk 192 / d_v 128 has an ordered-add twin; any other (d_qk, d_v) runs its
+            // backward padded on the flash kernels (CudaMla) where those have one at the padded head dim; the MLA
+            // layer's other steps (the latent and up-projection backward) use no float atomics
             boolean wgmma = kernelFor.apply(128) == CudaKernels.BwdVariant.WGMMA;
-            CudaMlaKernels.BwdInstance inst;
-            try {
-                inst = CudaMlaKernels.bwdInstance(m.qkHeadDim(), m.vHeadDim(), wgmma);
-            } catch (IllegalArgumentException noKernel) {
-                return null; // no CUDA kernel for these dims at all: the engine refuses the variant itself
-            }
-            if (inst.hasDeterministic()) return null;
-            return prefix + what + " of " + v.family() + " runs MLA's prefill-core backward at d_qk " + m.qkHeadDim()
-                    + " / d_v " + m.vHeadDim() + " on the " + (wgmma ? "wgmma" : "mma.sync") + " kernel, whose dQ adds"
-                    + " are fp32 atomics with no deterministic form (one exists at d_qk 192 / d_v 128 on the sm_90a"
-                    + " image's wgmma kernel); run it with deterministic=false, or on a cpu worker (deterministic by"
-                    + " construction)";
+            int qk = m.qkHeadDim(), vd = m.vHeadDim();
+            CudaMlaKernels.BwdInstance inst = CudaMlaKernels.exactBwdInstance(qk, vd, wgmma);
+            if (inst != null && inst.hasDeterministic()) return null;
+            int padded = CudaMlaKernels.paddedHeadDim(qk, vd);
+            if (padded > 0 && CudaKernels.hasDeterministicBackward(padded, kernelFor.apply(padded))) return null;
+            if (inst == null && padded < 0) return null; // no CUDA kernel for these dims at all: the engine refuses the variant itself
+            return prefix + what + " of " + v.family() + " runs MLA's prefill-core backward at d_qk " + qk + " / d_v " + vd
+                    + (inst != null ? " on the " + (wgmma ? "wgmma" : "mma.sync") + " kernel " + inst.name(true)
+                    : " padded to the flash kernels' head dim " + padded) + ", whose dQ adds are fp32 atomics with no"
+                    + " deterministic form here (ordered-add kernels exist on the sm_90a image only: MLA's at d_qk 192 /"
+                    + " d_v 128, the flash ones at head dims " + deterministicHeadDims() + ", which any other (d_qk, d_v)"
+                    + " runs padded to); run it with deterministic=false, or on a cpu worker (deterministic by construction)";
         }
         int headDim = switch (v) {
             case MhaConfig m -> m.headDim();

@@ -62,14 +62,14 @@ class CudaBackendGpuTest {
                                     && c.scope() == org.ccalab.common.run.Scope.LAYER
                                     ? CudaCcaLayerCheck.GRADIENT_CAP : CudaCcaLayerCheck.GRADIENT_TOLERANCE));
             assertThat(engine.environment().kernelBuildHash()).hasSize(64);
-            // MLA trains on the GPU where its kernels exist (GpuTrainingGpuTest); d_qk 192 with d_v 64 has no mla_fwd
-            // instance, and the run is refused as a bad config before it opens data or builds a model
-            var noKernels = new org.ccalab.common.variant.MlaConfig(2048, 16, 0, 512, 128, 64, 64, 0, 0);
+            // MLA trains on the GPU where its kernels exist (GpuTrainingGpuTest); d_qk 128 + 192 = 320 fits no flash
+            // head dim, and the run is refused as a bad config before it opens data or builds a model
+            var noKernels = new org.ccalab.common.variant.MlaConfig(2048, 16, 0, 512, 256, 64, 64, 0, 0);
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.TRAINING, noKernels, 1, null,
                             sampleTraining()), null, null, obs))
                     .isInstanceOfSatisfying(RunFailedException.class, e -> {
                         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
-                        assertThat(e.getMessage()).contains("no mla_fwd kernel");
+                        assertThat(e.getMessage()).contains("no prefill core for qkNopeHeadDim + qkRopeHeadDim = 320");
                     });
         }
     }

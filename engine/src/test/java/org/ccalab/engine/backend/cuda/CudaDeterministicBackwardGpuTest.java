@@ -65,8 +65,10 @@ class CudaDeterministicBackwardGpuTest {
     }
 
     /**
-     * MLA's prefill core (d_qk 192 / d_v 128, the wgmma kernel's "_det" twin, session 9): within the float64 bound
-     * and three runs bit for bit, causal and not.
+     * MLA's prefill core (d_qk 192 / d_v 128, the wgmma kernel's "_det" twin, session 9; since session 13 96 / 64,
+     * whose own kernel has no ordered form, and head dim 64's 128 / 64, which has no MLA kernel, both padded onto the
+     * flash kernels' ordered-add instances at head dim 128, and 56 / 40 at 64): within the float64 bound and three
+     * runs bit for bit, causal and not.
      */
     @Test
     void mlaCoreThreeRunsGiveTheSameBitsAndMatchTheFloat64Reference() {
@@ -77,16 +79,19 @@ class CudaDeterministicBackwardGpuTest {
             CudaMla mla = new CudaMla(cuda);
             assertThat(mla.bwdInstance(192, 128).hasDeterministic()).as("needs the sm_90a image").isTrue();
             CudaBenchCli cli = new CudaBenchCli(cuda, 3);
-            for (Object[] c : new Object[][] {{1, 1000, 4, true}, {2, 333, 2, false}}) {
-                int batch = (int) c[0], tokens = (int) c[1], heads = (int) c[2];
+            for (Object[] c : new Object[][] {{1, 1000, 4, true, 192, 128}, {2, 333, 2, false, 192, 128},
+                    {1, 700, 4, true, 96, 64}, {2, 300, 4, true, 128, 64}, {1, 257, 2, false, 56, 40}}) {
+                int batch = (int) c[0], tokens = (int) c[1], heads = (int) c[2], qk = (int) c[4], vd = (int) c[5];
                 boolean causal = (boolean) c[3];
-                String name = "MLA 192/128 B" + batch + " T" + tokens + " H" + heads + " causal=" + causal;
-                cli.mlaBackwardErrors(ref, batch, tokens, heads, 192, 128, causal).forEach((grad, e) -> {
+                String name = "MLA " + qk + "/" + vd + " (" + mla.coreKernel(qk, vd, causal, true) + ") B" + batch + " T"
+                        + tokens + " H" + heads + " causal=" + causal;
+                System.out.println("deterministic " + name);
+                cli.mlaBackwardErrors(ref, batch, tokens, heads, qk, vd, causal).forEach((grad, e) -> {
                     if (!(e.rel() < 8e-3)) failures.add(name + " " + grad + " rel " + e.rel());
                 });
-                float[][] first = mlaGradients(cuda, mla, batch, tokens, heads, causal);
+                float[][] first = mlaGradients(cuda, mla, batch, tokens, heads, qk, vd, causal);
                 for (int run = 1; run < 3; run++) {
-                    float[][] again = mlaGradients(cuda, mla, batch, tokens, heads, causal);
+                    float[][] again = mlaGradients(cuda, mla, batch, tokens, heads, qk, vd, causal);
                     for (int i = 0; i < 3; i++)
                         if (!Arrays.equals(first[i], again[i]))
                             failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
@@ -134,18 +139,19 @@ class CudaDeterministicBackwardGpuTest {
         assertThat(failures).isEmpty();
     }
 
-    private static float[][] mlaGradients(CudaBackend cuda, CudaMla mla, int batch, int tokens, int heads, boolean causal) {
+    private static float[][] mlaGradients(CudaBackend cuda, CudaMla mla, int batch, int tokens, int heads, int qk, int vd,
+                                          boolean causal) {
         long rows = (long) batch * tokens * heads;
-        double scale = 1 / Math.sqrt(192);
-        try (DeviceBuffer q = cuda.uploadBf16(Random.bf16(rows * 192, 71)); DeviceBuffer k = cuda.uploadBf16(Random.bf16(rows * 192, 72));
-             DeviceBuffer v = cuda.uploadBf16(Random.bf16(rows * 128, 73)); DeviceBuffer g = cuda.uploadBf16(Random.bf16(rows * 128, 74));
-             DeviceBuffer o = cuda.allocate(rows * 128 * 2); DeviceBuffer lse = cuda.allocate(rows * 4);
-             DeviceBuffer dq = cuda.allocate(rows * 192 * 4); DeviceBuffer dk = cuda.allocate(rows * 192 * 4);
-             DeviceBuffer dv = cuda.allocate(rows * 128 * 4)) {
-            mla.forward(o, lse, q, k, v, batch, tokens, heads, 192, 128, causal, scale);
-            mla.backward(dq, dk, dv, q, k, v, o, lse, g, batch, tokens, heads, 192, 128, causal, scale);
-            return new float[][] {cuda.downloadFloats(dq, (int) (rows * 192)), cuda.downloadFloats(dk, (int) (rows * 192)),
-                    cuda.downloadFloats(dv, (int) (rows * 128))};
+        double scale = 1 / Math.sqrt(qk);
+        try (DeviceBuffer q = cuda.uploadBf16(Random.bf16(rows * qk, 71)); DeviceBuffer k = cuda.uploadBf16(Random.bf16(rows * qk, 72));
+             DeviceBuffer v = cuda.uploadBf16(Random.bf16(rows * vd, 73)); DeviceBuffer g = cuda.uploadBf16(Random.bf16(rows * vd, 74));
+             DeviceBuffer o = cuda.allocate(rows * vd * 2); DeviceBuffer lse = cuda.allocate(rows * 4);
+             DeviceBuffer dq = cuda.allocate(rows * qk * 4); DeviceBuffer dk = cuda.allocate(rows * qk * 4);
+             DeviceBuffer dv = cuda.allocate(rows * vd * 4)) {
+            mla.forward(o, lse, q, k, v, batch, tokens, heads, qk, vd, causal, scale);
+            mla.backward(dq, dk, dv, q, k, v, o, lse, g, batch, tokens, heads, qk, vd, causal, scale);
+            return new float[][] {cuda.downloadFloats(dq, (int) (rows * qk)), cuda.downloadFloats(dk, (int) (rows * qk)),
+                    cuda.downloadFloats(dv, (int) (rows * vd))};
         }
     }
 

@@ -14,7 +14,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * On a GPU host: the absorbed MLA decode (the ring split kernel at R = 512 / 448, the session-2 kernel at 960) with
+ * On a GPU host: the absorbed MLA decode (the ring split kernel at R = 512 / 448, the session-2 kernel at 960, the
+ * padded rings at other widths) with
  * each merge of its partials forced (split + combine, and the ring's fused merge where the grid is co-resident) and
  * with the rule's choice, at several split counts, against the float64 CPU decode of the same bf16 cache as MQA over
  * the latent rows. Two consecutive calls on different inputs with a poisoned output each: a fused-merge counter left
@@ -28,15 +29,17 @@ class CudaMlaDecodeMergeGpuTest {
     /** fp32 output; the bf16 probabilities in P C are the one rounding (~2e-3): the CLI check's bound. */
     private static final double TOLERANCE = 8e-3;
 
-    @ParameterizedTest(name = "B{0} H{1} L{2} cap{3} R{4}")
-    @CsvSource({"1, 16, 16384, 16384, 512", "1, 16, 5000, 5100, 448", "3, 16, 1000, 1024, 512", "1, 32, 3000, 3000, 512",
-            "2, 20, 555, 600, 512", "1, 16, 33, 40, 960"})
-    void everyMergeAndSplitCountMatchesTheFloat64ReferenceTwiceInARow(int b, int h, int length, int capacity, int r) {
+    @ParameterizedTest(name = "B{0} H{1} L{2} cap{3} R{4} DR{5}")
+    @CsvSource({"1, 16, 16384, 16384, 512, 64", "1, 16, 5000, 5100, 448, 64", "3, 16, 1000, 1024, 512, 64",
+            "1, 32, 3000, 3000, 512, 64", "2, 20, 555, 600, 512, 64", "1, 16, 33, 40, 960, 64",
+            // the padded ("any") rings, session 13: r_kv 256 (head dim 64's kvMatched), 200 with d_r 32, 96 with no rope
+            "1, 16, 8000, 8000, 256, 64", "2, 20, 555, 600, 200, 32", "1, 16, 3000, 3100, 96, 0"})
+    void everyMergeAndSplitCountMatchesTheFloat64ReferenceTwiceInARow(int b, int h, int length, int capacity, int r, int dr) {
         assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
         AttentionKernel ref = CpuBackend.create().attention();
         try (CudaBackend cuda = CudaBackend.open()) {
             CudaMla mla = new CudaMla(cuda);
-            DecodeInstance inst = mla.decodeInstance(r, CudaMlaKernels.DECODE_DR);
+            DecodeInstance inst = mla.decodeInstance(r, dr);
             int words = 2 * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) * b;
             SpinCounters.setNearWrap(cuda, cuda.mlaSpinCounters(words), words);
             int checked = 0;
@@ -47,7 +50,7 @@ class CudaMlaDecodeMergeGpuTest {
                     String what = inst.name() + " B" + b + " H" + h + " L" + length + " splits " + splits + " -> "
                             + sp.splits() + (fused == null ? " rule" : fused ? " fused" : " split+combine");
                     if (fused == Boolean.TRUE && (!inst.ring() || !mla.fusedMergeFits(inst, sp, b, h))) {
-                        assertThatThrownBy(() -> decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, true, 0))
+                        assertThatThrownBy(() -> decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, dr, true, 0))
                                 .as(what).hasMessageContaining("fused merge refused");
                         continue;
                     }
@@ -55,7 +58,7 @@ class CudaMlaDecodeMergeGpuTest {
                             : inst.ring() && mla.fusedMergeFits(inst, sp, b, h) && sp.splits() >= CudaMlaKernels.SPIN_MIN_SPLITS;
                     for (int rep = 0; rep < 2; rep++) {
                         int[] before = SpinCounters.read(cuda, cuda.mlaSpinCounters(words), words);
-                        Err e = decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, fused, 100L * splits + rep);
+                        Err e = decodeOnce(cuda, mla, ref, inst, sp, b, h, length, capacity, r, dr, fused, 100L * splits + rep);
                         System.out.printf("mla decode %s call %d: rel %.2e vs float64%n", what, rep, e.rel());
                         assertThat(e.rel()).as(what + " call " + rep).isLessThan(TOLERANCE);
                         SpinCounters.assertLaunches(before, SpinCounters.read(cuda, cuda.mlaSpinCounters(words), words),
@@ -69,8 +72,8 @@ class CudaMlaDecodeMergeGpuTest {
     }
 
     private static Err decodeOnce(CudaBackend cuda, CudaMla mla, AttentionKernel ref, DecodeInstance inst, DecodeSplit sp,
-                                  int b, int h, int length, int capacity, int r, Boolean fused, long seed) {
-        int dr = CudaMlaKernels.DECODE_DR, dk = r + dr;
+                                  int b, int h, int length, int capacity, int r, int dr, Boolean fused, long seed) {
+        int dk = r + dr;
         double scale = 1 / Math.sqrt(128 + dr);
         short[] cache = Random.bf16((long) b * capacity * dk, 500 + seed), qa = Random.bf16((long) b * h * dk, 900 + seed);
         double[] rows = Bf16.toDoubles(cache), values = new double[b * capacity * r];
@@ -80,7 +83,7 @@ class CudaMlaDecodeMergeGpuTest {
         try (DeviceBuffer dc = cuda.uploadBf16(cache); DeviceBuffer dq = cuda.uploadBf16(qa);
              DeviceBuffer out = cuda.allocate((long) want.length * 4)) {
             cuda.poison(out);
-            mla.decode(out, dq, dc, b, length, capacity, h, r, scale, inst, sp, fused);
+            mla.decode(out, dq, dc, b, length, capacity, h, r, dr, scale, inst, sp, fused);
             float[] got = cuda.downloadFloats(out, want.length);
             double[] g = new double[got.length];
             for (int i = 0; i < g.length; i++) g[i] = got[i];

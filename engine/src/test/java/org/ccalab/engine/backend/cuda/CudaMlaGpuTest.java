@@ -32,6 +32,13 @@ class CudaMlaGpuTest {
     static final MlaConfig V2_LITE = new MlaConfig(2048, 16, 0, 512, 128, 64, 128, 10_000.0, 1e-6);
     /** The other prefill instance (d_qk 96, d_v 64), r_kv 448, query compression, 4 heads (one padded head group). */
     static final MlaConfig SMALL_Q = new MlaConfig(512, 4, 256, 448, 32, 64, 64, 10_000.0, 1e-6);
+    /**
+     * Head dim 64 (mla.md section 6 defaults at E = 1024, 16 heads: d_qk 128 / d_v 64, r_kv 256): no MLA kernel of its
+     * own, so the prefill core runs padded on the flash kernels and decode on the padded ring (session 13).
+     */
+    static final MlaConfig HEAD64 = MlaConfig.kvMatched(1024, 16, 256);
+    /** Odd widths: d_qk 48 + 16, d_v 40, r_kv 200, d_r 16 (the core padded to 64, the decode ring to 256 / 64). */
+    static final MlaConfig ODD = new MlaConfig(512, 4, 0, 200, 48, 16, 40, 10_000.0, 1e-6);
 
     @BeforeAll
     static void gpu() {
@@ -46,6 +53,8 @@ class CudaMlaGpuTest {
                     + ", decode " + mla.decodeInstance(512, 64).name());
             for (int t : new int[] {1, 77, 333}) assertPrefill(cuda, V2_LITE, 2, t);
             for (int t : new int[] {5, 200}) assertPrefill(cuda, SMALL_Q, 3, t);
+            for (int t : new int[] {1, 150}) assertPrefill(cuda, HEAD64, 2, t);
+            assertPrefill(cuda, ODD, 2, 97);
         }
     }
 
@@ -55,6 +64,8 @@ class CudaMlaGpuTest {
             assertDecode(cuda, V2_LITE, 2, 150, 0);    // decode from an empty cache, crossing 64- and 128-row tiles
             assertDecode(cuda, V2_LITE, 1, 140, 100);  // prefill 100 tokens, then decode on the cache it wrote
             assertDecode(cuda, SMALL_Q, 2, 70, 33);
+            assertDecode(cuda, HEAD64, 1, 90, 60);
+            assertDecode(cuda, ODD, 2, 50, 20);
         }
     }
 
@@ -68,7 +79,8 @@ class CudaMlaGpuTest {
         try (CudaBackend cuda = CudaBackend.open()) {
             CudaBenchCli cli = new CudaBenchCli(cuda, 3);
             for (int[] c : new int[][] {{2, 150, 4, 192, 128, 1}, {1, 333, 16, 192, 128, 0}, {2, 77, 4, 96, 64, 1},
-                    {1, 1, 4, 192, 128, 1}}) {
+                    {1, 1, 4, 192, 128, 1}, {2, 150, 4, 128, 64, 1}, {1, 97, 2, 56, 40, 0}, {1, 200, 4, 256, 200, 1},
+                    {1, 1, 4, 128, 64, 1}}) {
                 boolean causal = c[5] == 1;
                 cli.mlaBackwardErrors(ref, c[0], c[1], c[2], c[3], c[4], causal).forEach((grad, err) -> {
                     String what = "mla core backward " + grad + " B" + c[0] + " T" + c[1] + " H" + c[2] + " d_qk " + c[3]
@@ -100,7 +112,9 @@ class CudaMlaGpuTest {
             "2048, 16, 1024, 512, 128, 64, 128, 1, 150", // the same with query compression (MLA-4q-like)
             "1024, 8, 0, 960, 128, 64, 128, 1, 97",      // MLA-4's latent width
             "512, 4, 256, 448, 32, 64, 64, 2, 150",     // the small instance, low-rank q
-            "512, 4, 0, 448, 32, 64, 64, 2, 77"})       // the small instance, direct q
+            "512, 4, 0, 448, 32, 64, 64, 2, 77",        // the small instance, direct q
+            "1024, 16, 0, 256, 64, 64, 64, 1, 150",     // head dim 64: the padded core (session 13)
+            "512, 4, 128, 200, 48, 16, 40, 2, 97"})     // odd widths, low-rank q: padded to 64
     void layerBackwardMatchesTheFloat64CpuLayer(int e, int heads, int rq, int r, int dn, int dr, int dv, int b, int t) {
         MlaConfig cfg = new MlaConfig(e, heads, rq, r, dn, dr, dv, 10_000.0, 1e-6);
         try (CudaBackend cuda = CudaBackend.open()) {
@@ -146,12 +160,12 @@ class CudaMlaGpuTest {
                 assertThat(c.tflops()).isPositive();
                 assertThat(c.kvBytesPerToken()).isEqualTo(CostModel.kvCacheBytesPerToken(cfg, 2)).isEqualTo(1152);
             });
-            // r_kv 256 has no decode kernel: the run fails as INVALID_CONFIG naming it, before any cell
-            assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.BENCHMARK, MlaConfig.kvMatched(2048, 16, 256), 1,
+            // r_kv 640 has no decode kernel: the run fails as INVALID_CONFIG naming it, before any cell
+            assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.BENCHMARK, MlaConfig.kvMatched(2048, 16, 640), 1,
                     new BenchmarkSpec(1, 128, null, null, null, null, null, null), null), null, null, new RecordingObserver()))
                     .isInstanceOfSatisfying(RunFailedException.class, e -> {
                         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
-                        assertThat(e.getMessage()).contains("kvLoraRank 256");
+                        assertThat(e.getMessage()).contains("kvLoraRank 640");
                     });
         }
     }

@@ -29,7 +29,7 @@ class CudaMlaKernelsTest {
         assertThat(CudaMlaKernels.FWD_INSTANCES).extracting(CudaMlaKernels.FwdInstance::smem)
                 .containsExactly(223232, 137216, 71680);
         assertThat(CudaMlaKernels.DECODE_INSTANCES).extracting(CudaMlaKernels.DecodeInstance::smem)
-                .containsExactly(136768, 98048, 122432, 87808, 169728);
+                .containsExactly(136768, 98048, 122432, 87808, 169728, 50752, 79424, 136768);
     }
 
     @Test
@@ -47,8 +47,33 @@ class CudaMlaKernelsTest {
         assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(960, 64, A100_OPTIN)).hasMessageContaining("shared memory");
         assertThatThrownBy(() -> CudaMlaKernels.fwdInstance(192, 128, 100_000)).hasMessageContaining("shared memory");
         assertThatThrownBy(() -> CudaMlaKernels.fwdInstance(128, 128, H100_OPTIN)).hasMessageContaining("d_qk=128");
-        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(256, 64, H100_OPTIN)).hasMessageContaining("kvLoraRank=256");
-        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(512, 32, H100_OPTIN)).hasMessageContaining("qkRopeHeadDim=32");
+        assertThat(CudaMlaKernels.exactFwdInstance(128, 64, H100_OPTIN)).isNull();
+        assertThat(CudaMlaKernels.exactBwdInstance(128, 64, true)).isNull();
+        // other latent / rope widths: the smallest padded ring that holds them (its partials and combine at that width)
+        assertThat(CudaMlaKernels.decodeInstance(256, 64, H100_OPTIN).name()).isEqualTo("mla_decode_ring_any_r256_rope64");
+        assertThat(CudaMlaKernels.decodeInstance(200, 32, H100_OPTIN).spinName()).isEqualTo("mla_decode_ring_any_r256_rope64_spin");
+        assertThat(CudaMlaKernels.decodeInstance(128, 0, H100_OPTIN).combineName()).isEqualTo("mla_decode_combine_any_r128");
+        assertThat(CudaMlaKernels.decodeInstance(512, 32, H100_OPTIN).name()).isEqualTo("mla_decode_ring_any_r512_rope64");
+        assertThat(CudaMlaKernels.decodeInstance(448, 64, H100_OPTIN).any()).isFalse();
+        assertThat(CudaMlaKernels.decodeInstance(64, 64, SM86_OPTIN).name()).isEqualTo("mla_decode_ring_any_r128_rope64");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(512, 32, SM86_OPTIN)).hasMessageContaining("shared memory");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(640, 64, H100_OPTIN)).hasMessageContaining("kvLoraRank=640");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(512, 72, H100_OPTIN)).hasMessageContaining("qkRopeHeadDim=72");
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(100, 64, H100_OPTIN)).hasMessageContaining("multiples of 8");
+    }
+
+    @Test
+    void aPrefillCoreWithoutAnInstanceRunsPaddedToTheSmallestFlashHeadDim() {
+        assertThat(CudaMlaKernels.paddedHeadDim(128, 64)).isEqualTo(128);
+        assertThat(CudaMlaKernels.paddedHeadDim(56, 40)).isEqualTo(64);
+        assertThat(CudaMlaKernels.paddedHeadDim(96, 64)).isEqualTo(128);
+        assertThat(CudaMlaKernels.paddedHeadDim(192, 64)).isEqualTo(256);
+        assertThat(CudaMlaKernels.paddedHeadDim(256, 256)).isEqualTo(256);
+        assertThat(CudaMlaKernels.paddedHeadDim(264, 64)).isEqualTo(-1);
+        assertThat(CudaMlaKernels.paddedHeadDim(60, 64)).isEqualTo(-1);  // 16-byte row chunks
+        assertThat(CudaMlaKernels.hasExactCore(96, 64)).isTrue();
+        assertThat(CudaMlaKernels.hasExactCore(128, 64)).isFalse();
+        assertThat(CudaMlaKernels.PADDED_HEAD_DIMS).allSatisfy(d -> assertThat(new AttentionShape(1, 1, 1, 1, d)).isNotNull());
     }
 
     @Test
@@ -100,10 +125,13 @@ class CudaMlaKernelsTest {
         while (d.find())
             decodeTiles.put("mla_decode_r" + d.group(1) + "_rope" + d.group(2) + d.group(4), Integer.parseInt(d.group(3)));
         for (var inst : CudaMlaKernels.DECODE_INSTANCES) {
-            if (inst.ring()) assertThat(mla).contains("MLA_DECODE_RING(" + inst.latent() + ", " + CudaMlaKernels.DECODE_DR + ")");
+            String any = inst.any() ? "_ANY" : "";
+            if (inst.ring()) assertThat(mla).contains("MLA_DECODE_RING" + any + "(" + inst.latent() + ", " + CudaMlaKernels.DECODE_DR + ")");
             else assertThat(decodeTiles).as(inst.name()).containsEntry(inst.name(), inst.rowsPerTile());
-            assertThat(mla).contains("MLA_DECODE_COMBINE(" + inst.latent() + ")");
+            assertThat(mla).contains("MLA_DECODE_COMBINE" + any + "(" + inst.latent() + ")");
         }
+        assertThat(mla).contains("mla_decode_ring_any_r##RP##_rope##DRP(", "mla_decode_ring_any_r##RP##_rope##DRP##_spin(",
+                "mla_decode_combine_any_r##RP(", "mla_copy_cols_bf16(", "mla_copy_cols_f32(");
         assertThat(mla).contains("MLA_RING_STAGES = " + CudaMlaKernels.RING_STAGES + ";",
                 "mla_decode_ring_r##R##_rope##DR(", "mla_decode_ring_r##R##_rope##DR##_spin(");
         for (String k : new String[] {CudaMlaKernels.KV_LATENT, CudaMlaKernels.EXPAND_KV, CudaMlaKernels.ABSORB_Q,
@@ -173,10 +201,18 @@ class CudaMlaKernelsTest {
     void configsWithoutKernelsAreNamed() {
         assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 512))).isNull();
         assertThat(CudaMlaKernels.unsupported(new MlaConfig(512, 4, 256, 448, 32, 64, 64, 1e4, 1e-6))).isNull();
-        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 256))).contains("kvLoraRank 256");
-        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 160, 32, 128, 1e4, 1e-6)))
-                .contains("qkRopeHeadDim 32");
-        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 32, 512))).contains("qkRopeHeadDim = 128, vHeadDim = 64");
+        // session 13: head dim 64 (d_qk 128 / d_v 64) runs its core padded, r_kv 256 and d_r 32 their decode padded
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 256))).isNull();
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 160, 32, 128, 1e4, 1e-6))).isNull();
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 32, 512))).isNull();
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(256, 4, 0, 96, 48, 16, 40, 1e4, 1e-6))).isNull();
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 640))).contains("kvLoraRank 640");
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 128, 72, 128, 1e4, 1e-6)))
+                .contains("qkRopeHeadDim 72");
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 256, 64, 64, 1e4, 1e-6)))
+                .contains("qkRopeHeadDim = 320, vHeadDim = 64");
+        assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 64, 64, 60, 1e4, 1e-6)))
+                .contains("vHeadDim = 60").contains("multiples of 8");
         assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 100, 512, 128, 64, 128, 1e4, 1e-6)))
                 .contains("qLoraRank 100");
     }

@@ -51,7 +51,7 @@ class CudaMlaTest {
         // the fused merge needs the backend's spin counters (this CudaMla has none) and a ring instance: refused, not run
         var ring = mla.decodeInstance(r, dr);
         var sp = CudaMlaKernels.decodeSplit(1, h, 16384, ring, 132, 228 * 1024);
-        assertThatThrownBy(() -> mla.decode(oLat, qa, cache, 1, 16384, 16384, h, r, 0.07, ring, sp, true))
+        assertThatThrownBy(() -> mla.decode(oLat, qa, cache, 1, 16384, 16384, h, r, dr, 0.07, ring, sp, true))
                 .hasMessageContaining("fused merge refused").hasMessageContaining("no fused merge here");
         assertThat(mla.fusedMergeFits(ring, sp, 1, h)).isFalse();
         // so without counters the rule names split + combine (the cell a timing is recorded beside)

@@ -52,14 +52,21 @@ class DeterministicBackwardTest {
     }
 
     @Test
-    void shouldAcceptMla192x128OnSm90aOnlyAndCcaWhereItsLatentCoreHasADeterministicFlashBackward() {
+    void shouldAcceptMlaOnSm90aOnlyAndCcaWhereItsLatentCoreHasADeterministicFlashBackward() {
         MlaConfig mla = MlaConfig.kvMatched(512, 4, 448);  // d_qk 192 / d_v 128: the wgmma kernel's "_det" twin
         assertThat(mla.qkHeadDim()).isEqualTo(192);
         assertThat(DeterministicBackward.refusal(train(mla), SM90A)).isNull();
         assertThat(DeterministicBackward.refusal(bench(mla, List.of(Phase.BACKWARD), List.of(Scope.CORE)), SM90A)).isNull();
         assertThat(DeterministicBackward.refusal(train(mla), AMPERE)).contains("MLA", "fp32 atomics", "mma.sync");
-        MlaConfig small = new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6);  // d_qk 96 / d_v 64: mma.sync only
-        assertThat(DeterministicBackward.refusal(train(small), SM90A)).contains("MLA", "d_qk 96", "fp32 atomics");
+        // d_qk 96 / d_v 64: its own kernel is mma.sync only, so a deterministic run takes the padded path (session 13):
+        // the flash backward at head dim 128, whose wgmma kernel has an ordered-add instance; as does head dim 64's
+        // d_qk 128 / d_v 64, which has no MLA kernel of its own
+        MlaConfig small = new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6);
+        assertThat(DeterministicBackward.refusal(train(small), SM90A)).isNull();
+        assertThat(DeterministicBackward.refusal(train(MlaConfig.kvMatched(256, 4, 128)), SM90A)).isNull();
+        assertThat(DeterministicBackward.refusal(train(small), AMPERE)).contains("MLA", "d_qk 96", "fp32 atomics", "mma.sync");
+        assertThat(DeterministicBackward.refusal(train(MlaConfig.kvMatched(256, 4, 128)), AMPERE))
+                .contains("d_qk 128 / d_v 64", "padded to the flash kernels' head dim 128");
 
         // the CCA prologue backward sums in a fixed order (session 12): CCA training and the BACKWARD/LAYER cell need
         // only the latent core's flash backward to have an ordered-add kernel

@@ -57,7 +57,9 @@ final class GpuLanguageModel implements AutoCloseable {
         this.k = cuda.trainingKernels();
         this.s = shape;
         this.layout = new ParameterLayout(shape);
-        this.attention = new AttentionShape(shape.batch(), shape.tokens(), shape.qHeads(), shape.kvHeads(), shape.headDim());
+        // the GQA path's flash shape; MLA's value head dim may be any multiple of 8 (its layer pads the core itself)
+        this.attention = shape.mla() != null ? null
+                : new AttentionShape(shape.batch(), shape.tokens(), shape.qHeads(), shape.kvHeads(), shape.headDim());
         this.gemm = new Gemm(cuda);
         DeviceParameters p = null;
         Activations a = null;

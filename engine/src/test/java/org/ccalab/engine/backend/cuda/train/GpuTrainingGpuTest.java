@@ -182,7 +182,11 @@ class GpuTrainingGpuTest {
                         null, null, null, null, false, null)),
                 // MLA (d_qk 96 / d_v 64, r_kv 448): direct queries, and the low-rank path with its RMSNorm
                 new org.ccalab.common.variant.MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6),
-                new org.ccalab.common.variant.MlaConfig(256, 4, 128, 448, 32, 64, 64, 10_000.0, 1e-6));
+                new org.ccalab.common.variant.MlaConfig(256, 4, 128, 448, 32, 64, 64, 10_000.0, 1e-6),
+                // MLA at head dim 64 (d_qk 128 / d_v 64, r_kv 128: no instance of its own, so the prefill core runs padded
+                // on the flash kernels) and an odd one (d_qk 48 + 16, d_v 40, r_kv 96, rope 16: padded to head dim 64)
+                org.ccalab.common.variant.MlaConfig.kvMatched(256, 4, 128),
+                new org.ccalab.common.variant.MlaConfig(256, 4, 0, 96, 48, 16, 40, 10_000.0, 1e-6));
     }
 
     private static double gradTolerance(AttentionConfig variant) {
