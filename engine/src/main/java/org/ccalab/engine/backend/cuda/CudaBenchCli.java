@@ -73,6 +73,8 @@ public final class CudaBenchCli {
      * prefill core runs padded on the flash kernels and its decode on the padded ring (session 13).
      */
     static final MlaConfig MLA_HEAD64 = MlaConfig.kvMatched(1024, 16, 256);
+    /** d_qk 96 / d_v 64 at 16 heads: its own mla_fwd / mla_bwd (mma.sync) timed beside the padded flash path. */
+    static final MlaConfig MLA_96 = new MlaConfig(1024, 16, 0, 448, 32, 64, 64, 10_000.0, 1e-6);
 
     private final CudaBackend cuda;
     private final int reps;
@@ -638,12 +640,19 @@ public final class CudaBenchCli {
                 }
     }
 
-    /** The MLA prefill core (causal, batch 1) at d_qk 192 / d_v 128 ({@link #MLA}) and head dim 64's 128 / 64 (padded). */
+    /**
+     * The MLA prefill core (causal, batch 1) at d_qk 192 / d_v 128 ({@link #MLA}), head dim 64's 128 / 64 (padded) and
+     * 96 / 64 on its own kernels and padded.
+     */
     void mlaCore(int[] seqs) {
-        table.add("== MLA prefill core forward and backward, causal, batch 1, 16 heads, d_qk 192 / d_v 128 and 128 / 64"
-                + " (ms p50, TFLOP/s of the unpadded work) ==");
-        CudaMla mla = new CudaMla(cuda);
-        for (MlaConfig c : List.of(MLA.get(0), MLA_HEAD64)) {
+        table.add("== MLA prefill core forward and backward, causal, batch 1, 16 heads, d_qk / d_v 192 / 128, 128 / 64 and"
+                + " 96 / 64 (its own kernels, then padded) (ms p50, TFLOP/s of the unpadded work) ==");
+        CudaMla own = new CudaMla(cuda), padded = own.alwaysPadded();
+        // 96 / 64 twice: its own kernels, then padded onto the flash kernels (head dim 128)
+        List<MlaConfig> configs = List.of(MLA.get(0), MLA_HEAD64, MLA_96, MLA_96);
+        for (int ci = 0; ci < configs.size(); ci++) {
+            MlaConfig c = configs.get(ci);
+            CudaMla mla = ci == 3 ? padded : own;
             for (int t : seqs) {
                 long rows = (long) t * c.nHeads();
                 DeviceBuffer[] q = {randomBf16(rows * c.qkHeadDim(), 1), randomBf16(rows * c.qkHeadDim(), 2)};
@@ -656,8 +665,10 @@ public final class CudaBenchCli {
                     double tf = CudaMlaBenchmark.flops(org.ccalab.common.run.Phase.FORWARD, org.ccalab.common.run.Scope.CORE,
                             CostModel.estimate(c, t, 2), c, t, true) / (st.p50() * 1e-3) / 1e12;
                     mlaCell("forward", "core", c, t, 1, st, tf, 0);
+                    String fwdKernel = mla.coreKernel(c.qkHeadDim(), c.vHeadDim(), true, false);
+                    cells.getLast().put("kernels", fwdKernel);
                     table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, st.p50(), tf,
-                            mla.coreKernel(c.qkHeadDim(), c.vHeadDim(), true, false)));
+                            fwdKernel));
                     if (t <= 16384) {  // the core backward (mla_bwd), 2.5x the forward's FLOPs
                         try (DeviceBuffer g = randomBf16(rows * c.vHeadDim(), 11); DeviceBuffer dq = cuda.allocate(rows * c.qkHeadDim() * 4);
                              DeviceBuffer dk = cuda.allocate(rows * c.qkHeadDim() * 4); DeviceBuffer dv = cuda.allocate(rows * c.vHeadDim() * 4)) {
@@ -666,8 +677,10 @@ public final class CudaBenchCli {
                                     c.vHeadDim(), true, scale));
                             double btf = 2.5 * tf * st.p50() / bw.p50();
                             mlaCell("backward", "core", c, t, 1, bw, btf, 0);
+                            String bwdKernel = mla.coreKernel(c.qkHeadDim(), c.vHeadDim(), true, true);
+                            cells.getLast().put("kernels", bwdKernel);
                             table.add(String.format(Locale.ROOT, "%22s T=%6d: %8.3f ms %5.0f TF (%s)", mlaName(c), t, bw.p50(), btf,
-                                    mla.coreKernel(c.qkHeadDim(), c.vHeadDim(), true, true)));
+                                    bwdKernel));
                         }
                     }
                 } finally {
@@ -682,6 +695,7 @@ public final class CudaBenchCli {
     /** Absorbed MLA decode (decode + combine) over a random latent cache: cache bytes read per second. */
     void mlaDecode() {
         table.add("== MLA absorbed decode, one token, 16 heads (latent cache bytes read / s; L2-cold: rotated input sets) ==");
+        copyBandwidth();
         int[][] cases = {{1, 4096}, {1, 16384}, {1, 32768}, {1, 65536}, {8, 16384}, {32, 16384}, {8, 65536}};
         CudaMla mla = new CudaMla(cuda);
         for (MlaConfig c : java.util.stream.Stream.concat(MLA.stream(), java.util.stream.Stream.of(MLA_HEAD64)).toList())
@@ -708,7 +722,7 @@ public final class CudaBenchCli {
                     if (graph != null)
                         line += String.format(Locale.ROOT, " | graph %8.1f us %5.2f TB/s", graph.p50() * 1e3,
                                 bytes / (graph.p50() * 1e-3) / 1e12);
-                    table.add(line);
+                    table.add(line + ofCopy(bytes / (st.p50() * 1e-3)));
                 } finally {
                     sets.forEach(CudaBenchCli::closeAll);
                 }
@@ -780,6 +794,36 @@ public final class CudaBenchCli {
         cells.add(m);
     }
 
+    /** The device's copy bandwidth (TB/s, read + write), measured once per CLI run: the decode target's reference. */
+    private double copyTBs;
+
+    /**
+     * Read + write bytes per second of a 1 GiB device-to-device copy (cuMemcpyDtoDAsync, the median of {@link #time}),
+     * the "measured copy bandwidth" issue 5's decode target is a fraction of (PyTorch's 2 GiB bf16 copy_ in
+     * bench/side_by_side.py measures the same: 2.43 TB/s on the H100 in sessions 4-12). Printed once per run.
+     */
+    double copyBandwidth() {
+        if (copyTBs > 0) return copyTBs;
+        long bytes = 1L << 30;
+        try (DeviceBuffer a = cuda.allocate(bytes); DeviceBuffer b = cuda.allocate(bytes)) {
+            Stats st = time(i -> jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync((i & 1) == 0 ? b.pointer() : a.pointer(),
+                    (i & 1) == 0 ? a.pointer() : b.pointer(), bytes, cuda.device().stream()));
+            copyTBs = 2.0 * bytes / (st.p50() * 1e-3) / 1e12;
+        }
+        table.add(String.format(Locale.ROOT, "device copy (1 GiB device to device, read + write): %.3f TB/s: decode's %% below"
+                + " is of this", copyTBs));
+        cells.add(new java.util.LinkedHashMap<>(Map.of("phase", "copy", "bytesPerSecond", copyTBs * 1e12)));
+        return copyTBs;
+    }
+
+    /** A decode line's graph figure as a share of the copy bandwidth, and the cell's copyFraction. */
+    private String ofCopy(double bytesPerSecond) {
+        Map<String, Object> cell = cells.getLast();
+        double f = bytesPerSecond / (copyBandwidth() * 1e12);
+        cell.put("copyFraction", f);
+        return String.format(Locale.ROOT, " (%3.0f %% of copy)", 100 * f);
+    }
+
     /**
      * Input sets for a decode timing: set 0, then as many more as keep every call L2-cold ({@link
      * GraphTiming#coldCopies} of set 0's bytes); the body rotates over them by call index.
@@ -795,6 +839,7 @@ public final class CudaBenchCli {
 
     void decode() {
         table.add("== decode, one token over a bf16 KV cache (KV bytes read / s; L2-cold: rotated input sets) ==");
+        copyBandwidth();
         // {batch, length, query heads, KV heads, head dim}: D = 128 shapes, then the paper grid's batch-1 heads at
         // E = 2048 for head dims 256 and 64 (MHA, GQA-4, GQA-8)
         int[][] cases = {{1, 16384, 16, 16, 128}, {8, 16384, 16, 16, 128}, {8, 65536, 16, 16, 128}, {8, 16384, 16, 4, 128},
@@ -826,7 +871,7 @@ public final class CudaBenchCli {
                 if (graph != null)
                     line += String.format(Locale.ROOT, " | graph %8.1f us %5.2f TB/s", graph.p50() * 1e3,
                             bytes / (graph.p50() * 1e-3) / 1e12);
-                table.add(line);
+                table.add(line + ofCopy(bytes / (st.p50() * 1e-3)));
             } finally {
                 sets.forEach(CudaBenchCli::closeAll);
             }

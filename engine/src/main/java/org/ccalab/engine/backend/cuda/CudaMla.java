@@ -41,6 +41,8 @@ public final class CudaMla {
     private final CudaDevice device;
     /** The flash kernels a prefill core without an mla_fwd / mla_bwd instance runs on, padded; null: none (tests). */
     private final CudaBackend flash;
+    /** Pad the prefill core even where (d_qk, d_v) has instances of its own ({@link #alwaysPadded}: timings). */
+    private final boolean alwaysPad;
     private final Limits limits;
     private final boolean wgmmaBackward;
     private final BooleanSupplier deterministic;
@@ -64,13 +66,28 @@ public final class CudaMla {
      */
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic,
             IntFunction<DeviceBuffer> spinCounters, CudaBackend flash) {
+        this(kernels, device, limits, wgmmaBackward, deterministic, spinCounters, flash, false);
+    }
+
+    private CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward,
+                    BooleanSupplier deterministic, IntFunction<DeviceBuffer> spinCounters, CudaBackend flash,
+                    boolean alwaysPad) {
         this.kernels = kernels;
         this.device = device;
         this.flash = flash;
+        this.alwaysPad = alwaysPad;
         this.limits = limits;
         this.wgmmaBackward = wgmmaBackward;
         this.deterministic = deterministic;
         this.spinCounters = spinCounters;
+    }
+
+    /**
+     * This launcher with the prefill core always on the padded flash kernels where the dims allow it, even at
+     * (d_qk, d_v) with instances of their own: the CLI times both to choose between them.
+     */
+    CudaMla alwaysPadded() {
+        return new CudaMla(kernels, device, limits, wgmmaBackward, deterministic, spinCounters, flash, true);
     }
 
     /** The prefill core's backward instance this backend runs for (d_qk, d_v). */
@@ -88,10 +105,10 @@ public final class CudaMla {
      */
     String coreKernel(int qkDim, int vDim, boolean causal, boolean backward) {
         if (!backward) {
-            CudaMlaKernels.FwdInstance f = CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+            CudaMlaKernels.FwdInstance f = alwaysPad ? null : CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
             if (f != null) return f.name(causal);
         } else {
-            CudaMlaKernels.BwdInstance b = CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
+            CudaMlaKernels.BwdInstance b = alwaysPad ? null : CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
             boolean det = deterministic.getAsBoolean();
             if (b != null && !(det && !b.hasDeterministic() && paddedDeterministic(qkDim, vDim)))
                 return det && b.hasDeterministic() ? b.deterministicName(causal) : b.name(causal);
@@ -137,7 +154,7 @@ public final class CudaMla {
         need(k, rows * qkDim * 2, "k");
         need(v, rows * vDim * 2, "v");
         if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
-        CudaMlaKernels.FwdInstance f = CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+        CudaMlaKernels.FwdInstance f = alwaysPad ? null : CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
         if (f == null) {
             paddedForward(o, oLo, lse, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
             return;
@@ -166,7 +183,7 @@ public final class CudaMla {
                          DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens,
                          int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
-        CudaMlaKernels.BwdInstance inst = CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
+        CudaMlaKernels.BwdInstance inst = alwaysPad ? null : CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
         boolean det = deterministic.getAsBoolean();
         if (inst == null || det && !inst.hasDeterministic() && paddedDeterministic(qkDim, vDim)) {
             paddedBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, batch, tokens, heads, qkDim, vDim, causal, scale);
