@@ -2,21 +2,23 @@
 # Session 13: MLA at any (d_qk, d_v) and latent / rope width (the prefill core padded onto the flash kernels, the
 # padded "any" decode rings). Carries the bundle (.bundle/engine-bundle.tar.xz, bench/make-bundle.sh).
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks (float64 references, padded MLA included)
+#   final: verify + timing in one call (the bundle of the session's last tree)
 #   timing: the CLI's MLA phase (prefill core fwd / bwd at 4k and 16k, d_qk 192 / d_v 128 and head dim 64's padded
 #           128 / 64; absorbed decode at r_kv 512 / 960 and the padded ring at 256) and the decode phase
 set -uo pipefail
 mode=${1:-verify}
 source bench/device-env.sh
-if [ "$mode" = verify ]; then
+if [ "$mode" = verify ] || [ "$mode" = final ]; then
   gpu_tests 400
   timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
   echo "cli rc=$? ($((SECONDS - t0)) s)"
   grep -E "CHECKS|FAIL|padded|any_r" "$out/cuda_bench.txt" | head -40
-  pack_logs
+  [ "$mode" = final ] || pack_logs
 fi
-if [ "$mode" = timing ]; then
-  timeout 400 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096,16384 --phases mla,decode > "$out/cuda_bench.txt" 2>&1
+if [ "$mode" = timing ] || [ "$mode" = final ]; then
+  timeout 300 $b/bin/cuda-bench --out "$out/cuda_bench_timing.json" --seqs 4096,16384 --phases mla,decode \
+    > "$out/cuda_bench_timing.txt" 2>&1
   echo "cli rc=$? ($((SECONDS - t0)) s)"
-  grep -E "copy|MLA|mla|T= *(4096|16384)|B= 1 " "$out/cuda_bench.txt" | head -60
+  grep -E "copy|MLA|mla|T= *(4096|16384)|B= 1 " "$out/cuda_bench_timing.txt" | head -70
   pack_logs
 fi

@@ -146,11 +146,13 @@ public final class CudaBenchCli {
         checkBackward(ref, new Variant("MHA 2x64", "mha", 2, 2, 64), 1, 333, false);
         checkBackward(ref, new Variant("GQA 4q/2kv d256", "gqa", 4, 2, 256), 2, 150, true);
         checkBackward(ref, new Variant("MHA 2x256", "mha", 2, 2, 256), 1, 97, false);
-        checkMlaBackward(ref, 2, 150, 4, 192, 128, true);
-        checkMlaBackward(ref, 1, 130, 4, 96, 64, false);
+        checkMlaBackward(ref, 2, 150, 4, 192, 128, true, CudaMla.CorePath.RULE);
+        // 96 / 64 on its own (mma.sync) kernel and as the rule runs it (padded onto the wgmma flash kernel on sm_90a)
+        checkMlaBackward(ref, 1, 130, 4, 96, 64, false, CudaMla.CorePath.OWN);
+        checkMlaBackward(ref, 1, 130, 4, 96, 64, false, CudaMla.CorePath.RULE);
         // (d_qk, d_v) with no mla_bwd instance: the flash backward on zero-padded operands (head dim 64 configs' 128 / 64)
-        checkMlaBackward(ref, 2, 150, 4, 128, 64, true);
-        checkMlaBackward(ref, 1, 97, 2, 56, 40, false);
+        checkMlaBackward(ref, 2, 150, 4, 128, 64, true, CudaMla.CorePath.RULE);
+        checkMlaBackward(ref, 1, 97, 2, 56, 40, false, CudaMla.CorePath.RULE);
         checkCcaLayer(new CcgqaConfig(256, 2, 2, 64), 2, 150);    // CCA, C = 2, fused value shift (even Hkv)
         checkCcaLayer(new CcgqaConfig(512, 4, 2, 64), 1, 300);    // CCGQA, G = 2
         checkCcaLayer(new CcgqaConfig(256, 2, 1, 128), 2, 70);    // one KV head: the value-shift kernel path
@@ -171,6 +173,7 @@ public final class CudaBenchCli {
         checkGqaLayer(new Variant("MHA 8x64", "mha", 8, 8, 64), 2, 150);
         checkMlaCore(ref, 2, 333, 16, 192, 128, true);
         checkMlaCore(ref, 1, 200, 4, 192, 128, false);
+        checkMlaCore(ref, 2, 130, 4, 96, 64, true, CudaMla.CorePath.OWN);
         checkMlaCore(ref, 2, 130, 4, 96, 64, true);
         checkMlaCore(ref, 2, 150, 8, 128, 64, true);   // padded to the flash kernels' head dim 128
         checkMlaCore(ref, 1, 97, 2, 56, 40, false);    // padded to 64
@@ -214,6 +217,11 @@ public final class CudaBenchCli {
 
     /** The MLA prefill core (d_qk != d_v) against the CPU attention kernel in float64 on the same bf16 inputs. */
     private void checkMlaCore(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal) {
+        checkMlaCore(ref, batch, tokens, heads, qkDim, vDim, causal, CudaMla.CorePath.RULE);
+    }
+
+    private void checkMlaCore(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal,
+                              CudaMla.CorePath path) {
         long rows = (long) batch * tokens * heads;
         short[] qb = Random.bf16(rows * qkDim, 71 + tokens), kb = Random.bf16(rows * qkDim, 72 + tokens);
         short[] vb = Random.bf16(rows * vDim, 73 + tokens);
@@ -221,7 +229,7 @@ public final class CudaBenchCli {
         double[] o = new double[(int) (rows * vDim)], lse = new double[(int) rows];
         ref.forward(o, lse, Bf16.toDoubles(qb), Bf16.toDoubles(kb), Bf16.toDoubles(vb),
                 new AttentionKernel.Dims(batch, tokens, heads, heads, qkDim, vDim, scale, causal));
-        CudaMla mla = new CudaMla(cuda);
+        CudaMla mla = new CudaMla(cuda).withCorePath(path);
         try (DeviceBuffer q = cuda.uploadBf16(qb); DeviceBuffer k = cuda.uploadBf16(kb); DeviceBuffer v = cuda.uploadBf16(vb);
              DeviceBuffer dout = cuda.allocate(rows * vDim * 2); DeviceBuffer dl = cuda.allocate(rows * 4)) {
             cuda.poison(dout);
@@ -237,10 +245,12 @@ public final class CudaBenchCli {
         }
     }
 
-    private void checkMlaBackward(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal) {
-        String name = new CudaMla(cuda).coreKernel(qkDim, vDim, causal, true) + " B" + batch + " T" + tokens + " H" + heads;
+    private void checkMlaBackward(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim, boolean causal,
+                                  CudaMla.CorePath path) {
+        String name = new CudaMla(cuda).withCorePath(path).coreKernel(qkDim, vDim, causal, true) + " B" + batch + " T" + tokens
+                + " H" + heads;
         // bf16 probabilities and dS in the MMAs, as flash_bwd
-        mlaBackwardErrors(ref, batch, tokens, heads, qkDim, vDim, causal).forEach((grad, err) -> record("check",
+        mlaBackwardErrors(ref, batch, tokens, heads, qkDim, vDim, causal, path).forEach((grad, err) -> record("check",
                 name + " " + grad, err.rel() < 8e-3, err, Map.of()));
     }
 
@@ -250,12 +260,18 @@ public final class CudaBenchCli {
      */
     Map<String, Err> mlaBackwardErrors(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim,
                                        boolean causal) {
+        return mlaBackwardErrors(ref, batch, tokens, heads, qkDim, vDim, causal, CudaMla.CorePath.RULE);
+    }
+
+    /** As above, on the prefill core's given path (CudaMla.CorePath: its own kernels, padded, or the rule's). */
+    Map<String, Err> mlaBackwardErrors(AttentionKernel ref, int batch, int tokens, int heads, int qkDim, int vDim,
+                                       boolean causal, CudaMla.CorePath path) {
         long rows = (long) batch * tokens * heads;
         short[] qb = Random.bf16(rows * qkDim, 91), kb = Random.bf16(rows * qkDim, 92), vb = Random.bf16(rows * vDim, 93);
         short[] gb = Random.bf16(rows * vDim, 94);
         double scale = 1 / Math.sqrt(qkDim);
         var dims = new AttentionKernel.Dims(batch, tokens, heads, heads, qkDim, vDim, scale, causal);
-        CudaMla mla = new CudaMla(cuda);
+        CudaMla mla = new CudaMla(cuda).withCorePath(path);
         try (DeviceBuffer q = cuda.uploadBf16(qb); DeviceBuffer k = cuda.uploadBf16(kb); DeviceBuffer v = cuda.uploadBf16(vb);
              DeviceBuffer g = cuda.uploadBf16(gb); DeviceBuffer o = cuda.allocate(rows * vDim * 2);
              DeviceBuffer lse = cuda.allocate(rows * 4); DeviceBuffer dq = cuda.allocate(rows * qkDim * 4);
@@ -647,12 +663,13 @@ public final class CudaBenchCli {
     void mlaCore(int[] seqs) {
         table.add("== MLA prefill core forward and backward, causal, batch 1, 16 heads, d_qk / d_v 192 / 128, 128 / 64 and"
                 + " 96 / 64 (its own kernels, then padded) (ms p50, TFLOP/s of the unpadded work) ==");
-        CudaMla own = new CudaMla(cuda), padded = own.alwaysPadded();
-        // 96 / 64 twice: its own kernels, then padded onto the flash kernels (head dim 128)
+        CudaMla rule = new CudaMla(cuda);
+        // 96 / 64 twice: on its own kernels, then padded onto the flash kernels (head dim 128: the rule's choice on
+        // the sm_90a image)
         List<MlaConfig> configs = List.of(MLA.get(0), MLA_HEAD64, MLA_96, MLA_96);
         for (int ci = 0; ci < configs.size(); ci++) {
             MlaConfig c = configs.get(ci);
-            CudaMla mla = ci == 3 ? padded : own;
+            CudaMla mla = ci < 2 ? rule : rule.withCorePath(ci == 2 ? CudaMla.CorePath.OWN : CudaMla.CorePath.PADDED);
             for (int t : seqs) {
                 long rows = (long) t * c.nHeads();
                 DeviceBuffer[] q = {randomBf16(rows * c.qkHeadDim(), 1), randomBf16(rows * c.qkHeadDim(), 2)};

@@ -41,8 +41,17 @@ public final class CudaMla {
     private final CudaDevice device;
     /** The flash kernels a prefill core without an mla_fwd / mla_bwd instance runs on, padded; null: none (tests). */
     private final CudaBackend flash;
-    /** Pad the prefill core even where (d_qk, d_v) has instances of its own ({@link #alwaysPadded}: timings). */
-    private final boolean alwaysPad;
+    /** Which prefill core runs where (d_qk, d_v) has instances of its own ({@link #withCorePath}: timings). */
+    private final CorePath corePath;
+
+    /**
+     * The prefill core's path at (d_qk, d_v) with mla_fwd / mla_bwd instances of their own. RULE: those, unless the
+     * flash kernels at the padded head dim run on wgmma and the instance does not (then the padded core: d_qk 96 / d_v
+     * 64 on the sm_90a image, session 13: 16k causal forward 248 vs 210 TF, backward 277 vs 142 TF on the real work),
+     * or a deterministic backward is asked that only the padded kernel has; OWN / PADDED: always those (the CLI
+     * times both).
+     */
+    enum CorePath { RULE, OWN, PADDED }
     private final Limits limits;
     private final boolean wgmmaBackward;
     private final BooleanSupplier deterministic;
@@ -66,28 +75,48 @@ public final class CudaMla {
      */
     CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward, BooleanSupplier deterministic,
             IntFunction<DeviceBuffer> spinCounters, CudaBackend flash) {
-        this(kernels, device, limits, wgmmaBackward, deterministic, spinCounters, flash, false);
+        this(kernels, device, limits, wgmmaBackward, deterministic, spinCounters, flash, CorePath.RULE);
     }
 
     private CudaMla(KernelModule kernels, CudaDevice device, Limits limits, boolean wgmmaBackward,
                     BooleanSupplier deterministic, IntFunction<DeviceBuffer> spinCounters, CudaBackend flash,
-                    boolean alwaysPad) {
+                    CorePath corePath) {
         this.kernels = kernels;
         this.device = device;
         this.flash = flash;
-        this.alwaysPad = alwaysPad;
+        this.corePath = corePath;
         this.limits = limits;
         this.wgmmaBackward = wgmmaBackward;
         this.deterministic = deterministic;
         this.spinCounters = spinCounters;
     }
 
-    /**
-     * This launcher with the prefill core always on the padded flash kernels where the dims allow it, even at
-     * (d_qk, d_v) with instances of their own: the CLI times both to choose between them.
-     */
-    CudaMla alwaysPadded() {
-        return new CudaMla(kernels, device, limits, wgmmaBackward, deterministic, spinCounters, flash, true);
+    /** This launcher with the prefill core's path fixed ({@link CorePath}): the CLI times both paths. */
+    CudaMla withCorePath(CorePath path) {
+        return new CudaMla(kernels, device, limits, wgmmaBackward, deterministic, spinCounters, flash, path);
+    }
+
+    /** The mla_fwd instance the forward runs at (d_qk, d_v), null where it runs padded ({@link CorePath}). */
+    private CudaMlaKernels.FwdInstance forwardInstance(int qkDim, int vDim) {
+        CudaMlaKernels.FwdInstance f = CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+        if (f == null || corePath == CorePath.OWN) return f;
+        if (corePath == CorePath.PADDED) return null;
+        int d = CudaMlaKernels.paddedHeadDim(qkDim, vDim);  // the mla_fwd kernels are mma.sync
+        boolean wgmmaPadded = d > 0 && flash != null
+                && flash.flashVariant(paddedShape(1, 1, 1, d)) == CudaKernels.FlashVariant.WGMMA;
+        return wgmmaPadded ? null : f;
+    }
+
+    /** The mla_bwd instance the backward runs at (d_qk, d_v), null where it runs padded ({@link CorePath}). */
+    private CudaMlaKernels.BwdInstance backwardInstance(int qkDim, int vDim) {
+        CudaMlaKernels.BwdInstance b = CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
+        if (b == null || corePath == CorePath.OWN) return b;
+        if (corePath == CorePath.PADDED) return null;
+        if (deterministic.getAsBoolean() && !b.hasDeterministic() && paddedDeterministic(qkDim, vDim)) return null;
+        int d = CudaMlaKernels.paddedHeadDim(qkDim, vDim);
+        boolean wgmmaPadded = d > 0 && flash != null
+                && flash.backwardVariant(paddedShape(1, 1, 1, d)) == CudaKernels.BwdVariant.WGMMA;
+        return !b.wgmma() && wgmmaPadded ? null : b;
     }
 
     /** The prefill core's backward instance this backend runs for (d_qk, d_v). */
@@ -105,13 +134,11 @@ public final class CudaMla {
      */
     String coreKernel(int qkDim, int vDim, boolean causal, boolean backward) {
         if (!backward) {
-            CudaMlaKernels.FwdInstance f = alwaysPad ? null : CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+            CudaMlaKernels.FwdInstance f = forwardInstance(qkDim, vDim);
             if (f != null) return f.name(causal);
         } else {
-            CudaMlaKernels.BwdInstance b = alwaysPad ? null : CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
-            boolean det = deterministic.getAsBoolean();
-            if (b != null && !(det && !b.hasDeterministic() && paddedDeterministic(qkDim, vDim)))
-                return det && b.hasDeterministic() ? b.deterministicName(causal) : b.name(causal);
+            CudaMlaKernels.BwdInstance b = backwardInstance(qkDim, vDim);
+            if (b != null) return deterministic.getAsBoolean() && b.hasDeterministic() ? b.deterministicName(causal) : b.name(causal);
         }
         int d = paddedDim(qkDim, vDim);
         AttentionShape s = paddedShape(1, 1, 1, d);
@@ -132,8 +159,9 @@ public final class CudaMla {
 
     /**
      * Prefill core ("MHA mode", mla.md section 2 step 5): o [B, T, H, DV] bf16 and lse [B, H, T] fp32 (natural
-     * log) from q, k [B, T, H, DQK] and v [B, T, H, DV] bf16. (d_qk, d_v) without an mla_fwd instance run on the
-     * flash kernels with the operands zero-padded to their head dim ({@link CudaMlaKernels#paddedHeadDim}).
+     * log) from q, k [B, T, H, DQK] and v [B, T, H, DV] bf16. (d_qk, d_v) without an mla_fwd instance, or whose
+     * padded flash kernel runs on wgmma ({@link CorePath}), run on the flash kernels with the operands zero-padded to
+     * their head dim ({@link CudaMlaKernels#paddedHeadDim}).
      */
     public void forward(DeviceBuffer o, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, int batch,
                         int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
@@ -154,7 +182,7 @@ public final class CudaMla {
         need(k, rows * qkDim * 2, "k");
         need(v, rows * vDim * 2, "v");
         if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
-        CudaMlaKernels.FwdInstance f = alwaysPad ? null : CudaMlaKernels.exactFwdInstance(qkDim, vDim, limits.smemOptin());
+        CudaMlaKernels.FwdInstance f = forwardInstance(qkDim, vDim);
         if (f == null) {
             paddedForward(o, oLo, lse, q, k, v, batch, tokens, heads, qkDim, vDim, causal, scale);
             return;
@@ -169,8 +197,8 @@ public final class CudaMla {
      * Backward of the prefill core: dq, dk [B, T, H, DQK] and dv [B, T, H, DV] fp32 (zeroed here, then accumulated)
      * from dO [B, T, H, DV] bf16, the inputs q, k, v and the forward's o and lse (natural log, as {@link #forward}
      * writes it). Dv = rowsum(dO o O) goes through a pool buffer. Padded on the flash kernels as {@link #forward}
-     * where (d_qk, d_v) has no mla_bwd instance, and where a deterministic backward is asked and its instance has no
-     * ordered-add twin (96 / 64, or 192 / 128 off the sm_90a image) but the flash kernels at the padded head dim do.
+     * where (d_qk, d_v) has no mla_bwd instance, where its instance is mma.sync and the padded one wgmma (96 / 64 on
+     * the sm_90a image), and where a deterministic backward is asked that only the padded kernel has ({@link CorePath}).
      */
     public void backward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                          DeviceBuffer o, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens, int heads, int qkDim,
@@ -183,9 +211,9 @@ public final class CudaMla {
                          DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens,
                          int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
-        CudaMlaKernels.BwdInstance inst = alwaysPad ? null : CudaMlaKernels.exactBwdInstance(qkDim, vDim, wgmmaBackward);
+        CudaMlaKernels.BwdInstance inst = backwardInstance(qkDim, vDim);
         boolean det = deterministic.getAsBoolean();
-        if (inst == null || det && !inst.hasDeterministic() && paddedDeterministic(qkDim, vDim)) {
+        if (inst == null) {
             paddedBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, batch, tokens, heads, qkDim, vDim, causal, scale);
             return;
         }
