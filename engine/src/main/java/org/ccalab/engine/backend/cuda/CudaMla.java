@@ -211,12 +211,6 @@ public final class CudaMla {
                          DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, int batch, int tokens,
                          int heads, int qkDim, int vDim, boolean causal, double scale) {
         positive(batch, tokens, heads);
-        CudaMlaKernels.BwdInstance inst = backwardInstance(qkDim, vDim);
-        boolean det = deterministic.getAsBoolean();
-        if (inst == null) {
-            paddedBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, batch, tokens, heads, qkDim, vDim, causal, scale);
-            return;
-        }
         long rows = (long) batch * tokens * heads;
         need(dq, rows * qkDim * 4, "dq");
         need(dk, rows * qkDim * 4, "dk");
@@ -227,11 +221,17 @@ public final class CudaMla {
         need(o, rows * vDim * 2, "o");
         need(dO, rows * vDim * 2, "dO");
         need(lse, rows * 4, "lse");
+        if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
+        CudaMlaKernels.BwdInstance inst = backwardInstance(qkDim, vDim);
+        boolean det = deterministic.getAsBoolean();
+        if (inst == null) {
+            paddedBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, batch, tokens, heads, qkDim, vDim, causal, scale);
+            return;
+        }
         device.zero(dq, rows * qkDim * 4);
         device.zero(dk, rows * qkDim * 4);
         device.zero(dv, rows * vDim * 4);
         try (DeviceBuffer dvec = device.pool().allocate(rows * 4)) {
-            if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
             launch(inst.preprocessName(oLo != null), new int[] {CudaMlaKernels.ceil(rows, 8), 1, 1},
                     new int[] {CudaKernels.BWD_PRE_THREADS, 1, 1}, 0, oLo != null
                             ? Pointer.to(ptr(dvec), ptr(o), ptr(dO), ints(batch), ints(tokens), ints(heads), ptr(oLo))
@@ -514,19 +514,15 @@ public final class CudaMla {
         }
     }
 
-    /** The backward of {@link #paddedForward}: every bf16 input padded again, the fp32 gradients cut back. */
+    /**
+     * The backward of {@link #paddedForward} (the buffers checked by {@link #backward}): every bf16 input padded
+     * again, the fp32 gradients cut back.
+     */
     private void paddedBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
                                 DeviceBuffer v, DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO,
                                 int batch, int tokens, int heads, int qkDim, int vDim, boolean causal, double scale) {
         int d = paddedDim(qkDim, vDim);
         long rows = (long) batch * tokens * heads;
-        need(dq, rows * qkDim * 4, "dq");
-        need(dk, rows * qkDim * 4, "dk");
-        need(dv, rows * vDim * 4, "dv");
-        need(o, rows * vDim * 2, "o");
-        need(dO, rows * vDim * 2, "dO");
-        need(lse, rows * 4, "lse");
-        if (oLo != null) need(oLo, rows * vDim * 2, "oLo");
         try (DeviceBuffer qp = padded(q, qkDim, d, rows); DeviceBuffer kp = padded(k, qkDim, d, rows);
              DeviceBuffer vp = padded(v, vDim, d, rows); DeviceBuffer op = padded(o, vDim, d, rows);
              DeviceBuffer oLoP = oLo == null ? null : padded(oLo, vDim, d, rows); DeviceBuffer dOp = padded(dO, vDim, d, rows);
