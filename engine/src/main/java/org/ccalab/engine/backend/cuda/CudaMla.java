@@ -37,21 +37,21 @@ public final class CudaMla {
         }
     }
 
+    /**
+     * The prefill core's path at (d_qk, d_v) with mla_fwd / mla_bwd instances of their own. RULE: those, unless the
+     * flash kernels at the padded head dim run on wgmma and the instance does not (then the padded core: d_qk 96 / d_v
+     * 64 on the sm_90a image, session 13: 16k causal forward 248-303 vs 210 TF, backward 274-277 vs 142 TF on the
+     * real work), or a deterministic backward is asked that only the padded kernel has; OWN / PADDED: always those
+     * (the CLI times both).
+     */
+    enum CorePath { RULE, OWN, PADDED }
+
     private final KernelModule kernels;
     private final CudaDevice device;
     /** The flash kernels a prefill core without an mla_fwd / mla_bwd instance runs on, padded; null: none (tests). */
     private final CudaBackend flash;
     /** Which prefill core runs where (d_qk, d_v) has instances of its own ({@link #withCorePath}: timings). */
     private final CorePath corePath;
-
-    /**
-     * The prefill core's path at (d_qk, d_v) with mla_fwd / mla_bwd instances of their own. RULE: those, unless the
-     * flash kernels at the padded head dim run on wgmma and the instance does not (then the padded core: d_qk 96 / d_v
-     * 64 on the sm_90a image, session 13: 16k causal forward 248 vs 210 TF, backward 277 vs 142 TF on the real work),
-     * or a deterministic backward is asked that only the padded kernel has; OWN / PADDED: always those (the CLI
-     * times both).
-     */
-    enum CorePath { RULE, OWN, PADDED }
     private final Limits limits;
     private final boolean wgmmaBackward;
     private final BooleanSupplier deterministic;

@@ -29,6 +29,36 @@ class CudaMlaTest {
         return new DeviceBuffer(null, new DevicePointer(), bytes, bytes);
     }
 
+    /**
+     * A (d_qk, d_v) without an mla_fwd / mla_bwd instance takes the padded path: it needs the backend's flash kernels
+     * (none here: refused before any launch) and a pair both of whose widths are multiples of 8 and at most 256.
+     */
+    @Test
+    void theCoreWithoutAnInstanceRunsPaddedOrSaysWhyItCannot() {
+        int b = 1, t = 10, h = 4;
+        long rows = (long) b * t * h;
+        int[][] dims = {{128, 64}, {320, 64}, {60, 64}};
+        for (int[] d : dims) {
+            DeviceBuffer q = fake(rows * d[0] * 2), k = fake(rows * d[0] * 2), v = fake(rows * d[1] * 2);
+            DeviceBuffer o = fake(rows * d[1] * 2), lse = fake(rows * 4);
+            var fwd = assertThatThrownBy(() -> mla.forward(o, lse, q, k, v, b, t, h, d[0], d[1], true, 0.1));
+            var bwd = assertThatThrownBy(() -> mla.backward(fake(rows * d[0] * 4), fake(rows * d[0] * 4), fake(rows * d[1] * 4),
+                    q, k, v, o, lse, fake(rows * d[1] * 2), b, t, h, d[0], d[1], true, 0.1));
+            if (d[0] == 128) {
+                fwd.isInstanceOf(IllegalStateException.class).hasMessageContaining("flash kernels");
+                bwd.isInstanceOf(IllegalStateException.class).hasMessageContaining("flash kernels");
+            } else {
+                fwd.hasMessageContaining("no MLA prefill core for d_qk " + d[0]);
+                bwd.hasMessageContaining("no MLA prefill core for d_qk " + d[0]);
+            }
+        }
+        // its own kernels where they exist, unless told to pad (the CLI's timing of both paths)
+        assertThat(mla.coreKernel(96, 64, true, false)).isEqualTo("mla_fwd_qk96_v64_causal");
+        assertThat(mla.withCorePath(CudaMla.CorePath.OWN).coreKernel(96, 64, false, true)).isEqualTo("mla_bwd_qk96_v64");
+        assertThatThrownBy(() -> mla.withCorePath(CudaMla.CorePath.PADDED).coreKernel(96, 64, true, false))
+                .hasMessageContaining("flash kernels");
+    }
+
     @Test
     void theLaunchersCheckEveryBufferAgainstTheShape() {
         int b = 2, t = 100, h = 16, dqk = 192, dv = 128;
