@@ -48,6 +48,14 @@ def _check(rc, what):
         raise RuntimeError(f"{what} failed: {rc} {name.value.decode() if name.value else ''}")
 
 
+def device_copy(dst, src):
+    """The driver's device-to-device memcpy of src into dst (torch tensors of equal bytes) on torch's current stream:
+    the faster of the device's copies (cuda-bench measures its copy bandwidth with the same call, session 13)."""
+    _check(_cuda.cuMemcpyDtoDAsync_v2(ctypes.c_uint64(dst.data_ptr()), ctypes.c_uint64(src.data_ptr()),
+                                      ctypes.c_size_t(src.numel() * src.element_size()),
+                                      ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)), "cuMemcpyDtoDAsync")
+
+
 def wide_bwd_smem(dqk, dv, bkv, bq, stage=False):
     """flash_bwd_wide::smem_bytes (D=256 and MLA backward): K, V tiles, two stages of Q and dO tiles, dS^T (and P^T
     when staged), rows padded by 8 elements; LSE and Dv stages."""

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ccalab_cuda import Kernels, repack_w1  # noqa: E402
+from ccalab_cuda import Kernels, device_copy, repack_w1  # noqa: E402
 import cca_reference as ref  # noqa: E402
 
 dev = "cuda"
@@ -357,14 +357,27 @@ def time_core(K, quick):
     return rows
 
 
-def copy_bandwidth():
-    n = 1 << 30  # 2 GiB of bf16 moved each way
+def copy_bandwidths():
+    """Read + write bytes/s of two copies of 2 GiB of bf16: the driver's device-to-device memcpy ("driver": 2.97-3.00
+    TB/s on the H100, as cuda-bench measures it) and torch's copy_ ("torch": 2.43 TB/s, the reference of every
+    decode percentage in docs/perf-log.md from session 4 to 12)."""
+    n = 1 << 30
     a = torch.empty(n, dtype=bf16, device=dev).normal_()
     b = torch.empty_like(a)
-    t = bench(lambda i: b.copy_(a), 10)
-    bw = 2 * a.numel() * 2 / (t["p50"] / 1e3)
+    torch_t = bench(lambda i: b.copy_(a), 10)
+    # the driver's copy outside a CUDA graph (a memcpy node is not what the CLI times): 0.7 ms, launch cost negligible
+    driver_t = bench(lambda i: device_copy(b, a) if i % 2 == 0 else device_copy(a, b), 10, graph=False)
+    bw = {"driver": 2 * n * 2 / (driver_t["p50"] / 1e3), "torch": 2 * n * 2 / (torch_t["p50"] / 1e3)}
     del a, b
     return bw
+
+
+def copy_bandwidth():
+    """The decode target's reference since session 13: the device's faster copy (the driver's; copy_bandwidths)."""
+    bw = copy_bandwidths()
+    print(f"copy: driver memcpy {bw['driver'] / 1e12:.3f} TB/s, torch copy_ {bw['torch'] / 1e12:.3f} TB/s (read + write);"
+          f" percentages of the driver's", flush=True)
+    return bw["driver"]
 
 
 def time_decode(K):
