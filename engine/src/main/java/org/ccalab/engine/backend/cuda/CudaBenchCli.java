@@ -740,6 +740,22 @@ public final class CudaBenchCli {
                         line += String.format(Locale.ROOT, " | graph %8.1f us %5.2f TB/s", graph.p50() * 1e3,
                                 bytes / (graph.p50() * 1e-3) / 1e12);
                     table.add(line + ofCopy(bytes / (st.p50() * 1e-3)));
+                    var inst = mla.decodeInstance(r, dr);
+                    if (inst.any() && b * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) < cuda.multiprocessors()) {
+                        // a padded ring fits 2-4 blocks per SM, so the rule splits 2-4x finer than the 512-wide ring:
+                        // timed beside one split per SM (session 13: which the rule should take is this line's question)
+                        int groups = b * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK);
+                        var one = CudaMlaKernels.forcedDecodeSplit(len, inst, cuda.multiprocessors() / groups);
+                        Stats g1 = timeGraph(i -> {
+                            DeviceBuffer[] in = sets.get(i % sets.size());
+                            mla.decode(o, in[1], in[0], b, len, len, h, r, dr, scale, inst, one, null);
+                        });
+                        if (g1 != null)
+                            table.add(String.format(Locale.ROOT, "      the same with %d splits (one per SM; the rule: %d): graph"
+                                    + " %8.1f us %5.2f TB/s (%3.0f %% of copy)", one.splits(), CudaMlaKernels.decodeSplit(b, h, len,
+                                    inst, cuda.multiprocessors(), mla.limits().smemPerMultiprocessor()).splits(), g1.p50() * 1e3,
+                                    bytes / (g1.p50() * 1e-3) / 1e12, 100 * bytes / (g1.p50() * 1e-3) / (copyBandwidth() * 1e12)));
+                    }
                 } finally {
                     sets.forEach(CudaBenchCli::closeAll);
                 }
