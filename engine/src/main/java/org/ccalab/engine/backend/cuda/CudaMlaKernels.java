@@ -277,8 +277,12 @@ final class CudaMlaKernels {
 
     /**
      * As many splits as fill the SMs in one wave at the blocks per SM the kernel's shared memory allows (1 for the
-     * ring, 2 at BN=32 with R <= 512 on an H100), never more than one tile each; chunks a multiple of the tile.
-     * ccalab_mla.py's decode_splits, which the decode timings of the perf log were taken with.
+     * 512-wide ring, 2 at BN=32 with R <= 512 on an H100, 2-4 for the padded rings), never more than one tile each;
+     * chunks a multiple of the tile. ccalab_mla.py's decode_splits, which the decode timings of the perf log were taken
+     * with. Where one block per SM already gives a head group the fused merge's SPIN_MIN_SPLITS, a ring takes one block
+     * per SM: the merge reads every split's partial, so twice the splits cost more than they stream (session 13, the
+     * padded ring at r_kv 256, B=1 H16: 16k 12.9 -> 10.7 us, 32k 16.8 -> 14.1; batched, split + combine, keeps 2-4 per
+     * SM: B=8 64k 126 us against 136 at one).
      */
     static DecodeSplit decodeSplit(int batch, int heads, int length, DecodeInstance inst, int multiprocessors,
                                    int smemPerMultiprocessor) {
@@ -286,6 +290,7 @@ final class CudaMlaKernels {
         int bn = inst.rowsPerTile();
         int perSm = Math.max(1, smemPerMultiprocessor / (inst.smem() + SMEM_RESERVED_PER_BLOCK));
         long blocks = (long) batch * ceil(heads, DECODE_HEADS_PER_BLOCK);
+        if (inst.ring() && multiprocessors / blocks >= SPIN_MIN_SPLITS) perSm = 1;
         int n = (int) Math.max(1, Math.min((long) multiprocessors * perSm / blocks, ceil(length, bn)));
         int chunk = ceil(ceil(length, n), bn) * bn;
         return new DecodeSplit(ceil(length, chunk), chunk);

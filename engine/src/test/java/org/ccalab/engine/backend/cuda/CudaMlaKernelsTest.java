@@ -92,6 +92,11 @@ class CudaMlaKernelsTest {
             assertThat((long) sp.splits() * sp.chunk()).isGreaterThanOrEqualTo(c[2]);
             assertThat(sp.chunk() % inst.rowsPerTile()).isZero();
         }
+        // a padded ring (r_kv 256: 79 KB, two per SM) takes one block per SM where that already fuses the merge
+        // (batch 1 at 16 heads), two where split + combine runs (batch 8)
+        var any256 = CudaMlaKernels.decodeInstance(256, 64, H100_OPTIN);
+        assertThat(CudaMlaKernels.decodeSplit(1, 16, 16384, any256, H100_SMS, H100_SMEM_SM)).isEqualTo(new CudaMlaKernels.DecodeSplit(128, 128));
+        assertThat(CudaMlaKernels.decodeSplit(8, 16, 65536, any256, H100_SMS, H100_SMEM_SM)).isEqualTo(new CudaMlaKernels.DecodeSplit(33, 2016));
         // the _n32 instance (a GPU with 99 KB per block) at the A100's 108 SMs and 164 KB per SM: two blocks per SM
         var n32 = CudaMlaKernels.decodeInstance(512, 64, SM86_OPTIN);
         assertThat(CudaMlaKernels.decodeSplit(1, 16, 4096, n32, 108, 164 * 1024)).isEqualTo(new CudaMlaKernels.DecodeSplit(64, 64));
