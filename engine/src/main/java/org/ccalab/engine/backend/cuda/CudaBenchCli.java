@@ -196,7 +196,7 @@ public final class CudaBenchCli {
         record("check", "mla layer decode vs CPU " + mla.describe() + " B1 T90..99", dec.vsCpu().rel() < CudaMlaLayerCheck.TOLERANCE,
                 dec.vsCpu(), Map.of());
         // head dim 64 (d_qk 128 / d_v 64, r_kv 256): the padded prefill core and decode ring through the layer
-        CudaMlaLayerCheck small = new CudaMlaLayerCheck(cuda, MlaConfig.kvMatched(1024, 16, 256));
+        CudaMlaLayerCheck small = new CudaMlaLayerCheck(cuda, MLA_HEAD64);
         Err smallPre = small.prefill(2, 150, 64);
         record("check", "mla layer prefill vs CPU " + small.describe() + " B2 T150", smallPre.rel() < CudaMlaLayerCheck.TOLERANCE,
                 smallPre, Map.of());
@@ -206,8 +206,7 @@ public final class CudaBenchCli {
         record("check", "mla layer decode vs CPU " + small.describe() + " B1 T60..79",
                 smallDec.vsCpu().rel() < CudaMlaLayerCheck.TOLERANCE, smallDec.vsCpu(), Map.of());
         // the MLA layer backward: dx and every parameter gradient vs the float64 CPU layer (direct and low-rank q)
-        for (MlaConfig c : List.of(MLA.get(0), new MlaConfig(512, 4, 256, 448, 32, 64, 64, 10_000.0, 1e-6),
-                MlaConfig.kvMatched(1024, 16, 256))) {
+        for (MlaConfig c : List.of(MLA.get(0), new MlaConfig(512, 4, 256, 448, 32, 64, 64, 10_000.0, 1e-6), MLA_HEAD64)) {
             CudaMlaLayerCheck bc = new CudaMlaLayerCheck(cuda, c);
             bc.run(1, 200, 63).forEach((what, x) -> record("check", "mla layer backward vs CPU " + bc.describe() + " B1 T200 "
                     + what, x.err().rel() < CudaCcaLayerCheck.tolerance(what, x), x.err(),
