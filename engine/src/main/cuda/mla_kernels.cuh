@@ -2,7 +2,8 @@
 // Names: mla_fwd_qk<DQK>_v<DV>[_causal][_n64]; mla_decode_ring_r<R>_rope<DR>[_spin] and mla_decode_r<R>_rope<DR>[_n32]
 // + mla_decode_combine_r<R> for the latent widths the engine's configs use (mla.md section 6: V2-Lite 512, MLA-8
 // 448, MLA-4 960); mla_decode_ring_any_r<RP>_rope64[_spin] + mla_decode_combine_any_r<RP> for any other r <= 512,
-// d_r <= 64. The suffixed instances take less shared memory (below). Launch shapes: bench/ccalab_mla.py.
+// d_r <= 64 (mla_decode_any_r960_rope64 + its combine above 512). The suffixed instances take less shared memory
+// (below). Launch shapes: bench/ccalab_mla.py.
 // Backward of the prefill core: mla_bwd_qk<DQK>_v<DV>[_causal] (flash_bwd_wide_kernel of attention/flash_bwd.cuh
 // with H query = H KV heads; Dv from flash_bwd_preprocess_hd<DV>; the forward's LSE).
 #pragma once
@@ -94,9 +95,10 @@ MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
                                                        int H, int nSplit) {                                     \
         mla_decode_combine_kernel<R>(OLat, partO, partML, H, nSplit);                                           \
     }
-// Any other latent width r <= 512 and rope width d_r <= 64 (multiples of 8; session 13): the ring compiled for the
-// padded widths RP = 128 / 256 / 512 and 64 ("any" instances: the rows' real widths dk = r + d_r and r as two more
-// arguments, mla_decode_ring_kernel's ANY) and the combine that writes r of the RP merged columns.
+// Any other latent width r <= 960 and rope width d_r <= 64 (multiples of 8; session 13): up to 512 the ring compiled
+// for the padded widths RP = 128 / 256 / 512 and 64 ("any" instances: the rows' real widths dk = r + d_r and r as two
+// more arguments, mla_decode_ring_kernel's ANY), above it the split kernel at 960 (MLA_DECODE_ANY: dk only), and the
+// combine that writes r of the RP merged columns.
 #define MLA_DECODE_RING_ANY(RP, DRP)                                                                            \
     extern "C" __global__ void __launch_bounds__(mla_ring::NTHREADS, 1)                                         \
     mla_decode_ring_any_r##RP##_rope##DRP(float* partO, float* partML, const __nv_bfloat16* Qa,                \
@@ -111,6 +113,15 @@ MLA_BWD(96, 64, false, 0, mla_bwd_qk96_v64)
                                                  float scale, float* OLat, int* counters, int dk, int r) {       \
         mla_decode_ring_kernel<RP, DRP, MLA_RING_STAGES, true, true, true, true>(                                \
             partO, partML, Qa, Cache, L, Tmax, H, chunk, scale, OLat, counters, dk, r);                          \
+    }
+// r in (512, 960]: the session-2 split kernel compiled for 960 / 64, the rows' real width dk as one more argument.
+#define MLA_DECODE_ANY(RP, DRP, BN)                                                                             \
+    extern "C" __global__ void __launch_bounds__(mla_decode::NTHREADS, 1)                                       \
+    mla_decode_any_r##RP##_rope##DRP(float* partO, float* partML, const __nv_bfloat16* Qa,                     \
+                                     const __nv_bfloat16* Cache, int L, int Tmax, int H, int chunk, float scale, \
+                                     int dk) {                                                                   \
+        mla_decode_splitkv_kernel<RP, DRP, BN, false, 1, 1, true>(partO, partML, Qa, Cache, L, Tmax, H, chunk,   \
+                                                                 scale, nullptr, nullptr, dk);                   \
     }
 #define MLA_DECODE_COMBINE_ANY(RP)                                                                              \
     extern "C" __global__ void mla_decode_combine_any_r##RP(float* OLat, const float* partO, const float* partML, \
@@ -132,6 +143,8 @@ MLA_DECODE_RING_ANY(512, 64)
 MLA_DECODE_COMBINE_ANY(128)
 MLA_DECODE_COMBINE_ANY(256)
 MLA_DECODE_COMBINE_ANY(512)
+MLA_DECODE_ANY(960, 64, 32)
+MLA_DECODE_COMBINE_ANY(960)
 
 // The layer's small steps and its backward's two (attention/mla_layer.cuh; grids and blocks there, launched by CudaMla.java).
 extern "C" __global__ void __launch_bounds__(mla_layer::LATENT_THREADS)

@@ -117,14 +117,18 @@ DEVI void merge_partial(float& m, float& l, float4& a, float m2, float l2, float
 // bytes (at batch 1 the S = 128 partials of 32 KB were 4.2 MB written and read per call against 18.9 MB of cache).
 // NACC: independent accumulator chains of S = Qa C^T (the k-steps round robin, summed at the end); 1 = one chain
 // of DK / 16 dependent MMAs per warp and tile, which the last tile's compute waits through after the loads.
-template <int R, int DR, int BN, bool SPIN = false, int CL = 1, int NACC = 1>
+// ANY (session 13; the "any" instance at R = 960): the rows are dkRun <= R + DR wide, as mla_decode_ring_kernel's ANY
+// (columns past dkRun zero-filled in shared memory; the partials' columns past the real latent are dropped by the
+// combine's r).
+template <int R, int DR, int BN, bool SPIN = false, int CL = 1, int NACC = 1, bool ANY = false>
 __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ partO, float* __restrict__ partML,
                                                           const __nv_bfloat16* __restrict__ Qa,
                                                           const __nv_bfloat16* __restrict__ Cache, int L, int Tmax,
                                                           int H, int chunk, float scale, float* __restrict__ OLat = nullptr,
-                                                          int* __restrict__ counters = nullptr) {
+                                                          int* __restrict__ counters = nullptr, int dkRun = R + DR) {
     using namespace mla_decode;
     constexpr int DK = R + DR, SK = DK + 8, CH = DK / 8;      // padded row stride: odd count of 16-byte chunks
+    const int dk = ANY ? dkRun : DK;                          // the rows' real width
     constexpr int KSPLIT = NWARPS * 8 / BN, KSTEPS = DK / 16 / KSPLIT;  // k-slices of S and their 16-wide steps
     constexpr int NG = R / 16, GPW = (NG + NWARPS - 1) / NWARPS;     // 16-column groups of O, per warp
     constexpr int SS = BN + 4;                                       // S row stride (floats)
@@ -140,7 +144,7 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int start = split * chunk, end = min(L, start + chunk);
     const int nTiles = (end - start + BN - 1) / BN;
-    const __nv_bfloat16* Cb = Cache + (long)b * Tmax * DK;
+    const __nv_bfloat16* Cb = Cache + (long)b * Tmax * dk;
     int* ctr = nullptr;  // SPIN: {arrivals, epoch} of this (b, head group)
     int epoch0 = 0;      // read before this block arrives: the epoch moves only once every block has
     if constexpr (SPIN) {
@@ -148,13 +152,13 @@ __device__ __forceinline__ void mla_decode_splitkv_kernel(float* __restrict__ pa
         if (tid == 0) epoch0 = ld_relaxed_gpu(ctr + 1);
     }
 
-    stage_qa<DK, SK>(Qs, Qa, b, H, h0);
+    stage_qa<DK, SK>(Qs, Qa, b, H, h0, dk);
     auto load_tile = [&](int j, int buf) {
         __nv_bfloat16* cs = Cs + buf * BN * SK;
         for (int i = tid; i < BN * CH; i += NTHREADS) {
             int r = i / CH, c = i % CH, t = start + j * BN + r;
-            bool ok = t < end;
-            cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * DK + c * 8 : Cb, ok ? 16 : 0);
+            bool ok = t < end && (!ANY || c * 8 < dk);
+            cp_async_16(smem_u32(cs + r * SK + c * 8), ok ? Cb + (long)t * dk + c * 8 : Cb, ok ? 16 : 0);
         }
     };
     load_tile(0, 0);

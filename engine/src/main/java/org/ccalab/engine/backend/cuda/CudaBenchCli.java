@@ -186,6 +186,7 @@ public final class CudaBenchCli {
         checkMlaDecode(ref, 2, 700, 1000, 8, 200, 32);
         checkMlaDecode(ref, 1, 3000, 3000, 16, 512, 32);
         checkMlaDecode(ref, 3, 65, 100, 20, 96, 0);
+        checkMlaDecode(ref, 2, 700, 1000, 16, 640, 64);  // above 512: the split kernel at 960, padded
         CudaMlaLayerCheck mla = new CudaMlaLayerCheck(cuda, MLA.get(0));
         Err pre = mla.prefill(1, 200, 61);
         record("check", "mla layer prefill vs CPU " + mla.describe() + " B1 T200", pre.rel() < CudaMlaLayerCheck.TOLERANCE, pre,

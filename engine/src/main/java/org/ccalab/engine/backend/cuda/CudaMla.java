@@ -299,8 +299,10 @@ public final class CudaMla {
         try (DeviceBuffer partO = device.pool().allocate(parts * width * 4);
              DeviceBuffer partMl = device.pool().allocate(parts * 2 * 4)) {
             int[] block = {CudaMlaKernels.DECODE_THREADS, 1, 1};
-            // an "any" instance also takes the rows' real widths (dk = r + d_r, r); its combine takes r
-            Pointer[] widths = inst.any() ? new Pointer[] {ints(dk), ints(latent)} : new Pointer[0];
+            // an "any" instance also takes the rows' real widths (a ring dk = r + d_r and r, the split kernel dk); its
+            // combine takes r
+            Pointer[] widths = !inst.any() ? new Pointer[0]
+                    : inst.ring() ? new Pointer[] {ints(dk), ints(latent)} : new Pointer[] {ints(dk)};
             if (spin) {
                 launch(inst.spinName(), grid, block, inst.smem(), Pointer.to(append(new Pointer[] {ptr(partO), ptr(partMl),
                         ptr(qa), ptr(cache), ints(length), ints(capacity), ints(heads), ints(sp.chunk()), floats(scale),

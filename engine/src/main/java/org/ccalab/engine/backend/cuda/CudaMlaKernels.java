@@ -201,9 +201,10 @@ final class CudaMlaKernels {
     /**
      * One absorbed-decode instance: latent width R (d_r 64) with {@code rowsPerTile} cache rows per tile; ring: the
      * ring split kernel (attention/mla_decode_ring.cuh, 3 stages of 32 rows, with a {@code _spin} twin that fuses
-     * the combine), else the session-2 split kernel (attention/mla_decode.cuh) named with {@code suffix}. any: a ring
-     * compiled for the padded widths R and 64 that takes the rows' real widths (r + d_r and r, any r <= R and
-     * d_r <= 64) as two more arguments, as its combine does one (session 13); its partials are R wide.
+     * the combine), else the session-2 split kernel (attention/mla_decode.cuh) named with {@code suffix}. any: a kernel
+     * compiled for the padded widths R and 64 that takes the rows' real widths as more arguments (session 13): the
+     * ring r + d_r and r, the split kernel r + d_r (any r <= R and d_r <= 64); its combine takes r; its partials are
+     * R wide.
      */
     record DecodeInstance(int latent, int rowsPerTile, String suffix, boolean ring, boolean any) {
         DecodeInstance(int latent, int rowsPerTile, String suffix, boolean ring) {
@@ -223,7 +224,7 @@ final class CudaMlaKernels {
 
         String name() {
             return ring ? "mla_decode_ring_" + (any ? "any_r" : "r") + latent + "_rope" + DECODE_DR
-                    : "mla_decode_r" + latent + "_rope" + DECODE_DR + suffix;
+                    : "mla_decode_" + (any ? "any_r" : "r") + latent + "_rope" + DECODE_DR + suffix;
         }
 
         /** The fused-merge twin (ring only): two more arguments, OLat and the counters; a co-resident grid only. */
@@ -239,18 +240,22 @@ final class CudaMlaKernels {
 
     /**
      * Every mla_decode instance; per R the default first (the ring at 512 / 448), then the one for smaller GPUs; then
-     * the padded rings for any other r <= 512 (smallest first).
+     * the padded instances for any other r <= 960 (smallest first: the rings up to 512, then the split kernel at 960).
      */
     static final List<DecodeInstance> DECODE_INSTANCES = List.of(
             new DecodeInstance(512, RING_ROWS, "", true), new DecodeInstance(512, 32, "_n32", false),
             new DecodeInstance(448, RING_ROWS, "", true), new DecodeInstance(448, 32, "_n32", false),
             new DecodeInstance(960, 32, "", false), new DecodeInstance(128, RING_ROWS, "", true, true),
-            new DecodeInstance(256, RING_ROWS, "", true, true), new DecodeInstance(512, RING_ROWS, "", true, true));
+            new DecodeInstance(256, RING_ROWS, "", true, true), new DecodeInstance(512, RING_ROWS, "", true, true),
+            new DecodeInstance(960, 32, "", false, true));
+
+    /** The widest latent a padded decode instance holds. */
+    static final int MAX_ANY_LATENT = 960;
 
     /**
      * The decode instance for latent width r and rope width d_r that fits {@code smemOptin} (ccalab_mla.py's
-     * default_decode_bn): the exact one (r 448 / 512 / 960, d_r 64) where it exists, else the smallest padded ring
-     * that holds r <= 512 and d_r <= 64 (both multiples of 8: the rows move in 16-byte chunks).
+     * default_decode_bn): the exact one (r 448 / 512 / 960, d_r 64) where it exists, else the smallest padded instance
+     * that holds r <= 960 and d_r <= 64 (both multiples of 8: the rows move in 16-byte chunks; up to 512 a ring).
      */
     static DecodeInstance decodeInstance(int latent, int ropeDim, int smemOptin) {
         boolean known = false;
@@ -261,10 +266,11 @@ final class CudaMlaKernels {
                 if (d.smem() <= smemOptin) return d;
             }
         if (!known) {
-            if (latent % 8 != 0 || ropeDim % 8 != 0 || latent < 8 || ropeDim < 0 || ropeDim > DECODE_DR || latent > 512)
+            if (latent % 8 != 0 || ropeDim % 8 != 0 || latent < 8 || ropeDim < 0 || ropeDim > DECODE_DR
+                    || latent > MAX_ANY_LATENT)
                 throw new IllegalArgumentException("no mla_decode kernel for kvLoraRank=" + latent + ", qkRopeHeadDim="
                         + ropeDim + " (exact instances: kvLoraRank 448 / 512 / 960 with qkRopeHeadDim 64; padded ones:"
-                        + " kvLoraRank <= 512 and qkRopeHeadDim <= 64, both multiples of 8)");
+                        + " kvLoraRank <= " + MAX_ANY_LATENT + " and qkRopeHeadDim <= 64, both multiples of 8)");
             for (DecodeInstance d : DECODE_INSTANCES)
                 if (d.any() && d.latent() >= latent && d.smem() <= smemOptin) return d;
         }
@@ -335,7 +341,7 @@ final class CudaMlaKernels {
     /**
      * Why the GPU cannot run this MLA config, or null when it can: the prefill core has instances for
      * (d_qk, d_v) = (192, 128) and (96, 64) and runs any other pair up to 256 padded on the flash kernels; decode has
-     * instances for r_kv 448 / 512 / 960 with d_r 64 and padded ones for r_kv <= 512, d_r <= 64; the small kernels
+     * instances for r_kv 448 / 512 / 960 with d_r 64 and padded ones for r_kv <= 960, d_r <= 64; the small kernels
      * move 16-byte chunks (every width a multiple of 8) and keep d_n <= 256 query values per token in shared memory.
      */
     static String unsupported(MlaConfig c) {
@@ -345,10 +351,10 @@ final class CudaMlaKernels {
                     + " dim 64 / 128 / 256, so both must be multiples of 8 and at most 256)";
         int r = c.kvLoraRank(), dr = c.qkRopeHeadDim();
         boolean exactDecode = dr == DECODE_DR && DECODE_INSTANCES.stream().anyMatch(d -> !d.any() && d.latent() == r);
-        if (!exactDecode && (r % 8 != 0 || dr % 8 != 0 || r > 512 || dr > DECODE_DR))
+        if (!exactDecode && (r % 8 != 0 || dr % 8 != 0 || r > MAX_ANY_LATENT || dr > DECODE_DR))
             return "no mla_decode kernel for kvLoraRank " + r + ", qkRopeHeadDim " + dr + " (exact instances: kvLoraRank"
-                    + " 448 / 512 / 960 with qkRopeHeadDim 64; padded ones: kvLoraRank <= 512 and qkRopeHeadDim <= 64, both"
-                    + " multiples of 8)";
+                    + " 448 / 512 / 960 with qkRopeHeadDim 64; padded ones: kvLoraRank <= " + MAX_ANY_LATENT
+                    + " and qkRopeHeadDim <= 64, both multiples of 8)";
         if (c.qkNopeHeadDim() % 8 != 0 || c.qkNopeHeadDim() > ABSORB_MAX_DN)
             return "qkNopeHeadDim " + c.qkNopeHeadDim() + " must be a multiple of 8 and at most " + ABSORB_MAX_DN;
         if (c.dModel() % 8 != 0) return "dModel " + c.dModel() + " must be a multiple of 8";

@@ -33,7 +33,9 @@ class CudaMlaDecodeMergeGpuTest {
     @CsvSource({"1, 16, 16384, 16384, 512, 64", "1, 16, 5000, 5100, 448, 64", "3, 16, 1000, 1024, 512, 64",
             "1, 32, 3000, 3000, 512, 64", "2, 20, 555, 600, 512, 64", "1, 16, 33, 40, 960, 64",
             // the padded ("any") rings, session 13: r_kv 256 (head dim 64's kvMatched), 200 with d_r 32, 96 with no rope
-            "1, 16, 8000, 8000, 256, 64", "2, 20, 555, 600, 200, 32", "1, 16, 3000, 3100, 96, 0"})
+            "1, 16, 8000, 8000, 256, 64", "2, 20, 555, 600, 200, 32", "1, 16, 3000, 3100, 96, 0",
+            // and above 512: the split kernel at 960, padded (split + combine only)
+            "1, 16, 3000, 3000, 640, 64", "2, 20, 555, 600, 776, 32"})
     void everyMergeAndSplitCountMatchesTheFloat64ReferenceTwiceInARow(int b, int h, int length, int capacity, int r, int dr) {
         assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
         AttentionKernel ref = CpuBackend.create().attention();

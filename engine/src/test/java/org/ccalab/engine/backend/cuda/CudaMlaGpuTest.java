@@ -39,6 +39,8 @@ class CudaMlaGpuTest {
     static final MlaConfig HEAD64 = MlaConfig.kvMatched(1024, 16, 256);
     /** Odd widths: d_qk 48 + 16, d_v 40, r_kv 200, d_r 16 (the core padded to 64, the decode ring to 256 / 64). */
     static final MlaConfig ODD = new MlaConfig(512, 4, 0, 200, 48, 16, 40, 10_000.0, 1e-6);
+    /** r_kv 640 with d_r 32: the padded split kernel at 960 (r_kv above 512 but not 960). */
+    static final MlaConfig WIDE = new MlaConfig(1024, 8, 0, 640, 64, 32, 64, 10_000.0, 1e-6);
 
     @BeforeAll
     static void gpu() {
@@ -66,6 +68,7 @@ class CudaMlaGpuTest {
             assertDecode(cuda, SMALL_Q, 2, 70, 33);
             assertDecode(cuda, HEAD64, 1, 90, 60);
             assertDecode(cuda, ODD, 2, 50, 20);
+            assertDecode(cuda, WIDE, 2, 60, 30);
         }
     }
 
@@ -163,12 +166,12 @@ class CudaMlaGpuTest {
                 assertThat(c.tflops()).isPositive();
                 assertThat(c.kvBytesPerToken()).isEqualTo(CostModel.kvCacheBytesPerToken(cfg, 2)).isEqualTo(1152);
             });
-            // r_kv 640 has no decode kernel: the run fails as INVALID_CONFIG naming it, before any cell
-            assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.BENCHMARK, MlaConfig.kvMatched(2048, 16, 640), 1,
+            // r_kv 1024 has no decode kernel: the run fails as INVALID_CONFIG naming it, before any cell
+            assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.BENCHMARK, MlaConfig.kvMatched(2048, 16, 1024), 1,
                     new BenchmarkSpec(1, 128, null, null, null, null, null, null), null), null, null, new RecordingObserver()))
                     .isInstanceOfSatisfying(RunFailedException.class, e -> {
                         assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
-                        assertThat(e.getMessage()).contains("kvLoraRank 640");
+                        assertThat(e.getMessage()).contains("kvLoraRank 1024");
                     });
         }
     }

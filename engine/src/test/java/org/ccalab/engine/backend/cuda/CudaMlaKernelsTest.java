@@ -29,7 +29,7 @@ class CudaMlaKernelsTest {
         assertThat(CudaMlaKernels.FWD_INSTANCES).extracting(CudaMlaKernels.FwdInstance::smem)
                 .containsExactly(223232, 137216, 71680);
         assertThat(CudaMlaKernels.DECODE_INSTANCES).extracting(CudaMlaKernels.DecodeInstance::smem)
-                .containsExactly(136768, 98048, 122432, 87808, 169728, 50752, 79424, 136768);
+                .containsExactly(136768, 98048, 122432, 87808, 169728, 50752, 79424, 136768, 169728);
     }
 
     @Test
@@ -57,7 +57,11 @@ class CudaMlaKernelsTest {
         assertThat(CudaMlaKernels.decodeInstance(448, 64, H100_OPTIN).any()).isFalse();
         assertThat(CudaMlaKernels.decodeInstance(64, 64, SM86_OPTIN).name()).isEqualTo("mla_decode_ring_any_r128_rope64");
         assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(512, 32, SM86_OPTIN)).hasMessageContaining("shared memory");
-        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(640, 64, H100_OPTIN)).hasMessageContaining("kvLoraRank=640");
+        // above 512: the split kernel at 960, padded (dk as its one more argument)
+        assertThat(CudaMlaKernels.decodeInstance(640, 64, H100_OPTIN).name()).isEqualTo("mla_decode_any_r960_rope64");
+        assertThat(CudaMlaKernels.decodeInstance(960, 32, H100_OPTIN).combineName()).isEqualTo("mla_decode_combine_any_r960");
+        assertThat(CudaMlaKernels.decodeInstance(960, 64, H100_OPTIN).any()).isFalse();
+        assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(1024, 64, H100_OPTIN)).hasMessageContaining("kvLoraRank=1024");
         assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(512, 72, H100_OPTIN)).hasMessageContaining("qkRopeHeadDim=72");
         assertThatThrownBy(() -> CudaMlaKernels.decodeInstance(100, 64, H100_OPTIN)).hasMessageContaining("multiples of 8");
     }
@@ -132,11 +136,13 @@ class CudaMlaKernelsTest {
         for (var inst : CudaMlaKernels.DECODE_INSTANCES) {
             String any = inst.any() ? "_ANY" : "";
             if (inst.ring()) assertThat(mla).contains("MLA_DECODE_RING" + any + "(" + inst.latent() + ", " + CudaMlaKernels.DECODE_DR + ")");
+            else if (inst.any())
+                assertThat(mla).contains("MLA_DECODE_ANY(" + inst.latent() + ", " + CudaMlaKernels.DECODE_DR + ", " + inst.rowsPerTile() + ")");
             else assertThat(decodeTiles).as(inst.name()).containsEntry(inst.name(), inst.rowsPerTile());
             assertThat(mla).contains("MLA_DECODE_COMBINE" + any + "(" + inst.latent() + ")");
         }
         assertThat(mla).contains("mla_decode_ring_any_r##RP##_rope##DRP(", "mla_decode_ring_any_r##RP##_rope##DRP##_spin(",
-                "mla_decode_combine_any_r##RP(", "mla_copy_cols_bf16(", "mla_copy_cols_f32(");
+                "mla_decode_combine_any_r##RP(", "mla_decode_any_r##RP##_rope##DRP(", "mla_copy_cols_bf16(", "mla_copy_cols_f32(");
         assertThat(mla).contains("MLA_RING_STAGES = " + CudaMlaKernels.RING_STAGES + ";",
                 "mla_decode_ring_r##R##_rope##DR(", "mla_decode_ring_r##R##_rope##DR##_spin(");
         for (String k : new String[] {CudaMlaKernels.KV_LATENT, CudaMlaKernels.EXPAND_KV, CudaMlaKernels.ABSORB_Q,
@@ -211,7 +217,8 @@ class CudaMlaKernelsTest {
         assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 160, 32, 128, 1e4, 1e-6))).isNull();
         assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 32, 512))).isNull();
         assertThat(CudaMlaKernels.unsupported(new MlaConfig(256, 4, 0, 96, 48, 16, 40, 1e4, 1e-6))).isNull();
-        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 640))).contains("kvLoraRank 640");
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 640))).isNull();
+        assertThat(CudaMlaKernels.unsupported(MlaConfig.kvMatched(2048, 16, 1024))).contains("kvLoraRank 1024");
         assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 128, 72, 128, 1e4, 1e-6)))
                 .contains("qkRopeHeadDim 72");
         assertThat(CudaMlaKernels.unsupported(new MlaConfig(2048, 16, 0, 512, 256, 64, 64, 1e4, 1e-6)))

@@ -75,10 +75,10 @@ class ModelShapeTest {
         GpuTrainer.requireSupported(new MlaConfig(256, 4, 128, 448, 32, 64, 64, 10_000, 1e-6));
         // d_qk 128 / d_v 64 (head dim 64) has no mla_fwd / mla_bwd instance of its own and runs padded (session 13)
         GpuTrainer.requireSupported(MlaConfig.kvMatched(256, 4, 64));
-        // r_kv 640 has no decode kernel (exact: 448 / 512 / 960; padded: up to 512)
-        MlaConfig none = new MlaConfig(256, 4, 0, 640, 64, 64, 64, 10_000, 1e-6);
+        // r_kv 1024 has no decode kernel (exact: 448 / 512 / 960; padded: up to 960)
+        MlaConfig none = new MlaConfig(256, 4, 0, 1024, 64, 64, 64, 10_000, 1e-6);
         assertThatThrownBy(() -> GpuTrainer.requireSupported(none)).isInstanceOf(InvalidConfigException.class)
-                .hasMessageContaining("GPU training of MLA").hasMessageContaining("no mla_decode kernel for kvLoraRank 640");
+                .hasMessageContaining("GPU training of MLA").hasMessageContaining("no mla_decode kernel for kvLoraRank 1024");
         assertThatThrownBy(() -> GpuTrainer.factory(null).requireSupported(new ModelConfig(none, 256, 2, 0), spec(2, 64)))
                 .isInstanceOf(InvalidConfigException.class).hasMessageContaining("engine.backend=cpu");
     }
