@@ -52,8 +52,8 @@ __device__ unsigned long long mla_trace[4096 * 8], mla_trace_c[4096 * 8];
 namespace mla_decode {
 constexpr int CGROUPS = 8;
 // The 16 absorbed query rows of head group h0 into shared memory rows of SK elements (cp.async, not committed);
-// heads past H are zero-filled (source size 0). dk: Qa's row width, DK unless the instance is padded (the ring's
-// "any" instances: columns dk .. DK - 1 zero-filled, so they add nothing to S).
+// heads past H are zero-filled (source size 0). dk: Qa's row width, DK unless the instance is padded (the "any"
+// instances: columns dk .. DK - 1 zero-filled, so they add nothing to S).
 template <int DK, int SK>
 DEVI void stage_qa(__nv_bfloat16* Qs, const __nv_bfloat16* __restrict__ Qa, int b, int H, int h0, int dk = DK) {
     constexpr int CH = DK / 8;
