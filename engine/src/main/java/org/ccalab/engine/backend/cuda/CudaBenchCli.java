@@ -742,8 +742,8 @@ public final class CudaBenchCli {
                     table.add(line + ofCopy(bytes / (st.p50() * 1e-3)));
                     var inst = mla.decodeInstance(r, dr);
                     if (inst.any() && b * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK) < cuda.multiprocessors()) {
-                        // a padded ring fits 2-4 blocks per SM, so the rule splits 2-4x finer than the 512-wide ring:
-                        // timed beside one split per SM (session 13: which the rule should take is this line's question)
+                        // a padded ring fits 2-4 blocks per SM; the split rule takes one per SM only where that fuses
+                        // the merge (session 13, call 6): one split per SM timed beside it re-checks that on each device
                         int groups = b * CudaMlaKernels.ceil(h, CudaMlaKernels.DECODE_HEADS_PER_BLOCK);
                         var one = CudaMlaKernels.forcedDecodeSplit(len, inst, cuda.multiprocessors() / groups);
                         Stats g1 = timeGraph(i -> {

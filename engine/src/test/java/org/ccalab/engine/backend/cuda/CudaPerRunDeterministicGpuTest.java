@@ -62,21 +62,10 @@ class CudaPerRunDeterministicGpuTest {
             // MLA at d_qk 96 / d_v 64: its own backward kernel (mma.sync) has no ordered form, so since session 13 a
             // deterministic run takes the padded core on the flash kernels' ordered-add instance (it was refused
             // before; the refusals left, off the sm_90a image, are DeterministicBackwardTest's)
-            RunSpec mla = new RunSpec(RunKind.TRAINING, new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6), 1, null,
-                    deterministic);
-            RecordingObserver mlaFirst = new RecordingObserver(), mlaAgain = new RecordingObserver();
-            engine.run(mla, work.resolve("mla-1"), null, mlaFirst);
-            engine.run(mla, work.resolve("mla-2"), null, mlaAgain);
-            assertThat(engine.environment(mla).deterministicBackward()).isTrue();
-            assertThat(orderedValues(mlaFirst)).isNotEmpty().isEqualTo(orderedValues(mlaAgain));
-
-            RunSpec cca = new RunSpec(RunKind.TRAINING, new CcaConfig(256, 2, 128, CompressedConvSpec.DEFAULT), 1, null,
-                    deterministic);
-            RecordingObserver first = new RecordingObserver(), again = new RecordingObserver();
-            engine.run(cca, work.resolve("cca-1"), null, first);
-            engine.run(cca, work.resolve("cca-2"), null, again);
-            assertThat(engine.environment(cca).deterministicBackward()).isTrue();
-            assertThat(orderedValues(first)).isNotEmpty().isEqualTo(orderedValues(again));
+            trainsTwiceBitForBit(engine, new RunSpec(RunKind.TRAINING,
+                    new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6), 1, null, deterministic), "mla");
+            trainsTwiceBitForBit(engine, new RunSpec(RunKind.TRAINING, new CcaConfig(256, 2, 128, CompressedConvSpec.DEFAULT), 1,
+                    null, deterministic), "cca");
 
             RunSpec bench = new RunSpec(RunKind.BENCHMARK, new GqaConfig(1024, 8, 2), 1,
                     new BenchmarkSpec(1, 1024, List.of(Phase.BACKWARD), List.of(Scope.CORE, Scope.LAYER), true, "bf16", 1, 3, true), null);
@@ -88,6 +77,15 @@ class CudaPerRunDeterministicGpuTest {
                     new BenchmarkSpec(1, 1024, List.of(Phase.BACKWARD), null, true, "bf16", 1, 3, false), null);
             assertThat(engine.environment(plain).deterministicBackward()).isFalse();
         }
+    }
+
+    /** Runs {@code training} twice: the same losses and gradient norms bit for bit, recorded as deterministic. */
+    private void trainsTwiceBitForBit(CudaEngine engine, RunSpec training, String name) {
+        RecordingObserver first = new RecordingObserver(), again = new RecordingObserver();
+        engine.run(training, work.resolve(name + "-1"), null, first);
+        engine.run(training, work.resolve(name + "-2"), null, again);
+        assertThat(engine.environment(training).deterministicBackward()).as(name).isTrue();
+        assertThat(orderedValues(first)).as(name).isNotEmpty().isEqualTo(orderedValues(again));
     }
 
     /** The run's training losses and gradient norms in order ("name step value"; timings left out). */
