@@ -232,3 +232,4 @@ CCA_DECODE_STEP(256)
 #include "training_kernels.cuh"  // what a GPU training step needs besides attention and GEMMs
 #include "hopper_kernels.cuh"    // wgmma attention core (sm_90a; other targets get a trap)
 #include "attention/cca_layer_bwd.cuh"  // the CCA layer backward's reductions, in a fixed order (Java layer)
+#include "ovq_kernels.cuh"        // OVQ-attention: chunked read + dictionary fold (sm_90 clusters), q/k L2 norm

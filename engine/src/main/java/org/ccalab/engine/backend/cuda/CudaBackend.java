@@ -32,6 +32,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
     private final CudaKernels.Prologue prologue = CudaKernels.Prologue.fromProperty();
     /** D = 128 forward on the wgmma kernel: the driver runs our sm_90a image (probed at open). */
     private boolean hopperForward;
+    private int imageArch; // __CUDA_ARCH__ of the fatbin image the driver loaded (900 on H100/H200, 800 on A100)
     /** D = 64, 128, 256 and MLA 192 / 128 backward on the wgmma kernels: likewise, under its own switch (ccalab.flash.backward). */
     private boolean hopperBackward;
     /**
@@ -117,6 +118,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
             kernels.launch(CudaKernels.ARCH_PROBE, new int[] {1, 1, 1}, 1, 0, device.stream(), Pointer.to(ptr(out)));
             float[] raw = device.downloadFloats(out, 2);
             arch = Float.floatToRawIntBits(raw[0]);
+            imageArch = arch;
             sm90a = Float.floatToRawIntBits(raw[1]);
         }
         hopperForward = CudaKernels.useWgmma("ccalab.flash.forward", fwd, arch, sm90a == 1);
@@ -124,6 +126,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         LOG.info(() -> "CUDA backend (image " + arch + (sm90a == 1 ? ", sm_90a" : "") + "): D=64/128 forward on "
                 + (hopperForward ? "wgmma" : "mma.sync") + ", D=64/128/256 and MLA 192/128 backward on " + (hopperBackward ? "wgmma" : "mma.sync")
                 + (deterministicBackward ? " (deterministic)" : ""));
+    }
+
+    /** __CUDA_ARCH__ of the loaded image: kernels that need thread-block clusters (OVQ) need 900 or more. */
+    int imageArch() {
+        return imageArch;
     }
 
     /** The forward layout this backend launches for a shape. */

@@ -23,7 +23,7 @@ import org.ccalab.engine.backend.cpu.CpuBackend;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp engine.jar:... org.ccalab.engine.backend.cuda.CudaBenchCli \
- *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer,mla,paper] [--reps 20]
+ *     [--out cuda_bench.json] [--seqs 1024,4096,16384] [--phases check,core,decode,gemm,layer,mla,paper,ovq] [--reps 20]
  * </pre>
  * Phases: {@code check} (GPU vs the float64 CPU reference on fresh random inputs: flash forward per variant
  * shape, decode, decode == last prefill row, GEMM), {@code core} (attention forward causal and not, for head dims
@@ -111,6 +111,7 @@ public final class CudaBenchCli {
                 cli.mlaDecode();
                 cli.mlaLayers(seqs);
             }
+            if (phases.contains("ovq")) new CudaOvqCli(cli, cuda).run(seqs);
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("device", probe.describe());
             doc.put("kernels", probe.kernelsSource());
@@ -563,7 +564,7 @@ public final class CudaBenchCli {
         }
     }
 
-    private void record(String phase, String name, boolean ok, Err e, Map<String, Object> extra) {
+    void record(String phase, String name, boolean ok, Err e, Map<String, Object> extra) {
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("phase", phase);
         c.put("case", name);
@@ -1049,6 +1050,11 @@ public final class CudaBenchCli {
     /** A row of the table printed at the end (phases kept in their own classes add theirs here). */
     void addRow(String row) {
         table.add(row);
+    }
+
+    /** A JSON cell of a phase kept in its own class. */
+    void addCell(Map<String, Object> cell) {
+        cells.add(cell);
     }
 
     /** A timing cell of {@link CudaPaperBenchmark}: latency only (the paper reports no TFLOP/s). */

@@ -70,23 +70,13 @@ final class CudaBenchmarkRun {
         }
     }
 
-    /**
-     * Refuses, before anything touches the device or the other settings, a family with no CUDA kernels at all
-     * (OVQ): there is no per-run fallback to the CPU engine on a CUDA worker, so the run fails as INVALID_CONFIG
-     * naming the family and the backend that has it.
-     */
-    static void requireKernels(AttentionConfig variant) {
-        if (variant instanceof OvqConfig)
-            throw new InvalidConfigException("variant.family", "no CUDA kernels for " + variant.family()
-                    + " (mha, gqa, cca, ccgqa, mla have them): benchmark it with engine.backend=cpu");
-    }
-
     private final CudaBackend cuda;
     private final RunSpec spec;
     private final BenchmarkSpec bs;
     private final RunObserver observer;
     private final Shape shape;                 // null for MLA
     private final CudaMlaBenchmark mla;        // null but for MLA
+    private final CudaOvqBenchmark ovq;        // null but for OVQ
     private long peakOverride = -1;            // a decode cell's one-copy peak, for the next cell(); -1: the pool's
 
     CudaBenchmarkRun(CudaBackend cuda, RunSpec spec, RunObserver observer) {
@@ -94,22 +84,33 @@ final class CudaBenchmarkRun {
         this.spec = spec;
         this.bs = spec.benchmark();
         this.observer = observer;
-        requireKernels(spec.variant());
         if (!bs.dtype().equals("bf16"))
             throw new InvalidConfigException("benchmark.dtype", "the CUDA kernels are bf16 only, got " + bs.dtype());
         if (spec.variant() instanceof MlaConfig m) {
             this.shape = null;
             this.mla = new CudaMlaBenchmark(cuda, m, bs, spec.seed());
+            this.ovq = null;
+            return;
+        }
+        if (spec.variant() instanceof OvqConfig o) {
+            this.shape = null;
+            this.mla = null;
+            this.ovq = new CudaOvqBenchmark(cuda, o, bs, spec.seed());
             return;
         }
         this.shape = Shape.of(spec.variant());
         this.mla = null;
+        this.ovq = null;
         new AttentionShape(bs.batch(), bs.seqLen(), shape.qHeads(), shape.kvHeads(), shape.headDim());
     }
 
     void execute() {
         if (mla != null) {
             executeMla();
+            return;
+        }
+        if (ovq != null) {
+            executeOvq();
             return;
         }
         List<BenchmarkCell> cells = new ArrayList<>();
@@ -139,21 +140,44 @@ final class CudaBenchmarkRun {
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();
-                double[] ms = mla.measure(phase, scope, new CudaMlaBenchmark.Timing() {
-                    @Override
-                    public double[] time(IntConsumer body) {
-                        return CudaBenchmarkRun.this.time(body);
-                    }
-
-                    @Override
-                    public double[] timeDecode(long onePeak, IntConsumer body) {
-                        return CudaBenchmarkRun.this.timeDecode(onePeak, body);
-                    }
-                });
+                double[] ms = mla.measure(phase, scope, timing());
                 cells.add(mla.cell(phase, scope, ms, measuredPeak()));
             }
         }
         observer.cells(cells);
+    }
+
+    /** OVQ: forward and decode, core and layer ({@link CudaOvqBenchmark}); backward has no kernel and no cell. */
+    private void executeOvq() {
+        List<BenchmarkCell> cells = new ArrayList<>();
+        for (Phase phase : bs.phases()) {
+            if (!CudaOvqBenchmark.covers(phase)) {
+                LOG.warning(() -> "CUDA benchmark: OVQ has no backward kernel; no " + phase + " cells (engine.backend=cpu has them)");
+                continue;
+            }
+            for (Scope scope : bs.scopes()) {
+                if (observer.stopRequested()) throw new RunStoppedException(0);
+                cuda.device().pool().resetPeak();
+                double[] ms = ovq.measure(phase, scope, timing());
+                cells.add(ovq.cell(phase, scope, ms, measuredPeak()));
+            }
+        }
+        observer.cells(cells);
+    }
+
+    /** This run's timing (warmup and iterations of its spec; decode over L2-cold copies) for the per-family benchmarks. */
+    private CudaMlaBenchmark.Timing timing() {
+        return new CudaMlaBenchmark.Timing() {
+            @Override
+            public double[] time(IntConsumer body) {
+                return CudaBenchmarkRun.this.time(body);
+            }
+
+            @Override
+            public double[] timeDecode(long onePeak, IntConsumer body) {
+                return CudaBenchmarkRun.this.timeDecode(onePeak, body);
+            }
+        };
     }
 
     /**

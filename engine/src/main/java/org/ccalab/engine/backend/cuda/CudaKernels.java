@@ -407,6 +407,7 @@ final class CudaKernels {
         names.add(VALUE_SHIFT);
         names.add(ARCH_PROBE);
         names.addAll(CudaMlaKernels.all());
+        names.addAll(CudaOvq.all());
         return names;
     }
 }

@@ -11,6 +11,7 @@ import org.ccalab.common.variant.CcgqaConfig;
 import org.ccalab.common.variant.GqaConfig;
 import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqSpec;
 import org.ccalab.common.run.BenchmarkSpec;
 import org.ccalab.common.run.RunKind;
 import org.ccalab.common.run.RunSpec;
@@ -53,18 +54,19 @@ class CudaBenchmarkRunTest {
     }
 
     /**
-     * OVQ has no CUDA kernels: its benchmark fails as INVALID_CONFIG naming the family before the run touches the
-     * device (the backend handed in is null here, as on a host without a GPU) or judges the other settings
-     * (fp32 would otherwise be refused first, hiding the reason).
+     * An OVQ config the CUDA kernels do not cover fails as INVALID_CONFIG naming the field, before the run touches the
+     * device (the backend handed in is null here, as on a host without a GPU): head dim 96, a 128-token chunk.
      */
     @Test
-    void ovqBenchmarkIsRefusedNamingTheFamilyBeforeTheDeviceIsUsed() {
-        for (String dtype : new String[] {"bf16", "fp32"}) {
-            RunSpec spec = new RunSpec(RunKind.BENCHMARK, new OvqConfig(256, 4), 1,
-                    new BenchmarkSpec(1, 128, null, null, null, dtype, 1, 3), null);
+    void ovqBenchmarkOutsideTheKernelsIsRefusedNamingTheFieldBeforeTheDeviceIsUsed() {
+        var headDim96 = new OvqConfig(384, 4);
+        var chunk128 = new OvqConfig(256, 4, new OvqSpec(128, 1024, 4096, null, null, null, null, null, null, null, null, 0));
+        for (var c : new Object[][] {{headDim96, "variant.headDim"}, {chunk128, "variant.ovq.chunkLength"}}) {
+            RunSpec spec = new RunSpec(RunKind.BENCHMARK, (OvqConfig) c[0], 1,
+                    new BenchmarkSpec(1, 128, null, null, null, "bf16", 1, 3), null);
             assertThatThrownBy(() -> new CudaBenchmarkRun(null, spec, new RecordingObserver()))
-                    .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("variant.family"))
-                    .hasMessageContaining("no CUDA kernels for ovq").hasMessageContaining("engine.backend=cpu");
+                    .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo(c[1]))
+                    .hasMessageContaining("CUDA OVQ kernels");
         }
     }
 

@@ -63,8 +63,8 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             case CcaConfig a -> a.asGrouped();
             case CcgqaConfig g -> g;
             case MlaConfig m -> requireKernels(m);
-            case OvqConfig o -> throw new InvalidConfigException("variant", "GPU training of OVQ: there are no OVQ CUDA"
-                    + " kernels; train it with engine.backend=cpu");
+            case OvqConfig o -> throw new InvalidConfigException("variant", "GPU training of OVQ: the OVQ CUDA kernels"
+                    + " are forward and decode only (no backward through the dictionary fold); train it with engine.backend=cpu");
         };
     }
 

@@ -1,0 +1,519 @@
+// defines: ovq_run_kernel<D, C> (OVQ-attention, ovq.md sections 4-5: the chunked read and the dictionary fold) and
+// ovq_l2norm_kernel<D> (the per-head L2 norm of q and k).
+//
+// Letters: B batch, T new tokens of this call, H heads, D head dim, L chunk length (<= MAX_L), NMAX dictionary cap,
+// n active rows, C blocks per (b, head) = one thread-block cluster, RT rows per staged tile.
+//   Q, K, V, O [B, T, H, D] bf16 (q and k already L2-normalised); beta [H] fp32.
+//   State per (b, head), in global memory (fp32 as the spec keeps it): mu, val [B*H, NMAX, D] (val = U_j for NEWTON,
+//   nu_j for CONSTANT), cnt [B*H, NMAX], meta [B*H, 4] = {n, folded chunks, open-chunk tokens, 0},
+//   bufK, bufV [B*H, L, D] bf16 (the open chunk's raw k, v). A zero meta is the empty state.
+//   targets [nTargets] int: the dictionary size the fold of chunk f grows towards, targets[min(f, nTargets - 1)]
+//   (OvqSpec.dictionaryTarget((f + 1) L), tabulated by the host so that device and CPU grow the same dictionary).
+// Prefill and decode are one kernel: T tokens run through the state in segments that end at chunk boundaries;
+// every token reads the dictionary folded so far plus its own chunk up to itself, and a completed chunk is folded
+// (assign, grow by farthest point, re-assign, count-weighted write). Decode is T = 1.
+//
+// Work split: dictionary row j belongs to block rank j % C of the (b, head)'s cluster and only that block reads or
+// writes it, so the state needs no inter-block ordering. Each block reads its rows (tiles of RT staged in shared
+// memory: an online softmax over tiles, any NMAX) into a partial (max, sum, numerator) per token and, when the
+// chunk completes, its rows' nearest centroid per chunk key; the blocks exchange both through distributed shared
+// memory (one cluster barrier), block rank x % C finishes token x (adding the exact intra-chunk term), and every
+// block runs the grow and the re-assignment itself on the same data in the same order, so all agree on the new
+// rows without a second exchange. Logits, softmax and the state are fp32 FMA (no tensor cores): the fold's
+// discrete choices must be the float64 reference's wherever its margins exceed fp32 rounding.
+// Ties: a larger score wins, equal scores go to the lower row (the reference's ascending strict argmax); the
+// farthest-point pick goes to the lower token.
+#pragma once
+#include "../common/mma.cuh"
+#include <cooperative_groups.h>
+
+namespace ovq {
+namespace cg = cooperative_groups;
+constexpr int NT = 256, NW = NT / 32, MAX_L = 64, RT = 128;
+constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8;
+constexpr float NORM_EPS = 1e-12f;
+
+// Shared memory, in floats (bf16 arrays counted in floats of 2): the layout ovq_run_kernel carves, and the bytes
+// CudaOvq asks for (ovq::smem_bytes<D>() there as OVQ_SMEM_* constants).
+template <int D> __host__ __device__ constexpr int ds() { return D + 4; }  // staged row stride: 16-byte rows, 4 banks apart
+constexpr int SS = RT + 4;                             // score row stride
+template <int D>
+__host__ __device__ constexpr int smem_floats() {
+    return RT * ds<D>() + 3 * RT               // staged rows, their counts, |mu|^2, 1/|mu|
+           + 3 * MAX_L * D / 2                 // q, k, v of the chunk (bf16)
+           + MAX_L * SS                        // scores / weights
+           + MAX_L * (D + 2)                   // partial read per token: numerator, max, sum
+           + MAX_L * 12                        // per-token assign/grow arrays and the slot table
+           + NW * MAX_L;                       // per-warp logits of the intra-chunk term
+}
+template <int D> __host__ __device__ constexpr int smem_bytes() { return smem_floats<D>() * 4; }
+
+DEVI float warp_sum0(float v) {  // the sum as lane 0 forms it, broadcast: every lane (and block) gets the same bits
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+DEVI float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+// (score, row) lexicographic: larger score, then lower row; row -1 (none) loses to any real row.
+DEVI void better(float& s, int& j, float s2, int j2) {
+    if (j2 < 0) return;
+    if (j < 0 || s2 > s || (s2 == s && j2 < j)) { s = s2; j = j2; }
+}
+DEVI float bf(const __nv_bfloat16* p, int i) { return __bfloat162float(p[i]); }
+
+// x . row over D for one warp: lanes over dims, lane 0's sum broadcast.
+template <int D>
+DEVI float warp_dot(const __nv_bfloat16* x, const __nv_bfloat16* y, int lane) {
+    float s = 0.f;
+#pragma unroll
+    for (int i = lane; i < D; i += 32) s = fmaf(bf(x, i), bf(y, i), s);
+    return warp_sum0(s);
+}
+
+// sS[x - x0][r] = X[x] . M[r] for x in [x0, x0 + nx), r < RT (rows past the tile are garbage, never read).
+// nx > 4: 16 x 16 threads, 4 tokens x 8 rows each, float4 over dims; nx <= 4 (decode): a warp per row.
+template <int D>
+DEVI void tile_dots(float* sS, const __nv_bfloat16* sX, int x0, int nx, const float* sM, int nr, int tid) {
+    if (nx > 4) {
+        const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
+        if (xb >= nx) return;
+        float acc[4][8];
+#pragma unroll
+        for (int a = 0; a < 4; a++)
+#pragma unroll
+            for (int k = 0; k < 8; k++) acc[a][k] = 0.f;
+        for (int i = 0; i < D; i += 4) {
+            float xv[4][4];
+#pragma unroll
+            for (int a = 0; a < 4; a++) {
+                const int x = min(xb + a, nx - 1);
+                const uint2 raw = *reinterpret_cast<const uint2*>(sX + (x0 + x) * D + i);
+                const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
+#pragma unroll
+                for (int c = 0; c < 4; c++) xv[a][c] = __bfloat162float(e[c]);
+            }
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                const float4 m = *reinterpret_cast<const float4*>(sM + (tx + 16 * k) * ds<D>() + i);
+#pragma unroll
+                for (int a = 0; a < 4; a++)
+                    acc[a][k] = fmaf(xv[a][3], m.w, fmaf(xv[a][2], m.z, fmaf(xv[a][1], m.y, fmaf(xv[a][0], m.x, acc[a][k]))));
+            }
+        }
+#pragma unroll
+        for (int a = 0; a < 4; a++)
+            if (xb + a < nx)
+#pragma unroll
+                for (int k = 0; k < 8; k++) sS[(xb + a) * SS + tx + 16 * k] = acc[a][k];
+    } else {
+        const int warp = tid >> 5, lane = tid & 31;
+        for (int r = warp; r < nr; r += NW)
+            for (int x = 0; x < nx; x++) {
+                float s = 0.f;
+#pragma unroll
+                for (int i = lane; i < D; i += 32) s = fmaf(bf(sX + (x0 + x) * D, i), sM[r * ds<D>() + i], s);
+                s = warp_sum0(s);
+                if (lane == 0) sS[x * SS + r] = s;
+            }
+    }
+}
+
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+template <int D, int C>
+__device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, const __nv_bfloat16* __restrict__ Q,
+                                               const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V,
+                                               const float* __restrict__ beta, float* __restrict__ mu,
+                                               float* __restrict__ val, float* __restrict__ cnt, int* __restrict__ meta,
+                                               __nv_bfloat16* __restrict__ bufK, __nv_bfloat16* __restrict__ bufV,
+                                               const int* __restrict__ targets, int nTargets, int T, int H, int NMAX,
+                                               int L, int flags, float eta) {
+    static_assert(D % 32 == 0 && D <= 128, "head dim");
+    constexpr int DPT = D / 16;  // dims per thread in the tiled P V
+    cg::cluster_group cluster = cg::this_cluster();
+    const int rank = blockIdx.x, h = blockIdx.y, b = blockIdx.z, bh = b * H + h;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const bool euclid = flags & F_EUCLIDEAN, newton = flags & F_NEWTON, stateOnly = flags & F_STATE_ONLY,
+               renorm = flags & F_RENORMALIZE;
+    const float bt = beta[h];
+
+    extern __shared__ __align__(16) float smem[];
+    {
+        unsigned dyn;
+        asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
+        if (dyn < (unsigned)smem_bytes<D>() || L > MAX_L || L < 1) __trap();  // the launcher's layout is not this one
+    }
+    float* sM = smem;                          // [RT][ds] staged mu, then val, rows of this block
+    float* sC = sM + RT * ds<D>();             // [RT] counts of the staged rows
+    float* sMm = sC + RT;                      // [RT] |mu|^2
+    float* sRinv = sMm + RT;                   // [RT] 1 / sqrt(|mu|^2 + eps)
+    __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(sRinv + RT);  // [MAX_L][D], by position in the chunk
+    __nv_bfloat16* sK = sQ + MAX_L * D;
+    __nv_bfloat16* sV = sK + MAX_L * D;
+    float* sS = reinterpret_cast<float*>(sV + MAX_L * D);  // [MAX_L][SS]
+    float* sPacc = sS + MAX_L * SS;            // [MAX_L][D] partial numerators (segment-relative tokens)
+    float* sPm = sPacc + MAX_L * D;            // [MAX_L] running max (log units, beta applied)
+    float* sPl = sPm + MAX_L;                  // [MAX_L] running sum of e^{z - m} c
+    float* sScale = sPl + MAX_L;               // [MAX_L] this tile's rescale of the numerator
+    float* sTop = sScale + MAX_L;              // [MAX_L] best assign score over this block's rows
+    int* sArg = reinterpret_cast<int*>(sTop + MAX_L);  // [MAX_L] its row (-1: none)
+    float* sNear = reinterpret_cast<float*>(sArg + MAX_L);  // [MAX_L] squared distance to the nearest row
+    float* sBest = sNear + MAX_L;              // [MAX_L] merged over the cluster, then re-assigned
+    int* sA = reinterpret_cast<int*>(sBest + MAX_L);  // [MAX_L] merged row
+    float* sFar = reinterpret_cast<float*>(sA + MAX_L);  // [MAX_L] farthest-point score
+    int* sFounder = reinterpret_cast<int*>(sFar + MAX_L);  // [MAX_L] 1 for founding tokens
+    int* sPick = sFounder + MAX_L;             // [MAX_L] founding token of new row nOld + f
+    int* sSlot = sPick + MAX_L;                // [MAX_L] rows of this block the write touches (first token)
+    float* sZ = reinterpret_cast<float*>(sSlot + MAX_L);  // [NW][MAX_L] intra-chunk logits
+    __shared__ int sNslots, sPickNow;
+
+    int* st = meta + 4 * bh;
+    int n = st[0], folded = st[1], buffered = st[2];
+    float* gMu = mu + (long)bh * NMAX * D;
+    float* gVal = val + (long)bh * NMAX * D;
+    float* gCnt = cnt + (long)bh * NMAX;
+    __nv_bfloat16* gBufK = bufK + (long)bh * L * D;
+    __nv_bfloat16* gBufV = bufV + (long)bh * L * D;
+    for (int e = tid; e < buffered * D / 8; e += NT) {  // the open chunk from earlier calls
+        reinterpret_cast<uint4*>(sK)[e] = reinterpret_cast<const uint4*>(gBufK)[e];
+        reinterpret_cast<uint4*>(sV)[e] = reinterpret_cast<const uint4*>(gBufV)[e];
+    }
+
+    for (int t = 0; t < T;) {
+        const int seg = min(T - t, L - buffered), xs = buffered;
+        const bool fold = xs + seg == L;
+        const long rowStride = (long)H * D;
+        for (int e = tid; e < seg * D / 8; e += NT) {
+            const int x = e / (D / 8), c = e % (D / 8);
+            const long g = ((long)b * T + t + x) * rowStride + (long)h * D + c * 8;
+            reinterpret_cast<uint4*>(sQ + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(Q + g);
+            reinterpret_cast<uint4*>(sK + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(K + g);
+            reinterpret_cast<uint4*>(sV + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(V + g);
+        }
+        for (int x = tid; x < MAX_L; x += NT) {
+            sPm[x] = -INFINITY; sPl[x] = 0.f;
+            sTop[x] = -INFINITY; sArg[x] = -1; sNear[x] = INFINITY;
+        }
+        float acc[4][DPT];
+#pragma unroll
+        for (int a = 0; a < 4; a++)
+#pragma unroll
+            for (int c = 0; c < DPT; c++) acc[a][c] = 0.f;
+        const bool small = seg * D <= NT;  // a thread per (token, dim) in P V
+        const int own = n > rank ? (n - rank + C - 1) / C : 0;  // rows rank, rank + C, ... below n
+        __syncthreads();
+
+        for (int r0 = 0; r0 < own; r0 += RT) {
+            const int nr = min(RT, own - r0);
+            for (int e = tid; e < nr * D / 4; e += NT) {
+                const int r = e / (D / 4), c = e % (D / 4);
+                const long j = (long)(r0 + r) * C + rank;
+                *reinterpret_cast<float4*>(sM + r * ds<D>() + c * 4) = *reinterpret_cast<const float4*>(gMu + j * D + c * 4);
+            }
+            for (int r = tid; r < nr; r += NT) sC[r] = gCnt[(long)(r0 + r) * C + rank];
+            __syncthreads();
+            for (int r = tid; r < nr; r += NT) {
+                float s = 0.f;
+                for (int i = 0; i < D; i++) s = fmaf(sM[r * ds<D>() + i], sM[r * ds<D>() + i], s);
+                sMm[r] = s;
+                sRinv[r] = rsqrtf(s + NORM_EPS);
+            }
+            if (fold) {  // assign: this block's nearest row for every key of the chunk
+                tile_dots<D>(sS, sK, 0, L, sM, nr, tid);
+                __syncthreads();
+                for (int x = warp; x < L; x += NW) {
+                    float kk = 0.f;
+                    for (int i = lane; i < D; i += 32) kk = fmaf(bf(sK + x * D, i), bf(sK + x * D, i), kk);
+                    kk = warp_sum0(kk);
+                    float top = -INFINITY, near = INFINITY;
+                    int arg = -1;
+                    for (int r = lane; r < nr; r += 32) {
+                        const float dot = sS[x * SS + r];
+                        better(top, arg, euclid ? dot - 0.5f * sMm[r] : dot, (r0 + r) * C + rank);
+                        near = fminf(near, kk - 2.f * dot + sMm[r]);
+                    }
+#pragma unroll
+                    for (int o = 16; o > 0; o >>= 1) {
+                        better(top, arg, __shfl_xor_sync(0xffffffffu, top, o), __shfl_xor_sync(0xffffffffu, arg, o));
+                        near = fminf(near, __shfl_xor_sync(0xffffffffu, near, o));
+                    }
+                    if (lane == 0) {
+                        better(sTop[x], sArg[x], top, arg);
+                        sNear[x] = fminf(sNear[x], near);
+                    }
+                }
+            }
+            __syncthreads();
+            // read: this block's rows for the segment's queries, one online-softmax step per tile
+            tile_dots<D>(sS, sQ, xs, seg, sM, nr, tid);
+            __syncthreads();
+            for (int x = warp; x < seg; x += NW) {
+                float z[RT / 32];
+                float tmax = -INFINITY;
+#pragma unroll
+                for (int k = 0; k < RT / 32; k++) {
+                    const int r = lane + 32 * k;
+                    z[k] = r < nr ? bt * sS[x * SS + r] * (renorm ? sRinv[r] : 1.f) : -INFINITY;
+                    tmax = fmaxf(tmax, z[k]);
+                }
+                tmax = warp_max(tmax);
+                const float mOld = sPm[x], mNew = fmaxf(mOld, tmax);
+                const float scale = mOld == -INFINITY ? 0.f : __expf(mOld - mNew);
+                float l = 0.f;
+#pragma unroll
+                for (int k = 0; k < RT / 32; k++) {
+                    const int r = lane + 32 * k;
+                    if (r < nr) {
+                        const float p = __expf(z[k] - mNew), pc = p * sC[r];
+                        l += pc;
+                        sS[x * SS + r] = newton ? p : pc;
+                    }
+                }
+                l = warp_sum0(l);
+                __syncwarp();
+                if (lane == 0) {
+                    sPm[x] = mNew;
+                    sPl[x] = sPl[x] * scale + l;
+                    sScale[x] = scale;
+                }
+            }
+            __syncthreads();
+            for (int e = tid; e < nr * D / 4; e += NT) {  // stage the same rows' values over mu
+                const int r = e / (D / 4), c = e % (D / 4);
+                const long j = (long)(r0 + r) * C + rank;
+                *reinterpret_cast<float4*>(sM + r * ds<D>() + c * 4) = *reinterpret_cast<const float4*>(gVal + j * D + c * 4);
+            }
+            __syncthreads();
+            if (small) {
+                const int x = tid / D, i = tid % D;
+                if (x < seg) {
+                    float a = acc[0][0] * sScale[x];
+                    for (int r = 0; r < nr; r++) a = fmaf(sS[x * SS + r], sM[r * ds<D>() + i], a);
+                    acc[0][0] = a;
+                }
+            } else {
+                const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
+                if (xb < seg) {
+#pragma unroll
+                    for (int a = 0; a < 4; a++) {
+                        const float sc = sScale[min(xb + a, seg - 1)];
+#pragma unroll
+                        for (int c = 0; c < DPT; c++) acc[a][c] *= sc;
+                    }
+                    for (int r = 0; r < nr; r++) {
+                        float w[4];
+#pragma unroll
+                        for (int a = 0; a < 4; a++) w[a] = sS[min(xb + a, seg - 1) * SS + r];
+#pragma unroll
+                        for (int c = 0; c < DPT; c += 4) {
+                            const float4 v4 = *reinterpret_cast<const float4*>(sM + r * ds<D>() + tx * DPT + c);
+#pragma unroll
+                            for (int a = 0; a < 4; a++) {
+                                acc[a][c] = fmaf(w[a], v4.x, acc[a][c]);
+                                acc[a][c + 1] = fmaf(w[a], v4.y, acc[a][c + 1]);
+                                acc[a][c + 2] = fmaf(w[a], v4.z, acc[a][c + 2]);
+                                acc[a][c + 3] = fmaf(w[a], v4.w, acc[a][c + 3]);
+                            }
+                        }
+                    }
+                }
+            }
+            __syncthreads();
+        }
+        if (small) {
+            const int x = tid / D, i = tid % D;
+            if (x < seg) sPacc[x * D + i] = acc[0][0];
+        } else {
+            const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
+#pragma unroll
+            for (int a = 0; a < 4; a++)
+                if (xb + a < seg)
+#pragma unroll
+                    for (int c = 0; c < DPT; c++) sPacc[(xb + a) * D + tx * DPT + c] = acc[a][c];
+        }
+        cluster.sync();
+
+        // finish the tokens x % C == rank: the cluster's partials plus the chunk's own keys up to x
+        for (int x = rank + C * warp; x < seg; x += C * NW) {
+            const int xc = xs + x;  // position in the chunk
+            float* z = sZ + warp * MAX_L;
+            float M = -INFINITY;
+            for (int q = 0; q < C; q++) M = fmaxf(M, cluster.map_shared_rank(sPm, q)[x]);
+            const int terms = stateOnly ? 0 : xc + 1;
+            for (int s = 0; s < terms; s++) {
+                const float zs = bt * warp_dot<D>(sQ + xc * D, sK + s * D, lane);
+                if (lane == 0) z[s] = zs;
+                M = fmaxf(M, zs);
+            }
+            __syncwarp();
+            float den = 0.f, num[D / 32];
+#pragma unroll
+            for (int c = 0; c < D / 32; c++) num[c] = 0.f;
+            if (M != -INFINITY) {
+                for (int q = 0; q < C; q++) {
+                    const float mq = cluster.map_shared_rank(sPm, q)[x];
+                    if (mq == -INFINITY) continue;
+                    const float w = __expf(mq - M);
+                    den = fmaf(w, cluster.map_shared_rank(sPl, q)[x], den);
+                    const float* pa = cluster.map_shared_rank(sPacc, q) + x * D;
+#pragma unroll
+                    for (int c = 0; c < D / 32; c++) num[c] = fmaf(w, pa[lane + 32 * c], num[c]);
+                }
+                for (int s = 0; s < terms; s++) {
+                    const float w = __expf(z[s] - M);
+                    den += w;
+#pragma unroll
+                    for (int c = 0; c < D / 32; c++) num[c] = fmaf(w, bf(sV + s * D, lane + 32 * c), num[c]);
+                }
+            }
+            const float inv = den > 0.f ? 1.f / den : 0.f;
+            __nv_bfloat16* o = O + ((long)b * T + t + x) * rowStride + (long)h * D;
+#pragma unroll
+            for (int c = 0; c < D / 32; c++) o[lane + 32 * c] = __float2bfloat16_rn(num[c] * inv);
+            __syncwarp();
+        }
+        if (fold) {  // every block merges the assignment of every chunk key
+            for (int x = tid; x < L; x += NT) {
+                float top = -INFINITY, near = INFINITY;
+                int arg = -1;
+                for (int q = 0; q < C; q++) {
+                    better(top, arg, cluster.map_shared_rank(sTop, q)[x], cluster.map_shared_rank(sArg, q)[x]);
+                    near = fminf(near, cluster.map_shared_rank(sNear, q)[x]);
+                }
+                sBest[x] = top; sA[x] = arg; sFar[x] = near; sFounder[x] = 0;
+            }
+        }
+        cluster.sync();  // the partials may now be overwritten
+
+        if (fold) {
+            const int nOld = n;
+            const int target = targets[min(folded, nTargets - 1)];
+            const int grow = min(L, max(0, target - n));
+            for (int f = 0; f < grow; f++) {
+                if (warp == 0) {  // farthest non-founder, ties to the lower token
+                    float best = -INFINITY;
+                    int pick = -1;
+                    for (int x = lane; x < L; x += 32)
+                        if (!sFounder[x] && (pick < 0 || sFar[x] > best)) { best = sFar[x]; pick = x; }
+#pragma unroll
+                    for (int o = 16; o > 0; o >>= 1) {
+                        const float b2 = __shfl_xor_sync(0xffffffffu, best, o);
+                        const int p2 = __shfl_xor_sync(0xffffffffu, pick, o);
+                        if (p2 >= 0 && (pick < 0 || b2 > best || (b2 == best && p2 < pick))) { best = b2; pick = p2; }
+                    }
+                    if (lane == 0) { sPickNow = pick; sFounder[pick] = 1; sPick[f] = pick; }
+                }
+                __syncthreads();
+                const int pick = sPickNow, j = n + f;
+                if (j % C == rank)
+                    for (int i = tid; i < D; i += NT) {
+                        gMu[(long)j * D + i] = bf(sK + pick * D, i);
+                        gVal[(long)j * D + i] = bf(sV + pick * D, i);
+                        if (i == 0) gCnt[j] = 1.f;
+                    }
+                for (int x = warp; x < L; x += NW) {
+                    if (sFounder[x]) continue;
+                    float dd = 0.f;
+                    for (int i = lane; i < D; i += 32) {
+                        const float df = bf(sK + x * D, i) - bf(sK + pick * D, i);
+                        dd = fmaf(df, df, dd);
+                    }
+                    dd = warp_sum0(dd);
+                    if (lane == 0 && dd < sFar[x]) sFar[x] = dd;
+                }
+                __syncthreads();
+            }
+            n += grow;
+            // re-assign the non-founders against the new rows, in row order (strictly better only)
+            for (int x = warp; x < L; x += NW) {
+                if (sFounder[x]) continue;
+                float best = sBest[x];
+                int a = sA[x];
+                for (int f = 0; f < grow; f++) {
+                    const __nv_bfloat16* kp = sK + sPick[f] * D;
+                    const float dot = warp_dot<D>(sK + x * D, kp, lane), mm = warp_dot<D>(kp, kp, lane);
+                    const float v = euclid ? dot - 0.5f * mm : dot;
+                    if (v > best) { best = v; a = nOld + f; }
+                }
+                if (lane == 0) { sBest[x] = best; sA[x] = a; }
+            }
+            __syncthreads();
+            // write: the rows of this block that non-founders were assigned to, sums in token order
+            if (tid == 0) {
+                int k = 0;
+                for (int x = 0; x < L; x++) {
+                    if (sFounder[x] || sA[x] % C != rank) continue;
+                    bool first = true;
+                    for (int y = 0; y < k && first; y++) first = sA[sSlot[y]] != sA[x];
+                    if (first) sSlot[k++] = x;
+                }
+                sNslots = k;
+            }
+            __syncthreads();
+            const int nSlots = sNslots;
+            float* sSlotC = sS;          // [MAX_L] the rows' counts before the write
+            float* sSlotM = sS + MAX_L;  // [MAX_L] keys assigned
+            for (int k = tid; k < nSlots; k += NT) {
+                const int j = sA[sSlot[k]];
+                int m = 0;
+                for (int y = sSlot[k]; y < L; y++) m += !sFounder[y] && sA[y] == j;
+                sSlotC[k] = gCnt[j];
+                sSlotM[k] = (float)m;
+            }
+            __syncthreads();
+            for (int e = tid; e < nSlots * D; e += NT) {
+                const int k = e / D, i = e % D, j = sA[sSlot[k]];
+                float sk = 0.f, sv = 0.f;
+                for (int y = sSlot[k]; y < L; y++)
+                    if (!sFounder[y] && sA[y] == j) { sk += bf(sK + y * D, i); sv += bf(sV + y * D, i); }
+                const float m = sSlotM[k], c = sSlotC[k];
+                float* pm = gMu + (long)j * D + i;
+                float* pv = gVal + (long)j * D + i;
+                if (newton) {
+                    *pm += (sk - m * *pm) / (c + m);
+                    *pv += sv;
+                } else {
+                    *pm += eta * (sk / m - *pm);
+                    *pv += eta * (sv / m - *pv);
+                }
+            }
+            __syncthreads();
+            for (int k = tid; k < nSlots; k += NT) gCnt[sA[sSlot[k]]] = sSlotC[k] + sSlotM[k];
+            folded++;
+            buffered = 0;
+            __syncthreads();
+        } else {
+            buffered += seg;
+        }
+        t += seg;
+    }
+    if (rank == 0) {
+        for (int e = tid; e < buffered * D / 8; e += NT) {
+            reinterpret_cast<uint4*>(gBufK)[e] = reinterpret_cast<const uint4*>(sK)[e];
+            reinterpret_cast<uint4*>(gBufV)[e] = reinterpret_cast<const uint4*>(sV)[e];
+        }
+        if (tid == 0) { st[0] = n; st[1] = folded; st[2] = buffered; }
+    }
+}
+
+#endif  // __CUDA_ARCH__ >= 900
+
+// y = x / sqrt(|x|^2 + eps) per row of D (q and k of every token and head, in place): a warp per row.
+template <int D>
+__device__ __forceinline__ void ovq_l2norm_kernel(__nv_bfloat16* __restrict__ X, long rows) {
+    const long row = (long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    __nv_bfloat16* x = X + row * D;
+    float v[D / 32], s = 0.f;
+#pragma unroll
+    for (int c = 0; c < D / 32; c++) { v[c] = bf(x, lane + 32 * c); s = fmaf(v[c], v[c], s); }
+    s = warp_sum0(s);
+    const float r = rsqrtf(s + NORM_EPS);
+#pragma unroll
+    for (int c = 0; c < D / 32; c++) x[lane + 32 * c] = __float2bfloat16_rn(v[c] * r);
+}
+}  // namespace ovq

@@ -1,0 +1,226 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.ccalab.engine.backend.cuda.KernelArgs.floats;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ints;
+import static org.ccalab.engine.backend.cuda.KernelArgs.longs;
+import static org.ccalab.engine.backend.cuda.KernelArgs.ptr;
+
+import java.util.ArrayList;
+import java.util.List;
+import jcuda.Pointer;
+import org.ccalab.common.variant.OvqAssignment;
+import org.ccalab.common.variant.OvqSpec;
+import org.ccalab.common.variant.OvqUpdate;
+
+/**
+ * OVQ-attention's core on the GPU (attention/ovq.cuh, ovq.md sections 4-5): tokens run through each (sequence,
+ * head)'s online dictionary, which lives on the device between calls, so a prefill and the decode steps after it
+ * are the same kernel ({@link #run} with T tokens or one). One cluster of {@link #CLUSTER} blocks per (sequence,
+ * head); dictionary row j belongs to block j % {@link #CLUSTER}. The state is fp32 as the spec keeps it.
+ *
+ * <p>Covered: head dim 64 or 128, chunk length up to {@link #MAX_CHUNK}, any dictionary size, every [ours] flag of
+ * {@link OvqSpec}; thread-block clusters need compute capability 9.0 (the sm_80 image traps, so it is refused).
+ * There is no backward kernel: GPU training of OVQ stays refused ({@code GpuTrainer.requireSupported}).
+ */
+public final class CudaOvq implements AutoCloseable {
+    static final int THREADS = 256, CLUSTER = 8, MAX_CHUNK = 64, MIN_ARCH = 900;
+    /** ovq.cuh's rows per staged tile and its shared-memory layout (ovq::smem_floats). */
+    static final int ROW_TILE = 128, WARPS = THREADS / 32;
+    static final int[] HEAD_DIMS = {64, 128};
+    /** The longest growth-target table the kernel is handed (one int per chunk until the schedule saturates). */
+    static final int MAX_TARGETS = 1 << 20;
+
+    static String runKernel(int headDim) {
+        return "ovq_run_hd" + headDim;
+    }
+
+    static String l2normKernel(int headDim) {
+        return "ovq_l2norm_hd" + headDim;
+    }
+
+    static List<String> all() {
+        List<String> names = new ArrayList<>();
+        for (int d : HEAD_DIMS) {
+            names.add(runKernel(d));
+            names.add(l2normKernel(d));
+        }
+        return names;
+    }
+
+    /** ovq::smem_bytes&lt;D&gt;(): staged rows, the chunk's q/k/v, scores, partials, per-token arrays. */
+    static int smemBytes(int headDim) {
+        int l = MAX_CHUNK, rt = ROW_TILE;
+        int floats = rt * (headDim + 4) + 3 * rt + 3 * l * headDim / 2 + l * (rt + 4) + l * (headDim + 2) + l * 12
+                + WARPS * l;
+        return floats * 4;
+    }
+
+    /**
+     * Why the kernels do not cover this head dim and spec, naming the field at fault, or null when they do (the
+     * device's own limit, compute capability, is checked when a {@link CudaOvq} is made).
+     */
+    static String unsupported(OvqSpec spec, int headDim) {
+        if (headDim != 64 && headDim != 128)
+            return "variant.headDim: the CUDA OVQ kernels take head dim 64 or 128, got " + headDim;
+        if (spec.chunkLength() > MAX_CHUNK)
+            return "variant.ovq.chunkLength: the CUDA OVQ kernels take chunks of up to " + MAX_CHUNK + " tokens, got "
+                    + spec.chunkLength();
+        if (saturation(spec) > MAX_TARGETS)
+            return "variant.ovq.growthLength: the growth schedule reaches its cap after " + saturation(spec)
+                    + " chunks, more than the " + MAX_TARGETS + " the CUDA OVQ kernels tabulate";
+        return null;
+    }
+
+    /** Chunks folded before the schedule's target reaches N_max (it stays there), at least 1. */
+    static long saturation(OvqSpec spec) {
+        long lo = 1, hi = 1;
+        while (spec.dictionaryTarget(hi * spec.chunkLength()) < spec.dictionarySize()) {
+            lo = hi;
+            hi *= 2;
+            if (hi > 4L * MAX_TARGETS) return hi;
+        }
+        while (lo < hi) { // the first chunk count whose target is N_max
+            long mid = (lo + hi) >>> 1;
+            if (spec.dictionaryTarget(mid * spec.chunkLength()) < spec.dictionarySize()) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /** targets[f] = the size the fold of chunk f grows towards, f < saturation; the last entry is N_max. */
+    static int[] targets(OvqSpec spec) {
+        int n = (int) saturation(spec);
+        int[] t = new int[n];
+        for (int f = 0; f < n; f++) t[f] = spec.dictionaryTarget((long) (f + 1) * spec.chunkLength());
+        return t;
+    }
+
+    /** ovq.cuh's flag bits. */
+    static int flags(OvqSpec spec) {
+        return (spec.assignment() == OvqAssignment.EUCLIDEAN ? 1 : 0) | (spec.update() == OvqUpdate.NEWTON ? 2 : 0)
+                | (spec.stateOnly() ? 4 : 0) | (spec.renormalizeCentroids() ? 8 : 0);
+    }
+
+    private final CudaBackend cuda;
+    private final OvqSpec spec;
+    private final int headDim, nTargets;
+    private final DeviceBuffer targets;
+
+    /** Refuses what the kernels do not cover (IllegalArgumentException naming the field) or the device cannot run. */
+    public CudaOvq(CudaBackend cuda, OvqSpec spec, int headDim) {
+        String why = unsupported(spec, headDim);
+        if (why != null) throw new IllegalArgumentException(why);
+        if (cuda.imageArch() < MIN_ARCH)
+            throw new IllegalArgumentException("variant.family: the CUDA OVQ kernels need thread-block clusters (compute "
+                    + "capability 9.0 or newer); this GPU runs the kernels' " + cuda.imageArch() + " image");
+        this.cuda = cuda;
+        this.spec = spec;
+        this.headDim = headDim;
+        int[] t = targets(spec);
+        this.nTargets = t.length;
+        float[] bits = new float[t.length];
+        for (int i = 0; i < t.length; i++) bits[i] = Float.intBitsToFloat(t[i]);
+        this.targets = cuda.uploadFloats(bits);
+    }
+
+    public OvqSpec spec() {
+        return spec;
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    /** Per (sequence, head): the dictionary (fp32 mu, values, counts), {n, folded, open} and the open chunk's k, v. */
+    public final class State implements AutoCloseable {
+        final int batch, heads;
+        final DeviceBuffer mu, val, cnt, meta, bufK, bufV;
+
+        private State(int batch, int heads) {
+            this.batch = batch;
+            this.heads = heads;
+            long bh = (long) batch * heads, rows = bh * spec.dictionarySize();
+            mu = cuda.allocate(rows * headDim * 4);
+            val = cuda.allocate(rows * headDim * 4);
+            cnt = cuda.allocate(rows * 4);
+            meta = cuda.allocate(bh * 16);
+            bufK = cuda.allocate(bh * spec.chunkLength() * headDim * 2);
+            bufV = cuda.allocate(bh * spec.chunkLength() * headDim * 2);
+            reset();
+        }
+
+        /** Empties every dictionary (a new sequence): only the counters matter, rows past n are never read. */
+        public void reset() {
+            cuda.zero(meta);
+        }
+
+        /** {n, folded chunks, open-chunk tokens} per (sequence, head), from the device. */
+        public int[][] meta() {
+            float[] raw = cuda.downloadFloats(meta, batch * heads * 4);
+            int[][] out = new int[batch * heads][3];
+            for (int i = 0; i < out.length; i++)
+                for (int c = 0; c < 3; c++) out[i][c] = Float.floatToRawIntBits(raw[4 * i + c]);
+            return out;
+        }
+
+        /** The first {@code n} counts of (sequence, head) {@code bh}. */
+        public double[] counts(int bh, int n) {
+            float[] all = cuda.downloadFloats(cnt, batch * heads * spec.dictionarySize());
+            double[] out = new double[n];
+            for (int j = 0; j < n; j++) out[j] = all[bh * spec.dictionarySize() + j];
+            return out;
+        }
+
+        /** Bytes a read of the whole state moves when {@code n} rows are active (fp32 rows + the open chunk). */
+        public long readBytes(int n, int open) {
+            return (long) batch * heads * ((long) n * (2L * headDim + 1) * 4 + (long) open * 2 * headDim * 2);
+        }
+
+        @Override
+        public void close() {
+            for (DeviceBuffer b : List.of(mu, val, cnt, meta, bufK, bufV)) b.close();
+        }
+    }
+
+    public State newState(int batch, int heads) {
+        if (batch < 1 || heads < 1) throw new IllegalArgumentException("batch and heads must be positive, got " + batch + ", " + heads);
+        return new State(batch, heads);
+    }
+
+    /**
+     * o [B, T, H, D] bf16: T tokens of q, k (L2-normalised) and v [B, T, H, D] bf16 through the state's
+     * dictionaries (updated in place), beta [H] fp32.
+     */
+    public void run(State s, DeviceBuffer o, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer beta, int tokens) {
+        if (tokens < 1) throw new IllegalArgumentException("tokens must be positive, got " + tokens);
+        long bytes = (long) s.batch * tokens * s.heads * headDim * 2;
+        need(o, bytes, "o");
+        need(q, bytes, "q");
+        need(k, bytes, "k");
+        need(v, bytes, "v");
+        need(beta, (long) s.heads * 4, "beta");
+        int smem = smemBytes(headDim);
+        cuda.kernels().launch(runKernel(headDim), new int[] {CLUSTER, s.heads, s.batch}, THREADS, smem,
+                cuda.device().stream(), Pointer.to(ptr(o), ptr(q), ptr(k), ptr(v), ptr(beta), ptr(s.mu), ptr(s.val),
+                        ptr(s.cnt), ptr(s.meta), ptr(s.bufK), ptr(s.bufV), ptr(targets), ints(nTargets), ints(tokens),
+                        ints(s.heads), ints(spec.dictionarySize()), ints(spec.chunkLength()), ints(flags(spec)),
+                        floats(spec.constantRate().floatValue())));
+    }
+
+    /** x / sqrt(|x|^2 + 1e-12) per row of D, in place: x [rows, D] bf16 (q or k of every token and head). */
+    public void l2normalize(DeviceBuffer x, long rows) {
+        need(x, rows * headDim * 2, "x");
+        int warps = THREADS / 32;
+        cuda.kernels().launch(l2normKernel(headDim), new int[] {(int) ((rows + warps - 1) / warps), 1, 1}, THREADS, 0,
+                cuda.device().stream(), Pointer.to(ptr(x), longs(rows)));
+    }
+
+    private static void need(DeviceBuffer b, long bytes, String name) {
+        if (b.bytes() < bytes)
+            throw new IllegalArgumentException(name + ": device buffer of " + b.bytes() + " bytes, the shape needs " + bytes);
+    }
+
+    @Override
+    public void close() {
+        targets.close();
+    }
+}

@@ -1,0 +1,161 @@
+package org.ccalab.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.ccalab.common.event.BenchmarkCell;
+import org.ccalab.common.event.FailureClass;
+import org.ccalab.common.run.BenchmarkSpec;
+import org.ccalab.common.run.Phase;
+import org.ccalab.common.run.RunKind;
+import org.ccalab.common.run.RunSpec;
+import org.ccalab.common.run.Scope;
+import org.ccalab.common.variant.OvqAssignment;
+import org.ccalab.common.variant.OvqConfig;
+import org.ccalab.common.variant.OvqGrowth;
+import org.ccalab.common.variant.OvqSpec;
+import org.ccalab.common.variant.OvqUpdate;
+import org.ccalab.engine.run.RecordingObserver;
+import org.ccalab.engine.run.RunFailedException;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * On a GPU host (tag {@code gpu}): OVQ's core kernel ({@link CudaOvq}) against the float64 reference
+ * ({@link OvqCoreReference}) on the same bf16 q, k, v. The fold's discrete outcome (dictionary size, chunks folded,
+ * open-chunk tokens, every count) must equal the reference's exactly; the reads within {@link #TOLERANCE}: the
+ * output's bf16 rounding (relative 2^-9 at most, ~1.1e-3 in the Frobenius measure) plus fp32 arithmetic. Each
+ * sequence also runs split into prefill pieces and single-token decode steps, which must give the same rows.
+ */
+@Tag("gpu")
+class CudaOvqGpuTest {
+    static final double TOLERANCE = 3e-3;
+    /** The projections' bf16 outputs (relative 2^-9 each) against float64 products: as the flash layers' 1e-2. */
+    static final double LAYER_TOLERANCE = 1e-2;
+
+    @BeforeAll
+    static void gpu() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+    }
+
+    static OvqSpec spec(int chunk, int nMax, int growthLength, OvqGrowth growth, OvqAssignment assignment,
+                        OvqUpdate update, boolean stateOnly, boolean renormalize) {
+        return new OvqSpec(chunk, nMax, growthLength, growth, assignment, update, 0.3, stateOnly, renormalize, true,
+                true, 0);
+    }
+
+    static OvqSpec plain(int chunk, int nMax, int growthLength) {
+        return spec(chunk, nMax, growthLength, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false, false);
+    }
+
+    @Test
+    void prefillMatchesTheFloat64Reference() {
+        try (CudaBackend cuda = CudaBackend.open()) {
+            assertCase(cuda, plain(16, 48, 256), 64, 2, 3, 333, List.of(333), 1);
+            assertCase(cuda, plain(64, 200, 1024), 128, 1, 2, 700, List.of(700), 2);
+            // 1100 rows: 138 per block, two staged tiles of 128
+            assertCase(cuda, spec(64, 1100, 1100, OvqGrowth.LINEAR, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false,
+                    false), 64, 1, 1, 1400, List.of(1400), 3);
+            assertCase(cuda, plain(1, 20, 100), 64, 1, 2, 90, List.of(90), 4); // a fold after every token
+        }
+    }
+
+    @Test
+    void everyFlagMatchesTheFloat64Reference() {
+        try (CudaBackend cuda = CudaBackend.open()) {
+            assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.CONSTANT, false, false),
+                    64, 1, 2, 150, List.of(150), 5);
+            assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.DOT, OvqUpdate.NEWTON, false, false),
+                    64, 1, 2, 150, List.of(150), 6);
+            assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, true, false),
+                    64, 1, 2, 150, List.of(150), 7);
+            assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false, true),
+                    128, 1, 2, 150, List.of(150), 8);
+        }
+    }
+
+    @Test
+    void decodeStepsAndPrefillPiecesGiveThePrefillRows() {
+        try (CudaBackend cuda = CudaBackend.open()) {
+            List<Integer> pieces = new ArrayList<>(List.of(100, 57));
+            for (int i = 0; i < 20; i++) pieces.add(1);
+            pieces.add(333 - 177);
+            assertCase(cuda, plain(16, 48, 256), 64, 2, 3, 333, pieces, 1);
+            List<Integer> wide = new ArrayList<>(List.of(64));
+            for (int i = 0; i < 70; i++) wide.add(1);
+            wide.add(700 - 134);
+            assertCase(cuda, plain(64, 200, 1024), 128, 1, 2, 700, wide, 2);
+        }
+    }
+
+    /** T tokens run on the GPU in {@code pieces} calls against one float64 run; asserts rows and dictionaries. */
+    static void assertCase(CudaBackend cuda, OvqSpec spec, int d, int batch, int heads, int tokens, List<Integer> pieces,
+                           long seed) {
+        CudaOvqCheck.Core r = CudaOvqCheck.core(cuda, spec, d, batch, heads, tokens, pieces, seed);
+        String what = "L " + spec.chunkLength() + ", N_max " + spec.dictionarySize() + ", D " + d + ", " + spec.update()
+                + ", " + spec.assignment() + (spec.stateOnly() ? ", state-only" : "") + (spec.renormalizeCentroids()
+                ? ", renormalised" : "") + ", T " + tokens + " in " + pieces.size() + " call(s)";
+        System.out.printf("OVQ core %s: rel %.2e, max abs %.2e, %s%n", what, r.err().rel(), r.err().maxAbs(), r.detail());
+        assertThat(r.dictionariesMatch()).as(what + ": " + r.detail()).isTrue();
+        assertThat(r.err().rel()).as(what).isLessThan(TOLERANCE);
+    }
+
+    @Test
+    void theLayerMatchesItsFloat64Composition() {
+        try (CudaBackend cuda = CudaBackend.open()) {
+            OvqConfig small = new OvqConfig(256, 4, new OvqSpec(16, 40, 256, null, null, null, null, null, null, null, null, 0));
+            for (int decodeFrom : new int[] {200, 150}) {
+                CudaBenchCli.Err e = CudaOvqCheck.layer(cuda, small, 2, 200, decodeFrom, 9);
+                System.out.printf("OVQ layer E 256, 4 heads, T 200 (decode from %d): rel %.2e%n", decodeFrom, e.rel());
+                assertThat(e.rel()).isLessThan(LAYER_TOLERANCE);
+            }
+            OvqConfig wide = new OvqConfig(2048, 16, OvqSpec.DEFAULT);
+            CudaBenchCli.Err e = CudaOvqCheck.layer(cuda, wide, 1, 130, 130, 10);
+            System.out.printf("OVQ layer E 2048, 16 heads x 128, T 130: rel %.2e%n", e.rel());
+            assertThat(e.rel()).isLessThan(LAYER_TOLERANCE);
+        }
+    }
+
+    /**
+     * A BENCHMARK run of OVQ through {@link CudaEngine} (head dim 64, the spec's defaults, 2048 tokens: the dictionary
+     * has its 1024 rows): forward and decode cells, core and layer, each with its float64 error; the requested
+     * backward phase has no kernel and gives no cell. A chunk the kernels do not take fails as INVALID_CONFIG.
+     */
+    @Test
+    void theEngineBenchmarksOvqForwardAndDecode() {
+        RecordingObserver obs = new RecordingObserver();
+        OvqConfig cfg = new OvqConfig(1024, 16);
+        try (CudaEngine engine = CudaEngine.create()) {
+            engine.run(new RunSpec(RunKind.BENCHMARK, cfg, 1, new BenchmarkSpec(1, 2048, null, null, null, null, null, null),
+                    null), null, null, obs);
+            List<BenchmarkCell> cells = obs.cells;
+            cells.forEach(c -> System.out.printf(Locale.ROOT,
+                    "OVQ cell %s/%s: p50 %.4f ms, %.2f TFLOP/s, %.3g B/s, peak %d B, rel error %.2e%n", c.phase(), c.scope(),
+                    c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.peakMemoryBytes(), c.maxRelError()));
+            assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
+                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER");
+            assertThat(cells).allSatisfy(c -> {
+                assertThat(c.backend()).isEqualTo("cuda");
+                assertThat(c.p50Ms()).isPositive();
+                assertThat(c.p10Ms()).isLessThanOrEqualTo(c.p90Ms());
+                assertThat(c.tflops()).isPositive();
+                assertThat(c.kvBytesPerToken()).isZero();
+                assertThat(c.maxRelError()).isLessThan(c.scope() == Scope.LAYER ? LAYER_TOLERANCE : TOLERANCE);
+            });
+            assertThat(cells).filteredOn(c -> c.phase() == Phase.DECODE).allSatisfy(c -> assertThat(c.bytesPerSecond())
+                    .isGreaterThan(1e9));
+            assertThatThrownBy(() -> engine.run(new RunSpec(RunKind.BENCHMARK, new OvqConfig(1024, 16,
+                    new OvqSpec(128, 1024, 4096, null, null, null, null, null, null, null, null, 0)), 1,
+                    new BenchmarkSpec(1, 256, null, null, null, null, null, null), null), null, null, new RecordingObserver()))
+                    .isInstanceOfSatisfying(RunFailedException.class, e -> {
+                        assertThat(e.failureClass()).isEqualTo(FailureClass.INVALID_CONFIG);
+                        assertThat(e.getMessage()).contains("chunkLength");
+                    });
+        }
+    }
+}
