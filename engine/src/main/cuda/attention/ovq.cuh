@@ -30,6 +30,7 @@
 namespace ovq {
 namespace cg = cooperative_groups;
 constexpr int NT = 256, NW = NT / 32, MAX_L = 64, RT = 128;
+static_assert(NT == 4 * MAX_L, "the fold's four threads per chunk token");
 constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8;
 constexpr float NORM_EPS = 1e-12f;
 
@@ -72,6 +73,31 @@ DEVI float warp_dot(const __nv_bfloat16* x, const __nv_bfloat16* y, int lane) {
 #pragma unroll
     for (int i = lane; i < D; i += 32) s = fmaf(bf(x, i), bf(y, i), s);
     return warp_sum0(s);
+}
+
+// Four threads per token (lanes 4x .. 4x + 3 of a group): x . y (or |x - y|^2) over the rows x and y of the bf16
+// chunk, each thread a quarter of the dims, pairs rotated by the row so that 8 rows in a warp hit 8 bank groups; the
+// quarters are combined by two xor shuffles, whose sums are bit-identical in all four lanes (a + b == b + a).
+template <int D>
+DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distance) {
+    constexpr int PAIRS = D / 8;  // bf16 pairs per quarter
+    const __nv_bfloat162* kx = reinterpret_cast<const __nv_bfloat162*>(sK + min(x, MAX_L - 1) * D) + p * PAIRS;
+    const __nv_bfloat162* ky = reinterpret_cast<const __nv_bfloat162*>(sK + y * D) + p * PAIRS;
+    float a = 0.f;
+#pragma unroll
+    for (int j = 0; j < PAIRS; j++) {
+        const int jj = (j + x) % PAIRS;
+        const float2 u = __bfloat1622float2(kx[jj]), v = __bfloat1622float2(ky[jj]);
+        if (distance) {
+            const float d0 = u.x - v.x, d1 = u.y - v.y;
+            a = fmaf(d0, d0, fmaf(d1, d1, a));
+        } else {
+            a = fmaf(u.x, v.x, fmaf(u.y, v.y, a));
+        }
+    }
+    a += __shfl_xor_sync(0xffffffffu, a, 1);
+    a += __shfl_xor_sync(0xffffffffu, a, 2);
+    return a;
 }
 
 // sS[x - x0][r] = X[x] . M[r] for x in [x0, x0 + nx), r < RT (rows past the tile are garbage, never read).
@@ -119,6 +145,23 @@ DEVI void tile_dots(float* sS, const __nv_bfloat16* sX, int x0, int nx, const fl
                 s = warp_sum0(s);
                 if (lane == 0) sS[x * SS + r] = s;
             }
+    }
+}
+
+template <int D, int C, int NT_ = NT>
+DEVI void stage_rows(float* sM, const float* g, int r0, int nr, int rank, int tid) {
+    // rows r0 + r (global row (r0 + r) C + rank) into sM: every load of the thread issued before its stores
+    constexpr int PER = RT * D / 4 / NT_;
+    float4 v[PER];
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        const int e = tid + k * NT_, r = e / (D / 4), c = e % (D / 4);
+        if (r < nr) v[k] = *reinterpret_cast<const float4*>(g + ((long)(r0 + r) * C + rank) * D + c * 4);
+    }
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        const int e = tid + k * NT_, r = e / (D / 4), c = e % (D / 4);
+        if (r < nr) *reinterpret_cast<float4*>(sM + r * ds<D>() + c * 4) = v[k];
     }
 }
 
@@ -208,11 +251,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
 
         for (int r0 = 0; r0 < own; r0 += RT) {
             const int nr = min(RT, own - r0);
-            for (int e = tid; e < nr * D / 4; e += NT) {
-                const int r = e / (D / 4), c = e % (D / 4);
-                const long j = (long)(r0 + r) * C + rank;
-                *reinterpret_cast<float4*>(sM + r * ds<D>() + c * 4) = *reinterpret_cast<const float4*>(gMu + j * D + c * 4);
-            }
+            stage_rows<D, C>(sM, gMu, r0, nr, rank, tid);
             for (int r = tid; r < nr; r += NT) sC[r] = gCnt[(long)(r0 + r) * C + rank];
             __syncthreads();
             for (int r = tid; r < nr; r += NT) {
@@ -281,11 +320,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 }
             }
             __syncthreads();
-            for (int e = tid; e < nr * D / 4; e += NT) {  // stage the same rows' values over mu
-                const int r = e / (D / 4), c = e % (D / 4);
-                const long j = (long)(r0 + r) * C + rank;
-                *reinterpret_cast<float4*>(sM + r * ds<D>() + c * 4) = *reinterpret_cast<const float4*>(gVal + j * D + c * 4);
-            }
+            stage_rows<D, C>(sM, gVal, r0, nr, rank, tid);  // the same rows' values over mu
             __syncthreads();
             if (small) {
                 const int x = tid / D, i = tid % D;
@@ -339,32 +374,63 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         // finish the tokens x % C == rank: the cluster's partials plus the chunk's own keys up to x
         for (int x = rank + C * warp; x < seg; x += C * NW) {
             const int xc = xs + x;  // position in the chunk
-            float* z = sZ + warp * MAX_L;
-            float M = -INFINITY;
-            for (int q = 0; q < C; q++) M = fmaxf(M, cluster.map_shared_rank(sPm, q)[x]);
-            const int terms = stateOnly ? 0 : xc + 1;
-            for (int s = 0; s < terms; s++) {
-                const float zs = bt * warp_dot<D>(sQ + xc * D, sK + s * D, lane);
-                if (lane == 0) z[s] = zs;
-                M = fmaxf(M, zs);
+            float mq[C], lq[C];
+#pragma unroll
+            for (int q = 0; q < C; q++) {  // independent remote loads, issued together
+                mq[q] = cluster.map_shared_rank(sPm, q)[x];
+                lq[q] = cluster.map_shared_rank(sPl, q)[x];
             }
-            __syncwarp();
+            float M = -INFINITY;
+#pragma unroll
+            for (int q = 0; q < C; q++) M = fmaxf(M, mq[q]);
+            // intra-chunk logits, a key per lane: row s read from column (j + lane): conflict-free
+            const int terms = stateOnly ? 0 : xc + 1;
+            float zl[MAX_L / 32];
+#pragma unroll
+            for (int c = 0; c < MAX_L / 32; c++) {
+                const int s = lane + 32 * c;
+                zl[c] = -INFINITY;
+                if (s < terms) {
+                    const __nv_bfloat162* kr = reinterpret_cast<const __nv_bfloat162*>(sK + s * D);
+                    const __nv_bfloat162* qr = reinterpret_cast<const __nv_bfloat162*>(sQ + xc * D);
+                    float a = 0.f;
+#pragma unroll 8
+                    for (int j = 0; j < D / 2; j++) {
+                        const int jj = (j + lane) % (D / 2);
+                        const float2 kv = __bfloat1622float2(kr[jj]), qv = __bfloat1622float2(qr[jj]);
+                        a = fmaf(kv.x, qv.x, fmaf(kv.y, qv.y, a));
+                    }
+                    zl[c] = bt * a;
+                }
+                M = fmaxf(M, warp_max(zl[c]));
+            }
             float den = 0.f, num[D / 32];
 #pragma unroll
             for (int c = 0; c < D / 32; c++) num[c] = 0.f;
+            float* z = sZ + warp * MAX_L;
             if (M != -INFINITY) {
+#pragma unroll
                 for (int q = 0; q < C; q++) {
-                    const float mq = cluster.map_shared_rank(sPm, q)[x];
-                    if (mq == -INFINITY) continue;
-                    const float w = __expf(mq - M);
-                    den = fmaf(w, cluster.map_shared_rank(sPl, q)[x], den);
+                    const float w = mq[q] == -INFINITY ? 0.f : __expf(mq[q] - M);
+                    den = fmaf(w, lq[q], den);
                     const float* pa = cluster.map_shared_rank(sPacc, q) + x * D;
 #pragma unroll
                     for (int c = 0; c < D / 32; c++) num[c] = fmaf(w, pa[lane + 32 * c], num[c]);
                 }
+                float dl = 0.f;
+#pragma unroll
+                for (int c = 0; c < MAX_L / 32; c++) {
+                    const int s = lane + 32 * c;
+                    if (s < terms) {
+                        const float w = __expf(zl[c] - M);
+                        z[s] = w;
+                        dl += w;
+                    }
+                }
+                den += warp_sum0(dl);
+                __syncwarp();
                 for (int s = 0; s < terms; s++) {
-                    const float w = __expf(z[s] - M);
-                    den += w;
+                    const float w = z[s];
 #pragma unroll
                     for (int c = 0; c < D / 32; c++) num[c] = fmaf(w, bf(sV + s * D, lane + 32 * c), num[c]);
                 }
@@ -377,11 +443,20 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         }
         if (fold) {  // every block merges the assignment of every chunk key
             for (int x = tid; x < L; x += NT) {
+                float tq[C], nq[C];
+                int aq[C];
+#pragma unroll
+                for (int q = 0; q < C; q++) {
+                    tq[q] = cluster.map_shared_rank(sTop, q)[x];
+                    aq[q] = cluster.map_shared_rank(sArg, q)[x];
+                    nq[q] = cluster.map_shared_rank(sNear, q)[x];
+                }
                 float top = -INFINITY, near = INFINITY;
                 int arg = -1;
+#pragma unroll
                 for (int q = 0; q < C; q++) {
-                    better(top, arg, cluster.map_shared_rank(sTop, q)[x], cluster.map_shared_rank(sArg, q)[x]);
-                    near = fminf(near, cluster.map_shared_rank(sNear, q)[x]);
+                    better(top, arg, tq[q], aq[q]);
+                    near = fminf(near, nq[q]);
                 }
                 sBest[x] = top; sA[x] = arg; sFar[x] = near; sFounder[x] = 0;
             }
@@ -414,31 +489,32 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                         gVal[(long)j * D + i] = bf(sV + pick * D, i);
                         if (i == 0) gCnt[j] = 1.f;
                     }
-                for (int x = warp; x < L; x += NW) {
-                    if (sFounder[x]) continue;
-                    float dd = 0.f;
-                    for (int i = lane; i < D; i += 32) {
-                        const float df = bf(sK + x * D, i) - bf(sK + pick * D, i);
-                        dd = fmaf(df, df, dd);
-                    }
-                    dd = warp_sum0(dd);
-                    if (lane == 0 && dd < sFar[x]) sFar[x] = dd;
+                {  // |k_x - k_pick|^2: four threads per token, a quarter of the dims each
+                    const int x = tid >> 2, p = tid & 3;
+                    const float dd = quarter_dot<D>(sK, x, pick, p, true);
+                    if (p == 0 && x < L && !sFounder[x] && dd < sFar[x]) sFar[x] = dd;
                 }
                 __syncthreads();
             }
             n += grow;
             // re-assign the non-founders against the new rows, in row order (strictly better only)
-            for (int x = warp; x < L; x += NW) {
-                if (sFounder[x]) continue;
+            if (grow > 0) {
+                float* sFmm = sS;  // [MAX_L] |k_pick|^2 of each new row
+                for (int f = tid; f < grow; f += NT) {
+                    float a = 0.f;
+                    for (int i = 0; i < D; i++) a = fmaf(bf(sK + sPick[f] * D, i), bf(sK + sPick[f] * D, i), a);
+                    sFmm[f] = a;
+                }
+                __syncthreads();
+                const int x = tid >> 2, p = tid & 3;  // every thread (x < MAX_L): the shuffles need whole warps
                 float best = sBest[x];
                 int a = sA[x];
                 for (int f = 0; f < grow; f++) {
-                    const __nv_bfloat16* kp = sK + sPick[f] * D;
-                    const float dot = warp_dot<D>(sK + x * D, kp, lane), mm = warp_dot<D>(kp, kp, lane);
-                    const float v = euclid ? dot - 0.5f * mm : dot;
+                    const float dot = quarter_dot<D>(sK, x, sPick[f], p, false);
+                    const float v = euclid ? dot - 0.5f * sFmm[f] : dot;
                     if (v > best) { best = v; a = nOld + f; }
                 }
-                if (lane == 0) { sBest[x] = best; sA[x] = a; }
+                if (p == 0 && x < L && !sFounder[x]) { sBest[x] = best; sA[x] = a; }
             }
             __syncthreads();
             // write: the rows of this block that non-founders were assigned to, sums in token order
