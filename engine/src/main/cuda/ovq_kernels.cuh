@@ -1,5 +1,5 @@
 // OVQ-attention (attention/ovq.cuh): the chunked read + fold kernel per head dim, launched as clusters of
-// OVQ_CLUSTER blocks per (batch, head), and the per-head L2 norm of q and k. Thread-block clusters and
+// 8 blocks per (batch, head), two blocks per SM (128 registers), and the per-head L2 norm of q and k. Thread-block clusters and
 // distributed shared memory need sm_90: the sm_80 image of ovq_run traps (CudaOvq refuses below 9.0).
 #pragma once
 #include "attention/ovq.cuh"
@@ -10,7 +10,7 @@
 #define OVQ_CLUSTER_DIMS
 #endif
 #define OVQ_RUN(D)                                                                                              \
-    extern "C" __global__ void OVQ_CLUSTER_DIMS __launch_bounds__(ovq::NT, 1)                                    \
+    extern "C" __global__ void OVQ_CLUSTER_DIMS __launch_bounds__(ovq::NT, 2)                                    \
     ovq_run_hd##D(__nv_bfloat16* O, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V,      \
                   const float* beta, float* mu, float* val, float* cnt, int* meta, __nv_bfloat16* bufK,           \
                   __nv_bfloat16* bufV, const int* targets, int nTargets, int T, int H, int NMAX, int L, int flags, \

@@ -29,7 +29,7 @@
 
 namespace ovq {
 namespace cg = cooperative_groups;
-constexpr int NT = 256, NW = NT / 32, MAX_L = 64, RT = 128;
+constexpr int NT = 256, NW = NT / 32, MAX_L = 64, RT = 64;
 static_assert(NT == 4 * MAX_L, "the fold's four threads per chunk token");
 constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8;
 constexpr float NORM_EPS = 1e-12f;
@@ -38,14 +38,19 @@ constexpr float NORM_EPS = 1e-12f;
 // CudaOvq asks for (ovq::smem_bytes<D>() there as OVQ_SMEM_* constants).
 template <int D> __host__ __device__ constexpr int ds() { return D + 4; }  // staged row stride: 16-byte rows, 4 banks apart
 constexpr int SS = RT + 4;                             // score row stride
+// Two blocks fit on an SM (<= 113 KB each): with one, a cluster of 8 needs 8 free SMs of one GPC and the H100 holds
+// only 15 such clusters (ncu, call 2), so 16 heads ran in two waves.
+template <int D>
+__host__ __device__ constexpr int union_floats() {  // staged rows + scores, later the partial numerators
+    return RT * ds<D>() + MAX_L * SS > MAX_L * D ? RT * ds<D>() + MAX_L * SS : MAX_L * D;
+}
 template <int D>
 __host__ __device__ constexpr int smem_floats() {
-    return RT * ds<D>() + 3 * RT               // staged rows, their counts, |mu|^2, 1/|mu|
+    return union_floats<D>()                   // staged rows [RT][ds] and scores [MAX_L][SS]; then partials [MAX_L][D]
+           + 3 * RT                            // the staged rows' counts, |mu|^2, 1/|mu|
            + 3 * MAX_L * D / 2                 // q, k, v of the chunk (bf16)
-           + MAX_L * SS                        // scores / weights
-           + MAX_L * (D + 2)                   // partial read per token: numerator, max, sum
-           + MAX_L * 12                        // per-token assign/grow arrays and the slot table
-           + NW * MAX_L;                       // per-warp logits of the intra-chunk term
+           + MAX_L * 12                        // per-token max, sum, rescale, assign/grow arrays, the slot table
+           + NW * MAX_L;                       // per-warp weights of the intra-chunk term
 }
 template <int D> __host__ __device__ constexpr int smem_bytes() { return smem_floats<D>() * 4; }
 
@@ -101,17 +106,18 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
 }
 
 // sS[x - x0][r] = X[x] . M[r] for x in [x0, x0 + nx), r < RT (rows past the tile are garbage, never read).
-// nx > 4: 16 x 16 threads, 4 tokens x 8 rows each, float4 over dims; nx <= 4 (decode): a warp per row.
+// nx > 4: 16 x 16 threads, 4 tokens x RT / 16 rows each, float4 over dims; nx <= 4 (decode): a warp per row.
 template <int D>
 DEVI void tile_dots(float* sS, const __nv_bfloat16* sX, int x0, int nx, const float* sM, int nr, int tid) {
     if (nx > 4) {
         const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
         if (xb >= nx) return;
-        float acc[4][8];
+        constexpr int RPT = RT / 16;  // rows per thread
+        float acc[4][RPT];
 #pragma unroll
         for (int a = 0; a < 4; a++)
 #pragma unroll
-            for (int k = 0; k < 8; k++) acc[a][k] = 0.f;
+            for (int k = 0; k < RPT; k++) acc[a][k] = 0.f;
         for (int i = 0; i < D; i += 4) {
             float xv[4][4];
 #pragma unroll
@@ -123,7 +129,7 @@ DEVI void tile_dots(float* sS, const __nv_bfloat16* sX, int x0, int nx, const fl
                 for (int c = 0; c < 4; c++) xv[a][c] = __bfloat162float(e[c]);
             }
 #pragma unroll
-            for (int k = 0; k < 8; k++) {
+            for (int k = 0; k < RPT; k++) {
                 const float4 m = *reinterpret_cast<const float4*>(sM + (tx + 16 * k) * ds<D>() + i);
 #pragma unroll
                 for (int a = 0; a < 4; a++)
@@ -134,7 +140,7 @@ DEVI void tile_dots(float* sS, const __nv_bfloat16* sX, int x0, int nx, const fl
         for (int a = 0; a < 4; a++)
             if (xb + a < nx)
 #pragma unroll
-                for (int k = 0; k < 8; k++) sS[(xb + a) * SS + tx + 16 * k] = acc[a][k];
+                for (int k = 0; k < RPT; k++) sS[(xb + a) * SS + tx + 16 * k] = acc[a][k];
     } else {
         const int warp = tid >> 5, lane = tid & 31;
         for (int r = warp; r < nr; r += NW)
@@ -190,15 +196,15 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         if (dyn < (unsigned)smem_bytes<D>() || L > MAX_L || L < 1) __trap();  // the launcher's layout is not this one
     }
     float* sM = smem;                          // [RT][ds] staged mu, then val, rows of this block
-    float* sC = sM + RT * ds<D>();             // [RT] counts of the staged rows
+    float* sS = sM + RT * ds<D>();             // [MAX_L][SS] scores, then weights; the fold's scratch
+    float* sPacc = smem;                       // [MAX_L][D] partial numerators (segment-relative tokens), after the tiles
+    float* sC = smem + union_floats<D>();      // [RT] counts of the staged rows
     float* sMm = sC + RT;                      // [RT] |mu|^2
     float* sRinv = sMm + RT;                   // [RT] 1 / sqrt(|mu|^2 + eps)
     __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(sRinv + RT);  // [MAX_L][D], by position in the chunk
     __nv_bfloat16* sK = sQ + MAX_L * D;
     __nv_bfloat16* sV = sK + MAX_L * D;
-    float* sS = reinterpret_cast<float*>(sV + MAX_L * D);  // [MAX_L][SS]
-    float* sPacc = sS + MAX_L * SS;            // [MAX_L][D] partial numerators (segment-relative tokens)
-    float* sPm = sPacc + MAX_L * D;            // [MAX_L] running max (log units, beta applied)
+    float* sPm = reinterpret_cast<float*>(sV + MAX_L * D);  // [MAX_L] running max (log units, beta applied)
     float* sPl = sPm + MAX_L;                  // [MAX_L] running sum of e^{z - m} c
     float* sScale = sPl + MAX_L;               // [MAX_L] this tile's rescale of the numerator
     float* sTop = sScale + MAX_L;              // [MAX_L] best assign score over this block's rows

@@ -25,7 +25,7 @@ import org.ccalab.common.variant.OvqUpdate;
 public final class CudaOvq implements AutoCloseable {
     static final int THREADS = 256, CLUSTER = 8, MAX_CHUNK = 64, MIN_ARCH = 900;
     /** ovq.cuh's rows per staged tile and its shared-memory layout (ovq::smem_floats). */
-    static final int ROW_TILE = 128, WARPS = THREADS / 32;
+    static final int ROW_TILE = 64, WARPS = THREADS / 32;
     static final int[] HEAD_DIMS = {64, 128};
     /** The longest growth-target table the kernel is handed (one int per chunk until the schedule saturates). */
     static final int MAX_TARGETS = 1 << 20;
@@ -47,11 +47,14 @@ public final class CudaOvq implements AutoCloseable {
         return names;
     }
 
-    /** ovq::smem_bytes&lt;D&gt;(): staged rows, the chunk's q/k/v, scores, partials, per-token arrays. */
+    /**
+     * ovq::smem_bytes&lt;D&gt;(): staged rows and scores (later the partial numerators in the same space), the rows'
+     * counts and norms, the chunk's q/k/v, per-token arrays, per-warp weights. Under 113 KB: two blocks per SM.
+     */
     static int smemBytes(int headDim) {
         int l = MAX_CHUNK, rt = ROW_TILE;
-        int floats = rt * (headDim + 4) + 3 * rt + 3 * l * headDim / 2 + l * (rt + 4) + l * (headDim + 2) + l * 12
-                + WARPS * l;
+        int union = Math.max(rt * (headDim + 4) + l * (rt + 4), l * headDim);
+        int floats = union + 3 * rt + 3 * l * headDim / 2 + l * 12 + WARPS * l;
         return floats * 4;
     }
 

@@ -44,7 +44,7 @@ final class CudaOvqCli {
                 CudaOvqCheck.core(cuda, small, 64, 2, 3, 333, pieces(), 1));
         check("core D 128 defaults, T 700, decode from 600", CudaOvqCheck.core(cuda, OvqSpec.DEFAULT, 128, 1, 2, 700,
                 CudaOvqCheck.decodePieces(600, 700), 2));
-        check("core D 64 L 64 N_max 1100 (two row tiles per block), T 1400", CudaOvqCheck.core(cuda,
+        check("core D 64 L 64 N_max 1100 (three row tiles per block), T 1400", CudaOvqCheck.core(cuda,
                 new OvqSpec(64, 1100, 1100, org.ccalab.common.variant.OvqGrowth.LINEAR, null, null, null, null, null, null, null, 0),
                 64, 1, 1, 1400, List.of(1400), 3));
         CudaBenchCli.Err layer = CudaOvqCheck.layer(cuda, new OvqConfig(2048, 16), 1, 130, 100, 4);

@@ -58,7 +58,7 @@ class CudaOvqGpuTest {
         try (CudaBackend cuda = CudaBackend.open()) {
             assertCase(cuda, plain(16, 48, 256), 64, 2, 3, 333, List.of(333), 1);
             assertCase(cuda, plain(64, 200, 1024), 128, 1, 2, 700, List.of(700), 2);
-            // 1100 rows: 138 per block, two staged tiles of 128
+            // 1100 rows: 138 per block, three staged tiles of 64 (the last partial)
             assertCase(cuda, spec(64, 1100, 1100, OvqGrowth.LINEAR, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false,
                     false), 64, 1, 1, 1400, List.of(1400), 3);
             assertCase(cuda, plain(1, 20, 100), 64, 1, 2, 90, List.of(90), 4); // a fold after every token
