@@ -171,6 +171,77 @@ DEVI void stage_rows(float* sM, const float* g, int r0, int nr, int rank, int ti
     }
 }
 
+// Block-wide max / sum of one value per thread, the same bits in every thread: warps reduce, then warp 0's lanes
+// over the NW warp results in a fixed order (red: NW floats of scratch).
+DEVI float block_reduce(float v, bool isMax, float* red, int tid) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float w = __shfl_down_sync(0xffffffffu, v, o);
+        v = isMax ? fmaxf(v, w) : v + w;
+    }
+    __syncthreads();  // red may still be read from the previous call
+    if ((tid & 31) == 0) red[tid >> 5] = v;
+    __syncthreads();
+    float r = red[0];
+    for (int w = 1; w < NW; w++) r = isMax ? fmaxf(r, red[w]) : r + red[w];
+    return r;
+}
+
+// The decode step's partial read over this block's `own` rows (global row r C + rank), for the one query q:
+// sPm[0] = max logit, sPl[0] = sum e^{z - max} c, sPacc[0][0..D) = the numerator. A thread per row for the logits
+// (its row's mu loaded whole, then the dot), then NT / D threads per dim for P V, each over every (NT / D)-th row.
+template <int D, int C>
+DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* gVal, const float* gCnt, int own, int rank,
+                         float bt, bool newton, bool renorm, float* sW, float* sPacc, float* sPm, float* sPl, float* red,
+                         int tid) {
+    float zmax = -INFINITY;
+    for (int r = tid; r < own; r += NT) {
+        const float4* m4 = reinterpret_cast<const float4*>(gMu + ((long)r * C + rank) * D);
+        float dot = 0.f, mm = 0.f;
+#pragma unroll
+        for (int c0 = 0; c0 < D / 4; c0 += 8) {  // 8 loads of 16 bytes in flight per thread
+            float4 m[8];
+#pragma unroll
+            for (int c = 0; c < 8; c++) m[c] = m4[c0 + c];
+#pragma unroll
+            for (int c = 0; c < 8; c++) {
+                const float2 q01 = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(q)[2 * (c0 + c)]);
+                const float2 q23 = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(q)[2 * (c0 + c) + 1]);
+                dot = fmaf(q23.y, m[c].w, fmaf(q23.x, m[c].z, fmaf(q01.y, m[c].y, fmaf(q01.x, m[c].x, dot))));
+                mm = fmaf(m[c].w, m[c].w, fmaf(m[c].z, m[c].z, fmaf(m[c].y, m[c].y, fmaf(m[c].x, m[c].x, mm))));
+            }
+        }
+        const float z = bt * dot * (renorm ? rsqrtf(mm + NORM_EPS) : 1.f);
+        sW[r] = z;
+        zmax = fmaxf(zmax, z);
+    }
+    const float M = block_reduce(zmax, true, red, tid);
+    float l = 0.f;
+    for (int r = tid; r < own; r += NT) {
+        const float c = gCnt[(long)r * C + rank], p = __expf(sW[r] - M);
+        l = fmaf(p, c, l);
+        sW[r] = newton ? p : p * c;
+    }
+    const float L = block_reduce(l, false, red, tid);  // also orders the weights' stores before P V
+    constexpr int G = NT / D;  // row groups
+    const int i = tid % D, g = tid / D;
+    float a = 0.f;
+#pragma unroll 4
+    for (int r = g; r < own; r += G) a = fmaf(sW[r], gVal[((long)r * C + rank) * D + i], a);
+    __syncthreads();  // every weight read: sW's space is free
+    sW[g * D + i] = a;
+    __syncthreads();
+    if (tid < D) {
+        float s = sW[tid];
+        for (int k = 1; k < G; k++) s += sW[k * D + tid];
+        sPacc[tid] = s;
+    }
+    if (tid == 0) {
+        sPm[0] = own > 0 ? M : -INFINITY;
+        sPl[0] = own > 0 ? L : 0.f;
+    }
+}
+
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 template <int D, int C>
 __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, const __nv_bfloat16* __restrict__ Q,
@@ -255,7 +326,11 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         const int own = n > rank ? (n - rank + C - 1) / C : 0;  // rows rank, rank + C, ... below n
         __syncthreads();
 
-        for (int r0 = 0; r0 < own; r0 += RT) {
+        // A decode step that folds nothing (one token, the chunk still open): the block's rows straight from global
+        // memory, a thread per row, then P V with the rows' loads in flight together; no staging, four barriers.
+        const bool direct = seg == 1 && !fold && own <= MAX_L * SS;
+        if (direct) decode_partial<D, C>(sQ + xs * D, gMu, gVal, gCnt, own, rank, bt, newton, renorm, sS, sPacc, sPm, sPl, sZ, tid);
+        for (int r0 = 0; !direct && r0 < own; r0 += RT) {
             const int nr = min(RT, own - r0);
             stage_rows<D, C>(sM, gMu, r0, nr, rank, tid);
             for (int r = tid; r < nr; r += NT) sC[r] = gCnt[(long)(r0 + r) * C + rank];
@@ -364,7 +439,9 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
             __syncthreads();
         }
-        if (small) {
+        if (direct) {
+            // decode_partial wrote sPm, sPl and sPacc[0]
+        } else if (small) {
             const int x = tid / D, i = tid % D;
             if (x < seg) sPacc[x * D + i] = acc[0][0];
         } else {

@@ -65,17 +65,18 @@ class CudaOvqGpuTest {
         }
     }
 
+    /** Each [ours] flag, through a prefill of 100 tokens and 50 decode steps (the direct decode path between folds). */
     @Test
     void everyFlagMatchesTheFloat64Reference() {
         try (CudaBackend cuda = CudaBackend.open()) {
             assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.CONSTANT, false, false),
-                    64, 1, 2, 150, List.of(150), 5);
+                    64, 1, 2, 150, CudaOvqCheck.decodePieces(100, 150), 5);
             assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.DOT, OvqUpdate.NEWTON, false, false),
-                    64, 1, 2, 150, List.of(150), 6);
+                    64, 1, 2, 150, CudaOvqCheck.decodePieces(100, 150), 6);
             assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, true, false),
-                    64, 1, 2, 150, List.of(150), 7);
+                    64, 1, 2, 150, CudaOvqCheck.decodePieces(100, 150), 7);
             assertCase(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false, true),
-                    128, 1, 2, 150, List.of(150), 8);
+                    128, 1, 2, 150, CudaOvqCheck.decodePieces(100, 150), 8);
         }
     }
 
