@@ -188,46 +188,64 @@ DEVI float block_reduce(float v, bool isMax, float* red, int tid) {
 }
 
 // The decode step's partial read over this block's `own` rows (global row r C + rank), for the one query q:
-// sPm[0] = max logit, sPl[0] = sum e^{z - max} c, sPacc[0][0..D) = the numerator. A thread per row for the logits
-// (its row's mu loaded whole, then the dot), then NT / D threads per dim for P V, each over every (NT / D)-th row.
+// sPm[0] = max logit, sPl[0] = sum e^{z - max} c, sPacc[0][0..D) = the numerator. Latency-bound (a block reads its
+// 128 rows once), so every thread issues all its loads before it uses one: two threads per row for the logits
+// (half the dims each, with the row's count), then NT / D threads per dim for P V, each over every (NT / D)-th row.
 template <int D, int C>
 DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* gVal, const float* gCnt, int own, int rank,
                          float bt, bool newton, bool renorm, float* sW, float* sPacc, float* sPm, float* sPl, float* red,
                          int tid) {
+    constexpr int HALF4 = D / 8;  // float4 loads per thread per row
     float zmax = -INFINITY;
-    for (int r = tid; r < own; r += NT) {
-        const float4* m4 = reinterpret_cast<const float4*>(gMu + ((long)r * C + rank) * D);
+    for (int r0 = 0; r0 < own; r0 += NT / 2) {  // uniform trip count: the pair's shuffle needs both threads
+        const int r = r0 + (tid >> 1), h = tid & 1;
+        const bool ok = r < own;
+        const float4* m4 = reinterpret_cast<const float4*>(gMu + ((long)min(r, own - 1) * C + rank) * D) + h * HALF4;
+        float4 m[HALF4];
+#pragma unroll
+        for (int c = 0; c < HALF4; c++) m[c] = m4[c];
+        const float cnt = gCnt[(long)min(r, own - 1) * C + rank];
         float dot = 0.f, mm = 0.f;
 #pragma unroll
-        for (int c0 = 0; c0 < D / 4; c0 += 8) {  // 8 loads of 16 bytes in flight per thread
-            float4 m[8];
-#pragma unroll
-            for (int c = 0; c < 8; c++) m[c] = m4[c0 + c];
-#pragma unroll
-            for (int c = 0; c < 8; c++) {
-                const float2 q01 = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(q)[2 * (c0 + c)]);
-                const float2 q23 = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(q)[2 * (c0 + c) + 1]);
-                dot = fmaf(q23.y, m[c].w, fmaf(q23.x, m[c].z, fmaf(q01.y, m[c].y, fmaf(q01.x, m[c].x, dot))));
-                mm = fmaf(m[c].w, m[c].w, fmaf(m[c].z, m[c].z, fmaf(m[c].y, m[c].y, fmaf(m[c].x, m[c].x, mm))));
-            }
+        for (int c = 0; c < HALF4; c++) {
+            const __nv_bfloat162* q2 = reinterpret_cast<const __nv_bfloat162*>(q) + 2 * (h * HALF4 + c);
+            const float2 q01 = __bfloat1622float2(q2[0]), q23 = __bfloat1622float2(q2[1]);
+            dot = fmaf(q23.y, m[c].w, fmaf(q23.x, m[c].z, fmaf(q01.y, m[c].y, fmaf(q01.x, m[c].x, dot))));
+            mm = fmaf(m[c].w, m[c].w, fmaf(m[c].z, m[c].z, fmaf(m[c].y, m[c].y, fmaf(m[c].x, m[c].x, mm))));
         }
+        dot += __shfl_xor_sync(0xffffffffu, dot, 1);  // a + b == b + a: both threads hold the same bits
+        mm += __shfl_xor_sync(0xffffffffu, mm, 1);
         const float z = bt * dot * (renorm ? rsqrtf(mm + NORM_EPS) : 1.f);
-        sW[r] = z;
-        zmax = fmaxf(zmax, z);
+        if (ok && h == 0) {
+            sW[r] = z;
+            sW[MAX_L * SS / 2 + r] = cnt;
+        }
+        if (ok) zmax = fmaxf(zmax, z);
     }
     const float M = block_reduce(zmax, true, red, tid);
     float l = 0.f;
     for (int r = tid; r < own; r += NT) {
-        const float c = gCnt[(long)r * C + rank], p = __expf(sW[r] - M);
+        const float c = sW[MAX_L * SS / 2 + r], p = __expf(sW[r] - M);
         l = fmaf(p, c, l);
         sW[r] = newton ? p : p * c;
     }
     const float L = block_reduce(l, false, red, tid);  // also orders the weights' stores before P V
-    constexpr int G = NT / D;  // row groups
+    constexpr int G = NT / D, B = 32;  // row groups; loads in flight per thread
     const int i = tid % D, g = tid / D;
     float a = 0.f;
-#pragma unroll 4
-    for (int r = g; r < own; r += G) a = fmaf(sW[r], gVal[((long)r * C + rank) * D + i], a);
+    for (int r0 = g; r0 < own; r0 += G * B) {
+        float v[B];
+#pragma unroll
+        for (int k = 0; k < B; k++) {
+            const int r = r0 + k * G;
+            v[k] = r < own ? gVal[((long)r * C + rank) * D + i] : 0.f;
+        }
+#pragma unroll
+        for (int k = 0; k < B; k++) {
+            const int r = r0 + k * G;
+            if (r < own) a = fmaf(sW[r], v[k], a);
+        }
+    }
     __syncthreads();  // every weight read: sW's space is free
     sW[g * D + i] = a;
     __syncthreads();
@@ -328,7 +346,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
 
         // A decode step that folds nothing (one token, the chunk still open): the block's rows straight from global
         // memory, a thread per row, then P V with the rows' loads in flight together; no staging, four barriers.
-        const bool direct = seg == 1 && !fold && own <= MAX_L * SS;
+        const bool direct = seg == 1 && !fold && own <= MAX_L * SS / 2;
         if (direct) decode_partial<D, C>(sQ + xs * D, gMu, gVal, gCnt, own, rank, bt, newton, renorm, sS, sPacc, sPm, sPl, sZ, tid);
         for (int r0 = 0; !direct && r0 < own; r0 += RT) {
             const int nr = min(RT, own - r0);
