@@ -5,7 +5,8 @@
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 #   final: verify + the CLI's ovq phase
 #   profile: the ovq phase's timing, then ncu (counters, warp stalls, SASS hot spots) of one 16k prefill launch and one
-#            decode step of ovq_run_hd64 (launch indices counted from CudaOvqCli's checks and timing order)
+#            decode step of ovq_run_hd64 (launch indices counted from CudaOvqCli's checks and timing order; PROFILE="decode:49"
+#            picks one)
 set -uo pipefail
 mode=${1:-ovq}
 seqs=${2:-1024,4096,16384,65536}
@@ -30,7 +31,7 @@ if [ "$mode" = profile ]; then
   echo "cli rc=$? ($((SECONDS - t0)) s)"
   grep -E "T=|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -20
   ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-  for what in prefill:26 decode:49; do
+  for what in ${PROFILE:-prefill:26 decode:49}; do
     name=${what%%:*}; skip=${what##*:}
     timeout 200 $ncu --clock-control none --target-processes all --kernel-name regex:ovq_run_hd64 --launch-skip $skip \
       --launch-count 1 --section LaunchStats --section Occupancy --section SpeedOfLight --section WarpStateStats \
@@ -51,6 +52,11 @@ tot = sum(float(r[col] or 0) for r in data if len(r) > col)
 top = sorted((r for r in data if len(r) > col), key=lambda r: -float(r[col] or 0))[:30]
 print('total stall samples', tot)
 for r in top: print(f"{float(r[col])/tot*100:5.1f}%  {r[0]:>6}  {r[si][:110]}")
+why = {}
+for i, c in enumerate(h):
+    if c.startswith('stall_') and '(Not Issued)' not in c:
+        why[c] = sum(float(r[i] or 0) for r in data if len(r) > i)
+print('stall reasons:', ', '.join(f"{k[6:]} {v / tot * 100:.0f}%" for k, v in sorted(why.items(), key=lambda x: -x[1])[:8]))
 PY
   done
 fi

@@ -13,14 +13,15 @@ import org.ccalab.common.variant.cost.CostEstimate;
 import org.ccalab.common.variant.cost.CostModel;
 
 /**
- * The OVQ cells of a CUDA BENCHMARK run ({@link CudaBenchmarkRun} times them). FORWARD/CORE = {@link CudaOvq#run}
- * of seqLen tokens from empty dictionaries on random unit q, k and Gaussian v; FORWARD/LAYER = {@link
- * CudaOvqLayer#forward} likewise; DECODE/CORE and DECODE/LAYER = one more token through states that a prefill of
- * seqLen tokens built (each call appends its token, so every chunk length's fold is in the average, as in
- * generation). No BACKWARD cells: there is no OVQ backward kernel. FLOPs and state bytes are the cost model's (its
- * OVQ terms, ovq.md section 7): decode bytes are the state the step reads (n rows of fp32 centroid, value, count and
- * the open chunk), OVQ's counterpart of a KV cache. Errors: against the float64 reference ({@link CudaOvqCheck}) at
- * a small shape of the same variant.
+ * The OVQ cells of a CUDA BENCHMARK run ({@link CudaBenchmarkRun} times them). FORWARD = {@link CudaOvqLayer#forward}
+ * of seqLen tokens from empty dictionaries; DECODE = one more token through states that a prefill of seqLen tokens
+ * built (each call appends its token, so every 64th step's fold is in the average, as in generation). CORE cells
+ * time the layer too, as the CPU engine's do (docs/contracts.md: OVQ has no core apart from its projections, and the
+ * dashboard reads its CORE cells as layers; their backend note says {@code core=layer}); the core kernel alone is
+ * timed by CudaBenchCli's {@code ovq} phase. No BACKWARD cells: there is no OVQ backward kernel. FLOPs and state
+ * bytes are the cost model's (its OVQ terms, ovq.md section 7): decode bytes are the state the step reads (n rows of
+ * fp32 centroid, value and count, and the open chunk), OVQ's counterpart of a KV cache, plus the weights. Errors:
+ * against the float64 reference ({@link CudaOvqCheck#layer}) at a small shape of the same variant.
  */
 final class CudaOvqBenchmark {
     private final CudaBackend cuda;
@@ -46,100 +47,83 @@ final class CudaOvqBenchmark {
         return phase != Phase.BACKWARD;
     }
 
+    /** {p10, p50, p90} ms of the cell: the layer at either scope. */
     double[] measure(Phase phase, Scope scope, CudaMlaBenchmark.Timing timing) {
         if (!covers(phase)) throw new IllegalArgumentException("no OVQ backward kernel");
-        return phase == Phase.FORWARD ? forward(timing, scope == Scope.LAYER) : decode(timing, scope == Scope.LAYER);
+        return phase == Phase.FORWARD ? forward(timing) : decode(timing);
     }
 
     BenchmarkCell cell(Phase phase, Scope scope, double[] ms, long peakBytes) {
         int b = bs.batch(), s = bs.seqLen();
-        double flops = b * flops(phase, scope, cost, cfg, s);
-        double bytes = b * bytes(phase, scope, cost, cfg, s);
+        double flops = b * flops(phase, cost, cfg, s);
+        double bytes = b * bytes(phase, cost, cfg, s);
         double sec = ms[1] / 1e3;
-        CudaBenchCli.Err err = referenceError(phase, scope);
-        return new BenchmarkCell(phase, scope, bs.causal(), b, s, "bf16", "cuda", ms[0], ms[1], ms[2], flops / sec / 1e12,
-                bytes / sec, peakBytes, CostModel.kvCacheBytesPerToken(cfg, 2), err.maxAbs(), err.rel());
+        CudaBenchCli.Err err = referenceError(phase);
+        return new BenchmarkCell(phase, scope, bs.causal(), b, s, "bf16", scope == Scope.CORE ? "cuda core=layer" : "cuda",
+                ms[0], ms[1], ms[2], flops / sec / 1e12, bytes / sec, peakBytes, CostModel.kvCacheBytesPerToken(cfg, 2),
+                err.maxAbs(), err.rel());
     }
 
-    /** The cost model's FLOPs of one sequence: prefill (core: reads and folds; layer: + projections), or one decode step. */
-    static double flops(Phase phase, Scope scope, CostEstimate cost, OvqConfig cfg, int seqLen) {
+    /** The cost model's FLOPs of one sequence through the layer: the causal prefill, or one decode step. */
+    static double flops(Phase phase, CostEstimate cost, OvqConfig cfg, int seqLen) {
         return switch (phase) {
-            case FORWARD -> scope == Scope.CORE ? cost.prefillAttentionFlops() : cost.prefillFlopsCausal();
-            case DECODE -> scope == Scope.CORE ? CostModel.decodeFlops(cfg, seqLen) - 2.0 * CostModel.linearWeights(cfg)
-                    : CostModel.decodeFlops(cfg, seqLen);
+            case FORWARD -> cost.prefillFlopsCausal();
+            case DECODE -> CostModel.decodeFlops(cfg, seqLen);
             case BACKWARD -> throw new IllegalArgumentException("no OVQ backward kernel");
         };
     }
 
     /**
-     * Bytes one sequence moves at least: prefill core q, k, v in and o out (bf16); the layer adds x and y at width E
-     * and the bf16 weights; decode reads the state (the cost model's bytes after seqLen tokens) and, in the layer,
-     * the weights.
+     * Bytes one sequence moves through the layer at least: prefill reads x and the bf16 weights, writes y at width E
+     * and q, k, v, o of every head once; decode reads the state (the cost model's bytes after seqLen tokens) and the
+     * weights.
      */
-    static double bytes(Phase phase, Scope scope, CostEstimate cost, OvqConfig cfg, int seqLen) {
-        double act = 2.0 * 4 * seqLen * cfg.nHeads() * cfg.headDim();
+    static double bytes(Phase phase, CostEstimate cost, OvqConfig cfg, int seqLen) {
         return switch (phase) {
-            case FORWARD -> act + (scope == Scope.CORE ? 0 : 2.0 * (2.0 * seqLen * cfg.dModel() + CostModel.linearWeights(cfg)));
-            case DECODE -> cost.decodeCacheBytesRead() + (scope == Scope.CORE ? 0 : 2.0 * CostModel.linearWeights(cfg));
+            case FORWARD -> 2.0 * 4 * seqLen * cfg.nHeads() * cfg.headDim()
+                    + 2.0 * (2.0 * seqLen * cfg.dModel() + CostModel.linearWeights(cfg));
+            case DECODE -> cost.decodeCacheBytesRead() + 2.0 * CostModel.linearWeights(cfg);
             case BACKWARD -> throw new IllegalArgumentException("no OVQ backward kernel");
         };
     }
 
-    /** The float64 check at batch 1 and up to 256 tokens (decode: up to 64 single-token steps after a prefill). */
-    private CudaBenchCli.Err referenceError(Phase phase, Scope scope) {
+    /** The layer's float64 check at batch 1 and up to 256 tokens (decode: up to 64 single-token steps after a prefill). */
+    private CudaBenchCli.Err referenceError(Phase phase) {
         int t = Math.min(bs.seqLen(), 256), from = phase == Phase.DECODE ? Math.max(0, t - 64) : t;
-        if (scope == Scope.LAYER) return CudaOvqCheck.layer(cuda, cfg, 1, t, from, seed + 3);
-        List<Integer> pieces = from < t ? CudaOvqCheck.decodePieces(from, t) : List.of(t);
-        return CudaOvqCheck.core(cuda, cfg.ovq(), cfg.headDim(), 1, cfg.nHeads(), t, pieces, seed + 3).err();
+        return CudaOvqCheck.layer(cuda, cfg, 1, t, from, seed + 3);
     }
 
-    private double[] forward(CudaMlaBenchmark.Timing timing, boolean layerScope) {
-        int b = bs.batch(), t = bs.seqLen(), h = cfg.nHeads(), d = cfg.headDim();
+    private double[] forward(CudaMlaBenchmark.Timing timing) {
+        int b = bs.batch(), t = bs.seqLen();
         List<AutoCloseable> held = new ArrayList<>();
         try {
-            if (layerScope) {
-                CudaOvqLayer layer = keep(held, randomLayer());
-                CudaOvq.State st = keep(held, layer.newState(b));
-                DeviceBuffer x = random(held, (long) b * t * cfg.dModel(), 10);
-                DeviceBuffer y = scratch(held, (long) b * t * cfg.dModel() * 2);
-                return timing.time(i -> {
-                    st.reset();
-                    layer.forward(y, x, st, t);
-                });
-            }
-            CudaOvq core = keep(held, new CudaOvq(cuda, cfg.ovq(), d));
-            CudaOvq.State st = keep(held, core.newState(b, h));
-            DeviceBuffer[] qkv = unitQkv(held, core, (long) b * t, 1);
-            DeviceBuffer beta = keep(held, cuda.uploadFloats(betas()));
-            DeviceBuffer o = scratch(held, (long) b * t * h * d * 2);
+            CudaOvqLayer layer = keep(held, randomLayer());
+            CudaOvq.State st = keep(held, layer.newState(b));
+            DeviceBuffer x = random(held, (long) b * t * cfg.dModel(), 10);
+            DeviceBuffer y = scratch(held, (long) b * t * cfg.dModel() * 2);
             return timing.time(i -> {
                 st.reset();
-                core.run(st, o, qkv[0], qkv[1], qkv[2], beta, t);
+                layer.forward(y, x, st, t);
             });
         } finally {
             close(held);
         }
     }
 
-    /** One token after seqLen, rotating over L2-cold copies of the state (each prefilled with the same tokens). */
-    private double[] decode(CudaMlaBenchmark.Timing timing, boolean layerScope) {
+    /** One token after seqLen through the layer, rotating over L2-cold copies of the state (each prefilled alike). */
+    private double[] decode(CudaMlaBenchmark.Timing timing) {
         int b = bs.batch(), t = bs.seqLen(), h = cfg.nHeads(), d = cfg.headDim();
         DeviceMemoryPool pool = cuda.device().pool();
         List<AutoCloseable> held = new ArrayList<>();
         try {
-            CudaOvqLayer layer = layerScope ? keep(held, randomLayer()) : null;
-            CudaOvq core = layerScope ? layer.core() : keep(held, new CudaOvq(cuda, cfg.ovq(), d));
+            CudaOvqLayer layer = keep(held, randomLayer());
+            CudaOvq core = layer.core();
             DeviceBuffer beta = keep(held, cuda.uploadFloats(betas()));
-            DeviceBuffer[] prompt = unitQkv(held, core, (long) b * t, 1);
-            DeviceBuffer[] next = unitQkv(held, core, b, 2);
+            DeviceBuffer[] prompt = unitQkv(held, core, (long) b * t);
             DeviceBuffer x = random(held, (long) b * cfg.dModel(), 12);
-            DeviceBuffer y = scratch(held, (long) b * cfg.dModel() * 2), o = scratch(held, (long) b * h * d * 2);
+            DeviceBuffer y = scratch(held, (long) b * cfg.dModel() * 2);
             List<CudaOvq.State> states = new ArrayList<>();
-            IntConsumer body = i -> {
-                CudaOvq.State st = states.get(i % states.size());
-                if (layer != null) layer.forward(y, x, st, 1);
-                else core.run(st, o, next[0], next[1], next[2], beta, 1);
-            };
+            IntConsumer body = i -> layer.forward(y, x, states.get(i % states.size()), 1);
             try (DeviceBuffer promptOut = cuda.allocate((long) b * t * h * d * 2)) {
                 long before = pool.liveBytes();
                 states.add(keep(held, core.newState(b, h)));
@@ -166,10 +150,10 @@ final class CudaOvqBenchmark {
         return beta;
     }
 
-    /** q, k (normalised on the device) and v [rows, H, D]. */
-    private DeviceBuffer[] unitQkv(List<AutoCloseable> held, CudaOvq core, long tokens, long salt) {
+    /** A prompt's q, k (normalised on the device) and v [rows, H, D]. */
+    private DeviceBuffer[] unitQkv(List<AutoCloseable> held, CudaOvq core, long tokens) {
         long n = tokens * cfg.nHeads() * cfg.headDim();
-        DeviceBuffer q = random(held, n, 20 + 3 * salt), k = random(held, n, 21 + 3 * salt), v = random(held, n, 22 + 3 * salt);
+        DeviceBuffer q = random(held, n, 23), k = random(held, n, 24), v = random(held, n, 25);
         core.l2normalize(q, tokens * cfg.nHeads());
         core.l2normalize(k, tokens * cfg.nHeads());
         return new DeviceBuffer[] {q, k, v};

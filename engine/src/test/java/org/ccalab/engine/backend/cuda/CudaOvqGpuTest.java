@@ -124,8 +124,8 @@ class CudaOvqGpuTest {
 
     /**
      * A BENCHMARK run of OVQ through {@link CudaEngine} (head dim 64, the spec's defaults, 2048 tokens: the dictionary
-     * has its 1024 rows): forward and decode cells, core and layer, each with its float64 error; the requested
-     * backward phase has no kernel and gives no cell. A chunk the kernels do not take fails as INVALID_CONFIG.
+     * has its 1024 rows): forward and decode cells, core and layer (the CORE cells timing the layer), each with its
+     * float64 error; the requested backward phase has no kernel and gives no cell. A chunk the kernels do not take fails as INVALID_CONFIG.
      */
     @Test
     void theEngineBenchmarksOvqForwardAndDecode() {
@@ -141,12 +141,13 @@ class CudaOvqGpuTest {
             assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
                     .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER");
             assertThat(cells).allSatisfy(c -> {
-                assertThat(c.backend()).isEqualTo("cuda");
+                // CORE cells time the layer, as the CPU engine's OVQ cells do (docs/contracts.md), and say so
+                assertThat(c.backend()).isEqualTo(c.scope() == Scope.CORE ? "cuda core=layer" : "cuda");
                 assertThat(c.p50Ms()).isPositive();
                 assertThat(c.p10Ms()).isLessThanOrEqualTo(c.p90Ms());
                 assertThat(c.tflops()).isPositive();
                 assertThat(c.kvBytesPerToken()).isZero();
-                assertThat(c.maxRelError()).isLessThan(c.scope() == Scope.LAYER ? LAYER_TOLERANCE : TOLERANCE);
+                assertThat(c.maxRelError()).isLessThan(LAYER_TOLERANCE);
             });
             assertThat(cells).filteredOn(c -> c.phase() == Phase.DECODE).allSatisfy(c -> assertThat(c.bytesPerSecond())
                     .isGreaterThan(1e9));
