@@ -309,50 +309,28 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     __shared__ int sNslots, sPickNow;
 
     int* st = meta + 4 * bh;
-    const long rowStride = (long)H * D;
-    uint4 one[3];  // a decode step's q, k, v, loaded while meta is in flight (their place in the chunk depends on it)
-    if (T == 1 && tid < D / 8) {
-        const long g = (long)b * rowStride + (long)h * D + tid * 8;
-        one[0] = *reinterpret_cast<const uint4*>(Q + g);
-        one[1] = *reinterpret_cast<const uint4*>(K + g);
-        one[2] = *reinterpret_cast<const uint4*>(V + g);
-    }
     int n = st[0], folded = st[1], buffered = st[2];
     float* gMu = mu + (long)bh * NMAX * D;
     float* gVal = val + (long)bh * NMAX * D;
     float* gCnt = cnt + (long)bh * NMAX;
     __nv_bfloat16* gBufK = bufK + (long)bh * L * D;
     __nv_bfloat16* gBufV = bufV + (long)bh * L * D;
-    // The open chunk from earlier calls, asynchronously (waited for before its first reader). A decode step that
-    // folds nothing reads it only in rank 0's merge of its one token.
-    if (!(T == 1 && buffered + 1 < L) || rank == 0) {
-        for (int e = tid; e < buffered * D / 8; e += NT) {
-            cp_async_16(smem_u32(reinterpret_cast<uint4*>(sK) + e), reinterpret_cast<const uint4*>(gBufK) + e, 16);
-            cp_async_16(smem_u32(reinterpret_cast<uint4*>(sV) + e), reinterpret_cast<const uint4*>(gBufV) + e, 16);
-        }
-        cp_async_commit();
+    for (int e = tid; e < buffered * D / 8; e += NT) {  // the open chunk from earlier calls
+        reinterpret_cast<uint4*>(sK)[e] = reinterpret_cast<const uint4*>(gBufK)[e];
+        reinterpret_cast<uint4*>(sV)[e] = reinterpret_cast<const uint4*>(gBufV)[e];
     }
-    int openFrom = buffered;  // the open chunk's rows this call writes (all of them once a fold happened)
 
     for (int t = 0; t < T;) {
         const int seg = min(T - t, L - buffered), xs = buffered;
         const bool fold = xs + seg == L;
-        if (T == 1) {
-            if (tid < D / 8) {
-                reinterpret_cast<uint4*>(sQ + xs * D)[tid] = one[0];
-                reinterpret_cast<uint4*>(sK + xs * D)[tid] = one[1];
-                reinterpret_cast<uint4*>(sV + xs * D)[tid] = one[2];
-            }
-        } else {
-            for (int e = tid; e < seg * D / 8; e += NT) {
-                const int x = e / (D / 8), c = e % (D / 8);
-                const long g = ((long)b * T + t + x) * rowStride + (long)h * D + c * 8;
-                reinterpret_cast<uint4*>(sQ + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(Q + g);
-                reinterpret_cast<uint4*>(sK + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(K + g);
-                reinterpret_cast<uint4*>(sV + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(V + g);
-            }
+        const long rowStride = (long)H * D;
+        for (int e = tid; e < seg * D / 8; e += NT) {
+            const int x = e / (D / 8), c = e % (D / 8);
+            const long g = ((long)b * T + t + x) * rowStride + (long)h * D + c * 8;
+            reinterpret_cast<uint4*>(sQ + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(Q + g);
+            reinterpret_cast<uint4*>(sK + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(K + g);
+            reinterpret_cast<uint4*>(sV + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(V + g);
         }
-        if (fold) cp_async_wait<0>();  // the assignment reads every key of the chunk
         for (int x = tid; x < MAX_L; x += NT) {
             sPm[x] = -INFINITY; sPl[x] = 0.f;
             sTop[x] = -INFINITY; sArg[x] = -1; sNear[x] = INFINITY;
@@ -492,7 +470,6 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
 #pragma unroll
                     for (int c = 0; c < DPT; c++) sPacc[(xb + a) * D + tx * DPT + c] = acc[a][c];
         }
-        cp_async_wait<0>();  // the open chunk, for the merge (the cluster barrier makes every thread's copies visible)
         cluster.sync();
 
         // finish the tokens x % C == rank: the cluster's partials plus the chunk's own keys up to x
@@ -684,7 +661,6 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             for (int k = tid; k < nSlots; k += NT) gCnt[sA[sSlot[k]]] = sSlotC[k] + sSlotM[k];
             folded++;
             buffered = 0;
-            openFrom = 0;
             __syncthreads();
         } else {
             buffered += seg;
@@ -692,7 +668,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         t += seg;
     }
     if (rank == 0) {
-        for (int e = openFrom * D / 8 + tid; e < buffered * D / 8; e += NT) {
+        for (int e = tid; e < buffered * D / 8; e += NT) {
             reinterpret_cast<uint4*>(gBufK)[e] = reinterpret_cast<const uint4*>(sK)[e];
             reinterpret_cast<uint4*>(gBufV)[e] = reinterpret_cast<const uint4*>(sV)[e];
         }
