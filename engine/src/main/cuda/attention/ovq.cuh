@@ -230,24 +230,30 @@ DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* 
         sW[r] = newton ? p : p * c;
     }
     const float L = block_reduce(l, false, red, tid);  // also orders the weights' stores before P V
-    constexpr int G = NT / D, B = 32;  // row groups; loads in flight per thread
-    const int i = tid % D, g = tid / D;
-    float a = 0.f;
+    // P V: a thread takes 4 dims of every G-th row (G = NT / (D / 4) row groups), its loads unconditional (rows
+    // clamped, their weights zero past own) so that ptxas issues a batch of them before the first FMA.
+    constexpr int TPR = D / 4, G = NT / TPR, B = 8;  // threads per row, row groups, float4 loads per batch
+    const int c4 = tid % TPR, g = tid / TPR;
+    float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
     for (int r0 = g; r0 < own; r0 += G * B) {
-        float v[B];
+        float4 v[B];
+        float w[B];
 #pragma unroll
         for (int k = 0; k < B; k++) {
             const int r = r0 + k * G;
-            v[k] = r < own ? gVal[((long)r * C + rank) * D + i] : 0.f;
+            v[k] = reinterpret_cast<const float4*>(gVal + ((long)min(r, own - 1) * C + rank) * D)[c4];
+            w[k] = r < own ? sW[r] : 0.f;
         }
 #pragma unroll
         for (int k = 0; k < B; k++) {
-            const int r = r0 + k * G;
-            if (r < own) a = fmaf(sW[r], v[k], a);
+            a.x = fmaf(w[k], v[k].x, a.x);
+            a.y = fmaf(w[k], v[k].y, a.y);
+            a.z = fmaf(w[k], v[k].z, a.z);
+            a.w = fmaf(w[k], v[k].w, a.w);
         }
     }
     __syncthreads();  // every weight read: sW's space is free
-    sW[g * D + i] = a;
+    reinterpret_cast<float4*>(sW + g * D)[c4] = a;
     __syncthreads();
     if (tid < D) {
         float s = sW[tid];
