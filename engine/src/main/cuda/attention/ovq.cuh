@@ -189,38 +189,46 @@ DEVI float block_reduce(float v, bool isMax, float* red, int tid) {
 
 // The decode step's partial read over this block's `own` rows (global row r C + rank), for the one query q:
 // sPm[0] = max logit, sPl[0] = sum e^{z - max} c, sPacc[0][0..D) = the numerator. Latency-bound (a block reads its
-// 128 rows once), so every thread issues all its loads before it uses one: two threads per row for the logits
-// (half the dims each, with the row's count), then NT / D threads per dim for P V, each over every (NT / D)-th row.
+// 128 rows once), so each thread keeps a batch of loads in flight before it uses one (ncu, calls 6 and 9).
 template <int D, int C>
 DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* gVal, const float* gCnt, int own, int rank,
                          float bt, bool newton, bool renorm, float* sW, float* sPacc, float* sPm, float* sPl, float* red,
                          int tid) {
-    constexpr int HALF4 = D / 8;  // float4 loads per thread per row
+    // Logits: a thread takes 4 dims of every G-th row (TPR threads per row, 256 contiguous bytes per row and warp
+    // instruction), a batch of B rows' loads in flight, the row's sums across its TPR threads by xor shuffles (every
+    // thread of the row ends with the same bits).
+    constexpr int TPR = D / 4, G = NT / TPR, B = 8;  // threads per row, rows per pass, float4 loads per batch
+    const int c4 = tid % TPR, g = tid / TPR;
+    const float4 qv = make_float4(bf(q, 4 * c4), bf(q, 4 * c4 + 1), bf(q, 4 * c4 + 2), bf(q, 4 * c4 + 3));
     float zmax = -INFINITY;
-    for (int r0 = 0; r0 < own; r0 += NT / 2) {  // uniform trip count: the pair's shuffle needs both threads
-        const int r = r0 + (tid >> 1), h = tid & 1;
-        const bool ok = r < own;
-        const float4* m4 = reinterpret_cast<const float4*>(gMu + ((long)min(r, own - 1) * C + rank) * D) + h * HALF4;
-        float4 m[HALF4];
+    for (int r0 = g; r0 - g < own; r0 += G * B) {  // uniform trip count: the shuffles need whole rows
+        float4 m[B];
+        float cn[B];
 #pragma unroll
-        for (int c = 0; c < HALF4; c++) m[c] = m4[c];
-        const float cnt = gCnt[(long)min(r, own - 1) * C + rank];
-        float dot = 0.f, mm = 0.f;
+        for (int k = 0; k < B; k++) {
+            const long j = (long)min(r0 + k * G, own - 1) * C + rank;
+            m[k] = reinterpret_cast<const float4*>(gMu + j * D)[c4];
+            cn[k] = gCnt[j];
+        }
 #pragma unroll
-        for (int c = 0; c < HALF4; c++) {
-            const __nv_bfloat162* q2 = reinterpret_cast<const __nv_bfloat162*>(q) + 2 * (h * HALF4 + c);
-            const float2 q01 = __bfloat1622float2(q2[0]), q23 = __bfloat1622float2(q2[1]);
-            dot = fmaf(q23.y, m[c].w, fmaf(q23.x, m[c].z, fmaf(q01.y, m[c].y, fmaf(q01.x, m[c].x, dot))));
-            mm = fmaf(m[c].w, m[c].w, fmaf(m[c].z, m[c].z, fmaf(m[c].y, m[c].y, fmaf(m[c].x, m[c].x, mm))));
+        for (int k = 0; k < B; k++) {
+            float dot = fmaf(qv.w, m[k].w, fmaf(qv.z, m[k].z, fmaf(qv.y, m[k].y, qv.x * m[k].x)));
+            float mm = fmaf(m[k].w, m[k].w, fmaf(m[k].z, m[k].z, fmaf(m[k].y, m[k].y, m[k].x * m[k].x)));
+#pragma unroll
+            for (int o = 1; o < TPR; o <<= 1) {
+                dot += __shfl_xor_sync(0xffffffffu, dot, o);
+                if (renorm) mm += __shfl_xor_sync(0xffffffffu, mm, o);
+            }
+            const int r = r0 + k * G;
+            const float z = bt * dot * (renorm ? rsqrtf(mm + NORM_EPS) : 1.f);
+            if (r < own) {
+                if (c4 == 0) {
+                    sW[r] = z;
+                    sW[MAX_L * SS / 2 + r] = cn[k];
+                }
+                zmax = fmaxf(zmax, z);
+            }
         }
-        dot += __shfl_xor_sync(0xffffffffu, dot, 1);  // a + b == b + a: both threads hold the same bits
-        mm += __shfl_xor_sync(0xffffffffu, mm, 1);
-        const float z = bt * dot * (renorm ? rsqrtf(mm + NORM_EPS) : 1.f);
-        if (ok && h == 0) {
-            sW[r] = z;
-            sW[MAX_L * SS / 2 + r] = cnt;
-        }
-        if (ok) zmax = fmaxf(zmax, z);
     }
     const float M = block_reduce(zmax, true, red, tid);
     float l = 0.f;
@@ -230,10 +238,8 @@ DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* 
         sW[r] = newton ? p : p * c;
     }
     const float L = block_reduce(l, false, red, tid);  // also orders the weights' stores before P V
-    // P V: a thread takes 4 dims of every G-th row (G = NT / (D / 4) row groups), its loads unconditional (rows
-    // clamped, their weights zero past own) so that ptxas issues a batch of them before the first FMA.
-    constexpr int TPR = D / 4, G = NT / TPR, B = 8;  // threads per row, row groups, float4 loads per batch
-    const int c4 = tid % TPR, g = tid / TPR;
+    // P V, the same mapping: loads unconditional (rows clamped, their weights zero past own) so that ptxas issues a
+    // batch of them before the first FMA.
     float4 a = make_float4(0.f, 0.f, 0.f, 0.f);
     for (int r0 = g; r0 < own; r0 += G * B) {
         float4 v[B];
