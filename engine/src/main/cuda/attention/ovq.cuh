@@ -34,6 +34,16 @@ static_assert(NT == 4 * MAX_L, "the fold's four threads per chunk token");
 constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8;
 constexpr float NORM_EPS = 1e-12f;
 
+// Phase clocks for bench/ovq_phase_lab.cu only (never defined in the product build): thread 0 of one block adds the
+// cycles since the previous mark to phase i of the chunks that run at the dictionary's cap, and every such chunk's
+// whole time to phase 15 (growing chunks to phase 14), so that the per-chunk chain can be taken apart.
+#ifdef OVQ_PHASE_CLOCK
+__device__ unsigned long long ovq_phase_cycles[16];
+#define OVQ_PHASE(i) do { if (prof) { const long long now_ = clock64(); ph[i] += now_ - phLast; phLast = now_; } } while (0)
+#else
+#define OVQ_PHASE(i) do {} while (0)
+#endif
+
 // Shared memory, in floats (bf16 arrays counted in floats of 2): the layout ovq_run_kernel carves, and the bytes
 // CudaOvq asks for (ovq::smem_bytes<D>() there as OVQ_SMEM_* constants).
 template <int D> __host__ __device__ constexpr int ds() { return D + 4; }  // staged row stride: 16-byte rows, 4 banks apart
@@ -49,7 +59,7 @@ __host__ __device__ constexpr int smem_floats() {
     return union_floats<D>()                   // staged rows [RT][ds] and scores [MAX_L][SS]; then partials [MAX_L][D]
            + 3 * RT                            // the staged rows' counts, |mu|^2, 1/|mu|
            + 3 * MAX_L * D / 2                 // q, k, v of the chunk (bf16)
-           + MAX_L * 12                        // per-token max, sum, rescale, assign/grow arrays, the slot table
+           + MAX_L * 13                        // per-token max, sum, rescale, |k|^2, assign/grow arrays, the slot table
            + NW * MAX_L;                       // per-warp weights of the intra-chunk term
 }
 template <int D> __host__ __device__ constexpr int smem_bytes() { return smem_floats<D>() * 4; }
@@ -105,53 +115,56 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
     return a;
 }
 
-// sS[x - x0][r] = X[x] . M[r] for x in [x0, x0 + nx), r < RT (rows past the tile are garbage, never read).
-// nx > 4: 16 x 16 threads, 4 tokens x RT / 16 rows each, float4 over dims; nx <= 4 (decode): a warp per row.
+// The tile's scores in registers: acc[a][k] = X[x0 + xb + a] . M[tx + 16 k] with xb = 4 (tid >> 4), tx = tid & 15,
+// so that a token's 64 rows lie in the 16 lanes of one half-warp and its reductions over rows are four xor shuffles
+// (session 15: the scores' round trip through shared memory and a warp per token cost ~60 % of the chunk's chain).
+// Tokens past nx repeat the last one (every lane computes, the shuffles need whole half-warps); rows past the tile
+// are garbage, masked by the consumers. Each dot sums its dims in order, one FMA per dim.
 template <int D>
-DEVI void tile_dots(float* sS, const __nv_bfloat16* sX, int x0, int nx, const float* sM, int nr, int tid) {
-    if (nx > 4) {
-        const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
-        if (xb >= nx) return;
-        constexpr int RPT = RT / 16;  // rows per thread
-        float acc[4][RPT];
+DEVI void tile_scores(float (&acc)[4][RT / 16], const __nv_bfloat16* sX, int x0, int nx, const float* sM, int tid) {
+    const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
+    constexpr int RPT = RT / 16;  // rows per thread
 #pragma unroll
-        for (int a = 0; a < 4; a++)
+    for (int a = 0; a < 4; a++)
 #pragma unroll
-            for (int k = 0; k < RPT; k++) acc[a][k] = 0.f;
-        for (int i = 0; i < D; i += 4) {
-            float xv[4][4];
+        for (int k = 0; k < RPT; k++) acc[a][k] = 0.f;
+    for (int i = 0; i < D; i += 4) {
+        float xv[4][4];
 #pragma unroll
-            for (int a = 0; a < 4; a++) {
-                const int x = min(xb + a, nx - 1);
-                const uint2 raw = *reinterpret_cast<const uint2*>(sX + (x0 + x) * D + i);
-                const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
+        for (int a = 0; a < 4; a++) {
+            const int x = min(xb + a, nx - 1);
+            const uint2 raw = *reinterpret_cast<const uint2*>(sX + (x0 + x) * D + i);
+            const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
 #pragma unroll
-                for (int c = 0; c < 4; c++) xv[a][c] = __bfloat162float(e[c]);
-            }
-#pragma unroll
-            for (int k = 0; k < RPT; k++) {
-                const float4 m = *reinterpret_cast<const float4*>(sM + (tx + 16 * k) * ds<D>() + i);
-#pragma unroll
-                for (int a = 0; a < 4; a++)
-                    acc[a][k] = fmaf(xv[a][3], m.w, fmaf(xv[a][2], m.z, fmaf(xv[a][1], m.y, fmaf(xv[a][0], m.x, acc[a][k]))));
-            }
+            for (int c = 0; c < 4; c++) xv[a][c] = __bfloat162float(e[c]);
         }
 #pragma unroll
-        for (int a = 0; a < 4; a++)
-            if (xb + a < nx)
+        for (int k = 0; k < RPT; k++) {
+            const float4 m = *reinterpret_cast<const float4*>(sM + (tx + 16 * k) * ds<D>() + i);
 #pragma unroll
-                for (int k = 0; k < RPT; k++) sS[(xb + a) * SS + tx + 16 * k] = acc[a][k];
-    } else {
-        const int warp = tid >> 5, lane = tid & 31;
-        for (int r = warp; r < nr; r += NW)
-            for (int x = 0; x < nx; x++) {
-                float s = 0.f;
-#pragma unroll
-                for (int i = lane; i < D; i += 32) s = fmaf(bf(sX + (x0 + x) * D, i), sM[r * ds<D>() + i], s);
-                s = warp_sum0(s);
-                if (lane == 0) sS[x * SS + r] = s;
-            }
+            for (int a = 0; a < 4; a++)
+                acc[a][k] = fmaf(xv[a][3], m.w, fmaf(xv[a][2], m.z, fmaf(xv[a][1], m.y, fmaf(xv[a][0], m.x, acc[a][k]))));
+        }
     }
+}
+
+// (score, row) over the 16 lanes of a half-warp, and the min of near: every lane ends with the same winner.
+DEVI void half_warp_best(float& top, int& arg, float& near) {
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) {
+        better(top, arg, __shfl_xor_sync(0xffffffffu, top, o), __shfl_xor_sync(0xffffffffu, arg, o));
+        near = fminf(near, __shfl_xor_sync(0xffffffffu, near, o));
+    }
+}
+DEVI float half_warp_max(float v) {
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+DEVI float half_warp_sum(float v) {  // lane tx == 0's sum is the one used
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
 }
 
 template <int D, int C, int NT_ = NT>
@@ -289,6 +302,10 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     const bool euclid = flags & F_EUCLIDEAN, newton = flags & F_NEWTON, stateOnly = flags & F_STATE_ONLY,
                renorm = flags & F_RENORMALIZE;
     const float bt = beta[h];
+#ifdef OVQ_PHASE_CLOCK
+    long long ph[16] = {}, phLast = 0, chunkStart = 0;
+    bool prof = false;
+#endif
 
     extern __shared__ __align__(16) float smem[];
     {
@@ -317,7 +334,8 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     int* sFounder = reinterpret_cast<int*>(sFar + MAX_L);  // [MAX_L] 1 for founding tokens
     int* sPick = sFounder + MAX_L;             // [MAX_L] founding token of new row nOld + f
     int* sSlot = sPick + MAX_L;                // [MAX_L] rows of this block the write touches (first token)
-    float* sZ = reinterpret_cast<float*>(sSlot + MAX_L);  // [NW][MAX_L] intra-chunk logits
+    float* sKk = reinterpret_cast<float*>(sSlot + MAX_L);  // [MAX_L] |k_x|^2 of the chunk's keys (a fold only)
+    float* sZ = sKk + MAX_L;                   // [NW][MAX_L] intra-chunk logits
     __shared__ int sNslots, sPickNow;
 
     int* st = meta + 4 * bh;
@@ -335,6 +353,10 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     for (int t = 0; t < T;) {
         const int seg = min(T - t, L - buffered), xs = buffered;
         const bool fold = xs + seg == L;
+#ifdef OVQ_PHASE_CLOCK
+        prof = tid == 0 && rank == 0 && h == 0 && b == 0 && fold && seg == L && n >= NMAX;
+        phLast = chunkStart = clock64();
+#endif
         const long rowStride = (long)H * D;
         for (int e = tid; e < seg * D / 8; e += NT) {
             const int x = e / (D / 8), c = e % (D / 8);
@@ -354,7 +376,14 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             for (int c = 0; c < DPT; c++) acc[a][c] = 0.f;
         const bool small = seg * D <= NT;  // a thread per (token, dim) in P V
         const int own = n > rank ? (n - rank + C - 1) / C : 0;  // rows rank, rank + C, ... below n
+        if (tid == 0) sNslots = 0;
         __syncthreads();
+        if (fold) {  // |k_x|^2 once per chunk (every thread: the shuffles need whole warps)
+            const int x = tid >> 2;
+            const float kk = quarter_dot<D>(sK, x, x, tid & 3, false);
+            if ((tid & 3) == 0) sKk[x] = kk;
+        }
+        OVQ_PHASE(0);
 
         // A decode step that folds nothing (one token, the chunk still open): the block's rows straight from global
         // memory, a thread per row, then P V with the rows' loads in flight together; no staging, four barriers.
@@ -371,68 +400,73 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 sMm[r] = s;
                 sRinv[r] = rsqrtf(s + NORM_EPS);
             }
-            if (fold) {  // assign: this block's nearest row for every key of the chunk
-                tile_dots<D>(sS, sK, 0, L, sM, nr, tid);
-                __syncthreads();
-                for (int x = warp; x < L; x += NW) {
-                    float kk = 0.f;
-                    for (int i = lane; i < D; i += 32) kk = fmaf(bf(sK + x * D, i), bf(sK + x * D, i), kk);
-                    kk = warp_sum0(kk);
+            OVQ_PHASE(1);
+            const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
+            float sc[4][RT / 16];
+            if (fold) {  // assign: this block's nearest row for every key of the chunk, from the registers
+                tile_scores<D>(sc, sK, 0, L, sM, tid);
+                __syncthreads();  // |mu|^2 and sKk written
+#pragma unroll
+                for (int a = 0; a < 4; a++) {
+                    const int x = xb + a;
+                    const float kk = sKk[min(x, L - 1)];
                     float top = -INFINITY, near = INFINITY;
                     int arg = -1;
-                    for (int r = lane; r < nr; r += 32) {
-                        const float dot = sS[x * SS + r];
-                        better(top, arg, euclid ? dot - 0.5f * sMm[r] : dot, (r0 + r) * C + rank);
-                        near = fminf(near, kk - 2.f * dot + sMm[r]);
-                    }
 #pragma unroll
-                    for (int o = 16; o > 0; o >>= 1) {
-                        better(top, arg, __shfl_xor_sync(0xffffffffu, top, o), __shfl_xor_sync(0xffffffffu, arg, o));
-                        near = fminf(near, __shfl_xor_sync(0xffffffffu, near, o));
+                    for (int k = 0; k < RT / 16; k++) {
+                        const int r = tx + 16 * k;
+                        if (r < nr) {
+                            const float dot = sc[a][k];
+                            better(top, arg, euclid ? dot - 0.5f * sMm[r] : dot, (r0 + r) * C + rank);
+                            near = fminf(near, kk - 2.f * dot + sMm[r]);
+                        }
                     }
-                    if (lane == 0) {
+                    half_warp_best(top, arg, near);
+                    if (tx == 0 && x < L) {
                         better(sTop[x], sArg[x], top, arg);
                         sNear[x] = fminf(sNear[x], near);
                     }
                 }
             }
-            __syncthreads();
-            // read: this block's rows for the segment's queries, one online-softmax step per tile
-            tile_dots<D>(sS, sQ, xs, seg, sM, nr, tid);
-            __syncthreads();
-            for (int x = warp; x < seg; x += NW) {
-                float z[RT / 32];
-                float tmax = -INFINITY;
+            OVQ_PHASE(2);
+            // read: this block's rows for the segment's queries, one online-softmax step per tile, from the registers
+            tile_scores<D>(sc, sQ, xs, seg, sM, tid);
+            __syncthreads();  // |mu|^2 written (no fold); the previous tile's P V has read sS
 #pragma unroll
-                for (int k = 0; k < RT / 32; k++) {
-                    const int r = lane + 32 * k;
-                    z[k] = r < nr ? bt * sS[x * SS + r] * (renorm ? sRinv[r] : 1.f) : -INFINITY;
+            for (int a = 0; a < 4; a++) {
+                const int x = xb + a;
+                float z[RT / 16], tmax = -INFINITY;
+#pragma unroll
+                for (int k = 0; k < RT / 16; k++) {
+                    const int r = tx + 16 * k;
+                    z[k] = r < nr ? bt * sc[a][k] * (renorm ? sRinv[r] : 1.f) : -INFINITY;
                     tmax = fmaxf(tmax, z[k]);
                 }
-                tmax = warp_max(tmax);
+                tmax = half_warp_max(tmax);
                 const float mOld = sPm[x], mNew = fmaxf(mOld, tmax);
                 const float scale = mOld == -INFINITY ? 0.f : __expf(mOld - mNew);
                 float l = 0.f;
 #pragma unroll
-                for (int k = 0; k < RT / 32; k++) {
-                    const int r = lane + 32 * k;
+                for (int k = 0; k < RT / 16; k++) {
+                    const int r = tx + 16 * k;
                     if (r < nr) {
                         const float p = __expf(z[k] - mNew), pc = p * sC[r];
                         l += pc;
-                        sS[x * SS + r] = newton ? p : pc;
+                        if (x < seg) sS[x * SS + r] = newton ? p : pc;
                     }
                 }
-                l = warp_sum0(l);
-                __syncwarp();
-                if (lane == 0) {
+                l = half_warp_sum(l);
+                if (tx == 0 && x < seg) {
                     sPm[x] = mNew;
                     sPl[x] = sPl[x] * scale + l;
                     sScale[x] = scale;
                 }
             }
             __syncthreads();
+            OVQ_PHASE(3);
             stage_rows<D, C>(sM, gVal, r0, nr, rank, tid);  // the same rows' values over mu
             __syncthreads();
+            OVQ_PHASE(4);
             if (small) {
                 const int x = tid / D, i = tid % D;
                 if (x < seg) {
@@ -468,6 +502,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 }
             }
             __syncthreads();
+            OVQ_PHASE(5);
         }
         if (direct) {
             // decode_partial wrote sPm, sPl and sPacc[0]
@@ -483,6 +518,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                     for (int c = 0; c < DPT; c++) sPacc[(xb + a) * D + tx * DPT + c] = acc[a][c];
         }
         cluster.sync();
+        OVQ_PHASE(6);
 
         // finish the tokens x % C == rank: the cluster's partials plus the chunk's own keys up to x
         for (int x = rank + C * warp; x < seg; x += C * NW) {
@@ -554,6 +590,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             for (int c = 0; c < D / 32; c++) o[lane + 32 * c] = __float2bfloat16_rn(num[c] * inv);
             __syncwarp();
         }
+        OVQ_PHASE(7);
         if (fold) {  // every block merges the assignment of every chunk key
             for (int x = tid; x < L; x += NT) {
                 float tq[C], nq[C];
@@ -575,6 +612,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
         }
         cluster.sync();  // the partials may now be overwritten
+        OVQ_PHASE(8);
 
         if (fold) {
             const int nOld = n;
@@ -610,6 +648,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 __syncthreads();
             }
             n += grow;
+            OVQ_PHASE(9);
             // re-assign the non-founders against the new rows, in row order (strictly better only)
             if (grow > 0) {
                 float* sFmm = sS;  // [MAX_L] |k_pick|^2 of each new row
@@ -630,34 +669,42 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 if (p == 0 && x < L && !sFounder[x]) { sBest[x] = best; sA[x] = a; }
             }
             __syncthreads();
-            // write: the rows of this block that non-founders were assigned to, sums in token order
-            if (tid == 0) {
-                int k = 0;
-                for (int x = 0; x < L; x++) {
-                    if (sFounder[x] || sA[x] % C != rank) continue;
-                    bool first = true;
-                    for (int y = 0; y < k && first; y++) first = sA[sSlot[y]] != sA[x];
-                    if (first) sSlot[k++] = x;
-                }
-                sNslots = k;
-            }
-            __syncthreads();
-            const int nSlots = sNslots;
+            OVQ_PHASE(10);
+            // write: the rows of this block that non-founders were assigned to, sums in token order. A thread per chunk
+            // token of such a row scans the chunk (broadcast reads) for the row's count and its next token; the row's
+            // first token takes a slot (any order: a slot's result depends on its row's tokens only), whose sums walk
+            // that list. Session 15: a serial slot table on thread 0 and per-slot scans cost ~16 % of the chain.
             float* sSlotC = sS;          // [MAX_L] the rows' counts before the write
             float* sSlotM = sS + MAX_L;  // [MAX_L] keys assigned
-            for (int k = tid; k < nSlots; k += NT) {
-                const int j = sA[sSlot[k]];
-                int m = 0;
-                for (int y = sSlot[k]; y < L; y++) m += !sFounder[y] && sA[y] == j;
-                sSlotC[k] = gCnt[j];
-                sSlotM[k] = (float)m;
+            int* sNext = reinterpret_cast<int*>(sS + 2 * MAX_L);  // [MAX_L] the next token of the same row, -1: none
+            if (tid < L) {
+                const int x = tid, j = sFounder[x] ? -1 : sA[x];
+                bool first = j >= 0 && j % C == rank;
+                int next = -1, m = 0;
+                if (first) {
+#pragma unroll 8
+                    for (int y = 0; y < L; y++) {
+                        const bool same = !sFounder[y] && sA[y] == j;
+                        m += same;
+                        first = first && !(same && y < x);
+                        next = next < 0 && same && y > x ? y : next;
+                    }
+                }
+                sNext[x] = next;
+                if (first) {
+                    const int k = atomicAdd(&sNslots, 1);
+                    sSlot[k] = x;
+                    sSlotM[k] = (float)m;
+                    sSlotC[k] = gCnt[j];
+                }
             }
             __syncthreads();
+            OVQ_PHASE(11);
+            const int nSlots = sNslots;
             for (int e = tid; e < nSlots * D; e += NT) {
                 const int k = e / D, i = e % D, j = sA[sSlot[k]];
                 float sk = 0.f, sv = 0.f;
-                for (int y = sSlot[k]; y < L; y++)
-                    if (!sFounder[y] && sA[y] == j) { sk += bf(sK + y * D, i); sv += bf(sV + y * D, i); }
+                for (int y = sSlot[k]; y >= 0; y = sNext[y]) { sk += bf(sK + y * D, i); sv += bf(sV + y * D, i); }
                 const float m = sSlotM[k], c = sSlotC[k];
                 float* pm = gMu + (long)j * D + i;
                 float* pv = gVal + (long)j * D + i;
@@ -670,15 +717,27 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 }
             }
             __syncthreads();
+            OVQ_PHASE(12);
             for (int k = tid; k < nSlots; k += NT) gCnt[sA[sSlot[k]]] = sSlotC[k] + sSlotM[k];
             folded++;
             buffered = 0;
             __syncthreads();
+            OVQ_PHASE(13);
         } else {
             buffered += seg;
         }
         t += seg;
+#ifdef OVQ_PHASE_CLOCK
+        if (tid == 0 && rank == 0 && h == 0 && b == 0 && fold) {
+            ph[prof ? 15 : 14] += clock64() - chunkStart;
+            if (prof) ph[15] += 1ll << 40;  // chunk count in the high bits
+        }
+#endif
     }
+#ifdef OVQ_PHASE_CLOCK
+    if (tid == 0 && rank == 0 && h == 0 && b == 0)
+        for (int i = 0; i < 16; i++) atomicAdd(&ovq_phase_cycles[i], (unsigned long long)ph[i]);
+#endif
     if (rank == 0) {
         for (int e = tid; e < buffered * D / 8; e += NT) {
             reinterpret_cast<uint4*>(gBufK)[e] = reinterpret_cast<const uint4*>(sK)[e];

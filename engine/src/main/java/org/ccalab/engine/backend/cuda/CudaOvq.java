@@ -54,7 +54,7 @@ public final class CudaOvq implements AutoCloseable {
     static int smemBytes(int headDim) {
         int l = MAX_CHUNK, rt = ROW_TILE;
         int union = Math.max(rt * (headDim + 4) + l * (rt + 4), l * headDim);
-        int floats = union + 3 * rt + 3 * l * headDim / 2 + l * 12 + WARPS * l;
+        int floats = union + 3 * rt + 3 * l * headDim / 2 + l * 13 + WARPS * l;
         return floats * 4;
     }
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Session 15: the OVQ prefill's chain (attention/ovq.cuh). Modes, comma-separated, run in order:
+#   lab:    bench/ovq_phase_lab.cu (built here into .lab/ovq_phase_lab, carried): per-phase cycles of one block's
+#           16k prefill chain, D 64 and 128
+#   ovq:    the OVQ gpu tests (float64 oracle, decode == prefill, the engine's benchmark run), then the CLI's ovq phase
+#           (its float64 checks; prefill and decode beside MHA at $2, default 1k-64k)
+#   verify: every Java `gpu` test of the bundle, then the CLI's checks
+# carry: [".bundle/engine-bundle.tar.xz", ".lab"] (the bundle only where a mode needs it)
+set -uo pipefail
+modes=${1:-lab,ovq}
+seqs=${2:-1024,4096,16384,65536}
+source bench/device-env.sh
+for mode in ${modes//,/ }; do
+  case $mode in
+    lab)
+      timeout 120 .lab/ovq_phase_lab ${LAB_T:-16384} 16 > "$out/lab.txt" 2>&1; echo "lab rc=$? ($((SECONDS - t0)) s)"
+      cat "$out/lab.txt" ;;
+    ovq)
+      timeout 300 $b/bin/gpu-tests --include-classname '.*CudaOvq.*' > "$out/gpu-tests-ovq.txt" 2>&1
+      echo "ovq tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting" "$out/gpu-tests-ovq.txt" | head -30
+      timeout 280 $b/bin/cuda-bench --out "$out/cuda_bench_ovq.json" --seqs "$seqs" --phases ovq > "$out/cuda_bench_ovq.txt" 2>&1
+      echo "cli rc=$? ($((SECONDS - t0)) s)"
+      grep -E "ovq|OVQ|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -40 ;;
+    verify)
+      gpu_tests 420
+      timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
+      echo "cli rc=$? ($((SECONDS - t0)) s)"
+      grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -20 ;;
+  esac
+done
+pack_logs
