@@ -19,7 +19,7 @@ if [ -f "$out" ] && [ -z "$(find "$src" -newer "$out" -type f)" ]; then
   exit 0
 fi
 mkdir -p "$(dirname "$out")"
-"$nvcc" -O3 -std=c++17 -fatbin -Xptxas -warn-spills \
+"$nvcc" -O3 -std=c++17 -fatbin --threads 0 -Xptxas -warn-spills \
   -gencode=arch=compute_90a,code=sm_90a \
   -gencode=arch=compute_90,code=sm_90 \
   -gencode=arch=compute_80,code=sm_80 \

@@ -16,11 +16,18 @@
 
 #define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { printf("%s: %s\n", #x, cudaGetErrorString(e_)); exit(1); } } while (0)
 
+__device__ int lab_smid[4096];  // the SM of every block (blockIdx.x + 8 blockIdx.y): are two blocks sharing an SM?
+
 template <int D>
 __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(ovq::NT, 2)
 lab_run(__nv_bfloat16* O, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, const float* beta,
         float* mu, float* val, float* cnt, int* meta, __nv_bfloat16* bufK, __nv_bfloat16* bufV, const int* targets,
         int nTargets, int T, int H, int NMAX, int L, int flags, float eta) {
+    if (threadIdx.x == 0) {
+        int smid;
+        asm("mov.u32 %0, %%smid;" : "=r"(smid));
+        lab_smid[blockIdx.x + 8 * blockIdx.y] = smid;
+    }
     ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta);
 }
 
@@ -35,8 +42,8 @@ static int target(long tokens, int nmax, long growthLength) {  // OvqSpec.dictio
     return n >= nmax ? nmax : (int)n;
 }
 
-static const char* NAMES[16] = {"chunk load", "stage mu + |mu|^2", "k dots + assign", "q dots + softmax",
-                                "stage val", "P V", "partials + cluster sync", "finish tokens (warp 0)",
+static const char* NAMES[16] = {"chunk load", "stage mu planes", "q / k scores, softmax, assign", "-",
+                                "stage val planes", "P V", "partials + cluster sync", "finish tokens (warp 0)",
                                 "merge + cluster sync", "grow", "re-assign", "slot table (thread 0)",
                                 "slot counts + sums", "counts + sync", "growing chunks", "capped chunks"};
 
@@ -106,6 +113,12 @@ void run(int T, int H) {
         printf("  %2d %-26s %10.0f cycles%s  %7.2f us%s  %5.1f %%\n", i, NAMES[i], perChunk, i < 14 ? "/chunk" : "      ",
                perChunk / cyclesPerUs, i < 14 ? "/chunk" : "      ", 100.0 * c / (i < 14 ? cappedCycles : all));
     }
+    std::vector<int> sm(8 * H), per(256, 0);
+    CK(cudaMemcpyFromSymbol(sm.data(), lab_smid, 8 * H * sizeof(int)));
+    for (int x : sm) per[x & 255]++;
+    int shared = 0, used = 0;
+    for (int c : per) { used += c > 0; shared += c > 1; }
+    printf("  placement (last launch): %d blocks on %d SMs, %d SMs hold two or more\n", 8 * H, used, shared);
     cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(dO); cudaFree(dmu); cudaFree(dval); cudaFree(dcnt);
     cudaFree(dmeta); cudaFree(db); cudaFree(bk); cudaFree(bv); cudaFree(dt);
 }

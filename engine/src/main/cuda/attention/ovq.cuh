@@ -29,7 +29,8 @@
 
 namespace ovq {
 namespace cg = cooperative_groups;
-constexpr int NT = 256, NW = NT / 32, MAX_L = 64, RT = 64;
+constexpr int NT = 256, NW = NT / 32, MAX_L = 64;
+constexpr int DEC_ROWS = 2176;  // the direct decode path's cap on a block's rows (its logits and counts in the scratch)
 static_assert(NT == 4 * MAX_L, "the fold's four threads per chunk token");
 constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8;
 constexpr float NORM_EPS = 1e-12f;
@@ -44,20 +45,21 @@ __device__ unsigned long long ovq_phase_cycles[16];
 #define OVQ_PHASE(i) do {} while (0)
 #endif
 
+// Rows per staged tile: the tile's three bf16 planes (below) take 24 KB at either head dim.
+template <int D> __host__ __device__ constexpr int rt() { return D == 64 ? 64 : 32; }
+template <int D> __host__ __device__ constexpr int pd() { return D + 8; }  // partial-numerator row stride: no bank conflicts
 // Shared memory, in floats (bf16 arrays counted in floats of 2): the layout ovq_run_kernel carves, and the bytes
-// CudaOvq asks for (ovq::smem_bytes<D>() there as OVQ_SMEM_* constants).
-template <int D> __host__ __device__ constexpr int ds() { return D + 4; }  // staged row stride: 16-byte rows, 4 banks apart
-constexpr int SS = RT + 4;                             // score row stride
-// Two blocks fit on an SM (<= 113 KB each): with one, a cluster of 8 needs 8 free SMs of one GPC and the H100 holds
-// only 15 such clusters (ncu, call 2), so 16 heads ran in two waves.
+// CudaOvq asks for (CudaOvq.smemBytes mirrors it). Two blocks fit on an SM (<= 113 KB each): with one, a cluster of 8
+// needs 8 free SMs of one GPC and the H100 holds only 15 such clusters (ncu, s14 call 2), so 16 heads ran in two waves.
 template <int D>
-__host__ __device__ constexpr int union_floats() {  // staged rows + scores, later the partial numerators
-    return RT * ds<D>() + MAX_L * SS > MAX_L * D ? RT * ds<D>() + MAX_L * SS : MAX_L * D;
+__host__ __device__ constexpr int union_floats() {  // the tile's planes; the direct decode's and the fold's scratch
+    return 3 * rt<D>() * D / 2 > 2 * DEC_ROWS ? 3 * rt<D>() * D / 2 : 2 * DEC_ROWS;
 }
 template <int D>
 __host__ __device__ constexpr int smem_floats() {
-    return union_floats<D>()                   // staged rows [RT][ds] and scores [MAX_L][SS]; then partials [MAX_L][D]
-           + 3 * RT                            // the staged rows' counts, |mu|^2, 1/|mu|
+    return union_floats<D>()                   // 3 bf16 planes [RT][D] of mu (then 2 of val) | scratch
+           + MAX_L * pd<D>()                   // partial numerators [MAX_L][pd] (exchanged across the cluster)
+           + 3 * rt<D>()                       // the staged rows' counts, |mu|^2, 1/|mu|
            + 3 * MAX_L * D / 2                 // q, k, v of the chunk (bf16)
            + MAX_L * 13                        // per-token max, sum, rescale, |k|^2, assign/grow arrays, the slot table
            + NW * MAX_L;                       // per-warp weights of the intra-chunk term
@@ -115,73 +117,93 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
     return a;
 }
 
-// The tile's scores in registers: acc[a][k] = X[x0 + xb + a] . M[tx + 16 k] with xb = 4 (tid >> 4), tx = tid & 15,
-// so that a token's 64 rows lie in the 16 lanes of one half-warp and its reductions over rows are four xor shuffles
-// (session 15: the scores' round trip through shared memory and a warp per token cost ~60 % of the chunk's chain).
-// Tokens past nx repeat the last one (every lane computes, the shuffles need whole half-warps); rows past the tile
-// are garbage, masked by the consumers. Each dot sums its dims in order, one FMA per dim.
-template <int D>
-DEVI void tile_scores(float (&acc)[4][RT / 16], const __nv_bfloat16* sX, int x0, int nx, const float* sM, int tid) {
-    const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
-    constexpr int RPT = RT / 16;  // rows per thread
-#pragma unroll
-    for (int a = 0; a < 4; a++)
-#pragma unroll
-        for (int k = 0; k < RPT; k++) acc[a][k] = 0.f;
-    for (int i = 0; i < D; i += 4) {
-        float xv[4][4];
-#pragma unroll
-        for (int a = 0; a < 4; a++) {
-            const int x = min(xb + a, nx - 1);
-            const uint2 raw = *reinterpret_cast<const uint2*>(sX + (x0 + x) * D + i);
-            const __nv_bfloat16* e = reinterpret_cast<const __nv_bfloat16*>(&raw);
-#pragma unroll
-            for (int c = 0; c < 4; c++) xv[a][c] = __bfloat162float(e[c]);
-        }
-#pragma unroll
-        for (int k = 0; k < RPT; k++) {
-            const float4 m = *reinterpret_cast<const float4*>(sM + (tx + 16 * k) * ds<D>() + i);
-#pragma unroll
-            for (int a = 0; a < 4; a++)
-                acc[a][k] = fmaf(xv[a][3], m.w, fmaf(xv[a][2], m.z, fmaf(xv[a][1], m.y, fmaf(xv[a][0], m.x, acc[a][k]))));
-        }
-    }
-}
-
-// (score, row) over the 16 lanes of a half-warp, and the min of near: every lane ends with the same winner.
-DEVI void half_warp_best(float& top, int& arg, float& near) {
-#pragma unroll
-    for (int o = 8; o > 0; o >>= 1) {
-        better(top, arg, __shfl_xor_sync(0xffffffffu, top, o), __shfl_xor_sync(0xffffffffu, arg, o));
-        near = fminf(near, __shfl_xor_sync(0xffffffffu, near, o));
-    }
-}
-DEVI float half_warp_max(float v) {
-#pragma unroll
-    for (int o = 8; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-DEVI float half_warp_sum(float v) {  // lane tx == 0's sum is the one used
-#pragma unroll
-    for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-template <int D, int C, int NT_ = NT>
-DEVI void stage_rows(float* sM, const float* g, int r0, int nr, int rank, int tid) {
-    // rows r0 + r (global row (r0 + r) C + rank) into sM: every load of the thread issued before its stores
-    constexpr int PER = RT * D / 4 / NT_;
+// Tensor-core products in fp32 precision (session 15: the FMA tiles at 2 warps per scheduler were latency-bound,
+// ~60 % of the chunk's chain). A staged fp32 row x is split into bf16 planes x = hi + mid + lo (each the rounding of
+// what the planes before it leave: 24 significant bits, exact to fp32's rounding); the chunk's q and k are bf16,
+// so q . mu = q . hi + q . mid + q . lo has exact products accumulated in fp32: the assignment keeps fp32 margins.
+// P V: P = hi + lo (16 bits), val = hi + lo, P V ~ Phi Vhi + Phi Vlo + Plo Vhi (relative error ~2^-16, far under
+// the bf16 output's 2^-9).
+// Planes: [RT][D] bf16 each, rows swizzled (common/mma.cuh swz) so that ldmatrix reads are conflict-free; rows
+// r >= nr are zeros (P V multiplies them by weights 0).
+template <int D, int C, int NP>
+DEVI void stage_planes(__nv_bfloat16* sP, const float* g, int r0, int nr, int rank, int tid, float* sMm, float* sRinv) {
+    constexpr int R = rt<D>(), TPR = D / 4, PER = R * TPR / NT;  // threads per row, float4 per thread
     float4 v[PER];
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int e = tid + k * NT_, r = e / (D / 4), c = e % (D / 4);
-        if (r < nr) v[k] = *reinterpret_cast<const float4*>(g + ((long)(r0 + r) * C + rank) * D + c * 4);
+    for (int k = 0; k < PER; k++) {  // every load of the thread issued before its stores
+        const int e = tid + k * NT, r = e / TPR, c = e % TPR;
+        v[k] = r < nr ? *reinterpret_cast<const float4*>(g + ((long)(r0 + r) * C + rank) * D + c * 4)
+                      : make_float4(0.f, 0.f, 0.f, 0.f);
     }
 #pragma unroll
     for (int k = 0; k < PER; k++) {
-        const int e = tid + k * NT_, r = e / (D / 4), c = e % (D / 4);
-        if (r < nr) *reinterpret_cast<float4*>(sM + r * ds<D>() + c * 4) = v[k];
+        const int e = tid + k * NT, r = e / TPR, c = e % TPR;
+        const float x[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+        float rest[4];
+        uint32_t w[NP][2];
+#pragma unroll
+        for (int i = 0; i < 4; i++) rest[i] = x[i];
+#pragma unroll
+        for (int q = 0; q < NP; q++) {
+            __nv_bfloat16 h[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                h[i] = __float2bfloat16_rn(rest[i]);
+                rest[i] -= __bfloat162float(h[i]);
+            }
+            w[q][0] = (uint32_t)__bfloat16_as_ushort(h[0]) | ((uint32_t)__bfloat16_as_ushort(h[1]) << 16);
+            w[q][1] = (uint32_t)__bfloat16_as_ushort(h[2]) | ((uint32_t)__bfloat16_as_ushort(h[3]) << 16);
+            *reinterpret_cast<uint2*>(sP + q * R * D + swz<D>(r, c >> 1) + (c & 1) * 4) = make_uint2(w[q][0], w[q][1]);
+        }
+        if (sMm != nullptr) {  // |x|^2 over the row's TPR lanes (aligned groups of 16 or 32), lane c == 0's sum kept
+            float ss = fmaf(x[3], x[3], fmaf(x[2], x[2], fmaf(x[1], x[1], x[0] * x[0])));
+#pragma unroll
+            for (int o = TPR / 2; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+            if (c == 0 && r < nr) {
+                sMm[r] = ss;
+                sRinv[r] = rsqrtf(ss + NORM_EPS);
+            }
+        }
     }
+}
+
+// A fragments (m16k16, row) of 16 rows x D of a plain bf16 [rows][D] array, rows x0 + g and x0 + g + 8 clamped to
+// last: once per chunk (the rows are unpadded: 8-way conflicts, 16 or 32 loads per chunk).
+template <int D>
+DEVI void load_a_frags(uint32_t (&a)[D / 16][4], const __nv_bfloat16* sX, int x0, int last, int lane) {
+    const int g = lane >> 2, t = lane & 3;
+    const uint32_t* r0 = reinterpret_cast<const uint32_t*>(sX + min(x0 + g, last) * D);
+    const uint32_t* r1 = reinterpret_cast<const uint32_t*>(sX + min(x0 + g + 8, last) * D);
+#pragma unroll
+    for (int k = 0; k < D / 16; k++) {
+        a[k][0] = r0[8 * k + t];
+        a[k][1] = r1[8 * k + t];
+        a[k][2] = r0[8 * k + 4 + t];
+        a[k][3] = r1[8 * k + 4 + t];
+    }
+}
+
+// s[j] (m16n8, fp32) = the warp's 16 rows of A . rows 8 j .. 8 j + 7 of the tile, over the three planes of mu.
+template <int D>
+DEVI void plane_scores(float (&s)[rt<D>() / 8][4], const uint32_t (&a)[D / 16][4], const __nv_bfloat16* sP, int lane) {
+    constexpr int R = rt<D>();
+#pragma unroll
+    for (int j = 0; j < R / 8; j++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) s[j][i] = 0.f;
+    const int mat = lane >> 3;
+#pragma unroll
+    for (int q = 0; q < 3; q++)
+#pragma unroll
+        for (int k = 0; k < D / 16; k++)
+#pragma unroll
+            for (int j = 0; j < R / 8; j += 2) {
+                const int row = 8 * (j + (mat >> 1)) + (lane & 7), chunk = 2 * k + (mat & 1);
+                uint32_t b0, b1, b2, b3;
+                ldmatrix_x4(b0, b1, b2, b3, smem_u32(sP + q * R * D + swz<D>(row, chunk)));
+                mma_bf16_16816(s[j], a[k], b0, b1);
+                mma_bf16_16816(s[j + 1], a[k], b2, b3);
+            }
 }
 
 // Block-wide max / sum of one value per thread, the same bits in every thread: warps reduce, then warp 0's lanes
@@ -237,7 +259,7 @@ DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* 
             if (r < own) {
                 if (c4 == 0) {
                     sW[r] = z;
-                    sW[MAX_L * SS / 2 + r] = cn[k];
+                    sW[DEC_ROWS + r] = cn[k];
                 }
                 zmax = fmaxf(zmax, z);
             }
@@ -246,7 +268,7 @@ DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* 
     const float M = block_reduce(zmax, true, red, tid);
     float l = 0.f;
     for (int r = tid; r < own; r += NT) {
-        const float c = sW[MAX_L * SS / 2 + r], p = __expf(sW[r] - M);
+        const float c = sW[DEC_ROWS + r], p = __expf(sW[r] - M);
         l = fmaf(p, c, l);
         sW[r] = newton ? p : p * c;
     }
@@ -295,7 +317,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                                                const int* __restrict__ targets, int nTargets, int T, int H, int NMAX,
                                                int L, int flags, float eta) {
     static_assert(D % 32 == 0 && D <= 128, "head dim");
-    constexpr int DPT = D / 16;  // dims per thread in the tiled P V
+    constexpr int R = rt<D>(), PD = pd<D>();
     cg::cluster_group cluster = cg::this_cluster();
     const int rank = blockIdx.x, h = blockIdx.y, b = blockIdx.z, bh = b * H + h;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -313,13 +335,13 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
         if (dyn < (unsigned)smem_bytes<D>() || L > MAX_L || L < 1) __trap();  // the launcher's layout is not this one
     }
-    float* sM = smem;                          // [RT][ds] staged mu, then val, rows of this block
-    float* sS = sM + RT * ds<D>();             // [MAX_L][SS] scores, then weights; the fold's scratch
-    float* sPacc = smem;                       // [MAX_L][D] partial numerators (segment-relative tokens), after the tiles
-    float* sC = smem + union_floats<D>();      // [RT] counts of the staged rows
-    float* sMm = sC + RT;                      // [RT] |mu|^2
-    float* sRinv = sMm + RT;                   // [RT] 1 / sqrt(|mu|^2 + eps)
-    __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(sRinv + RT);  // [MAX_L][D], by position in the chunk
+    __nv_bfloat16* sPl3 = reinterpret_cast<__nv_bfloat16*>(smem);  // 3 planes [R][D]: mu's, then 2 of val
+    float* sS = smem;                          // the same space: the direct decode's and the fold's scratch
+    float* sPacc = smem + union_floats<D>();   // [MAX_L][PD] partial numerators (segment-relative tokens)
+    float* sC = sPacc + MAX_L * PD;            // [R] counts of the staged rows
+    float* sMm = sC + R;                       // [R] |mu|^2
+    float* sRinv = sMm + R;                    // [R] 1 / sqrt(|mu|^2 + eps)
+    __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(sRinv + R);  // [MAX_L][D], by position in the chunk
     __nv_bfloat16* sK = sQ + MAX_L * D;
     __nv_bfloat16* sV = sK + MAX_L * D;
     float* sPm = reinterpret_cast<float*>(sV + MAX_L * D);  // [MAX_L] running max (log units, beta applied)
@@ -369,12 +391,6 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             sPm[x] = -INFINITY; sPl[x] = 0.f;
             sTop[x] = -INFINITY; sArg[x] = -1; sNear[x] = INFINITY;
         }
-        float acc[4][DPT];
-#pragma unroll
-        for (int a = 0; a < 4; a++)
-#pragma unroll
-            for (int c = 0; c < DPT; c++) acc[a][c] = 0.f;
-        const bool small = seg * D <= NT;  // a thread per (token, dim) in P V
         const int own = n > rank ? (n - rank + C - 1) / C : 0;  // rows rank, rank + C, ... below n
         if (tid == 0) sNslots = 0;
         __syncthreads();
@@ -387,135 +403,170 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
 
         // A decode step that folds nothing (one token, the chunk still open): the block's rows straight from global
         // memory, a thread per row, then P V with the rows' loads in flight together; no staging, four barriers.
-        const bool direct = seg == 1 && !fold && own <= MAX_L * SS / 2;
+        const bool direct = seg == 1 && !fold && own <= DEC_ROWS;
         if (direct) decode_partial<D, C>(sQ + xs * D, gMu, gVal, gCnt, own, rank, bt, newton, renorm, sS, sPacc, sPm, sPl, sZ, tid);
-        for (int r0 = 0; !direct && r0 < own; r0 += RT) {
-            const int nr = min(RT, own - r0);
-            stage_rows<D, C>(sM, gMu, r0, nr, rank, tid);
+        // The staged path, per tile of R rows: warps 0-3 score the segment's queries (16 each) and run the online
+        // softmax, then P V; warps 4-7, when the chunk folds, score its keys and keep each key's nearest row. Each
+        // warp owns its tokens' max, sum (registers) and numerators (sPacc rows) through all tiles.
+        const int g = lane >> 2, t4 = lane & 3, mt = warp & 3, xa = 16 * mt + g, xb = xa + 8;
+        const bool qWarp = warp < 4 && 16 * mt < seg, kWarp = warp >= 4 && fold;
+        uint32_t af[D / 16][4];
+        if (!direct && own > 0) {
+            if (qWarp) load_a_frags<D>(af, sQ, xs + 16 * mt, xs + seg - 1, lane);
+            if (kWarp) load_a_frags<D>(af, sK, 16 * mt, L - 1, lane);
+        }
+        float qm[2] = {-INFINITY, -INFINITY}, ql[2] = {0.f, 0.f};
+        for (int r0 = 0; !direct && r0 < own; r0 += R) {
+            const int nr = min(R, own - r0);
+            stage_planes<D, C, 3>(sPl3, gMu, r0, nr, rank, tid, sMm, sRinv);
             for (int r = tid; r < nr; r += NT) sC[r] = gCnt[(long)(r0 + r) * C + rank];
             __syncthreads();
-            for (int r = tid; r < nr; r += NT) {
-                float s = 0.f;
-                for (int i = 0; i < D; i++) s = fmaf(sM[r * ds<D>() + i], sM[r * ds<D>() + i], s);
-                sMm[r] = s;
-                sRinv[r] = rsqrtf(s + NORM_EPS);
-            }
             OVQ_PHASE(1);
-            const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
-            float sc[4][RT / 16];
-            if (fold) {  // assign: this block's nearest row for every key of the chunk, from the registers
-                tile_scores<D>(sc, sK, 0, L, sM, tid);
-                __syncthreads();  // |mu|^2 and sKk written
+            float sc[R / 8][4];
+            uint32_t phi[R / 16][4], plo[R / 16][4];  // P's hi and lo A fragments
+            float scale[2];
+            if (kWarp) {  // assign: this block's nearest row for each of the warp's keys
+                plane_scores<D>(sc, af, sPl3, lane);
+                const float kk[2] = {sKk[min(xa, L - 1)], sKk[min(xb, L - 1)]};
+                float top[2] = {-INFINITY, -INFINITY}, near[2] = {INFINITY, INFINITY};
+                int arg[2] = {-1, -1};
 #pragma unroll
-                for (int a = 0; a < 4; a++) {
-                    const int x = xb + a;
-                    const float kk = sKk[min(x, L - 1)];
-                    float top = -INFINITY, near = INFINITY;
-                    int arg = -1;
+                for (int j = 0; j < R / 8; j++)
 #pragma unroll
-                    for (int k = 0; k < RT / 16; k++) {
-                        const int r = tx + 16 * k;
+                    for (int e = 0; e < 2; e++) {
+                        const int r = 8 * j + 2 * t4 + e;
                         if (r < nr) {
-                            const float dot = sc[a][k];
-                            better(top, arg, euclid ? dot - 0.5f * sMm[r] : dot, (r0 + r) * C + rank);
-                            near = fminf(near, kk - 2.f * dot + sMm[r]);
-                        }
-                    }
-                    half_warp_best(top, arg, near);
-                    if (tx == 0 && x < L) {
-                        better(sTop[x], sArg[x], top, arg);
-                        sNear[x] = fminf(sNear[x], near);
-                    }
-                }
-            }
-            OVQ_PHASE(2);
-            // read: this block's rows for the segment's queries, one online-softmax step per tile, from the registers
-            tile_scores<D>(sc, sQ, xs, seg, sM, tid);
-            __syncthreads();  // |mu|^2 written (no fold); the previous tile's P V has read sS
+                            const float mm = sMm[r];
 #pragma unroll
-            for (int a = 0; a < 4; a++) {
-                const int x = xb + a;
-                float z[RT / 16], tmax = -INFINITY;
-#pragma unroll
-                for (int k = 0; k < RT / 16; k++) {
-                    const int r = tx + 16 * k;
-                    z[k] = r < nr ? bt * sc[a][k] * (renorm ? sRinv[r] : 1.f) : -INFINITY;
-                    tmax = fmaxf(tmax, z[k]);
-                }
-                tmax = half_warp_max(tmax);
-                const float mOld = sPm[x], mNew = fmaxf(mOld, tmax);
-                const float scale = mOld == -INFINITY ? 0.f : __expf(mOld - mNew);
-                float l = 0.f;
-#pragma unroll
-                for (int k = 0; k < RT / 16; k++) {
-                    const int r = tx + 16 * k;
-                    if (r < nr) {
-                        const float p = __expf(z[k] - mNew), pc = p * sC[r];
-                        l += pc;
-                        if (x < seg) sS[x * SS + r] = newton ? p : pc;
-                    }
-                }
-                l = half_warp_sum(l);
-                if (tx == 0 && x < seg) {
-                    sPm[x] = mNew;
-                    sPl[x] = sPl[x] * scale + l;
-                    sScale[x] = scale;
-                }
-            }
-            __syncthreads();
-            OVQ_PHASE(3);
-            stage_rows<D, C>(sM, gVal, r0, nr, rank, tid);  // the same rows' values over mu
-            __syncthreads();
-            OVQ_PHASE(4);
-            if (small) {
-                const int x = tid / D, i = tid % D;
-                if (x < seg) {
-                    float a = acc[0][0] * sScale[x];
-                    for (int r = 0; r < nr; r++) a = fmaf(sS[x * SS + r], sM[r * ds<D>() + i], a);
-                    acc[0][0] = a;
-                }
-            } else {
-                const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
-                if (xb < seg) {
-#pragma unroll
-                    for (int a = 0; a < 4; a++) {
-                        const float sc = sScale[min(xb + a, seg - 1)];
-#pragma unroll
-                        for (int c = 0; c < DPT; c++) acc[a][c] *= sc;
-                    }
-                    for (int r = 0; r < nr; r++) {
-                        float w[4];
-#pragma unroll
-                        for (int a = 0; a < 4; a++) w[a] = sS[min(xb + a, seg - 1) * SS + r];
-#pragma unroll
-                        for (int c = 0; c < DPT; c += 4) {
-                            const float4 v4 = *reinterpret_cast<const float4*>(sM + r * ds<D>() + tx * DPT + c);
-#pragma unroll
-                            for (int a = 0; a < 4; a++) {
-                                acc[a][c] = fmaf(w[a], v4.x, acc[a][c]);
-                                acc[a][c + 1] = fmaf(w[a], v4.y, acc[a][c + 1]);
-                                acc[a][c + 2] = fmaf(w[a], v4.z, acc[a][c + 2]);
-                                acc[a][c + 3] = fmaf(w[a], v4.w, acc[a][c + 3]);
+                            for (int i = 0; i < 2; i++) {
+                                const float dot = sc[j][2 * i + e];
+                                better(top[i], arg[i], euclid ? dot - 0.5f * mm : dot, (r0 + r) * C + rank);
+                                near[i] = fminf(near[i], kk[i] - 2.f * dot + mm);
                             }
                         }
                     }
+#pragma unroll
+                for (int i = 0; i < 2; i++) {
+#pragma unroll
+                    for (int o = 1; o < 4; o <<= 1) {
+                        better(top[i], arg[i], __shfl_xor_sync(0xffffffffu, top[i], o), __shfl_xor_sync(0xffffffffu, arg[i], o));
+                        near[i] = fminf(near[i], __shfl_xor_sync(0xffffffffu, near[i], o));
+                    }
+                    const int x = i == 0 ? xa : xb;
+                    if (t4 == 0 && x < L) {
+                        better(sTop[x], sArg[x], top[i], arg[i]);
+                        sNear[x] = fminf(sNear[x], near[i]);
+                    }
                 }
             }
+            if (qWarp) {  // read: one online-softmax step over the tile, P kept as A fragments
+                plane_scores<D>(sc, af, sPl3, lane);
+                float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+                for (int j = 0; j < R / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int r = 8 * j + 2 * t4 + e;
+                        const float f = bt * (renorm && r < nr ? sRinv[r] : 1.f);
+#pragma unroll
+                        for (int i = 0; i < 2; i++) {
+                            const float z = r < nr ? f * sc[j][2 * i + e] : -INFINITY;
+                            sc[j][2 * i + e] = z;
+                            mx[i] = fmaxf(mx[i], z);
+                        }
+                    }
+                float mNew[2], lsum[2] = {0.f, 0.f};
+#pragma unroll
+                for (int i = 0; i < 2; i++) {
+                    mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+                    mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+                    mNew[i] = fmaxf(qm[i], mx[i]);
+                    scale[i] = qm[i] == -INFINITY ? 0.f : __expf(qm[i] - mNew[i]);
+                }
+#pragma unroll
+                for (int j = 0; j < R / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int r = 8 * j + 2 * t4 + e;
+                        const float c = r < nr ? sC[r] : 0.f;
+#pragma unroll
+                        for (int i = 0; i < 2; i++) {
+                            const float pr = __expf(sc[j][2 * i + e] - mNew[i]), pc = pr * c;
+                            lsum[i] += pc;
+                            sc[j][2 * i + e] = newton ? pr : pc;
+                        }
+                    }
+#pragma unroll
+                for (int i = 0; i < 2; i++) {
+                    lsum[i] += __shfl_xor_sync(0xffffffffu, lsum[i], 1);
+                    lsum[i] += __shfl_xor_sync(0xffffffffu, lsum[i], 2);
+                    ql[i] = ql[i] * scale[i] + lsum[i];
+                    qm[i] = mNew[i];
+                }
+#pragma unroll
+                for (int k = 0; k < R / 16; k++)
+#pragma unroll
+                    for (int v = 0; v < 4; v++) {  // a0: (g, 2t), a1: (g + 8, 2t), a2: (g, 2t + 8), a3: (g + 8, 2t + 8)
+                        const float* c = sc[2 * k + (v >> 1)] + 2 * (v & 1);
+                        const __nv_bfloat16 h0 = __float2bfloat16_rn(c[0]), h1 = __float2bfloat16_rn(c[1]);
+                        phi[k][v] = (uint32_t)__bfloat16_as_ushort(h0) | ((uint32_t)__bfloat16_as_ushort(h1) << 16);
+                        plo[k][v] = pack_bf16(c[0] - __bfloat162float(h0), c[1] - __bfloat162float(h1));
+                    }
+            }
+            __syncthreads();  // mu's planes read
+            OVQ_PHASE(2);
+            stage_planes<D, C, 2>(sPl3, gVal, r0, nr, rank, tid, nullptr, nullptr);
             __syncthreads();
+            OVQ_PHASE(4);
+            if (qWarp) {  // P V over 64 dims at a time, added into the warp's sPacc rows (rescaled)
+                const int mat = lane >> 3;
+#pragma unroll
+                for (int d0 = 0; d0 < D; d0 += 64) {
+                    float o[8][4];
+#pragma unroll
+                    for (int j = 0; j < 8; j++)
+#pragma unroll
+                        for (int i = 0; i < 4; i++) o[j][i] = 0.f;
+#pragma unroll
+                    for (int k = 0; k < R / 16; k++)
+#pragma unroll
+                        for (int j = 0; j < 8; j += 2) {
+                            const int row = 16 * k + 8 * (mat & 1) + (lane & 7), chunk = (d0 >> 3) + j + (mat >> 1);
+                            uint32_t h0, h1, h2, h3, l0, l1, l2, l3;
+                            ldmatrix_x4_trans(h0, h1, h2, h3, smem_u32(sPl3 + swz<D>(row, chunk)));
+                            ldmatrix_x4_trans(l0, l1, l2, l3, smem_u32(sPl3 + R * D + swz<D>(row, chunk)));
+                            mma_bf16_16816(o[j], phi[k], h0, h1);
+                            mma_bf16_16816(o[j], phi[k], l0, l1);
+                            mma_bf16_16816(o[j], plo[k], h0, h1);
+                            mma_bf16_16816(o[j + 1], phi[k], h2, h3);
+                            mma_bf16_16816(o[j + 1], phi[k], l2, l3);
+                            mma_bf16_16816(o[j + 1], plo[k], h2, h3);
+                        }
+#pragma unroll
+                    for (int i = 0; i < 2; i++) {
+                        const int x = i == 0 ? xa : xb;
+                        if (x >= seg) continue;
+#pragma unroll
+                        for (int j = 0; j < 8; j++) {
+                            float2* pa = reinterpret_cast<float2*>(sPacc + x * PD + d0 + 8 * j + 2 * t4);
+                            float2 prev = r0 == 0 ? make_float2(0.f, 0.f) : *pa;
+                            prev.x = fmaf(prev.x, scale[i], o[j][2 * i]);
+                            prev.y = fmaf(prev.y, scale[i], o[j][2 * i + 1]);
+                            *pa = prev;
+                        }
+                    }
+                }
+            }
+            __syncthreads();  // val's planes read
             OVQ_PHASE(5);
         }
-        if (direct) {
-            // decode_partial wrote sPm, sPl and sPacc[0]
-        } else if (small) {
-            const int x = tid / D, i = tid % D;
-            if (x < seg) sPacc[x * D + i] = acc[0][0];
-        } else {
-            const int ty = tid >> 4, tx = tid & 15, xb = ty * 4;
-#pragma unroll
-            for (int a = 0; a < 4; a++)
-                if (xb + a < seg)
-#pragma unroll
-                    for (int c = 0; c < DPT; c++) sPacc[(xb + a) * D + tx * DPT + c] = acc[a][c];
+        if (!direct) {
+            if (own == 0)  // no rows: empty partials (the finish weighs them by 0, which must not meet NaN)
+                for (int e = tid; e < seg * D; e += NT) sPacc[(e / D) * PD + e % D] = 0.f;
+            else if (qWarp && t4 == 0) {
+                if (xa < seg) { sPm[xa] = qm[0]; sPl[xa] = ql[0]; }
+                if (xb < seg) { sPm[xb] = qm[1]; sPl[xb] = ql[1]; }
+            }
         }
         cluster.sync();
         OVQ_PHASE(6);
@@ -562,7 +613,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 for (int q = 0; q < C; q++) {
                     const float w = mq[q] == -INFINITY ? 0.f : __expf(mq[q] - M);
                     den = fmaf(w, lq[q], den);
-                    const float* pa = cluster.map_shared_rank(sPacc, q) + x * D;
+                    const float* pa = cluster.map_shared_rank(sPacc, q) + x * PD;
 #pragma unroll
                     for (int c = 0; c < D / 32; c++) num[c] = fmaf(w, pa[lane + 32 * c], num[c]);
                 }

@@ -24,8 +24,8 @@ import org.ccalab.common.variant.OvqUpdate;
  */
 public final class CudaOvq implements AutoCloseable {
     static final int THREADS = 256, CLUSTER = 8, MAX_CHUNK = 64, MIN_ARCH = 900;
-    /** ovq.cuh's rows per staged tile and its shared-memory layout (ovq::smem_floats). */
-    static final int ROW_TILE = 64, WARPS = THREADS / 32;
+    /** ovq.cuh's cap on the direct decode path's rows per block (ovq::DEC_ROWS), part of its shared-memory layout. */
+    static final int DECODE_ROWS = 2176, WARPS = THREADS / 32;
     static final int[] HEAD_DIMS = {64, 128};
     /** The longest growth-target table the kernel is handed (one int per chunk until the schedule saturates). */
     static final int MAX_TARGETS = 1 << 20;
@@ -48,13 +48,14 @@ public final class CudaOvq implements AutoCloseable {
     }
 
     /**
-     * ovq::smem_bytes&lt;D&gt;(): staged rows and scores (later the partial numerators in the same space), the rows'
-     * counts and norms, the chunk's q/k/v, per-token arrays, per-warp weights. Under 113 KB: two blocks per SM.
+     * ovq::smem_bytes&lt;D&gt;(): a row tile's three bf16 planes (the same space is the direct decode's and the fold's
+     * scratch), the partial numerators (rows padded by 8 floats), the rows' counts and norms, the chunk's q/k/v,
+     * per-token arrays, per-warp weights. Under 113 KB: two blocks per SM.
      */
     static int smemBytes(int headDim) {
-        int l = MAX_CHUNK, rt = ROW_TILE;
-        int union = Math.max(rt * (headDim + 4) + l * (rt + 4), l * headDim);
-        int floats = union + 3 * rt + 3 * l * headDim / 2 + l * 13 + WARPS * l;
+        int l = MAX_CHUNK, rt = headDim == 64 ? 64 : 32;
+        int union = Math.max(3 * rt * headDim / 2, 2 * DECODE_ROWS);
+        int floats = union + l * (headDim + 8) + 3 * rt + 3 * l * headDim / 2 + l * 13 + WARPS * l;
         return floats * 4;
     }
 
