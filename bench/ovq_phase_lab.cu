@@ -48,7 +48,8 @@ static const char* NAMES[16] = {"chunk load", "stage mu planes", "q / k scores, 
                                 "slot counts + sums", "counts + sync", "growing chunks", "capped chunks"};
 
 template <int D>
-void run(int T, int H) {
+void run(int T, int H, int growing) {
+    CK(cudaMemcpyToSymbol(ovq::ovq_phase_growing, &growing, sizeof growing));
     const int L = 64, NMAX = 1024, C = 8;
     const long n = (long)T * H * D;
     std::mt19937 rng(42);
@@ -103,14 +104,15 @@ void run(int T, int H) {
     const long capped = ph[15] >> 40;
     const double cappedCycles = (double)(ph[15] & ((1ull << 40) - 1));
     const double all = cappedCycles + (double)ph[14];
-    printf("D %d  T %d  H %d: %.3f ms (best of 4); thread 0 of head 0: %.0f cycles, %ld capped chunks\n", D, T, H, best,
-           all, capped);
+    printf("D %d  T %d  H %d: %.3f ms (best of 4); thread 0 of head 0: %.0f cycles; phases of %ld %s chunks\n", D, T,
+           H, best, all, capped, growing ? "growing" : "capped");
     const double cyclesPerUs = all / (best * 1e3);
     printf("  clock ~%.2f GHz (cycles / launch time)\n", cyclesPerUs / 1e3);
     for (int i = 0; i < 16; i++) {
         const double c = i == 15 ? cappedCycles : (double)ph[i];
         const double perChunk = i < 14 ? c / capped : c;
-        printf("  %2d %-26s %10.0f cycles%s  %7.2f us%s  %5.1f %%\n", i, NAMES[i], perChunk, i < 14 ? "/chunk" : "      ",
+        const char* name = !growing || i < 14 ? NAMES[i] : i == 14 ? "capped chunks" : "growing chunks";
+        printf("  %2d %-26s %10.0f cycles%s  %7.2f us%s  %5.1f %%\n", i, name, perChunk, i < 14 ? "/chunk" : "      ",
                perChunk / cyclesPerUs, i < 14 ? "/chunk" : "      ", 100.0 * c / (i < 14 ? cappedCycles : all));
     }
     std::vector<int> sm(8 * H), per(256, 0);
@@ -125,7 +127,9 @@ void run(int T, int H) {
 
 int main(int argc, char** argv) {
     const int T = argc > 1 ? atoi(argv[1]) : 16384, H = argc > 2 ? atoi(argv[2]) : 16;
-    run<64>(T, H);
-    run<128>(T, H);
+    run<64>(T, H, 0);
+    run<64>(T, H, 1);
+    run<128>(T, H, 0);
+    run<128>(T, H, 1);
     return 0;
 }

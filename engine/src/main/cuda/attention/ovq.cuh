@@ -2,7 +2,7 @@
 // ovq_l2norm_kernel<D> (the per-head L2 norm of q and k).
 //
 // Letters: B batch, T new tokens of this call, H heads, D head dim, L chunk length (<= MAX_L), NMAX dictionary cap,
-// n active rows, C blocks per (b, head) = one thread-block cluster, RT rows per staged tile.
+// n active rows, C blocks per (b, head) = one thread-block cluster, R = rt<D>() rows per staged tile.
 //   Q, K, V, O [B, T, H, D] bf16 (q and k already L2-normalised); beta [H] fp32.
 //   State per (b, head), in global memory (fp32 as the spec keeps it): mu, val [B*H, NMAX, D] (val = U_j for NEWTON,
 //   nu_j for CONSTANT), cnt [B*H, NMAX], meta [B*H, 4] = {n, folded chunks, open-chunk tokens, 0},
@@ -14,13 +14,15 @@
 // (assign, grow by farthest point, re-assign, count-weighted write). Decode is T = 1.
 //
 // Work split: dictionary row j belongs to block rank j % C of the (b, head)'s cluster and only that block reads or
-// writes it, so the state needs no inter-block ordering. Each block reads its rows (tiles of RT staged in shared
+// writes it, so the state needs no inter-block ordering. Each block reads its rows (tiles of R staged in shared
 // memory: an online softmax over tiles, any NMAX) into a partial (max, sum, numerator) per token and, when the
 // chunk completes, its rows' nearest centroid per chunk key; the blocks exchange both through distributed shared
 // memory (one cluster barrier), block rank x % C finishes token x (adding the exact intra-chunk term), and every
 // block runs the grow and the re-assignment itself on the same data in the same order, so all agree on the new
-// rows without a second exchange. Logits, softmax and the state are fp32 FMA (no tensor cores): the fold's
-// discrete choices must be the float64 reference's wherever its margins exceed fp32 rounding.
+// rows without a second exchange. The state, softmax and fold stay fp32; the tiles' products run on the tensor
+// cores with the fp32 operands split into bf16 planes (stage_planes), so the scores keep fp32 precision: the fold's
+// discrete choices must be the float64 reference's wherever its margins exceed fp32 rounding. A decode step that
+// folds nothing reads its rows straight from global memory with fp32 FMA (decode_partial).
 // Ties: a larger score wins, equal scores go to the lower row (the reference's ascending strict argmax); the
 // farthest-point pick goes to the lower token.
 #pragma once
@@ -40,6 +42,7 @@ constexpr float NORM_EPS = 1e-12f;
 // whole time to phase 15 (growing chunks to phase 14), so that the per-chunk chain can be taken apart.
 #ifdef OVQ_PHASE_CLOCK
 __device__ unsigned long long ovq_phase_cycles[16];
+__device__ int ovq_phase_growing;  // 1: phases of the chunks that grow the dictionary instead
 #define OVQ_PHASE(i) do { if (prof) { const long long now_ = clock64(); ph[i] += now_ - phLast; phLast = now_; } } while (0)
 #else
 #define OVQ_PHASE(i) do {} while (0)
@@ -57,7 +60,7 @@ __host__ __device__ constexpr int union_floats() {  // the tile's planes; the di
 }
 template <int D>
 __host__ __device__ constexpr int smem_floats() {
-    return union_floats<D>()                   // 3 bf16 planes [RT][D] of mu (then 2 of val) | scratch
+    return union_floats<D>()                   // 3 bf16 planes [R][D] of mu (then 2 of val) | scratch
            + MAX_L * pd<D>()                   // partial numerators [MAX_L][pd] (exchanged across the cluster)
            + 3 * rt<D>()                       // the staged rows' counts, |mu|^2, 1/|mu|
            + 3 * MAX_L * D / 2                 // q, k, v of the chunk (bf16)
@@ -123,18 +126,24 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
 // so q . mu = q . hi + q . mid + q . lo has exact products accumulated in fp32: the assignment keeps fp32 margins.
 // P V: P = hi + lo (16 bits), val = hi + lo, P V ~ Phi Vhi + Phi Vlo + Plo Vhi (relative error ~2^-16, far under
 // the bf16 output's 2^-9).
-// Planes: [RT][D] bf16 each, rows swizzled (common/mma.cuh swz) so that ldmatrix reads are conflict-free; rows
+// Planes: [R][D] bf16 each, rows swizzled (common/mma.cuh swz) so that ldmatrix reads are conflict-free; rows
 // r >= nr are zeros (P V multiplies them by weights 0).
-template <int D, int C, int NP>
-DEVI void stage_planes(__nv_bfloat16* sP, const float* g, int r0, int nr, int rank, int tid, float* sMm, float* sRinv) {
-    constexpr int R = rt<D>(), TPR = D / 4, PER = R * TPR / NT;  // threads per row, float4 per thread
-    float4 v[PER];
+// A tile's rows in registers: the loads are issued a phase before stage_planes stores them, so that their latency
+// hides behind the other product (session 15, call 3: the two stagings were ~26 % of the chunk).
+template <int D> __host__ __device__ constexpr int tile_f4() { return rt<D>() * D / 4 / NT; }  // float4 per thread
+template <int D, int C>
+DEVI void load_tile(float4 (&v)[tile_f4<D>()], const float* g, int r0, int nr, int rank, int tid) {
+    constexpr int TPR = D / 4;
 #pragma unroll
-    for (int k = 0; k < PER; k++) {  // every load of the thread issued before its stores
+    for (int k = 0; k < tile_f4<D>(); k++) {
         const int e = tid + k * NT, r = e / TPR, c = e % TPR;
         v[k] = r < nr ? *reinterpret_cast<const float4*>(g + ((long)(r0 + r) * C + rank) * D + c * 4)
                       : make_float4(0.f, 0.f, 0.f, 0.f);
     }
+}
+template <int D, int NP>
+DEVI void stage_planes(__nv_bfloat16* sP, const float4 (&v)[tile_f4<D>()], int nr, int tid, float* sMm, float* sRinv) {
+    constexpr int R = rt<D>(), TPR = D / 4, PER = tile_f4<D>();  // threads per row, float4 per thread
 #pragma unroll
     for (int k = 0; k < PER; k++) {
         const int e = tid + k * NT, r = e / TPR, c = e % TPR;
@@ -376,7 +385,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         const int seg = min(T - t, L - buffered), xs = buffered;
         const bool fold = xs + seg == L;
 #ifdef OVQ_PHASE_CLOCK
-        prof = tid == 0 && rank == 0 && h == 0 && b == 0 && fold && seg == L && n >= NMAX;
+        prof = tid == 0 && rank == 0 && h == 0 && b == 0 && fold && seg == L && (ovq_phase_growing ? n < NMAX : n >= NMAX);
         phLast = chunkStart = clock64();
 #endif
         const long rowStride = (long)H * D;
@@ -416,11 +425,18 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             if (kWarp) load_a_frags<D>(af, sK, 16 * mt, L - 1, lane);
         }
         float qm[2] = {-INFINITY, -INFINITY}, ql[2] = {0.f, 0.f};
+        float4 tv[tile_f4<D>()];  // the next staging's rows in flight
+        float tc = 0.f;           // and its counts (thread r < nr)
+        if (!direct && own > 0) {
+            load_tile<D, C>(tv, gMu, 0, min(R, own), rank, tid);
+            if (tid < min(R, own)) tc = gCnt[(long)tid * C + rank];
+        }
         for (int r0 = 0; !direct && r0 < own; r0 += R) {
             const int nr = min(R, own - r0);
-            stage_planes<D, C, 3>(sPl3, gMu, r0, nr, rank, tid, sMm, sRinv);
-            for (int r = tid; r < nr; r += NT) sC[r] = gCnt[(long)(r0 + r) * C + rank];
+            stage_planes<D, 3>(sPl3, tv, nr, tid, sMm, sRinv);
+            if (tid < nr) sC[tid] = tc;
             __syncthreads();
+            load_tile<D, C>(tv, gVal, r0, nr, rank, tid);
             OVQ_PHASE(1);
             float sc[R / 8][4];
             uint32_t phi[R / 16][4], plo[R / 16][4];  // P's hi and lo A fragments
@@ -515,8 +531,13 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
             __syncthreads();  // mu's planes read
             OVQ_PHASE(2);
-            stage_planes<D, C, 2>(sPl3, gVal, r0, nr, rank, tid, nullptr, nullptr);
+            stage_planes<D, 2>(sPl3, tv, nr, tid, nullptr, nullptr);
             __syncthreads();
+            if (r0 + R < own) {
+                const int nn = min(R, own - r0 - R);
+                load_tile<D, C>(tv, gMu, r0 + R, nn, rank, tid);
+                if (tid < nn) tc = gCnt[(long)(r0 + R + tid) * C + rank];
+            }
             OVQ_PHASE(4);
             if (qWarp) {  // P V over 64 dims at a time, added into the warp's sPacc rows (rescaled)
                 const int mat = lane >> 3;
