@@ -128,8 +128,8 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
 // the bf16 output's 2^-9).
 // Planes: [R][D] bf16 each, rows swizzled (common/mma.cuh swz) so that ldmatrix reads are conflict-free; rows
 // r >= nr are zeros (P V multiplies them by weights 0).
-// A tile's rows in registers: the loads are issued a phase before stage_planes stores them, so that their latency
-// hides behind the other product (session 15, call 3: the two stagings were ~26 % of the chunk).
+// A tile's rows: every load of the thread issued before stage_planes stores them (session 15, call 4: issuing them a
+// phase earlier, behind the other product, measured no faster and spilled more).
 template <int D> __host__ __device__ constexpr int tile_f4() { return rt<D>() * D / 4 / NT; }  // float4 per thread
 template <int D, int C>
 DEVI void load_tile(float4 (&v)[tile_f4<D>()], const float* g, int r0, int nr, int rank, int tid) {
@@ -367,7 +367,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     int* sSlot = sPick + MAX_L;                // [MAX_L] rows of this block the write touches (first token)
     float* sKk = reinterpret_cast<float*>(sSlot + MAX_L);  // [MAX_L] |k_x|^2 of the chunk's keys (a fold only)
     float* sZ = sKk + MAX_L;                   // [NW][MAX_L] intra-chunk logits
-    __shared__ int sNslots, sPickNow;
+    __shared__ int sNslots;
 
     int* st = meta + 4 * bh;
     int n = st[0], folded = st[1], buffered = st[2];
@@ -425,18 +425,16 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             if (kWarp) load_a_frags<D>(af, sK, 16 * mt, L - 1, lane);
         }
         float qm[2] = {-INFINITY, -INFINITY}, ql[2] = {0.f, 0.f};
-        float4 tv[tile_f4<D>()];  // the next staging's rows in flight
-        float tc = 0.f;           // and its counts (thread r < nr)
-        if (!direct && own > 0) {
-            load_tile<D, C>(tv, gMu, 0, min(R, own), rank, tid);
-            if (tid < min(R, own)) tc = gCnt[(long)tid * C + rank];
-        }
         for (int r0 = 0; !direct && r0 < own; r0 += R) {
             const int nr = min(R, own - r0);
-            stage_planes<D, 3>(sPl3, tv, nr, tid, sMm, sRinv);
-            if (tid < nr) sC[tid] = tc;
+            {
+                float4 tv[tile_f4<D>()];
+                load_tile<D, C>(tv, gMu, r0, nr, rank, tid);
+                const float tc = tid < nr ? gCnt[(long)(r0 + tid) * C + rank] : 0.f;
+                stage_planes<D, 3>(sPl3, tv, nr, tid, sMm, sRinv);
+                if (tid < nr) sC[tid] = tc;
+            }
             __syncthreads();
-            load_tile<D, C>(tv, gVal, r0, nr, rank, tid);
             OVQ_PHASE(1);
             float sc[R / 8][4];
             uint32_t phi[R / 16][4], plo[R / 16][4];  // P's hi and lo A fragments
@@ -531,13 +529,12 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
             __syncthreads();  // mu's planes read
             OVQ_PHASE(2);
-            stage_planes<D, 2>(sPl3, tv, nr, tid, nullptr, nullptr);
-            __syncthreads();
-            if (r0 + R < own) {
-                const int nn = min(R, own - r0 - R);
-                load_tile<D, C>(tv, gMu, r0 + R, nn, rank, tid);
-                if (tid < nn) tc = gCnt[(long)(r0 + R + tid) * C + rank];
+            {
+                float4 tv[tile_f4<D>()];
+                load_tile<D, C>(tv, gVal, r0, nr, rank, tid);
+                stage_planes<D, 2>(sPl3, tv, nr, tid, nullptr, nullptr);
             }
+            __syncthreads();
             OVQ_PHASE(4);
             if (qWarp) {  // P V over 64 dims at a time, added into the warp's sPacc rows (rescaled)
                 const int mat = lane >> 3;
@@ -690,22 +687,26 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             const int nOld = n;
             const int target = targets[min(folded, nTargets - 1)];
             const int grow = min(L, max(0, target - n));
+            // Grow: every warp finds the farthest non-founder itself from the same data (max of an order-preserving
+            // key, then the lowest token holding it), so the picks need no broadcast and one barrier each; the scores
+            // alternate between two buffers (a warp may still read pick f's while another writes pick f + 1's).
+            // Session 15: a warp-0 pick, broadcast, and two barriers per pick were ~35 % of a growing chunk.
+            float* sFar2 = sS + 3 * MAX_L;  // [MAX_L] the other score buffer (sS + 0 .. 3 MAX_L: the write's scratch)
+            unsigned long long founders = 0ull;  // bit x: token x founded a row (the same in every thread)
             for (int f = 0; f < grow; f++) {
-                if (warp == 0) {  // farthest non-founder, ties to the lower token
-                    float best = -INFINITY;
-                    int pick = -1;
-                    for (int x = lane; x < L; x += 32)
-                        if (!sFounder[x] && (pick < 0 || sFar[x] > best)) { best = sFar[x]; pick = x; }
-#pragma unroll
-                    for (int o = 16; o > 0; o >>= 1) {
-                        const float b2 = __shfl_xor_sync(0xffffffffu, best, o);
-                        const int p2 = __shfl_xor_sync(0xffffffffu, pick, o);
-                        if (p2 >= 0 && (pick < 0 || b2 > best || (b2 == best && p2 < pick))) { best = b2; pick = p2; }
-                    }
-                    if (lane == 0) { sPickNow = pick; sFounder[pick] = 1; sPick[f] = pick; }
-                }
-                __syncthreads();
-                const int pick = sPickNow, j = n + f;
+                const float* far = f & 1 ? sFar2 : sFar;
+                float* farNext = f & 1 ? sFar : sFar2;
+                const auto key = [&](int x) -> unsigned {  // larger score, larger key; founders and x >= L: 0
+                    if (x >= L || ((founders >> x) & 1ull)) return 0u;
+                    const unsigned u = __float_as_uint(far[x] + 0.f);  // -0 -> +0: equal scores, equal keys
+                    return u & 0x80000000u ? ~u : u | 0x80000000u;
+                };
+                const unsigned k0 = key(lane), k1 = key(lane + 32);
+                const unsigned m = __reduce_max_sync(0xffffffffu, max(k0, k1));
+                const unsigned lo = __ballot_sync(0xffffffffu, k0 == m), hi = __ballot_sync(0xffffffffu, k1 == m);
+                const int pick = lo ? __ffs(lo) - 1 : 31 + __ffs(hi), j = n + f;
+                founders |= 1ull << pick;
+                if (tid == 0) sPick[f] = pick;
                 if (j % C == rank)
                     for (int i = tid; i < D; i += NT) {
                         gMu[(long)j * D + i] = bf(sK + pick * D, i);
@@ -715,30 +716,54 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 {  // |k_x - k_pick|^2: four threads per token, a quarter of the dims each
                     const int x = tid >> 2, p = tid & 3;
                     const float dd = quarter_dot<D>(sK, x, pick, p, true);
-                    if (p == 0 && x < L && !sFounder[x] && dd < sFar[x]) sFar[x] = dd;
+                    if (p == 0 && x < L) farNext[x] = fminf(far[x], dd);
                 }
                 __syncthreads();
             }
+            if (tid < L) sFounder[tid] = (int)((founders >> tid) & 1ull);
             n += grow;
             OVQ_PHASE(9);
-            // re-assign the non-founders against the new rows, in row order (strictly better only)
+            // Re-assign the non-founders against the new rows (strictly better only, in row order: better() with the
+            // rows' indices). The new rows are chunk keys, so the dots are G = K K^T, on the tensor cores once.
             if (grow > 0) {
-                float* sFmm = sS;  // [MAX_L] |k_pick|^2 of each new row
-                for (int f = tid; f < grow; f += NT) {
-                    float a = 0.f;
-                    for (int i = 0; i < D; i++) a = fmaf(bf(sK + sPick[f] * D, i), bf(sK + sPick[f] * D, i), a);
-                    sFmm[f] = a;
+                constexpr int GS = MAX_L + 4;
+                float* sG = sS + 4 * MAX_L;  // [MAX_L][GS]
+                {
+                    const int m2 = warp & 3, nb = (warp >> 2) * 4;  // keys 16 m2 .. (rows) x 32 (warp >> 2) .. (cols)
+                    uint32_t ka[D / 16][4];
+                    load_a_frags<D>(ka, sK, 16 * m2, L - 1, lane);
+                    float gc[4][4] = {};
+#pragma unroll
+                    for (int jj = 0; jj < 4; jj++) {
+                        const uint32_t* kr = reinterpret_cast<const uint32_t*>(sK + min(8 * (nb + jj) + g, L - 1) * D);
+#pragma unroll
+                        for (int k = 0; k < D / 16; k++) mma_bf16_16816(gc[jj], ka[k], kr[8 * k + t4], kr[8 * k + 4 + t4]);
+                    }
+#pragma unroll
+                    for (int jj = 0; jj < 4; jj++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++)
+                            sG[(16 * m2 + g + 8 * (e >> 1)) * GS + 8 * (nb + jj) + 2 * t4 + (e & 1)] = gc[jj][e];
                 }
                 __syncthreads();
                 const int x = tid >> 2, p = tid & 3;  // every thread (x < MAX_L): the shuffles need whole warps
-                float best = sBest[x];
-                int a = sA[x];
-                for (int f = 0; f < grow; f++) {
-                    const float dot = quarter_dot<D>(sK, x, sPick[f], p, false);
-                    const float v = euclid ? dot - 0.5f * sFmm[f] : dot;
-                    if (v > best) { best = v; a = nOld + f; }
+                float best = -INFINITY;
+                int a = -1;
+                for (int f = p; f < grow; f += 4) {
+                    const int y = sPick[f];
+                    const float dot = sG[x * GS + y];
+                    better(best, a, euclid ? dot - 0.5f * sKk[y] : dot, nOld + f);
                 }
-                if (p == 0 && x < L && !sFounder[x]) { sBest[x] = best; sA[x] = a; }
+#pragma unroll
+                for (int o = 1; o < 4; o <<= 1)
+                    better(best, a, __shfl_xor_sync(0xffffffffu, best, o), __shfl_xor_sync(0xffffffffu, a, o));
+                if (p == 0 && x < L && !((founders >> x) & 1ull)) {
+                    float b0 = sBest[x];
+                    int a0 = sA[x];
+                    better(b0, a0, best, a);
+                    sBest[x] = b0;
+                    sA[x] = a0;
+                }
             }
             __syncthreads();
             OVQ_PHASE(10);
