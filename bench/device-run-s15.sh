@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Session 15: the OVQ prefill's chain (attention/ovq.cuh). Modes, comma-separated, run in order:
-#   lab:    bench/ovq_phase_lab.cu (built here into .lab/ovq_phase_lab, carried): per-phase cycles of one block's
-#           16k prefill chain, D 64 and 128
+#   lab:    bench/ovq_phase_lab.cu (built here into .lab/ovq_phase_lab*, one binary per ovq.cuh variant, carried):
+#           per-phase cycles of one block's 16k prefill chain, D 64 and 128, capped and growing chunks
 #   ovq:    the OVQ gpu tests (float64 oracle, decode == prefill, the engine's benchmark run), then the CLI's ovq phase
 #           (its float64 checks; prefill and decode beside MHA at $2, default 1k-64k)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
@@ -13,8 +13,11 @@ source bench/device-env.sh
 for mode in ${modes//,/ }; do
   case $mode in
     lab)
-      timeout 120 .lab/ovq_phase_lab ${LAB_T:-16384} 16 > "$out/lab.txt" 2>&1; echo "lab rc=$? ($((SECONDS - t0)) s)"
-      cat "$out/lab.txt" ;;
+      for lab in .lab/ovq_phase_lab*; do  # variants built from different ovq.cuh trees, for A/B timings
+        name=$(basename $lab)
+        timeout 120 $lab ${LAB_T:-16384} 16 > "$out/$name.txt" 2>&1; echo "$name rc=$? ($((SECONDS - t0)) s)"
+        grep -vE "^  +3 -|clock|placement|^  +1[123] " "$out/$name.txt" | sed 's/cycles\/chunk//; s/  */ /g' 
+      done ;;
     ovq)
       timeout 300 $b/bin/gpu-tests --include-classname '.*CudaOvq.*' > "$out/gpu-tests-ovq.txt" 2>&1
       echo "ovq tests rc=$? ($((SECONDS - t0)) s)"

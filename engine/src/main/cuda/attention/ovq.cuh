@@ -85,6 +85,10 @@ DEVI void better(float& s, int& j, float s2, int j2) {
     if (j < 0 || s2 > s || (s2 == s && j2 < j)) { s = s2; j = j2; }
 }
 DEVI float bf(const __nv_bfloat16* p, int i) { return __bfloat162float(p[i]); }
+// The cluster barrier in halves: arrive once this block's reads of the others' shared memory are done, wait before
+// it next writes what they read (or exits), so that the local fold runs while the slowest block catches up.
+DEVI void cluster_arrive() { asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory"); }
+DEVI void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory"); }
 
 // x . row over D for one warp: lanes over dims, lane 0's sum broadcast.
 template <int D>
@@ -381,6 +385,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         reinterpret_cast<uint4*>(sV)[e] = reinterpret_cast<const uint4*>(gBufV)[e];
     }
 
+    bool arrived = false;  // an arrival whose wait is still due
     for (int t = 0; t < T;) {
         const int seg = min(T - t, L - buffered), xs = buffered;
         const bool fold = xs + seg == L;
@@ -396,6 +401,8 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             reinterpret_cast<uint4*>(sK + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(K + g);
             reinterpret_cast<uint4*>(sV + (xs + x) * D)[c] = *reinterpret_cast<const uint4*>(V + g);
         }
+        if (arrived) cluster_wait();  // every block is done reading the previous segment's partials
+        arrived = false;
         for (int x = tid; x < MAX_L; x += NT) {
             sPm[x] = -INFINITY; sPl[x] = 0.f;
             sTop[x] = -INFINITY; sArg[x] = -1; sNear[x] = INFINITY;
@@ -680,7 +687,8 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 sBest[x] = top; sA[x] = arg; sFar[x] = near; sFounder[x] = 0;
             }
         }
-        cluster.sync();  // the partials may now be overwritten
+        cluster_arrive();  // this block has read the others' partials; the wait is at the next segment's start
+        arrived = true;
         OVQ_PHASE(8);
 
         if (fold) {
@@ -835,6 +843,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     if (tid == 0 && rank == 0 && h == 0 && b == 0)
         for (int i = 0; i < 16; i++) atomicAdd(&ovq_phase_cycles[i], (unsigned long long)ph[i]);
 #endif
+    if (arrived) cluster_wait();  // no block leaves while another may still read its shared memory
     if (rank == 0) {
         for (int e = tid; e < buffered * D / 8; e += NT) {
             reinterpret_cast<uint4*>(gBufK)[e] = reinterpret_cast<const uint4*>(sK)[e];
