@@ -5,6 +5,7 @@
 #   ovq:    the OVQ gpu tests (float64 oracle, decode == prefill, the engine's benchmark run), then the CLI's ovq phase
 #           (its float64 checks; prefill and decode beside MHA at $2, default 1k-64k)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
+#   profile: ncu of one 16k prefill launch (bench/device-run-s14.sh profile)
 # carry: [".bundle/engine-bundle.tar.xz", ".lab"] (the bundle only where a mode needs it)
 set -uo pipefail
 modes=${1:-lab,ovq}
@@ -25,6 +26,8 @@ for mode in ${modes//,/ }; do
       timeout 280 $b/bin/cuda-bench --out "$out/cuda_bench_ovq.json" --seqs "$seqs" --phases ovq > "$out/cuda_bench_ovq.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"
       grep -E "ovq|OVQ|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -40 ;;
+    profile)  # ncu of one 16k prefill launch of ovq_run_hd64 (session 14's profile mode; its logs in $out/profile)
+      OUT=$out/profile PROFILE=prefill:26 bash bench/device-run-s14.sh profile 16384 | tail -45 ;;
     verify)
       gpu_tests 420
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1

@@ -689,6 +689,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         }
         cluster_arrive();  // this block has read the others' partials; the wait is at the next segment's start
         arrived = true;
+        __syncthreads();  // the merge's sBest / sA / sFar / sFounder, read by the fold (the full cluster barrier was one)
         OVQ_PHASE(8);
 
         if (fold) {
