@@ -21,15 +21,14 @@ __device__ int lab_smid[4096];  // the SM of every block (blockIdx.x + 8 blockId
 template <int D>
 __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(ovq::NT, 2)
 lab_run(__nv_bfloat16* O, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, const float* beta,
-        float* mu, float* val, float* cnt, __nv_bfloat16* planes, float* norms, int* meta, __nv_bfloat16* bufK,
-        __nv_bfloat16* bufV, const int* targets,
+        float* mu, float* val, float* cnt, int* meta, __nv_bfloat16* bufK, __nv_bfloat16* bufV, const int* targets,
         int nTargets, int T, int H, int NMAX, int L, int flags, float eta) {
     if (threadIdx.x == 0) {
         int smid;
         asm("mov.u32 %0, %%smid;" : "=r"(smid));
         lab_smid[blockIdx.x + 8 * blockIdx.y] = smid;
     }
-    ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, planes, norms, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta);
+    ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta);
 }
 
 static int target(long tokens, int nmax, long growthLength) {  // OvqSpec.dictionaryTarget, LOG growth
@@ -74,10 +73,7 @@ void run(int T, int H, int growing) {
     int *dmeta, *dt;
     CK(cudaMalloc(&dq, n * 2)); CK(cudaMalloc(&dk, n * 2)); CK(cudaMalloc(&dv, n * 2)); CK(cudaMalloc(&dO, n * 2));
     CK(cudaMalloc(&dmu, (long)H * NMAX * D * 4)); CK(cudaMalloc(&dval, (long)H * NMAX * D * 4));
-    CK(cudaMalloc(&dcnt, (long)H * NMAX * 4));
-    __nv_bfloat16* dpl;
-    float* dnorm;
-    CK(cudaMalloc(&dpl, (long)H * NMAX * ovq::NPLANES * D * 2)); CK(cudaMalloc(&dnorm, (long)H * NMAX * 4)); CK(cudaMalloc(&dmeta, H * 16)); CK(cudaMalloc(&db, H * 4));
+    CK(cudaMalloc(&dcnt, (long)H * NMAX * 4)); CK(cudaMalloc(&dmeta, H * 16)); CK(cudaMalloc(&db, H * 4));
     CK(cudaMalloc(&bk, (long)H * L * D * 2)); CK(cudaMalloc(&bv, (long)H * L * D * 2)); CK(cudaMalloc(&dt, nTargets * 4));
     CK(cudaMemcpy(dq, q.data(), n * 2, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dk, k.data(), n * 2, cudaMemcpyHostToDevice));
@@ -96,7 +92,7 @@ void run(int T, int H, int growing) {
         const unsigned long long zero[16] = {};
         CK(cudaMemcpyToSymbol(ovq::ovq_phase_cycles, zero, sizeof zero));
         CK(cudaEventRecord(e0));
-        lab_run<D><<<dim3(C, H, 1), ovq::NT, smem>>>(dO, dq, dk, dv, db, dmu, dval, dcnt, dpl, dnorm, dmeta, bk, bv, dt, nTargets,
+        lab_run<D><<<dim3(C, H, 1), ovq::NT, smem>>>(dO, dq, dk, dv, db, dmu, dval, dcnt, dmeta, bk, bv, dt, nTargets,
                                                      T, H, NMAX, L, flags, 0.1f);
         CK(cudaEventRecord(e1));
         CK(cudaEventSynchronize(e1));
@@ -126,7 +122,7 @@ void run(int T, int H, int growing) {
     for (int c : per) { used += c > 0; shared += c > 1; }
     printf("  placement (last launch): %d blocks on %d SMs, %d SMs hold two or more\n", 8 * H, used, shared);
     cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(dO); cudaFree(dmu); cudaFree(dval); cudaFree(dcnt);
-    cudaFree(dmeta); cudaFree(dpl); cudaFree(dnorm); cudaFree(db); cudaFree(bk); cudaFree(bv); cudaFree(dt);
+    cudaFree(dmeta); cudaFree(db); cudaFree(bk); cudaFree(bv); cudaFree(dt);
 }
 
 int main(int argc, char** argv) {

@@ -12,15 +12,14 @@
 #define OVQ_RUN(D)                                                                                              \
     extern "C" __global__ void OVQ_CLUSTER_DIMS __launch_bounds__(ovq::NT, 2)                                    \
     ovq_run_hd##D(__nv_bfloat16* O, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V,      \
-                  const float* beta, float* mu, float* val, float* cnt, __nv_bfloat16* planes, float* norms,        \
-                  int* meta, __nv_bfloat16* bufK,                                                                \
+                  const float* beta, float* mu, float* val, float* cnt, int* meta, __nv_bfloat16* bufK,           \
                   __nv_bfloat16* bufV, const int* targets, int nTargets, int T, int H, int NMAX, int L, int flags, \
                   float eta) {                                                                                   \
         OVQ_BODY(D)                                                                                              \
     }
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 #define OVQ_BODY(D) \
-    ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, planes, norms, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta);
+    ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta);
 #else
 #define OVQ_BODY(D) __trap();
 #endif

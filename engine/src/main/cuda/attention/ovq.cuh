@@ -6,8 +6,6 @@
 //   Q, K, V, O [B, T, H, D] bf16 (q and k already L2-normalised); beta [H] fp32.
 //   State per (b, head), in global memory (fp32 as the spec keeps it): mu, val [B*H, NMAX, D] (val = U_j for NEWTON,
 //   nu_j for CONSTANT), cnt [B*H, NMAX], meta [B*H, 4] = {n, folded chunks, open-chunk tokens, 0},
-//   planes [B*H, NMAX, NPLANES, D] bf16 and norms [B*H, NMAX] fp32: the rows as bf16 planes and |mu_j|^2 (the
-//   kernel's own copies, written wherever the fold writes a row; stage_planes below),
 //   bufK, bufV [B*H, L, D] bf16 (the open chunk's raw k, v). A zero meta is the empty state.
 //   targets [nTargets] int: the dictionary size the fold of chunk f grows towards, targets[min(f, nTargets - 1)]
 //   (OvqSpec.dictionaryTarget((f + 1) L), tabulated by the host so that device and CPU grow the same dictionary).
@@ -127,34 +125,59 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
 }
 
 // Tensor-core products in fp32 precision (session 15: the FMA tiles at 2 warps per scheduler were latency-bound,
-// ~60 % of the chunk's chain). An fp32 row x is split into bf16 planes x = hi + mid + lo (each the rounding of what
-// the planes before it leave: 24 significant bits, exact to fp32's rounding); the chunk's q and k are bf16, so
-// q . mu = q . hi + q . mid + q . lo has exact products accumulated in fp32: the assignment keeps fp32 margins.
+// ~60 % of the chunk's chain). A staged fp32 row x is split into bf16 planes x = hi + mid + lo (each the rounding of
+// what the planes before it leave: 24 significant bits, exact to fp32's rounding); the chunk's q and k are bf16,
+// so q . mu = q . hi + q . mid + q . lo has exact products accumulated in fp32: the assignment keeps fp32 margins.
 // P V: P = hi + lo (16 bits), val = hi + lo, P V ~ Phi Vhi + Phi Vlo + Plo Vhi (relative error ~2^-16, far under
 // the bf16 output's 2^-9).
-// The planes of every row live in global memory beside the fp32 state (planes [B*H, NMAX, NPLANES, D]: mu's hi, mid,
-// lo, val's hi, lo; norms [B*H, NMAX] = |mu_j|^2), written by the fold wherever it writes a row, so a tile is staged
-// by plain copies (session 15, call 5: converting fp32 rows to planes on every staging was ~25 % of a chunk).
-constexpr int NPLANES = 5;
-DEVI void split_planes(float x, __nv_bfloat16* out, int np, long stride) {  // out[q * stride], q < np
-    for (int q = 0; q < np; q++) {
-        const __nv_bfloat16 h = __float2bfloat16_rn(x);
-        out[q * stride] = h;
-        x -= __bfloat162float(h);
+// Planes: [R][D] bf16 each, rows swizzled (common/mma.cuh swz) so that ldmatrix reads are conflict-free; rows
+// r >= nr are zeros (P V multiplies them by weights 0).
+// A tile's rows: every load of the thread issued before stage_planes stores them (session 15, call 4: issuing them a
+// phase earlier, behind the other product, measured no faster and spilled more).
+template <int D> __host__ __device__ constexpr int tile_f4() { return rt<D>() * D / 4 / NT; }  // float4 per thread
+template <int D, int C>
+DEVI void load_tile(float4 (&v)[tile_f4<D>()], const float* g, int r0, int nr, int rank, int tid) {
+    constexpr int TPR = D / 4;
+#pragma unroll
+    for (int k = 0; k < tile_f4<D>(); k++) {
+        const int e = tid + k * NT, r = e / TPR, c = e % TPR;
+        v[k] = r < nr ? *reinterpret_cast<const float4*>(g + ((long)(r0 + r) * C + rank) * D + c * 4)
+                      : make_float4(0.f, 0.f, 0.f, 0.f);
     }
 }
-// A tile's planes p0 .. p0 + NP - 1 of rows r < nr (global row (r0 + r) C + rank) into shared planes [NP][R][D]
-// (rows swizzled, common/mma.cuh swz, so that ldmatrix reads are conflict-free; rows r >= nr zero-filled: P V
-// multiplies them by weights 0), by cp.async; the caller waits and syncs.
-template <int D, int C, int NP>
-DEVI void stage_planes(__nv_bfloat16* sP, const __nv_bfloat16* gPlanes, int p0, int r0, int nr, int rank, int tid) {
-    constexpr int R = rt<D>(), CPR = D / 8;  // 16-byte chunks per plane row
-    for (int e = tid; e < R * NP * CPR; e += NT) {
-        const int c = e % CPR, p = (e / CPR) % NP, r = e / (CPR * NP);
-        const __nv_bfloat16* src = gPlanes + (((long)(r0 + min(r, nr - 1)) * C + rank) * NPLANES + p0 + p) * D + c * 8;
-        cp_async_16(smem_u32(sP + p * R * D + swz<D>(r, c)), src, r < nr ? 16 : 0);
+template <int D, int NP>
+DEVI void stage_planes(__nv_bfloat16* sP, const float4 (&v)[tile_f4<D>()], int nr, int tid, float* sMm, float* sRinv) {
+    constexpr int R = rt<D>(), TPR = D / 4, PER = tile_f4<D>();  // threads per row, float4 per thread
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        const int e = tid + k * NT, r = e / TPR, c = e % TPR;
+        const float x[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+        float rest[4];
+        uint32_t w[NP][2];
+#pragma unroll
+        for (int i = 0; i < 4; i++) rest[i] = x[i];
+#pragma unroll
+        for (int q = 0; q < NP; q++) {
+            __nv_bfloat16 h[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                h[i] = __float2bfloat16_rn(rest[i]);
+                rest[i] -= __bfloat162float(h[i]);
+            }
+            w[q][0] = (uint32_t)__bfloat16_as_ushort(h[0]) | ((uint32_t)__bfloat16_as_ushort(h[1]) << 16);
+            w[q][1] = (uint32_t)__bfloat16_as_ushort(h[2]) | ((uint32_t)__bfloat16_as_ushort(h[3]) << 16);
+            *reinterpret_cast<uint2*>(sP + q * R * D + swz<D>(r, c >> 1) + (c & 1) * 4) = make_uint2(w[q][0], w[q][1]);
+        }
+        if (sMm != nullptr) {  // |x|^2 over the row's TPR lanes (aligned groups of 16 or 32), lane c == 0's sum kept
+            float ss = fmaf(x[3], x[3], fmaf(x[2], x[2], fmaf(x[1], x[1], x[0] * x[0])));
+#pragma unroll
+            for (int o = TPR / 2; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+            if (c == 0 && r < nr) {
+                sMm[r] = ss;
+                sRinv[r] = rsqrtf(ss + NORM_EPS);
+            }
+        }
     }
-    cp_async_commit();
 }
 
 // A fragments (m16k16, row) of 16 rows x D of a plain bf16 [rows][D] array, rows x0 + g and x0 + g + 8 clamped to
@@ -302,9 +325,7 @@ template <int D, int C>
 __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, const __nv_bfloat16* __restrict__ Q,
                                                const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V,
                                                const float* __restrict__ beta, float* __restrict__ mu,
-                                               float* __restrict__ val, float* __restrict__ cnt,
-                                               __nv_bfloat16* __restrict__ planes, float* __restrict__ norms,
-                                               int* __restrict__ meta,
+                                               float* __restrict__ val, float* __restrict__ cnt, int* __restrict__ meta,
                                                __nv_bfloat16* __restrict__ bufK, __nv_bfloat16* __restrict__ bufV,
                                                const int* __restrict__ targets, int nTargets, int T, int H, int NMAX,
                                                int L, int flags, float eta) {
@@ -357,8 +378,6 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     float* gMu = mu + (long)bh * NMAX * D;
     float* gVal = val + (long)bh * NMAX * D;
     float* gCnt = cnt + (long)bh * NMAX;
-    __nv_bfloat16* gPlanes = planes + (long)bh * NMAX * NPLANES * D;
-    float* gNorm = norms + (long)bh * NMAX;
     __nv_bfloat16* gBufK = bufK + (long)bh * L * D;
     __nv_bfloat16* gBufV = bufV + (long)bh * L * D;
     for (int e = tid; e < buffered * D / 8; e += NT) {  // the open chunk from earlier calls
@@ -415,15 +434,13 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         float qm[2] = {-INFINITY, -INFINITY}, ql[2] = {0.f, 0.f};
         for (int r0 = 0; !direct && r0 < own; r0 += R) {
             const int nr = min(R, own - r0);
-            stage_planes<D, C, 3>(sPl3, gPlanes, 0, r0, nr, rank, tid);
-            if (tid < nr) {
-                const long j = (long)(r0 + tid) * C + rank;
-                const float mm = gNorm[j];
-                sC[tid] = gCnt[j];
-                sMm[tid] = mm;
-                sRinv[tid] = rsqrtf(mm + NORM_EPS);
+            {
+                float4 tv[tile_f4<D>()];
+                load_tile<D, C>(tv, gMu, r0, nr, rank, tid);
+                const float tc = tid < nr ? gCnt[(long)(r0 + tid) * C + rank] : 0.f;
+                stage_planes<D, 3>(sPl3, tv, nr, tid, sMm, sRinv);
+                if (tid < nr) sC[tid] = tc;
             }
-            cp_async_wait<0>();
             __syncthreads();
             OVQ_PHASE(1);
             float sc[R / 8][4];
@@ -519,8 +536,11 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
             __syncthreads();  // mu's planes read
             OVQ_PHASE(2);
-            stage_planes<D, C, 2>(sPl3, gPlanes, 3, r0, nr, rank, tid);
-            cp_async_wait<0>();
+            {
+                float4 tv[tile_f4<D>()];
+                load_tile<D, C>(tv, gVal, r0, nr, rank, tid);
+                stage_planes<D, 2>(sPl3, tv, nr, tid, nullptr, nullptr);
+            }
             __syncthreads();
             OVQ_PHASE(4);
             if (qWarp) {  // P V over 64 dims at a time, added into the warp's sPacc rows (rescaled)
@@ -697,16 +717,10 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 founders |= 1ull << pick;
                 if (tid == 0) sPick[f] = pick;
                 if (j % C == rank)
-                    for (int i = tid; i < D; i += NT) {  // a bf16 key and value: their planes are themselves and zeros
-                        __nv_bfloat16* pl = gPlanes + (long)j * NPLANES * D + i;
-                        const __nv_bfloat16 z = __float2bfloat16_rn(0.f);
+                    for (int i = tid; i < D; i += NT) {
                         gMu[(long)j * D + i] = bf(sK + pick * D, i);
                         gVal[(long)j * D + i] = bf(sV + pick * D, i);
-                        pl[0] = sK[pick * D + i]; pl[D] = z; pl[2 * D] = z; pl[3 * D] = sV[pick * D + i]; pl[4 * D] = z;
-                        if (i == 0) {
-                            gCnt[j] = 1.f;
-                            gNorm[j] = sKk[pick];
-                        }
+                        if (i == 0) gCnt[j] = 1.f;
                     }
                 {  // |k_x - k_pick|^2: four threads per token, a quarter of the dims each
                     const int x = tid >> 2, p = tid & 3;
@@ -793,39 +807,24 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             __syncthreads();
             OVQ_PHASE(11);
             const int nSlots = sNslots;
-            float* sNormPart = sS + 4 * MAX_L;  // [MAX_L][D / 32] the new rows' |mu|^2, a warp's 32 dims each
-            for (int e = tid; e < nSlots * D; e += NT) {  // warp-uniform: D is a multiple of 32
+            for (int e = tid; e < nSlots * D; e += NT) {
                 const int k = e / D, i = e % D, j = sA[sSlot[k]];
                 float sk = 0.f, sv = 0.f;
                 for (int y = sSlot[k]; y >= 0; y = sNext[y]) { sk += bf(sK + y * D, i); sv += bf(sV + y * D, i); }
                 const float m = sSlotM[k], c = sSlotC[k];
                 float* pm = gMu + (long)j * D + i;
                 float* pv = gVal + (long)j * D + i;
-                float nm, nv;
                 if (newton) {
-                    nm = *pm + (sk - m * *pm) / (c + m);
-                    nv = *pv + sv;
+                    *pm += (sk - m * *pm) / (c + m);
+                    *pv += sv;
                 } else {
-                    nm = *pm + eta * (sk / m - *pm);
-                    nv = *pv + eta * (sv / m - *pv);
+                    *pm += eta * (sk / m - *pm);
+                    *pv += eta * (sv / m - *pv);
                 }
-                *pm = nm;
-                *pv = nv;
-                __nv_bfloat16* pl = gPlanes + (long)j * NPLANES * D + i;
-                split_planes(nm, pl, 3, D);
-                split_planes(nv, pl + 3 * D, 2, D);
-                const float part = warp_sum0(nm * nm);
-                if (lane == 0) sNormPart[k * (D / 32) + i / 32] = part;
             }
             __syncthreads();
             OVQ_PHASE(12);
-            for (int k = tid; k < nSlots; k += NT) {
-                const int j = sA[sSlot[k]];
-                float mm = sNormPart[k * (D / 32)];
-                for (int q = 1; q < D / 32; q++) mm += sNormPart[k * (D / 32) + q];
-                gCnt[j] = sSlotC[k] + sSlotM[k];
-                gNorm[j] = mm;
-            }
+            for (int k = tid; k < nSlots; k += NT) gCnt[sA[sSlot[k]]] = sSlotC[k] + sSlotM[k];
             folded++;
             buffered = 0;
             __syncthreads();

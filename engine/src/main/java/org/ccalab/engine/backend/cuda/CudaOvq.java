@@ -26,8 +26,6 @@ public final class CudaOvq implements AutoCloseable {
     static final int THREADS = 256, CLUSTER = 8, MAX_CHUNK = 64, MIN_ARCH = 900;
     /** ovq.cuh's cap on the direct decode path's rows per block (ovq::DEC_ROWS), part of its shared-memory layout. */
     static final int DECODE_ROWS = 2176, WARPS = THREADS / 32;
-    /** ovq::NPLANES: bf16 planes per dictionary row in the state (mu = hi + mid + lo, val = hi + lo). */
-    static final int PLANES = 5;
     static final int[] HEAD_DIMS = {64, 128};
     /** The longest growth-target table the kernel is handed (one int per chunk until the schedule saturates). */
     static final int MAX_TARGETS = 1 << 20;
@@ -140,8 +138,6 @@ public final class CudaOvq implements AutoCloseable {
     public final class State implements AutoCloseable {
         final int batch, heads;
         final DeviceBuffer mu, val, cnt, meta, bufK, bufV;
-        /** The kernel's own copies of the rows as bf16 planes (mu's 3, val's 2) and mu's norms, kept with the rows. */
-        final DeviceBuffer planes, norms;
 
         private State(int batch, int heads) {
             this.batch = batch;
@@ -150,8 +146,6 @@ public final class CudaOvq implements AutoCloseable {
             mu = cuda.allocate(rows * headDim * 4);
             val = cuda.allocate(rows * headDim * 4);
             cnt = cuda.allocate(rows * 4);
-            planes = cuda.allocate(rows * PLANES * headDim * 2);
-            norms = cuda.allocate(rows * 4);
             meta = cuda.allocate(bh * 16);
             bufK = cuda.allocate(bh * spec.chunkLength() * headDim * 2);
             bufV = cuda.allocate(bh * spec.chunkLength() * headDim * 2);
@@ -187,7 +181,7 @@ public final class CudaOvq implements AutoCloseable {
 
         @Override
         public void close() {
-            for (DeviceBuffer b : List.of(mu, val, cnt, planes, norms, meta, bufK, bufV)) b.close();
+            for (DeviceBuffer b : List.of(mu, val, cnt, meta, bufK, bufV)) b.close();
         }
     }
 
@@ -211,9 +205,9 @@ public final class CudaOvq implements AutoCloseable {
         int smem = smemBytes(headDim);
         cuda.kernels().launch(runKernel(headDim), new int[] {CLUSTER, s.heads, s.batch}, THREADS, smem,
                 cuda.device().stream(), Pointer.to(ptr(o), ptr(q), ptr(k), ptr(v), ptr(beta), ptr(s.mu), ptr(s.val),
-                        ptr(s.cnt), ptr(s.planes), ptr(s.norms), ptr(s.meta), ptr(s.bufK), ptr(s.bufV), ptr(targets),
-                        ints(nTargets), ints(tokens), ints(s.heads), ints(spec.dictionarySize()),
-                        ints(spec.chunkLength()), ints(flags(spec)), floats(spec.constantRate().floatValue())));
+                        ptr(s.cnt), ptr(s.meta), ptr(s.bufK), ptr(s.bufV), ptr(targets), ints(nTargets), ints(tokens),
+                        ints(s.heads), ints(spec.dictionarySize()), ints(spec.chunkLength()), ints(flags(spec)),
+                        floats(spec.constantRate().floatValue())));
     }
 
     /** x / sqrt(|x|^2 + 1e-12) per row of D, in place: x [rows, D] bf16 (q or k of every token and head). */

@@ -51,7 +51,6 @@ class CudaOvqTest {
         assertThat(src).contains("F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8")
                 .contains("NT = 256, NW = NT / 32, MAX_L = " + CudaOvq.MAX_CHUNK + ";")
                 .contains("DEC_ROWS = " + CudaOvq.DECODE_ROWS + ";")
-                .contains("NPLANES = " + CudaOvq.PLANES + ";")
                 .contains("rt() { return D == 64 ? 64 : 32; }");
         assertThat(CudaOvq.smemBytes(64)).isEqualTo(73_728);
         assertThat(CudaOvq.smemBytes(128)).isEqualTo(114_304).isLessThan(113 * 1024); // two blocks per SM
