@@ -701,40 +701,6 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             // alternate between two buffers (a warp may still read pick f's while another writes pick f + 1's).
             // Session 15: a warp-0 pick, broadcast, and two barriers per pick were ~35 % of a growing chunk.
             float* sFar2 = sS + 3 * MAX_L;  // [MAX_L] the other score buffer (sS + 0 .. 3 MAX_L: the write's scratch)
-            constexpr int DS = MAX_L + 1;
-            float* sD2 = sS + 4 * MAX_L;     // [MAX_L][DS] |k_x - k_y|^2 (the re-assignment's G later takes the space)
-            if (grow > 0) {
-                // Every pair's squared distance once, in the direct form (equal keys give exact zeros, as in float64),
-                // so that a pick costs a load instead of a D-long dot. Thread: key x = tid % 64 against keys
-                // y = tid / 64 + 4 i; its chunks of 8 dims visited from (c + x) % (D / 8) on: few bank conflicts.
-                const int x = tid & (MAX_L - 1), y0 = tid >> 6;
-                const __nv_bfloat16* kx = sK + min(x, L - 1) * D;
-                float acc[MAX_L / 4];
-#pragma unroll
-                for (int i = 0; i < MAX_L / 4; i++) acc[i] = 0.f;
-                for (int cc = 0; cc < D / 8; cc++) {
-                    const int c = (cc + x) % (D / 8);
-                    const uint4 ux = reinterpret_cast<const uint4*>(kx)[c];
-                    const __nv_bfloat162* hx = reinterpret_cast<const __nv_bfloat162*>(&ux);
-                    float2 fx[4];
-#pragma unroll
-                    for (int q = 0; q < 4; q++) fx[q] = __bfloat1622float2(hx[q]);
-#pragma unroll
-                    for (int i = 0; i < MAX_L / 4; i++) {
-                        const uint4 uy = reinterpret_cast<const uint4*>(sK + min(y0 + 4 * i, L - 1) * D)[c];
-                        const __nv_bfloat162* hy = reinterpret_cast<const __nv_bfloat162*>(&uy);
-#pragma unroll
-                        for (int q = 0; q < 4; q++) {
-                            const float2 fy = __bfloat1622float2(hy[q]);
-                            const float d0 = fx[q].x - fy.x, d1 = fx[q].y - fy.y;
-                            acc[i] = fmaf(d0, d0, fmaf(d1, d1, acc[i]));
-                        }
-                    }
-                }
-#pragma unroll
-                for (int i = 0; i < MAX_L / 4; i++) sD2[x * DS + y0 + 4 * i] = acc[i];
-                __syncthreads();
-            }
             unsigned long long founders = 0ull;  // bit x: token x founded a row (the same in every thread)
             for (int f = 0; f < grow; f++) {
                 const float* far = f & 1 ? sFar2 : sFar;
@@ -756,7 +722,11 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                         gVal[(long)j * D + i] = bf(sV + pick * D, i);
                         if (i == 0) gCnt[j] = 1.f;
                     }
-                if (tid < L) farNext[tid] = fminf(far[tid], sD2[tid * DS + pick]);
+                {  // |k_x - k_pick|^2: four threads per token, a quarter of the dims each
+                    const int x = tid >> 2, p = tid & 3;
+                    const float dd = quarter_dot<D>(sK, x, pick, p, true);
+                    if (p == 0 && x < L) farNext[x] = fminf(far[x], dd);
+                }
                 __syncthreads();
             }
             if (tid < L) sFounder[tid] = (int)((founders >> tid) & 1ull);
