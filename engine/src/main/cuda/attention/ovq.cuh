@@ -237,10 +237,9 @@ DEVI float block_reduce(float v, bool isMax, float* red, int tid) {
 
 // The decode step's partial read over this block's `own` rows (global row r C + rank), for the one query q:
 // sPm[0] = max logit, sPl[0] = sum e^{z - max} c, sPacc[0][0..D) = the numerator. Latency-bound (a block reads its
-// 128 rows once), so each thread keeps a batch of loads in flight before it uses one (ncu, calls 6 and 9). Not
-// inlined: its own register allocation has no spills, where inside the kernel it shared the staged path's pressure.
+// 128 rows once), so each thread keeps a batch of loads in flight before it uses one (ncu, calls 6 and 9).
 template <int D, int C>
-__device__ __noinline__ void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* gVal, const float* gCnt, int own, int rank,
+DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* gVal, const float* gCnt, int own, int rank,
                          float bt, bool newton, bool renorm, float* sW, float* sPacc, float* sPm, float* sPl, float* red,
                          int tid) {
     // Logits: a thread takes 4 dims of every G-th row (TPR threads per row, 256 contiguous bytes per row and warp
