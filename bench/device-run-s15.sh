@@ -6,6 +6,8 @@
 #           (its float64 checks; prefill and decode beside MHA at $2, default 1k-64k)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 #   profile: ncu of one 16k prefill launch (bench/device-run-s14.sh profile)
+#   labprof: ncu of the lab's first launch (D 64, 16k; .labprof/ovq_phase_lab_li built with -lineinfo, carried):
+#            stall samples per opcode and per SASS region (bench/ncu_source_top.py)
 # carry: [".bundle/engine-bundle.tar.xz", ".lab"] (the bundle only where a mode needs it)
 set -uo pipefail
 modes=${1:-lab,ovq}
@@ -28,6 +30,13 @@ for mode in ${modes//,/ }; do
       grep -E "ovq|OVQ|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -40 ;;
     profile)  # ncu of one 16k prefill launch of ovq_run_hd64 (session 14's profile mode; its logs in $out/profile)
       OUT=$out/profile PROFILE=prefill:26 bash bench/device-run-s14.sh profile 16384 | tail -45 ;;
+    labprof)  # ncu per SASS instruction of the lab's first launch (D 64, 16k); .labprof/ovq_phase_lab_li built with -lineinfo
+      ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+      timeout 240 $ncu --clock-control none --kernel-name regex:lab_run --launch-count 1 --section SourceCounters \
+        --section WarpStateStats --section MemoryWorkloadAnalysis_Tables -o /tmp/labprof -f .labprof/ovq_phase_lab_li 16384 16 \
+        > "$out/labprof-run.txt" 2>&1; echo "ncu rc=$? ($((SECONDS - t0)) s)"
+      $ncu -i /tmp/labprof.ncu-rep --page source --print-source sass --csv > "$out/labprof-sass.csv" 2>&1
+      python3 bench/ncu_source_top.py "$out/labprof-sass.csv" ;;
     verify)
       gpu_tests 420
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
