@@ -64,7 +64,7 @@ __host__ __device__ constexpr int smem_floats() {
            + MAX_L * pd<D>()                   // partial numerators [MAX_L][pd] (exchanged across the cluster)
            + 3 * rt<D>()                       // the staged rows' counts, |mu|^2, 1/|mu|
            + 3 * MAX_L * D / 2                 // q, k, v of the chunk (bf16)
-           + MAX_L * 13                        // per-token max, sum, rescale, |k|^2, assign/grow arrays, the slot table
+           + MAX_L * 12                        // per-token max, sum, |k|^2, assign/grow arrays, the slot table
            + NW * MAX_L;                       // per-warp weights of the intra-chunk term
 }
 template <int D> __host__ __device__ constexpr int smem_bytes() { return smem_floats<D>() * 4; }
@@ -89,15 +89,6 @@ DEVI float bf(const __nv_bfloat16* p, int i) { return __bfloat162float(p[i]); }
 // it next writes what they read (or exits), so that the local fold runs while the slowest block catches up.
 DEVI void cluster_arrive() { asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory"); }
 DEVI void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory"); }
-
-// x . row over D for one warp: lanes over dims, lane 0's sum broadcast.
-template <int D>
-DEVI float warp_dot(const __nv_bfloat16* x, const __nv_bfloat16* y, int lane) {
-    float s = 0.f;
-#pragma unroll
-    for (int i = lane; i < D; i += 32) s = fmaf(bf(x, i), bf(y, i), s);
-    return warp_sum0(s);
-}
 
 // Four threads per token (lanes 4x .. 4x + 3 of a group): x . y (or |x - y|^2) over the rows x and y of the bf16
 // chunk, each thread a quarter of the dims, pairs rotated by the row so that 8 rows in a warp hit 8 bank groups; the
@@ -132,22 +123,18 @@ DEVI float quarter_dot(const __nv_bfloat16* sK, int x, int y, int p, bool distan
 // the bf16 output's 2^-9).
 // Planes: [R][D] bf16 each, rows swizzled (common/mma.cuh swz) so that ldmatrix reads are conflict-free; rows
 // r >= nr are zeros (P V multiplies them by weights 0).
-// A tile's rows: every load of the thread issued before stage_planes stores them (session 15, call 4: issuing them a
-// phase earlier, behind the other product, measured no faster and spilled more).
-template <int D> __host__ __device__ constexpr int tile_f4() { return rt<D>() * D / 4 / NT; }  // float4 per thread
-template <int D, int C>
-DEVI void load_tile(float4 (&v)[tile_f4<D>()], const float* g, int r0, int nr, int rank, int tid) {
-    constexpr int TPR = D / 4;
+// Rows r < nr of the tile (global row (r0 + r) C + rank) into NP planes, every load of the thread issued before its
+// stores (session 15, call 4: issuing them a phase earlier, behind the other product, measured no faster).
+template <int D, int C, int NP>
+DEVI void stage_planes(__nv_bfloat16* sP, const float* g, int r0, int nr, int rank, int tid, float* sMm, float* sRinv) {
+    constexpr int R = rt<D>(), TPR = D / 4, PER = R * TPR / NT;  // threads per row, float4 per thread
+    float4 v[PER];
 #pragma unroll
-    for (int k = 0; k < tile_f4<D>(); k++) {
+    for (int k = 0; k < PER; k++) {
         const int e = tid + k * NT, r = e / TPR, c = e % TPR;
         v[k] = r < nr ? *reinterpret_cast<const float4*>(g + ((long)(r0 + r) * C + rank) * D + c * 4)
                       : make_float4(0.f, 0.f, 0.f, 0.f);
     }
-}
-template <int D, int NP>
-DEVI void stage_planes(__nv_bfloat16* sP, const float4 (&v)[tile_f4<D>()], int nr, int tid, float* sMm, float* sRinv) {
-    constexpr int R = rt<D>(), TPR = D / 4, PER = tile_f4<D>();  // threads per row, float4 per thread
 #pragma unroll
     for (int k = 0; k < PER; k++) {
         const int e = tid + k * NT, r = e / TPR, c = e % TPR;
@@ -359,8 +346,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
     __nv_bfloat16* sV = sK + MAX_L * D;
     float* sPm = reinterpret_cast<float*>(sV + MAX_L * D);  // [MAX_L] running max (log units, beta applied)
     float* sPl = sPm + MAX_L;                  // [MAX_L] running sum of e^{z - m} c
-    float* sScale = sPl + MAX_L;               // [MAX_L] this tile's rescale of the numerator
-    float* sTop = sScale + MAX_L;              // [MAX_L] best assign score over this block's rows
+    float* sTop = sPl + MAX_L;              // [MAX_L] best assign score over this block's rows
     int* sArg = reinterpret_cast<int*>(sTop + MAX_L);  // [MAX_L] its row (-1: none)
     float* sNear = reinterpret_cast<float*>(sArg + MAX_L);  // [MAX_L] squared distance to the nearest row
     float* sBest = sNear + MAX_L;              // [MAX_L] merged over the cluster, then re-assigned
@@ -434,13 +420,8 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
         float qm[2] = {-INFINITY, -INFINITY}, ql[2] = {0.f, 0.f};
         for (int r0 = 0; !direct && r0 < own; r0 += R) {
             const int nr = min(R, own - r0);
-            {
-                float4 tv[tile_f4<D>()];
-                load_tile<D, C>(tv, gMu, r0, nr, rank, tid);
-                const float tc = tid < nr ? gCnt[(long)(r0 + tid) * C + rank] : 0.f;
-                stage_planes<D, 3>(sPl3, tv, nr, tid, sMm, sRinv);
-                if (tid < nr) sC[tid] = tc;
-            }
+            stage_planes<D, C, 3>(sPl3, gMu, r0, nr, rank, tid, sMm, sRinv);
+            if (tid < nr) sC[tid] = gCnt[(long)(r0 + tid) * C + rank];
             __syncthreads();
             OVQ_PHASE(1);
             float sc[R / 8][4];
@@ -536,11 +517,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
             __syncthreads();  // mu's planes read
             OVQ_PHASE(2);
-            {
-                float4 tv[tile_f4<D>()];
-                load_tile<D, C>(tv, gVal, r0, nr, rank, tid);
-                stage_planes<D, 2>(sPl3, tv, nr, tid, nullptr, nullptr);
-            }
+            stage_planes<D, C, 2>(sPl3, gVal, r0, nr, rank, tid, nullptr, nullptr);
             __syncthreads();
             OVQ_PHASE(4);
             if (qWarp) {  // P V over 64 dims at a time, added into the warp's sPacc rows (rescaled)

@@ -55,7 +55,7 @@ public final class CudaOvq implements AutoCloseable {
     static int smemBytes(int headDim) {
         int l = MAX_CHUNK, rt = headDim == 64 ? 64 : 32;
         int union = Math.max(3 * rt * headDim / 2, 2 * DECODE_ROWS);
-        int floats = union + l * (headDim + 8) + 3 * rt + 3 * l * headDim / 2 + l * 13 + WARPS * l;
+        int floats = union + l * (headDim + 8) + 3 * rt + 3 * l * headDim / 2 + l * 12 + WARPS * l;
         return floats * 4;
     }
 
