@@ -28,7 +28,7 @@ lab_run(__nv_bfloat16* O, const __nv_bfloat16* Q, const __nv_bfloat16* K, const 
         asm("mov.u32 %0, %%smid;" : "=r"(smid));
         lab_smid[blockIdx.x + 8 * blockIdx.y] = smid;
     }
-    ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta);
+    ovq::ovq_run_kernel<D, 8>(O, Q, K, V, beta, mu, val, cnt, meta, bufK, bufV, targets, nTargets, T, H, NMAX, L, flags, eta, ovq::Records{});
 }
 
 static int target(long tokens, int nmax, long growthLength) {  // OvqSpec.dictionaryTarget, LOG growth

@@ -37,6 +37,23 @@ static_assert(NT == 4 * MAX_L, "the fold's four threads per chunk token");
 constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8;
 constexpr float NORM_EPS = 1e-12f;
 
+// What a training forward (TRAIN: its own instance, so inference compiles as before) leaves for the backward
+// (attention/ovq_bwd.cuh). Per
+// (b, head) and fold f < folds (the forward starts from an empty state, so fold f is chunk f):
+//   code [B*H, folds, L] int: token x's row after the re-assignment (-1: none), or -(row + 2) for the row x founded;
+//   nOld [B*H, folds] int: the dictionary size before fold f;
+//   prev [B*H, folds, L, 2D + 1] fp32: each row the write touched as it was before (mu, val, count), filed under the
+//        first token assigned to it (the backward rewinds the dictionary with them, exactly);
+//   stats [B, T, H, 2] fp32: each read's max logit and denominator (scaled by e^-max); oF [B, T, H, D] fp32: the read.
+struct Records {
+    int* code;
+    int* nOld;
+    float* prev;
+    float* stats;
+    float* oF;
+    int folds;
+};
+
 // Phase clocks for bench/ovq_phase_lab.cu only (never defined in the product build): thread 0 of one block adds the
 // cycles since the previous mark to phase i of the chunks that run at the dictionary's cap, and every such chunk's
 // whole time to phase 15 (growing chunks to phase 14), so that the per-chunk chain can be taken apart.
@@ -308,14 +325,14 @@ DEVI void decode_partial(const __nv_bfloat16* q, const float* gMu, const float* 
 }
 
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
-template <int D, int C>
+template <int D, int C, bool TRAIN = false>
 __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, const __nv_bfloat16* __restrict__ Q,
                                                const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V,
                                                const float* __restrict__ beta, float* __restrict__ mu,
                                                float* __restrict__ val, float* __restrict__ cnt, int* __restrict__ meta,
                                                __nv_bfloat16* __restrict__ bufK, __nv_bfloat16* __restrict__ bufV,
                                                const int* __restrict__ targets, int nTargets, int T, int H, int NMAX,
-                                               int L, int flags, float eta) {
+                                               int L, int flags, float eta, const Records rec) {
     static_assert(D % 32 == 0 && D <= 128, "head dim");
     constexpr int R = rt<D>(), PD = pd<D>();
     cg::cluster_group cluster = cg::this_cluster();
@@ -638,9 +655,15 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 }
             }
             const float inv = den > 0.f ? 1.f / den : 0.f;
-            __nv_bfloat16* o = O + ((long)b * T + t + x) * rowStride + (long)h * D;
+            const long row = ((long)b * T + t + x) * H + h;
+            __nv_bfloat16* o = O + row * D;
 #pragma unroll
             for (int c = 0; c < D / 32; c++) o[lane + 32 * c] = __float2bfloat16_rn(num[c] * inv);
+            if (TRAIN) {  // training: the read before its rounding, and its softmax statistics
+#pragma unroll
+                for (int c = 0; c < D / 32; c++) rec.oF[row * D + lane + 32 * c] = num[c] * inv;
+                if (lane == 0) { rec.stats[2 * row] = M; rec.stats[2 * row + 1] = den; }
+            }
             __syncwarp();
         }
         OVQ_PHASE(7);
@@ -753,6 +776,13 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
             }
             __syncthreads();
             OVQ_PHASE(10);
+            if (TRAIN && folded < rec.folds && rank == 0 && tid < L) {  // training: the tokens' rows (Records.code)
+                int c = sA[tid];
+                for (int f = 0; f < grow; f++) c = sPick[f] == tid ? -(nOld + f + 2) : c;
+                int* code = rec.code + ((long)bh * rec.folds + folded) * L;
+                code[tid] = c;
+                if (tid == 0) rec.nOld[(long)bh * rec.folds + folded] = nOld;
+            }
             // write: the rows of this block that non-founders were assigned to, sums in token order. A thread per chunk
             // token of such a row scans the chunk (broadcast reads) for the row's count and its next token; the row's
             // first token takes a slot (any order: a slot's result depends on its row's tokens only), whose sums walk
@@ -791,6 +821,12 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 const float m = sSlotM[k], c = sSlotC[k];
                 float* pm = gMu + (long)j * D + i;
                 float* pv = gVal + (long)j * D + i;
+                if (TRAIN && folded < rec.folds) {  // training: the row as it was, filed under its first token
+                    float* pr = rec.prev + (((long)bh * rec.folds + folded) * L + sSlot[k]) * (2 * D + 1);
+                    pr[i] = *pm;
+                    pr[D + i] = *pv;
+                    if (i == 0) pr[2 * D] = c;
+                }
                 if (newton) {
                     *pm += (sk - m * *pm) / (c + m);
                     *pv += sv;

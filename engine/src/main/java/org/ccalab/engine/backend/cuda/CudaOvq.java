@@ -20,18 +20,30 @@ import org.ccalab.common.variant.OvqUpdate;
  *
  * <p>Covered: head dim 64 or 128, chunk length up to {@link #MAX_CHUNK}, any dictionary size, every [ours] flag of
  * {@link OvqSpec}; thread-block clusters need compute capability 9.0 (the sm_80 image traps, so it is refused).
- * There is no backward kernel: GPU training of OVQ stays refused ({@code GpuTrainer.requireSupported}).
+ * The backward ({@link #backward}, attention/ovq_bwd.cuh) differentiates a {@link #runForTraining} through its
+ * {@link Records}; GPU training of whole OVQ models is still refused (ModelShape.supportedAttention).
  */
 public final class CudaOvq implements AutoCloseable {
     static final int THREADS = 256, CLUSTER = 8, MAX_CHUNK = 64, MIN_ARCH = 900;
     /** ovq.cuh's cap on the direct decode path's rows per block (ovq::DEC_ROWS), part of its shared-memory layout. */
     static final int DECODE_ROWS = 2176, WARPS = THREADS / 32;
     static final int[] HEAD_DIMS = {64, 128};
+    /** ovq_bwd.cuh's F_STATE_GRAD: gradients through the folds (the spec's stateGradient). */
+    static final int STATE_GRADIENT = 16;
     /** The longest growth-target table the kernel is handed (one int per chunk until the schedule saturates). */
     static final int MAX_TARGETS = 1 << 20;
 
     static String runKernel(int headDim) {
         return "ovq_run_hd" + headDim;
+    }
+
+    /** The training forward: the same read and fold, leaving the backward's {@link Records}. */
+    static String trainKernel(int headDim) {
+        return "ovq_run_train_hd" + headDim;
+    }
+
+    static String backwardKernel(int headDim) {
+        return "ovq_bwd_hd" + headDim;
     }
 
     static String l2normKernel(int headDim) {
@@ -42,6 +54,8 @@ public final class CudaOvq implements AutoCloseable {
         List<String> names = new ArrayList<>();
         for (int d : HEAD_DIMS) {
             names.add(runKernel(d));
+            names.add(trainKernel(d));
+            names.add(backwardKernel(d));
             names.add(l2normKernel(d));
         }
         return names;
@@ -56,6 +70,18 @@ public final class CudaOvq implements AutoCloseable {
         int l = MAX_CHUNK, rt = headDim == 64 ? 64 : 32;
         int union = Math.max(3 * rt * headDim / 2, 2 * DECODE_ROWS);
         int floats = union + l * (headDim + 8) + 3 * rt + 3 * l * headDim / 2 + l * 12 + WARPS * l;
+        return floats * 4;
+    }
+
+    /**
+     * ovq::bwd_smem_bytes&lt;D&gt;(): a tile of BR rows (32 at D 64, 16 at D 128; fp32 rows of D + 4, counts, norms,
+     * the per-(token, row) weights) whose space then holds the exchanged partial dq, the chunk's q, k, v, dO (bf16 rows
+     * of D + 8), per-token and per-warp arrays, the fold's per-token factors. Under 113 KB: two blocks per SM.
+     */
+    static int backwardSmemBytes(int headDim) {
+        int l = MAX_CHUNK, br = headDim == 64 ? 32 : 16, ts = headDim + 4;
+        int tile = 2 * br * ts + 2 * br + 2 * l * (br + 1);
+        int floats = Math.max(tile, l * ts) + 2 * l * (headDim + 8) + 3 * l + 2 * WARPS * l + WARPS + 1 + 6 * l;
         return floats * 4;
     }
 
@@ -195,6 +221,56 @@ public final class CudaOvq implements AutoCloseable {
      * dictionaries (updated in place), beta [H] fp32.
      */
     public void run(State s, DeviceBuffer o, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer beta, int tokens) {
+        launchRun(runKernel(headDim), s, o, q, k, v, beta, tokens, null);
+    }
+
+    /**
+     * What a training forward leaves for {@link #backward} (ovq::Records): per (sequence, head) and fold, each token's
+     * row (founders marked), the size before the fold and the rows the write touched as they were; per token the
+     * read's max logit and denominator and the read in fp32. O(T D) per head, like K and V.
+     */
+    public final class Records implements AutoCloseable {
+        final int batch, heads, tokens, folds;
+        final DeviceBuffer code, nOld, prev, stats, oF;
+
+        private Records(int batch, int heads, int tokens) {
+            this.batch = batch;
+            this.heads = heads;
+            this.tokens = tokens;
+            this.folds = tokens / spec.chunkLength();
+            long bh = (long) batch * heads, f = Math.max(1, folds), l = spec.chunkLength(), rows = (long) batch * tokens * heads;
+            code = cuda.allocate(bh * f * l * 4);
+            nOld = cuda.allocate(bh * f * 4);
+            prev = cuda.allocate(bh * f * l * (2L * headDim + 1) * 4);
+            stats = cuda.allocate(rows * 2 * 4);
+            oF = cuda.allocate(rows * headDim * 4);
+        }
+
+        @Override
+        public void close() {
+            for (DeviceBuffer b : List.of(code, nOld, prev, stats, oF)) b.close();
+        }
+    }
+
+    public Records newRecords(int batch, int heads, int tokens) {
+        if (batch < 1 || heads < 1 || tokens < 1)
+            throw new IllegalArgumentException("batch, heads and tokens must be positive, got " + batch + ", " + heads + ", " + tokens);
+        return new Records(batch, heads, tokens);
+    }
+
+    /**
+     * The training forward: as {@link #run} from an empty state (reset here: training sequences start empty), also
+     * filling {@code rec} for {@link #backward}.
+     */
+    public void runForTraining(State s, Records rec, DeviceBuffer o, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                               DeviceBuffer beta, int tokens) {
+        requireMatch(s, rec, tokens);
+        s.reset();
+        launchRun(trainKernel(headDim), s, o, q, k, v, beta, tokens, rec);
+    }
+
+    private void launchRun(String kernel, State s, DeviceBuffer o, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                           DeviceBuffer beta, int tokens, Records rec) {
         if (tokens < 1) throw new IllegalArgumentException("tokens must be positive, got " + tokens);
         long bytes = (long) s.batch * tokens * s.heads * headDim * 2;
         need(o, bytes, "o");
@@ -202,12 +278,46 @@ public final class CudaOvq implements AutoCloseable {
         need(k, bytes, "k");
         need(v, bytes, "v");
         need(beta, (long) s.heads * 4, "beta");
-        int smem = smemBytes(headDim);
-        cuda.kernels().launch(runKernel(headDim), new int[] {CLUSTER, s.heads, s.batch}, THREADS, smem,
+        Pointer none = longs(0);
+        cuda.kernels().launch(kernel, new int[] {CLUSTER, s.heads, s.batch}, THREADS, smemBytes(headDim),
                 cuda.device().stream(), Pointer.to(ptr(o), ptr(q), ptr(k), ptr(v), ptr(beta), ptr(s.mu), ptr(s.val),
                         ptr(s.cnt), ptr(s.meta), ptr(s.bufK), ptr(s.bufV), ptr(targets), ints(nTargets), ints(tokens),
                         ints(s.heads), ints(spec.dictionarySize()), ints(spec.chunkLength()), ints(flags(spec)),
-                        floats(spec.constantRate().floatValue())));
+                        floats(spec.constantRate().floatValue()), rec == null ? none : ptr(rec.code),
+                        rec == null ? none : ptr(rec.nOld), rec == null ? none : ptr(rec.prev),
+                        rec == null ? none : ptr(rec.stats), rec == null ? none : ptr(rec.oF), ints(rec == null ? 0 : rec.folds)));
+    }
+
+    /**
+     * The backward of {@link #runForTraining} (ovq.md section 6; the CPU's OvqHeadGradient): dq, dk, dv [B, T, H, D]
+     * fp32 for the normalised q, k and for v, and dBeta [B * H] fp32 (sum over B for the head's), from dO [B, T, H,
+     * D] bf16 and the same q, k, v, beta. Consumes the state (rewound to empty) and needs {@code rec} of that forward;
+     * gradients flow through the folds into earlier keys and values when the spec's {@code stateGradient} says so.
+     */
+    public void backward(State s, Records rec, DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer dBeta,
+                         DeviceBuffer dO, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer beta, int tokens) {
+        requireMatch(s, rec, tokens);
+        long bf16 = (long) s.batch * tokens * s.heads * headDim * 2;
+        for (var b : List.of(dO, q, k, v)) need(b, bf16, "dO, q, k, v");
+        for (var b : List.of(dq, dk, dv)) need(b, 2 * bf16, "dq, dk, dv (fp32)");
+        need(dBeta, (long) s.batch * s.heads * 4, "dBeta");
+        need(beta, (long) s.heads * 4, "beta");
+        long gradBytes = (long) s.batch * s.heads * spec.dictionarySize() * headDim * 4;
+        try (DeviceBuffer dMu = cuda.allocate(gradBytes); DeviceBuffer dVal = cuda.allocate(gradBytes)) {
+            int flags = flags(spec) | (spec.stateGradient() ? STATE_GRADIENT : 0);
+            cuda.kernels().launch(backwardKernel(headDim), new int[] {CLUSTER, s.heads, s.batch}, THREADS,
+                    backwardSmemBytes(headDim), cuda.device().stream(), Pointer.to(ptr(dq), ptr(dk), ptr(dv), ptr(dBeta),
+                            ptr(q), ptr(k), ptr(v), ptr(dO), ptr(beta), ptr(s.mu), ptr(s.val), ptr(s.cnt), ptr(s.meta),
+                            ptr(rec.code), ptr(rec.nOld), ptr(rec.prev), ptr(rec.stats), ptr(rec.oF), ints(rec.folds),
+                            ptr(dMu), ptr(dVal), ints(tokens), ints(s.heads), ints(spec.dictionarySize()),
+                            ints(spec.chunkLength()), ints(flags), floats(spec.constantRate().floatValue())));
+        }
+    }
+
+    private static void requireMatch(State s, Records rec, int tokens) {
+        if (rec.batch != s.batch || rec.heads != s.heads || rec.tokens != tokens)
+            throw new IllegalArgumentException("records for " + rec.batch + " x " + rec.tokens + " tokens x " + rec.heads
+                    + " heads, the call is " + s.batch + " x " + tokens + " x " + s.heads);
     }
 
     /** x / sqrt(|x|^2 + 1e-12) per row of D, in place: x [rows, D] bf16 (q or k of every token and head). */

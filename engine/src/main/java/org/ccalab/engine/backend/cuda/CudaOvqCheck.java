@@ -68,6 +68,66 @@ final class CudaOvqCheck {
         }
     }
 
+    /**
+     * The backward's errors against the float64 reference's gradients: dq, dk (normalised q, k), dv, and d beta per
+     * head; and the training forward's reads and dictionaries, as {@link #core} checks the inference kernel's.
+     */
+    record Backward(CudaBenchCli.Err dq, CudaBenchCli.Err dk, CudaBenchCli.Err dv, CudaBenchCli.Err dBeta,
+                    CudaBenchCli.Err forward, boolean dictionariesMatch) {
+        CudaBenchCli.Err worst() {
+            return CudaOvqCheck.worst(dq, dk, dv, dBeta);
+        }
+    }
+
+    /** T tokens of random unit q, k, Gaussian v and dO through {@link CudaOvq#runForTraining} and {@link CudaOvq#backward}. */
+    static Backward backward(CudaBackend cuda, OvqSpec spec, int d, int batch, int heads, int tokens, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int n = batch * tokens * heads * d;
+        double[] q = unitRows(rng, n, d), k = unitRows(rng, n, d), v = new double[n], dOut = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = bf16(rng.nextGaussian());
+            dOut[i] = bf16(rng.nextGaussian());
+        }
+        double[] beta = new double[heads];
+        float[] betaF = new float[heads];
+        for (int h = 0; h < heads; h++) {
+            betaF[h] = (float) (Math.sqrt(d) * (0.7 + 0.3 * h));
+            beta[h] = betaF[h];
+        }
+        OvqCoreReference.Result ref = OvqCoreReference.run(spec, d, batch, tokens, heads, q, k, v, beta);
+        OvqCoreReference.Gradients want = OvqCoreReference.backward(spec, d, batch, tokens, heads, q, k, v, beta, dOut);
+        try (CudaOvq ovq = new CudaOvq(cuda, spec, d); CudaOvq.State st = ovq.newState(batch, heads);
+             CudaOvq.Records rec = ovq.newRecords(batch, heads, tokens); DeviceBuffer betaD = cuda.uploadFloats(betaF);
+             DeviceBuffer qd = cuda.uploadBf16(Bf16.fromDoubles(q)); DeviceBuffer kd = cuda.uploadBf16(Bf16.fromDoubles(k));
+             DeviceBuffer vd = cuda.uploadBf16(Bf16.fromDoubles(v)); DeviceBuffer gd = cuda.uploadBf16(Bf16.fromDoubles(dOut));
+             DeviceBuffer od = cuda.allocate((long) n * 2); DeviceBuffer dq = cuda.allocate((long) n * 4);
+             DeviceBuffer dk = cuda.allocate((long) n * 4); DeviceBuffer dv = cuda.allocate((long) n * 4);
+             DeviceBuffer dBeta = cuda.allocate((long) batch * heads * 4)) {
+            for (DeviceBuffer b : List.of(od, dq, dk, dv, dBeta)) cuda.poison(b);
+            ovq.runForTraining(st, rec, od, qd, kd, vd, betaD, tokens);
+            int[][] meta = st.meta();
+            boolean match = true;
+            for (int bh = 0; bh < batch * heads; bh++)
+                match &= Arrays.equals(meta[bh], new int[] {ref.size()[bh], ref.folded()[bh], tokens % spec.chunkLength()})
+                        && Arrays.equals(st.counts(bh, ref.size()[bh]), ref.counts()[bh]);
+            CudaBenchCli.Err fwd = CudaBenchCli.Err.of(Bf16.toDoubles(cuda.downloadBf16(od, n)), ref.att());
+            ovq.backward(st, rec, dq, dk, dv, dBeta, gd, qd, kd, vd, betaD, tokens);
+            float[] db = cuda.downloadFloats(dBeta, batch * heads);
+            double[] dBetaH = new double[heads];
+            for (int bh = 0; bh < batch * heads; bh++) dBetaH[bh % heads] += db[bh];
+            return new Backward(CudaBenchCli.Err.of(widen(cuda.downloadFloats(dq, n)), want.dq()),
+                    CudaBenchCli.Err.of(widen(cuda.downloadFloats(dk, n)), want.dk()),
+                    CudaBenchCli.Err.of(widen(cuda.downloadFloats(dv, n)), want.dv()),
+                    CudaBenchCli.Err.of(dBetaH, want.dBeta()), fwd, match);
+        }
+    }
+
+    private static double[] widen(float[] x) {
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) y[i] = x[i];
+        return y;
+    }
+
     /** Prefill of {@code prefill} tokens, then single-token steps to T. */
     static List<Integer> decodePieces(int prefill, int tokens) {
         List<Integer> p = new ArrayList<>();

@@ -10,8 +10,9 @@ import org.ccalab.common.variant.OvqSpec;
 import org.ccalab.common.variant.cost.CostModel;
 
 /**
- * CudaBenchCli's {@code ovq} phase: OVQ's kernels checked against float64 ({@link CudaOvqCheck}), then its prefill and
- * decode beside MHA's (flash forward, split-KV decode) at the same width and heads, 16 heads of 64 and of 128, the
+ * CudaBenchCli's {@code ovq} phase: OVQ's kernels checked against float64 ({@link CudaOvqCheck}), then its prefill,
+ * backward (the training forward + backward less the training forward) and decode beside MHA's (flash forward and
+ * backward, split-KV decode) at the same width and heads, 16 heads of 64 and of 128, the
  * spec's defaults (chunk 64, N_max 1024 reached at 4096 tokens), batch 1, over the given lengths: the curve that
  * shows OVQ's linear prefill and constant decode against attention's quadratic prefill and growing cache. Decode
  * times are graph replays over L2-cold state copies, each step appending its token (folds included).
@@ -47,6 +48,13 @@ final class CudaOvqCli {
         check("core D 64 L 64 N_max 1100 (three row tiles per block), T 1400", CudaOvqCheck.core(cuda,
                 new OvqSpec(64, 1100, 1100, org.ccalab.common.variant.OvqGrowth.LINEAR, null, null, null, null, null, null, null, 0),
                 64, 1, 1, 1400, List.of(1400), 3));
+        checkBackward("backward D 64 L 16 N_max 48, B 2 x 3 heads, T 333", CudaOvqCheck.backward(cuda, small, 64, 2, 3, 333, 5));
+        checkBackward("backward D 128 defaults, T 700", CudaOvqCheck.backward(cuda, OvqSpec.DEFAULT, 128, 1, 2, 700, 6));
+        checkBackward("backward D 64 L 64 N_max 1100, T 1400", CudaOvqCheck.backward(cuda,
+                new OvqSpec(64, 1100, 1100, org.ccalab.common.variant.OvqGrowth.LINEAR, null, null, null, null, null, null, null, 0),
+                64, 1, 1, 1400, 7));
+        checkBackward("backward D 128 renormalised, CONSTANT, T 300", CudaOvqCheck.backward(cuda, new OvqSpec(16, 64, 256,
+                null, null, org.ccalab.common.variant.OvqUpdate.CONSTANT, 0.3, null, true, null, null, 0), 128, 1, 2, 300, 8));
         CudaBenchCli.Err layer = CudaOvqCheck.layer(cuda, new OvqConfig(2048, 16), 1, 130, 100, 4);
         cli.record("check", "ovq layer E 2048 16 x 128, T 130 (decode from 100)", layer.rel() < 1e-2, layer, Map.of());
     }
@@ -56,6 +64,14 @@ final class CudaOvqCli {
         for (int i = 0; i < 20; i++) p.add(1);
         p.add(156);
         return p;
+    }
+
+    /** As CudaOvqGpuTest: dictionaries equal, the reads within 3e-3, every gradient within 1e-3 of float64's. */
+    private void checkBackward(String name, CudaOvqCheck.Backward r) {
+        boolean ok = r.dictionariesMatch() && r.forward().rel() < 3e-3 && r.worst().rel() < 1e-3;
+        cli.record("check", String.format(Locale.ROOT, "ovq %s (dq %.1e dk %.1e dv %.1e dbeta %.1e, forward %.1e%s)", name,
+                r.dq().rel(), r.dk().rel(), r.dv().rel(), r.dBeta().rel(), r.forward().rel(),
+                r.dictionariesMatch() ? "" : ", DICTIONARIES DIFFER"), ok, r.worst(), Map.of("dictionariesMatch", r.dictionariesMatch()));
     }
 
     private void check(String name, CudaOvqCheck.Core r) {
@@ -80,6 +96,21 @@ final class CudaOvqCli {
             AttentionShape s = new AttentionShape(1, t, h, h, d);
             DeviceBuffer lse = keep(held, cuda.allocate((long) h * t * 4));
             CudaBenchCli.Stats mha = cli.time(i -> cuda.flashForward(o, lse, q, k, v, s, true, h));
+            // training: the recording forward, then forward + backward (the backward consumes the state)
+            DeviceBuffer dO = keep(held, random(n, 7)), dq = keep(held, cuda.allocate(4 * n)),
+                    dk = keep(held, cuda.allocate(4 * n)), dv = keep(held, cuda.allocate(4 * n)),
+                    dBeta = keep(held, cuda.allocate(4L * h));
+            CudaBenchCli.Stats trainFwd, trainBoth;
+            try (CudaOvq.Records rec = core.newRecords(1, h, t)) {
+                trainFwd = cli.time(i -> core.runForTraining(st, rec, o, q, k, v, beta, t));
+                trainBoth = cli.time(i -> {
+                    core.runForTraining(st, rec, o, q, k, v, beta, t);
+                    core.backward(st, rec, dq, dk, dv, dBeta, dO, q, k, v, beta, t);
+                });
+            }
+            cuda.flashForward(o, lse, q, k, v, s, true, h);
+            CudaBenchCli.Stats mhaBwd = cli.time(i -> cuda.flashBackward(dq, dk, dv, q, k, v, o, lse, dO, s, true));
+            double bwdMs = trainBoth.p50() - trainFwd.p50();
             // decode one token after t through L2-cold copies of the state; MHA decode over a cache of t
             DeviceBuffer q1 = keep(held, random((long) h * d, 4)), k1 = keep(held, random((long) h * d, 5)),
                     v1 = keep(held, random((long) h * d, 6)), o1 = keep(held, cuda.allocate((long) h * d * 2));
@@ -107,8 +138,10 @@ final class CudaOvqCli {
                 cell("forward", cfg, t, pre, prefillFlops / (pre.p50() * 1e-3) / 1e12, 0);
                 if (dec != null) cell("decode", cfg, t, dec, 0, read / (dec.p50() * 1e-3));
                 cli.addRow(String.format(Locale.ROOT, "%4d x %3d T=%6d: OVQ prefill %8.3f ms (%5.1f TF) | MHA %8.3f ms: %5.2fx |"
+                                + " backward OVQ %8.3f ms (training forward %8.3f) | MHA %8.3f ms: %5.2fx |"
                                 + " decode OVQ %7.1f us (n %4d, %6.1f GB/s) | MHA %7.1f us: %5.2fx", h, d, t, pre.p50(),
                         prefillFlops / (pre.p50() * 1e-3) / 1e12, mha.p50(), mha.p50() / pre.p50(),
+                        bwdMs, trainFwd.p50(), mhaBwd.p50(), mhaBwd.p50() / bwdMs,
                         dec == null ? Double.NaN : dec.p50() * 1e3, meta[0], dec == null ? Double.NaN : read / (dec.p50() * 1e-3) / 1e9,
                         mhaDec == null ? Double.NaN : mhaDec.p50() * 1e3,
                         dec == null || mhaDec == null ? Double.NaN : mhaDec.p50() / dec.p50()));

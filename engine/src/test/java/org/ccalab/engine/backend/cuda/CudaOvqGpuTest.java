@@ -106,6 +106,49 @@ class CudaOvqGpuTest {
         assertThat(r.err().rel()).as(what).isLessThan(TOLERANCE);
     }
 
+    /**
+     * The backward kernel against the float64 gradients ({@link OvqCoreReference#backward}, the CPU engine's own
+     * OvqHeadGradient) on the same bf16 inputs: every gradient is fp32 arithmetic on them, so the bound is
+     * {@link #BACKWARD_TOLERANCE}, under half a bf16 rounding (2^-9 ~ 2e-3): the error a bf16-output kernel would
+     * have. The training forward's reads and dictionaries must match as the inference kernel's do.
+     */
+    @Test
+    void backwardMatchesTheFloat64Gradients() {
+        try (CudaBackend cuda = CudaBackend.open()) {
+            assertBackward(cuda, plain(16, 48, 256), 64, 2, 3, 333, 11);        // growth, the cap, a partial chunk
+            assertBackward(cuda, plain(64, 200, 1024), 128, 1, 2, 700, 12);     // two tiles of 16 rows per block
+            assertBackward(cuda, spec(64, 1100, 1100, OvqGrowth.LINEAR, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false,
+                    false), 64, 1, 1, 1400, 13);                                 // 138 rows per block
+            assertBackward(cuda, plain(1, 20, 100), 64, 1, 2, 90, 14);          // a fold after every token
+            assertBackward(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.CONSTANT, false, false),
+                    64, 1, 2, 150, 15);
+            assertBackward(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.DOT, OvqUpdate.NEWTON, false, false),
+                    64, 1, 2, 150, 16);
+            assertBackward(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, true, false),
+                    64, 1, 2, 150, 17);
+            assertBackward(cuda, spec(8, 40, 200, OvqGrowth.LOG, OvqAssignment.EUCLIDEAN, OvqUpdate.NEWTON, false, true),
+                    128, 1, 2, 150, 18);
+            assertBackward(cuda, new OvqSpec(16, 48, 256, null, null, null, null, null, null, null, false, 0),
+                    64, 1, 2, 200, 19);                                          // no gradient through the folds
+        }
+    }
+
+    static final double BACKWARD_TOLERANCE = 1e-3;
+
+    static void assertBackward(CudaBackend cuda, OvqSpec spec, int d, int batch, int heads, int tokens, long seed) {
+        CudaOvqCheck.Backward r = CudaOvqCheck.backward(cuda, spec, d, batch, heads, tokens, seed);
+        String what = "L " + spec.chunkLength() + ", N_max " + spec.dictionarySize() + ", D " + d + ", " + spec.update()
+                + ", " + spec.assignment() + (spec.stateOnly() ? ", state-only" : "") + (spec.renormalizeCentroids()
+                ? ", renormalised" : "") + (spec.stateGradient() ? "" : ", no state gradient") + ", B " + batch + " x "
+                + heads + " heads, T " + tokens;
+        System.out.printf(Locale.ROOT, "OVQ backward %s: dq %.2e, dk %.2e, dv %.2e, dbeta %.2e; forward %.2e, %s%n", what,
+                r.dq().rel(), r.dk().rel(), r.dv().rel(), r.dBeta().rel(), r.forward().rel(),
+                r.dictionariesMatch() ? "dictionaries equal" : "DICTIONARIES DIFFER");
+        assertThat(r.dictionariesMatch()).as(what).isTrue();
+        assertThat(r.forward().rel()).as(what + ": training forward").isLessThan(TOLERANCE);
+        assertThat(r.worst().rel()).as(what + ": gradients").isLessThan(BACKWARD_TOLERANCE);
+    }
+
     @Test
     void theLayerMatchesItsFloat64Composition() {
         try (CudaBackend cuda = CudaBackend.open()) {

@@ -54,14 +54,26 @@ class CudaOvqTest {
                 .contains("rt() { return D == 64 ? 64 : 32; }");
         assertThat(CudaOvq.smemBytes(64)).isEqualTo(73_472);
         assertThat(CudaOvq.smemBytes(128)).isEqualTo(114_048).isLessThan(113 * 1024); // two blocks per SM
+        String bwd = Files.readString(cuda("attention/ovq_bwd.cuh"));
+        assertThat(bwd).contains("F_STATE_GRAD = " + CudaOvq.STATE_GRADIENT + ";")
+                .contains("bwd_br() { return D == 64 ? 32 : 16; }")
+                .contains("bwd_pq() { return D + 8; }")
+                .contains("bwd_ts() { return D + 4; }");
+        // tile 2 x 32 x 68 + 64 + 2 x 64 x 33, chunk 2 x 64 x 72, per-token / per-warp arrays 1609 floats
+        assertThat(CudaOvq.backwardSmemBytes(64)).isEqualTo(77_860);
+        // the partial dq (64 x 132) outgrows the tile; chunk 2 x 64 x 136
+        assertThat(CudaOvq.backwardSmemBytes(128)).isEqualTo(109_860).isLessThan(113 * 1024);
     }
 
     @Test
     void everyKernelNameIsAnInstance() throws IOException {
         String src = Files.readString(cuda("ovq_kernels.cuh"));
         for (int d : CudaOvq.HEAD_DIMS) {
-            assertThat(src).contains("OVQ_RUN(" + d + ")").contains("OVQ_L2NORM(" + d + ")");
-            assertThat(CudaOvq.all()).contains(CudaOvq.runKernel(d), CudaOvq.l2normKernel(d));
+            assertThat(src).contains("OVQ_RUN(" + CudaOvq.runKernel(d) + ", " + d + ", false)")
+                    .contains("OVQ_RUN(" + CudaOvq.trainKernel(d) + ", " + d + ", true)")
+                    .contains("OVQ_BWD(" + d + ")").contains("OVQ_L2NORM(" + d + ")");
+            assertThat(CudaOvq.all()).contains(CudaOvq.runKernel(d), CudaOvq.trainKernel(d), CudaOvq.backwardKernel(d),
+                    CudaOvq.l2normKernel(d));
         }
         assertThat(src).contains("__cluster_dims__(" + CudaOvq.CLUSTER + ", 1, 1)");
         assertThat(CudaKernels.all()).containsAll(CudaOvq.all());
