@@ -133,6 +133,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
         const int start = cb * L, len = min(L, T - start);
         const bool wasFolded = cb < folded;
         const long recBase = (long)bh * rec.folds + cb;
+        __syncthreads();  // every warp is done with the previous chunk's arrays (its finishing loops read them)
         for (int e = tid; e < len * D / 8; e += NT) {
             const int x = e / (D / 8), c = e % (D / 8);
             const long g = (((long)b * T + start + x) * H + h) * D + c * 8;
