@@ -46,6 +46,12 @@ __host__ __device__ constexpr int bwd_smem_floats() {
 }
 template <int D> __host__ __device__ constexpr int bwd_smem_bytes() { return bwd_smem_floats<D>() * 4; }
 
+DEVI float4 bf16x4(uint2 u) {  // four consecutive bf16 (one 8-byte load) as floats
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+
 // a . b over the bf16 rows a and b of the chunk arrays, pairs rotated by `rot` (distinct per lane: conflict-free).
 template <int D>
 DEVI float row_dot(const __nv_bfloat16* a, const __nv_bfloat16* b, int rot) {
@@ -258,17 +264,17 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 float qk[U], gv[U];
 #pragma unroll
                 for (int u = 0; u < U; u++) qk[u] = gv[u] = 0.f;
-                const __nv_bfloat162* q2 = reinterpret_cast<const __nv_bfloat162*>(sQ + tq * PQ);
-                const __nv_bfloat162* g2 = reinterpret_cast<const __nv_bfloat162*>(sG + tq * PQ);
-#pragma unroll 4
-                for (int i2 = 0; i2 < D / 2; i2++) {
-                    const float2 qv = __bfloat1622float2(q2[i2]), dv = __bfloat1622float2(g2[i2]);
+                const uint2* q4 = reinterpret_cast<const uint2*>(sQ + tq * PQ);  // 4 bf16 per load
+                const uint2* g4 = reinterpret_cast<const uint2*>(sG + tq * PQ);
+#pragma unroll 2
+                for (int i4 = 0; i4 < D / 4; i4++) {
+                    const float4 qv = bf16x4(q4[i4]), dv = bf16x4(g4[i4]);
 #pragma unroll
-                    for (int u = 0; u < U; u++) {
-                        const float2 mk = *reinterpret_cast<const float2*>(sMuT + (jg + 4 * u) * TS + 2 * i2);
-                        const float2 vk = *reinterpret_cast<const float2*>(sValT + (jg + 4 * u) * TS + 2 * i2);
-                        qk[u] = fmaf(qv.x, mk.x, fmaf(qv.y, mk.y, qk[u]));
-                        gv[u] = fmaf(dv.x, vk.x, fmaf(dv.y, vk.y, gv[u]));
+                    for (int u = 0; u < U; u++) {  // 4 rows of a warp at one column: 16 distinct banks
+                        const float4 mk = reinterpret_cast<const float4*>(sMuT + (jg + 4 * u) * TS)[i4];
+                        const float4 vk = reinterpret_cast<const float4*>(sValT + (jg + 4 * u) * TS)[i4];
+                        qk[u] = fmaf(qv.x, mk.x, fmaf(qv.y, mk.y, fmaf(qv.z, mk.z, fmaf(qv.w, mk.w, qk[u]))));
+                        gv[u] = fmaf(dv.x, vk.x, fmaf(dv.y, vk.y, fmaf(dv.z, vk.z, fmaf(dv.w, vk.w, gv[u]))));
                     }
                 }
                 const float m = sM[tq < len ? tq : 0], den = sDen[tq < len ? tq : 0], go = sGo[tq < len ? tq : 0];
@@ -288,31 +294,44 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 }
             }
             __syncthreads();
-            // (B) token tq's partial dq / beta over the tile: dims jg, jg + 4, ...
+            // (B) token tq's partial dq / beta over the tile: dims 4 (jg + 4 k) .. + 3
             for (int j = 0; j < nr; j++) {
                 const float d = sDz[tq * ZS + j];
-                const float* rk = sMuT + j * TS;
+                const float4* rk = reinterpret_cast<const float4*>(sMuT + j * TS);
 #pragma unroll
-                for (int k = 0; k < D / 4; k++) acc[k] = fmaf(d, rk[jg + 4 * k], acc[k]);
+                for (int k = 0; k < D / 16; k++) {
+                    const float4 r = rk[jg + 4 * k];
+                    acc[4 * k] = fmaf(d, r.x, acc[4 * k]);
+                    acc[4 * k + 1] = fmaf(d, r.y, acc[4 * k + 1]);
+                    acc[4 * k + 2] = fmaf(d, r.z, acc[4 * k + 2]);
+                    acc[4 * k + 3] = fmaf(d, r.w, acc[4 * k + 3]);
+                }
             }
-            if (stateGrad) {  // (C) row r's dVal += a dO and dKey += dz q over the chunk's tokens
-                constexpr int TPR = NT / BR, PER = D / TPR;  // threads per row, dims per thread
+            if (stateGrad) {  // (C) row r's dVal += a dO and dKey += dz q over the chunk's tokens, dims PER i0 ..
+                constexpr int TPR = NT / BR, PER = D / TPR;  // threads per row, contiguous dims per thread (8)
+                static_assert(PER == 8, "one 16-byte load of 8 bf16 per token and array");
                 const int r = tid / TPR, i0 = tid % TPR;
                 float gvl[PER], gk[PER];
 #pragma unroll
                 for (int k = 0; k < PER; k++) gvl[k] = gk[k] = 0.f;
                 for (int x = 0; x < len; x++) {
                     const float a = sAw[x * ZS + r], dz = sDz[x * ZS + r];
+                    const uint4 g8 = reinterpret_cast<const uint4*>(sG + x * PQ)[i0];
+                    const uint4 q8 = reinterpret_cast<const uint4*>(sQ + x * PQ)[i0];
+                    const float4 ga = bf16x4(make_uint2(g8.x, g8.y)), gb = bf16x4(make_uint2(g8.z, g8.w));
+                    const float4 qa = bf16x4(make_uint2(q8.x, q8.y)), qb = bf16x4(make_uint2(q8.z, q8.w));
+                    const float gs[8] = {ga.x, ga.y, ga.z, ga.w, gb.x, gb.y, gb.z, gb.w};
+                    const float qs[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
 #pragma unroll
                     for (int k = 0; k < PER; k++) {
-                        gvl[k] = fmaf(a, bf(sG + x * PQ, i0 + TPR * k), gvl[k]);
-                        gk[k] = fmaf(dz, bf(sQ + x * PQ, i0 + TPR * k), gk[k]);
+                        gvl[k] = fmaf(a, gs[k], gvl[k]);
+                        gk[k] = fmaf(dz, qs[k], gk[k]);
                     }
                 }
                 float kd = 0.f;  // key . dKey / beta, over the row's TPR threads (rows past nr: zeros)
                 if (renorm) {
 #pragma unroll
-                    for (int k = 0; k < PER; k++) kd = fmaf(sMuT[r * TS + i0 + TPR * k], gk[k], kd);
+                    for (int k = 0; k < PER; k++) kd = fmaf(sMuT[r * TS + PER * i0 + k], gk[k], kd);
 #pragma unroll
                     for (int o = 1; o < TPR; o <<= 1) kd += __shfl_xor_sync(0xffffffffu, kd, o);
                 }
@@ -321,7 +340,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                     const float ri = renorm ? sRi[r] : 1.f;
 #pragma unroll
                     for (int k = 0; k < PER; k++) {
-                        const int i = i0 + TPR * k;
+                        const int i = PER * i0 + k;
                         // renormalised: d mu += r (dKey - key (key . dKey)); else d mu += dKey
                         const float dk = renorm ? ri * (gk[k] - sMuT[r * TS + i] * kd) : gk[k];
                         gdMu[j * D + i] += bt * dk;
@@ -334,7 +353,9 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
 
         // (3) The partials exchanged; block x % C finishes query x and key x.
 #pragma unroll
-        for (int k = 0; k < D / 4; k++) sX[tq * TS + jg + 4 * k] = bt * acc[k];
+        for (int k = 0; k < D / 16; k++)
+            reinterpret_cast<float4*>(sX + tq * TS)[jg + 4 * k] =
+                make_float4(bt * acc[4 * k], bt * acc[4 * k + 1], bt * acc[4 * k + 2], bt * acc[4 * k + 3]);
         cluster.sync();  // the partials and the fold's parts of dK / dV (global) visible across the cluster
         for (int x = rank + C * warp; x < len; x += C * NW) {
             const long row = ((long)b * T + start + x) * H + h;

@@ -108,9 +108,10 @@ class CudaOvqGpuTest {
 
     /**
      * The backward kernel against the float64 gradients ({@link OvqCoreReference#backward}, the CPU engine's own
-     * OvqHeadGradient) on the same bf16 inputs: every gradient is fp32 arithmetic on them, so the bound is
-     * {@link #BACKWARD_TOLERANCE}, under half a bf16 rounding (2^-9 ~ 2e-3): the error a bf16-output kernel would
-     * have. The training forward's reads and dictionaries must match as the inference kernel's do.
+     * OvqHeadGradient) on the same bf16 inputs: every gradient is fp32 arithmetic on them (sums of at most ~10^4
+     * terms: ~1e-5 relative at worst), so the bound {@link #BACKWARD_TOLERANCE} is far under a bf16 output's rounding
+     * (2^-9 ~ 2e-3) and 30x the worst error measured (s16 call 2: 1.7e-7 to 2.6e-6). The training forward's reads
+     * and dictionaries must match as the inference kernel's do.
      */
     @Test
     void backwardMatchesTheFloat64Gradients() {
@@ -133,7 +134,7 @@ class CudaOvqGpuTest {
         }
     }
 
-    static final double BACKWARD_TOLERANCE = 1e-3;
+    static final double BACKWARD_TOLERANCE = 1e-4;
 
     static void assertBackward(CudaBackend cuda, OvqSpec spec, int d, int batch, int heads, int tokens, long seed) {
         CudaOvqCheck.Backward r = CudaOvqCheck.backward(cuda, spec, d, batch, heads, tokens, seed);
