@@ -21,8 +21,9 @@ import org.ccalab.engine.run.TrainingRun;
  * through the CPU engine's {@link TrainingRun} (same data, initial parameters, metrics and checkpoints) with the GPU
  * loop of {@link GpuTrainer} (CCA/CCGQA layers: {@link CudaCcaLayer}; MLA: {@link CudaMlaLayer}). An MLA config whose
  * head dims have no CUDA kernel fails as INVALID_CONFIG: run it with engine.backend=cpu. OVQ benchmarks run its
- * forward and decode kernels ({@link CudaOvqBenchmark}; no backward cells), OVQ training fails as INVALID_CONFIG (no
- * backward kernel; {@link GpuTrainer#requireSupported}): the engine does not fall back to the CPU per run.
+ * forward and decode kernels ({@link CudaOvqBenchmark}; no backward cells: its CORE cells time the layer, whose
+ * backward is not on the GPU; the core's is, {@link CudaOvq#backward}, timed by CudaBenchCli's ovq phase), OVQ
+ * training fails as INVALID_CONFIG ({@link GpuTrainer#requireSupported}): the engine does not fall back to the CPU per run.
  */
 public final class CudaEngine implements Engine, AutoCloseable {
     private final CudaBackend cuda;

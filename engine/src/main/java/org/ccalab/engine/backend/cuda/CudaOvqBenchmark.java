@@ -18,8 +18,8 @@ import org.ccalab.common.variant.cost.CostModel;
  * built (each call appends its token, so every 64th step's fold is in the average, as in generation). CORE cells
  * time the layer too, as the CPU engine's do (docs/contracts.md: OVQ has no core apart from its projections, and the
  * dashboard reads its CORE cells as layers; their backend note says {@code core=layer}); the core kernel alone is
- * timed by CudaBenchCli's {@code ovq} phase. No BACKWARD cells: there is no OVQ backward kernel. FLOPs and state
- * bytes are the cost model's (its OVQ terms, ovq.md section 7): decode bytes are the state the step reads (n rows of
+ * timed by CudaBenchCli's {@code ovq} phase. No BACKWARD cells: they would time the layer, whose backward is not on
+ * the GPU (the core's, {@link CudaOvq#backward}, is timed by the CLI's ovq phase). FLOPs and state bytes are the cost model's (its OVQ terms, ovq.md section 7): decode bytes are the state the step reads (n rows of
  * fp32 centroid, value and count, and the open chunk), OVQ's counterpart of a KV cache, plus the weights. Errors:
  * against the float64 reference ({@link CudaOvqCheck#layer}) at a small shape of the same variant.
  */

@@ -8,7 +8,8 @@ import org.ccalab.common.variant.OvqConfig;
  * projections (cuBLAS, bf16 with fp32 accumulation), q and k L2-normalised per head, the core ({@link CudaOvq})
  * through each sequence's dictionary, the output projection. Weights in the PyTorch layout of the CPU layer's
  * parameters: {@code q_proj}, {@code k_proj}, {@code v_proj} [H*D, E], {@code o_proj} [E, H*D]; beta [H] (exp of
- * {@code beta_log}, or sqrt(D) when fixed). Forward only: there is no OVQ backward kernel.
+ * {@code beta_log}, or sqrt(D) when fixed). Forward only: the core's backward exists ({@link CudaOvq#backward}),
+ * the layer's (projections, the q/k norm, beta) does not yet.
  */
 public final class CudaOvqLayer implements AutoCloseable {
     private final CudaBackend cuda;

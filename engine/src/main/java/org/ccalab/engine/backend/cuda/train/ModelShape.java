@@ -64,7 +64,8 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             case CcgqaConfig g -> g;
             case MlaConfig m -> requireKernels(m);
             case OvqConfig o -> throw new InvalidConfigException("variant", "GPU training of OVQ: the OVQ CUDA kernels"
-                    + " are forward and decode only (no backward through the dictionary fold); train it with engine.backend=cpu");
+                    + " differentiate the core only (CudaOvq.backward), not the layer's projections, q/k norm and beta nor the"
+                    + " SWA blocks of the hybrid; train it with engine.backend=cpu");
         };
     }
 

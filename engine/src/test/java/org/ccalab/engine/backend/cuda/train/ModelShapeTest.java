@@ -36,7 +36,7 @@ class ModelShapeTest {
     }
 
     /**
-     * No OVQ backward kernel (the CUDA kernels are forward and decode only): a CUDA worker refuses OVQ training (hybrid or not) before building the model, as
+     * No OVQ layer backward on the GPU (the kernels differentiate the core only): a CUDA worker refuses OVQ training (hybrid or not) before building the model, as
      * INVALID_CONFIG naming the family and the backend that trains it; never a cast failure inside the GPU model.
      */
     @Test
@@ -45,7 +45,7 @@ class ModelShapeTest {
                 new org.ccalab.common.variant.OvqSpec(null, null, null, null, null, null, null, null, null, null, null, 0))}) {
             assertThatThrownBy(() -> GpuTrainer.requireSupported(ovq))
                     .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("variant"))
-                    .hasMessageContaining("OVQ").hasMessageContaining("no backward").hasMessageContaining("engine.backend=cpu");
+                    .hasMessageContaining("OVQ").hasMessageContaining("core only").hasMessageContaining("engine.backend=cpu");
             assertThatThrownBy(() -> ModelShape.of(new ModelConfig(ovq, 256, 2, 0), spec(2, 64)))
                     .isInstanceOf(InvalidConfigException.class).hasMessageContaining("OVQ");
         }
