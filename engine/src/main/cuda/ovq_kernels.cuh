@@ -37,6 +37,13 @@ OVQ_RUN(ovq_run_train_hd128, 128, true)
     }
 OVQ_L2NORM(64)
 OVQ_L2NORM(128)
+#define OVQ_L2NORM_BWD(D)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256) ovq_l2norm_bwd_hd##D(__nv_bfloat16* dX, const __nv_bfloat16* X, \
+                                                                          const float* dXhat, long rows, int normalize) { \
+        ovq::ovq_l2norm_bwd_kernel<D>(dX, X, dXhat, rows, normalize);                                            \
+    }
+OVQ_L2NORM_BWD(64)
+OVQ_L2NORM_BWD(128)
 
 // The backward (attention/ovq_bwd.cuh): the same clusters, chunks last to first through the rewound dictionary.
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900

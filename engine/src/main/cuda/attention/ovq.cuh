@@ -884,4 +884,35 @@ __device__ __forceinline__ void ovq_l2norm_kernel(__nv_bfloat16* __restrict__ X,
 #pragma unroll
     for (int c = 0; c < D / 32; c++) x[lane + 32 * c] = __float2bfloat16_rn(v[c] * r);
 }
+
+// The norm's backward, a warp per row: dX [rows, D] bf16 from dXhat [rows, D] fp32 and X [rows, D] bf16, the row
+// before the norm (xhat = x r, r = (|x|^2 + eps)^-1/2): dx = r (dxhat - xhat (xhat . dxhat)). With normalize 0 it
+// only rounds dXhat to bf16 (v's gradient, which has no norm).
+template <int D>
+__device__ __forceinline__ void ovq_l2norm_bwd_kernel(__nv_bfloat16* __restrict__ dX, const __nv_bfloat16* __restrict__ X,
+                                                      const float* __restrict__ dXhat, long rows, int normalize) {
+    const long row = (long)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    float g[D / 32], xh[D / 32], s = 0.f;
+#pragma unroll
+    for (int c = 0; c < D / 32; c++) {
+        g[c] = dXhat[row * D + lane + 32 * c];
+        xh[c] = bf(X + row * D, lane + 32 * c);
+        s = fmaf(xh[c], xh[c], s);
+    }
+    float r = 1.f, dot = 0.f;
+    if (normalize) {
+        r = rsqrtf(warp_sum0(s) + NORM_EPS);
+#pragma unroll
+        for (int c = 0; c < D / 32; c++) {
+            xh[c] *= r;
+            dot = fmaf(xh[c], g[c], dot);
+        }
+        dot = warp_sum0(dot);
+    }
+#pragma unroll
+    for (int c = 0; c < D / 32; c++)
+        dX[row * D + lane + 32 * c] = __float2bfloat16_rn(normalize ? r * (g[c] - xh[c] * dot) : g[c]);
+}
 }  // namespace ovq

@@ -237,6 +237,11 @@ public final class CudaBackend implements Backend, AutoCloseable {
         device.zero(b, b.bytes());
     }
 
+    /** dst's first {@code bytes} = src's, on the stream. */
+    public void copy(DeviceBuffer dst, DeviceBuffer src, long bytes) {
+        device.copy(dst, src, bytes);
+    }
+
 
     // ---------------------------------------------------------------- operations
 

@@ -147,14 +147,10 @@ final class CudaBenchmarkRun {
         observer.cells(cells);
     }
 
-    /** OVQ: forward and decode, core and layer ({@link CudaOvqBenchmark}); backward has no kernel and no cell. */
+    /** OVQ: forward, backward and decode, core and layer ({@link CudaOvqBenchmark}; the CORE cells time the layer). */
     private void executeOvq() {
         List<BenchmarkCell> cells = new ArrayList<>();
         for (Phase phase : bs.phases()) {
-            if (!CudaOvqBenchmark.covers(phase)) {
-                LOG.warning(() -> "CUDA benchmark: OVQ has no backward kernel; no " + phase + " cells (engine.backend=cpu has them)");
-                continue;
-            }
             for (Scope scope : bs.scopes()) {
                 if (observer.stopRequested()) throw new RunStoppedException(0);
                 cuda.device().pool().resetPeak();

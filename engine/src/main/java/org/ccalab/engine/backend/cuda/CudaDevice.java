@@ -124,6 +124,13 @@ final class CudaDevice implements AutoCloseable {
         cuMemsetD32Async(b.pointer(), 0, bytes / 4, stream);
     }
 
+    /** The first {@code bytes} of src into dst on the stream, ordered with the kernels around it. */
+    void copy(DeviceBuffer dst, DeviceBuffer src, long bytes) {
+        checkSize(dst, bytes);
+        checkSize(src, bytes);
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(dst.pointer(), src.pointer(), bytes, stream);
+    }
+
     void synchronize() {
         cuStreamSynchronize(stream);
     }

@@ -50,6 +50,10 @@ public final class CudaOvq implements AutoCloseable {
         return "ovq_l2norm_hd" + headDim;
     }
 
+    static String l2normBackwardKernel(int headDim) {
+        return "ovq_l2norm_bwd_hd" + headDim;
+    }
+
     static List<String> all() {
         List<String> names = new ArrayList<>();
         for (int d : HEAD_DIMS) {
@@ -57,6 +61,7 @@ public final class CudaOvq implements AutoCloseable {
             names.add(trainKernel(d));
             names.add(backwardKernel(d));
             names.add(l2normKernel(d));
+            names.add(l2normBackwardKernel(d));
         }
         return names;
     }
@@ -178,6 +183,15 @@ public final class CudaOvq implements AutoCloseable {
             reset();
         }
 
+        /** This state becomes a copy of {@code other} (same batch and heads), on the stream. */
+        public void copyFrom(State other) {
+            if (other.batch != batch || other.heads != heads)
+                throw new IllegalArgumentException("state of " + other.batch + " x " + other.heads + " into " + batch + " x " + heads);
+            DeviceBuffer[] to = {mu, val, cnt, meta, bufK, bufV};
+            DeviceBuffer[] from = {other.mu, other.val, other.cnt, other.meta, other.bufK, other.bufV};
+            for (int i = 0; i < to.length; i++) cuda.copy(to[i], from[i], to[i].bytes());
+        }
+
         /** Empties every dictionary (a new sequence): only the counters matter, rows past n are never read. */
         public void reset() {
             cuda.zero(meta);
@@ -291,12 +305,21 @@ public final class CudaOvq implements AutoCloseable {
     /**
      * The backward of {@link #runForTraining} (ovq.md section 6; the CPU's OvqHeadGradient): dq, dk, dv [B, T, H, D]
      * fp32 for the normalised q, k and for v, and dBeta [B * H] fp32 (sum over B for the head's), from dO [B, T, H,
-     * D] bf16 and the same q, k, v, beta. Consumes the state (rewound to empty) and needs {@code rec} of that forward;
-     * gradients flow through the folds into earlier keys and values when the spec's {@code stateGradient} says so.
+     * D] bf16 and the same q, k, v, beta, the state that forward left and its {@code rec} (both kept: the kernel
+     * rewinds a copy, so one forward can be differentiated again). Gradients flow through the folds into earlier keys
+     * and values when the spec's {@code stateGradient} says so.
      */
     public void backward(State s, Records rec, DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer dBeta,
                          DeviceBuffer dO, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer beta, int tokens) {
         requireMatch(s, rec, tokens);
+        try (State rewound = newState(s.batch, s.heads)) {
+            rewound.copyFrom(s);
+            rewindingBackward(rewound, rec, dq, dk, dv, dBeta, dO, q, k, v, beta, tokens);
+        }
+    }
+
+    private void rewindingBackward(State s, Records rec, DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer dBeta,
+                                   DeviceBuffer dO, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer beta, int tokens) {
         long bf16 = (long) s.batch * tokens * s.heads * headDim * 2;
         for (var b : List.of(dO, q, k, v)) need(b, bf16, "dO, q, k, v");
         for (var b : List.of(dq, dk, dv)) need(b, 2 * bf16, "dq, dk, dv (fp32)");
@@ -326,6 +349,19 @@ public final class CudaOvq implements AutoCloseable {
         int warps = THREADS / 32;
         cuda.kernels().launch(l2normKernel(headDim), new int[] {(int) ((rows + warps - 1) / warps), 1, 1}, THREADS, 0,
                 cuda.device().stream(), Pointer.to(ptr(x), longs(rows)));
+    }
+
+    /**
+     * dX [rows, D] bf16 from dXhat [rows, D] fp32 through the per-head L2 norm, X [rows, D] bf16 the rows before it;
+     * with {@code normalize} false only dXhat rounded to bf16.
+     */
+    public void l2normBackward(DeviceBuffer dX, DeviceBuffer x, DeviceBuffer dXhat, long rows, boolean normalize) {
+        need(dX, rows * headDim * 2, "dX");
+        need(x, rows * headDim * 2, "x");
+        need(dXhat, rows * headDim * 4, "dXhat");
+        int warps = THREADS / 32;
+        cuda.kernels().launch(l2normBackwardKernel(headDim), new int[] {(int) ((rows + warps - 1) / warps), 1, 1}, THREADS, 0,
+                cuda.device().stream(), Pointer.to(ptr(dX), ptr(x), ptr(dXhat), longs(rows), ints(normalize ? 1 : 0)));
     }
 
     private static void need(DeviceBuffer b, long bytes, String name) {

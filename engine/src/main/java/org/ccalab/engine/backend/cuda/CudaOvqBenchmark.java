@@ -18,8 +18,8 @@ import org.ccalab.common.variant.cost.CostModel;
  * built (each call appends its token, so every 64th step's fold is in the average, as in generation). CORE cells
  * time the layer too, as the CPU engine's do (docs/contracts.md: OVQ has no core apart from its projections, and the
  * dashboard reads its CORE cells as layers; their backend note says {@code core=layer}); the core kernel alone is
- * timed by CudaBenchCli's {@code ovq} phase. No BACKWARD cells: they would time the layer, whose backward is not on
- * the GPU (the core's, {@link CudaOvq#backward}, is timed by the CLI's ovq phase). FLOPs and state bytes are the cost model's (its OVQ terms, ovq.md section 7): decode bytes are the state the step reads (n rows of
+ * timed by CudaBenchCli's {@code ovq} phase. BACKWARD = {@link CudaOvqLayer#backward} of one training
+ * forward of seqLen tokens, repeated (as the CPU engine times a layer's backward). FLOPs and state bytes are the cost model's (its OVQ terms, ovq.md section 7): decode bytes are the state the step reads (n rows of
  * fp32 centroid, value and count, and the open chunk), OVQ's counterpart of a KV cache, plus the weights. Errors:
  * against the float64 reference ({@link CudaOvqCheck#layer}) at a small shape of the same variant.
  */
@@ -43,14 +43,13 @@ final class CudaOvqBenchmark {
         this.cost = CostModel.estimate(cfg, bs.seqLen(), 2);
     }
 
-    static boolean covers(Phase phase) {
-        return phase != Phase.BACKWARD;
-    }
-
     /** {p10, p50, p90} ms of the cell: the layer at either scope. */
     double[] measure(Phase phase, Scope scope, CudaMlaBenchmark.Timing timing) {
-        if (!covers(phase)) throw new IllegalArgumentException("no OVQ backward kernel");
-        return phase == Phase.FORWARD ? forward(timing) : decode(timing);
+        return switch (phase) {
+            case FORWARD -> forward(timing);
+            case BACKWARD -> backward(timing);
+            case DECODE -> decode(timing);
+        };
     }
 
     BenchmarkCell cell(Phase phase, Scope scope, double[] ms, long peakBytes) {
@@ -69,7 +68,7 @@ final class CudaOvqBenchmark {
         return switch (phase) {
             case FORWARD -> cost.prefillFlopsCausal();
             case DECODE -> CostModel.decodeFlops(cfg, seqLen);
-            case BACKWARD -> throw new IllegalArgumentException("no OVQ backward kernel");
+            case BACKWARD -> 2.0 * cost.prefillFlopsCausal(); // as the CPU engine counts it (BenchmarkRun.flops)
         };
     }
 
@@ -83,14 +82,41 @@ final class CudaOvqBenchmark {
             case FORWARD -> 2.0 * 4 * seqLen * cfg.nHeads() * cfg.headDim()
                     + 2.0 * (2.0 * seqLen * cfg.dModel() + CostModel.linearWeights(cfg));
             case DECODE -> cost.decodeCacheBytesRead() + 2.0 * CostModel.linearWeights(cfg);
-            case BACKWARD -> throw new IllegalArgumentException("no OVQ backward kernel");
+            // reads x, dy and q, k, v, dO; writes dx and the fp32 dq, dk, dv; reads the bf16 weights and adds to
+            // their fp32 gradients (read + write)
+            case BACKWARD -> 2.0 * 3 * seqLen * cfg.dModel() + (2.0 * 4 + 4.0 * 3) * seqLen * cfg.nHeads() * cfg.headDim()
+                    + (2.0 + 8.0) * CostModel.linearWeights(cfg);
         };
     }
 
-    /** The layer's float64 check at batch 1 and up to 256 tokens (decode: up to 64 single-token steps after a prefill). */
+    /**
+     * The layer's float64 check at batch 1 and up to 256 tokens (decode: up to 64 single-token steps after a prefill;
+     * backward: the worst of dx, the weights' and beta's gradients).
+     */
     private CudaBenchCli.Err referenceError(Phase phase) {
         int t = Math.min(bs.seqLen(), 256), from = phase == Phase.DECODE ? Math.max(0, t - 64) : t;
+        if (phase == Phase.BACKWARD) return CudaOvqCheck.layerBackward(cuda, cfg, 1, t, seed + 3).worst();
         return CudaOvqCheck.layer(cuda, cfg, 1, t, from, seed + 3);
+    }
+
+    /** The layer's backward of one training forward (kept: the backward rewinds a copy of its state), repeated. */
+    private double[] backward(CudaMlaBenchmark.Timing timing) {
+        int b = bs.batch(), t = bs.seqLen(), e = cfg.dModel();
+        long w = (long) cfg.nHeads() * cfg.headDim() * e * 4;
+        List<AutoCloseable> held = new ArrayList<>();
+        try {
+            CudaOvqLayer layer = keep(held, randomLayer());
+            CudaOvqLayer.Training tr = keep(held, layer.newTraining(b, t));
+            DeviceBuffer x = random(held, (long) b * t * e, 10), dy = random(held, (long) b * t * e, 11);
+            DeviceBuffer y = scratch(held, (long) b * t * e * 2), dx = scratch(held, (long) b * t * e * 2);
+            CudaOvqLayer.Gradients g = new CudaOvqLayer.Gradients(scratch(held, w), scratch(held, w), scratch(held, w),
+                    scratch(held, w));
+            for (DeviceBuffer d : List.of(g.wq(), g.wk(), g.wv(), g.wo())) cuda.zero(d);
+            layer.forwardForTraining(y, x, tr);
+            return timing.time(i -> layer.backward(dx, dy, tr, g));
+        } finally {
+            close(held);
+        }
     }
 
     private double[] forward(CudaMlaBenchmark.Timing timing) {

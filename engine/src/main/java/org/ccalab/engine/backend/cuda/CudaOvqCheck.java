@@ -186,6 +186,101 @@ final class CudaOvqCheck {
         }
     }
 
+    /** The layer backward's errors: dx, each weight's gradient, and d loss / d beta per head. */
+    record LayerBackward(CudaBenchCli.Err dx, CudaBenchCli.Err dWq, CudaBenchCli.Err dWk, CudaBenchCli.Err dWv,
+                         CudaBenchCli.Err dWo, CudaBenchCli.Err dBeta) {
+        CudaBenchCli.Err worst() {
+            return CudaOvqCheck.worst(dx, dWq, dWk, dWv, dWo, dBeta);
+        }
+    }
+
+    /**
+     * The layer's training forward and backward on random x, dy [B, T, E] and weights against float64: the output
+     * projection's backward on float64 products of the same bf16 operands, the core's backward as the reference takes
+     * it ({@link OvqCoreReference#backward}) fed the GPU's own projected, normalised q, k and v (as {@link #layer}:
+     * a projection one ulp off must not flip a fold decision), the norm's backward from the GPU's bf16 projections,
+     * and the input projections' in float64.
+     */
+    static LayerBackward layerBackward(CudaBackend cuda, OvqConfig cfg, int batch, int tokens, long seed) {
+        int e = cfg.dModel(), h = cfg.nHeads(), d = cfg.headDim(), inner = h * d, rows = batch * tokens;
+        double[] x = bf16s(CudaBenchCli.Random.doubles((long) rows * e, seed)), dy = bf16s(CudaBenchCli.Random.doubles((long) rows * e, seed + 9));
+        double[][] w = new double[4][];
+        for (int i = 0; i < 4; i++) {
+            w[i] = bf16s(CudaBenchCli.Random.doubles((long) inner * e, seed + 1 + i));
+            for (int j = 0; j < w[i].length; j++) w[i][j] = bf16(w[i][j] * 0.05);
+        }
+        float[] beta = new float[h];
+        double[] betaD = new double[h];
+        for (int i = 0; i < h; i++) betaD[i] = beta[i] = (float) Math.sqrt(d) * (1 + 0.1f * i);
+        double[] qRaw, kRaw, q, k, v, gx;
+        double[][] gw = new double[4][];
+        double[] gBeta;
+        long act = (long) rows * inner, wBytes = (long) inner * e * 4;
+        try (CudaOvqLayer layer = new CudaOvqLayer(cuda, cfg, Bf16.fromDoubles(w[0]), Bf16.fromDoubles(w[1]),
+                Bf16.fromDoubles(w[2]), Bf16.fromDoubles(w[3]), beta);
+             CudaOvqLayer.Training tr = layer.newTraining(batch, tokens);
+             DeviceBuffer xd = cuda.uploadBf16(Bf16.fromDoubles(x)); DeviceBuffer dyd = cuda.uploadBf16(Bf16.fromDoubles(dy));
+             DeviceBuffer yd = cuda.allocate((long) rows * e * 2); DeviceBuffer dxd = cuda.allocate((long) rows * e * 2);
+             DeviceBuffer gq = cuda.allocate(wBytes); DeviceBuffer gk = cuda.allocate(wBytes); DeviceBuffer gv = cuda.allocate(wBytes);
+             DeviceBuffer go = cuda.allocate(wBytes)) {
+            for (DeviceBuffer g : List.of(gq, gk, gv, go)) cuda.zero(g);
+            cuda.poison(dxd);
+            layer.forwardForTraining(yd, xd, tr);
+            layer.backward(dxd, dyd, tr, new CudaOvqLayer.Gradients(gq, gk, gv, go));
+            qRaw = Bf16.toDoubles(cuda.downloadBf16(tr.qRaw, (int) act));
+            kRaw = Bf16.toDoubles(cuda.downloadBf16(tr.kRaw, (int) act));
+            q = Bf16.toDoubles(cuda.downloadBf16(tr.q, (int) act));
+            k = Bf16.toDoubles(cuda.downloadBf16(tr.k, (int) act));
+            v = Bf16.toDoubles(cuda.downloadBf16(tr.v, (int) act));
+            gx = Bf16.toDoubles(cuda.downloadBf16(dxd, rows * e));
+            DeviceBuffer[] gd = {gq, gk, gv, go};
+            for (int i = 0; i < 4; i++) gw[i] = widen(cuda.downloadFloats(gd[i], inner * e));
+            gBeta = layer.betaGradient(tr);
+        }
+        double[] att = OvqCoreReference.run(cfg.ovq(), d, batch, tokens, h, q, k, v, betaD).att();
+        double[] dAtt = matmul(dy, w[3], rows, inner, e, false);  // dy [rows, E] . Wo [E, inner]
+        OvqCoreReference.Gradients core = OvqCoreReference.backward(cfg.ovq(), d, batch, tokens, h, q, k, v, betaD, dAtt);
+        double[] dq = normBackward(core.dq(), qRaw, d), dk = normBackward(core.dk(), kRaw, d), dv = core.dv();
+        double[] dx = matmul(dq, w[0], rows, e, inner, false);
+        double[] dxk = matmul(dk, w[1], rows, e, inner, false), dxv = matmul(dv, w[2], rows, e, inner, false);
+        for (int i = 0; i < dx.length; i++) dx[i] += dxk[i] + dxv[i];
+        return new LayerBackward(CudaBenchCli.Err.of(gx, dx),
+                CudaBenchCli.Err.of(gw[0], matmul(dq, x, inner, e, rows, true)),
+                CudaBenchCli.Err.of(gw[1], matmul(dk, x, inner, e, rows, true)),
+                CudaBenchCli.Err.of(gw[2], matmul(dv, x, inner, e, rows, true)),
+                CudaBenchCli.Err.of(gw[3], matmul(dy, att, e, inner, rows, true)),
+                CudaBenchCli.Err.of(gBeta, core.dBeta()));
+    }
+
+    /**
+     * c [m, n] in float64: a [m, k] . b [k, n], or with {@code transA} a stored [k, m] (a^T . b: a weight's gradient,
+     * dy^T x).
+     */
+    static double[] matmul(double[] a, double[] b, int m, int n, int k, boolean transA) {
+        double[] c = new double[m * n];
+        for (int p = 0; p < k; p++)
+            for (int i = 0; i < m; i++) {
+                double ai = transA ? a[p * m + i] : a[i * k + p];
+                if (ai == 0) continue;
+                int bo = p * n, co = i * n;
+                for (int j = 0; j < n; j++) c[co + j] += ai * b[bo + j];
+            }
+        return c;
+    }
+
+    /** Through x / sqrt(|x|^2 + 1e-12) per row of d, at the rows x before the norm: r (g - xhat (xhat . g)). */
+    static double[] normBackward(double[] g, double[] x, int d) {
+        double[] out = new double[g.length];
+        for (int r = 0; r < g.length / d; r++) {
+            double ss = 0, dot = 0;
+            for (int i = 0; i < d; i++) ss += x[r * d + i] * x[r * d + i];
+            double inv = 1 / Math.sqrt(ss + 1e-12);
+            for (int i = 0; i < d; i++) dot += x[r * d + i] * inv * g[r * d + i];
+            for (int i = 0; i < d; i++) out[r * d + i] = inv * (g[r * d + i] - x[r * d + i] * inv * dot);
+        }
+        return out;
+    }
+
     static CudaBenchCli.Err worst(CudaBenchCli.Err... errs) {
         return Arrays.stream(errs).max(java.util.Comparator.comparingDouble(CudaBenchCli.Err::rel)).orElseThrow();
     }

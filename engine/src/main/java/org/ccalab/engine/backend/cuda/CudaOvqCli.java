@@ -55,6 +55,10 @@ final class CudaOvqCli {
                 64, 1, 1, 1400, 7));
         checkBackward("backward D 128 renormalised, CONSTANT, T 300", CudaOvqCheck.backward(cuda, new OvqSpec(16, 64, 256,
                 null, null, org.ccalab.common.variant.OvqUpdate.CONSTANT, 0.3, null, true, null, null, 0), 128, 1, 2, 300, 8));
+        CudaOvqCheck.LayerBackward lb = CudaOvqCheck.layerBackward(cuda, new OvqConfig(2048, 16), 1, 130, 9);
+        cli.record("check", String.format(Locale.ROOT, "ovq layer backward E 2048 16 x 128, T 130 (dx %.1e dWq %.1e dWk %.1e"
+                        + " dWv %.1e dWo %.1e dbeta %.1e)", lb.dx().rel(), lb.dWq().rel(), lb.dWk().rel(), lb.dWv().rel(),
+                lb.dWo().rel(), lb.dBeta().rel()), lb.worst().rel() < 1e-2, lb.worst(), Map.of());
         CudaBenchCli.Err layer = CudaOvqCheck.layer(cuda, new OvqConfig(2048, 16), 1, 130, 100, 4);
         cli.record("check", "ovq layer E 2048 16 x 128, T 130 (decode from 100)", layer.rel() < 1e-2, layer, Map.of());
     }

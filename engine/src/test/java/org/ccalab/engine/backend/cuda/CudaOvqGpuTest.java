@@ -167,12 +167,38 @@ class CudaOvqGpuTest {
     }
 
     /**
-     * A BENCHMARK run of OVQ through {@link CudaEngine} (head dim 64, the spec's defaults, 2048 tokens: the dictionary
-     * has its 1024 rows): forward and decode cells, core and layer (the CORE cells timing the layer), each with its
-     * float64 error; the requested backward phase has no kernel and gives no cell. A chunk the kernels do not take fails as INVALID_CONFIG.
+     * The layer's training forward and backward against float64 (CudaOvqCheck.layerBackward): dx, every weight's
+     * gradient and beta's within {@link #LAYER_TOLERANCE}, the bound of the layer's forward: the GPU rounds dy's
+     * product with o_proj and the input projections' gradients to bf16 (2^-9 each) before the next product.
      */
     @Test
-    void theEngineBenchmarksOvqForwardAndDecode() {
+    void theLayerBackwardMatchesItsFloat64Composition() {
+        try (CudaBackend cuda = CudaBackend.open()) {
+            OvqConfig small = new OvqConfig(256, 4, new OvqSpec(16, 40, 256, null, null, null, null, null, null, null, null, 0));
+            assertLayerBackward(cuda, small, 2, 200, 20);
+            OvqConfig renorm = new OvqConfig(256, 2, new OvqSpec(16, 40, 256, null, null, OvqUpdate.CONSTANT, 0.3, null, true,
+                    null, null, 0));
+            assertLayerBackward(cuda, renorm, 1, 150, 21);
+            assertLayerBackward(cuda, new OvqConfig(2048, 16, OvqSpec.DEFAULT), 1, 130, 22);
+        }
+    }
+
+    static void assertLayerBackward(CudaBackend cuda, OvqConfig cfg, int batch, int tokens, long seed) {
+        CudaOvqCheck.LayerBackward r = CudaOvqCheck.layerBackward(cuda, cfg, batch, tokens, seed);
+        String what = "E " + cfg.dModel() + ", " + cfg.nHeads() + " x " + cfg.headDim() + ", L " + cfg.ovq().chunkLength() + ", B "
+                + batch + ", T " + tokens;
+        System.out.printf(Locale.ROOT, "OVQ layer backward %s: dx %.2e, dWq %.2e, dWk %.2e, dWv %.2e, dWo %.2e, dbeta %.2e%n",
+                what, r.dx().rel(), r.dWq().rel(), r.dWk().rel(), r.dWv().rel(), r.dWo().rel(), r.dBeta().rel());
+        assertThat(r.worst().rel()).as(what).isLessThan(LAYER_TOLERANCE);
+    }
+
+    /**
+     * A BENCHMARK run of OVQ through {@link CudaEngine} (head dim 64, the spec's defaults, 2048 tokens: the dictionary
+     * has its 1024 rows): forward, backward and decode cells, core and layer (the CORE cells timing the layer), each
+     * with its float64 error. A chunk the kernels do not take fails as INVALID_CONFIG.
+     */
+    @Test
+    void theEngineBenchmarksOvqForwardBackwardAndDecode() {
         RecordingObserver obs = new RecordingObserver();
         OvqConfig cfg = new OvqConfig(1024, 16);
         try (CudaEngine engine = CudaEngine.create()) {
@@ -183,7 +209,8 @@ class CudaOvqGpuTest {
                     "OVQ cell %s/%s: p50 %.4f ms, %.2f TFLOP/s, %.3g B/s, peak %d B, rel error %.2e%n", c.phase(), c.scope(),
                     c.p50Ms(), c.tflops(), c.bytesPerSecond(), c.peakMemoryBytes(), c.maxRelError()));
             assertThat(cells).extracting(c -> c.phase() + "/" + c.scope())
-                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "DECODE/CORE", "DECODE/LAYER");
+                    .containsExactlyInAnyOrder("FORWARD/CORE", "FORWARD/LAYER", "BACKWARD/CORE", "BACKWARD/LAYER",
+                            "DECODE/CORE", "DECODE/LAYER");
             assertThat(cells).allSatisfy(c -> {
                 // CORE cells time the layer, as the CPU engine's OVQ cells do (docs/contracts.md), and say so
                 assertThat(c.backend()).isEqualTo(c.scope() == Scope.CORE ? "cuda core=layer" : "cuda");

@@ -71,9 +71,9 @@ class CudaOvqTest {
         for (int d : CudaOvq.HEAD_DIMS) {
             assertThat(src).contains("OVQ_RUN(" + CudaOvq.runKernel(d) + ", " + d + ", false)")
                     .contains("OVQ_RUN(" + CudaOvq.trainKernel(d) + ", " + d + ", true)")
-                    .contains("OVQ_BWD(" + d + ")").contains("OVQ_L2NORM(" + d + ")");
+                    .contains("OVQ_BWD(" + d + ")").contains("OVQ_L2NORM(" + d + ")").contains("OVQ_L2NORM_BWD(" + d + ")");
             assertThat(CudaOvq.all()).contains(CudaOvq.runKernel(d), CudaOvq.trainKernel(d), CudaOvq.backwardKernel(d),
-                    CudaOvq.l2normKernel(d));
+                    CudaOvq.l2normKernel(d), CudaOvq.l2normBackwardKernel(d));
         }
         assertThat(src).contains("__cluster_dims__(" + CudaOvq.CLUSTER + ", 1, 1)");
         assertThat(CudaKernels.all()).containsAll(CudaOvq.all());

@@ -26,6 +26,7 @@ import org.ccalab.engine.backend.cuda.CudaMlaLayer;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels.Dtype;
 import org.ccalab.engine.backend.cuda.DeviceBuffer;
+import org.ccalab.engine.backend.cuda.Gemm;
 
 /**
  * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, CCA/CCGQA

@@ -19,6 +19,7 @@ import org.ccalab.engine.backend.cuda.Bf16;
 import org.ccalab.engine.backend.cuda.CudaBackend;
 import org.ccalab.engine.backend.cuda.CudaEngine;
 import org.ccalab.engine.backend.cuda.DeviceBuffer;
+import org.ccalab.engine.backend.cuda.Gemm;
 import org.ccalab.engine.data.Batch;
 import org.ccalab.engine.data.Dataset;
 import org.ccalab.engine.data.TextDataset;

@@ -1,4 +1,4 @@
-package org.ccalab.engine.backend.cuda.train;
+package org.ccalab.engine.backend.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,7 +1,4 @@
-package org.ccalab.engine.backend.cuda.train;
-
-import org.ccalab.engine.backend.cuda.CudaBackend;
-import org.ccalab.engine.backend.cuda.DeviceBuffer;
+package org.ccalab.engine.backend.cuda;
 
 /**
  * The three row-major GEMMs of a Linear layer's training step, mapped onto cuBLAS's column-major GEMM
@@ -9,7 +6,7 @@ import org.ccalab.engine.backend.cuda.DeviceBuffer;
  * Operands bf16, accumulation fp32; the output bf16 (activations and their gradients) or fp32 (weight
  * gradients, accumulated with beta = 1). W is a PyTorch weight [out, in].
  */
-final class Gemm {
+public final class Gemm {
     static final int CUDA_R_32F = 0, CUDA_R_16BF = 14;
     static final int OP_N = 0, OP_T = 1;
 
@@ -31,22 +28,22 @@ final class Gemm {
 
     private final CudaBackend cuda;
 
-    Gemm(CudaBackend cuda) {
+    public Gemm(CudaBackend cuda) {
         this.cuda = cuda;
     }
 
     /** y [rows, out] bf16 = x [rows, in] W^T, W [out, in] bf16: a Linear's forward. */
-    void forward(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int rows, int in, int out) {
+    public void forward(DeviceBuffer y, DeviceBuffer x, DeviceBuffer w, int rows, int in, int out) {
         run(false, true, rows, out, in, x, w, y, CUDA_R_16BF, false);
     }
 
     /** dx [rows, in] bf16 (+)= dy [rows, out] W, W [out, in] bf16: the input gradient; accumulate adds to dx. */
-    void backwardInput(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out, boolean accumulate) {
+    public void backwardInput(DeviceBuffer dx, DeviceBuffer dy, DeviceBuffer w, int rows, int in, int out, boolean accumulate) {
         run(false, false, rows, in, out, dy, w, dx, CUDA_R_16BF, accumulate);
     }
 
     /** dW [out, in] fp32 += dy^T [out, rows] x [rows, in]: the weight gradient. */
-    void backwardWeight(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer x, int rows, int in, int out) {
+    public void backwardWeight(DeviceBuffer dw, DeviceBuffer dy, DeviceBuffer x, int rows, int in, int out) {
         run(true, false, out, in, rows, dy, x, dw, CUDA_R_32F, true);
     }
 
