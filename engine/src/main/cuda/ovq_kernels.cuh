@@ -64,3 +64,17 @@ OVQ_L2NORM_BWD(128)
     }
 OVQ_BWD(64)
 OVQ_BWD(128)
+
+// A trained layer's beta = exp(beta_log) per head, and beta_log's gradient: beta_h times d loss / d beta_h summed over
+// the batch in order (the backward leaves it per (b, head)).
+extern "C" __global__ void ovq_beta_exp(float* beta, const float* betaLog, int H) {
+    const int h = threadIdx.x;
+    if (h < H) beta[h] = expf(betaLog[h]);
+}
+extern "C" __global__ void ovq_beta_grad(float* gradLog, const float* beta, const float* dBeta, int B, int H) {
+    const int h = threadIdx.x;
+    if (h >= H) return;
+    float s = 0.f;
+    for (int b = 0; b < B; b++) s += dBeta[b * H + h];
+    gradLog[h] += beta[h] * s;
+}

@@ -54,8 +54,10 @@ public final class CudaOvq implements AutoCloseable {
         return "ovq_l2norm_bwd_hd" + headDim;
     }
 
+    static final String BETA_EXP = "ovq_beta_exp", BETA_GRAD = "ovq_beta_grad";
+
     static List<String> all() {
-        List<String> names = new ArrayList<>();
+        List<String> names = new ArrayList<>(List.of(BETA_EXP, BETA_GRAD));
         for (int d : HEAD_DIMS) {
             names.add(runKernel(d));
             names.add(trainKernel(d));
@@ -94,7 +96,7 @@ public final class CudaOvq implements AutoCloseable {
      * Why the kernels do not cover this head dim and spec, naming the field at fault, or null when they do (the
      * device's own limit, compute capability, is checked when a {@link CudaOvq} is made).
      */
-    static String unsupported(OvqSpec spec, int headDim) {
+    public static String unsupported(OvqSpec spec, int headDim) {
         if (headDim != 64 && headDim != 128)
             return "variant.headDim: the CUDA OVQ kernels take head dim 64 or 128, got " + headDim;
         if (spec.chunkLength() > MAX_CHUNK)
@@ -349,6 +351,22 @@ public final class CudaOvq implements AutoCloseable {
         int warps = THREADS / 32;
         cuda.kernels().launch(l2normKernel(headDim), new int[] {(int) ((rows + warps - 1) / warps), 1, 1}, THREADS, 0,
                 cuda.device().stream(), Pointer.to(ptr(x), longs(rows)));
+    }
+
+    /** beta [H] = exp(betaLog [H]) (fp32). */
+    void betaFromLog(DeviceBuffer beta, DeviceBuffer betaLog, int heads) {
+        need(beta, heads * 4L, "beta");
+        need(betaLog, heads * 4L, "betaLog");
+        cuda.kernels().launch(BETA_EXP, new int[] {1, 1, 1}, 32 * ((heads + 31) / 32), 0, cuda.device().stream(),
+                Pointer.to(ptr(beta), ptr(betaLog), ints(heads)));
+    }
+
+    /** gradLog [H] += beta_h sum_b dBeta [B, H] (fp32), in batch order. */
+    void addBetaLogGradient(DeviceBuffer gradLog, DeviceBuffer beta, DeviceBuffer dBeta, int batch, int heads) {
+        need(gradLog, heads * 4L, "gradLog");
+        need(dBeta, (long) batch * heads * 4, "dBeta");
+        cuda.kernels().launch(BETA_GRAD, new int[] {1, 1, 1}, 32 * ((heads + 31) / 32), 0, cuda.device().stream(),
+                Pointer.to(ptr(gradLog), ptr(beta), ptr(dBeta), ints(batch), ints(heads)));
     }
 
     /**

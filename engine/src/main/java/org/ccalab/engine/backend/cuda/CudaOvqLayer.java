@@ -16,28 +16,58 @@ public final class CudaOvqLayer implements AutoCloseable {
     private final CudaOvq core;
     private final int width, heads, headDim;
     private final DeviceBuffer wq, wk, wv, wo, beta;
+    /** The weights and beta were uploaded here (closed with the layer), not a trainer's parameter buffers. */
+    private final boolean ownsWeights;
     private final DeviceBuffer[] scratch = new DeviceBuffer[4]; // q, k, v, att of the last forward's size
     private final Gemm gemm;
 
     /** Weights as bf16 (row-major, the shapes above) and beta as fp32. */
     public CudaOvqLayer(CudaBackend cuda, OvqConfig config, short[] wq, short[] wk, short[] wv, short[] wo, float[] beta) {
+        this(cuda, config, upload(cuda, config, wq, wk, wv, wo, beta), true);
+    }
+
+    /**
+     * Over a trainer's buffers, which stay the trainer's: the bf16 copies of the four matrices and beta [H] fp32 (the
+     * trainer refreshes it from beta_log before each forward: {@link #betaFromLog}).
+     */
+    public CudaOvqLayer(CudaBackend cuda, OvqConfig config, DeviceBuffer wq, DeviceBuffer wk, DeviceBuffer wv, DeviceBuffer wo,
+                        DeviceBuffer beta) {
+        this(cuda, config, new DeviceBuffer[] {wq, wk, wv, wo, beta}, false);
+    }
+
+    private CudaOvqLayer(CudaBackend cuda, OvqConfig config, DeviceBuffer[] w, boolean owns) {
         this.width = config.dModel();
         this.heads = config.nHeads();
         this.headDim = config.headDim();
-        int inner = heads * headDim;
+        this.cuda = cuda;
+        this.ownsWeights = owns;
+        this.wq = w[0];
+        this.wk = w[1];
+        this.wv = w[2];
+        this.wo = w[3];
+        this.beta = w[4];
+        this.gemm = new Gemm(cuda);
+        CudaOvq c;
+        try {
+            c = new CudaOvq(cuda, config.ovq(), headDim);
+        } catch (RuntimeException e) {
+            if (owns) for (DeviceBuffer b : w) b.close();
+            throw e;
+        }
+        this.core = c;
+    }
+
+    private static DeviceBuffer[] upload(CudaBackend cuda, OvqConfig config, short[] wq, short[] wk, short[] wv, short[] wo,
+                                         float[] beta) {
+        int inner = config.nHeads() * config.headDim(), width = config.dModel();
         check("q_proj.weight", wq, (long) inner * width);
         check("k_proj.weight", wk, (long) inner * width);
         check("v_proj.weight", wv, (long) inner * width);
         check("o_proj.weight", wo, (long) width * inner);
-        if (beta.length != heads) throw new IllegalArgumentException("beta: need " + heads + " heads, got " + beta.length);
-        this.cuda = cuda;
-        this.core = new CudaOvq(cuda, config.ovq(), headDim);
-        this.wq = cuda.uploadBf16(wq);
-        this.wk = cuda.uploadBf16(wk);
-        this.wv = cuda.uploadBf16(wv);
-        this.wo = cuda.uploadBf16(wo);
-        this.beta = cuda.uploadFloats(beta);
-        this.gemm = new Gemm(cuda);
+        if (beta.length != config.nHeads())
+            throw new IllegalArgumentException("beta: need " + config.nHeads() + " heads, got " + beta.length);
+        return new DeviceBuffer[] {cuda.uploadBf16(wq), cuda.uploadBf16(wk), cuda.uploadBf16(wv), cuda.uploadBf16(wo),
+                cuda.uploadFloats(beta)};
     }
 
     private static void check(String name, short[] w, long want) {
@@ -191,10 +221,20 @@ public final class CudaOvqLayer implements AutoCloseable {
         }
     }
 
+    /** beta = exp(beta_log) [H] into this layer's beta (a trainer's layer, before each forward). */
+    public void betaFromLog(DeviceBuffer betaLog) {
+        core.betaFromLog(beta, betaLog, heads);
+    }
+
+    /** gradLog [H] fp32 += beta_h sum over the batch of the last backward's d loss / d beta_h (beta = exp(beta_log)). */
+    public void addBetaLogGradient(DeviceBuffer gradLog, Training tr) {
+        core.addBetaLogGradient(gradLog, beta, tr.dBeta, tr.batch, heads);
+    }
+
     @Override
     public void close() {
         closeScratch();
-        for (DeviceBuffer b : List.of(wq, wk, wv, wo, beta)) b.close();
+        if (ownsWeights) for (DeviceBuffer b : List.of(wq, wk, wv, wo, beta)) b.close();
         core.close();
     }
 }

@@ -11,7 +11,8 @@ import java.util.Map;
  * Forward keeps, per layer, what its backward reads (llm.c's ActivationTensors); backward needs only a few
  * scratch buffers of one layer's size, reused across layers. A CCA/CCGQA layer keeps its attention's saved
  * tensors in its own {@link org.ccalab.engine.backend.cuda.CudaCcaLayer}: the plan has none of q .. lse and none
- * of the attention backward's scratch for it; an MLA layer ({@link org.ccalab.engine.backend.cuda.CudaMlaLayer}) likewise.
+ * of the attention backward's scratch for it; an MLA layer ({@link org.ccalab.engine.backend.cuda.CudaMlaLayer}) and an
+ * OVQ layer ({@link org.ccalab.engine.backend.cuda.CudaOvqLayer.Training}) likewise.
  */
 final class ActivationPlan {
     static final int BF16 = 2, F32 = 4, I32 = 4, F64 = 8;
@@ -31,7 +32,7 @@ final class ActivationPlan {
             layer(i, X, n * e * BF16, "[N, E] bf16: the layer's input (residual stream)");
             layer(i, H1, n * e * BF16, "[N, E] bf16: attention norm output");
             layer(i, RSTD1, n * F32, "[N] fp32");
-            if (s.cca() == null && s.mla() == null) {
+            if (flashLayer(s, i)) {
                 layer(i, Q, n * qw * BF16, "[B, T, Hq, D] bf16, after RoPE");
                 layer(i, K, n * kvw * BF16, "[B, T, Hkv, D] bf16, after RoPE");
                 layer(i, V, n * kvw * BF16, "[B, T, Hkv, D] bf16");
@@ -59,7 +60,9 @@ final class ActivationPlan {
         add("dres", n * e * BF16, "[N, E] bf16: gradient of the residual stream");
         add("dnorm", n * e * BF16, "[N, E] bf16: gradient of a norm's output");
         add("dhm", n * f * BF16, "[N, F] bf16");
-        if (s.cca() != null || s.mla() != null) return;
+        boolean anyFlash = false;
+        for (int i = 0; i < s.layers(); i++) anyFlash |= flashLayer(s, i);
+        if (!anyFlash) return;
         add("dAtt", n * qw * BF16, "[N, Hq*D] bf16: gradient of the attention output");
         add("dq32", n * qw * F32, "[B, T, Hq, D] fp32 flash backward accumulator");
         add("dk32", n * kvw * F32, "[B, T, Hkv, D] fp32");
@@ -67,6 +70,11 @@ final class ActivationPlan {
         add("dq", n * qw * BF16, "[N, Hq*D] bf16");
         add("dk", n * kvw * BF16, "[N, Hkv*D] bf16");
         add("dv", n * kvw * BF16, "[N, Hkv*D] bf16");
+    }
+
+    /** Whether block i runs the flash path here (MHA/GQA, the OVQ hybrid's SWA blocks); CCA, MLA, OVQ bring their own. */
+    static boolean flashLayer(ModelShape s, int i) {
+        return s.cca() == null && s.mla() == null && !s.ovqLayer(i);
     }
 
     static String layerName(int layer, String name) {

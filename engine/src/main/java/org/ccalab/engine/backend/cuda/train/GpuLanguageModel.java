@@ -23,6 +23,7 @@ import org.ccalab.engine.backend.cuda.CcaPrologueWeights;
 import org.ccalab.engine.backend.cuda.CudaBackend;
 import org.ccalab.engine.backend.cuda.CudaCcaLayer;
 import org.ccalab.engine.backend.cuda.CudaMlaLayer;
+import org.ccalab.engine.backend.cuda.CudaOvqLayer;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels;
 import org.ccalab.engine.backend.cuda.CudaTrainingKernels.Dtype;
 import org.ccalab.engine.backend.cuda.DeviceBuffer;
@@ -30,7 +31,8 @@ import org.ccalab.engine.backend.cuda.Gemm;
 
 /**
  * model/LanguageModel on the GPU: token embedding, L pre-norm blocks (GQA attention with RoPE, CCA/CCGQA
- * attention through {@link CudaCcaLayer} or MLA through {@link CudaMlaLayer} on the layer's parameter buffers; SwiGLU MLP),
+ * attention through {@link CudaCcaLayer}, MLA through {@link CudaMlaLayer} or OVQ through {@link CudaOvqLayer} (the
+ * hybrid's sliding-window blocks on the GQA path) on the layer's parameter buffers; SwiGLU MLP),
  * final RMSNorm, output head tied to the embedding; forward, fused softmax cross-entropy, and backward that
  * ADDS into the fp32 parameter gradients. Activations live in buffers planned once ({@link ActivationPlan}) for
  * the run's B and T; nothing is allocated per step (the kernels' small scratch comes from the pool's cache).
@@ -52,6 +54,13 @@ final class GpuLanguageModel implements AutoCloseable {
     private final CudaCcaLayer[] cca;
     /** MLA: one layer object per block (its latent cache and saved activations; the tensors are params'), else null. */
     private final CudaMlaLayer[] mla;
+    /**
+     * OVQ: a layer object per OVQ block (null at the hybrid's sliding-window blocks, which take the flash path), its
+     * saved activations and its beta [H] (exp of beta_log, refreshed before each forward when learnt); else null.
+     */
+    private final CudaOvqLayer[] ovq;
+    private final CudaOvqLayer.Training[] ovqSaved;
+    private final DeviceBuffer[] ovqBeta;
 
     GpuLanguageModel(CudaBackend cuda, ModelShape shape, List<Parameter> initial) {
         this.cuda = cuda;
@@ -66,6 +75,10 @@ final class GpuLanguageModel implements AutoCloseable {
         Activations a = null;
         CudaCcaLayer[] layers = shape.cca() == null ? null : new CudaCcaLayer[shape.layers()];
         CudaMlaLayer[] mlaLayers = shape.mla() == null ? null : new CudaMlaLayer[shape.layers()];
+        int ovqBlocks = shape.ovq() == null ? 0 : shape.layers();
+        CudaOvqLayer[] ovqLayers = shape.ovq() == null ? null : new CudaOvqLayer[ovqBlocks];
+        CudaOvqLayer.Training[] saved = shape.ovq() == null ? null : new CudaOvqLayer.Training[ovqBlocks];
+        DeviceBuffer[] betas = shape.ovq() == null ? null : new DeviceBuffer[ovqBlocks];
         try {
             p = new DeviceParameters(cuda, layout, initial);
             a = new Activations(cuda, new ActivationPlan(shape));
@@ -76,9 +89,20 @@ final class GpuLanguageModel implements AutoCloseable {
                 for (int i = 0; i < mlaLayers.length; i++)
                     mlaLayers[i] = new CudaMlaLayer(cuda, shape.mla(), mlaTensors(p, i, false), mlaTensors(p, i, true), shape.batch(),
                             shape.tokens());
+            for (int i = 0; i < ovqBlocks; i++) {
+                if (!shape.ovqLayer(i)) continue;
+                float[] fixed = new float[shape.qHeads()];
+                java.util.Arrays.fill(fixed, (float) Math.sqrt(shape.headDim()));  // beta when not learnt (OvqAttention)
+                betas[i] = cuda.uploadFloats(fixed);
+                ovqLayers[i] = new CudaOvqLayer(cuda, shape.ovq(), p.get(layout.layer(i, ParameterLayout.Q)).bf16(),
+                        p.get(layout.layer(i, ParameterLayout.K)).bf16(), p.get(layout.layer(i, ParameterLayout.V)).bf16(),
+                        p.get(layout.layer(i, ParameterLayout.O)).bf16(), betas[i]);
+                saved[i] = ovqLayers[i].newTraining(shape.batch(), shape.tokens());
+            }
         } catch (RuntimeException e) {
             if (layers != null) for (CudaCcaLayer l : layers) if (l != null) l.close();
             if (mlaLayers != null) for (CudaMlaLayer l : mlaLayers) if (l != null) l.close();
+            closeAll(ovqLayers, saved, betas);
             if (a != null) a.close();
             if (p != null) p.close();
             throw e;
@@ -87,6 +111,27 @@ final class GpuLanguageModel implements AutoCloseable {
         this.act = a;
         this.cca = layers;
         this.mla = mlaLayers;
+        this.ovq = ovqLayers;
+        this.ovqSaved = saved;
+        this.ovqBeta = betas;
+    }
+
+    private static void closeAll(AutoCloseable[]... groups) {
+        for (AutoCloseable[] g : groups)
+            if (g != null)
+                for (AutoCloseable c : g)
+                    if (c != null) {
+                        try {
+                            c.close();
+                        } catch (Exception e) {
+                            throw new IllegalStateException("closing an OVQ layer's buffers", e);
+                        }
+                    }
+    }
+
+    /** Layer i's beta_log tensor, or null when beta is fixed (or the layer is not OVQ). */
+    private DeviceParameters.Tensor betaLog(int i) {
+        return s.ovqLayer(i) && s.ovq().ovq().learnBeta() ? params.get(layout.attention(i, ParameterLayout.OVQ_BETA_LOG)) : null;
     }
 
     /**
@@ -144,7 +189,11 @@ final class GpuLanguageModel implements AutoCloseable {
         k.rmsnormForward(act.layer(0, H1), act.layer(0, RSTD1), act.layer(0, X), norm0.value(), n, e, s.normEps());
         DeviceBuffer branch = act.get("branch");
         for (int i = 0; i < s.layers(); i++) {
-            if (cca != null) {
+            if (ovq != null && ovq[i] != null) {
+                DeviceParameters.Tensor bl = betaLog(i);
+                if (bl != null) ovq[i].betaFromLog(bl.value());
+                ovq[i].forwardForTraining(branch, act.layer(i, H1), ovqSaved[i]);  // OVQ attention, o_proj included
+            } else if (cca != null) {
                 cca[i].forward(branch, act.layer(i, H1));  // CCA/CCGQA attention, o_proj included
             } else if (mla != null) {
                 mla[i].forward(branch, act.layer(i, H1), s.tokens());  // MLA attention, o_proj included
@@ -251,6 +300,13 @@ final class GpuLanguageModel implements AutoCloseable {
             mla[i].backward(dnorm, dres);
             return;
         }
+        if (ovq != null && ovq[i] != null) {
+            ovq[i].backward(dnorm, dres, ovqSaved[i], new CudaOvqLayer.Gradients(param(i, ParameterLayout.Q).grad(),
+                    param(i, ParameterLayout.K).grad(), param(i, ParameterLayout.V).grad(), param(i, ParameterLayout.O).grad()));
+            DeviceParameters.Tensor bl = betaLog(i);
+            if (bl != null) ovq[i].addBetaLogGradient(bl.grad(), ovqSaved[i]);
+            return;
+        }
         int n = s.rows(), e = s.width();
         DeviceParameters.Tensor wq = param(i, ParameterLayout.Q), wk = param(i, ParameterLayout.K),
                 wv = param(i, ParameterLayout.V), wo = param(i, ParameterLayout.O);
@@ -293,6 +349,7 @@ final class GpuLanguageModel implements AutoCloseable {
     public void close() {
         if (cca != null) for (CudaCcaLayer l : cca) l.close();
         if (mla != null) for (CudaMlaLayer l : mla) l.close();
+        closeAll(ovq, ovqSaved, ovqBeta);
         act.close();
         params.close();
     }

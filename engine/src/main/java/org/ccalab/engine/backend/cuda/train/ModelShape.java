@@ -10,6 +10,8 @@ import org.ccalab.common.variant.MhaConfig;
 import org.ccalab.common.variant.MlaConfig;
 import org.ccalab.common.variant.OvqConfig;
 import org.ccalab.engine.backend.cuda.CudaMlaLayer;
+import org.ccalab.engine.backend.cuda.CudaOvq;
+import org.ccalab.engine.model.LayerPattern;
 import org.ccalab.engine.model.ModelConfig;
 
 /**
@@ -24,9 +26,13 @@ import org.ccalab.engine.model.ModelConfig;
  *                   convs, RoPE and temperature from here), or null for MHA/GQA/MLA
  * @param mla        the MLA attention (its layer is {@link CudaMlaLayer}: qHeads = kvHeads = its heads, headDim its
  *                   value head dim, rotaryDims 0 as the layer rotates its own rope slices), or null
+ * @param ovq        the OVQ attention (its layer is {@link org.ccalab.engine.backend.cuda.CudaOvqLayer}, NoPE), or null;
+ *                   with a sliding window its even blocks are the hybrid's SWA layers (MHA, full RoPE: rotaryDims and
+ *                   ropeBase are theirs), run as causal attention, which they equal while tokens <= the window
  */
 public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
-                         int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca, MlaConfig mla) {
+                         int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca, MlaConfig mla,
+                         OvqConfig ovq) {
     /** An MHA/GQA model's shape. */
     public ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
                       int layers, int rotaryDims, double ropeBase, double normEps) {
@@ -39,6 +45,12 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
         this(batch, tokens, width, qHeads, kvHeads, headDim, hidden, vocab, layers, rotaryDims, ropeBase, normEps, cca, null);
     }
 
+    /** A CCA/CCGQA (cca) or MLA (mla) model's shape. */
+    public ModelShape(int batch, int tokens, int width, int qHeads, int kvHeads, int headDim, int hidden, int vocab,
+                      int layers, int rotaryDims, double ropeBase, double normEps, CcgqaConfig cca, MlaConfig mla) {
+        this(batch, tokens, width, qHeads, kvHeads, headDim, hidden, vocab, layers, rotaryDims, ropeBase, normEps, cca, mla, null);
+    }
+
     public ModelShape {
         if (width % 8 != 0) throw new InvalidConfigException("dModel", "GPU training needs a multiple of 8, got " + width);
         if (mla != null) requireKernels(mla);
@@ -46,6 +58,7 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             throw new InvalidConfigException("nHeads", "GPU training needs head dim dModel/nHeads of 64 or 128 (the flash"
                     + " kernels; CCA/CCGQA also 256: its layer's prologue and backward kernels), got " + headDim);
         if (qHeads % kvHeads != 0) throw new InvalidConfigException("nKvHeads", "must divide nHeads");
+        if (ovq != null) requireKernels(ovq, tokens);
         long rows = (long) batch * tokens;
         if (rows * Math.max(vocab, Math.max(hidden, width)) > Integer.MAX_VALUE)
             throw new InvalidConfigException("batch", "batch * seqLen * max(vocab, mlpHidden) = " + rows * Math.max(vocab, hidden)
@@ -63,10 +76,29 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             case CcaConfig a -> a.asGrouped();
             case CcgqaConfig g -> g;
             case MlaConfig m -> requireKernels(m);
-            case OvqConfig o -> throw new InvalidConfigException("variant", "GPU training of OVQ: the OVQ CUDA kernels"
-                    + " differentiate the core only (CudaOvq.backward), not the layer's projections, q/k norm and beta nor the"
-                    + " SWA blocks of the hybrid; train it with engine.backend=cpu");
+            case OvqConfig o -> o;
         };
+    }
+
+    /**
+     * The OVQ layer's kernels take the spec ({@link CudaOvq#unsupported}), and the hybrid's sliding-window blocks run
+     * on the causal flash kernels, exact only while the sequence fits the window.
+     */
+    private static void requireKernels(OvqConfig o, int tokens) {
+        String why = CudaOvq.unsupported(o.ovq(), o.headDim());
+        if (why != null)
+            throw new InvalidConfigException(why.substring(0, why.indexOf(':')), "GPU training of OVQ: " + why + "; train it with"
+                    + " engine.backend=cpu");
+        int w = o.ovq().swaWindow();
+        if (w > 0 && tokens > w)
+            throw new InvalidConfigException("seqLen", "GPU training of the OVQ hybrid runs its sliding-window blocks as causal"
+                    + " attention, which they equal only while seqLen <= variant.ovq.swaWindow (" + w + "); got seqLen " + tokens
+                    + ": train it with engine.backend=cpu");
+    }
+
+    /** Whether block {@code layer} is an OVQ layer (else the family's own, or the hybrid's sliding-window MHA). */
+    public boolean ovqLayer(int layer) {
+        return ovq != null && LayerPattern.slidingWindow(ovq, layer).isEmpty();
     }
 
     /** {@code m}, or INVALID_CONFIG naming what the GPU layer lacks for it ({@link CudaMlaLayer#unsupported}). */
@@ -85,6 +117,13 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             return new ModelShape(spec.batch(), spec.seqLen(), c.dModel(), c.nQHeads(), c.nKvHeads(), c.headDim(),
                     config.mlpHidden(), config.vocabSize(), config.nLayers(), rope.rotaryDims(c.headDim()), rope.base(),
                     config.normEps(), c);
+        }
+        if (supportedAttention(config.attention()) instanceof OvqConfig o) {
+            // the hybrid's SWA blocks (MHA, full RoPE) set the rotary dims; OVQ blocks have none
+            GqaConfig swa = LayerPattern.slidingWindow(o, 0).map(w -> w.shape().asGqa()).orElse(null);
+            return new ModelShape(spec.batch(), spec.seqLen(), o.dModel(), o.nHeads(), o.nHeads(), o.headDim(),
+                    config.mlpHidden(), config.vocabSize(), config.nLayers(), swa == null ? 0 : swa.rope().rotaryDims(o.headDim()),
+                    swa == null ? 0 : swa.rope().base(), config.normEps(), null, null, o);
         }
         GqaConfig g = (GqaConfig) supportedAttention(config.attention());
         return new ModelShape(spec.batch(), spec.seqLen(), g.dModel(), g.nHeads(), g.nKvHeads(), g.headDim(),

@@ -22,6 +22,9 @@ import org.ccalab.engine.attention.Parameter;
  *
  * <p>MLA layers have MlaAttention's tensors ({@link #mlaTensors}: five with a direct query projection, seven with the
  * low-rank one), as {@code attn.<name>} in its order, PyTorch [out, in] shapes, the two norm gains vectors.
+ *
+ * <p>OVQ layers have the MHA layer's four, then {@code attn.beta_log} [H] when beta is learnt (OvqAttention's order,
+ * index {@link #OVQ_BETA_LOG}); the hybrid's sliding-window blocks (even layers) the MHA layer's four.
  */
 final class ParameterLayout {
     /** One tensor: its name, shape, and index in the list. */
@@ -50,24 +53,33 @@ final class ParameterLayout {
     /** A CCA/CCGQA layer's attention tensors, in order: the argument of {@link #attention}. */
     static final int CCA_Q = 0, CCA_K = 1, CCA_V_CURRENT = 2, CCA_V_DELAYED = 3, CCA_W0 = 4, CCA_B0 = 5, CCA_W1 = 6, CCA_B1 = 7,
             CCA_TEMP = 8, CCA_O = 9, CCA_TENSORS = 10;
+    /** An OVQ layer's beta_log: after q, k, v, o. */
+    static final int OVQ_BETA_LOG = 4;
     static final int EMBEDDING = 0;
     static final String GROUPED_CONV = "attn.conv_qk_grouped.weight";
 
     private final List<Entry> entries;
     private final int layers;
-    /** Attention tensors per layer: 4 (q, k, v, o) or {@link #CCA_TENSORS}. */
-    private final int attentionTensors;
+    /** Attention tensors of each layer: 4 (q, k, v, o; OVQ with beta_log 5), {@link #CCA_TENSORS} or MLA's. */
+    private final int[] attentionTensors;
+    /** Index of each layer's first tensor (its input norm). */
+    private final int[] layerStart;
+    /** Whether q, k, v, o are the layer's first four attention tensors (MHA/GQA, OVQ and SWA blocks). */
+    private final boolean plainProjections;
     /** MLA: the attention tensors' names (without "attn."), else empty. */
     private final List<String> mlaNames;
 
     ParameterLayout(ModelShape s) {
         this.layers = s.layers();
         this.mlaNames = s.mla() == null ? List.of() : List.copyOf(mlaTensors(s.mla()).keySet());
-        this.attentionTensors = s.cca() != null ? CCA_TENSORS : s.mla() != null ? mlaNames.size() : 4;
+        this.attentionTensors = new int[s.layers()];
+        this.layerStart = new int[s.layers()];
+        this.plainProjections = s.cca() == null && s.mla() == null;
         List<Entry> es = new ArrayList<>();
         add(es, "embed_tokens.weight", s.vocab(), s.width());
         for (int i = 0; i < s.layers(); i++) {
             String p = "layers." + i + ".";
+            layerStart[i] = es.size();
             add(es, p + "input_layernorm.weight", s.width());
             if (s.mla() != null) {
                 mlaTensors(s.mla()).forEach((name, shape) -> add(es, p + "attn." + name, shape));
@@ -76,6 +88,7 @@ final class ParameterLayout {
                 add(es, p + "attn.k_proj.weight", s.kvWidth(), s.width());
                 add(es, p + "attn.v_proj.weight", s.kvWidth(), s.width());
                 add(es, p + "attn.o_proj.weight", s.width(), s.qWidth());
+                if (s.ovqLayer(i) && s.ovq().ovq().learnBeta()) add(es, p + "attn.beta_log", s.qHeads());
             } else {
                 var c = s.cca();
                 int kv = s.kvWidth(), packed = c.packedWidth(), k0 = c.conv().convSeqKernel(), k1 = c.conv().convChannelKernel();
@@ -90,6 +103,7 @@ final class ParameterLayout {
                 add(es, p + "attn.temp", s.kvHeads());
                 add(es, p + "attn.o_proj.weight", s.width(), s.qWidth());
             }
+            attentionTensors[i] = es.size() - layerStart[i] - 1;
             add(es, p + "post_attention_layernorm.weight", s.width());
             add(es, p + "mlp.gate_proj.weight", s.hidden(), s.width());
             add(es, p + "mlp.up_proj.weight", s.hidden(), s.width());
@@ -111,25 +125,22 @@ final class ParameterLayout {
         return entries.size();
     }
 
-    private int perLayer() {
-        return 1 + attentionTensors + 4;
-    }
-
-    /** Index of tensor {@code which} (ATTN_NORM .. DOWN; Q .. O only for MHA/GQA) of layer {@code layer}. */
+    /** Index of tensor {@code which} (ATTN_NORM .. DOWN; Q .. O only for MHA/GQA/OVQ/SWA layers) of layer {@code layer}. */
     int layer(int layer, int which) {
         if (layer < 0 || layer >= layers || which < 0 || which >= PER_LAYER)
             throw new IndexOutOfBoundsException("layer " + layer + " tensor " + which);
-        if (attentionTensors != 4 && which >= Q && which <= O)
-            throw new IllegalArgumentException("a CCA layer has no tensor " + which + " (its attention tensors are attention(layer, CCA_*))");
-        int offset = which < MLP_NORM ? which : which - MLP_NORM + 1 + attentionTensors;
-        return 1 + layer * perLayer() + offset;
+        if (!plainProjections && which >= Q && which <= O)
+            throw new IllegalArgumentException("a CCA or MLA layer has no tensor " + which + " (its attention tensors are"
+                    + " attention(layer, j))");
+        int offset = which < MLP_NORM ? which : which - MLP_NORM + 1 + attentionTensors[layer];
+        return layerStart[layer] + offset;
     }
 
-    /** Index of attention tensor {@code j} (CCA_Q .. CCA_O; or 0 .. 3 = q, k, v, o) of layer {@code layer}. */
+    /** Index of attention tensor {@code j} (CCA_Q .. CCA_O; or 0 .. 3 = q, k, v, o, OVQ's 4 = beta_log) of layer {@code layer}. */
     int attention(int layer, int j) {
-        if (layer < 0 || layer >= layers || j < 0 || j >= attentionTensors)
+        if (layer < 0 || layer >= layers || j < 0 || j >= attentionTensors[layer])
             throw new IndexOutOfBoundsException("layer " + layer + " attention tensor " + j);
-        return 1 + layer * perLayer() + 1 + j;
+        return layerStart[layer] + 1 + j;
     }
 
     /**

@@ -187,7 +187,13 @@ class GpuTrainingGpuTest {
                 // MLA at head dim 64 (d_qk 128 / d_v 64, r_kv 128: no instance of its own, so the prefill core runs padded
                 // on the flash kernels) and an odd one (d_qk 48 + 16, d_v 40, r_kv 96, rope 16: padded to head dim 64)
                 org.ccalab.common.variant.MlaConfig.kvMatched(256, 4, 128),
-                new org.ccalab.common.variant.MlaConfig(256, 4, 0, 96, 48, 16, 40, 10_000.0, 1e-6));
+                new org.ccalab.common.variant.MlaConfig(256, 4, 0, 96, 48, 16, 40, 10_000.0, 1e-6),
+                // OVQ (chunks of 16, N_max 40: the dictionary grows and saturates within T 64): the hybrid (SWA block,
+                // window 64 = T, then an OVQ block, learnt beta) at head dim 64, and pure OVQ at head dim 128
+                new org.ccalab.common.variant.OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(16, 40, 256, null, null,
+                        null, null, null, null, null, null, 64)),
+                new org.ccalab.common.variant.OvqConfig(256, 2, new org.ccalab.common.variant.OvqSpec(16, 40, 256, null, null,
+                        null, null, null, null, null, null, 0)));
     }
 
     private static double gradTolerance(AttentionConfig variant) {
@@ -320,6 +326,17 @@ class GpuTrainingGpuTest {
     @Test
     void sixtyMlaStepsLowerTheLossAndTrackTheCpuRun() {
         assertShortCurve("MLA ", new org.ccalab.common.variant.MlaConfig(128, 2, 64, 448, 32, 64, 64, 10_000.0, 1e-6), 60, 35);
+    }
+
+    /**
+     * The same for the OVQ hybrid (SWA window 64 = T, chunks of 16, N_max 40), 60 steps. Prediction written before any
+     * GPU run of it: as the CCGQA run's (first 10 steps within 2% of the CPU's, the last 10 below 0.8x the first 10,
+     * the last 20 steps' mean within 5%).
+     */
+    @Test
+    void sixtyOvqHybridStepsLowerTheLossAndTrackTheCpuRun() {
+        assertShortCurve("OVQ ", new org.ccalab.common.variant.OvqConfig(128, 2, new org.ccalab.common.variant.OvqSpec(16, 40,
+                256, null, null, null, null, null, null, null, null, 64)), 60, 39);
     }
 
     /**

@@ -36,19 +36,34 @@ class ModelShapeTest {
     }
 
     /**
-     * No OVQ layer backward on the GPU (the kernels differentiate the core only): a CUDA worker refuses OVQ training (hybrid or not) before building the model, as
-     * INVALID_CONFIG naming the family and the backend that trains it; never a cast failure inside the GPU model.
+     * OVQ trains on the GPU: a pure OVQ model (NoPE), and the hybrid while the sequence fits its window (its SWA blocks
+     * then equal causal attention: full RoPE from the SWA shape); a longer sequence, or a spec the kernels do not take,
+     * is INVALID_CONFIG naming the field and the backend that trains it.
      */
     @Test
-    void ovqTrainingIsRefusedNamingTheFamily() {
-        for (OvqConfig ovq : new OvqConfig[] {new OvqConfig(256, 4), new OvqConfig(256, 4,
-                new org.ccalab.common.variant.OvqSpec(null, null, null, null, null, null, null, null, null, null, null, 0))}) {
-            assertThatThrownBy(() -> GpuTrainer.requireSupported(ovq))
-                    .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("variant"))
-                    .hasMessageContaining("OVQ").hasMessageContaining("core only").hasMessageContaining("engine.backend=cpu");
-            assertThatThrownBy(() -> ModelShape.of(new ModelConfig(ovq, 256, 2, 0), spec(2, 64)))
-                    .isInstanceOf(InvalidConfigException.class).hasMessageContaining("OVQ");
-        }
+    void ovqTrainsOnTheGpuWhereItsKernelsAndTheWindowAllow() {
+        var pure = new OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(16, 40, 256, null, null, null, null, null, null,
+                null, null, 0));
+        GpuTrainer.requireSupported(pure);
+        ModelShape p = ModelShape.of(new ModelConfig(pure, 256, 2, 0), spec(2, 64));
+        assertThat(p.ovq()).isEqualTo(pure);
+        assertThat(p.rotaryDims()).isZero();
+        assertThat(p.ovqLayer(0)).isTrue();
+        assertThat(p.qHeads()).isEqualTo(4);
+        assertThat(p.kvHeads()).isEqualTo(4);
+        var hybrid = new OvqConfig(256, 4); // swaWindow 512
+        ModelShape h = ModelShape.of(new ModelConfig(hybrid, 256, 2, 0), spec(2, 512));
+        assertThat(h.ovqLayer(0)).isFalse();
+        assertThat(h.ovqLayer(1)).isTrue();
+        assertThat(h.rotaryDims()).isEqualTo(64); // the SWA blocks' full RoPE
+        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(hybrid, 256, 2, 0), spec(2, 513)))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("seqLen"))
+                .hasMessageContaining("swaWindow (512)").hasMessageContaining("engine.backend=cpu");
+        var longChunk = new OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(128, 1024, 4096, null, null, null, null, null,
+                null, null, null, 0));
+        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(longChunk, 256, 2, 0), spec(2, 256)))
+                .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("variant.ovq.chunkLength"))
+                .hasMessageContaining("engine.backend=cpu");
     }
 
     @Test

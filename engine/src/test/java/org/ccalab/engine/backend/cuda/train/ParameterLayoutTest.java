@@ -93,6 +93,44 @@ class ParameterLayoutTest {
         for (ParameterLayout.Entry e : layout.entries()) assertThat(e.isMatrix()).as(e.name()).isEqualTo(cpu.decays(e.index()));
     }
 
+    /**
+     * OVQ: the hybrid (SWA block 0 with MHA's four tensors, OVQ block 1 with beta_log after them), a fixed-beta hybrid
+     * (four each) and a pure OVQ model (every block OVQ, beta_log each), each against the CPU model's list.
+     */
+    @ParameterizedTest
+    @MethodSource("ovqVariants")
+    void plansTheCpuOvqModelsTensorsWithBetaLogOnOvqBlocks(org.ccalab.common.variant.OvqConfig v) {
+        LanguageModel model = cpuModel(v, 3);
+        ModelShape shape = ModelShape.of(model.config(), ModelShapeTest.spec(2, 64));
+        ParameterLayout layout = new ParameterLayout(shape);
+        layout.requireMatches(model.parameters());
+        assertThat(layout.totalElements()).isEqualTo(model.parameterCount());
+        for (int i = 0; i < 3; i++) {
+            String p = "layers." + i + ".";
+            assertThat(layout.entries().get(layout.layer(i, ParameterLayout.Q)).name()).isEqualTo(p + "attn.q_proj.weight");
+            assertThat(layout.entries().get(layout.layer(i, ParameterLayout.O)).name()).isEqualTo(p + "attn.o_proj.weight");
+            assertThat(layout.entries().get(layout.layer(i, ParameterLayout.DOWN)).name()).isEqualTo(p + "mlp.down_proj.weight");
+            boolean beta = shape.ovqLayer(i) && v.ovq().learnBeta();
+            if (beta) assertThat(layout.entries().get(layout.attention(i, ParameterLayout.OVQ_BETA_LOG)).name())
+                    .isEqualTo(p + "attn.beta_log");
+            else {
+                int layer = i;
+                assertThatThrownBy(() -> layout.attention(layer, ParameterLayout.OVQ_BETA_LOG))
+                        .isInstanceOf(IndexOutOfBoundsException.class);
+            }
+        }
+        assertThat(shape.ovqLayer(0)).isEqualTo(v.ovq().swaWindow() == 0);
+        assertThat(shape.ovqLayer(1)).isTrue();
+    }
+
+    static Stream<org.ccalab.common.variant.OvqConfig> ovqVariants() {
+        return Stream.of(new org.ccalab.common.variant.OvqConfig(256, 4),
+                new org.ccalab.common.variant.OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(null, null, null, null, null,
+                        null, null, null, null, false, null, null)),
+                new org.ccalab.common.variant.OvqConfig(256, 2, new org.ccalab.common.variant.OvqSpec(16, 40, 256, null, null,
+                        null, null, null, null, null, null, 0)));
+    }
+
     static Stream<org.ccalab.common.variant.MlaConfig> mlaVariants() {
         return Stream.of(new org.ccalab.common.variant.MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000, 1e-6),
                 new org.ccalab.common.variant.MlaConfig(256, 4, 128, 448, 32, 64, 64, 10_000, 1e-6));
