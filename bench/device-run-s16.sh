@@ -4,6 +4,7 @@
 #           per-phase cycles of one block's 16k prefill chain, D 64 and 128, capped and growing chunks
 #   ovq:    the OVQ gpu tests (float64 oracle incl. the backward's gradients, decode == prefill, the engine's benchmark
 #           run), then the CLI's ovq phase (its float64 checks; prefill, backward and decode beside MHA at $2)
+#   train:  the GPU training tests (one step vs the float64 CPU model per family, OVQ included; the curves) and the OVQ tests
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 #   profile: ncu of one 16k prefill launch (bench/device-run-s14.sh profile)
 #   labprof: ncu of the lab's first launch (D 64, 16k; .labprof/ovq_phase_lab_li built with -lineinfo, carried):
@@ -37,6 +38,10 @@ for mode in ${modes//,/ }; do
         > "$out/labprof-run.txt" 2>&1; echo "ncu rc=$? ($((SECONDS - t0)) s)"
       $ncu -i /tmp/labprof.ncu-rep --page source --print-source sass --csv > "$out/labprof-sass.csv" 2>&1
       python3 bench/ncu_source_top.py "$out/labprof-sass.csv" ;;
+    train)  # the GPU training tests (every family's one-step comparison incl. OVQ, the curves) and the OVQ tests
+      timeout 420 $b/bin/gpu-tests --include-classname '.*(GpuTrainingGpuTest|CudaOvq.*)' > "$out/gpu-tests-train.txt" 2>&1
+      echo "train tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting|Ovq|OVQ|ovq" "$out/gpu-tests-train.txt" | grep -vE "^\s+layers\.[0-9]+\.(mlp|input|post)" | head -60 ;;
     verify)
       gpu_tests 420
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
