@@ -17,13 +17,13 @@ import org.ccalab.engine.run.TrainingRun;
 
 /**
  * The engine on the CUDA backend, found by {@link org.ccalab.engine.run.Engines} by reflection. Runs BENCHMARK
- * runs with our kernels ({@link CudaBenchmarkRun}) and TRAINING runs of MHA/GQA/MQA, CCA/CCGQA and MLA models
+ * runs with our kernels ({@link CudaBenchmarkRun}) and TRAINING runs of MHA/GQA/MQA, CCA/CCGQA, MLA and OVQ models
  * through the CPU engine's {@link TrainingRun} (same data, initial parameters, metrics and checkpoints) with the GPU
- * loop of {@link GpuTrainer} (CCA/CCGQA layers: {@link CudaCcaLayer}; MLA: {@link CudaMlaLayer}). An MLA config whose
- * head dims have no CUDA kernel fails as INVALID_CONFIG: run it with engine.backend=cpu. OVQ benchmarks run its
- * forward and decode kernels ({@link CudaOvqBenchmark}; no backward cells: its CORE cells time the layer, whose
- * backward is not on the GPU; the core's is, {@link CudaOvq#backward}, timed by CudaBenchCli's ovq phase), OVQ
- * training fails as INVALID_CONFIG ({@link GpuTrainer#requireSupported}): the engine does not fall back to the CPU per run.
+ * loop of {@link GpuTrainer} (CCA/CCGQA layers: {@link CudaCcaLayer}; MLA: {@link CudaMlaLayer}; OVQ:
+ * {@link CudaOvqLayer}, the hybrid's sliding-window blocks as causal attention while seqLen <= the window). A config
+ * the kernels do not cover (MLA head dims, a longer OVQ hybrid sequence) fails as INVALID_CONFIG naming the field: run
+ * it with engine.backend=cpu; the engine does not fall back to the CPU per run. OVQ benchmarks run its forward,
+ * backward and decode kernels ({@link CudaOvqBenchmark}; its CORE cells time the layer).
  */
 public final class CudaEngine implements Engine, AutoCloseable {
     private final CudaBackend cuda;

@@ -21,7 +21,7 @@ import org.ccalab.common.variant.OvqUpdate;
  * <p>Covered: head dim 64 or 128, chunk length up to {@link #MAX_CHUNK}, any dictionary size, every [ours] flag of
  * {@link OvqSpec}; thread-block clusters need compute capability 9.0 (the sm_80 image traps, so it is refused).
  * The backward ({@link #backward}, attention/ovq_bwd.cuh) differentiates a {@link #runForTraining} through its
- * {@link Records}; GPU training of whole OVQ models is still refused (ModelShape.supportedAttention).
+ * {@link Records}; {@link CudaOvqLayer} composes both into the layer the GPU trainer runs.
  */
 public final class CudaOvq implements AutoCloseable {
     static final int THREADS = 256, CLUSTER = 8, MAX_CHUNK = 64, MIN_ARCH = 900;
