@@ -38,13 +38,14 @@ constexpr int F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8
 constexpr float NORM_EPS = 1e-12f;
 
 // What a training forward (TRAIN: its own instance, so inference compiles as before) leaves for the backward
-// (attention/ovq_bwd.cuh). Per
-// (b, head) and fold f < folds (the forward starts from an empty state, so fold f is chunk f):
+// (attention/ovq_bwd.cuh). Per (b, head) and fold f < folds (the forward starts from an empty state, so fold f is
+// chunk f):
 //   code [B*H, folds, L] int: token x's row after the re-assignment (-1: none), or -(row + 2) for the row x founded;
 //   nOld [B*H, folds] int: the dictionary size before fold f;
-//   prev [B*H, folds, L, 2D + 1] fp32: each row the write touched as it was before (mu, val, count), filed under the
-//        first token assigned to it (the backward rewinds the dictionary with them, exactly);
+//   prev [B*H, folds, L, 2D + 4] fp32: each row the write touched as it was before (mu, val, count; rows padded to
+//        16 bytes), filed under the first token assigned to it (the backward rewinds the dictionary with them, exactly);
 //   stats [B, T, H, 2] fp32: each read's max logit and denominator (scaled by e^-max); oF [B, T, H, D] fp32: the read.
+template <int D> __host__ __device__ constexpr int prev_stride() { return 2 * D + 4; }  // 16-byte rows
 struct Records {
     int* code;
     int* nOld;
@@ -822,7 +823,7 @@ __device__ __forceinline__ void ovq_run_kernel(__nv_bfloat16* __restrict__ O, co
                 float* pm = gMu + (long)j * D + i;
                 float* pv = gVal + (long)j * D + i;
                 if (TRAIN && folded < rec.folds) {  // training: the row as it was, filed under its first token
-                    float* pr = rec.prev + (((long)bh * rec.folds + folded) * L + sSlot[k]) * (2 * D + 1);
+                    float* pr = rec.prev + (((long)bh * rec.folds + folded) * L + sSlot[k]) * prev_stride<D>();
                     pr[i] = *pm;
                     pr[D + i] = *pv;
                     if (i == 0) pr[2 * D] = c;

@@ -46,6 +46,9 @@ __host__ __device__ constexpr int bwd_smem_floats() {
 }
 template <int D> __host__ __device__ constexpr int bwd_smem_bytes() { return bwd_smem_floats<D>() * 4; }
 
+DEVI float4 ld4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+DEVI void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
+DEVI float4 scale4(float4 v, float s) { return make_float4(v.x * s, v.y * s, v.z * s, v.w * s); }
 DEVI float4 bf16x4(uint2 u) {  // four consecutive bf16 (one 8-byte load) as floats
     const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
     const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
@@ -57,14 +60,15 @@ template <int D>
 DEVI float row_dot(const __nv_bfloat16* a, const __nv_bfloat16* b, int rot) {
     const __nv_bfloat162* a2 = reinterpret_cast<const __nv_bfloat162*>(a);
     const __nv_bfloat162* b2 = reinterpret_cast<const __nv_bfloat162*>(b);
-    float s = 0.f;
+    float s0 = 0.f, s1 = 0.f;  // two chains: half the dependent FMA latency
 #pragma unroll 8
     for (int j = 0; j < D / 2; j++) {
         const int jj = (j + rot) % (D / 2);
         const float2 u = __bfloat1622float2(a2[jj]), v = __bfloat1622float2(b2[jj]);
-        s = fmaf(u.x, v.x, fmaf(u.y, v.y, s));
+        s0 = fmaf(u.x, v.x, s0);
+        s1 = fmaf(u.y, v.y, s1);
     }
-    return s;
+    return s0 + s1;
 }
 
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
@@ -150,15 +154,31 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
         }
         if (tid < L) sCode[tid] = wasFolded ? rec.code[recBase * L + tid] : 0;
         __syncthreads();
-        for (int x = warp; x < len; x += NW) {  // dO . o and the read's statistics, a warp per token
-            const long row = ((long)b * T + start + x) * H + h;
-            float a = 0.f;
-            for (int i = lane; i < D; i += 32) a = fmaf(bf(sG + x * PQ, i), rec.oF[row * D + i], a);
-            a = warp_sum0(a);
-            if (lane == 0) {
-                sGo[x] = a;
-                sM[x] = rec.stats[2 * row];
-                sDen[x] = rec.stats[2 * row + 1];
+        {  // dO . o and the read's statistics: tokens warp, warp + NW, ..., every load issued before the sums
+            constexpr int PERW = MAX_L / NW;
+            float part[PERW];
+#pragma unroll
+            for (int u = 0; u < PERW; u++) {
+                const int x = warp + NW * u;
+                const long row = ((long)b * T + start + x) * H + h;
+                float a = 0.f;
+                if (x < len)
+#pragma unroll
+                    for (int c = 0; c < D / 32; c++) a = fmaf(bf(sG + x * PQ, lane + 32 * c), rec.oF[row * D + lane + 32 * c], a);
+                part[u] = a;
+            }
+            if (lane < PERW) {
+                const int x = warp + NW * lane;
+                const long row = ((long)b * T + start + x) * H + h;
+                if (x < len) {
+                    sM[x] = rec.stats[2 * row];
+                    sDen[x] = rec.stats[2 * row + 1];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < PERW; u++) {
+                const float a = warp_sum0(part[u]);
+                if (lane == 0 && warp + NW * u < len) sGo[warp + NW * u] = a;
             }
         }
 
@@ -176,7 +196,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 sFirst[x] = first;
                 float fk = 0.f, fv = 0.f, gm = 1.f, gv = 1.f;
                 if (c >= 0) {
-                    const float pre = rec.prev[(recBase * L + first) * (2 * D + 1) + 2 * D];
+                    const float pre = rec.prev[(recBase * L + first) * prev_stride<D>() + 2 * D];
                     fk = newton ? 1.f / (pre + m) : eta / m;
                     fv = newton ? 1.f : eta / m;
                     gm = newton ? pre / (pre + m) : 1.f - eta;
@@ -186,40 +206,46 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
             }
             __syncthreads();
             if (stateGrad) {
-                for (int e = tid; e < L * D; e += NT) {  // an assigned key's part, from its row's gradient as it was
-                    const int x = e / D, i = e % D, c = sCode[x];
+                // (float4 columns, unrolled: a thread's loads go out together; ~1 us of latency per pass otherwise)
+#pragma unroll 4
+                for (int e = tid; e < L * D / 4; e += NT) {  // an assigned key's part, from its row's gradient as it was
+                    const int x = e / (D / 4), i = 4 * (e % (D / 4)), c = sCode[x];
                     if (c >= 0 && c % C == rank) {
                         const long g = (((long)b * T + start + x) * H + h) * D + i;
-                        dK[g] = sFk[x] * gdMu[(long)c * D + i];
-                        dV[g] = sFv[x] * gdVal[(long)c * D + i];
+                        const float4 m = ld4(gdMu + (long)c * D + i), v = ld4(gdVal + (long)c * D + i);
+                        st4(dK + g, scale4(m, sFk[x]));
+                        st4(dV + g, scale4(v, sFv[x]));
                     }
                 }
                 __syncthreads();
-                for (int e = tid; e < L * D; e += NT) {  // each written row's own gradient through the write
-                    const int x = e / D, i = e % D, c = sCode[x];
+#pragma unroll 4
+                for (int e = tid; e < L * D / 4; e += NT) {  // each written row's own gradient through the write
+                    const int x = e / (D / 4), i = 4 * (e % (D / 4)), c = sCode[x];
                     if (c >= 0 && sFirst[x] == x && c % C == rank) {
-                        gdMu[(long)c * D + i] *= sGm[x];
-                        gdVal[(long)c * D + i] *= sGv[x];
+                        st4(gdMu + (long)c * D + i, scale4(ld4(gdMu + (long)c * D + i), sGm[x]));
+                        st4(gdVal + (long)c * D + i, scale4(ld4(gdVal + (long)c * D + i), sGv[x]));
                     }
                 }
                 __syncthreads();
-                for (int e = tid; e < L * D; e += NT) {  // a founder's row was its token's (k, v): all of it goes there
-                    const int x = e / D, i = e % D, c = sCode[x];
+#pragma unroll 4
+                for (int e = tid; e < L * D / 4; e += NT) {  // a founder's row was its token's (k, v): all of it goes there
+                    const int x = e / (D / 4), i = 4 * (e % (D / 4)), c = sCode[x];
                     if (c < -1 && (-c - 2) % C == rank) {
                         const long g = (((long)b * T + start + x) * H + h) * D + i, j = -c - 2;
-                        dK[g] = gdMu[j * D + i];
-                        dV[g] = gdVal[j * D + i];
-                        gdMu[j * D + i] = 0.f;
-                        gdVal[j * D + i] = 0.f;
+                        st4(dK + g, ld4(gdMu + j * D + i));
+                        st4(dV + g, ld4(gdVal + j * D + i));
+                        st4(gdMu + j * D + i, make_float4(0.f, 0.f, 0.f, 0.f));
+                        st4(gdVal + j * D + i, make_float4(0.f, 0.f, 0.f, 0.f));
                     }
                 }
             }
-            for (int e = tid; e < L * D; e += NT) {  // the rewind: each written row as it was before the write
-                const int x = e / D, i = e % D, c = sCode[x];
+#pragma unroll 4
+            for (int e = tid; e < L * D / 4; e += NT) {  // the rewind: each written row as it was before the write
+                const int x = e / (D / 4), i = 4 * (e % (D / 4)), c = sCode[x];
                 if (c >= 0 && sFirst[x] == x && c % C == rank) {
-                    const float* pr = rec.prev + (recBase * L + x) * (2 * D + 1);
-                    gMu[(long)c * D + i] = pr[i];
-                    gVal[(long)c * D + i] = pr[D + i];
+                    const float* pr = rec.prev + (recBase * L + x) * prev_stride<D>();
+                    st4(gMu + (long)c * D + i, ld4(pr + i));
+                    st4(gVal + (long)c * D + i, ld4(pr + D + i));
                     if (i == 0) gCnt[c] = pr[2 * D];
                 }
             }
@@ -338,13 +364,25 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 if (r < nr) {
                     const long j = (long)(r0 + r) * C + rank;
                     const float ri = renorm ? sRi[r] : 1.f;
+                    float* pm = gdMu + j * D + PER * i0;
+                    float* pv = gdVal + j * D + PER * i0;
+                    float4 m[PER / 4], v[PER / 4];
+#pragma unroll
+                    for (int q = 0; q < PER / 4; q++) {
+                        m[q] = ld4(pm + 4 * q);
+                        v[q] = ld4(pv + 4 * q);
+                    }
 #pragma unroll
                     for (int k = 0; k < PER; k++) {
-                        const int i = PER * i0 + k;
                         // renormalised: d mu += r (dKey - key (key . dKey)); else d mu += dKey
-                        const float dk = renorm ? ri * (gk[k] - sMuT[r * TS + i] * kd) : gk[k];
-                        gdMu[j * D + i] += bt * dk;
-                        gdVal[j * D + i] += gvl[k];
+                        const float dk = renorm ? ri * (gk[k] - sMuT[r * TS + PER * i0 + k] * kd) : gk[k];
+                        (&m[k / 4].x)[k % 4] += bt * dk;
+                        (&v[k / 4].x)[k % 4] += gvl[k];
+                    }
+#pragma unroll
+                    for (int q = 0; q < PER / 4; q++) {
+                        st4(pm + 4 * q, m[q]);
+                        st4(pv + 4 * q, v[q]);
                     }
                 }
             }

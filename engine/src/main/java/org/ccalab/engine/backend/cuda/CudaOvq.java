@@ -257,7 +257,7 @@ public final class CudaOvq implements AutoCloseable {
             long bh = (long) batch * heads, f = Math.max(1, folds), l = spec.chunkLength(), rows = (long) batch * tokens * heads;
             code = cuda.allocate(bh * f * l * 4);
             nOld = cuda.allocate(bh * f * 4);
-            prev = cuda.allocate(bh * f * l * (2L * headDim + 1) * 4);
+            prev = cuda.allocate(bh * f * l * (2L * headDim + 4) * 4);  // ovq::prev_stride: rows padded to 16 bytes
             stats = cuda.allocate(rows * 2 * 4);
             oF = cuda.allocate(rows * headDim * 4);
         }

@@ -51,7 +51,8 @@ class CudaOvqTest {
         assertThat(src).contains("F_EUCLIDEAN = 1, F_NEWTON = 2, F_STATE_ONLY = 4, F_RENORMALIZE = 8")
                 .contains("NT = 256, NW = NT / 32, MAX_L = " + CudaOvq.MAX_CHUNK + ";")
                 .contains("DEC_ROWS = " + CudaOvq.DECODE_ROWS + ";")
-                .contains("rt() { return D == 64 ? 64 : 32; }");
+                .contains("rt() { return D == 64 ? 64 : 32; }")
+                .contains("prev_stride() { return 2 * D + 4; }"); // CudaOvq.Records sizes prev with it
         assertThat(CudaOvq.smemBytes(64)).isEqualTo(73_472);
         assertThat(CudaOvq.smemBytes(128)).isEqualTo(114_048).isLessThan(113 * 1024); // two blocks per SM
         String bwd = Files.readString(cuda("attention/ovq_bwd.cuh"));
