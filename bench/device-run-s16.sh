@@ -4,6 +4,7 @@
 #           per-phase cycles of one block's 16k prefill chain, D 64 and 128, capped and growing chunks
 #   ovq:    the OVQ gpu tests (float64 oracle incl. the backward's gradients, decode == prefill, the engine's benchmark
 #           run), then the CLI's ovq phase (its float64 checks; prefill, backward and decode beside MHA at $2)
+#   bwdlab: per-phase clocks of the backward's chunk chain (bench/ovq_bwd_phase_lab.cu, .lab carried), D 64 and 128
 #   train:  the GPU training tests (one step vs the float64 CPU model per family, OVQ included; the curves) and the OVQ tests
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 #   profile: ncu of one 16k prefill launch (bench/device-run-s14.sh profile)
@@ -38,6 +39,9 @@ for mode in ${modes//,/ }; do
         > "$out/labprof-run.txt" 2>&1; echo "ncu rc=$? ($((SECONDS - t0)) s)"
       $ncu -i /tmp/labprof.ncu-rep --page source --print-source sass --csv > "$out/labprof-sass.csv" 2>&1
       python3 bench/ncu_source_top.py "$out/labprof-sass.csv" ;;
+    bwdlab)  # bench/ovq_bwd_phase_lab.cu, built locally into .lab/ovq_bwd_phase_lab with -DOVQ_PHASE_CLOCK and carried
+      timeout 120 .lab/ovq_bwd_phase_lab ${LAB_T:-16384} 16 > "$out/bwdlab.txt" 2>&1; echo "bwdlab rc=$? ($((SECONDS - t0)) s)"
+      cat "$out/bwdlab.txt" ;;
     train)  # the GPU training tests (every family's one-step comparison incl. OVQ, the curves) and the OVQ tests
       timeout 420 $b/bin/gpu-tests --include-classname '.*(GpuTrainingGpuTest|CudaOvq.*)' > "$out/gpu-tests-train.txt" 2>&1
       echo "train tests rc=$? ($((SECONDS - t0)) s)"

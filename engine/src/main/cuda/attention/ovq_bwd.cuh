@@ -138,11 +138,18 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
     }
     float dBetaAcc = 0.f;
     bool arrived = false;  // an arrival whose wait is due before sX's space is written again
+#ifdef OVQ_PHASE_CLOCK  // bench/ovq_bwd_phase_lab.cu: thread 0 of (rank 0, head 0) adds cycles per phase over all chunks
+    long long ph[16] = {}, phLast = clock64(), chunkStart = 0;
+    const bool prof = tid == 0 && rank == 0 && h == 0 && b == 0;
+#endif
     const int tq = tid >> 2, jg = tid & 3;  // the tiles' (token, row group) of this thread
     for (int cb = (T + L - 1) / L - 1; cb >= 0; cb--) {
         const int start = cb * L, len = min(L, T - start);
         const bool wasFolded = cb < folded;
         const long recBase = (long)bh * rec.folds + cb;
+#ifdef OVQ_PHASE_CLOCK
+        phLast = chunkStart = clock64();
+#endif
         __syncthreads();  // every warp is done with the previous chunk's arrays (its finishing loops read them)
         for (int e = tid; e < len * D / 8; e += NT) {
             const int x = e / (D / 8), c = e % (D / 8);
@@ -182,6 +189,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
             }
         }
 
+        OVQ_PHASE(0);
         // (1) The fold of this chunk backwards (dS_{b+1} -> dS_b and the chunk keys' part), then the rewind.
         if (wasFolded) {
             if (tid < L) {
@@ -253,10 +261,12 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
             __syncthreads();
         }
 
+        OVQ_PHASE(1);
         // (2) The read's backward over this block's rows.
         const int own = n > rank ? (n - rank + C - 1) / C : 0;
         if (arrived) cluster_wait();  // every block is done reading this block's partial dq (the tile's space)
         arrived = false;
+        OVQ_PHASE(2);
         float acc[D / 4];
 #pragma unroll
         for (int k = 0; k < D / 4; k++) acc[k] = 0.f;
@@ -285,6 +295,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 }
                 __syncthreads();
             }
+            OVQ_PHASE(3);
             {  // (A) token tq against rows jg, jg + 4, ...: q . key and dO . val, then dz and a
                 constexpr int U = BR / 4;
                 float qk[U], gv[U];
@@ -320,6 +331,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 }
             }
             __syncthreads();
+            OVQ_PHASE(4);
             // (B) token tq's partial dq / beta over the tile: dims 4 (jg + 4 k) .. + 3
             for (int j = 0; j < nr; j++) {
                 const float d = sDz[tq * ZS + j];
@@ -333,6 +345,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                     acc[4 * k + 3] = fmaf(d, r.w, acc[4 * k + 3]);
                 }
             }
+            OVQ_PHASE(5);
             if (stateGrad) {  // (C) row r's dVal += a dO and dKey += dz q over the chunk's tokens, dims PER i0 ..
                 constexpr int TPR = NT / BR, PER = D / TPR;  // threads per row, contiguous dims per thread (8)
                 static_assert(PER == 8, "one 16-byte load of 8 bf16 per token and array");
@@ -387,6 +400,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 }
             }
             __syncthreads();  // the tile's arrays are staged again
+            OVQ_PHASE(6);
         }
 
         // (3) The partials exchanged; block x % C finishes query x and key x.
@@ -395,6 +409,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
             reinterpret_cast<float4*>(sX + tq * TS)[jg + 4 * k] =
                 make_float4(bt * acc[4 * k], bt * acc[4 * k + 1], bt * acc[4 * k + 2], bt * acc[4 * k + 3]);
         cluster.sync();  // the partials and the fold's parts of dK / dV (global) visible across the cluster
+        OVQ_PHASE(7);
         for (int x = rank + C * warp; x < len; x += C * NW) {
             const long row = ((long)b * T + start + x) * H + h;
             float dq[D / 32];
@@ -429,6 +444,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
             for (int c = 0; c < D / 32; c++) dQ[row * D + lane + 32 * c] = dq[c];
             __syncwarp();
         }
+        OVQ_PHASE(8);
         for (int s = rank + C * warp; s < len; s += C * NW) {
             const long row = ((long)b * T + start + s) * H + h;
             const bool part = wasFolded && stateGrad && sCode[s] != -1;  // the fold's part, from the row's owner (1)
@@ -470,9 +486,17 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 dV[row * D + lane + 32 * c] = gv[c];
             }
         }
+        OVQ_PHASE(9);
         cluster_arrive();  // this block has read the others' partials
         arrived = true;
+#ifdef OVQ_PHASE_CLOCK
+        if (prof) { ph[15] += clock64() - chunkStart; ph[15] += 1ll << 40; }
+#endif
     }
+#ifdef OVQ_PHASE_CLOCK
+    if (prof)
+        for (int i = 0; i < 16; i++) atomicAdd(&ovq_phase_cycles[i], (unsigned long long)ph[i]);
+#endif
     if (arrived) cluster_wait();
     const float sum = block_reduce(dBetaAcc, false, sRed, tid);
     if (tid == 0) sRed[NW] = sum;
