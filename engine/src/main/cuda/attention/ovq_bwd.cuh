@@ -296,38 +296,53 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 __syncthreads();
             }
             OVQ_PHASE(3);
-            {  // (A) token tq against rows jg, jg + 4, ...: q . key and dO . val, then dz and a
-                constexpr int U = BR / 4;
-                float qk[U], gv[U];
+            {  // (A) tokens tg + 16 a against rows rg + 16 u: q . key and dO . val, then dz and a. Four tokens per
+                // thread, so a row's float4 feeds 16 FMAs (s16 call 11: one token per thread made this phase ~30 % of
+                // the chunk, bound by shared-memory wavefronts, 4 FMAs per 16-byte row load)
+                constexpr int U = BR / 16;
+                const int tg = tid & 15, rg = tid >> 4;
+                float qk[4][U], gv[4][U];
 #pragma unroll
-                for (int u = 0; u < U; u++) qk[u] = gv[u] = 0.f;
-                const uint2* q4 = reinterpret_cast<const uint2*>(sQ + tq * PQ);  // 4 bf16 per load
-                const uint2* g4 = reinterpret_cast<const uint2*>(sG + tq * PQ);
+                for (int a = 0; a < 4; a++)
+#pragma unroll
+                    for (int u = 0; u < U; u++) qk[a][u] = gv[a][u] = 0.f;
 #pragma unroll 2
                 for (int i4 = 0; i4 < D / 4; i4++) {
-                    const float4 qv = bf16x4(q4[i4]), dv = bf16x4(g4[i4]);
+                    float4 qv[4], dv[4];
 #pragma unroll
-                    for (int u = 0; u < U; u++) {  // 4 rows of a warp at one column: 16 distinct banks
-                        const float4 mk = reinterpret_cast<const float4*>(sMuT + (jg + 4 * u) * TS)[i4];
-                        const float4 vk = reinterpret_cast<const float4*>(sValT + (jg + 4 * u) * TS)[i4];
-                        qk[u] = fmaf(qv.x, mk.x, fmaf(qv.y, mk.y, fmaf(qv.z, mk.z, fmaf(qv.w, mk.w, qk[u]))));
-                        gv[u] = fmaf(dv.x, vk.x, fmaf(dv.y, vk.y, fmaf(dv.z, vk.z, fmaf(dv.w, vk.w, gv[u]))));
+                    for (int a = 0; a < 4; a++) {
+                        qv[a] = bf16x4(reinterpret_cast<const uint2*>(sQ + (tg + 16 * a) * PQ)[i4]);
+                        dv[a] = bf16x4(reinterpret_cast<const uint2*>(sG + (tg + 16 * a) * PQ)[i4]);
+                    }
+#pragma unroll
+                    for (int u = 0; u < U; u++) {
+                        const float4 mk = reinterpret_cast<const float4*>(sMuT + (rg + 16 * u) * TS)[i4];
+                        const float4 vk = reinterpret_cast<const float4*>(sValT + (rg + 16 * u) * TS)[i4];
+#pragma unroll
+                        for (int a = 0; a < 4; a++) {
+                            qk[a][u] = fmaf(qv[a].x, mk.x, fmaf(qv[a].y, mk.y, fmaf(qv[a].z, mk.z, fmaf(qv[a].w, mk.w, qk[a][u]))));
+                            gv[a][u] = fmaf(dv[a].x, vk.x, fmaf(dv[a].y, vk.y, fmaf(dv[a].z, vk.z, fmaf(dv[a].w, vk.w, gv[a][u]))));
+                        }
                     }
                 }
-                const float m = sM[tq < len ? tq : 0], den = sDen[tq < len ? tq : 0], go = sGo[tq < len ? tq : 0];
-                const float inv = den > 0.f ? 1.f / den : 0.f;
 #pragma unroll
-                for (int u = 0; u < U; u++) {
-                    const int j = jg + 4 * u;
-                    float dz = 0.f, a = 0.f;
-                    if (tq < len && j < nr && den > 0.f) {
-                        const float w = __expf(bt * qk[u] - m), p = w * sCn[j] * inv;
-                        a = newton ? w * inv : p;
-                        dz = a * gv[u] - p * go;
-                        dBetaAcc = fmaf(dz, qk[u], dBetaAcc);
+                for (int a = 0; a < 4; a++) {
+                    const int t = tg + 16 * a;
+                    const float m = sM[t < len ? t : 0], den = sDen[t < len ? t : 0], go = sGo[t < len ? t : 0];
+                    const float inv = den > 0.f ? 1.f / den : 0.f;
+#pragma unroll
+                    for (int u = 0; u < U; u++) {
+                        const int j = rg + 16 * u;
+                        float dz = 0.f, w8 = 0.f;
+                        if (t < len && j < nr && den > 0.f) {
+                            const float w = __expf(bt * qk[a][u] - m), p = w * sCn[j] * inv;
+                            w8 = newton ? w * inv : p;
+                            dz = w8 * gv[a][u] - p * go;
+                            dBetaAcc = fmaf(dz, qk[a][u], dBetaAcc);
+                        }
+                        sDz[t * ZS + j] = dz;
+                        sAw[t * ZS + j] = w8;
                     }
-                    sDz[tq * ZS + j] = dz;
-                    sAw[tq * ZS + j] = a;
                 }
             }
             __syncthreads();
