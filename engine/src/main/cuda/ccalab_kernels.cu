@@ -52,6 +52,24 @@ FLASH_FWD_LO(128, true, 1, 128, flash_fwd_hd128_causal_n128_lo)
 FLASH_FWD_LO(128, false, 1, 128, flash_fwd_hd128_n128_lo)
 FLASH_FWD_LO(256, true, 1, 64, flash_fwd_hd256_causal_lo)
 FLASH_FWD_LO(256, false, 1, 64, flash_fwd_hd256_lo)
+// Sliding-window attention (the OVQ hybrid's SWA blocks, ovq.md section 4): the backend's causal instances at D = 64
+// and 128, plain and "_lo", with the window (query t sees keys t - window < s <= t) as one more argument, last.
+// Names: the causal instance's + "_swa" (CudaKernels.WINDOW_SUFFIX).
+#define FLASH_FWD_SWA(D, MT, BN, NAME, NAME_LO)                                                                 \
+    extern "C" __global__ void __launch_bounds__(flash::nthreads<MT>(), 1)                                    \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale, int window) {                                    \
+        flash_fwd_kernel<D, true, MT, BN, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, nullptr,       \
+                                                window);                                                       \
+    }                                                                                                          \
+    extern "C" __global__ void __launch_bounds__(flash::nthreads<MT>(), 1)                                    \
+    NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
+            const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo,  \
+            int window) {                                                                                      \
+        flash_fwd_kernel<D, true, MT, BN, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);  \
+    }
+FLASH_FWD_SWA(64, 2, 64, flash_fwd_hd64_causal_m2_swa, flash_fwd_hd64_causal_m2_lo_swa)
+FLASH_FWD_SWA(128, 1, 128, flash_fwd_hd128_causal_n128_swa, flash_fwd_hd128_causal_n128_lo_swa)
 
 // Decode (attention/decode.cuh). v2: decode_splitkv_hd<D>_g<G> + decode_combine_hd<D>, two launches, the
 // batched choice. v3: decode_hd<D>_g<G>, one launch (cp.async ring, combine fused into the last block), 8 warps x
@@ -153,6 +171,14 @@ FLASH_BWD(64, true, flash_bwd_hd64_causal)
 FLASH_BWD(64, false, flash_bwd_hd64)
 FLASH_BWD(128, true, flash_bwd_hd128_causal)
 FLASH_BWD(128, false, flash_bwd_hd128)
+// Sliding-window backward (FLASH_FWD_SWA's): the window last.
+#define FLASH_BWD_SWA(D, NAME)                                           \
+    extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1) \
+    NAME(FLASH_BWD_PARAMS, int window) {                                 \
+        flash_bwd_kernel<D, true, true>(FLASH_BWD_ARGS, window);         \
+    }
+FLASH_BWD_SWA(64, flash_bwd_hd64_causal_swa)
+FLASH_BWD_SWA(128, flash_bwd_hd128_causal_swa)
 
 #define FLASH_BWD_PRE(D)                                                                                   \
     extern "C" __global__ void flash_bwd_preprocess_hd##D(float* Dv, const __nv_bfloat16* O,               \

@@ -65,13 +65,16 @@ DEVI void atomic_add2(float* p, float a, float b) {
 #endif
 }
 
-template <int D, bool CAUSAL>
+// WIN (causal, the "_swa" instances): sliding-window attention over the last `window` keys (query t sees keys
+// t - window < s <= t); a block walks the query tiles from its diagonal to the last query that sees one of its keys.
+template <int D, bool CAUSAL, bool WIN = false>
 __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* __restrict__ dK, float* __restrict__ dV,
                                                     const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
                                                     const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO,
                                                     const float* __restrict__ LSE, const float* __restrict__ Dv, int T, int Hq,
-                                                    int Hkv, float scale) {
+                                                    int Hkv, float scale, int window = 0) {
     using namespace flash_bwd;
+    static_assert(!WIN || CAUSAL, "a sliding window is causal");
     constexpr int CH = D / 8;
     extern __shared__ __align__(128) __nv_bfloat16 smem[];
     __nv_bfloat16* Ks = smem;                 // [BKV, D]
@@ -114,7 +117,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
         }
     };
 
-    const int nQ = (T + BQ - 1) / BQ;
+    const int nQ = WIN ? min((T + BQ - 1) / BQ, (kv0 + BKV - 2 + window) / BQ + 1) : (T + BQ - 1) / BQ;
     const int qStart = CAUSAL ? kv0 / BQ : 0;
     if (qStart < nQ) loadQTile(qStart * BQ, 0);
     cp_async_commit();
@@ -163,14 +166,14 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
             }
         }
         // P^T and dS^T in place; the mask only where the tile crosses the diagonal or the sequence end
-        const bool edge = (CAUSAL && q0 < kv0 + BKV) || q0 + BQ > T || kv0 + BKV > T;
+        const bool edge = (CAUSAL && q0 < kv0 + BKV) || q0 + BQ > T || kv0 + BKV > T || (WIN && q0 + BQ - 1 - kv0 >= window);
         if (edge) {
 #pragma unroll
             for (int n = 0; n < BQ / 8; n++)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     int qc = n * 8 + (lane & 3) * 2 + (e & 1), kvr = e < 2 ? kvRowA : kvRowB, q = q0 + qc;
-                    bool masked = (CAUSAL && q < kvr) || kvr >= T;
+                    bool masked = (CAUSAL && q < kvr) || (WIN && q - kvr >= window) || kvr >= T;
                     float p = masked ? 0.f : exp2f(sT[n][e] * sl - ls[qc]);
                     sT[n][e] = p;
                     dpT[n][e] = p * (dpT[n][e] - ds[qc]);

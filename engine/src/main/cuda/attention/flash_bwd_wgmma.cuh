@@ -116,9 +116,11 @@ DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 
 // P^T = exp2(S^T * scale log2 e - LSE log2 e) in place for this thread's accumulators of a [64 keys x 64 q] tile
 // (keys kA, kB = kA + 8; query columns q0 + 8n + cq, +1); needMask: zero the entries above the causal diagonal and
-// the keys past T (only tiles that cross the diagonal or T need it). ls: the stage's LSE * log2 e.
-template <bool CAUSAL, int NN = 8>
-DEVI void probs_t(float (&s)[4 * NN], const float* ls, bool needMask, int q0, int kA, int kB, int cq, float sl, int T) {
+// the keys past T (only tiles that cross the diagonal or T need it). ls: the stage's LSE * log2 e. WIN: also the
+// entries outside a sliding window of `window` keys (q - k >= window; the caller's needMask covers that edge too).
+template <bool CAUSAL, int NN = 8, bool WIN = false>
+DEVI void probs_t(float (&s)[4 * NN], const float* ls, bool needMask, int q0, int kA, int kB, int cq, float sl, int T,
+                  int window = 0) {
 #pragma unroll
     for (int n = 0; n < NN; n++) {
         const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
@@ -133,7 +135,7 @@ DEVI void probs_t(float (&s)[4 * NN], const float* ls, bool needMask, int q0, in
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
-                if ((CAUSAL && q < k) || k >= T) s[4 * n + e] = 0.f;
+                if ((CAUSAL && q < k) || (WIN && q - k >= window) || k >= T) s[4 * n + e] = 0.f;
             }
     }
 }
@@ -178,12 +180,18 @@ DEVI void load_lse_dv(float* sL, float* sDv, const float* Lb, const float* Db, i
     }
 }
 // The query tiles a K/V block starting at key kv0 walks: causal blocks start at the diagonal tile; q0(i) is the first
-// row of the i-th (nIter >= 1: kv0 < T).
-template <bool CAUSAL>
+// row of the i-th (nIter >= 1: kv0 < T). WIN: a sliding window of `window` keys ends the walk at the tile of the last
+// query that sees one of the block's keys, kv0 + BKV - 2 + window.
+template <bool CAUSAL, bool WIN = false>
 struct QueryWalk {
+    static_assert(!WIN || CAUSAL, "a sliding window is causal");
     int qStart, nIter;
-    DEVI QueryWalk(int kv0, int T) : qStart(CAUSAL ? kv0 / BQ : 0), nIter((T + BQ - 1) / BQ - qStart) {}
+    DEVI QueryWalk(int kv0, int T, int window = 0)
+        : qStart(CAUSAL ? kv0 / BQ : 0),
+          nIter((WIN ? min((T + BQ - 1) / BQ, (kv0 + BKV - 2 + window) / BQ + 1) : (T + BQ - 1) / BQ) - qStart) {}
     DEVI int q0(int i) const { return (qStart + i) * BQ; }
+    // whether query tile q0 reaches past the window of the warpgroup's first key k0 (its probs need the mask)
+    DEVI static bool past_window(int q0, int k0, int window) { return WIN && q0 + BQ - 1 - k0 >= window; }
 };
 // The Q / dO ring's barriers, initialised by thread 0: full (128 producer arrivals), empty (256 consumer arrivals).
 template <int STAGES>
@@ -317,17 +325,20 @@ DEVI void issue_dq4(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 }
 }  // namespace wgbwd
 
-template <bool CAUSAL, int VERSION, bool DET = false>
+// WIN (v4 only): sliding-window attention over the last `window` keys (QueryWalk, probs_t).
+template <bool CAUSAL, int VERSION, bool DET = false, bool WIN = false>
 __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                        float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                        const __nv_bfloat16* __restrict__ K,
                                                        const __nv_bfloat16* __restrict__ V,
                                                        const __nv_bfloat16* __restrict__ dO,
                                                        const float* __restrict__ LSE, const float* __restrict__ Dv,
-                                                       int T, int Hq, int Hkv, float scale, int* sem = nullptr) {
+                                                       int T, int Hq, int Hkv, float scale, int* sem = nullptr,
+                                                       int window = 0) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd;
     static_assert(!DET || VERSION == 4, "the deterministic adds are built on v4");
+    static_assert(!WIN || VERSION == 4, "the windowed instances are v4's");
     using wgfa::fence_operand;
     constexpr bool OVERLAP = VERSION >= 2, BULK = VERSION == 3;
     extern __shared__ __align__(1024) uint8_t wgbwd_smem[];
@@ -347,7 +358,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     const int xb = det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
-    const QueryWalk<CAUSAL> walk(kv0, T);
+    const QueryWalk<CAUSAL, WIN> walk(kv0, T, window);
     const int qStart = walk.qStart, nIter = walk.nIter;
     auto tileQ0 = [&](int i) { return walk.q0(i); };  // query tile i of this block's walk
     if (tid == 0) {
@@ -478,8 +489,9 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
             const float* ls = sL + st * BQ;
             const float* ds = sDv + st * BQ;
-            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-            probs_t<CAUSAL>(s, ls, needMask, q0, kA, kB, cq, sl, T);
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T
+                                  || walk.past_window(q0, kv0 + wg * 64, window);
+            probs_t<CAUSAL, 8, WIN>(s, ls, needMask, q0, kA, kB, cq, sl, T, window);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);
@@ -531,8 +543,9 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
             const float* ls = sL + st * BQ;
             const float* ds = sDv + st * BQ;
-            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-            probs_t<CAUSAL>(s, ls, needMask, q0, kA, kB, cq, sl, T);
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T
+                                  || walk.past_window(q0, kv0 + wg * 64, window);
+            probs_t<CAUSAL, 8, WIN>(s, ls, needMask, q0, kA, kB, cq, sl, T, window);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);

@@ -63,14 +63,16 @@ DEVI void issue_dq(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 DEVI void atomics_sync() { asm volatile("bar.sync 2, 256;\n" ::: "memory"); }
 }  // namespace wgbwd64
 
-template <bool CAUSAL, int STAGES, bool DET = false>
+// WIN: sliding-window attention over the last `window` keys (wgbwd::QueryWalk, probs_t).
+template <bool CAUSAL, int STAGES, bool DET = false, bool WIN = false>
 __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                          float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
                                                          const __nv_bfloat16* __restrict__ V,
                                                          const __nv_bfloat16* __restrict__ dO,
                                                          const float* __restrict__ LSE, const float* __restrict__ Dv,
-                                                         int T, int Hq, int Hkv, float scale, int* sem = nullptr) {
+                                                         int T, int Hq, int Hkv, float scale, int* sem = nullptr,
+                                                         int window = 0) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd64;
     using C = Cfg<STAGES>;
@@ -90,7 +92,7 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
     const int xb = wgbwd::det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
-    const wgbwd::QueryWalk<CAUSAL> walk(kv0, T);
+    const wgbwd::QueryWalk<CAUSAL, WIN> walk(kv0, T, window);
     const int qStart = walk.qStart, nIter = walk.nIter;
     auto tileQ0 = [&](int i) { return walk.q0(i); };  // query tile i of this block's walk
     if (tid == 0) wgbwd::init_ring_barriers<STAGES>(fullBar, emptyBar);
@@ -160,8 +162,9 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
             wgfa::wg_wait<1>();              // S^T done (dP^T may still run)
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
-            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-            wgbwd::probs_t<CAUSAL>(s, sL + st * BQ, needMask, q0, kA, kB, cq, sl, T);
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T
+                                  || walk.past_window(q0, kv0 + wg * 64, window);
+            wgbwd::probs_t<CAUSAL, 8, WIN>(s, sL + st * BQ, needMask, q0, kA, kB, cq, sl, T, window);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);

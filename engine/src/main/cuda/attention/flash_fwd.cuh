@@ -20,11 +20,14 @@ template <int MT> __host__ __device__ constexpr int nthreads() { return BM / (16
 }
 
 // BNT: keys per K/V tile (64 = flash::BN; 128 for the D=128 instances the backend launches since run 13).
-template <int D, bool CAUSAL, int MT, int BNT = flash::BN>
+// WIN (causal, the "_swa" instances): sliding-window attention, query t sees keys t - window < s <= t (SoftmaxCore's
+// window); the block walks the key tiles from its first row's window start to the diagonal.
+template <int D, bool CAUSAL, int MT, int BNT = flash::BN, bool WIN = false>
 __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE, const __nv_bfloat16* __restrict__ Q,
                  const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
-                 int vShiftFrom, float scale, __nv_bfloat16* __restrict__ Olo = nullptr) {
+                 int vShiftFrom, float scale, __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
     using namespace flash;
+    static_assert(!WIN || CAUSAL, "a sliding window is causal");
     constexpr int BN = BNT;
     constexpr int CH = D / 8;  // 16-byte chunks per row
     constexpr int NTHREADS = nthreads<MT>();
@@ -58,7 +61,8 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
     };
     const int nTilesAll = (T + BN - 1) / BN;
     const int nTiles = CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll;
-    load_kv(0, 0);
+    const int j0 = WIN ? max(0, q0 - window + 1) / BN : 0;  // the first key tile any row of the block sees
+    load_kv(j0, 0);
     cp_async_commit();
 
     const float scaleLog2 = scale * 1.4426950408889634f;
@@ -78,8 +82,8 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
     }
     const int wrow0 = warp * 16 * MT;  // first row of this warp inside the tile
 
-    for (int j = 0; j < nTiles; j++) {
-        const int buf = j & 1;
+    for (int j = j0; j < nTiles; j++) {
+        const int buf = (j - j0) & 1;
         if (j + 1 < nTiles) {
             load_kv(j + 1, buf ^ 1);
             cp_async_commit();
@@ -88,7 +92,7 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (QREGS && j == 0) {
+        if (QREGS && j == j0) {
 #pragma unroll
             for (int kk = 0; kk < QREG; kk++)
                 ldmatrix_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3],
@@ -131,7 +135,8 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
 #pragma unroll
         for (int mt = 0; mt < MT; mt++) {
             const int rowA = q0 + wrow0 + mt * 16 + (lane >> 2), rowB = rowA + 8;
-            const bool needMask = CAUSAL ? (k0 + BN - 1 > q0 + wrow0 + mt * 16) : (k0 + BN > T);
+            const bool needMask = CAUSAL ? (k0 + BN - 1 > q0 + wrow0 + mt * 16 || (WIN && k0 + window <= q0 + wrow0 + mt * 16 + 15))
+                                         : (k0 + BN > T);
             if (needMask) {
 #pragma unroll
                 for (int nt = 0; nt < BN / 8; nt++) {
@@ -139,7 +144,7 @@ __device__ __forceinline__ void flash_fwd_kernel(__nv_bfloat16* __restrict__ O, 
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         int col = c + (e & 1), row = e < 2 ? rowA : rowB;
-                        bool masked = CAUSAL ? col > row : col >= T;
+                        bool masked = CAUSAL ? (col > row || (WIN && col <= row - window)) : col >= T;
                         if (masked) s[mt][nt][e] = -INFINITY;
                     }
                 }

@@ -282,12 +282,15 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
 // measuring: the PTX already has the whole softmax between wait_group 1 and wait_group 0 in v2 and v4 alike, and
 // empty asm emits no PTX, so this pin cannot reach ptxas, whose scheduler made the move; v4's gain is its copy
 // change. Kept because it is free; the real fix (e.g. the arrive moved later, checked in the SASS) is still open.
-template <bool CAUSAL, bool PIN = false>
+// WIN (the "_swa" instances, causal only): a sliding window of `window` keys, query t sees keys t - window < s <= t
+// (SoftmaxCore's window, ovq.md section 4); the tiles that cross its lower edge are masked as well.
+template <bool CAUSAL, bool PIN = false, bool WIN = false>
 DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float (&corr)[2], int k0, int wrow0,
-                       int rowA, int rowB, int T, int lane, float scaleLog2) {
+                       int rowA, int rowB, int T, int lane, float scaleLog2, int window = 0) {
+    static_assert(!WIN || CAUSAL, "a sliding window is causal");
 #pragma unroll
     for (int i = 0; i < 64; i++) fence_operand(s[i]);
-    const bool needMask = CAUSAL ? (k0 + BN - 1 > wrow0) : (k0 + BN > T);
+    const bool needMask = CAUSAL ? (k0 + BN - 1 > wrow0 || (WIN && k0 + window <= wrow0 + 15)) : (k0 + BN > T);
     if (needMask) {
 #pragma unroll
         for (int nt = 0; nt < BN / 8; nt++) {
@@ -295,7 +298,7 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int col = c + (e & 1), row = e < 2 ? rowA : rowB;
-                if (CAUSAL ? col > row : col >= T) s[nt * 4 + e] = -INFINITY;
+                if (CAUSAL ? (col > row || (WIN && col <= row - window)) : col >= T) s[nt * 4 + e] = -INFINITY;
             }
         }
     }
@@ -345,15 +348,18 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // behind the softmax (a wait on both sides of a branch on the row sums) made the kernel 8-14 % slower, and the other
 // ways tried (the stage release deferred, v6: 20 % slower; a wgmma.fence first; P packed into fresh registers first;
 // a one-sided wait) were hoisted with it or serialized the wgmmas: docs/perf-log-wgmma.md, "Session 7".
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false>
+// WIN (V4 only): sliding-window attention over the last `window` keys (softmax_tile); the block walks only the key
+// tiles from its first row's window start, j0, to the diagonal.
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
                                                         const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                                                         int vShiftFrom, float scale,
-                                                        __nv_bfloat16* __restrict__ Olo = nullptr) {
+                                                        __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
+    static_assert(!WIN || (CAUSAL && V4 && !PINGPONG), "the windowed instances are v4's, causal");
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
     __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[0..2], empty[0..2]
     const uint32_t sbase = (smem_u32(wgfa_smem) + 1023u) & ~1023u;
@@ -367,7 +373,9 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    const int nTiles = CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll;
+    // tiles j0 .. j0 + nTiles - 1; the loops below count from 0 (ring stage and phase of the i-th tile walked)
+    const int j0 = WIN ? max(0, q0 - window + 1) / BN : 0;
+    const int nTiles = (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - j0;
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             mbar_init(fullBar + 8 * i, 128);
@@ -386,8 +394,8 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
             const int st = j % STAGES;
             if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
             if (j == 0) (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, j * BN, 0, T, tid);
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, j * BN, vShift, T, tid);
+            (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+            (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
             cp_async_commit();
             cp_async_wait<0>();
             fence_proxy_async();
@@ -420,7 +428,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     issue_qk(s, sQwg, sK(0));
     your_turn();
     wg_wait<0>();
-    softmax_tile<CAUSAL, V4>(s, mRow, lRow, corr, 0, wrow0, rowA, rowB, T, lane, scaleLog2);
+    softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st1 = (j + 1) % STAGES;
         mbar_wait(fullBar + 8 * st1, ((j + 1) / STAGES) & 1);
@@ -431,7 +439,8 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         issue_pv(o, p, sV(j % STAGES));
         your_turn();
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        softmax_tile<CAUSAL, V4>(s, mRow, lRow, corr, (j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2);
+        softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2,
+                                      window);
         wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 64; i++) fence_operand(o[i]);

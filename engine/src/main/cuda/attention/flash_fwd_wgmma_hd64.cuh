@@ -63,15 +63,17 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 }
 }  // namespace wgfa64
 
-template <bool CAUSAL, int NWG, int STAGES>
+// WIN: sliding-window attention over the last `window` keys, as flash_fwd_wgmma2_kernel's.
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
                                                          const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                                                          int vShiftFrom, float scale,
-                                                         __nv_bfloat16* __restrict__ Olo = nullptr) {
+                                                         __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa64;
+    static_assert(!WIN || CAUSAL, "a sliding window is causal");
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -87,7 +89,9 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    const int nTiles = CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll;
+    // tiles j0 .. j0 + nTiles - 1; the loops below count from 0 (ring stage and phase of the i-th tile walked)
+    const int j0 = WIN ? max(0, q0 - window + 1) / BN : 0;
+    const int nTiles = (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - j0;
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             mbar_init(fullBar + 8 * i, 128);
@@ -108,8 +112,8 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
             if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
             constexpr int U = NWG == 2 ? 4 : 2;
             if (j == 0) load_rows<BM, U>(sQ, Qb, qStride, q0, 0, T, tid);
-            load_rows<BN, U>(sK(st), Kb, kStride, j * BN, 0, T, tid);
-            load_rows<BN, U>(sV(st), Vb, kStride, j * BN, vShift, T, tid);
+            load_rows<BN, U>(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+            load_rows<BN, U>(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
             cp_async_commit();
             cp_async_wait<0>();
             fence_proxy_async();
@@ -133,7 +137,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     fence_proxy_async();
     issue_qk(s, sQwg, sK(0));
     wg_wait<0>();
-    wgfa::softmax_tile<CAUSAL, true>(s, mRow, lRow, corr, 0, wrow0, rowA, rowB, T, lane, scaleLog2);
+    wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st1 = (j + 1) % STAGES;
         mbar_wait(fullBar + 8 * st1, ((j + 1) / STAGES) & 1);
@@ -142,7 +146,8 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
         issue_qk(s, sQwg, sK(st1));
         issue_pv(o, p, sV(j % STAGES));
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        wgfa::softmax_tile<CAUSAL, true>(s, mRow, lRow, corr, (j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2);
+        wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane,
+                                              scaleLog2, window);
         wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 32; i++) fence_operand(o[i]);

@@ -292,6 +292,41 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     void flashForward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                       AttentionShape s, boolean causal, int vShiftFrom, double scale) {
+        flashForward(o, oLo, lse, q, k, v, s, causal, vShiftFrom, scale, 0);
+    }
+
+    /**
+     * Sliding-window attention (the OVQ hybrid's SWA blocks, ovq.md section 4; the CPU's SoftmaxCore with a window):
+     * causal, query t sees keys t - window < s <= t. {@code oLo} as in {@link #flashForward}; the backward is
+     * {@link #flashBackwardWindowed} with the same window. A window that covers the sequence runs the causal kernels.
+     */
+    public void flashForwardWindowed(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k,
+                                     DeviceBuffer v, AttentionShape s, int window) {
+        if (window < 1) throw new IllegalArgumentException("window must be >= 1, was " + window);
+        flashForward(o, oLo, lse, q, k, v, s, true, s.kvHeads(), 1.0 / Math.sqrt(s.headDim()), window);
+    }
+
+    /** The window's backward (the keys a query saw in {@link #flashForwardWindowed}); arguments as {@link #flashBackward}. */
+    public void flashBackwardWindowed(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
+                                      DeviceBuffer v, DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO,
+                                      AttentionShape s, int window) {
+        if (window < 1) throw new IllegalArgumentException("window must be >= 1, was " + window);
+        flashBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, s, true, 1.0 / Math.sqrt(s.headDim()), window);
+    }
+
+    /** window 0: none; else causal, and below the sequence length (else the plain causal kernels compute the same). */
+    private static boolean windowed(AttentionShape s, boolean causal, int window) {
+        if (window < 0) throw new IllegalArgumentException("window must be >= 0, was " + window);
+        if (window > 0 && !causal) throw new IllegalArgumentException("a sliding window is causal");
+        boolean windowed = window > 0 && window < s.tokens();
+        if (windowed && !CudaKernels.hasWindow(s.headDim()))
+            throw new IllegalArgumentException("no sliding-window kernels for headDim " + s.headDim() + " (64 and 128 have them)");
+        return windowed;
+    }
+
+    private void flashForward(DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer q, DeviceBuffer k,
+                              DeviceBuffer v, AttentionShape s, boolean causal, int vShiftFrom, double scale, int window) {
+        boolean windowed = windowed(s, causal, window);
         need(o, s.qElements() * 2, "o");
         need(lse, (long) s.batch() * s.qHeads() * s.tokens() * 4, "lse");
         need(q, s.qElements() * 2, "q");
@@ -307,13 +342,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
                 throw new IllegalArgumentException("no O-residual forward for headDim " + s.headDim() + " variant " + fv);
         }
         int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
-        Pointer args = residual
-                ? Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
-                        ints(vShiftFrom), floats((float) scale), ptr(oLo))
-                : Pointer.to(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()),
-                        ints(vShiftFrom), floats((float) scale));
-        kernels.launch(CudaKernels.flashForward(s.headDim(), causal, fv, residual), grid, fv.threads(),
-                fv.smem(s.headDim()), device.stream(), args);
+        List<Pointer> args = new ArrayList<>(List.of(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()),
+                ints(s.qHeads()), ints(s.kvHeads()), ints(vShiftFrom), floats((float) scale)));
+        if (residual) args.add(ptr(oLo));
+        if (windowed) args.add(ints(window));
+        String kernel = windowed ? CudaKernels.flashForwardWindowed(s.headDim(), fv, residual)
+                : CudaKernels.flashForward(s.headDim(), causal, fv, residual);
+        kernels.launch(kernel, grid, fv.threads(), fv.smem(s.headDim()), device.stream(), Pointer.to(args.toArray(Pointer[]::new)));
     }
 
     /**
@@ -338,6 +373,13 @@ public final class CudaBackend implements Backend, AutoCloseable {
     void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                        DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO, AttentionShape s, boolean causal,
                        double scale) {
+        flashBackward(dq, dk, dv, q, k, v, o, oLo, lse, dO, s, causal, scale, 0);
+    }
+
+    private void flashBackward(DeviceBuffer dq, DeviceBuffer dk, DeviceBuffer dv, DeviceBuffer q, DeviceBuffer k,
+                               DeviceBuffer v, DeviceBuffer o, DeviceBuffer oLo, DeviceBuffer lse, DeviceBuffer dO,
+                               AttentionShape s, boolean causal, double scale, int window) {
+        boolean windowed = windowed(s, causal, window);
         if (!s.hasBackward())
             throw new IllegalArgumentException("no flash backward kernel for headDim " + s.headDim());
         need(dq, s.qElements() * 4, "dq");
@@ -375,13 +417,16 @@ public final class CudaBackend implements Backend, AutoCloseable {
             try (DeviceBuffer sem = deterministic ? allocate(semBytes) : null) {
                 Pointer[] args = {ptr(dq), ptr(dk), ptr(dv), ptr(q), ptr(k), ptr(v), ptr(dO), ptr(lse), ptr(dvec),
                         ints(s.tokens()), ints(s.qHeads()), ints(s.kvHeads()), floats((float) scale)};
+                List<Pointer> all = new ArrayList<>(List.of(args));
                 if (deterministic) {
                     device.zero(sem, semBytes);
-                    args = java.util.Arrays.copyOf(args, args.length + 1);
-                    args[args.length - 1] = ptr(sem);
+                    all.add(ptr(sem));
                 }
-                kernels.launch(CudaKernels.flashBackward(s.headDim(), causal, bv, deterministic), grid, bv.threads(),
-                        bv.smem(s.headDim()), device.stream(), Pointer.to(args));
+                if (windowed) all.add(ints(window));
+                String kernel = windowed ? CudaKernels.flashBackwardWindowed(s.headDim(), bv, deterministic)
+                        : CudaKernels.flashBackward(s.headDim(), causal, bv, deterministic);
+                kernels.launch(kernel, grid, bv.threads(), bv.smem(s.headDim()), device.stream(),
+                        Pointer.to(all.toArray(Pointer[]::new)));
             }
         }
     }

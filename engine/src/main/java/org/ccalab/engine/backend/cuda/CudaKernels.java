@@ -219,6 +219,38 @@ final class CudaKernels {
         };
     }
 
+    /**
+     * Suffix of the sliding-window instances (the OVQ hybrid's SWA blocks, ovq.md section 4): query t sees keys
+     * t - W < s <= t, W one more int argument, last. Causal only; the backend's variant of each of head dims 64 and
+     * 128 (M2 / WGMMA at 64, N128 / WGMMA at 128), forward plain and "_lo", backward (and wgmma "_det").
+     */
+    static final String WINDOW_SUFFIX = "_swa";
+    static final int[] WINDOW_HEAD_DIMS = {64, 128};
+
+    static boolean hasWindow(int headDim, FlashVariant v) {
+        return switch (headDim) {
+            case 64 -> v == FlashVariant.M2 || v == FlashVariant.WGMMA;
+            case 128 -> v == FlashVariant.N128 || v == FlashVariant.WGMMA;
+            default -> false;
+        };
+    }
+
+    static boolean hasWindow(int headDim) {
+        return headDim == 64 || headDim == 128;
+    }
+
+    static String flashForwardWindowed(int headDim, FlashVariant v, boolean residual) {
+        if (!hasWindow(headDim, v))
+            throw new IllegalArgumentException("no sliding-window forward for headDim " + headDim + " variant " + v);
+        return flashForward(headDim, true, v, residual) + WINDOW_SUFFIX;
+    }
+
+    static String flashBackwardWindowed(int headDim, BwdVariant v, boolean deterministic) {
+        if (!hasWindow(headDim))
+            throw new IllegalArgumentException("no sliding-window backward for headDim " + headDim);
+        return flashBackward(headDim, true, v, deterministic) + WINDOW_SUFFIX;
+    }
+
     static String flashBackwardPreprocess(int headDim) {
         return "flash_bwd_preprocess_hd" + headDim;
     }
@@ -398,6 +430,16 @@ final class CudaKernels {
                 names.add(flashBackward(d, true, BwdVariant.WGMMA, true));
                 names.add(flashBackward(d, false, BwdVariant.WGMMA, true));
             }
+        }
+        for (int d : WINDOW_HEAD_DIMS) {
+            for (FlashVariant v : FlashVariant.values()) {
+                if (!hasWindow(d, v)) continue;
+                names.add(flashForwardWindowed(d, v, false));
+                names.add(flashForwardWindowed(d, v, true));
+            }
+            names.add(flashBackwardWindowed(d, BwdVariant.MMA, false));
+            names.add(flashBackwardWindowed(d, BwdVariant.WGMMA, false));
+            names.add(flashBackwardWindowed(d, BwdVariant.WGMMA, true));
         }
         for (int d : PROLOGUE_HEAD_DIMS) {
             for (Prologue impl : Prologue.values()) names.add(ccaPrologue(impl, d));

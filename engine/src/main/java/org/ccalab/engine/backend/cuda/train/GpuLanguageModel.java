@@ -204,9 +204,14 @@ final class GpuLanguageModel implements AutoCloseable {
             gemm.forward(act.layer(i, V), act.layer(i, H1), param(i, ParameterLayout.V).bf16(), n, e, s.kvWidth());
             rope(act.layer(i, Q), Dtype.BF16, s.qHeads(), false);
             rope(act.layer(i, K), Dtype.BF16, s.kvHeads(), false);
-            // with att's rounding residual: the backward's Dv from att + attLo (CudaBackend.flashForward)
-            cuda.flashForward(act.layer(i, ATT), act.layer(i, ATT_LO), act.layer(i, LSE), act.layer(i, Q), act.layer(i, K),
-                    act.layer(i, V), attention, true, s.kvHeads());
+            // with att's rounding residual: the backward's Dv from att + attLo (CudaBackend.flashForward); the OVQ
+            // hybrid's SWA blocks over their window
+            if (s.window(i) > 0)
+                cuda.flashForwardWindowed(act.layer(i, ATT), act.layer(i, ATT_LO), act.layer(i, LSE), act.layer(i, Q),
+                        act.layer(i, K), act.layer(i, V), attention, s.window(i));
+            else
+                cuda.flashForward(act.layer(i, ATT), act.layer(i, ATT_LO), act.layer(i, LSE), act.layer(i, Q), act.layer(i, K),
+                        act.layer(i, V), attention, true, s.kvHeads());
             gemm.forward(branch, act.layer(i, ATT), param(i, ParameterLayout.O).bf16(), n, s.qWidth(), e);
             }
             // x2 = x + attn; h2 = norm2(x2)
@@ -314,8 +319,12 @@ final class GpuLanguageModel implements AutoCloseable {
         gemm.backwardWeight(wo.grad(), dres, act.layer(i, ATT), n, s.qWidth(), e);
         gemm.backwardInput(dAtt, dres, wo.bf16(), n, s.qWidth(), e, false);
         DeviceBuffer dq32 = act.get("dq32"), dk32 = act.get("dk32"), dv32 = act.get("dv32");
-        cuda.flashBackward(dq32, dk32, dv32, act.layer(i, Q), act.layer(i, K), act.layer(i, V), act.layer(i, ATT),
-                act.layer(i, ATT_LO), act.layer(i, LSE), dAtt, attention, true);
+        if (s.window(i) > 0)
+            cuda.flashBackwardWindowed(dq32, dk32, dv32, act.layer(i, Q), act.layer(i, K), act.layer(i, V), act.layer(i, ATT),
+                    act.layer(i, ATT_LO), act.layer(i, LSE), dAtt, attention, s.window(i));
+        else
+            cuda.flashBackward(dq32, dk32, dv32, act.layer(i, Q), act.layer(i, K), act.layer(i, V), act.layer(i, ATT),
+                    act.layer(i, ATT_LO), act.layer(i, LSE), dAtt, attention, true);
         // RoPE is orthogonal: its backward rotates the gradients of the rotated q and k back
         rope(dq32, Dtype.F32, s.qHeads(), true);
         rope(dk32, Dtype.F32, s.kvHeads(), true);

@@ -58,7 +58,7 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
             throw new InvalidConfigException("nHeads", "GPU training needs head dim dModel/nHeads of 64 or 128 (the flash"
                     + " kernels; CCA/CCGQA also 256: its layer's prologue and backward kernels), got " + headDim);
         if (qHeads % kvHeads != 0) throw new InvalidConfigException("nKvHeads", "must divide nHeads");
-        if (ovq != null) requireKernels(ovq, tokens);
+        if (ovq != null) requireKernels(ovq);
         long rows = (long) batch * tokens;
         if (rows * Math.max(vocab, Math.max(hidden, width)) > Integer.MAX_VALUE)
             throw new InvalidConfigException("batch", "batch * seqLen * max(vocab, mlpHidden) = " + rows * Math.max(vocab, hidden)
@@ -81,19 +81,19 @@ public record ModelShape(int batch, int tokens, int width, int qHeads, int kvHea
     }
 
     /**
-     * The OVQ layer's kernels take the spec ({@link CudaOvq#unsupported}), and the hybrid's sliding-window blocks run
-     * on the causal flash kernels, exact only while the sequence fits the window.
+     * The OVQ layer's kernels take the spec ({@link CudaOvq#unsupported}); the hybrid's sliding-window blocks run on
+     * the flash kernels' windowed instances (head dims 64 and 128, as OVQ's).
      */
-    private static void requireKernels(OvqConfig o, int tokens) {
+    private static void requireKernels(OvqConfig o) {
         String why = CudaOvq.unsupported(o.ovq(), o.headDim());
         if (why != null)
             throw new InvalidConfigException(why.substring(0, why.indexOf(':')), "GPU training of OVQ: " + why + "; train it with"
                     + " engine.backend=cpu");
-        int w = o.ovq().swaWindow();
-        if (w > 0 && tokens > w)
-            throw new InvalidConfigException("seqLen", "GPU training of the OVQ hybrid runs its sliding-window blocks as causal"
-                    + " attention, which they equal only while seqLen <= variant.ovq.swaWindow (" + w + "); got seqLen " + tokens
-                    + ": train it with engine.backend=cpu");
+    }
+
+    /** The sliding window of block {@code layer}'s attention (the OVQ hybrid's SWA blocks), 0 for none. */
+    public int window(int layer) {
+        return ovq == null ? 0 : LayerPattern.slidingWindow(ovq, layer).map(LayerPattern.SlidingWindow::window).orElse(0);
     }
 
     /** Whether block {@code layer} is an OVQ layer (else the family's own, or the hybrid's sliding-window MHA). */

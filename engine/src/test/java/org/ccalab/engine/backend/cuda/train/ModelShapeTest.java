@@ -36,12 +36,12 @@ class ModelShapeTest {
     }
 
     /**
-     * OVQ trains on the GPU: a pure OVQ model (NoPE), and the hybrid while the sequence fits its window (its SWA blocks
-     * then equal causal attention: full RoPE from the SWA shape); a longer sequence, or a spec the kernels do not take,
-     * is INVALID_CONFIG naming the field and the backend that trains it.
+     * OVQ trains on the GPU: a pure OVQ model (NoPE), and the hybrid at any length (its SWA blocks, full RoPE from the
+     * SWA shape, carry their window); a spec the kernels do not take is INVALID_CONFIG naming the field and the backend
+     * that trains it.
      */
     @Test
-    void ovqTrainsOnTheGpuWhereItsKernelsAndTheWindowAllow() {
+    void ovqTrainsOnTheGpuWhereItsKernelsAllow() {
         var pure = new OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(16, 40, 256, null, null, null, null, null, null,
                 null, null, 0));
         GpuTrainer.requireSupported(pure);
@@ -56,9 +56,13 @@ class ModelShapeTest {
         assertThat(h.ovqLayer(0)).isFalse();
         assertThat(h.ovqLayer(1)).isTrue();
         assertThat(h.rotaryDims()).isEqualTo(64); // the SWA blocks' full RoPE
-        assertThatThrownBy(() -> ModelShape.of(new ModelConfig(hybrid, 256, 2, 0), spec(2, 513)))
-                .isInstanceOfSatisfying(InvalidConfigException.class, e -> assertThat(e.field()).isEqualTo("seqLen"))
-                .hasMessageContaining("swaWindow (512)").hasMessageContaining("engine.backend=cpu");
+        assertThat(h.window(0)).isEqualTo(512);
+        assertThat(h.window(1)).isZero();
+        assertThat(p.window(0)).isZero();
+        // past the window the SWA blocks run the flash kernels' windowed instances
+        ModelShape longer = ModelShape.of(new ModelConfig(hybrid, 256, 4, 0), spec(2, 2048));
+        assertThat(longer.window(2)).isEqualTo(512);
+        assertThat(longer.window(3)).isZero();
         var longChunk = new OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(128, 1024, 4096, null, null, null, null, null,
                 null, null, null, 0));
         assertThatThrownBy(() -> ModelShape.of(new ModelConfig(longChunk, 256, 2, 0), spec(2, 256)))
