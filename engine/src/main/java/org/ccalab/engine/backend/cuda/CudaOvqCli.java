@@ -115,6 +115,12 @@ final class CudaOvqCli {
             cuda.flashForward(o, lse, q, k, v, s, true, h);
             CudaBenchCli.Stats mhaBwd = cli.time(i -> cuda.flashBackward(dq, dk, dv, q, k, v, o, lse, dO, s, true));
             double bwdMs = trainBoth.p50() - trainFwd.p50();
+            // the hybrid's other half: sliding-window attention over the spec's window (512 where it has none)
+            int w = cfg.ovq().swaWindow() > 0 ? cfg.ovq().swaWindow() : 512;
+            CudaBenchCli.Stats swa = cli.time(i -> cuda.flashForwardWindowed(o, null, lse, q, k, v, s, w));
+            cuda.flashForwardWindowed(o, null, lse, q, k, v, s, w);
+            CudaBenchCli.Stats swaBwd = cli.time(i -> cuda.flashBackwardWindowed(dq, dk, dv, q, k, v, o, null, lse, dO, s, w));
+            double swaFlops = 4.0 * h * d * windowPairs(t, w);
             // decode one token after t through L2-cold copies of the state; MHA decode over a cache of t
             DeviceBuffer q1 = keep(held, random((long) h * d, 4)), k1 = keep(held, random((long) h * d, 5)),
                     v1 = keep(held, random((long) h * d, 6)), o1 = keep(held, cuda.allocate((long) h * d * 2));
@@ -143,18 +149,26 @@ final class CudaOvqCli {
                 if (dec != null) cell("decode", cfg, t, dec, 0, read / (dec.p50() * 1e-3));
                 cli.addRow(String.format(Locale.ROOT, "%4d x %3d T=%6d: OVQ prefill %8.3f ms (%5.1f TF) | MHA %8.3f ms: %5.2fx |"
                                 + " backward OVQ %8.3f ms (training forward %8.3f) | MHA %8.3f ms: %5.2fx |"
-                                + " decode OVQ %7.1f us (n %4d, %6.1f GB/s) | MHA %7.1f us: %5.2fx", h, d, t, pre.p50(),
+                                + " decode OVQ %7.1f us (n %4d, %6.1f GB/s) | MHA %7.1f us: %5.2fx |"
+                                + " SWA W%d forward %8.3f ms (%5.1f TF), backward %8.3f ms (%5.1f TF)", h, d, t, pre.p50(),
                         prefillFlops / (pre.p50() * 1e-3) / 1e12, mha.p50(), mha.p50() / pre.p50(),
                         bwdMs, trainFwd.p50(), mhaBwd.p50(), mhaBwd.p50() / bwdMs,
                         dec == null ? Double.NaN : dec.p50() * 1e3, meta[0], dec == null ? Double.NaN : read / (dec.p50() * 1e-3) / 1e9,
                         mhaDec == null ? Double.NaN : mhaDec.p50() * 1e3,
-                        dec == null || mhaDec == null ? Double.NaN : mhaDec.p50() / dec.p50()));
+                        dec == null || mhaDec == null ? Double.NaN : mhaDec.p50() / dec.p50(),
+                        w, swa.p50(), swaFlops / (swa.p50() * 1e-3) / 1e12, swaBwd.p50(), 2.5 * swaFlops / (swaBwd.p50() * 1e-3) / 1e12));
             } finally {
                 states.forEach(CudaOvq.State::close);
             }
         } finally {
             held.forEach(DeviceBuffer::close);
         }
+    }
+
+    /** Query-key pairs a causal window of w keys scores over t tokens: sum over queries of min(q + 1, w). */
+    static double windowPairs(int t, int w) {
+        long full = Math.min(t, w);
+        return full * (full + 1) / 2.0 + (double) (t - full) * w;
     }
 
     private void cell(String phase, OvqConfig cfg, int t, CudaBenchCli.Stats st, double tflops, double bytesPerS) {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Session 17: sliding-window flash kernels (the OVQ hybrid's SWA blocks). Modes, comma-separated, run in order:
+#   swa:    the sliding-window gpu tests (float64 oracle, every layout, deterministic bits), then the GPU training tests
+#           (the hybrid with swaWindow < seqLen one step vs float64, its 60-step curve)
+#   ovq:    the CLI's ovq phase at $2 (OVQ prefill / backward / decode beside MHA, and SWA at the spec's window)
+#   verify: every Java `gpu` test of the bundle, then the CLI's checks
+# carry: [".bundle/engine-bundle.tar.xz"]
+set -uo pipefail
+modes=${1:-swa,ovq}
+seqs=${2:-16384,65536}
+source bench/device-env.sh
+for mode in ${modes//,/ }; do
+  case $mode in
+    swa)
+      timeout 300 $b/bin/gpu-tests --include-classname '.*CudaSlidingWindowGpuTest' > "$out/gpu-tests-swa.txt" 2>&1
+      echo "swa tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting|^(mma|wgmma|deterministic) " "$out/gpu-tests-swa.txt" | head -40
+      timeout 420 $b/bin/gpu-tests --include-classname '.*GpuTrainingGpuTest' > "$out/gpu-tests-train.txt" 2>&1
+      echo "train tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting|Ovq|OVQ" "$out/gpu-tests-train.txt" | grep -vE "^\s+layers\." | head -40 ;;
+    ovq)
+      timeout 280 $b/bin/cuda-bench --out "$out/cuda_bench_ovq.json" --seqs "$seqs" --phases ovq > "$out/cuda_bench_ovq.txt" 2>&1
+      echo "cli rc=$? ($((SECONDS - t0)) s)"
+      grep -E "ovq|OVQ|SWA|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -40 ;;
+    verify)
+      gpu_tests 420
+      timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
+      echo "cli rc=$? ($((SECONDS - t0)) s)"
+      grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -20 ;;
+  esac
+done
+pack_logs
