@@ -138,9 +138,11 @@ class Kernels:
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
     def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
-                  suffix=None, olo=None):
+                  suffix=None, olo=None, window=0):
         """olo (a tensor like q, or self.o_residual set): the "_lo" instance also writes O's rounding residual
-        bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo)."""
+        bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo).
+        window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys
+        t - W < s <= t."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -161,7 +163,12 @@ class Kernels:
             olo = torch.empty_like(out)
             self.residuals[out.data_ptr()] = olo
         extra = () if olo is None else (olo,)
-        self.launch(name + ("_lo" if olo is not None else ""), ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1),
+        swa = 0 < window < T
+        assert not swa or causal, "a sliding window is causal"
+        if swa:
+            extra += (window,)
+        self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""),
+                    ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
                     1.0 / math.sqrt(D), *extra)
         return out, lse
@@ -169,9 +176,10 @@ class Kernels:
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
     # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
     # the sm_90a image: the wgmma kernel (D = 64 too), as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
-    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False):
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False, window=0):
         """olo: O's rounding residual from flash_fwd (by default the one it kept for o under self.o_residual).
-        deterministic: the "_det" wgmma kernels (D = 64 / 128 / 256 on the sm_90a image): fp32 adds in a fixed order."""
+        deterministic: the "_det" wgmma kernels (D = 64 / 128 / 256 on the sm_90a image): fp32 adds in a fixed order.
+        window: the sliding window of the forward (its "_swa" twin; D = 64 / 128)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         dq = torch.zeros(B, T, Hq, D, device=q.device, dtype=torch.float32)
@@ -194,15 +202,19 @@ class Kernels:
             bkv, smem = 64, wide_bwd_smem(256, 256, 64, 64, True)
         else:
             bkv, smem = 128, (2 * 128 * D + 4 * 64 * D + 128 * 64) * 2 + 4 * 64 * 4
+        swa = 0 < window < T
+        assert not swa or (causal and D in (64, 128)), "the sliding-window backward: causal, D 64 / 128"
+        tail = ("_swa",) if swa else ("",)
+        win = (window,) if swa else ()
         if deterministic:
             assert name.endswith(BWD_WGMMA_SUFFIX), "the deterministic backward is the wgmma kernels' (D 64 / 128 / 256)"
             # CudaKernels.deterministicSemaphores: dQ [B][Hq][ceil(T/64)][2], dK / dV [B][Hkv][ceil(T/bkv)][2]
             sem = torch.zeros(2 * B * (Hq * -(-T // 64) + Hkv * -(-T // bkv)), device=q.device, dtype=torch.int32)
-            self.launch(name + "_det", (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
-                        dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), sem)
+            self.launch(name + "_det" + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
+                        dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), sem, *win)
             return dq, dk, dv
-        self.launch(name, (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
-                    dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D))
+        self.launch(name + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
+                    dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), *win)
         return dq, dk, dv
 
     @staticmethod

@@ -3,6 +3,9 @@
 #   swa:    the sliding-window gpu tests (float64 oracle, every layout, deterministic bits), then the GPU training tests
 #           (the hybrid with swaWindow < seqLen one step vs float64, its 60-step curve)
 #   ovq:    the CLI's ovq phase at $2 (OVQ prefill / backward / decode beside MHA, and SWA at the spec's window)
+#   side:   bench/swa_side_by_side.py: the windowed kernels against float64 autograd (beside PyTorch's plain bf16 and
+#           FlexAttention errors), then timed beside FlexAttention and full causal SDPA (16 heads, D 64 / 128)
+#   checks: the CLI's check phase (every kernel's float64 checks)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 # carry: [".bundle/engine-bundle.tar.xz"]
 set -uo pipefail
@@ -22,6 +25,15 @@ for mode in ${modes//,/ }; do
       timeout 280 $b/bin/cuda-bench --out "$out/cuda_bench_ovq.json" --seqs "$seqs" --phases ovq > "$out/cuda_bench_ovq.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"
       grep -E "ovq|OVQ|SWA|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -40 ;;
+    side)
+      extract_fatbin
+      timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1
+      echo "swa side by side rc=$? ($((SECONDS - t0)) s)"
+      grep -vE "^\s*$|Warning|warn" "$out/swa_side_by_side.txt" | tail -40 ;;
+    checks)
+      timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
+      echo "cli rc=$? ($((SECONDS - t0)) s)"
+      grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -20 ;;
     verify)
       gpu_tests 420
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
