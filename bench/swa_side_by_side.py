@@ -54,6 +54,10 @@ def plain_bf16(q, k, v, W):
                                               enable_gqa=q.shape[2] != k.shape[2]).transpose(1, 2)
 
 
+torch._dynamo.config.recompile_limit = 256  # one compiled kernel per (T, W, D) timed here
+torch._dynamo.config.cache_size_limit = 256
+
+
 def flex(T, W):
     """A compiled flex_attention over [B, H, T, D] with the window's block mask, or None where it is missing."""
     try:
