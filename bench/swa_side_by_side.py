@@ -54,8 +54,9 @@ def plain_bf16(q, k, v, W):
                                               enable_gqa=q.shape[2] != k.shape[2]).transpose(1, 2)
 
 
-torch._dynamo.config.recompile_limit = 256  # one compiled kernel per (T, W, D) timed here
-torch._dynamo.config.cache_size_limit = 256
+for _limit in ("recompile_limit", "cache_size_limit"):  # one compiled kernel per (T, W, D) timed here
+    if hasattr(torch._dynamo.config, _limit):
+        setattr(torch._dynamo.config, _limit, 256)
 
 
 def flex(T, W):
