@@ -14,6 +14,10 @@ seqs=${2:-16384,65536}
 source bench/device-env.sh
 for mode in ${modes//,/ }; do
   case $mode in
+    swatest)  # the sliding-window gpu tests only
+      timeout 300 $b/bin/gpu-tests --include-classname '.*CudaSlidingWindowGpuTest' > "$out/gpu-tests-swa.txt" 2>&1
+      echo "swa tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting|^(mma|wgmma|deterministic) " "$out/gpu-tests-swa.txt" | head -40 ;;
     swa)
       timeout 300 $b/bin/gpu-tests --include-classname '.*CudaSlidingWindowGpuTest' > "$out/gpu-tests-swa.txt" 2>&1
       echo "swa tests rc=$? ($((SECONDS - t0)) s)"
@@ -29,7 +33,7 @@ for mode in ${modes//,/ }; do
       extract_fatbin
       timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1
       echo "swa side by side rc=$? ($((SECONDS - t0)) s)"
-      grep -vE "^\s*$|Warning|warn" "$out/swa_side_by_side.txt" | tail -40 ;;
+      grep -E "PASS|FAIL|ms|device|Error|error" "$out/swa_side_by_side.txt" | grep -vE "^\s+File|Warning" | tail -40 ;;
     checks)
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"
