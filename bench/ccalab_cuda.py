@@ -165,13 +165,10 @@ class Kernels:
         extra = () if olo is None else (olo,)
         swa = 0 < window < T
         assert not swa or causal, "a sliding window is causal"
-        bm = FLASH_BM
         if swa:
             extra += (window,)
-            if wgmma and D == 64:  # CudaKernels.windowedRows / Threads / Smem: wgfa64::Cfg<1, 2>, 2 blocks per SM
-                bm, threads, smem = 64, 256, 74752
         self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""),
-                    ((T + bm - 1) // bm, Hq, B), (threads, 1, 1),
+                    ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
                     1.0 / math.sqrt(D), *extra)
         return out, lse

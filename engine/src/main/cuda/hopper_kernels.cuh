@@ -39,20 +39,20 @@ FLASH_FWD_WGMMA2(false, false, true, flash_fwd_hd128_wgmma4)
     }
 FLASH_FWD_WGMMA2_LO(true, flash_fwd_hd128_causal_wgmma4_lo)
 FLASH_FWD_WGMMA2_LO(false, flash_fwd_hd128_wgmma4_lo)
-// v4 with a sliding window (FLASH_FWD_SWA in ccalab_kernels.cu): plain and "_lo", the window last; MINB blocks per SM.
-#define FLASH_FWD_WGMMA_SWA(KERNEL, NTHREADS, MINB, NAME, NAME_LO, ...)                                        \
-    extern "C" __global__ void __launch_bounds__(NTHREADS, MINB)                                              \
+// v4 with a sliding window (FLASH_FWD_SWA in ccalab_kernels.cu): plain and "_lo", the window last.
+#define FLASH_FWD_WGMMA_SWA(KERNEL, NTHREADS, NAME, NAME_LO, ...)                                              \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
     NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          int T, int Hq, int Hkv, int vShiftFrom, float scale, int window) {                                    \
         KERNEL<__VA_ARGS__, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, nullptr, window);            \
     }                                                                                                          \
-    extern "C" __global__ void __launch_bounds__(NTHREADS, MINB)                                              \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
     NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
             const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo,  \
             int window) {                                                                                      \
         KERNEL<__VA_ARGS__, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);                \
     }
-FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, 1, flash_fwd_hd128_causal_wgmma4_swa,
+FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4_swa,
                     flash_fwd_hd128_causal_wgmma4_lo_swa, true, false, true)
 FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
@@ -83,10 +83,8 @@ FLASH_FWD_WGMMA64(true, 3, flash_fwd_hd64_causal_wgmma4m3)
 FLASH_FWD_WGMMA64(false, 3, flash_fwd_hd64_wgmma4m3)
 FLASH_FWD_WGMMA64_LO(true, 3, flash_fwd_hd64_causal_wgmma4m3_lo)
 FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
-// D = 64 windowed: one consumer warpgroup of 64 rows, 2 stages, two blocks per SM (wgfa64::Cfg<1, 2>: grid
-// ((T + 63) / 64, Hq, B), block 256, 74,752 bytes of shared memory; CudaKernels.windowedForward*).
-FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<1, 2>::NTHREADS), 2, flash_fwd_hd64_causal_wgmma4_swa,
-                    flash_fwd_hd64_causal_wgmma4_lo_swa, true, 1, 2)
+FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4_swa,
+                    flash_fwd_hd64_causal_wgmma4_lo_swa, true, 2, 4)
 
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);

@@ -13,10 +13,7 @@
 //   MN-major operand whose N = 64 is one swizzle atom wide, so its LBO is never used);
 // - a K/V stage is 32 KB instead of 64 KB: STAGES stages fit (4 = 144 KB with NWG = 2);
 // - NWG consumer warpgroups: BM = 64 * NWG query rows per block (2: 128 rows as at D = 128; 3: 192 rows, FA3's
-//   tile at D = 64, registers 32 producer / 160 consumer; 1: 64 rows, two blocks per SM (the sliding-window
-//   instance, session 17: a window of 512 gives a block only ~5 key tiles, so one block's start and end, which
-//   have nothing to overlap with inside it, overlap with the other block's loop), registers 32 / 224 = half the
-//   register file with 2 stages, 73 KB of shared memory).
+//   tile at D = 64, registers 32 producer / 160 consumer).
 // The D = 128 kernels are untouched (this file shares only wgfa::softmax_tile / pack_p, BN = 128 for both).
 #pragma once
 #include "flash_fwd_wgmma.cuh"
@@ -123,7 +120,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
             mbar_arrive(fullBar + 8 * st);
         }
     } else {  // consumer warpgroups
-    if (NWG <= 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
+    if (NWG == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
     const int wg = (warp >> 2) - 1, wwarp = warp & 3;
     const uint32_t sQwg = sQ + wg * 64 * ROWB;

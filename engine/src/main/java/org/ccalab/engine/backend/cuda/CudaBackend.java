@@ -341,17 +341,14 @@ public final class CudaBackend implements Backend, AutoCloseable {
             if (!CudaKernels.hasResidual(s.headDim(), fv))
                 throw new IllegalArgumentException("no O-residual forward for headDim " + s.headDim() + " variant " + fv);
         }
-        int rows = windowed ? CudaKernels.windowedRows(s.headDim(), fv) : CudaKernels.FLASH_BM;
-        int[] grid = {(s.tokens() + rows - 1) / rows, s.qHeads(), s.batch()};
+        int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
         List<Pointer> args = new ArrayList<>(List.of(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()),
                 ints(s.qHeads()), ints(s.kvHeads()), ints(vShiftFrom), floats((float) scale)));
         if (residual) args.add(ptr(oLo));
         if (windowed) args.add(ints(window));
         String kernel = windowed ? CudaKernels.flashForwardWindowed(s.headDim(), fv, residual)
                 : CudaKernels.flashForward(s.headDim(), causal, fv, residual);
-        kernels.launch(kernel, grid, windowed ? CudaKernels.windowedThreads(s.headDim(), fv) : fv.threads(),
-                windowed ? CudaKernels.windowedSmem(s.headDim(), fv) : fv.smem(s.headDim()), device.stream(),
-                Pointer.to(args.toArray(Pointer[]::new)));
+        kernels.launch(kernel, grid, fv.threads(), fv.smem(s.headDim()), device.stream(), Pointer.to(args.toArray(Pointer[]::new)));
     }
 
     /**

@@ -239,25 +239,6 @@ final class CudaKernels {
         return headDim == 64 || headDim == 128;
     }
 
-    /**
-     * The windowed forward's launch where it is not its variant's: at D = 64 on wgmma one consumer warpgroup of 64
-     * rows, 2 stages, two blocks per SM (wgfa64::Cfg<1, 2>: 256 threads, 74,752 bytes), since a window of a few key
-     * tiles leaves a 128-row block's start and end nothing to overlap with (session 17). Else the variant's.
-     */
-    static final int WGMMA64_WINDOW_ROWS = 64, WGMMA64_WINDOW_THREADS = 256, WGMMA64_WINDOW_SMEM = 74_752;
-
-    static int windowedRows(int headDim, FlashVariant v) {
-        return headDim == 64 && v == FlashVariant.WGMMA ? WGMMA64_WINDOW_ROWS : FLASH_BM;
-    }
-
-    static int windowedThreads(int headDim, FlashVariant v) {
-        return headDim == 64 && v == FlashVariant.WGMMA ? WGMMA64_WINDOW_THREADS : v.threads();
-    }
-
-    static int windowedSmem(int headDim, FlashVariant v) {
-        return headDim == 64 && v == FlashVariant.WGMMA ? WGMMA64_WINDOW_SMEM : v.smem(headDim);
-    }
-
     static String flashForwardWindowed(int headDim, FlashVariant v, boolean residual) {
         if (!hasWindow(headDim, v))
             throw new IllegalArgumentException("no sliding-window forward for headDim " + headDim + " variant " + v);
