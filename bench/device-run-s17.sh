@@ -5,7 +5,6 @@
 #   ovq:    the CLI's ovq phase at $2 (OVQ prefill / backward / decode beside MHA, and SWA at the spec's window)
 #   side:   bench/swa_side_by_side.py: the windowed kernels against float64 autograd (beside PyTorch's plain bf16 and
 #           FlexAttention errors), then timed beside FlexAttention and full causal SDPA (16 heads, D 64 / 128)
-#           (SIDE_ARGS=--lab: also the causal wgmma kernels beside their LEAD twins)
 #   checks: the CLI's check phase (every kernel's float64 checks)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 # carry: [".bundle/engine-bundle.tar.xz"]
@@ -32,7 +31,7 @@ for mode in ${modes//,/ }; do
       grep -E "ovq|OVQ|SWA|CHECKS|FAIL" "$out/cuda_bench_ovq.txt" | head -40 ;;
     side)
       extract_fatbin
-      timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" ${SIDE_ARGS:-} > "$out/swa_side_by_side.txt" 2>&1
+      timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1
       echo "swa side by side rc=$? ($((SECONDS - t0)) s)"
       grep -E "PASS|FAIL|ms|device|Error|error" "$out/swa_side_by_side.txt" | grep -vE "^\s+File|Warning" | tail -40 ;;
     checks)

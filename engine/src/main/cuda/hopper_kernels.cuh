@@ -39,28 +39,21 @@ FLASH_FWD_WGMMA2(false, false, true, flash_fwd_hd128_wgmma4)
     }
 FLASH_FWD_WGMMA2_LO(true, flash_fwd_hd128_causal_wgmma4_lo)
 FLASH_FWD_WGMMA2_LO(false, flash_fwd_hd128_wgmma4_lo)
-// v4 with a sliding window (FLASH_FWD_SWA in ccalab_kernels.cu): plain and "_lo", the window last; the template
-// arguments in full (WIN = true; LEAD = true since session 17 call 4: wgfa::produce_tiles).
+// v4 with a sliding window (FLASH_FWD_SWA in ccalab_kernels.cu): plain and "_lo", the window last.
 #define FLASH_FWD_WGMMA_SWA(KERNEL, NTHREADS, NAME, NAME_LO, ...)                                              \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
     NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
          int T, int Hq, int Hkv, int vShiftFrom, float scale, int window) {                                    \
-        KERNEL<__VA_ARGS__>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, nullptr, window);                  \
+        KERNEL<__VA_ARGS__, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, nullptr, window);            \
     }                                                                                                          \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
     NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
             const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo,  \
             int window) {                                                                                      \
-        KERNEL<__VA_ARGS__>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);                      \
+        KERNEL<__VA_ARGS__, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);                \
     }
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4_swa,
-                    flash_fwd_hd128_causal_wgmma4_lo_swa, true, false, true, true)
-// Lab (session 17): v4 causal with the producer's LEAD (wgfa::produce_tiles), beside the shipped _wgmma4.
-extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)
-flash_fwd_hd128_causal_wgmma4_lead(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,
-                                   const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale) {
-    flash_fwd_wgmma2_kernel<true, false, true, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);
-}
+                    flash_fwd_hd128_causal_wgmma4_lo_swa, true, false, true)
 FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
 
@@ -91,12 +84,7 @@ FLASH_FWD_WGMMA64(false, 3, flash_fwd_hd64_wgmma4m3)
 FLASH_FWD_WGMMA64_LO(true, 3, flash_fwd_hd64_causal_wgmma4m3_lo)
 FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4_swa,
-                    flash_fwd_hd64_causal_wgmma4_lo_swa, true, 2, 4, true)
-extern "C" __global__ void __launch_bounds__(wgfa64::Cfg<2, 4>::NTHREADS, 1)
-flash_fwd_hd64_causal_wgmma4_lead(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,
-                                  const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale) {
-    flash_fwd_wgmma64_kernel<true, 2, 4, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);
-}
+                    flash_fwd_hd64_causal_wgmma4_lo_swa, true, 2, 4)
 
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);
@@ -141,26 +129,20 @@ FLASH_BWD_WGMMA64(true, 2, flash_bwd_hd64_causal_wgmma4)
 FLASH_BWD_WGMMA64(false, 2, flash_bwd_hd64_wgmma4)
 FLASH_BWD_WGMMA64(true, 3, flash_bwd_hd64_causal_wgmma4s3)
 FLASH_BWD_WGMMA64(false, 3, flash_bwd_hd64_wgmma4s3)
-// Sliding-window backward (v4 at D = 128, the 2-stage kernel at D = 64; with the producer's LEAD since session 17
-// call 4): the window last; "_det_swa": the
+// Sliding-window backward (v4 at D = 128, the 2-stage kernel at D = 64): the window last; "_det_swa": the
 // deterministic adds (the semaphores, then the window). The dQ ranks need no change: a tile's contributors are still
 // the blocks from the highest one that reaches it down, now only to the lowest whose window reaches it.
 #define FLASH_BWD_WGMMA_SWA(NAME, NAME_DET, KERNEL, NTHREADS, ...)                                             \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME(FLASH_BWD_PARAMS, int window) {             \
-        KERNEL<__VA_ARGS__, false, true, true>(FLASH_BWD_ARGS, nullptr, window);                                \
+        KERNEL<__VA_ARGS__, false, true>(FLASH_BWD_ARGS, nullptr, window);                                      \
     }                                                                                                          \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME_DET(FLASH_BWD_PARAMS, int* sem, int window) { \
-        KERNEL<__VA_ARGS__, true, true, true>(FLASH_BWD_ARGS, sem, window);                                     \
+        KERNEL<__VA_ARGS__, true, true>(FLASH_BWD_ARGS, sem, window);                                           \
     }
 FLASH_BWD_WGMMA_SWA(flash_bwd_hd128_causal_wgmma4_swa, flash_bwd_hd128_causal_wgmma4_det_swa, flash_bwd_wgmma_kernel,
                     wgbwd::NTHREADS, true, 4)
 FLASH_BWD_WGMMA_SWA(flash_bwd_hd64_causal_wgmma4_swa, flash_bwd_hd64_causal_wgmma4_det_swa, flash_bwd_wgmma64_kernel,
                     wgbwd64::NTHREADS, true, 2)
-// Lab (session 17): the shipped causal backwards with the producer's LEAD, beside _wgmma4.
-FLASH_BWD_WGMMA_INSTANCE(flash_bwd_hd128_causal_wgmma4_lead, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, false,
-                         true)
-FLASH_BWD_WGMMA_INSTANCE(flash_bwd_hd64_causal_wgmma4_lead, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false,
-                         false, true)
 
 // Backward for wide heads (attention/flash_bwd_wgmma_wide.cuh, session 8): at D = 256 a drop-in for
 // flash_bwd_hd256[_causal] (grid ((T + 63) / 64, Hq, B) as flash_bwd_wide's, block 384, dynamic shared memory

@@ -204,10 +204,8 @@ DEVI void init_ring_barriers(uint32_t fullBar, uint32_t emptyBar) {
 // The producer warpgroup's loop (every wgmma backward kernel): per query tile i of the block's walk (tile qStart + i),
 // wait until the consumers have freed stage i % STAGES, copy (load_kv() first: the resident K / V tiles; then
 // load_q(st, q0): the Q and dO tiles; then LSE * log2 e and Dv), and release the stage's full barrier once this
-// thread's copies have landed. LEAD (session 17, as wgfa::produce_tiles): tile i's copies are issued before tile
-// i - 1's are waited for; deadlock-free at any STAGES here, since the consumers free a tile without waiting for the
-// next one.
-template <int STAGES, bool LEAD = false, class LoadKV, class LoadQ>
+// thread's copies have landed.
+template <int STAGES, class LoadKV, class LoadQ>
 DEVI void produce(int nIter, int qStart, uint32_t fullBar, uint32_t emptyBar, float* sL, float* sDv, const float* Lb,
                   const float* Db, int T, int ptid, LoadKV load_kv, LoadQ load_q) {
     for (int i = 0; i < nIter; i++) {
@@ -217,20 +215,9 @@ DEVI void produce(int nIter, int qStart, uint32_t fullBar, uint32_t emptyBar, fl
         load_q(st, q0);
         load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, ptid);
         cp_async_commit();
-        if (!LEAD) {
-            cp_async_wait<0>();
-            wgfa::fence_proxy_async();
-            wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
-        } else if (i > 0) {
-            cp_async_wait<1>();  // tile i - 1's group (and K / V's, in tile 0's) has landed
-            wgfa::fence_proxy_async();
-            wgfa::mbar_arrive(fullBar + 8 * ((i - 1) % STAGES));
-        }
-    }
-    if (LEAD && nIter > 0) {
         cp_async_wait<0>();
         wgfa::fence_proxy_async();
-        wgfa::mbar_arrive(fullBar + 8 * ((nIter - 1) % STAGES));
+        wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
     }
 }
 // Deterministic mode (the "_det" instances): the fp32 adds into one dQ tile (and, with grouped heads, into one dK / dV
@@ -338,8 +325,8 @@ DEVI void issue_dq4(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 }
 }  // namespace wgbwd
 
-// WIN (v4 only): sliding-window attention over the last `window` keys (QueryWalk, probs_t). LEAD: produce's.
-template <bool CAUSAL, int VERSION, bool DET = false, bool WIN = false, bool LEAD = false>
+// WIN (v4 only): sliding-window attention over the last `window` keys (QueryWalk, probs_t).
+template <bool CAUSAL, int VERSION, bool DET = false, bool WIN = false>
 __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                        float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                        const __nv_bfloat16* __restrict__ K,
@@ -389,7 +376,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         const __nv_bfloat16* dOb = dO + (long)b * T * qStride + (long)h * D;
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
-        produce<STAGES, LEAD>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
+        produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
             const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
             const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
             wgfa::load_tile_wg_fast(sK, Kb, kStride, kv0, 0, T, tid);

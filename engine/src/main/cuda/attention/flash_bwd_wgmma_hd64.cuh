@@ -63,8 +63,8 @@ DEVI void issue_dq(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 DEVI void atomics_sync() { asm volatile("bar.sync 2, 256;\n" ::: "memory"); }
 }  // namespace wgbwd64
 
-// WIN: sliding-window attention over the last `window` keys (wgbwd::QueryWalk, probs_t). LEAD: wgbwd::produce's.
-template <bool CAUSAL, int STAGES, bool DET = false, bool WIN = false, bool LEAD = false>
+// WIN: sliding-window attention over the last `window` keys (wgbwd::QueryWalk, probs_t).
+template <bool CAUSAL, int STAGES, bool DET = false, bool WIN = false>
 __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                          float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
@@ -104,7 +104,7 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
         const __nv_bfloat16* dOb = dO + (long)b * T * qStride + (long)h * D;
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
-        wgbwd::produce<STAGES, LEAD>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
+        wgbwd::produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
             wgfa64::load_rows<BKV, 2>(sK, K + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
             wgfa64::load_rows<BKV, 2>(sV, V + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
         }, [&](int st, int q0) {

@@ -337,37 +337,6 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
         fence_operand(corr[0]); fence_operand(corr[1]);
     }
 }
-
-// The producer warpgroup's loop over the nTiles K/V tiles of a block (copy(j, stage) issues tile j's cp.async copies,
-// and Q's with tile 0): wait until the consumers have freed the stage, copy, and release the stage's full barrier
-// once this thread's copies have landed. LEAD (session 17): tile j's copies are issued before tile j - 1's are waited
-// for, so two tiles' copies are in flight instead of one (without it the producer serialises a load latency per
-// tile). Deadlock-free for STAGES >= 3: the consumers free tile i once tile i + 1 is full, and when the producer waits
-// for tile j - STAGES to be freed it has released tiles up to j - 2.
-template <int STAGES, bool LEAD, class Copy>
-DEVI void produce_tiles(int nTiles, uint32_t fullBar, uint32_t emptyBar, Copy copy) {
-    static_assert(!LEAD || STAGES >= 3, "LEAD needs a third stage (see above)");
-    for (int j = 0; j < nTiles; j++) {
-        const int st = j % STAGES;
-        if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
-        copy(j, st);
-        cp_async_commit();
-        if (!LEAD) {
-            cp_async_wait<0>();
-            fence_proxy_async();
-            mbar_arrive(fullBar + 8 * st);
-        } else if (j > 0) {
-            cp_async_wait<1>();  // tile j - 1's group (and Q's, in tile 0's) has landed
-            fence_proxy_async();
-            mbar_arrive(fullBar + 8 * ((j - 1) % STAGES));
-        }
-    }
-    if (LEAD && nTiles > 0) {
-        cp_async_wait<0>();
-        fence_proxy_async();
-        mbar_arrive(fullBar + 8 * ((nTiles - 1) % STAGES));
-    }
-}
 }  // namespace wgfa
 
 // PINGPONG (v3): the two consumer warpgroups take turns issuing their wgmmas (FA3's warp scheduler barriers:
@@ -380,8 +349,8 @@ DEVI void produce_tiles(int nTiles, uint32_t fullBar, uint32_t emptyBar, Copy co
 // ways tried (the stage release deferred, v6: 20 % slower; a wgmma.fence first; P packed into fresh registers first;
 // a one-sided wait) were hoisted with it or serialized the wgmmas: docs/perf-log-wgmma.md, "Session 7".
 // WIN (V4 only): sliding-window attention over the last `window` keys (softmax_tile); the block walks only the key
-// tiles from its first row's window start, j0, to the diagonal. LEAD: produce_tiles's.
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, bool LEAD = false>
+// tiles from its first row's window start, j0, to the diagonal.
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
@@ -421,11 +390,17 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
         const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
         const int vShift = hk >= vShiftFrom ? 1 : 0;
-        produce_tiles<STAGES, LEAD>(nTiles, fullBar, emptyBar, [&](int j, int st) {
+        for (int j = 0; j < nTiles; j++) {
+            const int st = j % STAGES;
+            if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
             if (j == 0) (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
             (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
             (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
-        });
+            cp_async_commit();
+            cp_async_wait<0>();
+            fence_proxy_async();
+            mbar_arrive(fullBar + 8 * st);
+        }
     } else {  // consumer warpgroups 1, 2
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     const int wg = (warp >> 2) - 1, wwarp = warp & 3;

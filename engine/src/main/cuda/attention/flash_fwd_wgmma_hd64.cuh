@@ -63,9 +63,8 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 }
 }  // namespace wgfa64
 
-// WIN: sliding-window attention over the last `window` keys, as flash_fwd_wgmma2_kernel's. LEAD: the producer keeps
-// the next tile's copies in flight while it waits for this one's (wgfa::produce_tiles).
-template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool LEAD = false>
+// WIN: sliding-window attention over the last `window` keys, as flash_fwd_wgmma2_kernel's.
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
@@ -108,12 +107,18 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
         const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
         const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
         const int vShift = hk >= vShiftFrom ? 1 : 0;
-        constexpr int U = NWG == 2 ? 4 : 2;
-        wgfa::produce_tiles<STAGES, LEAD>(nTiles, fullBar, emptyBar, [&](int j, int st) {
+        for (int j = 0; j < nTiles; j++) {
+            const int st = j % STAGES;
+            if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
+            constexpr int U = NWG == 2 ? 4 : 2;
             if (j == 0) load_rows<BM, U>(sQ, Qb, qStride, q0, 0, T, tid);
             load_rows<BN, U>(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
             load_rows<BN, U>(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
-        });
+            cp_async_commit();
+            cp_async_wait<0>();
+            fence_proxy_async();
+            mbar_arrive(fullBar + 8 * st);
+        }
     } else {  // consumer warpgroups
     if (NWG == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
