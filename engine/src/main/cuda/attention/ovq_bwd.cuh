@@ -28,23 +28,17 @@ constexpr int F_STATE_GRAD = 16;  // gradients through the folds into earlier ke
 template <int D> __host__ __device__ constexpr int bwd_br() { return D == 64 ? 32 : 16; }  // rows per staged tile
 template <int D> __host__ __device__ constexpr int bwd_pq() { return D + 8; }  // bf16 row stride of the chunk arrays
 template <int D> __host__ __device__ constexpr int bwd_ts() { return D + 4; }  // fp32 row stride of the tile and dq
-// D 64 (session 17): fp32 copies of the chunk's q and dO beside the bf16 arrays, read by the tiles' phases (A) and (C),
-// which otherwise convert every bf16 they load (phase C: 16 conversions per 16 FMAs, instruction-bound: s16 call 11).
-// At D 128 they would not fit beside two blocks per SM.
-template <int D> __host__ __device__ constexpr bool bwd_f32() { return D == 64; }
-template <int D> __host__ __device__ constexpr int bwd_fs() { return D + 4; }  // their row stride (16-byte rows)
 template <int D>
 __host__ __device__ constexpr int bwd_union_floats() {  // the tile (rows, weights) | the partial dq exchanged
     return 2 * bwd_br<D>() * bwd_ts<D>() + 2 * bwd_br<D>() + 2 * MAX_L * (bwd_br<D>() + 1) > MAX_L * bwd_ts<D>()
                ? 2 * bwd_br<D>() * bwd_ts<D>() + 2 * bwd_br<D>() + 2 * MAX_L * (bwd_br<D>() + 1)
                : MAX_L * bwd_ts<D>();
 }
-// Shared memory in floats; CudaOvq.backwardSmemBytes mirrors it. Under 113 KB at both head dims: two blocks per SM.
+// Shared memory in floats; CudaOvq.backwardSmemBytes mirrors it. Under 113 KB at D 128: two blocks per SM.
 template <int D>
 __host__ __device__ constexpr int bwd_smem_floats() {
     return bwd_union_floats<D>()       // tile | partial dq
            + 2 * MAX_L * bwd_pq<D>()   // q, k, v, dO of the chunk (bf16)
-           + (bwd_f32<D>() ? 2 * MAX_L * bwd_fs<D>() : 0)  // fp32 q, dO (D 64)
            + 3 * MAX_L                 // per-token max, denominator, dO . o
            + 2 * NW * MAX_L            // per-warp intra-chunk dz and p
            + NW + 1                    // block reduction, the block's d beta
@@ -88,8 +82,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                                                float* __restrict__ dMuG, float* __restrict__ dValG, int T, int H,
                                                int NMAX, int L, int flags, float eta) {
     static_assert(D % 32 == 0 && D <= 128, "head dim");
-    constexpr int BR = bwd_br<D>(), PQ = bwd_pq<D>(), TS = bwd_ts<D>(), ZS = BR + 1, FS = bwd_fs<D>();
-    constexpr bool F32 = bwd_f32<D>();
+    constexpr int BR = bwd_br<D>(), PQ = bwd_pq<D>(), TS = bwd_ts<D>(), ZS = BR + 1;
     cg::cluster_group cluster = cg::this_cluster();
     const int rank = blockIdx.x, h = blockIdx.y, b = blockIdx.z, bh = b * H + h;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -117,9 +110,7 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
     __nv_bfloat16* sK = sQ + MAX_L * PQ;
     __nv_bfloat16* sV = sK + MAX_L * PQ;
     __nv_bfloat16* sG = sV + MAX_L * PQ;  // dO
-    float* sQf = reinterpret_cast<float*>(sG + MAX_L * PQ);  // F32: [MAX_L][FS] q in fp32
-    float* sGf = sQf + MAX_L * FS;                          // F32: dO in fp32
-    float* sM = F32 ? sGf + MAX_L * FS : sQf;               // [MAX_L] the read's max logit (the forward's)
+    float* sM = reinterpret_cast<float*>(sG + MAX_L * PQ);  // [MAX_L] the read's max logit (the forward's)
     float* sDen = sM + MAX_L;           // [MAX_L] its denominator
     float* sGo = sDen + MAX_L;          // [MAX_L] dO . o
     float* sZd = sGo + MAX_L;           // [NW][MAX_L] intra-chunk dz of a warp's token
@@ -163,17 +154,10 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
         for (int e = tid; e < len * D / 8; e += NT) {
             const int x = e / (D / 8), c = e % (D / 8);
             const long g = (((long)b * T + start + x) * H + h) * D + c * 8;
-            const uint4 q8 = *reinterpret_cast<const uint4*>(Q + g), g8 = *reinterpret_cast<const uint4*>(dO + g);
-            reinterpret_cast<uint4*>(sQ + x * PQ)[c] = q8;
+            reinterpret_cast<uint4*>(sQ + x * PQ)[c] = *reinterpret_cast<const uint4*>(Q + g);
             reinterpret_cast<uint4*>(sK + x * PQ)[c] = *reinterpret_cast<const uint4*>(K + g);
             reinterpret_cast<uint4*>(sV + x * PQ)[c] = *reinterpret_cast<const uint4*>(V + g);
-            reinterpret_cast<uint4*>(sG + x * PQ)[c] = g8;
-            if constexpr (F32) {
-                st4(sQf + x * FS + 8 * c, bf16x4(make_uint2(q8.x, q8.y)));
-                st4(sQf + x * FS + 8 * c + 4, bf16x4(make_uint2(q8.z, q8.w)));
-                st4(sGf + x * FS + 8 * c, bf16x4(make_uint2(g8.x, g8.y)));
-                st4(sGf + x * FS + 8 * c + 4, bf16x4(make_uint2(g8.z, g8.w)));
-            }
+            reinterpret_cast<uint4*>(sG + x * PQ)[c] = *reinterpret_cast<const uint4*>(dO + g);
         }
         if (tid < L) sCode[tid] = wasFolded ? rec.code[recBase * L + tid] : 0;
         __syncthreads();
@@ -327,13 +311,8 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                     float4 qv[4], dv[4];
 #pragma unroll
                     for (int a = 0; a < 4; a++) {
-                        if constexpr (F32) {
-                            qv[a] = ld4(sQf + (tg + 16 * a) * FS + 4 * i4);
-                            dv[a] = ld4(sGf + (tg + 16 * a) * FS + 4 * i4);
-                        } else {
-                            qv[a] = bf16x4(reinterpret_cast<const uint2*>(sQ + (tg + 16 * a) * PQ)[i4]);
-                            dv[a] = bf16x4(reinterpret_cast<const uint2*>(sG + (tg + 16 * a) * PQ)[i4]);
-                        }
+                        qv[a] = bf16x4(reinterpret_cast<const uint2*>(sQ + (tg + 16 * a) * PQ)[i4]);
+                        dv[a] = bf16x4(reinterpret_cast<const uint2*>(sG + (tg + 16 * a) * PQ)[i4]);
                     }
 #pragma unroll
                     for (int u = 0; u < U; u++) {
@@ -391,20 +370,10 @@ __device__ __forceinline__ void ovq_bwd_kernel(float* __restrict__ dQ, float* __
                 for (int k = 0; k < PER; k++) gvl[k] = gk[k] = 0.f;
                 for (int x = 0; x < len; x++) {
                     const float a = sAw[x * ZS + r], dz = sDz[x * ZS + r];
-                    float4 ga, gb, qa, qb;
-                    if constexpr (F32) {
-                        ga = ld4(sGf + x * FS + PER * i0);
-                        gb = ld4(sGf + x * FS + PER * i0 + 4);
-                        qa = ld4(sQf + x * FS + PER * i0);
-                        qb = ld4(sQf + x * FS + PER * i0 + 4);
-                    } else {
-                        const uint4 g8 = reinterpret_cast<const uint4*>(sG + x * PQ)[i0];
-                        const uint4 q8 = reinterpret_cast<const uint4*>(sQ + x * PQ)[i0];
-                        ga = bf16x4(make_uint2(g8.x, g8.y));
-                        gb = bf16x4(make_uint2(g8.z, g8.w));
-                        qa = bf16x4(make_uint2(q8.x, q8.y));
-                        qb = bf16x4(make_uint2(q8.z, q8.w));
-                    }
+                    const uint4 g8 = reinterpret_cast<const uint4*>(sG + x * PQ)[i0];
+                    const uint4 q8 = reinterpret_cast<const uint4*>(sQ + x * PQ)[i0];
+                    const float4 ga = bf16x4(make_uint2(g8.x, g8.y)), gb = bf16x4(make_uint2(g8.z, g8.w));
+                    const float4 qa = bf16x4(make_uint2(q8.x, q8.y)), qb = bf16x4(make_uint2(q8.z, q8.w));
                     const float gs[8] = {ga.x, ga.y, ga.z, ga.w, gb.x, gb.y, gb.z, gb.w};
                     const float qs[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
 #pragma unroll

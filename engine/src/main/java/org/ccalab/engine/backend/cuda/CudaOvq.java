@@ -83,14 +83,12 @@ public final class CudaOvq implements AutoCloseable {
     /**
      * ovq::bwd_smem_bytes&lt;D&gt;(): a tile of BR rows (32 at D 64, 16 at D 128; fp32 rows of D + 4, counts, norms,
      * the per-(token, row) weights) whose space then holds the exchanged partial dq, the chunk's q, k, v, dO (bf16 rows
-     * of D + 8; at D 64 also q and dO in fp32, rows of D + 4: ovq::bwd_f32), per-token and per-warp arrays, the fold's
-     * per-token factors. Under 113 KB: two blocks per SM.
+     * of D + 8), per-token and per-warp arrays, the fold's per-token factors. Under 113 KB: two blocks per SM.
      */
     static int backwardSmemBytes(int headDim) {
         int l = MAX_CHUNK, br = headDim == 64 ? 32 : 16, ts = headDim + 4;
         int tile = 2 * br * ts + 2 * br + 2 * l * (br + 1);
-        int floats = Math.max(tile, l * ts) + 2 * l * (headDim + 8) + (headDim == 64 ? 2 * l * (headDim + 4) : 0) + 3 * l
-                + 2 * WARPS * l + WARPS + 1 + 6 * l;
+        int floats = Math.max(tile, l * ts) + 2 * l * (headDim + 8) + 3 * l + 2 * WARPS * l + WARPS + 1 + 6 * l;
         return floats * 4;
     }
 
