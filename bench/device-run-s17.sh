@@ -5,9 +5,12 @@
 #   ovq:    the CLI's ovq phase at $2 (OVQ prefill / backward / decode beside MHA, and SWA at the spec's window)
 #   side:   bench/swa_side_by_side.py: the windowed kernels against float64 autograd (beside PyTorch's plain bf16 and
 #           FlexAttention errors), then timed beside FlexAttention and full causal SDPA (16 heads, D 64 / 128)
+#   bwdlab: per-phase clocks of the OVQ backward's chunk (bench/ovq_bwd_phase_lab.cu built locally into .lab, carried):
+#           .lab/ovq_bwd_phase_lab (this tree) beside .lab/ovq_bwd_phase_lab_s16 (session 16's kernel), 16k, 16 heads
+#   ovqtest: the OVQ gpu tests (the backward's gradients against float64 at every flag)
 #   checks: the CLI's check phase (every kernel's float64 checks)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
-# carry: [".bundle/engine-bundle.tar.xz"]
+# carry: [".bundle/engine-bundle.tar.xz"] (bwdlab: and ".lab")
 set -uo pipefail
 modes=${1:-swa,ovq}
 seqs=${2:-16384,65536}
@@ -34,6 +37,15 @@ for mode in ${modes//,/ }; do
       timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1
       echo "swa side by side rc=$? ($((SECONDS - t0)) s)"
       grep -E "PASS|FAIL|ms|device|Error|error" "$out/swa_side_by_side.txt" | grep -vE "^\s+File|Warning" | tail -40 ;;
+    bwdlab)
+      for lab in .lab/ovq_bwd_phase_lab .lab/ovq_bwd_phase_lab_s16; do
+        timeout 120 $lab 16384 16 > "$out/$(basename $lab).txt" 2>&1; echo "$(basename $lab) rc=$? ($((SECONDS - t0)) s)"
+        cat "$out/$(basename $lab).txt"
+      done ;;
+    ovqtest)
+      timeout 300 $b/bin/gpu-tests --include-classname '.*CudaOvq.*' > "$out/gpu-tests-ovq.txt" 2>&1
+      echo "ovq tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting|OVQ backward" "$out/gpu-tests-ovq.txt" | head -30 ;;
     checks)
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"
