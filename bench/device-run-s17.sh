@@ -8,6 +8,8 @@
 #   bwdlab: per-phase clocks of the OVQ backward's chunk (bench/ovq_bwd_phase_lab.cu built locally into .lab, carried):
 #           .lab/ovq_bwd_phase_lab (this tree) beside .lab/ovq_bwd_phase_lab_s16 (session 16's kernel), 16k, 16 heads
 #   ovqtest: the OVQ gpu tests (the backward's gradients against float64 at every flag)
+#   profile: ncu of one 16k launch of the windowed forward (W 512) and one of the causal forward, D 64 (bench/swa_profile.py):
+#           speed of light, warp stalls, occupancy, per-launch figures side by side
 #   checks: the CLI's check phase (every kernel's float64 checks)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 # carry: [".bundle/engine-bundle.tar.xz"] (bwdlab: and ".lab")
@@ -46,6 +48,15 @@ for mode in ${modes//,/ }; do
       timeout 300 $b/bin/gpu-tests --include-classname '.*CudaOvq.*' > "$out/gpu-tests-ovq.txt" 2>&1
       echo "ovq tests rc=$? ($((SECONDS - t0)) s)"
       grep -E "✘|tests (successful|failed|found)|Expecting|OVQ backward" "$out/gpu-tests-ovq.txt" | head -30 ;;
+    profile)
+      extract_fatbin
+      ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+      timeout 240 $ncu --clock-control none --kernel-name regex:flash_fwd_hd64_causal_wgmma4 --launch-skip 2 --launch-count 2 \
+        --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats --section SchedulerStats \
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+        python3 bench/swa_profile.py --fatbin /tmp/ccalab.fatbin > "$out/ncu-swa.txt" 2>&1
+      echo "ncu rc=$? ($((SECONDS - t0)) s)"
+      grep -E "flash_fwd|Duration|Throughput|Stall|Warp Cycles|Issued|Achieved|Eligible|Active Warps|Registers|Block Limit|Pipe|Executed Ipc|No Eligible" "$out/ncu-swa.txt" | head -90 ;;
     checks)
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"
