@@ -117,11 +117,10 @@ DEVI void consumer_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 // P^T = exp2(S^T * scale log2 e - LSE log2 e) in place for this thread's accumulators of a [64 keys x 64 q] tile
 // (keys kA, kB = kA + 8; query columns q0 + 8n + cq, +1); needMask: zero the entries above the causal diagonal and
 // the keys past T (only tiles that cross the diagonal or T need it). ls: the stage's LSE * log2 e. WIN: also the
-// entries outside a sliding window of `window` keys (q - k >= window) where `low` (the tile crosses that edge), each mask
-// only where its edge crosses the tile, one compare per entry.
+// entries outside a sliding window of `window` keys (q - k >= window; the caller's needMask covers that edge too).
 template <bool CAUSAL, int NN = 8, bool WIN = false>
 DEVI void probs_t(float (&s)[4 * NN], const float* ls, bool needMask, int q0, int kA, int kB, int cq, float sl, int T,
-                  int window = 0, bool low = false) {
+                  int window = 0) {
 #pragma unroll
     for (int n = 0; n < NN; n++) {
         const float2 l = *reinterpret_cast<const float2*>(ls + n * 8 + cq);
@@ -136,16 +135,8 @@ DEVI void probs_t(float (&s)[4 * NN], const float* ls, bool needMask, int q0, in
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int q = q0 + n * 8 + cq + (e & 1), k = e < 2 ? kA : kB;
-                if ((CAUSAL && q < k) || k >= T) s[4 * n + e] = 0.f;
+                if ((CAUSAL && q < k) || (WIN && q - k >= window) || k >= T) s[4 * n + e] = 0.f;
             }
-    }
-    if (WIN && low) {
-        const int edgeA = kA + window - q0 - cq, edgeB = edgeA + 8;  // masked: tile column >= edge
-#pragma unroll
-        for (int n = 0; n < NN; n++)
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-                if (n * 8 + (e & 1) >= (e < 2 ? edgeA : edgeB)) s[4 * n + e] = 0.f;
     }
 }
 // dS^T = P^T o (dP^T - Dv) in place in dp (ds: the stage's Dv, same column layout as probs_t).
@@ -199,7 +190,7 @@ struct QueryWalk {
         : qStart(CAUSAL ? kv0 / BQ : 0),
           nIter((WIN ? min((T + BQ - 1) / BQ, (kv0 + BKV - 2 + window) / BQ + 1) : (T + BQ - 1) / BQ) - qStart) {}
     DEVI int q0(int i) const { return (qStart + i) * BQ; }
-    // whether query tile q0 reaches past the window of the warpgroup's first key k0 (its probs need that mask)
+    // whether query tile q0 reaches past the window of the warpgroup's first key k0 (its probs need the mask)
     DEVI static bool past_window(int q0, int k0, int window) { return WIN && q0 + BQ - 1 - k0 >= window; }
 };
 // The Q / dO ring's barriers, initialised by thread 0: full (128 producer arrivals), empty (256 consumer arrivals).
@@ -498,9 +489,9 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
             const float* ls = sL + st * BQ;
             const float* ds = sDv + st * BQ;
-            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-            probs_t<CAUSAL, 8, WIN>(s, ls, needMask, q0, kA, kB, cq, sl, T, window,
-                                    walk.past_window(q0, kv0 + wg * 64, window));
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T
+                                  || walk.past_window(q0, kv0 + wg * 64, window);
+            probs_t<CAUSAL, 8, WIN>(s, ls, needMask, q0, kA, kB, cq, sl, T, window);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);
@@ -552,9 +543,9 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
             const float* ls = sL + st * BQ;
             const float* ds = sDv + st * BQ;
-            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-            probs_t<CAUSAL, 8, WIN>(s, ls, needMask, q0, kA, kB, cq, sl, T, window,
-                                    walk.past_window(q0, kv0 + wg * 64, window));
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T
+                                  || walk.past_window(q0, kv0 + wg * 64, window);
+            probs_t<CAUSAL, 8, WIN>(s, ls, needMask, q0, kA, kB, cq, sl, T, window);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);

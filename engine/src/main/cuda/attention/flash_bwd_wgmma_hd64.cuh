@@ -162,9 +162,9 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
             wgfa::wg_wait<1>();              // S^T done (dP^T may still run)
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(s[j]);
-            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T;
-            wgbwd::probs_t<CAUSAL, 8, WIN>(s, sL + st * BQ, needMask, q0, kA, kB, cq, sl, T, window,
-                                           walk.past_window(q0, kv0 + wg * 64, window));
+            const bool needMask = (CAUSAL && q0 < kv0 + wg * 64 + 63) || kv0 + BKV > T
+                                  || walk.past_window(q0, kv0 + wg * 64, window);
+            wgbwd::probs_t<CAUSAL, 8, WIN>(s, sL + st * BQ, needMask, q0, kA, kB, cq, sl, T, window);
             wgfa::wg_wait<0>();  // dP^T done
 #pragma unroll
             for (int j = 0; j < 32; j++) fence_operand(dp[j]);

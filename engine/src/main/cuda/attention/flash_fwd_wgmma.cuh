@@ -290,9 +290,7 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
 #pragma unroll
     for (int i = 0; i < 64; i++) fence_operand(s[i]);
-    // the diagonal's (or T's) mask and, WIN, the window's lower edge's: each only on the tiles that cross it, one
-    // compare per entry (a short window's block masks 2 of its ~5 tiles: s17 call 7 found the ALU pipe the busiest)
-    const bool needMask = CAUSAL ? k0 + BN - 1 > wrow0 : k0 + BN > T;
+    const bool needMask = CAUSAL ? (k0 + BN - 1 > wrow0 || (WIN && k0 + window <= wrow0 + 15)) : (k0 + BN > T);
     if (needMask) {
 #pragma unroll
         for (int nt = 0; nt < BN / 8; nt++) {
@@ -300,17 +298,9 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int col = c + (e & 1), row = e < 2 ? rowA : rowB;
-                if (CAUSAL ? col > row : col >= T) s[nt * 4 + e] = -INFINITY;
+                if (CAUSAL ? (col > row || (WIN && col <= row - window)) : col >= T) s[nt * 4 + e] = -INFINITY;
             }
         }
-    }
-    if (WIN && k0 + window <= wrow0 + 15) {
-        const int edgeA = rowA - window - k0 - (lane & 3) * 2, edgeB = edgeA + 8;  // masked: tile column <= edge
-#pragma unroll
-        for (int nt = 0; nt < BN / 8; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-                if (nt * 8 + (e & 1) <= (e < 2 ? edgeA : edgeB)) s[nt * 4 + e] = -INFINITY;
     }
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
