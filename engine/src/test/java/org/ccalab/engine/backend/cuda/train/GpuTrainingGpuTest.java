@@ -217,7 +217,23 @@ class GpuTrainingGpuTest {
     @ParameterizedTest
     @MethodSource("variants")
     void oneForwardBackwardMatchesTheFloat64CpuModel(AttentionConfig variant) {
-        int b = 2, t = 64;
+        assertOneStepMatchesCpu(variant, 2, 64);
+    }
+
+    /**
+     * The OVQ hybrid where the sequence holds several windows and a window several key tiles (T 512, W 160: the SWA
+     * blocks' windowed kernels start past the first key tile and mask both edges of the window; at T 64 a whole
+     * sequence is one tile), one step against the float64 CPU model, with the one-row dictionary of the cases above.
+     * Prediction written before its first GPU run: as the window-24 case (logits ~7e-3, worst gradient ~1.3e-2).
+     */
+    @Test
+    void theHybridOverSeveralWindowsMatchesTheFloat64CpuModel() {
+        assertOneStepMatchesCpu(new org.ccalab.common.variant.OvqConfig(256, 4, new org.ccalab.common.variant.OvqSpec(16, 1,
+                256, null, null, null, null, null, null, false, null, 160)), 1, 512);
+    }
+
+    /** One forward and backward of {@code variant} (B b, T t) on the GPU against the float64 CPU model from the same parameters. */
+    private static void assertOneStepMatchesCpu(AttentionConfig variant, int b, int t) {
         ModelConfig mc = new ModelConfig(variant, 256, 2, 0);
         LanguageModel cpu = new LanguageModel(mc, AttentionLayers::create, SplitMix64.derive(11, "init"));
         SplitMix64 rng = new SplitMix64(12);
