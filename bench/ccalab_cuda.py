@@ -207,7 +207,8 @@ class Kernels:
         tail = ("_swa",) if swa else ("",)
         win = (window,) if swa else ()
         if deterministic:
-            assert name.endswith(BWD_WGMMA_SUFFIX), "the deterministic backward is the wgmma kernels' (D 64 / 128 / 256)"
+            assert name.endswith(BWD_WGMMA_SUFFIX) or D in (64, 128), \
+                "the deterministic backward: the wgmma kernels' (D 64 / 128 / 256), mma.sync's at D 64 / 128 (session 17)"
             # CudaKernels.deterministicSemaphores: dQ [B][Hq][ceil(T/64)][2], dK / dV [B][Hkv][ceil(T/bkv)][2]
             sem = torch.zeros(2 * B * (Hq * -(-T // 64) + Hkv * -(-T // bkv)), device=q.device, dtype=torch.int32)
             self.launch(name + "_det" + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,

@@ -10,6 +10,8 @@
 #   ovqtest: the OVQ gpu tests (the backward's gradients against float64 at every flag)
 #   profile: ncu of one 16k launch of the windowed forward (W 512) and one of the causal forward, D 64 (bench/swa_profile.py):
 #           speed of light, warp stalls, occupancy, per-launch figures side by side
+#   det:    the deterministic backward gpu tests (mma.sync forced too), the sliding-window tests, the mma.sync
+#           deterministic backward timed beside the plain one
 #   checks: the CLI's check phase (every kernel's float64 checks)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 # carry: [".bundle/engine-bundle.tar.xz"] (bwdlab: and ".lab")
@@ -57,6 +59,16 @@ for mode in ${modes//,/ }; do
         python3 bench/swa_profile.py --fatbin /tmp/ccalab.fatbin > "$out/ncu-swa.txt" 2>&1
       echo "ncu rc=$? ($((SECONDS - t0)) s)"
       grep -E "flash_fwd|Duration|Throughput|Stall|Warp Cycles|Issued|Achieved|Eligible|Active Warps|Registers|Block Limit|Pipe|Executed Ipc|No Eligible" "$out/ncu-swa.txt" | head -90 ;;
+    det)  # the deterministic backward tests (wgmma and, since session 17, mma.sync forced), the windowed ones, and the
+          # mma.sync deterministic backward timed beside the plain one (swa_side_by_side.py --det)
+      timeout 300 $b/bin/gpu-tests --include-classname '.*(CudaDeterministicBackwardGpuTest|CudaSlidingWindowGpuTest)' \
+        > "$out/gpu-tests-det.txt" 2>&1
+      echo "det tests rc=$? ($((SECONDS - t0)) s)"
+      grep -E "✘|tests (successful|failed|found)|Expecting|^deterministic|differs" "$out/gpu-tests-det.txt" | head -40
+      extract_fatbin
+      timeout 200 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" --det > "$out/det_mma.txt" 2>&1
+      echo "det timing rc=$? ($((SECONDS - t0)) s)"
+      grep -E "PASS|FAIL|Error" "$out/det_mma.txt" | head ;;
     checks)
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"

@@ -148,16 +148,42 @@ def time_shape(K, T, H, D, W):
           flush=True)
 
 
+def det_mma(K, T, H, D):
+    """The mma.sync backward (the non-Hopper path, forced) plain and deterministic ("_det", session 17): time, and the
+    deterministic one's bits over two runs."""
+    torch.manual_seed(3)
+    q, k, v, do = (torch.randn(1, T, H, D, device=dev).to(bf16) for _ in range(4))
+    o, lse = K.flash_fwd(q, k, v, True)
+    plain = bench(lambda i: K.flash_bwd(q, k, v, o, lse, do, True, mma=True))["p50"]
+    det = bench(lambda i: K.flash_bwd(q, k, v, o, lse, do, True, mma=True, deterministic=True))["p50"]
+    a = K.flash_bwd(q, k, v, o, lse, do, True, mma=True, deterministic=True)
+    b = K.flash_bwd(q, k, v, o, lse, do, True, mma=True, deterministic=True)
+    same = all(torch.equal(x, y) for x, y in zip(a, b))
+    RESULTS["timings"].append({"T": T, "H": H, "D": D, "mma_bwd": plain, "mma_bwd_det": det, "det_bits_equal": same})
+    print(f"{'PASS' if same else 'FAIL'} mma.sync backward {H} x {D} T={T} causal: plain {plain:.3f} ms, deterministic "
+          f"{det:.3f} ms ({plain / det:.2f}x the plain kernel's speed); two deterministic runs bit for bit: {same}", flush=True)
+    return same
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fatbin", required=True)
     ap.add_argument("--out", default=".")
     ap.add_argument("--seqs", default="4096,16384,65536")
     ap.add_argument("--windows", default="512,4096")
+    ap.add_argument("--det", action="store_true", help="only the mma.sync deterministic backward beside the plain one")
     args = ap.parse_args()
     K = Kernels(args.fatbin)
     print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, hopper kernels {K.hopper}", flush=True)
     ok = True
+    if args.det:
+        for D in (64, 128):
+            for T in (4096, 16384):
+                ok &= det_mma(K, T, 16, D)
+        RESULTS["ok"] = ok
+        with open(os.path.join(args.out, "det_mma.json"), "w") as f:
+            json.dump(RESULTS, f, indent=1)
+        sys.exit(0 if ok else 1)
     for (B, T, Hq, Hkv, D, W) in [(1, 700, 2, 2, 64, 37), (2, 1000, 4, 2, 64, 200), (1, 900, 2, 2, 128, 300),
                                   (1, 2048, 4, 1, 128, 512)]:
         ok &= check(K, B, T, Hq, Hkv, D, W)

@@ -179,6 +179,24 @@ FLASH_BWD(128, false, flash_bwd_hd128)
     }
 FLASH_BWD_SWA(64, flash_bwd_hd64_causal_swa)
 FLASH_BWD_SWA(128, flash_bwd_hd128_causal_swa)
+// Deterministic mma.sync backward (session 17; the wgmma kernels' "_det" on any device): the semaphores after the
+// flash backward's parameters (CudaKernels.deterministicSemaphores), then the window for "_det_swa".
+#define FLASH_BWD_DET(D, CAUSAL, NAME)                                   \
+    extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1) \
+    NAME(FLASH_BWD_PARAMS, int* sem) {                                   \
+        flash_bwd_kernel<D, CAUSAL, false, true>(FLASH_BWD_ARGS, 0, sem); \
+    }
+#define FLASH_BWD_DET_SWA(D, NAME)                                       \
+    extern "C" __global__ void __launch_bounds__(flash_bwd::NTHREADS, 1) \
+    NAME(FLASH_BWD_PARAMS, int* sem, int window) {                       \
+        flash_bwd_kernel<D, true, true, true>(FLASH_BWD_ARGS, window, sem); \
+    }
+FLASH_BWD_DET(64, true, flash_bwd_hd64_causal_det)
+FLASH_BWD_DET(64, false, flash_bwd_hd64_det)
+FLASH_BWD_DET(128, true, flash_bwd_hd128_causal_det)
+FLASH_BWD_DET(128, false, flash_bwd_hd128_det)
+FLASH_BWD_DET_SWA(64, flash_bwd_hd64_causal_det_swa)
+FLASH_BWD_DET_SWA(128, flash_bwd_hd128_causal_det_swa)
 
 #define FLASH_BWD_PRE(D)                                                                                   \
     extern "C" __global__ void flash_bwd_preprocess_hd##D(float* Dv, const __nv_bfloat16* O,               \

@@ -54,6 +54,74 @@ namespace flash_bwd {
 constexpr int BKV = 128, BQ = 64, NWARPS = 8, NTHREADS = 32 * NWARPS;
 template <int D>
 constexpr int smem_bytes() { return (2 * BKV * D + 4 * BQ * D + BKV * BQ) * 2 + 4 * BQ * 4; }
+
+// Deterministic mode (the "_det" instances: the wgmma backwards, and since session 17 this file's mma.sync
+// one): the fp32 adds into one dQ tile (and, with grouped heads, into one dK / dV
+// block) happen in a fixed order across blocks, so that two runs give the same bits. sem counts the contributors
+// that have added so far; the contributor of rank r waits for sem == r (its leader thread spins, then the named
+// barrier ID of the N adding threads), adds, and after the same barrier its leader publishes r + 1 with a release
+// store behind a fence (the other threads' adds are ordered before it through the barrier).
+// The order follows the blocks' own timeline, and a block only ever waits on blocks launched before it (resident or
+// done: no deadlock however few fit at once): the K/V blocks are launched last first (blockIdx.x 0 takes the last
+// one, det_kv_block), and a dQ tile takes its contributors from the highest K/V block down (dq_rank). Causal, K/V
+// block x starts at query tile 2x, so block x + 1 passed any tile two tiles before block x gets there: the waits
+// are mostly already satisfied. (Ascending ranks with the usual launch order ran at 0.37-0.42x the plain kernel:
+// every block waited for block 0; walking the tiles top down, 0.58-0.65x: the blocks met at every tile in lockstep;
+// this order alone 0.58-0.64x, with DqTurn's deferred hand-over 0.61-0.72x: docs/perf-log.md, session 7.)
+// dK / dV: the query heads of a group in head order (lower heads launch first).
+template <int ID, int N>
+DEVI void named_sync() { asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "n"(N) : "memory"); }
+template <int ID, int N>
+DEVI void ordered_begin(const int* sem, int rank, bool leader) {
+    if (leader)
+        while (ld_acquire_gpu(sem) != rank) {}
+    named_sync<ID, N>();
+}
+// The dQ tiles' hand-over, deferred by one tile (the leader thread keeps the pending release): publishing tile i's
+// rank right after its adds made the leader's fence wait for those adds to reach L2 on every tile (~35 % of the
+// kernel with the spin); one tile later they have landed. Publish the pending tile (the adds of every adding thread
+// precede this through the consumers' per-tile barrier), then wait for this tile's turn. Safe from deadlock: a block
+// only waits on blocks above it, which never wait on it.
+struct DqTurn {
+    int* pending = nullptr;
+    int pendingRank = 0;
+    DEVI void publish() {
+        if (pending != nullptr) {
+            __threadfence();
+            st_release_gpu(pending, pendingRank + 1);
+            pending = nullptr;
+        }
+    }
+    DEVI void take(int* sem, int rank) {
+        publish();
+        while (ld_acquire_gpu(sem) != rank) {}
+        pending = sem;
+        pendingRank = rank;
+    }
+};
+template <int ID, int N>
+DEVI void ordered_end(int* sem, int rank, bool leader) {
+    named_sync<ID, N>();
+    if (leader) {
+        __threadfence();
+        st_release_gpu(sem, rank + 1);
+    }
+}
+// The K/V block this block takes: the usual blockIdx.x, or (DET) the last one first.
+template <bool DET>
+DEVI int det_kv_block() { return DET ? gridDim.x - 1 - blockIdx.x : blockIdx.x; }
+// Rank of K/V block x among the contributors to query tile qTile: the blocks above it that also reach the tile
+// (causal: those with 2 x' <= qTile) add first.
+template <bool CAUSAL>
+DEVI int dq_rank(int x, int qTile) { return (CAUSAL ? min((int)gridDim.x - 1, qTile / 2) : (int)gridDim.x - 1) - x; }
+// The semaphores of one launch, ints zeroed by the caller: dQ [B][Hq][nQ][2] (one per consumer warpgroup) then
+// dK / dV [B][Hkv][nKV][2]; nQ = ceil(T / 64), nKV = ceil(T / 128).
+DEVI int* dq_sem(int* sem, int b, int Hq, int h, int T, int qTile, int wg) {
+    return sem + ((((long)b * Hq + h) * ((T + BQ - 1) / BQ) + qTile) * 2 + wg);
+}
+DEVI int* dkv_sem(int* sem, int B, int b, int Hq, int Hkv, int hk, int T, int kvBlock, int wg) {
+    return sem + 2L * B * Hq * ((T + BQ - 1) / BQ) + ((((long)b * Hkv + hk) * ((T + BKV - 1) / BKV) + kvBlock) * 2 + wg);
+}
 }  // namespace flash_bwd
 
 DEVI void atomic_add2(float* p, float a, float b) {
@@ -67,12 +135,15 @@ DEVI void atomic_add2(float* p, float a, float b) {
 
 // WIN (causal, the "_swa" instances): sliding-window attention over the last `window` keys (query t sees keys
 // t - window < s <= t); a block walks the query tiles from its diagonal to the last query that sees one of its keys.
-template <int D, bool CAUSAL, bool WIN = false>
+// DET (the "_det" instances, session 17): the fp32 adds in a fixed order across blocks (the ordering above: the K/V
+// blocks launched last first, a dQ tile's adds from the highest block down, dK / dV in head order within a group),
+// sem as dq_sem / dkv_sem lay it out (slot 0 of each pair).
+template <int D, bool CAUSAL, bool WIN = false, bool DET = false>
 __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* __restrict__ dK, float* __restrict__ dV,
                                                     const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K,
                                                     const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO,
                                                     const float* __restrict__ LSE, const float* __restrict__ Dv, int T, int Hq,
-                                                    int Hkv, float scale, int window = 0) {
+                                                    int Hkv, float scale, int window = 0, int* sem = nullptr) {
     using namespace flash_bwd;
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
     constexpr int CH = D / 8;
@@ -85,7 +156,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
     float* Ls = reinterpret_cast<float*>(dSs + BKV * BQ);  // [2][BQ] LSE * log2(e)
     float* Ds = Ls + 2 * BQ;                               // [2][BQ] Dv
 
-    const int kv0 = blockIdx.x * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int xb = det_kv_block<DET>(), kv0 = xb * BKV, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
@@ -131,6 +202,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
     const int kvRowA = kv0 + warp * 16 + (lane >> 2), kvRowB = kvRowA + 8;
     // dQ split: warp -> 16 query rows (warp & 3) x half of D (warp >> 2)
     const int dqRow = (warp & 3) * 16, dqCol = (warp >> 2) * (D / 2);
+    [[maybe_unused]] DqTurn turn;  // DET: thread 0's pending dQ hand-over (published after the next tile's first barrier)
     for (int qi = qStart; qi < nQ; qi++) {
         const int q0 = qi * BQ, st = (qi - qStart) & 1;
         cp_async_wait<0>();
@@ -215,6 +287,9 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
             *reinterpret_cast<uint32_t*>(dSs + swz<BQ>(ra, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][0], dpT[n][1]);
             *reinterpret_cast<uint32_t*>(dSs + swz<BQ>(rb, qc >> 3) + (qc & 7)) = pack_bf16(dpT[n][2], dpT[n][3]);
         }
+        // DET: thread 0 waits for this block's turn at tile qi (publishing its previous tile's: every warp's adds to it
+        // precede the loop's first barrier), and the barrier below holds the block until then
+        if (DET && tid == 0) turn.take(dq_sem(sem, b, Hq, h, T, qi, 0), dq_rank<CAUSAL>(xb, qi));
         __syncthreads();
         // dQ[dqRow..+16, dqCol..+D/2] += dS K = (dS^T)^T K over the 128 keys of the tile
         float dq[D / 16][4];
@@ -244,6 +319,13 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
     }
     float* dKb = dK + (long)b * T * kStride + (long)hk * D;
     float* dVb = dV + (long)b * T * kStride + (long)hk * D;
+    [[maybe_unused]] int* semKV = DET ? dkv_sem(sem, gridDim.z, b, Hq, Hkv, hk, T, xb, 0) : nullptr;
+    const int G = Hq / Hkv;
+    if constexpr (DET) {
+        __syncthreads();  // every warp's dQ adds of the last tile are done
+        if (tid == 0) turn.publish();
+        ordered_begin<0, NTHREADS>(semKV, h % G, tid == 0);
+    }
 #pragma unroll
     for (int dt = 0; dt < D / 8; dt++) {
         int c = dt * 8 + (lane & 3) * 2;
@@ -256,6 +338,7 @@ __device__ __forceinline__ void flash_bwd_kernel(float* __restrict__ dQ, float* 
             atomic_add2(dVb + kvRowB * kStride + c, dv[dt][2], dv[dt][3]);
         }
     }
+    if constexpr (DET) ordered_end<0, NTHREADS>(semKV, h % G, tid == 0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -220,72 +220,17 @@ DEVI void produce(int nIter, int qStart, uint32_t fullBar, uint32_t emptyBar, fl
         wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
     }
 }
-// Deterministic mode (the "_det" instances): the fp32 adds into one dQ tile (and, with grouped heads, into one dK / dV
-// block) happen in a fixed order across blocks, so that two runs give the same bits. sem counts the contributors
-// that have added so far; the contributor of rank r waits for sem == r (its leader thread spins, then the named
-// barrier ID of the N adding threads), adds, and after the same barrier its leader publishes r + 1 with a release
-// store behind a fence (the other threads' adds are ordered before it through the barrier).
-// The order follows the blocks' own timeline, and a block only ever waits on blocks launched before it (resident or
-// done: no deadlock however few fit at once): the K/V blocks are launched last first (blockIdx.x 0 takes the last
-// one, det_kv_block), and a dQ tile takes its contributors from the highest K/V block down (dq_rank). Causal, K/V
-// block x starts at query tile 2x, so block x + 1 passed any tile two tiles before block x gets there: the waits
-// are mostly already satisfied. (Ascending ranks with the usual launch order ran at 0.37-0.42x the plain kernel:
-// every block waited for block 0; walking the tiles top down, 0.58-0.65x: the blocks met at every tile in lockstep;
-// this order alone 0.58-0.64x, with DqTurn's deferred hand-over 0.61-0.72x: docs/perf-log.md, session 7.)
-// dK / dV: the query heads of a group in head order (lower heads launch first).
-template <int ID, int N>
-DEVI void named_sync() { asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "n"(N) : "memory"); }
-template <int ID, int N>
-DEVI void ordered_begin(const int* sem, int rank, bool leader) {
-    if (leader)
-        while (ld_acquire_gpu(sem) != rank) {}
-    named_sync<ID, N>();
-}
-// The dQ tiles' hand-over, deferred by one tile (the leader thread keeps the pending release): publishing tile i's
-// rank right after its adds made the leader's fence wait for those adds to reach L2 on every tile (~35 % of the
-// kernel with the spin); one tile later they have landed. Publish the pending tile (the adds of every adding thread
-// precede this through the consumers' per-tile barrier), then wait for this tile's turn. Safe from deadlock: a block
-// only waits on blocks above it, which never wait on it.
-struct DqTurn {
-    int* pending = nullptr;
-    int pendingRank = 0;
-    DEVI void publish() {
-        if (pending != nullptr) {
-            __threadfence();
-            st_release_gpu(pending, pendingRank + 1);
-            pending = nullptr;
-        }
-    }
-    DEVI void take(int* sem, int rank) {
-        publish();
-        while (ld_acquire_gpu(sem) != rank) {}
-        pending = sem;
-        pendingRank = rank;
-    }
-};
-template <int ID, int N>
-DEVI void ordered_end(int* sem, int rank, bool leader) {
-    named_sync<ID, N>();
-    if (leader) {
-        __threadfence();
-        st_release_gpu(sem, rank + 1);
-    }
-}
-// The K/V block this block takes: the usual blockIdx.x, or (DET) the last one first.
-template <bool DET>
-DEVI int det_kv_block() { return DET ? gridDim.x - 1 - blockIdx.x : blockIdx.x; }
-// Rank of K/V block x among the contributors to query tile qTile: the blocks above it that also reach the tile
-// (causal: those with 2 x' <= qTile) add first.
-template <bool CAUSAL>
-DEVI int dq_rank(int x, int qTile) { return (CAUSAL ? min((int)gridDim.x - 1, qTile / 2) : (int)gridDim.x - 1) - x; }
-// The semaphores of one launch, ints zeroed by the caller: dQ [B][Hq][nQ][2] (one per consumer warpgroup) then
-// dK / dV [B][Hkv][nKV][2]; nQ = ceil(T / 64), nKV = ceil(T / 128).
-DEVI int* dq_sem(int* sem, int b, int Hq, int h, int T, int qTile, int wg) {
-    return sem + ((((long)b * Hq + h) * ((T + BQ - 1) / BQ) + qTile) * 2 + wg);
-}
-DEVI int* dkv_sem(int* sem, int B, int b, int Hq, int Hkv, int hk, int T, int kvBlock, int wg) {
-    return sem + 2L * B * Hq * ((T + BQ - 1) / BQ) + ((((long)b * Hkv + hk) * ((T + BKV - 1) / BKV) + kvBlock) * 2 + wg);
-}
+// Deterministic mode's ordering (named_sync, ordered_begin / ordered_end, DqTurn, det_kv_block, dq_rank, dq_sem,
+// dkv_sem): flash_bwd.cuh's, shared with the mma.sync backward since session 17 (the same 128-key K/V blocks over
+// 64-row query tiles).
+using flash_bwd::DqTurn;
+using flash_bwd::det_kv_block;
+using flash_bwd::dkv_sem;
+using flash_bwd::dq_rank;
+using flash_bwd::dq_sem;
+using flash_bwd::named_sync;
+using flash_bwd::ordered_begin;
+using flash_bwd::ordered_end;
 
 // The block's dK (scaled) and dV rows kA, kB (keys past T dropped) added into the fp32 outputs; NT 8-column groups.
 template <int NT>

@@ -408,9 +408,9 @@ public final class CudaBackend implements Backend, AutoCloseable {
             boolean deterministic = deterministicBackward();
             if (deterministic && !CudaKernels.hasDeterministicBackward(s.headDim(), bv))
                 throw new UnsupportedOperationException("a deterministic backward (ccalab.flash.deterministic=true or the run's "
-                        + "deterministic option) exists for the wgmma kernels at head dims "
-                        + DeterministicBackward.deterministicHeadDims() + " on the sm_90a image only; "
-                        + "this is head dim " + s.headDim() + " on the "
+                        + "deterministic option) exists at head dims " + DeterministicBackward.deterministicHeadDims(
+                        CudaKernels.BwdVariant.MMA) + " on every device and " + DeterministicBackward.deterministicHeadDims()
+                        + " on the wgmma kernels (the sm_90a image); this is head dim " + s.headDim() + " on the "
                         + (bv == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels");
             // the deterministic kernels take the semaphores that order their adds as one more argument
             long semBytes = deterministic ? CudaKernels.deterministicSemaphores(s) * 4 : 0;

@@ -170,13 +170,13 @@ final class CudaKernels {
     /**
      * The deterministic backward (session 7, {@code ccalab.flash.deterministic}): the wgmma kernels with every fp32 add
      * into dQ (and, with grouped heads, into dK / dV) in a fixed order across blocks, ordered by semaphores, so two
-     * runs on the same inputs give the same bits. wgmma at D = 64, 128 and (session 9) 256; one more argument, the
-     * semaphores.
+     * runs on the same inputs give the same bits. wgmma at D = 64, 128 and (session 9) 256, mma.sync (any device) at
+     * D = 64 and 128 since session 17; one more argument, the semaphores.
      */
     static final String BWD_DETERMINISTIC_SUFFIX = "_det";
 
     static boolean hasDeterministicBackward(int headDim, BwdVariant v) {
-        return v == BwdVariant.WGMMA && v.exists(headDim);
+        return v == BwdVariant.WGMMA ? v.exists(headDim) : headDim == 64 || headDim == 128;
     }
 
     static String flashBackward(int headDim, boolean causal, BwdVariant v, boolean deterministic) {
@@ -426,10 +426,11 @@ final class CudaKernels {
                 names.add(flashBackward(d, true, BwdVariant.WGMMA));
                 names.add(flashBackward(d, false, BwdVariant.WGMMA));
             }
-            if (hasDeterministicBackward(d, BwdVariant.WGMMA)) {
-                names.add(flashBackward(d, true, BwdVariant.WGMMA, true));
-                names.add(flashBackward(d, false, BwdVariant.WGMMA, true));
-            }
+            for (BwdVariant v : BwdVariant.values())
+                if (hasDeterministicBackward(d, v)) {
+                    names.add(flashBackward(d, true, v, true));
+                    names.add(flashBackward(d, false, v, true));
+                }
         }
         for (int d : WINDOW_HEAD_DIMS) {
             for (FlashVariant v : FlashVariant.values()) {
@@ -438,6 +439,7 @@ final class CudaKernels {
                 names.add(flashForwardWindowed(d, v, true));
             }
             names.add(flashBackwardWindowed(d, BwdVariant.MMA, false));
+            names.add(flashBackwardWindowed(d, BwdVariant.MMA, true));
             names.add(flashBackwardWindowed(d, BwdVariant.WGMMA, false));
             names.add(flashBackwardWindowed(d, BwdVariant.WGMMA, true));
         }

@@ -25,7 +25,8 @@ import org.ccalab.common.variant.MlaConfig;
  * runs ({@link CudaBackend#backwardVariant});
  * <li>MLA's prefill-core backward: deterministic on the sm_90a wgmma kernel at d_qk 192 / d_v 128 (session 9), and
  * since session 13 at any other (d_qk, d_v) up to 256 (96 / 64 included) on the sm_90a image, run padded on the
- * flash kernels' ordered-add instances; refused elsewhere (fp32 atomics into dQ);
+ * flash kernels' ordered-add instances (since session 17 on any device where the padded head dim is 64 or 128: the
+ * mma.sync backward has them too); refused elsewhere (fp32 atomics into dQ);
  * <li>the CCA/CCGQA prologue backward: deterministic since session 12 (the key temperature's and the stage-1 conv's
  * gradients are per-token / per-chunk partials summed in a fixed order, cca_layer_bwd.cuh; they were fp32 atomics),
  * so CCA/CCGQA training and the BACKWARD/LAYER cell need only their latent core's flash backward to be.
@@ -61,9 +62,10 @@ final class DeterministicBackward {
             return prefix + what + " of " + v.family() + " runs MLA's prefill-core backward at d_qk " + qk + " / d_v " + vd
                     + (inst != null ? " on the " + (wgmma ? "wgmma" : "mma.sync") + " kernel " + inst.name(true)
                     : " padded to the flash kernels' head dim " + padded) + ", whose dQ adds are fp32 atomics with no"
-                    + " deterministic form here (ordered-add kernels exist on the sm_90a image only: MLA's at d_qk 192 /"
-                    + " d_v 128, the flash ones at head dims " + deterministicHeadDims() + ", which any other (d_qk, d_v)"
-                    + " runs padded to); run it with deterministic=false, or on a cpu worker (deterministic by construction)";
+                    + " deterministic form here (ordered-add kernels: MLA's at d_qk 192 / d_v 128 on the sm_90a image, the"
+                    + " flash ones at head dims " + deterministicHeadDims(CudaKernels.BwdVariant.MMA) + " on every device and "
+                    + deterministicHeadDims() + " on the sm_90a image, which any other (d_qk, d_v) runs padded to); run it"
+                    + " with deterministic=false, or on a cpu worker (deterministic by construction)";
         }
         int headDim = switch (v) {
             case MhaConfig m -> m.headDim();
@@ -77,13 +79,18 @@ final class DeterministicBackward {
         if (CudaKernels.hasDeterministicBackward(headDim, kernel)) return null;
         return prefix + "this run's " + what + " needs the attention backward at head dim " + headDim + " on the "
                 + (kernel == CudaKernels.BwdVariant.WGMMA ? "wgmma" : "mma.sync") + " kernels, which have no deterministic"
-                + " (ordered-add) instance; those exist for the wgmma kernels on the sm_90a image at head dims "
-                + deterministicHeadDims() + "; set deterministic=false, or use a cpu worker (deterministic by construction)";
+                + " (ordered-add) instance; those exist at head dims " + deterministicHeadDims(CudaKernels.BwdVariant.MMA)
+                + " on every device (mma.sync) and " + deterministicHeadDims() + " on the wgmma kernels (the sm_90a image)"
+                + "; set deterministic=false, or use a cpu worker (deterministic by construction)";
     }
 
-    /** The head dims with an ordered-add backward instance (wgmma), as CudaKernels has them now. */
+    /** The head dims with an ordered-add backward instance on the wgmma kernels, as CudaKernels has them now. */
     static List<Integer> deterministicHeadDims() {
-        return IntStream.of(32, 64, 96, 128, 192, 256)
-                .filter(d -> CudaKernels.hasDeterministicBackward(d, CudaKernels.BwdVariant.WGMMA)).boxed().toList();
+        return deterministicHeadDims(CudaKernels.BwdVariant.WGMMA);
+    }
+
+    /** The head dims with an ordered-add backward instance on {@code kernel}. */
+    static List<Integer> deterministicHeadDims(CudaKernels.BwdVariant kernel) {
+        return IntStream.of(32, 64, 96, 128, 192, 256).filter(d -> CudaKernels.hasDeterministicBackward(d, kernel)).boxed().toList();
     }
 }

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * On a GPU host (tag {@code gpu}) whose driver runs the sm_90a image: {@code ccalab.flash.deterministic=true} makes
- * the backward give the same bits on every run (three runs compared element for element: dQ, dK, dV, GQA groups of
+ * the backward give the same bits on every run (the wgmma kernels; and since session 17 the mma.sync ones at head dims
+ * 64 and 128, forced) (three runs compared element for element: dQ, dK, dV, GQA groups of
  * 4 and 8 where several query heads add into one KV head, causal and not, head dims 64, 128 and 256), while still
  * matching the CPU float64 backward within the 8e-3 bound of the other backward tests. (Refusals of what has no
  * deterministic kernel: DeterministicBackwardTest.)
@@ -60,6 +61,49 @@ class CudaDeterministicBackwardGpuTest {
                             failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
                 }
             }
+        }
+        assertThat(failures).isEmpty();
+    }
+
+    /**
+     * The mma.sync backward's ordered-add instances (session 17: the kernel devices without the sm_90a image run),
+     * forced here with ccalab.flash.backward=mma: GQA groups of 4 and 8, causal and not, head dims 64 and 128, within
+     * the float64 bound and three runs bit for bit.
+     */
+    @Test
+    void theMmaSyncBackwardThreeRunsGiveTheSameBitsAndMatchTheFloat64Reference() {
+        assertThat(CudaBackend.probe().available()).as(CudaBackend.probe().reason()).isTrue();
+        AttentionKernel ref = CpuBackend.create().attention();
+        List<String> failures = new ArrayList<>();
+        String saved = System.getProperty("ccalab.flash.backward");
+        System.setProperty("ccalab.flash.backward", "mma");
+        try (CudaBackend cuda = openDeterministic()) {
+            assertThat(cuda.backwardVariant(new AttentionShape(1, 16, 4, 4, 128))).isEqualTo(CudaKernels.BwdVariant.MMA);
+            CudaBenchCli cli = new CudaBenchCli(cuda, 3);
+            for (Object[] c : new Object[][] {{new Variant("GQA 8q/2kv", "gqa", 8, 2, 128), 1, 1000, true},
+                    {new Variant("GQA 8q/1kv", "gqa", 8, 1, 128), 2, 333, false},
+                    {new Variant("GQA 8q/2kv d64", "gqa", 8, 2, 64), 1, 1000, true},
+                    {new Variant("MHA 4x64", "mha", 4, 4, 64), 2, 700, false}}) {
+                Variant v = (Variant) c[0];
+                int batch = (int) c[1], tokens = (int) c[2];
+                boolean causal = (boolean) c[3];
+                String name = "mma.sync " + v.name() + " B" + batch + " T" + tokens + " causal=" + causal;
+                Map<String, Err> errors = cli.backwardErrors(ref, v, batch, tokens, causal);
+                System.out.printf("deterministic %s: dq %.2e dk %.2e dv %.2e%n", name, errors.get("dq").rel(),
+                        errors.get("dk").rel(), errors.get("dv").rel());
+                for (var e : errors.entrySet())
+                    if (!(e.getValue().rel() < 8e-3)) failures.add(name + " " + e.getKey() + " rel " + e.getValue().rel());
+                float[][] first = gradients(cuda, v, batch, tokens, causal);
+                for (int run = 1; run < 3; run++) {
+                    float[][] again = gradients(cuda, v, batch, tokens, causal);
+                    for (int i = 0; i < 3; i++)
+                        if (!Arrays.equals(first[i], again[i]))
+                            failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
+                }
+            }
+        } finally {
+            if (saved == null) System.clearProperty("ccalab.flash.backward");
+            else System.setProperty("ccalab.flash.backward", saved);
         }
         assertThat(failures).isEmpty();
     }

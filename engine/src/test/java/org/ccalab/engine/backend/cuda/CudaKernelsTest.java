@@ -96,7 +96,12 @@ class CudaKernelsTest {
         assertThat(CudaKernels.all()).contains("flash_bwd_hd128_causal_wgmma4_det", "flash_bwd_hd128_wgmma4_det",
                 "flash_bwd_hd64_causal_wgmma4_det", "flash_bwd_hd64_wgmma4_det", "flash_bwd_hd256_causal_wgmma4_det",
                 "flash_bwd_hd256_wgmma4_det");
-        assertThat(CudaKernels.hasDeterministicBackward(128, CudaKernels.BwdVariant.MMA)).isFalse();
+        // and (session 17) mma.sync at D = 64 and 128
+        assertThat(CudaKernels.hasDeterministicBackward(128, CudaKernels.BwdVariant.MMA)).isTrue();
+        assertThat(CudaKernels.hasDeterministicBackward(64, CudaKernels.BwdVariant.MMA)).isTrue();
+        assertThat(CudaKernels.flashBackward(64, true, CudaKernels.BwdVariant.MMA, true)).isEqualTo("flash_bwd_hd64_causal_det");
+        assertThat(CudaKernels.all()).contains("flash_bwd_hd64_causal_det", "flash_bwd_hd64_det", "flash_bwd_hd128_causal_det",
+                "flash_bwd_hd128_det", "flash_bwd_hd64_causal_det_swa", "flash_bwd_hd128_causal_det_swa");
         assertThat(CudaKernels.hasDeterministicBackward(256, CudaKernels.BwdVariant.WGMMA)).isTrue();
         assertThat(CudaKernels.hasDeterministicBackward(256, CudaKernels.BwdVariant.MMA)).isFalse();
         assertThatThrownBy(() -> CudaKernels.flashBackward(256, true, CudaKernels.BwdVariant.MMA, true))

@@ -42,17 +42,23 @@ class DeterministicBackwardTest {
     }
 
     @Test
+    void shouldAcceptHeadDims64And128OnTheMmaSyncKernelsToo() {
+        // session 17: the mma.sync backward has ordered-add instances at D = 64 and 128 (any device)
+        assertThat(DeterministicBackward.refusal(train(new MhaConfig(256, 4)), AMPERE)).isNull();        // D = 64
+        assertThat(DeterministicBackward.refusal(train(new GqaConfig(512, 4, 2)), AMPERE)).isNull();    // D = 128
+        assertThat(DeterministicBackward.deterministicHeadDims(CudaKernels.BwdVariant.MMA)).containsExactly(64, 128);
+    }
+
+    @Test
     void shouldRefuseAHeadDimOrADeviceWithoutOneNamingTheHeadDimAndKernel() {
-        assertThat(DeterministicBackward.refusal(train(new MhaConfig(256, 4)), AMPERE))
-                .contains("deterministic=true", "head dim 64", "mma.sync", "cpu worker");
         assertThat(DeterministicBackward.refusal(train(new MhaConfig(1024, 4)), AMPERE))
-                .contains("head dim 256", "mma.sync", "64, 128, 256");
+                .contains("deterministic=true", "head dim 256", "mma.sync", "64, 128, 256", "cpu worker");
         // a head dim with no wgmma backward at all (96) is refused on the sm_90a image too
         assertThat(DeterministicBackward.refusal(train(new MhaConfig(384, 4)), SM90A)).contains("head dim 96");
     }
 
     @Test
-    void shouldAcceptMlaOnSm90aOnlyAndCcaWhereItsLatentCoreHasADeterministicFlashBackward() {
+    void shouldAcceptMlaAndCcaWhereTheirCoreHasADeterministicFlashBackward() {
         MlaConfig mla = MlaConfig.kvMatched(512, 4, 448);  // d_qk 192 / d_v 128: the wgmma kernel's "_det" twin
         assertThat(mla.qkHeadDim()).isEqualTo(192);
         assertThat(DeterministicBackward.refusal(train(mla), SM90A)).isNull();
@@ -64,9 +70,11 @@ class DeterministicBackwardTest {
         MlaConfig small = new MlaConfig(256, 4, 0, 448, 32, 64, 64, 10_000.0, 1e-6);
         assertThat(DeterministicBackward.refusal(train(small), SM90A)).isNull();
         assertThat(DeterministicBackward.refusal(train(MlaConfig.kvMatched(256, 4, 128)), SM90A)).isNull();
-        assertThat(DeterministicBackward.refusal(train(small), AMPERE)).contains("MLA", "d_qk 96", "fp32 atomics", "mma.sync");
-        assertThat(DeterministicBackward.refusal(train(MlaConfig.kvMatched(256, 4, 128)), AMPERE))
-                .contains("d_qk 128 / d_v 64", "padded to the flash kernels' head dim 128");
+        // since session 17 the mma.sync flash backward orders its adds at head dims 64 and 128 too, so both pad there
+        // on any device; d_qk 192 / d_v 128 (its own mma.sync kernel, or padded to 256) has none there
+        assertThat(DeterministicBackward.refusal(train(small), AMPERE)).isNull();
+        assertThat(DeterministicBackward.refusal(train(MlaConfig.kvMatched(256, 4, 128)), AMPERE)).isNull();
+        assertThat(DeterministicBackward.refusal(train(mla), AMPERE)).contains("mla_bwd_qk192_v128_causal", "[64, 128] on every device");
 
         // the CCA prologue backward sums in a fixed order (session 12): CCA training and the BACKWARD/LAYER cell need
         // only the latent core's flash backward to have an ordered-add kernel
@@ -75,7 +83,9 @@ class DeterministicBackwardTest {
         assertThat(DeterministicBackward.refusal(train(cca), SM90A)).isNull();
         assertThat(DeterministicBackward.refusal(bench(cca, List.of(Phase.BACKWARD), null), SM90A)).isNull();
         assertThat(DeterministicBackward.refusal(bench(cca, List.of(Phase.BACKWARD), List.of(Scope.CORE)), SM90A)).isNull();
-        assertThat(DeterministicBackward.refusal(train(cca), AMPERE)).contains("head dim 64", "mma.sync");
+        assertThat(DeterministicBackward.refusal(train(cca), AMPERE)).isNull(); // session 17: mma.sync orders its adds
+        CcaConfig cca256 = new CcaConfig(1024, 4, 256, CompressedConvSpec.DEFAULT);
+        assertThat(DeterministicBackward.refusal(train(cca256), AMPERE)).contains("head dim 256", "mma.sync");
     }
 
     @Test
