@@ -12,6 +12,7 @@
 #           speed of light, warp stalls, occupancy, per-launch figures side by side
 #   det:    the deterministic backward gpu tests (mma.sync forced too), the sliding-window tests, the mma.sync
 #           deterministic backward timed beside the plain one
+#   sass:   ncu stall samples per SASS instruction (bench/ncu_source_top.py) of the windowed and the causal D 64 forward
 #   checks: the CLI's check phase (every kernel's float64 checks)
 #   verify: every Java `gpu` test of the bundle, then the CLI's checks
 # carry: [".bundle/engine-bundle.tar.xz"] (bwdlab: and ".lab")
@@ -69,6 +70,18 @@ for mode in ${modes//,/ }; do
       timeout 200 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" --det > "$out/det_mma.txt" 2>&1
       echo "det timing rc=$? ($((SECONDS - t0)) s)"
       grep -E "PASS|FAIL|Error" "$out/det_mma.txt" | head ;;
+    sass)  # ncu stall samples per SASS instruction of one 16k windowed (W 512) and one causal forward launch, D 64
+      extract_fatbin
+      ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+      for k in flash_fwd_hd64_causal_wgmma4_swa flash_fwd_hd64_causal_wgmma4; do
+        timeout 200 $ncu --clock-control none --kernel-name $k --launch-skip 1 --launch-count 1 --section SourceCounters \
+          --section WarpStateStats -o /tmp/$k -f python3 bench/swa_profile.py --fatbin /tmp/ccalab.fatbin > "$out/ncu-$k-run.txt" 2>&1
+        echo "ncu $k rc=$? ($((SECONDS - t0)) s)"
+        $ncu -i /tmp/$k.ncu-rep --page source --print-source sass --csv > "$out/sass-$k.csv" 2>&1
+        $ncu -i /tmp/$k.ncu-rep --page details > "$out/ncu-$k.txt" 2>&1
+        grep -E "Stall|stall" "$out/ncu-$k.txt" | head -12
+        python3 bench/ncu_source_top.py "$out/sass-$k.csv" 24 | head -40
+      done ;;
     checks)
       timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
       echo "cli rc=$? ($((SECONDS - t0)) s)"
