@@ -12,6 +12,12 @@ gpu_tests() {
   timeout "${1:-260}" $b/bin/gpu-tests > "$out/gpu-tests.txt" 2>&1; echo "rc=$? ($((SECONDS - t0)) s)"
   grep -E "✘|tests (successful|failed|found)|Expecting|Test run finished" "$out/gpu-tests.txt" | head -30
 }
+# cli_checks: the CLI's check phase (every kernel's float64 checks at 4096 tokens), its summary lines printed
+cli_checks() {
+  timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
+  echo "cli rc=$? ($((SECONDS - t0)) s)"
+  grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -20
+}
 # extract_fatbin: the bundle's fatbin (inside its engine jar) to /tmp/ccalab.fatbin, for the Python checks
 extract_fatbin() {
   python3 -c "import zipfile; open('/tmp/ccalab.fatbin', 'wb').write(zipfile.ZipFile('$b/lib/engine.jar').read('cuda/ccalab.fatbin'))"

@@ -48,9 +48,7 @@ for mode in ${modes//,/ }; do
       grep -E "✘|tests (successful|failed|found)|Expecting|Ovq|OVQ|ovq" "$out/gpu-tests-train.txt" | grep -vE "^\s+layers\.[0-9]+\.(mlp|input|post)" | head -60 ;;
     verify)
       gpu_tests 420
-      timeout 170 $b/bin/cuda-bench --out "$out/cuda_bench.json" --seqs 4096 --phases check > "$out/cuda_bench.txt" 2>&1
-      echo "cli rc=$? ($((SECONDS - t0)) s)"
-      grep -E "CHECKS|FAIL" "$out/cuda_bench.txt" | head -20 ;;
+      cli_checks ;;
   esac
 done
 pack_logs

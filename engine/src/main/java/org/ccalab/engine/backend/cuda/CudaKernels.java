@@ -221,18 +221,15 @@ final class CudaKernels {
 
     /**
      * Suffix of the sliding-window instances (the OVQ hybrid's SWA blocks, ovq.md section 4): query t sees keys
-     * t - W < s <= t, W one more int argument, last. Causal only; the backend's variant of each of head dims 64 and
-     * 128 (M2 / WGMMA at 64, N128 / WGMMA at 128), forward plain and "_lo", backward (and wgmma "_det").
+     * t - W < s <= t, W one more int argument, last. Causal only; at head dims 64 and 128 the forward variants the
+     * backend runs (those with an O-residual instance: M2 / WGMMA at 64, N128 / WGMMA at 128), plain and "_lo", and
+     * the backward, plain and "_det".
      */
     static final String WINDOW_SUFFIX = "_swa";
     static final int[] WINDOW_HEAD_DIMS = {64, 128};
 
     static boolean hasWindow(int headDim, FlashVariant v) {
-        return switch (headDim) {
-            case 64 -> v == FlashVariant.M2 || v == FlashVariant.WGMMA;
-            case 128 -> v == FlashVariant.N128 || v == FlashVariant.WGMMA;
-            default -> false;
-        };
+        return hasWindow(headDim) && hasResidual(headDim, v);
     }
 
     static boolean hasWindow(int headDim) {

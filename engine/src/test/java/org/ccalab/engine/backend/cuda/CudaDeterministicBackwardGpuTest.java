@@ -28,6 +28,11 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("gpu")
 class CudaDeterministicBackwardGpuTest {
+    /** {variant, batch, tokens, causal} at head dims 64 and 128: GQA groups of 4 and 8, MHA, causal and not. */
+    private static final Object[][] CASES_64_128 = {{new Variant("GQA 8q/2kv", "gqa", 8, 2, 128), 1, 1000, true},
+            {new Variant("GQA 8q/1kv", "gqa", 8, 1, 128), 2, 333, false},
+            {new Variant("GQA 8q/2kv d64", "gqa", 8, 2, 64), 1, 1000, true},
+            {new Variant("MHA 4x64", "mha", 4, 4, 64), 2, 700, false}};
 
     @Test
     void threeRunsGiveTheSameBitsAndMatchTheFloat64Reference() {
@@ -39,28 +44,9 @@ class CudaDeterministicBackwardGpuTest {
             assertThat(cuda.backwardVariant(new AttentionShape(1, 16, 4, 4, 128)))
                     .as("the deterministic kernels are the wgmma ones: this test needs the sm_90a image")
                     .isEqualTo(CudaKernels.BwdVariant.WGMMA);
-            CudaBenchCli cli = new CudaBenchCli(cuda, 3);
-            for (Object[] c : new Object[][] {{new Variant("GQA 8q/2kv", "gqa", 8, 2, 128), 1, 1000, true},
-                    {new Variant("GQA 8q/1kv", "gqa", 8, 1, 128), 2, 333, false},
-                    {new Variant("GQA 8q/2kv d64", "gqa", 8, 2, 64), 1, 1000, true},
-                    {new Variant("MHA 4x64", "mha", 4, 4, 64), 2, 700, false},
-                    {new Variant("GQA 8q/2kv d256", "gqa", 8, 2, 256), 1, 1000, true},
-                    {new Variant("MHA 4x256", "mha", 4, 4, 256), 2, 333, false}}) {
-                Variant v = (Variant) c[0];
-                int batch = (int) c[1], tokens = (int) c[2];
-                boolean causal = (boolean) c[3];
-                String name = v.name() + " B" + batch + " T" + tokens + " causal=" + causal;
-                Map<String, Err> errors = cli.backwardErrors(ref, v, batch, tokens, causal);
-                for (var e : errors.entrySet())
-                    if (!(e.getValue().rel() < 8e-3)) failures.add(name + " " + e.getKey() + " rel " + e.getValue().rel());
-                float[][] first = gradients(cuda, v, batch, tokens, causal);
-                for (int run = 1; run < 3; run++) {
-                    float[][] again = gradients(cuda, v, batch, tokens, causal);
-                    for (int i = 0; i < 3; i++)
-                        if (!Arrays.equals(first[i], again[i]))
-                            failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
-                }
-            }
+            failures.addAll(checkCases(cuda, ref, "", CASES_64_128));
+            failures.addAll(checkCases(cuda, ref, "", new Object[][] {{new Variant("GQA 8q/2kv d256", "gqa", 8, 2, 256), 1, 1000,
+                    true}, {new Variant("MHA 4x256", "mha", 4, 4, 256), 2, 333, false}}));
         }
         assertThat(failures).isEmpty();
     }
@@ -79,33 +65,40 @@ class CudaDeterministicBackwardGpuTest {
         System.setProperty("ccalab.flash.backward", "mma");
         try (CudaBackend cuda = openDeterministic()) {
             assertThat(cuda.backwardVariant(new AttentionShape(1, 16, 4, 4, 128))).isEqualTo(CudaKernels.BwdVariant.MMA);
-            CudaBenchCli cli = new CudaBenchCli(cuda, 3);
-            for (Object[] c : new Object[][] {{new Variant("GQA 8q/2kv", "gqa", 8, 2, 128), 1, 1000, true},
-                    {new Variant("GQA 8q/1kv", "gqa", 8, 1, 128), 2, 333, false},
-                    {new Variant("GQA 8q/2kv d64", "gqa", 8, 2, 64), 1, 1000, true},
-                    {new Variant("MHA 4x64", "mha", 4, 4, 64), 2, 700, false}}) {
-                Variant v = (Variant) c[0];
-                int batch = (int) c[1], tokens = (int) c[2];
-                boolean causal = (boolean) c[3];
-                String name = "mma.sync " + v.name() + " B" + batch + " T" + tokens + " causal=" + causal;
-                Map<String, Err> errors = cli.backwardErrors(ref, v, batch, tokens, causal);
-                System.out.printf("deterministic %s: dq %.2e dk %.2e dv %.2e%n", name, errors.get("dq").rel(),
-                        errors.get("dk").rel(), errors.get("dv").rel());
-                for (var e : errors.entrySet())
-                    if (!(e.getValue().rel() < 8e-3)) failures.add(name + " " + e.getKey() + " rel " + e.getValue().rel());
-                float[][] first = gradients(cuda, v, batch, tokens, causal);
-                for (int run = 1; run < 3; run++) {
-                    float[][] again = gradients(cuda, v, batch, tokens, causal);
-                    for (int i = 0; i < 3; i++)
-                        if (!Arrays.equals(first[i], again[i]))
-                            failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
-                }
-            }
+            failures.addAll(checkCases(cuda, ref, "mma.sync ", CASES_64_128));
         } finally {
             if (saved == null) System.clearProperty("ccalab.flash.backward");
             else System.setProperty("ccalab.flash.backward", saved);
         }
         assertThat(failures).isEmpty();
+    }
+
+    /**
+     * Each case {variant, batch, tokens, causal} on {@code cuda}'s deterministic backward: dq, dk, dv within the 8e-3
+     * float64 bound, and three runs bit for bit. The failures, each named with {@code label}.
+     */
+    private static List<String> checkCases(CudaBackend cuda, AttentionKernel ref, String label, Object[][] cases) {
+        List<String> failures = new ArrayList<>();
+        CudaBenchCli cli = new CudaBenchCli(cuda, 3);
+        for (Object[] c : cases) {
+            Variant v = (Variant) c[0];
+            int batch = (int) c[1], tokens = (int) c[2];
+            boolean causal = (boolean) c[3];
+            String name = label + v.name() + " B" + batch + " T" + tokens + " causal=" + causal;
+            Map<String, Err> errors = cli.backwardErrors(ref, v, batch, tokens, causal);
+            System.out.printf("deterministic %s: dq %.2e dk %.2e dv %.2e%n", name, errors.get("dq").rel(),
+                    errors.get("dk").rel(), errors.get("dv").rel());
+            for (var e : errors.entrySet())
+                if (!(e.getValue().rel() < 8e-3)) failures.add(name + " " + e.getKey() + " rel " + e.getValue().rel());
+            float[][] first = gradients(cuda, v, batch, tokens, causal);
+            for (int run = 1; run < 3; run++) {
+                float[][] again = gradients(cuda, v, batch, tokens, causal);
+                for (int i = 0; i < 3; i++)
+                    if (!Arrays.equals(first[i], again[i]))
+                        failures.add(name + " " + new String[] {"dq", "dk", "dv"}[i] + " differs in run " + (run + 1));
+            }
+        }
+        return failures;
     }
 
     /**
