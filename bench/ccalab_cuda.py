@@ -138,11 +138,13 @@ class Kernels:
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
     def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
-                  suffix=None, olo=None, window=0):
+                  suffix=None, olo=None, window=0, persist=False):
         """olo (a tensor like q, or self.o_residual set): the "_lo" instance also writes O's rounding residual
         bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo).
         window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys
-        t - W < s <= t."""
+        t - W < s <= t.
+        persist: the persistent wgmma instances ("_wgmma4p", FwdWalk: grid (P, 1, B), P = SMs / B blocks per batch
+        entry, each walking (query tile, head) items); Hopper only."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -167,8 +169,13 @@ class Kernels:
         assert not swa or causal, "a sliding window is causal"
         if swa:
             extra += (window,)
-        self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""),
-                    ((T + FLASH_BM - 1) // FLASH_BM, Hq, B), (threads, 1, 1),
+        grid = ((T + FLASH_BM - 1) // FLASH_BM, Hq, B)
+        if persist:
+            assert wgmma, "the persistent instances are the Hopper wgmma kernels'"
+            name += "p"
+            sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+            grid = (min(grid[0] * Hq, max(1, sms // B)), 1, B)
+        self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""), grid, (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
                     1.0 / math.sqrt(D), *extra)
         return out, lse

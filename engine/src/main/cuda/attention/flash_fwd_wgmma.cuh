@@ -276,6 +276,23 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
         cp_async_16(d0 + k * 8 * 128, ok ? gp + k * step : g, ok ? 16 : 0);
     }
 }
+// The (query tile, head) items a forward block computes (one block of the grid, batch blockIdx.z). Not persistent:
+// one item, from the grid (query tiles, Hq, B), longest causal tiles first. Persistent (the "p" instances): grid
+// (P, 1, B), block x takes one item per round of P from the longest-first order (item i: query tile nQ - 1 - i / Hq,
+// head i % Hq, so the heads of one tile, which share K/V within a group, run side by side), the deal reversed every
+// other round so that a static deal of decreasing causal lengths evens out across the blocks.
+template <bool PERSIST>
+struct FwdWalk {
+    int nQ, Hq;
+    __device__ FwdWalk(int nQ_, int Hq_) : nQ(nQ_), Hq(Hq_) {}
+    DEVI int item(int n) const {
+        const int P = gridDim.x;
+        return n * P + ((n & 1) ? P - 1 - (int)blockIdx.x : (int)blockIdx.x);
+    }
+    DEVI bool valid(int n) const { return PERSIST ? item(n) < nQ * Hq : n == 0; }
+    DEVI int tile(int n) const { return PERSIST ? nQ - 1 - item(n) / Hq : (int)(gridDim.x - 1 - blockIdx.x); }
+    DEVI int head(int n) const { return PERSIST ? item(n) % Hq : (int)blockIdx.y; }
+};
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
 // wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
 // arrive right after the first FMNMX: the softmax waited for P(j) V(j) instead of overlapping it). Found after
@@ -350,7 +367,10 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // a one-sided wait) were hoisted with it or serialized the wgmmas: docs/perf-log-wgmma.md, "Session 7".
 // WIN (V4 only): sliding-window attention over the last `window` keys (softmax_tile); the block walks only the key
 // tiles from its first row's window start, j0, to the diagonal.
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false>
+// PERSIST (V4 only): persistent blocks (FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
+// the K/V ring and its barrier phases run on across items, and the next item's Q waits only for the last Q K^T of
+// the current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, bool PERSIST = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
@@ -360,46 +380,58 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
     static_assert(!WIN || (CAUSAL && V4 && !PINGPONG), "the windowed instances are v4's, causal");
+    static_assert(!PERSIST || (V4 && !PINGPONG), "the persistent instances are v4's");
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
-    __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[0..2], empty[0..2]
+    __shared__ __align__(8) uint64_t bars[2 * STAGES + PERSIST];  // full[0..2], empty[0..2], qEmpty
     const uint32_t sbase = (smem_u32(wgfa_smem) + 1023u) & ~1023u;
     const uint32_t sQ = sbase;
     auto sK = [&](int st) { return sbase + TILE_BYTES * (1 + 2 * st); };
     auto sV = [&](int st) { return sbase + TILE_BYTES * (2 + 2 * st); };
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
+    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES - 1 + PERSIST]) : 0;
 
-    const int tile = gridDim.x - 1 - blockIdx.x;  // longest causal blocks first
-    const int q0 = tile * BM, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    // tiles j0 .. j0 + nTiles - 1; the loops below count from 0 (ring stage and phase of the i-th tile walked)
-    const int j0 = WIN ? max(0, q0 - window + 1) / BN : 0;
-    const int nTiles = (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - j0;
+    const FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
+    // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
+    auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
+    auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             mbar_init(fullBar + 8 * i, 128);
             mbar_init(emptyBar + 8 * i, 256);
         }
+        if (PERSIST) mbar_init(qEmptyBar, 256);
     }
     __syncthreads();
 
     if (warp < 4) {  // producer warpgroup
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
-        const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
-        const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
-        const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
-        const int vShift = hk >= vShiftFrom ? 1 : 0;
-        for (int j = 0; j < nTiles; j++) {
-            const int st = j % STAGES;
-            if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
-            if (j == 0) (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
-            cp_async_commit();
-            cp_async_wait<0>();
-            fence_proxy_async();
-            mbar_arrive(fullBar + 8 * st);
+        int g = 0;  // K/V tiles walked by this block before the current item
+        for (int n = 0; walk.valid(n); n++) {
+            const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+            const int j0 = first_tile(q0), nTiles = tiles(q0);
+            const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
+            const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
+            const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
+            const int vShift = hk >= vShiftFrom ? 1 : 0;
+            for (int j = 0; j < nTiles; j++) {
+                const int st = (g + j) % STAGES;
+                if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+                if (j == 0) {
+                    if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);  // the last item's last Q K^T retired
+                    (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
+                }
+                (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+                (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
+                cp_async_commit();
+                cp_async_wait<0>();
+                fence_proxy_async();
+                mbar_arrive(fullBar + 8 * st);
+            }
+            g += nTiles;
         }
     } else {  // consumer warpgroups 1, 2
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
@@ -413,38 +445,44 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     };
     if (wg == 1) your_turn();  // warpgroup 0 issues first
     const uint32_t sQwg = sQ + wg * 64 * 128;
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    int g = 0;
+    for (int n = 0; walk.valid(n); n++) {
+    const int q0 = walk.tile(n) * BM, h = walk.head(n);
+    const int j0 = first_tile(q0), nTiles = tiles(q0);
     const int wrow0 = q0 + wg * 64 + wwarp * 16;
     const int rowA = wrow0 + (lane >> 2), rowB = rowA + 8;
-    const float scaleLog2 = scale * 1.4426950408889634f;
     float s[64], o[64];
     uint32_t p[BN / 16][4];
     float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f}, corr[2];
 #pragma unroll
     for (int i = 0; i < 64; i++) o[i] = 0.f;
 
-    mbar_wait(fullBar, 0);
+    mbar_wait(fullBar + 8 * (g % STAGES), (g / STAGES) & 1);
     fence_proxy_async();
     my_turn();
-    issue_qk(s, sQwg, sK(0));
+    issue_qk(s, sQwg, sK(g % STAGES));
     your_turn();
     wg_wait<0>();
+    if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
     softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
-        const int st1 = (j + 1) % STAGES;
-        mbar_wait(fullBar + 8 * st1, ((j + 1) / STAGES) & 1);
+        const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
+        mbar_wait(fullBar + 8 * st1, ((g + j + 1) / STAGES) & 1);
         fence_proxy_async();
         pack_p(p, s);
         my_turn();
         issue_qk(s, sQwg, sK(st1));
-        issue_pv(o, p, sV(j % STAGES));
+        issue_pv(o, p, sV(st));
         your_turn();
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
+        if (PERSIST && j + 2 == nTiles) mbar_arrive(qEmptyBar);
         softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2,
                                       window);
         wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 64; i++) fence_operand(o[i]);
-        mbar_arrive(emptyBar + 8 * (j % STAGES));  // K(j), V(j) no longer read by this warpgroup
+        mbar_arrive(emptyBar + 8 * st);  // K(j), V(j) no longer read by this warpgroup
 #pragma unroll
         for (int i = 0; i < 64; i += 4) {
             o[i] *= corr[0]; o[i + 1] *= corr[0];
@@ -453,11 +491,13 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     }
     pack_p(p, s);
     my_turn();
-    issue_pv(o, p, sV((nTiles - 1) % STAGES));
+    issue_pv(o, p, sV((g + nTiles - 1) % STAGES));
     if (wg == 0) your_turn();  // warpgroup 1's last turn is not handed back: no arrival left pending at exit
     wg_wait<0>();
 #pragma unroll
     for (int i = 0; i < 64; i++) fence_operand(o[i]);
+    if (PERSIST) mbar_arrive(emptyBar + 8 * ((g + nTiles - 1) % STAGES));  // the ring runs on into the next item
+    g += nTiles;
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
     __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
@@ -478,6 +518,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
         if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
     }
+    }  // items
     }  // consumers
 #else
     __trap();  // wgmma needs the sm_90a image

@@ -64,7 +64,10 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 }  // namespace wgfa64
 
 // WIN: sliding-window attention over the last `window` keys, as flash_fwd_wgmma2_kernel's.
-template <bool CAUSAL, int NWG, int STAGES, bool WIN = false>
+// PERSIST: persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
+// the K/V ring and its barrier phases run on across items, the next item's Q waits only for the last Q K^T of the
+// current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool PERSIST = false>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
@@ -77,81 +80,98 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
-    __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[0..STAGES), empty[0..STAGES)
+    __shared__ __align__(8) uint64_t bars[2 * STAGES + PERSIST];  // full[0..STAGES), empty[0..STAGES), qEmpty
     const uint32_t sbase = (smem_u32(wgfa_smem) + 1023u) & ~1023u;
     const uint32_t sQ = sbase;
     auto sK = [&](int st) { return sbase + C::Q_BYTES + KV_BYTES * (2 * st); };
     auto sV = [&](int st) { return sbase + C::Q_BYTES + KV_BYTES * (2 * st + 1); };
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
+    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES - 1 + PERSIST]) : 0;
 
-    const int tile = gridDim.x - 1 - blockIdx.x;  // longest causal blocks first
-    const int q0 = tile * BM, h = blockIdx.y, b = blockIdx.z, hk = h / (Hq / Hkv);
+    const int b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    // tiles j0 .. j0 + nTiles - 1; the loops below count from 0 (ring stage and phase of the i-th tile walked)
-    const int j0 = WIN ? max(0, q0 - window + 1) / BN : 0;
-    const int nTiles = (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - j0;
+    const wgfa::FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
+    // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
+    auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
+    auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
             mbar_init(fullBar + 8 * i, 128);
             mbar_init(emptyBar + 8 * i, 128 * NWG);
         }
+        if (PERSIST) mbar_init(qEmptyBar, 128 * NWG);
     }
     __syncthreads();
 
     if (warp < 4) {  // producer warpgroup
         if (NWG == 2) asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
-        const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
-        const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
-        const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
-        const int vShift = hk >= vShiftFrom ? 1 : 0;
-        for (int j = 0; j < nTiles; j++) {
-            const int st = j % STAGES;
-            if (j >= STAGES) mbar_wait(emptyBar + 8 * st, ((j / STAGES) - 1) & 1);
-            constexpr int U = NWG == 2 ? 4 : 2;
-            if (j == 0) load_rows<BM, U>(sQ, Qb, qStride, q0, 0, T, tid);
-            load_rows<BN, U>(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
-            load_rows<BN, U>(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
-            cp_async_commit();
-            cp_async_wait<0>();
-            fence_proxy_async();
-            mbar_arrive(fullBar + 8 * st);
+        int g = 0;  // K/V tiles walked by this block before the current item
+        for (int n = 0; walk.valid(n); n++) {
+            const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+            const int j0 = first_tile(q0), nTiles = tiles(q0);
+            const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
+            const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
+            const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
+            const int vShift = hk >= vShiftFrom ? 1 : 0;
+            for (int j = 0; j < nTiles; j++) {
+                const int st = (g + j) % STAGES;
+                if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+                constexpr int U = NWG == 2 ? 4 : 2;
+                if (j == 0) {
+                    if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);  // the last item's last Q K^T retired
+                    load_rows<BM, U>(sQ, Qb, qStride, q0, 0, T, tid);
+                }
+                load_rows<BN, U>(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+                load_rows<BN, U>(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
+                cp_async_commit();
+                cp_async_wait<0>();
+                fence_proxy_async();
+                mbar_arrive(fullBar + 8 * st);
+            }
+            g += nTiles;
         }
     } else {  // consumer warpgroups
     if (NWG == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
     const int wg = (warp >> 2) - 1, wwarp = warp & 3;
     const uint32_t sQwg = sQ + wg * 64 * ROWB;
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    int g = 0;
+    for (int n = 0; walk.valid(n); n++) {
+    const int q0 = walk.tile(n) * BM, h = walk.head(n);
+    const int j0 = first_tile(q0), nTiles = tiles(q0);
     const int wrow0 = q0 + wg * 64 + wwarp * 16;
     const int rowA = wrow0 + (lane >> 2), rowB = rowA + 8;
-    const float scaleLog2 = scale * 1.4426950408889634f;
     float s[64], o[32];
     uint32_t p[BN / 16][4];
     float mRow[2] = {-INFINITY, -INFINITY}, lRow[2] = {0.f, 0.f}, corr[2];
 #pragma unroll
     for (int i = 0; i < 32; i++) o[i] = 0.f;
 
-    mbar_wait(fullBar, 0);
+    mbar_wait(fullBar + 8 * (g % STAGES), (g / STAGES) & 1);
     fence_proxy_async();
-    issue_qk(s, sQwg, sK(0));
+    issue_qk(s, sQwg, sK(g % STAGES));
     wg_wait<0>();
+    if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
     wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
-        const int st1 = (j + 1) % STAGES;
-        mbar_wait(fullBar + 8 * st1, ((j + 1) / STAGES) & 1);
+        const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
+        mbar_wait(fullBar + 8 * st1, ((g + j + 1) / STAGES) & 1);
         fence_proxy_async();
         wgfa::pack_p(p, s);
         issue_qk(s, sQwg, sK(st1));
-        issue_pv(o, p, sV(j % STAGES));
+        issue_pv(o, p, sV(st));
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
+        if (PERSIST && j + 2 == nTiles) mbar_arrive(qEmptyBar);
         wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane,
                                               scaleLog2, window);
         wg_wait<0>();
 #pragma unroll
         for (int i = 0; i < 32; i++) fence_operand(o[i]);
-        mbar_arrive(emptyBar + 8 * (j % STAGES));  // K(j), V(j) no longer read by this warpgroup
+        mbar_arrive(emptyBar + 8 * st);  // K(j), V(j) no longer read by this warpgroup
 #pragma unroll
         for (int i = 0; i < 32; i += 4) {
             o[i] *= corr[0]; o[i + 1] *= corr[0];
@@ -159,10 +179,12 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
         }
     }
     wgfa::pack_p(p, s);
-    issue_pv(o, p, sV((nTiles - 1) % STAGES));
+    issue_pv(o, p, sV((g + nTiles - 1) % STAGES));
     wg_wait<0>();
 #pragma unroll
     for (int i = 0; i < 32; i++) fence_operand(o[i]);
+    if (PERSIST) mbar_arrive(emptyBar + 8 * ((g + nTiles - 1) % STAGES));  // the ring runs on into the next item
+    g += nTiles;
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
     __nv_bfloat16* Olb = Olo != nullptr ? Olo + (long)b * T * qStride + (long)h * D : nullptr;  // O's residual
@@ -183,6 +205,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
         if (rowA < T) L[rowA] = (mRow[0] + log2f(lRow[0])) * 0.6931471805599453f;
         if (rowB < T) L[rowB] = (mRow[1] + log2f(lRow[1])) * 0.6931471805599453f;
     }
+    }  // items
     }  // consumers
 #else
     __trap();  // wgmma needs the sm_90a image
