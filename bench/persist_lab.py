@@ -36,14 +36,15 @@ def inputs(B, T, Hq, Hkv, D, seed):
 def check(K, B, T, Hq, Hkv, D, causal, W):
     q, k, v = inputs(B, T, Hq, Hkv, D, T + 7 * W + D + B)
     outs = []
-    for persist in (False, True):
+    walks = (False, True, "q") if 0 < W < T else (False, True)
+    for persist in walks:
         olo = torch.full_like(q, float("nan"))
         o = torch.full_like(q, float("nan"))
         lse = torch.full((B, Hq, T), float("nan"), device=dev)
         K.flash_fwd(q, k, v, causal, out=o, lse=lse, olo=olo, window=W, persist=persist)
         outs.append((o, olo, lse))
-    same = all(torch.equal(a, b) for a, b in zip(*outs))
-    finite = all(torch.isfinite(x).all().item() for x in outs[1])
+    same = all(torch.equal(a, b) for other in outs[1:] for a, b in zip(outs[0], other))
+    finite = all(torch.isfinite(x).all().item() for other in outs[1:] for x in other)
     ok = same and finite
     case = f"B{B} T{T} Hq{Hq} Hkv{Hkv} D{D} {'causal' if causal else 'full'} W{W}"
     RESULTS["checks"].append({"case": case, "bits_equal": same, "finite": finite, "ok": ok})
@@ -51,27 +52,34 @@ def check(K, B, T, Hq, Hkv, D, causal, W):
     return ok
 
 
-def time_shape(K, T, H, D, causal, W):
-    q, k, v = inputs(1, T, H, H, D, 1)
+def time_shape(K, T, H, D, causal, W, Hkv=None):
+    Hkv = Hkv or H
+    q, k, v = inputs(1, T, H, Hkv, D, 1)
     o, lse = K.flash_fwd(q, k, v, causal, window=W)
-    row = {"T": T, "H": H, "D": D, "causal": causal, "W": W}
+    row = {"T": T, "H": H, "Hkv": Hkv, "D": D, "causal": causal, "W": W}
     row["v4"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W))["p50"]
     row["v4p"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=True))["p50"]
+    swa = 0 < W < T
+    if swa:
+        row["v4q"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist="q"))["p50"]
     row["v4_again"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W))["p50"]
     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
         qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
-        row["cudnn"] = bench(lambda i: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal))["p50"]
+        row["cudnn"] = bench(lambda i: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal,
+                                                                      enable_gqa=Hkv != H))["p50"]
     if 0 < W < T:
         pairs = W * (W + 1) / 2 + (T - W) * W
     else:
         pairs = T * (T + 1) / 2 if causal else T * T
     flops = 4.0 * H * D * pairs
-    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4_again", "cudnn")}
+    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4q", "v4_again", "cudnn") if n in row}
     row["tflops"] = tf
     RESULTS["timings"].append(row)
-    kind = f"W{W}" if 0 < W < T else ("causal" if causal else "full")
-    print(f"{H} x {D:3d} T={T:6d} {kind:7s}: v4 {row['v4']:.3f} ms ({tf['v4']:.0f} TF; again {row['v4_again']:.3f}) "
-          f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {min(row['v4'], row['v4_again']) / row['v4p']:.3f}x | "
+    kind = f"W{W}" if swa else ("causal" if causal else "full")
+    best = min(row["v4"], row["v4_again"])
+    tiles = f" v4q (tiles) {row['v4q']:.3f} ms = {best / row['v4q']:.3f}x" if swa else ""
+    print(f"{H}/{Hkv} x {D:3d} T={T:6d} {kind:7s}: v4 {row['v4']:.3f} ms ({tf['v4']:.0f} TF; again {row['v4_again']:.3f}) "
+          f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {best / row['v4p']:.3f}x{tiles} | "
           f"cuDNN {'causal' if causal else 'full'} {row['cudnn']:.3f} ms ({tf['cudnn']:.0f} TF)", flush=True)
 
 
@@ -93,10 +101,12 @@ def main():
     for D in (64, 128):
         for T in (int(t) for t in args.seqs.split(",")):
             time_shape(K, T, 16, D, True, 0)
-            if T <= 16384:
+            if T <= 8192:
                 time_shape(K, T, 16, D, False, 0)
+            if T >= 8192:
+                time_shape(K, T, 16, D, True, 0, Hkv=4)
             for W in (512, 4096):
-                if W < T:
+                if W < T and T >= 16384:
                     time_shape(K, T, 16, D, True, W)
     RESULTS["ok"] = ok
     with open(os.path.join(args.out, "persist_lab.json"), "w") as f:

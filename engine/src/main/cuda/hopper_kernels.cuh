@@ -54,33 +54,37 @@ FLASH_FWD_WGMMA2_LO(false, flash_fwd_hd128_wgmma4_lo)
     }
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4_swa,
                     flash_fwd_hd128_causal_wgmma4_lo_swa, true, false, true)
-// Persistent v4 ("4p"; FwdWalk): grid (P, 1, B) with P blocks per batch entry (one per SM), each walking (query tile,
-// head) items; otherwise as v4 (block 384, the same shared memory and arguments; the window last in "_swa").
-#define FLASH_FWD_WGMMA4P(CAUSAL, NAME, NAME_LO)                                                               \
-    extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)                                          \
-    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
-         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
-        flash_fwd_wgmma2_kernel<CAUSAL, false, true, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale); \
-    }                                                                                                          \
-    extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)                                          \
-    NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
-            const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) { \
-        flash_fwd_wgmma2_kernel<CAUSAL, false, true, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, \
-                                                                  Olo);                                        \
-    }
-FLASH_FWD_WGMMA4P(true, flash_fwd_hd128_causal_wgmma4p, flash_fwd_hd128_causal_wgmma4p_lo)
-FLASH_FWD_WGMMA4P(false, flash_fwd_hd128_wgmma4p, flash_fwd_hd128_wgmma4p_lo)
-// (the persistent windowed instances: FLASH_FWD_WGMMA_SWA's template arguments end with the window flag, so the
-// persistent flag comes through a wrapper)
-template <bool CAUSAL, bool PP, bool V4, bool WIN>
+// Persistent v4 ("4p"; wgfa::FwdWalk): grid (P, 1, B) with P blocks per batch entry (one per SM), each walking
+// (query tile, head) items; otherwise as v4 (block 384, the same shared memory and arguments; the window last in
+// "_swa"). Causal and full: WALK_TILES (for K/V that stay in L2); windowed: WALK_HEADS. "4q_swa" (lab): the
+// windowed instance with WALK_TILES, to compare the two walks.
+template <int WALK, bool CAUSAL, bool PP, bool V4, bool WIN>
 __device__ __forceinline__ void flash_fwd_wgmma4p_kernel(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q,
                                                          const __nv_bfloat16* K, const __nv_bfloat16* V, int T,
                                                          int Hq, int Hkv, int vShiftFrom, float scale,
-                                                         __nv_bfloat16* Olo, int window) {
-    flash_fwd_wgmma2_kernel<CAUSAL, PP, V4, WIN, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
+                                                         __nv_bfloat16* Olo = nullptr, int window = 0) {
+    flash_fwd_wgmma2_kernel<CAUSAL, PP, V4, WIN, WALK>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
 }
+// One persistent forward's plain and "_lo" instances, KERNEL<WALK, CAUSAL, ..., false>.
+#define FLASH_FWD_PERSIST(KERNEL, NTHREADS, NAME, NAME_LO, ...)                                                \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
+        KERNEL<__VA_ARGS__, false>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);                            \
+    }                                                                                                          \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
+    NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
+            const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) { \
+        KERNEL<__VA_ARGS__, false>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo);                       \
+    }
+FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4p,
+                  flash_fwd_hd128_causal_wgmma4p_lo, wgfa::WALK_TILES, true, false, true)
+FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_wgmma4p, flash_fwd_hd128_wgmma4p_lo,
+                  wgfa::WALK_TILES, false, false, true)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4p_swa,
-                    flash_fwd_hd128_causal_wgmma4p_lo_swa, true, false, true)
+                    flash_fwd_hd128_causal_wgmma4p_lo_swa, wgfa::WALK_HEADS, true, false, true)
+FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4q_swa,
+                    flash_fwd_hd128_causal_wgmma4q_lo_swa, wgfa::WALK_TILES, true, false, true)
 FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
 
@@ -112,29 +116,22 @@ FLASH_FWD_WGMMA64_LO(true, 3, flash_fwd_hd64_causal_wgmma4m3_lo)
 FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4_swa,
                     flash_fwd_hd64_causal_wgmma4_lo_swa, true, 2, 4)
-// Persistent (grid (P, 1, B), as the D = 128 "4p" instances).
-#define FLASH_FWD_WGMMA64P(CAUSAL, NAME, NAME_LO)                                                               \
-    extern "C" __global__ void __launch_bounds__(wgfa64::Cfg<2, 4>::NTHREADS, 1)                                 \
-    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
-         int T, int Hq, int Hkv, int vShiftFrom, float scale) {                                                \
-        flash_fwd_wgmma64_kernel<CAUSAL, 2, 4, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale);  \
-    }                                                                                                          \
-    extern "C" __global__ void __launch_bounds__(wgfa64::Cfg<2, 4>::NTHREADS, 1)                                 \
-    NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
-            const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo) { \
-        flash_fwd_wgmma64_kernel<CAUSAL, 2, 4, false, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo); \
-    }
-FLASH_FWD_WGMMA64P(true, flash_fwd_hd64_causal_wgmma4p, flash_fwd_hd64_causal_wgmma4p_lo)
-FLASH_FWD_WGMMA64P(false, flash_fwd_hd64_wgmma4p, flash_fwd_hd64_wgmma4p_lo)
-template <bool CAUSAL, int NWG, int STAGES, bool WIN>
+// Persistent (grid (P, 1, B), walks as the D = 128 "4p" / "4q" instances).
+template <int WALK, bool CAUSAL, int NWG, int STAGES, bool WIN>
 __device__ __forceinline__ void flash_fwd_wgmma64p_kernel(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q,
                                                           const __nv_bfloat16* K, const __nv_bfloat16* V, int T,
                                                           int Hq, int Hkv, int vShiftFrom, float scale,
-                                                          __nv_bfloat16* Olo, int window) {
-    flash_fwd_wgmma64_kernel<CAUSAL, NWG, STAGES, WIN, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
+                                                          __nv_bfloat16* Olo = nullptr, int window = 0) {
+    flash_fwd_wgmma64_kernel<CAUSAL, NWG, STAGES, WIN, WALK>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
 }
+FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4p,
+                  flash_fwd_hd64_causal_wgmma4p_lo, wgfa::WALK_TILES, true, 2, 4)
+FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_wgmma4p,
+                  flash_fwd_hd64_wgmma4p_lo, wgfa::WALK_TILES, false, 2, 4)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4p_swa,
-                    flash_fwd_hd64_causal_wgmma4p_lo_swa, true, 2, 4)
+                    flash_fwd_hd64_causal_wgmma4p_lo_swa, wgfa::WALK_HEADS, true, 2, 4)
+FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4q_swa,
+                    flash_fwd_hd64_causal_wgmma4q_lo_swa, wgfa::WALK_TILES, true, 2, 4)
 
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);

@@ -64,10 +64,11 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 }  // namespace wgfa64
 
 // WIN: sliding-window attention over the last `window` keys, as flash_fwd_wgmma2_kernel's.
-// PERSIST: persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
+// WALK: wgfa::WALK_GRID, or persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile,
+// head) items);
 // the K/V ring and its barrier phases run on across items, the next item's Q waits only for the last Q K^T of the
 // current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool PERSIST = false>
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, int WALK = wgfa::WALK_GRID>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
@@ -77,6 +78,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa64;
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
+    constexpr bool PERSIST = WALK != wgfa::WALK_GRID;
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -92,7 +94,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    const wgfa::FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
+    const wgfa::FwdWalk<WALK> walk((T + BM - 1) / BM, Hq);
     // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
     auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
