@@ -144,7 +144,8 @@ class Kernels:
         window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys
         t - W < s <= t.
         persist: the persistent wgmma instances ("_wgmma4p", FwdWalk: grid (P, 1, B), P = SMs / B blocks per batch
-        entry, each walking (query tile, head) items; "q": the windowed lab twin "_wgmma4q" walking tiles); Hopper only."""
+        entry, each walking (query tile, head) items; a letter picks a lab twin: "q" the windowed "_wgmma4q" walking tiles,
+        "r" "_wgmma4r" with the next Q behind the last P V); Hopper only."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -172,7 +173,7 @@ class Kernels:
         grid = ((T + FLASH_BM - 1) // FLASH_BM, Hq, B)
         if persist:
             assert wgmma, "the persistent instances are the Hopper wgmma kernels'"
-            name += "q" if persist == "q" else "p"
+            name += persist if isinstance(persist, str) else "p"
             sms = torch.cuda.get_device_properties(q.device).multi_processor_count
             grid = (min(grid[0] * Hq, max(1, sms // B)), 1, B)
         self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""), grid, (threads, 1, 1),

@@ -3,6 +3,7 @@
 #   persist: bench/persist_lab.py: the persistent instances equal v4 bit for bit (O, O's residual, LSE; causal, full,
 #            windowed, grouped, ragged, batched), then v4 / v4p / cuDNN timed (16 heads, D 64 / 128, $2's lengths)
 #            on .lab/lab90a.fatbin when carried (sm_90a only, built locally), else the bundle's fatbin
+#   sass:    cuobjdump -sass of the D 64 / 128 full forwards v4, v4p, v4r (for a diff of their tile loops)
 #   side:    bench/swa_side_by_side.py (the windowed kernels the backend ships against float64 and FlexAttention)
 #   swatest: the sliding-window gpu tests
 #   checks:  the CLI's check phase (every kernel's float64 checks)
@@ -22,6 +23,12 @@ for mode in ${modes//,/ }; do
       timeout 420 python3 bench/persist_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --seqs "$seqs" > "$out/persist_lab.txt" 2>&1
       echo "persist lab rc=$? ($((SECONDS - t0)) s)"
       grep -E "FAIL|PASSED|FAILED|ms|device|Error|error" "$out/persist_lab.txt" | grep -vE "^\s+File|Warning" | tail -40 ;;
+    sass)  # the consumer loops of v4 / v4p / v4r (D 64, full) in SASS, for a diff here
+      fatbin
+      for k in flash_fwd_hd64_wgmma4 flash_fwd_hd64_wgmma4p flash_fwd_hd64_wgmma4r flash_fwd_hd128_wgmma4 flash_fwd_hd128_wgmma4p; do
+        /usr/local/cuda/bin/cuobjdump -sass -fun $k /tmp/ccalab.fatbin > "$out/sass-$k.txt" 2>&1
+        echo "$k: $(grep -c . "$out/sass-$k.txt") lines"
+      done ;;
     side)
       fatbin
       timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1

@@ -36,7 +36,7 @@ def inputs(B, T, Hq, Hkv, D, seed):
 def check(K, B, T, Hq, Hkv, D, causal, W):
     q, k, v = inputs(B, T, Hq, Hkv, D, T + 7 * W + D + B)
     outs = []
-    walks = (False, True, "q") if 0 < W < T else (False, True)
+    walks = (False, True, "q", "r") if 0 < W < T else (False, True, "r")
     for persist in walks:
         olo = torch.full_like(q, float("nan"))
         o = torch.full_like(q, float("nan"))
@@ -62,6 +62,7 @@ def time_shape(K, T, H, D, causal, W, Hkv=None):
     swa = 0 < W < T
     if swa:
         row["v4q"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist="q"))["p50"]
+    row["v4r"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist="r"))["p50"]
     row["v4_again"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W))["p50"]
     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
         qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
@@ -72,12 +73,13 @@ def time_shape(K, T, H, D, causal, W, Hkv=None):
     else:
         pairs = T * (T + 1) / 2 if causal else T * T
     flops = 4.0 * H * D * pairs
-    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4q", "v4_again", "cudnn") if n in row}
+    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4q", "v4r", "v4_again", "cudnn") if n in row}
     row["tflops"] = tf
     RESULTS["timings"].append(row)
     kind = f"W{W}" if swa else ("causal" if causal else "full")
     best = min(row["v4"], row["v4_again"])
-    tiles = f" v4q (tiles) {row['v4q']:.3f} ms = {best / row['v4q']:.3f}x" if swa else ""
+    tiles = (f" v4q (tiles) {row['v4q']:.3f} ms = {best / row['v4q']:.3f}x" if swa else "") + \
+        f" v4r {row['v4r']:.3f} ms = {best / row['v4r']:.3f}x"
     print(f"{H}/{Hkv} x {D:3d} T={T:6d} {kind:7s}: v4 {row['v4']:.3f} ms ({tf['v4']:.0f} TF; again {row['v4_again']:.3f}) "
           f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {best / row['v4p']:.3f}x{tiles} | "
           f"cuDNN {'causal' if causal else 'full'} {row['cudnn']:.3f} ms ({tf['cudnn']:.0f} TF)", flush=True)

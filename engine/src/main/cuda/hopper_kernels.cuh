@@ -85,6 +85,13 @@ FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_c
                     flash_fwd_hd128_causal_wgmma4p_lo_swa, wgfa::WALK_HEADS, true, false, true)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4q_swa,
                     flash_fwd_hd128_causal_wgmma4q_lo_swa, wgfa::WALK_TILES, true, false, true)
+// "4r" (lab): "4p" with WALK_LATE_Q
+FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4r,
+                  flash_fwd_hd128_causal_wgmma4r_lo, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, false, true)
+FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_wgmma4r, flash_fwd_hd128_wgmma4r_lo,
+                  wgfa::WALK_TILES | wgfa::WALK_LATE_Q, false, false, true)
+FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4r_swa,
+                    flash_fwd_hd128_causal_wgmma4r_lo_swa, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, false, true)
 FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
 
@@ -132,6 +139,12 @@ FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), fl
                     flash_fwd_hd64_causal_wgmma4p_lo_swa, wgfa::WALK_HEADS, true, 2, 4)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4q_swa,
                     flash_fwd_hd64_causal_wgmma4q_lo_swa, wgfa::WALK_TILES, true, 2, 4)
+FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4r,
+                  flash_fwd_hd64_causal_wgmma4r_lo, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, 2, 4)
+FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_wgmma4r,
+                  flash_fwd_hd64_wgmma4r_lo, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, false, 2, 4)
+FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4r_swa,
+                    flash_fwd_hd64_causal_wgmma4r_lo_swa, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, 2, 4)
 
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);

@@ -286,22 +286,24 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
 //   thrashed it, 0.83-0.93x; 4k gained 1.17-1.27x).
 // - WALK_HEADS: head by head, as the grid's order (item i: head i / nQ, query tile nQ - 1 - i % nQ), plain deal: for
 //   items of equal length (sliding windows), whose concurrent blocks then share one head's K/V.
-enum FwdWalkOrder { WALK_GRID = 0, WALK_TILES = 1, WALK_HEADS = 2 };
+// WALK_LATE_Q (lab, or-ed with a walk): the next item's Q waits for the current item's last P V instead of its last
+// Q K^T (no barrier arrival inside the tile loop).
+enum FwdWalkOrder { WALK_GRID = 0, WALK_TILES = 1, WALK_HEADS = 2, WALK_LATE_Q = 4 };
 template <int WALK>
 struct FwdWalk {
     int nQ, Hq;
     __device__ FwdWalk(int nQ_, int Hq_) : nQ(nQ_), Hq(Hq_) {}
     DEVI int item(int n) const {
         const int P = gridDim.x, x = blockIdx.x;
-        return n * P + (WALK == WALK_TILES && (n & 1) ? P - 1 - x : x);
+        return n * P + ((WALK & 3) == WALK_TILES && (n & 1) ? P - 1 - x : x);
     }
     DEVI bool valid(int n) const { return WALK != WALK_GRID ? item(n) < nQ * Hq : n == 0; }
     DEVI int tile(int n) const {
-        return WALK == WALK_TILES ? nQ - 1 - item(n) / Hq
-             : WALK == WALK_HEADS ? nQ - 1 - item(n) % nQ : (int)(gridDim.x - 1 - blockIdx.x);
+        return (WALK & 3) == WALK_TILES ? nQ - 1 - item(n) / Hq
+             : (WALK & 3) == WALK_HEADS ? nQ - 1 - item(n) % nQ : (int)(gridDim.x - 1 - blockIdx.x);
     }
     DEVI int head(int n) const {
-        return WALK == WALK_TILES ? item(n) % Hq : WALK == WALK_HEADS ? item(n) / nQ : (int)blockIdx.y;
+        return (WALK & 3) == WALK_TILES ? item(n) % Hq : (WALK & 3) == WALK_HEADS ? item(n) / nQ : (int)blockIdx.y;
     }
 };
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
@@ -392,7 +394,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
     static_assert(!WIN || (CAUSAL && V4 && !PINGPONG), "the windowed instances are v4's, causal");
-    constexpr bool PERSIST = WALK != WALK_GRID;
+    constexpr bool PERSIST = WALK != WALK_GRID, LATE_Q = (WALK & WALK_LATE_Q) != 0;
     static_assert(!PERSIST || (V4 && !PINGPONG), "the persistent instances are v4's");
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
     __shared__ __align__(8) uint64_t bars[2 * STAGES + PERSIST];  // full[0..2], empty[0..2], qEmpty
@@ -477,7 +479,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     issue_qk(s, sQwg, sK(g % STAGES));
     your_turn();
     wg_wait<0>();
-    if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
+    if (PERSIST && !LATE_Q && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
     softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
@@ -489,7 +491,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         issue_pv(o, p, sV(st));
         your_turn();
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        if (PERSIST && j + 2 == nTiles) mbar_arrive(qEmptyBar);
+        if (PERSIST && !LATE_Q && j + 2 == nTiles) mbar_arrive(qEmptyBar);
         softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2,
                                       window);
         wg_wait<0>();
@@ -510,6 +512,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #pragma unroll
     for (int i = 0; i < 64; i++) fence_operand(o[i]);
     if (PERSIST) mbar_arrive(emptyBar + 8 * ((g + nTiles - 1) % STAGES));  // the ring runs on into the next item
+    if (PERSIST && LATE_Q) mbar_arrive(qEmptyBar);
     g += nTiles;
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;

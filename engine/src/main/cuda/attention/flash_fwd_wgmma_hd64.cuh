@@ -78,7 +78,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa64;
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
-    constexpr bool PERSIST = WALK != wgfa::WALK_GRID;
+    constexpr bool PERSIST = WALK != wgfa::WALK_GRID, LATE_Q = (WALK & wgfa::WALK_LATE_Q) != 0;
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -157,7 +157,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     fence_proxy_async();
     issue_qk(s, sQwg, sK(g % STAGES));
     wg_wait<0>();
-    if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
+    if (PERSIST && !LATE_Q && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
     wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
@@ -167,7 +167,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
         issue_qk(s, sQwg, sK(st1));
         issue_pv(o, p, sV(st));
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        if (PERSIST && j + 2 == nTiles) mbar_arrive(qEmptyBar);
+        if (PERSIST && !LATE_Q && j + 2 == nTiles) mbar_arrive(qEmptyBar);
         wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane,
                                               scaleLog2, window);
         wg_wait<0>();
@@ -186,6 +186,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
 #pragma unroll
     for (int i = 0; i < 32; i++) fence_operand(o[i]);
     if (PERSIST) mbar_arrive(emptyBar + 8 * ((g + nTiles - 1) % STAGES));  // the ring runs on into the next item
+    if (PERSIST && LATE_Q) mbar_arrive(qEmptyBar);
     g += nTiles;
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;
