@@ -138,14 +138,14 @@ class Kernels:
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
     def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
-                  suffix=None, olo=None, window=0, persist=False):
+                  suffix=None, olo=None, window=0, persist=None):
         """olo (a tensor like q, or self.o_residual set): the "_lo" instance also writes O's rounding residual
         bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo).
         window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys
         t - W < s <= t.
         persist: the persistent wgmma instances ("_wgmma4p", FwdWalk: grid (P, 1, B), P = SMs / B blocks per batch
-        entry, each walking (query tile, head) items; a letter picks a lab twin: "q" the windowed "_wgmma4q" walking tiles,
-        "r" "_wgmma4r" with the next Q behind the last P V); Hopper only."""
+        entry, each walking (query tile, head) items; causal, Hopper only); None: as CudaKernels.persistentForward
+        picks them (causal up to 8192 tokens or a window up to 2048, at least two items per SM)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -171,10 +171,13 @@ class Kernels:
         if swa:
             extra += (window,)
         grid = ((T + FLASH_BM - 1) // FLASH_BM, Hq, B)
+        sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+        if persist is None:
+            persist = wgmma and causal and B <= sms and B * Hq * grid[0] >= 2 * sms and (
+                window <= 2048 if swa else T <= 8192)
         if persist:
-            assert wgmma, "the persistent instances are the Hopper wgmma kernels'"
-            name += persist if isinstance(persist, str) else "p"
-            sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+            assert wgmma and causal, "the persistent instances are the Hopper wgmma kernels', causal"
+            name += "p"
             grid = (min(grid[0] * Hq, max(1, sms // B)), 1, B)
         self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""), grid, (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,

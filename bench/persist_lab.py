@@ -6,8 +6,9 @@ spends ~10 % of its samples waiting for its first tile, which a 16k causal block
 
 Checks first: the persistent kernel does each item's arithmetic exactly as v4 does, so its O, O's residual and LSE
 must equal v4's bit for bit (v4 itself is checked against float64 by the gpu tests and swa_side_by_side.py), on
-shapes that walk many items of unequal length per block (16k, batch 3, grouped heads, ragged T, windows).
-Then times: v4 and v4p, causal / not / windowed, D 64 and 128, with cuDNN's causal forward beside.
+shapes that walk many items of unequal length per block (16k, batch 3 / 44, grouped heads, ragged T, windows).
+Then times: v4 and v4p, causal and windowed, D 64 and 128, batch 1 and training-like batches, with cuDNN's causal
+forward beside.
 
 Usage (on the GPU host, from the repository root): python3 bench/persist_lab.py --fatbin F [--out DIR]
 """
@@ -36,7 +37,7 @@ def inputs(B, T, Hq, Hkv, D, seed):
 def check(K, B, T, Hq, Hkv, D, causal, W):
     q, k, v = inputs(B, T, Hq, Hkv, D, T + 7 * W + D + B)
     outs = []
-    walks = (False, True, "q", "r") if 0 < W < T else (False, True, "r")
+    walks = (False, True)
     for persist in walks:
         olo = torch.full_like(q, float("nan"))
         o = torch.full_like(q, float("nan"))
@@ -52,18 +53,15 @@ def check(K, B, T, Hq, Hkv, D, causal, W):
     return ok
 
 
-def time_shape(K, T, H, D, causal, W, Hkv=None):
+def time_shape(K, T, H, D, causal, W, Hkv=None, B=1):
     Hkv = Hkv or H
-    q, k, v = inputs(1, T, H, Hkv, D, 1)
+    q, k, v = inputs(B, T, H, Hkv, D, 1)
     o, lse = K.flash_fwd(q, k, v, causal, window=W)
-    row = {"T": T, "H": H, "Hkv": Hkv, "D": D, "causal": causal, "W": W}
-    row["v4"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W))["p50"]
+    row = {"B": B, "T": T, "H": H, "Hkv": Hkv, "D": D, "causal": causal, "W": W}
+    row["v4"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=False))["p50"]
     row["v4p"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=True))["p50"]
     swa = 0 < W < T
-    if swa:
-        row["v4q"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist="q"))["p50"]
-    row["v4r"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist="r"))["p50"]
-    row["v4_again"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W))["p50"]
+    row["v4_again"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=False))["p50"]
     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
         qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
         row["cudnn"] = bench(lambda i: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal,
@@ -72,16 +70,14 @@ def time_shape(K, T, H, D, causal, W, Hkv=None):
         pairs = W * (W + 1) / 2 + (T - W) * W
     else:
         pairs = T * (T + 1) / 2 if causal else T * T
-    flops = 4.0 * H * D * pairs
-    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4q", "v4r", "v4_again", "cudnn") if n in row}
+    flops = 4.0 * B * H * D * pairs
+    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4_again", "cudnn")}
     row["tflops"] = tf
     RESULTS["timings"].append(row)
     kind = f"W{W}" if swa else ("causal" if causal else "full")
     best = min(row["v4"], row["v4_again"])
-    tiles = (f" v4q (tiles) {row['v4q']:.3f} ms = {best / row['v4q']:.3f}x" if swa else "") + \
-        f" v4r {row['v4r']:.3f} ms = {best / row['v4r']:.3f}x"
-    print(f"{H}/{Hkv} x {D:3d} T={T:6d} {kind:7s}: v4 {row['v4']:.3f} ms ({tf['v4']:.0f} TF; again {row['v4_again']:.3f}) "
-          f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {best / row['v4p']:.3f}x{tiles} | "
+    print(f"B{B} {H}/{Hkv} x {D:3d} T={T:6d} {kind:7s}: v4 {row['v4']:.3f} ms ({tf['v4']:.0f} TF; again {row['v4_again']:.3f}) "
+          f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {best / row['v4p']:.3f}x | "
           f"cuDNN {'causal' if causal else 'full'} {row['cudnn']:.3f} ms ({tf['cudnn']:.0f} TF)", flush=True)
 
 
@@ -96,20 +92,19 @@ def main():
     assert K.hopper, "the persistent instances are sm_90a only"
     ok = True
     for D in (64, 128):
-        for (B, T, Hq, Hkv, causal, W) in [(1, 700, 2, 2, True, 0), (2, 1000, 4, 2, False, 0), (3, 16384, 16, 4, True, 0),
-                                           (1, 16384, 16, 16, False, 0), (2, 4097, 8, 8, True, 300),
-                                           (1, 16384, 16, 2, True, 512), (3, 5000, 4, 1, True, 129)]:
+        for (B, T, Hq, Hkv, causal, W) in [(1, 700, 2, 2, True, 0), (44, 390, 2, 1, True, 0), (3, 16384, 16, 4, True, 0),
+                                           (2, 4097, 8, 8, True, 300), (1, 16384, 16, 2, True, 512), (3, 5000, 4, 1, True, 129)]:
             ok &= check(K, B, T, Hq, Hkv, D, causal, W)
     for D in (64, 128):
         for T in (int(t) for t in args.seqs.split(",")):
             time_shape(K, T, 16, D, True, 0)
-            if T <= 8192:
-                time_shape(K, T, 16, D, False, 0)
-            if T >= 8192:
+            if 8192 <= T <= 16384:
                 time_shape(K, T, 16, D, True, 0, Hkv=4)
-            for W in (512, 4096):
+            for W in (512, 2048, 4096):
                 if W < T and T >= 16384:
                     time_shape(K, T, 16, D, True, W)
+        for (B, T, W) in [(8, 1024, 0), (8, 2048, 0), (4, 4096, 512)]:  # training-like batches
+            time_shape(K, T, 16, D, True, W, B=B)
     RESULTS["ok"] = ok
     with open(os.path.join(args.out, "persist_lab.json"), "w") as f:
         json.dump(RESULTS, f, indent=1)

@@ -56,16 +56,15 @@ FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_ca
                     flash_fwd_hd128_causal_wgmma4_lo_swa, true, false, true)
 // Persistent v4 ("4p"; wgfa::FwdWalk): grid (P, 1, B) with P blocks per batch entry (one per SM), each walking
 // (query tile, head) items; otherwise as v4 (block 384, the same shared memory and arguments; the window last in
-// "_swa"). Causal and full: WALK_TILES (for K/V that stay in L2); windowed: WALK_HEADS. "4q_swa" (lab): the
-// windowed instance with WALK_TILES, to compare the two walks.
-template <int WALK, bool CAUSAL, bool PP, bool V4, bool WIN>
+// "_swa"). Dispatched by CudaKernels.persistentForward (short items: causal up to 8k, windows up to 2048).
+template <bool CAUSAL, bool PP, bool V4, bool WIN>
 __device__ __forceinline__ void flash_fwd_wgmma4p_kernel(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q,
                                                          const __nv_bfloat16* K, const __nv_bfloat16* V, int T,
                                                          int Hq, int Hkv, int vShiftFrom, float scale,
                                                          __nv_bfloat16* Olo = nullptr, int window = 0) {
-    flash_fwd_wgmma2_kernel<CAUSAL, PP, V4, WIN, WALK>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
+    flash_fwd_wgmma2_kernel<CAUSAL, PP, V4, WIN, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
 }
-// One persistent forward's plain and "_lo" instances, KERNEL<WALK, CAUSAL, ..., false>.
+// One persistent forward's plain and "_lo" instances, KERNEL<..., false> (no window).
 #define FLASH_FWD_PERSIST(KERNEL, NTHREADS, NAME, NAME_LO, ...)                                                \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
     NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
@@ -78,20 +77,9 @@ __device__ __forceinline__ void flash_fwd_wgmma4p_kernel(__nv_bfloat16* O, float
         KERNEL<__VA_ARGS__, false>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo);                       \
     }
 FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4p,
-                  flash_fwd_hd128_causal_wgmma4p_lo, wgfa::WALK_TILES, true, false, true)
-FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_wgmma4p, flash_fwd_hd128_wgmma4p_lo,
-                  wgfa::WALK_TILES, false, false, true)
+                  flash_fwd_hd128_causal_wgmma4p_lo, true, false, true)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4p_swa,
-                    flash_fwd_hd128_causal_wgmma4p_lo_swa, wgfa::WALK_HEADS, true, false, true)
-FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4q_swa,
-                    flash_fwd_hd128_causal_wgmma4q_lo_swa, wgfa::WALK_TILES, true, false, true)
-// "4r" (lab): "4p" with WALK_LATE_Q
-FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4r,
-                  flash_fwd_hd128_causal_wgmma4r_lo, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, false, true)
-FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_wgmma4r, flash_fwd_hd128_wgmma4r_lo,
-                  wgfa::WALK_TILES | wgfa::WALK_LATE_Q, false, false, true)
-FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4r_swa,
-                    flash_fwd_hd128_causal_wgmma4r_lo_swa, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, false, true)
+                    flash_fwd_hd128_causal_wgmma4p_lo_swa, true, false, true)
 FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
 
@@ -123,28 +111,18 @@ FLASH_FWD_WGMMA64_LO(true, 3, flash_fwd_hd64_causal_wgmma4m3_lo)
 FLASH_FWD_WGMMA64_LO(false, 3, flash_fwd_hd64_wgmma4m3_lo)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4_swa,
                     flash_fwd_hd64_causal_wgmma4_lo_swa, true, 2, 4)
-// Persistent (grid (P, 1, B), walks as the D = 128 "4p" / "4q" instances).
-template <int WALK, bool CAUSAL, int NWG, int STAGES, bool WIN>
+// Persistent (grid (P, 1, B), as the D = 128 "4p" instances).
+template <bool CAUSAL, int NWG, int STAGES, bool WIN>
 __device__ __forceinline__ void flash_fwd_wgmma64p_kernel(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q,
                                                           const __nv_bfloat16* K, const __nv_bfloat16* V, int T,
                                                           int Hq, int Hkv, int vShiftFrom, float scale,
                                                           __nv_bfloat16* Olo = nullptr, int window = 0) {
-    flash_fwd_wgmma64_kernel<CAUSAL, NWG, STAGES, WIN, WALK>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
+    flash_fwd_wgmma64_kernel<CAUSAL, NWG, STAGES, WIN, true>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window);
 }
 FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4p,
-                  flash_fwd_hd64_causal_wgmma4p_lo, wgfa::WALK_TILES, true, 2, 4)
-FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_wgmma4p,
-                  flash_fwd_hd64_wgmma4p_lo, wgfa::WALK_TILES, false, 2, 4)
+                  flash_fwd_hd64_causal_wgmma4p_lo, true, 2, 4)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4p_swa,
-                    flash_fwd_hd64_causal_wgmma4p_lo_swa, wgfa::WALK_HEADS, true, 2, 4)
-FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4q_swa,
-                    flash_fwd_hd64_causal_wgmma4q_lo_swa, wgfa::WALK_TILES, true, 2, 4)
-FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4r,
-                  flash_fwd_hd64_causal_wgmma4r_lo, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, 2, 4)
-FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_wgmma4r,
-                  flash_fwd_hd64_wgmma4r_lo, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, false, 2, 4)
-FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4r_swa,
-                    flash_fwd_hd64_causal_wgmma4r_lo_swa, wgfa::WALK_TILES | wgfa::WALK_LATE_Q, true, 2, 4)
+                    flash_fwd_hd64_causal_wgmma4p_lo_swa, true, 2, 4)
 
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);

@@ -276,35 +276,26 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
         cp_async_16(d0 + k * 8 * 128, ok ? gp + k * step : g, ok ? 16 : 0);
     }
 }
-// The (query tile, head) items a forward block computes (one block of the grid, batch blockIdx.z). WALK_GRID: one
-// item, from the grid (query tiles, Hq, B), longest causal tiles first (the hardware deals blocks to SMs as they
-// free up, head by head). The persistent walks (the "4p" instances; grid (P, 1, B), block x takes one item per round
-// of P):
-// - WALK_TILES: the longest-first order over all heads (item i: query tile nQ - 1 - i / Hq, head i % Hq), the deal
-//   reversed every other round so that a static deal of decreasing causal lengths evens out across the blocks. The
-//   blocks of a round read every head's K/V: for shapes whose K/V stay in L2 (session 18 call 1: 16k at 16 heads
-//   thrashed it, 0.83-0.93x; 4k gained 1.17-1.27x).
-// - WALK_HEADS: head by head, as the grid's order (item i: head i / nQ, query tile nQ - 1 - i % nQ), plain deal: for
-//   items of equal length (sliding windows), whose concurrent blocks then share one head's K/V.
-// WALK_LATE_Q (lab, or-ed with a walk): the next item's Q waits for the current item's last P V instead of its last
-// Q K^T (no barrier arrival inside the tile loop).
-enum FwdWalkOrder { WALK_GRID = 0, WALK_TILES = 1, WALK_HEADS = 2, WALK_LATE_Q = 4 };
-template <int WALK>
+// The (query tile, head) items a forward block computes (batch blockIdx.z). Not persistent: one item, from the grid
+// (query tiles, Hq, B), longest causal tiles first (the hardware deals the blocks to SMs as they free up, head by
+// head). Persistent (the "4p" instances): grid (P, 1, B), block x takes one item per round of P from the
+// longest-first order over all heads (item i: query tile nQ - 1 - i / Hq, head i % Hq), the deal reversed every
+// other round so that a static deal of decreasing causal lengths evens out across the blocks.
+// Where it pays (session 18, docs/perf-log-wgmma.md "Persistent forward"): short items, whose block start (the
+// first Q and K/V copies, parameter loads, exit) a persistent block hides under the previous item: causal up to 8k
+// (4k: 1.16x at D 64, 1.25x at D 128) and sliding windows up to 2048 (W 512: 1.2-1.3x at D 64). On long items the
+// static deal loses to the hardware's dynamic one (16k-64k causal 0.83-0.98x): CudaKernels.persistentForward.
+template <bool PERSIST>
 struct FwdWalk {
     int nQ, Hq;
     __device__ FwdWalk(int nQ_, int Hq_) : nQ(nQ_), Hq(Hq_) {}
     DEVI int item(int n) const {
         const int P = gridDim.x, x = blockIdx.x;
-        return n * P + ((WALK & 3) == WALK_TILES && (n & 1) ? P - 1 - x : x);
+        return n * P + ((n & 1) ? P - 1 - x : x);
     }
-    DEVI bool valid(int n) const { return WALK != WALK_GRID ? item(n) < nQ * Hq : n == 0; }
-    DEVI int tile(int n) const {
-        return (WALK & 3) == WALK_TILES ? nQ - 1 - item(n) / Hq
-             : (WALK & 3) == WALK_HEADS ? nQ - 1 - item(n) % nQ : (int)(gridDim.x - 1 - blockIdx.x);
-    }
-    DEVI int head(int n) const {
-        return (WALK & 3) == WALK_TILES ? item(n) % Hq : (WALK & 3) == WALK_HEADS ? item(n) / nQ : (int)blockIdx.y;
-    }
+    DEVI bool valid(int n) const { return PERSIST ? item(n) < nQ * Hq : n == 0; }
+    DEVI int tile(int n) const { return PERSIST ? nQ - 1 - item(n) / Hq : (int)(gridDim.x - 1 - blockIdx.x); }
+    DEVI int head(int n) const { return PERSIST ? item(n) % Hq : (int)blockIdx.y; }
 };
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
 // wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
@@ -380,11 +371,10 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // a one-sided wait) were hoisted with it or serialized the wgmmas: docs/perf-log-wgmma.md, "Session 7".
 // WIN (V4 only): sliding-window attention over the last `window` keys (softmax_tile); the block walks only the key
 // tiles from its first row's window start, j0, to the diagonal.
-// WALK (V4 only): WALK_GRID, or persistent blocks (FwdWalk: grid (P, 1, B), each block walks several (query tile,
-// head) items);
+// PERSIST (V4 only): persistent blocks (FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
 // the K/V ring and its barrier phases run on across items, and the next item's Q waits only for the last Q K^T of
 // the current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, int WALK = wgfa::WALK_GRID>
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, bool PERSIST = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
@@ -394,7 +384,6 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
     static_assert(!WIN || (CAUSAL && V4 && !PINGPONG), "the windowed instances are v4's, causal");
-    constexpr bool PERSIST = WALK != WALK_GRID, LATE_Q = (WALK & WALK_LATE_Q) != 0;
     static_assert(!PERSIST || (V4 && !PINGPONG), "the persistent instances are v4's");
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
     __shared__ __align__(8) uint64_t bars[2 * STAGES + PERSIST];  // full[0..2], empty[0..2], qEmpty
@@ -409,7 +398,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    const FwdWalk<WALK> walk((T + BM - 1) / BM, Hq);
+    const FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
     // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
     auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
@@ -479,7 +468,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     issue_qk(s, sQwg, sK(g % STAGES));
     your_turn();
     wg_wait<0>();
-    if (PERSIST && !LATE_Q && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
+    if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
     softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
@@ -491,7 +480,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
         issue_pv(o, p, sV(st));
         your_turn();
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        if (PERSIST && !LATE_Q && j + 2 == nTiles) mbar_arrive(qEmptyBar);
+        if (PERSIST && j + 2 == nTiles) mbar_arrive(qEmptyBar);
         softmax_tile<CAUSAL, V4, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane, scaleLog2,
                                       window);
         wg_wait<0>();
@@ -512,7 +501,6 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 #pragma unroll
     for (int i = 0; i < 64; i++) fence_operand(o[i]);
     if (PERSIST) mbar_arrive(emptyBar + 8 * ((g + nTiles - 1) % STAGES));  // the ring runs on into the next item
-    if (PERSIST && LATE_Q) mbar_arrive(qEmptyBar);
     g += nTiles;
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;

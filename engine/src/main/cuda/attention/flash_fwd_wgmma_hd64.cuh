@@ -64,11 +64,10 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 }  // namespace wgfa64
 
 // WIN: sliding-window attention over the last `window` keys, as flash_fwd_wgmma2_kernel's.
-// WALK: wgfa::WALK_GRID, or persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile,
-// head) items);
+// PERSIST: persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
 // the K/V ring and its barrier phases run on across items, the next item's Q waits only for the last Q K^T of the
 // current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, int WALK = wgfa::WALK_GRID>
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool PERSIST = false>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
@@ -78,7 +77,6 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa64;
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
-    constexpr bool PERSIST = WALK != wgfa::WALK_GRID, LATE_Q = (WALK & wgfa::WALK_LATE_Q) != 0;
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -94,7 +92,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    const wgfa::FwdWalk<WALK> walk((T + BM - 1) / BM, Hq);
+    const wgfa::FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
     // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
     auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
@@ -157,7 +155,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     fence_proxy_async();
     issue_qk(s, sQwg, sK(g % STAGES));
     wg_wait<0>();
-    if (PERSIST && !LATE_Q && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
+    if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
     wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, j0 * BN, wrow0, rowA, rowB, T, lane, scaleLog2, window);
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
@@ -167,7 +165,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
         issue_qk(s, sQwg, sK(st1));
         issue_pv(o, p, sV(st));
         wg_wait<1>();  // S(j+1) done; P(j) V(j) still runs during this softmax
-        if (PERSIST && !LATE_Q && j + 2 == nTiles) mbar_arrive(qEmptyBar);
+        if (PERSIST && j + 2 == nTiles) mbar_arrive(qEmptyBar);
         wgfa::softmax_tile<CAUSAL, true, WIN>(s, mRow, lRow, corr, (j0 + j + 1) * BN, wrow0, rowA, rowB, T, lane,
                                               scaleLog2, window);
         wg_wait<0>();
@@ -186,7 +184,6 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
 #pragma unroll
     for (int i = 0; i < 32; i++) fence_operand(o[i]);
     if (PERSIST) mbar_arrive(emptyBar + 8 * ((g + nTiles - 1) % STAGES));  // the ring runs on into the next item
-    if (PERSIST && LATE_Q) mbar_arrive(qEmptyBar);
     g += nTiles;
 
     __nv_bfloat16* Ob = O + (long)b * T * qStride + (long)h * D;

@@ -41,6 +41,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
      * non-deterministically. The backend-wide default; a run asks for it through {@link #DETERMINISTIC_BACKWARD}.
      */
     private final boolean deterministicBackward = Boolean.getBoolean("ccalab.flash.deterministic");
+    private final String persistentMode = CudaKernels.persistentMode(System.getProperty("ccalab.flash.persistent", "auto"));
     /** Bound true around one run (CudaEngine) that asked for a deterministic backward: it wins over a false default. */
     public static final ScopedValue<Boolean> DETERMINISTIC_BACKWARD = ScopedValue.newInstance();
 
@@ -131,6 +132,20 @@ public final class CudaBackend implements Backend, AutoCloseable {
     /** __CUDA_ARCH__ of the loaded image: kernels that need thread-block clusters (OVQ) need 900 or more. */
     int imageArch() {
         return imageArch;
+    }
+
+    /**
+     * Whether the forward of this shape runs the persistent kernels (CudaKernels.persistentForward's rule; window 0:
+     * none). {@code ccalab.flash.persistent}: auto (default: the rule), on (wherever an instance exists: causal wgmma
+     * at D = 64 / 128, the tests' switch), off (never).
+     */
+    boolean persistentForward(AttentionShape s, boolean causal, int window) {
+        CudaKernels.FlashVariant fv = flashVariant(s);
+        return switch (persistentMode) {
+            case "off" -> false;
+            case "on" -> CudaKernels.hasPersistentForward(s.headDim(), fv, causal);
+            default -> CudaKernels.persistentForward(s, fv, causal, window, multiprocessors());
+        };
     }
 
     /** The forward layout this backend launches for a shape. */
@@ -341,13 +356,15 @@ public final class CudaBackend implements Backend, AutoCloseable {
             if (!CudaKernels.hasResidual(s.headDim(), fv))
                 throw new IllegalArgumentException("no O-residual forward for headDim " + s.headDim() + " variant " + fv);
         }
-        int[] grid = {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
+        boolean persistent = persistentForward(s, causal, windowed ? window : 0);
+        int[] grid = persistent ? CudaKernels.persistentGrid(s, multiprocessors())
+                : new int[] {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
         List<Pointer> args = new ArrayList<>(List.of(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()),
                 ints(s.qHeads()), ints(s.kvHeads()), ints(vShiftFrom), floats((float) scale)));
         if (residual) args.add(ptr(oLo));
         if (windowed) args.add(ints(window));
-        String kernel = windowed ? CudaKernels.flashForwardWindowed(s.headDim(), fv, residual)
-                : CudaKernels.flashForward(s.headDim(), causal, fv, residual);
+        String kernel = windowed ? CudaKernels.flashForwardWindowed(s.headDim(), fv, residual, persistent)
+                : CudaKernels.flashForward(s.headDim(), causal, fv, residual, persistent);
         kernels.launch(kernel, grid, fv.threads(), fv.smem(s.headDim()), device.stream(), Pointer.to(args.toArray(Pointer[]::new)));
     }
 

@@ -98,7 +98,51 @@ final class CudaKernels {
     }
 
     static String flashForward(int headDim, boolean causal, FlashVariant v, boolean residual) {
-        return flashForward(headDim, causal, v) + (residual ? RESIDUAL_SUFFIX : "");
+        return flashForward(headDim, causal, v, residual, false);
+    }
+
+    /** {@code persistent}: the persistent twin ({@link #PERSISTENT_SUFFIX}, causal WGMMA only). */
+    static String flashForward(int headDim, boolean causal, FlashVariant v, boolean residual, boolean persistent) {
+        if (persistent && !hasPersistentForward(headDim, v, causal))
+            throw new IllegalArgumentException("no persistent forward for headDim " + headDim + " variant " + v
+                    + (causal ? "" : " (causal only)"));
+        return flashForward(headDim, causal, v) + (persistent ? PERSISTENT_SUFFIX : "") + (residual ? RESIDUAL_SUFFIX : "");
+    }
+
+    /**
+     * The persistent forward (Hopper v4 "4p", attention/flash_fwd_wgmma.cuh FwdWalk): grid (P, 1, B), P blocks per
+     * batch entry (one per SM) each walking (query tile, head) items, the K/V ring running on across them so that an
+     * item's first copies overlap the previous item's last tile. Causal and sliding-window instances, plain and "_lo",
+     * at D = 64 and 128; the same arithmetic per item as v4, so the same bits (persist_lab.py, CudaPersistentForwardGpuTest).
+     */
+    static final String PERSISTENT_SUFFIX = "p";
+    /**
+     * Where the persistent walk pays (session 18, H100, 16 heads, docs/perf-log-wgmma.md "Persistent forward"): items
+     * of a few key tiles, whose block start it hides. Causal 4k 1.16x (D 64) / 1.25x (D 128), 8k 1.0-1.16x; windows of
+     * 512 1.0-1.3x. Long items lose to the hardware's dynamic deal of the grid's blocks (causal 16k-64k 0.83-0.98x;
+     * windows of 4096 0.89-1.05x), and so does the full (not causal) forward (0.89-0.96x at D 64): no instances.
+     */
+    static final int PERSISTENT_MAX_TOKENS = 8192, PERSISTENT_MAX_WINDOW = 2048;
+
+    static boolean hasPersistentForward(int headDim, FlashVariant v, boolean causal) {
+        return causal && v == FlashVariant.WGMMA && (headDim == 64 || headDim == 128);
+    }
+
+    /**
+     * The rule: causal up to {@link #PERSISTENT_MAX_TOKENS} tokens or a window (0 < window < tokens) up to
+     * {@link #PERSISTENT_MAX_WINDOW}, and at least two items per block (fewer leave nothing to overlap).
+     */
+    static boolean persistentForward(AttentionShape s, FlashVariant v, boolean causal, int window, int multiprocessors) {
+        if (!hasPersistentForward(s.headDim(), v, causal) || s.batch() > multiprocessors) return false;
+        boolean shortItems = window > 0 ? window <= PERSISTENT_MAX_WINDOW : s.tokens() <= PERSISTENT_MAX_TOKENS;
+        long items = (long) s.batch() * s.qHeads() * ((s.tokens() + FLASH_BM - 1) / FLASH_BM);
+        return shortItems && items >= 2L * multiprocessors;
+    }
+
+    /** The persistent grid: (P, 1, B), P = min(items per batch entry, SMs / B) blocks. */
+    static int[] persistentGrid(AttentionShape s, int multiprocessors) {
+        long perEntry = (long) s.qHeads() * ((s.tokens() + FLASH_BM - 1) / FLASH_BM);
+        return new int[] {(int) Math.min(perEntry, Math.max(1, multiprocessors / s.batch())), 1, s.batch()};
     }
 
     /**
@@ -219,6 +263,14 @@ final class CudaKernels {
         };
     }
 
+    /** ccalab.flash.persistent's value checked: auto, on or off (CudaBackend.persistentForward). */
+    static String persistentMode(String mode) {
+        return switch (mode) {
+            case "auto", "on", "off" -> mode;
+            default -> throw new IllegalArgumentException("ccalab.flash.persistent must be auto, on or off, was " + mode);
+        };
+    }
+
     /**
      * Suffix of the sliding-window instances (the OVQ hybrid's SWA blocks, ovq.md section 4): query t sees keys
      * t - W < s <= t, W one more int argument, last. Causal only; at head dims 64 and 128 the forward variants the
@@ -237,9 +289,13 @@ final class CudaKernels {
     }
 
     static String flashForwardWindowed(int headDim, FlashVariant v, boolean residual) {
+        return flashForwardWindowed(headDim, v, residual, false);
+    }
+
+    static String flashForwardWindowed(int headDim, FlashVariant v, boolean residual, boolean persistent) {
         if (!hasWindow(headDim, v))
             throw new IllegalArgumentException("no sliding-window forward for headDim " + headDim + " variant " + v);
-        return flashForward(headDim, true, v, residual) + WINDOW_SUFFIX;
+        return flashForward(headDim, true, v, residual, persistent) + WINDOW_SUFFIX;
     }
 
     static String flashBackwardWindowed(int headDim, BwdVariant v, boolean deterministic) {
@@ -405,6 +461,7 @@ final class CudaKernels {
                 for (boolean residual : hasResidual(d, v) ? new boolean[] {false, true} : new boolean[] {false}) {
                     names.add(flashForward(d, true, v, residual));
                     names.add(flashForward(d, false, v, residual));
+                    if (hasPersistentForward(d, v, true)) names.add(flashForward(d, true, v, residual, true));
                 }
             }
             for (int g : DECODE_GROUPS) {
@@ -432,8 +489,10 @@ final class CudaKernels {
         for (int d : WINDOW_HEAD_DIMS) {
             for (FlashVariant v : FlashVariant.values()) {
                 if (!hasWindow(d, v)) continue;
-                names.add(flashForwardWindowed(d, v, false));
-                names.add(flashForwardWindowed(d, v, true));
+                for (boolean persistent : hasPersistentForward(d, v, true) ? new boolean[] {false, true} : new boolean[] {false}) {
+                    names.add(flashForwardWindowed(d, v, false, persistent));
+                    names.add(flashForwardWindowed(d, v, true, persistent));
+                }
             }
             names.add(flashBackwardWindowed(d, BwdVariant.MMA, false));
             names.add(flashBackwardWindowed(d, BwdVariant.MMA, true));

@@ -119,6 +119,53 @@ class CudaKernelsTest {
         assertThat(CudaKernels.BwdVariant.MMA.threads()).isEqualTo(CudaKernels.BWD_THREADS);
     }
 
+    /**
+     * The persistent forward (session 18): its causal / windowed, plain / "_lo" instances at D = 64 and 128 are asked
+     * for and exist in the Hopper instances; the rule takes them for short items only (causal up to 8k tokens, windows
+     * up to 2048) with at least two items per SM, and deals (P, 1, B) blocks.
+     */
+    @Test
+    void thePersistentForwardRunsShortCausalItemsOnly() throws java.io.IOException {
+        String src = java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("hopper_kernels.cuh"));
+        for (int d : new int[] {64, 128})
+            for (boolean residual : new boolean[] {false, true}) {
+                String plain = CudaKernels.flashForward(d, true, FlashVariant.WGMMA, residual, true);
+                String windowed = CudaKernels.flashForwardWindowed(d, FlashVariant.WGMMA, residual, true);
+                assertThat(CudaKernels.all()).contains(plain, windowed);
+                assertThat(src).containsPattern("\\b" + plain + "\\b").containsPattern("\\b" + windowed + "\\b");
+            }
+        assertThat(CudaKernels.flashForward(64, true, FlashVariant.WGMMA, true, true)).isEqualTo("flash_fwd_hd64_causal_wgmma4p_lo");
+        assertThat(CudaKernels.flashForwardWindowed(128, FlashVariant.WGMMA, false, true))
+                .isEqualTo("flash_fwd_hd128_causal_wgmma4p_swa");
+        assertThatThrownBy(() -> CudaKernels.flashForward(128, false, FlashVariant.WGMMA, false, true))
+                .hasMessageContaining("causal only");
+        assertThatThrownBy(() -> CudaKernels.flashForward(128, true, FlashVariant.N128, false, true))
+                .hasMessageContaining("no persistent forward");
+        assertThatThrownBy(() -> CudaKernels.flashForward(256, true, FlashVariant.M1, false, true))
+                .hasMessageContaining("no persistent forward");
+
+        int sms = 132;
+        var w = FlashVariant.WGMMA;
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 16, 16, 128), w, true, 0, sms)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 8192, 16, 4, 64), w, true, 0, sms)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 16384, 16, 16, 128), w, true, 0, sms)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 64), w, true, 512, sms)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 64), w, true, 4096, sms)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 16, 16, 128), w, false, 0, sms)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 16, 16, 128), FlashVariant.N128, true, 0, sms))
+                .isFalse();
+        // 2 heads x 32 query tiles = 64 items: under two per SM, nothing to overlap
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 2, 2, 64), w, true, 0, sms)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(8, 2048, 16, 16, 64), w, true, 0, sms)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(200, 2048, 16, 16, 64), w, true, 0, sms)).isFalse();
+
+        assertThat(CudaKernels.persistentGrid(new AttentionShape(1, 4096, 16, 16, 128), sms)).containsExactly(132, 1, 1);
+        assertThat(CudaKernels.persistentGrid(new AttentionShape(8, 2048, 16, 16, 64), sms)).containsExactly(16, 1, 8);
+        assertThat(CudaKernels.persistentGrid(new AttentionShape(1, 300, 2, 2, 64), sms)).containsExactly(6, 1, 1);
+        assertThat(CudaKernels.persistentMode("on")).isEqualTo("on");
+        assertThatThrownBy(() -> CudaKernels.persistentMode("yes")).hasMessageContaining("auto, on or off");
+    }
+
     @Test
     void theWgmmaSwitchesFollowTheProbeUnlessForced() {
         for (String p : new String[] {"ccalab.flash.forward", "ccalab.flash.backward"}) {
