@@ -145,7 +145,7 @@ class Kernels:
         t - W < s <= t.
         persist: the persistent wgmma instances ("_wgmma4p", FwdWalk: grid (P, 1, B), P = SMs / B blocks per batch
         entry, each walking (query tile, head) items; causal, Hopper only); None: as CudaKernels.persistentForward
-        picks them (causal up to 8192 tokens or a window up to 2048, at least two items per SM)."""
+        picks them (causal up to 8192 tokens with K and V within 40 MB, or a window up to 2048; two items per SM)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -174,7 +174,7 @@ class Kernels:
         sms = torch.cuda.get_device_properties(q.device).multi_processor_count
         if persist is None:
             persist = wgmma and causal and B <= sms and B * Hq * grid[0] >= 2 * sms and (
-                window <= 2048 if swa else T <= 8192)
+                window <= 2048 if swa else T <= 8192 and k.numel() * 4 <= 40 << 20)
         if persist:
             assert wgmma and causal, "the persistent instances are the Hopper wgmma kernels', causal"
             name += "p"

@@ -118,23 +118,29 @@ final class CudaKernels {
     static final String PERSISTENT_SUFFIX = "p";
     /**
      * Where the persistent walk pays (session 18, H100, 16 heads, docs/perf-log-wgmma.md "Persistent forward"): items
-     * of a few key tiles, whose block start it hides. Causal 4k 1.16x (D 64) / 1.25x (D 128), 8k 1.0-1.16x; windows of
-     * 512 1.0-1.3x. Long items lose to the hardware's dynamic deal of the grid's blocks (causal 16k-64k 0.83-0.98x;
-     * windows of 4096 0.89-1.05x), and so does the full (not causal) forward (0.89-0.96x at D 64): no instances.
+     * of a few key tiles, whose block start it hides. Causal 4k 1.16x (D 64) / 1.25-1.27x (D 128), 8k 1.0-1.13x, batch
+     * 8 x 1024 at D 64 1.17x; windows of 512 1.0-1.3x, of 2048 0.98-1.09x. Long items lose to the hardware's dynamic deal
+     * of the grid's blocks (causal 16k-64k 0.83-1.0x; windows of 4096 0.89-1.05x), and so does the full (not causal)
+     * forward (0.89-0.96x at D 64): no instances. The walk reads every head's K/V at once (the grid's blocks go head by
+     * head), so a causal forward whose K/V outgrow the L2 loses too (batch 8 x 2048: 0.81x at D 128, 0.94x at D 64):
+     * {@link #PERSISTENT_MAX_KV_BYTES}, 40 MB of the H100's 50 MB L2.
      */
     static final int PERSISTENT_MAX_TOKENS = 8192, PERSISTENT_MAX_WINDOW = 2048;
+    static final long PERSISTENT_MAX_KV_BYTES = 40L << 20;
 
     static boolean hasPersistentForward(int headDim, FlashVariant v, boolean causal) {
         return causal && v == FlashVariant.WGMMA && (headDim == 64 || headDim == 128);
     }
 
     /**
-     * The rule: causal up to {@link #PERSISTENT_MAX_TOKENS} tokens or a window (0 < window < tokens) up to
-     * {@link #PERSISTENT_MAX_WINDOW}, and at least two items per block (fewer leave nothing to overlap).
+     * The rule: causal up to {@link #PERSISTENT_MAX_TOKENS} tokens with K and V within {@link #PERSISTENT_MAX_KV_BYTES},
+     * or a window (0 < window < tokens) up to {@link #PERSISTENT_MAX_WINDOW}, and at least two items per block (fewer
+     * leave nothing to overlap).
      */
     static boolean persistentForward(AttentionShape s, FlashVariant v, boolean causal, int window, int multiprocessors) {
         if (!hasPersistentForward(s.headDim(), v, causal) || s.batch() > multiprocessors) return false;
-        boolean shortItems = window > 0 ? window <= PERSISTENT_MAX_WINDOW : s.tokens() <= PERSISTENT_MAX_TOKENS;
+        boolean shortItems = window > 0 ? window <= PERSISTENT_MAX_WINDOW
+                : s.tokens() <= PERSISTENT_MAX_TOKENS && s.kvElements() * 4 <= PERSISTENT_MAX_KV_BYTES;
         long items = (long) s.batch() * s.qHeads() * ((s.tokens() + FLASH_BM - 1) / FLASH_BM);
         return shortItems && items >= 2L * multiprocessors;
     }

@@ -121,8 +121,8 @@ class CudaKernelsTest {
 
     /**
      * The persistent forward (session 18): its causal / windowed, plain / "_lo" instances at D = 64 and 128 are asked
-     * for and exist in the Hopper instances; the rule takes them for short items only (causal up to 8k tokens, windows
-     * up to 2048) with at least two items per SM, and deals (P, 1, B) blocks.
+     * for and exist in the Hopper instances; the rule takes them for short items only (causal up to 8k tokens with K/V
+     * within 40 MB, windows up to 2048) with at least two items per SM, and deals (P, 1, B) blocks.
      */
     @Test
     void thePersistentForwardRunsShortCausalItemsOnly() throws java.io.IOException {
@@ -156,7 +156,12 @@ class CudaKernelsTest {
                 .isFalse();
         // 2 heads x 32 query tiles = 64 items: under two per SM, nothing to overlap
         assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 2, 2, 64), w, true, 0, sms)).isFalse();
-        assertThat(CudaKernels.persistentForward(new AttentionShape(8, 2048, 16, 16, 64), w, true, 0, sms)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(8, 1024, 16, 16, 64), w, true, 0, sms)).isTrue();
+        // K and V over 40 MB (8 x 16 heads x 2048 x 64: 67 MB; 16 heads x 8192 x 128: 67 MB): the grid's kernel
+        assertThat(CudaKernels.persistentForward(new AttentionShape(8, 2048, 16, 16, 64), w, true, 0, sms)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 8192, 16, 16, 128), w, true, 0, sms)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 8192, 16, 4, 128), w, true, 0, sms)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(8, 4096, 16, 16, 64), w, true, 512, sms)).isTrue();
         assertThat(CudaKernels.persistentForward(new AttentionShape(200, 2048, 16, 16, 64), w, true, 0, sms)).isFalse();
 
         assertThat(CudaKernels.persistentGrid(new AttentionShape(1, 4096, 16, 16, 128), sms)).containsExactly(132, 1, 1);

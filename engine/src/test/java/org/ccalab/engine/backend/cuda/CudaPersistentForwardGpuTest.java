@@ -94,8 +94,10 @@ class CudaPersistentForwardGpuTest {
             assertThat(cuda.persistentForward(new AttentionShape(1, 16384, 16, 16, 64), true, 0)).isFalse();
             assertThat(cuda.persistentForward(new AttentionShape(1, 16384, 16, 16, 64), true, 512)).isTrue();
             assertThat(cuda.persistentForward(c.shape(), false, 0)).isFalse();
+            // 8 x 16 heads of 2048 x 64: 67 MB of K/V, more than the L2 keeps for a walk over every head at once
+            assertThat(cuda.persistentForward(new AttentionShape(8, 2048, 16, 16, 64), true, 0)).isFalse();
         }
-        assertThat(run("auto", c, 600, true).sameBits(run("off", c, 600, true))).isTrue();
+        assertThat(run("auto", c, 600, true).sameBits(run("off", c, 600, false))).isTrue();
     }
 
     private static boolean hopper() {
