@@ -20,7 +20,7 @@ for mode in ${modes//,/ }; do
   case $mode in
     persist)
       fatbin
-      timeout 420 python3 bench/persist_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --seqs "$seqs" > "$out/persist_lab.txt" 2>&1
+      timeout 420 python3 bench/persist_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --seqs "$seqs" ${PERSIST_ARGS:-} > "$out/persist_lab.txt" 2>&1
       echo "persist lab rc=$? ($((SECONDS - t0)) s)"
       grep -E "FAIL|PASSED|FAILED|ms|device|Error|error" "$out/persist_lab.txt" | grep -vE "^\s+File|Warning" | tail -40 ;;
     sass)  # the consumer loops of v4 / v4p / v4r (D 64, full) in SASS, for a diff here
