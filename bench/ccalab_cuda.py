@@ -76,7 +76,6 @@ class Kernels:
         # True: flash_fwd writes O's rounding residual (kept per output tensor) and flash_bwd forms Dv from O + it
         self.o_residual = False
         self.residuals = {}
-        self._walk_counters = None  # the dynamic-walk lab instance's [B][2] counters (flash_fwd persist="d")
         # As CudaBackend.probeHopper: D=64/128 run on the wgmma kernels where the driver loaded the sm_90a image.
         self.hopper = self._probe_hopper()
 
@@ -145,8 +144,7 @@ class Kernels:
         window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys
         t - W < s <= t.
         persist: the persistent wgmma instances ("_wgmma4p", FwdWalk: grid (P, 1, B), P = SMs / B blocks per batch
-        entry, each walking (query tile, head) items; causal, Hopper only; "d": the dynamic walk's lab instance,
-        "_wgmma4d"); None: as CudaKernels.persistentForward
+        entry, each walking (query tile, head) items; causal, Hopper only); None: as CudaKernels.persistentForward
         picks them (causal up to 8192 tokens with K and V within 40 MB, or a window up to 2048; two items per SM)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
@@ -179,13 +177,8 @@ class Kernels:
                 window <= 2048 if swa else T <= 8192 and k.numel() * 4 <= 40 << 20)
         if persist:
             assert wgmma and causal, "the persistent instances are the Hopper wgmma kernels', causal"
-            name += "d" if persist == "d" else "p"
+            name += "p"
             grid = (min(grid[0] * Hq, max(1, sms // B)), 1, B)
-            if persist == "d":  # the dynamic walk's lab instance: its counters [B][2], zero between launches
-                assert olo is None and not swa, "the dynamic walk (lab): causal, plain only"
-                if self._walk_counters is None or self._walk_counters.numel() < 2 * B:
-                    self._walk_counters = torch.zeros(2 * B, device=q.device, dtype=torch.int32)
-                extra = (self._walk_counters,)
         self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""), grid, (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
                     1.0 / math.sqrt(D), *extra)

@@ -4,6 +4,7 @@
 #            windowed, grouped, ragged, batched), then v4 / v4p / cuDNN timed (16 heads, D 64 / 128, $2's lengths)
 #            on .lab/lab90a.fatbin when carried (sm_90a only, built locally), else the bundle's fatbin
 #   sass:    cuobjdump -sass of the D 64 / 128 full forwards v4, v4p, v4r (for a diff of their tile loops)
+#   ab:      bench/ab_fatbins.py: two builds (.lab/labA.fatbin, .lab/labB.fatbin) bit for bit and timed in alternating rounds
 #   side:    bench/swa_side_by_side.py (the windowed kernels the backend ships against float64 and FlexAttention)
 #   swatest: the sliding-window gpu tests
 #   checks:  the CLI's check phase (every kernel's float64 checks)
@@ -20,7 +21,7 @@ for mode in ${modes//,/ }; do
   case $mode in
     persist)
       fatbin
-      timeout 420 python3 bench/persist_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --seqs "$seqs" ${PERSIST_ARGS:-} > "$out/persist_lab.txt" 2>&1
+      timeout 420 python3 bench/persist_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --seqs "$seqs" > "$out/persist_lab.txt" 2>&1
       echo "persist lab rc=$? ($((SECONDS - t0)) s)"
       grep -E "FAIL|PASSED|FAILED|ms|device|Error|error" "$out/persist_lab.txt" | grep -vE "^\s+File|Warning" | tail -40 ;;
     sass)  # the consumer loops of v4 / v4p / v4r (D 64, full) in SASS, for a diff here
@@ -29,6 +30,10 @@ for mode in ${modes//,/ }; do
         /usr/local/cuda/bin/cuobjdump -sass -fun $k /tmp/ccalab.fatbin > "$out/sass-$k.txt" 2>&1
         echo "$k: $(grep -c . "$out/sass-$k.txt") lines"
       done ;;
+    ab)  # bench/ab_fatbins.py: .lab/labA.fatbin (this tree) against .lab/labB.fatbin (an earlier commit): bits and times
+      timeout 400 python3 bench/ab_fatbins.py --a .lab/labA.fatbin --b .lab/labB.fatbin --out "$out" > "$out/ab_fatbins.txt" 2>&1
+      echo "ab rc=$? ($((SECONDS - t0)) s)"
+      grep -E "PASS|FAIL|EQUAL|DIFFER|device|Error|error" "$out/ab_fatbins.txt" | grep -vE "^\s+File|Warning" | tail -20 ;;
     side)
       fatbin
       timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1

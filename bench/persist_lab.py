@@ -27,7 +27,6 @@ from side_by_side import bench  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
 RESULTS = {"checks": [], "timings": []}
-args_dynamic = False
 
 
 def inputs(B, T, Hq, Hkv, D, seed):
@@ -38,14 +37,12 @@ def inputs(B, T, Hq, Hkv, D, seed):
 def check(K, B, T, Hq, Hkv, D, causal, W):
     q, k, v = inputs(B, T, Hq, Hkv, D, T + 7 * W + D + B)
     outs = []
-    walks = (False, True) + (("d",) if args_dynamic and causal and W == 0 else ())
-    for persist in walks:
+    for persist in (False, True):
         olo = torch.full_like(q, float("nan"))
         o = torch.full_like(q, float("nan"))
         lse = torch.full((B, Hq, T), float("nan"), device=dev)
-        residual = persist != "d"  # the dynamic walk's lab instance writes no residual
-        K.flash_fwd(q, k, v, causal, out=o, lse=lse, olo=olo if residual else None, window=W, persist=persist)
-        outs.append((o, lse, olo) if residual else (o, lse))
+        K.flash_fwd(q, k, v, causal, out=o, lse=lse, olo=olo, window=W, persist=persist)
+        outs.append((o, lse, olo))
     same = all(torch.equal(a, b) for other in outs[1:] for a, b in zip(outs[0], other))
     finite = all(torch.isfinite(x).all().item() for other in outs[1:] for x in other)
     ok = same and finite
@@ -63,15 +60,6 @@ def time_shape(K, T, H, D, causal, W, Hkv=None, B=1):
     row["v4"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=False))["p50"]
     row["v4p"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=True))["p50"]
     swa = 0 < W < T
-    if args_dynamic and not swa:
-        row["v4d"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, persist="d"))["p50"]
-        # after ~70 launches: the counters still reset (a stale counter would leave the poisoned rows)
-        ref, _ = K.flash_fwd(q, k, v, causal, persist=False)
-        again = torch.full_like(q, float("nan"))
-        K.flash_fwd(q, k, v, causal, out=again, persist="d")
-        row["v4d_bits_after_timing"] = torch.equal(again, ref)
-        if not row["v4d_bits_after_timing"]:
-            print(f"FAIL dynamic walk after timing: B{B} T{T} D{D} differs from v4", flush=True)
     row["v4_again"] = bench(lambda i: K.flash_fwd(q, k, v, causal, out=o, lse=lse, window=W, persist=False))["p50"]
     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
         qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
@@ -82,14 +70,13 @@ def time_shape(K, T, H, D, causal, W, Hkv=None, B=1):
     else:
         pairs = T * (T + 1) / 2 if causal else T * T
     flops = 4.0 * B * H * D * pairs
-    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4d", "v4_again", "cudnn") if n in row}
+    tf = {n: flops / (row[n] * 1e-3) / 1e12 for n in ("v4", "v4p", "v4_again", "cudnn")}
     row["tflops"] = tf
     RESULTS["timings"].append(row)
     kind = f"W{W}" if swa else ("causal" if causal else "full")
     best = min(row["v4"], row["v4_again"])
-    dyn = f" v4d (dynamic) {row['v4d']:.3f} ms = {best / row['v4d']:.3f}x" if "v4d" in row else ""
     print(f"B{B} {H}/{Hkv} x {D:3d} T={T:6d} {kind:7s}: v4 {row['v4']:.3f} ms ({tf['v4']:.0f} TF; again {row['v4_again']:.3f}) "
-          f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {best / row['v4p']:.3f}x{dyn} | "
+          f"v4p {row['v4p']:.3f} ms ({tf['v4p']:.0f} TF) = {best / row['v4p']:.3f}x | "
           f"cuDNN {'causal' if causal else 'full'} {row['cudnn']:.3f} ms ({tf['cudnn']:.0f} TF)", flush=True)
 
 
@@ -98,10 +85,7 @@ def main():
     ap.add_argument("--fatbin", required=True)
     ap.add_argument("--out", default=".")
     ap.add_argument("--seqs", default="4096,16384,65536")
-    ap.add_argument("--dynamic", action="store_true", help="also the dynamic walk's lab instance (\"_wgmma4d\")")
     args = ap.parse_args()
-    global args_dynamic
-    args_dynamic = args.dynamic
     K = Kernels(args.fatbin)
     print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, hopper kernels {K.hopper}", flush=True)
     assert K.hopper, "the persistent instances are sm_90a only"

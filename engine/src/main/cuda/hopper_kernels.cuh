@@ -80,14 +80,6 @@ FLASH_FWD_PERSIST(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_cau
                   flash_fwd_hd128_causal_wgmma4p_lo, true, false, true)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma4p_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4p_swa,
                     flash_fwd_hd128_causal_wgmma4p_lo_swa, true, false, true)
-// Lab (session 18): the dynamic walk ("4d", wgfa::WALK_DYNAMIC): grid (P, 1, B) as "4p", counters [B][2] int zeroed
-// before the first launch (each launch leaves them zero), last.
-extern "C" __global__ void __launch_bounds__(wgfa::NTHREADS2, 1)
-flash_fwd_hd128_causal_wgmma4d(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,
-                               const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, int* counters) {
-    flash_fwd_wgmma2_kernel<true, false, true, false, wgfa::WALK_DYNAMIC>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale,
-                                                                           nullptr, 0, counters);
-}
 FLASH_FWD_WGMMA2(true, true, true, flash_fwd_hd128_causal_wgmma5)
 FLASH_FWD_WGMMA2(false, true, true, flash_fwd_hd128_wgmma5)
 
@@ -131,12 +123,6 @@ FLASH_FWD_PERSIST(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flas
                   flash_fwd_hd64_causal_wgmma4p_lo, true, 2, 4)
 FLASH_FWD_WGMMA_SWA(flash_fwd_wgmma64p_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4p_swa,
                     flash_fwd_hd64_causal_wgmma4p_lo_swa, true, 2, 4)
-extern "C" __global__ void __launch_bounds__(wgfa64::Cfg<2, 4>::NTHREADS, 1)
-flash_fwd_hd64_causal_wgmma4d(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,
-                              const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, int* counters) {
-    flash_fwd_wgmma64_kernel<true, 2, 4, false, wgfa::WALK_DYNAMIC>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale,
-                                                                     nullptr, 0, counters);
-}
 
 // Backward (attention/flash_bwd_wgmma.cuh): a drop-in for flash_bwd_hd128[_causal] (same arguments, grid
 // ((T + 127) / 128, Hq, B), fp32 dQ / dK / dV accumulators zeroed by the caller, Dv from flash_bwd_preprocess_hd128);

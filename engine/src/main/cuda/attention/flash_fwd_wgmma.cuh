@@ -285,79 +285,33 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
 // first Q and K/V copies, parameter loads, exit) a persistent block hides under the previous item: causal up to 8k
 // (4k: 1.16x at D 64, 1.25x at D 128) and sliding windows up to 2048 (W 512: 1.2-1.3x at D 64). On long items the
 // static deal loses to the hardware's dynamic one (16k-64k causal 0.83-0.98x): CudaKernels.persistentForward.
-// WALK_DYNAMIC (lab, session 18): the grid's order (head by head, longest tiles first) dealt at run time: the
-// producer's thread 0 takes the next item from an atomic counter per batch entry (counters [B][2]: next item, blocks
-// done; zero before the launch, and the last block to finish zeroes its entry's again), one item ahead, and hands it
-// to its warpgroup and then to the consumers through shared memory (slots: [0..1] the producer's, [2] the consumers').
-enum FwdWalkMode { WALK_GRID = 0, WALK_STATIC = 1, WALK_DYNAMIC = 2 };
-template <int WALK>
+template <bool PERSIST>
 struct FwdWalk {
     int nQ, Hq;
-    int* counter;          // WALK_DYNAMIC: this batch entry's {next item, blocks done}
-    volatile int* slot;    // WALK_DYNAMIC: shared memory, 3 ints
-    __device__ FwdWalk(int nQ_, int Hq_, int* counters = nullptr, int* slots = nullptr)
-        : nQ(nQ_), Hq(Hq_), counter(counters != nullptr ? counters + 2 * blockIdx.z : nullptr), slot(slots) {}
+    __device__ FwdWalk(int nQ_, int Hq_) : nQ(nQ_), Hq(Hq_) {}
     DEVI int item(int n) const {
         const int P = gridDim.x, x = blockIdx.x;
         return n * P + ((n & 1) ? P - 1 - x : x);
     }
-    // not dynamic: whether the block has an n-th item (the dynamic walk learns it from its producer)
-    DEVI bool valid(int n) const { return WALK == WALK_STATIC ? item(n) < nQ * Hq : WALK == WALK_GRID ? n == 0 : true; }
-    DEVI int index(int n) const { return WALK == WALK_STATIC ? item(n) : 0; }
-    DEVI int tile(int it) const {
-        return WALK == WALK_STATIC ? nQ - 1 - it / Hq
-             : WALK == WALK_DYNAMIC ? nQ - 1 - it % nQ : (int)(gridDim.x - 1 - blockIdx.x);
-    }
-    DEVI int head(int it) const {
-        return WALK == WALK_STATIC ? it % Hq : WALK == WALK_DYNAMIC ? it / nQ : (int)blockIdx.y;
-    }
-    // WALK_DYNAMIC, the producer warpgroup (ptid < 128): the n-th item it takes (-1: none left); `ahead`: thread 0's
-    // fetch for the next one
-    DEVI int take(int n, int& ahead, int ptid) const {
-        if (ptid == 0) slot[n & 1] = ahead;
-        asm volatile("bar.sync 3, 128;\n" ::: "memory");
-        const int it = slot[n & 1];
-        if (ptid == 0 && it < nQ * Hq) ahead = atomicAdd(counter, 1);
-        return it < nQ * Hq ? it : -1;
-    }
-    DEVI int first_fetch(int ptid) const { return ptid == 0 ? atomicAdd(counter, 1) : 0; }
-    // the last block of the batch entry to finish leaves its counters zero for the next launch
-    DEVI void finish(int ptid) const {
-        if (ptid != 0) return;
-        __threadfence();
-        if (atomicAdd(counter + 1, 1) == (int)gridDim.x - 1) {
-            atomicExch(counter, 0);
-            atomicExch(counter + 1, 0);
-        }
-    }
+    DEVI bool valid(int n) const { return PERSIST ? item(n) < nQ * Hq : n == 0; }
+    DEVI int tile(int n) const { return PERSIST ? nQ - 1 - item(n) / Hq : (int)(gridDim.x - 1 - blockIdx.x); }
+    DEVI int head(int n) const { return PERSIST ? item(n) % Hq : (int)blockIdx.y; }
 };
-// The producer warpgroup's walk (v4 at D 128 and 64): per item of the block's walk, per key tile j of the item's
+// The producer warpgroup's walk (v4 at D 128 and 64): per item n of the block's walk, per key tile j of the item's
 // nTiles = tiles(q0), wait until the consumers freed stage (g + j) % STAGES (g: the tiles of the earlier items), copy
 // (with the first tile, the item's Q: load_q(q0, h), once the previous item's last Q K^T has retired, qEmpty; then
-// load_kv(stage, h, j)), and release the stage's full barrier once this thread's copies have landed. The dynamic walk
-// also hands each item, and at the end -1, to the consumers with the item's first full barrier.
-template <int STAGES, int BM, int WALK, class Tiles, class LoadQ, class LoadKV>
-DEVI void produce_walk(const FwdWalk<WALK>& walk, uint32_t fullBar, uint32_t emptyBar, uint32_t qEmptyBar,
-                       Tiles tiles, LoadQ load_q, LoadKV load_kv, int ptid) {
-    constexpr bool PERSIST = WALK != WALK_GRID, DYN = WALK == WALK_DYNAMIC;
-    int g = 0, ahead = DYN ? walk.first_fetch(ptid) : 0;
+// load_kv(stage, q0, h, j)), and release the stage's full barrier once this thread's copies have landed.
+template <int STAGES, int BM, bool PERSIST, class Tiles, class LoadQ, class LoadKV>
+DEVI void produce_walk(const FwdWalk<PERSIST>& walk, uint32_t fullBar, uint32_t emptyBar, uint32_t qEmptyBar,
+                       Tiles tiles, LoadQ load_q, LoadKV load_kv) {
+    int g = 0;
     for (int n = 0; walk.valid(n); n++) {
-        const int it = DYN ? walk.take(n, ahead, ptid) : walk.index(n);
-        if (DYN && it < 0) {  // the consumers' end: a full barrier with no copies
-            const int st = g % STAGES;
-            if (g >= STAGES) mbar_wait(emptyBar + 8 * st, ((g / STAGES) - 1) & 1);
-            if (n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
-            if (ptid == 0) walk.slot[2] = -1;
-            mbar_arrive(fullBar + 8 * st);
-            break;
-        }
-        const int q0 = walk.tile(it) * BM, h = walk.head(it), nTiles = tiles(q0);
+        const int q0 = walk.tile(n) * BM, h = walk.head(n), nTiles = tiles(q0);
         for (int j = 0; j < nTiles; j++) {
             const int st = (g + j) % STAGES;
             if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
             if (j == 0) {
                 if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
-                if (DYN && ptid == 0) walk.slot[2] = it;
                 load_q(q0, h);
             }
             load_kv(st, q0, h, j);
@@ -368,7 +322,6 @@ DEVI void produce_walk(const FwdWalk<WALK>& walk, uint32_t fullBar, uint32_t emp
         }
         g += nTiles;
     }
-    if (DYN) walk.finish(ptid);
 }
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
 // wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
@@ -447,17 +400,15 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // PERSIST (V4 only): persistent blocks (FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
 // the K/V ring and its barrier phases run on across items, and the next item's Q waits only for the last Q K^T of
 // the current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, int WALK = wgfa::WALK_GRID>
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, bool PERSIST = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
                                                         const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                                                         int vShiftFrom, float scale,
-                                                        __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0,
-                                                        int* __restrict__ counters = nullptr) {
+                                                        __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
-    constexpr bool PERSIST = WALK != WALK_GRID, DYN = WALK == WALK_DYNAMIC;
     static_assert(!WIN || (CAUSAL && V4 && !PINGPONG), "the windowed instances are v4's, causal");
     static_assert(!PERSIST || (V4 && !PINGPONG), "the persistent instances are v4's");
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -467,14 +418,13 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     auto sK = [&](int st) { return sbase + TILE_BYTES * (1 + 2 * st); };
     auto sV = [&](int st) { return sbase + TILE_BYTES * (2 + 2 * st); };
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
-    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES]) : 0;
+    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES - 1 + PERSIST]) : 0;
 
     const int b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    __shared__ int walkSlots[DYN ? 3 : 1];
-    const FwdWalk<WALK> walk((T + BM - 1) / BM, Hq, counters, walkSlots);
+    const FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
     // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
     auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
@@ -497,7 +447,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
             const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
             (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, k0, 0, T, tid);
             (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, k0, hk >= vShiftFrom ? 1 : 0, T, tid);
-        }, tid);
+        });
     } else {  // consumer warpgroups 1, 2
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     const int wg = (warp >> 2) - 1, wwarp = warp & 3;
@@ -513,10 +463,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     const float scaleLog2 = scale * 1.4426950408889634f;
     int g = 0;
     for (int n = 0; walk.valid(n); n++) {
-    if (DYN) mbar_wait(fullBar + 8 * (g % STAGES), (g / STAGES) & 1);  // the item rides on its first tile's barrier
-    const int it = DYN ? walk.slot[2] : walk.index(n);
-    if (DYN && it < 0) break;
-    const int q0 = walk.tile(it) * BM, h = walk.head(it);
+    const int q0 = walk.tile(n) * BM, h = walk.head(n);
     const int j0 = first_tile(q0), nTiles = tiles(q0);
     const int wrow0 = q0 + wg * 64 + wwarp * 16;
     const int rowA = wrow0 + (lane >> 2), rowB = rowA + 8;

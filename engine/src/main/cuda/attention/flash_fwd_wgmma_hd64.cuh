@@ -67,17 +67,15 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 // PERSIST: persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
 // the K/V ring and its barrier phases run on across items, the next item's Q waits only for the last Q K^T of the
 // current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, int WALK = wgfa::WALK_GRID>
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool PERSIST = false>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
                                                          const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                                                          int vShiftFrom, float scale,
-                                                         __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0,
-                                                         int* __restrict__ counters = nullptr) {
+                                                         __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa64;
-    constexpr bool PERSIST = WALK != wgfa::WALK_GRID, DYN = WALK == wgfa::WALK_DYNAMIC;
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
@@ -88,14 +86,13 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     auto sK = [&](int st) { return sbase + C::Q_BYTES + KV_BYTES * (2 * st); };
     auto sV = [&](int st) { return sbase + C::Q_BYTES + KV_BYTES * (2 * st + 1); };
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
-    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES]) : 0;
+    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES - 1 + PERSIST]) : 0;
 
     const int b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const long qStride = (long)Hq * D, kStride = (long)Hkv * D;
     const int nTilesAll = (T + BN - 1) / BN;
-    __shared__ int walkSlots[DYN ? 3 : 1];
-    const wgfa::FwdWalk<WALK> walk((T + BM - 1) / BM, Hq, counters, walkSlots);
+    const wgfa::FwdWalk<PERSIST> walk((T + BM - 1) / BM, Hq);
     // tiles j0 .. j0 + nTiles - 1 of item (tile, h); the loops count from 0 (g + j: ring stage and phase)
     auto first_tile = [&](int q0) { return WIN ? max(0, q0 - window + 1) / BN : 0; };
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
@@ -120,7 +117,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
             const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
             load_rows<BN, U>(sK(st), Kb, kStride, k0, 0, T, tid);
             load_rows<BN, U>(sV(st), Vb, kStride, k0, hk >= vShiftFrom ? 1 : 0, T, tid);
-        }, tid);
+        });
     } else {  // consumer warpgroups
     if (NWG == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
@@ -129,10 +126,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     const float scaleLog2 = scale * 1.4426950408889634f;
     int g = 0;
     for (int n = 0; walk.valid(n); n++) {
-    if (DYN) mbar_wait(fullBar + 8 * (g % STAGES), (g / STAGES) & 1);  // the item rides on its first tile's barrier
-    const int it = DYN ? walk.slot[2] : walk.index(n);
-    if (DYN && it < 0) break;
-    const int q0 = walk.tile(it) * BM, h = walk.head(it);
+    const int q0 = walk.tile(n) * BM, h = walk.head(n);
     const int j0 = first_tile(q0), nTiles = tiles(q0);
     const int wrow0 = q0 + wg * 64 + wwarp * 16;
     const int rowA = wrow0 + (lane >> 2), rowB = rowA + 8;
