@@ -297,32 +297,6 @@ struct FwdWalk {
     DEVI int tile(int n) const { return PERSIST ? nQ - 1 - item(n) / Hq : (int)(gridDim.x - 1 - blockIdx.x); }
     DEVI int head(int n) const { return PERSIST ? item(n) % Hq : (int)blockIdx.y; }
 };
-// The producer warpgroup's walk (v4 at D 128 and 64): per item n of the block's walk, per key tile j of the item's
-// nTiles = tiles(q0), wait until the consumers freed stage (g + j) % STAGES (g: the tiles of the earlier items), copy
-// (with the first tile, the item's Q: load_q(q0, h), once the previous item's last Q K^T has retired, qEmpty; then
-// load_kv(stage, q0, h, j)), and release the stage's full barrier once this thread's copies have landed.
-template <int STAGES, int BM, bool PERSIST, class Tiles, class LoadQ, class LoadKV>
-DEVI void produce_walk(const FwdWalk<PERSIST>& walk, uint32_t fullBar, uint32_t emptyBar, uint32_t qEmptyBar,
-                       Tiles tiles, LoadQ load_q, LoadKV load_kv) {
-    int g = 0;
-    for (int n = 0; walk.valid(n); n++) {
-        const int q0 = walk.tile(n) * BM, h = walk.head(n), nTiles = tiles(q0);
-        for (int j = 0; j < nTiles; j++) {
-            const int st = (g + j) % STAGES;
-            if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
-            if (j == 0) {
-                if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
-                load_q(q0, h);
-            }
-            load_kv(st, q0, h, j);
-            cp_async_commit();
-            cp_async_wait<0>();
-            fence_proxy_async();
-            mbar_arrive(fullBar + 8 * st);
-        }
-        g += nTiles;
-    }
-}
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
 // wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
 // arrive right after the first FMNMX: the softmax waited for P(j) V(j) instead of overlapping it). Found after
@@ -439,15 +413,30 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 
     if (warp < 4) {  // producer warpgroup
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
-        produce_walk<STAGES, BM>(walk, fullBar, emptyBar, qEmptyBar, tiles, [&](int q0, int h) {
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Q + (long)b * T * qStride + (long)h * D, qStride, q0, 0, T, tid);
-        }, [&](int st, int q0, int h, int j) {
-            const int hk = h / (Hq / Hkv), k0 = (first_tile(q0) + j) * BN;
+        int g = 0;  // K/V tiles walked by this block before the current item
+        for (int n = 0; walk.valid(n); n++) {
+            const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+            const int j0 = first_tile(q0), nTiles = tiles(q0);
+            const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
             const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
             const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, k0, 0, T, tid);
-            (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, k0, hk >= vShiftFrom ? 1 : 0, T, tid);
-        });
+            const int vShift = hk >= vShiftFrom ? 1 : 0;
+            for (int j = 0; j < nTiles; j++) {
+                const int st = (g + j) % STAGES;
+                if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+                if (j == 0) {
+                    if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);  // the last item's last Q K^T retired
+                    (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
+                }
+                (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+                (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
+                cp_async_commit();
+                cp_async_wait<0>();
+                fence_proxy_async();
+                mbar_arrive(fullBar + 8 * st);
+            }
+            g += nTiles;
+        }
     } else {  // consumer warpgroups 1, 2
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     const int wg = (warp >> 2) - 1, wwarp = warp & 3;

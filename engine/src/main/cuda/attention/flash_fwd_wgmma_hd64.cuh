@@ -108,16 +108,31 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     if (warp < 4) {  // producer warpgroup
         if (NWG == 2) asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
-        constexpr int U = NWG == 2 ? 4 : 2;
-        wgfa::produce_walk<STAGES, BM>(walk, fullBar, emptyBar, qEmptyBar, tiles, [&](int q0, int h) {
-            load_rows<BM, U>(sQ, Q + (long)b * T * qStride + (long)h * D, qStride, q0, 0, T, tid);
-        }, [&](int st, int q0, int h, int j) {
-            const int hk = h / (Hq / Hkv), k0 = (first_tile(q0) + j) * BN;
+        int g = 0;  // K/V tiles walked by this block before the current item
+        for (int n = 0; walk.valid(n); n++) {
+            const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+            const int j0 = first_tile(q0), nTiles = tiles(q0);
+            const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
             const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
             const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
-            load_rows<BN, U>(sK(st), Kb, kStride, k0, 0, T, tid);
-            load_rows<BN, U>(sV(st), Vb, kStride, k0, hk >= vShiftFrom ? 1 : 0, T, tid);
-        });
+            const int vShift = hk >= vShiftFrom ? 1 : 0;
+            for (int j = 0; j < nTiles; j++) {
+                const int st = (g + j) % STAGES;
+                if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+                constexpr int U = NWG == 2 ? 4 : 2;
+                if (j == 0) {
+                    if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);  // the last item's last Q K^T retired
+                    load_rows<BM, U>(sQ, Qb, qStride, q0, 0, T, tid);
+                }
+                load_rows<BN, U>(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+                load_rows<BN, U>(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
+                cp_async_commit();
+                cp_async_wait<0>();
+                fence_proxy_async();
+                mbar_arrive(fullBar + 8 * st);
+            }
+            g += nTiles;
+        }
     } else {  // consumer warpgroups
     if (NWG == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     else asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
