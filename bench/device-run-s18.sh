@@ -33,7 +33,7 @@ for mode in ${modes//,/ }; do
     ab)  # bench/ab_fatbins.py: .lab/labA.fatbin (this tree) against .lab/labB.fatbin (an earlier commit): bits and times
       timeout 400 python3 bench/ab_fatbins.py --a .lab/labA.fatbin --b .lab/labB.fatbin --out "$out" > "$out/ab_fatbins.txt" 2>&1
       echo "ab rc=$? ($((SECONDS - t0)) s)"
-      grep -E "PASS|FAIL|EQUAL|DIFFER|device|Error|error" "$out/ab_fatbins.txt" | grep -vE "^\s+File|Warning" | tail -20 ;;
+      grep -E "PASS|FAIL|AGREE|DIFFER|device|Error|error" "$out/ab_fatbins.txt" | grep -vE "^\s+File|Warning" | tail -20 ;;
     side)
       fatbin
       timeout 400 python3 bench/swa_side_by_side.py --fatbin /tmp/ccalab.fatbin --out "$out" > "$out/swa_side_by_side.txt" 2>&1

@@ -71,6 +71,11 @@ DEVI void load_qtile(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, 
     const int tb = t0 + r0;
     const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
     const long step = 8 * stride;
+    if (t0 + BQ <= T) {  // the whole tile inside the sequence: no row checks (as wgfa::load_tile_wg_fast)
+#pragma unroll
+        for (int k = 0; k < 8; k++) cp_async_16_all(d0 + k * 8 * 128, gp + k * step);
+        return;
+    }
 #pragma unroll
     for (int k = 0; k < 8; k++) {
         const int t = tb + 8 * k;

@@ -262,13 +262,20 @@ DEVI void load_tile_wg(uint32_t dst, const __nv_bfloat16* g, long stride, int t0
 }
 // v4's copy: a thread keeps one 16-byte column chunk c and rows r0 + 8k, so the swizzled shared-memory offset
 // ((c & 7) ^ (r & 7)) is the same for all its 16 rows: one add per copy instead of v2's per-copy index math (the
-// ncu source view of v2 showed the producer's SEL/IMAD/SHF chains among the most-sampled instructions).
+// ncu source view of v2 showed the producer's SEL/IMAD/SHF chains among the most-sampled instructions). Tiles wholly
+// inside [0, T) skip the row checks and the zero-fill operand (session 18: the producer's instruction stream is on
+// the kernel's path; call 7's A/B measured 1-9 % for a few more instructions per tile).
 DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
     const int r0 = ptid >> 4, c = ptid & 15;
     const uint32_t d0 = dst + tile_off(r0, c);
     const int tb = t0 + r0 - shift;
     const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
     const long step = 8 * stride;
+    if (t0 - shift >= 0 && t0 - shift + 128 <= T) {  // the whole tile inside the sequence: no row checks
+#pragma unroll 4
+        for (int k = 0; k < 16; k++) cp_async_16_all(d0 + k * 8 * 128, gp + k * step);
+        return;
+    }
 #pragma unroll 4
     for (int k = 0; k < 16; k++) {
         const int t = tb + 8 * k;

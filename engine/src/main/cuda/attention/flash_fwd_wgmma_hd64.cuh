@@ -30,7 +30,8 @@ struct Cfg {
 };
 
 // The producer warpgroup's copy of ROWS rows (a multiple of 16): a thread keeps one 16-byte chunk c and rows
-// r0 + 16k, so the swizzled offset ((c ^ (r & 7)) << 4) is the same for all of them (v4's cheap copy). UNROLL: 4
+// r0 + 16k, so the swizzled offset ((c ^ (r & 7)) << 4) is the same for all of them (v4's cheap copy); tiles wholly
+// inside [0, T) without the row checks (as wgfa::load_tile_wg_fast). UNROLL: 4
 // with 56 producer registers (NWG = 2); 2 with 32 (NWG = 3: unrolled by 4 it spilled 8 bytes).
 template <int ROWS, int UNROLL>
 DEVI void load_rows(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
@@ -39,6 +40,11 @@ DEVI void load_rows(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, i
     const int tb = t0 + r0 - shift;
     const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
     const long step = 16 * stride;
+    if (t0 - shift >= 0 && t0 - shift + ROWS <= T) {  // the whole tile inside the sequence: no row checks
+#pragma unroll UNROLL
+        for (int k = 0; k < ROWS / 16; k++) cp_async_16_all(d0 + k * 16 * ROWB, gp + k * step);
+        return;
+    }
 #pragma unroll UNROLL
     for (int k = 0; k < ROWS / 16; k++) {
         const int t = tb + 16 * k;

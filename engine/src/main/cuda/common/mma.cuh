@@ -12,6 +12,10 @@ DEVI uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_gene
 DEVI void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
 }
+// All 16 bytes, no zero fill: the copies of tiles that lie wholly inside the sequence (no source size operand).
+DEVI void cp_async_16_all(uint32_t dst, const void* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
+}
 DEVI void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> DEVI void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
