@@ -71,11 +71,6 @@ DEVI void load_qtile(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, 
     const int tb = t0 + r0;
     const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
     const long step = 8 * stride;
-    if (t0 + BQ <= T) {  // the whole tile inside the sequence: no row checks (as wgfa::load_tile_wg_fast)
-#pragma unroll
-        for (int k = 0; k < 8; k++) cp_async_16_all(d0 + k * 8 * 128, gp + k * step);
-        return;
-    }
 #pragma unroll
     for (int k = 0; k < 8; k++) {
         const int t = tb + 8 * k;
@@ -329,8 +324,8 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
         produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
             const __nv_bfloat16* Kb = K + (long)b * T * kStride + (long)hk * D;
             const __nv_bfloat16* Vb = V + (long)b * T * kStride + (long)hk * D;
-            wgfa::load_tile_wg_fast(sK, Kb, kStride, kv0, 0, T, tid);
-            wgfa::load_tile_wg_fast(sV, Vb, kStride, kv0, 0, T, tid);
+            wgfa::load_tile_wg_fast<false>(sK, Kb, kStride, kv0, 0, T, tid);
+            wgfa::load_tile_wg_fast<false>(sV, Vb, kStride, kv0, 0, T, tid);
         }, [&](int st, int q0) {
             load_qtile(sQ(st), Qb, qStride, q0, T, tid);
             load_qtile(sdO(st), dOb, qStride, q0, T, tid);

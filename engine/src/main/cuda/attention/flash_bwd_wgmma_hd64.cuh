@@ -105,11 +105,11 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
         const float* Lb = LSE + ((long)b * Hq + h) * T;
         const float* Db = Dv + ((long)b * Hq + h) * T;
         wgbwd::produce<STAGES>(nIter, qStart, fullBar, emptyBar, sL, sDv, Lb, Db, T, tid, [&] {
-            wgfa64::load_rows<BKV, 2>(sK, K + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
-            wgfa64::load_rows<BKV, 2>(sV, V + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
+            wgfa64::load_rows<BKV, 2, false>(sK, K + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
+            wgfa64::load_rows<BKV, 2, false>(sV, V + (long)b * T * kStride + (long)hk * D, kStride, kv0, 0, T, tid);
         }, [&](int st, int q0) {
-            wgfa64::load_rows<BQ, 2>(sQ(st), Qb, qStride, q0, 0, T, tid);
-            wgfa64::load_rows<BQ, 2>(sdO(st), dOb, qStride, q0, 0, T, tid);
+            wgfa64::load_rows<BQ, 2, false>(sQ(st), Qb, qStride, q0, 0, T, tid);
+            wgfa64::load_rows<BQ, 2, false>(sdO(st), dOb, qStride, q0, 0, T, tid);
         });
     } else {  // consumer warpgroups 1, 2
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");

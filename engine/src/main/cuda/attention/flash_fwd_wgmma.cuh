@@ -264,14 +264,18 @@ DEVI void load_tile_wg(uint32_t dst, const __nv_bfloat16* g, long stride, int t0
 // ((c & 7) ^ (r & 7)) is the same for all its 16 rows: one add per copy instead of v2's per-copy index math (the
 // ncu source view of v2 showed the producer's SEL/IMAD/SHF chains among the most-sampled instructions). Tiles wholly
 // inside [0, T) skip the row checks and the zero-fill operand (session 18: the producer's instruction stream is on
-// the kernel's path; call 7's A/B measured 1-9 % for a few more instructions per tile).
+// the kernel's path; call 7's A/B measured 1-9 % for a few more instructions per tile; call 8: this gained 3-10 % at
+// D 128, 0-6 % at D 64).
+// INTERIOR: the interior tiles' fast path (the forward's; session 18 call 8 measured the backward, which copies its
+// resident K / V once per block, 1-3 % slower with it, so the backward keeps the checked copies).
+template <bool INTERIOR = true>
 DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
     const int r0 = ptid >> 4, c = ptid & 15;
     const uint32_t d0 = dst + tile_off(r0, c);
     const int tb = t0 + r0 - shift;
     const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
     const long step = 8 * stride;
-    if (t0 - shift >= 0 && t0 - shift + 128 <= T) {  // the whole tile inside the sequence: no row checks
+    if (INTERIOR && t0 - shift >= 0 && t0 - shift + 128 <= T) {  // the whole tile inside the sequence: no row checks
 #pragma unroll 4
         for (int k = 0; k < 16; k++) cp_async_16_all(d0 + k * 8 * 128, gp + k * step);
         return;
@@ -433,10 +437,10 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
                 if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
                 if (j == 0) {
                     if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);  // the last item's last Q K^T retired
-                    (V4 ? load_tile_wg_fast : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
+                    (V4 ? load_tile_wg_fast<> : load_tile_wg)(sQ, Qb, qStride, q0, 0, T, tid);
                 }
-                (V4 ? load_tile_wg_fast : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
-                (V4 ? load_tile_wg_fast : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
+                (V4 ? load_tile_wg_fast<> : load_tile_wg)(sK(st), Kb, kStride, (j0 + j) * BN, 0, T, tid);
+                (V4 ? load_tile_wg_fast<> : load_tile_wg)(sV(st), Vb, kStride, (j0 + j) * BN, vShift, T, tid);
                 cp_async_commit();
                 cp_async_wait<0>();
                 fence_proxy_async();

@@ -31,16 +31,16 @@ struct Cfg {
 
 // The producer warpgroup's copy of ROWS rows (a multiple of 16): a thread keeps one 16-byte chunk c and rows
 // r0 + 16k, so the swizzled offset ((c ^ (r & 7)) << 4) is the same for all of them (v4's cheap copy); tiles wholly
-// inside [0, T) without the row checks (as wgfa::load_tile_wg_fast). UNROLL: 4
+// inside [0, T) without the row checks where INTERIOR (the forward; wgfa::load_tile_wg_fast). UNROLL: 4
 // with 56 producer registers (NWG = 2); 2 with 32 (NWG = 3: unrolled by 4 it spilled 8 bytes).
-template <int ROWS, int UNROLL>
+template <int ROWS, int UNROLL, bool INTERIOR = true>
 DEVI void load_rows(uint32_t dst, const __nv_bfloat16* g, long stride, int t0, int shift, int T, int ptid) {
     const int r0 = ptid >> 3, c = ptid & 7;
     const uint32_t d0 = dst + r0 * ROWB + ((c ^ (r0 & 7)) << 4);
     const int tb = t0 + r0 - shift;
     const __nv_bfloat16* gp = g + (long)tb * stride + c * 8;
     const long step = 16 * stride;
-    if (t0 - shift >= 0 && t0 - shift + ROWS <= T) {  // the whole tile inside the sequence: no row checks
+    if (INTERIOR && t0 - shift >= 0 && t0 - shift + ROWS <= T) {  // the whole tile inside the sequence: no row checks
 #pragma unroll UNROLL
         for (int k = 0; k < ROWS / 16; k++) cp_async_16_all(d0 + k * 16 * ROWB, gp + k * step);
         return;
