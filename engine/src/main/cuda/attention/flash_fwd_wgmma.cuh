@@ -292,10 +292,11 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
 // head). Persistent (the "4p" instances): grid (P, 1, B), block x takes one item per round of P from the
 // longest-first order over all heads (item i: query tile nQ - 1 - i / Hq, head i % Hq), the deal reversed every
 // other round so that a static deal of decreasing causal lengths evens out across the blocks.
-// Where it pays (session 18, docs/perf-log-wgmma.md "Persistent forward"): short items, whose block start (the
-// first Q and K/V copies, parameter loads, exit) a persistent block hides under the previous item: causal up to 8k
-// (4k: 1.16x at D 64, 1.25x at D 128) and sliding windows up to 2048 (W 512: 1.2-1.3x at D 64). On long items the
-// static deal loses to the hardware's dynamic one (16k-64k causal 0.83-0.98x): CudaKernels.persistentForward.
+// Where it pays (session 18, docs/perf-log.md and perf-log-wgmma.md "Session 18"): short items, whose block start
+// (the first Q and K/V copies, parameter loads, exit) a persistent block hides under the previous item: causal up to
+// 8k (4k: 1.16-1.24x at D 64, 1.27x at D 128) and sliding windows up to 2048 (W 512: 1.2-1.3x at D 64). Long items
+// lose (16k-64k causal 0.83-1.0x) for a reason not found: not the static deal (a dynamic one, dealt from an atomic
+// counter in the grid's order, lost too), not the tile loop's code. CudaKernels.persistentForward picks.
 template <bool PERSIST>
 struct FwdWalk {
     int nQ, Hq;
@@ -403,7 +404,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     auto sK = [&](int st) { return sbase + TILE_BYTES * (1 + 2 * st); };
     auto sV = [&](int st) { return sbase + TILE_BYTES * (2 + 2 * st); };
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
-    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES - 1 + PERSIST]) : 0;
+    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES]) : 0;  // (bars has it only if PERSIST)
 
     const int b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;

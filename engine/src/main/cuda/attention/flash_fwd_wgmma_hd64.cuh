@@ -92,7 +92,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     auto sK = [&](int st) { return sbase + C::Q_BYTES + KV_BYTES * (2 * st); };
     auto sV = [&](int st) { return sbase + C::Q_BYTES + KV_BYTES * (2 * st + 1); };
     const uint32_t fullBar = smem_u32(&bars[0]), emptyBar = smem_u32(&bars[STAGES]);
-    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES - 1 + PERSIST]) : 0;
+    const uint32_t qEmptyBar = PERSIST ? smem_u32(&bars[2 * STAGES]) : 0;  // (bars has it only if PERSIST)
 
     const int b = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;

@@ -119,9 +119,9 @@ final class CudaKernels {
     /**
      * Where the persistent walk pays (session 18, H100, 16 heads, docs/perf-log.md "Session 18", calls 4 and 9): items
      * of a few key tiles, whose block start it hides. Causal 4k 1.16-1.24x (D 64) / 1.27x (D 128), 8k 1.0-1.13x, batch
-     * 8 x 1024 at D 64 1.10-1.17x; windows of 512 1.05-1.3x, of 2048 0.97-1.09x. Long items lose to the hardware's dynamic deal
-     * of the grid's blocks (causal 16k-64k 0.83-1.0x; windows of 4096 0.89-1.05x), and so does the full (not causal)
-     * forward (0.89-0.96x at D 64): no instances. The walk reads every head's K/V at once (the grid's blocks go head by
+     * 8 x 1024 at D 64 1.10-1.17x; windows of 512 1.05-1.3x, of 2048 0.97-1.09x. Long items lose, for a reason not found
+     * (causal 16k-64k 0.83-1.0x; windows of 4096 0.89-1.05x; not the static deal: a dynamic one lost too), and so does
+     * the full (not causal) forward (0.89-0.96x at D 64): no instances. The walk reads every head's K/V at once (the grid's blocks go head by
      * head), so a causal forward whose K/V outgrow the L2 loses too (batch 8 x 2048: 0.81x at D 128, 0.94x at D 64):
      * {@link #PERSISTENT_MAX_KV_BYTES}, 40 MB of the H100's 50 MB L2.
      */
