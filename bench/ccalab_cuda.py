@@ -28,6 +28,32 @@ CCA_THREADS = 256
 
 
 CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
+# cuTensorMapEncodeTiled's enums (cuda.h): bf16, no interleave, 128-byte swizzle, zero fill; L2 promotion: 0 none,
+# 1 64 B, 2 128 B, 3 256 B (TensorMap's default: TMA_L2_PROMOTION, which a lab may set)
+CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, CU_TENSOR_MAP_SWIZZLE_128B = 9, 3
+TMA_L2_PROMOTION = 3
+
+
+class TensorMap:
+    """A TMA tensor map (CUtensorMap: 128 bytes, 64-byte aligned) over a [B, T, H, D] bf16 tensor, boxes of 64
+    columns x `rows` rows with the 128-byte swizzle (as CudaTensorMaps encodes them for the Java launches); passed
+    to a kernel's __grid_constant__ parameter by Kernels.launch."""
+
+    def __init__(self, t, rows=128, promotion=None):
+        B, T, H, D = t.shape
+        assert t.dtype == torch.bfloat16 and t.is_contiguous() and D % 64 == 0
+        self.tensor = t  # keeps the memory alive while the map may be used
+        self.buf = ctypes.create_string_buffer(128 + 64)
+        self.addr = (ctypes.addressof(self.buf) + 63) & ~63
+        dims = (ctypes.c_uint64 * 4)(D, H, T, B)
+        strides = (ctypes.c_uint64 * 3)(D * 2, H * D * 2, T * H * D * 2)
+        box = (ctypes.c_uint32 * 4)(64, 1, rows, 1)
+        ones = (ctypes.c_uint32 * 4)(1, 1, 1, 1)
+        _check(_cuda.cuTensorMapEncodeTiled(ctypes.c_void_p(self.addr), CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4,
+                                            ctypes.c_void_p(t.data_ptr()), dims, strides, box, ones, 0,
+                                            CU_TENSOR_MAP_SWIZZLE_128B,
+                                            TMA_L2_PROMOTION if promotion is None else promotion, 0),
+               "cuTensorMapEncodeTiled")
 
 
 class _LaunchAttr(ctypes.Structure):  # CUlaunchAttribute: id, 4 bytes of padding, a 64-byte value union
@@ -103,8 +129,12 @@ class Kernels:
         """pdl: cuLaunchKernelEx with programmatic stream serialization (the kernel may start before the previous
         one in the stream completes; it must griddepcontrol.wait before reading that kernel's output)."""
         f = self.fn(name, smem)
-        holders = []
+        holders, ptrs = [], []
         for a in args:
+            if isinstance(a, TensorMap):  # the parameter's 128 bytes, from the map's aligned buffer
+                holders.append(a)
+                ptrs.append(ctypes.c_void_p(a.addr))
+                continue
             if isinstance(a, ctypes._SimpleCData):  # passed as it is (e.g. c_longlong for a 64-bit parameter)
                 holders.append(a)
             elif isinstance(a, torch.Tensor):
@@ -115,7 +145,8 @@ class Kernels:
                 holders.append(ctypes.c_float(a))
             else:
                 holders.append(ctypes.c_int(a))
-        params = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.byref(h), ctypes.c_void_p) for h in holders])
+            ptrs.append(ctypes.cast(ctypes.byref(holders[-1]), ctypes.c_void_p))
+        params = (ctypes.c_void_p * len(ptrs))(*ptrs)
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
         if pdl:
             attr = _LaunchAttr(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
@@ -138,14 +169,17 @@ class Kernels:
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
     def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
-                  suffix=None, olo=None, window=0, persist=None):
+                  suffix=None, olo=None, window=0, persist=None, tma=False):
         """olo (a tensor like q, or self.o_residual set): the "_lo" instance also writes O's rounding residual
         bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo).
         window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys
         t - W < s <= t.
         persist: the persistent wgmma instances ("_wgmma4p", FwdWalk: grid (P, 1, B), P = SMs / B blocks per batch
         entry, each walking (query tile, head) items; causal, Hopper only); None: as CudaKernels.persistentForward
-        picks them (causal up to 8192 tokens with K and V within 40 MB, or a window up to 2048; two items per SM)."""
+        picks them (causal up to 8192 tokens with K and V within 40 MB, or a window up to 2048; two items per SM).
+        tma: the TMA-copy instances ("_wgmma4t": one producer thread copying with cp.async.bulk.tensor), Q, K and V
+        passed as tensor maps too; None: as CudaBackend picks them (CudaKernels.tmaForward: D 128 always, D 64 when
+        persistent or full; the persistent rule is then CudaKernels.persistentForward's wider TMA one)."""
         B, T, Hq, D = q.shape
         Hkv = k.shape[2]
         assert q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and Hq % Hkv == 0 and D in (64, 128, 256)
@@ -172,16 +206,32 @@ class Kernels:
             extra += (window,)
         grid = ((T + FLASH_BM - 1) // FLASH_BM, Hq, B)
         sms = torch.cuda.get_device_properties(q.device).multi_processor_count
-        if persist is None:
-            persist = wgmma and causal and B <= sms and B * Hq * grid[0] >= 2 * sms and (
-                window <= 2048 if swa else T <= 8192 and k.numel() * 4 <= 40 << 20)
+        tma_ok = wgmma and tma is not False
+        if persist is None:  # CudaKernels.persistentForward (with TMA: session 19's wider rule)
+            fits = k.numel() * 4 <= 40 << 20
+            if tma_ok and D == 64:
+                short = True
+            elif swa:
+                short = window <= 2048
+            elif tma_ok:
+                short = T <= 16384 if fits else B == 1 and T <= 8192
+            else:
+                short = T <= 8192 and fits
+            persist = wgmma and causal and B <= sms and B * Hq * grid[0] >= 2 * sms and short
+        if tma is None:  # CudaKernels.tmaForward: D 128 always, D 64 when persistent or full
+            tma = tma_ok and (D == 128 or persist or not causal)
+        maps = ()
+        if tma:
+            assert wgmma, "the TMA instances are the Hopper wgmma kernels'"
+            name += "t"
+            maps = (TensorMap(q), TensorMap(k), TensorMap(v))
         if persist:
             assert wgmma and causal, "the persistent instances are the Hopper wgmma kernels', causal"
             name += "p"
             grid = (min(grid[0] * Hq, max(1, sms // B)), 1, B)
         self.launch(name + ("_lo" if olo is not None else "") + ("_swa" if swa else ""), grid, (threads, 1, 1),
                     smem, out, lse, q, k, v, T, Hq, Hkv, Hkv if v_shift_from is None else v_shift_from,
-                    1.0 / math.sqrt(D), *extra)
+                    1.0 / math.sqrt(D), *extra, *maps)
         return out, lse
 
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.

@@ -245,3 +245,58 @@ extern "C" __global__ void wgmma_arch_probe(int* out) {
     out[1] = 0;
 #endif
 }
+
+// TMA copies ("_wgmma4t"; the TMA template flag: one producer thread, cp.async.bulk.tensor): v4's instances at D = 64
+// and 128 again, the names with "t" after "_wgmma4" (grid and persistent "4tp"; plain, "_lo", "_swa"), arguments as
+// theirs plus the tensor maps of Q, K and V last (CudaTensorMaps: [B, T, H, D] bf16, 64-column x 128-row boxes,
+// the 128-byte swizzle). Dispatched by CudaBackend where ccalab.flash.tma is on (the default).
+#define FWD_TMA_PARAMS                                                                                         \
+    const __grid_constant__ sm90::TmaMap tmQ, const __grid_constant__ sm90::TmaMap tmK,                      \
+        const __grid_constant__ sm90::TmaMap tmV
+#define FLASH_FWD_TMA(KERNEL, NTHREADS, NAME, NAME_LO, ...)                                                    \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale, FWD_TMA_PARAMS) {                                \
+        KERNEL<__VA_ARGS__>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, nullptr, 0, {&tmQ, &tmK, &tmV});  \
+    }                                                                                                          \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
+    NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
+            const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo,  \
+            FWD_TMA_PARAMS) {                                                                                  \
+        KERNEL<__VA_ARGS__>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, 0, {&tmQ, &tmK, &tmV});      \
+    }
+// ... with the window after O's residual, before the maps.
+#define FLASH_FWD_TMA_SWA(KERNEL, NTHREADS, NAME, NAME_LO, ...)                                                \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
+    NAME(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K, const __nv_bfloat16* V, \
+         int T, int Hq, int Hkv, int vShiftFrom, float scale, int window, FWD_TMA_PARAMS) {                    \
+        KERNEL<__VA_ARGS__>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, nullptr, window, {&tmQ, &tmK, &tmV}); \
+    }                                                                                                          \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                                 \
+    NAME_LO(__nv_bfloat16* O, float* LSE, const __nv_bfloat16* Q, const __nv_bfloat16* K,                      \
+            const __nv_bfloat16* V, int T, int Hq, int Hkv, int vShiftFrom, float scale, __nv_bfloat16* Olo,  \
+            int window, FWD_TMA_PARAMS) {                                                                      \
+        KERNEL<__VA_ARGS__>(O, LSE, Q, K, V, T, Hq, Hkv, vShiftFrom, scale, Olo, window, {&tmQ, &tmK, &tmV}); \
+    }
+// D = 128: flash_fwd_wgmma2_kernel<CAUSAL, PINGPONG, V4, WIN, PERSIST, TMA>
+FLASH_FWD_TMA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4t, flash_fwd_hd128_causal_wgmma4t_lo,
+              true, false, true, false, false, true)
+FLASH_FWD_TMA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_wgmma4t, flash_fwd_hd128_wgmma4t_lo,
+              false, false, true, false, false, true)
+FLASH_FWD_TMA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4tp, flash_fwd_hd128_causal_wgmma4tp_lo,
+              true, false, true, false, true, true)
+FLASH_FWD_TMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4t_swa,
+                  flash_fwd_hd128_causal_wgmma4t_lo_swa, true, false, true, true, false, true)
+FLASH_FWD_TMA_SWA(flash_fwd_wgmma2_kernel, wgfa::NTHREADS2, flash_fwd_hd128_causal_wgmma4tp_swa,
+                  flash_fwd_hd128_causal_wgmma4tp_lo_swa, true, false, true, true, true, true)
+// D = 64: flash_fwd_wgmma64_kernel<CAUSAL, NWG, STAGES, WIN, PERSIST, TMA>
+FLASH_FWD_TMA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4t,
+              flash_fwd_hd64_causal_wgmma4t_lo, true, 2, 4, false, false, true)
+FLASH_FWD_TMA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_wgmma4t, flash_fwd_hd64_wgmma4t_lo,
+              false, 2, 4, false, false, true)
+FLASH_FWD_TMA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4tp,
+              flash_fwd_hd64_causal_wgmma4tp_lo, true, 2, 4, false, true, true)
+FLASH_FWD_TMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4t_swa,
+                  flash_fwd_hd64_causal_wgmma4t_lo_swa, true, 2, 4, true, false, true)
+FLASH_FWD_TMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4tp_swa,
+                  flash_fwd_hd64_causal_wgmma4tp_lo_swa, true, 2, 4, true, true, true)

@@ -309,6 +309,12 @@ struct FwdWalk {
     DEVI int tile(int n) const { return PERSIST ? nQ - 1 - item(n) / Hq : (int)(gridDim.x - 1 - blockIdx.x); }
     DEVI int head(int n) const { return PERSIST ? item(n) % Hq : (int)blockIdx.y; }
 };
+// The TMA instances' tensor maps (TMA > 0): 4-D maps over Q [B, T, Hq, D] and K, V [B, T, Hkv, D] with 64-column x
+// 128-row boxes and the 128-byte swizzle (CudaTensorMaps), one box per half of a tile; generic addresses of the
+// kernel's __grid_constant__ parameters.
+struct FwdMaps {
+    const TmaMap *q, *k, *v;
+};
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
 // wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
 // arrive right after the first FMNMX: the softmax waited for P(j) V(j) instead of overlapping it). Found after
@@ -386,16 +392,22 @@ DEVI void softmax_tile(float (&s)[64], float (&mRow)[2], float (&lRow)[2], float
 // PERSIST (V4 only): persistent blocks (FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
 // the K/V ring and its barrier phases run on across items, and the next item's Q waits only for the last Q K^T of
 // the current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, bool PERSIST = false>
+// TMA (V4 only; the "4t" instances): one producer thread copies Q and the K/V tiles with TMA (cp.async.bulk.tensor,
+// FwdMaps) instead of 128 threads with cp.async: a full barrier completes on one arrival plus the tiles' transaction
+// bytes; rows outside [0, T) (a shifted V's row -1 included) land as TMA's zeros, so the bits are v4's. Registers 24
+// producer / 224 consumer (session 19 call 2: 1.18-1.21x v4; with 240 for the consumers only 1.04-1.12x).
+template <bool CAUSAL, bool PINGPONG = false, bool V4 = false, bool WIN = false, bool PERSIST = false, bool TMA = false>
 __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                         const __nv_bfloat16* __restrict__ Q,
                                                         const __nv_bfloat16* __restrict__ K,
                                                         const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                                                         int vShiftFrom, float scale,
-                                                        __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
+                                                        __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0,
+                                                        wgfa::FwdMaps maps = {}) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa;
     static_assert(!WIN || (CAUSAL && V4 && !PINGPONG), "the windowed instances are v4's, causal");
+    static_assert(!TMA || (V4 && !PINGPONG), "the TMA instances are v4's");
     static_assert(!PERSIST || (V4 && !PINGPONG), "the persistent instances are v4's");
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
     __shared__ __align__(8) uint64_t bars[2 * STAGES + PERSIST];  // full[0..2], empty[0..2], qEmpty
@@ -416,14 +428,45 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
-            mbar_init(fullBar + 8 * i, 128);
+            mbar_init(fullBar + 8 * i, TMA ? 1 : 128);
             mbar_init(emptyBar + 8 * i, 256);
         }
         if (PERSIST) mbar_init(qEmptyBar, 256);
     }
     __syncthreads();
 
-    if (warp < 4) {  // producer warpgroup
+    if (TMA && warp < 4) {  // producer warpgroup, one thread of it issuing TMA copies
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+        if (tid == 0) {
+            tma_prefetch_map(maps.q);
+            tma_prefetch_map(maps.k);
+            tma_prefetch_map(maps.v);
+            int g = 0;
+            for (int n = 0; walk.valid(n); n++) {
+                const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+                const int j0 = first_tile(q0), nTiles = tiles(q0);
+                const int vShift = hk >= vShiftFrom ? 1 : 0;
+                for (int j = 0; j < nTiles; j++) {
+                    const int st = (g + j) % STAGES, k0 = (j0 + j) * BN;
+                    const uint32_t full = fullBar + 8 * st;
+                    if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+                    if (j == 0) {
+                        if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
+                        mbar_arrive_expect_tx(full, 3 * TILE_BYTES);
+                        tma_load_4d(sQ, maps.q, full, 0, h, q0, b);
+                        tma_load_4d(sQ + HALF_BYTES, maps.q, full, 64, h, q0, b);
+                    } else {
+                        mbar_arrive_expect_tx(full, 2 * TILE_BYTES);
+                    }
+                    tma_load_4d(sK(st), maps.k, full, 0, hk, k0, b);
+                    tma_load_4d(sK(st) + HALF_BYTES, maps.k, full, 64, hk, k0, b);
+                    tma_load_4d(sV(st), maps.v, full, 0, hk, k0 - vShift, b);
+                    tma_load_4d(sV(st) + HALF_BYTES, maps.v, full, 64, hk, k0 - vShift, b);
+                }
+                g += nTiles;
+            }
+        }
+    } else if (warp < 4) {  // producer warpgroup
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         // (This walk is written out in both head dims' kernels on purpose: shared through lambdas, with the item's
         // pointers recomputed per tile, every forward ran 1-9 % slower; session 18 call 7.)
@@ -477,7 +520,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     for (int i = 0; i < 64; i++) o[i] = 0.f;
 
     mbar_wait(fullBar + 8 * (g % STAGES), (g / STAGES) & 1);
-    fence_proxy_async();
+    if (!TMA) fence_proxy_async();
     my_turn();
     issue_qk(s, sQwg, sK(g % STAGES));
     your_turn();
@@ -487,7 +530,7 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
         mbar_wait(fullBar + 8 * st1, ((g + j + 1) / STAGES) & 1);
-        fence_proxy_async();
+        if (!TMA) fence_proxy_async();
         pack_p(p, s);
         my_turn();
         issue_qk(s, sQwg, sK(st1));

@@ -73,16 +73,20 @@ DEVI void issue_pv(float (&o)[32], const uint32_t (&p)[BN / 16][4], uint32_t sV)
 // PERSIST: persistent blocks (wgfa::FwdWalk: grid (P, 1, B), each block walks several (query tile, head) items);
 // the K/V ring and its barrier phases run on across items, the next item's Q waits only for the last Q K^T of the
 // current one (qEmpty), so its copies overlap the current item's last tile and epilogue.
-template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool PERSIST = false>
+// TMA (NWG = 2): one producer thread copies with TMA (wgfa::FwdMaps; one 64-column box is a whole row here), as the
+// D = 128 kernel's TMA instances do.
+template <bool CAUSAL, int NWG, int STAGES, bool WIN = false, bool PERSIST = false, bool TMA = false>
 __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restrict__ O, float* __restrict__ LSE,
                                                          const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
                                                          const __nv_bfloat16* __restrict__ V, int T, int Hq, int Hkv,
                                                          int vShiftFrom, float scale,
-                                                         __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0) {
+                                                         __nv_bfloat16* __restrict__ Olo = nullptr, int window = 0,
+                                                         wgfa::FwdMaps maps = {}) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgfa64;
     static_assert(!WIN || CAUSAL, "a sliding window is causal");
+    static_assert(!TMA || NWG == 2, "the TMA instances: 128-row blocks (the maps' boxes)");
     using C = Cfg<NWG, STAGES>;
     constexpr int BM = C::BM;
     extern __shared__ __align__(1024) uint8_t wgfa_smem[];
@@ -104,14 +108,42 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     auto tiles = [&](int q0) { return (CAUSAL ? min(nTilesAll, (q0 + BM + BN - 1) / BN) : nTilesAll) - first_tile(q0); };
     if (tid == 0) {
         for (int i = 0; i < STAGES; i++) {
-            mbar_init(fullBar + 8 * i, 128);
+            mbar_init(fullBar + 8 * i, TMA ? 1 : 128);
             mbar_init(emptyBar + 8 * i, 128 * NWG);
         }
         if (PERSIST) mbar_init(qEmptyBar, 128 * NWG);
     }
     __syncthreads();
 
-    if (warp < 4) {  // producer warpgroup
+    if (TMA && warp < 4) {  // producer warpgroup, one thread of it issuing TMA copies
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+        if (tid == 0) {
+            tma_prefetch_map(maps.q);
+            tma_prefetch_map(maps.k);
+            tma_prefetch_map(maps.v);
+            int g = 0;
+            for (int n = 0; walk.valid(n); n++) {
+                const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+                const int j0 = first_tile(q0), nTiles = tiles(q0);
+                const int vShift = hk >= vShiftFrom ? 1 : 0;
+                for (int j = 0; j < nTiles; j++) {
+                    const int st = (g + j) % STAGES, k0 = (j0 + j) * BN;
+                    const uint32_t full = fullBar + 8 * st;
+                    if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+                    if (j == 0) {
+                        if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
+                        mbar_arrive_expect_tx(full, C::Q_BYTES + 2 * KV_BYTES);
+                        tma_load_4d(sQ, maps.q, full, 0, h, q0, b);
+                    } else {
+                        mbar_arrive_expect_tx(full, 2 * KV_BYTES);
+                    }
+                    tma_load_4d(sK(st), maps.k, full, 0, hk, k0, b);
+                    tma_load_4d(sV(st), maps.v, full, 0, hk, k0 - vShift, b);
+                }
+                g += nTiles;
+            }
+        }
+    } else if (warp < 4) {  // producer warpgroup
         if (NWG == 2) asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
         // (This walk is written out in both head dims' kernels on purpose: shared through lambdas, with the item's
@@ -160,7 +192,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     for (int i = 0; i < 32; i++) o[i] = 0.f;
 
     mbar_wait(fullBar + 8 * (g % STAGES), (g / STAGES) & 1);
-    fence_proxy_async();
+    if (!TMA) fence_proxy_async();
     issue_qk(s, sQwg, sK(g % STAGES));
     wg_wait<0>();
     if (PERSIST && nTiles == 1) mbar_arrive(qEmptyBar);  // Q no longer read: the next item's may land
@@ -168,7 +200,7 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
     for (int j = 0; j + 1 < nTiles; j++) {
         const int st = (g + j) % STAGES, st1 = (g + j + 1) % STAGES;
         mbar_wait(fullBar + 8 * st1, ((g + j + 1) / STAGES) & 1);
-        fence_proxy_async();
+        if (!TMA) fence_proxy_async();
         wgfa::pack_p(p, s);
         issue_qk(s, sQwg, sK(st1));
         issue_pv(o, p, sV(st));

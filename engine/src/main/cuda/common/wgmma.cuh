@@ -1,6 +1,7 @@
 // defines: namespace sm90 — the Hopper (sm_90a) building blocks the wgmma attention kernels share: shared-memory
 // matrix descriptors, wgmma fences / commit / wait, the m64nNk16 bf16 wgmma wrappers (operands from shared memory
-// with per-operand transpose flags, or A from registers), operand pins, the async-proxy fence and mbarriers.
+// with per-operand transpose flags, or A from registers), operand pins, the async-proxy fence, mbarriers and TMA
+// tensor copies.
 // Users: attention/flash_fwd_wgmma.cuh (namespace wgfa) and attention/flash_bwd_wgmma.cuh (wgbwd), both of which
 // pull these names in with a using-directive. Only the sm_90a image may execute them (callers guard with
 // __CUDA_ARCH_FEAT_SM90_ALL).
@@ -94,8 +95,27 @@ SM90_DEVI void wgmma_m64n64k16_rs_tb(float (&d)[32], const uint32_t (&a)[4], uin
         : "memory");
 }
 
+// A TMA tensor map (the driver's CUtensorMap: 128 opaque bytes, 64-byte aligned), encoded on the host
+// (CudaTensorMaps / ccalab_cuda.tensor_map) and passed as a __grid_constant__ kernel parameter.
+struct alignas(64) TmaMap {
+    uint64_t opaque[16];
+};
+// Bulk tensor copy of one box of a 4-D map at element coordinates (c0 innermost .. c3) into shared memory at dst;
+// completes on the mbarrier at bar as transaction bytes (out-of-bounds elements, negative coordinates included,
+// land as zeros and count too). The map is read through its generic address (a __grid_constant__ parameter's).
+SM90_DEVI void tma_load_4d(uint32_t dst, const TmaMap* map, uint32_t bar, int c0, int c1, int c2, int c3) {
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\n"
+        ::"r"(dst), "l"(map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
+}
+SM90_DEVI void tma_prefetch_map(const TmaMap* map) { asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory"); }
+
 SM90_DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }
 SM90_DEVI void mbar_arrive(uint32_t a) { asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(a) : "memory"); }
+// Arrives and raises the phase's expected transaction bytes (the TMA copies that complete on this barrier).
+SM90_DEVI void mbar_arrive_expect_tx(uint32_t a, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(a), "r"(bytes) : "memory");
+}
 SM90_DEVI void mbar_wait(uint32_t a, int parity) {
     uint32_t done;
     do {

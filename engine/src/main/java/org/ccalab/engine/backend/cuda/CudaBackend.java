@@ -42,6 +42,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
      */
     private final boolean deterministicBackward = Boolean.getBoolean("ccalab.flash.deterministic");
     private final String persistentMode = CudaKernels.persistentMode(System.getProperty("ccalab.flash.persistent", "auto"));
+    private final String tmaMode = CudaKernels.tmaMode(System.getProperty("ccalab.flash.tma", "auto"));
     /** Bound true around one run (CudaEngine) that asked for a deterministic backward: it wins over a false default. */
     public static final ScopedValue<Boolean> DETERMINISTIC_BACKWARD = ScopedValue.newInstance();
 
@@ -144,8 +145,23 @@ public final class CudaBackend implements Backend, AutoCloseable {
         return switch (persistentMode) {
             case "off" -> false;
             case "on" -> CudaKernels.hasPersistentForward(s.headDim(), fv, causal);
-            default -> CudaKernels.persistentForward(s, fv, causal, window, multiprocessors());
+            default -> CudaKernels.persistentForward(s, fv, causal, window, multiprocessors(), tmaAllowed(s));
         };
+    }
+
+    /** Whether {@code ccalab.flash.tma} lets this shape's forward copy with TMA (not off, an instance exists). */
+    private boolean tmaAllowed(AttentionShape s) {
+        return !tmaMode.equals("off") && CudaKernels.hasTmaForward(s.headDim(), flashVariant(s));
+    }
+
+    /**
+     * Whether the forward of this shape runs the TMA twins (CudaKernels.tmaForward's rule, given the walk picked).
+     * {@code ccalab.flash.tma}: auto (default: the rule), on (wherever an instance exists: the tests' switch), off
+     * (the cp.async kernels).
+     */
+    boolean tmaForward(AttentionShape s, boolean causal, boolean persistent) {
+        if (!tmaAllowed(s)) return false;
+        return tmaMode.equals("on") || CudaKernels.tmaForward(s.headDim(), flashVariant(s), causal, persistent);
     }
 
     /** The forward layout this backend launches for a shape. */
@@ -359,12 +375,19 @@ public final class CudaBackend implements Backend, AutoCloseable {
         boolean persistent = persistentForward(s, causal, windowed ? window : 0);
         int[] grid = persistent ? CudaKernels.persistentGrid(s, multiprocessors())
                 : new int[] {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
+        boolean tma = tmaForward(s, causal, persistent) && CudaTensorMaps.mappable(q.address(), s.headDim())
+                && CudaTensorMaps.mappable(k.address(), s.headDim()) && CudaTensorMaps.mappable(v.address(), s.headDim());
         List<Pointer> args = new ArrayList<>(List.of(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()),
                 ints(s.qHeads()), ints(s.kvHeads()), ints(vShiftFrom), floats((float) scale)));
         if (residual) args.add(ptr(oLo));
         if (windowed) args.add(ints(window));
-        String kernel = windowed ? CudaKernels.flashForwardWindowed(s.headDim(), fv, residual, persistent)
-                : CudaKernels.flashForward(s.headDim(), causal, fv, residual, persistent);
+        if (tma) {  // the kernel's __grid_constant__ tensor maps, last
+            args.add(Pointer.to(CudaTensorMaps.encode(q.address(), s.batch(), s.tokens(), s.qHeads(), s.headDim())));
+            args.add(Pointer.to(CudaTensorMaps.encode(k.address(), s.batch(), s.tokens(), s.kvHeads(), s.headDim())));
+            args.add(Pointer.to(CudaTensorMaps.encode(v.address(), s.batch(), s.tokens(), s.kvHeads(), s.headDim())));
+        }
+        String kernel = windowed ? CudaKernels.flashForwardWindowed(s.headDim(), fv, residual, persistent, tma)
+                : CudaKernels.flashForward(s.headDim(), causal, fv, residual, persistent, tma);
         kernels.launch(kernel, grid, fv.threads(), fv.smem(s.headDim()), device.stream(), Pointer.to(args.toArray(Pointer[]::new)));
     }
 

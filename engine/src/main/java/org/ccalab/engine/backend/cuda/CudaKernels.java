@@ -103,10 +103,46 @@ final class CudaKernels {
 
     /** {@code persistent}: the persistent twin ({@link #PERSISTENT_SUFFIX}, causal WGMMA only). */
     static String flashForward(int headDim, boolean causal, FlashVariant v, boolean residual, boolean persistent) {
+        return flashForward(headDim, causal, v, residual, persistent, false);
+    }
+
+    /** {@code tma}: the TMA-copy twin ({@link #TMA_SUFFIX}, WGMMA only; three tensor maps appended to the arguments). */
+    static String flashForward(int headDim, boolean causal, FlashVariant v, boolean residual, boolean persistent,
+                               boolean tma) {
         if (persistent && !hasPersistentForward(headDim, v, causal))
             throw new IllegalArgumentException("no persistent forward for headDim " + headDim + " variant " + v
                     + (causal ? "" : " (causal only)"));
-        return flashForward(headDim, causal, v) + (persistent ? PERSISTENT_SUFFIX : "") + (residual ? RESIDUAL_SUFFIX : "");
+        if (tma && !hasTmaForward(headDim, v))
+            throw new IllegalArgumentException("no TMA forward for headDim " + headDim + " variant " + v);
+        return flashForward(headDim, causal, v) + (tma ? TMA_SUFFIX : "") + (persistent ? PERSISTENT_SUFFIX : "")
+                + (residual ? RESIDUAL_SUFFIX : "");
+    }
+
+    /**
+     * The TMA forwards ("4t", attention/flash_fwd_wgmma*.cuh TMA): v4 with Q and the K/V tiles copied by one producer
+     * thread through TMA (cp.async.bulk.tensor, maps from {@link CudaTensorMaps}) instead of 128 threads' cp.async;
+     * every instance of the Hopper forward (grid and persistent, "_lo", "_swa") at D = 64 and 128, the same bits.
+     * Session 19 (H100, docs/perf-log.md "Session 19"): D = 128 1.12-1.33x v4 everywhere (causal 16k 606-618 TF/s);
+     * D = 64 persistent 1.06-1.30x v4, but the grid's causal 0.92-1.0x (a TMA block's start costs more, and D = 64
+     * blocks are short), so D = 64 takes TMA persistent, or for the full forward; its causal grid stays on cp.async.
+     */
+    static final String TMA_SUFFIX = "t";
+
+    static boolean hasTmaForward(int headDim, FlashVariant v) {
+        return v == FlashVariant.WGMMA && (headDim == 64 || headDim == 128);
+    }
+
+    /** Where the TMA twin runs when allowed: D = 128 always; D = 64 when persistent or not causal. */
+    static boolean tmaForward(int headDim, FlashVariant v, boolean causal, boolean persistent) {
+        return hasTmaForward(headDim, v) && (headDim == 128 || persistent || !causal);
+    }
+
+    /** ccalab.flash.tma's value checked: auto (the rule), on (wherever an instance exists) or off (cp.async only). */
+    static String tmaMode(String mode) {
+        return switch (mode) {
+            case "auto", "on", "off" -> mode;
+            default -> throw new IllegalArgumentException("ccalab.flash.tma must be auto, on or off, was " + mode);
+        };
     }
 
     /**
@@ -138,12 +174,32 @@ final class CudaKernels {
      * leave nothing to overlap).
      */
     static boolean persistentForward(AttentionShape s, FlashVariant v, boolean causal, int window, int multiprocessors) {
+        return persistentForward(s, v, causal, window, multiprocessors, false);
+    }
+
+    /**
+     * With TMA copies ({@code tma}: the "4tp" twins) the walk pays more widely (session 19, calls 5-6): at D = 64 at
+     * every measured shape (1.06-1.30x v4 up to 64k tokens, batch 8 x 2048, windows of 2048-4096); at D = 128 for
+     * windows up to {@link #PERSISTENT_MAX_WINDOW} and for causal forwards whose K and V fit
+     * {@link #PERSISTENT_MAX_KV_BYTES} up to {@link #TMA_PERSISTENT_MAX_TOKENS} tokens (16k grouped 16/4: 1.22x
+     * against the grid's 1.17x) or that are one sequence up to {@link #PERSISTENT_MAX_TOKENS} (8k: 1.41x against
+     * 1.33x); batches with more K/V lose (8 x 1024: 0.94x against 1.16x; 8 x 2048: 0.86x against 1.18x).
+     */
+    static boolean persistentForward(AttentionShape s, FlashVariant v, boolean causal, int window, int multiprocessors,
+                                     boolean tma) {
         if (!hasPersistentForward(s.headDim(), v, causal) || s.batch() > multiprocessors) return false;
-        boolean shortItems = window > 0 ? window <= PERSISTENT_MAX_WINDOW
-                : s.tokens() <= PERSISTENT_MAX_TOKENS && s.kvElements() * 4 <= PERSISTENT_MAX_KV_BYTES;
+        boolean fitsL2 = s.kvElements() * 4 <= PERSISTENT_MAX_KV_BYTES;
+        boolean shortItems;
+        if (tma && s.headDim() == 64) shortItems = true;
+        else if (window > 0) shortItems = window <= PERSISTENT_MAX_WINDOW;
+        else if (tma) shortItems = fitsL2 ? s.tokens() <= TMA_PERSISTENT_MAX_TOKENS
+                : s.batch() == 1 && s.tokens() <= PERSISTENT_MAX_TOKENS;
+        else shortItems = s.tokens() <= PERSISTENT_MAX_TOKENS && fitsL2;
         long items = (long) s.batch() * s.qHeads() * ((s.tokens() + FLASH_BM - 1) / FLASH_BM);
         return shortItems && items >= 2L * multiprocessors;
     }
+
+    static final int TMA_PERSISTENT_MAX_TOKENS = 16384;
 
     /** The persistent grid: (P, 1, B), P = min(items per batch entry, SMs / B) blocks. */
     static int[] persistentGrid(AttentionShape s, int multiprocessors) {
@@ -299,9 +355,13 @@ final class CudaKernels {
     }
 
     static String flashForwardWindowed(int headDim, FlashVariant v, boolean residual, boolean persistent) {
+        return flashForwardWindowed(headDim, v, residual, persistent, false);
+    }
+
+    static String flashForwardWindowed(int headDim, FlashVariant v, boolean residual, boolean persistent, boolean tma) {
         if (!hasWindow(headDim, v))
             throw new IllegalArgumentException("no sliding-window forward for headDim " + headDim + " variant " + v);
-        return flashForward(headDim, true, v, residual, persistent) + WINDOW_SUFFIX;
+        return flashForward(headDim, true, v, residual, persistent, tma) + WINDOW_SUFFIX;
     }
 
     static String flashBackwardWindowed(int headDim, BwdVariant v, boolean deterministic) {
@@ -464,11 +524,12 @@ final class CudaKernels {
         for (int d : HEAD_DIMS) {
             for (FlashVariant v : FlashVariant.values()) {
                 if (!v.exists(d)) continue;
-                for (boolean residual : hasResidual(d, v) ? new boolean[] {false, true} : new boolean[] {false}) {
-                    names.add(flashForward(d, true, v, residual));
-                    names.add(flashForward(d, false, v, residual));
-                    if (hasPersistentForward(d, v, true)) names.add(flashForward(d, true, v, residual, true));
-                }
+                for (boolean residual : hasResidual(d, v) ? new boolean[] {false, true} : new boolean[] {false})
+                    for (boolean tma : hasTmaForward(d, v) ? new boolean[] {false, true} : new boolean[] {false}) {
+                        names.add(flashForward(d, true, v, residual, false, tma));
+                        names.add(flashForward(d, false, v, residual, false, tma));
+                        if (hasPersistentForward(d, v, true)) names.add(flashForward(d, true, v, residual, true, tma));
+                    }
             }
             for (int g : DECODE_GROUPS) {
                 names.add(decodeSplit(d, g));
@@ -495,10 +556,11 @@ final class CudaKernels {
         for (int d : WINDOW_HEAD_DIMS) {
             for (FlashVariant v : FlashVariant.values()) {
                 if (!hasWindow(d, v)) continue;
-                for (boolean persistent : hasPersistentForward(d, v, true) ? new boolean[] {false, true} : new boolean[] {false}) {
-                    names.add(flashForwardWindowed(d, v, false, persistent));
-                    names.add(flashForwardWindowed(d, v, true, persistent));
-                }
+                for (boolean persistent : hasPersistentForward(d, v, true) ? new boolean[] {false, true} : new boolean[] {false})
+                    for (boolean tma : hasTmaForward(d, v) ? new boolean[] {false, true} : new boolean[] {false}) {
+                        names.add(flashForwardWindowed(d, v, false, persistent, tma));
+                        names.add(flashForwardWindowed(d, v, true, persistent, tma));
+                    }
             }
             names.add(flashBackwardWindowed(d, BwdVariant.MMA, false));
             names.add(flashBackwardWindowed(d, BwdVariant.MMA, true));

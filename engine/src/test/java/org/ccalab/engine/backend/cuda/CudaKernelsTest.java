@@ -3,6 +3,7 @@ package org.ccalab.engine.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import org.ccalab.engine.backend.cuda.CudaKernels.FlashVariant;
 import org.junit.jupiter.api.Test;
 
@@ -169,6 +170,64 @@ class CudaKernelsTest {
         assertThat(CudaKernels.persistentGrid(new AttentionShape(1, 300, 2, 2, 64), sms)).containsExactly(6, 1, 1);
         assertThat(CudaKernels.persistentMode("on")).isEqualTo("on");
         assertThatThrownBy(() -> CudaKernels.persistentMode("yes")).hasMessageContaining("auto, on or off");
+    }
+
+    /**
+     * The TMA forwards (session 19): every Hopper forward instance has a "t" twin (grid and persistent, plain, "_lo",
+     * "_swa", D = 64 and 128) in the kernel list and in hopper_kernels.cuh; the rule sends D = 128 to it always and
+     * D = 64 only when persistent or not causal; with TMA the persistent walk takes every causal D = 64 shape and, at
+     * D = 128, K/V within 40 MB up to 16k tokens or one sequence up to 8k (calls 5-6), batches beyond that the grid.
+     */
+    @Test
+    void theTmaForwardsHaveEveryInstanceAndTheirOwnWalkRule() throws java.io.IOException {
+        String src = java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("hopper_kernels.cuh"));
+        var w = FlashVariant.WGMMA;
+        for (int d : new int[] {64, 128})
+            for (boolean residual : new boolean[] {false, true})
+                for (boolean persistent : new boolean[] {false, true}) {
+                    List<String> names = new java.util.ArrayList<>(List.of(
+                            CudaKernels.flashForward(d, true, w, residual, persistent, true),
+                            CudaKernels.flashForwardWindowed(d, w, residual, persistent, true)));
+                    if (!persistent) names.add(CudaKernels.flashForward(d, false, w, residual, false, true));
+                    for (String name : names) {
+                        assertThat(CudaKernels.all()).contains(name);
+                        assertThat(src).containsPattern("\\b" + name + "\\b");
+                    }
+                }
+        assertThat(CudaKernels.flashForward(128, true, w, true, true, true)).isEqualTo("flash_fwd_hd128_causal_wgmma4tp_lo");
+        assertThat(CudaKernels.flashForwardWindowed(64, w, false, false, true)).isEqualTo("flash_fwd_hd64_causal_wgmma4t_swa");
+        assertThat(CudaKernels.flashForward(128, false, w, false, false, true)).isEqualTo("flash_fwd_hd128_wgmma4t");
+        assertThatThrownBy(() -> CudaKernels.flashForward(128, true, FlashVariant.N128, false, false, true))
+                .hasMessageContaining("no TMA forward");
+        assertThatThrownBy(() -> CudaKernels.flashForward(256, true, FlashVariant.M1, false, false, true))
+                .hasMessageContaining("no TMA forward");
+
+        assertThat(CudaKernels.tmaForward(128, w, true, false)).isTrue();
+        assertThat(CudaKernels.tmaForward(64, w, true, false)).isFalse();
+        assertThat(CudaKernels.tmaForward(64, w, true, true)).isTrue();
+        assertThat(CudaKernels.tmaForward(64, w, false, false)).isTrue();
+        assertThat(CudaKernels.tmaForward(128, FlashVariant.N128, true, false)).isFalse();
+
+        int sms = 132;
+        // D = 64: every causal shape with two items per SM, long or batched
+        for (AttentionShape s : List.of(new AttentionShape(1, 65536, 16, 16, 64), new AttentionShape(8, 2048, 16, 16, 64),
+                new AttentionShape(1, 16384, 16, 4, 64)))
+            assertThat(CudaKernels.persistentForward(s, w, true, 0, sms, true)).as(s.toString()).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 64), w, true, 4096, sms, true)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 2, 2, 64), w, true, 0, sms, true)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 4096, 16, 16, 64), w, false, 0, sms, true)).isFalse();
+        // D = 128: K/V within 40 MB up to 16k (16k x 4 KV heads: 34 MB), or one sequence up to 8k (16 heads: 67 MB)
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 16384, 16, 4, 128), w, true, 0, sms, true)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 8192, 16, 16, 128), w, true, 0, sms, true)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 16384, 16, 8, 128), w, true, 0, sms, true)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 32768, 16, 2, 128), w, true, 0, sms, true)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(8, 1024, 16, 16, 128), w, true, 0, sms, true)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(2, 8192, 16, 16, 128), w, true, 0, sms, true)).isFalse();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 128), w, true, 512, sms, true)).isTrue();
+        assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 128), w, true, 4096, sms, true)).isFalse();
+
+        assertThat(CudaKernels.tmaMode("off")).isEqualTo("off");
+        assertThatThrownBy(() -> CudaKernels.tmaMode("true")).hasMessageContaining("ccalab.flash.tma must be auto, on or off");
     }
 
     @Test

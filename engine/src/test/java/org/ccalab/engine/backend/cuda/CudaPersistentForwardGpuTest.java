@@ -85,10 +85,13 @@ class CudaPersistentForwardGpuTest {
         assertThat(failures).isEmpty();
     }
 
+    /** The cp.async kernels' rule (ccalab.flash.tma = off; CudaTmaForwardGpuTest checks the TMA kernels' wider one). */
     @Test
     void theAutoRuleTakesThePersistentKernelForShortCausalItems() {
         Case c = new Case(64, 16, 16, 1, 4096, 0);
         if (!hopper()) return;
+        String saved = System.getProperty("ccalab.flash.tma");
+        System.setProperty("ccalab.flash.tma", "off");
         try (CudaBackend cuda = open("auto")) {
             assertThat(cuda.persistentForward(c.shape(), true, 0)).isTrue();
             assertThat(cuda.persistentForward(new AttentionShape(1, 16384, 16, 16, 64), true, 0)).isFalse();
@@ -96,6 +99,9 @@ class CudaPersistentForwardGpuTest {
             assertThat(cuda.persistentForward(c.shape(), false, 0)).isFalse();
             // 8 x 16 heads of 2048 x 64: 67 MB of K/V, more than the L2 keeps for a walk over every head at once
             assertThat(cuda.persistentForward(new AttentionShape(8, 2048, 16, 16, 64), true, 0)).isFalse();
+        } finally {
+            if (saved == null) System.clearProperty("ccalab.flash.tma");
+            else System.setProperty("ccalab.flash.tma", saved);
         }
         assertThat(run("auto", c, 600, true).sameBits(run("off", c, 600, false))).isTrue();
     }
