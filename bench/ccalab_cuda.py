@@ -237,8 +237,10 @@ class Kernels:
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
     # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
     # the sm_90a image: the wgmma kernel (D = 64 too), as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
-    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False, window=0):
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False, window=0, tma=False):
         """olo: O's rounding residual from flash_fwd (by default the one it kept for o under self.o_residual).
+        tma: the lab's TMA-copy instances ("t": 24 / 232 registers, "u": 24 / 240; the wgmma kernels at D 64 / 128,
+        not deterministic, no window), Q, K, V and dO passed as tensor maps too.
         deterministic: the "_det" wgmma kernels (D = 64 / 128 / 256 on the sm_90a image): fp32 adds in a fixed order.
         window: the sliding window of the forward (its "_swa" twin; D = 64 / 128)."""
         B, T, Hq, D = q.shape
@@ -275,8 +277,13 @@ class Kernels:
             self.launch(name + "_det" + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
                         dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), sem, *win)
             return dq, dk, dv
+        maps = ()
+        if tma:
+            assert name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128) and not swa, "the TMA backward: wgmma, D 64 / 128"
+            name += "u" if tma == "u" else "t"
+            maps = (TensorMap(q, rows=64), TensorMap(k), TensorMap(v), TensorMap(do, rows=64))
         self.launch(name + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
-                    dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), *win)
+                    dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), *win, *maps)
         return dq, dk, dv
 
     @staticmethod

@@ -3,7 +3,9 @@
 #   tma:    bench/tma_lab.py: the TMA instances equal v4 / 4p bit for bit, then v4 / 4t / 4u / cuDNN timed in
 #           alternating rounds, on .lab/lab90a.fatbin when carried (sm_90a only, built locally), else the bundle's
 #   sweep:  bench/tma_lab.py --sweep: grid and persistent, cp.async and TMA, at long causal items (call 4: the L2 promotion)
+#   bwd:    bench/tma_lab.py --bwd: the backward's TMA instances ("t" / "u") close to v4, then timed against v4 and cuDNN
 #   ab:     bench/ab_fatbins.py: .lab/labA.fatbin against .lab/labB.fatbin, bits and alternating-round times
+#           ($AB_ARGS: e.g. --tma, every forward on the TMA instances)
 #   side:   bench/swa_side_by_side.py (the windowed kernels against float64 and FlexAttention)
 #   persist: bench/persist_lab.py (the persistent instances against v4, bits and times)
 #   checks: the CLI's check phase;  verify: every Java `gpu` test of the bundle, then the CLI's checks
@@ -26,8 +28,13 @@ for mode in ${modes//,/ }; do
       timeout 300 python3 bench/tma_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --sweep > "$out/tma_sweep.txt" 2>&1
       echo "tma sweep rc=$? ($((SECONDS - t0)) s)"
       grep -E "promotion|long|device|Error|error" "$out/tma_sweep.txt" | grep -vE "^\s+File|Warning" | tail -20 ;;
+    bwd)  # the backward's TMA instances against v4 and cuDNN
+      fatbin
+      timeout 400 python3 bench/tma_lab.py --fatbin /tmp/ccalab.fatbin --out "$out" --bwd > "$out/tma_bwd.txt" 2>&1
+      echo "tma bwd rc=$? ($((SECONDS - t0)) s)"
+      grep -E "FAIL|PASSED|FAILED|backward D|device|Error|error" "$out/tma_bwd.txt" | grep -vE "^\s+File|Warning" | tail -30 ;;
     ab)
-      timeout 400 python3 bench/ab_fatbins.py --a .lab/labA.fatbin --b .lab/labB.fatbin --out "$out" > "$out/ab_fatbins.txt" 2>&1
+      timeout 400 python3 bench/ab_fatbins.py --a .lab/labA.fatbin --b .lab/labB.fatbin --out "$out" ${AB_ARGS:-} > "$out/ab_fatbins.txt" 2>&1
       echo "ab rc=$? ($((SECONDS - t0)) s)"
       grep -E "PASS|FAIL|AGREE|DIFFER|device|Error|error" "$out/ab_fatbins.txt" | grep -vE "^\s+File|Warning" | tail -20 ;;
     side)

@@ -137,16 +137,79 @@ def long_items(K, rounds, shapes):
                 f"{n} {med[n]:.3f} ms ({med['v4'] / med[n]:.3f}x)" for n in kinds), flush=True)
 
 
+def check_bwd(K, D, B, T, Hq, Hkv, causal):
+    """The TMA backward against the cp.async one: the same products, fp32 atomics in another order, so close."""
+    q, k, v, do = (torch.randn(B, T, h, D, device=dev).to(bf16) for h in (Hq, Hkv, Hkv, Hq))
+    o, lse = K.flash_fwd(q, k, v, causal, persist=False, tma=False)
+    ref = K.flash_bwd(q, k, v, o, lse, do, causal)
+    ok = True
+    for tma in ("t", "u"):
+        new = K.flash_bwd(q, k, v, o, lse, do, causal, tma=tma)
+        worst = max(((a - b).abs().max() / b.abs().max()).item() for a, b in zip(new, ref))
+        good = worst < 1e-5 and all(torch.isfinite(x).all().item() for x in new)
+        case = f"D{D} B{B} T{T} Hq{Hq} Hkv{Hkv} {'causal' if causal else 'full'} 4{tma}"
+        RESULTS["checks"].append({"case": "backward " + case, "max_rel_diff": worst, "ok": good})
+        print(f"{'PASS' if good else 'FAIL'} backward close to v4 (dq, dk, dv; atomics' order only): {case}: "
+              f"max |diff| / max |v4| {worst:.2e}", flush=True)
+        ok &= good
+    return ok
+
+
+def time_bwd(K, D, T, Hq, causal, rounds, Hkv=None):
+    Hkv = Hkv or Hq
+    q, k, v, do = inputs(1, T, Hq, Hkv, D, 3) + [torch.randn(1, T, Hq, D, device=dev).to(bf16)]
+    o, lse = K.flash_fwd(q, k, v, causal)
+    kinds = {"v4": False, "4t": "t", "4u": "u"}
+    times = {n: [] for n in kinds}
+    for _ in range(rounds):
+        for n, tma in kinds.items():
+            times[n].append(bench(lambda i: K.flash_bwd(q, k, v, o, lse, do, causal, tma=tma), 10)["p50"])
+    med = {n: statistics.median(t) for n, t in times.items()}
+    qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
+    with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+        ob = F.scaled_dot_product_attention(qb.transpose(1, 2), kb.transpose(1, 2), vb.transpose(1, 2), is_causal=causal,
+                                            enable_gqa=Hkv != Hq)
+    g = do.transpose(1, 2)
+    med["cudnn"] = bench(lambda i: torch.autograd.grad(ob, (qb, kb, vb), g, retain_graph=True), 10, graph=False)["p50"]
+    flops = 2.5 * 4.0 * Hq * D * (T * (T + 1) / 2 if causal else T * T)
+    tf = {n: flops / (t * 1e-3) / 1e12 for n, t in med.items()}
+    RESULTS["timings"].append({"backward": True, "D": D, "T": T, "Hq": Hq, "Hkv": Hkv, "causal": causal,
+                               "rounds": times, "median_ms": med, "tflops": tf})
+    cells = " ".join(f"{n} {med[n]:.3f} ms ({tf[n]:.0f} TF, {med['v4'] / med[n]:.3f}x)" for n in med)
+    print(f"backward D{D} {Hq}/{Hkv} T={T:6d} {'causal' if causal else 'full':6s}: {cells}", flush=True)
+
+
+def backward(K, rounds):
+    ok = True
+    for D in (64, 128):
+        for (B, T, Hq, Hkv, causal) in [(1, 700, 2, 2, True), (3, 1000, 4, 1, True), (2, 4097, 8, 2, False),
+                                        (1, 4096, 16, 16, True), (2, 129, 2, 1, False)]:
+            ok &= check_bwd(K, D, B, T, Hq, Hkv, causal)
+    for D in (128, 64):
+        for T in (4096, 16384, 32768):
+            time_bwd(K, D, T, 16, True, rounds)
+        time_bwd(K, D, 16384, 16, True, rounds, Hkv=4)
+        time_bwd(K, D, 16384, 16, False, rounds)
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fatbin", required=True)
     ap.add_argument("--out", default=".")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sweep", action="store_true", help="only the sweeps (long_items; promotion_sweep: session 19 call 4)")
+    ap.add_argument("--bwd", action="store_true", help="only the backward's TMA instances (checks, times)")
     args = ap.parse_args()
     K = Kernels(args.fatbin)
     print(f"device {torch.cuda.get_device_name()}, torch {torch.__version__}, hopper kernels {K.hopper}", flush=True)
     assert K.hopper, "the TMA instances are sm_90a only"
+    if args.bwd:
+        ok = backward(K, args.rounds)
+        with open(os.path.join(args.out, "tma_bwd.json"), "w") as f:
+            json.dump(RESULTS, f, indent=1)
+        print("ALL TMA BACKWARD CHECKS PASSED" if ok else "TMA BACKWARD CHECKS FAILED", flush=True)
+        sys.exit(0 if ok else 1)
     if args.sweep:
         long_items(K, args.rounds, RULE_SHAPES)
         with open(os.path.join(args.out, "tma_sweep.json"), "w") as f:

@@ -300,3 +300,22 @@ FLASH_FWD_TMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash
                   flash_fwd_hd64_causal_wgmma4t_lo_swa, true, 2, 4, true, false, true)
 FLASH_FWD_TMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4tp_swa,
                   flash_fwd_hd64_causal_wgmma4tp_lo_swa, true, 2, 4, true, true, true)
+
+// The backward's TMA instances (lab, session 19): v4 at D = 128 and the 2-stage D = 64 kernel with wgbwd::produce_tma;
+// arguments as theirs plus the tensor maps of Q, K, V and dO last (Q / dO boxes of 64 rows, K / V of 128). "t": 24 /
+// 232 registers, "u": 24 / 240.
+#define BWD_TMA_PARAMS                                                                                         \
+    const __grid_constant__ sm90::TmaMap tmQ, const __grid_constant__ sm90::TmaMap tmK,                      \
+        const __grid_constant__ sm90::TmaMap tmV, const __grid_constant__ sm90::TmaMap tmdO
+#define FLASH_BWD_TMA(NAME, KERNEL, NTHREADS, ...)                                                             \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME(FLASH_BWD_PARAMS, BWD_TMA_PARAMS) {         \
+        KERNEL<__VA_ARGS__>(FLASH_BWD_ARGS, nullptr, 0, {&tmQ, &tmK, &tmV, &tmdO});                             \
+    }
+FLASH_BWD_TMA(flash_bwd_hd128_causal_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, false, 1)
+FLASH_BWD_TMA(flash_bwd_hd128_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, false, 4, false, false, 1)
+FLASH_BWD_TMA(flash_bwd_hd128_causal_wgmma4u, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, false, 2)
+FLASH_BWD_TMA(flash_bwd_hd128_wgmma4u, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, false, 4, false, false, 2)
+FLASH_BWD_TMA(flash_bwd_hd64_causal_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, false, 1)
+FLASH_BWD_TMA(flash_bwd_hd64_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, false, 2, false, false, 1)
+FLASH_BWD_TMA(flash_bwd_hd64_causal_wgmma4u, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, false, 2)
+FLASH_BWD_TMA(flash_bwd_hd64_wgmma4u, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, false, 2, false, false, 2)

@@ -193,11 +193,12 @@ struct QueryWalk {
     // whether query tile q0 reaches past the window of the warpgroup's first key k0 (its probs need the mask)
     DEVI static bool past_window(int q0, int k0, int window) { return WIN && q0 + BQ - 1 - k0 >= window; }
 };
-// The Q / dO ring's barriers, initialised by thread 0: full (128 producer arrivals), empty (256 consumer arrivals).
+// The Q / dO ring's barriers, initialised by thread 0: full (128 producer arrivals; the TMA producer's 1 + BQ),
+// empty (256 consumer arrivals).
 template <int STAGES>
-DEVI void init_ring_barriers(uint32_t fullBar, uint32_t emptyBar) {
+DEVI void init_ring_barriers(uint32_t fullBar, uint32_t emptyBar, int fullArrivals = 128) {
     for (int i = 0; i < STAGES; i++) {
-        wgfa::mbar_init(fullBar + 8 * i, 128);
+        wgfa::mbar_init(fullBar + 8 * i, fullArrivals);
         wgfa::mbar_init(emptyBar + 8 * i, 256);
     }
 }
@@ -218,6 +219,53 @@ DEVI void produce(int nIter, int qStart, uint32_t fullBar, uint32_t emptyBar, fl
         cp_async_wait<0>();
         wgfa::fence_proxy_async();
         wgfa::mbar_arrive(fullBar + 8 * st);  // release: the copies and the LSE / Dv stores
+    }
+}
+// The TMA instances' tensor maps: Q and dO with 64-row boxes (a query tile), K and V with 128-row boxes (the block's
+// resident tile); 64-column boxes, the 128-byte swizzle (CudaTensorMaps).
+struct BwdMaps {
+    const TmaMap *q, *k, *v, *dO;
+};
+// The TMA producer (the TMA instances; HALVES = D / 64 boxes per tile row): producer thread 0 copies the resident K / V
+// tiles with the first stage and each stage's Q / dO tiles with TMA (one arrival with their transaction bytes);
+// threads 32 .. 32 + BQ - 1 store the stage's LSE * log2 e and Dv (BQ more arrivals: the full barrier's 1 + BQ).
+// Tiles at 1024-byte aligned offsets (the swizzle), Q / dO stages qStageBytes apart, halves BKV * 128 (K / V) and
+// BQ * 128 (Q / dO) bytes apart, as the cp.async producer's layout.
+template <int STAGES, int HALVES>
+DEVI void produce_tma(int nIter, int qStart, uint32_t fullBar, uint32_t emptyBar, float* sL, float* sDv,
+                      const float* Lb, const float* Db, int T, int ptid, const BwdMaps& maps, uint32_t sK, uint32_t sV,
+                      uint32_t sQ0, uint32_t sdO0, uint32_t qStageBytes, int kv0, int h, int hk, int b) {
+    constexpr uint32_t KV_HALF = BKV * 128, QT_HALF = BQ * 128;
+    if (ptid == 0) {
+        wgfa::tma_prefetch_map(maps.q);
+        wgfa::tma_prefetch_map(maps.dO);
+        wgfa::tma_prefetch_map(maps.k);
+        wgfa::tma_prefetch_map(maps.v);
+        for (int i = 0; i < nIter; i++) {
+            const int st = i % STAGES, q0 = (qStart + i) * BQ;
+            const uint32_t full = fullBar + 8 * st;
+            if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
+            wgfa::mbar_arrive_expect_tx(full, HALVES * (2 * QT_HALF + (i == 0 ? 2 * KV_HALF : 0)));
+            if (i == 0) {
+#pragma unroll
+                for (int hf = 0; hf < HALVES; hf++) {
+                    wgfa::tma_load_4d(sK + hf * KV_HALF, maps.k, full, 64 * hf, hk, kv0, b);
+                    wgfa::tma_load_4d(sV + hf * KV_HALF, maps.v, full, 64 * hf, hk, kv0, b);
+                }
+            }
+#pragma unroll
+            for (int hf = 0; hf < HALVES; hf++) {
+                wgfa::tma_load_4d(sQ0 + st * qStageBytes + hf * QT_HALF, maps.q, full, 64 * hf, h, q0, b);
+                wgfa::tma_load_4d(sdO0 + st * qStageBytes + hf * QT_HALF, maps.dO, full, 64 * hf, h, q0, b);
+            }
+        }
+    } else if (ptid >= 32 && ptid < 32 + BQ) {
+        for (int i = 0; i < nIter; i++) {
+            const int st = i % STAGES, q0 = (qStart + i) * BQ;
+            if (i >= STAGES) wgfa::mbar_wait(emptyBar + 8 * st, ((i / STAGES) - 1) & 1);
+            load_lse_dv(sL + st * BQ, sDv + st * BQ, Lb, Db, q0, T, ptid - 32);
+            wgfa::mbar_arrive(fullBar + 8 * st);  // release: the LSE / Dv stores
+        }
     }
 }
 // Deterministic mode's ordering (named_sync, ordered_begin / ordered_end, DqTurn, det_kv_block, dq_rank, dq_sem,
@@ -271,7 +319,8 @@ DEVI void issue_dq4(float (&dq)[32], uint32_t loDS, uint32_t loK) {
 }  // namespace wgbwd
 
 // WIN (v4 only): sliding-window attention over the last `window` keys (QueryWalk, probs_t).
-template <bool CAUSAL, int VERSION, bool DET = false, bool WIN = false>
+// TMA (v4 only; the "t" instances): wgbwd::produce_tma, registers 24 producer / 232 consumer (2: 24 / 240, lab).
+template <bool CAUSAL, int VERSION, bool DET = false, bool WIN = false, int TMA = 0>
 __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                        float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                        const __nv_bfloat16* __restrict__ K,
@@ -279,9 +328,11 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
                                                        const __nv_bfloat16* __restrict__ dO,
                                                        const float* __restrict__ LSE, const float* __restrict__ Dv,
                                                        int T, int Hq, int Hkv, float scale, int* sem = nullptr,
-                                                       int window = 0) {
+                                                       int window = 0, wgbwd::BwdMaps maps = {}) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd;
+    static_assert(!TMA || VERSION == 4, "the TMA instances are v4's");
+    static_assert(OFF_Q % 1024 == 0 && OFF_DO % 1024 == 0 && Q_BYTES % 1024 == 0, "TMA's swizzled tiles");
     static_assert(!DET || VERSION == 4, "the deterministic adds are built on v4");
     static_assert(!WIN || VERSION == 4, "the windowed instances are v4's");
     using wgfa::fence_operand;
@@ -307,7 +358,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     const int qStart = walk.qStart, nIter = walk.nIter;
     auto tileQ0 = [&](int i) { return walk.q0(i); };  // query tile i of this block's walk
     if (tid == 0) {
-        init_ring_barriers<STAGES>(fullBar, emptyBar);
+        init_ring_barriers<STAGES>(fullBar, emptyBar, TMA ? 1 + BQ : 128);
         for (int i = 0; i < 2; i++) {  // v5
             wgfa::mbar_init(dsReadyBar + 8 * i, 256);  // both warpgroups' dS^T rows of a tile are in
             wgfa::mbar_init(dsFreeBar + 8 * i, 128);   // the tile's dQ owner has read the dS^T buffer
@@ -315,7 +366,11 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
     }
     __syncthreads();
 
-    if (warp < 4) {  // producer warpgroup
+    if (TMA && warp < 4) {  // producer warpgroup: one thread's TMA copies, 64 threads' LSE / Dv
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+        produce_tma<STAGES, 2>(nIter, qStart, fullBar, emptyBar, sL, sDv, LSE + ((long)b * Hq + h) * T,
+                               Dv + ((long)b * Hq + h) * T, T, tid, maps, sK, sV, sQ(0), sdO(0), Q_BYTES, kv0, h, hk, b);
+    } else if (warp < 4) {  // producer warpgroup
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
         const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
         const __nv_bfloat16* dOb = dO + (long)b * T * qStride + (long)h * D;
@@ -331,7 +386,8 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
             load_qtile(sdO(st), dOb, qStride, q0, T, tid);
         });
     } else {  // consumer warpgroups 1, 2
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        if (TMA == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+        else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int wg = (warp >> 2) - 1, wwarp = warp & 3;
         const uint32_t sKwg = sK + wg * 64 * 128, sVwg = sV + wg * 64 * 128;  // this warpgroup's 64 key rows
         const int rA = wg * 64 + wwarp * 16 + (lane >> 2), rB = rA + 8;     // key rows in the tile

@@ -64,7 +64,8 @@ DEVI void atomics_sync() { asm volatile("bar.sync 2, 256;\n" ::: "memory"); }
 }  // namespace wgbwd64
 
 // WIN: sliding-window attention over the last `window` keys (wgbwd::QueryWalk, probs_t).
-template <bool CAUSAL, int STAGES, bool DET = false, bool WIN = false>
+// TMA (the "t" instances): wgbwd::produce_tma, registers 24 producer / 232 consumer (2: 24 / 240, lab).
+template <bool CAUSAL, int STAGES, bool DET = false, bool WIN = false, int TMA = 0>
 __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                          float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,
                                                          const __nv_bfloat16* __restrict__ K,
@@ -72,10 +73,11 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
                                                          const __nv_bfloat16* __restrict__ dO,
                                                          const float* __restrict__ LSE, const float* __restrict__ Dv,
                                                          int T, int Hq, int Hkv, float scale, int* sem = nullptr,
-                                                         int window = 0) {
+                                                         int window = 0, wgbwd::BwdMaps maps = {}) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd64;
     using C = Cfg<STAGES>;
+    static_assert(C::OFF_Q % 1024 == 0 && C::OFF_DO % 1024 == 0 && Q_BYTES % 1024 == 0, "TMA's swizzled tiles");
     using wgfa::fence_operand;
     extern __shared__ __align__(1024) uint8_t wgbwd64_smem[];
     __shared__ __align__(8) uint64_t bars[2 * STAGES];  // full[STAGES], empty[STAGES]
@@ -95,10 +97,15 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
     const wgbwd::QueryWalk<CAUSAL, WIN> walk(kv0, T, window);
     const int qStart = walk.qStart, nIter = walk.nIter;
     auto tileQ0 = [&](int i) { return walk.q0(i); };  // query tile i of this block's walk
-    if (tid == 0) wgbwd::init_ring_barriers<STAGES>(fullBar, emptyBar);
+    if (tid == 0) wgbwd::init_ring_barriers<STAGES>(fullBar, emptyBar, TMA ? 1 + BQ : 128);
     __syncthreads();
 
-    if (warp < 4) {  // producer warpgroup
+    if (TMA && warp < 4) {  // producer warpgroup: one thread's TMA copies, 64 threads' LSE / Dv
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+        wgbwd::produce_tma<STAGES, 1>(nIter, qStart, fullBar, emptyBar, sL, sDv, LSE + ((long)b * Hq + h) * T,
+                                      Dv + ((long)b * Hq + h) * T, T, tid, maps, sK, sV, sQ(0), sdO(0), Q_BYTES, kv0,
+                                      h, hk, b);
+    } else if (warp < 4) {  // producer warpgroup
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
         const __nv_bfloat16* Qb = Q + (long)b * T * qStride + (long)h * D;
         const __nv_bfloat16* dOb = dO + (long)b * T * qStride + (long)h * D;
@@ -112,7 +119,8 @@ __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ,
             wgfa64::load_rows<BQ, 2, false>(sdO(st), dOb, qStride, q0, 0, T, tid);
         });
     } else {  // consumer warpgroups 1, 2
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        if (TMA == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+        else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int wg = (warp >> 2) - 1, wwarp = warp & 3, ctid = tid - 128;
         const int rA = wg * 64 + wwarp * 16 + (lane >> 2), rB = rA + 8;  // key rows in the tile
         const int kA = kv0 + rA, kB = kv0 + rB;
