@@ -30,26 +30,29 @@ CCA_THREADS = 256
 CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
 # cuTensorMapEncodeTiled's enums (cuda.h): bf16, no interleave, 128-byte swizzle, zero fill; L2 promotion: 0 none,
 # 1 64 B, 2 128 B, 3 256 B (TensorMap's default: TMA_L2_PROMOTION, which a lab may set)
-CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, CU_TENSOR_MAP_SWIZZLE_128B = 9, 3
+CU_TENSOR_MAP_DATA_TYPE_FLOAT32, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, CU_TENSOR_MAP_SWIZZLE_128B = 7, 9, 3
 TMA_L2_PROMOTION = 3
 
 
 class TensorMap:
-    """A TMA tensor map (CUtensorMap: 128 bytes, 64-byte aligned) over a [B, T, H, D] bf16 tensor, boxes of 64
-    columns x `rows` rows with the 128-byte swizzle (as CudaTensorMaps encodes them for the Java launches); passed
-    to a kernel's __grid_constant__ parameter by Kernels.launch."""
+    """A TMA tensor map (CUtensorMap: 128 bytes, 64-byte aligned) over a [B, T, H, D] bf16 (or fp32) tensor, boxes of
+    `cols` columns (128 bytes) x `rows` rows with the 128-byte swizzle (as CudaTensorMaps encodes them for the Java
+    launches); passed to a kernel's __grid_constant__ parameter by Kernels.launch."""
 
-    def __init__(self, t, rows=128, promotion=None):
+    def __init__(self, t, rows=128, promotion=None, cols=None):
         B, T, H, D = t.shape
-        assert t.dtype == torch.bfloat16 and t.is_contiguous() and D % 64 == 0
+        es = t.element_size()
+        cols = cols or 128 // es
+        assert t.dtype in (torch.bfloat16, torch.float32) and t.is_contiguous() and D % cols == 0 and cols * es <= 128
         self.tensor = t  # keeps the memory alive while the map may be used
         self.buf = ctypes.create_string_buffer(128 + 64)
         self.addr = (ctypes.addressof(self.buf) + 63) & ~63
         dims = (ctypes.c_uint64 * 4)(D, H, T, B)
-        strides = (ctypes.c_uint64 * 3)(D * 2, H * D * 2, T * H * D * 2)
-        box = (ctypes.c_uint32 * 4)(64, 1, rows, 1)
+        strides = (ctypes.c_uint64 * 3)(D * es, H * D * es, T * H * D * es)
+        box = (ctypes.c_uint32 * 4)(cols, 1, rows, 1)
         ones = (ctypes.c_uint32 * 4)(1, 1, 1, 1)
-        _check(_cuda.cuTensorMapEncodeTiled(ctypes.c_void_p(self.addr), CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4,
+        dtype = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 if es == 2 else CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+        _check(_cuda.cuTensorMapEncodeTiled(ctypes.c_void_p(self.addr), dtype, 4,
                                             ctypes.c_void_p(t.data_ptr()), dims, strides, box, ones, 0,
                                             CU_TENSOR_MAP_SWIZZLE_128B,
                                             TMA_L2_PROMOTION if promotion is None else promotion, 0),
@@ -237,10 +240,11 @@ class Kernels:
     # Backward: o, lse from flash_fwd; do [B,T,Hq,D] bf16 -> dq [B,T,Hq,D], dk, dv [B,T,Hkv,D] fp32.
     # 128-key K/V tiles x 8 warps over double-buffered 64-row query tiles (v2, run 19; v1 in kernels-dev); D = 128 on
     # the sm_90a image: the wgmma kernel (D = 64 too), as CudaKernels.backwardVariant picks it (mma=True forces mma.sync).
-    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False, window=0, tma=False):
+    def flash_bwd(self, q, k, v, o, lse, do, causal=True, mma=False, olo=None, deterministic=False, window=0, tma=None):
         """olo: O's rounding residual from flash_fwd (by default the one it kept for o under self.o_residual).
-        tma: the lab's TMA-copy instances ("t": 24 / 232 registers, "u": 24 / 240; the wgmma kernels at D 64 / 128,
-        not deterministic, no window), Q, K, V and dO passed as tensor maps too.
+        tma: the TMA twins ("t": Q / dO / K / V copied by TMA; at D 128 a dQ writer thread's TMA reduce-adds replace the
+        consumers' atomics), Q, K, V, dO and dQ passed as tensor maps too; None: as CudaBackend picks them (the plain
+        wgmma backward at D 64 / 128: not deterministic, no window).
         deterministic: the "_det" wgmma kernels (D = 64 / 128 / 256 on the sm_90a image): fp32 adds in a fixed order.
         window: the sliding window of the forward (its "_swa" twin; D = 64 / 128)."""
         B, T, Hq, D = q.shape
@@ -278,10 +282,12 @@ class Kernels:
                         dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), sem, *win)
             return dq, dk, dv
         maps = ()
+        if tma is None:
+            tma = name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128) and not swa
         if tma:
             assert name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128) and not swa, "the TMA backward: wgmma, D 64 / 128"
-            name += "u" if tma == "u" else "t"
-            maps = (TensorMap(q, rows=64), TensorMap(k), TensorMap(v), TensorMap(do, rows=64))
+            name += "t"
+            maps = (TensorMap(q, rows=64), TensorMap(k), TensorMap(v), TensorMap(do, rows=64), TensorMap(dq, rows=64))
         self.launch(name + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,
                     dq, dk, dv, q, k, v, do, lse, dvec, T, Hq, Hkv, 1.0 / math.sqrt(D), *win, *maps)
         return dq, dk, dv

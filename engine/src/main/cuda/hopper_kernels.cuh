@@ -301,21 +301,21 @@ FLASH_FWD_TMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash
 FLASH_FWD_TMA_SWA(flash_fwd_wgmma64_kernel, (wgfa64::Cfg<2, 4>::NTHREADS), flash_fwd_hd64_causal_wgmma4tp_swa,
                   flash_fwd_hd64_causal_wgmma4tp_lo_swa, true, 2, 4, true, true, true)
 
-// The backward's TMA instances (lab, session 19): v4 at D = 128 and the 2-stage D = 64 kernel with wgbwd::produce_tma;
-// arguments as theirs plus the tensor maps of Q, K, V and dO last (Q / dO boxes of 64 rows, K / V of 128). "t": 24 /
-// 232 registers, "u": 24 / 240.
+// The backward's TMA twins ("t", session 19; dispatched for the plain backward by CudaBackend where ccalab.flash.tma
+// is not off): arguments as the "_wgmma4" instances' plus the tensor maps of Q, K, V, dO (bf16; Q / dO boxes of 64
+// rows, K / V of 128) and dQ (fp32, 32-column x 64-row boxes) last. D = 128: TMA 3 (TMA loads + the dQ writer's
+// reduce-adds; call 10: 1.02-1.12x v4); D = 64: TMA 2 (TMA loads, 240 consumer registers; 1.03-1.07x), its dQ map
+// unused (its dQ goes through its own staged atomics). Measured and not built: TMA 1 (loads only) at both head dims
+// (0.96-1.08x, call 8).
 #define BWD_TMA_PARAMS                                                                                         \
     const __grid_constant__ sm90::TmaMap tmQ, const __grid_constant__ sm90::TmaMap tmK,                      \
-        const __grid_constant__ sm90::TmaMap tmV, const __grid_constant__ sm90::TmaMap tmdO
+        const __grid_constant__ sm90::TmaMap tmV, const __grid_constant__ sm90::TmaMap tmdO,                 \
+        const __grid_constant__ sm90::TmaMap tmdQ
 #define FLASH_BWD_TMA(NAME, KERNEL, NTHREADS, ...)                                                             \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME(FLASH_BWD_PARAMS, BWD_TMA_PARAMS) {         \
-        KERNEL<__VA_ARGS__>(FLASH_BWD_ARGS, nullptr, 0, {&tmQ, &tmK, &tmV, &tmdO});                             \
+        KERNEL<__VA_ARGS__>(FLASH_BWD_ARGS, nullptr, 0, {&tmQ, &tmK, &tmV, &tmdO, &tmdQ});                      \
     }
-FLASH_BWD_TMA(flash_bwd_hd128_causal_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, false, 1)
-FLASH_BWD_TMA(flash_bwd_hd128_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, false, 4, false, false, 1)
-FLASH_BWD_TMA(flash_bwd_hd128_causal_wgmma4u, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, false, 2)
-FLASH_BWD_TMA(flash_bwd_hd128_wgmma4u, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, false, 4, false, false, 2)
-FLASH_BWD_TMA(flash_bwd_hd64_causal_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, false, 1)
-FLASH_BWD_TMA(flash_bwd_hd64_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, false, 2, false, false, 1)
-FLASH_BWD_TMA(flash_bwd_hd64_causal_wgmma4u, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, false, 2)
-FLASH_BWD_TMA(flash_bwd_hd64_wgmma4u, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, false, 2, false, false, 2)
+FLASH_BWD_TMA(flash_bwd_hd128_causal_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, false, 3)
+FLASH_BWD_TMA(flash_bwd_hd128_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, false, 4, false, false, 3)
+FLASH_BWD_TMA(flash_bwd_hd64_causal_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, false, 2)
+FLASH_BWD_TMA(flash_bwd_hd64_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, false, 2, false, false, 2)

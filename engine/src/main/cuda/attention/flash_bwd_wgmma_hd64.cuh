@@ -64,7 +64,9 @@ DEVI void atomics_sync() { asm volatile("bar.sync 2, 256;\n" ::: "memory"); }
 }  // namespace wgbwd64
 
 // WIN: sliding-window attention over the last `window` keys (wgbwd::QueryWalk, probs_t).
-// TMA (the "t" instances): wgbwd::produce_tma, registers 24 producer / 232 consumer (2: 24 / 240, lab).
+// TMA: the Q / dO tiles and the resident K / V copied by TMA (wgbwd::produce_tma), registers 24 producer / 232
+// consumer (1) or 24 / 240 (2: the "t" instances; session 19 calls 8 and 10: 1.03-1.07x the cp.async kernel, 1
+// 1.00-1.08x).
 template <bool CAUSAL, int STAGES, bool DET = false, bool WIN = false, int TMA = 0>
 __device__ __forceinline__ void flash_bwd_wgmma64_kernel(float* __restrict__ dQ, float* __restrict__ dK,
                                                          float* __restrict__ dV, const __nv_bfloat16* __restrict__ Q,

@@ -108,6 +108,18 @@ SM90_DEVI void tma_load_4d(uint32_t dst, const TmaMap* map, uint32_t bar, int c0
         "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\n"
         ::"r"(dst), "l"(map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
 }
+// Bulk tensor reduce-add of one box from shared memory at src into global memory through a 4-D map (fp32 .add, done in
+// L2; out-of-bounds elements are dropped); completes as a bulk group (bulk_commit, bulk_wait_read).
+SM90_DEVI void tma_reduce_add_4d(const TmaMap* map, uint32_t src, int c0, int c1, int c2, int c3) {
+    asm volatile(
+        "cp.reduce.async.bulk.tensor.4d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n"
+        ::"l"(map), "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3) : "memory");
+}
+SM90_DEVI void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+// Waits until the committed bulk groups but N have read their shared-memory sources (it may be rewritten then).
+template <int N> SM90_DEVI void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory"); }
+// ... until they have completed (their global writes done).
+template <int N> SM90_DEVI void bulk_wait() { asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory"); }
 SM90_DEVI void tma_prefetch_map(const TmaMap* map) { asm volatile("prefetch.tensormap [%0];\n" ::"l"(map) : "memory"); }
 
 SM90_DEVI void mbar_init(uint32_t a, int count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(a), "r"(count) : "memory"); }

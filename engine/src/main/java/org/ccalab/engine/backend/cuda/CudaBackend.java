@@ -149,6 +149,20 @@ public final class CudaBackend implements Backend, AutoCloseable {
         };
     }
 
+    /**
+     * Whether the plain (not deterministic, not windowed) backward of this shape runs its TMA twin
+     * (CudaKernels.hasTmaBackward): wherever one exists unless {@code ccalab.flash.tma} is off.
+     */
+    boolean tmaBackward(AttentionShape s) {
+        return !tmaMode.equals("off") && CudaKernels.hasTmaBackward(s.headDim(), backwardVariant(s));
+    }
+
+    private boolean tmaBackward(AttentionShape s, CudaKernels.BwdVariant bv, DeviceBuffer... tensors) {
+        if (tmaMode.equals("off") || !CudaKernels.hasTmaBackward(s.headDim(), bv)) return false;
+        for (DeviceBuffer t : tensors) if (!CudaTensorMaps.mappable(t.address(), s.headDim())) return false;
+        return true;
+    }
+
     /** Whether {@code ccalab.flash.tma} lets this shape's forward copy with TMA (not off, an instance exists). */
     private boolean tmaAllowed(AttentionShape s) {
         return !tmaMode.equals("off") && CudaKernels.hasTmaForward(s.headDim(), flashVariant(s));
@@ -463,7 +477,17 @@ public final class CudaBackend implements Backend, AutoCloseable {
                     all.add(ptr(sem));
                 }
                 if (windowed) all.add(ints(window));
+                boolean tma = !deterministic && !windowed && tmaBackward(s, bv, q, k, v, dO, dq);
+                if (tma) {  // the kernel's __grid_constant__ tensor maps, last: Q, K, V, dO (bf16), dQ (fp32)
+                    int d = s.headDim();
+                    all.add(Pointer.to(CudaTensorMaps.encode(q.address(), s.batch(), s.tokens(), s.qHeads(), d, 64, false)));
+                    all.add(Pointer.to(CudaTensorMaps.encode(k.address(), s.batch(), s.tokens(), s.kvHeads(), d)));
+                    all.add(Pointer.to(CudaTensorMaps.encode(v.address(), s.batch(), s.tokens(), s.kvHeads(), d)));
+                    all.add(Pointer.to(CudaTensorMaps.encode(dO.address(), s.batch(), s.tokens(), s.qHeads(), d, 64, false)));
+                    all.add(Pointer.to(CudaTensorMaps.encode(dq.address(), s.batch(), s.tokens(), s.qHeads(), d, 64, true)));
+                }
                 String kernel = windowed ? CudaKernels.flashBackwardWindowed(s.headDim(), bv, deterministic)
+                        : tma ? CudaKernels.flashBackwardTma(s.headDim(), causal, bv)
                         : CudaKernels.flashBackward(s.headDim(), causal, bv, deterministic);
                 kernels.launch(kernel, grid, bv.threads(), bv.smem(s.headDim()), device.stream(),
                         Pointer.to(all.toArray(Pointer[]::new)));

@@ -13,18 +13,19 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * TMA tensor maps (the driver's CUtensorMap) for the Hopper forwards' "4t" instances, encoded by
+ * TMA tensor maps (the driver's CUtensorMap) for the Hopper attention kernels' "t" instances, encoded by
  * cuTensorMapEncodeTiled of the installed driver through java.lang.foreign (JCuda does not wrap it).
  *
- * <p>A map describes a [B, T, H, D] bf16 tensor as 4 dimensions, innermost first (D, H, T, B), and a box of 64
- * columns x 128 rows of one head with the 128-byte swizzle: one box fills one 64-column half of a kernel's swizzled
- * 128-row tile exactly (wgfa::tile_off's layout). Rows outside [0, T) (a tail, a value-shifted V's row -1) land as
- * zeros. The 128 bytes returned are passed as a {@code __grid_constant__} kernel argument.
+ * <p>A map describes a [B, T, H, D] tensor as 4 dimensions, innermost first (D, H, T, B), and a box of one head's
+ * 128-byte row slices (64 bf16 or 32 fp32 columns) x {@code boxRows} rows with the 128-byte swizzle: one box fills
+ * one 64-column half of a kernel's swizzled tile exactly (wgfa::tile_off's layout; the backward's 64-row Q / dO tiles,
+ * its fp32 dQ staging). Rows outside [0, T) (a tail, a value-shifted V's row -1) land as zeros on a load and are
+ * dropped on a reduce-add. The 128 bytes returned are passed as a {@code __grid_constant__} kernel argument.
  */
 final class CudaTensorMaps {
-    /** cuda.h's enums: CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B. */
-    private static final int BFLOAT16 = 9, SWIZZLE_128B = 3, L2_PROMOTION_256B = 3;
-    static final int MAP_BYTES = 128, BOX_COLUMNS = 64, BOX_ROWS = 128;
+    /** cuda.h's enums: CU_TENSOR_MAP_DATA_TYPE_FLOAT32 / _BFLOAT16, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B. */
+    private static final int FLOAT32 = 7, BFLOAT16 = 9, SWIZZLE_128B = 3, L2_PROMOTION_256B = 3;
+    static final int MAP_BYTES = 128, BOX_BYTES = 128, BOX_COLUMNS = 64, BOX_ROWS = 128;
 
     private static volatile MethodHandle encode;
 
@@ -35,21 +36,27 @@ final class CudaTensorMaps {
         return address % 16 == 0 && headDim % BOX_COLUMNS == 0;
     }
 
-    /** The map of a [batch, tokens, heads, headDim] bf16 tensor at device address {@code address}. */
+    /** The map of a [batch, tokens, heads, headDim] bf16 tensor at device address {@code address}, 128-row boxes. */
     static byte[] encode(long address, int batch, int tokens, int heads, int headDim) {
+        return encode(address, batch, tokens, heads, headDim, BOX_ROWS, false);
+    }
+
+    /** As above with boxes of {@code boxRows} rows, of an fp32 tensor where {@code fp32} (32-column boxes). */
+    static byte[] encode(long address, int batch, int tokens, int heads, int headDim, int boxRows, boolean fp32) {
         if (!mappable(address, headDim))
             throw new IllegalArgumentException("a TMA map needs a 16-byte aligned address and a head dim divisible by "
                     + BOX_COLUMNS + " (address 0x" + Long.toHexString(address) + ", headDim " + headDim + ")");
+        int elementBytes = fp32 ? 4 : 2;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment map = arena.allocate(MAP_BYTES, 64);
             MemorySegment dims = arena.allocateFrom(JAVA_LONG, headDim, heads, tokens, batch);
-            long row = 2L * headDim;
+            long row = (long) elementBytes * headDim;
             MemorySegment strides = arena.allocateFrom(JAVA_LONG, row, row * heads, row * heads * tokens);
-            MemorySegment box = arena.allocateFrom(JAVA_INT, BOX_COLUMNS, 1, BOX_ROWS, 1);
+            MemorySegment box = arena.allocateFrom(JAVA_INT, BOX_BYTES / elementBytes, 1, boxRows, 1);
             MemorySegment elementStrides = arena.allocateFrom(JAVA_INT, 1, 1, 1, 1);
             int rc;
             try {
-                rc = (int) handle().invokeExact(map, BFLOAT16, 4, MemorySegment.ofAddress(address), dims, strides, box,
+                rc = (int) handle().invokeExact(map, fp32 ? FLOAT32 : BFLOAT16, 4, MemorySegment.ofAddress(address), dims, strides, box,
                         elementStrides, 0, SWIZZLE_128B, L2_PROMOTION_256B, 0);
             } catch (RuntimeException | Error e) {
                 throw e;
@@ -58,7 +65,8 @@ final class CudaTensorMaps {
             }
             if (rc != 0)
                 throw new IllegalStateException("cuTensorMapEncodeTiled failed with CUresult " + rc + " for [" + batch
-                        + ", " + tokens + ", " + heads + ", " + headDim + "] bf16 at 0x" + Long.toHexString(address));
+                        + ", " + tokens + ", " + heads + ", " + headDim + "] " + (fp32 ? "fp32" : "bf16") + " at 0x"
+                        + Long.toHexString(address));
             return map.toArray(ValueLayout.JAVA_BYTE);
         }
     }

@@ -179,7 +179,7 @@ class CudaKernelsTest {
      * D = 128, K/V within 40 MB up to 16k tokens or one sequence up to 8k (calls 5-6), batches beyond that the grid.
      */
     @Test
-    void theTmaForwardsHaveEveryInstanceAndTheirOwnWalkRule() throws java.io.IOException {
+    void theTmaKernelsHaveEveryInstanceAndTheForwardsTheirOwnWalkRule() throws java.io.IOException {
         String src = java.nio.file.Files.readString(CudaMlaKernelsTest.CUDA.resolve("hopper_kernels.cuh"));
         var w = FlashVariant.WGMMA;
         for (int d : new int[] {64, 128})
@@ -225,6 +225,19 @@ class CudaKernelsTest {
         assertThat(CudaKernels.persistentForward(new AttentionShape(2, 8192, 16, 16, 128), w, true, 0, sms, true)).isFalse();
         assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 128), w, true, 512, sms, true)).isTrue();
         assertThat(CudaKernels.persistentForward(new AttentionShape(1, 65536, 16, 16, 128), w, true, 4096, sms, true)).isFalse();
+
+        // the plain wgmma backward's TMA twins (D = 64, 128), none for D = 256 or mma.sync
+        for (int d : new int[] {64, 128})
+            for (boolean causal : new boolean[] {false, true}) {
+                String name = CudaKernels.flashBackwardTma(d, causal, CudaKernels.BwdVariant.WGMMA);
+                assertThat(CudaKernels.all()).contains(name);
+                assertThat(src).containsPattern("\\b" + name + "\\b");
+            }
+        assertThat(CudaKernels.flashBackwardTma(128, true, CudaKernels.BwdVariant.WGMMA)).isEqualTo("flash_bwd_hd128_causal_wgmma4t");
+        assertThatThrownBy(() -> CudaKernels.flashBackwardTma(256, true, CudaKernels.BwdVariant.WGMMA))
+                .hasMessageContaining("no TMA backward");
+        assertThatThrownBy(() -> CudaKernels.flashBackwardTma(128, true, CudaKernels.BwdVariant.MMA))
+                .hasMessageContaining("no TMA backward");
 
         assertThat(CudaKernels.tmaMode("off")).isEqualTo("off");
         assertThatThrownBy(() -> CudaKernels.tmaMode("true")).hasMessageContaining("ccalab.flash.tma must be auto, on or off");
