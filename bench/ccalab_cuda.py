@@ -172,7 +172,7 @@ class Kernels:
     FLASH_VARIANTS = {(1, 64): "", (2, 64): "_m2", (1, 128): "_n128"}
 
     def flash_fwd(self, q, k, v, causal=True, v_shift_from=None, out=None, lse=None, mt=None, bn=FLASH_BN,
-                  suffix=None, olo=None, window=0, persist=None, tma=False):
+                  suffix=None, olo=None, window=0, persist=None, tma=None):
         """olo (a tensor like q, or self.o_residual set): the "_lo" instance also writes O's rounding residual
         bf16(O - bf16(O)) there, for flash_bwd's Dv from O + olo (CudaBackend.flashForward's oLo).
         window W > 0 (causal; below T, as CudaBackend.flashForwardWindowed): the "_swa" instance, query t sees keys

@@ -195,12 +195,38 @@ def backward(K, rounds):
     return ok
 
 
+def input_sets(K, rounds):
+    """One input set timed back to back (this lab's way) against two sets alternating (side_by_side.py's), for ours
+    (the shipped dispatch) and cuDNN: call 12's side_by_side read 534 TF / cuDNN 598 at MHA 16k where this lab read
+    605-618 / 496-544."""
+    for D in (128, 64):
+        for (T, Hkv, causal) in ((16384, 16, True), (16384, 4, True), (16384, 16, False), (4096, 16, True)):
+            sets = [inputs(1, T, 16, Hkv, D, s) for s in (1, 2)]
+            o, lse = K.flash_fwd(*sets[0], causal)
+            qt = [[x.transpose(1, 2) for x in st] for st in sets]
+            def cudnn(i, n):
+                with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+                    return F.scaled_dot_product_attention(*qt[i % n], is_causal=causal, enable_gqa=Hkv != 16)
+            kinds = {"ours 1 set": lambda i: K.flash_fwd(*sets[0], causal, out=o, lse=lse),
+                     "ours 2 sets": lambda i: K.flash_fwd(*sets[i % 2], causal, out=o, lse=lse),
+                     "cudnn 1 set": lambda i: cudnn(i, 1), "cudnn 2 sets": lambda i: cudnn(i, 2)}
+            times = {n: [] for n in kinds}
+            for _ in range(rounds):
+                for n, fn in kinds.items():
+                    times[n].append(bench(fn, 20)["p50"])
+            med = {n: statistics.median(t) for n, t in times.items()}
+            flops = 4.0 * 16 * D * (T * (T + 1) / 2 if causal else T * T)
+            RESULTS["timings"].append({"sweep": "input_sets", "D": D, "T": T, "Hkv": Hkv, "causal": causal, "rounds": times})
+            print(f"sets D{D} T={T} 16/{Hkv} {'causal' if causal else 'full'}: " + " ".join(
+                f"{n} {med[n]:.3f} ms ({flops / med[n] / 1e9:.0f} TF)" for n in kinds), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fatbin", required=True)
     ap.add_argument("--out", default=".")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--sweep", action="store_true", help="only the sweeps (long_items; promotion_sweep: session 19 call 4)")
+    ap.add_argument("--sweep", action="store_true", help="only the sweep (input_sets; long_items: calls 5-6; promotion_sweep: call 4)")
     ap.add_argument("--bwd", action="store_true", help="only the backward's TMA instances (checks, times)")
     args = ap.parse_args()
     K = Kernels(args.fatbin)
@@ -213,7 +239,7 @@ def main():
         print("ALL TMA BACKWARD CHECKS PASSED" if ok else "TMA BACKWARD CHECKS FAILED", flush=True)
         sys.exit(0 if ok else 1)
     if args.sweep:
-        long_items(K, args.rounds, RULE_SHAPES)
+        input_sets(K, args.rounds)
         with open(os.path.join(args.out, "tma_sweep.json"), "w") as f:
             json.dump(RESULTS, f, indent=1)
         return
