@@ -12,7 +12,7 @@
 // - Q tile [128 x 128] and a 3-stage ring of K/V tiles [128 keys x 128] in shared memory, each tile stored as two
 //   64-column halves of 128-byte rows with the 128-byte swizzle (16-byte chunk c of row r at chunk c ^ (r & 7);
 //   tiles 1024-byte aligned so the hardware's address-bit XOR matches): wgmma's canonical SW128 layout. Loaded by
-//   cp.async from all 256 threads (no TMA: it would need tensor maps built on the host by the launcher);
+//   cp.async from all 256 threads (v1; the "4t" instances copy with TMA from one thread, see TMA below);
 //   fence.proxy.async after the copies land, before the barrier, makes them visible to the tensor cores.
 // - S = Q K^T: 8 x wgmma m64n128k16, both operands from shared-memory descriptors (K-major; k-step = +32 bytes
 //   inside the swizzled row, the next 64-column half at +16 KB; SBO = 1024 bytes = 8 rows).
@@ -34,9 +34,11 @@
 //   v1 flash_fwd_wgmma_kernel: the design above, 256 threads.
 //   v2 flash_fwd_wgmma2_kernel<C, false, false>: + producer warpgroup and mbarrier stages (384 threads).
 //   v3 <C, true, false>: v2 + ping-pong between the consumer warpgroups.
-//   v4 <C, false, true>: v2 + the softmax pinned before the P V wait + cheaper producer copies: the one to ship
-//      (fastest or within run-to-run noise at every measured shape: 476-497 TF/s at 16k on H100).
+//   v4 <C, false, true>: v2 + the softmax pinned before the P V wait + cheaper producer copies (476-497 TF/s at 16k
+//      on H100; 500-513 with session 18's interior copies): shipped where TMA is off or loses (D 64's causal grid).
 //   v5 <C, true, true>: v4 + ping-pong (measured 1-5% behind v4).
+//   "4t" <C, false, true, WIN, PERSIST, true>: v4 with TMA copies (session 19): the one to ship at D 128 (605-618
+//      TF/s at 16k causal in the lab, 607 beside cuDNN's 631 in side_by_side.py, 663 from Java).
 #pragma once
 #include "../common/mma.cuh"
 #include "../common/wgmma.cuh"  // sm90:: descriptors, wgmma wrappers and fences, mbarriers

@@ -154,9 +154,10 @@ public final class CudaBackend implements Backend, AutoCloseable {
      * (CudaKernels.hasTmaBackward): wherever one exists unless {@code ccalab.flash.tma} is off.
      */
     boolean tmaBackward(AttentionShape s) {
-        return !tmaMode.equals("off") && CudaKernels.hasTmaBackward(s.headDim(), backwardVariant(s));
+        return tmaBackward(s, backwardVariant(s));
     }
 
+    /** ... and whether these tensors can be mapped (TMA's alignment); the cp.async kernel runs where not. */
     private boolean tmaBackward(AttentionShape s, CudaKernels.BwdVariant bv, DeviceBuffer... tensors) {
         if (tmaMode.equals("off") || !CudaKernels.hasTmaBackward(s.headDim(), bv)) return false;
         for (DeviceBuffer t : tensors) if (!CudaTensorMaps.mappable(t.address(), s.headDim())) return false;
@@ -389,6 +390,7 @@ public final class CudaBackend implements Backend, AutoCloseable {
         boolean persistent = persistentForward(s, causal, windowed ? window : 0);
         int[] grid = persistent ? CudaKernels.persistentGrid(s, multiprocessors())
                 : new int[] {(s.tokens() + CudaKernels.FLASH_BM - 1) / CudaKernels.FLASH_BM, s.qHeads(), s.batch()};
+        // (unmappable buffers fall back to the cp.async twin of the walk picked above, which computes the same bits)
         boolean tma = tmaForward(s, causal, persistent) && CudaTensorMaps.mappable(q.address(), s.headDim())
                 && CudaTensorMaps.mappable(k.address(), s.headDim()) && CudaTensorMaps.mappable(v.address(), s.headDim());
         List<Pointer> args = new ArrayList<>(List.of(ptr(o), ptr(lse), ptr(q), ptr(k), ptr(v), ints(s.tokens()),

@@ -34,7 +34,8 @@ final class CudaKernels {
          * Hopper only (sm_90a image; other images trap): wgmma with both operands in shared memory, a producer
          * warpgroup filling a K/V ring through mbarriers, two consumer warpgroups of 64 rows, 384 threads.
          * D = 128: attention/flash_fwd_wgmma.cuh, version 4 (476-497 TF/s at 16k, 1.49-1.53x FA2,
-         * docs/perf-log-wgmma.md), 225 KB of shared memory: the Q tile, 3 K/V stages and alignment slack.
+         * docs/perf-log-wgmma.md), 225 KB of shared memory: the Q tile, 3 K/V stages and alignment slack; its TMA
+         * twin ({@link #TMA_SUFFIX}, session 19) 607-663 TF/s.
          * D = 64: attention/flash_fwd_wgmma_hd64.cuh, the same design with 4 K/V stages of 32 KB, 145 KB
          * (392-404 TF/s at 16k, 1.5-1.6x the mma.sync m2 kernel: perf-log-wgmma.md, "Session 4, d64").
          */
