@@ -289,6 +289,12 @@ DEVI void load_tile_wg_fast(uint32_t dst, const __nv_bfloat16* g, long stride, i
         cp_async_16(d0 + k * 8 * 128, ok ? gp + k * step : g, ok ? 16 : 0);
     }
 }
+// The TMA instances' tensor maps (TMA): 4-D maps over Q [B, T, Hq, D] and K, V [B, T, Hkv, D] with 64-column x
+// 128-row boxes and the 128-byte swizzle (CudaTensorMaps), one box per half of a tile; generic addresses of the
+// kernel's __grid_constant__ parameters.
+struct FwdMaps {
+    const TmaMap *q, *k, *v;
+};
 // The (query tile, head) items a forward block computes (batch blockIdx.z). Not persistent: one item, from the grid
 // (query tiles, Hq, B), longest causal tiles first (the hardware deals the blocks to SMs as they free up, head by
 // head). Persistent (the "4p" instances): grid (P, 1, B), block x takes one item per round of P from the
@@ -311,12 +317,44 @@ struct FwdWalk {
     DEVI int tile(int n) const { return PERSIST ? nQ - 1 - item(n) / Hq : (int)(gridDim.x - 1 - blockIdx.x); }
     DEVI int head(int n) const { return PERSIST ? item(n) % Hq : (int)blockIdx.y; }
 };
-// The TMA instances' tensor maps (TMA > 0): 4-D maps over Q [B, T, Hq, D] and K, V [B, T, Hkv, D] with 64-column x
-// 128-row boxes and the 128-byte swizzle (CudaTensorMaps), one box per half of a tile; generic addresses of the
-// kernel's __grid_constant__ parameters.
-struct FwdMaps {
-    const TmaMap *q, *k, *v;
-};
+// The TMA producer's walk (thread 0 of the producer warpgroup; both head dims' TMA instances): per K/V tile of each
+// item, wait for the stage's release, raise its full barrier's transaction bytes and issue the copies: the item's Q
+// (first tile only, after the previous item's last Q K^T: qEmpty) and the K tile at k0, the V tile at k0 - vShift,
+// HALVES 64-column boxes each (16 KB apart). Stage st's K at sK0 + 2 st kvBytes, its V kvBytes after. (Shared, unlike
+// the cp.async walk: one thread issues a few instructions per tile here, and it compiles to the same bytes as when it
+// was written out per kernel.)
+template <bool PERSIST, int STAGES, int HALVES, class FirstTile, class Tiles>
+DEVI void produce_tma_walk(const FwdWalk<PERSIST>& walk, FirstTile first_tile, Tiles tiles, const FwdMaps& maps,
+                           uint32_t fullBar, uint32_t emptyBar, uint32_t qEmptyBar, uint32_t sQ, uint32_t sK0,
+                           uint32_t qBytes, uint32_t kvBytes, int Hq, int Hkv, int vShiftFrom, int b) {
+    tma_prefetch_map(maps.q);
+    tma_prefetch_map(maps.k);
+    tma_prefetch_map(maps.v);
+    int g = 0;
+    for (int n = 0; walk.valid(n); n++) {
+        const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
+        const int j0 = first_tile(q0), nTiles = tiles(q0);
+        const int vShift = hk >= vShiftFrom ? 1 : 0;
+        for (int j = 0; j < nTiles; j++) {
+            const int st = (g + j) % STAGES, k0 = (j0 + j) * BN;
+            const uint32_t full = fullBar + 8 * st, sK = sK0 + st * 2 * kvBytes, sV = sK + kvBytes;
+            if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
+            if (j == 0) {
+                if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
+                mbar_arrive_expect_tx(full, qBytes + 2 * kvBytes);
+#pragma unroll
+                for (int hf = 0; hf < HALVES; hf++) tma_load_4d(sQ + hf * HALF_BYTES, maps.q, full, 64 * hf, h, q0, b);
+            } else {
+                mbar_arrive_expect_tx(full, 2 * kvBytes);
+            }
+#pragma unroll
+            for (int hf = 0; hf < HALVES; hf++) tma_load_4d(sK + hf * HALF_BYTES, maps.k, full, 64 * hf, hk, k0, b);
+#pragma unroll
+            for (int hf = 0; hf < HALVES; hf++) tma_load_4d(sV + hf * HALF_BYTES, maps.v, full, 64 * hf, hk, k0 - vShift, b);
+        }
+        g += nTiles;
+    }
+}
 // PIN (v4+): the results pass through empty volatile asm at the end, meant to keep the softmax above the following
 // wgmma.wait_group 0 (in v2's SASS, ncu's source view shows WARPGROUP.DEPBAR.LE gsb0, 0x0 and the empty-barrier
 // arrive right after the first FMNMX: the softmax waited for P(j) V(j) instead of overlapping it). Found after
@@ -439,35 +477,9 @@ __device__ __forceinline__ void flash_fwd_wgmma2_kernel(__nv_bfloat16* __restric
 
     if (TMA && warp < 4) {  // producer warpgroup, one thread of it issuing TMA copies
         asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-        if (tid == 0) {
-            tma_prefetch_map(maps.q);
-            tma_prefetch_map(maps.k);
-            tma_prefetch_map(maps.v);
-            int g = 0;
-            for (int n = 0; walk.valid(n); n++) {
-                const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
-                const int j0 = first_tile(q0), nTiles = tiles(q0);
-                const int vShift = hk >= vShiftFrom ? 1 : 0;
-                for (int j = 0; j < nTiles; j++) {
-                    const int st = (g + j) % STAGES, k0 = (j0 + j) * BN;
-                    const uint32_t full = fullBar + 8 * st;
-                    if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
-                    if (j == 0) {
-                        if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
-                        mbar_arrive_expect_tx(full, 3 * TILE_BYTES);
-                        tma_load_4d(sQ, maps.q, full, 0, h, q0, b);
-                        tma_load_4d(sQ + HALF_BYTES, maps.q, full, 64, h, q0, b);
-                    } else {
-                        mbar_arrive_expect_tx(full, 2 * TILE_BYTES);
-                    }
-                    tma_load_4d(sK(st), maps.k, full, 0, hk, k0, b);
-                    tma_load_4d(sK(st) + HALF_BYTES, maps.k, full, 64, hk, k0, b);
-                    tma_load_4d(sV(st), maps.v, full, 0, hk, k0 - vShift, b);
-                    tma_load_4d(sV(st) + HALF_BYTES, maps.v, full, 64, hk, k0 - vShift, b);
-                }
-                g += nTiles;
-            }
-        }
+        if (tid == 0)
+            produce_tma_walk<PERSIST, STAGES, 2>(walk, first_tile, tiles, maps, fullBar, emptyBar, qEmptyBar, sQ, sK(0),
+                                                 TILE_BYTES, TILE_BYTES, Hq, Hkv, vShiftFrom, b);
     } else if (warp < 4) {  // producer warpgroup
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         // (This walk is written out in both head dims' kernels on purpose: shared through lambdas, with the item's

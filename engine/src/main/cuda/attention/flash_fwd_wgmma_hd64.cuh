@@ -117,32 +117,9 @@ __device__ __forceinline__ void flash_fwd_wgmma64_kernel(__nv_bfloat16* __restri
 
     if (TMA && warp < 4) {  // producer warpgroup, one thread of it issuing TMA copies
         asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-        if (tid == 0) {
-            tma_prefetch_map(maps.q);
-            tma_prefetch_map(maps.k);
-            tma_prefetch_map(maps.v);
-            int g = 0;
-            for (int n = 0; walk.valid(n); n++) {
-                const int q0 = walk.tile(n) * BM, h = walk.head(n), hk = h / (Hq / Hkv);
-                const int j0 = first_tile(q0), nTiles = tiles(q0);
-                const int vShift = hk >= vShiftFrom ? 1 : 0;
-                for (int j = 0; j < nTiles; j++) {
-                    const int st = (g + j) % STAGES, k0 = (j0 + j) * BN;
-                    const uint32_t full = fullBar + 8 * st;
-                    if (g + j >= STAGES) mbar_wait(emptyBar + 8 * st, (((g + j) / STAGES) - 1) & 1);
-                    if (j == 0) {
-                        if (PERSIST && n > 0) mbar_wait(qEmptyBar, (n - 1) & 1);
-                        mbar_arrive_expect_tx(full, C::Q_BYTES + 2 * KV_BYTES);
-                        tma_load_4d(sQ, maps.q, full, 0, h, q0, b);
-                    } else {
-                        mbar_arrive_expect_tx(full, 2 * KV_BYTES);
-                    }
-                    tma_load_4d(sK(st), maps.k, full, 0, hk, k0, b);
-                    tma_load_4d(sV(st), maps.v, full, 0, hk, k0 - vShift, b);
-                }
-                g += nTiles;
-            }
-        }
+        if (tid == 0)
+            wgfa::produce_tma_walk<PERSIST, STAGES, 1>(walk, first_tile, tiles, maps, fullBar, emptyBar, qEmptyBar, sQ,
+                                                       sK(0), C::Q_BYTES, KV_BYTES, Hq, Hkv, vShiftFrom, b);
     } else if (warp < 4) {  // producer warpgroup
         if (NWG == 2) asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         else asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
