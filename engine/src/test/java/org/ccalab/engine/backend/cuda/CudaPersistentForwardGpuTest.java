@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
 import org.ccalab.engine.backend.cpu.CpuBackend;
 import org.ccalab.engine.backend.cuda.CudaBenchCli.Err;
@@ -90,18 +91,13 @@ class CudaPersistentForwardGpuTest {
     void theAutoRuleTakesThePersistentKernelForShortCausalItems() {
         Case c = new Case(64, 16, 16, 1, 4096, 0);
         if (!hopper()) return;
-        String saved = System.getProperty("ccalab.flash.tma");
-        System.setProperty("ccalab.flash.tma", "off");
-        try (CudaBackend cuda = open("auto")) {
+        try (CudaBackend cuda = BackendProperties.open(Map.of("ccalab.flash.persistent", "auto", "ccalab.flash.tma", "off"))) {
             assertThat(cuda.persistentForward(c.shape(), true, 0)).isTrue();
             assertThat(cuda.persistentForward(new AttentionShape(1, 16384, 16, 16, 64), true, 0)).isFalse();
             assertThat(cuda.persistentForward(new AttentionShape(1, 16384, 16, 16, 64), true, 512)).isTrue();
             assertThat(cuda.persistentForward(c.shape(), false, 0)).isFalse();
             // 8 x 16 heads of 2048 x 64: 67 MB of K/V, more than the L2 keeps for a walk over every head at once
             assertThat(cuda.persistentForward(new AttentionShape(8, 2048, 16, 16, 64), true, 0)).isFalse();
-        } finally {
-            if (saved == null) System.clearProperty("ccalab.flash.tma");
-            else System.setProperty("ccalab.flash.tma", saved);
         }
         assertThat(run("auto", c, 600, true).sameBits(run("off", c, 600, false))).isTrue();
     }
@@ -135,13 +131,6 @@ class CudaPersistentForwardGpuTest {
     }
 
     private static CudaBackend open(String mode) {
-        String key = "ccalab.flash.persistent", saved = System.getProperty(key);
-        System.setProperty(key, mode);
-        try {
-            return CudaBackend.open();
-        } finally {
-            if (saved == null) System.clearProperty(key);
-            else System.setProperty(key, saved);
-        }
+        return BackendProperties.open(Map.of("ccalab.flash.persistent", mode));
     }
 }

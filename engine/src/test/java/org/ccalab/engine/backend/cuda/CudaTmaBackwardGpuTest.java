@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
 import org.ccalab.engine.backend.cpu.CpuBackend;
 import org.ccalab.engine.backend.cuda.CudaBenchCli.Err;
@@ -114,13 +115,6 @@ class CudaTmaBackwardGpuTest {
     }
 
     private static CudaBackend open(String tma) {
-        String key = "ccalab.flash.tma", saved = System.getProperty(key);
-        System.setProperty(key, tma);
-        try {
-            return CudaBackend.open();
-        } finally {
-            if (saved == null) System.clearProperty(key);
-            else System.setProperty(key, saved);
-        }
+        return BackendProperties.open(Map.of("ccalab.flash.tma", tma));
     }
 }

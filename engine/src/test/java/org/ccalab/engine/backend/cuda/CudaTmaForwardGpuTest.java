@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.ccalab.engine.backend.cpu.AttentionKernel;
 import org.ccalab.engine.backend.cpu.CpuBackend;
 import org.ccalab.engine.backend.cuda.CudaBenchCli.Err;
@@ -139,19 +140,6 @@ class CudaTmaForwardGpuTest {
     }
 
     private static CudaBackend open(String tma, String persistent) {
-        String[] keys = {"ccalab.flash.tma", "ccalab.flash.persistent"}, values = {tma, persistent};
-        String[] saved = new String[keys.length];
-        for (int i = 0; i < keys.length; i++) {
-            saved[i] = System.getProperty(keys[i]);
-            System.setProperty(keys[i], values[i]);
-        }
-        try {
-            return CudaBackend.open();
-        } finally {
-            for (int i = 0; i < keys.length; i++) {
-                if (saved[i] == null) System.clearProperty(keys[i]);
-                else System.setProperty(keys[i], saved[i]);
-            }
-        }
+        return BackendProperties.open(Map.of("ccalab.flash.tma", tma, "ccalab.flash.persistent", persistent));
     }
 }
