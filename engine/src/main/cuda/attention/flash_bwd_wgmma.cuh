@@ -351,6 +351,7 @@ __device__ __forceinline__ void flash_bwd_wgmma_kernel(float* __restrict__ dQ, f
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgbwd;
     static_assert(!TMA || VERSION == 4, "the TMA instances are v4's");
+    static_assert(TMA != 3 || !DET, "the dQ writer's reduce-adds have no fixed order: not deterministic");
     static_assert(OFF_Q % 1024 == 0 && OFF_DO % 1024 == 0 && Q_BYTES % 1024 == 0, "TMA's swizzled tiles");
     static_assert(!DET || VERSION == 4, "the deterministic adds are built on v4");
     static_assert(!WIN || VERSION == 4, "the windowed instances are v4's");
