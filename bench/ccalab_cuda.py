@@ -283,9 +283,9 @@ class Kernels:
             return dq, dk, dv
         maps = ()
         if tma is None:
-            tma = name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128)
+            tma = name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128) and not swa
         if tma:
-            assert name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128), "the TMA backward: wgmma, D 64 / 128"
+            assert name.endswith(BWD_WGMMA_SUFFIX) and D in (64, 128) and not swa, "the TMA backward: wgmma, D 64 / 128"
             name += "t"
             maps = (TensorMap(q, rows=64), TensorMap(k), TensorMap(v), TensorMap(do, rows=64), TensorMap(dq, rows=64))
         self.launch(name + tail[0], (-(-T // bkv), Hq, B), (threads, 1, 1), smem,

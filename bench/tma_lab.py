@@ -137,19 +137,19 @@ def long_items(K, rounds, shapes):
                 f"{n} {med[n]:.3f} ms ({med['v4'] / med[n]:.3f}x)" for n in kinds), flush=True)
 
 
-def check_bwd(K, D, B, T, Hq, Hkv, causal, W=0):
+def check_bwd(K, D, B, T, Hq, Hkv, causal):
     """The TMA backward against the cp.async one: the same products, fp32 adds in another order, so close. (Calls 8 and
     10 also timed the lab's "u" (240 consumer registers) and "w" (D 128's dQ writer); "t" is now the shipped twin:
     "w" at D 128, "u" at D 64.)"""
     q, k, v, do = (torch.randn(B, T, h, D, device=dev).to(bf16) for h in (Hq, Hkv, Hkv, Hq))
-    o, lse = K.flash_fwd(q, k, v, causal, persist=False, tma=False, window=W)
-    ref = K.flash_bwd(q, k, v, o, lse, do, causal, tma=False, window=W)
+    o, lse = K.flash_fwd(q, k, v, causal, persist=False, tma=False)
+    ref = K.flash_bwd(q, k, v, o, lse, do, causal, tma=False)
     ok = True
     for tma in ("t",):
-        new = K.flash_bwd(q, k, v, o, lse, do, causal, tma=tma, window=W)
+        new = K.flash_bwd(q, k, v, o, lse, do, causal, tma=tma)
         worst = max(((a - b).abs().max() / b.abs().max()).item() for a, b in zip(new, ref))
         good = worst < 1e-5 and all(torch.isfinite(x).all().item() for x in new)
-        case = f"D{D} B{B} T{T} Hq{Hq} Hkv{Hkv} {'causal' if causal else 'full'}{f' W{W}' if W else ''} 4{tma}"
+        case = f"D{D} B{B} T{T} Hq{Hq} Hkv{Hkv} {'causal' if causal else 'full'} 4{tma}"
         RESULTS["checks"].append({"case": "backward " + case, "max_rel_diff": worst, "ok": good})
         print(f"{'PASS' if good else 'FAIL'} backward close to v4 (dq, dk, dv; atomics' order only): {case}: "
               f"max |diff| / max |v4| {worst:.2e}", flush=True)
@@ -157,24 +157,16 @@ def check_bwd(K, D, B, T, Hq, Hkv, causal, W=0):
     return ok
 
 
-def time_bwd(K, D, T, Hq, causal, rounds, Hkv=None, W=0):
+def time_bwd(K, D, T, Hq, causal, rounds, Hkv=None):
     Hkv = Hkv or Hq
     q, k, v, do = inputs(1, T, Hq, Hkv, D, 3) + [torch.randn(1, T, Hq, D, device=dev).to(bf16)]
-    o, lse = K.flash_fwd(q, k, v, causal, window=W)
+    o, lse = K.flash_fwd(q, k, v, causal)
     kinds = {"v4": False, "4t": True}
     times = {n: [] for n in kinds}
     for _ in range(rounds):
         for n, tma in kinds.items():
-            times[n].append(bench(lambda i: K.flash_bwd(q, k, v, o, lse, do, causal, tma=tma, window=W), 10)["p50"])
+            times[n].append(bench(lambda i: K.flash_bwd(q, k, v, o, lse, do, causal, tma=tma), 10)["p50"])
     med = {n: statistics.median(t) for n, t in times.items()}
-    if W:  # (cuDNN has no window: the windowed rows compare the two kernels only; swa_side_by_side.py has Flex)
-        pairs = W * (W + 1) / 2 + (T - W) * W
-        tf = {n: 2.5 * 4.0 * Hq * D * pairs / (t * 1e-3) / 1e12 for n, t in med.items()}
-        RESULTS["timings"].append({"backward": True, "D": D, "T": T, "Hq": Hq, "Hkv": Hkv, "W": W, "rounds": times,
-                                   "median_ms": med, "tflops": tf})
-        print(f"backward D{D} {Hq}/{Hkv} T={T:6d} W{W}: " + " ".join(
-            f"{n} {med[n]:.3f} ms ({tf[n]:.0f} TF, {med['v4'] / med[n]:.3f}x)" for n in med), flush=True)
-        return
     qb, kb, vb = (x.detach().clone().requires_grad_() for x in (q, k, v))
     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
         ob = F.scaled_dot_product_attention(qb.transpose(1, 2), kb.transpose(1, 2), vb.transpose(1, 2), is_causal=causal,
@@ -195,12 +187,6 @@ def backward(K, rounds):
         for (B, T, Hq, Hkv, causal) in [(1, 700, 2, 2, True), (3, 1000, 4, 1, True), (2, 4097, 8, 2, False),
                                         (1, 4096, 16, 16, True), (2, 129, 2, 1, False)]:
             ok &= check_bwd(K, D, B, T, Hq, Hkv, causal)
-    for D in (64, 128):  # the windowed backward's TMA twins (call 18)
-        for (B, T, Hq, Hkv, W) in [(1, 1500, 4, 2, 300), (2, 1100, 4, 1, 200), (1, 4096, 16, 16, 512)]:
-            ok &= check_bwd(K, D, B, T, Hq, Hkv, True, W)
-    for D in (128, 64):
-        for (T, W) in ((16384, 512), (65536, 512), (16384, 4096)):
-            time_bwd(K, D, T, 16, True, rounds, W=W)
     for D in (128, 64):
         for T in (4096, 16384, 32768):
             time_bwd(K, D, T, 16, True, rounds)

@@ -319,10 +319,3 @@ FLASH_BWD_TMA(flash_bwd_hd128_causal_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTH
 FLASH_BWD_TMA(flash_bwd_hd128_wgmma4t, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, false, 4, false, false, 3)
 FLASH_BWD_TMA(flash_bwd_hd64_causal_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, false, 2)
 FLASH_BWD_TMA(flash_bwd_hd64_wgmma4t, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, false, 2, false, false, 2)
-// ... and the windowed backward's (the window after the scale, before the maps; session 19 call 18).
-#define FLASH_BWD_TMA_SWA(NAME, KERNEL, NTHREADS, ...)                                                         \
-    extern "C" __global__ void __launch_bounds__(NTHREADS, 1) NAME(FLASH_BWD_PARAMS, int window, BWD_TMA_PARAMS) { \
-        KERNEL<__VA_ARGS__>(FLASH_BWD_ARGS, nullptr, window, {&tmQ, &tmK, &tmV, &tmdO, &tmdQ});                 \
-    }
-FLASH_BWD_TMA_SWA(flash_bwd_hd128_causal_wgmma4t_swa, flash_bwd_wgmma_kernel, wgbwd::NTHREADS, true, 4, false, true, 3)
-FLASH_BWD_TMA_SWA(flash_bwd_hd64_causal_wgmma4t_swa, flash_bwd_wgmma64_kernel, wgbwd64::NTHREADS, true, 2, false, true, 2)
