@@ -26,15 +26,11 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ccalab_cuda import Kernels  # noqa: E402
+from persist_lab import inputs  # noqa: E402  (seeded q, k, v [B, T, H, D] bf16)
 from side_by_side import bench  # noqa: E402
 
 dev, bf16 = "cuda", torch.bfloat16
 RESULTS = {"checks": [], "timings": []}
-
-
-def inputs(B, T, Hq, Hkv, D, seed):
-    torch.manual_seed(seed)
-    return [torch.randn(B, T, h, D, device=dev).to(bf16) for h in (Hq, Hkv, Hkv)]
 
 
 def run(K, q, k, v, causal, vsf, persist, tma, W, lo):

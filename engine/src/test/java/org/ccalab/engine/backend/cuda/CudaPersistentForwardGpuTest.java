@@ -3,7 +3,6 @@ package org.ccalab.engine.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -43,20 +42,6 @@ class CudaPersistentForwardGpuTest {
         }
     }
 
-    /** What one forward wrote: O and its residual as bf16 bits, the LSE as float bits. */
-    private record Out(short[] o, short[] oLo, float[] lse) {
-        boolean sameBits(Out b) {
-            return Arrays.equals(o, b.o) && Arrays.equals(oLo, b.oLo)
-                    && Arrays.equals(floatBits(lse), floatBits(b.lse));
-        }
-
-        private static int[] floatBits(float[] x) {
-            int[] r = new int[x.length];
-            for (int i = 0; i < x.length; i++) r[i] = Float.floatToRawIntBits(x[i]);
-            return r;
-        }
-    }
-
     @Test
     void thePersistentForwardEqualsTheGridsBitsAndFloat64() {
         List<Case> cases = List.of(
@@ -69,7 +54,7 @@ class CudaPersistentForwardGpuTest {
         List<String> failures = new ArrayList<>();
         for (Case c : cases) {
             long seed = 500 + cases.indexOf(c);
-            Out grid = run("off", c, seed, false), walked = run("on", c, seed, true);
+            ForwardBits grid = run("off", c, seed, false), walked = run("on", c, seed, true);
             if (!walked.sameBits(grid)) failures.add(c + ": the persistent forward's bits differ from the grid's");
             AttentionShape s = c.shape();
             double[] q = Bf16.toDoubles(CudaBenchCli.Random.bf16(s.qElements(), seed)),
@@ -111,7 +96,7 @@ class CudaPersistentForwardGpuTest {
     }
 
     /** One forward with O's residual (the training instance) under ccalab.flash.persistent = {@code mode}. */
-    private static Out run(String mode, Case c, long seed, boolean expectPersistent) {
+    private static ForwardBits run(String mode, Case c, long seed, boolean expectPersistent) {
         AttentionShape s = c.shape();
         int rows = c.batch() * c.qHeads() * c.tokens();
         try (CudaBackend cuda = open(mode); DeviceBuffer dq = cuda.uploadBf16(CudaBenchCli.Random.bf16(s.qElements(), seed));
@@ -125,7 +110,7 @@ class CudaPersistentForwardGpuTest {
             cuda.poison(l);
             if (c.window() > 0) cuda.flashForwardWindowed(out, oLo, l, dq, dk, dv, s, c.window());
             else cuda.flashForward(out, oLo, l, dq, dk, dv, s, true, c.kvHeads(), 1 / Math.sqrt(c.headDim()));
-            return new Out(cuda.downloadBf16(out, (int) s.qElements()), cuda.downloadBf16(oLo, (int) s.qElements()),
+            return new ForwardBits(cuda.downloadBf16(out, (int) s.qElements()), cuda.downloadBf16(oLo, (int) s.qElements()),
                     cuda.downloadFloats(l, rows));
         }
     }

@@ -3,7 +3,6 @@ package org.ccalab.engine.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -45,13 +44,6 @@ class CudaTmaForwardGpuTest {
         }
     }
 
-    /** What one forward wrote: O and its residual as bf16 bits, the LSE as float bits. */
-    private record Out(short[] o, short[] oLo, int[] lseBits) {
-        boolean sameBits(Out b) {
-            return Arrays.equals(o, b.o) && Arrays.equals(oLo, b.oLo) && Arrays.equals(lseBits, b.lseBits);
-        }
-    }
-
     @Test
     void theTmaForwardsEqualTheCpAsyncKernelsBitsAndFloat64() {
         List<Case> cases = new ArrayList<>();
@@ -68,7 +60,7 @@ class CudaTmaForwardGpuTest {
         List<String> failures = new ArrayList<>();
         for (Case c : cases) {
             long seed = 700 + cases.indexOf(c);
-            Out copied = run("off", c, seed), tma = run("on", c, seed);
+            ForwardBits copied = run("off", c, seed), tma = run("on", c, seed);
             boolean same = tma.sameBits(copied);
             if (!same) failures.add(c + ": the TMA forward's bits differ from the cp.async kernel's");
             String vs = "";
@@ -112,7 +104,7 @@ class CudaTmaForwardGpuTest {
     }
 
     /** One forward with O's residual (the training instance) under ccalab.flash.tma = {@code tma}. */
-    private static Out run(String tma, Case c, long seed) {
+    private static ForwardBits run(String tma, Case c, long seed) {
         AttentionShape s = c.shape();
         int rows = c.batch() * c.qHeads() * c.tokens();
         try (CudaBackend cuda = open(tma, c.persistent() ? "on" : "off");
@@ -132,10 +124,8 @@ class CudaTmaForwardGpuTest {
             } else {
                 cuda.flashForward(out, oLo, l, dq, dk, dv, s, c.causal(), c.vShiftFrom(), 1 / Math.sqrt(c.headDim()));
             }
-            float[] lse = cuda.downloadFloats(l, rows);
-            int[] bits = new int[rows];
-            for (int i = 0; i < rows; i++) bits[i] = Float.floatToRawIntBits(lse[i]);
-            return new Out(cuda.downloadBf16(out, (int) s.qElements()), cuda.downloadBf16(oLo, (int) s.qElements()), bits);
+            return new ForwardBits(cuda.downloadBf16(out, (int) s.qElements()), cuda.downloadBf16(oLo, (int) s.qElements()),
+                    cuda.downloadFloats(l, rows));
         }
     }
 
